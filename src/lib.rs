@@ -1,0 +1,28 @@
+//! # tiedae
+//!
+//! Tied-weight autoencoders studied against PCA/SVD.
+//!
+//! A tied layer has one weight `W` (r x d): it encodes `h = f(x Wᵀ + b_enc)`
+//! and decodes `x̂ = g(h W + b_dec)`, so the decoder is the encoder's
+//! transpose and the layer has half the weights of an untied pair. tiedae
+//! gives you the models (exact backprop, rayon-parallel deterministic
+//! training), the PCA/SVD baselines they must be judged against
+//! (Eckart–Young: no rank-r linear map beats PCA), and studies and reports
+//! that turn the comparison into evidence.
+//!
+//! Data flows one way: [`data`] → [`linalg`] / [`model`] → [`train`] →
+//! [`study`] → [`report`]. Rows are samples (n x d) everywhere.
+
+pub mod atomic;
+pub mod data;
+pub mod error;
+pub mod linalg;
+pub mod model;
+pub mod real;
+pub mod report;
+pub mod rng;
+pub mod study;
+pub mod train;
+
+pub use error::{Error, Result};
+pub use real::Real;

@@ -1,0 +1,1 @@
+//! Linear-algebra baselines: PCA (exact and randomized) and principal angles between subspaces.

@@ -1,0 +1,1 @@
+//! Autoencoder models: activations, tied and untied layers, stacks, losses and exact backprop.

@@ -1,0 +1,1 @@
+//! Reports: plotters charts and tera HTML pages built from study DataFrames.

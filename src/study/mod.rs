@@ -1,0 +1,1 @@
+//! Studies: sweeps over models, latent sizes and seeds, collected into polars DataFrames.

@@ -1,0 +1,1 @@
+//! Training: optimizers, schedules, the rayon batch engine, L-BFGS, history and checkpoints.
