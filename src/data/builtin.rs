@@ -13,8 +13,8 @@
 //! are sorted by label (the source package's order); shuffle or split before
 //! taking a prefix.
 
-use super::Dataset;
 use super::idx::{IdxArray, dataset_from_arrays};
+use super::{Dataset, DatasetParts};
 use crate::error::{Error, Result};
 use std::path::Path;
 
@@ -84,7 +84,12 @@ impl Dataset {
         let images = IdxArray::from_bytes(b.images.bytes, images_path)?;
         let labels = IdxArray::from_bytes(b.labels.bytes, labels_path)?;
         let ds = dataset_from_arrays(b.name, images, Some(labels), images_path, Some(labels_path))?;
-        let (name, mut x, labels, shape) = ds.into_parts();
+        let DatasetParts {
+            name,
+            mut x,
+            labels,
+            image_shape: shape,
+        } = ds.into_parts();
         // Division, not multiplication by a reciprocal: v / 255 is the
         // correctly rounded quotient, so values equal `pixel / 255` exactly.
         x.iter_mut().for_each(|v| *v /= b.max_value);

@@ -8,7 +8,7 @@
 //! per row and an image shape that matches `d`: downstream code (PCA, training)
 //! never has to re-check.
 //!
-//! ```ignore
+//! ```
 //! use tiedae::data::{Dataset, Scaler, train_test_split};
 //! let digits = Dataset::builtin("digits")?;
 //! assert_eq!((digits.n_samples(), digits.n_features()), (1797, 64));
@@ -28,10 +28,10 @@ pub mod preprocess;
 pub mod split;
 pub mod synthetic;
 
-// pub use load::LoadOptions;
-// pub use preprocess::{FittedScaler, Scaler};
-// pub use split::train_test_split;
-// pub use synthetic::{CurvedManifold, ManifoldKind, ManifoldSample, SpikedCovariance, SpikedSample};
+pub use load::{FileFormat, LoadOptions};
+pub use preprocess::{FittedScaler, Scaler};
+pub use split::train_test_split;
+pub use synthetic::{CurvedManifold, ManifoldKind, ManifoldSample, SpikedCovariance, SpikedSample};
 
 use crate::error::{Error, Result};
 use crate::real::Real;
@@ -179,17 +179,25 @@ impl Dataset {
         self
     }
 
-    /// Takes the dataset apart: `(name, x, labels, image_shape)`.
-    pub fn into_parts(
-        self,
-    ) -> (
-        String,
-        DMatrix<f64>,
-        Option<Vec<u32>>,
-        Option<(usize, usize)>,
-    ) {
-        (self.name, self.x, self.labels, self.image_shape)
+    /// Takes the dataset apart (to change the matrix without a copy, then
+    /// rebuild with [`Dataset::new`]).
+    pub fn into_parts(self) -> DatasetParts {
+        DatasetParts {
+            name: self.name,
+            x: self.x,
+            labels: self.labels,
+            image_shape: self.image_shape,
+        }
     }
+}
+
+/// The fields of a [`Dataset`], from [`Dataset::into_parts`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatasetParts {
+    pub name: String,
+    pub x: DMatrix<f64>,
+    pub labels: Option<Vec<u32>>,
+    pub image_shape: Option<(usize, usize)>,
 }
 
 /// The first non-finite entry in row-major order, as `(row, column, value)`:
