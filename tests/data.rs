@@ -1187,9 +1187,9 @@ fn curve_has_the_theoretical_pca_spectrum_and_exact_embedding() {
     );
     // Noise-free: x = points * E exactly (up to rounding), points = f(t).
     assert!((s.dataset.x() - &s.points * e).abs().max() < 1e-12);
-    let mut pt = vec![0.0; 2 * h];
+    assert!(matches!(spec.kind.point(&[1.0, 2.0]), Err(Error::Shape(_))));
     for i in 0..100 {
-        spec.kind.point(&[s.intrinsic[(i, 0)]], &mut pt);
+        let pt = spec.kind.point(&[s.intrinsic[(i, 0)]]).unwrap();
         let c = s.intrinsic[(i, 0)];
         assert!((0.0..2.0 * std::f64::consts::PI).contains(&c));
         for j in 1..=h {

@@ -244,9 +244,25 @@ impl ManifoldKind {
         }
     }
 
-    /// The point for intrinsic coordinates `c` (length [`Self::intrinsic_dim`]),
-    /// written to `out` (length [`Self::ambient_dim`]).
-    pub fn point(self, c: &[f64], out: &mut [f64]) {
+    /// The flat point (length [`Self::ambient_dim`]) for intrinsic
+    /// coordinates `c` (length [`Self::intrinsic_dim`]).
+    ///
+    /// Errors: [`Error::Shape`] if `c` has the wrong length.
+    pub fn point(self, c: &[f64]) -> Result<Vec<f64>> {
+        if c.len() != self.intrinsic_dim() {
+            return Err(Error::Shape(format!(
+                "{self:?} has {} intrinsic coordinates, got {}",
+                self.intrinsic_dim(),
+                c.len()
+            )));
+        }
+        let mut out = vec![0.0; self.ambient_dim()];
+        self.write_point(c, &mut out);
+        Ok(out)
+    }
+
+    /// [`Self::point`] into a buffer whose lengths the caller guarantees.
+    fn write_point(self, c: &[f64], out: &mut [f64]) {
         match self {
             ManifoldKind::Curve { harmonics } => {
                 for j in 1..=harmonics {
@@ -351,7 +367,7 @@ impl CurvedManifold {
                     c[1] = 21.0 * rng.random::<f64>();
                 }
             }
-            kind.point(c, pt);
+            kind.write_point(c, pt);
             for (col, v) in x.iter_mut().enumerate() {
                 let clean: f64 = (0..p).map(|i| pt[i] * emb[(i, col)]).sum();
                 *v = clean + sigma * rng.sample::<f64, _>(StandardNormal);
