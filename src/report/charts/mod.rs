@@ -1,0 +1,55 @@
+//! Charts drawn with plotters' SVG backend into strings (no files, no fonts).
+//!
+//! Each chart is a plain spec struct plus one function returning [`Svg`]. The
+//! functions validate their input first (no empty series, no NaN or infinity,
+//! positive values on log axes) and answer bad input with an error rather
+//! than a blank or broken picture. Text is emitted as SVG `<text>` elements
+//! laid out with plotters' built-in size estimate, so no system font is read
+//! at render time: the browser draws the text with its own sans-serif font.
+
+mod bars;
+mod common;
+mod image_grid;
+mod line;
+mod pareto;
+mod scree;
+
+pub use bars::{BarChart, BarGroup, bar_chart};
+pub use image_grid::{ImageGrid, ImageRow, image_grid};
+pub use line::{Dash, LineChart, Series, line_chart};
+pub use pareto::{ParetoChart, ParetoGroup, ParetoPoint, pareto_chart};
+pub use scree::{ScreeChart, scree_chart};
+
+use std::fmt;
+
+/// A finished chart: one complete `<svg>` element with its drawing inside.
+///
+/// Only the chart functions of this module make these. That is why report
+/// pages may inline an `Svg` unescaped: its text came from plotters, which
+/// escapes every label, and never from arbitrary caller strings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Svg(String);
+
+impl Svg {
+    /// The SVG document text, starting with `<svg`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Consumes the chart, returning its SVG text.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Display for Svg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for Svg {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}

@@ -1,0 +1,237 @@
+//! The HTML pages, rendered with tera from templates compiled into the
+//! binary (so a report can be written from anywhere, with no template files
+//! beside it).
+//!
+//! Autoescaping is on for every `.html` template: any text that reaches a
+//! page (dataset names, captions, findings, table cells) is escaped. Only
+//! [`Svg`](crate::report::charts::Svg) charts are inserted as they are; they
+//! can only be made by the chart functions, which escape their labels.
+
+use crate::error::{Error, Result};
+use crate::report::input::{ReportInput, Section};
+use crate::report::table::Table;
+use serde::{Deserialize, Serialize};
+use tera::{Context, Tera};
+
+const STYLE: &str = include_str!("templates/style.css");
+const MACROS: &str = include_str!("templates/macros.html");
+const REPORT: &str = include_str!("templates/report.html");
+const INDEX: &str = include_str!("templates/index.html");
+
+/// File name of the sample-image grid inside a report directory.
+pub(crate) const SAMPLES_FILE: &str = "dataset.svg";
+
+/// File name of a section's chart inside a report directory.
+pub(crate) fn chart_file(section: &Section) -> String {
+    format!("{}.svg", section.id)
+}
+
+fn engine() -> Result<Tera> {
+    let mut tera = Tera::default();
+    tera.autoescape_on(vec![".html"]);
+    tera.add_raw_templates(vec![
+        ("style.css", STYLE),
+        ("macros.html", MACROS),
+        ("report.html", REPORT),
+        ("index.html", INDEX),
+    ])
+    .map_err(template_error)?;
+    Ok(tera)
+}
+
+/// Tera errors keep the useful part in their source chain.
+fn template_error(e: tera::Error) -> Error {
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    Error::Render(message)
+}
+
+#[derive(Serialize)]
+struct HeaderView<'a> {
+    name: &'a str,
+    numeric: bool,
+}
+
+#[derive(Serialize)]
+struct CellView<'a> {
+    text: &'a str,
+    numeric: bool,
+}
+
+#[derive(Serialize)]
+struct TableView<'a> {
+    header: Vec<HeaderView<'a>>,
+    rows: Vec<Vec<CellView<'a>>>,
+}
+
+impl<'a> TableView<'a> {
+    fn new(table: &'a Table) -> TableView<'a> {
+        TableView {
+            header: table
+                .header()
+                .iter()
+                .enumerate()
+                .map(|(c, name)| HeaderView {
+                    name,
+                    numeric: table.is_numeric(c),
+                })
+                .collect(),
+            rows: table
+                .rows()
+                .iter()
+                .map(|row| {
+                    row.iter()
+                        .enumerate()
+                        .map(|(c, text)| CellView {
+                            text,
+                            numeric: table.is_numeric(c),
+                        })
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct FactView<'a> {
+    name: &'a str,
+    value: &'a str,
+}
+
+#[derive(Serialize)]
+struct CardView<'a> {
+    name: &'a str,
+    n_samples: usize,
+    n_features: usize,
+    source: &'a str,
+    image_shape: Option<String>,
+    facts: Vec<FactView<'a>>,
+    samples_svg: Option<&'a str>,
+    samples_file: &'static str,
+}
+
+#[derive(Serialize)]
+struct SectionView<'a> {
+    id: &'a str,
+    title: &'a str,
+    caption: &'a str,
+    svg: Option<&'a str>,
+    svg_file: String,
+    table: Option<TableView<'a>>,
+}
+
+/// Renders the report page of `input` whose full results table is
+/// `results` (built by the caller, so a NaN in the frame is reported before
+/// any rendering work).
+pub(crate) fn render_report(input: &ReportInput, results: &Table) -> Result<String> {
+    let card = &input.dataset;
+    let dataset = CardView {
+        name: &card.name,
+        n_samples: card.n_samples,
+        n_features: card.n_features,
+        source: &card.source,
+        image_shape: card.image_shape.map(|(h, w)| format!("{h} × {w}")),
+        facts: card
+            .facts
+            .iter()
+            .map(|(name, value)| FactView { name, value })
+            .collect(),
+        samples_svg: card.samples.as_ref().map(|s| s.as_str()),
+        samples_file: SAMPLES_FILE,
+    };
+    let sections: Vec<SectionView<'_>> = input
+        .sections
+        .iter()
+        .map(|s| SectionView {
+            id: &s.id,
+            title: &s.title,
+            caption: &s.caption,
+            svg: s.chart.as_ref().map(|c| c.as_str()),
+            svg_file: chart_file(s),
+            table: s.table.as_ref().map(TableView::new),
+        })
+        .collect();
+    let mut context = Context::new();
+    context.insert("dataset", &dataset);
+    context.insert("sections", &sections);
+    context.insert("findings", &input.findings);
+    context.insert("results", &TableView::new(results));
+    context.insert("results_rows", &results.rows().len());
+    context.insert("version", env!("CARGO_PKG_VERSION"));
+    engine()?
+        .render("report.html", &context)
+        .map_err(template_error)
+}
+
+/// What the index page lists about one report; saved as `report.json` in
+/// the report's directory so the index can be rebuilt from the directories
+/// alone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ReportSummary {
+    pub name: String,
+    pub n_samples: usize,
+    pub n_features: usize,
+    pub source: String,
+    pub sections: Vec<String>,
+}
+
+impl ReportSummary {
+    pub(crate) fn of(input: &ReportInput) -> ReportSummary {
+        ReportSummary {
+            name: input.dataset.name.clone(),
+            n_samples: input.dataset.n_samples,
+            n_features: input.dataset.n_features,
+            source: input.dataset.source.clone(),
+            sections: input.sections.iter().map(|s| s.title.clone()).collect(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct IndexEntry<'a> {
+    href: String,
+    name: &'a str,
+    n_samples: Option<usize>,
+    n_features: Option<usize>,
+    source: &'a str,
+    sections: String,
+}
+
+/// Renders the index page listing `reports`, each as (directory name,
+/// summary), in the order given. A report without a readable summary is
+/// listed by its directory name alone.
+pub(crate) fn render_index(reports: &[(String, Option<ReportSummary>)]) -> Result<String> {
+    let entries: Vec<IndexEntry<'_>> = reports
+        .iter()
+        .map(|(dir, summary)| match summary {
+            Some(r) => IndexEntry {
+                href: format!("{dir}/index.html"),
+                name: &r.name,
+                n_samples: Some(r.n_samples),
+                n_features: Some(r.n_features),
+                source: &r.source,
+                sections: r.sections.join(", "),
+            },
+            None => IndexEntry {
+                href: format!("{dir}/index.html"),
+                name: dir,
+                n_samples: None,
+                n_features: None,
+                source: "",
+                sections: String::new(),
+            },
+        })
+        .collect();
+    let mut context = Context::new();
+    context.insert("reports", &entries);
+    context.insert("version", env!("CARGO_PKG_VERSION"));
+    engine()?
+        .render("index.html", &context)
+        .map_err(template_error)
+}

@@ -1,0 +1,254 @@
+//! Writing a report directory so that no reader ever sees half of one.
+//!
+//! Every file of a report is rendered in memory first; only then is the disk
+//! touched. The files go into a fresh hidden directory inside the output
+//! directory, which is renamed into place in one step (a previous report of
+//! the same dataset is moved aside first and deleted after). Any failure
+//! before that rename leaves the output directory as it was.
+
+use crate::atomic::write_bytes_atomic;
+use crate::error::{Error, Result};
+use crate::report::input::{ReportInput, report_dir_name};
+use crate::report::table::Table;
+use crate::report::template::{
+    ReportSummary, SAMPLES_FILE, chart_file, render_index, render_report,
+};
+use polars::prelude::{CsvWriter, DataFrame, ParquetWriter, SerWriter};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The page of one report, and the listing page of the output directory.
+pub const PAGE_FILE: &str = "index.html";
+/// The results frame as Parquet (exact values, types kept).
+pub const RESULTS_PARQUET: &str = "results.parquet";
+/// The results frame as CSV (for spreadsheets and quick looks).
+pub const RESULTS_CSV: &str = "results.csv";
+/// What the index page shows about a report, kept beside it.
+const SUMMARY_FILE: &str = "report.json";
+const STAGING_PREFIX: &str = ".tiedae-report-";
+
+/// Writes the report of `input` to `out_dir/<dataset>/` and refreshes
+/// `out_dir/index.html`; returns the path of the report's `index.html`.
+///
+/// The report directory holds `index.html` (self-contained: inline CSS and
+/// SVG, no network), each chart as `<section id>.svg` (and `dataset.svg`
+/// for sample images), `results.parquet`, `results.csv` and `report.json`.
+/// `<dataset>` is [`report_dir_name`] of the dataset name. A previous report
+/// of the same dataset is replaced as a whole. `out_dir` is created if
+/// missing.
+///
+/// # Errors
+/// Input errors from [`ReportInput::validate`], chart-free rendering errors
+/// ([`Error::Render`]), a NaN in the results ([`Error::InvalidData`]) are
+/// all found before anything is written. [`Error::Io`] naming the path if
+/// `out_dir` cannot be created or written. In every error case the previous
+/// report (if any) is left untouched and no partial report is left behind.
+pub fn write_report(input: &ReportInput, out_dir: &Path) -> Result<PathBuf> {
+    let files = render_files(input)?;
+    let target = out_dir.join(report_dir_name(&input.dataset.name)?);
+    let created = fs::symlink_metadata(out_dir).is_err();
+    fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
+    if let Err(e) = install(out_dir, &target, &files) {
+        if created {
+            // Only succeeds if empty, so it can never remove anything else.
+            let _ = fs::remove_dir(out_dir);
+        }
+        return Err(e);
+    }
+    write_index(out_dir)?;
+    Ok(target.join(PAGE_FILE))
+}
+
+/// Rewrites `out_dir/index.html`, listing every report directory in
+/// `out_dir` (every subdirectory holding an `index.html`), sorted by
+/// directory name; returns its path.
+///
+/// # Errors
+/// [`Error::Io`] naming the path if `out_dir` cannot be read or the page
+/// cannot be written.
+pub fn write_index(out_dir: &Path) -> Result<PathBuf> {
+    let mut reports = Vec::new();
+    for entry in fs::read_dir(out_dir).map_err(|e| Error::io(out_dir, e))? {
+        let entry = entry.map_err(|e| Error::io(out_dir, e))?;
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        let dir = entry.path();
+        if name.starts_with('.') || !dir.join(PAGE_FILE).is_file() {
+            continue;
+        }
+        // A report from elsewhere without a summary is still listed.
+        let summary = fs::read(dir.join(SUMMARY_FILE))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<ReportSummary>(&bytes).ok());
+        reports.push((name, summary));
+    }
+    reports.sort_by(|a, b| a.0.cmp(&b.0));
+    let html = render_index(&reports)?;
+    let index = out_dir.join(PAGE_FILE);
+    write_bytes_atomic(&index, html.as_bytes())?;
+    Ok(index)
+}
+
+/// Every file of the report as (name, bytes), rendered in memory.
+fn render_files(input: &ReportInput) -> Result<Vec<(String, Vec<u8>)>> {
+    input.validate()?;
+    let results = Table::from_dataframe(&input.results)?;
+    let page = render_report(input, &results)?;
+    let mut files = vec![(PAGE_FILE.to_string(), page.into_bytes())];
+    if let Some(samples) = &input.dataset.samples {
+        files.push((
+            SAMPLES_FILE.to_string(),
+            samples.as_str().as_bytes().to_vec(),
+        ));
+    }
+    for section in &input.sections {
+        if let Some(chart) = &section.chart {
+            files.push((chart_file(section), chart.as_str().as_bytes().to_vec()));
+        }
+    }
+    files.push((RESULTS_PARQUET.to_string(), parquet_bytes(&input.results)?));
+    files.push((RESULTS_CSV.to_string(), csv_bytes(&input.results)?));
+    let summary = serde_json::to_vec_pretty(&ReportSummary::of(input))
+        .map_err(|e| Error::Render(format!("report summary: {e}")))?;
+    files.push((SUMMARY_FILE.to_string(), summary));
+    Ok(files)
+}
+
+fn parquet_bytes(frame: &DataFrame) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    ParquetWriter::new(&mut bytes).finish(&mut frame.clone())?;
+    Ok(bytes)
+}
+
+fn csv_bytes(frame: &DataFrame) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    CsvWriter::new(&mut bytes).finish(&mut frame.clone())?;
+    Ok(bytes)
+}
+
+/// Writes `files` into a hidden staging directory in `out_dir`, then moves
+/// it to `target`. On error the staging directory is deleted (it is a
+/// `TempDir`) and `target` is as before.
+fn install(out_dir: &Path, target: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
+    let staging = tempfile::Builder::new()
+        .prefix(STAGING_PREFIX)
+        .tempdir_in(out_dir)
+        .map_err(|e| Error::io(out_dir, e))?;
+    for (name, bytes) in files {
+        write_synced(&staging.path().join(name), bytes)?;
+    }
+    sync_dir(staging.path());
+
+    // Park an existing report in its own temporary directory, so it is
+    // restored if the move fails and deleted (when `parked` drops) if not.
+    let parked = match fs::symlink_metadata(target) {
+        Ok(_) => {
+            let holder = tempfile::Builder::new()
+                .prefix(STAGING_PREFIX)
+                .tempdir_in(out_dir)
+                .map_err(|e| Error::io(out_dir, e))?;
+            let old = holder.path().join("previous");
+            fs::rename(target, &old).map_err(|e| Error::io(target, e))?;
+            Some((holder, old))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::io(target, e)),
+    };
+    if let Err(e) = fs::rename(staging.path(), target) {
+        if let Some((_, old)) = &parked {
+            let _ = fs::rename(old, target);
+        }
+        return Err(Error::io(target, e));
+    }
+    // The staging directory now is the report: stop it from being deleted.
+    let _ = staging.keep();
+    sync_dir(out_dir);
+    drop(parked);
+    Ok(())
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    file.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    file.sync_all().map_err(|e| Error::io(path, e))
+}
+
+/// Makes renames inside `dir` durable where the platform allows it; a
+/// failure here loses nothing already written, so it is not an error.
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leftovers(dir: &Path) -> Vec<String> {
+        fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_failed_staging_write_leaves_nothing_behind() {
+        let out = tempfile::tempdir().unwrap();
+        let target = out.path().join("digits");
+        // A file name inside a missing subdirectory cannot be created.
+        let files = vec![
+            ("index.html".to_string(), b"<p>ok</p>".to_vec()),
+            ("missing/chart.svg".to_string(), b"<svg/>".to_vec()),
+        ];
+        let err = install(out.path(), &target, &files).unwrap_err();
+        assert!(matches!(err, Error::Io { .. }), "{err}");
+        assert!(err.to_string().contains("chart.svg"), "{err}");
+        assert!(
+            leftovers(out.path()).is_empty(),
+            "{:?}",
+            leftovers(out.path())
+        );
+    }
+
+    #[test]
+    fn a_failed_write_keeps_the_previous_report() {
+        let out = tempfile::tempdir().unwrap();
+        let target = out.path().join("digits");
+        install(
+            out.path(),
+            &target,
+            &[("index.html".into(), b"old".to_vec())],
+        )
+        .unwrap();
+        let files = vec![
+            ("index.html".to_string(), b"new".to_vec()),
+            ("missing/chart.svg".to_string(), b"<svg/>".to_vec()),
+        ];
+        assert!(install(out.path(), &target, &files).is_err());
+        assert_eq!(fs::read(target.join("index.html")).unwrap(), b"old");
+        assert_eq!(leftovers(out.path()), vec!["digits".to_string()]);
+    }
+
+    #[test]
+    fn a_new_report_replaces_the_old_one_whole() {
+        let out = tempfile::tempdir().unwrap();
+        let target = out.path().join("digits");
+        let old = [
+            ("index.html".to_string(), b"old".to_vec()),
+            ("stale.svg".to_string(), b"<svg/>".to_vec()),
+        ];
+        install(out.path(), &target, &old).unwrap();
+        install(
+            out.path(),
+            &target,
+            &[("index.html".into(), b"new".to_vec())],
+        )
+        .unwrap();
+        assert_eq!(fs::read(target.join("index.html")).unwrap(), b"new");
+        assert!(!target.join("stale.svg").exists());
+        assert_eq!(leftovers(out.path()), vec!["digits".to_string()]);
+    }
+}
