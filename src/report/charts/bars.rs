@@ -4,7 +4,7 @@
 use super::Svg;
 use super::common::{
     CHART_SIZE, DESC_SIZE, FONT, LABEL_SIZE, LEGEND_WIDTH, LegendEntry, Marker, axis_range, color,
-    draw_legend, drawing, render, require_text, require_value, titled,
+    draw_legend, drawing, integer_axis, linear_axis, render, require_text, require_value, titled,
 };
 use crate::error::{Error, Result};
 use crate::report::number::format_tick;
@@ -61,10 +61,9 @@ pub fn bar_chart(chart: &BarChart) -> Result<Svg> {
             .margin(10)
             .x_label_area_size(45)
             .y_label_area_size(75)
-            .build_cartesian_2d(-0.5..n as f64 - 0.5, y)
+            .build_cartesian_2d(integer_axis(-0.5..n as f64 - 0.5, n), linear_axis(y))
             .map_err(drawing)?;
-        // Ticks fall on the integers 0..n (the category slots); anything
-        // else plotters might propose is left unlabeled.
+        // Ticks fall on the category slots 0..n.
         let category = |v: &f64| {
             let i = v.round();
             if (v - i).abs() < 1e-9 && i >= 0.0 && (i as usize) < n {
@@ -75,7 +74,6 @@ pub fn bar_chart(chart: &BarChart) -> Result<Svg> {
         };
         ctx.configure_mesh()
             .disable_x_mesh()
-            .x_labels(n + 1)
             .x_desc(chart.x_label.as_str())
             .y_desc(chart.y_label.as_str())
             .x_label_formatter(&category)

@@ -3,7 +3,10 @@
 
 use super::Svg;
 use crate::error::{Error, Result};
+use crate::report::number::format_tick;
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, ValueFormatter};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::ops::Range;
@@ -90,20 +93,21 @@ pub fn draw_legend(area: &Area<'_>, entries: &[LegendEntry]) -> Result<()> {
         let y = top + row * i as i32;
         let style = ShapeStyle::from(entry.color).stroke_width(2);
         if entry.line {
-            if entry.dashed {
-                area.draw(&PathElement::new(vec![(10, y), (18, y)], style))
-                    .map_err(drawing)?;
-                area.draw(&PathElement::new(vec![(24, y), (32, y)], style))
-                    .map_err(drawing)?;
+            // Dashes wide enough to stay visible on both sides of a marker.
+            let pieces: &[(i32, i32)] = if entry.dashed {
+                &[(4, 10), (15, 19), (25, 29), (34, 40)]
             } else {
-                area.draw(&PathElement::new(vec![(10, y), (32, y)], style))
+                &[(4, 40)]
+            };
+            for &(from, to) in pieces {
+                area.draw(&PathElement::new(vec![(from, y), (to, y)], style))
                     .map_err(drawing)?;
             }
         }
-        draw_marker(area, (21, y), entry.marker, entry.color)?;
+        draw_marker(area, (22, y), entry.marker, entry.color)?;
         area.draw(&Text::new(
             entry.label.clone(),
-            (40, y),
+            (48, y),
             text.pos(Pos::new(HPos::Left, VPos::Center)),
         ))
         .map_err(drawing)?;
@@ -172,5 +176,190 @@ pub fn axis_range(values: impl IntoIterator<Item = f64>, log: bool) -> Range<f64
             (0.1 * hi.abs()).max(1.0)
         };
         lo - pad..hi + pad
+    }
+}
+
+/// An axis with tick positions chosen here rather than by plotters, whose
+/// log axes label too few values (nothing between 10 and 30, say) and whose
+/// linear ticks can land a rounding error away from zero ("3.469e-18").
+pub struct Ticked<R> {
+    inner: R,
+    ticks: Vec<f64>,
+}
+
+impl<R: Ranged<ValueType = f64>> Ranged for Ticked<R> {
+    type FormatOption = NoDefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.inner.map(value, limit)
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        // Light (unlabelled) grid lines would only add clutter.
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> Range<f64> {
+        self.inner.range()
+    }
+
+    fn axis_pixel_range(&self, limit: (i32, i32)) -> Range<i32> {
+        self.inner.axis_pixel_range(limit)
+    }
+}
+
+impl<R> ValueFormatter<f64> for Ticked<R> {
+    fn format(value: &f64) -> String {
+        format_tick(*value)
+    }
+}
+
+/// A logarithmic axis over `range` (positive) with ticks at 1-2-5 steps
+/// when it spans a couple of decades, at powers of ten when it spans more,
+/// and plotters' linear ticks when it lies within one decade.
+pub fn log_axis(range: Range<f64>) -> Ticked<LogCoord<f64>> {
+    let decades = (range.end / range.start).log10();
+    let mantissas: &[f64] = if decades <= 1.0 {
+        &[1.0, 2.0, 3.0, 5.0]
+    } else if decades <= 2.5 {
+        &[1.0, 2.0, 5.0]
+    } else {
+        &[1.0]
+    };
+    let step = (decades / 10.0).ceil().max(1.0) as i32;
+    let first = range.start.log10().floor() as i32;
+    let last = range.end.log10().ceil() as i32;
+    let mut ticks: Vec<f64> = (first..=last)
+        .filter(|e| (e - first) % step == 0)
+        .flat_map(|e| mantissas.iter().map(move |m| m * 10f64.powi(e)))
+        .filter(|t| (range.start..=range.end).contains(t))
+        .collect();
+    if ticks.len() < 3 {
+        ticks = RangedCoordf64::from(range.clone()).key_points(5);
+    }
+    Ticked {
+        inner: LogCoord::from(range.log_scale()),
+        ticks,
+    }
+}
+
+/// A linear axis over `range` with about six ticks at multiples of a 1-2-5
+/// step; each tick is an integer times the step, so zero is exactly zero.
+pub fn linear_axis(range: Range<f64>) -> Ticked<RangedCoordf64> {
+    let span = range.end - range.start;
+    let rough = span / 6.0;
+    let magnitude = 10f64.powf(rough.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= rough)
+        .unwrap_or(10.0 * magnitude);
+    let first = (range.start / step).ceil() as i64;
+    let last = (range.end / step).floor() as i64;
+    let ticks = if step.is_finite() && step > 0.0 && last >= first {
+        (first..=last).map(|k| k as f64 * step).collect()
+    } else {
+        vec![range.start, range.end]
+    };
+    Ticked {
+        inner: RangedCoordf64::from(range),
+        ticks,
+    }
+}
+
+/// A linear axis over `range` with ticks only at whole numbers (component
+/// indices, category slots), at most about `max_ticks` of them.
+pub fn integer_axis(range: Range<f64>, max_ticks: usize) -> Ticked<RangedCoordf64> {
+    let lo = range.start.ceil().max(0.0) as u64;
+    let hi = range.end.floor().max(0.0) as u64;
+    let span = hi.saturating_sub(lo) + 1;
+    let step = [1u64, 2, 5]
+        .iter()
+        .flat_map(|m| (0..12).map(move |e| m * 10u64.pow(e)))
+        .filter(|s| span.div_ceil(*s) as usize <= max_ticks.max(1))
+        .min()
+        .unwrap_or(1);
+    let ticks = (lo..=hi)
+        .filter(|v| v % step == 0)
+        .map(|v| v as f64)
+        .collect();
+    Ticked {
+        inner: RangedCoordf64::from(range),
+        ticks,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plotters::coord::ranged1d::BoldPoints;
+
+    fn ticks<R: Ranged<ValueType = f64>>(axis: &Ticked<R>) -> Vec<String> {
+        axis.key_points(BoldPoints(10))
+            .iter()
+            .map(|t| format_tick(*t))
+            .collect()
+    }
+
+    #[test]
+    fn log_axes_over_two_decades_tick_at_one_two_five() {
+        assert_eq!(ticks(&log_axis(1.7..36.0)), ["2", "5", "10", "20"]);
+    }
+
+    #[test]
+    fn log_axes_over_many_decades_tick_at_powers_of_ten() {
+        assert_eq!(
+            ticks(&log_axis(5e-7..200.0)),
+            [
+                "1e-6", "1e-5", "1e-4", "0.001", "0.01", "0.1", "1", "10", "100"
+            ]
+        );
+        assert_eq!(
+            ticks(&log_axis(1e-12..1e6)),
+            [
+                "1e-12", "1e-10", "1e-8", "1e-6", "1e-4", "0.01", "1", "100", "1e4", "1e6"
+            ],
+            "every other power"
+        );
+    }
+
+    #[test]
+    fn log_axes_within_a_decade_still_get_several_ticks() {
+        let axis = log_axis(0.0145..0.0245);
+        let points = axis.key_points(BoldPoints(10));
+        assert!(points.len() >= 3, "{:?}", ticks(&axis));
+        assert!(points.iter().all(|t| (0.0145..0.0245).contains(t)));
+    }
+
+    #[test]
+    fn linear_axes_tick_at_round_values_and_exact_zero() {
+        assert_eq!(
+            ticks(&linear_axis(-0.0235..0.0735)),
+            ["-0.02", "0", "0.02", "0.04", "0.06"]
+        );
+        assert_eq!(
+            ticks(&linear_axis(0.0..1.05)),
+            ["0", "0.2", "0.4", "0.6", "0.8", "1"]
+        );
+        assert_eq!(
+            ticks(&linear_axis(450.0..2300.0)),
+            ["500", "1000", "1500", "2000"]
+        );
+    }
+
+    #[test]
+    fn integer_axes_tick_at_whole_numbers_only() {
+        assert_eq!(
+            ticks(&integer_axis(0.5..6.5, 12)),
+            ["1", "2", "3", "4", "5", "6"]
+        );
+        let long = ticks(&integer_axis(0.0..785.0, 12));
+        assert_eq!(long[..3], ["0", "100", "200"]);
+        assert!(long.len() <= 12);
     }
 }

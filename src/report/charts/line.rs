@@ -5,12 +5,12 @@
 use super::Svg;
 use super::common::{
     Area, CHART_SIZE, DESC_SIZE, FONT, LABEL_SIZE, LEGEND_WIDTH, LegendEntry, Marker, axis_range,
-    color, draw_legend, drawing, render, require_text, require_value, titled,
+    color, draw_legend, drawing, linear_axis, log_axis, render, require_text, require_value,
+    titled,
 };
 use crate::error::{Error, Result};
 use crate::report::number::format_tick;
 use plotters::coord::ranged1d::ValueFormatter;
-use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 /// How a series' line is stroked.
@@ -110,30 +110,10 @@ pub fn line_chart(chart: &LineChart) -> Result<Svg> {
         let body = titled(root, &chart.title)?;
         let (plot, legend) = body.split_horizontally(CHART_SIZE.0 - LEGEND_WIDTH);
         match (chart.log_x, chart.log_y) {
-            (false, false) => plot_series(
-                &plot,
-                chart,
-                RangedCoordf64::from(x),
-                RangedCoordf64::from(y),
-            ),
-            (true, false) => plot_series(
-                &plot,
-                chart,
-                LogCoord::from(x.log_scale()),
-                RangedCoordf64::from(y),
-            ),
-            (false, true) => plot_series(
-                &plot,
-                chart,
-                RangedCoordf64::from(x),
-                LogCoord::from(y.log_scale()),
-            ),
-            (true, true) => plot_series(
-                &plot,
-                chart,
-                LogCoord::from(x.log_scale()),
-                LogCoord::from(y.log_scale()),
-            ),
+            (false, false) => plot_series(&plot, chart, linear_axis(x), linear_axis(y)),
+            (true, false) => plot_series(&plot, chart, log_axis(x), linear_axis(y)),
+            (false, true) => plot_series(&plot, chart, linear_axis(x), log_axis(y)),
+            (true, true) => plot_series(&plot, chart, log_axis(x), log_axis(y)),
         }?;
         draw_legend(&legend, &legend_entries(chart))
     })

@@ -5,12 +5,12 @@
 use super::Svg;
 use super::common::{
     Area, CHART_SIZE, DESC_SIZE, FONT, LABEL_SIZE, LEGEND_WIDTH, LegendEntry, Marker, axis_range,
-    color, draw_legend, drawing, render, require_text, require_value, titled,
+    color, draw_legend, drawing, integer_axis, linear_axis, log_axis, render, require_text,
+    require_value, titled,
 };
 use crate::error::{Error, Result};
 use crate::report::number::format_tick;
 use plotters::coord::ranged1d::ValueFormatter;
-use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 /// A scree plot with cumulative explained variance.
@@ -48,10 +48,10 @@ pub fn scree_chart(chart: &ScreeChart) -> Result<Svg> {
         let body = titled(root, &chart.title)?;
         let (plot, legend) = body.split_horizontally(CHART_SIZE.0 - LEGEND_WIDTH);
         if chart.log_y {
-            plot_spectrum(&plot, chart, x, LogCoord::from(y.log_scale()))?;
+            plot_spectrum(&plot, chart, x, log_axis(y))?;
         } else {
             let y = 0.0_f64.min(y.start)..y.end;
-            plot_spectrum(&plot, chart, x, RangedCoordf64::from(y))?;
+            plot_spectrum(&plot, chart, x, linear_axis(y))?;
         }
         let marker = if k <= MAX_MARKED {
             Marker::Dot
@@ -134,9 +134,9 @@ where
         .x_label_area_size(45)
         .y_label_area_size(75)
         .right_y_label_area_size(60)
-        .build_cartesian_2d(RangedCoordf64::from(x.clone()), y)
+        .build_cartesian_2d(integer_axis(x.clone(), 12), y)
         .map_err(drawing)?
-        .set_secondary_coord(RangedCoordf64::from(x), RangedCoordf64::from(0.0..1.05));
+        .set_secondary_coord(integer_axis(x, 12), linear_axis(0.0..1.05));
     ctx.configure_mesh()
         .x_desc("principal component")
         .y_desc("explained variance ratio")
