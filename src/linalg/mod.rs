@@ -1,1 +1,38 @@
-//! Linear-algebra baselines: PCA (exact and randomized) and principal angles between subspaces.
+//! Linear-algebra baselines: PCA (exact and randomized) and principal angles
+//! between subspaces.
+//!
+//! PCA is the yardstick for every autoencoder in this crate: by Eckart–Young no
+//! rank-`k` linear map reconstructs better, and a well-trained linear tied
+//! autoencoder spans the same subspace. [`Pca`] fits it
+//! (scikit-learn-compatible conventions), [`FittedPca::mse_curve`] gives the
+//! optimal error for every `k` from one fit, and [`principal_angles`] measures
+//! how far a learned decoder's row space is from the principal subspace.
+//!
+//! ```
+//! use tiedae::linalg::{Pca, principal_angles};
+//! use nalgebra::DMatrix;
+//! let x = DMatrix::from_fn(200, 6, |i, j| ((i * (j + 3)) % 17) as f64 + (i as f64 * 0.1).sin() * j as f64);
+//! let pca = Pca::count(3).fit(&x)?;
+//! let curve = pca.mse_curve();
+//! assert!((pca.reconstruction_mse(&x)? - curve[3]).abs() < 1e-9);
+//! let angles = principal_angles(pca.components(), pca.components())?;
+//! assert!(angles.iter().all(|a| a.abs() < 1e-12));
+//! # Ok::<(), tiedae::Error>(())
+//! ```
+//!
+//! Every computation runs in `f64` and is deterministic: the same input gives
+//! the same bits whatever the rayon thread count (see the kernel modules).
+
+mod angles;
+mod covariance;
+mod eigen;
+mod factor;
+mod fitted;
+mod input;
+mod pca;
+mod randomized;
+mod tridiagonal;
+
+pub use angles::{largest_principal_angle, principal_angles, principal_angles_degrees};
+pub use fitted::FittedPca;
+pub use pca::{COVARIANCE_AUTO_MAX_FEATURES, COVARIANCE_MAX_FEATURES, Components, Pca, Solver};
