@@ -10,11 +10,13 @@
 //! while the alternative that avoids it, `XᵀX − n μμᵀ`, cancels catastrophically
 //! when the means are large compared with the spread.
 //!
-//! Determinism: each chunk's product is split across threads by output block
-//! only (every entry is a sequential dot product in a fixed order, whatever
-//! the thread count), chunks have a fixed size and are accumulated in order,
-//! and the column means are sequential sums. Tests check bit-equality across
-//! thread pools of different sizes.
+//! Determinism: faer's `f64` product kernel (private-gemm) hands whole output
+//! tiles to threads and blocks the inner dimension at a fixed 512, so every
+//! entry is the same sequence of operations whatever the thread count;
+//! chunks have a fixed size and are accumulated in order; the column means
+//! are sequential sums. Tiny products, which faer routes to vector kernels
+//! that may split a dot product, run sequentially. Tests check bit-equality
+//! across thread pools of different sizes.
 
 use faer::linalg::matmul::triangular::{BlockStructure, matmul};
 use faer::{Accum, Mat, Par};
@@ -26,6 +28,9 @@ use rayon::prelude::*;
 /// has a long enough inner dimension to run near full speed (measured on
 /// mnist10k: 512 to 2048 rows are within a few percent; 256 is slower).
 const CHUNK_ROWS: usize = 1024;
+
+/// Below this many columns the product runs sequentially (see module docs).
+const PARALLEL_MIN_DIM: usize = 32;
 
 /// Columns centred per parallel task when filling a chunk.
 const CENTER_COLS: usize = 16;
@@ -113,6 +118,11 @@ pub(crate) fn covariance_lower(x: &DMatrix<f64>, mean: &[f64], cols: &[usize]) -
     let d = cols.len();
     debug_assert!(n >= 2 && mean.len() == x.ncols());
     let mut cov = Mat::<f64>::zeros(d, d);
+    let par = if d >= PARALLEL_MIN_DIM {
+        Par::rayon(0)
+    } else {
+        Par::Seq
+    };
     let rows = CHUNK_ROWS.min(n);
     let mut chunk = Mat::<f64>::zeros(rows, d);
     let mut start = 0;
@@ -133,7 +143,7 @@ pub(crate) fn covariance_lower(x: &DMatrix<f64>, mean: &[f64], cols: &[usize]) -
             block,
             BlockStructure::Rectangular,
             1.0,
-            Par::rayon(0),
+            par,
         );
         start += len;
     }
@@ -223,6 +233,32 @@ mod tests {
                     assert_eq!(c[(i, j)], 0.0);
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod thread_tests {
+    use super::*;
+
+    /// Bit-equality of the covariance across thread pools of different sizes.
+    #[test]
+    fn covariance_does_not_depend_on_thread_count() {
+        use rand::RngExt;
+        let mut rng = crate::rng::seeded(9);
+        let (n, d) = (2500, 300);
+        let x = DMatrix::from_fn(n, d, |_, _| rng.random_range(-1.0..1.0));
+        let stats = column_stats(&x);
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| covariance_lower(&x, &stats.mean, &stats.varying))
+        };
+        let one = run(1);
+        for threads in [2, 3, 4] {
+            assert!(one == run(threads), "1 vs {threads} threads");
         }
     }
 }

@@ -12,22 +12,35 @@
 //! All eigenvalues are always computed because PCA's error curve for every
 //! number of components is a sum over the discarded ones.
 //!
-//! Determinism: faer's tridiagonalisation splits its reductions across threads
-//! (its result changes with the thread count), so it runs sequentially;
-//! divide and conquer and the back-transformation partition work by output
-//! only and may use the rayon pool. Tests check bit-equality across pools.
+//! Determinism: faer's parallel tridiagonalisation and Householder
+//! application split reductions differently for different thread counts
+//! (both measurably change bits), so they run sequentially, and the
+//! back-transformation gets its parallelism from independent column panels
+//! instead. Divide and conquer recurses on halves fixed by the problem size
+//! and merges with large matrix products, whose `f64` kernel gives every
+//! entry the same operation sequence whatever the thread count (see
+//! [`super::covariance`]), so it uses the pool. Tests check bit-equality
+//! across pools of 1 to 4 threads.
 
 use super::tridiagonal;
 use crate::error::{Error, Result};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::evd::{self, ComputeEigenvectors};
-use faer::linalg::householder::apply_block_householder_sequence_on_the_left_in_place_with_conj;
+use faer::linalg::householder::{
+    apply_block_householder_sequence_on_the_left_in_place_scratch,
+    apply_block_householder_sequence_on_the_left_in_place_with_conj,
+};
 use faer::linalg::qr::no_pivoting::factor::recommended_block_size;
+use faer::reborrow::ReborrowMut;
 use faer::{Col, Conj, Mat, Par};
+use rayon::prelude::*;
 
 /// Inverse iteration is used for at most this fraction of the dimension;
 /// beyond it divide and conquer is as cheap and more robust.
 const INVERSE_ITERATION_MAX_FRACTION: usize = 4;
+
+/// Columns per parallel task of the back-transformation.
+const BACK_TRANSFORM_PANEL: usize = 64;
 
 /// Residual and orthogonality bounds (relative to ‖T‖ and 1) that inverse
 /// iteration must meet; a backward-stable solver achieves ~1e-15.
@@ -152,6 +165,8 @@ impl Tridiagonal {
     /// columns in the same order.
     fn tridiagonal_evd(&self, vectors: bool) -> Result<(Vec<f64>, Option<Mat<f64>>)> {
         let d = self.dim();
+        // Divide and conquer splits by problem size (halves) and merges with
+        // large matrix products, so it may use the pool (see module docs).
         let par = Par::rayon(0);
         let want = if vectors {
             ComputeEigenvectors::Yes
@@ -185,28 +200,39 @@ impl Tridiagonal {
     }
 
     /// `Q y`: eigenvectors of `T` to eigenvectors of the original matrix.
+    ///
+    /// `Q` acts on each column independently, so fixed-width panels of `y`
+    /// are transformed in parallel, each by sequential code: the bits cannot
+    /// depend on the thread count. (faer's own parallel application splits
+    /// differently per thread count and its results differ in the last bits.)
     fn back_transform(&self, mut y: Mat<f64>) -> Mat<f64> {
         let d = self.dim();
         if d < 2 {
             return y;
         }
-        let par = Par::rayon(0);
         let bs = self.factors.nrows();
-        let mut mem = MemBuffer::new(
-            faer::linalg::householder::apply_block_householder_sequence_on_the_left_in_place_scratch::<f64>(
-                d - 1,
-                bs,
-                y.ncols(),
-            ),
-        );
-        apply_block_householder_sequence_on_the_left_in_place_with_conj(
-            self.reflectors.as_ref().submatrix(1, 0, d - 1, d - 1),
-            self.factors.as_ref(),
-            Conj::No,
-            y.as_mut().subrows_mut(1, d - 1),
-            par,
-            MemStack::new(&mut mem),
-        );
+        let reflectors = self.reflectors.as_ref().submatrix(1, 0, d - 1, d - 1);
+        let factors = self.factors.as_ref();
+        y.as_mut()
+            .subrows_mut(1, d - 1)
+            .par_col_chunks_mut(BACK_TRANSFORM_PANEL)
+            .for_each(|mut panel| {
+                let mut mem = MemBuffer::new(
+                    apply_block_householder_sequence_on_the_left_in_place_scratch::<f64>(
+                        d - 1,
+                        bs,
+                        panel.ncols(),
+                    ),
+                );
+                apply_block_householder_sequence_on_the_left_in_place_with_conj(
+                    reflectors,
+                    factors,
+                    Conj::No,
+                    panel.rb_mut(),
+                    Par::Seq,
+                    MemStack::new(&mut mem),
+                );
+            });
         y
     }
 }
@@ -264,6 +290,55 @@ mod tests {
                         );
                     }
                 }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod thread_tests {
+    use super::*;
+
+    /// Bit-equality of eigenpairs across thread pools, for both vector routes.
+    #[test]
+    fn eigen_does_not_depend_on_thread_count() {
+        use rand::RngExt;
+        let d = 300;
+        let mut rng = crate::rng::seeded(5);
+        let b = Mat::<f64>::from_fn(d, 2 * d, |_, _| rng.random_range(-1.0..1.0));
+        let c = &b * b.transpose();
+        for m in [5, 300] {
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                pool.install(|| {
+                    let tri = Tridiagonal::new(c.clone());
+                    let top = tri.top_eigen(Some(m), |_| m).unwrap();
+                    (
+                        tri.diag.clone(),
+                        tri.offdiag.clone(),
+                        top.values,
+                        top.vectors,
+                    )
+                })
+            };
+            let one = run(1);
+            for threads in [2, 3, 4] {
+                let other = run(threads);
+                assert!(
+                    one.0 == other.0 && one.1 == other.1,
+                    "m={m}: tridiagonal, 1 vs {threads} threads"
+                );
+                assert!(
+                    one.2 == other.2,
+                    "m={m}: eigenvalues, 1 vs {threads} threads"
+                );
+                assert!(
+                    one.3 == other.3,
+                    "m={m}: eigenvectors, 1 vs {threads} threads"
+                );
             }
         }
     }

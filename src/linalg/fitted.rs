@@ -266,8 +266,8 @@ impl<T: Real> FittedPca<T> {
             }
         } else {
             let mut kept = 0.0;
-            for j in 0..=m {
-                curve[j] = (self.total_variance - kept).max(0.0) * per_entry;
+            for (j, entry) in curve.iter_mut().enumerate() {
+                *entry = (self.total_variance - kept).max(0.0) * per_entry;
                 if j < m {
                     kept += self.spectrum[j];
                 }

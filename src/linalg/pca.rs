@@ -251,7 +251,9 @@ impl Pca {
             }
             Solver::Auto => unreachable!("resolved_solver never returns Auto"),
         };
-        if !(dec.total_variance > 0.0) {
+        // Also catches a NaN total (it cannot arise from finite input, but a
+        // NaN must never pass silently).
+        if dec.total_variance.is_nan() || dec.total_variance <= 0.0 {
             return Err(Error::InvalidData(
                 "PCA input has zero total variance (all rows are identical); principal directions are undefined"
                     .into(),
