@@ -13,13 +13,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 use tiedae::data::Dataset;
-use tiedae::linalg::Pca;
+use tiedae::linalg::{Pca, Solver};
 
-/// Fits per configuration; the minimum is reported (least disturbed by other
-/// load on a shared machine), the median beside it.
-const REPEATS: usize = 7;
-/// Runs of the scikit-learn script (each fits every solver once per k).
-const SKLEARN_REPEATS: usize = 3;
+/// Rounds; each times our fits and runs the scikit-learn script once (which
+/// fits every solver once per k). Minimums over rounds are compared: the
+/// least disturbed by other load on a shared machine.
+const ROUNDS: usize = 3;
+/// Our fits per k per round.
+const FITS_PER_ROUND: usize = 3;
 
 fn main() {
     let ds = Dataset::builtin("mnist10k").expect("built-in mnist10k");
@@ -33,43 +34,74 @@ fn main() {
 
     // Warm-up: page in the data and the thread pool.
     Pca::count(ks[0]).fit(x).expect("fit");
-    let mut ours = BTreeMap::new();
-    for &k in &ks {
-        let mut times = Vec::with_capacity(REPEATS);
-        let mut solver = None;
-        for _ in 0..REPEATS {
-            let t = Instant::now();
-            let fit = Pca::count(k).fit(x).expect("fit");
-            times.push(t.elapsed());
-            solver = Some(fit.solver());
-            std::hint::black_box(fit);
+    let sklearn = Sklearn::prepare(x);
+    if let Err(why) = &sklearn {
+        println!("scikit-learn comparison skipped: {why}");
+    }
+    // Rounds alternate between our fits and a run of the reference script,
+    // so a change of background load hits both sides alike.
+    let mut ours: BTreeMap<usize, Vec<Duration>> = BTreeMap::new();
+    let mut best: BTreeMap<usize, (String, f64)> = BTreeMap::new();
+    let mut solver = BTreeMap::new();
+    for _ in 0..ROUNDS {
+        for &k in &ks {
+            for _ in 0..FITS_PER_ROUND {
+                let t = Instant::now();
+                let fit = Pca::count(k).fit(x).expect("fit");
+                ours.entry(k).or_default().push(t.elapsed());
+                solver.insert(k, fit.solver());
+                std::hint::black_box(fit);
+            }
         }
+        if let Ok(sk) = &sklearn {
+            match sk.run(&ks) {
+                Ok(times) => {
+                    for (k, (name, secs)) in times {
+                        let entry = best.entry(k).or_insert_with(|| (name.clone(), secs));
+                        if secs < entry.1 {
+                            *entry = (name, secs);
+                        }
+                    }
+                }
+                Err(why) => println!("scikit-learn run failed: {why}"),
+            }
+        }
+    }
+    for (k, times) in &mut ours {
         times.sort();
         println!(
-            "tiedae  k={k:4}  min {:7.1} ms  median {:7.1} ms  ({:?})",
+            "tiedae  k={k:4}  min {:7.1} ms  median {:7.1} ms  ({:?}, {} fits)",
             ms(times[0]),
-            ms(times[REPEATS / 2]),
-            solver.expect("at least one fit")
+            ms(times[times.len() / 2]),
+            solver[k],
+            times.len()
         );
-        ours.insert(k, times[0]);
     }
-
-    match sklearn_times(x, &ks) {
-        Err(why) => println!("scikit-learn comparison skipped: {why}"),
-        Ok(best) => {
-            for &k in &ks {
-                match best.get(&k) {
-                    Some((solver, secs)) => {
-                        let mine = ours[&k].as_secs_f64();
-                        println!(
-                            "k={k:4}  tiedae {:7.1} ms  sklearn {solver} {:7.1} ms  ratio ours/sklearn {:.2}",
-                            mine * 1e3,
-                            secs * 1e3,
-                            mine / secs
-                        );
-                    }
-                    None => println!("k={k:4}  no scikit-learn timing was printed"),
+    // For reference, the other solvers once each (not part of the goal).
+    for (name, pca) in [
+        ("Svd", Pca::count(64).solver(Solver::Svd)),
+        ("randomized", Pca::count(64).solver(Solver::randomized())),
+    ] {
+        let t = Instant::now();
+        std::hint::black_box(pca.fit(x).expect("fit"));
+        println!(
+            "tiedae  k=  64  {name}: {:.1} ms (single run)",
+            ms(t.elapsed())
+        );
+    }
+    if sklearn.is_ok() {
+        for &k in &ks {
+            match best.get(&k) {
+                Some((name, secs)) => {
+                    let mine = ours[&k][0].as_secs_f64();
+                    println!(
+                        "k={k:4}  tiedae {:7.1} ms  sklearn {name} {:7.1} ms  ratio ours/sklearn {:.2}",
+                        mine * 1e3,
+                        secs * 1e3,
+                        mine / secs
+                    );
                 }
+                None => println!("k={k:4}  no scikit-learn timing was printed"),
             }
         }
     }
@@ -79,42 +111,56 @@ fn ms(t: Duration) -> f64 {
     t.as_secs_f64() * 1e3
 }
 
-/// For each k, scikit-learn's fastest solver and its fastest fit (seconds)
-/// over [`SKLEARN_REPEATS`] runs of the reference script.
-fn sklearn_times(
-    x: &nalgebra::DMatrix<f64>,
-    ks: &[usize],
-) -> Result<BTreeMap<usize, (String, f64)>, String> {
-    let python = std::env::var("TIEDAE_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = std::env::var_os("TIEDAE_SKLEARN_PCA").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/sklearn_pca.py"),
-        PathBuf::from,
-    );
-    if !script.exists() {
-        return Err(format!("{} not found", script.display()));
+/// The reference script, its interpreter and the data file it reads.
+struct Sklearn {
+    python: String,
+    script: PathBuf,
+    npy: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Sklearn {
+    /// Finds python3 with scikit-learn and writes `x` as a `.npy` file.
+    fn prepare(x: &nalgebra::DMatrix<f64>) -> Result<Self, String> {
+        let python = std::env::var("TIEDAE_PYTHON").unwrap_or_else(|_| "python3".into());
+        let script = std::env::var_os("TIEDAE_SKLEARN_PCA").map_or_else(
+            || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/sklearn_pca.py"),
+            PathBuf::from,
+        );
+        if !script.exists() {
+            return Err(format!("{} not found", script.display()));
+        }
+        let probe = Command::new(&python)
+            .args(["-c", "import sklearn, numpy"])
+            .output()
+            .map_err(|e| format!("cannot run {python}: {e}"))?;
+        if !probe.status.success() {
+            return Err(format!(
+                "{python} cannot import scikit-learn and numpy (pip install scikit-learn numpy)"
+            ));
+        }
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let npy = dir.path().join("mnist10k.npy");
+        tiedae::atomic::write_bytes_atomic(&npy, &npy_bytes(x)).map_err(|e| e.to_string())?;
+        Ok(Sklearn {
+            python,
+            script,
+            npy,
+            _dir: dir,
+        })
     }
-    let probe = Command::new(&python)
-        .args(["-c", "import sklearn, numpy"])
-        .output()
-        .map_err(|e| format!("cannot run {python}: {e}"))?;
-    if !probe.status.success() {
-        return Err(format!(
-            "{python} cannot import scikit-learn and numpy (pip install scikit-learn numpy)"
-        ));
-    }
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let npy = dir.path().join("mnist10k.npy");
-    tiedae::atomic::write_bytes_atomic(&npy, &npy_bytes(x)).map_err(|e| e.to_string())?;
-    let mut best: BTreeMap<usize, (String, f64)> = BTreeMap::new();
-    for _ in 0..SKLEARN_REPEATS {
-        let out = Command::new(&python)
-            .arg(&script)
-            .arg(&npy)
+
+    /// One run of the script: for each k, its fastest solver and fit time (s).
+    fn run(&self, ks: &[usize]) -> Result<BTreeMap<usize, (String, f64)>, String> {
+        let out = Command::new(&self.python)
+            .arg(&self.script)
+            .arg(&self.npy)
             .args(ks.iter().map(|k| k.to_string()))
             .output()
-            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
-        // The script may exit non-zero after printing (e.g. arpack refuses
-        // k = min(n, d)); every line it printed is still a valid timing.
+            .map_err(|e| format!("cannot run {}: {e}", self.script.display()))?;
+        // The script may exit non-zero after printing (its arpack solver
+        // refuses k = min(n, d)); every line it printed is still a timing.
+        let mut best: BTreeMap<usize, (String, f64)> = BTreeMap::new();
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             if let Some((solver, k, secs)) = parse_line(line) {
                 let entry = best.entry(k).or_insert_with(|| (solver.clone(), secs));
@@ -123,11 +169,11 @@ fn sklearn_times(
                 }
             }
         }
+        if best.is_empty() {
+            return Err(format!("{} printed no timings", self.script.display()));
+        }
+        Ok(best)
     }
-    if best.is_empty() {
-        return Err(format!("{} printed no timings", script.display()));
-    }
-    Ok(best)
 }
 
 /// Parses `covariance_eigh  k=  16 fit=0.225s mse=...`.

@@ -631,6 +631,74 @@ fn mse_curve_equals_refits() {
     }
 }
 
+/// Exactly repeated eigenvalues at the top: individual axes are arbitrary
+/// inside each eigenspace, but the fitted subspace and variances are not.
+/// Exercises the clustered case of inverse iteration.
+#[test]
+fn repeated_top_eigenvalues_still_give_the_principal_subspace() {
+    let (n, d) = (400, 60);
+    // Orthonormal, zero-mean score columns: QR of a centred Gaussian matrix.
+    let mut g = gaussian(n, d, 191);
+    for mut c in g.column_iter_mut() {
+        let m = c.mean();
+        c.add_scalar_mut(-m);
+    }
+    let u = g.qr().q();
+    let s: Vec<f64> = (0..d)
+        .map(|i| match i {
+            0..=2 => 30.0,
+            3..=4 => 20.0,
+            _ => 5.0 / (i as f64),
+        })
+        .collect();
+    let v = orthonormal_rows(d, d, 192);
+    let x = &u * DMatrix::from_diagonal(&nalgebra::DVector::from_vec(s.clone())) * &v;
+    let want: Vec<f64> = s.iter().map(|s| s * s / (n as f64 - 1.0)).collect();
+    for solver in EXACT {
+        for k in [3, 5] {
+            let fit = Pca::count(k).solver(solver).fit(&x).unwrap();
+            assert_all_close(
+                &format!("{solver:?} k={k}"),
+                fit.explained_variance(),
+                &want[..k],
+                1e-10,
+                0.0,
+            );
+            let angle =
+                largest_principal_angle(fit.components(), &v.rows(0, k).into_owned()).unwrap();
+            assert!(
+                angle < 1e-10,
+                "{solver:?} k={k}: angle to the true subspace {angle:e}"
+            );
+            let g = fit.components() * fit.components().transpose();
+            assert!(
+                (g - DMatrix::identity(k, k)).amax() < 1e-12,
+                "{solver:?} k={k}: axes not orthonormal"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_single_feature_is_its_own_axis() {
+    let x = DMatrix::from_column_slice(5, 1, &[1.0, -2.0, 3.5, 0.25, 4.0]);
+    for solver in [
+        Solver::Auto,
+        Solver::CovarianceEigh,
+        Solver::Svd,
+        Solver::randomized(),
+    ] {
+        let fit = Pca::count(1).solver(solver).fit(&x).unwrap();
+        assert_eq!(fit.components()[(0, 0)], 1.0, "{solver:?}");
+        let var = variance_ddof1(x.as_slice());
+        assert!(
+            close(fit.explained_variance()[0], var, 1e-14, 0.0),
+            "{solver:?}"
+        );
+        assert!(fit.reconstruction_mse(&x).unwrap() < 1e-30);
+    }
+}
+
 #[test]
 fn variance_fraction_keeps_fewest_components_exceeding_it() {
     let x = spiked(300, 20, &[5.0, 4.0, 3.0, 2.0, 1.0], 0.3, 71);

@@ -1,12 +1,12 @@
 //! Column means and the sample covariance matrix `(X − 1μᵀ)ᵀ(X − 1μᵀ) / (n − 1)`.
 //!
-//! The Gram product is the dominant cost of covariance PCA (`n d² ` flops), so
+//! The Gram product is the dominant cost of covariance PCA (`n d²` flops), so
 //! it runs on faer's parallel matrix product, and only its lower triangle is
 //! formed (the eigensolver reads nothing else), which halves the work.
 //!
 //! The data are centred chunk by chunk into a small buffer instead of making
-//! a centred copy of `X`: the copy would cost as much time as a third of the
-//! product (it is a page-faulting `n x d` allocation) for no numerical gain,
+//! a centred copy of `X`: the copy (a page-faulting `n x d` allocation) costs
+//! about half as much time as the product itself for no numerical gain,
 //! while the alternative that avoids it, `XᵀX − n μμᵀ`, cancels catastrophically
 //! when the means are large compared with the spread.
 //!

@@ -35,8 +35,8 @@ use faer::reborrow::ReborrowMut;
 use faer::{Col, Conj, Mat, Par};
 use rayon::prelude::*;
 
-/// Inverse iteration is used for at most this fraction of the dimension;
-/// beyond it divide and conquer is as cheap and more robust.
+/// Inverse iteration is used when at most `1 / this` of the eigenvectors are
+/// wanted; for more, divide and conquer is about as cheap and more robust.
 const INVERSE_ITERATION_MAX_FRACTION: usize = 4;
 
 /// Columns per parallel task of the back-transformation.

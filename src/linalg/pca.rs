@@ -47,8 +47,8 @@ pub enum Solver {
     Svd,
     /// Randomized range finder (Halko, Martinsson & Tropp 2011) with QR-
     /// normalised power iterations on the centred data. Approximate; the
-    /// result depends on [`Pca::seed`]. Only the kept part of the spectrum is
-    /// known afterwards.
+    /// result depends on the seed set by [`Pca::seed()`]. Only the kept part
+    /// of the spectrum is known afterwards.
     Randomized {
         /// Extra random directions beyond the number of components.
         oversampling: usize,
