@@ -18,6 +18,7 @@
 //! that may split a dot product, run sequentially. Tests check bit-equality
 //! across thread pools of different sizes.
 
+use crate::real::Real;
 use faer::linalg::matmul::triangular::{BlockStructure, matmul};
 use faer::{Accum, Mat, Par};
 use nalgebra::DMatrix;
@@ -128,7 +129,7 @@ pub(crate) fn covariance_lower(x: &DMatrix<f64>, mean: &[f64], cols: &[usize]) -
     let mut start = 0;
     while start < n {
         let len = rows.min(n - start);
-        fill_centered_chunk(&mut chunk, x, mean, cols, start, len);
+        fill_centered_rows(&mut chunk, x, mean, cols, start, len);
         let block = chunk.as_ref().subrows(0, len);
         matmul(
             cov.as_mut(),
@@ -156,11 +157,15 @@ pub(crate) fn covariance_lower(x: &DMatrix<f64>, mean: &[f64], cols: &[usize]) -
     cov
 }
 
-/// Writes rows `start..start + len` of the columns `cols` of `x`, centred,
-/// into the first `len` rows of `chunk`.
-fn fill_centered_chunk(
+/// Writes rows `start..start + len` of the columns `cols` of `x`, widened to
+/// `f64` and centred by `mean` (indexed like `x`'s columns), into the first
+/// `len` rows of `chunk` (whose column `c` receives column `cols[c]`).
+///
+/// Shared by every pass over the data in row chunks: a cache-sized centred
+/// block replaces an `n x d` centred copy.
+pub(crate) fn fill_centered_rows<T: Real>(
     chunk: &mut Mat<f64>,
-    x: &DMatrix<f64>,
+    x: &DMatrix<T>,
     mean: &[f64],
     cols: &[usize],
     start: usize,
@@ -177,7 +182,7 @@ fn fill_centered_chunk(
                 let src = &xs[j * n + start..j * n + start + len];
                 let m = mean[j];
                 for (i, &v) in src.iter().enumerate() {
-                    out[(i, jj)] = v - m;
+                    out[(i, jj)] = v.f64() - m;
                 }
             }
         });

@@ -1,9 +1,8 @@
-//! A fitted PCA: principal axes, spectrum, and the maps between data space
-//! and component space.
+//! A fitted PCA: principal axes and spectrum. The maps between data space and
+//! component space are in [`super::projection`].
 
-use super::input::{check_finite, from_f64};
+use super::input::from_f64;
 use super::pca::{Decomposition, Solver};
-use crate::error::{Error, Result};
 use crate::real::Real;
 use nalgebra::{DMatrix, DVector};
 
@@ -15,16 +14,21 @@ use nalgebra::{DMatrix, DVector};
 pub struct FittedPca<T: Real> {
     components: DMatrix<T>,
     mean: DVector<T>,
+    /// `components` in `f64`: the data-space maps compute in `f64` for any
+    /// `T` (see [`super::projection`]).
+    pub(super) axes: DMatrix<f64>,
+    /// `mean` in `f64`.
+    pub(super) center: Vec<f64>,
     explained_variance: Vec<f64>,
     explained_variance_ratio: Vec<f64>,
     singular_values: Vec<f64>,
     /// Per-component divisor of whitened scores (see `transform`).
-    whitening_scale: Vec<f64>,
+    pub(super) whitening_scale: Vec<f64>,
     spectrum: Vec<f64>,
     spectrum_complete: bool,
     total_variance: f64,
     n_samples: usize,
-    whiten: bool,
+    pub(super) whiten: bool,
     solver: Solver,
 }
 
@@ -56,6 +60,8 @@ impl<T: Real> FittedPca<T> {
         FittedPca {
             components: from_f64(&dec.components),
             mean: DVector::from_iterator(mean.len(), mean.iter().map(|&m| T::of(m))),
+            axes: dec.components,
+            center: mean,
             explained_variance,
             explained_variance_ratio,
             singular_values,
@@ -166,83 +172,6 @@ impl<T: Real> FittedPca<T> {
         self.n_components() * self.n_features() + self.n_features()
     }
 
-    /// Scores `(x − mean) Vᵀ` (`n x k`); whitened scores are further divided
-    /// by `sqrt(explained_variance)` so each has unit variance on the
-    /// training data.
-    ///
-    /// Errors: [`Error::Shape`] if `x` does not have `d` columns;
-    /// [`Error::InvalidData`] for a non-finite value.
-    pub fn transform(&self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
-        self.check_width(x, self.n_features(), "transform", "features")?;
-        let mut scores = self.center(x) * self.components.transpose();
-        if self.whiten {
-            for (mut col, &s) in scores.column_iter_mut().zip(&self.whitening_scale) {
-                col /= T::of(s);
-            }
-        }
-        Ok(scores)
-    }
-
-    /// Maps scores back to data space: `scores V + mean` (un-whitening first
-    /// if the fit whitens).
-    ///
-    /// Errors: [`Error::Shape`] if `scores` does not have `k` columns;
-    /// [`Error::InvalidData`] for a non-finite value.
-    pub fn inverse_transform(&self, scores: &DMatrix<T>) -> Result<DMatrix<T>> {
-        self.check_width(
-            scores,
-            self.n_components(),
-            "inverse_transform",
-            "components",
-        )?;
-        let mut z = scores.clone();
-        if self.whiten {
-            for (mut col, &s) in z.column_iter_mut().zip(&self.whitening_scale) {
-                col *= T::of(s);
-            }
-        }
-        let mut out = z * &self.components;
-        for (mut col, &m) in out.column_iter_mut().zip(self.mean.iter()) {
-            col.add_scalar_mut(m);
-        }
-        Ok(out)
-    }
-
-    /// The projection of `x` onto the principal subspace, in data space:
-    /// `inverse_transform(transform(x))`.
-    pub fn reconstruct(&self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
-        self.check_width(x, self.n_features(), "reconstruct", "features")?;
-        let scores = self.center(x) * self.components.transpose();
-        let mut out = scores * &self.components;
-        for (mut col, &m) in out.column_iter_mut().zip(self.mean.iter()) {
-            col.add_scalar_mut(m);
-        }
-        Ok(out)
-    }
-
-    /// Mean squared reconstruction error over all `n·d` entries of `x`,
-    /// accumulated in `f64`.
-    ///
-    /// Errors: as [`FittedPca::transform`]; [`Error::InvalidData`] for a
-    /// matrix with no rows (no mean exists).
-    pub fn reconstruction_mse(&self, x: &DMatrix<T>) -> Result<f64> {
-        if x.nrows() == 0 {
-            return Err(Error::InvalidData(
-                "reconstruction_mse of a matrix with no rows is undefined".into(),
-            ));
-        }
-        let r = self.reconstruct(x)?;
-        let sum: f64 = x
-            .iter()
-            .zip(r.iter())
-            .map(|(a, b)| {
-                let e = a.f64() - b.f64();
-                e * e
-            })
-            .sum();
-        Ok(sum / x.len() as f64)
-    }
-
     /// Training reconstruction MSE (over all `n·d` entries) for every number
     /// of components `j = 0, 1, ..., m`, from this one fit:
     /// `MSE(j) = (n − 1)/(n·d) · Σ_{i ≥ j} λ_i`.
@@ -274,24 +203,5 @@ impl<T: Real> FittedPca<T> {
             }
         }
         curve
-    }
-
-    /// `x` minus the training mean.
-    fn center(&self, x: &DMatrix<T>) -> DMatrix<T> {
-        let mut xc = x.clone();
-        for (mut col, &m) in xc.column_iter_mut().zip(self.mean.iter()) {
-            col.add_scalar_mut(-m);
-        }
-        xc
-    }
-
-    fn check_width(&self, x: &DMatrix<T>, want: usize, op: &str, what: &str) -> Result<()> {
-        if x.ncols() != want {
-            return Err(Error::Shape(format!(
-                "{op}: input has {} columns but the PCA has {want} {what}",
-                x.ncols()
-            )));
-        }
-        check_finite(x, &format!("{op} input"))
     }
 }

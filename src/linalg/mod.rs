@@ -30,6 +30,8 @@ mod factor;
 mod fitted;
 mod input;
 mod pca;
+mod product;
+mod projection;
 mod randomized;
 mod tridiagonal;
 

@@ -7,17 +7,17 @@
 //! gives the approximate axes. Each power step re-orthonormalises by QR, which
 //! keeps the small singular directions from being lost to rounding.
 //!
-//! Determinism: `Ω` is drawn from one seeded stream in a fixed order; matrix
-//! products are split across threads by output block only; the QR and small
-//! SVD factorisations are sequential.
+//! Determinism: `Ω` is drawn from one seeded stream in a fixed order; the
+//! matrix products are thread-count independent (see [`super::product`]);
+//! the QR and small SVD factorisations are sequential.
 
 use super::covariance::centered;
 use super::factor::{thin_qr, thin_svd};
 use super::input::{to_nalgebra, view};
 use super::pca::Decomposition;
+use super::product::multiply;
 use crate::error::Result;
-use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par};
+use faer::Mat;
 use nalgebra::DMatrix;
 use rand_distr::{Distribution, StandardNormal};
 
@@ -37,13 +37,13 @@ pub(crate) fn decompose(
     let l = (k.saturating_add(oversampling)).min(n.min(d));
     let mut rng = crate::rng::seeded(seed);
     let omega = Mat::<f64>::from_fn(d, l, |_, _| StandardNormal.sample(&mut rng));
-    let mut q = thin_qr(product(a, omega.as_ref()).as_ref()).q;
+    let mut q = thin_qr(multiply(a, omega.as_ref()).as_ref()).q;
     for _ in 0..power_iterations {
-        let z = thin_qr(product(a.transpose(), q.as_ref()).as_ref()).q;
-        q = thin_qr(product(a, z.as_ref()).as_ref()).q;
+        let z = thin_qr(multiply(a.transpose(), q.as_ref()).as_ref()).q;
+        q = thin_qr(multiply(a, z.as_ref()).as_ref()).q;
     }
     // B = Qᵀ Xc is l x d; its right singular vectors are the axes.
-    let b = product(q.as_ref().transpose(), a);
+    let b = multiply(q.as_ref().transpose(), a);
     let svd = thin_svd(b.as_ref(), true)?;
     let v = svd.v.expect("SVD was asked for right singular vectors");
     let spectrum: Vec<f64> = svd.s[..k]
@@ -57,13 +57,6 @@ pub(crate) fn decompose(
         total_variance: total_variance(&xc),
         kept: k,
     })
-}
-
-/// `lhs * rhs` on faer's parallel product (deterministic: split by output).
-fn product(lhs: MatRef<'_, f64>, rhs: MatRef<'_, f64>) -> Mat<f64> {
-    let mut out = Mat::<f64>::zeros(lhs.nrows(), rhs.ncols());
-    matmul(out.as_mut(), Accum::Replace, lhs, rhs, 1.0, Par::rayon(0));
-    out
 }
 
 /// `‖Xc‖²_F / (n − 1)`: the trace of the covariance, which the randomized
