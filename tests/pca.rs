@@ -432,18 +432,43 @@ fn results_do_not_depend_on_thread_count() {
         Pca::count(20).solver(Solver::Svd),
         Pca::count(5).solver(Solver::randomized()).seed(3),
     ];
-    let fits_in = |threads: usize| -> Vec<FittedPca<f64>> {
+    // The fit, and what the fit computes from data (chunked parallel maps).
+    type Run = (FittedPca<f64>, DMatrix<f64>, DMatrix<f64>, f64);
+    let fits_in = |threads: usize| -> Vec<Run> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
             .unwrap();
-        pool.install(|| configs.iter().map(|c| c.fit(&x).unwrap()).collect())
+        pool.install(|| {
+            configs
+                .iter()
+                .map(|c| {
+                    let fit = c.fit(&x).unwrap();
+                    let scores = fit.transform(&x).unwrap();
+                    let back = fit.inverse_transform(&scores).unwrap();
+                    let mse = fit.reconstruction_mse(&x).unwrap();
+                    (fit, scores, back, mse)
+                })
+                .collect()
+        })
     };
     let one = fits_in(1);
     for threads in [2, 3, 4] {
         let many = fits_in(threads);
         for (c, (a, b)) in configs.iter().zip(one.iter().zip(&many)) {
-            assert!(a == b, "{c:?}: 1 thread vs {threads} threads differ");
+            assert!(
+                a.0 == b.0,
+                "{c:?}: fit, 1 thread vs {threads} threads differ"
+            );
+            assert!(a.1 == b.1, "{c:?}: transform, 1 vs {threads} threads");
+            assert!(
+                a.2 == b.2,
+                "{c:?}: inverse_transform, 1 vs {threads} threads"
+            );
+            assert!(
+                a.3.to_bits() == b.3.to_bits(),
+                "{c:?}: reconstruction_mse, 1 vs {threads} threads"
+            );
         }
     }
 }
