@@ -1,1 +1,51 @@
 //! Autoencoder models: activations, tied and untied layers, stacks, losses and exact backprop.
+//!
+//! A [`TiedLinear`] pair has one weight `W` (r x d): `z = x Wᵀ + b_enc`,
+//! `v = h W + b_dec`. A [`Dense`] pair has `W_enc` (r x d) and `W_dec`
+//! (d x r). An [`Autoencoder`] stacks pairs built from an
+//! [`AutoencoderSpec`]; the tied and untied versions of an architecture differ
+//! only in [`AutoencoderSpec::tied`].
+//!
+//! Training-facing API: [`Autoencoder::loss_and_grad`] (per-shard data terms
+//! normalised by the batch size, exact gradients in the flat order of
+//! [`params`]), [`Autoencoder::l2_penalty_and_grad`] (once per batch),
+//! [`Autoencoder::params_to_vec`] / [`Autoencoder::set_params`].
+//!
+//! ```
+//! use tiedae::model::{Activation, Autoencoder, AutoencoderSpec, LossConfig, Normalizer};
+//! let spec = AutoencoderSpec::new(&[6, 4, 2]).activation(Activation::Tanh);
+//! let model = Autoencoder::<f64>::new(&spec, 7)?;
+//! let x = nalgebra::DMatrix::from_fn(5, 6, |i, j| (i as f64 - j as f64) / 10.0);
+//! let (terms, grad) = model.loss_and_grad(&x, &x, &LossConfig::mse(), Normalizer::new(5)?)?;
+//! assert_eq!(grad.len(), model.n_params());
+//! assert!(terms.total > 0.0);
+//! # Ok::<(), tiedae::Error>(())
+//! ```
+
+mod activation;
+mod affine;
+mod autoencoder;
+mod bias;
+mod dense;
+mod file;
+mod gradient;
+mod kernels;
+mod layer;
+mod loss;
+pub mod params;
+mod spec;
+mod tied;
+mod workspace;
+
+pub use activation::{Activation, OutputActivation};
+pub use autoencoder::Autoencoder;
+pub use bias::{BiasMode, Biases};
+pub use dense::Dense;
+pub use file::{MODEL_FORMAT, MODEL_VERSION};
+pub use gradient::{Gradient, LayerGradNorms, TiedParts};
+pub use layer::Layer;
+pub use loss::{KlSparsity, LossConfig, LossTerms, Normalizer, Reconstruction};
+pub use params::{LayerCount, LayerSlots, ParamLayout, ParameterCount};
+pub use spec::{AutoencoderSpec, Init};
+pub use tied::TiedLinear;
+pub use workspace::Workspace;

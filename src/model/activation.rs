@@ -1,0 +1,391 @@
+//! Element-wise activations and their derivatives.
+//!
+//! Derivatives are taken with respect to the pre-activation `z` but may also
+//! use the cached output `a = f(z)`: sigmoid and tanh derivatives are cheapest
+//! from `a`, and backprop always has both at hand.
+
+use crate::error::{Error, Result};
+use crate::real::Real;
+use nalgebra::DMatrix;
+use serde::{Deserialize, Serialize};
+
+/// A hidden-layer activation `f`.
+///
+/// Serialized with a `kind` tag, e.g. `{"kind":"leaky_relu","alpha":0.01}`;
+/// `alpha` is required by the parametric kinds and rejected by the others.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "ActivationRepr", into = "ActivationRepr")]
+pub enum Activation {
+    /// `f(z) = z`: makes the autoencoder linear (the PCA-comparable case).
+    Identity,
+    /// `max(z, 0)`; derivative taken as 0 at `z = 0`.
+    Relu,
+    /// `z` for `z > 0`, `alpha z` otherwise; `alpha` in `[0, 1]`.
+    LeakyRelu { alpha: f64 },
+    /// `1 / (1 + e^{-z})`, evaluated without overflow for either sign.
+    Sigmoid,
+    /// `tanh(z)`.
+    Tanh,
+    /// `ln(1 + e^z)`, evaluated as `max(z, 0) + ln1p(e^{-|z|})` so it never
+    /// overflows.
+    Softplus,
+    /// `z` for `z > 0`, `alpha (e^z - 1)` otherwise; `alpha > 0`.
+    Elu { alpha: f64 },
+    /// GELU in its **tanh form** (as PyTorch's `approximate="tanh"`):
+    /// `0.5 z (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3)))`. The tanh form is
+    /// used because it needs only elementary functions available for both
+    /// `f32` and `f64` and its derivative is exact in closed form.
+    Gelu,
+}
+
+/// The output activation `g` of the last decoder layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputActivation {
+    /// Real-valued reconstructions (use with MSE).
+    #[default]
+    Identity,
+    /// Reconstructions in `(0, 1)`; required by binary cross-entropy, which
+    /// is computed from the logits (the output pre-activations).
+    Sigmoid,
+}
+
+impl OutputActivation {
+    /// The same function as a general [`Activation`].
+    pub fn as_activation(self) -> Activation {
+        match self {
+            OutputActivation::Identity => Activation::Identity,
+            OutputActivation::Sigmoid => Activation::Sigmoid,
+        }
+    }
+}
+
+/// The serialized form of [`Activation`]: a flat struct, so unknown fields
+/// are rejected for every kind (serde's internally tagged enums accept them
+/// silently on unit variants).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActivationRepr {
+    kind: ActivationKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    alpha: Option<f64>,
+}
+
+#[derive(Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ActivationKind {
+    Identity,
+    Relu,
+    LeakyRelu,
+    Sigmoid,
+    Tanh,
+    Softplus,
+    Elu,
+    Gelu,
+}
+
+impl From<Activation> for ActivationRepr {
+    fn from(a: Activation) -> Self {
+        let (kind, alpha) = match a {
+            Activation::Identity => (ActivationKind::Identity, None),
+            Activation::Relu => (ActivationKind::Relu, None),
+            Activation::LeakyRelu { alpha } => (ActivationKind::LeakyRelu, Some(alpha)),
+            Activation::Sigmoid => (ActivationKind::Sigmoid, None),
+            Activation::Tanh => (ActivationKind::Tanh, None),
+            Activation::Softplus => (ActivationKind::Softplus, None),
+            Activation::Elu { alpha } => (ActivationKind::Elu, Some(alpha)),
+            Activation::Gelu => (ActivationKind::Gelu, None),
+        };
+        ActivationRepr { kind, alpha }
+    }
+}
+
+impl TryFrom<ActivationRepr> for Activation {
+    type Error = String;
+    fn try_from(r: ActivationRepr) -> std::result::Result<Self, String> {
+        use ActivationKind as K;
+        let act = match (r.kind, r.alpha) {
+            (K::LeakyRelu, Some(alpha)) => Activation::LeakyRelu { alpha },
+            (K::Elu, Some(alpha)) => Activation::Elu { alpha },
+            (K::LeakyRelu | K::Elu, None) => return Err("missing field `alpha`".into()),
+            (_, Some(_)) => return Err("unknown field `alpha` for this activation kind".into()),
+            (K::Identity, None) => Activation::Identity,
+            (K::Relu, None) => Activation::Relu,
+            (K::Sigmoid, None) => Activation::Sigmoid,
+            (K::Tanh, None) => Activation::Tanh,
+            (K::Softplus, None) => Activation::Softplus,
+            (K::Gelu, None) => Activation::Gelu,
+        };
+        act.validate().map_err(|e| e.to_string())?;
+        Ok(act)
+    }
+}
+
+const GELU_C: f64 = 0.797_884_560_802_865_4; // sqrt(2 / pi)
+const GELU_K: f64 = 0.044_715;
+
+/// Numerically stable logistic function.
+#[inline]
+pub(crate) fn sigmoid<T: Real>(z: T) -> T {
+    if z >= T::zero() {
+        T::one() / (T::one() + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (T::one() + e)
+    }
+}
+
+impl Activation {
+    /// Every activation, with representative parameters (for tests and sweeps).
+    pub fn all() -> Vec<Activation> {
+        vec![
+            Activation::Identity,
+            Activation::Relu,
+            Activation::LeakyRelu { alpha: 0.1 },
+            Activation::Sigmoid,
+            Activation::Tanh,
+            Activation::Softplus,
+            Activation::Elu { alpha: 1.0 },
+            Activation::Gelu,
+        ]
+    }
+
+    /// A short name for tables and file names, e.g. `"leaky_relu(0.1)"`.
+    pub fn name(&self) -> String {
+        match self {
+            Activation::Identity => "identity".into(),
+            Activation::Relu => "relu".into(),
+            Activation::LeakyRelu { alpha } => format!("leaky_relu({alpha})"),
+            Activation::Sigmoid => "sigmoid".into(),
+            Activation::Tanh => "tanh".into(),
+            Activation::Softplus => "softplus".into(),
+            Activation::Elu { alpha } => format!("elu({alpha})"),
+            Activation::Gelu => "gelu".into(),
+        }
+    }
+
+    /// Checks the parameters of parametric activations.
+    pub fn validate(&self) -> Result<()> {
+        match *self {
+            Activation::LeakyRelu { alpha }
+                if !(alpha.is_finite() && (0.0..=1.0).contains(&alpha)) =>
+            {
+                Err(Error::config(
+                    "activation",
+                    format!("leaky_relu alpha must be in [0, 1], got {alpha}"),
+                ))
+            }
+            Activation::Elu { alpha } if !(alpha.is_finite() && alpha > 0.0) => Err(Error::config(
+                "activation",
+                format!("elu alpha must be finite and > 0, got {alpha}"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the derivative jumps at `z = 0` (ReLU, leaky ReLU, ELU with
+    /// `alpha != 1`): finite differences across 0 are meaningless there.
+    pub fn has_kink(&self) -> bool {
+        match *self {
+            Activation::Relu => true,
+            Activation::LeakyRelu { alpha } => alpha != 1.0,
+            Activation::Elu { alpha } => alpha != 1.0,
+            _ => false,
+        }
+    }
+
+    /// Whether outputs lie in `(0, 1)`, as KL(ρ‖ρ̂) sparsity requires.
+    pub fn is_unit_interval(&self) -> bool {
+        matches!(self, Activation::Sigmoid)
+    }
+
+    /// `f(z)`.
+    #[inline]
+    pub fn apply<T: Real>(&self, z: T) -> T {
+        let zero = T::zero();
+        match *self {
+            Activation::Identity => z,
+            Activation::Relu => {
+                if z > zero {
+                    z
+                } else {
+                    zero
+                }
+            }
+            Activation::LeakyRelu { alpha } => {
+                if z > zero {
+                    z
+                } else {
+                    T::of(alpha) * z
+                }
+            }
+            Activation::Sigmoid => sigmoid(z),
+            Activation::Tanh => z.tanh(),
+            Activation::Softplus => {
+                let m = if z > zero { z } else { zero };
+                m + (-z.abs()).exp().ln_1p()
+            }
+            Activation::Elu { alpha } => {
+                if z > zero {
+                    z
+                } else {
+                    T::of(alpha) * z.exp_m1()
+                }
+            }
+            Activation::Gelu => {
+                let u = T::of(GELU_C) * (z + T::of(GELU_K) * z * z * z);
+                T::of(0.5) * z * (T::one() + u.tanh())
+            }
+        }
+    }
+
+    /// `f'(z)`, given `a = f(z)` as well.
+    #[inline]
+    pub fn derivative<T: Real>(&self, z: T, a: T) -> T {
+        let zero = T::zero();
+        let one = T::one();
+        match *self {
+            Activation::Identity => one,
+            Activation::Relu => {
+                if z > zero {
+                    one
+                } else {
+                    zero
+                }
+            }
+            Activation::LeakyRelu { alpha } => {
+                if z > zero {
+                    one
+                } else {
+                    T::of(alpha)
+                }
+            }
+            Activation::Sigmoid => a * (one - a),
+            Activation::Tanh => one - a * a,
+            Activation::Softplus => sigmoid(z),
+            Activation::Elu { alpha } => {
+                if z > zero {
+                    one
+                } else {
+                    a + T::of(alpha)
+                }
+            }
+            Activation::Gelu => {
+                let z2 = z * z;
+                let t = (T::of(GELU_C) * (z + T::of(GELU_K) * z2 * z)).tanh();
+                let du = T::of(GELU_C) * (one + T::of(3.0 * GELU_K) * z2);
+                T::of(0.5) * (one + t) + T::of(0.5) * z * (one - t * t) * du
+            }
+        }
+    }
+
+    /// `a = f(z)` element-wise; `a` must have `z`'s shape.
+    pub(crate) fn map_into<T: Real>(&self, z: &DMatrix<T>, a: &mut DMatrix<T>) {
+        debug_assert_eq!(z.shape(), a.shape());
+        let act = *self;
+        if act == Activation::Identity {
+            a.as_mut_slice().copy_from_slice(z.as_slice());
+            return;
+        }
+        for (o, &v) in a.as_mut_slice().iter_mut().zip(z.as_slice()) {
+            *o = act.apply(v);
+        }
+    }
+
+    /// `delta *= f'(z)` element-wise, with `a = f(z)` cached from the forward pass.
+    pub(crate) fn scale_by_derivative<T: Real>(
+        &self,
+        z: &DMatrix<T>,
+        a: &DMatrix<T>,
+        delta: &mut DMatrix<T>,
+    ) {
+        let act = *self;
+        if act == Activation::Identity {
+            return;
+        }
+        for ((d, &zv), &av) in delta
+            .as_mut_slice()
+            .iter_mut()
+            .zip(z.as_slice())
+            .zip(a.as_slice())
+        {
+            *d *= act.derivative(zv, av);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each derivative against a central difference in f64, away from kinks.
+    #[test]
+    fn derivatives_match_central_differences() {
+        let eps = 1e-6f64;
+        for act in Activation::all() {
+            for &z in &[-3.1f64, -0.7, -0.05, 0.05, 0.4, 2.3, 8.0] {
+                let num = (act.apply(z + eps) - act.apply(z - eps)) / (2.0 * eps);
+                let ana = act.derivative(z, act.apply(z));
+                assert!(
+                    (ana - num).abs() <= 1e-7 + 1e-6 * num.abs(),
+                    "{act:?} at {z}: analytic {ana} vs numeric {num}"
+                );
+            }
+        }
+    }
+
+    /// Stable forms do not overflow where the naive formulas would.
+    #[test]
+    fn extreme_inputs_stay_finite() {
+        for act in Activation::all() {
+            for &z in &[-800.0f64, 800.0] {
+                let a = act.apply(z);
+                assert!(a.is_finite(), "{act:?}({z}) = {a}");
+                assert!(act.derivative(z, a).is_finite(), "{act:?}'({z})");
+            }
+        }
+        assert_eq!(Activation::Softplus.apply(800.0f64), 800.0);
+        assert_eq!(Activation::Sigmoid.apply(-800.0f64), 0.0);
+    }
+
+    /// GELU is the tanh form: compare with its textbook expression at a point.
+    #[test]
+    fn gelu_is_the_tanh_form() {
+        let z = 0.9f64;
+        let expect = 0.5
+            * z
+            * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (z + 0.044715 * z.powi(3))).tanh());
+        assert!((Activation::Gelu.apply(z) - expect).abs() < 1e-15);
+    }
+
+    #[test]
+    fn bad_parameters_are_rejected() {
+        assert!(Activation::LeakyRelu { alpha: -0.1 }.validate().is_err());
+        assert!(
+            Activation::LeakyRelu { alpha: f64::NAN }
+                .validate()
+                .is_err()
+        );
+        assert!(Activation::Elu { alpha: 0.0 }.validate().is_err());
+        assert!(Activation::Elu { alpha: 1.0 }.validate().is_ok());
+    }
+
+    #[test]
+    fn serde_uses_a_kind_tag() {
+        let s = serde_json::to_string(&Activation::LeakyRelu { alpha: 0.25 }).unwrap();
+        assert_eq!(s, r#"{"kind":"leaky_relu","alpha":0.25}"#);
+        let back: Activation = serde_json::from_str(&s).unwrap();
+        assert_eq!(back, Activation::LeakyRelu { alpha: 0.25 });
+        for bad in [
+            r#"{"kind":"relu","alpha":1}"#,
+            r#"{"kind":"elu"}"#,
+            r#"{"kind":"tanh","beta":1}"#,
+            r#"{"kind":"swish"}"#,
+            r#"{"kind":"leaky_relu","alpha":-2}"#,
+        ] {
+            assert!(serde_json::from_str::<Activation>(bad).is_err(), "{bad}");
+        }
+        let s = serde_json::to_string(&Activation::Gelu).unwrap();
+        assert_eq!(s, r#"{"kind":"gelu"}"#);
+    }
+}

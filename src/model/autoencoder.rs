@@ -1,0 +1,649 @@
+//! The autoencoder stack: forward passes, exact backprop over batches, and
+//! the flat-parameter interface optimizers use.
+
+use super::activation::Activation;
+use super::affine::{self, BiasGrad};
+use super::bias::Biases;
+use super::dense::Dense;
+use super::gradient::Gradient;
+use super::kernels::StridedMut;
+use super::layer::Layer;
+use super::loss::{self, LossConfig, LossTerms, Normalizer};
+use super::params::{ParamLayout, ParameterCount};
+use super::spec::{AutoencoderSpec, Init};
+use super::tied::{TiedLinear, check_finite, check_input};
+use super::workspace::Workspace;
+use crate::error::{Error, Result};
+use crate::real::Real;
+use crate::rng::{derive_seed, seeded};
+use nalgebra::DMatrix;
+use rand::RngExt;
+use std::sync::Arc;
+
+/// A stack of tied and/or untied layer pairs with per-layer activations.
+///
+/// Encoding runs pairs `0..L` (each `a_l = f_l(z_l)`), decoding runs them back
+/// (`u_{l} = g_l(v_l)`, with `g_0` the output activation), as described in
+/// [`AutoencoderSpec`]. Rows are samples throughout.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Autoencoder<T: Real> {
+    spec: AutoencoderSpec,
+    layers: Vec<Layer<T>>,
+    layout: Arc<ParamLayout>,
+}
+
+/// Draws an `rows x cols` matrix row by row from `seed`, so the values do not
+/// depend on the storage order or the scalar type (they are drawn in f64).
+fn init_matrix<T: Real>(init: Init, rows: usize, cols: usize, fan: usize, seed: u64) -> DMatrix<T> {
+    let mut rng = seeded(seed);
+    let mut m = DMatrix::zeros(rows, cols);
+    match init {
+        Init::GlorotUniform => {
+            let a = (6.0 / fan as f64).sqrt();
+            for i in 0..rows {
+                for j in 0..cols {
+                    m[(i, j)] = T::of(rng.random_range(-a..a));
+                }
+            }
+        }
+        Init::Normal { std } => {
+            for i in 0..rows {
+                for j in 0..cols {
+                    let g: f64 = rng.sample(rand_distr::StandardNormal);
+                    m[(i, j)] = T::of(std * g);
+                }
+            }
+        }
+    }
+    m
+}
+
+impl<T: Real> Autoencoder<T> {
+    /// A freshly initialised model. Pair `l`'s encoder weight is drawn from
+    /// `derive_seed(seed, 2l)` and an untied decoder weight from
+    /// `derive_seed(seed, 2l + 1)`, so the tied and untied versions of one
+    /// architecture start from the same encoder weights, and f32 and f64
+    /// models from the same values up to rounding.
+    pub fn new(spec: &AutoencoderSpec, seed: u64) -> Result<Self> {
+        spec.validate()?;
+        let mut layers = Vec::with_capacity(spec.layer_count());
+        for l in 0..spec.layer_count() {
+            let (d, r) = (spec.dims[l], spec.dims[l + 1]);
+            let fan = d + r;
+            let w = init_matrix(spec.init, r, d, fan, derive_seed(seed, 2 * l as u64));
+            let biases = Biases::zeros(spec.bias, d, r);
+            layers.push(if spec.tied[l] {
+                Layer::Tied(TiedLinear::new(w, biases)?)
+            } else {
+                let wd = init_matrix(spec.init, d, r, fan, derive_seed(seed, 2 * l as u64 + 1));
+                Layer::Dense(Dense::new(w, wd, biases)?)
+            });
+        }
+        Self::from_layers(spec.clone(), layers)
+    }
+
+    /// A model from given layers, which must match `spec` (widths, tied
+    /// flags, bias mode).
+    pub fn from_layers(spec: AutoencoderSpec, layers: Vec<Layer<T>>) -> Result<Self> {
+        spec.validate()?;
+        if layers.len() != spec.layer_count() {
+            return Err(Error::Shape(format!(
+                "{} layers for a spec with {} layer pairs",
+                layers.len(),
+                spec.layer_count()
+            )));
+        }
+        for (l, layer) in layers.iter().enumerate() {
+            let want = (spec.dims[l], spec.dims[l + 1]);
+            if (layer.input_dim(), layer.output_dim()) != want {
+                return Err(Error::Shape(format!(
+                    "layer {l} maps {} -> {}, the spec says {} -> {}",
+                    layer.input_dim(),
+                    layer.output_dim(),
+                    want.0,
+                    want.1
+                )));
+            }
+            if layer.is_tied() != spec.tied[l] {
+                return Err(Error::Shape(format!(
+                    "layer {l} is {}, the spec says {}",
+                    if layer.is_tied() { "tied" } else { "untied" },
+                    if spec.tied[l] { "tied" } else { "untied" }
+                )));
+            }
+            if layer.biases().mode() != spec.bias {
+                return Err(Error::Shape(format!(
+                    "layer {l} has {} biases, the spec says {}",
+                    layer.biases().mode().name(),
+                    spec.bias.name()
+                )));
+            }
+        }
+        let pairs: Vec<_> = (0..spec.layer_count())
+            .map(|l| (spec.dims[l], spec.dims[l + 1], spec.tied[l]))
+            .collect();
+        let layout = Arc::new(ParamLayout::new(&pairs, spec.bias));
+        Ok(Autoencoder {
+            spec,
+            layers,
+            layout,
+        })
+    }
+
+    /// The architecture.
+    pub fn spec(&self) -> &AutoencoderSpec {
+        &self.spec
+    }
+
+    /// The layer pairs, outermost first.
+    pub fn layers(&self) -> &[Layer<T>] {
+        &self.layers
+    }
+
+    /// Where each parameter sits in the flat vector.
+    pub fn layout(&self) -> &ParamLayout {
+        &self.layout
+    }
+
+    /// Input width `d`.
+    pub fn input_dim(&self) -> usize {
+        self.spec.input_dim()
+    }
+
+    /// Latent width.
+    pub fn latent_dim(&self) -> usize {
+        self.spec.latent_dim()
+    }
+
+    /// Exact parameter count with a per-pair breakdown.
+    pub fn parameter_count(&self) -> ParameterCount {
+        self.layout.count()
+    }
+
+    /// Number of scalar parameters (the flat vector's length).
+    pub fn n_params(&self) -> usize {
+        self.layout.len()
+    }
+
+    /// All parameters in flat order (see [`super::params`]).
+    pub fn params_to_vec(&self) -> Vec<T> {
+        let mut out = vec![T::zero(); self.n_params()];
+        self.write_params(&mut out)
+            .expect("buffer sized from the layout");
+        out
+    }
+
+    /// Writes all parameters in flat order into `out` (length `n_params()`).
+    pub fn write_params(&self, out: &mut [T]) -> Result<()> {
+        self.check_len(out.len(), "parameter buffer")?;
+        for (layer, slots) in self.layers.iter().zip(self.layout.layers()) {
+            layer.write_flat(&mut out[slots.range()]);
+        }
+        Ok(())
+    }
+
+    /// Replaces all parameters from flat order. Rejects a wrong length or a
+    /// non-finite entry (naming its slot) and then leaves the model unchanged.
+    pub fn set_params(&mut self, params: &[T]) -> Result<()> {
+        self.check_len(params.len(), "parameter vector")?;
+        if let Some(k) = params.iter().position(|x| !x.is_finite()) {
+            return Err(Error::InvalidData(format!(
+                "parameter {k} ({}) is not finite",
+                self.describe_param(k)
+            )));
+        }
+        for (layer, slots) in self.layers.iter_mut().zip(self.layout.layers()) {
+            layer.read_flat(&params[slots.range()]);
+        }
+        Ok(())
+    }
+
+    /// Names flat parameter `k`, e.g. `"layer 1 decoder weight"`.
+    pub fn describe_param(&self, k: usize) -> String {
+        for (l, s) in self.layout.layers().iter().enumerate() {
+            let what = if s.weight.contains(&k) {
+                if s.tied { "weight" } else { "encoder weight" }
+            } else if s.decoder_weight.as_ref().is_some_and(|r| r.contains(&k)) {
+                "decoder weight"
+            } else if s.encoder_bias().is_some_and(|r| r.contains(&k)) {
+                "encoder bias"
+            } else if s.decoder_bias().is_some_and(|r| r.contains(&k)) {
+                "decoder bias"
+            } else if s.pre_bias().is_some_and(|r| r.contains(&k)) {
+                "pre-centering bias"
+            } else {
+                continue;
+            };
+            return format!("layer {l} {what}");
+        }
+        "out of range".into()
+    }
+
+    /// A zero gradient with this model's layout, to reuse across calls of
+    /// [`Autoencoder::loss_and_grad_with`].
+    pub fn zero_gradient(&self) -> Gradient<T> {
+        Gradient::zeros(self.layout.clone())
+    }
+
+    /// The latent code of a batch (n x d -> n x latent).
+    pub fn encode(&self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
+        check_input(x, self.input_dim(), "input")?;
+        let mut ws = Workspace::new();
+        self.forward(x, &mut ws, false);
+        Ok(ws.a.pop().expect("at least one layer"))
+    }
+
+    /// Decodes latent codes (n x latent -> n x d), output activation applied.
+    pub fn decode(&self, h: &DMatrix<T>) -> Result<DMatrix<T>> {
+        check_input(h, self.latent_dim(), "code")?;
+        let mut ws = Workspace::new();
+        self.decode_from(h, &mut ws);
+        Ok(ws.u.swap_remove(0))
+    }
+
+    /// The reconstruction `x̂` of a batch.
+    pub fn reconstruct(&self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
+        check_input(x, self.input_dim(), "input")?;
+        let mut ws = Workspace::new();
+        self.forward(x, &mut ws, true);
+        Ok(ws.u.swap_remove(0))
+    }
+
+    /// The output pre-activations (logits when the output is a sigmoid).
+    pub fn output_logits(&self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
+        check_input(x, self.input_dim(), "input")?;
+        let mut ws = Workspace::new();
+        self.forward(x, &mut ws, true);
+        Ok(ws.v.swap_remove(0))
+    }
+
+    /// Mean over all entries of `(x̂ − x)²`, accumulated in f64.
+    pub fn reconstruction_mse(&self, x: &DMatrix<T>) -> Result<f64> {
+        if x.nrows() == 0 {
+            return Err(Error::InvalidData(
+                "reconstruction error of an empty batch".into(),
+            ));
+        }
+        let xh = self.reconstruct(x)?;
+        let sum: f64 = xh
+            .iter()
+            .zip(x.iter())
+            .map(|(a, b)| (a.f64() - b.f64()).powi(2))
+            .sum();
+        finite(sum / x.len() as f64, "reconstruction error")
+    }
+
+    /// The data terms (reconstruction, L1, KL; no weight decay) of a batch
+    /// or shard, without a gradient.
+    pub fn loss_terms(
+        &self,
+        x: &DMatrix<T>,
+        target: &DMatrix<T>,
+        loss: &LossConfig,
+        norm: Normalizer,
+    ) -> Result<LossTerms> {
+        self.check_call(x, target, loss, norm)?;
+        let mut ws = Workspace::new();
+        self.forward(x, &mut ws, true);
+        let recon = loss::reconstruction(
+            loss.reconstruction,
+            self.spec.output,
+            &ws.v[0],
+            &ws.u[0],
+            target,
+            norm,
+            None,
+        );
+        let (l1, kl) = loss::latent_penalties(loss, ws.a.last().expect("layers"), norm, None)?;
+        terms(recon, l1, kl)
+    }
+
+    /// Data terms and their exact gradient on a batch or shard.
+    ///
+    /// `x` is the input, `target` what the output should reconstruct (equal
+    /// to `x` unless denoising). Per-sample terms are divided by `norm`, the
+    /// size of the whole batch, so results of disjoint shards add up to the
+    /// batch's (see [`LossConfig::kl`] for the KL term). Weight decay is not
+    /// included: add it once per batch with
+    /// [`Autoencoder::l2_penalty_and_grad`].
+    ///
+    /// Errors on shape mismatches, non-finite inputs, an objective the model
+    /// cannot use (BCE without sigmoid output, KL without sigmoid latent) and
+    /// non-finite results, so an `Ok` never carries a NaN.
+    pub fn loss_and_grad(
+        &self,
+        x: &DMatrix<T>,
+        target: &DMatrix<T>,
+        loss: &LossConfig,
+        norm: Normalizer,
+    ) -> Result<(LossTerms, Gradient<T>)> {
+        let mut ws = Workspace::new();
+        let mut grad = self.zero_gradient();
+        let t = self.loss_and_grad_with(x, target, loss, norm, &mut ws, &mut grad)?;
+        Ok((t, grad))
+    }
+
+    /// [`Autoencoder::loss_and_grad`] reusing a workspace and a gradient,
+    /// which is overwritten (not accumulated into).
+    pub fn loss_and_grad_with(
+        &self,
+        x: &DMatrix<T>,
+        target: &DMatrix<T>,
+        loss: &LossConfig,
+        norm: Normalizer,
+        ws: &mut Workspace<T>,
+        grad: &mut Gradient<T>,
+    ) -> Result<LossTerms> {
+        self.check_call(x, target, loss, norm)?;
+        if **grad.layout_arc() != *self.layout {
+            return Err(Error::Shape(
+                "gradient buffer belongs to a model with another layout".into(),
+            ));
+        }
+        self.forward(x, ws, true);
+        let t = self.backward(x, target, loss, norm, ws, grad)?;
+        if !grad.is_finite() {
+            return Err(Error::Numerical(format!(
+                "gradient has non-finite entries (loss {:.6e})",
+                t.total
+            )));
+        }
+        Ok(t)
+    }
+
+    /// Weight decay `λ₂/2 Σ W²` over the weight matrices (tied `W` once,
+    /// biases excluded).
+    pub fn l2_penalty(&self, loss: &LossConfig) -> f64 {
+        if loss.l2 == 0.0 {
+            return 0.0;
+        }
+        let sq = |m: &DMatrix<T>| m.iter().map(|x| x.f64() * x.f64()).sum::<f64>();
+        let s: f64 = self
+            .layers
+            .iter()
+            .map(|l| match l {
+                Layer::Tied(t) => sq(t.weight()),
+                Layer::Dense(d) => sq(d.encoder_weight()) + sq(d.decoder_weight()),
+            })
+            .sum();
+        0.5 * loss.l2 * s
+    }
+
+    /// Adds weight decay to `terms` (its `l2` and `total`) and `λ₂ W` to the
+    /// weight entries of `grad`. Call once per batch, after summing shards.
+    /// Tied parts are left alone: decay acts on `W`, not on one of its uses.
+    pub fn l2_penalty_and_grad(
+        &self,
+        loss: &LossConfig,
+        terms: &mut LossTerms,
+        grad: &mut Gradient<T>,
+    ) -> Result<()> {
+        loss.validate()?;
+        if **grad.layout_arc() != *self.layout {
+            return Err(Error::Shape(
+                "gradient belongs to a model with another layout".into(),
+            ));
+        }
+        if loss.l2 == 0.0 {
+            return Ok(());
+        }
+        let p = self.l2_penalty(loss);
+        terms.l2 += p;
+        terms.total += p;
+        let lam = T::of(loss.l2);
+        let g = grad.as_mut_slice();
+        for (layer, s) in self.layers.iter().zip(self.layout.layers()) {
+            let (r, d) = (layer.output_dim(), layer.input_dim());
+            let w = layer.encoder_weight();
+            for i in 0..r {
+                for j in 0..d {
+                    g[s.weight.start + i * d + j] += lam * w[(i, j)];
+                }
+            }
+            if let (Layer::Dense(dense), Some(range)) = (layer, &s.decoder_weight) {
+                let wd = dense.decoder_weight();
+                for j in 0..d {
+                    for i in 0..r {
+                        g[range.start + j * r + i] += lam * wd[(j, i)];
+                    }
+                }
+            }
+        }
+        finite(terms.total, "loss with weight decay")?;
+        Ok(())
+    }
+
+    /// The full objective of one batch (data terms over all its rows plus
+    /// weight decay) and its gradient: what L-BFGS and gradient checks use.
+    pub fn objective_and_grad(
+        &self,
+        x: &DMatrix<T>,
+        target: &DMatrix<T>,
+        loss: &LossConfig,
+    ) -> Result<(LossTerms, Gradient<T>)> {
+        let norm = Normalizer::new(x.nrows())?;
+        let (mut t, mut g) = self.loss_and_grad(x, target, loss, norm)?;
+        self.l2_penalty_and_grad(loss, &mut t, &mut g)?;
+        Ok((t, g))
+    }
+
+    /// Runs the encoder (and the decoder when `decode`) filling `ws`.
+    /// Inputs are checked by the callers.
+    pub(crate) fn forward(&self, x: &DMatrix<T>, ws: &mut Workspace<T>, decode: bool) {
+        let n = x.nrows();
+        ws.size_encoder(n, &self.spec.dims);
+        for (l, layer) in self.layers.iter().enumerate() {
+            let (before, rest) = ws.a.split_at_mut(l);
+            let input = if l == 0 { x } else { &before[l - 1] };
+            affine::encode_into(layer.enc(), layer.biases(), input, &mut ws.z[l]);
+            self.spec.hidden[l].map_into(&ws.z[l], &mut rest[0]);
+        }
+        if decode {
+            let code = ws.a.pop().expect("at least one layer");
+            self.decode_from(&code, ws);
+            ws.a.push(code);
+        }
+    }
+
+    /// Runs the decoder from code `h`, filling `ws.v` and `ws.u`.
+    fn decode_from(&self, h: &DMatrix<T>, ws: &mut Workspace<T>) {
+        let pairs = self.layers.len();
+        ws.size_decoder(h.nrows(), &self.spec.dims);
+        for l in (0..pairs).rev() {
+            let (head, tail) = ws.u.split_at_mut(l + 1);
+            let input = if l + 1 == pairs { h } else { &tail[0] };
+            let layer = &self.layers[l];
+            affine::decode_into(layer.dec(), layer.biases(), input, &mut ws.v[l]);
+            self.spec
+                .decoder_activation(l)
+                .map_into(&ws.v[l], &mut head[l]);
+        }
+    }
+
+    /// Backward pass over the caches of [`Autoencoder::forward`], overwriting
+    /// every entry of `grad`.
+    fn backward(
+        &self,
+        x: &DMatrix<T>,
+        target: &DMatrix<T>,
+        cfg: &LossConfig,
+        norm: Normalizer,
+        ws: &mut Workspace<T>,
+        grad: &mut Gradient<T>,
+    ) -> Result<LossTerms> {
+        let pairs = self.layers.len();
+        let n = x.nrows();
+        ws.size_backward(n, &self.spec.dims);
+        let Workspace { z, a, v, u, dv, da } = ws;
+        let recon = loss::reconstruction(
+            cfg.reconstruction,
+            self.spec.output,
+            &v[0],
+            &u[0],
+            target,
+            norm,
+            Some(&mut dv[0]),
+        );
+
+        // Split the flat gradient into per-layer chunks once.
+        let Gradient { flat, parts, .. } = grad;
+        let mut chunks: Vec<&mut [T]> = Vec::with_capacity(pairs);
+        let mut rest: &mut [T] = flat;
+        for s in self.layout.layers() {
+            let (head, tail) = rest.split_at_mut(s.range().len());
+            chunks.push(head);
+            rest = tail;
+        }
+
+        // Decoders, outermost first (the reverse of their forward order).
+        for l in 0..pairs {
+            let layer = &self.layers[l];
+            let s = &self.layout.layers()[l];
+            let (r, d) = (s.output_dim, s.input_dim);
+            let chunk = &mut *chunks[l];
+            let (weights, biases) = chunk.split_at_mut(s.biases.start - s.weight.start);
+            let gm = match (layer, parts[l].as_mut()) {
+                (Layer::Tied(_), Some(p)) => StridedMut::row_major(&mut p.decoder, r, d),
+                // ∂L/∂M for M = W_decᵀ: the row-major d x r slot read as column-major r x d.
+                _ => StridedMut::col_major(&mut weights[r * d..], r, d),
+            };
+            let gb = BiasGrad::split(layer.biases(), biases);
+            let (dv_head, dv_tail) = dv.split_at_mut(l + 1);
+            let (input, dh) = if l + 1 == pairs {
+                (&a[pairs - 1], &mut da[pairs - 1])
+            } else {
+                (&u[l + 1], &mut dv_tail[0])
+            };
+            affine::decode_backward(
+                layer.dec(),
+                layer.biases(),
+                input,
+                &dv_head[l],
+                gm,
+                gb,
+                Some(dh),
+            );
+            if l + 1 < pairs {
+                self.spec.decoder_activation(l + 1).scale_by_derivative(
+                    &v[l + 1],
+                    &u[l + 1],
+                    &mut dv_tail[0],
+                );
+            }
+        }
+
+        let (l1, kl) = loss::latent_penalties(cfg, &a[pairs - 1], norm, Some(&mut da[pairs - 1]))?;
+
+        // Encoders, innermost first.
+        for l in (0..pairs).rev() {
+            let layer = &self.layers[l];
+            let s = &self.layout.layers()[l];
+            let (r, d) = (s.output_dim, s.input_dim);
+            let (da_head, da_tail) = da.split_at_mut(l);
+            let dz = &mut da_tail[0];
+            self.spec.hidden[l].scale_by_derivative(&z[l], &a[l], dz);
+            let chunk = &mut *chunks[l];
+            let (weights, biases) = chunk.split_at_mut(s.biases.start - s.weight.start);
+            let gb = BiasGrad::split(layer.biases(), biases);
+            let input = if l == 0 { x } else { &a[l - 1] };
+            let dx = if l == 0 {
+                None
+            } else {
+                Some(&mut da_head[l - 1])
+            };
+            match parts[l].as_mut() {
+                Some(p) => {
+                    let ge = StridedMut::row_major(&mut p.encoder, r, d);
+                    affine::encode_backward(layer.enc(), layer.biases(), input, dz, ge, gb, dx);
+                    // The tied weight's gradient is the sum of its two uses.
+                    for ((g, &e), &dd) in weights.iter_mut().zip(&p.encoder).zip(&p.decoder) {
+                        *g = e + dd;
+                    }
+                }
+                None => {
+                    let ge = StridedMut::row_major(&mut weights[..r * d], r, d);
+                    affine::encode_backward(layer.enc(), layer.biases(), input, dz, ge, gb, dx);
+                }
+            }
+        }
+        terms(recon, l1, kl)
+    }
+
+    fn check_call(
+        &self,
+        x: &DMatrix<T>,
+        target: &DMatrix<T>,
+        loss: &LossConfig,
+        norm: Normalizer,
+    ) -> Result<()> {
+        loss.check_model(self.spec.output, self.latent_activation())?;
+        check_input(x, self.input_dim(), "input")?;
+        if target.shape() != x.shape() {
+            return Err(Error::Shape(format!(
+                "target is {}x{}, input is {}x{}",
+                target.nrows(),
+                target.ncols(),
+                x.nrows(),
+                x.ncols()
+            )));
+        }
+        check_finite(target, "target")?;
+        if loss.reconstruction == loss::Reconstruction::BinaryCrossEntropy
+            && let Some(k) = target.iter().position(|&t| t < T::zero() || t > T::one())
+        {
+            return Err(Error::InvalidData(format!(
+                "binary cross-entropy needs targets in [0, 1]; entry ({}, {}) is {}",
+                k % target.nrows(),
+                k / target.nrows(),
+                target[k]
+            )));
+        }
+        if norm.samples() < x.nrows() {
+            return Err(Error::config(
+                "normalizer",
+                format!(
+                    "{} samples cannot normalise a call on {} rows; pass the whole batch size",
+                    norm.samples(),
+                    x.nrows()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The activation of the latent code.
+    pub fn latent_activation(&self) -> Activation {
+        *self.spec.hidden.last().expect("at least one layer")
+    }
+
+    fn check_len(&self, len: usize, what: &str) -> Result<()> {
+        if len != self.n_params() {
+            return Err(Error::Shape(format!(
+                "{what} has {len} entries, the model has {} parameters",
+                self.n_params()
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn finite(v: f64, what: &str) -> Result<f64> {
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(Error::Numerical(format!("{what} is {v}")))
+    }
+}
+
+fn terms(reconstruction: f64, l1: f64, kl: f64) -> Result<LossTerms> {
+    finite(reconstruction, "reconstruction loss")?;
+    finite(l1, "L1 sparsity term")?;
+    finite(kl, "KL sparsity term")?;
+    Ok(LossTerms {
+        reconstruction,
+        l1,
+        kl,
+        l2: 0.0,
+        total: reconstruction + l1 + kl,
+    })
+}

@@ -1,0 +1,367 @@
+//! Model files: versioned, self-describing JSON, written atomically.
+//!
+//! ```json
+//! {"format":"tiedae-autoencoder","version":1,"scalar":"f32",
+//!  "spec":{...},"parameters":50960,
+//!  "layers":[{"kind":"tied","weight":{"rows":64,"cols":784,"row_major":[...]},
+//!             "biases":{"mode":"separate","encoder":[...],"decoder":[...]}}]}
+//! ```
+//!
+//! Values are stored as f64 (f32 weights widen exactly) in shortest
+//! round-trip form and parsed with correct rounding, so a save/load round
+//! trip reproduces every bit. Loading rejects anything it does not fully
+//! understand: another format or version, unknown or missing fields, shapes
+//! that contradict the spec, non-finite values, another scalar type.
+
+use super::autoencoder::Autoencoder;
+use super::bias::Biases;
+use super::dense::Dense;
+use super::layer::Layer;
+use super::spec::AutoencoderSpec;
+use super::tied::TiedLinear;
+use crate::atomic::write_atomic;
+use crate::error::{Error, Result};
+use crate::real::Real;
+use nalgebra::{DMatrix, DVector};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The `format` field of a model file.
+pub const MODEL_FORMAT: &str = "tiedae-autoencoder";
+/// The file version this build writes and reads.
+pub const MODEL_VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelFile {
+    format: String,
+    version: u32,
+    scalar: String,
+    spec: AutoencoderSpec,
+    parameters: usize,
+    layers: Vec<LayerFile>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum LayerFile {
+    Tied {
+        weight: MatrixFile,
+        biases: BiasFile,
+    },
+    Dense {
+        encoder_weight: MatrixFile,
+        decoder_weight: MatrixFile,
+        biases: BiasFile,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]
+enum BiasFile {
+    // A struct variant (not a unit one) so stray fields are rejected too.
+    None {},
+    Separate {
+        encoder: Vec<f64>,
+        decoder: Vec<f64>,
+    },
+    Mirrored {
+        encoder: Vec<f64>,
+    },
+    PreCentering {
+        pre: Vec<f64>,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MatrixFile {
+    rows: usize,
+    cols: usize,
+    row_major: Vec<f64>,
+}
+
+/// Only the fields that say what the file is, read before anything else so
+/// a newer version is reported as such rather than as a field mismatch.
+#[derive(Deserialize)]
+struct Header {
+    format: Option<serde_json::Value>,
+    version: Option<serde_json::Value>,
+}
+
+fn matrix_file<T: Real>(m: &DMatrix<T>) -> MatrixFile {
+    let mut row_major = Vec::with_capacity(m.len());
+    for i in 0..m.nrows() {
+        for j in 0..m.ncols() {
+            row_major.push(m[(i, j)].f64());
+        }
+    }
+    MatrixFile {
+        rows: m.nrows(),
+        cols: m.ncols(),
+        row_major,
+    }
+}
+
+fn vector_file<T: Real>(v: &DVector<T>) -> Vec<f64> {
+    v.iter().map(|x| x.f64()).collect()
+}
+
+fn bias_file<T: Real>(b: &Biases<T>) -> BiasFile {
+    match b {
+        Biases::None => BiasFile::None {},
+        Biases::Separate { enc, dec } => BiasFile::Separate {
+            encoder: vector_file(enc),
+            decoder: vector_file(dec),
+        },
+        Biases::Mirrored { enc } => BiasFile::Mirrored {
+            encoder: vector_file(enc),
+        },
+        Biases::PreCentering { pre } => BiasFile::PreCentering {
+            pre: vector_file(pre),
+        },
+    }
+}
+
+/// Converts stored values, rejecting those that do not fit `T` finitely.
+fn values<T: Real>(src: &[f64], what: &str) -> std::result::Result<Vec<T>, String> {
+    src.iter()
+        .enumerate()
+        .map(|(k, &x)| {
+            let t = T::of(x);
+            if x.is_finite() && t.is_finite() {
+                Ok(t)
+            } else {
+                Err(format!("{what}[{k}] = {x} is not a finite {}", T::NAME))
+            }
+        })
+        .collect()
+}
+
+fn matrix<T: Real>(
+    m: &MatrixFile,
+    rows: usize,
+    cols: usize,
+    what: &str,
+) -> std::result::Result<DMatrix<T>, String> {
+    if (m.rows, m.cols) != (rows, cols) {
+        return Err(format!(
+            "{what} is {}x{}, the spec needs {rows}x{cols}",
+            m.rows, m.cols
+        ));
+    }
+    if m.row_major.len() != rows * cols {
+        return Err(format!(
+            "{what} has {} values for {rows}x{cols}",
+            m.row_major.len()
+        ));
+    }
+    let v = values::<T>(&m.row_major, what)?;
+    Ok(DMatrix::from_row_slice(rows, cols, &v))
+}
+
+fn vector<T: Real>(v: &[f64], len: usize, what: &str) -> std::result::Result<DVector<T>, String> {
+    if v.len() != len {
+        return Err(format!(
+            "{what} has {} values, the spec needs {len}",
+            v.len()
+        ));
+    }
+    Ok(DVector::from_vec(values::<T>(v, what)?))
+}
+
+fn biases<T: Real>(
+    b: &BiasFile,
+    spec: &AutoencoderSpec,
+    d: usize,
+    r: usize,
+) -> std::result::Result<Biases<T>, String> {
+    let out = match b {
+        BiasFile::None {} => Biases::None,
+        BiasFile::Separate { encoder, decoder } => Biases::Separate {
+            enc: vector(encoder, r, "encoder bias")?,
+            dec: vector(decoder, d, "decoder bias")?,
+        },
+        BiasFile::Mirrored { encoder } => Biases::Mirrored {
+            enc: vector(encoder, r, "encoder bias")?,
+        },
+        BiasFile::PreCentering { pre } => Biases::PreCentering {
+            pre: vector(pre, d, "pre-centering bias")?,
+        },
+    };
+    if out.mode() != spec.bias {
+        return Err(format!(
+            "biases are {}, the spec says {}",
+            out.mode().name(),
+            spec.bias.name()
+        ));
+    }
+    Ok(out)
+}
+
+fn syntax(path: &Path, e: &serde_json::Error) -> Error {
+    let location = if e.line() == 0 {
+        "file".to_string()
+    } else {
+        format!("line {}, column {}", e.line(), e.column())
+    };
+    let reason = if e.is_eof() {
+        format!("file ends early (truncated?): {e}")
+    } else {
+        e.to_string()
+    };
+    Error::format(path, location, reason)
+}
+
+impl<T: Real> Autoencoder<T> {
+    /// The model as file contents (see the module docs).
+    pub fn to_json_bytes(&self) -> Result<Vec<u8>> {
+        let file = ModelFile {
+            format: MODEL_FORMAT.into(),
+            version: MODEL_VERSION,
+            scalar: T::NAME.into(),
+            spec: self.spec().clone(),
+            parameters: self.n_params(),
+            layers: self
+                .layers()
+                .iter()
+                .map(|l| match l {
+                    Layer::Tied(t) => LayerFile::Tied {
+                        weight: matrix_file(t.weight()),
+                        biases: bias_file(t.biases()),
+                    },
+                    Layer::Dense(d) => LayerFile::Dense {
+                        encoder_weight: matrix_file(d.encoder_weight()),
+                        decoder_weight: matrix_file(d.decoder_weight()),
+                        biases: bias_file(d.biases()),
+                    },
+                })
+                .collect(),
+        };
+        let mut bytes = serde_json::to_vec(&file)
+            .map_err(|e| Error::InvalidData(format!("serializing the model: {e}")))?;
+        bytes.push(b'\n');
+        Ok(bytes)
+    }
+
+    /// Writes the model to `path` atomically.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let bytes = self.to_json_bytes()?;
+        write_atomic(path, |w| {
+            w.write_all(&bytes).map_err(|e| Error::io(path, e))
+        })
+    }
+
+    /// Reads a model written by [`Autoencoder::save`].
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Self::from_json_bytes(&bytes, path)
+    }
+
+    /// Parses and validates file contents; `origin` names them in errors.
+    pub fn from_json_bytes(bytes: &[u8], origin: &Path) -> Result<Self> {
+        let header: Header = serde_json::from_slice(bytes).map_err(|e| syntax(origin, &e))?;
+        let fmt = |loc: &str, reason: String| Error::format(origin, loc, reason);
+        match header.format {
+            Some(serde_json::Value::String(s)) if s == MODEL_FORMAT => {}
+            Some(other) => {
+                return Err(fmt(
+                    "format",
+                    format!("expected \"{MODEL_FORMAT}\", found {other}: not a tiedae model file"),
+                ));
+            }
+            None => {
+                return Err(fmt(
+                    "format",
+                    "missing field `format`: not a tiedae model file".into(),
+                ));
+            }
+        }
+        match header.version {
+            Some(serde_json::Value::Number(n)) if n.as_u64() == Some(MODEL_VERSION as u64) => {}
+            Some(other) => {
+                return Err(fmt(
+                    "version",
+                    format!(
+                        "unsupported version {other}; this build reads version {MODEL_VERSION}"
+                    ),
+                ));
+            }
+            None => return Err(fmt("version", "missing field `version`".into())),
+        }
+        let file: ModelFile = serde_json::from_slice(bytes).map_err(|e| syntax(origin, &e))?;
+        if file.scalar != T::NAME {
+            return Err(fmt(
+                "scalar",
+                format!(
+                    "file holds {} weights; load it as Autoencoder<{}>",
+                    file.scalar, file.scalar
+                ),
+            ));
+        }
+        let spec = file.spec;
+        spec.validate().map_err(|e| fmt("spec", e.to_string()))?;
+        if file.layers.len() != spec.layer_count() {
+            return Err(fmt(
+                "layers",
+                format!(
+                    "{} layers for a spec with {} layer pairs",
+                    file.layers.len(),
+                    spec.layer_count()
+                ),
+            ));
+        }
+        let mut layers = Vec::with_capacity(file.layers.len());
+        for (l, lf) in file.layers.iter().enumerate() {
+            let (d, r) = (spec.dims[l], spec.dims[l + 1]);
+            let loc = format!("layer {l}");
+            let layer = match (lf, spec.tied[l]) {
+                (LayerFile::Tied { weight, biases: b }, true) => {
+                    let w = matrix(weight, r, d, "weight").map_err(|e| fmt(&loc, e))?;
+                    let b = biases(b, &spec, d, r).map_err(|e| fmt(&loc, e))?;
+                    Layer::Tied(TiedLinear::new(w, b).map_err(|e| fmt(&loc, e.to_string()))?)
+                }
+                (
+                    LayerFile::Dense {
+                        encoder_weight,
+                        decoder_weight,
+                        biases: b,
+                    },
+                    false,
+                ) => {
+                    let we =
+                        matrix(encoder_weight, r, d, "encoder_weight").map_err(|e| fmt(&loc, e))?;
+                    let wd =
+                        matrix(decoder_weight, d, r, "decoder_weight").map_err(|e| fmt(&loc, e))?;
+                    let b = biases(b, &spec, d, r).map_err(|e| fmt(&loc, e))?;
+                    Layer::Dense(Dense::new(we, wd, b).map_err(|e| fmt(&loc, e.to_string()))?)
+                }
+                (_, tied) => {
+                    return Err(fmt(
+                        &loc,
+                        format!(
+                            "layer kind contradicts the spec, which says {}",
+                            if tied { "tied" } else { "untied" }
+                        ),
+                    ));
+                }
+            };
+            layers.push(layer);
+        }
+        let model =
+            Autoencoder::from_layers(spec, layers).map_err(|e| fmt("layers", e.to_string()))?;
+        if file.parameters != model.n_params() {
+            return Err(fmt(
+                "parameters",
+                format!(
+                    "file says {} parameters, its layers hold {}",
+                    file.parameters,
+                    model.n_params()
+                ),
+            ));
+        }
+        Ok(model)
+    }
+}

@@ -1,0 +1,189 @@
+//! Gradients in flat-parameter order, with the two uses of each tied weight
+//! kept apart for monitoring.
+//!
+//! A tied `W` is used by the encoder (`x Wᵀ`) and the decoder (`h W`), so
+//! `∂L/∂W = G_enc + G_dec`. The flat vector holds the sum; [`TiedParts`]
+//! keeps `G_enc` and `G_dec` of the data terms (reconstruction, L1, KL).
+//! Weight decay is a term in `W` itself, not in one of its uses, so it is
+//! added to the flat vector only.
+
+use super::params::ParamLayout;
+use crate::error::{Error, Result};
+use crate::real::Real;
+use std::sync::Arc;
+
+/// Encoder and decoder parts of one tied weight's gradient, each `r x d`
+/// row-major like the weight's flat slot.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TiedParts<T> {
+    /// Gradient through the encoder use `x Wᵀ`.
+    pub encoder: Vec<T>,
+    /// Gradient through the decoder use `h W`.
+    pub decoder: Vec<T>,
+}
+
+/// Gradient norms of one layer pair (Euclidean, computed in f64).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LayerGradNorms {
+    /// Pair index, outermost 0.
+    pub layer: usize,
+    /// Norm over all the pair's parameters (weights and biases).
+    pub total: f64,
+    /// Tied pairs: norm of the encoder part of `∂L/∂W`.
+    pub encoder_part: Option<f64>,
+    /// Tied pairs: norm of the decoder part of `∂L/∂W`.
+    pub decoder_part: Option<f64>,
+}
+
+/// A gradient in flat-parameter order (see [`super::params`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gradient<T: Real> {
+    pub(crate) flat: Vec<T>,
+    pub(crate) parts: Vec<Option<TiedParts<T>>>,
+    layout: Arc<ParamLayout>,
+}
+
+fn norm<T: Real>(v: &[T]) -> f64 {
+    v.iter().map(|x| x.f64() * x.f64()).sum::<f64>().sqrt()
+}
+
+impl<T: Real> Gradient<T> {
+    /// An all-zero gradient for `layout`.
+    pub fn zeros(layout: Arc<ParamLayout>) -> Self {
+        let parts = layout
+            .layers()
+            .iter()
+            .map(|s| {
+                s.tied.then(|| TiedParts {
+                    encoder: vec![T::zero(); s.weight.len()],
+                    decoder: vec![T::zero(); s.weight.len()],
+                })
+            })
+            .collect();
+        Gradient {
+            flat: vec![T::zero(); layout.len()],
+            parts,
+            layout,
+        }
+    }
+
+    /// The layout the entries follow.
+    pub fn layout(&self) -> &ParamLayout {
+        &self.layout
+    }
+
+    /// Entries in flat-parameter order.
+    pub fn as_slice(&self) -> &[T] {
+        &self.flat
+    }
+
+    /// Mutable entries (e.g. for clipping). Changing them does not change
+    /// [`Gradient::tied_parts`].
+    pub fn as_mut_slice(&mut self) -> &mut [T] {
+        &mut self.flat
+    }
+
+    /// The flat vector.
+    pub fn into_vec(self) -> Vec<T> {
+        self.flat
+    }
+
+    /// Number of entries (= the model's parameter count).
+    pub fn len(&self) -> usize {
+        self.flat.len()
+    }
+
+    /// Whether there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.flat.is_empty()
+    }
+
+    /// Encoder and decoder parts of pair `layer`'s tied weight (`None` for
+    /// untied pairs or an out-of-range index).
+    pub fn tied_parts(&self, layer: usize) -> Option<&TiedParts<T>> {
+        self.parts.get(layer).and_then(Option::as_ref)
+    }
+
+    /// Euclidean norm of the whole gradient.
+    pub fn norm(&self) -> f64 {
+        norm(&self.flat)
+    }
+
+    /// Per-pair norms, with the tied weights' encoder and decoder parts.
+    pub fn layer_norms(&self) -> Vec<LayerGradNorms> {
+        self.layout
+            .layers()
+            .iter()
+            .enumerate()
+            .map(|(layer, s)| {
+                let p = self.tied_parts(layer);
+                LayerGradNorms {
+                    layer,
+                    total: norm(&self.flat[s.range()]),
+                    encoder_part: p.map(|p| norm(&p.encoder)),
+                    decoder_part: p.map(|p| norm(&p.decoder)),
+                }
+            })
+            .collect()
+    }
+
+    /// Whether every entry (and every tied part) is finite.
+    pub fn is_finite(&self) -> bool {
+        self.flat.iter().all(|x| x.is_finite())
+            && self
+                .parts
+                .iter()
+                .flatten()
+                .all(|p| p.encoder.iter().chain(&p.decoder).all(|x| x.is_finite()))
+    }
+
+    /// `self += other`, entry by entry (tied parts too). Summing shard
+    /// gradients in a fixed shard order with this gives a thread-count
+    /// independent batch gradient.
+    pub fn add_assign(&mut self, other: &Gradient<T>) -> Result<()> {
+        if *self.layout != *other.layout {
+            return Err(Error::Shape(
+                "cannot add gradients of models with different layouts".into(),
+            ));
+        }
+        add(&mut self.flat, &other.flat);
+        for (a, b) in self.parts.iter_mut().zip(&other.parts) {
+            if let (Some(a), Some(b)) = (a, b) {
+                add(&mut a.encoder, &b.encoder);
+                add(&mut a.decoder, &b.decoder);
+            }
+        }
+        Ok(())
+    }
+
+    /// Multiplies every entry (and tied part) by `s`.
+    pub fn scale(&mut self, s: T) {
+        for x in self.flat.iter_mut() {
+            *x *= s;
+        }
+        for p in self.parts.iter_mut().flatten() {
+            for x in p.encoder.iter_mut().chain(p.decoder.iter_mut()) {
+                *x *= s;
+            }
+        }
+    }
+
+    /// Sets every entry to zero, keeping the buffers.
+    pub fn fill_zero(&mut self) {
+        self.flat.fill(T::zero());
+        for p in self.parts.iter_mut().flatten() {
+            p.encoder.fill(T::zero());
+            p.decoder.fill(T::zero());
+        }
+    }
+
+    pub(crate) fn layout_arc(&self) -> &Arc<ParamLayout> {
+        &self.layout
+    }
+}
+
+fn add<T: Real>(a: &mut [T], b: &[T]) {
+    for (x, &y) in a.iter_mut().zip(b) {
+        *x += y;
+    }
+}

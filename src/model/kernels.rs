@@ -1,0 +1,222 @@
+//! Dense kernels on strided views, so transposes and row-major parameter
+//! slices are read and written in place instead of being copied.
+//!
+//! Products go through nalgebra's `gemm`, which hands dynamically sized
+//! operands to matrixmultiply with arbitrary strides (single-threaded, so the
+//! bits never depend on a thread pool). Vector helpers run in a fixed order
+//! for the same reason.
+
+use crate::real::Real;
+use nalgebra::{DMatrix, Dyn, MatrixView, MatrixViewMut};
+
+type View<'a, T> = MatrixView<'a, T, Dyn, Dyn, Dyn, Dyn>;
+type ViewMut<'a, T> = MatrixViewMut<'a, T, Dyn, Dyn, Dyn, Dyn>;
+
+/// A read-only `rows x cols` matrix inside a slice: element `(i, j)` is
+/// `data[i * rs + j * cs]`.
+#[derive(Clone, Copy)]
+pub(crate) struct Strided<'a, T> {
+    pub data: &'a [T],
+    pub rows: usize,
+    pub cols: usize,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+/// A writable `rows x cols` matrix inside a slice (see [`Strided`]).
+pub(crate) struct StridedMut<'a, T> {
+    pub data: &'a mut [T],
+    pub rows: usize,
+    pub cols: usize,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl<'a, T: Real> Strided<'a, T> {
+    /// Views a column-major nalgebra matrix.
+    pub fn of(m: &'a DMatrix<T>) -> Self {
+        Strided {
+            data: m.as_slice(),
+            rows: m.nrows(),
+            cols: m.ncols(),
+            rs: 1,
+            cs: m.nrows().max(1),
+        }
+    }
+
+    /// The transpose, sharing the same memory.
+    pub fn t(self) -> Self {
+        Strided {
+            data: self.data,
+            rows: self.cols,
+            cols: self.rows,
+            rs: self.cs,
+            cs: self.rs,
+        }
+    }
+
+    #[inline]
+    pub fn at(&self, i: usize, j: usize) -> T {
+        self.data[i * self.rs + j * self.cs]
+    }
+
+    fn view(&self) -> View<'a, T> {
+        View::from_slice_with_strides_generic(
+            self.data,
+            Dyn(self.rows),
+            Dyn(self.cols),
+            Dyn(self.rs),
+            Dyn(self.cs),
+        )
+    }
+}
+
+impl<'a, T: Real> StridedMut<'a, T> {
+    /// Views a column-major nalgebra matrix for writing.
+    pub fn of(m: &'a mut DMatrix<T>) -> Self {
+        let (rows, cols) = m.shape();
+        StridedMut {
+            data: m.as_mut_slice(),
+            rows,
+            cols,
+            rs: 1,
+            cs: rows.max(1),
+        }
+    }
+
+    /// Views a row-major `rows x cols` slice for writing.
+    pub fn row_major(data: &'a mut [T], rows: usize, cols: usize) -> Self {
+        StridedMut {
+            data,
+            rows,
+            cols,
+            rs: cols.max(1),
+            cs: 1,
+        }
+    }
+
+    /// Views a column-major `rows x cols` slice for writing.
+    pub fn col_major(data: &'a mut [T], rows: usize, cols: usize) -> Self {
+        StridedMut {
+            data,
+            rows,
+            cols,
+            rs: 1,
+            cs: rows.max(1),
+        }
+    }
+
+    /// A shorter-lived handle on the same memory.
+    pub fn reborrow(&mut self) -> StridedMut<'_, T> {
+        StridedMut {
+            data: &mut *self.data,
+            rows: self.rows,
+            cols: self.cols,
+            rs: self.rs,
+            cs: self.cs,
+        }
+    }
+
+    #[inline]
+    pub fn at_mut(&mut self, i: usize, j: usize) -> &mut T {
+        &mut self.data[i * self.rs + j * self.cs]
+    }
+}
+
+/// `c = alpha * a * b + beta * c`; with `beta == 0` the old `c` is never read.
+pub(crate) fn gemm<T: Real>(
+    alpha: T,
+    a: Strided<'_, T>,
+    b: Strided<'_, T>,
+    beta: T,
+    c: StridedMut<'_, T>,
+) {
+    debug_assert_eq!(a.cols, b.rows);
+    debug_assert_eq!((c.rows, c.cols), (a.rows, b.cols));
+    if c.rows == 0 || c.cols == 0 {
+        return;
+    }
+    if a.cols == 0 {
+        // An empty inner dimension: the product is zero.
+        let mut c = c;
+        for i in 0..c.rows {
+            for j in 0..c.cols {
+                let e = c.at_mut(i, j);
+                *e = if beta == T::zero() {
+                    T::zero()
+                } else {
+                    *e * beta
+                };
+            }
+        }
+        return;
+    }
+    let mut cv = ViewMut::from_slice_with_strides_generic(
+        c.data,
+        Dyn(c.rows),
+        Dyn(c.cols),
+        Dyn(c.rs),
+        Dyn(c.cs),
+    );
+    cv.gemm(alpha, &a.view(), &b.view(), beta);
+}
+
+/// `out[j] = sum_i m[i, j]` for a column-major matrix (each column summed
+/// top to bottom).
+pub(crate) fn column_sums<T: Real>(m: &DMatrix<T>, out: &mut [T]) {
+    let n = m.nrows();
+    for (j, o) in out.iter_mut().enumerate() {
+        let mut s = T::zero();
+        for &v in &m.as_slice()[j * n..(j + 1) * n] {
+            s += v;
+        }
+        *o = s;
+    }
+}
+
+/// `m[i, j] += alpha * v[j]` for every row `i`.
+pub(crate) fn add_row<T: Real>(m: &mut DMatrix<T>, alpha: T, v: &[T]) {
+    let n = m.nrows();
+    for (j, &b) in v.iter().enumerate() {
+        let b = alpha * b;
+        for e in &mut m.as_mut_slice()[j * n..(j + 1) * n] {
+            *e += b;
+        }
+    }
+}
+
+/// `out = a * x` (`out[i] = sum_j a[i, j] x[j]`).
+pub(crate) fn matvec<T: Real>(a: Strided<'_, T>, x: &[T], out: &mut [T]) {
+    for (i, o) in out.iter_mut().enumerate() {
+        let mut s = T::zero();
+        for (j, &xj) in x.iter().enumerate() {
+            s += a.at(i, j) * xj;
+        }
+        *o = s;
+    }
+}
+
+/// `c += alpha * x yᵀ`.
+pub(crate) fn rank_one<T: Real>(c: &mut StridedMut<'_, T>, alpha: T, x: &[T], y: &[T]) {
+    for (i, &xi) in x.iter().enumerate() {
+        let ax = alpha * xi;
+        for (j, &yj) in y.iter().enumerate() {
+            *c.at_mut(i, j) += ax * yj;
+        }
+    }
+}
+
+/// `dst += alpha * src`, element by element.
+pub(crate) fn axpy<T: Real>(dst: &mut [T], alpha: T, src: &[T]) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d += alpha * s;
+    }
+}
+
+/// Resizes `m` to `rows x cols` if needed, reusing its buffer when the shape
+/// already fits. Contents are unspecified afterwards.
+pub(crate) fn ensure_shape<T: Real>(m: &mut DMatrix<T>, rows: usize, cols: usize) {
+    if m.shape() != (rows, cols) {
+        *m = DMatrix::zeros(rows, cols);
+    }
+}

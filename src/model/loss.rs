@@ -1,0 +1,303 @@
+//! Training objectives and their terms.
+//!
+//! Per-sample terms (reconstruction, L1) are sums over the rows of a call
+//! divided by a caller-given [`Normalizer`] (the whole batch's size), so the
+//! results of calls on disjoint shards of a batch add up to the batch's
+//! result. Weight decay does not depend on the samples; it is added once per
+//! batch by [`super::Autoencoder::l2_penalty_and_grad`].
+
+use super::activation::{Activation, OutputActivation};
+use crate::error::{Error, Result};
+use crate::real::Real;
+use nalgebra::DMatrix;
+use serde::{Deserialize, Serialize};
+
+/// The reconstruction term.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reconstruction {
+    /// Mean squared error over all entries: `Σ (x̂ − x)² / (N d)`.
+    #[default]
+    Mse,
+    /// Binary cross-entropy over all entries, from the logits `v` of a
+    /// sigmoid output: `Σ [max(v, 0) − v x + ln(1 + e^{−|v|})] / (N d)`.
+    /// Never takes `ln` of a rounded probability, so it stays finite when
+    /// the sigmoid saturates. Targets must lie in `[0, 1]`.
+    BinaryCrossEntropy,
+}
+
+/// KL(ρ‖ρ̂) sparsity on sigmoid latents.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KlSparsity {
+    /// Target mean activation ρ, in `(0, 1)`.
+    pub target: f64,
+    /// Weight β of `β Σ_k KL(ρ‖ρ̂_k)`.
+    pub weight: f64,
+}
+
+/// An objective: reconstruction plus optional regularisers.
+#[derive(Clone, Copy, Debug, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LossConfig {
+    /// The reconstruction term.
+    pub reconstruction: Reconstruction,
+    /// λ₁ of `λ₁ Σ_i Σ_k |h_ik| / N` on the latent code `h`.
+    pub l1: f64,
+    /// KL sparsity on the latent code (needs a sigmoid latent activation).
+    ///
+    /// ρ̂_k is the mean of unit `k` over the rows of **one call**: on a shard,
+    /// the shard's rows. The term is weighted by `rows / N`, so one call on a
+    /// whole batch is the textbook penalty, and shard calls give the
+    /// row-weighted mean of per-shard penalties. The trainer's shards have a
+    /// fixed size, so results do not depend on the thread count.
+    pub kl: Option<KlSparsity>,
+    /// λ₂ of the weight decay `λ₂/2 Σ W²` over weight matrices (a tied `W`
+    /// counted once, biases excluded).
+    pub l2: f64,
+}
+
+impl LossConfig {
+    /// Plain mean squared error.
+    pub fn mse() -> Self {
+        LossConfig::default()
+    }
+
+    /// Plain binary cross-entropy from logits.
+    pub fn bce() -> Self {
+        LossConfig {
+            reconstruction: Reconstruction::BinaryCrossEntropy,
+            ..LossConfig::default()
+        }
+    }
+
+    /// Adds an L1 penalty on latent activations.
+    pub fn with_l1(mut self, l1: f64) -> Self {
+        self.l1 = l1;
+        self
+    }
+
+    /// Adds KL(ρ‖ρ̂) sparsity with target `rho` and weight `beta`.
+    pub fn with_kl(mut self, rho: f64, beta: f64) -> Self {
+        self.kl = Some(KlSparsity {
+            target: rho,
+            weight: beta,
+        });
+        self
+    }
+
+    /// Adds weight decay.
+    pub fn with_l2(mut self, l2: f64) -> Self {
+        self.l2 = l2;
+        self
+    }
+
+    /// Checks the coefficients (model-independent).
+    pub fn validate(&self) -> Result<()> {
+        let weight = |field: &'static str, v: f64| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(())
+            } else {
+                Err(Error::config(
+                    field,
+                    format!("must be finite and >= 0, got {v}"),
+                ))
+            }
+        };
+        weight("l1", self.l1)?;
+        weight("l2", self.l2)?;
+        if let Some(kl) = self.kl {
+            weight("kl.weight", kl.weight)?;
+            if !(kl.target > 0.0 && kl.target < 1.0) {
+                return Err(Error::config(
+                    "kl.target",
+                    format!("must lie strictly between 0 and 1, got {}", kl.target),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that the objective fits a model with this output and latent
+    /// activation.
+    pub fn check_model(&self, output: OutputActivation, latent: Activation) -> Result<()> {
+        self.validate()?;
+        if self.reconstruction == Reconstruction::BinaryCrossEntropy
+            && output != OutputActivation::Sigmoid
+        {
+            return Err(Error::config(
+                "reconstruction",
+                "binary cross-entropy needs a sigmoid output activation",
+            ));
+        }
+        if self.kl.is_some() && !latent.is_unit_interval() {
+            return Err(Error::config(
+                "kl",
+                format!(
+                    "KL sparsity needs a sigmoid latent activation, got {}",
+                    latent.name()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The number of samples per-sample terms are averaged over: the size of
+/// the whole batch, even when a call sees only one shard of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Normalizer(usize);
+
+impl Normalizer {
+    /// Averages over `samples` rows (must be > 0).
+    pub fn new(samples: usize) -> Result<Self> {
+        if samples == 0 {
+            return Err(Error::config("normalizer", "sample count must be > 0"));
+        }
+        Ok(Normalizer(samples))
+    }
+
+    /// The sample count.
+    pub fn samples(self) -> usize {
+        self.0
+    }
+}
+
+/// The terms of an objective, each already weighted (f64).
+#[derive(Clone, Copy, Debug, PartialEq, Default, Serialize, Deserialize)]
+pub struct LossTerms {
+    /// Reconstruction term.
+    pub reconstruction: f64,
+    /// L1 latent sparsity term.
+    pub l1: f64,
+    /// KL(ρ‖ρ̂) sparsity term.
+    pub kl: f64,
+    /// Weight decay term.
+    pub l2: f64,
+    /// Sum of the terms.
+    pub total: f64,
+}
+
+impl LossTerms {
+    /// Adds another call's terms (e.g. another shard's).
+    pub fn add(&mut self, other: &LossTerms) {
+        self.reconstruction += other.reconstruction;
+        self.l1 += other.l1;
+        self.kl += other.kl;
+        self.l2 += other.l2;
+        self.total += other.total;
+    }
+
+    /// Whether every term is finite.
+    pub fn is_finite(&self) -> bool {
+        [self.reconstruction, self.l1, self.kl, self.l2, self.total]
+            .iter()
+            .all(|t| t.is_finite())
+    }
+}
+
+/// Reconstruction term from the output pre-activations `v` and outputs
+/// `u = g(v)`; when `dv` is given it receives `∂term/∂v`.
+pub(crate) fn reconstruction<T: Real>(
+    kind: Reconstruction,
+    output: OutputActivation,
+    v: &DMatrix<T>,
+    u: &DMatrix<T>,
+    target: &DMatrix<T>,
+    norm: Normalizer,
+    dv: Option<&mut DMatrix<T>>,
+) -> f64 {
+    let scale = 1.0 / (norm.samples() as f64 * target.ncols().max(1) as f64);
+    let out = u;
+    let (u, t) = (u.as_slice(), target.as_slice());
+    match kind {
+        Reconstruction::Mse => {
+            let sum: f64 = u
+                .iter()
+                .zip(t)
+                .map(|(&a, &b)| {
+                    let e = a.f64() - b.f64();
+                    e * e
+                })
+                .sum();
+            if let Some(dv) = dv {
+                let c = T::of(2.0 * scale);
+                for (d, (&a, &b)) in dv.as_mut_slice().iter_mut().zip(u.iter().zip(t)) {
+                    *d = c * (a - b);
+                }
+                output.as_activation().scale_by_derivative(v, out, dv);
+            }
+            sum * scale
+        }
+        Reconstruction::BinaryCrossEntropy => {
+            let sum: f64 = v
+                .as_slice()
+                .iter()
+                .zip(t)
+                .map(|(&z, &y)| {
+                    let (z, y) = (z.f64(), y.f64());
+                    z.max(0.0) - z * y + (-z.abs()).exp().ln_1p()
+                })
+                .sum();
+            if let Some(dv) = dv {
+                let c = T::of(scale);
+                for (d, (&a, &b)) in dv.as_mut_slice().iter_mut().zip(u.iter().zip(t)) {
+                    *d = c * (a - b);
+                }
+            }
+            sum * scale
+        }
+    }
+}
+
+/// L1 and KL terms on the latent code `h`; when `dh` is given their
+/// gradients are **added** to it.
+pub(crate) fn latent_penalties<T: Real>(
+    cfg: &LossConfig,
+    h: &DMatrix<T>,
+    norm: Normalizer,
+    mut dh: Option<&mut DMatrix<T>>,
+) -> Result<(f64, f64)> {
+    let big_n = norm.samples() as f64;
+    let mut l1 = 0.0;
+    if cfg.l1 > 0.0 {
+        l1 = cfg.l1 * h.iter().map(|x| x.f64().abs()).sum::<f64>() / big_n;
+        if let Some(dh) = dh.as_deref_mut() {
+            let c = T::of(cfg.l1 / big_n);
+            for (d, &x) in dh.as_mut_slice().iter_mut().zip(h.as_slice()) {
+                if x > T::zero() {
+                    *d += c;
+                } else if x < T::zero() {
+                    *d -= c;
+                }
+            }
+        }
+    }
+    let mut kl_term = 0.0;
+    let n = h.nrows();
+    if let Some(kl) = cfg.kl
+        && kl.weight > 0.0
+        && n > 0
+    {
+        let rho = kl.target;
+        for k in 0..h.ncols() {
+            let col = &h.as_slice()[k * n..(k + 1) * n];
+            let q = col.iter().map(|x| x.f64()).sum::<f64>() / n as f64;
+            if !(q > 0.0 && q < 1.0) {
+                return Err(Error::Numerical(format!(
+                    "KL sparsity: mean activation of latent unit {k} is {q}; \
+                     the sigmoid has saturated, so KL(ρ‖ρ̂) is infinite"
+                )));
+            }
+            kl_term += rho * (rho / q).ln() + (1.0 - rho) * ((1.0 - rho) / (1.0 - q)).ln();
+            if let Some(dh) = dh.as_deref_mut() {
+                let g = T::of(kl.weight / big_n * (-rho / q + (1.0 - rho) / (1.0 - q)));
+                for d in &mut dh.as_mut_slice()[k * n..(k + 1) * n] {
+                    *d += g;
+                }
+            }
+        }
+        kl_term *= kl.weight * n as f64 / big_n;
+    }
+    Ok((l1, kl_term))
+}
