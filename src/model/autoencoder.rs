@@ -225,6 +225,14 @@ impl<T: Real> Autoencoder<T> {
         Gradient::zeros(self.layout.clone())
     }
 
+    /// Runs encoder and decoder on `x`, leaving every pre-activation and
+    /// activation in `ws` (e.g. to count dead units or saturated sigmoids).
+    pub fn forward_with(&self, x: &DMatrix<T>, ws: &mut Workspace<T>) -> Result<()> {
+        check_input(x, self.input_dim(), "input")?;
+        self.forward(x, ws, true);
+        Ok(())
+    }
+
     /// The latent code of a batch (n x d -> n x latent).
     pub fn encode(&self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
         check_input(x, self.input_dim(), "input")?;

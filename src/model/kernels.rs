@@ -1,16 +1,14 @@
 //! Dense kernels on strided views, so transposes and row-major parameter
 //! slices are read and written in place instead of being copied.
 //!
-//! Products go through nalgebra's `gemm`, which hands dynamically sized
-//! operands to matrixmultiply with arbitrary strides (single-threaded, so the
-//! bits never depend on a thread pool). Vector helpers run in a fixed order
+//! Products go to matrixmultiply, which takes arbitrary strides and runs on
+//! the calling thread (no threading feature), so the bits never depend on a
+//! thread pool. Vector helpers run in a fixed order
 //! for the same reason.
 
 use crate::real::Real;
-use nalgebra::{DMatrix, Dyn, MatrixView, MatrixViewMut};
-
-type View<'a, T> = MatrixView<'a, T, Dyn, Dyn, Dyn, Dyn>;
-type ViewMut<'a, T> = MatrixViewMut<'a, T, Dyn, Dyn, Dyn, Dyn>;
+use nalgebra::DMatrix;
+use std::any::TypeId;
 
 /// A read-only `rows x cols` matrix inside a slice: element `(i, j)` is
 /// `data[i * rs + j * cs]`.
@@ -58,16 +56,6 @@ impl<'a, T: Real> Strided<'a, T> {
     #[inline]
     pub fn at(&self, i: usize, j: usize) -> T {
         self.data[i * self.rs + j * self.cs]
-    }
-
-    fn view(&self) -> View<'a, T> {
-        View::from_slice_with_strides_generic(
-            self.data,
-            Dyn(self.rows),
-            Dyn(self.cols),
-            Dyn(self.rs),
-            Dyn(self.cs),
-        )
     }
 }
 
@@ -124,6 +112,10 @@ impl<'a, T: Real> StridedMut<'a, T> {
 }
 
 /// `c = alpha * a * b + beta * c`; with `beta == 0` the old `c` is never read.
+///
+/// Calls matrixmultiply directly rather than through nalgebra's `gemm`:
+/// nalgebra's small-matrix fallback walks strided vectors by the length of
+/// their backing slice, which overruns views whose row stride is not 1.
 pub(crate) fn gemm<T: Real>(
     alpha: T,
     a: Strided<'_, T>,
@@ -131,34 +123,85 @@ pub(crate) fn gemm<T: Real>(
     beta: T,
     c: StridedMut<'_, T>,
 ) {
-    debug_assert_eq!(a.cols, b.rows);
-    debug_assert_eq!((c.rows, c.cols), (a.rows, b.cols));
-    if c.rows == 0 || c.cols == 0 {
+    assert_eq!(a.cols, b.rows, "gemm: inner dimensions differ");
+    assert_eq!((c.rows, c.cols), (a.rows, b.cols), "gemm: output shape");
+    check_span(a.data.len(), a.rows, a.cols, a.rs, a.cs);
+    check_span(b.data.len(), b.rows, b.cols, b.rs, b.cs);
+    check_span(c.data.len(), c.rows, c.cols, c.rs, c.cs);
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    if m == 0 || n == 0 {
         return;
     }
-    if a.cols == 0 {
-        // An empty inner dimension: the product is zero.
-        let mut c = c;
-        for i in 0..c.rows {
-            for j in 0..c.cols {
-                let e = c.at_mut(i, j);
-                *e = if beta == T::zero() {
-                    T::zero()
-                } else {
-                    *e * beta
-                };
-            }
+    let s = |x: usize| x as isize;
+    // SAFETY: the spans of all three operands were checked above to lie
+    // inside their slices; `c` is borrowed mutably, so it cannot alias `a`
+    // or `b`; the casts only run when `T` is exactly the target type.
+    unsafe {
+        if TypeId::of::<T>() == TypeId::of::<f64>() {
+            matrixmultiply::dgemm(
+                m,
+                k,
+                n,
+                *(&alpha as *const T as *const f64),
+                a.data.as_ptr() as *const f64,
+                s(a.rs),
+                s(a.cs),
+                b.data.as_ptr() as *const f64,
+                s(b.rs),
+                s(b.cs),
+                *(&beta as *const T as *const f64),
+                c.data.as_mut_ptr() as *mut f64,
+                s(c.rs),
+                s(c.cs),
+            );
+            return;
         }
+        if TypeId::of::<T>() == TypeId::of::<f32>() {
+            matrixmultiply::sgemm(
+                m,
+                k,
+                n,
+                *(&alpha as *const T as *const f32),
+                a.data.as_ptr() as *const f32,
+                s(a.rs),
+                s(a.cs),
+                b.data.as_ptr() as *const f32,
+                s(b.rs),
+                s(b.cs),
+                *(&beta as *const T as *const f32),
+                c.data.as_mut_ptr() as *mut f32,
+                s(c.rs),
+                s(c.cs),
+            );
+            return;
+        }
+    }
+    // Any other scalar: the plain triple loop.
+    let mut c = c;
+    for i in 0..m {
+        for j in 0..n {
+            let mut acc = T::zero();
+            for p in 0..k {
+                acc += a.at(i, p) * b.at(p, j);
+            }
+            let e = c.at_mut(i, j);
+            *e = if beta == T::zero() {
+                alpha * acc
+            } else {
+                alpha * acc + beta * *e
+            };
+        }
+    }
+}
+
+/// Panics unless every element of a `rows x cols` view with strides
+/// `(rs, cs)` lies inside a slice of `len` elements.
+fn check_span(len: usize, rows: usize, cols: usize, rs: usize, cs: usize) {
+    if rows == 0 || cols == 0 {
         return;
     }
-    let mut cv = ViewMut::from_slice_with_strides_generic(
-        c.data,
-        Dyn(c.rows),
-        Dyn(c.cols),
-        Dyn(c.rs),
-        Dyn(c.cs),
-    );
-    cv.gemm(alpha, &a.view(), &b.view(), beta);
+    let last = (rows - 1) * rs + (cols - 1) * cs;
+    assert!(last < len, "strided view overruns its slice");
 }
 
 /// `out[j] = sum_i m[i, j]` for a column-major matrix (each column summed

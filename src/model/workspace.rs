@@ -39,6 +39,27 @@ impl<T: Real> Workspace<T> {
         }
     }
 
+    /// Encoder pre-activations `z_l` of the last forward pass, pair 0 first.
+    pub fn encoder_pre_activations(&self) -> &[DMatrix<T>] {
+        &self.z
+    }
+
+    /// Encoder activations `a_l = f_l(z_l)`; the last is the latent code.
+    pub fn encoder_activations(&self) -> &[DMatrix<T>] {
+        &self.a
+    }
+
+    /// Decoder pre-activations `v_l` (pair `l` decodes to width `d_l`);
+    /// `v_0` are the output logits.
+    pub fn decoder_pre_activations(&self) -> &[DMatrix<T>] {
+        &self.v
+    }
+
+    /// Decoder outputs `u_l = g_l(v_l)`; `u_0` is the reconstruction.
+    pub fn decoder_outputs(&self) -> &[DMatrix<T>] {
+        &self.u
+    }
+
     /// The latent code of the last forward pass.
     pub fn code(&self) -> Option<&DMatrix<T>> {
         self.a.last()

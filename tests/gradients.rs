@@ -1,0 +1,396 @@
+//! Finite-difference checks of the analytic gradients.
+//!
+//! Oracle: central differences in f64 with step 1e-6; an entry passes when
+//! |analytic − numeric| <= 1e-5 + 1e-3 |numeric|. Every parameter entry is
+//! checked for every activation x bias mode x loss x depth 1..3 x tying
+//! pattern, on tiny models (d = 5, n = 4) so the cross product runs in
+//! seconds. Kinked activations (ReLU, leaky ReLU, ELU with alpha != 1) and the
+//! L1 kink at h = 0 make differences across the kink meaningless, so cases
+//! whose forward pass comes within 1e-4 of a kink are reseeded.
+
+use nalgebra::DMatrix;
+use rand::RngExt;
+use tiedae::model::{
+    Activation, Autoencoder, AutoencoderSpec, BiasMode, LossConfig, Normalizer, OutputActivation,
+    Workspace,
+};
+use tiedae::rng::seeded;
+
+const EPS: f64 = 1e-6;
+const ATOL: f64 = 1e-5;
+const RTOL: f64 = 1e-3;
+const KINK_MARGIN: f64 = 1e-4;
+const ROWS: usize = 4;
+
+fn random_matrix(rows: usize, cols: usize, lo: f64, hi: f64, seed: u64) -> DMatrix<f64> {
+    let mut rng = seeded(seed);
+    DMatrix::from_fn(rows, cols, |_, _| rng.random_range(lo..hi))
+}
+
+/// A model whose every parameter (biases included) is random, so no
+/// gradient entry is trivially zero.
+fn random_model(spec: &AutoencoderSpec, seed: u64) -> Autoencoder<f64> {
+    let mut m = Autoencoder::<f64>::new(spec, seed).unwrap();
+    let mut rng = seeded(seed ^ 0xABCD);
+    let p: Vec<f64> = (0..m.n_params())
+        .map(|_| rng.random_range(-0.7..0.7))
+        .collect();
+    m.set_params(&p).unwrap();
+    m
+}
+
+/// The full objective: data terms over the batch plus weight decay,
+/// evaluated without the gradient code.
+fn objective(m: &Autoencoder<f64>, x: &DMatrix<f64>, t: &DMatrix<f64>, loss: &LossConfig) -> f64 {
+    let norm = Normalizer::new(x.nrows()).unwrap();
+    m.loss_terms(x, t, loss, norm).unwrap().total + m.l2_penalty(loss)
+}
+
+fn numeric_gradient(
+    m: &Autoencoder<f64>,
+    x: &DMatrix<f64>,
+    t: &DMatrix<f64>,
+    loss: &LossConfig,
+) -> Vec<f64> {
+    let base = m.params_to_vec();
+    let mut probe = m.clone();
+    let mut p = base.clone();
+    (0..base.len())
+        .map(|k| {
+            p[k] = base[k] + EPS;
+            probe.set_params(&p).unwrap();
+            let up = objective(&probe, x, t, loss);
+            p[k] = base[k] - EPS;
+            probe.set_params(&p).unwrap();
+            let down = objective(&probe, x, t, loss);
+            p[k] = base[k];
+            (up - down) / (2.0 * EPS)
+        })
+        .collect()
+}
+
+/// `Err` names the first entry outside the tolerance.
+fn compare(m: &Autoencoder<f64>, analytic: &[f64], numeric: &[f64]) -> Result<(), String> {
+    assert_eq!(analytic.len(), numeric.len());
+    for (k, (&a, &n)) in analytic.iter().zip(numeric).enumerate() {
+        if !((a - n).abs() <= ATOL + RTOL * n.abs()) {
+            return Err(format!(
+                "entry {k} ({}): analytic {a:.9e}, numeric {n:.9e}",
+                m.describe_param(k)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether any pre-activation of a kinked activation, or (with L1) any
+/// nonzero latent entry, lies within the margin of its kink.
+fn near_kink(m: &Autoencoder<f64>, x: &DMatrix<f64>, loss: &LossConfig) -> bool {
+    let mut ws = Workspace::new();
+    m.forward_with(x, &mut ws).unwrap();
+    let spec = m.spec();
+    let close = |z: &DMatrix<f64>| z.iter().any(|v| v.abs() < KINK_MARGIN);
+    for l in 0..spec.layer_count() {
+        if spec.hidden[l].has_kink() && close(&ws.encoder_pre_activations()[l]) {
+            return true;
+        }
+        if spec.decoder_activation(l).has_kink() && close(&ws.decoder_pre_activations()[l]) {
+            return true;
+        }
+    }
+    loss.l1 > 0.0
+        && ws
+            .code()
+            .unwrap()
+            .iter()
+            .any(|&h| h != 0.0 && h.abs() < KINK_MARGIN)
+}
+
+#[derive(Clone, Copy, Debug)]
+enum LossCase {
+    Mse,
+    Bce,
+    MseL1,
+    MseKl,
+    MseL2,
+    BceAll,
+}
+
+const LOSSES: [LossCase; 6] = [
+    LossCase::Mse,
+    LossCase::Bce,
+    LossCase::MseL1,
+    LossCase::MseKl,
+    LossCase::MseL2,
+    LossCase::BceAll,
+];
+
+impl LossCase {
+    fn config(self) -> LossConfig {
+        match self {
+            LossCase::Mse => LossConfig::mse(),
+            LossCase::Bce => LossConfig::bce(),
+            LossCase::MseL1 => LossConfig::mse().with_l1(0.05),
+            LossCase::MseKl => LossConfig::mse().with_kl(0.2, 0.3),
+            LossCase::MseL2 => LossConfig::mse().with_l2(0.07),
+            LossCase::BceAll => LossConfig::bce()
+                .with_l1(0.03)
+                .with_kl(0.3, 0.2)
+                .with_l2(0.05),
+        }
+    }
+
+    /// The spec adjustments the loss needs: a sigmoid output for BCE (and,
+    /// to cover it with MSE too, for the L1 case), a sigmoid latent for KL.
+    fn adapt(self, spec: AutoencoderSpec) -> AutoencoderSpec {
+        let cfg = self.config();
+        let mut spec = match self {
+            LossCase::Bce | LossCase::BceAll | LossCase::MseL1 => {
+                spec.output(OutputActivation::Sigmoid)
+            }
+            _ => spec,
+        };
+        if cfg.kl.is_some() {
+            *spec.hidden.last_mut().unwrap() = Activation::Sigmoid;
+        }
+        spec
+    }
+}
+
+fn dims(depth: usize) -> Vec<usize> {
+    vec![5, 4, 3, 2][..=depth].to_vec()
+}
+
+fn tie_patterns(depth: usize) -> Vec<Vec<bool>> {
+    let mut p = vec![vec![true; depth], vec![false; depth]];
+    if depth > 1 {
+        p.push((0..depth).map(|l| l % 2 == 0).collect());
+    }
+    p
+}
+
+struct Outcome {
+    failures: Vec<String>,
+    cases: usize,
+    teeth_checked: usize,
+    tied_pairs: usize,
+}
+
+/// Runs every activation x bias mode x loss x tying pattern at one depth.
+fn check_depth(depth: usize) -> Outcome {
+    let mut out = Outcome {
+        failures: vec![],
+        cases: 0,
+        teeth_checked: 0,
+        tied_pairs: 0,
+    };
+    for act in Activation::all() {
+        for bias in BiasMode::ALL {
+            for case in LOSSES {
+                for tied in tie_patterns(depth) {
+                    let spec = case.adapt(
+                        AutoencoderSpec::new(&dims(depth))
+                            .activation(act)
+                            .bias(bias)
+                            .tied_per_layer(tied.clone()),
+                    );
+                    let loss = case.config();
+                    let label = format!("{act:?} {bias:?} {case:?} tied={tied:?}");
+                    match run_case(&spec, &loss) {
+                        Ok((teeth, pairs)) => {
+                            out.teeth_checked += teeth;
+                            out.tied_pairs += pairs;
+                        }
+                        Err(e) => out.failures.push(format!("{label}: {e}")),
+                    }
+                    out.cases += 1;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// One case: finite differences for every entry; for tied pairs, the parts
+/// sum to the weight's gradient and dropping the decoder part is caught.
+/// Returns how many tied pairs had their oracle's teeth tested, and how many
+/// tied pairs there were.
+fn run_case(spec: &AutoencoderSpec, loss: &LossConfig) -> Result<(usize, usize), String> {
+    let d = spec.input_dim();
+    let mut found = None;
+    for attempt in 0..100u64 {
+        let seed = 1000 * attempt + 17;
+        let m = random_model(spec, seed);
+        let x = random_matrix(ROWS, d, 0.0, 1.0, seed + 1);
+        let t = random_matrix(ROWS, d, 0.0, 1.0, seed + 2);
+        if !near_kink(&m, &x, loss) {
+            found = Some((m, x, t));
+            break;
+        }
+    }
+    let (m, x, t) = found.ok_or("every seed lands near a kink")?;
+    let (_, grad) = m
+        .objective_and_grad(&x, &t, loss)
+        .map_err(|e| e.to_string())?;
+    let numeric = numeric_gradient(&m, &x, &t, loss);
+    compare(&m, grad.as_slice(), &numeric)?;
+
+    let mut teeth = 0;
+    let tied_pairs = spec.tied.iter().filter(|&&t| t).count();
+    for (l, slots) in m.layout().layers().iter().enumerate() {
+        let Some(parts) = grad.tied_parts(l) else {
+            continue;
+        };
+        let w = &m.layers()[l].encoder_weight();
+        let (r, dd) = (slots.output_dim, slots.input_dim);
+        for k in 0..slots.weight.len() {
+            let decay = loss.l2 * w[(k / dd, k % dd)];
+            let sum = parts.encoder[k] + parts.decoder[k];
+            let g = grad.as_slice()[slots.weight.start + k];
+            let ok = if loss.l2 == 0.0 {
+                g == sum
+            } else {
+                (g - (sum + decay)).abs() <= 1e-14 * (1.0 + g.abs())
+            };
+            if !ok {
+                return Err(format!(
+                    "layer {l} entry {k} of {r}x{dd}: gradient {g} != encoder + decoder parts {sum} (+ decay {decay})"
+                ));
+            }
+        }
+        let dec_norm = parts.decoder.iter().map(|v| v * v).sum::<f64>().sqrt();
+        if dec_norm > 1e-3 {
+            let mut without = grad.as_slice().to_vec();
+            for (k, v) in parts.decoder.iter().enumerate() {
+                without[slots.weight.start + k] -= v;
+            }
+            if compare(&m, &without, &numeric).is_ok() {
+                return Err(format!(
+                    "layer {l}: dropping the decoder part went unnoticed"
+                ));
+            }
+            teeth += 1;
+        }
+    }
+    Ok((teeth, tied_pairs))
+}
+
+fn assert_depth(depth: usize) {
+    let out = check_depth(depth);
+    let per_depth = 8 * 4 * 6 * tie_patterns(depth).len();
+    assert_eq!(out.cases, per_depth);
+    assert!(
+        out.failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        out.failures.len(),
+        out.cases,
+        out.failures.join("\n")
+    );
+    // Nearly every tied pair has a decoder part large enough to test.
+    assert!(
+        out.teeth_checked * 10 >= out.tied_pairs * 9,
+        "teeth tested on {} of {} tied pairs",
+        out.teeth_checked,
+        out.tied_pairs
+    );
+}
+
+#[test]
+fn finite_differences_depth_1() {
+    assert_depth(1);
+}
+
+#[test]
+fn finite_differences_depth_2() {
+    assert_depth(2);
+}
+
+#[test]
+fn finite_differences_depth_3() {
+    assert_depth(3);
+}
+
+/// The oracle has teeth: a tied gradient without its decoder part fails
+/// the finite-difference check, and so does one without its encoder part.
+#[test]
+fn dropping_either_part_of_a_tied_gradient_fails_the_check() {
+    let spec = AutoencoderSpec::new(&[5, 3])
+        .activation(Activation::Tanh)
+        .bias(BiasMode::Separate);
+    let m = random_model(&spec, 3);
+    let x = random_matrix(ROWS, 5, 0.0, 1.0, 4);
+    let loss = LossConfig::mse();
+    let (_, grad) = m.objective_and_grad(&x, &x, &loss).unwrap();
+    let numeric = numeric_gradient(&m, &x, &x, &loss);
+    compare(&m, grad.as_slice(), &numeric).unwrap();
+    let parts = grad.tied_parts(0).unwrap();
+    let w = m.layout().layers()[0].weight.clone();
+    for (name, kept) in [("encoder", &parts.encoder), ("decoder", &parts.decoder)] {
+        let mut only = grad.as_slice().to_vec();
+        only[w.clone()].copy_from_slice(kept);
+        let err = compare(&m, &only, &numeric).expect_err(name);
+        assert!(err.contains("layer 0 weight"), "{err}");
+    }
+}
+
+/// An independent oracle for the parts: a tied pair is the untied pair with
+/// `W_enc = W` and `W_dec = Wᵀ`, whose two gradients are the encoder part
+/// and the transposed decoder part.
+#[test]
+fn tied_parts_equal_the_gradients_of_the_equivalent_untied_model() {
+    for bias in BiasMode::ALL {
+        for act in [Activation::Sigmoid, Activation::Gelu, Activation::Identity] {
+            let tied_spec = AutoencoderSpec::new(&[5, 4, 3]).activation(act).bias(bias);
+            let tied = random_model(&tied_spec, 11);
+            let untied_spec = tied_spec.clone().tied(false);
+            let mut untied = Autoencoder::<f64>::new(&untied_spec, 0).unwrap();
+            // Copy W into W_enc and Wᵀ into W_dec, biases unchanged.
+            let tp = tied.params_to_vec();
+            let mut up = vec![0.0; untied.n_params()];
+            for (ts, us) in tied.layout().layers().iter().zip(untied.layout().layers()) {
+                let (r, d) = (ts.output_dim, ts.input_dim);
+                up[us.weight.clone()].copy_from_slice(&tp[ts.weight.clone()]);
+                let dec = us.decoder_weight.clone().unwrap();
+                for i in 0..r {
+                    for j in 0..d {
+                        up[dec.start + j * r + i] = tp[ts.weight.start + i * d + j];
+                    }
+                }
+                up[us.biases.clone()].copy_from_slice(&tp[ts.biases.clone()]);
+            }
+            untied.set_params(&up).unwrap();
+            let x = random_matrix(ROWS, 5, -1.0, 1.0, 12);
+            let loss = LossConfig::mse().with_l1(0.01);
+            let (lt, gt) = tied.objective_and_grad(&x, &x, &loss).unwrap();
+            let (lu, gu) = untied.objective_and_grad(&x, &x, &loss).unwrap();
+            assert!((lt.total - lu.total).abs() <= 1e-14 * lt.total.abs());
+            for (l, (ts, us)) in tied
+                .layout()
+                .layers()
+                .iter()
+                .zip(untied.layout().layers())
+                .enumerate()
+            {
+                let (r, d) = (ts.output_dim, ts.input_dim);
+                let parts = gt.tied_parts(l).unwrap();
+                let dec = us.decoder_weight.clone().unwrap();
+                for i in 0..r {
+                    for j in 0..d {
+                        let k = i * d + j;
+                        let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * (1.0 + b.abs());
+                        assert!(close(parts.encoder[k], gu.as_slice()[us.weight.start + k]));
+                        assert!(close(
+                            parts.decoder[k],
+                            gu.as_slice()[dec.start + j * r + i]
+                        ));
+                    }
+                }
+                let tb = &gt.as_slice()[ts.biases.clone()];
+                let ub = &gu.as_slice()[us.biases.clone()];
+                for (a, b) in tb.iter().zip(ub) {
+                    assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()), "{bias:?} {act:?}");
+                }
+            }
+        }
+    }
+}
