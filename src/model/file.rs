@@ -132,7 +132,7 @@ fn values<T: Real>(src: &[f64], what: &str) -> std::result::Result<Vec<T>, Strin
             if x.is_finite() && t.is_finite() {
                 Ok(t)
             } else {
-                Err(format!("{what}[{k}] = {x} is not a finite {}", T::NAME))
+                Err(format!("{what}[{k}] = {x:?} is not a finite {}", T::NAME))
             }
         })
         .collect()
