@@ -73,7 +73,9 @@ fn numeric_gradient(
 fn compare(m: &Autoencoder<f64>, analytic: &[f64], numeric: &[f64]) -> Result<(), String> {
     assert_eq!(analytic.len(), numeric.len());
     for (k, (&a, &n)) in analytic.iter().zip(numeric).enumerate() {
-        if !((a - n).abs() <= ATOL + RTOL * n.abs()) {
+        // Written so that a NaN on either side fails.
+        let within = (a - n).abs() <= ATOL + RTOL * n.abs();
+        if !within {
             return Err(format!(
                 "entry {k} ({}): analytic {a:.9e}, numeric {n:.9e}",
                 m.describe_param(k)

@@ -329,7 +329,9 @@ fn bce_stays_finite_when_the_sigmoid_saturates() {
     assert!(logits.iter().any(|z| z.abs() > 800.0), "{logits}");
     // Targets opposite to the confident logits: the loss is huge but finite.
     let target = x.map(|v| 1.0 - v);
-    let (t, g) = m.objective_and_grad(&x, &target, &LossConfig::bce()).unwrap();
+    let (t, g) = m
+        .objective_and_grad(&x, &target, &LossConfig::bce())
+        .unwrap();
     assert!(g.is_finite());
     // Oracle: −[y ln σ(z) + (1 − y) ln(1 − σ(z))] = y softplus(−z) + (1 − y) softplus(z),
     // with softplus(u) = u for large u (exact in f64 beyond u = 40).

@@ -7,6 +7,7 @@
 //! Weight decay is a term in `W` itself, not in one of its uses, so it is
 //! added to the flat vector only.
 
+use super::kernels::all_finite;
 use super::params::ParamLayout;
 use crate::error::{Error, Result};
 use crate::real::Real;
@@ -129,12 +130,12 @@ impl<T: Real> Gradient<T> {
 
     /// Whether every entry (and every tied part) is finite.
     pub fn is_finite(&self) -> bool {
-        self.flat.iter().all(|x| x.is_finite())
+        all_finite(&self.flat)
             && self
                 .parts
                 .iter()
                 .flatten()
-                .all(|p| p.encoder.iter().chain(&p.decoder).all(|x| x.is_finite()))
+                .all(|p| all_finite(&p.encoder) && all_finite(&p.decoder))
     }
 
     /// `self += other`, entry by entry (tied parts too). Summing shard

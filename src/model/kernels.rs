@@ -7,6 +7,31 @@
 //! for the same reason.
 
 use crate::real::Real;
+
+/// Defines `fn name<T: Real>(args) -> R` twice: for the baseline target and
+/// with AVX2 enabled, choosing at run time. Bodies must not use fused
+/// multiply-adds, so both versions give the same bits.
+macro_rules! multiversion {
+    ($(#[$m:meta])* $vis:vis fn $name:ident<T: Real>($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $(#[$m])*
+        $vis fn $name<T: Real>($($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            fn body<T: Real>($($arg: $ty),*) $(-> $ret)? $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2")]
+                unsafe fn avx2<T: Real>($($arg: $ty),*) $(-> $ret)? {
+                    body($($arg),*)
+                }
+                if std::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU has the feature `avx2` was compiled for.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            body($($arg),*)
+        }
+    };
+}
 use nalgebra::DMatrix;
 use std::any::TypeId;
 
@@ -262,4 +287,49 @@ pub(crate) fn ensure_shape<T: Real>(m: &mut DMatrix<T>, rows: usize, cols: usize
     if m.shape() != (rows, cols) {
         *m = DMatrix::zeros(rows, cols);
     }
+}
+
+/// Number of independent accumulators in reductions: enough for the
+/// compiler to vectorise, and fixed, so the summation order (and hence the
+/// bits) never changes.
+const LANES: usize = 8;
+
+multiversion! {
+    /// Whether every entry is finite, without a data-dependent early exit so
+    /// the scan vectorises (`x − x` is 0 for finite `x` and NaN otherwise).
+    #[allow(clippy::eq_op)]
+    pub(crate) fn all_finite<T: Real>(v: &[T]) -> bool {
+        let mut acc = [T::zero(); LANES];
+        let chunks = v.chunks_exact(LANES);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for k in 0..LANES {
+                acc[k] += c[k] - c[k];
+            }
+        }
+        for &x in rest {
+            acc[0] += x - x;
+        }
+        acc.iter().all(|a| *a == T::zero())
+    }
+}
+
+/// `Σ f(a_i, b_i)` accumulated in f64 over fixed lanes (deterministic,
+/// vectorisable). Inline so it is compiled inside each multiversioned caller.
+#[inline(always)]
+pub(crate) fn lane_sum<T: Real>(a: &[T], b: &[T], f: impl Fn(T, T) -> f64) -> f64 {
+    debug_assert_eq!(a.len(), b.len());
+    let mut acc = [0.0f64; LANES];
+    let ca = a.chunks_exact(LANES);
+    let cb = b.chunks_exact(LANES);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..LANES {
+            acc[k] += f(x[k], y[k]);
+        }
+    }
+    for (&x, &y) in ra.iter().zip(rb) {
+        acc[0] += f(x, y);
+    }
+    acc.iter().sum()
 }

@@ -7,6 +7,7 @@
 //! batch by [`super::Autoencoder::l2_penalty_and_grad`].
 
 use super::activation::{Activation, OutputActivation};
+use super::fastmath::{bce_sum, squared_error_sum};
 use crate::error::{Error, Result};
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -212,14 +213,7 @@ pub(crate) fn reconstruction<T: Real>(
     let (u, t) = (u.as_slice(), target.as_slice());
     match kind {
         Reconstruction::Mse => {
-            let sum: f64 = u
-                .iter()
-                .zip(t)
-                .map(|(&a, &b)| {
-                    let e = a.f64() - b.f64();
-                    e * e
-                })
-                .sum();
+            let sum = squared_error_sum(u, t);
             if let Some(dv) = dv {
                 let c = T::of(2.0 * scale);
                 for (d, (&a, &b)) in dv.as_mut_slice().iter_mut().zip(u.iter().zip(t)) {
@@ -230,15 +224,7 @@ pub(crate) fn reconstruction<T: Real>(
             sum * scale
         }
         Reconstruction::BinaryCrossEntropy => {
-            let sum: f64 = v
-                .as_slice()
-                .iter()
-                .zip(t)
-                .map(|(&z, &y)| {
-                    let (z, y) = (z.f64(), y.f64());
-                    z.max(0.0) - z * y + (-z.abs()).exp().ln_1p()
-                })
-                .sum();
+            let sum = bce_sum(v.as_slice(), t);
             if let Some(dv) = dv {
                 let c = T::of(scale);
                 for (d, (&a, &b)) in dv.as_mut_slice().iter_mut().zip(u.iter().zip(t)) {

@@ -22,14 +22,16 @@
 //! # Ok::<(), tiedae::Error>(())
 //! ```
 
+#[macro_use]
+mod kernels;
 mod activation;
 mod affine;
 mod autoencoder;
 mod bias;
 mod dense;
+mod fastmath;
 mod file;
 mod gradient;
-mod kernels;
 mod layer;
 mod loss;
 pub mod params;
