@@ -199,6 +199,20 @@ fn shard_sums_equal_the_full_batch() {
     }
 }
 
+/// A shard without rows contributes nothing (and does not fail).
+#[test]
+fn an_empty_shard_contributes_zero() {
+    let m = model(&mixed_spec(BiasMode::PreCentering), 14);
+    let x = DMatrix::<f64>::zeros(0, 40);
+    let loss = LossConfig::bce().with_l1(0.1).with_kl(0.2, 1.0);
+    let (t, g) = m
+        .loss_and_grad(&x, &x, &loss, Normalizer::new(8).unwrap())
+        .unwrap();
+    assert_eq!(t, LossTerms::default());
+    assert!(g.as_slice().iter().all(|&v| v == 0.0));
+    assert_eq!(m.encode(&x).unwrap().shape(), (0, 5));
+}
+
 /// The trainer's contract: fixed-size shards computed on any number of
 /// threads and summed in shard order give the same bits, KL term included
 /// (its ρ̂ is per shard, and the shards do not change with the pool).
@@ -754,6 +768,11 @@ fn gradient_norms_and_sums() {
             assert!(rel_close(norms[l].encoder_part.unwrap(), enc, 1e-12));
         }
     }
+    assert_eq!(
+        g.layer(1).unwrap(),
+        &g.as_slice()[m.layout().layers()[1].range()]
+    );
+    assert!(g.layer(3).is_none());
     let other = Autoencoder::<f64>::new(&AutoencoderSpec::new(&[40, 5]), 0).unwrap();
     let mut g2 = g.clone();
     assert!(matches!(

@@ -99,6 +99,13 @@ impl<T: Real> Gradient<T> {
         self.flat.is_empty()
     }
 
+    /// The entries of pair `layer` (weights then biases, as in
+    /// [`ParamLayout`]), or `None` for an out-of-range index.
+    pub fn layer(&self, layer: usize) -> Option<&[T]> {
+        let s = self.layout.layers().get(layer)?;
+        Some(&self.flat[s.range()])
+    }
+
     /// Encoder and decoder parts of pair `layer`'s tied weight (`None` for
     /// untied pairs or an out-of-range index).
     pub fn tied_parts(&self, layer: usize) -> Option<&TiedParts<T>> {
@@ -142,7 +149,7 @@ impl<T: Real> Gradient<T> {
     /// gradients in a fixed shard order with this gives a thread-count
     /// independent batch gradient.
     pub fn add_assign(&mut self, other: &Gradient<T>) -> Result<()> {
-        if *self.layout != *other.layout {
+        if !Arc::ptr_eq(&self.layout, &other.layout) && *self.layout != *other.layout {
             return Err(Error::Shape(
                 "cannot add gradients of models with different layouts".into(),
             ));
