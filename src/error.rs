@@ -40,7 +40,9 @@ pub enum Error {
     Config { field: &'static str, reason: String },
 
     /// A dataset name that is neither built in nor an existing file.
-    #[error("unknown dataset {0:?}: use one of digits, mnist10k, or a path to a .csv/.parquet/.idx file")]
+    #[error(
+        "unknown dataset {0:?}: use one of digits, mnist10k, or a path to a .csv/.parquet/.idx file"
+    )]
     UnknownDataset(String),
 
     /// Training produced a non-finite loss or gradient.

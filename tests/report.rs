@@ -1044,6 +1044,12 @@ fn png_size(bytes: &[u8]) -> (u32, u32) {
 #[test]
 fn a_headless_browser_renders_the_page_without_console_errors() {
     if !Path::new(CHROMIUM).exists() {
+        // CI installs Chromium and sets TIEDAE_REQUIRE_BROWSER, so there the
+        // browser check can never be skipped silently.
+        assert!(
+            std::env::var_os("TIEDAE_REQUIRE_BROWSER").is_none(),
+            "TIEDAE_REQUIRE_BROWSER is set but {CHROMIUM} is absent"
+        );
         eprintln!("skipped: {CHROMIUM} is absent (Debian: apt-get install -y chromium)");
         return;
     }
