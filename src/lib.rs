@@ -25,4 +25,10 @@ pub mod study;
 pub mod train;
 
 pub use error::{Error, Result};
+
+/// Compiles and runs the README's code blocks as doctests, so the example a
+/// reader copies first cannot drift from the API.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
 pub use real::Real;
