@@ -1,1 +1,38 @@
 //! Training: optimizers, schedules, the rayon batch engine, L-BFGS, history and checkpoints.
+//!
+//! [`TrainConfig`] holds the hyperparameters (validated by
+//! [`TrainConfig::validate`] before any work); [`Trainer::fit`] consumes a
+//! model and returns it trained, with a per-epoch [`History`]
+//! ([`History::to_dataframe`]).
+//!
+//! Reproducibility: the validation split and every epoch's shuffle come from
+//! the seed alone (`derive_seed(seed, epoch)`), and batches are cut into
+//! fixed-size shards whose gradients are summed in a fixed order (see
+//! [`engine`]), so a seed gives the same weights bit for bit with any rayon
+//! thread count, and a resumed run the same weights as an uninterrupted one.
+//!
+//! Epochs and batches are counted from 1 in records, progress output and
+//! [`crate::Error::Diverged`].
+
+mod checkpoint;
+mod config;
+pub mod engine;
+mod history;
+mod interrupt;
+mod lbfgs;
+mod optimizer;
+mod progress;
+pub mod schedule;
+mod trainer;
+
+pub use checkpoint::{
+    BestFile, CHECKPOINT_FILE, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, Checkpoint, DataFingerprint,
+};
+pub use config::{
+    CheckpointConfig, EarlyStopping, LbfgsConfig, Optimizer, Progress, Schedule, TrainConfig,
+};
+pub use engine::ShardEngine;
+pub use history::{EpochAccumulator, EpochRecord, History, LayerNorms};
+pub use interrupt::install_ctrlc_handler;
+pub use optimizer::{OptimizerState, OptimizerStateFile};
+pub use trainer::{Failed, StopReason, TrainEvent, TrainOutcome, Trainer};

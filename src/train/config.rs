@@ -1,0 +1,508 @@
+//! Training hyperparameters: a plain, serializable struct with a builder and
+//! a `validate()` that names the offending field, so a bad sweep fails before
+//! any work starts.
+
+use crate::error::{Error, Result};
+use crate::model::LossConfig;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+
+/// The update rule.
+///
+/// Learning rates live in [`TrainConfig::learning_rate`] (scaled by the
+/// [`Schedule`]); the variants hold only what is specific to each rule.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Optimizer {
+    /// Stochastic gradient descent with optional (heavy-ball or Nesterov)
+    /// momentum, as PyTorch's `SGD`: `v ← μ v + g`, step `v` (or `g + μ v`
+    /// with Nesterov).
+    Sgd { momentum: f64, nesterov: bool },
+    /// Adam (Kingma & Ba) with bias correction. Weight decay, if any, is an
+    /// L2 term of the objective.
+    Adam { beta1: f64, beta2: f64, eps: f64 },
+    /// AdamW (Loshchilov & Hutter): Adam plus decoupled weight decay
+    /// `W ← W − lr · weight_decay · W` on the weight matrices (biases are
+    /// not decayed, matching the model's L2 term).
+    AdamW { beta1: f64, beta2: f64, eps: f64 },
+    /// Full-batch L-BFGS (argmin, More–Thuente line search) on the whole
+    /// training set; `epochs`, `batch_size` and the learning rate are unused,
+    /// each history row is one L-BFGS iteration.
+    Lbfgs(LbfgsConfig),
+}
+
+/// Settings of the full-batch L-BFGS optimizer.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LbfgsConfig {
+    /// Maximum number of iterations.
+    pub max_iters: u64,
+    /// Number of correction pairs kept (the `m` of L-BFGS).
+    pub memory: usize,
+    /// Stop when the gradient norm falls below this.
+    pub tol_grad: f64,
+    /// Stop when the change of the objective falls below this.
+    pub tol_cost: f64,
+}
+
+impl Default for LbfgsConfig {
+    fn default() -> Self {
+        LbfgsConfig {
+            max_iters: 500,
+            memory: 10,
+            tol_grad: 1e-10,
+            tol_cost: 1e-16,
+        }
+    }
+}
+
+impl Optimizer {
+    /// Plain SGD.
+    pub fn sgd() -> Self {
+        Optimizer::Sgd {
+            momentum: 0.0,
+            nesterov: false,
+        }
+    }
+
+    /// SGD with heavy-ball momentum `momentum`.
+    pub fn momentum(momentum: f64) -> Self {
+        Optimizer::Sgd {
+            momentum,
+            nesterov: false,
+        }
+    }
+
+    /// SGD with Nesterov momentum `momentum`.
+    pub fn nesterov(momentum: f64) -> Self {
+        Optimizer::Sgd {
+            momentum,
+            nesterov: true,
+        }
+    }
+
+    /// Adam with PyTorch's defaults (β₁ 0.9, β₂ 0.999, ε 1e-8).
+    pub fn adam() -> Self {
+        Optimizer::Adam {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        }
+    }
+
+    /// AdamW with PyTorch's defaults; set the decay with
+    /// [`TrainConfig::weight_decay`].
+    pub fn adamw() -> Self {
+        Optimizer::AdamW {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        }
+    }
+
+    /// L-BFGS with default settings.
+    pub fn lbfgs() -> Self {
+        Optimizer::Lbfgs(LbfgsConfig::default())
+    }
+
+    /// Short name for tables and progress output.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Optimizer::Sgd {
+                momentum, nesterov, ..
+            } => match (*momentum > 0.0, *nesterov) {
+                (false, _) => "sgd",
+                (true, false) => "momentum",
+                (true, true) => "nesterov",
+            },
+            Optimizer::Adam { .. } => "adam",
+            Optimizer::AdamW { .. } => "adamw",
+            Optimizer::Lbfgs(_) => "lbfgs",
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        match *self {
+            Optimizer::Sgd { momentum, .. } => unit_interval("optimizer.momentum", momentum, true),
+            Optimizer::Adam { beta1, beta2, eps } | Optimizer::AdamW { beta1, beta2, eps } => {
+                unit_interval("optimizer.beta1", beta1, true)?;
+                unit_interval("optimizer.beta2", beta2, true)?;
+                positive("optimizer.eps", eps)
+            }
+            Optimizer::Lbfgs(c) => {
+                if c.max_iters == 0 {
+                    return Err(Error::config("lbfgs.max_iters", "must be at least 1"));
+                }
+                if c.memory == 0 {
+                    return Err(Error::config("lbfgs.memory", "must be at least 1"));
+                }
+                non_negative("lbfgs.tol_grad", c.tol_grad)?;
+                non_negative("lbfgs.tol_cost", c.tol_cost)
+            }
+        }
+    }
+}
+
+/// How the learning rate changes over epochs (multiplying the base rate).
+#[derive(Clone, Copy, Debug, PartialEq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Schedule {
+    /// The base rate throughout.
+    #[default]
+    Constant,
+    /// Multiply by `gamma` every `every` epochs (PyTorch's `StepLR`).
+    Step { every: usize, gamma: f64 },
+    /// Cosine annealing from the base rate at the first epoch to
+    /// `min_factor` × base at the last one.
+    Cosine { min_factor: f64 },
+}
+
+impl Schedule {
+    fn validate(&self) -> Result<()> {
+        match *self {
+            Schedule::Constant => Ok(()),
+            Schedule::Step { every, gamma } => {
+                if every == 0 {
+                    return Err(Error::config("schedule.every", "must be at least 1 epoch"));
+                }
+                if !(gamma.is_finite() && gamma > 0.0) {
+                    return Err(Error::config(
+                        "schedule.gamma",
+                        format!("must be finite and > 0, got {gamma}"),
+                    ));
+                }
+                Ok(())
+            }
+            Schedule::Cosine { min_factor } => {
+                unit_interval("schedule.min_factor", min_factor, false)
+            }
+        }
+    }
+}
+
+/// Stop when the validation loss has not improved for `patience` epochs.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EarlyStopping {
+    /// Epochs without improvement tolerated before stopping (>= 1).
+    pub patience: usize,
+    /// An epoch improves only if its validation loss is below the best by
+    /// more than this (absolute).
+    pub min_delta: f64,
+    /// Hand back the weights of the best epoch rather than the last.
+    pub restore_best: bool,
+}
+
+impl EarlyStopping {
+    /// Patience `patience`, any improvement counts, best weights restored.
+    pub fn patience(patience: usize) -> Self {
+        EarlyStopping {
+            patience,
+            min_delta: 0.0,
+            restore_best: true,
+        }
+    }
+}
+
+/// Where and how often to checkpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointConfig {
+    /// Directory of `checkpoint.json` (created if missing).
+    pub dir: PathBuf,
+    /// Write one every this many epochs (L-BFGS: iterations); 0 = only on
+    /// interrupt and divergence.
+    pub every: usize,
+}
+
+/// What the trainer prints while it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Progress {
+    /// A bar when stderr is a terminal, else one line per epoch.
+    #[default]
+    Auto,
+    /// An indicatif bar on stderr with epoch, loss and ETA.
+    Bar,
+    /// One plain line per epoch on stderr (CI logs, notebooks).
+    Lines,
+    /// Nothing.
+    Silent,
+}
+
+/// Every training hyperparameter. Build with the chained setters, check with
+/// [`TrainConfig::validate`] (done by [`super::Trainer::new`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Passes over the training rows (minibatch optimizers).
+    pub epochs: usize,
+    /// Rows per minibatch (the last batch of an epoch may be smaller).
+    pub batch_size: usize,
+    /// Rows per parallel shard. Batches are cut into shards of this fixed
+    /// size, so results do not depend on the number of threads.
+    pub shard_size: usize,
+    /// The update rule.
+    pub optimizer: Optimizer,
+    /// Base learning rate (minibatch optimizers).
+    pub learning_rate: f64,
+    /// Learning-rate schedule over epochs.
+    pub schedule: Schedule,
+    /// The objective. Its `l2` is part of the loss for every optimizer.
+    pub loss: LossConfig,
+    /// Weight decay: decoupled for AdamW, otherwise added to the objective's
+    /// L2 coefficient (`λ₂ = loss.l2 + weight_decay`).
+    pub weight_decay: f64,
+    /// Rescale each batch gradient to at most this global norm.
+    pub clip_grad_norm: Option<f64>,
+    /// Fraction of rows held out (after a seeded shuffle) for validation.
+    pub validation_fraction: f64,
+    /// Early stopping on the validation loss (needs a validation fraction).
+    pub early_stopping: Option<EarlyStopping>,
+    /// Seed of the validation split and the epoch shuffles.
+    pub seed: u64,
+    /// Periodic and interrupt checkpoints.
+    pub checkpoint: Option<CheckpointConfig>,
+    /// Progress output.
+    pub progress: Progress,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 10,
+            batch_size: 256,
+            shard_size: 64,
+            optimizer: Optimizer::adam(),
+            learning_rate: 1e-3,
+            schedule: Schedule::Constant,
+            loss: LossConfig::mse(),
+            weight_decay: 0.0,
+            clip_grad_norm: None,
+            validation_fraction: 0.0,
+            early_stopping: None,
+            seed: 0,
+            checkpoint: None,
+            progress: Progress::Auto,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// The defaults: 10 epochs of Adam (lr 1e-3), batch 256, shards of 64,
+    /// MSE, no validation, seed 0.
+    pub fn new() -> Self {
+        TrainConfig::default()
+    }
+
+    /// Sets the number of epochs.
+    pub fn epochs(mut self, epochs: usize) -> Self {
+        self.epochs = epochs;
+        self
+    }
+
+    /// Sets the batch size.
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+
+    /// Sets the shard size.
+    pub fn shard_size(mut self, shard_size: usize) -> Self {
+        self.shard_size = shard_size;
+        self
+    }
+
+    /// Sets the optimizer.
+    pub fn optimizer(mut self, optimizer: Optimizer) -> Self {
+        self.optimizer = optimizer;
+        self
+    }
+
+    /// Sets the base learning rate.
+    pub fn learning_rate(mut self, lr: f64) -> Self {
+        self.learning_rate = lr;
+        self
+    }
+
+    /// Sets the learning-rate schedule.
+    pub fn schedule(mut self, schedule: Schedule) -> Self {
+        self.schedule = schedule;
+        self
+    }
+
+    /// Sets the objective.
+    pub fn loss(mut self, loss: LossConfig) -> Self {
+        self.loss = loss;
+        self
+    }
+
+    /// Sets the weight decay.
+    pub fn weight_decay(mut self, weight_decay: f64) -> Self {
+        self.weight_decay = weight_decay;
+        self
+    }
+
+    /// Clips batch gradients to global norm `max_norm`.
+    pub fn clip_grad_norm(mut self, max_norm: f64) -> Self {
+        self.clip_grad_norm = Some(max_norm);
+        self
+    }
+
+    /// Holds out `fraction` of the rows for validation.
+    pub fn validation_fraction(mut self, fraction: f64) -> Self {
+        self.validation_fraction = fraction;
+        self
+    }
+
+    /// Stops early after `patience` epochs without validation improvement,
+    /// restoring the best weights.
+    pub fn early_stopping(mut self, early: EarlyStopping) -> Self {
+        self.early_stopping = Some(early);
+        self
+    }
+
+    /// Sets the seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Checkpoints into `dir` every `every` epochs (0: only on interrupt).
+    pub fn checkpoint(mut self, dir: impl Into<PathBuf>, every: usize) -> Self {
+        self.checkpoint = Some(CheckpointConfig {
+            dir: dir.into(),
+            every,
+        });
+        self
+    }
+
+    /// Sets the progress output.
+    pub fn progress(mut self, progress: Progress) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    /// Validates and wraps the config in a [`super::Trainer`].
+    pub fn build(self) -> Result<super::Trainer> {
+        super::Trainer::new(self)
+    }
+
+    /// Whether the optimizer is full-batch L-BFGS.
+    pub fn is_lbfgs(&self) -> bool {
+        matches!(self.optimizer, Optimizer::Lbfgs(_))
+    }
+
+    /// The objective actually minimised: `loss` with the weight decay folded
+    /// into its L2 coefficient unless AdamW applies it decoupled.
+    pub fn objective(&self) -> LossConfig {
+        let mut loss = self.loss;
+        if !matches!(self.optimizer, Optimizer::AdamW { .. }) {
+            loss.l2 += self.weight_decay;
+        }
+        loss
+    }
+
+    /// Checks every field; the error names the first bad one.
+    pub fn validate(&self) -> Result<()> {
+        self.optimizer.validate()?;
+        if !self.is_lbfgs() {
+            if self.epochs == 0 {
+                return Err(Error::config("epochs", "must be at least 1"));
+            }
+            if self.batch_size == 0 {
+                return Err(Error::config("batch_size", "must be at least 1"));
+            }
+            positive("learning_rate", self.learning_rate)?;
+        }
+        if self.shard_size == 0 {
+            return Err(Error::config("shard_size", "must be at least 1"));
+        }
+        self.schedule.validate()?;
+        self.loss.validate()?;
+        non_negative("weight_decay", self.weight_decay)?;
+        if let Some(c) = self.clip_grad_norm {
+            positive("clip_grad_norm", c)?;
+        }
+        if !(self.validation_fraction.is_finite() && (0.0..1.0).contains(&self.validation_fraction))
+        {
+            return Err(Error::config(
+                "validation_fraction",
+                format!("must lie in [0, 1), got {}", self.validation_fraction),
+            ));
+        }
+        if let Some(es) = self.early_stopping {
+            if self.validation_fraction == 0.0 {
+                return Err(Error::config(
+                    "early_stopping",
+                    "needs a validation set: set validation_fraction > 0",
+                ));
+            }
+            if es.patience == 0 {
+                return Err(Error::config(
+                    "early_stopping.patience",
+                    "must be at least 1 epoch",
+                ));
+            }
+            non_negative("early_stopping.min_delta", es.min_delta)?;
+        }
+        if let Some(c) = &self.checkpoint
+            && c.dir.as_os_str().is_empty()
+        {
+            return Err(Error::config("checkpoint.dir", "must not be empty"));
+        }
+        Ok(())
+    }
+
+    /// SHA-256 (hex) of everything that shapes the result: the config minus
+    /// progress output and checkpoint placement. A checkpoint resumes only
+    /// under a config with the same hash.
+    pub fn result_hash(&self) -> String {
+        let mut c = self.clone();
+        c.progress = Progress::Silent;
+        c.checkpoint = None;
+        let json = serde_json::to_vec(&c).expect("a config always serializes");
+        hex(&Sha256::digest(&json))
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn positive(field: &'static str, v: f64) -> Result<()> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(Error::config(
+            field,
+            format!("must be finite and > 0, got {v}"),
+        ))
+    }
+}
+
+fn non_negative(field: &'static str, v: f64) -> Result<()> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(())
+    } else {
+        Err(Error::config(
+            field,
+            format!("must be finite and >= 0, got {v}"),
+        ))
+    }
+}
+
+/// `v` in `[0, 1)` (`open_top`) or `[0, 1]`.
+fn unit_interval(field: &'static str, v: f64, open_top: bool) -> Result<()> {
+    let ok = v.is_finite() && v >= 0.0 && if open_top { v < 1.0 } else { v <= 1.0 };
+    if ok {
+        Ok(())
+    } else {
+        let range = if open_top { "[0, 1)" } else { "[0, 1]" };
+        Err(Error::config(
+            field,
+            format!("must lie in {range}, got {v}"),
+        ))
+    }
+}

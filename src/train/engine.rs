@@ -1,0 +1,280 @@
+//! The sharded, deterministic loss-and-gradient engine.
+//!
+//! A batch (a list of row indices) is cut into shards of a fixed size. Shards
+//! are grouped into at most [`MAX_BLOCKS`] blocks, a number that depends only
+//! on the shard count; each block sums its shards in order, blocks run in
+//! parallel, and block results are added up along a fixed binary tree. Every
+//! floating-point operation therefore happens in the same order whatever the
+//! rayon thread count, so a seed fixes the weights bit for bit.
+
+use crate::error::{Error, Result};
+use crate::model::{Autoencoder, Gradient, LossConfig, LossTerms, Normalizer, Workspace};
+use crate::real::Real;
+use nalgebra::DMatrix;
+use rayon::prelude::*;
+
+/// Upper bound on the blocks (parallel tasks) of one batch. It bounds the
+/// memory of a full-batch pass to this many gradients, and gives enough
+/// tasks to keep 16 threads busy.
+pub const MAX_BLOCKS: usize = 16;
+
+/// Per-block buffers, reused across batches so the steady state allocates
+/// nothing.
+struct Block<T: Real> {
+    x: DMatrix<T>,
+    ws: Workspace<T>,
+    grad: Gradient<T>,
+    scratch: Gradient<T>,
+}
+
+/// Computes batch objectives and gradients shard by shard, in parallel,
+/// with a thread-count independent summation order.
+pub struct ShardEngine<T: Real> {
+    shard_size: usize,
+    blocks: Vec<Block<T>>,
+}
+
+/// How `shards` shards are grouped: `(blocks, shards_per_block)`.
+fn blocking(shards: usize) -> (usize, usize) {
+    let per = shards.div_ceil(MAX_BLOCKS).max(1);
+    (shards.div_ceil(per), per)
+}
+
+/// Copies rows `rows` of `x` into `out` (resized to `rows.len() x d`).
+fn gather<T: Real>(x: &DMatrix<T>, rows: &[usize], out: &mut DMatrix<T>) {
+    let (m, d) = (rows.len(), x.ncols());
+    if out.shape() != (m, d) {
+        *out = DMatrix::zeros(m, d);
+    }
+    let n = x.nrows();
+    let src = x.as_slice();
+    let dst = out.as_mut_slice();
+    for j in 0..d {
+        let col = &src[j * n..(j + 1) * n];
+        for (o, &i) in dst[j * m..(j + 1) * m].iter_mut().zip(rows) {
+            *o = col[i];
+        }
+    }
+}
+
+impl<T: Real> ShardEngine<T> {
+    /// An engine cutting batches into shards of `shard_size` rows (>= 1).
+    pub fn new(shard_size: usize) -> Result<Self> {
+        if shard_size == 0 {
+            return Err(Error::config("shard_size", "must be at least 1"));
+        }
+        Ok(ShardEngine {
+            shard_size,
+            blocks: Vec::new(),
+        })
+    }
+
+    /// Rows per shard.
+    pub fn shard_size(&self) -> usize {
+        self.shard_size
+    }
+
+    fn check_rows(x: &DMatrix<T>, rows: &[usize]) -> Result<()> {
+        if rows.is_empty() {
+            return Err(Error::InvalidData("a batch needs at least one row".into()));
+        }
+        if let Some(&bad) = rows.iter().find(|&&i| i >= x.nrows()) {
+            return Err(Error::Shape(format!(
+                "row index {bad} is out of range for {} rows",
+                x.nrows()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The objective (data terms averaged over `rows`, plus weight decay) of
+    /// rows `rows` of `x`, and its gradient. The gradient is borrowed from the
+    /// engine's buffers and valid until the next call.
+    ///
+    /// Errors are the model's: shapes, config, and [`Error::Numerical`] for a
+    /// non-finite loss or gradient (the first failing shard in row order).
+    pub fn loss_and_grad(
+        &mut self,
+        model: &Autoencoder<T>,
+        x: &DMatrix<T>,
+        rows: &[usize],
+        loss: &LossConfig,
+    ) -> Result<(LossTerms, &mut Gradient<T>)> {
+        Self::check_rows(x, rows)?;
+        let norm = Normalizer::new(rows.len())?;
+        let shards: Vec<&[usize]> = rows.chunks(self.shard_size).collect();
+        let (nblocks, per) = blocking(shards.len());
+        let fresh = self
+            .blocks
+            .first()
+            .is_none_or(|b| b.grad.layout() != model.layout());
+        if fresh {
+            self.blocks.clear();
+        }
+        while self.blocks.len() < nblocks {
+            self.blocks.push(Block {
+                x: DMatrix::zeros(0, 0),
+                ws: Workspace::new(),
+                grad: model.zero_gradient(),
+                scratch: model.zero_gradient(),
+            });
+        }
+        let results: Vec<Result<LossTerms>> = self.blocks[..nblocks]
+            .par_iter_mut()
+            .zip(shards.par_chunks(per))
+            .map(|(b, group)| {
+                let mut sum = LossTerms::default();
+                for (s, rows) in group.iter().enumerate() {
+                    gather(x, rows, &mut b.x);
+                    let t = if s == 0 {
+                        model.loss_and_grad_with(&b.x, &b.x, loss, norm, &mut b.ws, &mut b.grad)?
+                    } else {
+                        let t = model.loss_and_grad_with(
+                            &b.x,
+                            &b.x,
+                            loss,
+                            norm,
+                            &mut b.ws,
+                            &mut b.scratch,
+                        )?;
+                        b.grad.add_assign(&b.scratch)?;
+                        t
+                    };
+                    sum.add(&t);
+                }
+                Ok(sum)
+            })
+            .collect();
+        let mut terms = LossTerms::default();
+        for r in results {
+            terms.add(&r?);
+        }
+        tree_sum(&mut self.blocks[..nblocks])?;
+        let grad = &mut self.blocks[0].grad;
+        model.l2_penalty_and_grad(loss, &mut terms, grad)?;
+        if !terms.is_finite() || !grad.is_finite() {
+            return Err(Error::Numerical(format!(
+                "batch objective {:.6e} or its gradient is not finite",
+                terms.total
+            )));
+        }
+        Ok((terms, grad))
+    }
+
+    /// The objective of rows `rows` of `x` without a gradient (validation),
+    /// with the same shard boundaries and summation order as
+    /// [`ShardEngine::loss_and_grad`].
+    pub fn loss(
+        &self,
+        model: &Autoencoder<T>,
+        x: &DMatrix<T>,
+        rows: &[usize],
+        loss: &LossConfig,
+    ) -> Result<LossTerms> {
+        Self::check_rows(x, rows)?;
+        let norm = Normalizer::new(rows.len())?;
+        let shards: Vec<&[usize]> = rows.chunks(self.shard_size).collect();
+        let results: Vec<Result<LossTerms>> = shards
+            .par_iter()
+            .map_init(
+                || DMatrix::zeros(0, 0),
+                |buf, rows| {
+                    gather(x, rows, buf);
+                    model.loss_terms(buf, buf, loss, norm)
+                },
+            )
+            .collect();
+        let mut terms = LossTerms::default();
+        for r in results {
+            terms.add(&r?);
+        }
+        let p = model.l2_penalty(loss);
+        terms.l2 += p;
+        terms.total += p;
+        if !terms.is_finite() {
+            return Err(Error::Numerical(format!(
+                "objective {:.6e} is not finite",
+                terms.total
+            )));
+        }
+        Ok(terms)
+    }
+}
+
+/// `blocks[0].grad = Σ blocks[i].grad` along a fixed binary tree (pairs at
+/// distance 1, then 2, 4, ...), each level in parallel.
+fn tree_sum<T: Real>(blocks: &mut [Block<T>]) -> Result<()> {
+    let mut step = 1;
+    while step < blocks.len() {
+        blocks
+            .par_chunks_mut(2 * step)
+            .map(|pair| {
+                if pair.len() > step {
+                    let (a, b) = pair.split_at_mut(step);
+                    a[0].grad.add_assign(&b[0].grad)
+                } else {
+                    Ok(())
+                }
+            })
+            .collect::<Result<Vec<()>>>()?;
+        step *= 2;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Activation, AutoencoderSpec};
+
+    fn data(n: usize, d: usize) -> DMatrix<f64> {
+        DMatrix::from_fn(n, d, |i, j| ((i * 7 + j * 3) % 11) as f64 / 11.0 - 0.4)
+    }
+
+    #[test]
+    fn blocking_covers_every_shard_within_the_block_limit() {
+        for shards in 1..200 {
+            let (b, per) = blocking(shards);
+            assert!(b <= MAX_BLOCKS);
+            assert!(b * per >= shards && (b - 1) * per < shards);
+        }
+    }
+
+    /// The sharded objective equals the model's one-call batch objective up
+    /// to rounding (different summation order), for ragged shard sizes.
+    #[test]
+    fn sharded_objective_matches_one_call() {
+        let spec = AutoencoderSpec::new(&[5, 3]).activation(Activation::Tanh);
+        let model = Autoencoder::<f64>::new(&spec, 3).unwrap();
+        let x = data(37, 5);
+        let loss = LossConfig::mse().with_l1(0.01).with_l2(0.1);
+        let (want_t, want_g) = model.objective_and_grad(&x, &x, &loss).unwrap();
+        let rows: Vec<usize> = (0..37).collect();
+        for shard in [1, 4, 10, 37, 64] {
+            let mut eng = ShardEngine::new(shard).unwrap();
+            let (t, g) = eng.loss_and_grad(&model, &x, &rows, &loss).unwrap();
+            assert!((t.total - want_t.total).abs() < 1e-12 * want_t.total.abs().max(1.0));
+            for (a, b) in g.as_slice().iter().zip(want_g.as_slice()) {
+                assert!((a - b).abs() < 1e-12, "shard {shard}: {a} vs {b}");
+            }
+            let v = eng.loss(&model, &x, &rows, &loss).unwrap();
+            assert!((v.total - t.total).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn rejects_out_of_range_and_empty_batches() {
+        let model = Autoencoder::<f64>::new(&AutoencoderSpec::new(&[5, 3]), 3).unwrap();
+        let x = data(4, 5);
+        let mut eng = ShardEngine::new(2).unwrap();
+        assert!(matches!(
+            eng.loss_and_grad(&model, &x, &[0, 4], &LossConfig::mse()),
+            Err(Error::Shape(_))
+        ));
+        assert!(matches!(
+            eng.loss_and_grad(&model, &x, &[], &LossConfig::mse()),
+            Err(Error::InvalidData(_))
+        ));
+        assert!(ShardEngine::<f64>::new(0).is_err());
+    }
+}

@@ -1,0 +1,310 @@
+//! Full-batch L-BFGS through argmin.
+//!
+//! The objective over the flattened parameters (`Vec<f64>`, argmin-math's
+//! `vec` backend) is computed by the same sharded engine as minibatch
+//! training, on an f64 copy of the model and the data: L-BFGS's curvature
+//! pairs need more precision than f32 gives, and f32 models round back at the
+//! end. argmin's `LBFGS` with a More–Thuente line search takes the steps; the
+//! loop around `Solver::next_iter` is driven here rather than by argmin's
+//! `Executor` so that each iteration can be recorded, reported, checkpointed
+//! and interrupted like an epoch.
+
+use super::checkpoint::DataFingerprint;
+use super::config::LbfgsConfig;
+use super::engine::ShardEngine;
+use super::history::{EpochRecord, LayerNorms};
+use super::progress::Reporter;
+use super::trainer::{RunState, Split, StopReason, TrainEvent, Trainer, diverged};
+use crate::error::{Error, Result};
+use crate::model::{Autoencoder, LossConfig, LossTerms};
+use crate::real::Real;
+use argmin::core::{
+    CostFunction, Gradient, IterState, Problem, Solver, State, TerminationReason, TerminationStatus,
+};
+use argmin::solver::linesearch::MoreThuenteLineSearch;
+use argmin::solver::quasinewton::LBFGS;
+use nalgebra::DMatrix;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Instant;
+
+/// One evaluation of the objective.
+struct Eval {
+    param: Vec<f64>,
+    terms: LossTerms,
+    grad: Vec<f64>,
+    norm: f64,
+    layers: Vec<LayerNorms>,
+}
+
+/// The f64 model, engine and data behind the argmin problem. The last
+/// evaluation is cached, because argmin asks for the cost and the gradient
+/// of the same point separately.
+struct Evaluator<'a> {
+    model: Autoencoder<f64>,
+    engine: ShardEngine<f64>,
+    x: &'a DMatrix<f64>,
+    rows: &'a [usize],
+    loss: LossConfig,
+    last: Option<Eval>,
+    /// The crate error behind the last failed evaluation (argmin only sees
+    /// its text).
+    error: Option<Error>,
+}
+
+impl Evaluator<'_> {
+    fn eval(&mut self, param: &[f64]) -> Result<&Eval> {
+        if self.last.as_ref().is_some_and(|e| e.param == param) {
+            return Ok(self.last.as_ref().expect("checked"));
+        }
+        let result = (|| {
+            self.model.set_params(param).map_err(|e| match e {
+                Error::InvalidData(m) => Error::Numerical(m),
+                other => other,
+            })?;
+            let (terms, g) =
+                self.engine
+                    .loss_and_grad(&self.model, self.x, self.rows, &self.loss)?;
+            let layers = g
+                .layer_norms()
+                .into_iter()
+                .map(|n| LayerNorms {
+                    total: n.total,
+                    encoder_part: n.encoder_part,
+                    decoder_part: n.decoder_part,
+                })
+                .collect();
+            Ok(Eval {
+                param: param.to_vec(),
+                terms,
+                grad: g.as_slice().to_vec(),
+                norm: g.norm(),
+                layers,
+            })
+        })();
+        match result {
+            Ok(e) => Ok(self.last.insert(e)),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn argmin_eval(&mut self, param: &[f64]) -> std::result::Result<&Eval, argmin::core::Error> {
+        // Borrow juggling: record the crate error, hand argmin its text.
+        match self.eval(param) {
+            Ok(_) => Ok(self.last.as_ref().expect("just evaluated")),
+            Err(e) => {
+                let msg = e.to_string();
+                self.error = Some(e);
+                Err(argmin::core::Error::msg(msg))
+            }
+        }
+    }
+}
+
+/// The argmin problem: a handle on the shared evaluator.
+struct Objective<'a>(Rc<RefCell<Evaluator<'a>>>);
+
+impl CostFunction for Objective<'_> {
+    type Param = Vec<f64>;
+    type Output = f64;
+    fn cost(&self, p: &Vec<f64>) -> std::result::Result<f64, argmin::core::Error> {
+        Ok(self.0.borrow_mut().argmin_eval(p)?.terms.total)
+    }
+}
+
+impl Gradient for Objective<'_> {
+    type Param = Vec<f64>;
+    type Gradient = Vec<f64>;
+    fn gradient(&self, p: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
+        Ok(self.0.borrow_mut().argmin_eval(p)?.grad.clone())
+    }
+}
+
+type Lbfgs = LBFGS<MoreThuenteLineSearch<Vec<f64>, Vec<f64>, f64>, Vec<f64>, Vec<f64>, f64>;
+type LbfgsState = IterState<Vec<f64>, Vec<f64>, (), (), (), f64>;
+
+fn solver_error(e: argmin::core::Error) -> Error {
+    Error::Numerical(format!("L-BFGS: {e}"))
+}
+
+fn to_model<T: Real>(model: &mut Autoencoder<T>, p: &[f64]) -> Result<()> {
+    let v: Vec<T> = p.iter().map(|&x| T::of(x)).collect();
+    model.set_params(&v)
+}
+
+/// Runs L-BFGS from `st` until `cfg.max_iters` iterations in total (history
+/// rows) have run or a tolerance is met.
+pub(crate) fn run<T: Real>(
+    trainer: &Trainer,
+    cfg: &LbfgsConfig,
+    st: &mut RunState<T>,
+    x: &DMatrix<T>,
+    split: &Split,
+    fingerprint: Option<&DataFingerprint>,
+    on_event: &mut dyn FnMut(TrainEvent<'_>),
+) -> Result<StopReason> {
+    let tc = trainer.config();
+    let done = (st.epoch - 1) as u64;
+    if done >= cfg.max_iters {
+        return Ok(StopReason::Completed);
+    }
+    let x64: DMatrix<f64> = x.map(|v| v.f64());
+    let p0: Vec<f64> = st.model.params_to_vec().iter().map(|v| v.f64()).collect();
+    let mut model = Autoencoder::<f64>::new(st.model.spec(), 0)?;
+    model.set_params(&p0)?;
+    let evaluator = Rc::new(RefCell::new(Evaluator {
+        model,
+        engine: ShardEngine::new(tc.shard_size)?,
+        x: &x64,
+        rows: &split.train,
+        loss: tc.objective(),
+        last: None,
+        error: None,
+    }));
+    let val_engine = ShardEngine::<f64>::new(tc.shard_size)?;
+    let mut problem = Problem::new(Objective(evaluator.clone()));
+    let linesearch = MoreThuenteLineSearch::new();
+    let mut solver: Lbfgs = LBFGS::new(linesearch, cfg.memory)
+        .with_tolerance_grad(cfg.tol_grad)
+        .map_err(solver_error)?
+        .with_tolerance_cost(cfg.tol_cost)
+        .map_err(solver_error)?;
+    let reporter = Reporter::new(tc.progress, cfg.max_iters as usize, 1, done as usize);
+    let total = cfg.max_iters as usize;
+    let fail = |evaluator: &Rc<RefCell<Evaluator>>, epoch: usize, last: Option<f64>, e: Error| {
+        match evaluator.borrow_mut().error.take().unwrap_or(e) {
+            Error::Numerical(what) => diverged(epoch, 1, what, last),
+            other => other,
+        }
+    };
+    let state: LbfgsState = IterState::new().param(p0).max_iters(cfg.max_iters - done);
+    let mut state = match solver.init(&mut problem, state) {
+        Ok((s, _)) => s,
+        Err(e) => {
+            return Err(fail(
+                &evaluator,
+                st.epoch,
+                st.last_finite_loss,
+                solver_error(e),
+            ));
+        }
+    };
+    state.update();
+    let stop = loop {
+        if trainer.interrupted() {
+            reporter.finish();
+            return Err(Error::Interrupted { checkpoint: None });
+        }
+        if let TerminationStatus::Terminated(reason) =
+            <Lbfgs as Solver<Objective<'_>, LbfgsState>>::terminate_internal(&mut solver, &state)
+        {
+            break reason;
+        }
+        let t0 = Instant::now();
+        let e = st.epoch;
+        state = match solver.next_iter(&mut problem, state) {
+            Ok((s, _)) => s,
+            Err(err) => {
+                reporter.finish();
+                return Err(fail(&evaluator, e, st.last_finite_loss, solver_error(err)));
+            }
+        };
+        if let Some(err) = evaluator.borrow_mut().error.take() {
+            // A failed evaluation inside the line search ends the iteration
+            // with a solver exit; a non-finite objective is divergence.
+            reporter.finish();
+            return Err(match err {
+                Error::Numerical(what) => diverged(e, 1, what, st.last_finite_loss),
+                other => other,
+            });
+        }
+        let Some(param) = state.get_param().cloned() else {
+            // The line search found no acceptable step: the last accepted
+            // point stands.
+            break state
+                .get_termination_reason()
+                .cloned()
+                .unwrap_or(TerminationReason::SolverConverged);
+        };
+        state.update();
+        let (terms, norm, layers) = {
+            let mut ev = evaluator.borrow_mut();
+            let r = ev.eval(&param);
+            let r = match r {
+                Ok(r) => (r.terms, r.norm, r.layers.clone()),
+                Err(Error::Numerical(what)) => {
+                    reporter.finish();
+                    return Err(diverged(e, 1, what, st.last_finite_loss));
+                }
+                Err(other) => return Err(other),
+            };
+            r
+        };
+        to_model(&mut st.model, &param)?;
+        st.last_finite_loss = Some(terms.total);
+        let mut rec = EpochRecord {
+            epoch: e,
+            train: terms,
+            val_loss: None,
+            val_reconstruction: None,
+            learning_rate: None,
+            grad_norm: norm,
+            layers,
+            seconds: 0.0,
+        };
+        let mut early = false;
+        if !split.val.is_empty() {
+            let ev = evaluator.borrow();
+            let v = match val_engine.loss(&ev.model, &x64, &split.val, &tc.objective()) {
+                Ok(v) => v,
+                Err(Error::Numerical(what)) => {
+                    return Err(diverged(
+                        e,
+                        1,
+                        format!("validation: {what}"),
+                        st.last_finite_loss,
+                    ));
+                }
+                Err(other) => return Err(other),
+            };
+            drop(ev);
+            rec.val_loss = Some(v.total);
+            rec.val_reconstruction = Some(v.reconstruction);
+            early = trainer.early_stop_check(st, e, v.total);
+        }
+        rec.seconds = t0.elapsed().as_secs_f64();
+        st.history.epochs.push(rec);
+        st.epoch += 1;
+        state.increment_iter();
+        let rec = st.history.last().expect("just pushed");
+        reporter.batch(e, total, rec.train.total);
+        reporter.epoch(rec);
+        on_event(TrainEvent::Batch {
+            epoch: e,
+            batch: 1,
+            loss: rec.train.total,
+        });
+        on_event(TrainEvent::Epoch(rec));
+        if early {
+            reporter.finish();
+            return Ok(StopReason::EarlyStopped { epoch: e });
+        }
+        if let (Some(fp), Some(c)) = (fingerprint, &tc.checkpoint)
+            && c.every > 0
+            && e % c.every == 0
+        {
+            trainer.write_checkpoint(st, fp, false)?;
+        }
+        if state.terminated() {
+            break state
+                .get_termination_reason()
+                .cloned()
+                .unwrap_or(TerminationReason::SolverConverged);
+        }
+    };
+    reporter.finish();
+    Ok(match stop {
+        TerminationReason::MaxItersReached => StopReason::Completed,
+        other => StopReason::Converged(other.text().to_string()),
+    })
+}

@@ -1,0 +1,734 @@
+//! The training loop: validation split, epoch shuffles, minibatch updates,
+//! early stopping, divergence detection, checkpoints and interrupts.
+
+use super::checkpoint::{
+    BestFile, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, Checkpoint, DataFingerprint,
+};
+use super::config::{Optimizer, TrainConfig};
+use super::engine::ShardEngine;
+use super::history::{EpochAccumulator, EpochRecord, History};
+use super::optimizer::OptimizerState;
+use super::progress::Reporter;
+use super::{lbfgs, schedule};
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::model::Autoencoder;
+use crate::real::Real;
+use crate::rng::{derive_seed, seeded};
+use nalgebra::DMatrix;
+use rand::RngExt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// Seed stream of the validation split; epochs use streams `1..=epochs`.
+const SPLIT_STREAM: u64 = u64::MAX;
+
+/// Trains autoencoders with a validated [`TrainConfig`].
+///
+/// Batches are cut into fixed-size shards whose gradients are computed in
+/// parallel on the current rayon pool and summed in a fixed order, so the
+/// same seed gives the same weights, bit for bit, with any number of threads.
+///
+/// ```
+/// use tiedae::model::{Autoencoder, AutoencoderSpec};
+/// use tiedae::train::{Optimizer, Progress, TrainConfig, Trainer};
+///
+/// let x = nalgebra::DMatrix::from_fn(120, 6, |i, j| ((i * (j + 1)) % 7) as f32 / 7.0);
+/// let model = Autoencoder::<f32>::new(&AutoencoderSpec::new(&[6, 2]), 1)?;
+/// let trainer = Trainer::new(
+///     TrainConfig::new()
+///         .epochs(5)
+///         .batch_size(32)
+///         .optimizer(Optimizer::adam())
+///         .learning_rate(1e-2)
+///         .seed(7)
+///         .progress(Progress::Silent),
+/// )?;
+/// let trained = trainer.fit(model, &x)?;
+/// let first = trained.history.epochs[0].train.total;
+/// assert!(trained.history.last().unwrap().train.total < first);
+/// let df = trained.history.to_dataframe()?; // one row per epoch
+/// assert_eq!(df.height(), 5);
+/// # Ok::<(), tiedae::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Trainer {
+    config: TrainConfig,
+    interrupt: Arc<AtomicBool>,
+}
+
+/// Why a run ended normally.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StopReason {
+    /// All epochs (or L-BFGS's iteration budget) ran.
+    Completed,
+    /// Early stopping: no validation improvement for `patience` epochs.
+    EarlyStopped {
+        /// The last epoch run.
+        epoch: usize,
+    },
+    /// L-BFGS met a tolerance (argmin's termination reason).
+    Converged(String),
+}
+
+/// A trained model with its record.
+#[derive(Clone, Debug)]
+pub struct TrainOutcome<T: Real> {
+    /// The trained model (the best epoch's weights when early stopping
+    /// restores them).
+    pub model: Autoencoder<T>,
+    /// One record per epoch.
+    pub history: History,
+    /// Why training ended.
+    pub stop: StopReason,
+    /// The epoch whose weights `model` holds, when early stopping chose it.
+    pub best_epoch: Option<usize>,
+}
+
+/// A run that ended in an error, with what it had when it stopped: the last
+/// finite weights and the completed epochs. Converts into [`Error`], so `?`
+/// works where the partial results are not wanted.
+#[derive(Debug)]
+pub struct Failed<T: Real> {
+    /// What stopped the run ([`Error::Diverged`], [`Error::Interrupted`], ...).
+    pub error: Error,
+    /// The model with the last finite weights.
+    pub model: Autoencoder<T>,
+    /// The completed epochs.
+    pub history: History,
+}
+
+impl<T: Real> std::fmt::Display for Failed<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl<T: Real> From<Box<Failed<T>>> for Error {
+    fn from(f: Box<Failed<T>>) -> Self {
+        f.error
+    }
+}
+
+/// What a progress callback sees.
+#[derive(Clone, Copy, Debug)]
+pub enum TrainEvent<'a> {
+    /// A batch (L-BFGS: an iteration) finished.
+    Batch {
+        /// Epoch (from 1).
+        epoch: usize,
+        /// Batch within the epoch (from 1).
+        batch: usize,
+        /// The batch objective.
+        loss: f64,
+    },
+    /// An epoch finished; its record.
+    Epoch(&'a EpochRecord),
+}
+
+/// Training and validation row indices.
+pub(crate) struct Split {
+    pub train: Vec<usize>,
+    pub val: Vec<usize>,
+}
+
+/// Everything that changes during a run (what a checkpoint stores).
+pub(crate) struct RunState<T: Real> {
+    pub model: Autoencoder<T>,
+    pub opt: OptimizerState<T>,
+    /// Epoch in progress or next (from 1).
+    pub epoch: usize,
+    /// Next batch of `epoch` (from 0).
+    pub batch: usize,
+    pub acc: EpochAccumulator,
+    pub history: History,
+    pub best: Option<(usize, f64, Vec<T>)>,
+    pub wait: usize,
+    pub last_finite_loss: Option<f64>,
+}
+
+/// Uniform shuffle of `rows` (Fisher–Yates), from `seed` alone.
+pub(crate) fn shuffled(rows: &[usize], seed: u64) -> Vec<usize> {
+    let mut out = rows.to_vec();
+    let mut rng = seeded(seed);
+    for i in (1..out.len()).rev() {
+        let j = rng.random_range(0..=i);
+        out.swap(i, j);
+    }
+    out
+}
+
+fn split_rows(n: usize, fraction: f64, seed: u64) -> Result<Split> {
+    if fraction == 0.0 {
+        return Ok(Split {
+            train: (0..n).collect(),
+            val: Vec::new(),
+        });
+    }
+    let n_val = ((fraction * n as f64).round() as usize).max(1);
+    if n_val >= n {
+        return Err(Error::InvalidData(format!(
+            "validation fraction {fraction} of {n} rows leaves no training rows"
+        )));
+    }
+    let all: Vec<usize> = (0..n).collect();
+    let perm = shuffled(&all, derive_seed(seed, SPLIT_STREAM));
+    Ok(Split {
+        val: perm[..n_val].to_vec(),
+        train: perm[n_val..].to_vec(),
+    })
+}
+
+/// Flat ranges of the weight matrices (what weight decay acts on).
+pub(crate) fn weight_ranges<T: Real>(model: &Autoencoder<T>) -> Vec<Range<usize>> {
+    model
+        .layout()
+        .layers()
+        .iter()
+        .flat_map(|s| std::iter::once(s.weight.clone()).chain(s.decoder_weight.clone()))
+        .collect()
+}
+
+fn check_data<T: Real>(model: &Autoencoder<T>, x: &DMatrix<T>) -> Result<()> {
+    if x.ncols() != model.input_dim() {
+        return Err(Error::Shape(format!(
+            "data has {} columns, the model expects {}",
+            x.ncols(),
+            model.input_dim()
+        )));
+    }
+    if x.nrows() == 0 {
+        return Err(Error::InvalidData("no rows to train on".into()));
+    }
+    if let Some(k) = x.iter().position(|v| !v.is_finite()) {
+        return Err(Error::InvalidData(format!(
+            "data entry (row {}, column {}) is {}",
+            k % x.nrows(),
+            k / x.nrows(),
+            x[k]
+        )));
+    }
+    Ok(())
+}
+
+fn all_finite<T: Real>(v: &[T]) -> bool {
+    v.iter().fold(true, |ok, x| ok & x.is_finite())
+}
+
+pub(crate) fn diverged(epoch: usize, batch: usize, what: String, last: Option<f64>) -> Error {
+    Error::Diverged {
+        epoch,
+        batch,
+        what,
+        last_finite_loss: last,
+    }
+}
+
+impl Trainer {
+    /// A trainer for `config`, which is validated here, before any work.
+    pub fn new(config: TrainConfig) -> Result<Self> {
+        config.validate()?;
+        Ok(Trainer {
+            config,
+            interrupt: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// A trainer with the config stored in a checkpoint (to resume it with
+    /// [`Trainer::resume`]).
+    pub fn from_checkpoint(path: impl AsRef<Path>) -> Result<Self> {
+        Trainer::new(Checkpoint::load(path)?.config)
+    }
+
+    /// The config.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// The flag that interrupts a run when raised (between batches): the run
+    /// writes a checkpoint (if a directory is configured) and returns
+    /// [`Error::Interrupted`]. Raise it from another thread, a callback, or
+    /// Ctrl-C through [`super::install_ctrlc_handler`]. `fit` and `resume`
+    /// lower it when they start.
+    pub fn interrupt_flag(&self) -> Arc<AtomicBool> {
+        self.interrupt.clone()
+    }
+
+    /// Uses `flag` as the interrupt flag (e.g. one shared by several trainers).
+    pub fn with_interrupt_flag(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.interrupt = flag;
+        self
+    }
+
+    pub(crate) fn interrupted(&self) -> bool {
+        self.interrupt.load(Ordering::SeqCst)
+    }
+
+    /// Trains `model` on the rows of `x` and returns it trained.
+    pub fn fit<T: Real>(&self, model: Autoencoder<T>, x: &DMatrix<T>) -> Result<TrainOutcome<T>> {
+        Ok(self.try_fit(model, x, |_| {})?)
+    }
+
+    /// Trains on a dataset's features (converted to `T`).
+    pub fn fit_dataset<T: Real>(
+        &self,
+        model: Autoencoder<T>,
+        data: &Dataset,
+    ) -> Result<TrainOutcome<T>> {
+        self.fit(model, &data.x_as::<T>())
+    }
+
+    /// [`Trainer::fit`] calling `on_event` after every batch and epoch (for
+    /// live plots, custom logging, or raising the interrupt flag).
+    pub fn fit_with<T: Real>(
+        &self,
+        model: Autoencoder<T>,
+        x: &DMatrix<T>,
+        on_event: impl FnMut(TrainEvent<'_>),
+    ) -> Result<TrainOutcome<T>> {
+        Ok(self.try_fit(model, x, on_event)?)
+    }
+
+    /// [`Trainer::fit_with`] that, on failure (divergence, interrupt), still
+    /// hands back the model with its last finite weights and the history.
+    pub fn try_fit<T: Real>(
+        &self,
+        model: Autoencoder<T>,
+        x: &DMatrix<T>,
+        on_event: impl FnMut(TrainEvent<'_>),
+    ) -> Result<TrainOutcome<T>, Box<Failed<T>>> {
+        let fail = |error: Error, model: Autoencoder<T>| {
+            Box::new(Failed {
+                error,
+                model,
+                history: History::new(),
+            })
+        };
+        if let Err(e) = self.prepare(&model, x) {
+            return Err(fail(e, model));
+        }
+        let split = match split_rows(x.nrows(), self.config.validation_fraction, self.config.seed) {
+            Ok(s) => s,
+            Err(e) => return Err(fail(e, model)),
+        };
+        let fingerprint = self
+            .config
+            .checkpoint
+            .as_ref()
+            .map(|_| DataFingerprint::of(x));
+        let opt = OptimizerState::new(&self.config.optimizer, model.n_params());
+        let st = RunState {
+            model,
+            opt,
+            epoch: 1,
+            batch: 0,
+            acc: EpochAccumulator::default(),
+            history: History::new(),
+            best: None,
+            wait: 0,
+            last_finite_loss: None,
+        };
+        self.drive(st, x, &split, fingerprint, on_event)
+    }
+
+    /// Continues the run checkpointed at `path` on the same data `x`. The
+    /// trainer's config must produce the same results as the checkpoint's
+    /// (same [`TrainConfig::result_hash`]; progress output and checkpoint
+    /// placement may differ). A resumed minibatch run ends with the same
+    /// weights, bit for bit, as an uninterrupted one. A resumed L-BFGS run
+    /// restarts the solver's memory from the checkpointed weights.
+    pub fn resume<T: Real>(
+        &self,
+        path: impl AsRef<Path>,
+        x: &DMatrix<T>,
+    ) -> Result<TrainOutcome<T>> {
+        self.resume_with(path, x, |_| {})
+    }
+
+    /// [`Trainer::resume`] calling `on_event` after every batch and epoch.
+    pub fn resume_with<T: Real>(
+        &self,
+        path: impl AsRef<Path>,
+        x: &DMatrix<T>,
+        on_event: impl FnMut(TrainEvent<'_>),
+    ) -> Result<TrainOutcome<T>> {
+        Ok(self.try_resume(path, x, on_event)??)
+    }
+
+    /// [`Trainer::resume_with`] that separates a checkpoint that cannot be
+    /// used (outer error) from a resumed run that fails (inner error, with
+    /// the last finite weights and the history).
+    #[allow(clippy::type_complexity)]
+    pub fn try_resume<T: Real>(
+        &self,
+        path: impl AsRef<Path>,
+        x: &DMatrix<T>,
+        on_event: impl FnMut(TrainEvent<'_>),
+    ) -> Result<Result<TrainOutcome<T>, Box<Failed<T>>>> {
+        let path = path.as_ref();
+        let ck = Checkpoint::load(path)?;
+        let model = ck.model::<T>()?;
+        if ck.config_hash != self.config.result_hash() {
+            return Err(Error::config(
+                "config",
+                format!(
+                    "differs from the one checkpointed in {} (resume needs the same \
+                     hyperparameters; see Trainer::from_checkpoint)",
+                    path.display()
+                ),
+            ));
+        }
+        let fingerprint = DataFingerprint::of(x);
+        if fingerprint != ck.data {
+            return Err(Error::InvalidData(format!(
+                "the data ({}x{}) is not the data checkpointed in {} ({}x{}, sha256 {})",
+                fingerprint.rows,
+                fingerprint.cols,
+                path.display(),
+                ck.data.rows,
+                ck.data.cols,
+                ck.data.sha256
+            )));
+        }
+        self.prepare(&model, x)?;
+        let fresh = OptimizerState::new(&self.config.optimizer, model.n_params());
+        let opt = OptimizerState::from_file(&ck.optimizer, &fresh)
+            .ok_or_else(|| Error::format(path, "optimizer", "state does not fit the model"))?;
+        let best = match ck.best {
+            Some(b) if b.params.len() == model.n_params() => Some((
+                b.epoch,
+                b.val_loss,
+                b.params.iter().map(|&v| T::of(v)).collect(),
+            )),
+            Some(_) => {
+                return Err(Error::format(
+                    path,
+                    "best",
+                    "parameters do not fit the model",
+                ));
+            }
+            None => None,
+        };
+        let split = split_rows(x.nrows(), self.config.validation_fraction, self.config.seed)?;
+        let st = RunState {
+            model,
+            opt,
+            epoch: ck.epoch,
+            batch: ck.batch,
+            acc: ck.accumulator,
+            history: ck.history,
+            best,
+            wait: ck.wait,
+            last_finite_loss: ck.last_finite_loss,
+        };
+        if ck.finished {
+            let restore = self.config.early_stopping.is_some_and(|e| e.restore_best);
+            let best_epoch = st.best.as_ref().filter(|_| restore).map(|b| b.0);
+            return Ok(Ok(TrainOutcome {
+                model: st.model,
+                history: st.history,
+                stop: StopReason::Completed,
+                best_epoch,
+            }));
+        }
+        Ok(self.drive(st, x, &split, Some(fingerprint), on_event))
+    }
+
+    /// Checks that config, model and data fit together, before any work.
+    fn prepare<T: Real>(&self, model: &Autoencoder<T>, x: &DMatrix<T>) -> Result<()> {
+        self.config
+            .objective()
+            .check_model(model.spec().output, model.latent_activation())?;
+        check_data(model, x)?;
+        self.interrupt.store(false, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Runs the loop from `st` and packages the result or the failure.
+    fn drive<T: Real>(
+        &self,
+        mut st: RunState<T>,
+        x: &DMatrix<T>,
+        split: &Split,
+        fingerprint: Option<DataFingerprint>,
+        mut on_event: impl FnMut(TrainEvent<'_>),
+    ) -> Result<TrainOutcome<T>, Box<Failed<T>>> {
+        let result = match self.config.optimizer {
+            Optimizer::Lbfgs(c) => lbfgs::run(
+                self,
+                &c,
+                &mut st,
+                x,
+                split,
+                fingerprint.as_ref(),
+                &mut on_event,
+            ),
+            _ => self.run_minibatch(&mut st, x, split, fingerprint.as_ref(), &mut on_event),
+        };
+        let result = result.and_then(|stop| {
+            let mut best_epoch = None;
+            let restore = self.config.early_stopping.is_some_and(|e| e.restore_best);
+            if restore && let Some((epoch, _, params)) = &st.best {
+                st.model.set_params(params)?;
+                best_epoch = Some(*epoch);
+            }
+            if let (Some(fp), Some(c)) = (&fingerprint, &self.config.checkpoint)
+                && c.every > 0
+            {
+                self.write_checkpoint(&st, fp, true)?;
+            }
+            Ok(stop).map(|s| (s, best_epoch))
+        });
+        match result {
+            Ok((stop, best_epoch)) => Ok(TrainOutcome {
+                model: st.model,
+                history: st.history,
+                stop,
+                best_epoch,
+            }),
+            Err(Error::Interrupted { .. }) => {
+                let error = match (&fingerprint, &self.config.checkpoint) {
+                    (Some(fp), Some(_)) => match self.write_checkpoint(&st, fp, false) {
+                        Ok(path) => Error::Interrupted {
+                            checkpoint: Some(path),
+                        },
+                        Err(e) => e,
+                    },
+                    _ => Error::Interrupted { checkpoint: None },
+                };
+                Err(Box::new(Failed {
+                    error,
+                    model: st.model,
+                    history: st.history,
+                }))
+            }
+            Err(error) => Err(Box::new(Failed {
+                error,
+                model: st.model,
+                history: st.history,
+            })),
+        }
+    }
+
+    /// Writes the run state to the configured checkpoint file.
+    pub(crate) fn write_checkpoint<T: Real>(
+        &self,
+        st: &RunState<T>,
+        data: &DataFingerprint,
+        finished: bool,
+    ) -> Result<PathBuf> {
+        let Some(c) = &self.config.checkpoint else {
+            return Err(Error::config(
+                "checkpoint",
+                "no checkpoint directory configured",
+            ));
+        };
+        let path = Checkpoint::path_in(&c.dir);
+        let ck = Checkpoint {
+            format: CHECKPOINT_FORMAT.into(),
+            version: CHECKPOINT_VERSION,
+            scalar: T::NAME.into(),
+            config: self.config.clone(),
+            config_hash: self.config.result_hash(),
+            data: data.clone(),
+            spec: st.model.spec().clone(),
+            params: st.model.params_to_vec().iter().map(|v| v.f64()).collect(),
+            optimizer: st.opt.to_file(),
+            epoch: st.epoch,
+            batch: st.batch,
+            accumulator: st.acc.clone(),
+            history: st.history.clone(),
+            best: st.best.as_ref().map(|(epoch, val_loss, p)| BestFile {
+                epoch: *epoch,
+                val_loss: *val_loss,
+                params: p.iter().map(|v| v.f64()).collect(),
+            }),
+            wait: st.wait,
+            last_finite_loss: st.last_finite_loss,
+            finished,
+        };
+        ck.save(&path)?;
+        Ok(path)
+    }
+
+    /// Early stopping bookkeeping after an epoch; `true` means stop.
+    pub(crate) fn early_stop_check<T: Real>(
+        &self,
+        st: &mut RunState<T>,
+        epoch: usize,
+        val: f64,
+    ) -> bool {
+        let Some(es) = self.config.early_stopping else {
+            return false;
+        };
+        let improved = st
+            .best
+            .as_ref()
+            .is_none_or(|(_, best, _)| val < best - es.min_delta);
+        if improved {
+            st.best = Some((epoch, val, st.model.params_to_vec()));
+            st.wait = 0;
+            false
+        } else {
+            st.wait += 1;
+            st.wait >= es.patience
+        }
+    }
+
+    fn run_minibatch<T: Real>(
+        &self,
+        st: &mut RunState<T>,
+        x: &DMatrix<T>,
+        split: &Split,
+        fingerprint: Option<&DataFingerprint>,
+        on_event: &mut dyn FnMut(TrainEvent<'_>),
+    ) -> Result<StopReason> {
+        let cfg = &self.config;
+        let loss = cfg.objective();
+        let mut engine = ShardEngine::new(cfg.shard_size)?;
+        let ranges = weight_ranges(&st.model);
+        let decay = match cfg.optimizer {
+            Optimizer::AdamW { .. } => Some((cfg.weight_decay, ranges.as_slice())),
+            _ => None,
+        };
+        let batches = split.train.len().div_ceil(cfg.batch_size);
+        let done = (st.epoch - 1) * batches + st.batch;
+        let reporter = Reporter::new(cfg.progress, cfg.epochs, batches, done);
+        let mut params = st.model.params_to_vec();
+        while st.epoch <= cfg.epochs {
+            let e = st.epoch;
+            let lr = schedule::learning_rate(cfg.schedule, cfg.learning_rate, e, cfg.epochs);
+            let order = shuffled(&split.train, derive_seed(cfg.seed, e as u64));
+            let t0 = Instant::now();
+            for (b, rows) in order.chunks(cfg.batch_size).enumerate().skip(st.batch) {
+                if self.interrupted() {
+                    st.acc.seconds += t0.elapsed().as_secs_f64();
+                    reporter.finish();
+                    return Err(Error::Interrupted { checkpoint: None });
+                }
+                let (terms, grad) = match engine.loss_and_grad(&st.model, x, rows, &loss) {
+                    Ok(v) => v,
+                    Err(Error::Numerical(what)) => {
+                        reporter.finish();
+                        return Err(diverged(e, b + 1, what, st.last_finite_loss));
+                    }
+                    Err(other) => return Err(other),
+                };
+                st.acc.add(&terms, rows.len(), grad);
+                if let Some(c) = cfg.clip_grad_norm {
+                    let n = grad.norm();
+                    if n > c {
+                        grad.scale(T::of(c / n));
+                    }
+                }
+                st.opt
+                    .apply(&cfg.optimizer, &mut params, grad.as_slice(), lr, decay);
+                if st.model.set_params(&params).is_err() {
+                    reporter.finish();
+                    return Err(diverged(
+                        e,
+                        b + 1,
+                        format!(
+                            "the update produced non-finite parameters (objective before it: \
+                             {:.6e}; learning rate {lr:e} too large?)",
+                            terms.total
+                        ),
+                        Some(terms.total),
+                    ));
+                }
+                st.last_finite_loss = Some(terms.total);
+                st.batch = b + 1;
+                reporter.batch(e, cfg.epochs, terms.total);
+                on_event(TrainEvent::Batch {
+                    epoch: e,
+                    batch: b + 1,
+                    loss: terms.total,
+                });
+            }
+            if !all_finite(&st.opt.m) || !all_finite(&st.opt.v) {
+                reporter.finish();
+                return Err(diverged(
+                    e,
+                    st.batch,
+                    "optimizer moments overflowed".into(),
+                    st.last_finite_loss,
+                ));
+            }
+            let mut rec = st.acc.finish(e, Some(lr), 0.0);
+            let mut stop = false;
+            if !split.val.is_empty() {
+                let v = match engine.loss(&st.model, x, &split.val, &loss) {
+                    Ok(v) => v,
+                    Err(Error::Numerical(what)) => {
+                        reporter.finish();
+                        return Err(diverged(
+                            e,
+                            st.batch,
+                            format!("validation: {what}"),
+                            st.last_finite_loss,
+                        ));
+                    }
+                    Err(other) => return Err(other),
+                };
+                rec.val_loss = Some(v.total);
+                rec.val_reconstruction = Some(v.reconstruction);
+                stop = self.early_stop_check(st, e, v.total);
+            }
+            rec.seconds += t0.elapsed().as_secs_f64();
+            st.history.epochs.push(rec);
+            st.acc = EpochAccumulator::default();
+            st.epoch += 1;
+            st.batch = 0;
+            let rec = st.history.last().expect("just pushed");
+            reporter.epoch(rec);
+            on_event(TrainEvent::Epoch(rec));
+            if stop {
+                reporter.finish();
+                return Ok(StopReason::EarlyStopped { epoch: e });
+            }
+            if let (Some(fp), Some(c)) = (fingerprint, &cfg.checkpoint)
+                && c.every > 0
+                && e % c.every == 0
+                && e < cfg.epochs
+            {
+                self.write_checkpoint(st, fp, false)?;
+            }
+            if self.interrupted() {
+                reporter.finish();
+                return Err(Error::Interrupted { checkpoint: None });
+            }
+        }
+        reporter.finish();
+        Ok(StopReason::Completed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shuffle_is_a_permutation_fixed_by_the_seed() {
+        let rows: Vec<usize> = (0..100).collect();
+        let a = shuffled(&rows, 5);
+        let mut sorted = a.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, rows);
+        assert_eq!(a, shuffled(&rows, 5));
+        assert_ne!(a, shuffled(&rows, 6));
+        assert_ne!(a, rows);
+    }
+
+    #[test]
+    fn split_is_disjoint_and_covers_all_rows() {
+        let s = split_rows(50, 0.2, 1).unwrap();
+        assert_eq!(s.val.len(), 10);
+        let mut all: Vec<usize> = s.train.iter().chain(&s.val).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..50).collect::<Vec<_>>());
+        assert!(split_rows(1, 0.5, 1).is_err());
+    }
+}
