@@ -4,6 +4,7 @@
 use super::activation::Activation;
 use super::affine::{self, BiasGrad};
 use super::bias::Biases;
+use super::conv_kernels;
 use super::dense::Dense;
 use super::gradient::Gradient;
 use super::kernels::StridedMut;
@@ -64,10 +65,32 @@ impl<T: Real> Autoencoder<T> {
     /// `derive_seed(seed, 2l + 1)`, so the tied and untied versions of one
     /// architecture start from the same encoder weights, and f32 and f64
     /// models from the same values up to rounding.
+    ///
+    /// Conv kernels are drawn the same way as `C_out x C_in·k_h·k_w`
+    /// matrices, Glorot with fan `(C_in + C_out)·k_h·k_w`.
     pub fn new(spec: &AutoencoderSpec, seed: u64) -> Result<Self> {
         spec.validate()?;
         let mut layers = Vec::with_capacity(spec.layer_count());
         for l in 0..spec.layer_count() {
+            if let Some(g) = spec.conv_geometry(l)? {
+                let ((rows, cols), fan) = (g.kernel_shape(), g.fan());
+                let k = init_matrix(spec.init, rows, cols, fan, derive_seed(seed, 2 * l as u64));
+                let (c_in, c_out) = (g.input().channels, g.output().channels);
+                let biases = Biases::zeros(spec.bias, c_in, c_out);
+                layers.push(if spec.tied[l] {
+                    Layer::Tied(TiedLinear::conv(g, k, biases)?)
+                } else {
+                    let kd = init_matrix(
+                        spec.init,
+                        rows,
+                        cols,
+                        fan,
+                        derive_seed(seed, 2 * l as u64 + 1),
+                    );
+                    Layer::Dense(Dense::conv(g, k, kd, biases)?)
+                });
+                continue;
+            }
             let (d, r) = (spec.dims[l], spec.dims[l + 1]);
             let fan = d + r;
             let w = init_matrix(spec.init, r, d, fan, derive_seed(seed, 2 * l as u64));
@@ -111,6 +134,14 @@ impl<T: Real> Autoencoder<T> {
                     if spec.tied[l] { "tied" } else { "untied" }
                 )));
             }
+            let want_conv = spec.conv_geometry(l)?;
+            if layer.conv() != want_conv.as_ref() {
+                return Err(Error::Shape(format!(
+                    "layer {l} has conv geometry {:?}, the spec says {:?}",
+                    layer.conv(),
+                    want_conv
+                )));
+            }
             if layer.biases().mode() != spec.bias {
                 return Err(Error::Shape(format!(
                     "layer {l} has {} biases, the spec says {}",
@@ -119,10 +150,19 @@ impl<T: Real> Autoencoder<T> {
                 )));
             }
         }
-        let pairs: Vec<_> = (0..spec.layer_count())
-            .map(|l| (spec.dims[l], spec.dims[l + 1], spec.tied[l]))
+        let pairs: Vec<_> = layers
+            .iter()
+            .enumerate()
+            .map(|(l, layer)| {
+                (
+                    spec.dims[l],
+                    spec.dims[l + 1],
+                    spec.tied[l],
+                    layer.conv().copied(),
+                )
+            })
             .collect();
-        let layout = Arc::new(ParamLayout::new(&pairs, spec.bias));
+        let layout = Arc::new(ParamLayout::with_conv(&pairs, spec.bias));
         Ok(Autoencoder {
             spec,
             layers,
@@ -400,21 +440,19 @@ impl<T: Real> Autoencoder<T> {
         terms.total += p;
         let lam = T::of(loss.l2);
         let g = grad.as_mut_slice();
-        for (layer, s) in self.layers.iter().zip(self.layout.layers()) {
-            let (r, d) = (layer.output_dim(), layer.input_dim());
-            let w = layer.encoder_weight();
-            for i in 0..r {
-                for j in 0..d {
-                    g[s.weight.start + i * d + j] += lam * w[(i, j)];
+        // Every stored matrix sits row-major in its slot (see `params`).
+        let decay = |g: &mut [T], m: &DMatrix<T>| {
+            let (rows, cols) = m.shape();
+            for i in 0..rows {
+                for j in 0..cols {
+                    g[i * cols + j] += lam * m[(i, j)];
                 }
             }
+        };
+        for (layer, s) in self.layers.iter().zip(self.layout.layers()) {
+            decay(&mut g[s.weight.clone()], layer.encoder_weight());
             if let (Layer::Dense(dense), Some(range)) = (layer, &s.decoder_weight) {
-                let wd = dense.decoder_weight();
-                for j in 0..d {
-                    for i in 0..r {
-                        g[range.start + j * r + i] += lam * wd[(j, i)];
-                    }
-                }
+                decay(&mut g[range.clone()], dense.decoder_weight());
             }
         }
         finite(terms.total, "loss with weight decay")?;
@@ -443,7 +481,7 @@ impl<T: Real> Autoencoder<T> {
         for (l, layer) in self.layers.iter().enumerate() {
             let (before, rest) = ws.a.split_at_mut(l);
             let input = if l == 0 { x } else { &before[l - 1] };
-            affine::encode_into(layer.enc(), layer.biases(), input, &mut ws.z[l]);
+            layer.encode_into(input, &mut ws.z[l], &mut ws.patches);
             self.spec.hidden[l].map_into(&ws.z[l], &mut rest[0]);
         }
         if decode {
@@ -461,7 +499,7 @@ impl<T: Real> Autoencoder<T> {
             let (head, tail) = ws.u.split_at_mut(l + 1);
             let input = if l + 1 == pairs { h } else { &tail[0] };
             let layer = &self.layers[l];
-            affine::decode_into(layer.dec(), layer.biases(), input, &mut ws.v[l]);
+            layer.decode_into(input, &mut ws.v[l], &mut ws.patches);
             self.spec
                 .decoder_activation(l)
                 .map_into(&ws.v[l], &mut head[l]);
@@ -482,7 +520,15 @@ impl<T: Real> Autoencoder<T> {
         let pairs = self.layers.len();
         let n = x.nrows();
         ws.size_backward(n, &self.spec.dims);
-        let Workspace { z, a, v, u, dv, da } = ws;
+        let Workspace {
+            z,
+            a,
+            v,
+            u,
+            dv,
+            da,
+            patches,
+        } = ws;
         let recon = loss::reconstruction(
             cfg.reconstruction,
             self.spec.output,
@@ -510,11 +556,6 @@ impl<T: Real> Autoencoder<T> {
             let (r, d) = (s.output_dim, s.input_dim);
             let chunk = &mut *chunks[l];
             let (weights, biases) = chunk.split_at_mut(s.biases.start - s.weight.start);
-            let gm = match (layer, parts[l].as_mut()) {
-                (Layer::Tied(_), Some(p)) => StridedMut::row_major(&mut p.decoder, r, d),
-                // ∂L/∂M for M = W_decᵀ: the row-major d x r slot read as column-major r x d.
-                _ => StridedMut::col_major(&mut weights[r * d..], r, d),
-            };
             let gb = BiasGrad::split(layer.biases(), biases);
             let (dv_head, dv_tail) = dv.split_at_mut(l + 1);
             let (input, dh) = if l + 1 == pairs {
@@ -522,15 +563,41 @@ impl<T: Real> Autoencoder<T> {
             } else {
                 (&u[l + 1], &mut dv_tail[0])
             };
-            affine::decode_backward(
-                layer.dec(),
-                layer.biases(),
-                input,
-                &dv_head[l],
-                gm,
-                gb,
-                Some(dh),
-            );
+            if let Some(g) = layer.conv() {
+                // Kernel gradients are C_out x C_in·k_h·k_w, row-major in their slots.
+                let (rows, cols) = g.kernel_shape();
+                let (gk, kernel) = match (layer, parts[l].as_mut()) {
+                    (Layer::Tied(t), Some(p)) => (&mut p.decoder[..], t.weight()),
+                    (Layer::Dense(dn), _) => (&mut weights[rows * cols..], dn.decoder_weight()),
+                    (Layer::Tied(_), None) => unreachable!("tied pairs have tied parts"),
+                };
+                conv_kernels::decode_backward(
+                    g,
+                    kernel,
+                    layer.biases(),
+                    input,
+                    &dv_head[l],
+                    StridedMut::row_major(gk, rows, cols),
+                    gb,
+                    Some(dh),
+                    patches,
+                );
+            } else {
+                let gm = match (layer, parts[l].as_mut()) {
+                    (Layer::Tied(_), Some(p)) => StridedMut::row_major(&mut p.decoder, r, d),
+                    // ∂L/∂M for M = W_decᵀ: the row-major d x r slot read as column-major r x d.
+                    _ => StridedMut::col_major(&mut weights[r * d..], r, d),
+                };
+                affine::decode_backward(
+                    layer.dec(),
+                    layer.biases(),
+                    input,
+                    &dv_head[l],
+                    gm,
+                    gb,
+                    Some(dh),
+                );
+            }
             if l + 1 < pairs {
                 self.spec.decoder_activation(l + 1).scale_by_derivative(
                     &v[l + 1],
@@ -559,18 +626,34 @@ impl<T: Real> Autoencoder<T> {
             } else {
                 Some(&mut da_head[l - 1])
             };
-            match parts[l].as_mut() {
-                Some(p) => {
-                    let ge = StridedMut::row_major(&mut p.encoder, r, d);
-                    affine::encode_backward(layer.enc(), layer.biases(), input, dz, ge, gb, dx);
-                    // The tied weight's gradient is the sum of its two uses.
-                    for ((g, &e), &dd) in weights.iter_mut().zip(&p.encoder).zip(&p.decoder) {
-                        *g = e + dd;
-                    }
-                }
-                None => {
-                    let ge = StridedMut::row_major(&mut weights[..r * d], r, d);
-                    affine::encode_backward(layer.enc(), layer.biases(), input, dz, ge, gb, dx);
+            // The encoder weight's gradient (or the tied encoder part) is
+            // row-major in its slot, conv or dense.
+            let (rows, cols) = match layer.conv() {
+                Some(g) => g.kernel_shape(),
+                None => (r, d),
+            };
+            let ge = match parts[l].as_mut() {
+                Some(p) => StridedMut::row_major(&mut p.encoder, rows, cols),
+                None => StridedMut::row_major(&mut weights[..rows * cols], rows, cols),
+            };
+            match layer.conv() {
+                Some(g) => conv_kernels::encode_backward(
+                    g,
+                    layer.encoder_weight(),
+                    layer.biases(),
+                    input,
+                    dz,
+                    ge,
+                    gb,
+                    dx,
+                    patches,
+                ),
+                None => affine::encode_backward(layer.enc(), layer.biases(), input, dz, ge, gb, dx),
+            }
+            if let Some(p) = parts[l].as_ref() {
+                // The tied weight's gradient is the sum of its two uses.
+                for ((g, &e), &dd) in weights.iter_mut().zip(&p.encoder).zip(&p.decoder) {
+                    *g = e + dd;
                 }
             }
         }

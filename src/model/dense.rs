@@ -3,8 +3,10 @@
 
 use super::affine;
 use super::bias::Biases;
+use super::conv::Conv2d;
+use super::conv_kernels;
 use super::kernels::Strided;
-use super::tied::{check_finite, check_input};
+use super::tied::{check_conv_biases, check_finite, check_input};
 use crate::error::{Error, Result};
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -13,11 +15,17 @@ use nalgebra::DMatrix;
 /// same bias modes as [`super::TiedLinear`] (mirrored: `v = (h − b_enc) W_decᵀ`).
 /// `W_dec` is stored d x r like PyTorch's `nn.Linear(r, d).weight`, so a tied
 /// pair is the special case `W_dec = W_encᵀ`.
+///
+/// An untied conv pair ([`Dense::conv`]) has an encoder kernel `K_enc` and a
+/// decoder kernel `K_dec`, both `C_out x C_in·k_h·k_w` (see [`super::conv`]):
+/// `z = conv2d(x, K_enc) + b_enc`, `v = conv_transpose2d(h, K_dec) + b_dec`;
+/// the tied conv pair is the special case `K_dec = K_enc`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dense<T: Real> {
     encoder: DMatrix<T>,
     decoder: DMatrix<T>,
     biases: Biases<T>,
+    conv: Option<Conv2d>,
 }
 
 impl<T: Real> Dense<T> {
@@ -42,7 +50,33 @@ impl<T: Real> Dense<T> {
             encoder,
             decoder,
             biases,
+            conv: None,
         })
+    }
+
+    /// An untied conv pair with geometry `geometry`, kernels `K_enc` and
+    /// `K_dec` (each `C_out x C_in·k_h·k_w`) and per-channel biases (`None` or
+    /// `Separate`).
+    pub fn conv(
+        geometry: Conv2d,
+        encoder: DMatrix<T>,
+        decoder: DMatrix<T>,
+        biases: Biases<T>,
+    ) -> Result<Self> {
+        geometry.check_kernel(&encoder)?;
+        geometry.check_kernel(&decoder)?;
+        check_conv_biases(&geometry, &biases)?;
+        Ok(Dense {
+            encoder,
+            decoder,
+            biases,
+            conv: Some(geometry),
+        })
+    }
+
+    /// The geometry, for a conv pair.
+    pub fn conv_geometry(&self) -> Option<&Conv2d> {
+        self.conv.as_ref()
     }
 
     /// `W_enc`, r x d.
@@ -50,7 +84,8 @@ impl<T: Real> Dense<T> {
         &self.encoder
     }
 
-    /// `W_dec`, d x r: column `i` is hidden unit `i`'s decoding direction.
+    /// `W_dec`, d x r: column `i` is hidden unit `i`'s decoding direction
+    /// (the decoder kernel `K_dec`, `C_out x C_in·k_h·k_w`, for a conv pair).
     pub fn decoder_weight(&self) -> &DMatrix<T> {
         &self.decoder
     }
@@ -60,21 +95,37 @@ impl<T: Real> Dense<T> {
         &self.biases
     }
 
-    /// Input width `d`.
+    /// Input width `d` (`C_in·H·W` for a conv pair).
     pub fn input_dim(&self) -> usize {
-        self.encoder.ncols()
+        match &self.conv {
+            Some(g) => g.input().len(),
+            None => self.encoder.ncols(),
+        }
     }
 
-    /// Hidden width `r`.
+    /// Hidden width `r` (`C_out·H_out·W_out` for a conv pair).
     pub fn output_dim(&self) -> usize {
-        self.encoder.nrows()
+        match &self.conv {
+            Some(g) => g.output().len(),
+            None => self.encoder.nrows(),
+        }
     }
 
     /// Encoder pre-activation of a batch `x` (n x d) -> n x r.
     pub fn encode(&self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
         check_input(x, self.input_dim(), "input")?;
         let mut z = DMatrix::zeros(x.nrows(), self.output_dim());
-        affine::encode_into(self.enc(), &self.biases, x, &mut z);
+        match &self.conv {
+            Some(g) => conv_kernels::encode_into(
+                g,
+                &self.encoder,
+                &self.biases,
+                x,
+                &mut z,
+                &mut Vec::new(),
+            ),
+            None => affine::encode_into(self.enc(), &self.biases, x, &mut z),
+        }
         Ok(z)
     }
 
@@ -82,7 +133,17 @@ impl<T: Real> Dense<T> {
     pub fn decode(&self, h: &DMatrix<T>) -> Result<DMatrix<T>> {
         check_input(h, self.output_dim(), "code")?;
         let mut v = DMatrix::zeros(h.nrows(), self.input_dim());
-        affine::decode_into(self.dec(), &self.biases, h, &mut v);
+        match &self.conv {
+            Some(g) => conv_kernels::decode_into(
+                g,
+                &self.decoder,
+                &self.biases,
+                h,
+                &mut v,
+                &mut Vec::new(),
+            ),
+            None => affine::decode_into(self.dec(), &self.biases, h, &mut v),
+        }
         Ok(v)
     }
 

@@ -7,6 +7,11 @@
 //!             "biases":{"mode":"separate","encoder":[...],"decoder":[...]}}]}
 //! ```
 //!
+//! Conv pairs (a `conv` entry in the spec) use the same layer kinds: `weight`
+//! (tied) or `encoder_weight`/`decoder_weight` (untied) hold the kernel
+//! matrices, `C_out x C_in·k_h·k_w` each, and the biases are per channel.
+//! Dense model files are unchanged by conv support (the spec omits `conv`).
+//!
 //! Values are stored as f64 (f32 weights widen exactly) in shortest
 //! round-trip form and parsed with correct rounding, so a save/load round
 //! trip reproduces every bit. Loading rejects anything it does not fully
@@ -317,11 +322,29 @@ impl<T: Real> Autoencoder<T> {
         for (l, lf) in file.layers.iter().enumerate() {
             let (d, r) = (spec.dims[l], spec.dims[l + 1]);
             let loc = format!("layer {l}");
+            let geom = spec
+                .conv_geometry(l)
+                .map_err(|e| fmt("spec", e.to_string()))?;
+            // Stored shapes: W (r x d), W_dec (d x r), biases (d, r); for conv
+            // pairs both kernels are C_out x C_in·k_h·k_w, biases per channel.
+            let (enc_shape, dec_shape, bias_dims) = match &geom {
+                Some(g) => (
+                    g.kernel_shape(),
+                    g.kernel_shape(),
+                    (g.input().channels, g.output().channels),
+                ),
+                None => ((r, d), (d, r), (d, r)),
+            };
             let layer = match (lf, spec.tied[l]) {
                 (LayerFile::Tied { weight, biases: b }, true) => {
-                    let w = matrix(weight, r, d, "weight").map_err(|e| fmt(&loc, e))?;
-                    let b = biases(b, &spec, d, r).map_err(|e| fmt(&loc, e))?;
-                    Layer::Tied(TiedLinear::new(w, b).map_err(|e| fmt(&loc, e.to_string()))?)
+                    let w = matrix(weight, enc_shape.0, enc_shape.1, "weight")
+                        .map_err(|e| fmt(&loc, e))?;
+                    let b = biases(b, &spec, bias_dims.0, bias_dims.1).map_err(|e| fmt(&loc, e))?;
+                    let pair = match geom {
+                        Some(g) => TiedLinear::conv(g, w, b),
+                        None => TiedLinear::new(w, b),
+                    };
+                    Layer::Tied(pair.map_err(|e| fmt(&loc, e.to_string()))?)
                 }
                 (
                     LayerFile::Dense {
@@ -331,12 +354,16 @@ impl<T: Real> Autoencoder<T> {
                     },
                     false,
                 ) => {
-                    let we =
-                        matrix(encoder_weight, r, d, "encoder_weight").map_err(|e| fmt(&loc, e))?;
-                    let wd =
-                        matrix(decoder_weight, d, r, "decoder_weight").map_err(|e| fmt(&loc, e))?;
-                    let b = biases(b, &spec, d, r).map_err(|e| fmt(&loc, e))?;
-                    Layer::Dense(Dense::new(we, wd, b).map_err(|e| fmt(&loc, e.to_string()))?)
+                    let we = matrix(encoder_weight, enc_shape.0, enc_shape.1, "encoder_weight")
+                        .map_err(|e| fmt(&loc, e))?;
+                    let wd = matrix(decoder_weight, dec_shape.0, dec_shape.1, "decoder_weight")
+                        .map_err(|e| fmt(&loc, e))?;
+                    let b = biases(b, &spec, bias_dims.0, bias_dims.1).map_err(|e| fmt(&loc, e))?;
+                    let pair = match geom {
+                        Some(g) => Dense::conv(g, we, wd, b),
+                        None => Dense::new(we, wd, b),
+                    };
+                    Layer::Dense(pair.map_err(|e| fmt(&loc, e.to_string()))?)
                 }
                 (_, tied) => {
                     return Err(fmt(

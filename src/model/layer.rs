@@ -1,6 +1,9 @@
 //! One layer pair of a stack, tied or untied, behind one interface.
 
+use super::affine;
 use super::bias::Biases;
+use super::conv::Conv2d;
+use super::conv_kernels;
 use super::dense::Dense;
 use super::kernels::Strided;
 use super::tied::TiedLinear;
@@ -39,6 +42,14 @@ impl<T: Real> Layer<T> {
         }
     }
 
+    /// The geometry of a conv pair (`None` for a dense one).
+    pub fn conv(&self) -> Option<&Conv2d> {
+        match self {
+            Layer::Tied(t) => t.conv_geometry(),
+            Layer::Dense(d) => d.conv_geometry(),
+        }
+    }
+
     /// Input width `d`.
     pub fn input_dim(&self) -> usize {
         match self {
@@ -56,7 +67,8 @@ impl<T: Real> Layer<T> {
     }
 
     /// The encoder weight (r x d): `W` when tied, `W_enc` otherwise. Its row
-    /// space is what principal angles compare with PCA's subspace.
+    /// space is what principal angles compare with PCA's subspace. For a conv
+    /// pair, the kernel matrix `C_out x C_in·k_h·k_w` (see [`super::conv`]).
     pub fn encoder_weight(&self) -> &DMatrix<T> {
         match self {
             Layer::Tied(t) => t.weight(),
@@ -65,11 +77,23 @@ impl<T: Real> Layer<T> {
     }
 
     /// The decoder weight as a d x r matrix: `Wᵀ` when tied (a copy),
-    /// `W_dec` otherwise.
+    /// `W_dec` otherwise. For a conv pair, the transposed decoder kernel
+    /// matrix (`C_in·k_h·k_w x C_out`), so a pair is tied exactly when this
+    /// equals `encoder_weight()ᵀ`, conv or not.
     pub fn decoder_weight(&self) -> DMatrix<T> {
         match self {
             Layer::Tied(t) => t.weight().transpose(),
+            Layer::Dense(d) if d.conv_geometry().is_some() => d.decoder_weight().transpose(),
             Layer::Dense(d) => d.decoder_weight().clone(),
+        }
+    }
+
+    /// The weight the decoder map uses in its own storage shape: `W` (tied),
+    /// `W_dec` (untied dense), `K` or `K_dec` (conv).
+    fn decoder_matrix(&self) -> &DMatrix<T> {
+        match self {
+            Layer::Tied(t) => t.weight(),
+            Layer::Dense(d) => d.decoder_weight(),
         }
     }
 
@@ -97,6 +121,28 @@ impl<T: Real> Layer<T> {
         }
     }
 
+    /// Encoder pre-activation into `z` (sized `n x r`); `patches` is scratch
+    /// for conv pairs.
+    pub(crate) fn encode_into(&self, x: &DMatrix<T>, z: &mut DMatrix<T>, patches: &mut Vec<T>) {
+        match self.conv() {
+            Some(g) => {
+                conv_kernels::encode_into(g, self.encoder_weight(), self.biases(), x, z, patches)
+            }
+            None => affine::encode_into(self.enc(), self.biases(), x, z),
+        }
+    }
+
+    /// Decoder pre-activation into `v` (sized `n x d`); `patches` is scratch
+    /// for conv pairs.
+    pub(crate) fn decode_into(&self, h: &DMatrix<T>, v: &mut DMatrix<T>, patches: &mut Vec<T>) {
+        match self.conv() {
+            Some(g) => {
+                conv_kernels::decode_into(g, self.decoder_matrix(), self.biases(), h, v, patches)
+            }
+            None => affine::decode_into(self.dec(), self.biases(), h, v),
+        }
+    }
+
     pub(crate) fn enc(&self) -> Strided<'_, T> {
         match self {
             Layer::Tied(t) => t.enc(),
@@ -111,31 +157,18 @@ impl<T: Real> Layer<T> {
         }
     }
 
-    /// Writes the pair's parameters in flat order (see [`super::params`]).
+    /// Writes the pair's parameters in flat order (see [`super::params`]):
+    /// each stored matrix row-major, then the biases.
     pub(crate) fn write_flat(&self, out: &mut [T]) {
-        let (r, d) = (self.output_dim(), self.input_dim());
-        let w = self.encoder_weight();
-        for i in 0..r {
-            for j in 0..d {
-                out[i * d + j] = w[(i, j)];
-            }
-        }
-        let mut at = r * d;
+        let mut at = write_row_major(self.encoder_weight(), out);
         if let Layer::Dense(dense) = self {
-            let wd = dense.decoder_weight();
-            for j in 0..d {
-                for i in 0..r {
-                    out[at + j * r + i] = wd[(j, i)];
-                }
-            }
-            at += r * d;
+            at += write_row_major(dense.decoder_weight(), &mut out[at..]);
         }
         self.biases().write_flat(&mut out[at..]);
     }
 
     /// Reads the pair's parameters from flat order.
     pub(crate) fn read_flat(&mut self, src: &[T]) {
-        let (r, d) = (self.output_dim(), self.input_dim());
         let (w, wd, biases) = match self {
             Layer::Tied(t) => {
                 let (w, b) = t.parts_mut();
@@ -146,20 +179,32 @@ impl<T: Real> Layer<T> {
                 (we, Some(wd), b)
             }
         };
-        for i in 0..r {
-            for j in 0..d {
-                w[(i, j)] = src[i * d + j];
-            }
-        }
-        let mut at = r * d;
+        let mut at = read_row_major(w, src);
         if let Some(wd) = wd {
-            for j in 0..d {
-                for i in 0..r {
-                    wd[(j, i)] = src[at + j * r + i];
-                }
-            }
-            at += r * d;
+            at += read_row_major(wd, &src[at..]);
         }
         biases.read_flat(&src[at..]);
     }
+}
+
+/// Writes `m` row-major to the front of `out`; returns the count.
+fn write_row_major<T: Real>(m: &DMatrix<T>, out: &mut [T]) -> usize {
+    let (rows, cols) = m.shape();
+    for i in 0..rows {
+        for j in 0..cols {
+            out[i * cols + j] = m[(i, j)];
+        }
+    }
+    rows * cols
+}
+
+/// Fills `m` from the row-major front of `src`; returns the count.
+fn read_row_major<T: Real>(m: &mut DMatrix<T>, src: &[T]) -> usize {
+    let (rows, cols) = m.shape();
+    for i in 0..rows {
+        for j in 0..cols {
+            m[(i, j)] = src[i * cols + j];
+        }
+    }
+    rows * cols
 }

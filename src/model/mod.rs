@@ -4,7 +4,9 @@
 //! `v = h W + b_dec`. A [`Dense`] pair has `W_enc` (r x d) and `W_dec`
 //! (d x r). An [`Autoencoder`] stacks pairs built from an
 //! [`AutoencoderSpec`]; the tied and untied versions of an architecture differ
-//! only in [`AutoencoderSpec::tied`].
+//! only in [`AutoencoderSpec::tied`]. Conv pairs ([`conv`]) are tied pairs
+//! (`conv2d` encoder, `conv_transpose2d` decoder with the same kernel) or
+//! untied ones in the same types, built with [`AutoencoderSpec::conv`].
 //!
 //! Training-facing API: [`Autoencoder::loss_and_grad`] (per-shard data terms
 //! normalised by the batch size, exact gradients in the flat order of
@@ -28,6 +30,8 @@ mod activation;
 mod affine;
 mod autoencoder;
 mod bias;
+pub mod conv;
+mod conv_kernels;
 mod dense;
 mod fastmath;
 mod file;
@@ -42,6 +46,7 @@ mod workspace;
 pub use activation::{Activation, OutputActivation};
 pub use autoencoder::Autoencoder;
 pub use bias::{BiasMode, Biases};
+pub use conv::{Conv2d, ConvSpec, ConvStack, ImageShape};
 pub use dense::Dense;
 pub use file::{MODEL_FORMAT, MODEL_VERSION};
 pub use gradient::{Gradient, LayerGradNorms, TiedParts};

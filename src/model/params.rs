@@ -9,15 +9,23 @@
 //! 2. untied only: the decoder weight `W_dec`, `d x r`, row-major;
 //! 3. the biases of the pair's mode: `b_enc` (r) then `b_dec` (d) for
 //!    `Separate`, `b_enc` (r) for `Mirrored`, `b_pre` (d) for `PreCentering`.
+//!
+//! A conv pair (see [`super::conv`]) stores its kernel `K` (tied) or `K_enc`
+//! as a `C_out x C_in·k_h·k_w` matrix, row-major (PyTorch's
+//! `weight.flatten()`), then, untied only, `K_dec` of the same shape,
+//! row-major; then `b_enc` (`C_out`, one per output channel) and `b_dec`
+//! (`C_in`) for `Separate`.
 
 use super::bias::BiasMode;
+use super::conv::Conv2d;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
 /// Parameter count of one layer pair.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LayerCount {
-    /// Weight entries: `d r` tied, `2 d r` untied.
+    /// Weight entries: `d r` tied, `2 d r` untied (conv: `C_out C_in k_h k_w`
+    /// tied, twice that untied).
     pub weights: usize,
     /// Bias entries (see [`BiasMode::parameter_count`]).
     pub biases: usize,
@@ -51,6 +59,8 @@ pub struct LayerSlots {
     pub decoder_weight: Option<Range<usize>>,
     /// All bias entries of the pair, in the order of the module docs.
     pub biases: Range<usize>,
+    /// The geometry of a conv pair (`None` for a dense one).
+    pub conv: Option<Conv2d>,
 }
 
 impl LayerSlots {
@@ -59,20 +69,30 @@ impl LayerSlots {
         self.weight.start..self.biases.end
     }
 
+    /// The lengths `(d, r)` bias vectors follow: the widths, or the channel
+    /// counts `(C_in, C_out)` of a conv pair.
+    fn bias_dims(&self) -> (usize, usize) {
+        match &self.conv {
+            Some(g) => (g.input().channels, g.output().channels),
+            None => (self.input_dim, self.output_dim),
+        }
+    }
+
     /// `b_enc`'s range (separate and mirrored modes).
     pub fn encoder_bias(&self) -> Option<Range<usize>> {
         let s = self.biases.start;
         match self.bias_mode {
-            BiasMode::Separate | BiasMode::Mirrored => Some(s..s + self.output_dim),
+            BiasMode::Separate | BiasMode::Mirrored => Some(s..s + self.bias_dims().1),
             _ => None,
         }
     }
 
     /// `b_dec`'s range (separate mode).
     pub fn decoder_bias(&self) -> Option<Range<usize>> {
-        let s = self.biases.start + self.output_dim;
+        let (d, r) = self.bias_dims();
+        let s = self.biases.start + r;
         match self.bias_mode {
-            BiasMode::Separate => Some(s..s + self.input_dim),
+            BiasMode::Separate => Some(s..s + d),
             _ => None,
         }
     }
@@ -103,21 +123,36 @@ pub struct ParamLayout {
 }
 
 impl ParamLayout {
-    /// The layout of pairs `(d, r, tied)` with one bias mode.
+    /// The layout of dense pairs `(d, r, tied)` with one bias mode.
     pub fn new(pairs: &[(usize, usize, bool)], bias: BiasMode) -> Self {
+        let pairs: Vec<_> = pairs.iter().map(|&(d, r, t)| (d, r, t, None)).collect();
+        Self::with_conv(&pairs, bias)
+    }
+
+    /// The layout of pairs `(d, r, tied, conv geometry)` with one bias mode.
+    /// A conv pair's widths must be its geometry's flattened input and
+    /// output lengths.
+    pub fn with_conv(pairs: &[(usize, usize, bool, Option<Conv2d>)], bias: BiasMode) -> Self {
         let mut at = 0;
         let mut layers = Vec::with_capacity(pairs.len());
-        for &(d, r, tied) in pairs {
-            let weight = at..at + r * d;
+        for &(d, r, tied, conv) in pairs {
+            let (weights, bias_count) = match &conv {
+                Some(g) => (
+                    g.weight_count(),
+                    bias.parameter_count(g.input().channels, g.output().channels),
+                ),
+                None => (r * d, bias.parameter_count(d, r)),
+            };
+            let weight = at..at + weights;
             at = weight.end;
             let decoder_weight = if tied {
                 None
             } else {
-                let w = at..at + d * r;
+                let w = at..at + weights;
                 at = w.end;
                 Some(w)
             };
-            let biases = at..at + bias.parameter_count(d, r);
+            let biases = at..at + bias_count;
             at = biases.end;
             layers.push(LayerSlots {
                 tied,
@@ -127,6 +162,7 @@ impl ParamLayout {
                 weight,
                 decoder_weight,
                 biases,
+                conv,
             });
         }
         ParamLayout { layers, total: at }

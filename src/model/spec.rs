@@ -5,6 +5,8 @@
 
 use super::activation::{Activation, OutputActivation};
 use super::bias::BiasMode;
+use super::conv::{Conv2d, ConvSpec, ConvStack, ImageShape};
+use super::tied::check_conv_bias_mode;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -74,6 +76,9 @@ impl TryFrom<InitRepr> for Init {
 /// the decoder runs them back in reverse. Pair `l` applies `hidden[l]` to its
 /// encoder output; its decoder output gets `hidden[l - 1]` (the activation of
 /// the representation it reconstructs), or `output` for pair 0.
+///
+/// With [`AutoencoderSpec::conv`] the first pairs are convolutions (see
+/// [`super::conv`]); their widths in `dims` are the flattened image sizes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AutoencoderSpec {
@@ -89,6 +94,10 @@ pub struct AutoencoderSpec {
     pub bias: BiasMode,
     /// Weight initialisation.
     pub init: Init,
+    /// Conv pairs at the front of the stack (absent for dense models, and
+    /// then not written to files, which keeps dense model files unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conv: Option<ConvStack>,
 }
 
 impl AutoencoderSpec {
@@ -103,6 +112,61 @@ impl AutoencoderSpec {
             output: OutputActivation::Identity,
             bias: BiasMode::Separate,
             init: Init::GlorotUniform,
+            conv: None,
+        }
+    }
+
+    /// A tied, linear, separate-bias stack of conv pairs on images of shape
+    /// `image` (rows of the data are flattened images, `C·H·W` wide). Append
+    /// dense pairs with [`AutoencoderSpec::then_dense`]; refine with the
+    /// other builder methods. Errors on impossible geometry.
+    ///
+    /// ```
+    /// use tiedae::model::{AutoencoderSpec, ConvSpec, ImageShape};
+    /// let spec = AutoencoderSpec::conv(
+    ///     ImageShape::new(1, 28, 28),
+    ///     &[ConvSpec::new(8, 4, 2, 1), ConvSpec::new(16, 4, 2, 1)],
+    /// )?
+    /// .then_dense(&[64]);
+    /// assert_eq!(spec.dims, vec![784, 8 * 14 * 14, 16 * 7 * 7, 64]);
+    /// # Ok::<(), tiedae::Error>(())
+    /// ```
+    pub fn conv(image: ImageShape, layers: &[ConvSpec]) -> Result<Self> {
+        if layers.is_empty() {
+            return Err(Error::config("conv", "no conv pairs given"));
+        }
+        let stack = ConvStack {
+            image,
+            layers: layers.to_vec(),
+        };
+        let mut dims = vec![image.len()];
+        dims.extend(stack.geometries()?.iter().map(|g| g.output().len()));
+        let mut spec = AutoencoderSpec::new(&dims);
+        spec.conv = Some(stack);
+        Ok(spec)
+    }
+
+    /// Appends tied dense pairs of the given widths after the current
+    /// latent, with identity activations (set them afterwards).
+    pub fn then_dense(mut self, widths: &[usize]) -> Self {
+        self.dims.extend_from_slice(widths);
+        self.tied.extend(std::iter::repeat_n(true, widths.len()));
+        self.hidden
+            .extend(std::iter::repeat_n(Activation::Identity, widths.len()));
+        self
+    }
+
+    /// Number of conv pairs at the front of the stack.
+    pub fn conv_count(&self) -> usize {
+        self.conv.as_ref().map_or(0, |c| c.layers.len())
+    }
+
+    /// The geometry of pair `l` if it is a conv pair (`Ok(None)` for dense
+    /// pairs), or the geometry error.
+    pub fn conv_geometry(&self, l: usize) -> Result<Option<Conv2d>> {
+        match &self.conv {
+            Some(c) if l < c.layers.len() => Ok(Some(c.geometries()?[l])),
+            _ => Ok(None),
         }
     }
 
@@ -205,6 +269,9 @@ impl AutoencoderSpec {
         for act in &self.hidden {
             act.validate()?;
         }
+        if let Some(stack) = &self.conv {
+            self.validate_conv(stack)?;
+        }
         if let Init::Normal { std } = self.init
             && !(std.is_finite() && std > 0.0)
         {
@@ -214,5 +281,30 @@ impl AutoencoderSpec {
             ));
         }
         Ok(())
+    }
+
+    /// Conv pairs: at least one, no more than the pairs, widths matching the
+    /// geometry, and a bias mode conv pairs support.
+    fn validate_conv(&self, stack: &ConvStack) -> Result<()> {
+        let k = stack.layers.len();
+        if k == 0 || k > self.layer_count() {
+            return Err(Error::config(
+                "conv",
+                format!("{k} conv pairs for a stack of {} pairs", self.layer_count()),
+            ));
+        }
+        let geoms = stack.geometries()?;
+        let mut widths = vec![stack.image.len()];
+        widths.extend(geoms.iter().map(|g| g.output().len()));
+        if self.dims[..=k] != widths[..] {
+            return Err(Error::config(
+                "dims",
+                format!(
+                    "the conv pairs need widths {widths:?}, dims start with {:?}",
+                    &self.dims[..=k]
+                ),
+            ));
+        }
+        check_conv_bias_mode(self.bias)
     }
 }

@@ -1,8 +1,11 @@
 //! A tied layer pair: one weight `W` (r x d) used by the encoder as `Wᵀ` and
-//! by the decoder as `W`.
+//! by the decoder as `W`, or one conv kernel `K` used by `conv2d` and by its
+//! adjoint `conv_transpose2d`.
 
 use super::affine;
-use super::bias::Biases;
+use super::bias::{BiasMode, Biases};
+use super::conv::Conv2d;
+use super::conv_kernels;
 use super::kernels::{Strided, all_finite};
 use crate::error::{Error, Result};
 use crate::real::Real;
@@ -11,10 +14,36 @@ use nalgebra::DMatrix;
 /// A tied pair: `z = x Wᵀ + b_enc`, `v = h W + b_dec` (see
 /// [`super::BiasMode`] for the other bias modes). Activations are applied by
 /// the [`super::Autoencoder`] stack, so these maps are affine.
+///
+/// A conv pair ([`TiedLinear::conv`]) is the same idea with a structured
+/// linear map: `z = conv2d(x, K) + b_enc`, `v = conv_transpose2d(h, K) + b_dec`,
+/// where `weight()` is the kernel matrix `K` (`C_out x C_in·k_h·k_w`, see
+/// [`super::conv`]) and the biases are per channel.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TiedLinear<T: Real> {
     weight: DMatrix<T>,
     biases: Biases<T>,
+    conv: Option<Conv2d>,
+}
+
+/// Checks that conv biases are per channel and of a supported mode.
+pub(crate) fn check_conv_biases<T: Real>(g: &Conv2d, biases: &Biases<T>) -> Result<()> {
+    check_conv_bias_mode(biases.mode())?;
+    biases.check(g.input().channels, g.output().channels)
+}
+
+/// Conv pairs support `None` and `Separate` biases only (see [`super::conv`]).
+pub(crate) fn check_conv_bias_mode(mode: BiasMode) -> Result<()> {
+    match mode {
+        BiasMode::None | BiasMode::Separate => Ok(()),
+        other => Err(Error::config(
+            "bias",
+            format!(
+                "conv pairs support \"none\" or \"separate\" (per-channel) biases, not \"{}\"",
+                other.name()
+            ),
+        )),
+    }
 }
 
 pub(crate) fn check_finite<T: Real>(m: &DMatrix<T>, what: &str) -> Result<()> {
@@ -47,10 +76,33 @@ impl<T: Real> TiedLinear<T> {
     pub fn new(weight: DMatrix<T>, biases: Biases<T>) -> Result<Self> {
         check_finite(&weight, "tied weight")?;
         biases.check(weight.ncols(), weight.nrows())?;
-        Ok(TiedLinear { weight, biases })
+        Ok(TiedLinear {
+            weight,
+            biases,
+            conv: None,
+        })
     }
 
-    /// `W`, r x d: row `i` is hidden unit `i`'s filter.
+    /// A tied conv pair with geometry `geometry`, kernel matrix `K`
+    /// (`C_out x C_in·k_h·k_w`) and per-channel biases (`None` or `Separate`
+    /// with `C_out` encoder and `C_in` decoder entries).
+    pub fn conv(geometry: Conv2d, kernel: DMatrix<T>, biases: Biases<T>) -> Result<Self> {
+        geometry.check_kernel(&kernel)?;
+        check_conv_biases(&geometry, &biases)?;
+        Ok(TiedLinear {
+            weight: kernel,
+            biases,
+            conv: Some(geometry),
+        })
+    }
+
+    /// The geometry, for a conv pair.
+    pub fn conv_geometry(&self) -> Option<&Conv2d> {
+        self.conv.as_ref()
+    }
+
+    /// `W`, r x d: row `i` is hidden unit `i`'s filter (the kernel matrix
+    /// `C_out x C_in·k_h·k_w` for a conv pair).
     pub fn weight(&self) -> &DMatrix<T> {
         &self.weight
     }
@@ -60,21 +112,32 @@ impl<T: Real> TiedLinear<T> {
         &self.biases
     }
 
-    /// Input width `d`.
+    /// Input width `d` (`C_in·H·W` for a conv pair).
     pub fn input_dim(&self) -> usize {
-        self.weight.ncols()
+        match &self.conv {
+            Some(g) => g.input().len(),
+            None => self.weight.ncols(),
+        }
     }
 
-    /// Hidden width `r`.
+    /// Hidden width `r` (`C_out·H_out·W_out` for a conv pair).
     pub fn output_dim(&self) -> usize {
-        self.weight.nrows()
+        match &self.conv {
+            Some(g) => g.output().len(),
+            None => self.weight.nrows(),
+        }
     }
 
     /// Encoder pre-activation of a batch `x` (n x d) -> n x r.
     pub fn encode(&self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
         check_input(x, self.input_dim(), "input")?;
         let mut z = DMatrix::zeros(x.nrows(), self.output_dim());
-        affine::encode_into(self.enc(), &self.biases, x, &mut z);
+        match &self.conv {
+            Some(g) => {
+                conv_kernels::encode_into(g, &self.weight, &self.biases, x, &mut z, &mut Vec::new())
+            }
+            None => affine::encode_into(self.enc(), &self.biases, x, &mut z),
+        }
         Ok(z)
     }
 
@@ -82,7 +145,12 @@ impl<T: Real> TiedLinear<T> {
     pub fn decode(&self, h: &DMatrix<T>) -> Result<DMatrix<T>> {
         check_input(h, self.output_dim(), "code")?;
         let mut v = DMatrix::zeros(h.nrows(), self.input_dim());
-        affine::decode_into(self.dec(), &self.biases, h, &mut v);
+        match &self.conv {
+            Some(g) => {
+                conv_kernels::decode_into(g, &self.weight, &self.biases, h, &mut v, &mut Vec::new())
+            }
+            None => affine::decode_into(self.dec(), &self.biases, h, &mut v),
+        }
         Ok(v)
     }
 

@@ -24,6 +24,8 @@ pub struct Workspace<T: Real> {
     pub(crate) dv: Vec<DMatrix<T>>,
     /// `∂L/∂a_l`, turned into `∂L/∂z_l` in place.
     pub(crate) da: Vec<DMatrix<T>>,
+    /// Scratch for the patch matrices of conv pairs.
+    pub(crate) patches: Vec<T>,
 }
 
 impl<T: Real> Workspace<T> {
@@ -36,6 +38,7 @@ impl<T: Real> Workspace<T> {
             u: Vec::new(),
             dv: Vec::new(),
             da: Vec::new(),
+            patches: Vec::new(),
         }
     }
 
