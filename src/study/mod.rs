@@ -1,1 +1,34 @@
 //! Studies: sweeps over models, latent sizes and seeds, collected into polars DataFrames.
+//!
+//! A [`Study`] crosses datasets, [`ModelKind`]s, latent sizes, seeds,
+//! training-set sizes, bias modes, L2 and sparsity weights into cells
+//! ([`Study::cells`], a fixed order), fits them in parallel with rayon,
+//! caches finished cells on disk ([`Study::cache_dir`]) and returns one
+//! polars DataFrame with a row per cell and exactly the columns of
+//! [`COLUMNS`]. Every MSE is in the data's units on a seeded held-out test
+//! split, beside PCA's at the same latent size on the same split.
+//!
+//! [`Study::run_detailed`] adds what reports draw (histories, filters,
+//! reconstructions, the fitted PCAs); [`Study::shard`],
+//! [`Study::run_to_files`] and [`merge`] spread a sweep over machines; the
+//! [`builtin`] studies test the claims of the tied-autoencoder notes and the
+//! literature, each with a summary computed from its frame.
+
+mod artifacts;
+pub mod builtin;
+mod cache;
+mod cell;
+mod frame;
+pub mod metrics;
+mod run;
+mod shard;
+mod spec;
+
+pub use artifacts::{CellArtifacts, DetailedResults, RECONSTRUCTED_ROWS, SplitPca};
+pub use cell::{CELL_VERSION, Cell, activation_name};
+pub use frame::{
+    COLUMNS, ColumnType, KEY_COLUMNS, Row, check_schema, frame_to_rows, read_csv, read_parquet,
+    read_results, rows_to_frame, schema, write_csv, write_parquet, write_results,
+};
+pub use shard::{ShardManifest, manifest_path, merge};
+pub use spec::{ModelKind, Precision, Study};

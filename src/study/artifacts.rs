@@ -1,0 +1,124 @@
+//! What a detailed run hands to reports besides the results frame: per cell
+//! the training history, the first-layer decoder filters and a few
+//! reconstructions; per (dataset, training size) the fitted PCA.
+
+use super::cell::Cell;
+use super::frame::Row;
+use crate::error::{Error, Result};
+use crate::linalg::FittedPca;
+use crate::train::History;
+use nalgebra::DMatrix;
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Number of test rows whose reconstructions a detailed run keeps.
+pub const RECONSTRUCTED_ROWS: usize = 10;
+
+/// Everything a report may draw for one cell.
+#[derive(Clone, Debug)]
+pub struct CellArtifacts {
+    /// The cell.
+    pub cell: Cell,
+    /// Its results row (as in the results frame).
+    pub row: Row,
+    /// The trainer's history, one row per epoch (see
+    /// `crate::train::History::to_dataframe` for its columns); `None` for
+    /// PCA.
+    pub history: Option<DataFrame>,
+    /// The first layer's decoder rows, `r x d` (`r` the first layer's
+    /// width): what each unit adds to the reconstruction. For PCA the top
+    /// `latent` components. Draw with `report::charts::image_grid` when the
+    /// dataset has an image shape.
+    pub filters: DMatrix<f64>,
+    /// Reconstructions of the first [`RECONSTRUCTED_ROWS`] test rows
+    /// (fewer if the test part is smaller), `m x d`; the originals are
+    /// [`SplitPca::test_head`].
+    pub reconstructions: DMatrix<f64>,
+}
+
+/// The PCA fitted on one training set of a study.
+#[derive(Clone, Debug)]
+pub struct SplitPca {
+    /// Dataset name.
+    pub dataset: String,
+    /// Training rows it was fitted on.
+    pub n_train: usize,
+    /// The fit, with as many components as the study's largest latent size.
+    pub pca: FittedPca<f64>,
+    /// The first [`RECONSTRUCTED_ROWS`] test rows (originals of every
+    /// cell's `reconstructions`).
+    pub test_head: DMatrix<f64>,
+    /// Image shape of the dataset, if any.
+    pub image_shape: Option<(usize, usize)>,
+}
+
+/// The results frame plus artifacts, from [`super::Study::run_detailed`].
+#[derive(Clone, Debug)]
+pub struct DetailedResults {
+    /// One row per cell, as [`super::Study::run`] returns.
+    pub results: DataFrame,
+    /// Per cell, in the frame's row order.
+    pub cells: Vec<CellArtifacts>,
+    /// Per (dataset, n_train) the study ran, in enumeration order.
+    pub pcas: Vec<SplitPca>,
+}
+
+impl DetailedResults {
+    /// The PCA fitted for `dataset` at `n_train` training rows.
+    pub fn pca(&self, dataset: &str, n_train: usize) -> Option<&SplitPca> {
+        self.pcas
+            .iter()
+            .find(|p| p.dataset == dataset && p.n_train == n_train)
+    }
+}
+
+/// A matrix in a serializable form (nalgebra's serde support is not built).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct StoredMatrix {
+    rows: usize,
+    cols: usize,
+    /// Row-major values.
+    values: Vec<f64>,
+}
+
+impl StoredMatrix {
+    pub fn of(m: &DMatrix<f64>) -> StoredMatrix {
+        StoredMatrix {
+            rows: m.nrows(),
+            cols: m.ncols(),
+            values: m.transpose().as_slice().to_vec(),
+        }
+    }
+
+    pub fn to_matrix(&self) -> Result<DMatrix<f64>> {
+        if self.rows.checked_mul(self.cols) != Some(self.values.len()) {
+            return Err(Error::InvalidData(format!(
+                "stored matrix {} x {} has {} values",
+                self.rows,
+                self.cols,
+                self.values.len()
+            )));
+        }
+        Ok(DMatrix::from_row_slice(self.rows, self.cols, &self.values))
+    }
+}
+
+/// The cacheable part of [`CellArtifacts`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct CellDetail {
+    pub history: Option<History>,
+    pub filters: StoredMatrix,
+    pub reconstructions: StoredMatrix,
+}
+
+impl CellDetail {
+    pub fn into_artifacts(self, cell: Cell, row: Row) -> Result<CellArtifacts> {
+        Ok(CellArtifacts {
+            cell,
+            row,
+            history: self.history.map(|h| h.to_dataframe()).transpose()?,
+            filters: self.filters.to_matrix()?,
+            reconstructions: self.reconstructions.to_matrix()?,
+        })
+    }
+}

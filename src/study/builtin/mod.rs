@@ -1,0 +1,209 @@
+//! Built-in studies: each tests one claim of the tied-autoencoder notes or
+//! the literature, returns its DataFrame, and states its finding from that
+//! frame with a `summary` function (numbers computed, never written in).
+//!
+//! | module | claim |
+//! |---|---|
+//! | [`linear_pca`] | a linear tied AE reaches PCA's MSE and spans its subspace (Baldi & Hornik 1989) |
+//! | [`l2_directions`] | with L2, its singular directions are the individual principal directions (Kunin et al. 2019) |
+//! | [`param_counts`] | tied has half the weights of untied, in every architecture |
+//! | [`overfitting`] | train/test gap vs training-set size, tied vs untied |
+//! | [`equal_budget`] | nonlinear tied vs untied vs PCA at equal latent size and equal parameters |
+//! | [`convergence`] | epochs to reach a target MSE, tied vs untied |
+//! | [`sparse`] | sparse tied AE: sparsity vs reconstruction |
+//! | [`bias_modes`] | the four bias modes compared |
+//!
+//! Frames start with the results columns ([`super::COLUMNS`]); studies that
+//! need more append their own columns after them (documented per study),
+//! except [`param_counts`], which trains nothing and has its own table.
+
+pub mod bias_modes;
+pub mod convergence;
+pub mod equal_budget;
+pub mod l2_directions;
+pub mod linear_pca;
+pub mod overfitting;
+pub mod param_counts;
+pub mod sparse;
+
+use super::frame::{Row, frame_to_rows};
+use super::spec::{Precision, Study};
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::train::{LbfgsConfig, Optimizer, TrainConfig};
+use polars::prelude::DataFrame;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Sizes of a built-in study. [`Preset::quick`] is for tests and reports,
+/// [`Preset::full`] for the closing numbers; fields are public to tune.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Preset {
+    /// Latent sizes (those above the data's dimension are dropped).
+    pub latents: Vec<usize>,
+    /// Seeds.
+    pub seeds: Vec<u64>,
+    /// Epochs of minibatch training.
+    pub epochs: usize,
+    /// Iterations of L-BFGS (the linear studies).
+    pub lbfgs_iters: u64,
+    /// Minibatch size.
+    pub batch_size: usize,
+    /// Adam's learning rate.
+    pub learning_rate: f64,
+    /// Training-set sizes of the overfitting study.
+    pub n_trains: Vec<usize>,
+    /// Use at most this many rows of the dataset (a seeded sample), to
+    /// bound the time of big datasets; `None` uses all.
+    pub max_rows: Option<usize>,
+    /// L1 weights of the sparse study (besides 0).
+    pub sparsity_weights: Vec<f64>,
+    /// Width of the nonlinear models' extra hidden layer; `None` for one
+    /// layer pair.
+    pub hidden: Option<usize>,
+}
+
+impl Preset {
+    /// Small: one seed, a few latent sizes, short training.
+    pub fn quick() -> Preset {
+        Preset {
+            latents: vec![4, 8],
+            seeds: vec![0],
+            epochs: 30,
+            lbfgs_iters: 300,
+            batch_size: 64,
+            learning_rate: 3e-3,
+            n_trains: vec![50, 200],
+            max_rows: Some(2000),
+            sparsity_weights: vec![1e-3, 1e-2],
+            hidden: None,
+        }
+    }
+
+    /// The closing note's sizes: three latent sizes, two seeds.
+    pub fn full() -> Preset {
+        Preset {
+            latents: vec![8, 16, 32],
+            seeds: vec![0, 1],
+            epochs: 40,
+            lbfgs_iters: 500,
+            batch_size: 128,
+            learning_rate: 2e-3,
+            n_trains: vec![100, 400, 1400],
+            max_rows: Some(6000),
+            sparsity_weights: vec![3e-4, 1e-3, 3e-3, 1e-2],
+            hidden: None,
+        }
+    }
+
+    /// The latent sizes usable on `ds` (at most `d`), or an error if none.
+    pub(crate) fn latents_for(&self, ds: &Dataset) -> Result<Vec<usize>> {
+        let l: Vec<usize> = self
+            .latents
+            .iter()
+            .copied()
+            .filter(|&k| k >= 1 && k <= ds.n_features())
+            .collect();
+        if l.is_empty() {
+            return Err(Error::config(
+                "latents",
+                format!(
+                    "none of {:?} fits dataset {:?} with {} features",
+                    self.latents,
+                    ds.name(),
+                    ds.n_features()
+                ),
+            ));
+        }
+        Ok(l)
+    }
+
+    /// Adam training settings.
+    pub(crate) fn adam(&self) -> TrainConfig {
+        TrainConfig::new()
+            .epochs(self.epochs)
+            .batch_size(self.batch_size)
+            .learning_rate(self.learning_rate)
+            .optimizer(Optimizer::adam())
+    }
+
+    /// L-BFGS training settings.
+    pub(crate) fn lbfgs(&self) -> TrainConfig {
+        TrainConfig::new().optimizer(Optimizer::Lbfgs(LbfgsConfig {
+            max_iters: self.lbfgs_iters,
+            ..LbfgsConfig::default()
+        }))
+    }
+}
+
+/// Where a built-in study caches and whether it shows progress.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Cache directory (see [`Study::cache_dir`]).
+    pub cache_dir: Option<PathBuf>,
+    /// Progress bar over cells on a terminal.
+    pub progress: bool,
+}
+
+/// The dataset a built-in study runs on: `ds` itself, or a seeded sample
+/// of `max_rows` of its rows (named like `ds`).
+pub(crate) fn sample(ds: &Dataset, preset: &Preset) -> Result<Arc<Dataset>> {
+    match preset.max_rows {
+        Some(m) if m < ds.n_samples() => {
+            use rand::seq::SliceRandom;
+            let mut idx: Vec<usize> = (0..ds.n_samples()).collect();
+            idx.shuffle(&mut crate::rng::seeded(crate::rng::derive_seed(
+                0x5a11, m as u64,
+            )));
+            idx.truncate(m);
+            idx.sort_unstable();
+            Ok(Arc::new(ds.select_rows(&idx)?))
+        }
+        _ => Ok(Arc::new(ds.clone())),
+    }
+}
+
+/// A study named `name` on `ds` with the options applied.
+pub(crate) fn base(name: &str, ds: Arc<Dataset>, opts: &RunOptions) -> Study {
+    let mut s = Study::new(name).dataset(ds).progress(opts.progress);
+    if let Some(dir) = &opts.cache_dir {
+        s = s.cache_dir(dir.join(name));
+    }
+    s.precision(Precision::F32)
+}
+
+/// Rows of a results frame (its first [`super::COLUMNS`]).
+pub(crate) fn rows(df: &DataFrame) -> Result<Vec<Row>> {
+    frame_to_rows(df)
+}
+
+/// Median of a non-empty slice (NaN-free), or `None` if empty.
+pub(crate) fn median(v: &[f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let m = s.len() / 2;
+    Some(if s.len() % 2 == 1 {
+        s[m]
+    } else {
+        0.5 * (s[m - 1] + s[m])
+    })
+}
+
+/// The rows with model `model`.
+pub(crate) fn select<'a>(rows: &'a [Row], model: &'a str) -> impl Iterator<Item = &'a Row> + 'a {
+    rows.iter().filter(move |r| r.model == model)
+}
+
+/// An error for a frame lacking what a summary needs.
+pub(crate) fn missing(what: &str) -> Error {
+    Error::InvalidData(format!("summary: the frame has no {what}"))
+}
+
+/// Formats a number for finding sentences with the reports' formatter
+/// (4 significant digits), `n/a` for a non-finite value.
+pub(crate) fn sig(x: f64) -> String {
+    crate::report::number::format_number(x).unwrap_or_else(|_| "n/a".into())
+}

@@ -1,0 +1,273 @@
+//! Cells: one fitted model per combination of a study's axes, enumerated in
+//! a fixed order, and the key that identifies a cell's result on disk.
+
+use super::spec::{ModelKind, Precision, Study};
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::model::{Activation, BiasMode};
+use crate::train::TrainConfig;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// Version of what a cell computes. Bump it when a metric's definition or
+/// the training recipe changes, so old cache files stop matching.
+pub const CELL_VERSION: u32 = 1;
+
+/// One combination of a study's axes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cell {
+    /// Position in the study's full enumeration (before sharding).
+    pub index: usize,
+    /// Index into [`Study::datasets`].
+    pub dataset: usize,
+    /// The dataset's name.
+    pub dataset_name: String,
+    /// What is fitted.
+    pub model: ModelKind,
+    /// Hidden activation (identity for PCA and the linear kinds).
+    pub activation: Activation,
+    /// Bias mode (PCA: `PreCentering`, which is what PCA's mean does).
+    pub bias_mode: BiasMode,
+    /// Latent size.
+    pub latent: usize,
+    /// Number of training rows actually used.
+    pub n_train: usize,
+    /// Model seed (PCA: the split seed; PCA itself is deterministic).
+    pub seed: u64,
+    /// L2 coefficient (0 for PCA).
+    pub l2: f64,
+    /// L1 code penalty (0 except for sparse kinds).
+    pub sparsity_weight: f64,
+}
+
+/// The short name of an activation for the results' `activation` column.
+pub fn activation_name(a: Activation) -> String {
+    match a {
+        Activation::Identity => "identity".into(),
+        Activation::Relu => "relu".into(),
+        Activation::LeakyRelu { alpha } => format!("leaky_relu({alpha})"),
+        Activation::Sigmoid => "sigmoid".into(),
+        Activation::Tanh => "tanh".into(),
+        Activation::Softplus => "softplus".into(),
+        Activation::Elu { alpha } => format!("elu({alpha})"),
+        Activation::Gelu => "gelu".into(),
+    }
+}
+
+/// Number of training rows the split leaves for `ds`.
+pub(crate) fn train_part_size(ds: &Dataset, test_fraction: f64) -> usize {
+    let n = ds.n_samples();
+    n - (n as f64 * test_fraction).round() as usize
+}
+
+impl Study {
+    /// Every cell of the study, in enumeration order: dataset, training-set
+    /// size, latent size, model kind, bias mode, L2, sparsity weight, seed
+    /// (the last varies fastest). Axes that do not change a kind's result
+    /// are collapsed: PCA gets one cell per (dataset, n_train, latent);
+    /// only [`ModelKind::SparseTied`] crosses the sparsity weights; linear
+    /// kinds ignore the activation. The shard setting is **not** applied
+    /// here (see [`Study::selected_cells`]).
+    ///
+    /// Errors: [`Error::Config`] from [`Study::validate`], and for a latent
+    /// size or training size the data cannot support (naming the dataset).
+    pub fn cells(&self) -> Result<Vec<Cell>> {
+        self.validate()?;
+        let mut cells = Vec::new();
+        for (di, ds) in self.datasets.iter().enumerate() {
+            let available = train_part_size(ds, self.test_fraction);
+            if available < 2 || ds.n_samples() - available < 2 {
+                return Err(Error::config(
+                    "test_fraction",
+                    format!(
+                        "dataset {:?} ({} rows) leaves {available} training rows; each part needs at least two",
+                        ds.name(),
+                        ds.n_samples()
+                    ),
+                ));
+            }
+            for n_train in &self.n_trains {
+                let n_train = match *n_train {
+                    None => available,
+                    Some(n) if n <= available => n,
+                    Some(n) => {
+                        return Err(Error::config(
+                            "n_trains",
+                            format!(
+                                "{n} training rows requested but dataset {:?} has {available} after the test split",
+                                ds.name()
+                            ),
+                        ));
+                    }
+                };
+                for &latent in &self.latents {
+                    let limit = n_train.min(ds.n_features());
+                    if latent > limit {
+                        return Err(Error::config(
+                            "latents",
+                            format!(
+                                "latent size {latent} exceeds min(n_train, d) = {limit} for dataset {:?}",
+                                ds.name()
+                            ),
+                        ));
+                    }
+                    for &model in &self.models {
+                        self.push_model_cells(&mut cells, di, ds, model, latent, n_train);
+                    }
+                }
+            }
+        }
+        Ok(cells)
+    }
+
+    fn push_model_cells(
+        &self,
+        cells: &mut Vec<Cell>,
+        di: usize,
+        ds: &Dataset,
+        model: ModelKind,
+        latent: usize,
+        n_train: usize,
+    ) {
+        let mut push = |activation, bias_mode, l2, sparsity_weight, seed| {
+            cells.push(Cell {
+                index: cells.len(),
+                dataset: di,
+                dataset_name: ds.name().to_string(),
+                model,
+                activation,
+                bias_mode,
+                latent,
+                n_train,
+                seed,
+                l2,
+                sparsity_weight,
+            });
+        };
+        if model == ModelKind::Pca {
+            push(
+                Activation::Identity,
+                BiasMode::PreCentering,
+                0.0,
+                0.0,
+                self.split_seed,
+            );
+            return;
+        }
+        let activation = if model.is_linear() {
+            Activation::Identity
+        } else {
+            self.activation
+        };
+        let sparsity: &[f64] = if model == ModelKind::SparseTied {
+            &self.sparsity_weights
+        } else {
+            &[0.0]
+        };
+        for &bias in &self.bias_modes {
+            for &l2 in &self.l2s {
+                for &sw in sparsity {
+                    for &seed in &self.seeds {
+                        push(activation, bias, l2, sw, seed);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The cells this study runs: all of [`Study::cells`], or the shard's
+    /// `index % n == i` slice.
+    pub fn selected_cells(&self) -> Result<Vec<Cell>> {
+        let cells = self.cells()?;
+        Ok(match self.shard {
+            None => cells,
+            Some((i, n)) => cells.into_iter().filter(|c| c.index % n == i).collect(),
+        })
+    }
+}
+
+/// Everything that determines a cell's result, serialized to derive its
+/// cache key. Excludes the cell's index (adding a seed to a study should
+/// not invalidate the cells it already had).
+#[derive(Serialize)]
+pub(crate) struct CellConfig<'a> {
+    pub version: u32,
+    pub dataset: &'a str,
+    pub fingerprint: &'a str,
+    pub model: ModelKind,
+    pub activation: Activation,
+    pub bias_mode: BiasMode,
+    pub latent: usize,
+    pub n_train: usize,
+    pub seed: u64,
+    pub l2: f64,
+    pub sparsity_weight: f64,
+    pub test_fraction: f64,
+    pub split_seed: u64,
+    /// Training settings (absent for PCA, which does not train).
+    pub training: Option<TrainingKey<'a>>,
+}
+
+/// The training part of a [`CellConfig`].
+#[derive(Serialize)]
+pub(crate) struct TrainingKey<'a> {
+    pub hidden: &'a [usize],
+    pub precision: Precision,
+    pub config: &'a TrainConfig,
+}
+
+impl CellConfig<'_> {
+    /// The hex SHA-256 of the config's JSON: the cell's cache key.
+    pub fn key(&self) -> Result<String> {
+        let json = serde_json::to_vec(self)
+            .map_err(|e| Error::InvalidData(format!("cannot serialize a cell config: {e}")))?;
+        Ok(hex(&Sha256::digest(&json)))
+    }
+}
+
+/// SHA-256 of a dataset's name, shape, image shape, values (f64 bits) and
+/// labels: cache files of a changed dataset stop matching.
+pub(crate) fn fingerprint(ds: &Dataset) -> String {
+    let mut h = Sha256::new();
+    h.update(ds.name().as_bytes());
+    h.update([0u8]);
+    h.update((ds.n_samples() as u64).to_le_bytes());
+    h.update((ds.n_features() as u64).to_le_bytes());
+    match ds.image_shape() {
+        Some((a, b)) => {
+            h.update([1u8]);
+            h.update((a as u64).to_le_bytes());
+            h.update((b as u64).to_le_bytes());
+        }
+        None => h.update([0u8]),
+    }
+    // Column-major storage order; fixed for a given matrix.
+    let mut buf = Vec::with_capacity(8 * 4096);
+    for chunk in ds.x().as_slice().chunks(4096) {
+        buf.clear();
+        for v in chunk {
+            buf.extend_from_slice(&v.to_bits().to_le_bytes());
+        }
+        h.update(&buf);
+    }
+    match ds.labels() {
+        Some(l) => {
+            h.update([1u8]);
+            for v in l {
+                h.update(v.to_le_bytes());
+            }
+        }
+        None => h.update([0u8]),
+    }
+    hex(&h.finalize())
+}
+
+/// Lowercase hex of bytes.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}

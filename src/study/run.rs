@@ -1,0 +1,396 @@
+//! Running a study: split each dataset once, fit PCA once per training set,
+//! then fit every cell in parallel (rayon), reading finished cells from the
+//! cache and writing new ones to it.
+//!
+//! Determinism: a cell's result depends only on its configuration (the
+//! split, PCA and trainer are all seeded and thread-count independent), and
+//! results are collected in cell order, so the frame is the same whatever
+//! the number of threads, apart from the `seconds` column.
+
+use super::artifacts::{
+    CellArtifacts, CellDetail, DetailedResults, RECONSTRUCTED_ROWS, SplitPca, StoredMatrix,
+};
+use super::cache::CellCache;
+use super::cell::{Cell, CellConfig, TrainingKey, activation_name, fingerprint};
+use super::frame::{Row, rows_to_frame};
+use super::metrics::{
+    activation_sparsity, dead_fraction, gram_deviation, mse, pca_inverse, pca_scores,
+    subspace_angles,
+};
+use super::spec::{ModelKind, Precision, Study};
+use crate::data::train_test_split;
+use crate::error::{Error, Result};
+use crate::linalg::{FittedPca, Pca};
+use crate::model::{Autoencoder, AutoencoderSpec, Layer};
+use crate::real::Real;
+use crate::rng::derive_seed;
+use crate::train::{History, Progress};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use nalgebra::DMatrix;
+use polars::prelude::DataFrame;
+use rayon::prelude::*;
+use std::io::IsTerminal;
+use std::time::Instant;
+
+/// One training set of a study and what is derived from it.
+pub(crate) struct Split {
+    pub dataset: usize,
+    pub n_train: usize,
+    pub train: DMatrix<f64>,
+    pub test: DMatrix<f64>,
+    pub pca: FittedPca<f64>,
+}
+
+/// The data side of a study, computed once before the cells run.
+pub(crate) struct Prepared {
+    pub fingerprints: Vec<String>,
+    pub splits: Vec<Split>,
+}
+
+impl Prepared {
+    fn split(&self, cell: &Cell) -> &Split {
+        self.splits
+            .iter()
+            .find(|s| s.dataset == cell.dataset && s.n_train == cell.n_train)
+            .expect("a split is prepared for every cell")
+    }
+}
+
+/// Fingerprints of every dataset.
+pub(crate) fn fingerprints(study: &Study) -> Vec<String> {
+    study.datasets.par_iter().map(|d| fingerprint(d)).collect()
+}
+
+/// Splits each dataset used by `cells` and fits PCA (with the largest
+/// latent size) on each training set they use.
+fn prepare(study: &Study, cells: &[Cell]) -> Result<Prepared> {
+    let max_latent = study.latents.iter().copied().max().unwrap_or(1);
+    let mut wanted: Vec<(usize, usize)> = cells.iter().map(|c| (c.dataset, c.n_train)).collect();
+    wanted.dedup();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut splits = Vec::with_capacity(wanted.len());
+    for di in 0..study.datasets.len() {
+        let sizes: Vec<usize> = wanted.iter().filter(|w| w.0 == di).map(|w| w.1).collect();
+        if sizes.is_empty() {
+            continue;
+        }
+        let (train, test) =
+            train_test_split(&study.datasets[di], study.test_fraction, study.split_seed)?;
+        for n in sizes {
+            let x = train.x().rows(0, n).into_owned();
+            let k = max_latent.min(n).min(x.ncols());
+            let pca = Pca::count(k).fit(&x)?;
+            splits.push(Split {
+                dataset: di,
+                n_train: n,
+                train: x,
+                test: test.x().clone(),
+                pca,
+            });
+        }
+    }
+    Ok(Prepared {
+        fingerprints: fingerprints(study),
+        splits,
+    })
+}
+
+/// The cache configuration of `cell`.
+pub(crate) fn cell_config<'a>(study: &'a Study, cell: &'a Cell, fp: &'a str) -> CellConfig<'a> {
+    CellConfig {
+        version: super::cell::CELL_VERSION,
+        dataset: &cell.dataset_name,
+        fingerprint: fp,
+        model: cell.model,
+        activation: cell.activation,
+        bias_mode: cell.bias_mode,
+        latent: cell.latent,
+        n_train: cell.n_train,
+        seed: cell.seed,
+        l2: cell.l2,
+        sparsity_weight: cell.sparsity_weight,
+        test_fraction: study.test_fraction,
+        split_seed: study.split_seed,
+        training: cell.model.is_trained().then_some(TrainingKey {
+            hidden: if cell.model.is_linear() {
+                &[]
+            } else {
+                &study.hidden
+            },
+            precision: study.precision,
+            config: &study.training,
+        }),
+    }
+}
+
+impl Study {
+    /// Runs every selected cell and returns the results frame, one row per
+    /// cell in enumeration order (columns: [`super::COLUMNS`]).
+    ///
+    /// Errors: [`Error::Config`] for an invalid study; a cache file that
+    /// cannot be read ([`Error::Format`] naming it); the first failing
+    /// cell's error (e.g. [`Error::Diverged`]), after every other cell has
+    /// finished and been cached.
+    pub fn run(&self) -> Result<DataFrame> {
+        Ok(self.execute(false)?.results)
+    }
+
+    /// As [`Study::run`], plus each cell's history, filters and
+    /// reconstructions and the PCA of each training set.
+    pub fn run_detailed(&self) -> Result<DetailedResults> {
+        self.execute(true)
+    }
+
+    fn execute(&self, detailed: bool) -> Result<DetailedResults> {
+        let cells = self.selected_cells()?;
+        let prepared = prepare(self, &cells)?;
+        let cache = self.cache_dir.as_deref().map(CellCache::open).transpose()?;
+        let bar = progress_bar(self.progress, cells.len(), &self.name);
+        let outcomes: Vec<Result<(Row, Option<CellArtifacts>)>> = cells
+            .par_iter()
+            .map(|cell| {
+                let out = run_cached(self, cell, &prepared, cache.as_ref(), detailed);
+                bar.inc(1);
+                out
+            })
+            .collect();
+        bar.finish_and_clear();
+        let mut rows = Vec::with_capacity(outcomes.len());
+        let mut artifacts = Vec::new();
+        for o in outcomes {
+            let (row, art) = o?;
+            rows.push(row);
+            artifacts.extend(art);
+        }
+        let pcas = if detailed {
+            prepared
+                .splits
+                .iter()
+                .map(|s| SplitPca {
+                    dataset: self.datasets[s.dataset].name().to_string(),
+                    n_train: s.n_train,
+                    pca: s.pca.clone(),
+                    test_head: head(&s.test),
+                    image_shape: self.datasets[s.dataset].image_shape(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(DetailedResults {
+            results: rows_to_frame(&rows)?,
+            cells: artifacts,
+            pcas,
+        })
+    }
+}
+
+fn progress_bar(on: bool, n: usize, name: &str) -> ProgressBar {
+    if !on || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(n as u64), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{msg} {bar:30} {pos}/{len} cells [{elapsed_precise}, eta {eta}]",
+    ) {
+        bar.set_style(style);
+    }
+    bar.set_message(name.to_string());
+    bar
+}
+
+fn run_cached(
+    study: &Study,
+    cell: &Cell,
+    prepared: &Prepared,
+    cache: Option<&CellCache>,
+    detailed: bool,
+) -> Result<(Row, Option<CellArtifacts>)> {
+    let config = cell_config(study, cell, &prepared.fingerprints[cell.dataset]);
+    let key = config.key()?;
+    let json = serde_json::to_value(&config)
+        .map_err(|e| Error::InvalidData(format!("cannot serialize a cell config: {e}")))?;
+    if let Some(cache) = cache
+        && let Some(row) = cache.load(&key, &json)?
+    {
+        if !detailed {
+            return Ok((row, None));
+        }
+        if let Some(detail) = cache.load_detail(&key)? {
+            return Ok((row.clone(), Some(detail.into_artifacts(cell.clone(), row)?)));
+        }
+    }
+    let (row, detail) = run_cell(study, cell, prepared.split(cell))?;
+    if let Some(cache) = cache {
+        cache.store(&key, &json, &row)?;
+        if detailed {
+            cache.store_detail(&key, &detail)?;
+        }
+    }
+    let art = if detailed {
+        Some(detail.into_artifacts(cell.clone(), row.clone())?)
+    } else {
+        None
+    };
+    Ok((row, art))
+}
+
+/// The first rows of `x` whose reconstructions a detailed run keeps.
+fn head(x: &DMatrix<f64>) -> DMatrix<f64> {
+    x.rows(0, x.nrows().min(RECONSTRUCTED_ROWS)).into_owned()
+}
+
+/// What fitting one cell measured, before it becomes a [`Row`].
+struct Measured {
+    params: usize,
+    train_mse: f64,
+    test_mse: f64,
+    epochs: usize,
+    seconds: f64,
+    angles: Option<(f64, f64)>,
+    wwt_minus_i: Option<f64>,
+    test_code: DMatrix<f64>,
+    detail: CellDetail,
+}
+
+/// Fits one cell from scratch.
+fn run_cell(study: &Study, cell: &Cell, split: &Split) -> Result<(Row, CellDetail)> {
+    let pca_test = pca_mse(&split.pca, cell.latent, &split.test)?;
+    let m = match (cell.model, study.precision) {
+        (ModelKind::Pca, _) => fit_pca(cell, split)?,
+        (_, Precision::F32) => fit_autoencoder::<f32>(study, cell, split)?,
+        (_, Precision::F64) => fit_autoencoder::<f64>(study, cell, split)?,
+    };
+    let row = Row {
+        dataset: cell.dataset_name.clone(),
+        model: cell.model.name().into(),
+        activation: activation_name(cell.activation),
+        bias_mode: cell.bias_mode.name().into(),
+        latent: cell.latent as i64,
+        params: m.params as i64,
+        n_train: cell.n_train as i64,
+        seed: cell.seed as i64,
+        l2: cell.l2,
+        sparsity_weight: cell.sparsity_weight,
+        train_mse: m.train_mse,
+        test_mse: m.test_mse,
+        pca_test_mse: pca_test,
+        ratio_to_pca: m.test_mse / pca_test,
+        epochs: m.epochs as i64,
+        seconds: m.seconds,
+        max_angle_deg: m.angles.map(|a| a.0),
+        mean_angle_deg: m.angles.map(|a| a.1),
+        wwt_minus_i: m.wwt_minus_i,
+        dead_fraction: dead_fraction(&m.test_code),
+        sparsity: activation_sparsity(&m.test_code),
+    };
+    if !row.ratio_to_pca.is_finite() {
+        return Err(Error::Numerical(format!(
+            "cell {} ({} on {}): PCA test MSE is {pca_test}, so the ratio to PCA is undefined",
+            cell.index, row.model, row.dataset
+        )));
+    }
+    Ok((row, m.detail))
+}
+
+/// PCA's reconstruction MSE of `x` with `k` components.
+fn pca_mse(pca: &FittedPca<f64>, k: usize, x: &DMatrix<f64>) -> Result<f64> {
+    mse(&pca_inverse(pca, &pca_scores(pca, k, x)?)?, x)
+}
+
+fn fit_pca(cell: &Cell, split: &Split) -> Result<Measured> {
+    let start = Instant::now();
+    let k = cell.latent;
+    let train_mse = pca_mse(&split.pca, k, &split.train)?;
+    let test_code = pca_scores(&split.pca, k, &split.test)?;
+    let test_recon = pca_inverse(&split.pca, &test_code)?;
+    let test_mse = mse(&test_recon, &split.test)?;
+    let filters = split.pca.components().rows(0, k).into_owned();
+    let d = split.train.ncols();
+    Ok(Measured {
+        params: k * d + d,
+        train_mse,
+        test_mse,
+        epochs: 0,
+        seconds: start.elapsed().as_secs_f64(),
+        // The subspace compared with is PCA's own.
+        angles: Some((0.0, 0.0)),
+        wwt_minus_i: None,
+        detail: CellDetail {
+            history: None,
+            filters: StoredMatrix::of(&filters),
+            reconstructions: StoredMatrix::of(&head(&test_recon)),
+        },
+        test_code,
+    })
+}
+
+/// Widths of a cell's autoencoder: `[d, hidden.., latent]` (linear kinds
+/// have no hidden layers).
+fn dims(study: &Study, cell: &Cell, d: usize) -> Vec<usize> {
+    let mut dims = vec![d];
+    if !cell.model.is_linear() {
+        dims.extend_from_slice(&study.hidden);
+    }
+    dims.push(cell.latent);
+    dims
+}
+
+/// The architecture of an autoencoder cell.
+pub(crate) fn cell_spec(study: &Study, cell: &Cell, d: usize) -> AutoencoderSpec {
+    AutoencoderSpec::new(&dims(study, cell, d))
+        .tied(cell.model.is_tied())
+        .activation(cell.activation)
+        .bias(cell.bias_mode)
+}
+
+fn widen<T: Real>(m: &DMatrix<T>) -> DMatrix<f64> {
+    m.map(|v| v.f64())
+}
+
+fn fit_autoencoder<T: Real>(study: &Study, cell: &Cell, split: &Split) -> Result<Measured> {
+    let d = split.train.ncols();
+    let spec = cell_spec(study, cell, d);
+    let model = Autoencoder::<T>::new(&spec, derive_seed(cell.seed, 0))?;
+    let mut cfg = study.training.clone();
+    cfg.seed = derive_seed(cell.seed, 1);
+    cfg.loss = cfg.loss.with_l2(cell.l2).with_l1(cell.sparsity_weight);
+    cfg.progress = Progress::Silent;
+    cfg.checkpoint = None;
+    let trainer = cfg.build()?;
+    let x_train: DMatrix<T> = split.train.map(T::of);
+    let x_test: DMatrix<T> = split.test.map(T::of);
+    let start = Instant::now();
+    let outcome = trainer.fit(model, &x_train)?;
+    let (model, history): (Autoencoder<T>, History) = (outcome.model, outcome.history);
+    let seconds = start.elapsed().as_secs_f64();
+
+    let train_mse = mse(&widen(&model.reconstruct(&x_train)?), &split.train)?;
+    let test_recon = widen(&model.reconstruct(&x_test)?);
+    let test_mse = mse(&test_recon, &split.test)?;
+    let test_code = widen(&model.encode(&x_test)?);
+    let first = &model.layers()[0];
+    let filters = widen(&first.decoder_weight().transpose());
+    let pcs = split.pca.components().rows(0, cell.latent).into_owned();
+    let angles = subspace_angles(&pcs, &filters)?;
+    let wwt_minus_i = match first {
+        Layer::Tied(t) => Some(gram_deviation(&widen(t.weight()))),
+        Layer::Dense(_) => None,
+    };
+    Ok(Measured {
+        params: model.parameter_count().total,
+        train_mse,
+        test_mse,
+        epochs: history.len(),
+        seconds,
+        angles,
+        wwt_minus_i,
+        detail: CellDetail {
+            history: Some(history),
+            filters: StoredMatrix::of(&filters),
+            reconstructions: StoredMatrix::of(&head(&test_recon)),
+        },
+        test_code,
+    })
+}

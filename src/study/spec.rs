@@ -1,0 +1,433 @@
+//! The declarative description of a study: which datasets, model kinds,
+//! latent sizes, seeds, training-set sizes, bias modes, L2 and sparsity
+//! weights to cross, and how to train. A plain config struct with chained
+//! setters and a [`Study::validate`] that names the offending field, so a bad
+//! sweep fails before any cell runs.
+
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::model::{Activation, BiasMode};
+use crate::train::{Optimizer, TrainConfig};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// What a cell fits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    /// PCA with `latent` components: the Eckart–Young baseline, no training.
+    Pca,
+    /// One tied pair with identity activations: PCA's model family.
+    LinearTied,
+    /// One untied pair with identity activations.
+    LinearUntied,
+    /// Tied pairs with the study's activation.
+    Tied,
+    /// Untied pairs with the study's activation.
+    Untied,
+    /// Tied pairs with the study's activation and an L1 penalty of weight
+    /// `sparsity_weight` on the latent code.
+    SparseTied,
+    /// Convolutional tied autoencoder (image datasets only).
+    ConvTied,
+    /// Convolutional untied autoencoder (image datasets only).
+    ConvUntied,
+}
+
+impl ModelKind {
+    /// Every kind, in the order cells enumerate them.
+    pub const ALL: [ModelKind; 8] = [
+        ModelKind::Pca,
+        ModelKind::LinearTied,
+        ModelKind::LinearUntied,
+        ModelKind::Tied,
+        ModelKind::Untied,
+        ModelKind::SparseTied,
+        ModelKind::ConvTied,
+        ModelKind::ConvUntied,
+    ];
+
+    /// The name used in the results' `model` column.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Pca => "pca",
+            ModelKind::LinearTied => "linear_tied",
+            ModelKind::LinearUntied => "linear_untied",
+            ModelKind::Tied => "tied",
+            ModelKind::Untied => "untied",
+            ModelKind::SparseTied => "sparse_tied",
+            ModelKind::ConvTied => "conv_tied",
+            ModelKind::ConvUntied => "conv_untied",
+        }
+    }
+
+    /// The kind named `name` (as in [`ModelKind::name`]).
+    pub fn parse(name: &str) -> Result<ModelKind> {
+        ModelKind::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| {
+                Error::config(
+                    "model",
+                    format!(
+                        "unknown model kind {name:?}; use one of {}",
+                        ModelKind::ALL.map(ModelKind::name).join(", ")
+                    ),
+                )
+            })
+    }
+
+    /// Whether the cell trains an autoencoder (everything but PCA).
+    pub fn is_trained(self) -> bool {
+        self != ModelKind::Pca
+    }
+
+    /// Whether the first layer shares one weight between encoder and decoder.
+    pub fn is_tied(self) -> bool {
+        matches!(
+            self,
+            ModelKind::LinearTied | ModelKind::Tied | ModelKind::SparseTied | ModelKind::ConvTied
+        )
+    }
+
+    /// Whether the kind uses identity activations whatever the study says.
+    pub fn is_linear(self) -> bool {
+        matches!(
+            self,
+            ModelKind::Pca | ModelKind::LinearTied | ModelKind::LinearUntied
+        )
+    }
+
+    /// Whether the kind is convolutional.
+    pub fn is_conv(self) -> bool {
+        matches!(self, ModelKind::ConvTied | ModelKind::ConvUntied)
+    }
+}
+
+/// Scalar type the autoencoders train in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    /// Single precision: the fast choice for image data.
+    #[default]
+    F32,
+    /// Double precision: for small problems where the last digits matter
+    /// (checking Eckart–Young to many places).
+    F64,
+}
+
+/// A sweep: the cross product of its axes, one cell per combination that
+/// changes the result (see [`Study::cells`]).
+///
+/// ```no_run
+/// use tiedae::data::Dataset;
+/// use tiedae::study::{ModelKind, Study};
+/// use tiedae::train::TrainConfig;
+/// let df = Study::new("tied-vs-pca")
+///     .dataset(Dataset::builtin("digits")?)
+///     .models(&[ModelKind::Pca, ModelKind::LinearTied, ModelKind::LinearUntied])
+///     .latents(&[8, 16])
+///     .seeds(&[0, 1])
+///     .training(TrainConfig::new().epochs(30))
+///     .run()?;
+/// println!("{df}");
+/// # Ok::<(), tiedae::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Study {
+    /// The study's name (shown by progress output and shard manifests).
+    pub name: String,
+    /// Datasets, each split once into train and test parts.
+    pub datasets: Vec<Arc<Dataset>>,
+    /// Model kinds.
+    pub models: Vec<ModelKind>,
+    /// Latent sizes (the width of the code; PCA's number of components).
+    pub latents: Vec<usize>,
+    /// Seeds of the model initialisation and the training shuffles.
+    pub seeds: Vec<u64>,
+    /// Training-set sizes: the first `n` rows of the (shuffled) training
+    /// part; `None` uses all of it.
+    pub n_trains: Vec<Option<usize>>,
+    /// Bias modes of the autoencoders.
+    pub bias_modes: Vec<BiasMode>,
+    /// L2 weight-decay coefficients `λ₂` (see [`crate::model::LossConfig`]).
+    pub l2s: Vec<f64>,
+    /// L1 weights on the latent code, used by [`ModelKind::SparseTied`] only.
+    pub sparsity_weights: Vec<f64>,
+    /// Hidden activation of the nonlinear kinds.
+    pub activation: Activation,
+    /// Widths of extra layers between input and code for the nonlinear
+    /// kinds (`[d, hidden.., latent]`); empty for one layer pair.
+    pub hidden: Vec<usize>,
+    /// How every autoencoder trains. Per cell the study sets the seed, the
+    /// L2 and L1 weights, silences progress and drops checkpoints.
+    pub training: TrainConfig,
+    /// Scalar type of training.
+    pub precision: Precision,
+    /// Fraction of each dataset held out as test data.
+    pub test_fraction: f64,
+    /// Seed of the train/test split (shared by all cells, so every model
+    /// and PCA see the same data).
+    pub split_seed: u64,
+    /// Where finished cells are cached; `None` disables caching.
+    pub cache_dir: Option<PathBuf>,
+    /// Show a progress bar over cells (only on a terminal).
+    pub progress: bool,
+    /// Run only cells with `index % n == i`: `Some((i, n))`.
+    pub shard: Option<(usize, usize)>,
+}
+
+impl Study {
+    /// An empty study named `name`: add at least one dataset and one model.
+    /// Defaults: latent 8, seed 0, all training rows, separate biases, no
+    /// L2, no sparsity, ReLU, one layer pair, the trainer's defaults
+    /// (Adam), f32, 20% test data split with seed 0, no cache, no progress.
+    pub fn new(name: impl Into<String>) -> Study {
+        Study {
+            name: name.into(),
+            datasets: Vec::new(),
+            models: Vec::new(),
+            latents: vec![8],
+            seeds: vec![0],
+            n_trains: vec![None],
+            bias_modes: vec![BiasMode::Separate],
+            l2s: vec![0.0],
+            sparsity_weights: vec![0.0],
+            activation: Activation::Relu,
+            hidden: Vec::new(),
+            training: TrainConfig::default(),
+            precision: Precision::F32,
+            test_fraction: 0.2,
+            split_seed: 0,
+            cache_dir: None,
+            progress: false,
+            shard: None,
+        }
+    }
+
+    /// Adds a dataset.
+    pub fn dataset(mut self, ds: impl Into<Arc<Dataset>>) -> Study {
+        self.datasets.push(ds.into());
+        self
+    }
+
+    /// Sets the model kinds.
+    pub fn models(mut self, models: &[ModelKind]) -> Study {
+        self.models = models.to_vec();
+        self
+    }
+
+    /// Sets the latent sizes.
+    pub fn latents(mut self, latents: &[usize]) -> Study {
+        self.latents = latents.to_vec();
+        self
+    }
+
+    /// Sets the seeds.
+    pub fn seeds(mut self, seeds: &[u64]) -> Study {
+        self.seeds = seeds.to_vec();
+        self
+    }
+
+    /// Sets the training-set sizes (each a prefix of the training part).
+    pub fn n_trains(mut self, n: &[usize]) -> Study {
+        self.n_trains = n.iter().map(|&n| Some(n)).collect();
+        self
+    }
+
+    /// Sets the training-set sizes, `None` meaning the whole training part.
+    pub fn n_trains_opt(mut self, n: &[Option<usize>]) -> Study {
+        self.n_trains = n.to_vec();
+        self
+    }
+
+    /// Sets the bias modes.
+    pub fn bias_modes(mut self, modes: &[BiasMode]) -> Study {
+        self.bias_modes = modes.to_vec();
+        self
+    }
+
+    /// Sets the L2 coefficients.
+    pub fn l2s(mut self, l2s: &[f64]) -> Study {
+        self.l2s = l2s.to_vec();
+        self
+    }
+
+    /// Sets the L1 code penalties of [`ModelKind::SparseTied`].
+    pub fn sparsity_weights(mut self, w: &[f64]) -> Study {
+        self.sparsity_weights = w.to_vec();
+        self
+    }
+
+    /// Sets the hidden activation of the nonlinear kinds.
+    pub fn activation(mut self, act: Activation) -> Study {
+        self.activation = act;
+        self
+    }
+
+    /// Sets extra hidden widths of the nonlinear kinds.
+    pub fn hidden(mut self, hidden: &[usize]) -> Study {
+        self.hidden = hidden.to_vec();
+        self
+    }
+
+    /// Sets the training configuration.
+    pub fn training(mut self, cfg: TrainConfig) -> Study {
+        self.training = cfg;
+        self
+    }
+
+    /// Sets the training precision.
+    pub fn precision(mut self, p: Precision) -> Study {
+        self.precision = p;
+        self
+    }
+
+    /// Sets the test fraction.
+    pub fn test_fraction(mut self, f: f64) -> Study {
+        self.test_fraction = f;
+        self
+    }
+
+    /// Sets the split seed.
+    pub fn split_seed(mut self, seed: u64) -> Study {
+        self.split_seed = seed;
+        self
+    }
+
+    /// Caches finished cells in `dir` (created if missing).
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Study {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// Shows (or hides) the progress bar over cells.
+    pub fn progress(mut self, on: bool) -> Study {
+        self.progress = on;
+        self
+    }
+
+    /// Restricts the study to cells with `index % n == i`, the slice a
+    /// batch-scheduler task (e.g. a Slurm array job `--shard i/n`) runs.
+    /// Errors: [`Error::Config`] (field `shard`) unless `n >= 1` and `i < n`.
+    pub fn shard(mut self, i: usize, n: usize) -> Result<Study> {
+        check_shard(i, n)?;
+        self.shard = Some((i, n));
+        Ok(self)
+    }
+
+    /// Checks every setting that does not need the data; the data-dependent
+    /// checks (latent and training sizes against each dataset) run in
+    /// [`Study::cells`].
+    pub fn validate(&self) -> Result<()> {
+        if self.name.trim().is_empty() {
+            return Err(Error::config("name", "must not be empty"));
+        }
+        if self.datasets.is_empty() {
+            return Err(Error::config("datasets", "add at least one dataset"));
+        }
+        let mut names: Vec<&str> = self.datasets.iter().map(|d| d.name()).collect();
+        names.sort_unstable();
+        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(Error::config(
+                "datasets",
+                format!(
+                    "two datasets are named {:?}; rename one (Dataset::with_name)",
+                    w[0]
+                ),
+            ));
+        }
+        non_empty_unique("models", &self.models)?;
+        non_empty_unique("latents", &self.latents)?;
+        if self.latents.contains(&0) {
+            return Err(Error::config("latents", "a latent size must be at least 1"));
+        }
+        non_empty_unique("seeds", &self.seeds)?;
+        if let Some(s) = self.seeds.iter().find(|&&s| s > i64::MAX as u64) {
+            return Err(Error::config(
+                "seeds",
+                format!("{s} does not fit the i64 `seed` column; use seeds below 2^63"),
+            ));
+        }
+        non_empty_unique("n_trains", &self.n_trains)?;
+        if self.n_trains.contains(&Some(0)) || self.n_trains.contains(&Some(1)) {
+            return Err(Error::config(
+                "n_trains",
+                "a training set needs at least 2 rows",
+            ));
+        }
+        non_empty_unique("bias_modes", &self.bias_modes)?;
+        weights("l2s", &self.l2s)?;
+        weights("sparsity_weights", &self.sparsity_weights)?;
+        self.activation.validate()?;
+        if self.hidden.contains(&0) {
+            return Err(Error::config("hidden", "a hidden width must be at least 1"));
+        }
+        if self.models.iter().any(|m| m.is_conv()) {
+            return Err(Error::config(
+                "models",
+                "convolutional model kinds are not available in this build of the study runner",
+            ));
+        }
+        if !(self.test_fraction > 0.0 && self.test_fraction < 1.0) {
+            return Err(Error::config(
+                "test_fraction",
+                format!(
+                    "must lie strictly between 0 and 1, got {}",
+                    self.test_fraction
+                ),
+            ));
+        }
+        let mut probe = self.training.clone();
+        probe.checkpoint = None;
+        probe.validate()?;
+        if matches!(probe.optimizer, Optimizer::Lbfgs(_))
+            && self.sparsity_weights.iter().any(|&w| w > 0.0)
+            && self.models.contains(&ModelKind::SparseTied)
+        {
+            // L1 is not differentiable at zero; a quasi-Newton line search on
+            // it stalls rather than producing sparse codes.
+            return Err(Error::config(
+                "training.optimizer",
+                "L-BFGS cannot train sparse_tied cells (the L1 code penalty is not smooth); use a minibatch optimizer",
+            ));
+        }
+        if let Some((i, n)) = self.shard {
+            check_shard(i, n)?;
+        }
+        Ok(())
+    }
+}
+
+fn check_shard(i: usize, n: usize) -> Result<()> {
+    if n == 0 || i >= n {
+        return Err(Error::config(
+            "shard",
+            format!("shard {i}/{n}: need n >= 1 and 0 <= i < n"),
+        ));
+    }
+    Ok(())
+}
+
+fn non_empty_unique<T: PartialEq + std::fmt::Debug>(field: &'static str, v: &[T]) -> Result<()> {
+    if v.is_empty() {
+        return Err(Error::config(field, "must have at least one value"));
+    }
+    for (i, a) in v.iter().enumerate() {
+        if v[..i].contains(a) {
+            return Err(Error::config(
+                field,
+                format!("{a:?} appears twice; every value makes its own cells"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn weights(field: &'static str, v: &[f64]) -> Result<()> {
+    if let Some(w) = v.iter().find(|w| !(w.is_finite() && **w >= 0.0)) {
+        return Err(Error::config(field, format!("{w} must be finite and >= 0")));
+    }
+    non_empty_unique(field, v)
+}
