@@ -1,0 +1,350 @@
+//! Study tests on spiked-covariance data, whose principal directions and
+//! spectrum are known: each built-in study's finding must point the way
+//! theory says; plus caching, sharding, file round trips, thread-count
+//! independence and config errors.
+
+use nalgebra::DMatrix;
+use polars::prelude::*;
+use tiedae::Error;
+use tiedae::data::{Dataset, SpikedCovariance};
+use tiedae::model::BiasMode;
+use tiedae::study::builtin::{self, Preset, RunOptions};
+use tiedae::study::{COLUMNS, ModelKind, Precision, Row, Study, frame_to_rows, merge};
+use tiedae::train::TrainConfig;
+
+/// 4 spikes of distinct strength in 16 dimensions, small noise.
+fn spiked() -> Dataset {
+    SpikedCovariance::new(500, 16, vec![9.0, 5.0, 2.5, 1.2], 0.2, 11)
+        .generate()
+        .unwrap()
+        .dataset
+}
+
+/// The same data shifted by a constant mean vector (uncentred, like images).
+fn shifted() -> Dataset {
+    let parts = spiked().into_parts();
+    let x = DMatrix::from_fn(parts.x.nrows(), parts.x.ncols(), |i, j| {
+        parts.x[(i, j)] + 2.0 + 0.25 * j as f64
+    });
+    Dataset::new("spiked-shifted", x, None, None).unwrap()
+}
+
+fn preset() -> Preset {
+    Preset {
+        latents: vec![4],
+        seeds: vec![0],
+        epochs: 40,
+        lbfgs_iters: 300,
+        batch_size: 32,
+        learning_rate: 1e-2,
+        n_trains: vec![20],
+        max_rows: None,
+        sparsity_weights: vec![3e-2, 3e-1],
+        hidden: None,
+    }
+}
+
+fn quiet() -> RunOptions {
+    RunOptions::default()
+}
+
+fn rows(df: &DataFrame) -> Vec<Row> {
+    frame_to_rows(df).unwrap()
+}
+
+fn small_study() -> Study {
+    Study::new("small")
+        .dataset(spiked())
+        .models(&[
+            ModelKind::Pca,
+            ModelKind::LinearTied,
+            ModelKind::LinearUntied,
+            ModelKind::Tied,
+        ])
+        .latents(&[2, 4])
+        .seeds(&[0, 1])
+        .training(TrainConfig::new().epochs(5).batch_size(50).learning_rate(1e-2))
+}
+
+/// Frames equal in every column but the wall-clock `seconds`.
+fn same_results(a: &DataFrame, b: &DataFrame) -> bool {
+    let a = a.drop("seconds").unwrap();
+    let b = b.drop("seconds").unwrap();
+    a.equals_missing(&b)
+}
+
+#[test]
+fn frame_has_exactly_the_contract_columns() {
+    let df = small_study().run().unwrap();
+    let names: Vec<&str> = df.get_column_names().iter().map(|s| s.as_str()).collect();
+    assert_eq!(names, COLUMNS.map(|c| c.0));
+    // PCA: one per latent; three trained kinds x 2 latents x 2 seeds.
+    assert_eq!(df.height(), 2 + 3 * 2 * 2);
+    let r = rows(&df);
+    assert!(r.iter().filter(|r| r.model == "pca").all(|r| r.ratio_to_pca == 1.0));
+    // wwt_minus_i is null exactly where there is no tied first layer.
+    for row in &r {
+        let tied = row.model == "linear_tied" || row.model == "tied";
+        assert_eq!(row.wwt_minus_i.is_some(), tied, "{row:?}");
+    }
+}
+
+#[test]
+fn cells_enumerate_deterministically_and_collapse_unused_axes() {
+    let s = small_study()
+        .models(&[ModelKind::Pca, ModelKind::LinearTied, ModelKind::SparseTied])
+        .sparsity_weights(&[0.0, 0.1, 0.2])
+        .bias_modes(&[BiasMode::Separate, BiasMode::None]);
+    let cells = s.cells().unwrap();
+    // Per latent: 1 PCA + 2 bias x 2 seeds linear + 2 bias x 3 weights x 2 seeds sparse.
+    assert_eq!(cells.len(), 2 * (1 + 4 + 12));
+    assert!(cells.iter().enumerate().all(|(i, c)| c.index == i));
+    assert_eq!(cells, s.cells().unwrap());
+    assert!(
+        cells
+            .iter()
+            .filter(|c| c.model != ModelKind::SparseTied)
+            .all(|c| c.sparsity_weight == 0.0)
+    );
+    let shard = s.clone().shard(1, 3).unwrap().selected_cells().unwrap();
+    assert!(shard.iter().all(|c| c.index % 3 == 1));
+}
+
+#[test]
+fn bad_configs_are_config_errors() {
+    let bad: Vec<(&str, Study)> = vec![
+        ("models", small_study().models(&[])),
+        ("latents", small_study().latents(&[4, 4])),
+        ("latents", small_study().latents(&[0])),
+        ("latents", small_study().latents(&[17])),
+        ("n_trains", small_study().n_trains(&[10_000])),
+        ("l2s", small_study().l2s(&[-1.0])),
+        ("sparsity_weights", small_study().sparsity_weights(&[f64::NAN])),
+        ("seeds", small_study().seeds(&[u64::MAX])),
+        ("test_fraction", small_study().test_fraction(1.5)),
+        ("datasets", Study::new("empty").models(&[ModelKind::Pca])),
+        ("epochs", small_study().training(TrainConfig::new().epochs(0))),
+    ];
+    for (field, s) in bad {
+        match s.run() {
+            Err(Error::Config { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{field}: expected a config error, got {other:?}"),
+        }
+    }
+    assert!(matches!(
+        small_study().shard(2, 2),
+        Err(Error::Config { field: "shard", .. })
+    ));
+}
+
+#[test]
+fn same_results_with_one_or_two_threads() {
+    let run = |threads| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| small_study().run().unwrap())
+    };
+    assert!(same_results(&run(1), &run(2)));
+}
+
+#[test]
+fn cache_is_reused_and_corruption_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = small_study().cache_dir(dir.path());
+    let first = s.run().unwrap();
+    let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(files.len(), first.height());
+    // A rerun reads every cell back: even the wall-clock seconds are equal.
+    let second = s.run().unwrap();
+    assert!(first.equals_missing(&second));
+    // Adding a seed reuses the old cells and runs only the new ones.
+    let grown = s.clone().seeds(&[0, 1, 2]).run().unwrap();
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), grown.height());
+    // A damaged cache file is an error naming it.
+    let victim = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
+    std::fs::write(&victim, b"{\"format\": \"tiedae-study-cell\", \"key\"").unwrap();
+    match s.run() {
+        Err(Error::Format { path, .. }) => assert_eq!(path, victim),
+        other => panic!("expected a format error, got {other:?}"),
+    }
+}
+
+#[test]
+fn shards_merge_into_the_unsharded_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = small_study().run().unwrap();
+    let mut paths = Vec::new();
+    for i in 0..3 {
+        let stem = dir.path().join(format!("shard{i}"));
+        small_study().shard(i, 3).unwrap().run_to_files(&stem).unwrap();
+        // Alternate formats: merge reads either.
+        paths.push(stem.with_extension(if i == 1 { "csv" } else { "parquet" }));
+    }
+    let merged = merge(&paths).unwrap();
+    assert!(same_results(&merged, &full));
+    // A missing shard and a duplicated one are both refused.
+    assert!(matches!(merge(&paths[..2]), Err(Error::InvalidData(m)) if m.contains("none of the files")));
+    let dup = [paths[0].clone(), paths[1].clone(), paths[2].clone(), paths[0].clone()];
+    assert!(matches!(merge(&dup), Err(Error::InvalidData(m)) if m.contains("in both")));
+    // A shard of another study is refused.
+    let other = dir.path().join("other");
+    small_study().seeds(&[5]).shard(0, 3).unwrap().run_to_files(&other).unwrap();
+    let mixed = [paths[0].clone(), other.with_extension("parquet")];
+    assert!(matches!(merge(&mixed), Err(Error::InvalidData(m)) if m.contains("belongs to study")));
+}
+
+#[test]
+fn parquet_and_csv_read_back_to_the_same_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let df = small_study().run().unwrap();
+    let (pq, csv) = tiedae::study::write_results(&df, &dir.path().join("results")).unwrap();
+    assert!(tiedae::study::read_parquet(&pq).unwrap().equals_missing(&df));
+    assert!(tiedae::study::read_csv(&csv).unwrap().equals_missing(&df));
+    // Nulls survive (untied and PCA rows have no W Wᵀ − I).
+    assert!(df.column("wwt_minus_i").unwrap().null_count() > 0);
+    let junk = dir.path().join("junk.parquet");
+    std::fs::write(&junk, b"not parquet").unwrap();
+    assert!(matches!(tiedae::study::read_parquet(&junk), Err(Error::Format { path, .. }) if path == junk));
+}
+
+#[test]
+fn study1_linear_tied_reaches_pca_and_its_subspace() {
+    let df = builtin::linear_pca::run(&spiked(), &preset(), &quiet()).unwrap();
+    for r in rows(&df).iter().filter(|r| r.model.starts_with("linear")) {
+        assert!((r.ratio_to_pca - 1.0).abs() < 0.01, "{r:?}");
+        assert!(r.max_angle_deg.unwrap() < 1.0, "{r:?}");
+    }
+    let tied = rows(&df).into_iter().find(|r| r.model == "linear_tied").unwrap();
+    assert!(tied.wwt_minus_i.unwrap() < 0.05);
+    let s = builtin::linear_pca::summary(&df).unwrap();
+    assert!(s.iter().any(|l| l.starts_with("linear tied reached")), "{s:?}");
+}
+
+#[test]
+fn study2_l2_pins_the_individual_principal_directions() {
+    let df = builtin::l2_directions::run(&spiked(), &preset(), &quiet()).unwrap();
+    let r = rows(&df);
+    let a: Vec<f64> = df
+        .column("direction_angle_deg")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .iter()
+        .map(Option::unwrap)
+        .collect();
+    let max_with = (0..r.len()).filter(|&i| r[i].l2 > 0.0).map(|i| a[i]).fold(0.0, f64::max);
+    let max_without = (0..r.len()).filter(|&i| r[i].l2 == 0.0).map(|i| a[i]).fold(0.0, f64::max);
+    assert!(max_with < 2.0, "with L2: {max_with}");
+    assert!(max_without > 5.0 * max_with, "without L2: {max_without}");
+    // Either way the subspace itself is the principal one.
+    assert!(r.iter().all(|r| r.max_angle_deg.unwrap() < 2.0));
+    assert_eq!(builtin::l2_directions::summary(&df).unwrap().len(), 2);
+}
+
+#[test]
+fn study3_tied_has_half_the_weights() {
+    let p = Preset { latents: vec![2, 4], ..preset() };
+    let df = builtin::param_counts::run(&spiked(), &p).unwrap();
+    let ratio = df.column("weight_ratio").unwrap().f64().unwrap();
+    assert!(ratio.iter().all(|v| v == Some(0.5)));
+    let s = builtin::param_counts::summary(&df).unwrap();
+    let n = df.height();
+    assert!(s[0].contains(&format!("in {n} of {n} architecture")), "{s:?}");
+    assert!(s[0].contains(&format!("closed forms in {n} of {n}")), "{s:?}");
+}
+
+#[test]
+fn study4_untied_overfits_more_on_few_rows() {
+    let df = builtin::overfitting::run(&spiked(), &preset(), &quiet()).unwrap();
+    let r = rows(&df);
+    let gap = |m: &str, n: i64| {
+        r.iter()
+            .find(|r| r.model == m && r.n_train == n)
+            .map(|r| r.test_mse - r.train_mse)
+            .unwrap()
+    };
+    let small = r.iter().map(|r| r.n_train).min().unwrap();
+    let large = r.iter().map(|r| r.n_train).max().unwrap();
+    assert!(gap("untied", small) > gap("tied", small));
+    assert!(gap("untied", large) < gap("untied", small));
+    assert!(!builtin::overfitting::summary(&df).unwrap().is_empty());
+}
+
+#[test]
+fn study5_tied_wins_at_equal_budget() {
+    let df = builtin::equal_budget::run(&spiked(), &preset(), &quiet()).unwrap();
+    let r = rows(&df);
+    let get = |m: &str, k: i64| r.iter().find(|r| r.model == m && r.latent == k).unwrap();
+    // 4 spikes: untied with 2 units cannot reach what tied with 4 reaches.
+    assert!(get("tied", 4).test_mse < get("untied", 2).test_mse);
+    assert_eq!(get("tied", 4).params - 16 - 4, 16 * 4);
+    let s = builtin::equal_budget::summary(&df).unwrap();
+    assert!(s.iter().any(|l| l.contains("equal weight budget") && l.contains("tied better")), "{s:?}");
+}
+
+#[test]
+fn study6_both_kinds_reach_the_shared_target() {
+    let df = builtin::convergence::run(&spiked(), &preset(), &quiet()).unwrap();
+    let ep = df.column("epochs_to_target").unwrap().i64().unwrap();
+    let r = rows(&df);
+    for (i, row) in r.iter().enumerate() {
+        let e = ep.get(i);
+        if row.model == "pca" {
+            assert!(e.is_none());
+        } else {
+            assert!(e.is_some_and(|e| e >= 1 && e <= row.epochs), "{row:?}");
+        }
+    }
+    assert_eq!(builtin::convergence::summary(&df).unwrap().len(), 2);
+}
+
+#[test]
+fn study7_l1_buys_sparsity_with_error() {
+    let df = builtin::sparse::run(&spiked(), &preset(), &quiet()).unwrap();
+    let t = builtin::sparse::trade_off(&df).unwrap();
+    let (first, last) = (t[0], t[t.len() - 1]);
+    assert_eq!(first.0, 0.0);
+    assert!(last.1 > first.1, "sparsity {t:?}");
+    assert!(last.2 > first.2, "test MSE {t:?}");
+    assert!(!builtin::sparse::summary(&df).unwrap().is_empty());
+}
+
+#[test]
+fn study8_uncentred_data_need_a_bias() {
+    let df = builtin::bias_modes::run(&shifted(), &preset(), &quiet()).unwrap();
+    let r = rows(&df);
+    let ratio = |b: &str| {
+        r.iter()
+            .find(|r| r.model == "linear_tied" && r.bias_mode == b)
+            .unwrap()
+            .ratio_to_pca
+    };
+    // Pre-centering is PCA's own family; without a bias the mean costs a
+    // lot; separate biases can represent PCA too (they beat none). A linear
+    // mirrored bias cancels exactly: (x Wᵀ + b − b) W = x WᵀW, i.e. none.
+    assert!((ratio("pre_centering") - 1.0).abs() < 0.01);
+    assert!(ratio("none") > 2.0 * ratio("pre_centering"));
+    assert!(ratio("separate") < ratio("none"));
+    assert!((ratio("mirrored") / ratio("none") - 1.0).abs() < 1e-6);
+    let s = builtin::bias_modes::summary(&df).unwrap();
+    assert!(s[0].starts_with("Linear tied"), "{s:?}");
+}
+
+#[test]
+fn detailed_run_carries_artifacts() {
+    let res = small_study().run_detailed().unwrap();
+    assert_eq!(res.cells.len(), res.results.height());
+    for a in &res.cells {
+        assert_eq!(a.filters.ncols(), 16);
+        assert_eq!(a.reconstructions.shape(), (10, 16));
+        assert_eq!(a.history.is_some(), a.cell.model != ModelKind::Pca);
+        if let Some(h) = &a.history {
+            assert_eq!(h.height() as i64, a.row.epochs);
+        }
+    }
+    let p = res.pca("spiked", res.cells[0].cell.n_train).unwrap();
+    assert_eq!(p.test_head.shape(), (10, 16));
+    let _ = Precision::F64;
+}
