@@ -15,6 +15,7 @@
 
 pub mod atomic;
 pub mod data;
+pub mod display;
 pub mod error;
 pub mod linalg;
 pub mod model;
