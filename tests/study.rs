@@ -63,7 +63,12 @@ fn small_study() -> Study {
         ])
         .latents(&[2, 4])
         .seeds(&[0, 1])
-        .training(TrainConfig::new().epochs(5).batch_size(50).learning_rate(1e-2))
+        .training(
+            TrainConfig::new()
+                .epochs(5)
+                .batch_size(50)
+                .learning_rate(1e-2),
+        )
 }
 
 /// Frames equal in every column but the wall-clock `seconds`.
@@ -81,7 +86,11 @@ fn frame_has_exactly_the_contract_columns() {
     // PCA: one per latent; three trained kinds x 2 latents x 2 seeds.
     assert_eq!(df.height(), 2 + 3 * 2 * 2);
     let r = rows(&df);
-    assert!(r.iter().filter(|r| r.model == "pca").all(|r| r.ratio_to_pca == 1.0));
+    assert!(
+        r.iter()
+            .filter(|r| r.model == "pca")
+            .all(|r| r.ratio_to_pca == 1.0)
+    );
     // wwt_minus_i is null exactly where there is no tied first layer.
     for row in &r {
         let tied = row.model == "linear_tied" || row.model == "tied";
@@ -119,11 +128,17 @@ fn bad_configs_are_config_errors() {
         ("latents", small_study().latents(&[17])),
         ("n_trains", small_study().n_trains(&[10_000])),
         ("l2s", small_study().l2s(&[-1.0])),
-        ("sparsity_weights", small_study().sparsity_weights(&[f64::NAN])),
+        (
+            "sparsity_weights",
+            small_study().sparsity_weights(&[f64::NAN]),
+        ),
         ("seeds", small_study().seeds(&[u64::MAX])),
         ("test_fraction", small_study().test_fraction(1.5)),
         ("datasets", Study::new("empty").models(&[ModelKind::Pca])),
-        ("epochs", small_study().training(TrainConfig::new().epochs(0))),
+        (
+            "epochs",
+            small_study().training(TrainConfig::new().epochs(0)),
+        ),
     ];
     for (field, s) in bad {
         match s.run() {
@@ -161,9 +176,17 @@ fn cache_is_reused_and_corruption_is_named() {
     assert!(first.equals_missing(&second));
     // Adding a seed reuses the old cells and runs only the new ones.
     let grown = s.clone().seeds(&[0, 1, 2]).run().unwrap();
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), grown.height());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        grown.height()
+    );
     // A damaged cache file is an error naming it.
-    let victim = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
+    let victim = std::fs::read_dir(dir.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     std::fs::write(&victim, b"{\"format\": \"tiedae-study-cell\", \"key\"").unwrap();
     match s.run() {
         Err(Error::Format { path, .. }) => assert_eq!(path, victim),
@@ -178,19 +201,35 @@ fn shards_merge_into_the_unsharded_run() {
     let mut paths = Vec::new();
     for i in 0..3 {
         let stem = dir.path().join(format!("shard{i}"));
-        small_study().shard(i, 3).unwrap().run_to_files(&stem).unwrap();
+        small_study()
+            .shard(i, 3)
+            .unwrap()
+            .run_to_files(&stem)
+            .unwrap();
         // Alternate formats: merge reads either.
         paths.push(stem.with_extension(if i == 1 { "csv" } else { "parquet" }));
     }
     let merged = merge(&paths).unwrap();
     assert!(same_results(&merged, &full));
     // A missing shard and a duplicated one are both refused.
-    assert!(matches!(merge(&paths[..2]), Err(Error::InvalidData(m)) if m.contains("none of the files")));
-    let dup = [paths[0].clone(), paths[1].clone(), paths[2].clone(), paths[0].clone()];
+    assert!(
+        matches!(merge(&paths[..2]), Err(Error::InvalidData(m)) if m.contains("none of the files"))
+    );
+    let dup = [
+        paths[0].clone(),
+        paths[1].clone(),
+        paths[2].clone(),
+        paths[0].clone(),
+    ];
     assert!(matches!(merge(&dup), Err(Error::InvalidData(m)) if m.contains("in both")));
     // A shard of another study is refused.
     let other = dir.path().join("other");
-    small_study().seeds(&[5]).shard(0, 3).unwrap().run_to_files(&other).unwrap();
+    small_study()
+        .seeds(&[5])
+        .shard(0, 3)
+        .unwrap()
+        .run_to_files(&other)
+        .unwrap();
     let mixed = [paths[0].clone(), other.with_extension("parquet")];
     assert!(matches!(merge(&mixed), Err(Error::InvalidData(m)) if m.contains("belongs to study")));
 }
@@ -200,13 +239,19 @@ fn parquet_and_csv_read_back_to_the_same_frame() {
     let dir = tempfile::tempdir().unwrap();
     let df = small_study().run().unwrap();
     let (pq, csv) = tiedae::study::write_results(&df, &dir.path().join("results")).unwrap();
-    assert!(tiedae::study::read_parquet(&pq).unwrap().equals_missing(&df));
+    assert!(
+        tiedae::study::read_parquet(&pq)
+            .unwrap()
+            .equals_missing(&df)
+    );
     assert!(tiedae::study::read_csv(&csv).unwrap().equals_missing(&df));
     // Nulls survive (untied and PCA rows have no W Wᵀ − I).
     assert!(df.column("wwt_minus_i").unwrap().null_count() > 0);
     let junk = dir.path().join("junk.parquet");
     std::fs::write(&junk, b"not parquet").unwrap();
-    assert!(matches!(tiedae::study::read_parquet(&junk), Err(Error::Format { path, .. }) if path == junk));
+    assert!(
+        matches!(tiedae::study::read_parquet(&junk), Err(Error::Format { path, .. }) if path == junk)
+    );
 }
 
 #[test]
@@ -216,10 +261,16 @@ fn study1_linear_tied_reaches_pca_and_its_subspace() {
         assert!((r.ratio_to_pca - 1.0).abs() < 0.01, "{r:?}");
         assert!(r.max_angle_deg.unwrap() < 1.0, "{r:?}");
     }
-    let tied = rows(&df).into_iter().find(|r| r.model == "linear_tied").unwrap();
+    let tied = rows(&df)
+        .into_iter()
+        .find(|r| r.model == "linear_tied")
+        .unwrap();
     assert!(tied.wwt_minus_i.unwrap() < 0.05);
     let s = builtin::linear_pca::summary(&df).unwrap();
-    assert!(s.iter().any(|l| l.starts_with("linear tied reached")), "{s:?}");
+    assert!(
+        s.iter().any(|l| l.starts_with("linear tied reached")),
+        "{s:?}"
+    );
 }
 
 #[test]
@@ -234,8 +285,14 @@ fn study2_l2_pins_the_individual_principal_directions() {
         .iter()
         .map(Option::unwrap)
         .collect();
-    let max_with = (0..r.len()).filter(|&i| r[i].l2 > 0.0).map(|i| a[i]).fold(0.0, f64::max);
-    let max_without = (0..r.len()).filter(|&i| r[i].l2 == 0.0).map(|i| a[i]).fold(0.0, f64::max);
+    let max_with = (0..r.len())
+        .filter(|&i| r[i].l2 > 0.0)
+        .map(|i| a[i])
+        .fold(0.0, f64::max);
+    let max_without = (0..r.len())
+        .filter(|&i| r[i].l2 == 0.0)
+        .map(|i| a[i])
+        .fold(0.0, f64::max);
     assert!(max_with < 2.0, "with L2: {max_with}");
     assert!(max_without > 5.0 * max_with, "without L2: {max_without}");
     // Either way the subspace itself is the principal one.
@@ -245,14 +302,23 @@ fn study2_l2_pins_the_individual_principal_directions() {
 
 #[test]
 fn study3_tied_has_half_the_weights() {
-    let p = Preset { latents: vec![2, 4], ..preset() };
+    let p = Preset {
+        latents: vec![2, 4],
+        ..preset()
+    };
     let df = builtin::param_counts::run(&spiked(), &p).unwrap();
     let ratio = df.column("weight_ratio").unwrap().f64().unwrap();
     assert!(ratio.iter().all(|v| v == Some(0.5)));
     let s = builtin::param_counts::summary(&df).unwrap();
     let n = df.height();
-    assert!(s[0].contains(&format!("in {n} of {n} architecture")), "{s:?}");
-    assert!(s[0].contains(&format!("closed forms in {n} of {n}")), "{s:?}");
+    assert!(
+        s[0].contains(&format!("in {n} of {n} architecture")),
+        "{s:?}"
+    );
+    assert!(
+        s[0].contains(&format!("closed forms in {n} of {n}")),
+        "{s:?}"
+    );
 }
 
 #[test]
@@ -281,7 +347,11 @@ fn study5_tied_wins_at_equal_budget() {
     assert!(get("tied", 4).test_mse < get("untied", 2).test_mse);
     assert_eq!(get("tied", 4).params - 16 - 4, 16 * 4);
     let s = builtin::equal_budget::summary(&df).unwrap();
-    assert!(s.iter().any(|l| l.contains("equal weight budget") && l.contains("tied better")), "{s:?}");
+    assert!(
+        s.iter()
+            .any(|l| l.contains("equal weight budget") && l.contains("tied better")),
+        "{s:?}"
+    );
 }
 
 #[test]
