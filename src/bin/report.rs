@@ -1,1 +1,110 @@
-fn main() {}
+//! `report`: writes an HTML report comparing tied autoencoders with PCA.
+//!
+//! A thin shell over [`tiedae::report::job`]: it parses flags, runs the job
+//! and prints the path of the report page as the last line of stdout.
+//! Progress goes to stderr. Any failure prints one line `error: ...` on
+//! stderr and exits with status 1 (2 for unusable flags), leaving no
+//! half-written report behind.
+
+use clap::Parser;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tiedae::report::job::{ReportJob, parse_image_shape, parse_latent_list};
+use tiedae::report::progress::Progress;
+
+/// Compare tied-weight autoencoders with PCA on a dataset and write an HTML
+/// report to OUT/<dataset>/index.html (plus OUT/index.html listing all
+/// reports in OUT).
+#[derive(Debug, Parser)]
+#[command(name = "report", version)]
+struct Cli {
+    /// `digits`, `mnist10k`, or a path to a .csv or .parquet file.
+    #[arg(long, default_value = tiedae::report::job::DEFAULT_DATASET)]
+    dataset: String,
+    /// CSV/Parquet: the column holding integer class labels.
+    #[arg(long, value_name = "NAME")]
+    label_column: Option<String>,
+    /// CSV/Parquet: each row is a row-major image of HEIGHTxWIDTH pixels.
+    #[arg(long, value_name = "HxW")]
+    image_shape: Option<String>,
+    /// Latent sizes to compare, comma-separated (default: the study's).
+    #[arg(long, value_name = "K,K,...")]
+    latent: Option<String>,
+    /// Training epochs per model (default: the study's).
+    #[arg(long, value_name = "N")]
+    epochs: Option<usize>,
+    /// Seeds per configuration (default: the study's).
+    #[arg(long, value_name = "N")]
+    seeds: Option<usize>,
+    /// A small, fast run: fewer sizes, epochs and seeds.
+    #[arg(long)]
+    quick: bool,
+    /// Directory holding the reports.
+    #[arg(long, value_name = "DIR", default_value = tiedae::report::job::DEFAULT_OUT_DIR)]
+    out: PathBuf,
+    /// A built-in study to run instead of the default comparison.
+    #[arg(long, value_name = "NAME")]
+    study: Option<String>,
+}
+
+impl Cli {
+    fn into_job(self) -> tiedae::Result<ReportJob> {
+        Ok(ReportJob {
+            dataset: self.dataset,
+            label_column: self.label_column,
+            image_shape: self
+                .image_shape
+                .as_deref()
+                .map(parse_image_shape)
+                .transpose()?,
+            latent: self.latent.as_deref().map(parse_latent_list).transpose()?,
+            epochs: self.epochs,
+            seeds: self.seeds,
+            quick: self.quick,
+            out: self.out,
+            study: self.study,
+        })
+    }
+}
+
+/// Prints `message` as one line: a multi-line cause is joined with "; ".
+fn fail(message: &str, code: u8) -> ExitCode {
+    let line = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    eprintln!("error: {line}");
+    ExitCode::from(code)
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            // clap's own message spans several lines (usage, tips); keep
+            // its first line, the one that names the problem.
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            return fail(first.trim_start_matches("error: "), 2);
+        }
+        Err(e) => {
+            // --help / --version: print as clap intends.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+    };
+    let job = match cli.into_job() {
+        Ok(job) => job,
+        Err(e) => return fail(&e.to_string(), 2),
+    };
+    let progress = Progress::stderr();
+    match job.run(&progress) {
+        Ok(page) => {
+            println!("{}", page.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e.to_string(), 1),
+    }
+}

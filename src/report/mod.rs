@@ -47,9 +47,17 @@
 //! # }
 //! ```
 
+pub mod card;
 pub mod charts;
+pub mod comparison;
+pub mod details;
+pub mod grouping;
 mod input;
+pub mod job;
 pub mod number;
+pub mod progress;
+mod run;
+pub mod sections;
 pub mod table;
 mod template;
 mod writer;

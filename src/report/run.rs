@@ -1,0 +1,188 @@
+//! Running a [`ReportJob`]: check, load, study, present, write.
+//!
+//! The order is chosen so that every cheap check comes before the first
+//! expensive step, and the first disk write comes after the last thing
+//! that can fail: the flags, the output directory, the data and the latent
+//! sizes are all checked before any model trains, and the report is
+//! rendered in memory before [`write_report`] installs it in one rename.
+
+use crate::data::{Dataset, train_test_split};
+use crate::error::Result;
+use crate::linalg::{FittedPca, Pca};
+use crate::report::card::{dataset_card, pca_spectrum_section, source_line};
+use crate::report::comparison::{
+    COMPARISON, DEFAULT_LATENT, StudyOutput, check_study_name, preset, run_study, split,
+};
+use crate::report::details;
+use crate::report::input::{ReportInput, Section};
+use crate::report::job::{ReportJob, check_latent_sizes, check_output_dir};
+use crate::report::progress::Progress;
+use crate::report::sections;
+use crate::report::writer::write_report;
+use crate::study::builtin::Preset;
+use crate::study::frame_to_rows;
+use std::path::PathBuf;
+
+impl ReportJob {
+    /// Runs the job and returns the path of the report's `index.html`.
+    ///
+    /// # Errors
+    /// Every input problem (flags, study name, dataset, latent sizes,
+    /// output directory) is reported before any training; see
+    /// [`ReportJob::validate`], [`ReportJob::load_dataset`],
+    /// [`check_latent_sizes`] and [`check_output_dir`]. Study and writing
+    /// errors follow. On any error no report directory is left behind.
+    pub fn run(&self, progress: &Progress) -> Result<PathBuf> {
+        self.validate()?;
+        check_study_name(self.study_name())?;
+        check_output_dir(&self.out)?;
+        progress.stage(&format!("loading dataset {}", self.dataset));
+        let ds = self.load_dataset()?;
+        let latent = self.latent_sizes();
+        let preset = preset(self.quick, &latent, self.seeds, self.epochs, &ds);
+        let (n_train, n_test) = split_sizes(&ds, &preset);
+        check_latent_sizes(&latent, ds.n_features(), n_train)?;
+        progress.stage(&format!(
+            "{}: {} samples x {} features; study {} with latent sizes {:?}, {} seed(s), {} epochs",
+            ds.name(),
+            ds.n_samples(),
+            ds.n_features(),
+            self.study_name(),
+            preset.latents,
+            preset.seeds.len(),
+            preset.epochs,
+        ));
+
+        let output = run_study(self.study_name(), &ds, &preset, progress)?;
+
+        progress.stage("drawing charts");
+        let name = ds.name().to_string();
+        let pca = match output.details.as_ref().and_then(|d| {
+            d.pcas
+                .iter()
+                .max_by_key(|p| p.n_train)
+                .map(|p| p.pca.clone())
+        }) {
+            Some(pca) => pca,
+            None => spectrum_pca(&ds)?,
+        };
+        let page = self.sections(&output, &pca, &name)?;
+        let facts = self.facts(&ds, (n_train, n_test), &preset, &output);
+        let input = ReportInput {
+            dataset: dataset_card(&ds, source_line(&self.dataset), facts)?,
+            sections: page,
+            findings: output.findings,
+            results: output.results,
+        };
+        progress.stage("writing the report");
+        let path = write_report(&input, &self.out)?;
+        progress.stage(&format!("done in {:.1} s", progress.elapsed_seconds()));
+        Ok(path)
+    }
+
+    /// The latent sizes to sweep: the flag's, or the study default.
+    pub fn latent_sizes(&self) -> Vec<usize> {
+        match &self.latent {
+            Some(k) => k.clone(),
+            None if self.quick => Preset::quick().latents,
+            None => DEFAULT_LATENT.to_vec(),
+        }
+    }
+
+    /// The study's name (`comparison` unless `--study` says otherwise).
+    pub fn study_name(&self) -> &str {
+        self.study.as_deref().unwrap_or(COMPARISON)
+    }
+
+    fn sections(
+        &self,
+        output: &StudyOutput,
+        pca: &FittedPca<f64>,
+        name: &str,
+    ) -> Result<Vec<Section>> {
+        let mut page = vec![pca_spectrum_section(pca, name)?];
+        if !output.has_results_columns {
+            return Ok(page);
+        }
+        let rows = frame_to_rows(&output.results)?;
+        let mut found = vec![
+            sections::mse_vs_latent(&rows, name)?,
+            sections::mse_vs_params(&rows, name)?,
+            sections::overfitting(&rows, name)?,
+        ];
+        if let Some(d) = &output.details {
+            found.push(details::training_curves(d, name)?);
+            found.push(details::gradient_norms(d, name)?);
+            found.push(details::filters(d, name)?);
+            found.push(details::reconstructions(d, name)?);
+        }
+        found.push(sections::principal_angles(&rows, name)?);
+        found.push(sections::parameter_table(&rows)?);
+        page.extend(found.into_iter().flatten());
+        Ok(page)
+    }
+
+    fn facts(
+        &self,
+        ds: &Dataset,
+        (n_train, n_test): (usize, usize),
+        preset: &Preset,
+        output: &StudyOutput,
+    ) -> Vec<(String, String)> {
+        let join = |v: &[usize]| {
+            v.iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut facts = vec![(
+            "train / test".to_string(),
+            format!(
+                "{n_train} / {n_test} (stratified split, seed {})",
+                split().1
+            ),
+        )];
+        if let Some(m) = preset.max_rows.filter(|&m| m < ds.n_samples()) {
+            facts.push((
+                "rows studied".to_string(),
+                format!("a seeded sample of {m} of the {} rows", ds.n_samples()),
+            ));
+        }
+        facts.push(("study".to_string(), self.study_name().to_string()));
+        facts.push(("latent sizes".to_string(), join(&preset.latents)));
+        facts.push(("seeds".to_string(), preset.seeds.len().to_string()));
+        facts.push((
+            "training".to_string(),
+            format!(
+                "linear models: full-batch L-BFGS, up to {} iterations; nonlinear: Adam, {} epochs, batch {}, learning rate {}",
+                preset.lbfgs_iters, preset.epochs, preset.batch_size, preset.learning_rate
+            ),
+        ));
+        if output.details.is_none() {
+            facts.push((
+                "charts".to_string(),
+                "this study returns a frame only: per-cell charts are not drawn".to_string(),
+            ));
+        }
+        facts
+    }
+}
+
+/// Training and test rows of the studies' split: the studies split a
+/// seeded sample of at most `max_rows` rows, holding out
+/// `round(rows * test_fraction)`.
+fn split_sizes(ds: &Dataset, preset: &Preset) -> (usize, usize) {
+    let rows = preset
+        .max_rows
+        .map_or(ds.n_samples(), |m| m.min(ds.n_samples()));
+    let test = (rows as f64 * split().0).round() as usize;
+    (rows - test, test)
+}
+
+/// A PCA with every component of the training split, for the spectrum of
+/// studies that do not hand theirs over.
+fn spectrum_pca(ds: &Dataset) -> Result<FittedPca<f64>> {
+    let (fraction, seed) = split();
+    let (train, _) = train_test_split(ds, fraction, seed)?;
+    Pca::count(train.n_features().min(train.n_samples())).fit(train.x())
+}

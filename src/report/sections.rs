@@ -1,0 +1,494 @@
+//! Report sections drawn from the study's results frame: error against
+//! latent size, the parameter/error Pareto front, overfitting against
+//! training-set size, principal angles and the parameter-count table.
+//!
+//! Each builder returns `Ok(None)` when the results hold nothing for it (a
+//! study without a training-set sweep has no overfitting chart), so a page
+//! never shows an empty chart. Captions state what to look at and quote the
+//! numbers behind it, computed here from the rows, never written in advance.
+
+use crate::error::Result;
+use crate::report::charts::{
+    BarChart, BarGroup, LineChart, ParetoChart, ParetoGroup, ParetoPoint, Series, bar_chart,
+    line_chart, pareto_chart,
+};
+use crate::report::grouping::{ConfigKey, full_n_train, is_tied, labels, mean_by};
+use crate::report::input::Section;
+use crate::report::number::format_number;
+use crate::report::table::Table;
+use crate::study::Row;
+
+/// Section ids of this module, in page order.
+pub const MSE_VS_LATENT_ID: &str = "mse-vs-latent";
+pub const PARETO_ID: &str = "mse-vs-params";
+pub const OVERFITTING_ID: &str = "overfitting";
+pub const ANGLES_ID: &str = "principal-angles";
+pub const PARAMS_ID: &str = "parameter-counts";
+
+fn fmt(x: f64) -> String {
+    format_number(x).unwrap_or_else(|_| "—".to_string())
+}
+
+/// Test MSE against latent size, one curve per configuration (seeds
+/// averaged), at the full training-set size.
+pub fn mse_vs_latent(rows: &[Row], dataset: &str) -> Result<Option<Section>> {
+    let n = full_n_train(rows);
+    let curves = mean_by(rows, |r| r.n_train == n, |r| r.latent, |r| Some(r.test_mse));
+    if curves.is_empty() {
+        return Ok(None);
+    }
+    let keys: Vec<ConfigKey> = curves.iter().map(|(k, _)| k.clone()).collect();
+    let names = labels(&keys);
+    let log_y = curves.iter().all(|(_, p)| p.iter().all(|&(_, y)| y > 0.0));
+    let series = curves
+        .iter()
+        .zip(&names)
+        .map(|((key, points), name)| {
+            let points = points.iter().map(|&(k, y)| (k as f64, y)).collect();
+            let s = Series::new(name.clone(), points);
+            if key.model == "pca" {
+                s.with_color(0)
+            } else {
+                s
+            }
+        })
+        .collect();
+    let chart = line_chart(&LineChart {
+        title: format!("Test reconstruction error vs latent size ({dataset})"),
+        x_label: "latent size k".into(),
+        y_label: "test MSE".into(),
+        log_x: true,
+        log_y,
+        series,
+    })?;
+    let caption = format!(
+        "Compare each curve with PCA's: by Eckart–Young no linear model with k units can \
+         reconstruct the training data better, so linear curves should lie on or above it, and \
+         only nonlinear models can dip below. {}",
+        best_against_pca(rows, n)
+    );
+    Ok(Some(Section::with_chart(
+        MSE_VS_LATENT_ID,
+        "Reconstruction error vs latent size",
+        caption,
+        chart,
+    )))
+}
+
+/// One sentence per latent size extreme: the best non-PCA model relative to
+/// PCA at the smallest and largest k.
+fn best_against_pca(rows: &[Row], n: i64) -> String {
+    let ratios = mean_by(
+        rows,
+        |r| r.n_train == n && r.model != "pca",
+        |r| r.latent,
+        |r| Some(r.ratio_to_pca),
+    );
+    let keys: Vec<ConfigKey> = ratios.iter().map(|(k, _)| k.clone()).collect();
+    let names = labels(&keys);
+    let mut ks: Vec<i64> = ratios
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|&(k, _)| k))
+        .collect();
+    ks.sort_unstable();
+    ks.dedup();
+    let mut sentences = Vec::new();
+    for k in [ks.first(), ks.last()].into_iter().flatten().copied() {
+        let best = ratios
+            .iter()
+            .zip(&names)
+            .filter_map(|((_, p), name)| {
+                p.iter().find(|&&(kk, _)| kk == k).map(|&(_, r)| (r, name))
+            })
+            .min_by(|a, b| a.0.total_cmp(&b.0));
+        if let Some((ratio, name)) = best {
+            sentences.push(format!(
+                "At k = {k} the best autoencoder, {name}, reached {}× PCA's test MSE.",
+                fmt(ratio)
+            ));
+        }
+        if ks.len() == 1 {
+            break;
+        }
+    }
+    sentences.join(" ")
+}
+
+/// Indices of the points no other point beats on both axes (lower is
+/// better on both): the Pareto front.
+pub fn pareto_front(points: &[(f64, f64)]) -> Vec<bool> {
+    points
+        .iter()
+        .map(|&(x, y)| {
+            !points
+                .iter()
+                .any(|&(ox, oy)| ox <= x && oy <= y && (ox < x || oy < y))
+        })
+        .collect()
+}
+
+/// Test MSE against parameter count, every configuration and latent size
+/// (seeds averaged), with the Pareto front marked.
+pub fn mse_vs_params(rows: &[Row], dataset: &str) -> Result<Option<Section>> {
+    let n = full_n_train(rows);
+    let errors = mean_by(rows, |r| r.n_train == n, |r| r.latent, |r| Some(r.test_mse));
+    let params = mean_by(
+        rows,
+        |r| r.n_train == n,
+        |r| r.latent,
+        |r| Some(r.params as f64),
+    );
+    if errors.is_empty() {
+        return Ok(None);
+    }
+    let all: Vec<(f64, f64)> = errors
+        .iter()
+        .zip(&params)
+        .flat_map(|((_, e), (_, p))| p.iter().zip(e).map(|(&(_, x), &(_, y))| (x, y)))
+        .collect();
+    let front = pareto_front(&all);
+    let keys: Vec<ConfigKey> = errors.iter().map(|(k, _)| k.clone()).collect();
+    let names = labels(&keys);
+    let mut at = 0;
+    let mut groups = Vec::new();
+    let mut on_front_names = Vec::new();
+    for (((_, e), (_, p)), name) in errors.iter().zip(&params).zip(&names) {
+        let mut points = Vec::new();
+        for (&(_, x), &(_, y)) in p.iter().zip(e) {
+            if front[at] && !on_front_names.contains(name) {
+                on_front_names.push(name.clone());
+            }
+            points.push(ParetoPoint {
+                x,
+                y,
+                on_front: front[at],
+            });
+            at += 1;
+        }
+        groups.push(ParetoGroup {
+            name: name.clone(),
+            points,
+        });
+    }
+    let chart = pareto_chart(&ParetoChart {
+        title: format!("Test error vs parameter count ({dataset})"),
+        x_label: "parameters".into(),
+        y_label: "test MSE".into(),
+        log_x: all.iter().all(|&(x, _)| x > 0.0),
+        log_y: all.iter().all(|&(_, y)| y > 0.0),
+        groups,
+    })?;
+    let caption = format!(
+        "Each point is one model at one latent size; the ringed points joined by the black line \
+         are the Pareto front, where no other model is both smaller and more accurate. Models on \
+         the front: {}. A tied model on the front buys its accuracy with half an untied \
+         model's weights.",
+        on_front_names.join(", ")
+    );
+    Ok(Some(Section::with_chart(
+        PARETO_ID,
+        "Error vs parameter count",
+        caption,
+        chart,
+    )))
+}
+
+/// Train and test MSE against training-set size for the models of the
+/// training-set sweep (tied and untied), at the latent size of that sweep.
+pub fn overfitting(rows: &[Row], dataset: &str) -> Result<Option<Section>> {
+    let n = full_n_train(rows);
+    // The sweep's latent size: the one most rows below the full size use.
+    let mut counts = std::collections::BTreeMap::new();
+    for r in rows.iter().filter(|r| r.n_train < n) {
+        *counts.entry(r.latent).or_insert(0usize) += 1;
+    }
+    let Some((&k, _)) = counts.iter().max_by_key(|&(_, c)| *c) else {
+        return Ok(None);
+    };
+    let swept = |r: &Row| r.latent == k && r.model != "pca";
+    let train = mean_by(rows, swept, |r| r.n_train, |r| Some(r.train_mse));
+    let test = mean_by(rows, swept, |r| r.n_train, |r| Some(r.test_mse));
+    // Only configurations measured at more than one size draw a curve.
+    let multi: Vec<usize> = (0..train.len()).filter(|&i| train[i].1.len() > 1).collect();
+    if multi.is_empty() {
+        return Ok(None);
+    }
+    let keys: Vec<ConfigKey> = multi.iter().map(|&i| train[i].0.clone()).collect();
+    let names = labels(&keys);
+    let mut series = Vec::new();
+    let mut gaps = Vec::new();
+    for (c, (&i, name)) in multi.iter().zip(&names).enumerate() {
+        let to_xy = |p: &[(i64, f64)]| p.iter().map(|&(x, y)| (x as f64, y)).collect();
+        series.push(Series::new(format!("{name} test"), to_xy(&test[i].1)).with_color(c));
+        series.push(
+            Series::new(format!("{name} train"), to_xy(&train[i].1))
+                .with_color(c)
+                .dashed(),
+        );
+        if let (Some(&(n0, tr)), Some(&(_, te))) = (train[i].1.first(), test[i].1.first()) {
+            gaps.push((name.clone(), n0, te - tr, is_tied(&train[i].0.model)));
+        }
+    }
+    let positive = series
+        .iter()
+        .all(|s| s.points.iter().all(|&(_, y)| y > 0.0));
+    let chart = line_chart(&LineChart {
+        title: format!("Overfitting: error vs training-set size, k = {k} ({dataset})"),
+        x_label: "training samples".into(),
+        y_label: "MSE".into(),
+        log_x: true,
+        log_y: positive,
+        series,
+    })?;
+    let gap_text = gaps
+        .iter()
+        .map(|(name, _, gap, _)| format!("{name} {}", fmt(*gap)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let smallest = gaps.first().map_or(0, |g| g.1);
+    let caption = format!(
+        "Dashed lines are training error, solid lines test error, in one colour per model. The \
+         gap between them is overfitting; it should shrink as the training set grows. Test minus \
+         train MSE at the smallest size ({smallest} samples): {gap_text}."
+    );
+    Ok(Some(Section::with_chart(
+        OVERFITTING_ID,
+        "Overfitting vs training-set size",
+        caption,
+        chart,
+    )))
+}
+
+/// Largest principal angle between each model's decoder row space and the
+/// PCA subspace of the same size, per latent size.
+pub fn principal_angles(rows: &[Row], dataset: &str) -> Result<Option<Section>> {
+    let n = full_n_train(rows);
+    let angles = mean_by(
+        rows,
+        |r| r.n_train == n && r.model != "pca",
+        |r| r.latent,
+        |r| r.max_angle_deg,
+    );
+    if angles.is_empty() {
+        return Ok(None);
+    }
+    // Categories every configuration was measured at, so no bar is invented.
+    let mut ks: Vec<i64> = angles[0].1.iter().map(|&(k, _)| k).collect();
+    ks.retain(|k| {
+        angles
+            .iter()
+            .all(|(_, p)| p.iter().any(|&(kk, _)| kk == *k))
+    });
+    if ks.is_empty() {
+        return Ok(None);
+    }
+    let keys: Vec<ConfigKey> = angles.iter().map(|(k, _)| k.clone()).collect();
+    let names = labels(&keys);
+    let groups: Vec<BarGroup> = angles
+        .iter()
+        .zip(&names)
+        .map(|((_, p), name)| BarGroup {
+            name: name.clone(),
+            values: ks
+                .iter()
+                .filter_map(|k| p.iter().find(|&&(kk, _)| kk == *k).map(|&(_, a)| a))
+                .collect(),
+        })
+        .collect();
+    let smallest = angles
+        .iter()
+        .zip(&names)
+        .map(|((_, p), name)| (p.iter().map(|&(_, a)| a).fold(0.0, f64::max), name))
+        .min_by(|a, b| a.0.total_cmp(&b.0));
+    let chart = bar_chart(&BarChart {
+        title: format!("Largest principal angle to the PCA subspace ({dataset})"),
+        x_label: "latent size k".into(),
+        y_label: "degrees".into(),
+        categories: ks.iter().map(|k| format!("k = {k}")).collect(),
+        groups,
+    })?;
+    let caption = format!(
+        "0° means the model's decoder spans exactly PCA's top-k subspace (Baldi & Hornik: a \
+         well-trained linear autoencoder does); 90° means some learned direction is orthogonal \
+         to it. Nonlinear models need not align. Closest overall: {}, at most {}°.",
+        smallest.map_or("—".to_string(), |s| s.1.clone()),
+        smallest.map_or("—".to_string(), |s| fmt(s.0))
+    );
+    Ok(Some(Section::with_chart(
+        ANGLES_ID,
+        "Principal angles to the PCA subspace",
+        caption,
+        chart,
+    )))
+}
+
+/// Parameter count of every configuration at every latent size; cells are
+/// the exact integers of the results' `params` column.
+pub fn parameter_table(rows: &[Row]) -> Result<Option<Section>> {
+    let n = full_n_train(rows);
+    let params = mean_by(
+        rows,
+        |r| r.n_train == n,
+        |r| r.latent,
+        |r| Some(r.params as f64),
+    );
+    if params.is_empty() {
+        return Ok(None);
+    }
+    let mut ks: Vec<i64> = params
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|&(k, _)| k))
+        .collect();
+    ks.sort_unstable();
+    ks.dedup();
+    let keys: Vec<ConfigKey> = params.iter().map(|(k, _)| k.clone()).collect();
+    let names = labels(&keys);
+    let mut header = vec!["model".to_string()];
+    header.extend(ks.iter().map(|k| format!("k = {k}")));
+    let table_rows = params
+        .iter()
+        .zip(&names)
+        .map(|((_, p), name)| {
+            let mut row = vec![name.clone()];
+            row.extend(ks.iter().map(|k| {
+                p.iter()
+                    .find(|&&(kk, _)| kk == *k)
+                    .map_or("—".to_string(), |&(_, v)| format!("{}", v.round() as i64))
+            }));
+            row
+        })
+        .collect();
+    let table = Table::new(header, table_rows)?;
+    let ratio = tied_untied_ratio(rows, n);
+    let caption = format!(
+        "Weights and biases of each model. A tied layer stores one r × d matrix where an untied \
+         pair stores two, so a tied model needs about half the parameters of its untied twin. {}",
+        ratio
+    );
+    Ok(Some(Section::with_table(
+        PARAMS_ID,
+        "Parameter counts",
+        caption,
+        table,
+    )))
+}
+
+fn tied_untied_ratio(rows: &[Row], n: i64) -> String {
+    let at = |model: &str| {
+        let mut v: Vec<(i64, i64)> = rows
+            .iter()
+            .filter(|r| r.n_train == n && r.model == model)
+            .map(|r| (r.latent, r.params))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let (tied, untied) = (at("tied"), at("untied"));
+    let Some(&(k, u)) = untied.last() else {
+        return String::new();
+    };
+    match tied.iter().find(|&&(kk, _)| kk == k) {
+        Some(&(_, t)) if u > 0 => format!(
+            "At k = {k}: tied {t}, untied {u}, ratio {}.",
+            fmt(t as f64 / u as f64)
+        ),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(model: &str, latent: i64, n_train: i64, seed: i64, test: f64) -> Row {
+        Row {
+            dataset: "t".into(),
+            model: model.into(),
+            activation: if model.starts_with("linear") || model == "pca" {
+                "identity".into()
+            } else {
+                "sigmoid".into()
+            },
+            bias_mode: "separate".into(),
+            latent,
+            params: latent * 64 * if model == "untied" { 2 } else { 1 },
+            n_train,
+            seed,
+            l2: 0.0,
+            sparsity_weight: 0.0,
+            train_mse: test * 0.8,
+            test_mse: test,
+            pca_test_mse: 0.1 / latent as f64,
+            ratio_to_pca: test * latent as f64 / 0.1,
+            epochs: 10,
+            seconds: 0.5,
+            max_angle_deg: if model == "pca" {
+                None
+            } else {
+                Some(10.0 / latent as f64)
+            },
+            mean_angle_deg: None,
+            wwt_minus_i: None,
+            dead_fraction: 0.0,
+            sparsity: 0.0,
+        }
+    }
+
+    fn rows() -> Vec<Row> {
+        let mut rows = Vec::new();
+        for k in [2, 4, 8] {
+            rows.push(row("pca", k, 100, 0, 0.1 / k as f64));
+            for s in 0..2 {
+                rows.push(row("tied", k, 100, s, 0.11 / k as f64 + s as f64 * 0.001));
+                rows.push(row("untied", k, 100, s, 0.105 / k as f64));
+            }
+        }
+        for n in [10, 30] {
+            rows.push(row("tied", 4, n, 0, 0.05));
+            rows.push(row("untied", 4, n, 0, 0.08));
+        }
+        rows
+    }
+
+    #[test]
+    fn pareto_front_is_the_undominated_set() {
+        let pts = [(1.0, 5.0), (2.0, 3.0), (3.0, 4.0), (4.0, 1.0), (2.0, 3.0)];
+        assert_eq!(pareto_front(&pts), [true, true, false, true, true]);
+    }
+
+    #[test]
+    fn every_frame_section_is_drawn_from_rows() {
+        let rows = rows();
+        for section in [
+            mse_vs_latent(&rows, "t").unwrap(),
+            mse_vs_params(&rows, "t").unwrap(),
+            overfitting(&rows, "t").unwrap(),
+            principal_angles(&rows, "t").unwrap(),
+            parameter_table(&rows).unwrap(),
+        ] {
+            let section = section.expect("section present");
+            assert!(!section.caption.contains("NaN"), "{}", section.caption);
+        }
+        let table = parameter_table(&rows).unwrap().unwrap().table.unwrap();
+        assert_eq!(table.header(), ["model", "k = 2", "k = 4", "k = 8"]);
+        assert_eq!(table.rows()[2], ["untied (sigmoid)", "256", "512", "1024"]);
+    }
+
+    #[test]
+    fn seeds_are_averaged_in_captions() {
+        let rows = rows();
+        let caption = mse_vs_latent(&rows, "t").unwrap().unwrap().caption;
+        // untied at k = 2: 0.0525 / 0.05 = 1.05 beats tied's mean ratio.
+        assert!(
+            caption.contains("untied (sigmoid), reached 1.050×"),
+            "{caption}"
+        );
+    }
+
+    #[test]
+    fn no_sweep_means_no_overfitting_section() {
+        let rows: Vec<Row> = rows().into_iter().filter(|r| r.n_train == 100).collect();
+        assert!(overfitting(&rows, "t").unwrap().is_none());
+    }
+}

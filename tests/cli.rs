@@ -1,0 +1,403 @@
+//! The `report` binary from the outside: real runs on small cases (the page
+//! parses, holds every section and chart, its tables agree with
+//! results.csv, nothing reads NaN or inf, stdout ends with the page's path)
+//! and bad input (non-zero exit, one error line, no report left behind).
+
+use scraper::{ElementRef, Html, Selector};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use tiedae::report::number::format_number;
+
+fn report(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_report"))
+        .args(args)
+        .output()
+        .expect("the report binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs a report that must succeed; returns the page path from stdout.
+fn report_ok(args: &[&str]) -> PathBuf {
+    let out = report(args);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{args:?} failed:\n{stderr}");
+    let last = stdout.lines().last().expect("stdout has a line");
+    let page = PathBuf::from(last);
+    assert!(page.is_file(), "last stdout line {last:?} is not a file");
+    assert_eq!(page.file_name().unwrap(), "index.html");
+    page
+}
+
+fn select<'a>(html: &'a Html, css: &str) -> Vec<ElementRef<'a>> {
+    let selector = Selector::parse(css).unwrap();
+    html.select(&selector).collect()
+}
+
+fn inner_text(e: &ElementRef<'_>) -> String {
+    e.text().collect::<String>().trim().to_string()
+}
+
+/// Words of `text` that spell a non-finite number.
+fn non_finite_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
+        .filter(|w| {
+            let w = w.trim_matches('.').to_ascii_lowercase();
+            w == "nan" || w == "inf" || w == "infinity"
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// results.csv as a header and rows of cells (the frame has no commas in
+/// its text cells).
+fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let body = fs::read_to_string(path).unwrap();
+    let mut lines = body.lines();
+    let header = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    let rows = lines
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
+    (header, rows)
+}
+
+/// What a results.csv cell must look like in the page's table.
+fn shown(csv_cell: &str) -> String {
+    if csv_cell.is_empty() {
+        return "—".to_string();
+    }
+    if csv_cell.parse::<i64>().is_ok() {
+        return csv_cell.to_string();
+    }
+    match csv_cell.parse::<f64>() {
+        Ok(v) => format_number(v).unwrap(),
+        Err(_) => csv_cell.to_string(),
+    }
+}
+
+/// Checks a written report page; returns the ids of its sections.
+fn check_page(page: &Path) -> Vec<String> {
+    let body = fs::read_to_string(page).unwrap();
+    let html = Html::parse_document(&body);
+    assert!(html.errors.is_empty(), "HTML errors: {:?}", html.errors);
+    let dir = page.parent().unwrap();
+
+    // Self-contained: nothing fetched from the network.
+    for attr in ["src", "href"] {
+        for e in select(&html, &format!("[{attr}]")) {
+            let v = e.value().attr(attr).unwrap();
+            assert!(!v.contains("://"), "{attr}={v:?} leaves the page");
+        }
+    }
+    let words = non_finite_words(&html.root_element().text().collect::<String>());
+    assert!(words.is_empty(), "non-finite words on the page: {words:?}");
+    for svg in fs::read_dir(dir).unwrap() {
+        let path = svg.unwrap().path();
+        if path.extension().is_some_and(|e| e == "svg") {
+            let svg_text = fs::read_to_string(&path).unwrap();
+            let words = non_finite_words(&svg_text);
+            assert!(words.is_empty(), "{}: {words:?}", path.display());
+        }
+    }
+
+    // Every figure holds a drawn chart, also saved as its own file.
+    let figures = select(&html, "figure");
+    assert!(!figures.is_empty());
+    for figure in &figures {
+        let id = figure.value().attr("id").unwrap();
+        let svg = select(&html, &format!("#{id} svg"));
+        assert_eq!(svg.len(), 1, "{id} has no inline SVG");
+        let marks = svg[0]
+            .descendants()
+            .filter_map(ElementRef::wrap)
+            .filter(|e| ["path", "polyline", "rect", "circle", "line"].contains(&e.value().name()))
+            .count();
+        assert!(marks > 10, "{id}: only {marks} drawn elements");
+        let caption = select(&html, &format!("#{id} figcaption"));
+        let least = if id == "chart-dataset" { 10 } else { 80 };
+        assert!(
+            inner_text(&caption[0]).len() > least,
+            "{id}: caption too short"
+        );
+        let file = id.strip_prefix("chart-").unwrap();
+        assert!(
+            dir.join(format!("{file}.svg")).is_file(),
+            "{file}.svg missing"
+        );
+    }
+
+    // The results table is results.csv, formatted.
+    let (header, rows) = read_csv(&dir.join("results.csv"));
+    let table_header: Vec<String> = select(&html, "#table-results thead th")
+        .iter()
+        .map(inner_text)
+        .collect();
+    assert_eq!(table_header, header);
+    let table_rows = select(&html, "#table-results tbody tr");
+    assert_eq!(table_rows.len(), rows.len());
+    for (tr, csv_row) in table_rows.iter().zip(&rows) {
+        let cells: Vec<String> = tr
+            .children()
+            .filter_map(ElementRef::wrap)
+            .map(|c| inner_text(&c))
+            .collect();
+        let expected: Vec<String> = csv_row.iter().map(|c| shown(c)).collect();
+        assert_eq!(cells, expected);
+    }
+
+    // Every parameter count in the table is a count of results.csv at that
+    // latent size.
+    if !select(&html, "#table-parameter-counts").is_empty() {
+        let latent = header.iter().position(|h| h == "latent").unwrap();
+        let params = header.iter().position(|h| h == "params").unwrap();
+        let heads: Vec<String> = select(&html, "#table-parameter-counts thead th")
+            .iter()
+            .map(inner_text)
+            .collect();
+        let mut checked = 0;
+        for tr in select(&html, "#table-parameter-counts tbody tr") {
+            let cells: Vec<String> = tr
+                .children()
+                .filter_map(ElementRef::wrap)
+                .map(|c| inner_text(&c))
+                .collect();
+            for (c, cell) in cells.iter().enumerate().skip(1) {
+                if cell == "—" {
+                    continue;
+                }
+                let k = heads[c].trim_start_matches("k = ");
+                assert!(
+                    rows.iter().any(|r| r[latent] == k && r[params] == *cell),
+                    "parameter cell {cell} at k = {k} is not in results.csv"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 0);
+    }
+
+    // The index page beside the report directories links this report.
+    let index = Html::parse_document(
+        &fs::read_to_string(dir.parent().unwrap().join("index.html")).unwrap(),
+    );
+    let name = dir.file_name().unwrap().to_str().unwrap();
+    let links: Vec<String> = select(&index, "a[href]")
+        .iter()
+        .map(|a| a.value().attr("href").unwrap().to_string())
+        .collect();
+    assert!(links.contains(&format!("{name}/index.html")), "{links:?}");
+    assert!(dir.join("results.parquet").is_file());
+
+    select(&html, "main > section")
+        .iter()
+        .map(|s| s.value().attr("id").unwrap().to_string())
+        .collect()
+}
+
+const EVERY_SECTION: [&str; 13] = [
+    "dataset",
+    "findings",
+    "pca-spectrum",
+    "mse-vs-latent",
+    "mse-vs-params",
+    "overfitting",
+    "training-curves",
+    "gradient-norms",
+    "filters",
+    "reconstructions",
+    "principal-angles",
+    "parameter-counts",
+    "results",
+];
+
+#[test]
+fn digits_report_has_every_section_and_chart() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("reports");
+    let page = report_ok(&[
+        "--quick",
+        "--latent",
+        "2,4",
+        "--epochs",
+        "5",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(page, dir.join("digits").join("index.html"));
+    let ids = check_page(&page);
+    assert_eq!(ids, EVERY_SECTION);
+    let html = Html::parse_document(&fs::read_to_string(&page).unwrap());
+    assert!(
+        !select(&html, "#chart-dataset svg").is_empty(),
+        "no sample images"
+    );
+    let findings = select(&html, "#findings li");
+    assert!(findings.len() >= 3, "{} findings", findings.len());
+    // Findings quote measured numbers, not fixed text.
+    assert!(
+        findings
+            .iter()
+            .all(|f| inner_text(f).chars().any(|c| c.is_ascii_digit()))
+    );
+    // Nothing but the report and the index is left in the output directory.
+    let mut entries: Vec<String> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    entries.sort();
+    assert_eq!(entries, ["digits", "index.html"]);
+}
+
+/// A small labelled CSV: 3 latent directions in 6 features plus noise.
+fn write_csv(path: &Path, rows: usize) {
+    let mut body = String::from("a,b,c,d,e,f,label\n");
+    for i in 0..rows {
+        let t = i as f64;
+        let (u, v, w) = (
+            (t * 0.37).sin(),
+            (t * 0.11).cos(),
+            ((t * 0.05).sin() * 3.0).tanh(),
+        );
+        let noise = |j: usize| (((i * 31 + j * 17) % 23) as f64 / 23.0 - 0.5) * 0.05;
+        let x = [
+            u + noise(0),
+            v + noise(1),
+            u - v + noise(2),
+            w + noise(3),
+            0.5 * u + w + noise(4),
+            v - w + noise(5),
+        ];
+        let cells: Vec<String> = x.iter().map(|v| format!("{v}")).collect();
+        body.push_str(&format!("{},{}\n", cells.join(","), i % 3));
+    }
+    fs::write(path, body).unwrap();
+}
+
+#[test]
+fn table_data_gets_no_image_sections() {
+    let root = tempfile::tempdir().unwrap();
+    let csv = root.path().join("Small table.csv");
+    write_csv(&csv, 150);
+    let out = root.path().join("out");
+    let page = report_ok(&[
+        "--dataset",
+        csv.to_str().unwrap(),
+        "--label-column",
+        "label",
+        "--quick",
+        "--latent",
+        "2,3",
+        "--epochs",
+        "5",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(page, out.join("small-table").join("index.html"));
+    let ids = check_page(&page);
+    let expected: Vec<&str> = EVERY_SECTION
+        .into_iter()
+        .filter(|id| !["filters", "reconstructions"].contains(id))
+        .collect();
+    assert_eq!(ids, expected);
+    let html = Html::parse_document(&fs::read_to_string(&page).unwrap());
+    assert!(select(&html, "#chart-dataset").is_empty());
+    assert!(!page.parent().unwrap().join("dataset.svg").exists());
+}
+
+/// Runs a report that must fail; checks the one-line error and that no
+/// report directory appeared in `out`. Returns the error line.
+fn report_err(args: &[&str], out: &Path) -> String {
+    let before = listing(out);
+    let result = report(args);
+    let stderr = text(&result.stderr);
+    assert!(!result.status.success(), "{args:?} succeeded");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let last = *lines.last().unwrap_or(&"");
+    assert!(last.starts_with("error: "), "{args:?}: {stderr}");
+    // Only the error: no usage text or backtrace after it, and progress
+    // lines (if any) are not errors.
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("error")).count(),
+        1,
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(text(&result.stdout).trim().is_empty());
+    assert_eq!(listing(out), before, "{args:?} changed {}", out.display());
+    last.to_string()
+}
+
+fn listing(dir: &Path) -> Vec<String> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn bad_input_fails_with_one_line_and_writes_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("reports");
+    let o = out.to_str().unwrap();
+    let csv = root.path().join("small.csv");
+    write_csv(&csv, 60);
+    let c = csv.to_str().unwrap();
+    let words = root.path().join("words.csv");
+    fs::write(&words, "a,b\n1,2\n3,x\n4,5\n").unwrap();
+    let file = root.path().join("a-file");
+    fs::write(&file, "not a directory").unwrap();
+    let under_file = file.join("reports");
+
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--dataset", "digitz"], "unknown dataset"),
+        (vec!["--dataset", "/no/such/data.csv"], "no such data file"),
+        (vec!["--dataset", words.to_str().unwrap()], "\"x\""),
+        (
+            vec!["--latent", "2,65"],
+            "larger than the data's dimension 64",
+        ),
+        (vec!["--latent", "0"], "--latent"),
+        (vec!["--latent", "two"], "--latent"),
+        (vec!["--dataset", c, "--image-shape", "3"], "--image-shape"),
+        (vec!["--dataset", c, "--image-shape", "4x4"], "4 x 4"),
+        (vec!["--dataset", c, "--label-column", "nope"], "nope"),
+        (vec!["--epochs", "0"], "--epochs"),
+        (vec!["--study", "nonsense"], "unknown study"),
+        (vec!["--no-such-flag"], "--no-such-flag"),
+    ];
+    for (args, expect) in cases {
+        let mut all = args.clone();
+        all.extend(["--out", o]);
+        let line = report_err(&all, &out);
+        assert!(line.contains(expect), "{args:?}: {line:?} lacks {expect:?}");
+        assert!(!out.exists(), "{args:?} created {}", out.display());
+    }
+
+    // Unwritable output directories: a path under a file, and the file.
+    for bad in [&under_file, &file] {
+        let line = report_err(&["--quick", "--out", bad.to_str().unwrap()], root.path());
+        assert!(line.contains("a-file"), "{line}");
+    }
+    assert_eq!(fs::read_to_string(&file).unwrap(), "not a directory");
+
+    // A failing run beside an existing report leaves that report alone.
+    fs::create_dir_all(out.join("digits")).unwrap();
+    fs::write(out.join("digits").join("index.html"), "old").unwrap();
+    report_err(&["--latent", "100", "--out", o], &out);
+    assert_eq!(
+        fs::read_to_string(out.join("digits").join("index.html")).unwrap(),
+        "old"
+    );
+}
