@@ -13,10 +13,10 @@
 //! This module gives the crate's presentable values that method: charts
 //! ([`Svg`], as `image/svg+xml`), tables ([`Table`], and polars
 //! [`DataFrame`]s through the [`FrameDisplay`] extension trait, since the type
-//! is foreign), and summary cards for a fitted [`FittedPca`], an
-//! [`Autoencoder`] and a training run ([`TrainOutcome`]).
+//! is foreign), and summary cards for a [`Dataset`], a fitted [`FittedPca`],
+//! an [`Autoencoder`] and a training run ([`TrainOutcome`]).
 //! The HTML is built by pure functions ([`table_html`], [`frame_html`],
-//! [`pca_card`], [`autoencoder_card`], [`training_card`]) so it can be tested without a
+//! [`dataset_card`], [`pca_card`], [`autoencoder_card`], [`training_card`]) so it can be tested without a
 //! notebook; only the `evcxr_display` methods write to stdout.
 //!
 //! ```
@@ -31,6 +31,7 @@
 //! # Ok::<(), tiedae::Error>(())
 //! ```
 
+use crate::data::Dataset;
 use crate::linalg::FittedPca;
 use crate::model::{Activation, Autoencoder};
 use crate::real::Real;
@@ -281,6 +282,40 @@ fn card(title: &str, rows: &[(&str, String)]) -> String {
     out
 }
 
+/// A summary card of a dataset: size, image shape, classes and value range.
+pub fn dataset_card(ds: &Dataset) -> String {
+    let x = ds.x();
+    let mut rows = vec![
+        ("samples n", ds.n_samples().to_string()),
+        ("features d", ds.n_features().to_string()),
+    ];
+    if let Some((h, w)) = ds.image_shape() {
+        rows.push(("images", format!("{h} x {w}")));
+    }
+    match ds.class_counts() {
+        Some(counts) => rows.push((
+            "classes",
+            format!(
+                "{} ({})",
+                counts.len(),
+                counts
+                    .iter()
+                    .map(|(label, n)| format!("{label}: {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+        None => rows.push(("classes", "unlabelled".to_string())),
+    }
+    // A Dataset holds at least one finite value (its constructor checks).
+    rows.push((
+        "values",
+        format!("{} to {}", number(x.min()), number(x.max())),
+    ));
+    rows.push(("mean value", number(x.mean())));
+    card(&format!("Dataset {:?}", ds.name()), &rows)
+}
+
 /// A summary card of a fitted PCA: sizes, solver, variance kept, parameter
 /// count and the leading explained-variance ratios.
 pub fn pca_card<T: Real>(pca: &FittedPca<T>) -> String {
@@ -343,26 +378,49 @@ pub fn autoencoder_card<T: Real>(model: &Autoencoder<T>) -> String {
         },
         dims.join(" → ")
     );
-    card(
-        &title,
-        &[
-            ("widths", dims.join(" → ")),
-            ("pairs", tying.join(", ")),
-            ("hidden activations", hidden.join(", ")),
-            (
-                "output activation",
-                activation_name(&spec.output.as_activation()),
-            ),
-            ("bias mode", spec.bias.name().to_string()),
-            ("init", format!("{:?}", spec.init)),
-            ("latent size", model.latent_dim().to_string()),
-            (
-                "parameters (weights + biases per pair)",
-                per_layer.join(", "),
-            ),
-            ("parameters total", count.total.to_string()),
-        ],
-    )
+    let conv: Vec<String> = spec
+        .conv
+        .iter()
+        .flat_map(|stack| stack.layers.iter())
+        .map(|c| {
+            format!(
+                "{} × {}x{}, stride {}x{}, padding {}x{}",
+                c.out_channels,
+                c.kernel[0],
+                c.kernel[1],
+                c.stride[0],
+                c.stride[1],
+                c.padding[0],
+                c.padding[1]
+            )
+        })
+        .collect();
+    let mut rows = vec![("widths", dims.join(" → "))];
+    if let Some(stack) = &spec.conv {
+        let i = stack.image;
+        rows.push((
+            "input image",
+            format!("{} × {}x{}", i.channels, i.height, i.width),
+        ));
+        rows.push(("conv pairs (channels × kernel)", conv.join("; ")));
+    }
+    rows.extend([
+        ("pairs", tying.join(", ")),
+        ("hidden activations", hidden.join(", ")),
+        (
+            "output activation",
+            activation_name(&spec.output.as_activation()),
+        ),
+        ("bias mode", spec.bias.name().to_string()),
+        ("init", format!("{:?}", spec.init)),
+        ("latent size", model.latent_dim().to_string()),
+        (
+            "parameters (weights + biases per pair)",
+            per_layer.join(", "),
+        ),
+        ("parameters total", count.total.to_string()),
+    ]);
+    card(&title, &rows)
 }
 
 /// A summary card of a training run: the model's architecture line, how
@@ -407,6 +465,13 @@ impl Table {
     /// Shows the table inline in an evcxr notebook (`text/html`).
     pub fn evcxr_display(&self) {
         Rich::html(table_html(self, None)).evcxr_display();
+    }
+}
+
+impl Dataset {
+    /// Shows a summary card inline in an evcxr notebook (`text/html`).
+    pub fn evcxr_display(&self) {
+        Rich::html(dataset_card(self)).evcxr_display();
     }
 }
 
@@ -613,6 +678,47 @@ mod tests {
             "<th>train loss, first epoch</th><td>{}</td>",
             format_number(losses[0]).unwrap()
         )));
+    }
+
+    #[test]
+    fn autoencoder_card_lists_conv_pairs() {
+        use crate::model::{ConvSpec, ImageShape};
+        let spec = AutoencoderSpec::conv(ImageShape::new(1, 8, 8), &[ConvSpec::new(8, 3, 1, 1)])
+            .unwrap()
+            .then_dense(&[16]);
+        let model = Autoencoder::<f64>::new(&spec, 2).unwrap();
+        let html = autoencoder_card(&model);
+        assert!(
+            html.contains("<th>input image</th><td>1 × 8x8</td>"),
+            "{html}"
+        );
+        assert!(html.contains("<td>8 × 3x3, stride 1x1, padding 1x1</td>"));
+        // 8 kernels of 3x3 = 72 weights, 8 + 1 per-channel biases; then a
+        // tied dense pair 512 → 16 with 16 + 512 biases.
+        assert!(html.contains("<td>72 + 9, 8192 + 528</td>"));
+    }
+
+    #[test]
+    fn dataset_card_reports_size_classes_and_range() {
+        let x = DMatrix::from_row_slice(3, 2, &[0.0, 0.5, 1.0, 0.25, 0.75, 2.0]);
+        let ds = Dataset::new("tiny <set>", x, Some(vec![1, 0, 1]), Some((1, 2))).unwrap();
+        let html = dataset_card(&ds);
+        assert!(
+            html.contains("Dataset &quot;tiny &lt;set&gt;&quot;"),
+            "{html}"
+        );
+        assert!(html.contains("<th>samples n</th><td>3</td>"));
+        assert!(html.contains("<th>features d</th><td>2</td>"));
+        assert!(html.contains("<th>images</th><td>1 x 2</td>"));
+        assert!(html.contains("<th>classes</th><td>2 (0: 1, 1: 2)</td>"));
+        assert!(html.contains("<th>values</th><td>0 to 2.000</td>"));
+        let mean = (0.0 + 0.5 + 1.0 + 0.25 + 0.75 + 2.0) / 6.0;
+        assert!(html.contains(&format!(
+            "<th>mean value</th><td>{}</td>",
+            format_number(mean).unwrap()
+        )));
+        let unlabelled = Dataset::new("u", DMatrix::zeros(2, 1), None, None).unwrap();
+        assert!(dataset_card(&unlabelled).contains("<th>classes</th><td>unlabelled</td>"));
     }
 
     #[test]
