@@ -10,6 +10,13 @@
 //! `(n·P) x C_out` product `patches · Kᵀ`, so the gemm writes straight into
 //! the output matrix: no transposes, no scatter.
 //!
+//! Large batches are processed in blocks of output positions (rows
+//! `n·p₀ .. n·p₁` of the patch matrix are one contiguous block), so the patch
+//! buffer stays near [`PATCH_BLOCK`] values: an evaluation on 10,000 images
+//! does not allocate a patch matrix many times the data's size, and each
+//! block is still in cache when the gemm packs it. Block sizes depend only on
+//! `n` and the geometry, never on threads.
+//!
 //! Everything runs on the calling thread in a fixed order (matrixmultiply
 //! has no threading here), so results do not depend on a thread pool, and
 //! each output value is a dot product over the kernel taps alone, so a batch
@@ -21,6 +28,12 @@ use super::conv::Conv2d;
 use super::kernels::{Strided, StridedMut, gemm};
 use crate::real::Real;
 use nalgebra::DMatrix;
+use std::ops::Range;
+
+/// Target number of values in one block of the patch matrix (1 MiB of
+/// f32): training shards of a few dozen images fit in one or two blocks,
+/// large evaluations are cut. Smaller blocks measured no faster.
+const PATCH_BLOCK: usize = 1 << 18;
 
 /// A column-major `rows x cols` view.
 fn view<T: Real>(data: &[T], rows: usize, cols: usize) -> Strided<'_, T> {
@@ -33,9 +46,19 @@ fn view<T: Real>(data: &[T], rows: usize, cols: usize) -> Strided<'_, T> {
     }
 }
 
-/// Sizes the patch buffer for `n` samples (contents unspecified).
-fn patch_buffer<T: Real>(g: &Conv2d, n: usize, buf: &mut Vec<T>) -> usize {
-    let rows = n * g.output().pixels();
+/// The blocks of output positions for `n` samples.
+fn position_blocks(g: &Conv2d, n: usize) -> impl Iterator<Item = Range<usize>> {
+    let positions = g.output().pixels();
+    let per = (PATCH_BLOCK / (n * g.filter_len()).max(1)).clamp(1, positions);
+    (0..positions)
+        .step_by(per)
+        .map(move |p| p..(p + per).min(positions))
+}
+
+/// Sizes the patch buffer for `n` samples at `block` positions and returns
+/// its row count (contents unspecified).
+fn patch_buffer<T: Real>(g: &Conv2d, n: usize, block: &Range<usize>, buf: &mut Vec<T>) -> usize {
+    let rows = n * block.len();
     let len = rows * g.filter_len();
     if buf.len() != len {
         buf.resize(len, T::zero());
@@ -43,38 +66,83 @@ fn patch_buffer<T: Real>(g: &Conv2d, n: usize, buf: &mut Vec<T>) -> usize {
     rows
 }
 
-/// Walks every (tap, output position) pair, calling `f(feature, run)` with
-/// the input feature the tap reads (`None` in the padding) and the index of
-/// the `n`-long run in the patch buffer.
+/// The rows of `m` (column-major `n x (C·P)`, viewed as `(n·P) x C`) at
+/// output positions `block`.
+fn position_rows<'a, T: Real>(
+    m: &'a [T],
+    n: usize,
+    positions: usize,
+    channels: usize,
+    block: &Range<usize>,
+) -> Strided<'a, T> {
+    Strided {
+        data: &m[n * block.start..],
+        rows: n * block.len(),
+        cols: channels,
+        rs: 1,
+        cs: n * positions,
+    }
+}
+
+/// [`position_rows`] for writing.
+fn position_rows_mut<'a, T: Real>(
+    m: &'a mut [T],
+    n: usize,
+    positions: usize,
+    channels: usize,
+    block: &Range<usize>,
+) -> StridedMut<'a, T> {
+    StridedMut {
+        data: &mut m[n * block.start..],
+        rows: n * block.len(),
+        cols: channels,
+        rs: 1,
+        cs: n * positions,
+    }
+}
+
+/// Walks every (output position in `block`, tap) pair, positions outermost,
+/// calling `f(feature, run)` with the input feature the tap reads (`None` in
+/// the padding) and the index of the `n`-long run in the block's patch
+/// buffer.
+///
+/// Positions outermost makes [`col2im_add`] add the contributions to each
+/// input value in increasing position order however the positions are cut
+/// into blocks, so a batch and its rows one by one get the same bits.
 #[inline(always)]
-fn for_each_tap(g: &Conv2d, n: usize, mut f: impl FnMut(Option<usize>, usize)) {
+fn for_each_tap(
+    g: &Conv2d,
+    n: usize,
+    block: &Range<usize>,
+    mut f: impl FnMut(Option<usize>, usize),
+) {
     let (inp, out) = (g.input(), g.output());
     let ([kh, kw], [sh, sw], [ph, pw]) = (g.kernel(), g.stride(), g.padding());
-    let rows = n * out.pixels();
-    for c in 0..inp.channels {
-        for a in 0..kh {
-            for b in 0..kw {
-                let col = ((c * kh + a) * kw + b) * rows;
-                for yo in 0..out.height {
-                    let y = (yo * sh + a).checked_sub(ph).filter(|&y| y < inp.height);
-                    for xo in 0..out.width {
-                        let x = (xo * sw + b).checked_sub(pw).filter(|&x| x < inp.width);
-                        let run = col + (yo * out.width + xo) * n;
-                        let feature = match (y, x) {
-                            (Some(y), Some(x)) => Some((c * inp.height + y) * inp.width + x),
-                            _ => None,
-                        };
-                        f(feature, run);
-                    }
+    let rows = n * block.len();
+    for p in block.clone() {
+        let (yo, xo) = (p / out.width, p % out.width);
+        let at = (p - block.start) * n;
+        for c in 0..inp.channels {
+            for a in 0..kh {
+                let y = (yo * sh + a).checked_sub(ph).filter(|&y| y < inp.height);
+                for b in 0..kw {
+                    let x = (xo * sw + b).checked_sub(pw).filter(|&x| x < inp.width);
+                    let run = ((c * kh + a) * kw + b) * rows + at;
+                    let feature = match (y, x) {
+                        (Some(y), Some(x)) => Some((c * inp.height + y) * inp.width + x),
+                        _ => None,
+                    };
+                    f(feature, run);
                 }
             }
         }
     }
 }
 
-/// `patches = im2col(x)` for `x` column-major `n x (C_in·H·W)`.
-fn im2col<T: Real>(g: &Conv2d, x: &[T], n: usize, patches: &mut [T]) {
-    for_each_tap(g, n, |feature, run| {
+/// `patches = im2col(x)` at positions `block`, for `x` column-major
+/// `n x (C_in·H·W)`.
+fn im2col<T: Real>(g: &Conv2d, x: &[T], n: usize, block: &Range<usize>, patches: &mut [T]) {
+    for_each_tap(g, n, block, |feature, run| {
         let dst = &mut patches[run..run + n];
         match feature {
             Some(f) => dst.copy_from_slice(&x[f * n..(f + 1) * n]),
@@ -83,11 +151,10 @@ fn im2col<T: Real>(g: &Conv2d, x: &[T], n: usize, patches: &mut [T]) {
     });
 }
 
-/// `x = col2im(patches)`: every tap's run added back onto the feature it
-/// read (the adjoint of [`im2col`]). Overwrites `x`.
-fn col2im<T: Real>(g: &Conv2d, patches: &[T], n: usize, x: &mut [T]) {
-    x.fill(T::zero());
-    for_each_tap(g, n, |feature, run| {
+/// `x += col2im(patches)` at positions `block`: every tap's run added back
+/// onto the feature it read (the adjoint of [`im2col`]).
+fn col2im_add<T: Real>(g: &Conv2d, patches: &[T], n: usize, block: &Range<usize>, x: &mut [T]) {
+    for_each_tap(g, n, block, |feature, run| {
         if let Some(f) = feature {
             for (d, &s) in x[f * n..(f + 1) * n].iter_mut().zip(&patches[run..run + n]) {
                 *d += s;
@@ -105,16 +172,18 @@ pub(crate) fn conv_forward<T: Real>(
     patches: &mut Vec<T>,
 ) {
     let n = x.nrows();
-    let rows = patch_buffer(g, n, patches);
-    im2col(g, x.as_slice(), n, patches);
-    let c_out = g.output().channels;
-    gemm(
-        T::one(),
-        view(patches, rows, g.filter_len()),
-        Strided::of(kernel).t(),
-        T::zero(),
-        StridedMut::col_major(z.as_mut_slice(), rows, c_out),
-    );
+    let (positions, c_out) = (g.output().pixels(), g.output().channels);
+    for block in position_blocks(g, n) {
+        let rows = patch_buffer(g, n, &block, patches);
+        im2col(g, x.as_slice(), n, &block, patches);
+        gemm(
+            T::one(),
+            view(patches, rows, g.filter_len()),
+            Strided::of(kernel).t(),
+            T::zero(),
+            position_rows_mut(z.as_mut_slice(), n, positions, c_out, &block),
+        );
+    }
 }
 
 /// `x = conv_transpose2d(y, K)` (no bias), `x` already `n x (C_in·H·W)`.
@@ -126,15 +195,19 @@ pub(crate) fn conv_transpose<T: Real>(
     patches: &mut Vec<T>,
 ) {
     let n = y.nrows();
-    let rows = patch_buffer(g, n, patches);
-    gemm(
-        T::one(),
-        view(y.as_slice(), rows, g.output().channels),
-        Strided::of(kernel),
-        T::zero(),
-        StridedMut::col_major(patches, rows, g.filter_len()),
-    );
-    col2im(g, patches, n, x.as_mut_slice());
+    let (positions, c_out) = (g.output().pixels(), g.output().channels);
+    x.fill(T::zero());
+    for block in position_blocks(g, n) {
+        let rows = patch_buffer(g, n, &block, patches);
+        gemm(
+            T::one(),
+            position_rows(y.as_slice(), n, positions, c_out, &block),
+            Strided::of(kernel),
+            T::zero(),
+            StridedMut::col_major(patches, rows, g.filter_len()),
+        );
+        col2im_add(g, patches, n, &block, x.as_mut_slice());
+    }
 }
 
 /// Adds `b[c]` to every value of channel `c` (a channel is a contiguous block).
@@ -216,29 +289,36 @@ pub(crate) fn decode_backward<T: Real>(
     patches: &mut Vec<T>,
 ) {
     let n = h.nrows();
-    let rows = patch_buffer(g, n, patches);
     let (c_out, taps) = g.kernel_shape();
-    im2col(g, dv.as_slice(), n, patches);
-    gemm(
-        T::one(),
-        view(h.as_slice(), rows, c_out).t(),
-        view(patches, rows, taps),
-        T::zero(),
-        gk,
-    );
+    let positions = g.output().pixels();
+    let mut gk = gk;
+    let mut dh = dh;
+    for (i, block) in position_blocks(g, n).enumerate() {
+        let rows = patch_buffer(g, n, &block, patches);
+        im2col(g, dv.as_slice(), n, &block, patches);
+        // Blocks after the first accumulate into the kernel gradient.
+        let beta = if i == 0 { T::zero() } else { T::one() };
+        gemm(
+            T::one(),
+            position_rows(h.as_slice(), n, positions, c_out, &block).t(),
+            view(patches, rows, taps),
+            beta,
+            gk.reborrow(),
+        );
+        if let Some(dh) = dh.as_deref_mut() {
+            gemm(
+                T::one(),
+                view(patches, rows, taps),
+                Strided::of(kernel).t(),
+                T::zero(),
+                position_rows_mut(dh.as_mut_slice(), n, positions, c_out, &block),
+            );
+        }
+    }
     match biases {
         Biases::None => {}
         Biases::Separate { .. } => channel_sums(dv, gb.dec.expect("b_dec slot")),
         _ => unsupported(),
-    }
-    if let Some(dh) = dh {
-        gemm(
-            T::one(),
-            view(patches, rows, taps),
-            Strided::of(kernel).t(),
-            T::zero(),
-            StridedMut::col_major(dh.as_mut_slice(), rows, c_out),
-        );
     }
 }
 
@@ -258,16 +338,21 @@ pub(crate) fn encode_backward<T: Real>(
     patches: &mut Vec<T>,
 ) {
     let n = x.nrows();
-    let rows = patch_buffer(g, n, patches);
     let (c_out, taps) = g.kernel_shape();
-    im2col(g, x.as_slice(), n, patches);
-    gemm(
-        T::one(),
-        view(dz.as_slice(), rows, c_out).t(),
-        view(patches, rows, taps),
-        T::zero(),
-        gk,
-    );
+    let positions = g.output().pixels();
+    let mut gk = gk;
+    for (i, block) in position_blocks(g, n).enumerate() {
+        let rows = patch_buffer(g, n, &block, patches);
+        im2col(g, x.as_slice(), n, &block, patches);
+        let beta = if i == 0 { T::zero() } else { T::one() };
+        gemm(
+            T::one(),
+            position_rows(dz.as_slice(), n, positions, c_out, &block).t(),
+            view(patches, rows, taps),
+            beta,
+            gk.reborrow(),
+        );
+    }
     match biases {
         Biases::None => {}
         Biases::Separate { .. } => channel_sums(dz, gb.enc.expect("b_enc slot")),
