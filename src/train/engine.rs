@@ -3,12 +3,15 @@
 //! A batch (a list of row indices) is cut into shards of a fixed size. Shards
 //! are grouped into at most [`MAX_BLOCKS`] blocks, a number that depends only
 //! on the shard count; each block sums its shards in order, blocks run in
-//! parallel, and block results are added up along a fixed binary tree. Every
+//! parallel, and block results are then added entry by entry in block order
+//! (one parallel pass over entry chunks). Every
 //! floating-point operation therefore happens in the same order whatever the
 //! rayon thread count, so a seed fixes the weights bit for bit.
 
 use crate::error::{Error, Result};
-use crate::model::{Autoencoder, Gradient, LossConfig, LossTerms, Normalizer, Workspace};
+use crate::model::{
+    Autoencoder, Gradient, LossConfig, LossTerms, Normalizer, TiedParts, Workspace,
+};
 use crate::real::Real;
 use nalgebra::DMatrix;
 use rayon::prelude::*;
@@ -149,7 +152,7 @@ impl<T: Real> ShardEngine<T> {
         for r in results {
             terms.add(&r?);
         }
-        tree_sum(&mut self.blocks[..nblocks])?;
+        sum_into_first(&mut self.blocks[..nblocks]);
         let grad = &mut self.blocks[0].grad;
         model.l2_penalty_and_grad(loss, &mut terms, grad)?;
         if !terms.is_finite() || !grad.is_finite() {
@@ -201,25 +204,61 @@ impl<T: Real> ShardEngine<T> {
     }
 }
 
-/// `blocks[0].grad = Σ blocks[i].grad` along a fixed binary tree (pairs at
-/// distance 1, then 2, 4, ...), each level in parallel.
-fn tree_sum<T: Real>(blocks: &mut [Block<T>]) -> Result<()> {
-    let mut step = 1;
-    while step < blocks.len() {
-        blocks
-            .par_chunks_mut(2 * step)
-            .map(|pair| {
-                if pair.len() > step {
-                    let (a, b) = pair.split_at_mut(step);
-                    a[0].grad.add_assign(&b[0].grad)
-                } else {
-                    Ok(())
-                }
-            })
-            .collect::<Result<Vec<()>>>()?;
-        step *= 2;
+/// Entries per parallel summation task.
+const SUM_CHUNK: usize = 4096;
+
+/// `blocks[0].grad += blocks[1].grad + ... ` (tied parts included), each
+/// entry summed in block order, in one parallel pass over entry chunks: one
+/// synchronisation per batch, and the same bits for any thread count.
+fn sum_into_first<T: Real>(blocks: &mut [Block<T>]) {
+    let Some((first, rest)) = blocks.split_first_mut() else {
+        return;
+    };
+    if rest.is_empty() {
+        return;
     }
-    Ok(())
+    let Gradient { flat, parts, .. } = &mut first.grad;
+    let mut vectors: Vec<(&mut [T], Vec<&[T]>)> = Vec::new();
+    vectors.push((
+        flat.as_mut_slice(),
+        rest.iter().map(|b| b.grad.flat.as_slice()).collect(),
+    ));
+    for (l, p) in parts.iter_mut().enumerate() {
+        if let Some(p) = p {
+            let others: Vec<&TiedParts<T>> = rest
+                .iter()
+                .filter_map(|b| b.grad.parts[l].as_ref())
+                .collect();
+            vectors.push((
+                p.encoder.as_mut_slice(),
+                others.iter().map(|o| o.encoder.as_slice()).collect(),
+            ));
+            vectors.push((
+                p.decoder.as_mut_slice(),
+                others.iter().map(|o| o.decoder.as_slice()).collect(),
+            ));
+        }
+    }
+    let jobs: Vec<(&mut [T], Vec<&[T]>)> = vectors
+        .into_iter()
+        .flat_map(|(out, srcs)| {
+            out.chunks_mut(SUM_CHUNK)
+                .enumerate()
+                .map(move |(c, o)| {
+                    let at = c * SUM_CHUNK;
+                    let s: Vec<&[T]> = srcs.iter().map(|s| &s[at..at + o.len()]).collect();
+                    (o, s)
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    jobs.into_par_iter().for_each(|(out, srcs)| {
+        for s in srcs {
+            for (a, &b) in out.iter_mut().zip(s) {
+                *a += b;
+            }
+        }
+    });
 }
 
 #[cfg(test)]

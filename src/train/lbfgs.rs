@@ -50,13 +50,25 @@ struct Evaluator<'a> {
     /// The crate error behind the last failed evaluation (argmin only sees
     /// its text).
     error: Option<Error>,
+    /// Fresh evaluations in the current iteration.
+    evals: usize,
 }
+
+/// Evaluation budget of one iteration. A healthy More–Thuente search needs
+/// one to a few; near the optimum, where objective differences drown in
+/// rounding, it can bisect and extrapolate almost indefinitely, so the
+/// search is cut off and the last accepted point stands.
+const MAX_EVALS_PER_ITERATION: usize = 30;
+
+/// Message of the cut-off, to tell it from real failures.
+const STALLED: &str = "line search stalled: objective differences are below rounding";
 
 impl Evaluator<'_> {
     fn eval(&mut self, param: &[f64]) -> Result<&Eval> {
         if self.last.as_ref().is_some_and(|e| e.param == param) {
             return Ok(self.last.as_ref().expect("checked"));
         }
+        self.evals += 1;
         let result = (|| {
             self.model.set_params(param).map_err(|e| match e {
                 Error::InvalidData(m) => Error::Numerical(m),
@@ -89,7 +101,11 @@ impl Evaluator<'_> {
     }
 
     fn argmin_eval(&mut self, param: &[f64]) -> std::result::Result<&Eval, argmin::core::Error> {
-        // Borrow juggling: record the crate error, hand argmin its text.
+        let cached = self.last.as_ref().is_some_and(|e| e.param == param);
+        if !cached && self.evals >= MAX_EVALS_PER_ITERATION {
+            return Err(argmin::core::Error::msg(STALLED));
+        }
+        // Record the crate error, hand argmin its text.
         match self.eval(param) {
             Ok(_) => Ok(self.last.as_ref().expect("just evaluated")),
             Err(e) => {
@@ -160,6 +176,7 @@ pub(crate) fn run<T: Real>(
         loss: tc.objective(),
         last: None,
         error: None,
+        evals: 0,
     }));
     let val_engine = ShardEngine::<f64>::new(tc.shard_size)?;
     let mut problem = Problem::new(Objective(evaluator.clone()));
@@ -202,6 +219,7 @@ pub(crate) fn run<T: Real>(
         }
         let t0 = Instant::now();
         let e = st.epoch;
+        evaluator.borrow_mut().evals = 0;
         state = match solver.next_iter(&mut problem, state) {
             Ok((s, _)) => s,
             Err(err) => {
@@ -305,6 +323,7 @@ pub(crate) fn run<T: Real>(
     reporter.finish();
     Ok(match stop {
         TerminationReason::MaxItersReached => StopReason::Completed,
+        TerminationReason::SolverExit(why) => StopReason::Converged(why),
         other => StopReason::Converged(other.text().to_string()),
     })
 }
