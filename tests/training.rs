@@ -113,8 +113,10 @@ fn invalid_configs_name_the_field() {
         config_error(c().loss(LossConfig::mse().with_l1(-1.0))),
         "l1"
     );
-    let mut lb = tiedae::train::LbfgsConfig::default();
-    lb.memory = 0;
+    let lb = tiedae::train::LbfgsConfig {
+        memory: 0,
+        ..Default::default()
+    };
     assert_eq!(
         config_error(c().optimizer(Optimizer::Lbfgs(lb))),
         "lbfgs.memory"

@@ -247,16 +247,14 @@ pub(crate) fn run<T: Real>(
         state.update();
         let (terms, norm, layers) = {
             let mut ev = evaluator.borrow_mut();
-            let r = ev.eval(&param);
-            let r = match r {
+            match ev.eval(&param) {
                 Ok(r) => (r.terms, r.norm, r.layers.clone()),
                 Err(Error::Numerical(what)) => {
                     reporter.finish();
                     return Err(diverged(e, 1, what, st.last_finite_loss));
                 }
                 Err(other) => return Err(other),
-            };
-            r
+            }
         };
         to_model(&mut st.model, &param)?;
         st.last_finite_loss = Some(terms.total);

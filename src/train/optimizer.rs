@@ -241,7 +241,14 @@ mod tests {
         let opt = Optimizer::adamw();
         let mut st = OptimizerState::<f64>::new(&opt, 2);
         let mut p = vec![1.0, 1.0];
-        st.apply(&opt, &mut p, &[0.0, 0.0], 0.1, Some((0.5, &[0..1])));
+        let weights = vec![std::ops::Range { start: 0, end: 1 }];
+        st.apply(
+            &opt,
+            &mut p,
+            &[0.0, 0.0],
+            0.1,
+            Some((0.5, weights.as_slice())),
+        );
         assert!((p[0] - 0.95).abs() < 1e-12);
         assert_eq!(p[1], 1.0);
     }
