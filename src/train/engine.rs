@@ -43,19 +43,54 @@ fn blocking(shards: usize) -> (usize, usize) {
     (shards.div_ceil(per), per)
 }
 
-/// Copies rows `rows` of `x` into `out` (resized to `rows.len() x d`).
-fn gather<T: Real>(x: &DMatrix<T>, rows: &[usize], out: &mut DMatrix<T>) {
-    let (m, d) = (rows.len(), x.ncols());
-    if out.shape() != (m, d) {
-        *out = DMatrix::zeros(m, d);
+/// Where a batch's samples are read from.
+#[derive(Clone, Copy)]
+enum Source<'a, T: Real> {
+    /// `n x d`, one row per sample (column-major, so a sample is strided).
+    Rows(&'a DMatrix<T>),
+    /// `d x n`, one column per sample: each sample is contiguous, so
+    /// gathering a shuffled batch reads whole cache lines.
+    Columns(&'a DMatrix<T>),
+}
+
+impl<T: Real> Source<'_, T> {
+    fn samples(&self) -> usize {
+        match self {
+            Source::Rows(x) => x.nrows(),
+            Source::Columns(xt) => xt.ncols(),
+        }
     }
-    let n = x.nrows();
-    let src = x.as_slice();
-    let dst = out.as_mut_slice();
-    for j in 0..d {
-        let col = &src[j * n..(j + 1) * n];
-        for (o, &i) in dst[j * m..(j + 1) * m].iter_mut().zip(rows) {
-            *o = col[i];
+
+    /// Copies samples `rows` into `out` (resized to `rows.len() x d`).
+    fn gather(&self, rows: &[usize], out: &mut DMatrix<T>) {
+        let (m, d) = match self {
+            Source::Rows(x) => (rows.len(), x.ncols()),
+            Source::Columns(xt) => (rows.len(), xt.nrows()),
+        };
+        if out.shape() != (m, d) {
+            *out = DMatrix::zeros(m, d);
+        }
+        let dst = out.as_mut_slice();
+        match self {
+            Source::Rows(x) => {
+                let n = x.nrows();
+                let src = x.as_slice();
+                for j in 0..d {
+                    let col = &src[j * n..(j + 1) * n];
+                    for (o, &i) in dst[j * m..(j + 1) * m].iter_mut().zip(rows) {
+                        *o = col[i];
+                    }
+                }
+            }
+            Source::Columns(xt) => {
+                let src = xt.as_slice();
+                for (r, &i) in rows.iter().enumerate() {
+                    let sample = &src[i * d..(i + 1) * d];
+                    for (j, &v) in sample.iter().enumerate() {
+                        dst[j * m + r] = v;
+                    }
+                }
+            }
         }
     }
 }
@@ -77,14 +112,14 @@ impl<T: Real> ShardEngine<T> {
         self.shard_size
     }
 
-    fn check_rows(x: &DMatrix<T>, rows: &[usize]) -> Result<()> {
+    fn check_rows(x: Source<'_, T>, rows: &[usize]) -> Result<()> {
         if rows.is_empty() {
             return Err(Error::InvalidData("a batch needs at least one row".into()));
         }
-        if let Some(&bad) = rows.iter().find(|&&i| i >= x.nrows()) {
+        if let Some(&bad) = rows.iter().find(|&&i| i >= x.samples()) {
             return Err(Error::Shape(format!(
                 "row index {bad} is out of range for {} rows",
-                x.nrows()
+                x.samples()
             )));
         }
         Ok(())
@@ -100,6 +135,29 @@ impl<T: Real> ShardEngine<T> {
         &mut self,
         model: &Autoencoder<T>,
         x: &DMatrix<T>,
+        rows: &[usize],
+        loss: &LossConfig,
+    ) -> Result<(LossTerms, &mut Gradient<T>)> {
+        self.grad_from(model, Source::Rows(x), rows, loss)
+    }
+
+    /// [`ShardEngine::loss_and_grad`] on the transposed data `xt` (`d x n`,
+    /// sample `i` is column `i`), which gathers shuffled batches several
+    /// times faster. The results are bit-identical.
+    pub fn loss_and_grad_transposed(
+        &mut self,
+        model: &Autoencoder<T>,
+        xt: &DMatrix<T>,
+        samples: &[usize],
+        loss: &LossConfig,
+    ) -> Result<(LossTerms, &mut Gradient<T>)> {
+        self.grad_from(model, Source::Columns(xt), samples, loss)
+    }
+
+    fn grad_from(
+        &mut self,
+        model: &Autoencoder<T>,
+        x: Source<'_, T>,
         rows: &[usize],
         loss: &LossConfig,
     ) -> Result<(LossTerms, &mut Gradient<T>)> {
@@ -128,7 +186,7 @@ impl<T: Real> ShardEngine<T> {
             .map(|(b, group)| {
                 let mut sum = LossTerms::default();
                 for (s, rows) in group.iter().enumerate() {
-                    gather(x, rows, &mut b.x);
+                    x.gather(rows, &mut b.x);
                     let t = if s == 0 {
                         model.loss_and_grad_with(&b.x, &b.x, loss, norm, &mut b.ws, &mut b.grad)?
                     } else {
@@ -174,6 +232,28 @@ impl<T: Real> ShardEngine<T> {
         rows: &[usize],
         loss: &LossConfig,
     ) -> Result<LossTerms> {
+        self.loss_from(model, Source::Rows(x), rows, loss)
+    }
+
+    /// [`ShardEngine::loss`] on the transposed data (see
+    /// [`ShardEngine::loss_and_grad_transposed`]).
+    pub fn loss_transposed(
+        &self,
+        model: &Autoencoder<T>,
+        xt: &DMatrix<T>,
+        samples: &[usize],
+        loss: &LossConfig,
+    ) -> Result<LossTerms> {
+        self.loss_from(model, Source::Columns(xt), samples, loss)
+    }
+
+    fn loss_from(
+        &self,
+        model: &Autoencoder<T>,
+        x: Source<'_, T>,
+        rows: &[usize],
+        loss: &LossConfig,
+    ) -> Result<LossTerms> {
         Self::check_rows(x, rows)?;
         let norm = Normalizer::new(rows.len())?;
         let shards: Vec<&[usize]> = rows.chunks(self.shard_size).collect();
@@ -182,7 +262,7 @@ impl<T: Real> ShardEngine<T> {
             .map_init(
                 || DMatrix::zeros(0, 0),
                 |buf, rows| {
-                    gather(x, rows, buf);
+                    x.gather(rows, buf);
                     model.loss_terms(buf, buf, loss, norm)
                 },
             )
@@ -296,8 +376,18 @@ mod tests {
             for (a, b) in g.as_slice().iter().zip(want_g.as_slice()) {
                 assert!((a - b).abs() < 1e-12, "shard {shard}: {a} vs {b}");
             }
+            let (t, g) = (t, g.clone());
             let v = eng.loss(&model, &x, &rows, &loss).unwrap();
             assert!((v.total - t.total).abs() < 1e-12);
+            // The transposed source gives the same bits.
+            let xt = x.transpose();
+            let (t2, g2) = eng
+                .loss_and_grad_transposed(&model, &xt, &rows, &loss)
+                .unwrap();
+            assert_eq!(t2, t);
+            assert_eq!(g2.as_slice(), g.as_slice());
+            let v2 = eng.loss_transposed(&model, &xt, &rows, &loss).unwrap();
+            assert_eq!(v2, v);
         }
     }
 

@@ -598,6 +598,8 @@ impl Trainer {
         let done = (st.epoch - 1) * batches + st.batch;
         let reporter = Reporter::new(cfg.progress, cfg.epochs, batches, done);
         let mut params = st.model.params_to_vec();
+        // One sample per column: shuffled batches gather contiguous samples.
+        let xt = x.transpose();
         while st.epoch <= cfg.epochs {
             let e = st.epoch;
             let lr = schedule::learning_rate(cfg.schedule, cfg.learning_rate, e, cfg.epochs);
@@ -609,14 +611,15 @@ impl Trainer {
                     reporter.finish();
                     return Err(Error::Interrupted { checkpoint: None });
                 }
-                let (terms, grad) = match engine.loss_and_grad(&st.model, x, rows, &loss) {
-                    Ok(v) => v,
-                    Err(Error::Numerical(what)) => {
-                        reporter.finish();
-                        return Err(diverged(e, b + 1, what, st.last_finite_loss));
-                    }
-                    Err(other) => return Err(other),
-                };
+                let (terms, grad) =
+                    match engine.loss_and_grad_transposed(&st.model, &xt, rows, &loss) {
+                        Ok(v) => v,
+                        Err(Error::Numerical(what)) => {
+                            reporter.finish();
+                            return Err(diverged(e, b + 1, what, st.last_finite_loss));
+                        }
+                        Err(other) => return Err(other),
+                    };
                 st.acc.add(&terms, rows.len(), grad);
                 if let Some(c) = cfg.clip_grad_norm {
                     let n = grad.norm();
@@ -660,7 +663,7 @@ impl Trainer {
             let mut rec = st.acc.finish(e, Some(lr), 0.0);
             let mut stop = false;
             if !split.val.is_empty() {
-                let v = match engine.loss(&st.model, x, &split.val, &loss) {
+                let v = match engine.loss_transposed(&st.model, &xt, &split.val, &loss) {
                     Ok(v) => v,
                     Err(Error::Numerical(what)) => {
                         reporter.finish();
