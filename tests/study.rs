@@ -418,3 +418,87 @@ fn detailed_run_carries_artifacts() {
     assert_eq!(p.test_head.shape(), (10, 16));
     let _ = Precision::F64;
 }
+
+/// The first 300 rows of the 8x8 digits: enough for a conv cell to train a
+/// little in a fraction of a second.
+fn small_digits() -> Dataset {
+    let p = Dataset::builtin("digits").unwrap().into_parts();
+    assert_eq!(p.image_shape, Some((8, 8)));
+    let n = 300;
+    let labels = p.labels.map(|l| l[..n].to_vec());
+    Dataset::new(
+        "digits300",
+        p.x.rows(0, n).into_owned(),
+        labels,
+        p.image_shape,
+    )
+    .unwrap()
+}
+
+#[test]
+fn conv_kinds_run_on_images_and_are_refused_elsewhere() {
+    let study = Study::new("conv")
+        .dataset(small_digits())
+        .models(&[ModelKind::ConvTied, ModelKind::ConvUntied])
+        .latents(&[6])
+        .bias_modes(&[BiasMode::Separate, BiasMode::None])
+        .training(
+            TrainConfig::new()
+                .epochs(2)
+                .batch_size(32)
+                .learning_rate(1e-3),
+        );
+    let r = rows(&study.run().unwrap());
+    assert_eq!(r.len(), 4);
+    for bias in ["separate", "none"] {
+        let get = |m: &str| {
+            r.iter()
+                .find(|r| r.model == m && r.bias_mode == bias)
+                .unwrap_or_else(|| panic!("no {m} row with bias {bias}: {r:?}"))
+        };
+        let (tied, untied) = (get("conv_tied"), get("conv_untied"));
+        assert!(tied.params < untied.params, "{tied:?} vs {untied:?}");
+        for row in [tied, untied] {
+            assert!(row.test_mse.is_finite() && row.test_mse > 0.0, "{row:?}");
+            assert!(row.pca_test_mse.is_finite(), "{row:?}");
+            assert_eq!(row.epochs, 2);
+            assert_eq!(row.latent, 6);
+            assert!(row.max_angle_deg.is_none(), "{row:?}");
+            assert!(row.mean_angle_deg.is_none(), "{row:?}");
+            assert!(row.wwt_minus_i.is_none(), "{row:?}");
+        }
+    }
+
+    // The same kinds on data without an image shape: a config error that
+    // names the dataset, before anything trains.
+    for kind in [ModelKind::ConvTied, ModelKind::ConvUntied] {
+        let err = Study::new("conv-flat")
+            .dataset(spiked())
+            .models(&[ModelKind::Pca, kind])
+            .run()
+            .unwrap_err();
+        match err {
+            Error::Config { field, reason } => {
+                assert_eq!(field, "models");
+                assert!(reason.contains("spiked"), "{reason}");
+            }
+            other => panic!("expected a config error, got {other:?}"),
+        }
+    }
+    // Conv pairs have no pre-centering or mirrored biases.
+    let err = study
+        .clone()
+        .bias_modes(&[BiasMode::PreCentering])
+        .run()
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Config {
+                field: "bias_modes",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}

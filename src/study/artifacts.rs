@@ -28,7 +28,8 @@ pub struct CellArtifacts {
     /// The first layer's decoder rows, `r x d` (`r` the first layer's
     /// width): what each unit adds to the reconstruction. For PCA the top
     /// `latent` components. Draw with `report::charts::image_grid` when the
-    /// dataset has an image shape.
+    /// dataset has an image shape. For conv kinds the first pair's decoder
+    /// kernels, `C_out x k_h·k_w` (patches, not images).
     pub filters: DMatrix<f64>,
     /// Reconstructions of the first [`RECONSTRUCTED_ROWS`] test rows
     /// (fewer if the test part is smaller), `m x d`; the originals are

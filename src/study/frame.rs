@@ -117,12 +117,15 @@ pub struct Row {
     pub seconds: f64,
     /// Largest principal angle (degrees) between PCA's top-`latent`
     /// subspace and the first layer's decoder rows; null when the decoder
-    /// rows are linearly dependent (e.g. a dead all-zero filter).
+    /// rows are linearly dependent (e.g. a dead all-zero filter), and for
+    /// conv kinds, whose first-layer decoder rows are kernels in patch
+    /// space rather than directions in the input space.
     pub max_angle_deg: Option<f64>,
     /// Mean of the same principal angles; null as above.
     pub mean_angle_deg: Option<f64>,
     /// `‖W Wᵀ − I‖_F` of the first tied layer; null without one (PCA,
-    /// untied kinds).
+    /// untied kinds) and for conv kinds (a kernel's Gram matrix says
+    /// nothing about projecting onto a subspace).
     pub wwt_minus_i: Option<f64>,
     /// Fraction of latent units that are constant over the test rows.
     pub dead_fraction: f64,

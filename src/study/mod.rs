@@ -31,4 +31,4 @@ pub use frame::{
     read_results, rows_to_frame, schema, write_csv, write_parquet, write_results,
 };
 pub use shard::{ShardManifest, manifest_path, merge};
-pub use spec::{ModelKind, Precision, Study};
+pub use spec::{CONV_LAYERS, ModelKind, Precision, Study};

@@ -17,7 +17,7 @@ use super::metrics::{
     activation_sparsity, dead_fraction, gram_deviation, mse, pca_inverse, pca_scores,
     subspace_angles,
 };
-use super::spec::{ModelKind, Precision, Study};
+use super::spec::{ModelKind, Precision, Study, conv_spec};
 use crate::data::train_test_split;
 use crate::error::{Error, Result};
 use crate::linalg::{FittedPca, Pca};
@@ -113,7 +113,7 @@ pub(crate) fn cell_config<'a>(study: &'a Study, cell: &'a Cell, fp: &'a str) -> 
         test_fraction: study.test_fraction,
         split_seed: study.split_seed,
         training: cell.model.is_trained().then_some(TrainingKey {
-            hidden: if cell.model.is_linear() {
+            hidden: if cell.model.is_linear() || cell.model.is_conv() {
                 &[]
             } else {
                 &study.hidden
@@ -337,12 +337,32 @@ fn dims(study: &Study, cell: &Cell, d: usize) -> Vec<usize> {
     dims
 }
 
-/// The architecture of an autoencoder cell.
-pub(crate) fn cell_spec(study: &Study, cell: &Cell, d: usize) -> AutoencoderSpec {
-    AutoencoderSpec::new(&dims(study, cell, d))
+/// The architecture of an autoencoder cell (conv kinds: see
+/// [`conv_spec`]).
+pub(crate) fn cell_spec(study: &Study, cell: &Cell, d: usize) -> Result<AutoencoderSpec> {
+    if cell.model.is_conv() {
+        let image = study.datasets[cell.dataset].image_shape().ok_or_else(|| {
+            Error::config(
+                "models",
+                format!(
+                    "{} needs image data but dataset {:?} has no image shape",
+                    cell.model.name(),
+                    cell.dataset_name
+                ),
+            )
+        })?;
+        return conv_spec(
+            image,
+            cell.latent,
+            cell.model.is_tied(),
+            cell.activation,
+            cell.bias_mode,
+        );
+    }
+    Ok(AutoencoderSpec::new(&dims(study, cell, d))
         .tied(cell.model.is_tied())
         .activation(cell.activation)
-        .bias(cell.bias_mode)
+        .bias(cell.bias_mode))
 }
 
 fn widen<T: Real>(m: &DMatrix<T>) -> DMatrix<f64> {
@@ -351,7 +371,7 @@ fn widen<T: Real>(m: &DMatrix<T>) -> DMatrix<f64> {
 
 fn fit_autoencoder<T: Real>(study: &Study, cell: &Cell, split: &Split) -> Result<Measured> {
     let d = split.train.ncols();
-    let spec = cell_spec(study, cell, d);
+    let spec = cell_spec(study, cell, d)?;
     let model = Autoencoder::<T>::new(&spec, derive_seed(cell.seed, 0))?;
     let mut cfg = study.training.clone();
     cfg.seed = derive_seed(cell.seed, 1);
@@ -372,11 +392,19 @@ fn fit_autoencoder<T: Real>(study: &Study, cell: &Cell, split: &Split) -> Result
     let test_code = widen(&model.encode(&x_test)?);
     let first = &model.layers()[0];
     let filters = widen(&first.decoder_weight().transpose());
-    let pcs = split.pca.components().rows(0, cell.latent).into_owned();
-    let angles = subspace_angles(&pcs, &filters)?;
-    let wwt_minus_i = match first {
-        Layer::Tied(t) => Some(gram_deviation(&widen(t.weight()))),
-        Layer::Dense(_) => None,
+    // A conv pair's decoder rows are kernels (`C_out x k_h·k_w`), not
+    // images: they live in patch space, not in the d-dimensional input
+    // space PCA's subspace lives in, and the kernel's Gram matrix says
+    // nothing about orthonormal projection. So both are null for conv kinds.
+    let (angles, wwt_minus_i) = if first.conv().is_some() {
+        (None, None)
+    } else {
+        let pcs = split.pca.components().rows(0, cell.latent).into_owned();
+        let wwt = match first {
+            Layer::Tied(t) => Some(gram_deviation(&widen(t.weight()))),
+            Layer::Dense(_) => None,
+        };
+        (subspace_angles(&pcs, &filters)?, wwt)
     };
     Ok(Measured {
         params: model.parameter_count().total,

@@ -6,7 +6,7 @@
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::model::{Activation, BiasMode};
+use crate::model::{Activation, AutoencoderSpec, BiasMode, ConvSpec, ImageShape};
 use crate::train::{Optimizer, TrainConfig};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -29,9 +29,18 @@ pub enum ModelKind {
     /// Tied pairs with the study's activation and an L1 penalty of weight
     /// `sparsity_weight` on the latent code.
     SparseTied,
-    /// Convolutional tied autoencoder (image datasets only).
+    /// Convolutional tied autoencoder (image datasets only): the fixed
+    /// stack of [`CONV_LAYERS`] followed by a dense pair to the latent size,
+    /// every pair tied (the conv decoder is the transposed convolution with
+    /// the encoder's kernel). The study's activation applies to every hidden
+    /// representation, as for [`ModelKind::Tied`]; the study's `hidden`
+    /// widths are ignored (the conv stack takes their place). Bias modes:
+    /// `none` or `separate` (per channel in the conv pair) only; a study
+    /// asking for another mode is rejected rather than silently remapped.
     ConvTied,
-    /// Convolutional untied autoencoder (image datasets only).
+    /// Convolutional untied autoencoder (image datasets only): the
+    /// architecture of [`ModelKind::ConvTied`] with separate encoder and
+    /// decoder weights in every pair.
     ConvUntied,
 }
 
@@ -105,6 +114,40 @@ impl ModelKind {
     }
 }
 
+/// The conv pairs of [`ModelKind::ConvTied`] and [`ModelKind::ConvUntied`]
+/// (out channels, kernel, stride, padding): one pair of 8 channels with
+/// 3x3 kernels, stride 2, padding 1, which halves each image side (rounding
+/// up), so an 8x8 digit becomes 8 maps of 4x4 = 128 features before the
+/// dense pair to the code. Small and fixed on purpose: a study compares the
+/// conv family with PCA and the dense kinds, it does not tune the stack.
+pub const CONV_LAYERS: [(usize, usize, usize, usize); 1] = [(8, 3, 2, 1)];
+
+/// The architecture of a conv cell on single-channel `(height, width)`
+/// images: [`CONV_LAYERS`], then a dense pair to `latent`, tied or not,
+/// with `activation` on every hidden representation and `bias` biases.
+///
+/// Errors: [`Error::Config`] for an image too small for the kernel or a
+/// bias mode conv pairs do not support.
+pub(crate) fn conv_spec(
+    image: (usize, usize),
+    latent: usize,
+    tied: bool,
+    activation: Activation,
+    bias: BiasMode,
+) -> Result<AutoencoderSpec> {
+    let layers: Vec<ConvSpec> = CONV_LAYERS
+        .iter()
+        .map(|&(c, k, s, p)| ConvSpec::new(c, k, s, p))
+        .collect();
+    let spec = AutoencoderSpec::conv(ImageShape::new(1, image.0, image.1), &layers)?
+        .then_dense(&[latent])
+        .tied(tied)
+        .activation(activation)
+        .bias(bias);
+    spec.validate()?;
+    Ok(spec)
+}
+
 /// Scalar type the autoencoders train in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -158,7 +201,8 @@ pub struct Study {
     /// Hidden activation of the nonlinear kinds.
     pub activation: Activation,
     /// Widths of extra layers between input and code for the nonlinear
-    /// kinds (`[d, hidden.., latent]`); empty for one layer pair.
+    /// kinds (`[d, hidden.., latent]`); empty for one layer pair. Conv
+    /// kinds ignore them (their stack is [`CONV_LAYERS`]).
     pub hidden: Vec<usize>,
     /// How every autoencoder trains. Per cell the study sets the seed, the
     /// L2 and L1 weights, silences progress and drops checkpoints.
@@ -364,12 +408,7 @@ impl Study {
         if self.hidden.contains(&0) {
             return Err(Error::config("hidden", "a hidden width must be at least 1"));
         }
-        if self.models.iter().any(|m| m.is_conv()) {
-            return Err(Error::config(
-                "models",
-                "convolutional model kinds are not available in this build of the study runner",
-            ));
-        }
+        self.validate_conv()?;
         if !(self.test_fraction > 0.0 && self.test_fraction < 1.0) {
             return Err(Error::config(
                 "test_fraction",
@@ -395,6 +434,57 @@ impl Study {
         }
         if let Some((i, n)) = self.shard {
             check_shard(i, n)?;
+        }
+        Ok(())
+    }
+}
+
+impl Study {
+    /// Conv kinds need image datasets, a supported bias mode and images
+    /// large enough for [`CONV_LAYERS`]. Bias modes are rejected rather than
+    /// mapped: a remapped cell would carry a `bias_mode` it did not train
+    /// with, or duplicate another cell.
+    fn validate_conv(&self) -> Result<()> {
+        let Some(&kind) = self.models.iter().find(|m| m.is_conv()) else {
+            return Ok(());
+        };
+        if let Some(b) = self
+            .bias_modes
+            .iter()
+            .find(|b| !matches!(b, BiasMode::None | BiasMode::Separate))
+        {
+            return Err(Error::config(
+                "bias_modes",
+                format!(
+                    "{} cells support the bias modes \"none\" and \"separate\" only, not \"{}\"; run the other modes in a study without conv kinds",
+                    kind.name(),
+                    b.name()
+                ),
+            ));
+        }
+        for ds in &self.datasets {
+            let Some(image) = ds.image_shape() else {
+                return Err(Error::config(
+                    "models",
+                    format!(
+                        "{} needs image data but dataset {:?} has no image shape",
+                        kind.name(),
+                        ds.name()
+                    ),
+                ));
+            };
+            conv_spec(image, 1, true, self.activation, BiasMode::Separate).map_err(|e| {
+                Error::config(
+                    "models",
+                    format!(
+                        "{} cannot run on dataset {:?} ({}x{} images): {e}",
+                        kind.name(),
+                        ds.name(),
+                        image.0,
+                        image.1
+                    ),
+                )
+            })?;
         }
         Ok(())
     }
