@@ -8,24 +8,17 @@
 //! the untied pair with `K_dec = K_enc` for the tied parts; parameter counts
 //! from the closed-form formulas written out here.
 
+mod fd;
+
+use fd::{compare, near_kink, numeric_gradient, random_matrix};
 use nalgebra::DMatrix;
 use rand::RngExt;
 use tiedae::Error;
 use tiedae::model::{
     Activation, Autoencoder, AutoencoderSpec, BiasMode, Conv2d, ConvSpec, Dense, ImageShape, Layer,
-    LossConfig, Normalizer, OutputActivation, TiedLinear, Workspace,
+    LossConfig, Normalizer, OutputActivation, TiedLinear,
 };
 use tiedae::rng::seeded;
-
-const EPS: f64 = 1e-6;
-const ATOL: f64 = 1e-5;
-const RTOL: f64 = 1e-3;
-const KINK_MARGIN: f64 = 1e-4;
-
-fn random_matrix(rows: usize, cols: usize, lo: f64, hi: f64, seed: u64) -> DMatrix<f64> {
-    let mut rng = seeded(seed);
-    DMatrix::from_fn(rows, cols, |_, _| rng.random_range(lo..hi))
-}
 
 // ---------------------------------------------------------------------------
 // The conv maps
@@ -289,70 +282,6 @@ fn random_model(spec: &AutoencoderSpec, seed: u64) -> Autoencoder<f64> {
         .collect();
     m.set_params(&p).unwrap();
     m
-}
-
-fn objective(m: &Autoencoder<f64>, x: &DMatrix<f64>, t: &DMatrix<f64>, loss: &LossConfig) -> f64 {
-    let norm = Normalizer::new(x.nrows()).unwrap();
-    m.loss_terms(x, t, loss, norm).unwrap().total + m.l2_penalty(loss)
-}
-
-fn numeric_gradient(
-    m: &Autoencoder<f64>,
-    x: &DMatrix<f64>,
-    t: &DMatrix<f64>,
-    loss: &LossConfig,
-) -> Vec<f64> {
-    let base = m.params_to_vec();
-    let mut probe = m.clone();
-    let mut p = base.clone();
-    (0..base.len())
-        .map(|k| {
-            p[k] = base[k] + EPS;
-            probe.set_params(&p).unwrap();
-            let up = objective(&probe, x, t, loss);
-            p[k] = base[k] - EPS;
-            probe.set_params(&p).unwrap();
-            let down = objective(&probe, x, t, loss);
-            p[k] = base[k];
-            (up - down) / (2.0 * EPS)
-        })
-        .collect()
-}
-
-fn compare(m: &Autoencoder<f64>, analytic: &[f64], numeric: &[f64]) -> Result<(), String> {
-    assert_eq!(analytic.len(), numeric.len());
-    for (k, (&a, &n)) in analytic.iter().zip(numeric).enumerate() {
-        // Written so that a NaN on either side fails.
-        let within = (a - n).abs() <= ATOL + RTOL * n.abs();
-        if !within {
-            return Err(format!(
-                "entry {k} ({}): analytic {a:.9e}, numeric {n:.9e}",
-                m.describe_param(k)
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn near_kink(m: &Autoencoder<f64>, x: &DMatrix<f64>, loss: &LossConfig) -> bool {
-    let mut ws = Workspace::new();
-    m.forward_with(x, &mut ws).unwrap();
-    let spec = m.spec();
-    let close = |z: &DMatrix<f64>| z.iter().any(|v| v.abs() < KINK_MARGIN);
-    for l in 0..spec.layer_count() {
-        if spec.hidden[l].has_kink() && close(&ws.encoder_pre_activations()[l]) {
-            return true;
-        }
-        if spec.decoder_activation(l).has_kink() && close(&ws.decoder_pre_activations()[l]) {
-            return true;
-        }
-    }
-    loss.l1 > 0.0
-        && ws
-            .code()
-            .unwrap()
-            .iter()
-            .any(|&h| h != 0.0 && h.abs() < KINK_MARGIN)
 }
 
 /// Loss cases, each with the spec changes it needs (sigmoid output for BCE,
