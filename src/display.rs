@@ -342,11 +342,6 @@ pub fn pca_card<T: Real>(pca: &FittedPca<T>) -> String {
     )
 }
 
-/// Short name of an activation for a card.
-fn activation_name(a: &Activation) -> String {
-    a.name()
-}
-
 /// A summary card of an autoencoder: architecture (widths, tying per pair,
 /// activations, biases, init), latent size and exact parameter count with
 /// the per-pair breakdown.
@@ -359,7 +354,7 @@ pub fn autoencoder_card<T: Real>(model: &Autoencoder<T>) -> String {
         .iter()
         .map(|&t| if t { "tied" } else { "untied" })
         .collect();
-    let hidden: Vec<String> = spec.hidden.iter().map(activation_name).collect();
+    let hidden: Vec<String> = spec.hidden.iter().map(Activation::name).collect();
     let per_layer: Vec<String> = count
         .layers
         .iter()
@@ -407,10 +402,7 @@ pub fn autoencoder_card<T: Real>(model: &Autoencoder<T>) -> String {
     rows.extend([
         ("pairs", tying.join(", ")),
         ("hidden activations", hidden.join(", ")),
-        (
-            "output activation",
-            activation_name(&spec.output.as_activation()),
-        ),
+        ("output activation", spec.output.as_activation().name()),
         ("bias mode", spec.bias.name().to_string()),
         ("init", format!("{:?}", spec.init)),
         ("latent size", model.latent_dim().to_string()),

@@ -40,20 +40,6 @@ pub struct Cell {
     pub sparsity_weight: f64,
 }
 
-/// The short name of an activation for the results' `activation` column.
-pub fn activation_name(a: Activation) -> String {
-    match a {
-        Activation::Identity => "identity".into(),
-        Activation::Relu => "relu".into(),
-        Activation::LeakyRelu { alpha } => format!("leaky_relu({alpha})"),
-        Activation::Sigmoid => "sigmoid".into(),
-        Activation::Tanh => "tanh".into(),
-        Activation::Softplus => "softplus".into(),
-        Activation::Elu { alpha } => format!("elu({alpha})"),
-        Activation::Gelu => "gelu".into(),
-    }
-}
-
 /// Number of training rows the split leaves for `ds`.
 pub(crate) fn train_part_size(ds: &Dataset, test_fraction: f64) -> usize {
     let n = ds.n_samples();

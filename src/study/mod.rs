@@ -25,7 +25,7 @@ mod shard;
 mod spec;
 
 pub use artifacts::{CellArtifacts, DetailedResults, RECONSTRUCTED_ROWS, SplitPca};
-pub use cell::{CELL_VERSION, Cell, activation_name};
+pub use cell::{CELL_VERSION, Cell};
 pub use frame::{
     COLUMNS, ColumnType, KEY_COLUMNS, Row, check_schema, frame_to_rows, read_csv, read_parquet,
     read_results, rows_to_frame, schema, write_csv, write_parquet, write_results,

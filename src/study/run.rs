@@ -11,7 +11,7 @@ use super::artifacts::{
     CellArtifacts, CellDetail, DetailedResults, RECONSTRUCTED_ROWS, SplitPca, StoredMatrix,
 };
 use super::cache::CellCache;
-use super::cell::{Cell, CellConfig, TrainingKey, activation_name, fingerprint};
+use super::cell::{Cell, CellConfig, TrainingKey, fingerprint};
 use super::frame::{Row, rows_to_frame};
 use super::metrics::{
     activation_sparsity, dead_fraction, gram_deviation, mse, pca_inverse, pca_scores,
@@ -265,7 +265,7 @@ fn run_cell(study: &Study, cell: &Cell, split: &Split) -> Result<(Row, CellDetai
     let row = Row {
         dataset: cell.dataset_name.clone(),
         model: cell.model.name().into(),
-        activation: activation_name(cell.activation),
+        activation: cell.activation.name(),
         bias_mode: cell.bias_mode.name().into(),
         latent: cell.latent as i64,
         params: m.params as i64,

@@ -61,7 +61,7 @@ fn cell_identity(c: &Cell) -> String {
         "{}|{}|{}|{}|{}|{}|{}|{:016x}|{:016x}",
         c.dataset_name,
         c.model.name(),
-        super::cell::activation_name(c.activation),
+        c.activation.name(),
         c.bias_mode.name(),
         c.latent,
         c.n_train,
