@@ -8,9 +8,10 @@
 //! skipped and says so. Ratios (ours / sklearn) are what to compare between
 //! machines, never absolute times.
 
+mod peer;
+
+use peer::Peer;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 use tiedae::data::Dataset;
 use tiedae::linalg::{Pca, Solver};
@@ -111,43 +112,20 @@ fn ms(t: Duration) -> f64 {
     t.as_secs_f64() * 1e3
 }
 
-/// The reference script, its interpreter and the data file it reads.
-struct Sklearn {
-    python: String,
-    script: PathBuf,
-    npy: PathBuf,
-    _dir: tempfile::TempDir,
-}
+/// scikit-learn's reference script (`../shared/bench/sklearn_pca.py`).
+struct Sklearn(Peer);
 
 impl Sklearn {
     /// Finds python3 with scikit-learn and writes `x` as a `.npy` file.
     fn prepare(x: &nalgebra::DMatrix<f64>) -> Result<Self, String> {
-        let python = std::env::var("TIEDAE_PYTHON").unwrap_or_else(|_| "python3".into());
-        let script = std::env::var_os("TIEDAE_SKLEARN_PCA").map_or_else(
-            || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/sklearn_pca.py"),
-            PathBuf::from,
-        );
-        if !script.exists() {
-            return Err(format!("{} not found", script.display()));
-        }
-        let probe = Command::new(&python)
-            .args(["-c", "import sklearn, numpy"])
-            .output()
-            .map_err(|e| format!("cannot run {python}: {e}"))?;
-        if !probe.status.success() {
-            return Err(format!(
-                "{python} cannot import scikit-learn and numpy (pip install scikit-learn numpy)"
-            ));
-        }
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let npy = dir.path().join("mnist10k.npy");
-        tiedae::atomic::write_bytes_atomic(&npy, &npy_bytes(x)).map_err(|e| e.to_string())?;
-        Ok(Sklearn {
-            python,
-            script,
-            npy,
-            _dir: dir,
-        })
+        Peer::prepare(
+            x,
+            "TIEDAE_SKLEARN_PCA",
+            "sklearn_pca.py",
+            "sklearn",
+            "scikit-learn",
+        )
+        .map(Sklearn)
     }
 
     /// One run of the script: for each k, its fastest solver and fit time (s).
@@ -155,12 +133,9 @@ impl Sklearn {
         // The first k is passed twice: a process's first fit pays one-off
         // start-up costs (BLAS threads, imports) that are not PCA's; the
         // minimum per k below then drops the cold run.
-        let out = Command::new(&self.python)
-            .arg(&self.script)
-            .arg(&self.npy)
-            .args(ks.first().into_iter().chain(ks).map(|k| k.to_string()))
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", self.script.display()))?;
+        let out = self
+            .0
+            .run(ks.first().into_iter().chain(ks).map(|k| k.to_string()))?;
         // The script may exit non-zero after printing (its arpack solver
         // refuses k = min(n, d)); every line it printed is still a timing.
         let mut best: BTreeMap<usize, (String, f64)> = BTreeMap::new();
@@ -173,7 +148,7 @@ impl Sklearn {
             }
         }
         if best.is_empty() {
-            return Err(format!("{} printed no timings", self.script.display()));
+            return Err(self.0.no_timings(&out));
         }
         Ok(best)
     }
@@ -199,27 +174,4 @@ fn parse_line(line: &str) -> Option<(String, usize, f64)> {
         .parse()
         .ok()?;
     Some((solver, k, fit))
-}
-
-/// A NumPy `.npy` (format 1.0) of `x` in Fortran order, which is nalgebra's
-/// column-major layout, so the data bytes are the matrix slice as is.
-fn npy_bytes(x: &nalgebra::DMatrix<f64>) -> Vec<u8> {
-    let mut header = format!(
-        "{{'descr': '<f8', 'fortran_order': True, 'shape': ({}, {}), }}",
-        x.nrows(),
-        x.ncols()
-    );
-    // Magic (6) + version (2) + header length (2) + header, padded with
-    // spaces and ending in a newline, to a multiple of 64 bytes.
-    let unpadded = 10 + header.len() + 1;
-    header.push_str(&" ".repeat(unpadded.next_multiple_of(64) - unpadded));
-    header.push('\n');
-    let mut bytes = Vec::with_capacity(10 + header.len() + 8 * x.len());
-    bytes.extend_from_slice(b"\x93NUMPY\x01\x00");
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    for v in x.as_slice() {
-        bytes.extend_from_slice(&v.to_le_bytes());
-    }
-    bytes
 }

@@ -9,10 +9,11 @@
 //! torch the comparison is skipped and says so. Compare ratios between
 //! machines, never absolute times.
 
+mod peer;
+
 use nalgebra::DMatrix;
+use peer::Peer;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 use tiedae::data::Dataset;
 use tiedae::model::{Activation, Autoencoder, AutoencoderSpec, Init, OutputActivation};
@@ -117,52 +118,17 @@ fn main() {
     }
 }
 
-/// The PyTorch reference script, its interpreter and the data file.
-struct Torch {
-    python: String,
-    script: PathBuf,
-    npy: PathBuf,
-    _dir: tempfile::TempDir,
-}
+/// PyTorch's TiedLinear reference script (`../shared/bench/torch_tied_ae.py`).
+struct Torch(Peer);
 
 impl Torch {
     fn prepare(x: &DMatrix<f32>) -> Result<Self, String> {
-        let python = std::env::var("TIEDAE_PYTHON").unwrap_or_else(|_| "python3".into());
-        let script = std::env::var_os("TIEDAE_TORCH_AE").map_or_else(
-            || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/torch_tied_ae.py"),
-            PathBuf::from,
-        );
-        if !script.exists() {
-            return Err(format!("{} not found", script.display()));
-        }
-        let probe = Command::new(&python)
-            .args(["-c", "import torch, numpy"])
-            .output()
-            .map_err(|e| format!("cannot run {python}: {e}"))?;
-        if !probe.status.success() {
-            return Err(format!(
-                "{python} cannot import torch and numpy (pip install torch numpy)"
-            ));
-        }
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let npy = dir.path().join("mnist10k.npy");
-        tiedae::atomic::write_bytes_atomic(&npy, &npy_bytes(x)).map_err(|e| e.to_string())?;
-        Ok(Torch {
-            python,
-            script,
-            npy,
-            _dir: dir,
-        })
+        Peer::prepare(x, "TIEDAE_TORCH_AE", "torch_tied_ae.py", "torch", "torch").map(Torch)
     }
 
     /// ms/epoch per model, keyed `"[784, 64] relu"` as the script prints.
     fn run(&self, epochs: usize) -> Result<BTreeMap<String, f64>, String> {
-        let out = Command::new(&self.python)
-            .arg(&self.script)
-            .arg(&self.npy)
-            .arg(epochs.to_string())
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", self.script.display()))?;
+        let out = self.0.run([epochs.to_string()])?;
         let text = String::from_utf8_lossy(&out.stdout);
         let mut times = BTreeMap::new();
         for line in text.lines() {
@@ -175,32 +141,8 @@ impl Torch {
             }
         }
         if times.is_empty() {
-            return Err(format!(
-                "no timings printed (stderr: {})",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
+            return Err(self.0.no_timings(&out));
         }
         Ok(times)
     }
-}
-
-/// A NumPy `.npy` (format 1.0) of `x` as `<f4` in Fortran order
-/// (nalgebra's column-major layout).
-fn npy_bytes(x: &DMatrix<f32>) -> Vec<u8> {
-    let mut header = format!(
-        "{{'descr': '<f4', 'fortran_order': True, 'shape': ({}, {}), }}",
-        x.nrows(),
-        x.ncols()
-    );
-    let unpadded = 10 + header.len() + 1;
-    header.push_str(&" ".repeat(unpadded.next_multiple_of(64) - unpadded));
-    header.push('\n');
-    let mut bytes = Vec::with_capacity(10 + header.len() + 4 * x.len());
-    bytes.extend_from_slice(b"\x93NUMPY\x01\x00");
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    for v in x.as_slice() {
-        bytes.extend_from_slice(&v.to_le_bytes());
-    }
-    bytes
 }

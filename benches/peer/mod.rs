@@ -1,0 +1,128 @@
+//! A Python peer measured beside our code in the same bench run: finds the
+//! interpreter and the reference script, checks the peer's packages import,
+//! and hands it the data as a `.npy` file in a temporary directory.
+//!
+//! Shared by the benches that compare against scikit-learn and PyTorch
+//! (a directory module, so cargo does not take it for a bench of its own).
+
+use nalgebra::DMatrix;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The reference script, its interpreter and the data file it reads.
+pub struct Peer {
+    python: String,
+    script: PathBuf,
+    npy: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Peer {
+    /// Finds `$TIEDAE_PYTHON` (default `python3`) able to import `module`
+    /// and numpy, and the script `$script_env` (default
+    /// `../shared/bench/<script_name>`), and writes `x` as a `.npy` file.
+    /// `Err` says why the peer is skipped (`package` is the pip name).
+    pub fn prepare<T: NpyScalar>(
+        x: &DMatrix<T>,
+        script_env: &str,
+        script_name: &str,
+        module: &str,
+        package: &str,
+    ) -> Result<Self, String> {
+        let python = std::env::var("TIEDAE_PYTHON").unwrap_or_else(|_| "python3".into());
+        let script = std::env::var_os(script_env).map_or_else(
+            || {
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../shared/bench")
+                    .join(script_name)
+            },
+            PathBuf::from,
+        );
+        if !script.exists() {
+            return Err(format!("{} not found", script.display()));
+        }
+        let probe = Command::new(&python)
+            .args(["-c", &format!("import {module}, numpy")])
+            .output()
+            .map_err(|e| format!("cannot run {python}: {e}"))?;
+        if !probe.status.success() {
+            return Err(format!(
+                "{python} cannot import {package} and numpy (pip install {package} numpy)"
+            ));
+        }
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let npy = dir.path().join("mnist10k.npy");
+        tiedae::atomic::write_bytes_atomic(&npy, &npy_bytes(x)).map_err(|e| e.to_string())?;
+        Ok(Peer {
+            python,
+            script,
+            npy,
+            _dir: dir,
+        })
+    }
+
+    /// Runs the script with the data file and then `args`.
+    pub fn run(&self, args: impl IntoIterator<Item = String>) -> Result<Output, String> {
+        Command::new(&self.python)
+            .arg(&self.script)
+            .arg(&self.npy)
+            .args(args)
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", self.script.display()))
+    }
+
+    /// The error for a run whose output held no timings, with its stderr.
+    pub fn no_timings(&self, out: &Output) -> String {
+        format!(
+            "{} printed no timings (stderr: {})",
+            self.script.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+    }
+}
+
+/// A float type NumPy can read: its `.npy` descriptor and byte encoding.
+pub trait NpyScalar: nalgebra::Scalar + Copy {
+    /// The `.npy` `descr`, e.g. `<f8`.
+    const DESCR: &'static str;
+    /// Appends the little-endian bytes of `self`.
+    fn push_le(self, out: &mut Vec<u8>);
+}
+
+impl NpyScalar for f32 {
+    const DESCR: &'static str = "<f4";
+    fn push_le(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+}
+
+impl NpyScalar for f64 {
+    const DESCR: &'static str = "<f8";
+    fn push_le(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+}
+
+/// A NumPy `.npy` (format 1.0) of `x` in Fortran order, which is nalgebra's
+/// column-major layout, so the data bytes are the matrix slice as is.
+pub fn npy_bytes<T: NpyScalar>(x: &DMatrix<T>) -> Vec<u8> {
+    let mut header = format!(
+        "{{'descr': '{}', 'fortran_order': True, 'shape': ({}, {}), }}",
+        T::DESCR,
+        x.nrows(),
+        x.ncols()
+    );
+    // Magic (6) + version (2) + header length (2) + header, padded with
+    // spaces and ending in a newline, to a multiple of 64 bytes.
+    let unpadded = 10 + header.len() + 1;
+    header.push_str(&" ".repeat(unpadded.next_multiple_of(64) - unpadded));
+    header.push('\n');
+    let mut bytes = Vec::with_capacity(10 + header.len() + size_of::<T>() * x.len());
+    bytes.extend_from_slice(b"\x93NUMPY\x01\x00");
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    for &v in x.as_slice() {
+        v.push_le(&mut bytes);
+    }
+    bytes
+}
