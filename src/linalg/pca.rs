@@ -290,7 +290,7 @@ impl Pca {
         let (mut values, reduced) = if varying.is_empty() {
             (Vec::new(), Mat::<f64>::zeros(0, 0))
         } else {
-            let tri = Tridiagonal::new(covariance_lower(x, &stats.mean, varying));
+            let tri = Tridiagonal::new(covariance_lower(x, stats, varying));
             let top = tri.top_eigen(
                 match components {
                     Components::Count(k) => Some(k),
