@@ -1,8 +1,8 @@
 //! Symmetric eigendecomposition of a covariance matrix: all eigenvalues, and
 //! the eigenvectors of the largest ones only.
 //!
-//! The steps are LAPACK's `dsyevx` route, built from faer's kernels:
-//! Householder tridiagonalisation `C = Q T Qᵀ`, the eigenvalues of `T`
+//! The steps are LAPACK's `dsyevx` route: Householder tridiagonalisation
+//! `C = Q T Qᵀ` (see [`super::reduction`]), the eigenvalues of `T`
 //! (implicit QR, `O(d²)`), eigenvectors of `T` for the wanted eigenvalues, and
 //! the back-transformation `v = Q y` of just those vectors. Few wanted vectors
 //! are computed by inverse iteration (see [`super::tridiagonal`]) and
@@ -12,35 +12,24 @@
 //! All eigenvalues are always computed because PCA's error curve for every
 //! number of components is a sum over the discarded ones.
 //!
-//! Determinism: faer's parallel tridiagonalisation and Householder
-//! application split reductions differently for different thread counts
-//! (both measurably change bits), so they run sequentially, and the
-//! back-transformation gets its parallelism from independent column panels
-//! instead. Divide and conquer recurses on halves fixed by the problem size
+//! Determinism: the reduction and the back-transformation split their work
+//! in ways fixed by the problem size (see [`super::reduction`]). Divide and
+//! conquer recurses on halves fixed by the problem size
 //! and merges with large matrix products, whose `f64` kernel gives every
 //! entry the same operation sequence whatever the thread count (see
 //! [`super::covariance`]), so it uses the pool. Tests check bit-equality
 //! across pools of 1 to 4 threads.
 
+use super::reduction::Reduction;
 use super::tridiagonal;
 use crate::error::{Error, Result};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::evd::{self, ComputeEigenvectors};
-use faer::linalg::householder::{
-    apply_block_householder_sequence_on_the_left_in_place_scratch,
-    apply_block_householder_sequence_on_the_left_in_place_with_conj,
-};
-use faer::linalg::qr::no_pivoting::factor::recommended_block_size;
-use faer::reborrow::ReborrowMut;
-use faer::{Col, Conj, Mat, Par};
-use rayon::prelude::*;
+use faer::{Col, Mat, Par};
 
 /// Inverse iteration is used when at most `1 / this` of the eigenvectors are
 /// wanted; for more, divide and conquer is about as cheap and more robust.
 const INVERSE_ITERATION_MAX_FRACTION: usize = 4;
-
-/// Columns per parallel task of the back-transformation.
-const BACK_TRANSFORM_PANEL: usize = 64;
 
 /// Residual and orthogonality bounds (relative to ‖T‖ and 1) that inverse
 /// iteration must meet; a backward-stable solver achieves ~1e-15.
@@ -48,10 +37,7 @@ const VERIFY_TOLERANCE: f64 = 1e-11;
 
 /// The tridiagonal form `C = Q T Qᵀ` of a symmetric matrix.
 pub(crate) struct Tridiagonal {
-    /// Householder vectors below the subdiagonal (faer's compact form).
-    reflectors: Mat<f64>,
-    /// Block Householder factors matching `reflectors`.
-    factors: Mat<f64>,
+    reduction: Reduction,
     diag: Vec<f64>,
     offdiag: Vec<f64>,
 }
@@ -69,31 +55,17 @@ impl Tridiagonal {
     /// `lower` (the upper triangle is ignored).
     pub(crate) fn new(lower: Mat<f64>) -> Self {
         let d = lower.nrows();
-        let mut a = lower;
-        let bs = recommended_block_size::<f64>(d, d);
-        let mut factors = Mat::<f64>::zeros(bs, d.saturating_sub(1));
-        if d > 1 {
-            let par = Par::Seq;
-            let mut mem = MemBuffer::new(evd::tridiag::tridiag_in_place_scratch::<f64>(
-                d,
-                par,
-                Default::default(),
-            ));
-            evd::tridiag::tridiag_in_place(
-                a.as_mut(),
-                factors.as_mut(),
-                par,
-                MemStack::new(&mut mem),
-                Default::default(),
-            );
+        let mut a = vec![0.0; d * d];
+        for j in 0..d {
+            for i in j..d {
+                a[j * d + i] = lower[(i, j)];
+            }
         }
-        let diag = (0..d).map(|i| a[(i, i)]).collect();
-        let offdiag = (0..d.saturating_sub(1)).map(|i| a[(i + 1, i)]).collect();
+        let reduction = Reduction::new(a, d);
         Tridiagonal {
-            reflectors: a,
-            factors,
-            diag,
-            offdiag,
+            diag: reduction.diag.clone(),
+            offdiag: reduction.offdiag.clone(),
+            reduction,
         }
     }
 
@@ -200,40 +172,14 @@ impl Tridiagonal {
     }
 
     /// `Q y`: eigenvectors of `T` to eigenvectors of the original matrix.
-    ///
-    /// `Q` acts on each column independently, so fixed-width panels of `y`
-    /// are transformed in parallel, each by sequential code: the bits cannot
-    /// depend on the thread count. (faer's own parallel application splits
-    /// differently per thread count and its results differ in the last bits.)
-    fn back_transform(&self, mut y: Mat<f64>) -> Mat<f64> {
-        let d = self.dim();
-        if d < 2 {
-            return y;
-        }
-        let bs = self.factors.nrows();
-        let reflectors = self.reflectors.as_ref().submatrix(1, 0, d - 1, d - 1);
-        let factors = self.factors.as_ref();
-        y.as_mut()
-            .subrows_mut(1, d - 1)
-            .par_col_chunks_mut(BACK_TRANSFORM_PANEL)
-            .for_each(|mut panel| {
-                let mut mem = MemBuffer::new(
-                    apply_block_householder_sequence_on_the_left_in_place_scratch::<f64>(
-                        d - 1,
-                        bs,
-                        panel.ncols(),
-                    ),
-                );
-                apply_block_householder_sequence_on_the_left_in_place_with_conj(
-                    reflectors,
-                    factors,
-                    Conj::No,
-                    panel.rb_mut(),
-                    Par::Seq,
-                    MemStack::new(&mut mem),
-                );
-            });
-        y
+    fn back_transform(&self, y: Mat<f64>) -> Mat<f64> {
+        let (d, m) = y.shape();
+        let mut flat: Vec<f64> = (0..m)
+            .flat_map(|j| (0..d).map(move |i| (i, j)))
+            .map(|(i, j)| y[(i, j)])
+            .collect();
+        self.reduction.back_transform(&mut flat);
+        Mat::from_fn(d, m, |i, j| flat[j * d + i])
     }
 }
 

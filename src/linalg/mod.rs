@@ -33,6 +33,7 @@ mod pca;
 mod product;
 mod projection;
 mod randomized;
+mod reduction;
 mod tridiagonal;
 
 pub use angles::{largest_principal_angle, principal_angles, principal_angles_degrees};

@@ -1,0 +1,603 @@
+//! Householder reduction of a symmetric matrix to tridiagonal form,
+//! `C = Q T Qᵀ` (LAPACK's `dsytd2`, lower storage), and `Q y` afterwards.
+//!
+//! Why not faer's reduction: it runs one step per column, each a pass over
+//! the trailing triangle that applies the previous step's rank-2 update and
+//! forms the next matrix–vector product in the same sweep. That sweep is
+//! the whole cost (for d = 673 it is 18 ms of a 90 ms PCA fit), and faer
+//! parallelises it with a split that depends on the thread count (its bits
+//! change), so it had to run on one core. Here the same fused sweep is
+//! split into a fixed number of column ranges ([`PARTS`], balanced by area),
+//! each with its own partial product, and the partials are added in range
+//! order: both cores work and the bits do not depend on the pool. The
+//! column kernel is compiled for AVX2 + FMA when the CPU has them; `mul_add`
+//! is exactly rounded either way, and the dot products use a fixed set of
+//! partial sums, so the result is the same on every x86-64 machine.
+//!
+//! The reflectors are `H_k = I − τ_k v_k v_kᵀ`, with `v_k` zero above row
+//! `k + 1`, one at row `k + 1`, and free below (stored in the strictly
+//! lower triangle below the subdiagonal, as LAPACK does). `Q = H_0 H_1 …`.
+
+use rayon::prelude::*;
+
+/// Column ranges of one parallel sweep. Fixed (not the thread count) so
+/// that the summation order, and therefore every bit, is fixed.
+const PARTS: usize = 4;
+
+/// Trailing dimensions below this are swept in one piece: the work per
+/// step (≈ m²/2 entries) no longer pays for a fork and join.
+const PARALLEL_MIN_DIM: usize = 128;
+
+/// Independent partial sums in a dot product: one running sum is a chain
+/// of dependent additions, while a fixed number of lanes vectorises and
+/// still fixes the order of operations.
+const DOT_LANES: usize = 8;
+
+/// `C = Q T Qᵀ`: the tridiagonal `T` and the reflectors of `Q`.
+pub(crate) struct Reduction {
+    dim: usize,
+    /// Column-major `dim x dim`; column `k` holds `v_k` in rows `k + 2..`.
+    reflectors: Vec<f64>,
+    taus: Vec<f64>,
+    pub diag: Vec<f64>,
+    pub offdiag: Vec<f64>,
+}
+
+impl Reduction {
+    /// Reduces the symmetric matrix whose lower triangle (column-major,
+    /// `dim x dim`) is `lower`; the upper triangle is ignored.
+    pub(crate) fn new(a: Vec<f64>, dim: usize) -> Self {
+        assert_eq!(a.len(), dim * dim, "reduction input must be dim x dim");
+        #[cfg(target_arch = "x86_64")]
+        if has_fma() {
+            // SAFETY: the features `reduce_fma` is compiled for were detected.
+            return unsafe { Self::reduce_fma(a, dim) };
+        }
+        Self::reduce(a, dim)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn reduce_fma(a: Vec<f64>, dim: usize) -> Self {
+        Self::reduce(a, dim)
+    }
+
+    #[inline(always)]
+    fn reduce(mut a: Vec<f64>, dim: usize) -> Self {
+        let d = dim;
+        let mut diag = vec![0.0; d];
+        let mut offdiag = vec![0.0; d.saturating_sub(1)];
+        let mut taus = vec![0.0; d.saturating_sub(1)];
+        // The previous step's rank-2 update `A22 -= v wᵀ + w vᵀ`, not yet
+        // applied to the trailing matrix, indexed from that matrix's first
+        // row (global row `k` at step `k`).
+        let mut prev_v: Vec<f64> = Vec::new();
+        let mut prev_w: Vec<f64> = Vec::new();
+        for k in 0..d {
+            // Column k, rows k.., brought up to date.
+            {
+                let col = &mut a[k * d + k..(k + 1) * d];
+                if !prev_v.is_empty() {
+                    let (vk, wk) = (prev_v[0], prev_w[0]);
+                    for ((x, &v), &w) in col.iter_mut().zip(&prev_v).zip(&prev_w) {
+                        *x = (-v).mul_add(wk, (-w).mul_add(vk, *x));
+                    }
+                }
+                diag[k] = col[0];
+            }
+            if k + 1 == d {
+                break;
+            }
+            // The reflector that zeroes rows k + 2.. of column k.
+            let (beta, tau) = householder(&mut a[k * d + k + 1..(k + 1) * d]);
+            offdiag[k] = beta;
+            taus[k] = tau;
+            let m = d - k - 1;
+            let mut v = a[k * d + k + 1..(k + 1) * d].to_vec();
+            v[0] = 1.0;
+            // One sweep over the trailing matrix (rows/columns k + 1..):
+            // apply the previous update and form y = A22 v.
+            let y = sweep(&mut a, d, k + 1, &prev_v, &prev_w, &v);
+            // w = τ y − ½ τ² (yᵀv) v, so that A22 − v wᵀ − w vᵀ = H A22 H.
+            let mut w: Vec<f64> = y.iter().map(|&yi| tau * yi).collect();
+            let alpha = -0.5 * tau * dot(&w, &v);
+            for (wi, &vi) in w.iter_mut().zip(&v) {
+                *wi = alpha.mul_add(vi, *wi);
+            }
+            debug_assert_eq!(w.len(), m);
+            prev_v = v;
+            prev_w = w;
+        }
+        Reduction {
+            dim: d,
+            reflectors: a,
+            taus,
+            diag,
+            offdiag,
+        }
+    }
+
+    /// Overwrites each column `y` (length `dim`, column-major `dim x cols`)
+    /// with `Q y`: eigenvectors of `T` become eigenvectors of `C`. Columns
+    /// are independent, so fixed panels run in parallel with sequential
+    /// code inside; the bits cannot depend on the thread count.
+    pub(crate) fn back_transform(&self, y: &mut [f64]) {
+        let d = self.dim;
+        if d < 3 {
+            // Only H_0 exists for d = 2, and with an empty v tail it is
+            // `I − τ e₁e₁ᵀ` with τ = 0 (nothing to zero); d < 2 has none.
+            return;
+        }
+        y.par_chunks_mut(d).for_each(|col| {
+            #[cfg(target_arch = "x86_64")]
+            if has_fma() {
+                // SAFETY: the features `apply_q_fma` is compiled for were detected.
+                unsafe { self.apply_q_fma(col) };
+                return;
+            }
+            self.apply_q(col);
+        });
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn apply_q_fma(&self, col: &mut [f64]) {
+        self.apply_q(col);
+    }
+
+    /// `col ← Q col = H_0 (H_1 (… H_{d−2} col))`.
+    #[inline(always)]
+    fn apply_q(&self, col: &mut [f64]) {
+        let d = self.dim;
+        for k in (0..d - 1).rev() {
+            let tau = self.taus[k];
+            if tau == 0.0 {
+                continue;
+            }
+            let tail = &self.reflectors[k * d + k + 2..(k + 1) * d];
+            let seg = &mut col[k + 1..];
+            let s = tau * (seg[0] + dot(tail, &seg[1..]));
+            seg[0] -= s;
+            for (x, &v) in seg[1..].iter_mut().zip(tail) {
+                *x = (-s).mul_add(v, *x);
+            }
+        }
+    }
+}
+
+/// Whether the AVX2 + FMA versions of the kernels can run (cached by std).
+#[cfg(target_arch = "x86_64")]
+fn has_fma() -> bool {
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+}
+
+/// LAPACK's `dlarfg`: for `x = [α, x₂]`, finds `β`, `τ` and `v = [1, v₂]`
+/// with `(I − τ v vᵀ) x = [β, 0]`; writes `v₂` over `x₂` and returns
+/// `(β, τ)`. `τ = 0` (no reflection) when `x₂` is already zero.
+fn householder(x: &mut [f64]) -> (f64, f64) {
+    let alpha = x[0];
+    let tail_norm = norm(&x[1..]);
+    if tail_norm == 0.0 {
+        return (alpha, 0.0);
+    }
+    let beta = -alpha.signum() * alpha.hypot(tail_norm);
+    let tau = (beta - alpha) / beta;
+    let scale = 1.0 / (alpha - beta);
+    for v in &mut x[1..] {
+        *v *= scale;
+    }
+    (beta, tau)
+}
+
+/// Euclidean norm scaled against overflow and underflow (entries are
+/// divided by the largest magnitude first).
+fn norm(x: &[f64]) -> f64 {
+    let big = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    if big == 0.0 || !big.is_finite() {
+        return big;
+    }
+    let inv = 1.0 / big;
+    let sum: f64 = x.iter().map(|v| (v * inv) * (v * inv)).sum();
+    big * sum.sqrt()
+}
+
+/// The fused step over the trailing matrix `A[s.., s..]` (lower triangle):
+/// applies `A22 -= pv pwᵀ + pw pvᵀ` (where `pv`, `pw` start at row `s − 1`,
+/// the previous step's first trailing row) and returns `A22 v`.
+fn sweep(a: &mut [f64], d: usize, s: usize, pv: &[f64], pw: &[f64], v: &[f64]) -> Vec<f64> {
+    let m = d - s;
+    // Previous update vectors aligned with the trailing matrix (drop the
+    // row that belonged to the column just reduced).
+    let (pv, pw) = if pv.is_empty() {
+        (&[][..], &[][..])
+    } else {
+        (&pv[1..], &pw[1..])
+    };
+    let columns = &mut a[s * d..];
+    if m < PARALLEL_MIN_DIM {
+        let mut y = vec![0.0; m];
+        sweep_columns(columns, d, s, 0..m, pv, pw, v, &mut y);
+        return y;
+    }
+    // Column ranges of roughly equal area (the trailing triangle has
+    // m − j entries in column j).
+    let bounds: Vec<usize> = (0..=PARTS)
+        .map(|p| {
+            let frac = p as f64 / PARTS as f64;
+            ((1.0 - (1.0 - frac).sqrt()) * m as f64).round() as usize
+        })
+        .collect();
+    let mut pieces: Vec<(&mut [f64], std::ops::Range<usize>)> = Vec::with_capacity(PARTS);
+    let mut rest = columns;
+    for p in 0..PARTS {
+        let (lo, hi) = (bounds[p], bounds[p + 1]);
+        let (head, tail) = rest.split_at_mut((hi - lo) * d);
+        pieces.push((head, lo..hi));
+        rest = tail;
+    }
+    let partials: Vec<Vec<f64>> = pieces
+        .into_par_iter()
+        .map(|(cols, range)| {
+            let mut y = vec![0.0; m];
+            sweep_columns(cols, d, s, range, pv, pw, v, &mut y);
+            y
+        })
+        .collect();
+    let mut y = vec![0.0; m];
+    for part in &partials {
+        for (yi, &pi) in y.iter_mut().zip(part) {
+            *yi += pi;
+        }
+    }
+    y
+}
+
+/// Sweeps trailing columns `range` (relative to `s`), held in `cols` from
+/// the first column of the range on, accumulating into `y` (length `m`).
+#[allow(clippy::too_many_arguments)]
+fn sweep_columns(
+    cols: &mut [f64],
+    d: usize,
+    s: usize,
+    range: std::ops::Range<usize>,
+    pv: &[f64],
+    pw: &[f64],
+    v: &[f64],
+    y: &mut [f64],
+) {
+    #[cfg(target_arch = "x86_64")]
+    let fast = has_fma();
+    let first = range.start;
+    for j in range {
+        // Column s + j, rows s + j.. (diagonal included).
+        let start = (j - first) * d + s + j;
+        let col = &mut cols[start..start + (d - s - j)];
+        let (pvj, pwj) = if pv.is_empty() {
+            (&[][..], &[][..])
+        } else {
+            (&pv[j..], &pw[j..])
+        };
+        #[cfg(target_arch = "x86_64")]
+        if fast {
+            // SAFETY: the features the kernel is compiled for were detected.
+            y[j] += unsafe { fused_column_avx2(col, pvj, pwj, &v[j..], &mut y[j..]) };
+            continue;
+        }
+        y[j] += fused_column(col, pvj, pwj, &v[j..], &mut y[j..]);
+    }
+}
+
+/// [`fused_column`] with AVX2 + FMA intrinsics: the same operations on the
+/// same lanes (element `i` in lane `i % 8`), so the same bits.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn fused_column_avx2(
+    col: &mut [f64],
+    pv: &[f64],
+    pw: &[f64],
+    v: &[f64],
+    y: &mut [f64],
+) -> f64 {
+    use std::arch::x86_64::*;
+    let len = col.len();
+    let (v, y) = (&v[..len], &mut y[..len]);
+    let has_prev = !pv.is_empty();
+    let (pv, pw) = if has_prev {
+        (&pv[..len], &pw[..len])
+    } else {
+        (&[][..], &[][..])
+    };
+    let v0 = v[0];
+    let y0 = y[0];
+    let full = len / DOT_LANES * DOT_LANES;
+    let mut lanes = [0.0f64; DOT_LANES];
+    // SAFETY: every pointer offset below is < `full` <= `len`, and all four
+    // slices (five with the previous update) hold at least `len` entries.
+    unsafe {
+        let (cp, vp, yp) = (col.as_mut_ptr(), v.as_ptr(), y.as_mut_ptr());
+        let splat_v0 = _mm256_set1_pd(v0);
+        let mut acc0 = _mm256_setzero_pd();
+        let mut acc1 = _mm256_setzero_pd();
+        let mut i = 0;
+        if has_prev {
+            let (ap, bp) = (pv.as_ptr(), pw.as_ptr());
+            let (pv0, pw0) = (_mm256_set1_pd(pv[0]), _mm256_set1_pd(pw[0]));
+            while i < full {
+                for (h, acc) in [(0, &mut acc0), (4, &mut acc1)] {
+                    let c = _mm256_loadu_pd(cp.add(i + h));
+                    let inner = _mm256_fnmadd_pd(_mm256_loadu_pd(bp.add(i + h)), pv0, c);
+                    let x = _mm256_fnmadd_pd(_mm256_loadu_pd(ap.add(i + h)), pw0, inner);
+                    _mm256_storeu_pd(cp.add(i + h), x);
+                    *acc = _mm256_fmadd_pd(x, _mm256_loadu_pd(vp.add(i + h)), *acc);
+                    let yv = _mm256_loadu_pd(yp.add(i + h));
+                    _mm256_storeu_pd(yp.add(i + h), _mm256_fmadd_pd(x, splat_v0, yv));
+                }
+                i += DOT_LANES;
+            }
+        } else {
+            while i < full {
+                for (h, acc) in [(0, &mut acc0), (4, &mut acc1)] {
+                    let x = _mm256_loadu_pd(cp.add(i + h));
+                    *acc = _mm256_fmadd_pd(x, _mm256_loadu_pd(vp.add(i + h)), *acc);
+                    let yv = _mm256_loadu_pd(yp.add(i + h));
+                    _mm256_storeu_pd(yp.add(i + h), _mm256_fmadd_pd(x, splat_v0, yv));
+                }
+                i += DOT_LANES;
+            }
+        }
+        _mm256_storeu_pd(lanes.as_mut_ptr(), acc0);
+        _mm256_storeu_pd(lanes.as_mut_ptr().add(4), acc1);
+    }
+    for i in full..len {
+        if has_prev {
+            col[i] = (-pv[i]).mul_add(pw[0], (-pw[i]).mul_add(pv[0], col[i]));
+        }
+        lanes[i % DOT_LANES] = col[i].mul_add(v[i], lanes[i % DOT_LANES]);
+        y[i] = col[i].mul_add(v0, y[i]);
+    }
+    y[0] = y0;
+    sum_lanes(&lanes)
+}
+
+/// One column of the sweep, in one pass: `col -= pv·pw₀ + pw·pv₀` (skipped
+/// when `pv` is empty), then returns `col·v` and adds `col[1..]·v₀` to
+/// `y[1..]` (the symmetric half of the product). The dot product keeps
+/// [`DOT_LANES`] partial sums: element `i` goes to lane `i % DOT_LANES`.
+#[inline(always)]
+fn fused_column(col: &mut [f64], pv: &[f64], pw: &[f64], v: &[f64], y: &mut [f64]) -> f64 {
+    let len = col.len();
+    let (v, y) = (&v[..len], &mut y[..len]);
+    let v0 = v[0];
+    let y0 = y[0];
+    let mut acc = [0.0f64; DOT_LANES];
+    let full = len / DOT_LANES * DOT_LANES;
+    if pv.is_empty() {
+        for base in (0..full).step_by(DOT_LANES) {
+            let c: &[f64; DOT_LANES] = col[base..base + DOT_LANES].try_into().unwrap();
+            let vv: &[f64; DOT_LANES] = v[base..base + DOT_LANES].try_into().unwrap();
+            let yy: &mut [f64; DOT_LANES] = (&mut y[base..base + DOT_LANES]).try_into().unwrap();
+            for l in 0..DOT_LANES {
+                acc[l] = c[l].mul_add(vv[l], acc[l]);
+                yy[l] = c[l].mul_add(v0, yy[l]);
+            }
+        }
+    } else {
+        let (pv, pw) = (&pv[..len], &pw[..len]);
+        let (pv0, pw0) = (pv[0], pw[0]);
+        for base in (0..full).step_by(DOT_LANES) {
+            let c: &mut [f64; DOT_LANES] = (&mut col[base..base + DOT_LANES]).try_into().unwrap();
+            let a: &[f64; DOT_LANES] = pv[base..base + DOT_LANES].try_into().unwrap();
+            let b: &[f64; DOT_LANES] = pw[base..base + DOT_LANES].try_into().unwrap();
+            let vv: &[f64; DOT_LANES] = v[base..base + DOT_LANES].try_into().unwrap();
+            let yy: &mut [f64; DOT_LANES] = (&mut y[base..base + DOT_LANES]).try_into().unwrap();
+            for l in 0..DOT_LANES {
+                let x = (-a[l]).mul_add(pw0, (-b[l]).mul_add(pv0, c[l]));
+                c[l] = x;
+                acc[l] = x.mul_add(vv[l], acc[l]);
+                yy[l] = x.mul_add(v0, yy[l]);
+            }
+        }
+    }
+    for i in full..len {
+        if !pv.is_empty() {
+            col[i] = (-pv[i]).mul_add(pw[0], (-pw[i]).mul_add(pv[0], col[i]));
+        }
+        acc[i % DOT_LANES] = col[i].mul_add(v[i], acc[i % DOT_LANES]);
+        y[i] = col[i].mul_add(v0, y[i]);
+    }
+    // The loop also added col[0]·v₀ to y[0], which belongs to the dot
+    // product alone (the caller adds the returned sum to y[0]).
+    y[0] = y0;
+    sum_lanes(&acc)
+}
+
+/// Adds the lanes pairwise in a fixed tree.
+#[inline(always)]
+fn sum_lanes(acc: &[f64; DOT_LANES]) -> f64 {
+    let mut half = *acc;
+    let mut width = DOT_LANES;
+    while width > 1 {
+        width /= 2;
+        for l in 0..width {
+            half[l] += half[l + width];
+        }
+    }
+    half[0]
+}
+
+/// Dot product with [`DOT_LANES`] fixed partial sums.
+#[inline(always)]
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0f64; DOT_LANES];
+    let (ab, bb) = (a.chunks_exact(DOT_LANES), b.chunks_exact(DOT_LANES));
+    let (at, bt) = (ab.remainder(), bb.remainder());
+    for (x, z) in ab.zip(bb) {
+        for l in 0..DOT_LANES {
+            acc[l] = x[l].mul_add(z[l], acc[l]);
+        }
+    }
+    for (l, (x, z)) in at.iter().zip(bt).enumerate() {
+        acc[l] = x.mul_add(*z, acc[l]);
+    }
+    sum_lanes(&acc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn random_symmetric(d: usize, seed: u64) -> Vec<f64> {
+        use rand::RngExt;
+        let mut rng = crate::rng::seeded(seed);
+        let b: Vec<f64> = (0..d * d).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let mut c = vec![0.0; d * d];
+        for j in 0..d {
+            for i in 0..d {
+                c[j * d + i] = (0..d).map(|t| b[t * d + i] * b[t * d + j]).sum();
+            }
+        }
+        c
+    }
+
+    /// `Q T Qᵀ = C` and `QᵀQ = I`, for sizes on both sides of the parallel
+    /// threshold and the smallest cases.
+    #[test]
+    fn reduction_reconstructs_the_matrix() {
+        for d in [1, 2, 3, 5, 40, PARALLEL_MIN_DIM + 37] {
+            let c = random_symmetric(d, d as u64);
+            let red = Reduction::new(c.clone(), d);
+            // Q as the back-transform of the identity.
+            let mut q = vec![0.0; d * d];
+            for i in 0..d {
+                q[i * d + i] = 1.0;
+            }
+            red.back_transform(&mut q);
+            let t = |i: usize, j: usize| -> f64 {
+                if i == j {
+                    red.diag[i]
+                } else if i == j + 1 {
+                    red.offdiag[j]
+                } else if j == i + 1 {
+                    red.offdiag[i]
+                } else {
+                    0.0
+                }
+            };
+            let scale = c.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            for i in 0..d {
+                for j in 0..d {
+                    let mut qtq = 0.0;
+                    let mut qtqt = 0.0;
+                    for r in 0..d {
+                        qtq += q[i * d + r] * q[j * d + r];
+                        for s in 0..d {
+                            qtqt += q[r * d + i] * t(r, s) * q[s * d + j];
+                        }
+                    }
+                    let want = if i == j { 1.0 } else { 0.0 };
+                    assert!((qtq - want).abs() < 1e-13, "d={d}: QᵀQ[{i},{j}] = {qtq}");
+                    assert!(
+                        (qtqt - c[j * d + i]).abs() < 1e-12 * scale * d as f64,
+                        "d={d}: QTQᵀ[{i},{j}] = {qtqt}, C = {}",
+                        c[j * d + i]
+                    );
+                }
+            }
+        }
+    }
+
+    /// An already tridiagonal (and a diagonal) matrix needs no reflection.
+    #[test]
+    fn tridiagonal_input_is_left_alone() {
+        let d = 6;
+        let mut c = vec![0.0; d * d];
+        for i in 0..d {
+            c[i * d + i] = i as f64 + 1.0;
+            if i + 1 < d {
+                c[i * d + i + 1] = 0.5;
+            }
+        }
+        let red = Reduction::new(c, d);
+        assert_eq!(red.diag, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        assert!(red.offdiag.iter().all(|&e| e.abs() == 0.5));
+        assert!(red.taus.iter().all(|&t| t == 0.0));
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod kernel_tests {
+    use super::*;
+
+    /// The intrinsics kernel and the portable one give the same bits (the
+    /// reduction's results must not depend on which one the CPU can run).
+    #[test]
+    fn vector_kernel_matches_portable_kernel_bit_for_bit() {
+        use rand::RngExt;
+        assert!(has_fma(), "this test needs a CPU with AVX2 and FMA");
+        let mut rng = crate::rng::seeded(4);
+        for len in [1, 2, 7, 8, 9, 16, 33, 100] {
+            for with_prev in [false, true] {
+                let mut r = |n: usize| -> Vec<f64> {
+                    (0..n).map(|_| rng.random_range(-1.0..1.0)).collect()
+                };
+                let (col, v, y) = (r(len), r(len), r(len));
+                let (pv, pw) = if with_prev {
+                    (r(len), r(len))
+                } else {
+                    (Vec::new(), Vec::new())
+                };
+                let (mut c1, mut y1) = (col.clone(), y.clone());
+                let (mut c2, mut y2) = (col.clone(), y.clone());
+                let s1 = fused_column(&mut c1, &pv, &pw, &v, &mut y1);
+                // SAFETY: the features were asserted above.
+                let s2 = unsafe { fused_column_avx2(&mut c2, &pv, &pw, &v, &mut y2) };
+                assert_eq!(s1.to_bits(), s2.to_bits(), "len {len}: dot");
+                assert!(c1 == c2 && y1 == y2, "len {len}: column or y");
+                // And the portable kernel computes what it says.
+                let want: f64 = c1.iter().zip(&v).map(|(a, b)| a * b).sum();
+                assert!((s1 - want).abs() < 1e-12 * len as f64, "len {len}");
+                assert_eq!(y1[0], y[0], "len {len}: y[0] is left to the caller");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod thread_tests {
+    use super::*;
+
+    /// Bit-equality of the reduction and the back-transform across pools.
+    #[test]
+    fn reduction_does_not_depend_on_thread_count() {
+        use rand::RngExt;
+        let d = 300;
+        let mut rng = crate::rng::seeded(21);
+        let c: Vec<f64> = {
+            let b: Vec<f64> = (0..d * d).map(|_| rng.random_range(-1.0..1.0)).collect();
+            (0..d * d)
+                .map(|idx| {
+                    let (i, j) = (idx % d, idx / d);
+                    (0..d).map(|t| b[t * d + i] * b[t * d + j]).sum()
+                })
+                .collect()
+        };
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let red = Reduction::new(c.clone(), d);
+                let mut y: Vec<f64> = (0..d * 5).map(|i| (i % 7) as f64 - 3.0).collect();
+                red.back_transform(&mut y);
+                (red.diag, red.offdiag, y)
+            })
+        };
+        let one = run(1);
+        for threads in [2, 3, 4] {
+            assert!(one == run(threads), "1 vs {threads} threads");
+        }
+    }
+}
