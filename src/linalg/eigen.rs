@@ -12,8 +12,10 @@
 //! All eigenvalues are always computed because PCA's error curve for every
 //! number of components is a sum over the discarded ones.
 //!
-//! Determinism: the reduction and the back-transformation split their work
-//! in ways fixed by the problem size (see [`super::reduction`]). Divide and
+//! Determinism: the reduction splits its work in a way fixed by the problem
+//! size (see [`super::reduction`]); faer's parallel Householder application
+//! splits by thread count (its bits change), so the back-transformation gets
+//! its parallelism from independent column panels instead. Divide and
 //! conquer recurses on halves fixed by the problem size
 //! and merges with large matrix products, whose `f64` kernel gives every
 //! entry the same operation sequence whatever the thread count (see
@@ -25,11 +27,21 @@ use super::tridiagonal;
 use crate::error::{Error, Result};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::evd::{self, ComputeEigenvectors};
-use faer::{Col, Mat, Par};
+use faer::linalg::householder::{
+    apply_block_householder_sequence_on_the_left_in_place_scratch,
+    apply_block_householder_sequence_on_the_left_in_place_with_conj, upgrade_householder_factor,
+};
+use faer::linalg::qr::no_pivoting::factor::recommended_block_size;
+use faer::reborrow::ReborrowMut;
+use faer::{Col, Conj, Mat, Par};
+use rayon::prelude::*;
 
 /// Inverse iteration is used when at most `1 / this` of the eigenvectors are
 /// wanted; for more, divide and conquer is about as cheap and more robust.
 const INVERSE_ITERATION_MAX_FRACTION: usize = 4;
+
+/// Columns per parallel task of the back-transformation.
+const BACK_TRANSFORM_PANEL: usize = 64;
 
 /// Residual and orthogonality bounds (relative to ‖T‖ and 1) that inverse
 /// iteration must meet; a backward-stable solver achieves ~1e-15.
@@ -37,7 +49,10 @@ const VERIFY_TOLERANCE: f64 = 1e-11;
 
 /// The tridiagonal form `C = Q T Qᵀ` of a symmetric matrix.
 pub(crate) struct Tridiagonal {
-    reduction: Reduction,
+    /// Householder vectors below the subdiagonal (faer's compact form).
+    reflectors: Mat<f64>,
+    /// Block Householder factors matching `reflectors`.
+    factors: Mat<f64>,
     diag: Vec<f64>,
     offdiag: Vec<f64>,
 }
@@ -61,11 +76,43 @@ impl Tridiagonal {
                 a[j * d + i] = lower[(i, j)];
             }
         }
-        let reduction = Reduction::new(a, d);
+        let Reduction {
+            reflectors,
+            taus,
+            diag,
+            offdiag,
+        } = Reduction::new(a, d);
+        let reflectors = Mat::from_fn(d, d, |i, j| reflectors[j * d + i]);
+        // faer applies `I − v vᵀ / t` with `t = 1 / τ` (infinite for "no
+        // reflection"), grouped into blocks with triangular factors that
+        // turn each block into two matrix products.
+        let bs = recommended_block_size::<f64>(d, d);
+        let mut factors = Mat::<f64>::zeros(bs, d.saturating_sub(1));
+        if d > 1 {
+            let n = d - 1;
+            let essentials = reflectors.as_ref().submatrix(1, 0, n, n);
+            let mut j = 0;
+            while j < n {
+                let b = bs.min(n - j);
+                let mut block = factors.as_mut().submatrix_mut(0, j, b, b);
+                for k in 0..b {
+                    block[(k, k)] = 1.0 / taus[j + k];
+                }
+                upgrade_householder_factor(
+                    block,
+                    essentials.submatrix(j, j, n - j, b),
+                    b,
+                    1,
+                    Par::Seq,
+                );
+                j += b;
+            }
+        }
         Tridiagonal {
-            diag: reduction.diag.clone(),
-            offdiag: reduction.offdiag.clone(),
-            reduction,
+            reflectors,
+            factors,
+            diag,
+            offdiag,
         }
     }
 
@@ -172,14 +219,40 @@ impl Tridiagonal {
     }
 
     /// `Q y`: eigenvectors of `T` to eigenvectors of the original matrix.
-    fn back_transform(&self, y: Mat<f64>) -> Mat<f64> {
-        let (d, m) = y.shape();
-        let mut flat: Vec<f64> = (0..m)
-            .flat_map(|j| (0..d).map(move |i| (i, j)))
-            .map(|(i, j)| y[(i, j)])
-            .collect();
-        self.reduction.back_transform(&mut flat);
-        Mat::from_fn(d, m, |i, j| flat[j * d + i])
+    ///
+    /// `Q` acts on each column independently, so fixed-width panels of `y`
+    /// are transformed in parallel, each by sequential code: the bits cannot
+    /// depend on the thread count. (faer's own parallel application splits
+    /// differently per thread count and its results differ in the last bits.)
+    fn back_transform(&self, mut y: Mat<f64>) -> Mat<f64> {
+        let d = self.dim();
+        if d < 2 {
+            return y;
+        }
+        let bs = self.factors.nrows();
+        let reflectors = self.reflectors.as_ref().submatrix(1, 0, d - 1, d - 1);
+        let factors = self.factors.as_ref();
+        y.as_mut()
+            .subrows_mut(1, d - 1)
+            .par_col_chunks_mut(BACK_TRANSFORM_PANEL)
+            .for_each(|mut panel| {
+                let mut mem = MemBuffer::new(
+                    apply_block_householder_sequence_on_the_left_in_place_scratch::<f64>(
+                        d - 1,
+                        bs,
+                        panel.ncols(),
+                    ),
+                );
+                apply_block_householder_sequence_on_the_left_in_place_with_conj(
+                    reflectors,
+                    factors,
+                    Conj::No,
+                    panel.rb_mut(),
+                    Par::Seq,
+                    MemStack::new(&mut mem),
+                );
+            });
+        y
     }
 }
 

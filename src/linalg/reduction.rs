@@ -35,10 +35,11 @@ const DOT_LANES: usize = 8;
 
 /// `C = Q T Qᵀ`: the tridiagonal `T` and the reflectors of `Q`.
 pub(crate) struct Reduction {
-    dim: usize,
-    /// Column-major `dim x dim`; column `k` holds `v_k` in rows `k + 2..`.
-    reflectors: Vec<f64>,
-    taus: Vec<f64>,
+    /// Column-major `dim x dim`; column `k` holds `v_k` in rows `k + 2..`
+    /// (the rest is workspace).
+    pub reflectors: Vec<f64>,
+    /// `τ_k` of every reflector; 0 where no reflection was needed.
+    pub taus: Vec<f64>,
     pub diag: Vec<f64>,
     pub offdiag: Vec<f64>,
 }
@@ -109,58 +110,10 @@ impl Reduction {
             prev_w = w;
         }
         Reduction {
-            dim: d,
             reflectors: a,
             taus,
             diag,
             offdiag,
-        }
-    }
-
-    /// Overwrites each column `y` (length `dim`, column-major `dim x cols`)
-    /// with `Q y`: eigenvectors of `T` become eigenvectors of `C`. Columns
-    /// are independent, so fixed panels run in parallel with sequential
-    /// code inside; the bits cannot depend on the thread count.
-    pub(crate) fn back_transform(&self, y: &mut [f64]) {
-        let d = self.dim;
-        if d < 3 {
-            // Only H_0 exists for d = 2, and with an empty v tail it is
-            // `I − τ e₁e₁ᵀ` with τ = 0 (nothing to zero); d < 2 has none.
-            return;
-        }
-        y.par_chunks_mut(d).for_each(|col| {
-            #[cfg(target_arch = "x86_64")]
-            if has_fma() {
-                // SAFETY: the features `apply_q_fma` is compiled for were detected.
-                unsafe { self.apply_q_fma(col) };
-                return;
-            }
-            self.apply_q(col);
-        });
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn apply_q_fma(&self, col: &mut [f64]) {
-        self.apply_q(col);
-    }
-
-    /// `col ← Q col = H_0 (H_1 (… H_{d−2} col))`.
-    #[inline(always)]
-    fn apply_q(&self, col: &mut [f64]) {
-        let d = self.dim;
-        for k in (0..d - 1).rev() {
-            let tau = self.taus[k];
-            if tau == 0.0 {
-                continue;
-            }
-            let tail = &self.reflectors[k * d + k + 2..(k + 1) * d];
-            let seg = &mut col[k + 1..];
-            let s = tau * (seg[0] + dot(tail, &seg[1..]));
-            seg[0] -= s;
-            for (x, &v) in seg[1..].iter_mut().zip(tail) {
-                *x = (-s).mul_add(v, *x);
-            }
         }
     }
 }
@@ -448,6 +401,22 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 mod tests {
     use super::*;
 
+    /// `Q y` straight from the definition `Q = H_0 H_1 … H_{d−2}`.
+    pub(super) fn apply_q(red: &Reduction, d: usize, y: &mut [f64]) {
+        for col in y.chunks_mut(d) {
+            for k in (0..d.saturating_sub(1)).rev() {
+                let mut v = vec![0.0; d];
+                v[k + 1] = 1.0;
+                v[k + 2..].copy_from_slice(&red.reflectors[k * d + k + 2..(k + 1) * d]);
+                let s: f64 =
+                    red.taus[k] * v.iter().zip(col.iter()).map(|(a, b)| a * b).sum::<f64>();
+                for (x, vi) in col.iter_mut().zip(&v) {
+                    *x -= s * vi;
+                }
+            }
+        }
+    }
+
     fn random_symmetric(d: usize, seed: u64) -> Vec<f64> {
         use rand::RngExt;
         let mut rng = crate::rng::seeded(seed);
@@ -473,7 +442,7 @@ mod tests {
             for i in 0..d {
                 q[i * d + i] = 1.0;
             }
-            red.back_transform(&mut q);
+            apply_q(&red, d, &mut q);
             let t = |i: usize, j: usize| -> f64 {
                 if i == j {
                     red.diag[i]
@@ -568,7 +537,7 @@ mod kernel_tests {
 mod thread_tests {
     use super::*;
 
-    /// Bit-equality of the reduction and the back-transform across pools.
+    /// Bit-equality of the reduction across pools.
     #[test]
     fn reduction_does_not_depend_on_thread_count() {
         use rand::RngExt;
@@ -590,9 +559,7 @@ mod thread_tests {
                 .unwrap();
             pool.install(|| {
                 let red = Reduction::new(c.clone(), d);
-                let mut y: Vec<f64> = (0..d * 5).map(|i| (i % 7) as f64 - 3.0).collect();
-                red.back_transform(&mut y);
-                (red.diag, red.offdiag, y)
+                (red.diag, red.offdiag, red.reflectors, red.taus)
             })
         };
         let one = run(1);
