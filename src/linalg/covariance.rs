@@ -30,6 +30,7 @@
 
 use crate::real::Real;
 use faer::linalg::matmul::triangular::{BlockStructure, matmul};
+use faer::reborrow::ReborrowMut;
 use faer::{Accum, Mat, Par};
 use nalgebra::DMatrix;
 use rayon::prelude::*;
@@ -303,8 +304,15 @@ fn sparse_gram_lower(
                 if q == usize::MAX {
                     return;
                 }
-                for (r, &row) in act.iter().enumerate().skip(q) {
-                    col[(row, 0)] += product[(r, q)];
+                let col = col.rb_mut().col_mut(0).try_as_col_major_mut();
+                let col = col.expect("faer columns are contiguous").as_slice_mut();
+                let from = &product
+                    .col(q)
+                    .try_as_col_major()
+                    .expect("contiguous")
+                    .as_slice()[q..a];
+                for (&row, &value) in act[q..].iter().zip(from) {
+                    col[row] += value;
                 }
             });
         for &p in act {
@@ -347,8 +355,10 @@ pub(crate) fn fill_centered_rows<T: Real>(
                 let j = cols[block * CENTER_COLS + jj];
                 let src = &xs[j * n + start..j * n + start + len];
                 let m = mean[j];
-                for (i, &v) in src.iter().enumerate() {
-                    out[(i, jj)] = v.f64() - m;
+                let dst = out.rb_mut().col_mut(jj).try_as_col_major_mut();
+                let dst = dst.expect("faer columns are contiguous").as_slice_mut();
+                for (o, &v) in dst[..len].iter_mut().zip(src) {
+                    *o = v.f64() - m;
                 }
             }
         });
