@@ -15,8 +15,10 @@
 //! orthogonality afterwards and falls back to divide and conquer when they are
 //! not at rounding level, so a hard case costs time, never accuracy.
 //!
-//! Everything here is sequential and starts from a fixed vector, so the result
-//! is a pure function of the input.
+//! Each cluster is solved by sequential code from a fixed start vector
+//! (clusters in parallel), so the result is a pure function of the input.
+
+use rayon::prelude::*;
 
 /// At most this many inverse-iteration steps per eigenvector.
 const MAX_STEPS: usize = 8;
@@ -156,44 +158,56 @@ pub(crate) fn eigenvectors(diag: &[f64], offdiag: &[f64], values: &[f64]) -> Vec
     let separation = 10.0 * eps * norm;
     let growth_target = (0.1 / n as f64).sqrt();
     let start = start_vector(n);
+    // Clusters only interact through re-orthogonalisation, so they are
+    // solved in parallel, each by sequential code (the bits cannot depend
+    // on the thread count).
+    let mut clusters: Vec<(usize, &mut [f64])> = Vec::new();
+    let mut rest = out.as_mut_slice();
     let mut cluster_begin = 0;
-    let mut previous_shift = f64::INFINITY;
-    for j in 0..m {
-        if j > 0 && values[j - 1] - values[j] > cluster_gap {
+    for j in 1..=m {
+        if j == m || values[j - 1] - values[j] > cluster_gap {
+            let (head, tail) = rest.split_at_mut((j - cluster_begin) * n);
+            clusters.push((cluster_begin, head));
+            rest = tail;
             cluster_begin = j;
         }
-        let mut shift = values[j];
-        if j > cluster_begin && previous_shift - shift < separation {
-            shift = previous_shift - separation;
-        }
-        previous_shift = shift;
-        let lu = TridiagonalLu::new(diag, offdiag, shift, tiny);
-        let mut x = start.clone();
-        // Scale so that the growth test below measures convergence, as dstein.
-        let scale = n as f64 * norm * eps.max(lu.diag[n - 1].abs()) / l1(&x);
-        x.iter_mut().for_each(|v| *v *= scale);
-        let mut passed = 0;
-        for _ in 0..MAX_STEPS {
-            lu.solve(&mut x);
-            orthogonalize(&mut x, &out[cluster_begin * n..j * n]);
-            let peak = x.iter().fold(0.0_f64, |a, v| a.max(v.abs()));
-            let grown = peak >= growth_target;
-            // Rescale to keep the next solve's right-hand side in range.
-            let s = 1.0 / peak.max(f64::MIN_POSITIVE);
-            x.iter_mut().for_each(|v| *v *= s);
-            if grown {
-                passed += 1;
-                if passed > EXTRA_STEPS {
-                    break;
+    }
+    clusters.into_par_iter().for_each(|(first, vectors)| {
+        let mut previous_shift = f64::INFINITY;
+        for (c, j) in (first..first + vectors.len() / n).enumerate() {
+            let mut shift = values[j];
+            if c > 0 && previous_shift - shift < separation {
+                shift = previous_shift - separation;
+            }
+            previous_shift = shift;
+            let lu = TridiagonalLu::new(diag, offdiag, shift, tiny);
+            let mut x = start.clone();
+            // Scale so that the growth test below measures convergence, as dstein.
+            let scale = n as f64 * norm * eps.max(lu.diag[n - 1].abs()) / l1(&x);
+            x.iter_mut().for_each(|v| *v *= scale);
+            let mut passed = 0;
+            for _ in 0..MAX_STEPS {
+                lu.solve(&mut x);
+                orthogonalize(&mut x, &vectors[..c * n]);
+                let peak = x.iter().fold(0.0_f64, |a, v| a.max(v.abs()));
+                let grown = peak >= growth_target;
+                // Rescale to keep the next solve's right-hand side in range.
+                let s = 1.0 / peak.max(f64::MIN_POSITIVE);
+                x.iter_mut().for_each(|v| *v *= s);
+                if grown {
+                    passed += 1;
+                    if passed > EXTRA_STEPS {
+                        break;
+                    }
                 }
             }
+            let norm2 = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+            let col = &mut vectors[c * n..(c + 1) * n];
+            for (o, v) in col.iter_mut().zip(&x) {
+                *o = v / norm2;
+            }
         }
-        let norm2 = x.iter().map(|v| v * v).sum::<f64>().sqrt();
-        let col = &mut out[j * n..(j + 1) * n];
-        for (o, v) in col.iter_mut().zip(&x) {
-            *o = v / norm2;
-        }
-    }
+    });
     out
 }
 
@@ -230,9 +244,10 @@ fn orthogonalize(x: &mut [f64], basis: &[f64]) {
 /// Largest `‖T v − λ v‖₂` over the columns of `vectors` (column-major).
 pub(crate) fn max_residual(diag: &[f64], offdiag: &[f64], values: &[f64], vectors: &[f64]) -> f64 {
     let n = diag.len();
+    // A maximum does not depend on the order it is taken in.
     values
-        .iter()
-        .zip(vectors.chunks_exact(n.max(1)))
+        .par_iter()
+        .zip(vectors.par_chunks_exact(n.max(1)))
         .map(|(&lambda, v)| {
             (0..n)
                 .map(|i| {
@@ -248,21 +263,27 @@ pub(crate) fn max_residual(diag: &[f64], offdiag: &[f64], values: &[f64], vector
                 .sum::<f64>()
                 .sqrt()
         })
-        .fold(0.0, f64::max)
+        .reduce(|| 0.0, f64::max)
 }
 
 /// Largest `|vᵢᵀ vⱼ − δᵢⱼ|` over pairs of columns of `vectors`.
 pub(crate) fn max_cross_product(n: usize, vectors: &[f64]) -> f64 {
     let cols: Vec<&[f64]> = vectors.chunks_exact(n.max(1)).collect();
-    let mut worst = 0.0_f64;
-    for (i, a) in cols.iter().enumerate() {
-        for (j, b) in cols.iter().enumerate().skip(i) {
-            let dot: f64 = a.iter().zip(b.iter()).map(|(x, y)| x * y).sum();
-            let target = if i == j { 1.0 } else { 0.0 };
-            worst = worst.max((dot - target).abs());
-        }
-    }
-    worst
+    (0..cols.len())
+        .into_par_iter()
+        .map(|i| {
+            let a = cols[i];
+            cols[i..]
+                .iter()
+                .enumerate()
+                .map(|(offset, b)| {
+                    let dot: f64 = a.iter().zip(b.iter()).map(|(x, y)| x * y).sum();
+                    let target = if offset == 0 { 1.0 } else { 0.0 };
+                    (dot - target).abs()
+                })
+                .fold(0.0, f64::max)
+        })
+        .reduce(|| 0.0, f64::max)
 }
 
 #[cfg(test)]
