@@ -221,7 +221,33 @@ fn sweep_columns(
     #[cfg(target_arch = "x86_64")]
     let fast = has_fma();
     let first = range.start;
-    for j in range {
+    let mut j = range.start;
+    // Columns in pairs: the pair shares its loads of the update vectors,
+    // `v` and `y`, a third of the sweep's memory traffic.
+    while j + 1 < range.end {
+        let start = (j - first) * d + s + j;
+        let (c1, c2) = cols[start..].split_at_mut(d);
+        let c1 = &mut c1[..d - s - j];
+        let c2 = &mut c2[1..d - s - j];
+        let (pvj, pwj) = if pv.is_empty() {
+            (&[][..], &[][..])
+        } else {
+            (&pv[j..], &pw[j..])
+        };
+        #[cfg(target_arch = "x86_64")]
+        let dots = if fast {
+            // SAFETY: the features the kernel is compiled for were detected.
+            unsafe { fused_pair_avx2(c1, c2, pvj, pwj, &v[j..], &mut y[j..]) }
+        } else {
+            fused_pair(c1, c2, pvj, pwj, &v[j..], &mut y[j..])
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let dots = fused_pair(c1, c2, pvj, pwj, &v[j..], &mut y[j..]);
+        y[j] += dots.0;
+        y[j + 1] += dots.1;
+        j += 2;
+    }
+    if j < range.end {
         // Column s + j, rows s + j.. (diagonal included).
         let start = (j - first) * d + s + j;
         let col = &mut cols[start..start + (d - s - j)];
@@ -234,10 +260,176 @@ fn sweep_columns(
         if fast {
             // SAFETY: the features the kernel is compiled for were detected.
             y[j] += unsafe { fused_column_avx2(col, pvj, pwj, &v[j..], &mut y[j..]) };
-            continue;
+            return;
         }
         y[j] += fused_column(col, pvj, pwj, &v[j..], &mut y[j..]);
     }
+}
+
+/// Two adjacent columns of the sweep in one pass. `c1` is column `j` from
+/// row `j` (length `L + 1`), `c2` column `j + 1` from row `j + 1` (length
+/// `L`); `pv`, `pw`, `v` and `y` start at row `j`. Returns both columns'
+/// dot products with `v`; adds the off-diagonal halves to `y`. Rows `j` and
+/// `j + 1` are done one by one; from row `j + 2` on, row `r` goes to lane
+/// `(r − j − 2) % DOT_LANES` of each column's partial sums.
+#[inline(always)]
+fn fused_pair(
+    c1: &mut [f64],
+    c2: &mut [f64],
+    pv: &[f64],
+    pw: &[f64],
+    v: &[f64],
+    y: &mut [f64],
+) -> (f64, f64) {
+    let len = c1.len();
+    debug_assert_eq!(c2.len() + 1, len);
+    let has_prev = !pv.is_empty();
+    let upd = |x: f64, r: usize, col: usize| -> f64 {
+        if has_prev {
+            (-pv[r]).mul_add(pw[col], (-pw[r]).mul_add(pv[col], x))
+        } else {
+            x
+        }
+    };
+    let (v0, v1) = (v[0], v.get(1).copied().unwrap_or(0.0));
+    // Row j: diagonal of column j.
+    let x = upd(c1[0], 0, 0);
+    c1[0] = x;
+    let head1 = x * v0;
+    if len == 1 {
+        return (head1, 0.0);
+    }
+    // Row j + 1: off-diagonal of column j, diagonal of column j + 1.
+    let x1 = upd(c1[1], 1, 0);
+    let x2 = upd(c2[0], 1, 1);
+    c1[1] = x1;
+    c2[0] = x2;
+    let head1 = x1.mul_add(v1, head1);
+    let head2 = x2 * v1;
+    y[1] = x1.mul_add(v0, y[1]);
+    let mut acc1 = [0.0f64; DOT_LANES];
+    let mut acc2 = [0.0f64; DOT_LANES];
+    for r in 2..len {
+        let l = (r - 2) % DOT_LANES;
+        let x1 = upd(c1[r], r, 0);
+        let x2 = upd(c2[r - 1], r, 1);
+        c1[r] = x1;
+        c2[r - 1] = x2;
+        acc1[l] = x1.mul_add(v[r], acc1[l]);
+        acc2[l] = x2.mul_add(v[r], acc2[l]);
+        y[r] = x2.mul_add(v1, x1.mul_add(v0, y[r]));
+    }
+    (head1 + sum_lanes(&acc1), head2 + sum_lanes(&acc2))
+}
+
+/// [`fused_pair`] with AVX2 + FMA intrinsics: the same operations on the
+/// same lanes, so the same bits.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn fused_pair_avx2(
+    c1: &mut [f64],
+    c2: &mut [f64],
+    pv: &[f64],
+    pw: &[f64],
+    v: &[f64],
+    y: &mut [f64],
+) -> (f64, f64) {
+    use std::arch::x86_64::*;
+    let len = c1.len();
+    assert!(c2.len() + 1 == len && v.len() >= len && y.len() >= len);
+    let has_prev = !pv.is_empty();
+    assert!(!has_prev || (pv.len() >= len && pw.len() >= len));
+    if len < 2 + DOT_LANES {
+        return fused_pair(c1, c2, pv, pw, v, y);
+    }
+    let upd = |x: f64, r: usize, col: usize| -> f64 {
+        if has_prev {
+            (-pv[r]).mul_add(pw[col], (-pw[r]).mul_add(pv[col], x))
+        } else {
+            x
+        }
+    };
+    let (v0, v1) = (v[0], v[1]);
+    let x = upd(c1[0], 0, 0);
+    c1[0] = x;
+    let head1 = x * v0;
+    let x1 = upd(c1[1], 1, 0);
+    let x2 = upd(c2[0], 1, 1);
+    c1[1] = x1;
+    c2[0] = x2;
+    let head1 = x1.mul_add(v1, head1);
+    let head2 = x2 * v1;
+    y[1] = x1.mul_add(v0, y[1]);
+    let body = (len - 2) / DOT_LANES * DOT_LANES;
+    let mut lanes1 = [0.0f64; DOT_LANES];
+    let mut lanes2 = [0.0f64; DOT_LANES];
+    // SAFETY: offsets stay below 2 + body <= len for c1, v, y, pv, pw and
+    // below 1 + body <= len - 1 for c2.
+    unsafe {
+        let (p1, p2) = (c1.as_mut_ptr().add(2), c2.as_mut_ptr().add(1));
+        let (vp, yp) = (v.as_ptr().add(2), y.as_mut_ptr().add(2));
+        let (s0, s1) = (_mm256_set1_pd(v0), _mm256_set1_pd(v1));
+        let zero = _mm256_setzero_pd();
+        let mut acc = [zero; 4]; // column 1 lanes 0-3, 4-7; column 2 lanes 0-3, 4-7
+        let mut i = 0;
+        if has_prev {
+            let (ap, bp) = (pv.as_ptr().add(2), pw.as_ptr().add(2));
+            let (pv0, pw0) = (_mm256_set1_pd(pv[0]), _mm256_set1_pd(pw[0]));
+            let (pv1, pw1) = (_mm256_set1_pd(pv[1]), _mm256_set1_pd(pw[1]));
+            while i < body {
+                for h in [0, 4] {
+                    let a = _mm256_loadu_pd(ap.add(i + h));
+                    let b = _mm256_loadu_pd(bp.add(i + h));
+                    let x1 = _mm256_fnmadd_pd(
+                        a,
+                        pw0,
+                        _mm256_fnmadd_pd(b, pv0, _mm256_loadu_pd(p1.add(i + h))),
+                    );
+                    let x2 = _mm256_fnmadd_pd(
+                        a,
+                        pw1,
+                        _mm256_fnmadd_pd(b, pv1, _mm256_loadu_pd(p2.add(i + h))),
+                    );
+                    _mm256_storeu_pd(p1.add(i + h), x1);
+                    _mm256_storeu_pd(p2.add(i + h), x2);
+                    let vv = _mm256_loadu_pd(vp.add(i + h));
+                    acc[h / 4] = _mm256_fmadd_pd(x1, vv, acc[h / 4]);
+                    acc[2 + h / 4] = _mm256_fmadd_pd(x2, vv, acc[2 + h / 4]);
+                    let yy = _mm256_fmadd_pd(x1, s0, _mm256_loadu_pd(yp.add(i + h)));
+                    _mm256_storeu_pd(yp.add(i + h), _mm256_fmadd_pd(x2, s1, yy));
+                }
+                i += DOT_LANES;
+            }
+        } else {
+            while i < body {
+                for h in [0, 4] {
+                    let x1 = _mm256_loadu_pd(p1.add(i + h));
+                    let x2 = _mm256_loadu_pd(p2.add(i + h));
+                    let vv = _mm256_loadu_pd(vp.add(i + h));
+                    acc[h / 4] = _mm256_fmadd_pd(x1, vv, acc[h / 4]);
+                    acc[2 + h / 4] = _mm256_fmadd_pd(x2, vv, acc[2 + h / 4]);
+                    let yy = _mm256_fmadd_pd(x1, s0, _mm256_loadu_pd(yp.add(i + h)));
+                    _mm256_storeu_pd(yp.add(i + h), _mm256_fmadd_pd(x2, s1, yy));
+                }
+                i += DOT_LANES;
+            }
+        }
+        _mm256_storeu_pd(lanes1.as_mut_ptr(), acc[0]);
+        _mm256_storeu_pd(lanes1.as_mut_ptr().add(4), acc[1]);
+        _mm256_storeu_pd(lanes2.as_mut_ptr(), acc[2]);
+        _mm256_storeu_pd(lanes2.as_mut_ptr().add(4), acc[3]);
+    }
+    for r in 2 + body..len {
+        let l = (r - 2) % DOT_LANES;
+        let x1 = upd(c1[r], r, 0);
+        let x2 = upd(c2[r - 1], r, 1);
+        c1[r] = x1;
+        c2[r - 1] = x2;
+        lanes1[l] = x1.mul_add(v[r], lanes1[l]);
+        lanes2[l] = x2.mul_add(v[r], lanes2[l]);
+        y[r] = x2.mul_add(v1, x1.mul_add(v0, y[r]));
+    }
+    (head1 + sum_lanes(&lanes1), head2 + sum_lanes(&lanes2))
 }
 
 /// [`fused_column`] with AVX2 + FMA intrinsics: the same operations on the
@@ -506,7 +698,7 @@ mod kernel_tests {
         use rand::RngExt;
         assert!(has_fma(), "this test needs a CPU with AVX2 and FMA");
         let mut rng = crate::rng::seeded(4);
-        for len in [1, 2, 7, 8, 9, 16, 33, 100] {
+        for len in [1, 2, 3, 7, 8, 9, 10, 11, 16, 33, 100] {
             for with_prev in [false, true] {
                 let mut r = |n: usize| -> Vec<f64> {
                     (0..n).map(|_| rng.random_range(-1.0..1.0)).collect()
@@ -528,6 +720,17 @@ mod kernel_tests {
                 let want: f64 = c1.iter().zip(&v).map(|(a, b)| a * b).sum();
                 assert!((s1 - want).abs() < 1e-12 * len as f64, "len {len}");
                 assert_eq!(y1[0], y[0], "len {len}: y[0] is left to the caller");
+                // The pair kernel: column j (len) and column j + 1 (len - 1).
+                if len >= 2 {
+                    let other = r(len - 1);
+                    let (mut a1, mut b1, mut y1) = (col.clone(), other.clone(), y.clone());
+                    let (mut a2, mut b2, mut y2) = (col.clone(), other.clone(), y.clone());
+                    let s1 = fused_pair(&mut a1, &mut b1, &pv, &pw, &v, &mut y1);
+                    // SAFETY: the features were asserted above.
+                    let s2 = unsafe { fused_pair_avx2(&mut a2, &mut b2, &pv, &pw, &v, &mut y2) };
+                    assert!(s1.0.to_bits() == s2.0.to_bits() && s1.1.to_bits() == s2.1.to_bits());
+                    assert!(a1 == a2 && b1 == b2 && y1 == y2, "len {len}: pair");
+                }
             }
         }
     }
