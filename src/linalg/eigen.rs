@@ -3,8 +3,9 @@
 //!
 //! The steps are LAPACK's `dsyevx` route: Householder tridiagonalisation
 //! `C = Q T Qᵀ` (see [`super::reduction`]), the eigenvalues of `T`
-//! (implicit QR, `O(d²)`), eigenvectors of `T` for the wanted eigenvalues, and
-//! the back-transformation `v = Q y` of just those vectors. Few wanted vectors
+//! (root-free QR, `O(d²)`, see [`super::sterf`]), eigenvectors of `T` for
+//! the wanted eigenvalues, and the back-transformation `v = Q y` of just
+//! those vectors (faer's blocked Householder application). Few wanted vectors
 //! are computed by inverse iteration (see [`super::tridiagonal`]) and
 //! verified; many, or any that fail verification, come from faer's divide and
 //! conquer.
@@ -23,6 +24,7 @@
 //! across pools of 1 to 4 threads.
 
 use super::reduction::Reduction;
+use super::sterf;
 use super::tridiagonal;
 use crate::error::{Error, Result};
 use faer::dyn_stack::{MemBuffer, MemStack};
@@ -120,8 +122,12 @@ impl Tridiagonal {
         self.diag.len()
     }
 
-    /// All eigenvalues, largest first.
+    /// All eigenvalues, largest first: root-free QL/QR (see
+    /// [`super::sterf`]), or faer's implicit QR if that does not converge.
     pub(crate) fn eigenvalues(&self) -> Result<Vec<f64>> {
+        if let Some(values) = sterf::eigenvalues(&self.diag, &self.offdiag) {
+            return Ok(values);
+        }
         let (values, _) = self.tridiagonal_evd(false)?;
         Ok(values)
     }

@@ -34,6 +34,7 @@ mod product;
 mod projection;
 mod randomized;
 mod reduction;
+mod sterf;
 mod tridiagonal;
 
 pub use angles::{largest_principal_angle, principal_angles, principal_angles_degrees};
