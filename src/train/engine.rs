@@ -43,6 +43,10 @@ fn blocking(shards: usize) -> (usize, usize) {
     (shards.div_ceil(per), per)
 }
 
+/// Samples per block of the transposing gather: 16 f32 values fill one
+/// 64-byte cache line of an output column.
+const GATHER_TILE: usize = 16;
+
 /// Where a batch's samples are read from.
 #[derive(Clone, Copy)]
 enum Source<'a, T: Real> {
@@ -83,11 +87,22 @@ impl<T: Real> Source<'_, T> {
                 }
             }
             Source::Columns(xt) => {
+                // A blocked transpose: `GATHER_TILE` samples at a time, so
+                // every write fills whole cache lines of an output column
+                // while each sample is still read front to back.
                 let src = xt.as_slice();
-                for (r, &i) in rows.iter().enumerate() {
-                    let sample = &src[i * d..(i + 1) * d];
-                    for (j, &v) in sample.iter().enumerate() {
-                        dst[j * m + r] = v;
+                for (b, block) in rows.chunks(GATHER_TILE).enumerate() {
+                    let r0 = b * GATHER_TILE;
+                    let mut samples: [&[T]; GATHER_TILE] = [&[]; GATHER_TILE];
+                    for (s, &i) in samples.iter_mut().zip(block) {
+                        *s = &src[i * d..(i + 1) * d];
+                    }
+                    let samples = &samples[..block.len()];
+                    for j in 0..d {
+                        let out = &mut dst[j * m + r0..j * m + r0 + block.len()];
+                        for (o, s) in out.iter_mut().zip(samples) {
+                            *o = s[j];
+                        }
                     }
                 }
             }
