@@ -229,16 +229,31 @@ fn check_span(len: usize, rows: usize, cols: usize, rs: usize, cs: usize) {
     assert!(last < len, "strided view overruns its slice");
 }
 
-/// `out[j] = sum_i m[i, j]` for a column-major matrix (each column summed
-/// top to bottom).
-pub(crate) fn column_sums<T: Real>(m: &DMatrix<T>, out: &mut [T]) {
-    let n = m.nrows();
-    for (j, o) in out.iter_mut().enumerate() {
-        let mut s = T::zero();
-        for &v in &m.as_slice()[j * n..(j + 1) * n] {
-            s += v;
+multiversion! {
+    /// `out[j] = sum_i m[i, j]` for a column-major matrix, each column over
+    /// [`LANES`] fixed interleaved partial sums (vectorised, and the same
+    /// order on every call).
+    pub(crate) fn column_sums<T: Real>(m: &DMatrix<T>, out: &mut [T]) {
+        let n = m.nrows();
+        for (j, o) in out.iter_mut().enumerate() {
+            let col = &m.as_slice()[j * n..(j + 1) * n];
+            let mut acc = [T::zero(); LANES];
+            let chunks = col.chunks_exact(LANES);
+            let rest = chunks.remainder();
+            for c in chunks {
+                for k in 0..LANES {
+                    acc[k] += c[k];
+                }
+            }
+            for (a, &v) in acc.iter_mut().zip(rest) {
+                *a += v;
+            }
+            let mut s = T::zero();
+            for a in acc {
+                s += a;
+            }
+            *o = s;
         }
-        *o = s;
     }
 }
 
@@ -294,16 +309,21 @@ pub(crate) fn ensure_shape<T: Real>(m: &mut DMatrix<T>, rows: usize, cols: usize
 /// bits) never changes.
 const LANES: usize = 8;
 
+/// Independent accumulators of [`all_finite`]: four AVX2 vectors of f32, so
+/// the scan is bound by load throughput rather than by the latency of one
+/// chain of additions. Its result is a boolean, so the order is free.
+const FINITE_LANES: usize = 32;
+
 multiversion! {
     /// Whether every entry is finite, without a data-dependent early exit so
     /// the scan vectorises (`x − x` is 0 for finite `x` and NaN otherwise).
     #[allow(clippy::eq_op)]
     pub(crate) fn all_finite<T: Real>(v: &[T]) -> bool {
-        let mut acc = [T::zero(); LANES];
-        let chunks = v.chunks_exact(LANES);
+        let mut acc = [T::zero(); FINITE_LANES];
+        let chunks = v.chunks_exact(FINITE_LANES);
         let rest = chunks.remainder();
         for c in chunks {
-            for k in 0..LANES {
+            for k in 0..FINITE_LANES {
                 acc[k] += c[k] - c[k];
             }
         }
@@ -311,6 +331,14 @@ multiversion! {
             acc[0] += x - x;
         }
         acc.iter().all(|a| *a == T::zero())
+    }
+}
+
+multiversion! {
+    /// `Σ v_i²` in f64 over fixed lanes: deterministic and vectorised (a
+    /// single running sum would wait on each addition's latency).
+    pub(crate) fn sum_squares<T: Real>(v: &[T]) -> f64 {
+        lane_sum(v, v, |a, _| a.f64() * a.f64())
     }
 }
 

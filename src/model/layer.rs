@@ -198,12 +198,25 @@ fn write_row_major<T: Real>(m: &DMatrix<T>, out: &mut [T]) -> usize {
     rows * cols
 }
 
-/// Fills `m` from the row-major front of `src`; returns the count.
+/// Rows of `m` per block of [`read_row_major`]'s transpose: 16 f32 values
+/// fill one 64-byte cache line of a column.
+const READ_TILE: usize = 16;
+
+/// Fills `m` from the row-major front of `src`; returns the count. A
+/// blocked transpose (the optimizer writes parameters row-major, the
+/// matrices are column-major): each write fills a cache line of a column
+/// while the block's rows are read front to back.
 fn read_row_major<T: Real>(m: &mut DMatrix<T>, src: &[T]) -> usize {
     let (rows, cols) = m.shape();
-    for i in 0..rows {
+    let src = &src[..rows * cols];
+    let dst = m.as_mut_slice();
+    for i0 in (0..rows).step_by(READ_TILE) {
+        let h = READ_TILE.min(rows - i0);
         for j in 0..cols {
-            m[(i, j)] = src[i * cols + j];
+            let out = &mut dst[j * rows + i0..j * rows + i0 + h];
+            for (k, o) in out.iter_mut().enumerate() {
+                *o = src[(i0 + k) * cols + j];
+            }
         }
     }
     rows * cols
