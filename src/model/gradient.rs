@@ -7,7 +7,7 @@
 //! Weight decay is a term in `W` itself, not in one of its uses, so it is
 //! added to the flat vector only.
 
-use super::kernels::all_finite;
+use super::kernels::{all_finite, sum_squares};
 use super::params::ParamLayout;
 use crate::error::{Error, Result};
 use crate::real::Real;
@@ -45,7 +45,32 @@ pub struct Gradient<T: Real> {
 }
 
 fn norm<T: Real>(v: &[T]) -> f64 {
-    v.iter().map(|x| x.f64() * x.f64()).sum::<f64>().sqrt()
+    sum_squares(v).sqrt()
+}
+
+/// The global and per-pair norms of one gradient, from one pass over it
+/// ([`Gradient::norms`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GradNorms {
+    /// Euclidean norm of the whole gradient.
+    pub total: f64,
+    /// Per-pair norms, outermost pair first.
+    pub layers: Vec<LayerGradNorms>,
+}
+
+impl GradNorms {
+    /// Whether every norm is finite. Squares are summed in f64, so for an
+    /// f32 gradient this holds exactly when every entry (tied parts
+    /// included) is finite; for f64 a finite gradient can overflow its
+    /// sum of squares, so a `false` there needs [`Gradient::is_finite`] to
+    /// decide.
+    pub fn is_finite(&self) -> bool {
+        self.total.is_finite()
+            && self.layers.iter().all(|l| {
+                l.encoder_part.is_none_or(f64::is_finite)
+                    && l.decoder_part.is_none_or(f64::is_finite)
+            })
+    }
 }
 
 impl<T: Real> Gradient<T> {
@@ -115,6 +140,34 @@ impl<T: Real> Gradient<T> {
     /// Euclidean norm of the whole gradient.
     pub fn norm(&self) -> f64 {
         norm(&self.flat)
+    }
+
+    /// The global norm and [`Gradient::layer_norms`] together, reading
+    /// every entry once (the global norm comes from the per-pair sums of
+    /// squares).
+    pub fn norms(&self) -> GradNorms {
+        let mut squares = 0.0;
+        let layers = self
+            .layout
+            .layers()
+            .iter()
+            .enumerate()
+            .map(|(layer, s)| {
+                let p = self.tied_parts(layer);
+                let sq = sum_squares(&self.flat[s.range()]);
+                squares += sq;
+                LayerGradNorms {
+                    layer,
+                    total: sq.sqrt(),
+                    encoder_part: p.map(|p| norm(&p.encoder)),
+                    decoder_part: p.map(|p| norm(&p.decoder)),
+                }
+            })
+            .collect();
+        GradNorms {
+            total: squares.sqrt(),
+            layers,
+        }
     }
 
     /// Per-pair norms, with the tied weights' encoder and decoder parts.

@@ -10,7 +10,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::{
-    Autoencoder, Gradient, LossConfig, LossTerms, Normalizer, TiedParts, Workspace,
+    Autoencoder, GradNorms, Gradient, LossConfig, LossTerms, Normalizer, TiedParts, Workspace,
 };
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -35,6 +35,7 @@ struct Block<T: Real> {
 pub struct ShardEngine<T: Real> {
     shard_size: usize,
     blocks: Vec<Block<T>>,
+    norms: GradNorms,
 }
 
 /// How `shards` shards are grouped: `(blocks, shards_per_block)`.
@@ -119,6 +120,7 @@ impl<T: Real> ShardEngine<T> {
         Ok(ShardEngine {
             shard_size,
             blocks: Vec::new(),
+            norms: GradNorms::default(),
         })
     }
 
@@ -141,18 +143,20 @@ impl<T: Real> ShardEngine<T> {
     }
 
     /// The objective (data terms averaged over `rows`, plus weight decay) of
-    /// rows `rows` of `x`, and its gradient. The gradient is borrowed from the
+    /// rows `rows` of `x`, its gradient, and the gradient's norms (computed
+    /// anyway to check it is finite). The gradient is borrowed from the
     /// engine's buffers and valid until the next call.
     ///
     /// Errors are the model's: shapes, config, and [`Error::Numerical`] for a
-    /// non-finite loss or gradient (the first failing shard in row order).
+    /// non-finite loss (the first failing shard in row order) or a
+    /// non-finite batch gradient.
     pub fn loss_and_grad(
         &mut self,
         model: &Autoencoder<T>,
         x: &DMatrix<T>,
         rows: &[usize],
         loss: &LossConfig,
-    ) -> Result<(LossTerms, &mut Gradient<T>)> {
+    ) -> Result<(LossTerms, &mut Gradient<T>, &GradNorms)> {
         self.grad_from(model, Source::Rows(x), rows, loss)
     }
 
@@ -165,7 +169,7 @@ impl<T: Real> ShardEngine<T> {
         xt: &DMatrix<T>,
         samples: &[usize],
         loss: &LossConfig,
-    ) -> Result<(LossTerms, &mut Gradient<T>)> {
+    ) -> Result<(LossTerms, &mut Gradient<T>, &GradNorms)> {
         self.grad_from(model, Source::Columns(xt), samples, loss)
     }
 
@@ -175,7 +179,7 @@ impl<T: Real> ShardEngine<T> {
         x: Source<'_, T>,
         rows: &[usize],
         loss: &LossConfig,
-    ) -> Result<(LossTerms, &mut Gradient<T>)> {
+    ) -> Result<(LossTerms, &mut Gradient<T>, &GradNorms)> {
         Self::check_rows(x, rows)?;
         let norm = Normalizer::new(rows.len())?;
         let shards: Vec<&[usize]> = rows.chunks(self.shard_size).collect();
@@ -203,9 +207,9 @@ impl<T: Real> ShardEngine<T> {
                 for (s, rows) in group.iter().enumerate() {
                     x.gather(rows, &mut b.x);
                     let t = if s == 0 {
-                        model.loss_and_grad_with(&b.x, &b.x, loss, norm, &mut b.ws, &mut b.grad)?
+                        model.shard_loss_and_grad(&b.x, &b.x, loss, norm, &mut b.ws, &mut b.grad)?
                     } else {
-                        let t = model.loss_and_grad_with(
+                        let t = model.shard_loss_and_grad(
                             &b.x,
                             &b.x,
                             loss,
@@ -228,13 +232,16 @@ impl<T: Real> ShardEngine<T> {
         sum_into_first(&mut self.blocks[..nblocks]);
         let grad = &mut self.blocks[0].grad;
         model.l2_penalty_and_grad(loss, &mut terms, grad)?;
-        if !terms.is_finite() || !grad.is_finite() {
+        // The norms double as the finiteness check of every entry (see
+        // `GradNorms::is_finite`); only an overflowing f64 sum needs a scan.
+        self.norms = grad.norms();
+        if !terms.is_finite() || (!self.norms.is_finite() && !grad.is_finite()) {
             return Err(Error::Numerical(format!(
                 "batch objective {:.6e} or its gradient is not finite",
                 terms.total
             )));
         }
-        Ok((terms, grad))
+        Ok((terms, grad, &self.norms))
     }
 
     /// The objective of rows `rows` of `x` without a gradient (validation),
@@ -386,7 +393,8 @@ mod tests {
         let rows: Vec<usize> = (0..37).collect();
         for shard in [1, 4, 10, 37, 64] {
             let mut eng = ShardEngine::new(shard).unwrap();
-            let (t, g) = eng.loss_and_grad(&model, &x, &rows, &loss).unwrap();
+            let (t, g, n) = eng.loss_and_grad(&model, &x, &rows, &loss).unwrap();
+            assert_eq!(*n, g.norms());
             assert!((t.total - want_t.total).abs() < 1e-12 * want_t.total.abs().max(1.0));
             for (a, b) in g.as_slice().iter().zip(want_g.as_slice()) {
                 assert!((a - b).abs() < 1e-12, "shard {shard}: {a} vs {b}");
@@ -396,7 +404,7 @@ mod tests {
             assert!((v.total - t.total).abs() < 1e-12);
             // The transposed source gives the same bits.
             let xt = x.transpose();
-            let (t2, g2) = eng
+            let (t2, g2, _) = eng
                 .loss_and_grad_transposed(&model, &xt, &rows, &loss)
                 .unwrap();
             assert_eq!(t2, t);

@@ -611,7 +611,7 @@ impl Trainer {
                     reporter.finish();
                     return Err(Error::Interrupted { checkpoint: None });
                 }
-                let (terms, grad) =
+                let (terms, grad, norms) =
                     match engine.loss_and_grad_transposed(&st.model, &xt, rows, &loss) {
                         Ok(v) => v,
                         Err(Error::Numerical(what)) => {
@@ -620,9 +620,9 @@ impl Trainer {
                         }
                         Err(other) => return Err(other),
                     };
-                st.acc.add(&terms, rows.len(), grad);
+                st.acc.add_norms(&terms, rows.len(), norms);
                 if let Some(c) = cfg.clip_grad_norm {
-                    let n = grad.norm();
+                    let n = norms.total;
                     if n > c {
                         grad.scale(T::of(c / n));
                     }
