@@ -31,7 +31,7 @@ fn model(spec: &AutoencoderSpec, seed: u64) -> Autoencoder<f64> {
     m
 }
 
-/// A mid-sized architecture, large enough for matrixmultiply's blocked
+/// A mid-sized architecture, large enough for the gemm's blocked
 /// kernels and with every kind of layer and bias.
 fn mixed_spec(bias: BiasMode) -> AutoencoderSpec {
     AutoencoderSpec::new(&[40, 17, 9, 5])
