@@ -99,6 +99,32 @@ impl<T: Real> Source<'_, T> {
                         *s = &src[i * d..(i + 1) * d];
                     }
                     let samples = &samples[..block.len()];
+                    if samples.len() == GATHER_TILE {
+                        // Full tiles go through a 16 x 16 register block:
+                        // contiguous loads from each sample, contiguous
+                        // stores into each column.
+                        let full = d - d % GATHER_TILE;
+                        for j0 in (0..full).step_by(GATHER_TILE) {
+                            let mut tile = [[T::zero(); GATHER_TILE]; GATHER_TILE];
+                            for (row, s) in tile.iter_mut().zip(samples) {
+                                row.copy_from_slice(&s[j0..j0 + GATHER_TILE]);
+                            }
+                            for jj in 0..GATHER_TILE {
+                                let j = j0 + jj;
+                                let out = &mut dst[j * m + r0..j * m + r0 + GATHER_TILE];
+                                for (o, row) in out.iter_mut().zip(&tile) {
+                                    *o = row[jj];
+                                }
+                            }
+                        }
+                        for j in full..d {
+                            let out = &mut dst[j * m + r0..j * m + r0 + GATHER_TILE];
+                            for (o, s) in out.iter_mut().zip(samples) {
+                                *o = s[j];
+                            }
+                        }
+                        continue;
+                    }
                     for j in 0..d {
                         let out = &mut dst[j * m + r0..j * m + r0 + block.len()];
                         for (o, s) in out.iter_mut().zip(samples) {
@@ -411,6 +437,22 @@ mod tests {
             assert_eq!(g2.as_slice(), g.as_slice());
             let v2 = eng.loss_transposed(&model, &xt, &rows, &loss).unwrap();
             assert_eq!(v2, v);
+        }
+    }
+
+    /// Both sources gather the same shard, whole 16 x 16 tiles and ragged
+    /// edges alike.
+    #[test]
+    fn transposed_gather_equals_row_gather() {
+        let x = data(70, 37);
+        let xt = x.transpose();
+        let rows: Vec<usize> = (0..53).map(|i| (i * 29 + 5) % 70).collect();
+        for take in [53, 48, 16, 7] {
+            let (mut a, mut b) = (DMatrix::zeros(0, 0), DMatrix::zeros(0, 0));
+            Source::Rows(&x).gather(&rows[..take], &mut a);
+            Source::Columns(&xt).gather(&rows[..take], &mut b);
+            assert_eq!(a, b);
+            assert_eq!(a, x.select_rows(&rows[..take]));
         }
     }
 
