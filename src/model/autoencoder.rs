@@ -19,7 +19,12 @@ use crate::real::Real;
 use crate::rng::{derive_seed, seeded};
 use nalgebra::DMatrix;
 use rand::RngExt;
+use rayon::prelude::*;
 use std::sync::Arc;
+
+/// Parameters per parallel task of the finiteness check in
+/// [`Autoencoder::set_params`] (a trainer calls it after every batch).
+const FINITE_TASK: usize = 16384;
 
 /// A stack of tied and/or untied layer pairs with per-layer activations.
 ///
@@ -226,7 +231,7 @@ impl<T: Real> Autoencoder<T> {
     /// non-finite entry (naming its slot) and then leaves the model unchanged.
     pub fn set_params(&mut self, params: &[T]) -> Result<()> {
         self.check_len(params.len(), "parameter vector")?;
-        if !all_finite(params)
+        if !params.par_chunks(FINITE_TASK).all(all_finite)
             && let Some(k) = params.iter().position(|x| !x.is_finite())
         {
             return Err(Error::InvalidData(format!(

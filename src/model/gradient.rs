@@ -11,6 +11,7 @@ use super::kernels::{all_finite, sum_squares};
 use super::params::ParamLayout;
 use crate::error::{Error, Result};
 use crate::real::Real;
+use rayon::prelude::*;
 use std::sync::Arc;
 
 /// Encoder and decoder parts of one tied weight's gradient, each `r x d`
@@ -45,7 +46,22 @@ pub struct Gradient<T: Real> {
 }
 
 fn norm<T: Real>(v: &[T]) -> f64 {
-    sum_squares(v).sqrt()
+    squares(v).sqrt()
+}
+
+/// Entries per parallel task of [`squares`].
+const SQUARES_TASK: usize = 16384;
+
+/// `Σ v_i²`: per fixed chunk of [`SQUARES_TASK`] entries in parallel, the
+/// chunk sums added in chunk order, so the bits do not depend on the
+/// threads. (The trainer takes norms after every batch; serially they were
+/// time one core idles.)
+fn squares<T: Real>(v: &[T]) -> f64 {
+    if v.len() < 2 * SQUARES_TASK {
+        return sum_squares(v);
+    }
+    let parts: Vec<f64> = v.par_chunks(SQUARES_TASK).map(sum_squares).collect();
+    parts.iter().sum()
 }
 
 /// The global and per-pair norms of one gradient, from one pass over it
@@ -146,7 +162,7 @@ impl<T: Real> Gradient<T> {
     /// every entry once (the global norm comes from the per-pair sums of
     /// squares).
     pub fn norms(&self) -> GradNorms {
-        let mut squares = 0.0;
+        let mut total = 0.0;
         let layers = self
             .layout
             .layers()
@@ -154,8 +170,8 @@ impl<T: Real> Gradient<T> {
             .enumerate()
             .map(|(layer, s)| {
                 let p = self.tied_parts(layer);
-                let sq = sum_squares(&self.flat[s.range()]);
-                squares += sq;
+                let sq = squares(&self.flat[s.range()]);
+                total += sq;
                 LayerGradNorms {
                     layer,
                     total: sq.sqrt(),
@@ -165,7 +181,7 @@ impl<T: Real> Gradient<T> {
             })
             .collect();
         GradNorms {
-            total: squares.sqrt(),
+            total: total.sqrt(),
             layers,
         }
     }
