@@ -3,6 +3,11 @@
 //! reference (`../shared/bench/torch_tied_ae.py`) run in the same invocation,
 //! and the speed-up from 1 to 2 rayon threads.
 //!
+//! Each model's line also gives its roofline: the FLOPs of one epoch (matrix
+//! products only) and the rate they ran at, beside the best f32 rate this
+//! machine's two threads reach on a large square product (faer, 2048²), so a
+//! goal that needs more than that rate shows as such.
+//!
 //! Run: `cargo bench --bench train`. Environment: `TIEDAE_PYTHON` (default
 //! `python3`), `TIEDAE_TORCH_AE` (path of the reference script),
 //! `TIEDAE_BENCH_EPOCHS` (timed epochs per measurement, default 3). Without
@@ -74,6 +79,56 @@ fn ms_per_epoch(
     })
 }
 
+/// FLOPs of the matrix products of one epoch over `n` samples of a tied
+/// stack `dims`: per pair the encoder and decoder products, the decoder's
+/// weight gradient and input gradient, the encoder's weight gradient, and
+/// its input gradient except for the first pair (nothing needs `∂L/∂x`):
+/// `2 d r` FLOPs per sample each.
+fn flops_per_epoch(dims: &[usize], n: usize) -> f64 {
+    dims.windows(2)
+        .enumerate()
+        .map(|(l, w)| {
+            let products = if l == 0 { 5.0 } else { 6.0 };
+            products * 2.0 * (w[0] * w[1]) as f64
+        })
+        .sum::<f64>()
+        * n as f64
+}
+
+/// The best GFLOP/s of a 2048 x 2048 f32 product through faer's parallel
+/// gemm on `threads` threads (best of 5 after a warm-up).
+fn sgemm_peak(threads: usize) -> f64 {
+    use faer::linalg::matmul::matmul;
+    use faer::{Accum, Mat, Par};
+    let s = 2048;
+    let a = Mat::<f32>::from_fn(s, s, |i, j| ((i * 7 + j * 3) % 17) as f32 * 0.01);
+    let b = Mat::<f32>::from_fn(s, s, |i, j| ((i * 5 + j) % 13) as f32 * 0.01);
+    let mut c = Mat::<f32>::zeros(s, s);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("thread pool");
+    pool.install(|| {
+        let mut best = f64::INFINITY;
+        for rep in 0..6 {
+            let t = Instant::now();
+            matmul(
+                c.as_mut(),
+                Accum::Replace,
+                a.as_ref(),
+                b.as_ref(),
+                1.0,
+                Par::rayon(0),
+            );
+            if rep > 0 {
+                best = best.min(t.elapsed().as_secs_f64());
+            }
+        }
+        std::hint::black_box(&c);
+        2.0 * (s * s * s) as f64 / best / 1e9
+    })
+}
+
 fn main() {
     let epochs: usize = std::env::var("TIEDAE_BENCH_EPOCHS")
         .ok()
@@ -100,6 +155,8 @@ fn main() {
             None
         }
     };
+    let peak = sgemm_peak(2);
+    println!("roofline: f32 gemm 2048² through faer on 2 threads {peak:.0} GFLOP/s");
     for (dims, name, act) in models() {
         let two = ms_per_epoch(&x, &dims, act, 2, epochs);
         let one = ms_per_epoch(&x, &dims, act, 1, epochs);
@@ -114,6 +171,13 @@ fn main() {
                 two / t
             ));
         }
+        let gflop = flops_per_epoch(&dims, x.nrows()) / 1e9;
+        line.push_str(&format!(
+            "  {gflop:.2} GFLOP/epoch at {:.0} GFLOP/s ({:.0}% of the gemm rate; {:.1} ms/epoch at that rate)",
+            gflop / two * 1e3,
+            100.0 * gflop / two * 1e3 / peak,
+            gflop / peak * 1e3
+        ));
         println!("{line}");
     }
 }

@@ -59,7 +59,8 @@ const EVCXR_PROFILE_ENV: &str = "TIEDAE_NOTEBOOK_EVCXR_PROFILE";
 /// it is compiled without optimisation. The crates whose speed a notebook
 /// feels keep evcxr's opt-level 2: tiedae itself, where the training kernels
 /// live (generic code used by a cell is compiled in the cell at evcxr's
-/// level anyway) and matrixmultiply, whose gemm routines are not generic.
+/// level anyway), and matrixmultiply and private-gemm-x86, whose gemm
+/// routines are not generic.
 /// Optimisation changes no result: Rust does not reassociate floats.
 const DEPENDENCY_PROFILE: &str = "\
 # Written by tests/notebooks.rs: dependencies of the notebook build compile
@@ -72,6 +73,9 @@ debug-assertions = false
 opt-level = 2
 
 [profile.dev.package.matrixmultiply]
+opt-level = 2
+
+[profile.dev.package.private-gemm-x86]
 opt-level = 2
 ";
 /// Marks the proxy process between evcxr and its evaluation process.

@@ -196,6 +196,47 @@ fn weights_are_bitwise_identical_for_any_thread_count() {
     assert_ne!(bits(&other.model), want);
 }
 
+/// A pair wide enough (64 x 640 weights) that the gradient norms (which
+/// clipping scales by) and the parameter loads after each step run in
+/// parallel chunks, with shards taller than one gemm row tile: the same
+/// bits for any thread count all the same.
+#[test]
+fn wide_models_are_bitwise_identical_for_any_thread_count() {
+    let x = digits(430);
+    let spec = AutoencoderSpec::new(&[64, 640])
+        .activation(Activation::Relu)
+        .output(OutputActivation::Sigmoid);
+    // Clipping at a norm far below the gradient's makes every step depend
+    // on the computed norm.
+    let cfg = base_config().shard_size(128).clip_grad_norm(1e-3);
+    let trainer = Trainer::new(cfg).unwrap();
+    let fit = |k: usize| {
+        pool(k).install(|| {
+            trainer
+                .fit(Autoencoder::<f32>::new(&spec, 5).unwrap(), &x)
+                .unwrap()
+        })
+    };
+    let one = fit(1);
+    assert!(one.history.epochs[0].grad_norm > 1e-2, "clipping is active");
+    for k in [2, 8] {
+        let r = fit(k);
+        assert_eq!(bits(&r.model), bits(&one.model), "{k} threads");
+        assert_eq!(
+            r.history.epochs,
+            one.history
+                .epochs
+                .iter()
+                .map(|e| {
+                    let mut e = e.clone();
+                    e.seconds = r.history.epochs[e.epoch - 1].seconds;
+                    e
+                })
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
 /// The history frame has one row per epoch, the tied pair's encoder and
 /// decoder gradient parts, and losses that match the model's own
 /// evaluation.

@@ -7,7 +7,7 @@ use super::bias::Biases;
 use super::conv_kernels;
 use super::dense::Dense;
 use super::gradient::Gradient;
-use super::kernels::StridedMut;
+use super::kernels::{StridedMut, all_finite};
 use super::layer::Layer;
 use super::loss::{self, LossConfig, LossTerms, Normalizer};
 use super::params::{ParamLayout, ParameterCount};
@@ -19,7 +19,12 @@ use crate::real::Real;
 use crate::rng::{derive_seed, seeded};
 use nalgebra::DMatrix;
 use rand::RngExt;
+use rayon::prelude::*;
 use std::sync::Arc;
+
+/// Parameters per parallel task of the finiteness check in
+/// [`Autoencoder::set_params`] (a trainer calls it after every batch).
+const FINITE_TASK: usize = 16384;
 
 /// A stack of tied and/or untied layer pairs with per-layer activations.
 ///
@@ -226,7 +231,9 @@ impl<T: Real> Autoencoder<T> {
     /// non-finite entry (naming its slot) and then leaves the model unchanged.
     pub fn set_params(&mut self, params: &[T]) -> Result<()> {
         self.check_len(params.len(), "parameter vector")?;
-        if let Some(k) = params.iter().position(|x| !x.is_finite()) {
+        if !params.par_chunks(FINITE_TASK).all(all_finite)
+            && let Some(k) = params.iter().position(|x| !x.is_finite())
+        {
             return Err(Error::InvalidData(format!(
                 "parameter {k} ({}) is not finite",
                 self.describe_param(k)
@@ -382,14 +389,7 @@ impl<T: Real> Autoencoder<T> {
         ws: &mut Workspace<T>,
         grad: &mut Gradient<T>,
     ) -> Result<LossTerms> {
-        self.check_call(x, target, loss, norm)?;
-        if **grad.layout_arc() != *self.layout {
-            return Err(Error::Shape(
-                "gradient buffer belongs to a model with another layout".into(),
-            ));
-        }
-        self.forward(x, ws, true);
-        let t = self.backward(x, target, loss, norm, ws, grad)?;
+        let t = self.shard_loss_and_grad(x, target, loss, norm, ws, grad)?;
         if !grad.is_finite() {
             return Err(Error::Numerical(format!(
                 "gradient has non-finite entries (loss {:.6e})",
@@ -397,6 +397,29 @@ impl<T: Real> Autoencoder<T> {
             )));
         }
         Ok(t)
+    }
+
+    /// [`Autoencoder::loss_and_grad_with`] without the scan of the gradient
+    /// for non-finite entries: for the batch engine, which checks the sum
+    /// of its shards' gradients once instead (a non-finite entry in any
+    /// shard makes that sum non-finite).
+    pub(crate) fn shard_loss_and_grad(
+        &self,
+        x: &DMatrix<T>,
+        target: &DMatrix<T>,
+        loss: &LossConfig,
+        norm: Normalizer,
+        ws: &mut Workspace<T>,
+        grad: &mut Gradient<T>,
+    ) -> Result<LossTerms> {
+        self.check_call(x, target, loss, norm)?;
+        if **grad.layout_arc() != *self.layout {
+            return Err(Error::Shape(
+                "gradient buffer belongs to a model with another layout".into(),
+            ));
+        }
+        self.forward(x, ws, true);
+        self.backward(x, target, loss, norm, ws, grad)
     }
 
     /// Weight decay `λ₂/2 Σ W²` over the weight matrices (tied `W` once,
@@ -678,7 +701,10 @@ impl<T: Real> Autoencoder<T> {
                 x.ncols()
             )));
         }
-        check_finite(target, "target")?;
+        if !std::ptr::eq(target, x) {
+            // An autoencoder's target is usually its input, checked above.
+            check_finite(target, "target")?;
+        }
         if loss.reconstruction == loss::Reconstruction::BinaryCrossEntropy
             && let Some(k) = target.iter().position(|&t| t < T::zero() || t > T::one())
         {

@@ -17,8 +17,9 @@
 //! block is still in cache when the gemm packs it. Block sizes depend only on
 //! `n` and the geometry, never on threads.
 //!
-//! Everything runs on the calling thread in a fixed order (matrixmultiply
-//! has no threading here), so results do not depend on a thread pool, and
+//! Everything runs on the calling thread in a fixed order (the products of
+//! [`super::kernels::gemm`] are single-threaded), so results do not depend
+//! on a thread pool, and
 //! each output value is a dot product over the kernel taps alone, so a batch
 //! gives the same outputs as its rows one by one.
 

@@ -7,10 +7,11 @@
 //! Weight decay is a term in `W` itself, not in one of its uses, so it is
 //! added to the flat vector only.
 
-use super::kernels::all_finite;
+use super::kernels::{all_finite, sum_squares};
 use super::params::ParamLayout;
 use crate::error::{Error, Result};
 use crate::real::Real;
+use rayon::prelude::*;
 use std::sync::Arc;
 
 /// Encoder and decoder parts of one tied weight's gradient, each `r x d`
@@ -45,7 +46,47 @@ pub struct Gradient<T: Real> {
 }
 
 fn norm<T: Real>(v: &[T]) -> f64 {
-    v.iter().map(|x| x.f64() * x.f64()).sum::<f64>().sqrt()
+    squares(v).sqrt()
+}
+
+/// Entries per parallel task of [`squares`].
+const SQUARES_TASK: usize = 16384;
+
+/// `Σ v_i²`: per fixed chunk of [`SQUARES_TASK`] entries in parallel, the
+/// chunk sums added in chunk order, so the bits do not depend on the
+/// threads. (The trainer takes norms after every batch; serially they were
+/// time one core idles.)
+fn squares<T: Real>(v: &[T]) -> f64 {
+    if v.len() < 2 * SQUARES_TASK {
+        return sum_squares(v);
+    }
+    let parts: Vec<f64> = v.par_chunks(SQUARES_TASK).map(sum_squares).collect();
+    parts.iter().sum()
+}
+
+/// The global and per-pair norms of one gradient, from one pass over it
+/// ([`Gradient::norms`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GradNorms {
+    /// Euclidean norm of the whole gradient.
+    pub total: f64,
+    /// Per-pair norms, outermost pair first.
+    pub layers: Vec<LayerGradNorms>,
+}
+
+impl GradNorms {
+    /// Whether every norm is finite. Squares are summed in f64, so for an
+    /// f32 gradient this holds exactly when every entry (tied parts
+    /// included) is finite; for f64 a finite gradient can overflow its
+    /// sum of squares, so a `false` there needs [`Gradient::is_finite`] to
+    /// decide.
+    pub fn is_finite(&self) -> bool {
+        self.total.is_finite()
+            && self.layers.iter().all(|l| {
+                l.encoder_part.is_none_or(f64::is_finite)
+                    && l.decoder_part.is_none_or(f64::is_finite)
+            })
+    }
 }
 
 impl<T: Real> Gradient<T> {
@@ -115,6 +156,34 @@ impl<T: Real> Gradient<T> {
     /// Euclidean norm of the whole gradient.
     pub fn norm(&self) -> f64 {
         norm(&self.flat)
+    }
+
+    /// The global norm and [`Gradient::layer_norms`] together, reading
+    /// every entry once (the global norm comes from the per-pair sums of
+    /// squares).
+    pub fn norms(&self) -> GradNorms {
+        let mut total = 0.0;
+        let layers = self
+            .layout
+            .layers()
+            .iter()
+            .enumerate()
+            .map(|(layer, s)| {
+                let p = self.tied_parts(layer);
+                let sq = squares(&self.flat[s.range()]);
+                total += sq;
+                LayerGradNorms {
+                    layer,
+                    total: sq.sqrt(),
+                    encoder_part: p.map(|p| norm(&p.encoder)),
+                    decoder_part: p.map(|p| norm(&p.decoder)),
+                }
+            })
+            .collect();
+        GradNorms {
+            total: total.sqrt(),
+            layers,
+        }
     }
 
     /// Per-pair norms, with the tied weights' encoder and decoder parts.

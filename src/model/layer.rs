@@ -10,6 +10,7 @@ use super::tied::TiedLinear;
 use crate::error::Result;
 use crate::real::Real;
 use nalgebra::DMatrix;
+use rayon::prelude::*;
 
 /// A layer pair of an [`super::Autoencoder`].
 #[derive(Clone, Debug, PartialEq)]
@@ -198,13 +199,48 @@ fn write_row_major<T: Real>(m: &DMatrix<T>, out: &mut [T]) -> usize {
     rows * cols
 }
 
-/// Fills `m` from the row-major front of `src`; returns the count.
+/// Rows of `m` per block of [`read_row_major`]'s transpose: 16 f32 values
+/// fill one 64-byte cache line of a column.
+const READ_TILE: usize = 16;
+
+/// Fills `m` from the row-major front of `src`; returns the count. A
+/// blocked transpose (the optimizer writes parameters row-major, the
+/// matrices are column-major): each write fills a cache line of a column
+/// while the block's rows are read front to back.
+///
+/// Runs in parallel over fixed blocks of columns when the matrix is large
+/// (the trainer loads parameters after every batch, and a serial copy there
+/// is time one core idles); a copy, so the threads cannot change any bit.
 fn read_row_major<T: Real>(m: &mut DMatrix<T>, src: &[T]) -> usize {
     let (rows, cols) = m.shape();
-    for i in 0..rows {
-        for j in 0..cols {
-            m[(i, j)] = src[i * cols + j];
+    let src = &src[..rows * cols];
+    if rows == 0 || cols == 0 {
+        return 0;
+    }
+    let copy = |c0: usize, dst: &mut [T]| {
+        let width = dst.len() / rows;
+        for i0 in (0..rows).step_by(READ_TILE) {
+            let h = READ_TILE.min(rows - i0);
+            for jj in 0..width {
+                let j = c0 + jj;
+                let out = &mut dst[jj * rows + i0..jj * rows + i0 + h];
+                for (k, o) in out.iter_mut().enumerate() {
+                    *o = src[(i0 + k) * cols + j];
+                }
+            }
         }
+    };
+    let per_task = PARALLEL_READ.div_ceil(rows).max(1);
+    if rows * cols < 2 * PARALLEL_READ {
+        copy(0, m.as_mut_slice());
+    } else {
+        m.as_mut_slice()
+            .par_chunks_mut(rows * per_task)
+            .enumerate()
+            .for_each(|(t, dst)| copy(t * per_task, dst));
     }
     rows * cols
 }
+
+/// Entries per parallel task of [`read_row_major`].
+const PARALLEL_READ: usize = 8192;

@@ -242,6 +242,12 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Rows per parallel shard. Batches are cut into shards of this fixed
     /// size, so results do not depend on the number of threads.
+    ///
+    /// The default, 128, splits a default batch of 256 into one shard per
+    /// core on a two-core machine, in fewer, taller products than 64-row
+    /// shards (784-256-64 training took 5-8% less CPU time with them;
+    /// 784-64 the same). A shard is also the sample set of KL sparsity's
+    /// mean activation (see [`LossConfig::kl`]).
     pub shard_size: usize,
     /// The update rule.
     pub optimizer: Optimizer,
@@ -273,7 +279,7 @@ impl Default for TrainConfig {
         TrainConfig {
             epochs: 10,
             batch_size: 256,
-            shard_size: 64,
+            shard_size: 128,
             optimizer: Optimizer::adam(),
             learning_rate: 1e-3,
             schedule: Schedule::Constant,
@@ -290,7 +296,7 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
-    /// The defaults: 10 epochs of Adam (lr 1e-3), batch 256, shards of 64,
+    /// The defaults: 10 epochs of Adam (lr 1e-3), batch 256, shards of 128,
     /// MSE, no validation, seed 0.
     pub fn new() -> Self {
         TrainConfig::default()

@@ -10,7 +10,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::{
-    Autoencoder, Gradient, LossConfig, LossTerms, Normalizer, TiedParts, Workspace,
+    Autoencoder, GradNorms, Gradient, LossConfig, LossTerms, Normalizer, TiedParts, Workspace,
 };
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -35,6 +35,7 @@ struct Block<T: Real> {
 pub struct ShardEngine<T: Real> {
     shard_size: usize,
     blocks: Vec<Block<T>>,
+    norms: GradNorms,
 }
 
 /// How `shards` shards are grouped: `(blocks, shards_per_block)`.
@@ -42,6 +43,10 @@ fn blocking(shards: usize) -> (usize, usize) {
     let per = shards.div_ceil(MAX_BLOCKS).max(1);
     (shards.div_ceil(per), per)
 }
+
+/// Samples per block of the transposing gather: 16 f32 values fill one
+/// 64-byte cache line of an output column.
+const GATHER_TILE: usize = 16;
 
 /// Where a batch's samples are read from.
 #[derive(Clone, Copy)]
@@ -83,11 +88,48 @@ impl<T: Real> Source<'_, T> {
                 }
             }
             Source::Columns(xt) => {
+                // A blocked transpose: `GATHER_TILE` samples at a time, so
+                // every write fills whole cache lines of an output column
+                // while each sample is still read front to back.
                 let src = xt.as_slice();
-                for (r, &i) in rows.iter().enumerate() {
-                    let sample = &src[i * d..(i + 1) * d];
-                    for (j, &v) in sample.iter().enumerate() {
-                        dst[j * m + r] = v;
+                for (b, block) in rows.chunks(GATHER_TILE).enumerate() {
+                    let r0 = b * GATHER_TILE;
+                    let mut samples: [&[T]; GATHER_TILE] = [&[]; GATHER_TILE];
+                    for (s, &i) in samples.iter_mut().zip(block) {
+                        *s = &src[i * d..(i + 1) * d];
+                    }
+                    let samples = &samples[..block.len()];
+                    if samples.len() == GATHER_TILE {
+                        // Full tiles go through a 16 x 16 register block:
+                        // contiguous loads from each sample, contiguous
+                        // stores into each column.
+                        let full = d - d % GATHER_TILE;
+                        for j0 in (0..full).step_by(GATHER_TILE) {
+                            let mut tile = [[T::zero(); GATHER_TILE]; GATHER_TILE];
+                            for (row, s) in tile.iter_mut().zip(samples) {
+                                row.copy_from_slice(&s[j0..j0 + GATHER_TILE]);
+                            }
+                            for jj in 0..GATHER_TILE {
+                                let j = j0 + jj;
+                                let out = &mut dst[j * m + r0..j * m + r0 + GATHER_TILE];
+                                for (o, row) in out.iter_mut().zip(&tile) {
+                                    *o = row[jj];
+                                }
+                            }
+                        }
+                        for j in full..d {
+                            let out = &mut dst[j * m + r0..j * m + r0 + GATHER_TILE];
+                            for (o, s) in out.iter_mut().zip(samples) {
+                                *o = s[j];
+                            }
+                        }
+                        continue;
+                    }
+                    for j in 0..d {
+                        let out = &mut dst[j * m + r0..j * m + r0 + block.len()];
+                        for (o, s) in out.iter_mut().zip(samples) {
+                            *o = s[j];
+                        }
                     }
                 }
             }
@@ -104,6 +146,7 @@ impl<T: Real> ShardEngine<T> {
         Ok(ShardEngine {
             shard_size,
             blocks: Vec::new(),
+            norms: GradNorms::default(),
         })
     }
 
@@ -126,18 +169,20 @@ impl<T: Real> ShardEngine<T> {
     }
 
     /// The objective (data terms averaged over `rows`, plus weight decay) of
-    /// rows `rows` of `x`, and its gradient. The gradient is borrowed from the
+    /// rows `rows` of `x`, its gradient, and the gradient's norms (computed
+    /// anyway to check it is finite). The gradient is borrowed from the
     /// engine's buffers and valid until the next call.
     ///
     /// Errors are the model's: shapes, config, and [`Error::Numerical`] for a
-    /// non-finite loss or gradient (the first failing shard in row order).
+    /// non-finite loss (the first failing shard in row order) or a
+    /// non-finite batch gradient.
     pub fn loss_and_grad(
         &mut self,
         model: &Autoencoder<T>,
         x: &DMatrix<T>,
         rows: &[usize],
         loss: &LossConfig,
-    ) -> Result<(LossTerms, &mut Gradient<T>)> {
+    ) -> Result<(LossTerms, &mut Gradient<T>, &GradNorms)> {
         self.grad_from(model, Source::Rows(x), rows, loss)
     }
 
@@ -150,7 +195,7 @@ impl<T: Real> ShardEngine<T> {
         xt: &DMatrix<T>,
         samples: &[usize],
         loss: &LossConfig,
-    ) -> Result<(LossTerms, &mut Gradient<T>)> {
+    ) -> Result<(LossTerms, &mut Gradient<T>, &GradNorms)> {
         self.grad_from(model, Source::Columns(xt), samples, loss)
     }
 
@@ -160,7 +205,7 @@ impl<T: Real> ShardEngine<T> {
         x: Source<'_, T>,
         rows: &[usize],
         loss: &LossConfig,
-    ) -> Result<(LossTerms, &mut Gradient<T>)> {
+    ) -> Result<(LossTerms, &mut Gradient<T>, &GradNorms)> {
         Self::check_rows(x, rows)?;
         let norm = Normalizer::new(rows.len())?;
         let shards: Vec<&[usize]> = rows.chunks(self.shard_size).collect();
@@ -188,9 +233,9 @@ impl<T: Real> ShardEngine<T> {
                 for (s, rows) in group.iter().enumerate() {
                     x.gather(rows, &mut b.x);
                     let t = if s == 0 {
-                        model.loss_and_grad_with(&b.x, &b.x, loss, norm, &mut b.ws, &mut b.grad)?
+                        model.shard_loss_and_grad(&b.x, &b.x, loss, norm, &mut b.ws, &mut b.grad)?
                     } else {
-                        let t = model.loss_and_grad_with(
+                        let t = model.shard_loss_and_grad(
                             &b.x,
                             &b.x,
                             loss,
@@ -213,13 +258,16 @@ impl<T: Real> ShardEngine<T> {
         sum_into_first(&mut self.blocks[..nblocks]);
         let grad = &mut self.blocks[0].grad;
         model.l2_penalty_and_grad(loss, &mut terms, grad)?;
-        if !terms.is_finite() || !grad.is_finite() {
+        // The norms double as the finiteness check of every entry (see
+        // `GradNorms::is_finite`); only an overflowing f64 sum needs a scan.
+        self.norms = grad.norms();
+        if !terms.is_finite() || (!self.norms.is_finite() && !grad.is_finite()) {
             return Err(Error::Numerical(format!(
                 "batch objective {:.6e} or its gradient is not finite",
                 terms.total
             )));
         }
-        Ok((terms, grad))
+        Ok((terms, grad, &self.norms))
     }
 
     /// The objective of rows `rows` of `x` without a gradient (validation),
@@ -371,7 +419,8 @@ mod tests {
         let rows: Vec<usize> = (0..37).collect();
         for shard in [1, 4, 10, 37, 64] {
             let mut eng = ShardEngine::new(shard).unwrap();
-            let (t, g) = eng.loss_and_grad(&model, &x, &rows, &loss).unwrap();
+            let (t, g, n) = eng.loss_and_grad(&model, &x, &rows, &loss).unwrap();
+            assert_eq!(*n, g.norms());
             assert!((t.total - want_t.total).abs() < 1e-12 * want_t.total.abs().max(1.0));
             for (a, b) in g.as_slice().iter().zip(want_g.as_slice()) {
                 assert!((a - b).abs() < 1e-12, "shard {shard}: {a} vs {b}");
@@ -381,13 +430,29 @@ mod tests {
             assert!((v.total - t.total).abs() < 1e-12);
             // The transposed source gives the same bits.
             let xt = x.transpose();
-            let (t2, g2) = eng
+            let (t2, g2, _) = eng
                 .loss_and_grad_transposed(&model, &xt, &rows, &loss)
                 .unwrap();
             assert_eq!(t2, t);
             assert_eq!(g2.as_slice(), g.as_slice());
             let v2 = eng.loss_transposed(&model, &xt, &rows, &loss).unwrap();
             assert_eq!(v2, v);
+        }
+    }
+
+    /// Both sources gather the same shard, whole 16 x 16 tiles and ragged
+    /// edges alike.
+    #[test]
+    fn transposed_gather_equals_row_gather() {
+        let x = data(70, 37);
+        let xt = x.transpose();
+        let rows: Vec<usize> = (0..53).map(|i| (i * 29 + 5) % 70).collect();
+        for take in [53, 48, 16, 7] {
+            let (mut a, mut b) = (DMatrix::zeros(0, 0), DMatrix::zeros(0, 0));
+            Source::Rows(&x).gather(&rows[..take], &mut a);
+            Source::Columns(&xt).gather(&rows[..take], &mut b);
+            assert_eq!(a, b);
+            assert_eq!(a, x.select_rows(&rows[..take]));
         }
     }
 

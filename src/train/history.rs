@@ -6,7 +6,7 @@
 //! (or explodes) is how gradient instability shows up.
 
 use crate::error::Result;
-use crate::model::{Gradient, LossTerms};
+use crate::model::{GradNorms, Gradient, LossTerms};
 use crate::real::Real;
 use polars::prelude::{Column, DataFrame};
 use serde::{Deserialize, Serialize};
@@ -174,6 +174,12 @@ pub struct EpochAccumulator {
 impl EpochAccumulator {
     /// Adds one batch of `rows` rows with objective `terms` and gradient `grad`.
     pub fn add<T: Real>(&mut self, terms: &LossTerms, rows: usize, grad: &Gradient<T>) {
+        self.add_norms(terms, rows, &grad.norms());
+    }
+
+    /// [`EpochAccumulator::add`] with the gradient's norms already computed
+    /// (the batch engine computes them once to check the gradient).
+    pub fn add_norms(&mut self, terms: &LossTerms, rows: usize, norms: &GradNorms) {
         let w = rows as f64;
         self.terms.add(&LossTerms {
             reconstruction: terms.reconstruction * w,
@@ -184,12 +190,12 @@ impl EpochAccumulator {
         });
         self.rows += rows;
         self.batches += 1;
-        self.grad_norm += grad.norm();
-        let norms = grad.layer_norms();
-        if self.layers.len() < norms.len() {
-            self.layers.resize(norms.len(), LayerNorms::default());
+        self.grad_norm += norms.total;
+        if self.layers.len() < norms.layers.len() {
+            self.layers
+                .resize(norms.layers.len(), LayerNorms::default());
         }
-        for (acc, n) in self.layers.iter_mut().zip(norms) {
+        for (acc, n) in self.layers.iter_mut().zip(&norms.layers) {
             acc.total += n.total;
             if let Some(e) = n.encoder_part {
                 *acc.encoder_part.get_or_insert(0.0) += e;

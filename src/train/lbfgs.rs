@@ -74,12 +74,12 @@ impl Evaluator<'_> {
                 Error::InvalidData(m) => Error::Numerical(m),
                 other => other,
             })?;
-            let (terms, g) =
+            let (terms, g, norms) =
                 self.engine
                     .loss_and_grad(&self.model, self.x, self.rows, &self.loss)?;
-            let layers = g
-                .layer_norms()
-                .into_iter()
+            let layers = norms
+                .layers
+                .iter()
                 .map(|n| LayerNorms {
                     total: n.total,
                     encoder_part: n.encoder_part,
@@ -90,7 +90,7 @@ impl Evaluator<'_> {
                 param: param.to_vec(),
                 terms,
                 grad: g.as_slice().to_vec(),
-                norm: g.norm(),
+                norm: norms.total,
                 layers,
             })
         })();

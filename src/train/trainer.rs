@@ -12,11 +12,12 @@ use super::progress::Reporter;
 use super::{lbfgs, schedule};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::model::Autoencoder;
+use crate::model::{Autoencoder, all_finite};
 use crate::real::Real;
 use crate::rng::{derive_seed, seeded};
 use nalgebra::DMatrix;
 use rand::RngExt;
+use rayon::prelude::*;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,6 +26,9 @@ use std::time::Instant;
 
 /// Seed stream of the validation split; epochs use streams `1..=epochs`.
 const SPLIT_STREAM: u64 = u64::MAX;
+
+/// Entries per parallel task of the data's finiteness check.
+const FINITE_TASK: usize = 1 << 16;
 
 /// Trains autoencoders with a validated [`TrainConfig`].
 ///
@@ -203,7 +207,9 @@ fn check_data<T: Real>(model: &Autoencoder<T>, x: &DMatrix<T>) -> Result<()> {
     if x.nrows() == 0 {
         return Err(Error::InvalidData("no rows to train on".into()));
     }
-    if let Some(k) = x.iter().position(|v| !v.is_finite()) {
+    if !x.as_slice().par_chunks(FINITE_TASK).all(all_finite)
+        && let Some(k) = x.iter().position(|v| !v.is_finite())
+    {
         return Err(Error::InvalidData(format!(
             "data entry (row {}, column {}) is {}",
             k % x.nrows(),
@@ -212,10 +218,6 @@ fn check_data<T: Real>(model: &Autoencoder<T>, x: &DMatrix<T>) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-fn all_finite<T: Real>(v: &[T]) -> bool {
-    v.iter().fold(true, |ok, x| ok & x.is_finite())
 }
 
 pub(crate) fn diverged(epoch: usize, batch: usize, what: String, last: Option<f64>) -> Error {
@@ -611,7 +613,7 @@ impl Trainer {
                     reporter.finish();
                     return Err(Error::Interrupted { checkpoint: None });
                 }
-                let (terms, grad) =
+                let (terms, grad, norms) =
                     match engine.loss_and_grad_transposed(&st.model, &xt, rows, &loss) {
                         Ok(v) => v,
                         Err(Error::Numerical(what)) => {
@@ -620,9 +622,9 @@ impl Trainer {
                         }
                         Err(other) => return Err(other),
                     };
-                st.acc.add(&terms, rows.len(), grad);
+                st.acc.add_norms(&terms, rows.len(), norms);
                 if let Some(c) = cfg.clip_grad_norm {
-                    let n = grad.norm();
+                    let n = norms.total;
                     if n > c {
                         grad.scale(T::of(c / n));
                     }
