@@ -169,11 +169,10 @@ pub(crate) fn covariance_lower(x: &DMatrix<f64>, stats: &ColumnStats, cols: &[us
         None => centered_gram_lower(x, &stats.mean, cols),
     };
     let scale = 1.0 / (x.nrows() as f64 - 1.0);
-    let d = cols.len();
-    for j in 0..d {
-        for i in j..d {
-            cov[(i, j)] *= scale;
-        }
+    for j in 0..cols.len() {
+        cov.col_as_slice_mut(j)[j..]
+            .iter_mut()
+            .for_each(|v| *v *= scale);
     }
     cov
 }
@@ -321,8 +320,9 @@ fn sparse_gram_lower(
     }
     let nf = n as f64;
     for (q, &j) in cols.iter().enumerate() {
-        for (p, &i) in cols.iter().enumerate().skip(q) {
-            gram[(p, q)] -= nf * stats.mean[i] * stats.mean[j];
+        let col = &mut gram.col_as_slice_mut(q)[q..];
+        for (g, &i) in col.iter_mut().zip(&cols[q..]) {
+            *g -= nf * stats.mean[i] * stats.mean[j];
         }
     }
     gram

@@ -73,10 +73,8 @@ impl Tridiagonal {
     pub(crate) fn new(lower: Mat<f64>) -> Self {
         let d = lower.nrows();
         let mut a = vec![0.0; d * d];
-        for j in 0..d {
-            for i in j..d {
-                a[j * d + i] = lower[(i, j)];
-            }
+        for (j, col) in a.chunks_exact_mut(d.max(1)).enumerate().take(d) {
+            col[j..].copy_from_slice(&lower.col_as_slice(j)[j..]);
         }
         let Reduction {
             reflectors,
@@ -84,7 +82,11 @@ impl Tridiagonal {
             diag,
             offdiag,
         } = Reduction::new(a, d);
-        let reflectors = Mat::from_fn(d, d, |i, j| reflectors[j * d + i]);
+        let mut reflectors_mat = Mat::<f64>::zeros(d, d);
+        for (j, col) in reflectors.chunks_exact(d.max(1)).enumerate().take(d) {
+            reflectors_mat.col_as_slice_mut(j).copy_from_slice(col);
+        }
+        let reflectors = reflectors_mat;
         // faer applies `I − v vᵀ / t` with `t = 1 / τ` (infinite for "no
         // reflection"), grouped into blocks with triangular factors that
         // turn each block into two matrix products.
