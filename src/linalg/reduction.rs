@@ -173,11 +173,13 @@ fn sweep(a: &mut [f64], d: usize, s: usize, pv: &[f64], pw: &[f64], v: &[f64]) -
         return y;
     }
     // Column ranges of roughly equal area (the trailing triangle has
-    // m − j entries in column j).
+    // m − j entries in column j), starting at even columns so that columns
+    // pair up within each range.
     let bounds: Vec<usize> = (0..=PARTS)
         .map(|p| {
             let frac = p as f64 / PARTS as f64;
-            ((1.0 - (1.0 - frac).sqrt()) * m as f64).round() as usize
+            let at = ((1.0 - (1.0 - frac).sqrt()) * m as f64 / 2.0).round() as usize * 2;
+            if p == PARTS { m } else { at.min(m) }
         })
         .collect();
     let mut pieces: Vec<(&mut [f64], std::ops::Range<usize>)> = Vec::with_capacity(PARTS);
@@ -207,6 +209,8 @@ fn sweep(a: &mut [f64], d: usize, s: usize, pv: &[f64], pw: &[f64], v: &[f64]) -
 
 /// Sweeps trailing columns `range` (relative to `s`), held in `cols` from
 /// the first column of the range on, accumulating into `y` (length `m`).
+/// Ranges start at even columns, so columns go in pairs, and an odd one
+/// out can only be the last column, whose trailing part is its diagonal.
 #[allow(clippy::too_many_arguments)]
 fn sweep_columns(
     cols: &mut [f64],
@@ -219,7 +223,42 @@ fn sweep_columns(
     y: &mut [f64],
 ) {
     #[cfg(target_arch = "x86_64")]
-    let fast = has_fma();
+    if has_fma() {
+        // SAFETY: the features the function is compiled for were detected.
+        unsafe { sweep_columns_fma(cols, d, s, range, pv, pw, v, y) };
+        return;
+    }
+    sweep_columns_with::<false>(cols, d, s, range, pv, pw, v, y);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn sweep_columns_fma(
+    cols: &mut [f64],
+    d: usize,
+    s: usize,
+    range: std::ops::Range<usize>,
+    pv: &[f64],
+    pw: &[f64],
+    v: &[f64],
+    y: &mut [f64],
+) {
+    sweep_columns_with::<true>(cols, d, s, range, pv, pw, v, y);
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn sweep_columns_with<const AVX2: bool>(
+    cols: &mut [f64],
+    d: usize,
+    s: usize,
+    range: std::ops::Range<usize>,
+    pv: &[f64],
+    pw: &[f64],
+    v: &[f64],
+    y: &mut [f64],
+) {
     let first = range.start;
     let mut j = range.start;
     // Columns in pairs: the pair shares its loads of the update vectors,
@@ -234,46 +273,32 @@ fn sweep_columns(
         } else {
             (&pv[j..], &pw[j..])
         };
-        #[cfg(target_arch = "x86_64")]
-        let dots = if fast {
-            // SAFETY: the features the kernel is compiled for were detected.
-            unsafe { fused_pair_avx2(c1, c2, pvj, pwj, &v[j..], &mut y[j..]) }
-        } else {
-            fused_pair(c1, c2, pvj, pwj, &v[j..], &mut y[j..])
-        };
-        #[cfg(not(target_arch = "x86_64"))]
-        let dots = fused_pair(c1, c2, pvj, pwj, &v[j..], &mut y[j..]);
+        let dots = fused_pair::<AVX2>(c1, c2, pvj, pwj, &v[j..], &mut y[j..]);
         y[j] += dots.0;
         y[j + 1] += dots.1;
         j += 2;
     }
     if j < range.end {
-        // Column s + j, rows s + j.. (diagonal included).
-        let start = (j - first) * d + s + j;
-        let col = &mut cols[start..start + (d - s - j)];
-        let (pvj, pwj) = if pv.is_empty() {
-            (&[][..], &[][..])
-        } else {
-            (&pv[j..], &pw[j..])
-        };
-        #[cfg(target_arch = "x86_64")]
-        if fast {
-            // SAFETY: the features the kernel is compiled for were detected.
-            y[j] += unsafe { fused_column_avx2(col, pvj, pwj, &v[j..], &mut y[j..]) };
-            return;
+        debug_assert_eq!(s + j + 1, d, "only the last column can be unpaired");
+        let x = &mut cols[(j - first) * d + s + j];
+        if !pv.is_empty() {
+            *x = (-pv[j]).mul_add(pw[j], (-pw[j]).mul_add(pv[j], *x));
         }
-        y[j] += fused_column(col, pvj, pwj, &v[j..], &mut y[j..]);
+        y[j] = x.mul_add(v[j], y[j]);
     }
 }
 
 /// Two adjacent columns of the sweep in one pass. `c1` is column `j` from
 /// row `j` (length `L + 1`), `c2` column `j + 1` from row `j + 1` (length
-/// `L`); `pv`, `pw`, `v` and `y` start at row `j`. Returns both columns'
-/// dot products with `v`; adds the off-diagonal halves to `y`. Rows `j` and
-/// `j + 1` are done one by one; from row `j + 2` on, row `r` goes to lane
-/// `(r − j − 2) % DOT_LANES` of each column's partial sums.
+/// `L`); `pv`, `pw`, `v` and `y` start at row `j`. Applies the previous
+/// update (`c -= pv·pw_c + pw·pv_c`, skipped when `pv` is empty), returns
+/// both columns' dot products with `v` and adds the off-diagonal halves to
+/// `y`. Rows `j` and `j + 1` are done one by one; from row `j + 2` on, row
+/// `r` goes to lane `(r − j − 2) % DOT_LANES` of each column's partial sums,
+/// full groups of lanes by [`pair_body_avx2`] when `AVX2`, so both builds
+/// perform the same operations and give the same bits.
 #[inline(always)]
-fn fused_pair(
+fn fused_pair<const AVX2: bool>(
     c1: &mut [f64],
     c2: &mut [f64],
     pv: &[f64],
@@ -282,66 +307,9 @@ fn fused_pair(
     y: &mut [f64],
 ) -> (f64, f64) {
     let len = c1.len();
-    debug_assert_eq!(c2.len() + 1, len);
-    let has_prev = !pv.is_empty();
-    let upd = |x: f64, r: usize, col: usize| -> f64 {
-        if has_prev {
-            (-pv[r]).mul_add(pw[col], (-pw[r]).mul_add(pv[col], x))
-        } else {
-            x
-        }
-    };
-    let (v0, v1) = (v[0], v.get(1).copied().unwrap_or(0.0));
-    // Row j: diagonal of column j.
-    let x = upd(c1[0], 0, 0);
-    c1[0] = x;
-    let head1 = x * v0;
-    if len == 1 {
-        return (head1, 0.0);
-    }
-    // Row j + 1: off-diagonal of column j, diagonal of column j + 1.
-    let x1 = upd(c1[1], 1, 0);
-    let x2 = upd(c2[0], 1, 1);
-    c1[1] = x1;
-    c2[0] = x2;
-    let head1 = x1.mul_add(v1, head1);
-    let head2 = x2 * v1;
-    y[1] = x1.mul_add(v0, y[1]);
-    let mut acc1 = [0.0f64; DOT_LANES];
-    let mut acc2 = [0.0f64; DOT_LANES];
-    for r in 2..len {
-        let l = (r - 2) % DOT_LANES;
-        let x1 = upd(c1[r], r, 0);
-        let x2 = upd(c2[r - 1], r, 1);
-        c1[r] = x1;
-        c2[r - 1] = x2;
-        acc1[l] = x1.mul_add(v[r], acc1[l]);
-        acc2[l] = x2.mul_add(v[r], acc2[l]);
-        y[r] = x2.mul_add(v1, x1.mul_add(v0, y[r]));
-    }
-    (head1 + sum_lanes(&acc1), head2 + sum_lanes(&acc2))
-}
-
-/// [`fused_pair`] with AVX2 + FMA intrinsics: the same operations on the
-/// same lanes, so the same bits.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn fused_pair_avx2(
-    c1: &mut [f64],
-    c2: &mut [f64],
-    pv: &[f64],
-    pw: &[f64],
-    v: &[f64],
-    y: &mut [f64],
-) -> (f64, f64) {
-    use std::arch::x86_64::*;
-    let len = c1.len();
-    assert!(c2.len() + 1 == len && v.len() >= len && y.len() >= len);
+    assert!(c2.len() + 1 == len && len >= 2 && v.len() >= len && y.len() >= len);
     let has_prev = !pv.is_empty();
     assert!(!has_prev || (pv.len() >= len && pw.len() >= len));
-    if len < 2 + DOT_LANES {
-        return fused_pair(c1, c2, pv, pw, v, y);
-    }
     let upd = |x: f64, r: usize, col: usize| -> f64 {
         if has_prev {
             (-pv[r]).mul_add(pw[col], (-pw[r]).mul_add(pv[col], x))
@@ -350,9 +318,11 @@ unsafe fn fused_pair_avx2(
         }
     };
     let (v0, v1) = (v[0], v[1]);
+    // Row j: diagonal of column j.
     let x = upd(c1[0], 0, 0);
     c1[0] = x;
     let head1 = x * v0;
+    // Row j + 1: off-diagonal of column j, diagonal of column j + 1.
     let x1 = upd(c1[1], 1, 0);
     let x2 = upd(c2[0], 1, 1);
     c1[1] = x1;
@@ -360,66 +330,21 @@ unsafe fn fused_pair_avx2(
     let head1 = x1.mul_add(v1, head1);
     let head2 = x2 * v1;
     y[1] = x1.mul_add(v0, y[1]);
-    let body = (len - 2) / DOT_LANES * DOT_LANES;
     let mut lanes1 = [0.0f64; DOT_LANES];
     let mut lanes2 = [0.0f64; DOT_LANES];
-    // SAFETY: offsets stay below 2 + body <= len for c1, v, y, pv, pw and
-    // below 1 + body <= len - 1 for c2.
-    unsafe {
-        let (p1, p2) = (c1.as_mut_ptr().add(2), c2.as_mut_ptr().add(1));
-        let (vp, yp) = (v.as_ptr().add(2), y.as_mut_ptr().add(2));
-        let (s0, s1) = (_mm256_set1_pd(v0), _mm256_set1_pd(v1));
-        let zero = _mm256_setzero_pd();
-        let mut acc = [zero; 4]; // column 1 lanes 0-3, 4-7; column 2 lanes 0-3, 4-7
-        let mut i = 0;
-        if has_prev {
-            let (ap, bp) = (pv.as_ptr().add(2), pw.as_ptr().add(2));
-            let (pv0, pw0) = (_mm256_set1_pd(pv[0]), _mm256_set1_pd(pw[0]));
-            let (pv1, pw1) = (_mm256_set1_pd(pv[1]), _mm256_set1_pd(pw[1]));
-            while i < body {
-                for h in [0, 4] {
-                    let a = _mm256_loadu_pd(ap.add(i + h));
-                    let b = _mm256_loadu_pd(bp.add(i + h));
-                    let x1 = _mm256_fnmadd_pd(
-                        a,
-                        pw0,
-                        _mm256_fnmadd_pd(b, pv0, _mm256_loadu_pd(p1.add(i + h))),
-                    );
-                    let x2 = _mm256_fnmadd_pd(
-                        a,
-                        pw1,
-                        _mm256_fnmadd_pd(b, pv1, _mm256_loadu_pd(p2.add(i + h))),
-                    );
-                    _mm256_storeu_pd(p1.add(i + h), x1);
-                    _mm256_storeu_pd(p2.add(i + h), x2);
-                    let vv = _mm256_loadu_pd(vp.add(i + h));
-                    acc[h / 4] = _mm256_fmadd_pd(x1, vv, acc[h / 4]);
-                    acc[2 + h / 4] = _mm256_fmadd_pd(x2, vv, acc[2 + h / 4]);
-                    let yy = _mm256_fmadd_pd(x1, s0, _mm256_loadu_pd(yp.add(i + h)));
-                    _mm256_storeu_pd(yp.add(i + h), _mm256_fmadd_pd(x2, s1, yy));
-                }
-                i += DOT_LANES;
-            }
-        } else {
-            while i < body {
-                for h in [0, 4] {
-                    let x1 = _mm256_loadu_pd(p1.add(i + h));
-                    let x2 = _mm256_loadu_pd(p2.add(i + h));
-                    let vv = _mm256_loadu_pd(vp.add(i + h));
-                    acc[h / 4] = _mm256_fmadd_pd(x1, vv, acc[h / 4]);
-                    acc[2 + h / 4] = _mm256_fmadd_pd(x2, vv, acc[2 + h / 4]);
-                    let yy = _mm256_fmadd_pd(x1, s0, _mm256_loadu_pd(yp.add(i + h)));
-                    _mm256_storeu_pd(yp.add(i + h), _mm256_fmadd_pd(x2, s1, yy));
-                }
-                i += DOT_LANES;
-            }
-        }
-        _mm256_storeu_pd(lanes1.as_mut_ptr(), acc[0]);
-        _mm256_storeu_pd(lanes1.as_mut_ptr().add(4), acc[1]);
-        _mm256_storeu_pd(lanes2.as_mut_ptr(), acc[2]);
-        _mm256_storeu_pd(lanes2.as_mut_ptr().add(4), acc[3]);
-    }
-    for r in 2 + body..len {
+    let body = (len - 2) / DOT_LANES * DOT_LANES;
+    #[cfg(target_arch = "x86_64")]
+    let done = if AVX2 {
+        // SAFETY: `AVX2` is only set inside code compiled for, and run
+        // after detecting, AVX2 + FMA; the lengths were checked above.
+        unsafe { pair_body_avx2(c1, c2, pv, pw, v, y, body, &mut lanes1, &mut lanes2) };
+        body
+    } else {
+        0
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let done = 0;
+    for r in 2 + done..len {
         let l = (r - 2) % DOT_LANES;
         let x1 = upd(c1[r], r, 0);
         let x2 = upd(c2[r - 1], r, 1);
@@ -432,128 +357,68 @@ unsafe fn fused_pair_avx2(
     (head1 + sum_lanes(&lanes1), head2 + sum_lanes(&lanes2))
 }
 
-/// [`fused_column`] with AVX2 + FMA intrinsics: the same operations on the
-/// same lanes (element `i` in lane `i % 8`), so the same bits.
+/// Rows `j + 2 .. j + 2 + body` of [`fused_pair`] (`body` a multiple of
+/// [`DOT_LANES`]), four lanes per AVX2 register, into `lanes1`/`lanes2`.
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA; `c1`, `v`, `y` (and `pv`, `pw` when not
+/// empty) must hold at least `body + 2` entries and `c2` `body + 1`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn fused_column_avx2(
-    col: &mut [f64],
+#[allow(clippy::too_many_arguments)]
+unsafe fn pair_body_avx2(
+    c1: &mut [f64],
+    c2: &mut [f64],
     pv: &[f64],
     pw: &[f64],
     v: &[f64],
     y: &mut [f64],
-) -> f64 {
+    body: usize,
+    lanes1: &mut [f64; DOT_LANES],
+    lanes2: &mut [f64; DOT_LANES],
+) {
     use std::arch::x86_64::*;
-    let len = col.len();
-    let (v, y) = (&v[..len], &mut y[..len]);
-    let has_prev = !pv.is_empty();
-    let (pv, pw) = if has_prev {
-        (&pv[..len], &pw[..len])
-    } else {
-        (&[][..], &[][..])
-    };
-    let v0 = v[0];
-    let y0 = y[0];
-    let full = len / DOT_LANES * DOT_LANES;
-    let mut lanes = [0.0f64; DOT_LANES];
-    // SAFETY: every pointer offset below is < `full` <= `len`, and all four
-    // slices (five with the previous update) hold at least `len` entries.
+    // SAFETY: offsets stay below 2 + body for c1, v, y, pv, pw and below
+    // 1 + body for c2 (the caller's contract).
     unsafe {
-        let (cp, vp, yp) = (col.as_mut_ptr(), v.as_ptr(), y.as_mut_ptr());
-        let splat_v0 = _mm256_set1_pd(v0);
-        let mut acc0 = _mm256_setzero_pd();
-        let mut acc1 = _mm256_setzero_pd();
+        let (p1, p2) = (c1.as_mut_ptr().add(2), c2.as_mut_ptr().add(1));
+        let (vp, yp) = (v.as_ptr().add(2), y.as_mut_ptr().add(2));
+        let (s0, s1) = (_mm256_set1_pd(v[0]), _mm256_set1_pd(v[1]));
+        // Column 1 lanes 0-3, 4-7; column 2 lanes 0-3, 4-7.
+        let mut acc = [_mm256_setzero_pd(); 4];
+        let prev = (!pv.is_empty()).then(|| {
+            (
+                (pv.as_ptr().add(2), pw.as_ptr().add(2)),
+                (_mm256_set1_pd(pv[0]), _mm256_set1_pd(pw[0])),
+                (_mm256_set1_pd(pv[1]), _mm256_set1_pd(pw[1])),
+            )
+        });
         let mut i = 0;
-        if has_prev {
-            let (ap, bp) = (pv.as_ptr(), pw.as_ptr());
-            let (pv0, pw0) = (_mm256_set1_pd(pv[0]), _mm256_set1_pd(pw[0]));
-            while i < full {
-                for (h, acc) in [(0, &mut acc0), (4, &mut acc1)] {
-                    let c = _mm256_loadu_pd(cp.add(i + h));
-                    let inner = _mm256_fnmadd_pd(_mm256_loadu_pd(bp.add(i + h)), pv0, c);
-                    let x = _mm256_fnmadd_pd(_mm256_loadu_pd(ap.add(i + h)), pw0, inner);
-                    _mm256_storeu_pd(cp.add(i + h), x);
-                    *acc = _mm256_fmadd_pd(x, _mm256_loadu_pd(vp.add(i + h)), *acc);
-                    let yv = _mm256_loadu_pd(yp.add(i + h));
-                    _mm256_storeu_pd(yp.add(i + h), _mm256_fmadd_pd(x, splat_v0, yv));
+        while i < body {
+            for h in [0, 4] {
+                let mut x1 = _mm256_loadu_pd(p1.add(i + h));
+                let mut x2 = _mm256_loadu_pd(p2.add(i + h));
+                if let Some(((ap, bp), (pv0, pw0), (pv1, pw1))) = prev {
+                    let a = _mm256_loadu_pd(ap.add(i + h));
+                    let b = _mm256_loadu_pd(bp.add(i + h));
+                    x1 = _mm256_fnmadd_pd(a, pw0, _mm256_fnmadd_pd(b, pv0, x1));
+                    x2 = _mm256_fnmadd_pd(a, pw1, _mm256_fnmadd_pd(b, pv1, x2));
+                    _mm256_storeu_pd(p1.add(i + h), x1);
+                    _mm256_storeu_pd(p2.add(i + h), x2);
                 }
-                i += DOT_LANES;
+                let vv = _mm256_loadu_pd(vp.add(i + h));
+                acc[h / 4] = _mm256_fmadd_pd(x1, vv, acc[h / 4]);
+                acc[2 + h / 4] = _mm256_fmadd_pd(x2, vv, acc[2 + h / 4]);
+                let yy = _mm256_fmadd_pd(x1, s0, _mm256_loadu_pd(yp.add(i + h)));
+                _mm256_storeu_pd(yp.add(i + h), _mm256_fmadd_pd(x2, s1, yy));
             }
-        } else {
-            while i < full {
-                for (h, acc) in [(0, &mut acc0), (4, &mut acc1)] {
-                    let x = _mm256_loadu_pd(cp.add(i + h));
-                    *acc = _mm256_fmadd_pd(x, _mm256_loadu_pd(vp.add(i + h)), *acc);
-                    let yv = _mm256_loadu_pd(yp.add(i + h));
-                    _mm256_storeu_pd(yp.add(i + h), _mm256_fmadd_pd(x, splat_v0, yv));
-                }
-                i += DOT_LANES;
-            }
+            i += DOT_LANES;
         }
-        _mm256_storeu_pd(lanes.as_mut_ptr(), acc0);
-        _mm256_storeu_pd(lanes.as_mut_ptr().add(4), acc1);
+        _mm256_storeu_pd(lanes1.as_mut_ptr(), acc[0]);
+        _mm256_storeu_pd(lanes1.as_mut_ptr().add(4), acc[1]);
+        _mm256_storeu_pd(lanes2.as_mut_ptr(), acc[2]);
+        _mm256_storeu_pd(lanes2.as_mut_ptr().add(4), acc[3]);
     }
-    for i in full..len {
-        if has_prev {
-            col[i] = (-pv[i]).mul_add(pw[0], (-pw[i]).mul_add(pv[0], col[i]));
-        }
-        lanes[i % DOT_LANES] = col[i].mul_add(v[i], lanes[i % DOT_LANES]);
-        y[i] = col[i].mul_add(v0, y[i]);
-    }
-    y[0] = y0;
-    sum_lanes(&lanes)
-}
-
-/// One column of the sweep, in one pass: `col -= pv·pw₀ + pw·pv₀` (skipped
-/// when `pv` is empty), then returns `col·v` and adds `col[1..]·v₀` to
-/// `y[1..]` (the symmetric half of the product). The dot product keeps
-/// [`DOT_LANES`] partial sums: element `i` goes to lane `i % DOT_LANES`.
-#[inline(always)]
-fn fused_column(col: &mut [f64], pv: &[f64], pw: &[f64], v: &[f64], y: &mut [f64]) -> f64 {
-    let len = col.len();
-    let (v, y) = (&v[..len], &mut y[..len]);
-    let v0 = v[0];
-    let y0 = y[0];
-    let mut acc = [0.0f64; DOT_LANES];
-    let full = len / DOT_LANES * DOT_LANES;
-    if pv.is_empty() {
-        for base in (0..full).step_by(DOT_LANES) {
-            let c: &[f64; DOT_LANES] = col[base..base + DOT_LANES].try_into().unwrap();
-            let vv: &[f64; DOT_LANES] = v[base..base + DOT_LANES].try_into().unwrap();
-            let yy: &mut [f64; DOT_LANES] = (&mut y[base..base + DOT_LANES]).try_into().unwrap();
-            for l in 0..DOT_LANES {
-                acc[l] = c[l].mul_add(vv[l], acc[l]);
-                yy[l] = c[l].mul_add(v0, yy[l]);
-            }
-        }
-    } else {
-        let (pv, pw) = (&pv[..len], &pw[..len]);
-        let (pv0, pw0) = (pv[0], pw[0]);
-        for base in (0..full).step_by(DOT_LANES) {
-            let c: &mut [f64; DOT_LANES] = (&mut col[base..base + DOT_LANES]).try_into().unwrap();
-            let a: &[f64; DOT_LANES] = pv[base..base + DOT_LANES].try_into().unwrap();
-            let b: &[f64; DOT_LANES] = pw[base..base + DOT_LANES].try_into().unwrap();
-            let vv: &[f64; DOT_LANES] = v[base..base + DOT_LANES].try_into().unwrap();
-            let yy: &mut [f64; DOT_LANES] = (&mut y[base..base + DOT_LANES]).try_into().unwrap();
-            for l in 0..DOT_LANES {
-                let x = (-a[l]).mul_add(pw0, (-b[l]).mul_add(pv0, c[l]));
-                c[l] = x;
-                acc[l] = x.mul_add(vv[l], acc[l]);
-                yy[l] = x.mul_add(v0, yy[l]);
-            }
-        }
-    }
-    for i in full..len {
-        if !pv.is_empty() {
-            col[i] = (-pv[i]).mul_add(pw[0], (-pw[i]).mul_add(pv[0], col[i]));
-        }
-        acc[i % DOT_LANES] = col[i].mul_add(v[i], acc[i % DOT_LANES]);
-        y[i] = col[i].mul_add(v0, y[i]);
-    }
-    // The loop also added col[0]·v₀ to y[0], which belongs to the dot
-    // product alone (the caller adds the returned sum to y[0]).
-    y[0] = y0;
-    sum_lanes(&acc)
 }
 
 /// Adds the lanes pairwise in a fixed tree.
@@ -691,46 +556,49 @@ mod tests {
 mod kernel_tests {
     use super::*;
 
-    /// The intrinsics kernel and the portable one give the same bits (the
-    /// reduction's results must not depend on which one the CPU can run).
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn pair_fma(
+        c1: &mut [f64],
+        c2: &mut [f64],
+        pv: &[f64],
+        pw: &[f64],
+        v: &[f64],
+        y: &mut [f64],
+    ) -> (f64, f64) {
+        fused_pair::<true>(c1, c2, pv, pw, v, y)
+    }
+
+    /// The intrinsics path and the portable one give the same bits (the
+    /// reduction's results must not depend on which one the CPU can run),
+    /// and the portable one computes the dot products it claims to.
     #[test]
     fn vector_kernel_matches_portable_kernel_bit_for_bit() {
         use rand::RngExt;
         assert!(has_fma(), "this test needs a CPU with AVX2 and FMA");
         let mut rng = crate::rng::seeded(4);
-        for len in [1, 2, 3, 7, 8, 9, 10, 11, 16, 33, 100] {
+        for len in [2, 3, 9, 10, 11, 17, 33, 100] {
             for with_prev in [false, true] {
                 let mut r = |n: usize| -> Vec<f64> {
                     (0..n).map(|_| rng.random_range(-1.0..1.0)).collect()
                 };
-                let (col, v, y) = (r(len), r(len), r(len));
+                let (c1, c2, v, y) = (r(len), r(len - 1), r(len), r(len));
                 let (pv, pw) = if with_prev {
                     (r(len), r(len))
                 } else {
                     (Vec::new(), Vec::new())
                 };
-                let (mut c1, mut y1) = (col.clone(), y.clone());
-                let (mut c2, mut y2) = (col.clone(), y.clone());
-                let s1 = fused_column(&mut c1, &pv, &pw, &v, &mut y1);
+                let (mut a1, mut b1, mut y1) = (c1.clone(), c2.clone(), y.clone());
+                let (mut a2, mut b2, mut y2) = (c1.clone(), c2.clone(), y.clone());
+                let s1 = fused_pair::<false>(&mut a1, &mut b1, &pv, &pw, &v, &mut y1);
                 // SAFETY: the features were asserted above.
-                let s2 = unsafe { fused_column_avx2(&mut c2, &pv, &pw, &v, &mut y2) };
-                assert_eq!(s1.to_bits(), s2.to_bits(), "len {len}: dot");
-                assert!(c1 == c2 && y1 == y2, "len {len}: column or y");
-                // And the portable kernel computes what it says.
-                let want: f64 = c1.iter().zip(&v).map(|(a, b)| a * b).sum();
-                assert!((s1 - want).abs() < 1e-12 * len as f64, "len {len}");
+                let s2 = unsafe { pair_fma(&mut a2, &mut b2, &pv, &pw, &v, &mut y2) };
+                assert!(s1.0.to_bits() == s2.0.to_bits() && s1.1.to_bits() == s2.1.to_bits());
+                assert!(a1 == a2 && b1 == b2 && y1 == y2, "len {len}");
+                let want1: f64 = a1.iter().zip(&v).map(|(a, b)| a * b).sum();
+                let want2: f64 = b1.iter().zip(&v[1..]).map(|(a, b)| a * b).sum();
+                assert!((s1.0 - want1).abs() < 1e-12 * len as f64, "len {len}");
+                assert!((s1.1 - want2).abs() < 1e-12 * len as f64, "len {len}");
                 assert_eq!(y1[0], y[0], "len {len}: y[0] is left to the caller");
-                // The pair kernel: column j (len) and column j + 1 (len - 1).
-                if len >= 2 {
-                    let other = r(len - 1);
-                    let (mut a1, mut b1, mut y1) = (col.clone(), other.clone(), y.clone());
-                    let (mut a2, mut b2, mut y2) = (col.clone(), other.clone(), y.clone());
-                    let s1 = fused_pair(&mut a1, &mut b1, &pv, &pw, &v, &mut y1);
-                    // SAFETY: the features were asserted above.
-                    let s2 = unsafe { fused_pair_avx2(&mut a2, &mut b2, &pv, &pw, &v, &mut y2) };
-                    assert!(s1.0.to_bits() == s2.0.to_bits() && s1.1.to_bits() == s2.1.to_bits());
-                    assert!(a1 == a2 && b1 == b2 && y1 == y2, "len {len}: pair");
-                }
             }
         }
     }
