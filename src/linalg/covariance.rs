@@ -479,11 +479,7 @@ mod thread_tests {
         let x = DMatrix::from_fn(n, d, |_, _| rng.random_range(-1.0..1.0));
         let stats = column_stats(&x);
         let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| covariance_lower(&x, &stats, &stats.varying))
+            crate::linalg::on_threads(threads, || covariance_lower(&x, &stats, &stats.varying))
         };
         let one = run(1);
         for threads in [2, 3, 4] {
@@ -498,11 +494,7 @@ mod thread_tests {
         let stats = column_stats(&x);
         assert!(sparse_plan(x.nrows(), &stats, &stats.varying).is_some());
         let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| covariance_lower(&x, &stats, &stats.varying))
+            crate::linalg::on_threads(threads, || covariance_lower(&x, &stats, &stats.varying))
         };
         let one = run(1);
         for threads in [2, 3, 4] {

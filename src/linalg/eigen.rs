@@ -336,11 +336,7 @@ mod thread_tests {
         let c = &b * b.transpose();
         for m in [5, 300] {
             let run = |threads: usize| {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .unwrap();
-                pool.install(|| {
+                crate::linalg::on_threads(threads, || {
                     let tri = Tridiagonal::new(c.clone());
                     let top = tri.top_eigen(Some(m), |_| m).unwrap();
                     (

@@ -37,6 +37,17 @@ mod reduction;
 mod sterf;
 mod tridiagonal;
 
+/// Runs `f` on a fresh pool of `threads` threads: the kernels' tests check
+/// that results do not depend on the pool.
+#[cfg(test)]
+fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a thread pool")
+        .install(f)
+}
+
 pub use angles::{largest_principal_angle, principal_angles, principal_angles_degrees};
 pub use fitted::FittedPca;
 pub use pca::{COVARIANCE_AUTO_MAX_FEATURES, COVARIANCE_MAX_FEATURES, Components, Pca, Solver};

@@ -45,11 +45,7 @@ mod tests {
         for cols in [1, 3, 40] {
             let b = Mat::<f64>::from_fn(200, cols, |i, j| ((i * 7 + j) % 13) as f64 - 6.0);
             let run = |threads: usize| {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .unwrap();
-                pool.install(|| {
+                crate::linalg::on_threads(threads, || {
                     (
                         multiply(a.as_ref(), b.as_ref()),
                         multiply(a.transpose(), a.as_ref().subcols(0, cols)),

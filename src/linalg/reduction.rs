@@ -624,11 +624,7 @@ mod thread_tests {
                 .collect()
         };
         let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| {
+            crate::linalg::on_threads(threads, || {
                 let red = Reduction::new(c.clone(), d);
                 (red.diag, red.offdiag, red.reflectors, red.taus)
             })
