@@ -95,16 +95,7 @@ impl LossConfig {
 
     /// Checks the coefficients (model-independent).
     pub fn validate(&self) -> Result<()> {
-        let weight = |field: &'static str, v: f64| {
-            if v.is_finite() && v >= 0.0 {
-                Ok(())
-            } else {
-                Err(Error::config(
-                    field,
-                    format!("must be finite and >= 0, got {v}"),
-                ))
-            }
-        };
+        let weight = Error::require_non_negative;
         weight("l1", self.l1)?;
         weight("l2", self.l2)?;
         if let Some(kl) = self.kl {

@@ -137,8 +137,8 @@ impl Optimizer {
                 if c.memory == 0 {
                     return Err(Error::config("lbfgs.memory", "must be at least 1"));
                 }
-                non_negative("lbfgs.tol_grad", c.tol_grad)?;
-                non_negative("lbfgs.tol_cost", c.tol_cost)
+                Error::require_non_negative("lbfgs.tol_grad", c.tol_grad)?;
+                Error::require_non_negative("lbfgs.tol_cost", c.tol_cost)
             }
         }
     }
@@ -427,7 +427,7 @@ impl TrainConfig {
         }
         self.schedule.validate()?;
         self.loss.validate()?;
-        non_negative("weight_decay", self.weight_decay)?;
+        Error::require_non_negative("weight_decay", self.weight_decay)?;
         if let Some(c) = self.clip_grad_norm {
             positive("clip_grad_norm", c)?;
         }
@@ -451,7 +451,7 @@ impl TrainConfig {
                     "must be at least 1 epoch",
                 ));
             }
-            non_negative("early_stopping.min_delta", es.min_delta)?;
+            Error::require_non_negative("early_stopping.min_delta", es.min_delta)?;
         }
         if let Some(c) = &self.checkpoint
             && c.dir.as_os_str().is_empty()
@@ -484,17 +484,6 @@ fn positive(field: &'static str, v: f64) -> Result<()> {
         Err(Error::config(
             field,
             format!("must be finite and > 0, got {v}"),
-        ))
-    }
-}
-
-fn non_negative(field: &'static str, v: f64) -> Result<()> {
-    if v.is_finite() && v >= 0.0 {
-        Ok(())
-    } else {
-        Err(Error::config(
-            field,
-            format!("must be finite and >= 0, got {v}"),
         ))
     }
 }
