@@ -46,6 +46,9 @@ const CHUNK_ROWS: usize = 1024;
 /// against 2265 M dense) but make smaller, less efficient products.
 const SPARSE_CHUNK_ROWS: usize = 256;
 
+/// Independent accumulators of the sparse route (see `sparse_gram_lower`).
+const SPARSE_LANES: usize = 2;
+
 /// The sparse route is taken only if it needs at most this fraction of the
 /// dense route's multiply-adds (it also pays a scatter of each chunk's
 /// product into the full matrix).
@@ -261,61 +264,60 @@ fn sparse_gram_lower(
 ) -> Mat<f64> {
     let n = x.nrows();
     let d = cols.len();
-    let mut gram = Mat::<f64>::zeros(d, d);
     let widest = active.iter().map(Vec::len).max().unwrap_or(0);
-    let mut chunk = Mat::<f64>::zeros(SPARSE_CHUNK_ROWS.min(n), widest);
-    let mut product = Mat::<f64>::zeros(widest, widest);
     // Subtracting zero leaves the raw values: the chunk filler is shared.
     let no_shift = vec![0.0; x.ncols()];
-    // slot[p]: where column position p sits in the current chunk's product.
-    let mut slot = vec![usize::MAX; d];
-    for (c, act) in active.iter().enumerate() {
-        let a = act.len();
-        if a == 0 {
-            continue;
-        }
-        let start = c * SPARSE_CHUNK_ROWS;
-        let len = SPARSE_CHUNK_ROWS.min(n - start);
-        let act_cols: Vec<usize> = act.iter().map(|&p| cols[p]).collect();
-        fill_centered_rows(&mut chunk, x, &no_shift, &act_cols, start, len);
-        let block = chunk.as_ref().submatrix(0, 0, len, a);
-        matmul(
-            product.as_mut().submatrix_mut(0, 0, a, a),
-            BlockStructure::TriangularLower,
-            Accum::Replace,
-            block.transpose(),
-            BlockStructure::Rectangular,
-            block,
-            BlockStructure::Rectangular,
-            1.0,
-            parallelism(a),
-        );
-        for (q, &p) in act.iter().enumerate() {
-            slot[p] = q;
-        }
-        // Each product column lands in one column of the full matrix, so
-        // the columns are added in parallel with no two tasks sharing an entry.
-        let product = product.as_ref();
-        gram.par_col_chunks_mut(1)
-            .enumerate()
-            .for_each(|(p, mut col)| {
-                let q = slot[p];
-                if q == usize::MAX {
-                    return;
+    // Chunks go round-robin to a fixed number of lanes, each summing its
+    // chunks in order with one-thread products into its own matrix; the
+    // lanes are added in lane order. Whole products per core run closer
+    // to peak than one product split across cores, and the order of every
+    // addition is fixed by the lane count, not the thread count.
+    let lanes: Vec<Mat<f64>> = (0..SPARSE_LANES)
+        .into_par_iter()
+        .map(|lane| {
+            let mut gram = Mat::<f64>::zeros(d, d);
+            let mut chunk = Mat::<f64>::zeros(SPARSE_CHUNK_ROWS.min(n), widest);
+            let mut product = Mat::<f64>::zeros(widest, widest);
+            for c in (lane..active.len()).step_by(SPARSE_LANES) {
+                let act = &active[c];
+                let a = act.len();
+                if a == 0 {
+                    continue;
                 }
-                let col = col.rb_mut().col_mut(0).try_as_col_major_mut();
-                let col = col.expect("faer columns are contiguous").as_slice_mut();
-                let from = &product
-                    .col(q)
-                    .try_as_col_major()
-                    .expect("contiguous")
-                    .as_slice()[q..a];
-                for (&row, &value) in act[q..].iter().zip(from) {
-                    col[row] += value;
+                let start = c * SPARSE_CHUNK_ROWS;
+                let len = SPARSE_CHUNK_ROWS.min(n - start);
+                let act_cols: Vec<usize> = act.iter().map(|&p| cols[p]).collect();
+                fill_centered_rows(&mut chunk, x, &no_shift, &act_cols, start, len);
+                let block = chunk.as_ref().submatrix(0, 0, len, a);
+                matmul(
+                    product.as_mut().submatrix_mut(0, 0, a, a),
+                    BlockStructure::TriangularLower,
+                    Accum::Replace,
+                    block.transpose(),
+                    BlockStructure::Rectangular,
+                    block,
+                    BlockStructure::Rectangular,
+                    1.0,
+                    Par::Seq,
+                );
+                for (q, &p) in act.iter().enumerate() {
+                    let col = gram.col_as_slice_mut(p);
+                    for (&row, &value) in act[q..].iter().zip(&product.col_as_slice(q)[q..a]) {
+                        col[row] += value;
+                    }
                 }
-            });
-        for &p in act {
-            slot[p] = usize::MAX;
+            }
+            gram
+        })
+        .collect();
+    let mut lanes = lanes.into_iter();
+    let mut gram = lanes.next().expect("at least one lane");
+    for lane in lanes {
+        for j in 0..d {
+            let (to, from) = (gram.col_as_slice_mut(j), lane.col_as_slice(j));
+            for (t, &f) in to[j..].iter_mut().zip(&from[j..]) {
+                *t += f;
+            }
         }
     }
     let nf = n as f64;
