@@ -188,20 +188,7 @@ impl<T: Real> Gradient<T> {
 
     /// Per-pair norms, with the tied weights' encoder and decoder parts.
     pub fn layer_norms(&self) -> Vec<LayerGradNorms> {
-        self.layout
-            .layers()
-            .iter()
-            .enumerate()
-            .map(|(layer, s)| {
-                let p = self.tied_parts(layer);
-                LayerGradNorms {
-                    layer,
-                    total: norm(&self.flat[s.range()]),
-                    encoder_part: p.map(|p| norm(&p.encoder)),
-                    decoder_part: p.map(|p| norm(&p.decoder)),
-                }
-            })
-            .collect()
+        self.norms().layers
     }
 
     /// Whether every entry (and every tied part) is finite.
