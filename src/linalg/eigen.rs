@@ -35,7 +35,7 @@ use faer::linalg::householder::{
 };
 use faer::linalg::qr::no_pivoting::factor::recommended_block_size;
 use faer::reborrow::ReborrowMut;
-use faer::{Col, Conj, Mat, Par};
+use faer::{Col, Conj, Mat, MatRef, Par};
 use rayon::prelude::*;
 
 /// Inverse iteration is used when at most `1 / this` of the eigenvectors are
@@ -51,8 +51,9 @@ const VERIFY_TOLERANCE: f64 = 1e-11;
 
 /// The tridiagonal form `C = Q T Qᵀ` of a symmetric matrix.
 pub(crate) struct Tridiagonal {
-    /// Householder vectors below the subdiagonal (faer's compact form).
-    reflectors: Mat<f64>,
+    /// Householder vectors below the subdiagonal, column-major `d x d`
+    /// (faer's compact form, read through [`Tridiagonal::reflectors`]).
+    reflectors: Vec<f64>,
     /// Block Householder factors matching `reflectors`.
     factors: Mat<f64>,
     diag: Vec<f64>,
@@ -82,11 +83,6 @@ impl Tridiagonal {
             diag,
             offdiag,
         } = Reduction::new(a, d);
-        let mut reflectors_mat = Mat::<f64>::zeros(d, d);
-        for (j, col) in reflectors.chunks_exact(d.max(1)).enumerate().take(d) {
-            reflectors_mat.col_as_slice_mut(j).copy_from_slice(col);
-        }
-        let reflectors = reflectors_mat;
         // faer applies `I − v vᵀ / t` with `t = 1 / τ` (infinite for "no
         // reflection"), grouped into blocks with triangular factors that
         // turn each block into two matrix products.
@@ -94,7 +90,8 @@ impl Tridiagonal {
         let mut factors = Mat::<f64>::zeros(bs, d.saturating_sub(1));
         if d > 1 {
             let n = d - 1;
-            let essentials = reflectors.as_ref().submatrix(1, 0, n, n);
+            let essentials =
+                MatRef::from_column_major_slice(&reflectors, d, d).submatrix(1, 0, n, n);
             let mut j = 0;
             while j < n {
                 let b = bs.min(n - j);
@@ -118,6 +115,10 @@ impl Tridiagonal {
             diag,
             offdiag,
         }
+    }
+
+    fn reflectors(&self) -> MatRef<'_, f64> {
+        MatRef::from_column_major_slice(&self.reflectors, self.dim(), self.dim())
     }
 
     pub(crate) fn dim(&self) -> usize {
@@ -238,7 +239,7 @@ impl Tridiagonal {
             return y;
         }
         let bs = self.factors.nrows();
-        let reflectors = self.reflectors.as_ref().submatrix(1, 0, d - 1, d - 1);
+        let reflectors = self.reflectors().submatrix(1, 0, d - 1, d - 1);
         let factors = self.factors.as_ref();
         y.as_mut()
             .subrows_mut(1, d - 1)

@@ -1,5 +1,6 @@
 //! Householder reduction of a symmetric matrix to tridiagonal form,
-//! `C = Q T Qᵀ` (LAPACK's `dsytd2`, lower storage), and `Q y` afterwards.
+//! `C = Q T Qᵀ` (LAPACK's `dsytd2`, lower storage). `Q y` is left to faer's
+//! blocked Householder application (see [`super::eigen`]).
 //!
 //! Why not faer's reduction: it runs one step per column, each a pass over
 //! the trailing triangle that applies the previous step's rank-2 update and
@@ -10,7 +11,7 @@
 //! split into a fixed number of column ranges ([`PARTS`], balanced by area),
 //! each with its own partial product, and the partials are added in range
 //! order: both cores work and the bits do not depend on the pool. The
-//! column kernel is compiled for AVX2 + FMA when the CPU has them; `mul_add`
+//! sweep kernel is compiled for AVX2 + FMA when the CPU has them; `mul_add`
 //! is exactly rounded either way, and the dot products use a fixed set of
 //! partial sums, so the result is the same on every x86-64 machine.
 //!
@@ -46,7 +47,7 @@ pub(crate) struct Reduction {
 
 impl Reduction {
     /// Reduces the symmetric matrix whose lower triangle (column-major,
-    /// `dim x dim`) is `lower`; the upper triangle is ignored.
+    /// `dim x dim`) is in `a`; the upper triangle is ignored.
     pub(crate) fn new(a: Vec<f64>, dim: usize) -> Self {
         assert_eq!(a.len(), dim * dim, "reduction input must be dim x dim");
         #[cfg(target_arch = "x86_64")]
