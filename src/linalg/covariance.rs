@@ -218,17 +218,19 @@ pub(crate) fn centered(x: &DMatrix<f64>, mean: &[f64]) -> DMatrix<f64> {
 /// Needs `x.nrows() >= 2` (callers check it).
 pub(crate) fn covariance_lower(x: &DMatrix<f64>, stats: &ColumnStats, cols: &[usize]) -> Mat<f64> {
     debug_assert!(x.nrows() >= 2 && stats.mean.len() == x.ncols());
-    let mut cov = match sparse_plan(x.nrows(), stats, cols) {
-        Some(active) => sparse_gram_lower(x, stats, cols, &active),
-        None => centered_gram_lower(x, &stats.mean, cols),
-    };
     let scale = 1.0 / (x.nrows() as f64 - 1.0);
-    for j in 0..cols.len() {
-        cov.col_as_slice_mut(j)[j..]
-            .iter_mut()
-            .for_each(|v| *v *= scale);
+    match sparse_plan(x.nrows(), stats, cols) {
+        Some(active) => sparse_covariance_lower(x, stats, cols, &active, scale),
+        None => {
+            let mut cov = centered_gram_lower(x, &stats.mean, cols);
+            for j in 0..cols.len() {
+                cov.col_as_slice_mut(j)[j..]
+                    .iter_mut()
+                    .for_each(|v| *v *= scale);
+            }
+            cov
+        }
     }
-    cov
 }
 
 fn parallelism(d: usize) -> Par {
@@ -305,13 +307,14 @@ fn sparse_plan(n: usize, stats: &ColumnStats, cols: &[usize]) -> Option<Vec<Vec<
     (work <= SPARSE_MAX_WORK * dense).then_some(active)
 }
 
-/// Lower triangle of `XᵀX − n μμᵀ` over `cols`, each chunk's product taken
-/// over its `active` columns only and added into place.
-fn sparse_gram_lower(
+/// Lower triangle of `(XᵀX − n μμᵀ) · scale` over `cols`, each chunk's
+/// product taken over its `active` columns only and added into place.
+fn sparse_covariance_lower(
     x: &DMatrix<f64>,
     stats: &ColumnStats,
     cols: &[usize],
     active: &[Vec<usize>],
+    scale: f64,
 ) -> Mat<f64> {
     let n = x.nrows();
     let d = cols.len();
@@ -323,12 +326,13 @@ fn sparse_gram_lower(
     // lanes are added in lane order. Whole products per core run closer
     // to peak than one product split across cores, and the order of every
     // addition is fixed by the lane count, not the thread count.
-    let lanes: Vec<Mat<f64>> = (0..SPARSE_LANES)
+    let mut lanes: Vec<Mat<f64>> = (0..SPARSE_LANES)
         .into_par_iter()
         .map(|lane| {
             let mut gram = Mat::<f64>::zeros(d, d);
             let mut chunk = Mat::<f64>::zeros(SPARSE_CHUNK_ROWS.min(n), widest);
             let mut product = Mat::<f64>::zeros(widest, widest);
+            let mut run_end = Vec::with_capacity(widest);
             for c in (lane..active.len()).step_by(SPARSE_LANES) {
                 let act = &active[c];
                 let a = act.len();
@@ -351,34 +355,65 @@ fn sparse_gram_lower(
                     1.0,
                     Par::Seq,
                 );
+                // Active columns come in runs of consecutive positions
+                // (image rows, for pixels): each run is one slice addition.
+                run_ends(act, &mut run_end);
                 for (q, &p) in act.iter().enumerate() {
-                    let col = gram.col_as_slice_mut(p);
-                    for (&row, &value) in act[q..].iter().zip(&product.col_as_slice(q)[q..a]) {
-                        col[row] += value;
+                    let (col, values) = (gram.col_as_slice_mut(p), product.col_as_slice(q));
+                    let mut i = q;
+                    while i < a {
+                        let end = run_end[i];
+                        let to = &mut col[act[i]..act[i] + (end - i)];
+                        for (t, &v) in to.iter_mut().zip(&values[i..end]) {
+                            *t += v;
+                        }
+                        i = end;
                     }
                 }
             }
             gram
         })
         .collect();
-    let mut lanes = lanes.into_iter();
-    let mut gram = lanes.next().expect("at least one lane");
-    for lane in lanes {
-        for j in 0..d {
-            let (to, from) = (gram.col_as_slice_mut(j), lane.col_as_slice(j));
-            for (t, &f) in to[j..].iter_mut().zip(&from[j..]) {
-                *t += f;
-            }
-        }
-    }
+    // Lane sum, the mean correction and the scaling in one pass over the
+    // lower triangle; every entry on its own, so column blocks can run in
+    // parallel without changing a bit.
+    let (first, rest) = lanes.split_first_mut().expect("at least one lane");
     let nf = n as f64;
-    for (q, &j) in cols.iter().enumerate() {
-        let col = &mut gram.col_as_slice_mut(q)[q..];
-        for (g, &i) in col.iter_mut().zip(&cols[q..]) {
-            *g -= nf * stats.mean[i] * stats.mean[j];
+    first
+        .as_mut()
+        .par_col_chunks_mut(CENTER_COLS)
+        .enumerate()
+        .for_each(|(block, mut out)| {
+            for jj in 0..out.ncols() {
+                let q = block * CENTER_COLS + jj;
+                let col = out.rb_mut().col_mut(jj).try_as_col_major_mut();
+                let col = &mut col.expect("faer columns are contiguous").as_slice_mut()[q..];
+                for lane in rest.iter() {
+                    for (g, &v) in col.iter_mut().zip(&lane.col_as_slice(q)[q..]) {
+                        *g += v;
+                    }
+                }
+                let shift = nf * stats.mean[cols[q]];
+                for (g, &i) in col.iter_mut().zip(&cols[q..]) {
+                    *g = (*g - shift * stats.mean[i]) * scale;
+                }
+            }
+        });
+    lanes.swap_remove(0)
+}
+
+/// `run_end[i]`: one past the last index of the run of consecutive values
+/// in `positions` (ascending) that contains index `i`.
+fn run_ends(positions: &[usize], run_end: &mut Vec<usize>) {
+    run_end.clear();
+    run_end.resize(positions.len(), positions.len());
+    for i in (0..positions.len().saturating_sub(1)).rev() {
+        if positions[i + 1] != positions[i] + 1 {
+            run_end[i] = i + 1;
+        } else {
+            run_end[i] = run_end[i + 1];
         }
     }
-    gram
 }
 
 /// Writes rows `start..start + len` of the columns `cols` of `x`, widened to
@@ -473,6 +508,17 @@ mod tests {
         let mut bad = x.clone();
         bad[(5, 1)] = f64::NAN;
         assert!(column_stats(&bad).mean[1].is_nan());
+    }
+
+    #[test]
+    fn runs_of_consecutive_positions() {
+        let mut ends = Vec::new();
+        run_ends(&[2, 3, 4, 7, 9, 10], &mut ends);
+        assert_eq!(ends, vec![3, 3, 3, 4, 6, 6]);
+        run_ends(&[5], &mut ends);
+        assert_eq!(ends, vec![1]);
+        run_ends(&[], &mut ends);
+        assert!(ends.is_empty());
     }
 
     /// Sparse test data (also used by the thread tests): rows in blocks of 256 leave a third of the columns
