@@ -50,12 +50,15 @@ impl Reduction {
     /// `dim x dim`) is in `a`; the upper triangle is ignored.
     pub(crate) fn new(a: Vec<f64>, dim: usize) -> Self {
         assert_eq!(a.len(), dim * dim, "reduction input must be dim x dim");
-        #[cfg(target_arch = "x86_64")]
-        if has_fma() {
-            // SAFETY: the features `reduce_fma` is compiled for were detected.
-            return unsafe { Self::reduce_fma(a, dim) };
-        }
-        Self::reduce(a, dim)
+        // One short parallel sweep per column: see `on_worker` for why.
+        super::on_worker(|| {
+            #[cfg(target_arch = "x86_64")]
+            if has_fma() {
+                // SAFETY: the features `reduce_fma` is compiled for were detected.
+                return unsafe { Self::reduce_fma(a, dim) };
+            }
+            Self::reduce(a, dim)
+        })
     }
 
     #[cfg(target_arch = "x86_64")]
