@@ -17,11 +17,22 @@ where
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tiedae-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".tiedae-").suffix(".tmp");
+    // Temporary files are private (0600); the result should be readable as
+    // a plain `File::create` would leave it: 0666 less the umask.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder.tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
+    // Replacing a file keeps its permissions, as writing it in place would.
+    if let Ok(meta) = std::fs::metadata(path) {
+        tmp.as_file()
+            .set_permissions(meta.permissions())
+            .map_err(|e| Error::io(path, e))?;
+    }
     {
         let mut buf = std::io::BufWriter::new(tmp.as_file_mut());
         write(&mut buf)?;
@@ -35,4 +46,47 @@ where
 /// Writes `bytes` to `path` atomically.
 pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic(path, |w| w.write_all(bytes).map_err(|e| Error::io(path, e)))
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    /// A new file gets the mode a plain create gives it (0666 less the
+    /// umask), and a replaced file keeps its own.
+    #[test]
+    fn written_files_get_ordinary_permissions() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain.txt");
+        std::fs::File::create(&plain).unwrap();
+        let fresh = dir.path().join("fresh.txt");
+        write_bytes_atomic(&fresh, b"one").unwrap();
+        assert_eq!(mode(&fresh), mode(&plain));
+
+        std::fs::set_permissions(&fresh, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_bytes_atomic(&fresh, b"two").unwrap();
+        assert_eq!(mode(&fresh), 0o640);
+        assert_eq!(std::fs::read(&fresh).unwrap(), b"two");
+    }
+
+    /// A failing writer leaves the target as it was and no temporary file.
+    #[test]
+    fn failed_write_leaves_target_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target.txt");
+        write_bytes_atomic(&target, b"old").unwrap();
+        let err = write_atomic(&target, |w| {
+            w.write_all(b"partial").unwrap();
+            Err(Error::InvalidData("stop".into()))
+        });
+        assert!(err.is_err());
+        assert_eq!(std::fs::read(&target).unwrap(), b"old");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "only the target remains");
+    }
 }
