@@ -9,6 +9,7 @@
 //! from the closed-form formulas written out here.
 
 mod fd;
+mod threads;
 
 use fd::{compare, near_kink, numeric_gradient, random_matrix};
 use nalgebra::DMatrix;
@@ -610,11 +611,7 @@ fn check_rows_one_by_one(spec: &AutoencoderSpec, rows: usize) {
 fn same_seed_same_bits_whatever_the_thread_count() {
     let spec = mnist_like_spec().tied_per_layer(vec![true, false, true]);
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
+        threads::on_threads(threads, || {
             let m = Autoencoder::<f32>::new(&spec, 42).unwrap();
             let x = random_matrix(16, spec.input_dim(), 0.0, 1.0, 43).map(|v| v as f32);
             let (t, g) = m

@@ -2,6 +2,7 @@
 //! every bad input mapped to its error, file round trips, preprocessing,
 //! splits, and synthetic data checked against theory.
 
+mod threads;
 use nalgebra::{DMatrix, SymmetricEigen};
 use polars::prelude::*;
 use sha2::{Digest, Sha256};
@@ -1152,11 +1153,9 @@ fn synthetic_data_is_bit_reproducible_across_thread_counts() {
     let spiked = SpikedCovariance::new(1000, 12, vec![4.0, 2.0], 0.5, 77);
     let curve = CurvedManifold::new(700, 9, ManifoldKind::SwissRoll, 0.1, 77);
     let run = |threads: usize| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-            .install(|| (spiked.generate().unwrap(), curve.generate().unwrap()))
+        threads::on_threads(threads, || {
+            (spiked.generate().unwrap(), curve.generate().unwrap())
+        })
     };
     let (a1, b1) = run(1);
     let (a3, b3) = run(3);

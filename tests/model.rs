@@ -2,6 +2,7 @@
 //! against direct formulas, parameter counts in closed form, PCA theory
 //! (Eckart–Young) and model files.
 
+mod threads;
 use nalgebra::{DMatrix, DVector};
 use rand::RngExt;
 use tiedae::Error;
@@ -242,11 +243,7 @@ fn sharded_results_do_not_depend_on_the_thread_count() {
         .with_l2(1e-3);
     let norm = Normalizer::new(50).unwrap();
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
+        threads::on_threads(threads, || {
             let parts: Vec<_> = shards(50, 8)
                 .par_iter()
                 .map(|idx| {

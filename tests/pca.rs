@@ -3,6 +3,7 @@
 //! scripts/sklearn_reference.py), the other solvers, and theory
 //! (Eckart–Young, properties of scores, known angles).
 
+mod threads;
 use nalgebra::DMatrix;
 use rand_distr::{Distribution, StandardNormal};
 use serde::Deserialize;
@@ -435,11 +436,7 @@ fn results_do_not_depend_on_thread_count() {
     // The fit, and what the fit computes from data (chunked parallel maps).
     type Run = (FittedPca<f64>, DMatrix<f64>, DMatrix<f64>, f64);
     let fits_in = |threads: usize| -> Vec<Run> {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
+        threads::on_threads(threads, || {
             configs
                 .iter()
                 .map(|c| {

@@ -3,6 +3,7 @@
 //! theory says; plus caching, sharding, file round trips, thread-count
 //! independence and config errors.
 
+mod threads;
 use nalgebra::DMatrix;
 use polars::prelude::*;
 use tiedae::Error;
@@ -154,13 +155,7 @@ fn bad_configs_are_config_errors() {
 
 #[test]
 fn same_results_with_one_or_two_threads() {
-    let run = |threads| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-            .install(|| small_study().run().unwrap())
-    };
+    let run = |threads| threads::on_threads(threads, || small_study().run().unwrap());
     assert!(same_results(&run(1), &run(2)));
 }
 

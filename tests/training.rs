@@ -2,6 +2,7 @@
 //! rayon thread counts, interrupt and resume equal to an uninterrupted run,
 //! divergence handling, early stopping, and the history frame.
 
+mod threads;
 use nalgebra::DMatrix;
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -45,13 +46,6 @@ fn base_config() -> TrainConfig {
 
 fn bits(m: &Autoencoder<f32>) -> Vec<u32> {
     m.params_to_vec().iter().map(|v| v.to_bits()).collect()
-}
-
-fn pool(threads: usize) -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap()
 }
 
 fn config_error(cfg: TrainConfig) -> &'static str {
@@ -178,7 +172,7 @@ fn weights_are_bitwise_identical_for_any_thread_count() {
     let trainer = Trainer::new(cfg.clone()).unwrap();
     let runs: Vec<_> = [1, 2, 8]
         .iter()
-        .map(|&k| pool(k).install(|| trainer.fit(mixed_model(3), &x).unwrap()))
+        .map(|&k| threads::on_threads(k, || trainer.fit(mixed_model(3), &x).unwrap()))
         .collect();
     let want = bits(&runs[0].model);
     for r in &runs[1..] {
@@ -211,7 +205,7 @@ fn wide_models_are_bitwise_identical_for_any_thread_count() {
     let cfg = base_config().shard_size(128).clip_grad_norm(1e-3);
     let trainer = Trainer::new(cfg).unwrap();
     let fit = |k: usize| {
-        pool(k).install(|| {
+        threads::on_threads(k, || {
             trainer
                 .fit(Autoencoder::<f32>::new(&spec, 5).unwrap(), &x)
                 .unwrap()
