@@ -7,7 +7,7 @@ use super::bias::Biases;
 use super::conv_kernels;
 use super::dense::Dense;
 use super::gradient::Gradient;
-use super::kernels::{StridedMut, all_finite};
+use super::kernels::{StridedMut, first_non_finite};
 use super::layer::Layer;
 use super::loss::{self, LossConfig, LossTerms, Normalizer};
 use super::params::{ParamLayout, ParameterCount};
@@ -19,12 +19,7 @@ use crate::real::Real;
 use crate::rng::{derive_seed, seeded};
 use nalgebra::DMatrix;
 use rand::RngExt;
-use rayon::prelude::*;
 use std::sync::Arc;
-
-/// Parameters per parallel task of the finiteness check in
-/// [`Autoencoder::set_params`] (a trainer calls it after every batch).
-const FINITE_TASK: usize = 16384;
 
 /// A stack of tied and/or untied layer pairs with per-layer activations.
 ///
@@ -231,9 +226,7 @@ impl<T: Real> Autoencoder<T> {
     /// non-finite entry (naming its slot) and then leaves the model unchanged.
     pub fn set_params(&mut self, params: &[T]) -> Result<()> {
         self.check_len(params.len(), "parameter vector")?;
-        if !params.par_chunks(FINITE_TASK).all(all_finite)
-            && let Some(k) = params.iter().position(|x| !x.is_finite())
-        {
+        if let Some(k) = first_non_finite(params) {
             return Err(Error::InvalidData(format!(
                 "parameter {k} ({}) is not finite",
                 self.describe_param(k)

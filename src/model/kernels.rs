@@ -33,6 +33,7 @@ macro_rules! multiversion {
     };
 }
 use nalgebra::DMatrix;
+use rayon::prelude::*;
 use std::any::TypeId;
 
 /// A read-only `rows x cols` matrix inside a slice: element `(i, j)` is
@@ -439,6 +440,22 @@ multiversion! {
     }
 }
 
+/// Entries per parallel task of [`first_non_finite`].
+const FINITE_TASK: usize = 16384;
+
+/// The index of the first non-finite entry of `v`, if any. The common case,
+/// all finite, is one vectorised scan ([`all_finite`]) over fixed chunks in
+/// parallel; only a failing scan looks for the position (for the message).
+/// Used on whole parameter vectors and training data, checked on every
+/// parameter load and every fit.
+pub(crate) fn first_non_finite<T: Real>(v: &[T]) -> Option<usize> {
+    if v.par_chunks(FINITE_TASK).all(all_finite) {
+        None
+    } else {
+        v.iter().position(|x| !x.is_finite())
+    }
+}
+
 multiversion! {
     /// `Σ v_i²` in f64 over fixed lanes: deterministic and vectorised (a
     /// single running sum would wait on each addition's latency).
@@ -465,4 +482,26 @@ pub(crate) fn lane_sum<T: Real>(a: &[T], b: &[T], f: impl Fn(T, T) -> f64) -> f6
         acc[0] += f(x, y);
     }
     acc.iter().sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first non-finite entry is found in any of several parallel
+    /// chunks, including the ragged last one; none in finite data.
+    #[test]
+    fn first_non_finite_names_the_first_bad_entry() {
+        let n = 3 * FINITE_TASK + 77;
+        let mut v = vec![0.5f32; n];
+        assert_eq!(first_non_finite(&v), None);
+        for at in [0, FINITE_TASK - 1, 2 * FINITE_TASK + 5, n - 1] {
+            let mut w = v.clone();
+            w[at] = f32::NAN;
+            w[n - 1] = f32::INFINITY;
+            assert_eq!(first_non_finite(&w), Some(at));
+        }
+        v[FINITE_TASK + 3] = f32::NEG_INFINITY;
+        assert_eq!(first_non_finite(&v), Some(FINITE_TASK + 3));
+    }
 }

@@ -50,7 +50,7 @@ pub use conv::{Conv2d, ConvSpec, ConvStack, ImageShape};
 pub use dense::Dense;
 pub use file::{MODEL_FORMAT, MODEL_VERSION};
 pub use gradient::{GradNorms, Gradient, LayerGradNorms, TiedParts};
-pub(crate) use kernels::all_finite;
+pub(crate) use kernels::{all_finite, first_non_finite};
 pub use layer::Layer;
 pub use loss::{KlSparsity, LossConfig, LossTerms, Normalizer, Reconstruction};
 pub use params::{LayerCount, LayerSlots, ParamLayout, ParameterCount};

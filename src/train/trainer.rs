@@ -12,12 +12,11 @@ use super::progress::Reporter;
 use super::{lbfgs, schedule};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::model::{Autoencoder, all_finite};
+use crate::model::{Autoencoder, all_finite, first_non_finite};
 use crate::real::Real;
 use crate::rng::{derive_seed, seeded};
 use nalgebra::DMatrix;
 use rand::RngExt;
-use rayon::prelude::*;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,9 +25,6 @@ use std::time::Instant;
 
 /// Seed stream of the validation split; epochs use streams `1..=epochs`.
 const SPLIT_STREAM: u64 = u64::MAX;
-
-/// Entries per parallel task of the data's finiteness check.
-const FINITE_TASK: usize = 1 << 16;
 
 /// Trains autoencoders with a validated [`TrainConfig`].
 ///
@@ -207,9 +203,7 @@ fn check_data<T: Real>(model: &Autoencoder<T>, x: &DMatrix<T>) -> Result<()> {
     if x.nrows() == 0 {
         return Err(Error::InvalidData("no rows to train on".into()));
     }
-    if !x.as_slice().par_chunks(FINITE_TASK).all(all_finite)
-        && let Some(k) = x.iter().position(|v| !v.is_finite())
-    {
+    if let Some(k) = first_non_finite(x.as_slice()) {
         return Err(Error::InvalidData(format!(
             "data entry (row {}, column {}) is {}",
             k % x.nrows(),
