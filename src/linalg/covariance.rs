@@ -28,6 +28,7 @@
 //! that may split a dot product, run sequentially. Tests check bit-equality
 //! across thread pools of different sizes.
 
+use super::reduction::{DOT_LANES, sum_lanes};
 use crate::real::Real;
 use faer::linalg::matmul::triangular::{BlockStructure, matmul};
 use faer::reborrow::ReborrowMut;
@@ -112,7 +113,7 @@ pub(crate) fn column_stats(x: &DMatrix<f64>) -> ColumnStats {
                 varies |= differs;
                 nonzero.push(any);
             }
-            let (sum, squares) = (lane_total(&sum), lane_total(&squares));
+            let (sum, squares) = (sum_lanes(&sum), sum_lanes(&squares));
             let mean = if varies { sum / n as f64 } else { first };
             (mean, varies, squares, nonzero)
         })
@@ -138,8 +139,9 @@ pub(crate) fn column_stats(x: &DMatrix<f64>) -> ColumnStats {
 /// would wait on the adder's latency for every entry (measured: the pass took
 /// 4.4 ms on mnist10k, latency-bound); eight let it vectorise and run at
 /// memory speed. Entry `i` of a column always goes to partial sum `i % 8`
-/// (chunks are multiples of 8 rows), so the bits do not depend on threads.
-const STAT_LANES: usize = 8;
+/// (chunks are multiples of 8 rows), and the partial sums are added in
+/// the reduction's fixed tree, so the bits do not depend on threads.
+const STAT_LANES: usize = DOT_LANES;
 
 /// Adds `chunk`'s entries (at least one) and their squares into the partial
 /// sums, and says whether any entry differs from `first` and whether any is
@@ -178,17 +180,6 @@ fn summarise(
     let low = low.into_iter().fold(chunk[0], f64::min);
     let high = high.into_iter().fold(chunk[0], f64::max);
     (low != first || high != first, low != 0.0 || high != 0.0)
-}
-
-/// The partial sums of [`summarise`] added pairwise in a fixed order.
-fn lane_total(lanes: &[f64; STAT_LANES]) -> f64 {
-    let quads = [
-        lanes[0] + lanes[4],
-        lanes[1] + lanes[5],
-        lanes[2] + lanes[6],
-        lanes[3] + lanes[7],
-    ];
-    (quads[0] + quads[2]) + (quads[1] + quads[3])
 }
 
 /// `x` minus its column means, as a new matrix.

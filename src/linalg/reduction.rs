@@ -32,7 +32,7 @@ const PARALLEL_MIN_DIM: usize = 128;
 /// Independent partial sums in a dot product: one running sum is a chain
 /// of dependent additions, while a fixed number of lanes vectorises and
 /// still fixes the order of operations.
-const DOT_LANES: usize = 8;
+pub(super) const DOT_LANES: usize = 8;
 
 /// `C = Q T Qᵀ`: the tridiagonal `T` and the reflectors of `Q`.
 pub(crate) struct Reduction {
@@ -425,9 +425,9 @@ unsafe fn pair_body_avx2(
     }
 }
 
-/// Adds the lanes pairwise in a fixed tree.
+/// Adds the lanes pairwise in a fixed tree (also the column pass's sums).
 #[inline(always)]
-fn sum_lanes(acc: &[f64; DOT_LANES]) -> f64 {
+pub(super) fn sum_lanes(acc: &[f64; DOT_LANES]) -> f64 {
     let mut half = *acc;
     let mut width = DOT_LANES;
     while width > 1 {
