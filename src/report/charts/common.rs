@@ -157,6 +157,92 @@ pub fn require_value(
     Ok(())
 }
 
+/// Fails with [`Error::InvalidData`] unless `(lo, hi)` can be drawn as the
+/// interval around `y`: both ends finite (and positive on a log axis) and
+/// `lo <= y <= hi`, up to a relative rounding of 1e-12 (the study computes
+/// the ends as mean ∓ half-width, which can land an ulp past the mean).
+///
+/// The intervals are the 95% seed intervals of the study frame. A chart has
+/// no way to recompute them, so an interval that does not hold its own
+/// point is a fault upstream and is reported, never drawn as if it were
+/// right. `at` names the point, e.g. `series "tied", point 3`.
+pub fn require_interval(
+    chart: &str,
+    at: &dyn std::fmt::Display,
+    y: f64,
+    (lo, hi): (f64, f64),
+    log: bool,
+) -> Result<()> {
+    require_value(chart, &format!("{at}, interval low end"), lo, log)?;
+    require_value(chart, &format!("{at}, interval high end"), hi, log)?;
+    let tolerance = INTERVAL_ROUNDING * y.abs().max(lo.abs()).max(hi.abs());
+    if lo > y + tolerance || y > hi + tolerance {
+        return Err(Error::InvalidData(format!(
+            "{chart}: {at}, interval [{lo}, {hi}] does not contain the value {y}"
+        )));
+    }
+    Ok(())
+}
+
+/// Relative slack [`require_interval`] allows between a value and the ends
+/// of its interval.
+const INTERVAL_ROUNDING: f64 = 1e-12;
+
+/// Half the width, in pixels, of the caps that end an interval bar.
+const CAP_HALF_WIDTH: i32 = 4;
+
+/// Draws a vertical bar from `lo` to `hi` with short horizontal caps at each
+/// `(x, (lo, hi))` of `bars`, thin and in `color`. Call it before drawing the
+/// markers so that the bars stay behind them.
+///
+/// A bar is three `<polyline>`s (stem and two caps); a degenerate interval
+/// (`lo == hi`, e.g. from a single seed) draws nothing, so a chart whose
+/// intervals are all degenerate looks exactly like one without them. The
+/// intervals must have passed [`require_interval`] and lie inside the y
+/// range, which is why the chart functions widen that range to cover them.
+pub fn draw_intervals<X, Y>(
+    area: &DrawingArea<SVGBackend<'_>, Cartesian2d<X, Y>>,
+    bars: impl IntoIterator<Item = (f64, (f64, f64))>,
+    color: RGBColor,
+) -> Result<()>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    let style = color.stroke_width(1);
+    for (x, (lo, hi)) in bars {
+        if hi <= lo {
+            continue;
+        }
+        area.draw(&PathElement::new(vec![(x, lo), (x, hi)], style))
+            .map_err(drawing)?;
+        for end in [lo, hi] {
+            // The cap is offset in pixels from its end, so it keeps its
+            // width on log x axes too.
+            let cap = PathElement::new(vec![(-CAP_HALF_WIDTH, 0), (CAP_HALF_WIDTH, 0)], style);
+            area.draw(&(EmptyElement::at((x, end)) + cap))
+                .map_err(drawing)?;
+        }
+    }
+    Ok(())
+}
+
+/// How many `<polyline>`s of `svg` are stroked 1 px wide in palette colour
+/// `i`. Only interval bars are (series lines are 2 px, the Pareto front is
+/// black), so this counts three per drawn bar: stem and two caps.
+#[cfg(test)]
+pub fn thin_polylines(svg: &Svg, i: usize) -> usize {
+    let c = color(i);
+    let stroke = format!(
+        "stroke=\"#{:02X}{:02X}{:02X}\" stroke-width=\"1\"",
+        c.0, c.1, c.2
+    );
+    svg.as_str()
+        .lines()
+        .filter(|l| l.starts_with("<polyline") && l.contains(&stroke))
+        .count()
+}
+
 /// An axis range covering `values` with a small margin, so markers at the
 /// extremes are not cut by the frame. A single value gets a range around
 /// it. `values` must be non-empty, finite and (for log axes) positive.
@@ -304,6 +390,45 @@ mod tests {
             .iter()
             .map(|t| format_tick(*t))
             .collect()
+    }
+
+    fn interval(y: f64, lo: f64, hi: f64, log: bool) -> Result<()> {
+        require_interval("chart", &"series \"s\", point 2", y, (lo, hi), log)
+    }
+
+    fn interval_error(y: f64, lo: f64, hi: f64, log: bool) -> String {
+        match interval(y, lo, hi, log) {
+            Err(Error::InvalidData(message)) => message,
+            other => panic!("expected invalid data, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn intervals_around_their_value_pass_up_to_rounding() {
+        assert!(interval(0.5, 0.4, 0.6, false).is_ok());
+        assert!(interval(0.5, 0.5, 0.5, true).is_ok(), "degenerate");
+        assert!(interval(-2.0, -3.0, 0.0, false).is_ok());
+        let ulp_past = 0.5 * (1.0 + 1e-15);
+        assert!(interval(0.5, ulp_past, 0.6, false).is_ok());
+        assert!(interval(0.5, 0.4, 0.5 / (1.0 + 1e-15), false).is_ok());
+    }
+
+    #[test]
+    fn bad_intervals_are_errors_naming_the_point() {
+        for message in [
+            interval_error(0.5, 0.6, 0.7, false),
+            interval_error(0.5, 0.3, 0.4, false),
+            interval_error(0.5, 0.6, 0.4, false),
+            interval_error(0.5, 0.5 * (1.0 + 1e-9), 0.6, false),
+            interval_error(0.5, f64::NAN, 0.6, false),
+            interval_error(0.5, 0.4, f64::INFINITY, false),
+            interval_error(0.5, 0.0, 0.6, true),
+            interval_error(0.5, -0.1, 0.6, true),
+        ] {
+            assert!(message.contains("series \"s\", point 2"), "{message}");
+        }
+        assert!(interval_error(0.5, -0.1, 0.6, true).contains("log axis"));
+        assert!(interval_error(0.5, 0.4, f64::NAN, false).contains("high end"));
     }
 
     #[test]

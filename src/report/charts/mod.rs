@@ -6,6 +6,11 @@
 //! than a blank or broken picture. Text is emitted as SVG `<text>` elements
 //! laid out with plotters' built-in size estimate, so no system font is read
 //! at render time: the browser draws the text with its own sans-serif font.
+//!
+//! Line and Pareto charts can also draw a vertical error bar around each y:
+//! the 95% seed interval the study frame gives for that finding. The chart
+//! only draws the intervals it is handed, after checking that each one holds
+//! its point, and widens the y axis so that no bar is clipped.
 
 mod bars;
 mod common;

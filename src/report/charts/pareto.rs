@@ -4,13 +4,14 @@
 use super::Svg;
 use super::common::{
     Area, CHART_SIZE, DESC_SIZE, FONT, LABEL_SIZE, LEGEND_WIDTH, LegendEntry, Marker, axis_range,
-    color, draw_legend, drawing, linear_axis, log_axis, render, require_text, require_value,
-    titled,
+    color, draw_intervals, draw_legend, drawing, linear_axis, log_axis, render, require_interval,
+    require_text, require_value, titled,
 };
 use crate::error::{Error, Result};
 use crate::report::number::format_tick;
 use plotters::coord::ranged1d::ValueFormatter;
 use plotters::prelude::*;
+use std::ops::Range;
 
 /// One measured configuration.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -21,6 +22,11 @@ pub struct ParetoPoint {
     /// one. The caller decides (the study computes it alongside its
     /// results), so the chart only draws what the data says.
     pub on_front: bool,
+    /// The 95% seed interval `(lo, hi)` around `y` from the study frame,
+    /// drawn as a vertical error bar; `None` draws none. The chart only
+    /// draws what it is given: the front stays whatever `on_front` says,
+    /// and an interval not containing `y` is refused, not drawn.
+    pub y_interval: Option<(f64, f64)>,
 }
 
 /// The points of one model kind, drawn in one colour.
@@ -48,12 +54,13 @@ const CHART: &str = "Pareto chart";
 /// # Errors
 /// [`Error::Render`] for a blank title, label or group name;
 /// [`Error::InvalidData`] for no groups, an empty group, a non-finite
-/// coordinate (or non-positive on a log axis), or no point on the front.
+/// coordinate (or non-positive on a log axis), a likewise bad interval end
+/// or an interval not containing its `y`, or no point on the front.
 pub fn pareto_chart(chart: &ParetoChart) -> Result<Svg> {
     validate(chart)?;
     let all = || chart.groups.iter().flat_map(|g| g.points.iter());
     let x = axis_range(all().map(|p| p.x), chart.log_x);
-    let y = axis_range(all().map(|p| p.y), chart.log_y);
+    let y = y_range(chart);
     render(CHART_SIZE, |root| {
         let body = titled(root, &chart.title)?;
         let (plot, legend) = body.split_horizontally(CHART_SIZE.0 - LEGEND_WIDTH);
@@ -108,6 +115,10 @@ fn validate(chart: &ParetoChart) -> Result<()> {
             let at = |axis| format!("group {:?}, point {i}, {axis}", group.name);
             require_value(CHART, &at("x"), p.x, chart.log_x)?;
             require_value(CHART, &at("y"), p.y, chart.log_y)?;
+            if let Some(interval) = p.y_interval {
+                let at = format!("group {:?}, point {i}", group.name);
+                require_interval(CHART, &at, p.y, interval, chart.log_y)?;
+            }
         }
     }
     if !chart
@@ -122,6 +133,16 @@ fn validate(chart: &ParetoChart) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The y range, wide enough for every point and every interval end, so no
+/// error bar is cut off by the frame.
+fn y_range(chart: &ParetoChart) -> Range<f64> {
+    let ys = chart.groups.iter().flat_map(|g| &g.points).flat_map(|p| {
+        let ends = p.y_interval.into_iter().flat_map(|(lo, hi)| [lo, hi]);
+        std::iter::once(p.y).chain(ends)
+    });
+    axis_range(ys, chart.log_y)
 }
 
 fn plot_points<X, Y>(area: &Area<'_>, chart: &ParetoChart, x: X, y: Y) -> Result<()>
@@ -146,6 +167,14 @@ where
         .bold_line_style(BLACK.mix(0.12))
         .draw()
         .map_err(drawing)?;
+    // Bars first, behind the front line and every marker.
+    for (i, group) in chart.groups.iter().enumerate() {
+        let bars = group
+            .points
+            .iter()
+            .filter_map(|p| p.y_interval.map(|interval| (p.x, interval)));
+        draw_intervals(ctx.plotting_area(), bars, color(i))?;
+    }
     // The front in order of cost, so the line reads left to right.
     let mut front: Vec<(f64, f64)> = chart
         .groups
@@ -177,4 +206,111 @@ where
     )
     .map_err(drawing)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::common::thin_polylines;
+    use super::*;
+
+    fn point(x: f64, y: f64, on_front: bool, y_interval: Option<(f64, f64)>) -> ParetoPoint {
+        ParetoPoint {
+            x,
+            y,
+            on_front,
+            y_interval,
+        }
+    }
+
+    fn chart(points: Vec<ParetoPoint>, log_y: bool) -> ParetoChart {
+        ParetoChart {
+            title: "Error vs parameter count".into(),
+            x_label: "parameters".into(),
+            y_label: "test MSE".into(),
+            log_x: true,
+            log_y,
+            groups: vec![
+                ParetoGroup {
+                    name: "tied".into(),
+                    points,
+                },
+                ParetoGroup {
+                    name: "untied".into(),
+                    points: vec![point(2192.0, 0.0149, true, None)],
+                },
+            ],
+        }
+    }
+
+    fn error(chart: &ParetoChart) -> String {
+        match pareto_chart(chart) {
+            Err(Error::InvalidData(message)) => message,
+            other => panic!("expected invalid data, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn points_with_intervals_get_one_bar_each() {
+        let points = vec![
+            point(576.0, 0.0232, true, Some((0.021, 0.025))),
+            point(1152.0, 0.0150, true, Some((0.014, 0.016))),
+            point(1700.0, 0.0180, false, None),
+            point(2304.0, 0.0160, false, Some((0.0160, 0.0160))),
+        ];
+        let svg = pareto_chart(&chart(points, false)).unwrap();
+        assert_eq!(thin_polylines(&svg, 0), 2 * 3, "stem and two caps per bar");
+        assert_eq!(thin_polylines(&svg, 1), 0);
+    }
+
+    #[test]
+    fn degenerate_intervals_draw_nothing_extra() {
+        let points = |degenerate: bool| {
+            [(576.0, 0.0232), (1152.0, 0.0150)]
+                .map(|(x, y)| point(x, y, true, degenerate.then_some((y, y))))
+                .to_vec()
+        };
+        assert_eq!(
+            pareto_chart(&chart(points(true), true)).unwrap(),
+            pareto_chart(&chart(points(false), true)).unwrap()
+        );
+    }
+
+    #[test]
+    fn the_y_range_covers_every_interval_end() {
+        for log_y in [false, true] {
+            let points = vec![point(576.0, 0.0232, true, Some((0.001, 0.5)))];
+            let range = y_range(&chart(points.clone(), log_y));
+            assert!(range.start < 0.001 && range.end > 0.5, "{range:?}");
+            assert!(pareto_chart(&chart(points, log_y)).is_ok());
+        }
+    }
+
+    #[test]
+    fn bad_intervals_are_errors_naming_the_group_and_point() {
+        let bad = |interval: (f64, f64), log_y: bool| {
+            let points = vec![
+                point(576.0, 0.0232, true, None),
+                point(1152.0, 0.0150, true, Some(interval)),
+            ];
+            error(&chart(points, log_y))
+        };
+        for message in [
+            bad((f64::NAN, 0.02), false),
+            bad((0.01, f64::INFINITY), false),
+            bad((0.016, 0.02), false),
+            bad((0.01, 0.014), false),
+            bad((0.02, 0.01), false),
+            bad((0.0, 0.02), true),
+            bad((-0.01, 0.02), true),
+        ] {
+            assert!(message.contains("group \"tied\", point 1"), "{message}");
+        }
+        assert!(
+            pareto_chart(&chart(
+                vec![point(576.0, 0.0232, true, Some((-0.01, 0.03)))],
+                false
+            ))
+            .is_ok()
+        );
+    }
 }
