@@ -4,6 +4,7 @@
 use super::activation::Activation;
 use super::affine::{self, BiasGrad};
 use super::bias::Biases;
+use super::checks::{check_finite, check_input};
 use super::conv_kernels;
 use super::dense::Dense;
 use super::gradient::Gradient;
@@ -12,7 +13,7 @@ use super::layer::Layer;
 use super::loss::{self, LossConfig, LossTerms, Normalizer};
 use super::params::{ParamLayout, ParameterCount};
 use super::spec::{AutoencoderSpec, Init};
-use super::tied::{TiedLinear, check_finite, check_input};
+use super::tied::TiedLinear;
 use super::workspace::Workspace;
 use crate::error::{Error, Result};
 use crate::real::Real;

@@ -42,9 +42,9 @@
 //! decoder (the exact adjoint) writes only its bias there, as PyTorch's
 //! `ConvTranspose2d` with `output_padding` does.
 
+use super::checks::{check_finite, check_input};
 use super::conv_kernels;
 use super::kernels::ensure_shape;
-use super::tied::{check_finite, check_input};
 use crate::error::{Error, Result};
 use crate::real::Real;
 use nalgebra::DMatrix;

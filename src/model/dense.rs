@@ -3,10 +3,10 @@
 
 use super::affine;
 use super::bias::Biases;
+use super::checks::{check_conv_biases, check_finite, check_input};
 use super::conv::Conv2d;
 use super::conv_kernels;
 use super::kernels::Strided;
-use super::tied::{check_conv_biases, check_finite, check_input};
 use crate::error::{Error, Result};
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -65,7 +65,11 @@ impl<T: Real> Dense<T> {
     ) -> Result<Self> {
         geometry.check_kernel(&encoder)?;
         geometry.check_kernel(&decoder)?;
-        check_conv_biases(&geometry, &biases)?;
+        check_conv_biases(
+            geometry.input().channels,
+            geometry.output().channels,
+            &biases,
+        )?;
         Ok(Dense {
             encoder,
             decoder,

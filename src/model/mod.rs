@@ -30,6 +30,7 @@ mod activation;
 mod affine;
 mod autoencoder;
 mod bias;
+mod checks;
 pub mod conv;
 mod conv_kernels;
 mod dense;

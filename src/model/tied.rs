@@ -3,11 +3,12 @@
 //! adjoint `conv_transpose2d`.
 
 use super::affine;
-use super::bias::{BiasMode, Biases};
+use super::bias::Biases;
+use super::checks::{check_conv_biases, check_finite, check_input};
 use super::conv::Conv2d;
 use super::conv_kernels;
-use super::kernels::{Strided, all_finite};
-use crate::error::{Error, Result};
+use super::kernels::Strided;
+use crate::error::Result;
 use crate::real::Real;
 use nalgebra::DMatrix;
 
@@ -24,50 +25,6 @@ pub struct TiedLinear<T: Real> {
     weight: DMatrix<T>,
     biases: Biases<T>,
     conv: Option<Conv2d>,
-}
-
-/// Checks that conv biases are per channel and of a supported mode.
-pub(crate) fn check_conv_biases<T: Real>(g: &Conv2d, biases: &Biases<T>) -> Result<()> {
-    check_conv_bias_mode(biases.mode())?;
-    biases.check(g.input().channels, g.output().channels)
-}
-
-/// Conv pairs support `None` and `Separate` biases only (see [`super::conv`]).
-pub(crate) fn check_conv_bias_mode(mode: BiasMode) -> Result<()> {
-    match mode {
-        BiasMode::None | BiasMode::Separate => Ok(()),
-        other => Err(Error::config(
-            "bias",
-            format!(
-                "conv pairs support \"none\" or \"separate\" (per-channel) biases, not \"{}\"",
-                other.name()
-            ),
-        )),
-    }
-}
-
-pub(crate) fn check_finite<T: Real>(m: &DMatrix<T>, what: &str) -> Result<()> {
-    if all_finite(m.as_slice()) {
-        return Ok(());
-    }
-    match m.iter().position(|x| !x.is_finite()) {
-        None => Ok(()),
-        Some(k) => Err(Error::InvalidData(format!(
-            "{what} has a non-finite entry at ({}, {})",
-            k % m.nrows().max(1),
-            k / m.nrows().max(1)
-        ))),
-    }
-}
-
-pub(crate) fn check_input<T: Real>(x: &DMatrix<T>, cols: usize, what: &str) -> Result<()> {
-    if x.ncols() != cols {
-        return Err(Error::Shape(format!(
-            "{what} has {} columns, the layer expects {cols}",
-            x.ncols()
-        )));
-    }
-    check_finite(x, what)
 }
 
 impl<T: Real> TiedLinear<T> {
@@ -88,7 +45,11 @@ impl<T: Real> TiedLinear<T> {
     /// with `C_out` encoder and `C_in` decoder entries).
     pub fn conv(geometry: Conv2d, kernel: DMatrix<T>, biases: Biases<T>) -> Result<Self> {
         geometry.check_kernel(&kernel)?;
-        check_conv_biases(&geometry, &biases)?;
+        check_conv_biases(
+            geometry.input().channels,
+            geometry.output().channels,
+            &biases,
+        )?;
         Ok(TiedLinear {
             weight: kernel,
             biases,
