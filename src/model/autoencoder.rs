@@ -5,7 +5,7 @@ use super::activation::Activation;
 use super::affine::{self, BiasGrad};
 use super::bias::Biases;
 use super::checks::{check_finite, check_input};
-use super::conv_kernels;
+use super::conv::kernels as conv_kernels;
 use super::dense::Dense;
 use super::gradient::Gradient;
 use super::kernels::{StridedMut, first_non_finite};

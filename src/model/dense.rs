@@ -5,7 +5,7 @@ use super::affine;
 use super::bias::Biases;
 use super::checks::{check_conv_biases, check_finite, check_input};
 use super::conv::Conv2d;
-use super::conv_kernels;
+use super::conv::kernels as conv_kernels;
 use super::kernels::Strided;
 use crate::error::{Error, Result};
 use crate::real::Real;

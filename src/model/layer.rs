@@ -3,7 +3,7 @@
 use super::affine;
 use super::bias::Biases;
 use super::conv::Conv2d;
-use super::conv_kernels;
+use super::conv::kernels as conv_kernels;
 use super::dense::Dense;
 use super::kernels::Strided;
 use super::tied::TiedLinear;

@@ -32,7 +32,6 @@ mod autoencoder;
 mod bias;
 mod checks;
 pub mod conv;
-mod conv_kernels;
 mod dense;
 mod fastmath;
 mod file;
