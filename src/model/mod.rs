@@ -38,6 +38,7 @@ mod file;
 mod gradient;
 mod layer;
 mod loss;
+mod map;
 pub mod params;
 mod spec;
 mod tied;
