@@ -2,17 +2,17 @@
 //! the flat-parameter interface optimizers use.
 
 use super::activation::Activation;
-use super::affine::{self, BiasGrad};
+use super::affine::BiasGrad;
 use super::bias::Biases;
-use super::conv_kernels;
+use super::checks::{check_finite, check_input};
 use super::dense::Dense;
-use super::gradient::Gradient;
-use super::kernels::{StridedMut, first_non_finite};
+use super::gradient::{Gradient, TiedParts};
+use super::kernels::first_non_finite;
 use super::layer::Layer;
 use super::loss::{self, LossConfig, LossTerms, Normalizer};
 use super::params::{ParamLayout, ParameterCount};
 use super::spec::{AutoencoderSpec, Init};
-use super::tied::{TiedLinear, check_finite, check_input};
+use super::tied::TiedLinear;
 use super::workspace::Workspace;
 use crate::error::{Error, Result};
 use crate::real::Real;
@@ -569,7 +569,6 @@ impl<T: Real> Autoencoder<T> {
         for l in 0..pairs {
             let layer = &self.layers[l];
             let s = &self.layout.layers()[l];
-            let (r, d) = (s.output_dim, s.input_dim);
             let chunk = &mut *chunks[l];
             let (weights, biases) = chunk.split_at_mut(s.biases.start - s.weight.start);
             let gb = BiasGrad::split(layer.biases(), biases);
@@ -579,41 +578,17 @@ impl<T: Real> Autoencoder<T> {
             } else {
                 (&u[l + 1], &mut dv_tail[0])
             };
-            if let Some(g) = layer.conv() {
-                // Kernel gradients are C_out x C_in·k_h·k_w, row-major in their slots.
-                let (rows, cols) = g.kernel_shape();
-                let (gk, kernel) = match (layer, parts[l].as_mut()) {
-                    (Layer::Tied(t), Some(p)) => (&mut p.decoder[..], t.weight()),
-                    (Layer::Dense(dn), _) => (&mut weights[rows * cols..], dn.decoder_weight()),
-                    (Layer::Tied(_), None) => unreachable!("tied pairs have tied parts"),
-                };
-                conv_kernels::decode_backward(
-                    g,
-                    kernel,
-                    layer.biases(),
-                    input,
-                    &dv_head[l],
-                    StridedMut::row_major(gk, rows, cols),
-                    gb,
-                    Some(dh),
-                    patches,
-                );
-            } else {
-                let gm = match (layer, parts[l].as_mut()) {
-                    (Layer::Tied(_), Some(p)) => StridedMut::row_major(&mut p.decoder, r, d),
-                    // ∂L/∂M for M = W_decᵀ: the row-major d x r slot read as column-major r x d.
-                    _ => StridedMut::col_major(&mut weights[r * d..], r, d),
-                };
-                affine::decode_backward(
-                    layer.dec(),
-                    layer.biases(),
-                    input,
-                    &dv_head[l],
-                    gm,
-                    gb,
-                    Some(dh),
-                );
-            }
+            let (_, g_dec) = weight_slots(weights, s.weight.len(), parts[l].as_mut());
+            layer.map().decode_backward(
+                layer.weights(),
+                layer.biases(),
+                input,
+                &dv_head[l],
+                g_dec,
+                gb,
+                Some(dh),
+                patches,
+            );
             if l + 1 < pairs {
                 self.spec.decoder_activation(l + 1).scale_by_derivative(
                     &v[l + 1],
@@ -629,7 +604,6 @@ impl<T: Real> Autoencoder<T> {
         for l in (0..pairs).rev() {
             let layer = &self.layers[l];
             let s = &self.layout.layers()[l];
-            let (r, d) = (s.output_dim, s.input_dim);
             let (da_head, da_tail) = da.split_at_mut(l);
             let dz = &mut da_tail[0];
             self.spec.hidden[l].scale_by_derivative(&z[l], &a[l], dz);
@@ -642,30 +616,17 @@ impl<T: Real> Autoencoder<T> {
             } else {
                 Some(&mut da_head[l - 1])
             };
-            // The encoder weight's gradient (or the tied encoder part) is
-            // row-major in its slot, conv or dense.
-            let (rows, cols) = match layer.conv() {
-                Some(g) => g.kernel_shape(),
-                None => (r, d),
-            };
-            let ge = match parts[l].as_mut() {
-                Some(p) => StridedMut::row_major(&mut p.encoder, rows, cols),
-                None => StridedMut::row_major(&mut weights[..rows * cols], rows, cols),
-            };
-            match layer.conv() {
-                Some(g) => conv_kernels::encode_backward(
-                    g,
-                    layer.encoder_weight(),
-                    layer.biases(),
-                    input,
-                    dz,
-                    ge,
-                    gb,
-                    dx,
-                    patches,
-                ),
-                None => affine::encode_backward(layer.enc(), layer.biases(), input, dz, ge, gb, dx),
-            }
+            let (g_enc, _) = weight_slots(weights, s.weight.len(), parts[l].as_mut());
+            layer.map().encode_backward(
+                layer.weights(),
+                layer.biases(),
+                input,
+                dz,
+                g_enc,
+                gb,
+                dx,
+                patches,
+            );
             if let Some(p) = parts[l].as_ref() {
                 // The tied weight's gradient is the sum of its two uses.
                 for ((g, &e), &dd) in weights.iter_mut().zip(&p.encoder).zip(&p.decoder) {
@@ -734,6 +695,20 @@ impl<T: Real> Autoencoder<T> {
             )));
         }
         Ok(())
+    }
+}
+
+/// The gradient slots of a pair's encoder and decoder weights: the two parts
+/// of a tied weight, or the untied weights' own slots in `weights` (the
+/// encoder's first `encoder_len` entries, then the decoder's).
+fn weight_slots<'a, T>(
+    weights: &'a mut [T],
+    encoder_len: usize,
+    parts: Option<&'a mut TiedParts<T>>,
+) -> (&'a mut [T], &'a mut [T]) {
+    match parts {
+        Some(p) => (&mut p.encoder, &mut p.decoder),
+        None => weights.split_at_mut(encoder_len),
     }
 }
 

@@ -1,12 +1,10 @@
 //! An untied layer pair: encoder `W_enc` (r x d) and decoder `W_dec` (d x r),
 //! twice the weights of a tied pair.
 
-use super::affine;
 use super::bias::Biases;
+use super::checks::{check_conv_biases, check_finite};
 use super::conv::Conv2d;
-use super::conv_kernels;
-use super::kernels::Strided;
-use super::tied::{check_conv_biases, check_finite, check_input};
+use super::map::{PairMap, PairWeights};
 use crate::error::{Error, Result};
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -25,7 +23,7 @@ pub struct Dense<T: Real> {
     encoder: DMatrix<T>,
     decoder: DMatrix<T>,
     biases: Biases<T>,
-    conv: Option<Conv2d>,
+    map: PairMap,
 }
 
 impl<T: Real> Dense<T> {
@@ -50,7 +48,7 @@ impl<T: Real> Dense<T> {
             encoder,
             decoder,
             biases,
-            conv: None,
+            map: PairMap::Affine,
         })
     }
 
@@ -65,18 +63,22 @@ impl<T: Real> Dense<T> {
     ) -> Result<Self> {
         geometry.check_kernel(&encoder)?;
         geometry.check_kernel(&decoder)?;
-        check_conv_biases(&geometry, &biases)?;
+        check_conv_biases(
+            geometry.input().channels,
+            geometry.output().channels,
+            &biases,
+        )?;
         Ok(Dense {
             encoder,
             decoder,
             biases,
-            conv: Some(geometry),
+            map: PairMap::Conv(geometry),
         })
     }
 
     /// The geometry, for a conv pair.
     pub fn conv_geometry(&self) -> Option<&Conv2d> {
-        self.conv.as_ref()
+        self.map.conv()
     }
 
     /// `W_enc`, r x d.
@@ -97,63 +99,35 @@ impl<T: Real> Dense<T> {
 
     /// Input width `d` (`C_in·H·W` for a conv pair).
     pub fn input_dim(&self) -> usize {
-        match &self.conv {
-            Some(g) => g.input().len(),
-            None => self.encoder.ncols(),
-        }
+        self.map.input_dim(&self.encoder)
     }
 
     /// Hidden width `r` (`C_out·H_out·W_out` for a conv pair).
     pub fn output_dim(&self) -> usize {
-        match &self.conv {
-            Some(g) => g.output().len(),
-            None => self.encoder.nrows(),
-        }
+        self.map.output_dim(&self.encoder)
     }
 
     /// Encoder pre-activation of a batch `x` (n x d) -> n x r.
     pub fn encode(&self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
-        check_input(x, self.input_dim(), "input")?;
-        let mut z = DMatrix::zeros(x.nrows(), self.output_dim());
-        match &self.conv {
-            Some(g) => conv_kernels::encode_into(
-                g,
-                &self.encoder,
-                &self.biases,
-                x,
-                &mut z,
-                &mut Vec::new(),
-            ),
-            None => affine::encode_into(self.enc(), &self.biases, x, &mut z),
-        }
-        Ok(z)
+        self.map.encode(self.weights(), &self.biases, x)
     }
 
     /// Decoder pre-activation of a batch `h` (n x r) -> n x d.
     pub fn decode(&self, h: &DMatrix<T>) -> Result<DMatrix<T>> {
-        check_input(h, self.output_dim(), "code")?;
-        let mut v = DMatrix::zeros(h.nrows(), self.input_dim());
-        match &self.conv {
-            Some(g) => conv_kernels::decode_into(
-                g,
-                &self.decoder,
-                &self.biases,
-                h,
-                &mut v,
-                &mut Vec::new(),
-            ),
-            None => affine::decode_into(self.dec(), &self.biases, h, &mut v),
+        self.map.decode(self.weights(), &self.biases, h)
+    }
+
+    /// The map the pair applies (dense or conv).
+    pub(crate) fn map(&self) -> &PairMap {
+        &self.map
+    }
+
+    /// Both weights as stored; the map knows `W_dec` is d x r.
+    pub(crate) fn weights(&self) -> PairWeights<'_, T> {
+        PairWeights::Untied {
+            encoder: &self.encoder,
+            decoder: &self.decoder,
         }
-        Ok(v)
-    }
-
-    pub(crate) fn enc(&self) -> Strided<'_, T> {
-        Strided::of(&self.encoder)
-    }
-
-    /// `W_decᵀ` (r x d) as a view: the decoder matrix `M` of `v = h M`.
-    pub(crate) fn dec(&self) -> Strided<'_, T> {
-        Strided::of(&self.decoder).t()
     }
 
     pub(crate) fn parts_mut(&mut self) -> (&mut DMatrix<T>, &mut DMatrix<T>, &mut Biases<T>) {

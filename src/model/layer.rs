@@ -1,11 +1,9 @@
 //! One layer pair of a stack, tied or untied, behind one interface.
 
-use super::affine;
 use super::bias::Biases;
 use super::conv::Conv2d;
-use super::conv_kernels;
 use super::dense::Dense;
-use super::kernels::Strided;
+use super::map::{PairMap, PairWeights};
 use super::tied::TiedLinear;
 use crate::error::Result;
 use crate::real::Real;
@@ -45,10 +43,7 @@ impl<T: Real> Layer<T> {
 
     /// The geometry of a conv pair (`None` for a dense one).
     pub fn conv(&self) -> Option<&Conv2d> {
-        match self {
-            Layer::Tied(t) => t.conv_geometry(),
-            Layer::Dense(d) => d.conv_geometry(),
-        }
+        self.map().conv()
     }
 
     /// Input width `d`.
@@ -82,20 +77,7 @@ impl<T: Real> Layer<T> {
     /// matrix (`C_in·k_h·k_w x C_out`), so a pair is tied exactly when this
     /// equals `encoder_weight()ᵀ`, conv or not.
     pub fn decoder_weight(&self) -> DMatrix<T> {
-        match self {
-            Layer::Tied(t) => t.weight().transpose(),
-            Layer::Dense(d) if d.conv_geometry().is_some() => d.decoder_weight().transpose(),
-            Layer::Dense(d) => d.decoder_weight().clone(),
-        }
-    }
-
-    /// The weight the decoder map uses in its own storage shape: `W` (tied),
-    /// `W_dec` (untied dense), `K` or `K_dec` (conv).
-    fn decoder_matrix(&self) -> &DMatrix<T> {
-        match self {
-            Layer::Tied(t) => t.weight(),
-            Layer::Dense(d) => d.decoder_weight(),
-        }
+        self.map().decoder_weight(self.weights())
     }
 
     /// The biases.
@@ -125,36 +107,31 @@ impl<T: Real> Layer<T> {
     /// Encoder pre-activation into `z` (sized `n x r`); `patches` is scratch
     /// for conv pairs.
     pub(crate) fn encode_into(&self, x: &DMatrix<T>, z: &mut DMatrix<T>, patches: &mut Vec<T>) {
-        match self.conv() {
-            Some(g) => {
-                conv_kernels::encode_into(g, self.encoder_weight(), self.biases(), x, z, patches)
-            }
-            None => affine::encode_into(self.enc(), self.biases(), x, z),
-        }
+        self.map()
+            .encode_into(self.weights(), self.biases(), x, z, patches)
     }
 
     /// Decoder pre-activation into `v` (sized `n x d`); `patches` is scratch
     /// for conv pairs.
     pub(crate) fn decode_into(&self, h: &DMatrix<T>, v: &mut DMatrix<T>, patches: &mut Vec<T>) {
-        match self.conv() {
-            Some(g) => {
-                conv_kernels::decode_into(g, self.decoder_matrix(), self.biases(), h, v, patches)
-            }
-            None => affine::decode_into(self.dec(), self.biases(), h, v),
+        self.map()
+            .decode_into(self.weights(), self.biases(), h, v, patches)
+    }
+
+    /// The map the pair applies (dense or conv), which the stack's
+    /// backward pass calls directly.
+    pub(crate) fn map(&self) -> &PairMap {
+        match self {
+            Layer::Tied(t) => t.map(),
+            Layer::Dense(d) => d.map(),
         }
     }
 
-    pub(crate) fn enc(&self) -> Strided<'_, T> {
+    /// The pair's weights as stored.
+    pub(crate) fn weights(&self) -> PairWeights<'_, T> {
         match self {
-            Layer::Tied(t) => t.enc(),
-            Layer::Dense(d) => d.enc(),
-        }
-    }
-
-    pub(crate) fn dec(&self) -> Strided<'_, T> {
-        match self {
-            Layer::Tied(t) => t.dec(),
-            Layer::Dense(d) => d.dec(),
+            Layer::Tied(t) => t.weights(),
+            Layer::Dense(d) => d.weights(),
         }
     }
 

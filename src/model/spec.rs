@@ -5,8 +5,8 @@
 
 use super::activation::{Activation, OutputActivation};
 use super::bias::BiasMode;
+use super::checks::check_conv_bias_mode;
 use super::conv::{Conv2d, ConvSpec, ConvStack, ImageShape};
-use super::tied::check_conv_bias_mode;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 

@@ -2,12 +2,11 @@
 //! by the decoder as `W`, or one conv kernel `K` used by `conv2d` and by its
 //! adjoint `conv_transpose2d`.
 
-use super::affine;
-use super::bias::{BiasMode, Biases};
+use super::bias::Biases;
+use super::checks::{check_conv_biases, check_finite};
 use super::conv::Conv2d;
-use super::conv_kernels;
-use super::kernels::{Strided, all_finite};
-use crate::error::{Error, Result};
+use super::map::{PairMap, PairWeights};
+use crate::error::Result;
 use crate::real::Real;
 use nalgebra::DMatrix;
 
@@ -23,51 +22,7 @@ use nalgebra::DMatrix;
 pub struct TiedLinear<T: Real> {
     weight: DMatrix<T>,
     biases: Biases<T>,
-    conv: Option<Conv2d>,
-}
-
-/// Checks that conv biases are per channel and of a supported mode.
-pub(crate) fn check_conv_biases<T: Real>(g: &Conv2d, biases: &Biases<T>) -> Result<()> {
-    check_conv_bias_mode(biases.mode())?;
-    biases.check(g.input().channels, g.output().channels)
-}
-
-/// Conv pairs support `None` and `Separate` biases only (see [`super::conv`]).
-pub(crate) fn check_conv_bias_mode(mode: BiasMode) -> Result<()> {
-    match mode {
-        BiasMode::None | BiasMode::Separate => Ok(()),
-        other => Err(Error::config(
-            "bias",
-            format!(
-                "conv pairs support \"none\" or \"separate\" (per-channel) biases, not \"{}\"",
-                other.name()
-            ),
-        )),
-    }
-}
-
-pub(crate) fn check_finite<T: Real>(m: &DMatrix<T>, what: &str) -> Result<()> {
-    if all_finite(m.as_slice()) {
-        return Ok(());
-    }
-    match m.iter().position(|x| !x.is_finite()) {
-        None => Ok(()),
-        Some(k) => Err(Error::InvalidData(format!(
-            "{what} has a non-finite entry at ({}, {})",
-            k % m.nrows().max(1),
-            k / m.nrows().max(1)
-        ))),
-    }
-}
-
-pub(crate) fn check_input<T: Real>(x: &DMatrix<T>, cols: usize, what: &str) -> Result<()> {
-    if x.ncols() != cols {
-        return Err(Error::Shape(format!(
-            "{what} has {} columns, the layer expects {cols}",
-            x.ncols()
-        )));
-    }
-    check_finite(x, what)
+    map: PairMap,
 }
 
 impl<T: Real> TiedLinear<T> {
@@ -79,7 +34,7 @@ impl<T: Real> TiedLinear<T> {
         Ok(TiedLinear {
             weight,
             biases,
-            conv: None,
+            map: PairMap::Affine,
         })
     }
 
@@ -88,17 +43,21 @@ impl<T: Real> TiedLinear<T> {
     /// with `C_out` encoder and `C_in` decoder entries).
     pub fn conv(geometry: Conv2d, kernel: DMatrix<T>, biases: Biases<T>) -> Result<Self> {
         geometry.check_kernel(&kernel)?;
-        check_conv_biases(&geometry, &biases)?;
+        check_conv_biases(
+            geometry.input().channels,
+            geometry.output().channels,
+            &biases,
+        )?;
         Ok(TiedLinear {
             weight: kernel,
             biases,
-            conv: Some(geometry),
+            map: PairMap::Conv(geometry),
         })
     }
 
     /// The geometry, for a conv pair.
     pub fn conv_geometry(&self) -> Option<&Conv2d> {
-        self.conv.as_ref()
+        self.map.conv()
     }
 
     /// `W`, r x d: row `i` is hidden unit `i`'s filter (the kernel matrix
@@ -114,52 +73,32 @@ impl<T: Real> TiedLinear<T> {
 
     /// Input width `d` (`C_in·H·W` for a conv pair).
     pub fn input_dim(&self) -> usize {
-        match &self.conv {
-            Some(g) => g.input().len(),
-            None => self.weight.ncols(),
-        }
+        self.map.input_dim(&self.weight)
     }
 
     /// Hidden width `r` (`C_out·H_out·W_out` for a conv pair).
     pub fn output_dim(&self) -> usize {
-        match &self.conv {
-            Some(g) => g.output().len(),
-            None => self.weight.nrows(),
-        }
+        self.map.output_dim(&self.weight)
     }
 
     /// Encoder pre-activation of a batch `x` (n x d) -> n x r.
     pub fn encode(&self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
-        check_input(x, self.input_dim(), "input")?;
-        let mut z = DMatrix::zeros(x.nrows(), self.output_dim());
-        match &self.conv {
-            Some(g) => {
-                conv_kernels::encode_into(g, &self.weight, &self.biases, x, &mut z, &mut Vec::new())
-            }
-            None => affine::encode_into(self.enc(), &self.biases, x, &mut z),
-        }
-        Ok(z)
+        self.map.encode(self.weights(), &self.biases, x)
     }
 
     /// Decoder pre-activation of a batch `h` (n x r) -> n x d.
     pub fn decode(&self, h: &DMatrix<T>) -> Result<DMatrix<T>> {
-        check_input(h, self.output_dim(), "code")?;
-        let mut v = DMatrix::zeros(h.nrows(), self.input_dim());
-        match &self.conv {
-            Some(g) => {
-                conv_kernels::decode_into(g, &self.weight, &self.biases, h, &mut v, &mut Vec::new())
-            }
-            None => affine::decode_into(self.dec(), &self.biases, h, &mut v),
-        }
-        Ok(v)
+        self.map.decode(self.weights(), &self.biases, h)
     }
 
-    pub(crate) fn enc(&self) -> Strided<'_, T> {
-        Strided::of(&self.weight)
+    /// The map the pair applies (dense or conv).
+    pub(crate) fn map(&self) -> &PairMap {
+        &self.map
     }
 
-    pub(crate) fn dec(&self) -> Strided<'_, T> {
-        Strided::of(&self.weight)
+    /// The one weight, as both maps' weight.
+    pub(crate) fn weights(&self) -> PairWeights<'_, T> {
+        PairWeights::Tied(&self.weight)
     }
 
     pub(crate) fn parts_mut(&mut self) -> (&mut DMatrix<T>, &mut Biases<T>) {

@@ -1,4 +1,7 @@
-//! Convolutional layer pairs: geometry, specs and the public conv maps.
+//! Convolutional layer pairs: geometry and specs here, the maps themselves
+//! (im2col kernels, backward passes and the public [`Conv2d::conv2d`] /
+//! [`Conv2d::conv_transpose2d`]) in `kernels`, which builds on the geometry
+//! and is not imported back, so the two files do not depend on each other.
 //!
 //! A conv pair maps an image `x` of shape `(C_in, H, W)` to feature maps of
 //! shape `(C_out, H_out, W_out)` with a kernel `K` of shape
@@ -42,13 +45,13 @@
 //! decoder (the exact adjoint) writes only its bias there, as PyTorch's
 //! `ConvTranspose2d` with `output_padding` does.
 
-use super::conv_kernels;
-use super::kernels::ensure_shape;
-use super::tied::{check_finite, check_input};
+use super::checks::check_finite;
 use crate::error::{Error, Result};
 use crate::real::Real;
 use nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
+
+pub(crate) mod kernels;
 
 /// The shape `(channels, height, width)` of an image or a stack of feature maps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -276,33 +279,6 @@ impl Conv2d {
     /// fan-out of one output value, as Keras and PyTorch count them).
     pub fn fan(&self) -> usize {
         (self.input.channels + self.output.channels) * self.kernel[0] * self.kernel[1]
-    }
-
-    /// `conv2d(x, K)` of a batch: `n x (C_in·H·W)` -> `n x (C_out·H_out·W_out)`,
-    /// no bias.
-    pub fn conv2d<T: Real>(&self, x: &DMatrix<T>, kernel: &DMatrix<T>) -> Result<DMatrix<T>> {
-        self.check_kernel(kernel)?;
-        check_input(x, self.input.len(), "conv input")?;
-        let mut z = DMatrix::zeros(0, 0);
-        ensure_shape(&mut z, x.nrows(), self.output.len());
-        conv_kernels::conv_forward(self, kernel, x, &mut z, &mut Vec::new());
-        Ok(z)
-    }
-
-    /// `conv_transpose2d(y, K)` of a batch with the same kernel:
-    /// `n x (C_out·H_out·W_out)` -> `n x (C_in·H·W)`, no bias. This is the
-    /// adjoint of [`Conv2d::conv2d`].
-    pub fn conv_transpose2d<T: Real>(
-        &self,
-        y: &DMatrix<T>,
-        kernel: &DMatrix<T>,
-    ) -> Result<DMatrix<T>> {
-        self.check_kernel(kernel)?;
-        check_input(y, self.output.len(), "conv_transpose input")?;
-        let mut x = DMatrix::zeros(0, 0);
-        ensure_shape(&mut x, y.nrows(), self.input.len());
-        conv_kernels::conv_transpose(self, kernel, y, &mut x, &mut Vec::new());
-        Ok(x)
     }
 
     /// Checks a kernel matrix's shape and entries.

@@ -18,15 +18,17 @@
 //! `n` and the geometry, never on threads.
 //!
 //! Everything runs on the calling thread in a fixed order (the products of
-//! [`super::kernels::gemm`] are single-threaded), so results do not depend
+//! [`crate::model::kernels::gemm`] are single-threaded), so results do not depend
 //! on a thread pool, and
 //! each output value is a dot product over the kernel taps alone, so a batch
 //! gives the same outputs as its rows one by one.
 
-use super::affine::BiasGrad;
-use super::bias::Biases;
-use super::conv::Conv2d;
-use super::kernels::{Strided, StridedMut, gemm};
+use super::Conv2d;
+use crate::error::Result;
+use crate::model::affine::BiasGrad;
+use crate::model::bias::Biases;
+use crate::model::checks::check_input;
+use crate::model::kernels::{Strided, StridedMut, ensure_shape, gemm};
 use crate::real::Real;
 use nalgebra::DMatrix;
 use std::ops::Range;
@@ -165,7 +167,7 @@ fn col2im_add<T: Real>(g: &Conv2d, patches: &[T], n: usize, block: &Range<usize>
 }
 
 /// `z = conv2d(x, K)` (no bias), `z` already `n x (C_out·P)`.
-pub(crate) fn conv_forward<T: Real>(
+fn conv_forward<T: Real>(
     g: &Conv2d,
     kernel: &DMatrix<T>,
     x: &DMatrix<T>,
@@ -188,7 +190,7 @@ pub(crate) fn conv_forward<T: Real>(
 }
 
 /// `x = conv_transpose2d(y, K)` (no bias), `x` already `n x (C_in·H·W)`.
-pub(crate) fn conv_transpose<T: Real>(
+fn conv_transpose<T: Real>(
     g: &Conv2d,
     kernel: &DMatrix<T>,
     y: &DMatrix<T>,
@@ -208,6 +210,37 @@ pub(crate) fn conv_transpose<T: Real>(
             StridedMut::col_major(patches, rows, g.filter_len()),
         );
         col2im_add(g, patches, n, &block, x.as_mut_slice());
+    }
+}
+
+/// The public conv maps, next to the kernels they run (the geometry's own
+/// file does not import this one).
+impl Conv2d {
+    /// `conv2d(x, K)` of a batch: `n x (C_in·H·W)` -> `n x (C_out·H_out·W_out)`,
+    /// no bias.
+    pub fn conv2d<T: Real>(&self, x: &DMatrix<T>, kernel: &DMatrix<T>) -> Result<DMatrix<T>> {
+        self.check_kernel(kernel)?;
+        check_input(x, self.input().len(), "conv input")?;
+        let mut z = DMatrix::zeros(0, 0);
+        ensure_shape(&mut z, x.nrows(), self.output().len());
+        conv_forward(self, kernel, x, &mut z, &mut Vec::new());
+        Ok(z)
+    }
+
+    /// `conv_transpose2d(y, K)` of a batch with the same kernel:
+    /// `n x (C_out·H_out·W_out)` -> `n x (C_in·H·W)`, no bias. This is the
+    /// adjoint of [`Conv2d::conv2d`].
+    pub fn conv_transpose2d<T: Real>(
+        &self,
+        y: &DMatrix<T>,
+        kernel: &DMatrix<T>,
+    ) -> Result<DMatrix<T>> {
+        self.check_kernel(kernel)?;
+        check_input(y, self.output().len(), "conv_transpose input")?;
+        let mut x = DMatrix::zeros(0, 0);
+        ensure_shape(&mut x, y.nrows(), self.input().len());
+        conv_transpose(self, kernel, y, &mut x, &mut Vec::new());
+        Ok(x)
     }
 }
 
