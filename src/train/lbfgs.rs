@@ -9,12 +9,11 @@
 //! `Executor` so that each iteration can be recorded, reported, checkpointed
 //! and interrupted like an epoch.
 
-use super::checkpoint::DataFingerprint;
 use super::config::LbfgsConfig;
 use super::engine::ShardEngine;
 use super::history::{EpochRecord, LayerNorms};
 use super::progress::Reporter;
-use super::trainer::{RunState, Split, StopReason, TrainEvent, Trainer, diverged};
+use super::run_state::{RowSplit, RunContext, RunState, StopReason, TrainEvent, diverged};
 use crate::error::{Error, Result};
 use crate::model::{Autoencoder, LossConfig, LossTerms};
 use crate::real::Real;
@@ -151,15 +150,13 @@ fn to_model<T: Real>(model: &mut Autoencoder<T>, p: &[f64]) -> Result<()> {
 /// Runs L-BFGS from `st` until `cfg.max_iters` iterations in total (history
 /// rows) have run or a tolerance is met.
 pub(crate) fn run<T: Real>(
-    trainer: &Trainer,
+    run: &mut RunContext<'_>,
     cfg: &LbfgsConfig,
     st: &mut RunState<T>,
     x: &DMatrix<T>,
-    split: &Split,
-    fingerprint: Option<&DataFingerprint>,
-    on_event: &mut dyn FnMut(TrainEvent<'_>),
+    split: &RowSplit,
 ) -> Result<StopReason> {
-    let tc = trainer.config();
+    let tc = run.config;
     let done = (st.epoch - 1) as u64;
     if done >= cfg.max_iters {
         return Ok(StopReason::Completed);
@@ -187,6 +184,7 @@ pub(crate) fn run<T: Real>(
         .with_tolerance_cost(cfg.tol_cost)
         .map_err(solver_error)?;
     let reporter = Reporter::new(tc.progress, cfg.max_iters as usize, 1, done as usize);
+    let objective = tc.objective();
     let total = cfg.max_iters as usize;
     let fail = |evaluator: &Rc<RefCell<Evaluator>>, epoch: usize, last: Option<f64>, e: Error| {
         match evaluator.borrow_mut().error.take().unwrap_or(e) {
@@ -208,8 +206,7 @@ pub(crate) fn run<T: Real>(
     };
     state.update();
     let stop = loop {
-        if trainer.interrupted() {
-            reporter.finish();
+        if run.interrupted() {
             return Err(Error::Interrupted { checkpoint: None });
         }
         if let TerminationStatus::Terminated(reason) =
@@ -223,14 +220,12 @@ pub(crate) fn run<T: Real>(
         state = match solver.next_iter(&mut problem, state) {
             Ok((s, _)) => s,
             Err(err) => {
-                reporter.finish();
                 return Err(fail(&evaluator, e, st.last_finite_loss, solver_error(err)));
             }
         };
         if let Some(err) = evaluator.borrow_mut().error.take() {
             // A failed evaluation inside the line search ends the iteration
             // with a solver exit; a non-finite objective is divergence.
-            reporter.finish();
             return Err(match err {
                 Error::Numerical(what) => diverged(e, 1, what, st.last_finite_loss),
                 other => other,
@@ -250,7 +245,6 @@ pub(crate) fn run<T: Real>(
             match ev.eval(&param) {
                 Ok(r) => (r.terms, r.norm, r.layers.clone()),
                 Err(Error::Numerical(what)) => {
-                    reporter.finish();
                     return Err(diverged(e, 1, what, st.last_finite_loss));
                 }
                 Err(other) => return Err(other),
@@ -258,7 +252,7 @@ pub(crate) fn run<T: Real>(
         };
         to_model(&mut st.model, &param)?;
         st.last_finite_loss = Some(terms.total);
-        let mut rec = EpochRecord {
+        let rec = EpochRecord {
             epoch: e,
             train: terms,
             val_loss: None,
@@ -268,48 +262,26 @@ pub(crate) fn run<T: Real>(
             layers,
             seconds: 0.0,
         };
-        let mut early = false;
-        if !split.val.is_empty() {
-            let ev = evaluator.borrow();
-            let v = match val_engine.loss(&ev.model, &x64, &split.val, &tc.objective()) {
-                Ok(v) => v,
-                Err(Error::Numerical(what)) => {
-                    return Err(diverged(
-                        e,
-                        1,
-                        format!("validation: {what}"),
-                        st.last_finite_loss,
-                    ));
-                }
-                Err(other) => return Err(other),
-            };
-            drop(ev);
-            rec.val_loss = Some(v.total);
-            rec.val_reconstruction = Some(v.reconstruction);
-            early = trainer.early_stop_check(st, e, v.total);
-        }
-        rec.seconds = t0.elapsed().as_secs_f64();
-        st.history.epochs.push(rec);
-        st.epoch += 1;
         state.increment_iter();
-        let rec = st.history.last().expect("just pushed");
-        reporter.batch(e, total, rec.train.total);
-        reporter.epoch(rec);
-        on_event(TrainEvent::Batch {
+        reporter.batch(e, total, terms.total);
+        (run.on_event)(TrainEvent::Batch {
             epoch: e,
             batch: 1,
-            loss: rec.train.total,
+            loss: terms.total,
         });
-        on_event(TrainEvent::Epoch(rec));
-        if early {
-            reporter.finish();
-            return Ok(StopReason::EarlyStopped { epoch: e });
-        }
-        if let (Some(fp), Some(c)) = (fingerprint, &tc.checkpoint)
-            && c.every > 0
-            && e % c.every == 0
-        {
-            trainer.write_checkpoint(st, fp, false)?;
+        // Validation runs on the f64 model the solver evaluated, not on the
+        // (possibly f32) copy in `st`.
+        let validate = |_: &Autoencoder<T>| {
+            if split.val.is_empty() {
+                return Ok(None);
+            }
+            let ev = evaluator.borrow();
+            val_engine
+                .loss(&ev.model, &x64, &split.val, &objective)
+                .map(Some)
+        };
+        if let Some(stop) = st.end_epoch(run, &reporter, rec, t0, total, validate)? {
+            return Ok(stop);
         }
         if state.terminated() {
             break state
@@ -318,7 +290,6 @@ pub(crate) fn run<T: Real>(
                 .unwrap_or(TerminationReason::SolverConverged);
         }
     };
-    reporter.finish();
     Ok(match stop {
         TerminationReason::MaxItersReached => StopReason::Completed,
         TerminationReason::SolverExit(why) => StopReason::Converged(why),

@@ -22,6 +22,7 @@ mod interrupt;
 mod lbfgs;
 mod optimizer;
 mod progress;
+mod run_state;
 pub mod schedule;
 mod trainer;
 
@@ -35,4 +36,6 @@ pub use engine::ShardEngine;
 pub use history::{EpochAccumulator, EpochRecord, History, LayerNorms};
 pub use interrupt::install_ctrlc_handler;
 pub use optimizer::{OptimizerState, OptimizerStateFile};
-pub use trainer::{Failed, StopReason, TrainEvent, TrainOutcome, Trainer};
+pub(crate) use run_state::shuffled;
+pub use run_state::{StopReason, TrainEvent};
+pub use trainer::{Failed, TrainOutcome, Trainer};

@@ -56,9 +56,13 @@ impl Reporter {
             Reporter::Silent => {}
         }
     }
+}
 
-    /// At the end of the run (or when it stops early).
-    pub(crate) fn finish(&self) {
+/// A bar is finished when its run ends, however it ends (completed, early
+/// stopped, diverged, interrupted): the loops return from many places, and
+/// one `Drop` cannot be forgotten on any of them.
+impl Drop for Reporter {
+    fn drop(&mut self) {
         if let Reporter::Bar(pb) = self {
             pb.finish();
         }

@@ -1,30 +1,27 @@
 //! The training loop: validation split, epoch shuffles, minibatch updates,
 //! early stopping, divergence detection, checkpoints and interrupts.
 
-use super::checkpoint::{
-    BestFile, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, Checkpoint, DataFingerprint,
-};
+use super::checkpoint::{Checkpoint, DataFingerprint};
 use super::config::{Optimizer, TrainConfig};
 use super::engine::ShardEngine;
-use super::history::{EpochAccumulator, EpochRecord, History};
+use super::history::History;
 use super::optimizer::OptimizerState;
 use super::progress::Reporter;
+use super::run_state::{
+    RowSplit, RunContext, RunState, StopReason, TrainEvent, diverged, shuffled,
+};
 use super::{lbfgs, schedule};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::model::{Autoencoder, all_finite, first_non_finite};
 use crate::real::Real;
-use crate::rng::{derive_seed, seeded};
+use crate::rng::derive_seed;
 use nalgebra::DMatrix;
-use rand::RngExt;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-
-/// Seed stream of the validation split; epochs use streams `1..=epochs`.
-const SPLIT_STREAM: u64 = u64::MAX;
 
 /// Trains autoencoders with a validated [`TrainConfig`].
 ///
@@ -58,20 +55,6 @@ const SPLIT_STREAM: u64 = u64::MAX;
 pub struct Trainer {
     config: TrainConfig,
     interrupt: Arc<AtomicBool>,
-}
-
-/// Why a run ended normally.
-#[derive(Clone, Debug, PartialEq)]
-pub enum StopReason {
-    /// All epochs (or L-BFGS's iteration budget) ran.
-    Completed,
-    /// Early stopping: no validation improvement for `patience` epochs.
-    EarlyStopped {
-        /// The last epoch run.
-        epoch: usize,
-    },
-    /// L-BFGS met a tolerance (argmin's termination reason).
-    Converged(String),
 }
 
 /// A trained model with its record.
@@ -113,75 +96,6 @@ impl<T: Real> From<Box<Failed<T>>> for Error {
     }
 }
 
-/// What a progress callback sees.
-#[derive(Clone, Copy, Debug)]
-pub enum TrainEvent<'a> {
-    /// A batch (L-BFGS: an iteration) finished.
-    Batch {
-        /// Epoch (from 1).
-        epoch: usize,
-        /// Batch within the epoch (from 1).
-        batch: usize,
-        /// The batch objective.
-        loss: f64,
-    },
-    /// An epoch finished; its record.
-    Epoch(&'a EpochRecord),
-}
-
-/// Training and validation row indices.
-pub(crate) struct Split {
-    pub train: Vec<usize>,
-    pub val: Vec<usize>,
-}
-
-/// Everything that changes during a run (what a checkpoint stores).
-pub(crate) struct RunState<T: Real> {
-    pub model: Autoencoder<T>,
-    pub opt: OptimizerState<T>,
-    /// Epoch in progress or next (from 1).
-    pub epoch: usize,
-    /// Next batch of `epoch` (from 0).
-    pub batch: usize,
-    pub acc: EpochAccumulator,
-    pub history: History,
-    pub best: Option<(usize, f64, Vec<T>)>,
-    pub wait: usize,
-    pub last_finite_loss: Option<f64>,
-}
-
-/// Uniform shuffle of `rows` (Fisher–Yates), from `seed` alone.
-pub(crate) fn shuffled(rows: &[usize], seed: u64) -> Vec<usize> {
-    let mut out = rows.to_vec();
-    let mut rng = seeded(seed);
-    for i in (1..out.len()).rev() {
-        let j = rng.random_range(0..=i);
-        out.swap(i, j);
-    }
-    out
-}
-
-fn split_rows(n: usize, fraction: f64, seed: u64) -> Result<Split> {
-    if fraction == 0.0 {
-        return Ok(Split {
-            train: (0..n).collect(),
-            val: Vec::new(),
-        });
-    }
-    let n_val = ((fraction * n as f64).round() as usize).max(1);
-    if n_val >= n {
-        return Err(Error::InvalidData(format!(
-            "validation fraction {fraction} of {n} rows leaves no training rows"
-        )));
-    }
-    let all: Vec<usize> = (0..n).collect();
-    let perm = shuffled(&all, derive_seed(seed, SPLIT_STREAM));
-    Ok(Split {
-        val: perm[..n_val].to_vec(),
-        train: perm[n_val..].to_vec(),
-    })
-}
-
 /// Flat ranges of the weight matrices (what weight decay acts on).
 pub(crate) fn weight_ranges<T: Real>(model: &Autoencoder<T>) -> Vec<Range<usize>> {
     model
@@ -212,15 +126,6 @@ fn check_data<T: Real>(model: &Autoencoder<T>, x: &DMatrix<T>) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-pub(crate) fn diverged(epoch: usize, batch: usize, what: String, last: Option<f64>) -> Error {
-    Error::Diverged {
-        epoch,
-        batch,
-        what,
-        last_finite_loss: last,
-    }
 }
 
 impl Trainer {
@@ -257,10 +162,6 @@ impl Trainer {
     pub fn with_interrupt_flag(mut self, flag: Arc<AtomicBool>) -> Self {
         self.interrupt = flag;
         self
-    }
-
-    pub(crate) fn interrupted(&self) -> bool {
-        self.interrupt.load(Ordering::SeqCst)
     }
 
     /// Trains `model` on the rows of `x` and returns it trained.
@@ -306,28 +207,71 @@ impl Trainer {
         if let Err(e) = self.prepare(&model, x) {
             return Err(fail(e, model));
         }
-        let split = match split_rows(x.nrows(), self.config.validation_fraction, self.config.seed) {
-            Ok(s) => s,
-            Err(e) => return Err(fail(e, model)),
-        };
+        let split =
+            match RowSplit::new(x.nrows(), self.config.validation_fraction, self.config.seed) {
+                Ok(s) => s,
+                Err(e) => return Err(fail(e, model)),
+            };
         let fingerprint = self
             .config
             .checkpoint
             .as_ref()
             .map(|_| DataFingerprint::of(x));
         let opt = OptimizerState::new(&self.config.optimizer, model.n_params());
-        let st = RunState {
-            model,
-            opt,
-            epoch: 1,
-            batch: 0,
-            acc: EpochAccumulator::default(),
-            history: History::new(),
-            best: None,
-            wait: 0,
-            last_finite_loss: None,
+        self.drive(RunState::new(model, opt), x, &split, fingerprint, on_event)
+    }
+
+    /// [`Trainer::try_fit`] validating on the rows of `val` instead of on a
+    /// split of `x`: for callers that carve their own validation set (a
+    /// study does, so that PCA fits on exactly the rows the autoencoders
+    /// fit). Every row of `x` trains; the config's `validation_fraction`
+    /// splits nothing (early stopping still asks for it to be > 0, as the
+    /// statement that a validation set exists).
+    ///
+    /// # Errors
+    /// As [`Trainer::try_fit`]; also [`Error::Config`] when checkpoints are
+    /// configured (a resumed run recomputes its split from the config, so
+    /// it could not find these rows again), and [`Error::Shape`] /
+    /// [`Error::InvalidData`] for a `val` that does not fit the model.
+    pub fn try_fit_validated<T: Real>(
+        &self,
+        model: Autoencoder<T>,
+        x: &DMatrix<T>,
+        val: &DMatrix<T>,
+    ) -> Result<TrainOutcome<T>, Box<Failed<T>>> {
+        let fail = |error: Error, model: Autoencoder<T>| {
+            Box::new(Failed {
+                error,
+                model,
+                history: History::new(),
+            })
         };
-        self.drive(st, x, &split, fingerprint, on_event)
+        if self.config.checkpoint.is_some() {
+            let e = Error::config(
+                "checkpoint",
+                "a run with its own validation rows cannot be checkpointed (resume could not find them); use fit with validation_fraction",
+            );
+            return Err(fail(e, model));
+        }
+        if let Err(e) = self.prepare(&model, x).and_then(|()| {
+            if val.nrows() > 0 {
+                check_data(&model, val)
+            } else {
+                Ok(())
+            }
+        }) {
+            return Err(fail(e, model));
+        }
+        let (n, m) = (x.nrows(), val.nrows());
+        let all = DMatrix::from_fn(n + m, x.ncols(), |i, j| {
+            if i < n { x[(i, j)] } else { val[(i - n, j)] }
+        });
+        let split = RowSplit {
+            train: (0..n).collect(),
+            val: (n..n + m).collect(),
+        };
+        let opt = OptimizerState::new(&self.config.optimizer, model.n_params());
+        self.drive(RunState::new(model, opt), &all, &split, None, |_| {})
     }
 
     /// Continues the run checkpointed at `path` on the same data `x`. The
@@ -408,7 +352,7 @@ impl Trainer {
             }
             None => None,
         };
-        let split = split_rows(x.nrows(), self.config.validation_fraction, self.config.seed)?;
+        let split = RowSplit::new(x.nrows(), self.config.validation_fraction, self.config.seed)?;
         let st = RunState {
             model,
             opt,
@@ -448,21 +392,19 @@ impl Trainer {
         &self,
         mut st: RunState<T>,
         x: &DMatrix<T>,
-        split: &Split,
+        split: &RowSplit,
         fingerprint: Option<DataFingerprint>,
         mut on_event: impl FnMut(TrainEvent<'_>),
     ) -> Result<TrainOutcome<T>, Box<Failed<T>>> {
+        let mut run = RunContext {
+            config: &self.config,
+            interrupt: &self.interrupt,
+            fingerprint: fingerprint.as_ref(),
+            on_event: &mut on_event,
+        };
         let result = match self.config.optimizer {
-            Optimizer::Lbfgs(c) => lbfgs::run(
-                self,
-                &c,
-                &mut st,
-                x,
-                split,
-                fingerprint.as_ref(),
-                &mut on_event,
-            ),
-            _ => self.run_minibatch(&mut st, x, split, fingerprint.as_ref(), &mut on_event),
+            Optimizer::Lbfgs(c) => lbfgs::run(&mut run, &c, &mut st, x, split),
+            _ => run_minibatch(&mut run, &mut st, x, split),
         };
         let result = result.and_then(|stop| {
             let mut best_epoch = None;
@@ -474,7 +416,7 @@ impl Trainer {
             if let (Some(fp), Some(c)) = (&fingerprint, &self.config.checkpoint)
                 && c.every > 0
             {
-                self.write_checkpoint(&st, fp, true)?;
+                st.write_checkpoint(&self.config, fp, true)?;
             }
             Ok(stop).map(|s| (s, best_epoch))
         });
@@ -487,7 +429,7 @@ impl Trainer {
             }),
             Err(Error::Interrupted { .. }) => {
                 let error = match (&fingerprint, &self.config.checkpoint) {
-                    (Some(fp), Some(_)) => match self.write_checkpoint(&st, fp, false) {
+                    (Some(fp), Some(_)) => match st.write_checkpoint(&self.config, fp, false) {
                         Ok(path) => Error::Interrupted {
                             checkpoint: Some(path),
                         },
@@ -508,226 +450,97 @@ impl Trainer {
             })),
         }
     }
+}
 
-    /// Writes the run state to the configured checkpoint file.
-    pub(crate) fn write_checkpoint<T: Real>(
-        &self,
-        st: &RunState<T>,
-        data: &DataFingerprint,
-        finished: bool,
-    ) -> Result<PathBuf> {
-        let Some(c) = &self.config.checkpoint else {
-            return Err(Error::config(
-                "checkpoint",
-                "no checkpoint directory configured",
-            ));
-        };
-        let path = Checkpoint::path_in(&c.dir);
-        let ck = Checkpoint {
-            format: CHECKPOINT_FORMAT.into(),
-            version: CHECKPOINT_VERSION,
-            scalar: T::NAME.into(),
-            config: self.config.clone(),
-            config_hash: self.config.result_hash(),
-            data: data.clone(),
-            spec: st.model.spec().clone(),
-            params: st.model.params_to_vec().iter().map(|v| v.f64()).collect(),
-            optimizer: st.opt.to_file(),
-            epoch: st.epoch,
-            batch: st.batch,
-            accumulator: st.acc.clone(),
-            history: st.history.clone(),
-            best: st.best.as_ref().map(|(epoch, val_loss, p)| BestFile {
-                epoch: *epoch,
-                val_loss: *val_loss,
-                params: p.iter().map(|v| v.f64()).collect(),
-            }),
-            wait: st.wait,
-            last_finite_loss: st.last_finite_loss,
-            finished,
-        };
-        ck.save(&path)?;
-        Ok(path)
-    }
-
-    /// Early stopping bookkeeping after an epoch; `true` means stop.
-    pub(crate) fn early_stop_check<T: Real>(
-        &self,
-        st: &mut RunState<T>,
-        epoch: usize,
-        val: f64,
-    ) -> bool {
-        let Some(es) = self.config.early_stopping else {
-            return false;
-        };
-        let improved = st
-            .best
-            .as_ref()
-            .is_none_or(|(_, best, _)| val < best - es.min_delta);
-        if improved {
-            st.best = Some((epoch, val, st.model.params_to_vec()));
-            st.wait = 0;
-            false
-        } else {
-            st.wait += 1;
-            st.wait >= es.patience
-        }
-    }
-
-    fn run_minibatch<T: Real>(
-        &self,
-        st: &mut RunState<T>,
-        x: &DMatrix<T>,
-        split: &Split,
-        fingerprint: Option<&DataFingerprint>,
-        on_event: &mut dyn FnMut(TrainEvent<'_>),
-    ) -> Result<StopReason> {
-        let cfg = &self.config;
-        let loss = cfg.objective();
-        let mut engine = ShardEngine::new(cfg.shard_size)?;
-        let ranges = weight_ranges(&st.model);
-        let decay = match cfg.optimizer {
-            Optimizer::AdamW { .. } => Some((cfg.weight_decay, ranges.as_slice())),
-            _ => None,
-        };
-        let batches = split.train.len().div_ceil(cfg.batch_size);
-        let done = (st.epoch - 1) * batches + st.batch;
-        let reporter = Reporter::new(cfg.progress, cfg.epochs, batches, done);
-        let mut params = st.model.params_to_vec();
-        // One sample per column: shuffled batches gather contiguous samples.
-        let xt = x.transpose();
-        while st.epoch <= cfg.epochs {
-            let e = st.epoch;
-            let lr = schedule::learning_rate(cfg.schedule, cfg.learning_rate, e, cfg.epochs);
-            let order = shuffled(&split.train, derive_seed(cfg.seed, e as u64));
-            let t0 = Instant::now();
-            for (b, rows) in order.chunks(cfg.batch_size).enumerate().skip(st.batch) {
-                if self.interrupted() {
-                    st.acc.seconds += t0.elapsed().as_secs_f64();
-                    reporter.finish();
-                    return Err(Error::Interrupted { checkpoint: None });
-                }
-                let (terms, grad, norms) =
-                    match engine.loss_and_grad_transposed(&st.model, &xt, rows, &loss) {
-                        Ok(v) => v,
-                        Err(Error::Numerical(what)) => {
-                            reporter.finish();
-                            return Err(diverged(e, b + 1, what, st.last_finite_loss));
-                        }
-                        Err(other) => return Err(other),
-                    };
-                st.acc.add_norms(&terms, rows.len(), norms);
-                if let Some(c) = cfg.clip_grad_norm {
-                    let n = norms.total;
-                    if n > c {
-                        grad.scale(T::of(c / n));
-                    }
-                }
-                st.opt
-                    .apply(&cfg.optimizer, &mut params, grad.as_slice(), lr, decay);
-                if st.model.set_params(&params).is_err() {
-                    reporter.finish();
-                    return Err(diverged(
-                        e,
-                        b + 1,
-                        format!(
-                            "the update produced non-finite parameters (objective before it: \
-                             {:.6e}; learning rate {lr:e} too large?)",
-                            terms.total
-                        ),
-                        Some(terms.total),
-                    ));
-                }
-                st.last_finite_loss = Some(terms.total);
-                st.batch = b + 1;
-                reporter.batch(e, cfg.epochs, terms.total);
-                on_event(TrainEvent::Batch {
-                    epoch: e,
-                    batch: b + 1,
-                    loss: terms.total,
-                });
+/// Minibatch epochs from `st` until `epochs` have run or the run stops.
+fn run_minibatch<T: Real>(
+    run: &mut RunContext<'_>,
+    st: &mut RunState<T>,
+    x: &DMatrix<T>,
+    split: &RowSplit,
+) -> Result<StopReason> {
+    let cfg = run.config;
+    let loss = cfg.objective();
+    let mut engine = ShardEngine::new(cfg.shard_size)?;
+    let ranges = weight_ranges(&st.model);
+    let decay = match cfg.optimizer {
+        Optimizer::AdamW { .. } => Some((cfg.weight_decay, ranges.as_slice())),
+        _ => None,
+    };
+    let batches = split.train.len().div_ceil(cfg.batch_size);
+    let done = (st.epoch - 1) * batches + st.batch;
+    let reporter = Reporter::new(cfg.progress, cfg.epochs, batches, done);
+    let mut params = st.model.params_to_vec();
+    // One sample per column: shuffled batches gather contiguous samples.
+    let xt = x.transpose();
+    while st.epoch <= cfg.epochs {
+        let e = st.epoch;
+        let lr = schedule::learning_rate(cfg.schedule, cfg.learning_rate, e, cfg.epochs);
+        let order = shuffled(&split.train, derive_seed(cfg.seed, e as u64));
+        let t0 = Instant::now();
+        for (b, rows) in order.chunks(cfg.batch_size).enumerate().skip(st.batch) {
+            if run.interrupted() {
+                st.acc.seconds += t0.elapsed().as_secs_f64();
+                return Err(Error::Interrupted { checkpoint: None });
             }
-            if !all_finite(&st.opt.m) || !all_finite(&st.opt.v) {
-                reporter.finish();
-                return Err(diverged(
-                    e,
-                    st.batch,
-                    "optimizer moments overflowed".into(),
-                    st.last_finite_loss,
-                ));
-            }
-            let mut rec = st.acc.finish(e, Some(lr), 0.0);
-            let mut stop = false;
-            if !split.val.is_empty() {
-                let v = match engine.loss_transposed(&st.model, &xt, &split.val, &loss) {
+            let (terms, grad, norms) =
+                match engine.loss_and_grad_transposed(&st.model, &xt, rows, &loss) {
                     Ok(v) => v,
                     Err(Error::Numerical(what)) => {
-                        reporter.finish();
-                        return Err(diverged(
-                            e,
-                            st.batch,
-                            format!("validation: {what}"),
-                            st.last_finite_loss,
-                        ));
+                        return Err(diverged(e, b + 1, what, st.last_finite_loss));
                     }
                     Err(other) => return Err(other),
                 };
-                rec.val_loss = Some(v.total);
-                rec.val_reconstruction = Some(v.reconstruction);
-                stop = self.early_stop_check(st, e, v.total);
+            st.acc.add_norms(&terms, rows.len(), norms);
+            if let Some(c) = cfg.clip_grad_norm {
+                let n = norms.total;
+                if n > c {
+                    grad.scale(T::of(c / n));
+                }
             }
-            rec.seconds += t0.elapsed().as_secs_f64();
-            st.history.epochs.push(rec);
-            st.acc = EpochAccumulator::default();
-            st.epoch += 1;
-            st.batch = 0;
-            let rec = st.history.last().expect("just pushed");
-            reporter.epoch(rec);
-            on_event(TrainEvent::Epoch(rec));
-            if stop {
-                reporter.finish();
-                return Ok(StopReason::EarlyStopped { epoch: e });
+            st.opt
+                .apply(&cfg.optimizer, &mut params, grad.as_slice(), lr, decay);
+            if st.model.set_params(&params).is_err() {
+                return Err(diverged(
+                    e,
+                    b + 1,
+                    format!(
+                        "the update produced non-finite parameters (objective before it: \
+                         {:.6e}; learning rate {lr:e} too large?)",
+                        terms.total
+                    ),
+                    Some(terms.total),
+                ));
             }
-            if let (Some(fp), Some(c)) = (fingerprint, &cfg.checkpoint)
-                && c.every > 0
-                && e % c.every == 0
-                && e < cfg.epochs
-            {
-                self.write_checkpoint(st, fp, false)?;
-            }
-            if self.interrupted() {
-                reporter.finish();
-                return Err(Error::Interrupted { checkpoint: None });
-            }
+            st.last_finite_loss = Some(terms.total);
+            st.batch = b + 1;
+            reporter.batch(e, cfg.epochs, terms.total);
+            (run.on_event)(TrainEvent::Batch {
+                epoch: e,
+                batch: b + 1,
+                loss: terms.total,
+            });
         }
-        reporter.finish();
-        Ok(StopReason::Completed)
+        if !all_finite(&st.opt.m) || !all_finite(&st.opt.v) {
+            return Err(diverged(
+                e,
+                st.batch,
+                "optimizer moments overflowed".into(),
+                st.last_finite_loss,
+            ));
+        }
+        let rec = st.acc.finish(e, Some(lr), 0.0);
+        let validate = |model: &Autoencoder<T>| {
+            if split.val.is_empty() {
+                return Ok(None);
+            }
+            engine
+                .loss_transposed(model, &xt, &split.val, &loss)
+                .map(Some)
+        };
+        if let Some(stop) = st.end_epoch(run, &reporter, rec, t0, cfg.epochs, validate)? {
+            return Ok(stop);
+        }
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shuffle_is_a_permutation_fixed_by_the_seed() {
-        let rows: Vec<usize> = (0..100).collect();
-        let a = shuffled(&rows, 5);
-        let mut sorted = a.clone();
-        sorted.sort_unstable();
-        assert_eq!(sorted, rows);
-        assert_eq!(a, shuffled(&rows, 5));
-        assert_ne!(a, shuffled(&rows, 6));
-        assert_ne!(a, rows);
-    }
-
-    #[test]
-    fn split_is_disjoint_and_covers_all_rows() {
-        let s = split_rows(50, 0.2, 1).unwrap();
-        assert_eq!(s.val.len(), 10);
-        let mut all: Vec<usize> = s.train.iter().chain(&s.val).copied().collect();
-        all.sort_unstable();
-        assert_eq!(all, (0..50).collect::<Vec<_>>());
-        assert!(split_rows(1, 0.5, 1).is_err());
-    }
+    Ok(StopReason::Completed)
 }
