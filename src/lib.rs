@@ -19,9 +19,11 @@ pub mod display;
 pub mod error;
 pub mod linalg;
 pub mod model;
+pub mod number;
 pub mod real;
 pub mod report;
 pub mod rng;
+pub mod stats;
 pub mod study;
 pub mod train;
 
