@@ -202,7 +202,8 @@ fn check_page(page: &Path) -> Vec<String> {
         .collect()
 }
 
-const EVERY_SECTION: [&str; 13] = [
+const EVERY_SECTION: [&str; 15] = [
+    "verdict",
     "dataset",
     "findings",
     "pca-spectrum",
@@ -214,6 +215,7 @@ const EVERY_SECTION: [&str; 13] = [
     "filters",
     "reconstructions",
     "principal-angles",
+    "learning-rates",
     "parameter-counts",
     "results",
 ];
@@ -399,5 +401,30 @@ fn bad_input_fails_with_one_line_and_writes_nothing() {
     assert_eq!(
         fs::read_to_string(out.join("digits").join("index.html")).unwrap(),
         "old"
+    );
+}
+
+/// The example report committed under reports/ is what the code makes
+/// today: the default job is rerun and its results must equal the committed
+/// results.csv in every column but the wall-clock `seconds` (training is
+/// deterministic for any thread count). Regenerate it with
+/// `cargo run --release --bin report` when this fails.
+#[test]
+fn committed_example_report_is_current() {
+    let out = tempfile::tempdir().unwrap();
+    let page = report_ok(&["--out", out.path().to_str().unwrap()]);
+    let fresh = tiedae::study::read_csv(&page.parent().unwrap().join("results.csv")).unwrap();
+    let committed = tiedae::study::read_csv(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/digits/results.csv"),
+    )
+    .unwrap();
+    let (fresh, committed) = (
+        fresh.drop("seconds").unwrap(),
+        committed.drop("seconds").unwrap(),
+    );
+    assert_eq!(fresh.shape(), committed.shape(), "rerun the default report");
+    assert!(
+        fresh.equals_missing(&committed),
+        "reports/digits/results.csv is stale: rerun `cargo run --release --bin report`"
     );
 }

@@ -504,3 +504,47 @@ fn early_stopping_restores_the_best_weights() {
         .unwrap();
     assert_eq!(bits(&last.model), bits(&through.model));
 }
+
+/// A run with its own validation rows (what study cells use) hands back the
+/// best-validation epoch's weights, bit for bit: the same weights as a run
+/// of exactly that many epochs on the same rows.
+#[test]
+fn validated_fit_returns_the_best_validation_weights() {
+    let x = digits(240);
+    let (fit, val) = (x.rows(0, 180).into_owned(), x.rows(180, 60).into_owned());
+    let cfg = base_config()
+        .epochs(40)
+        .batch_size(20)
+        .optimizer(Optimizer::sgd())
+        .learning_rate(3.0)
+        .validation_fraction(0.25);
+    // With min_delta 0 the kept epoch is the first with the lowest loss.
+    let es = EarlyStopping {
+        patience: 3,
+        min_delta: 0.0,
+        restore_best: true,
+    };
+    let out = Trainer::new(cfg.clone().early_stopping(es))
+        .unwrap()
+        .try_fit_validated(mixed_model(8), &fit, &val)
+        .unwrap();
+    let best = out.best_epoch.expect("a best epoch");
+    assert!(matches!(out.stop, StopReason::EarlyStopped { epoch } if epoch > best));
+    // The recorded validation losses are those of the given rows: the best
+    // one is the kept epoch's.
+    let val_loss = out.history.val_loss();
+    let min = val_loss.iter().copied().fold(f64::INFINITY, f64::min);
+    assert_eq!(val_loss[best - 1], min);
+    let reference = Trainer::new(cfg.epochs(best))
+        .unwrap()
+        .try_fit_validated(mixed_model(8), &fit, &val)
+        .unwrap();
+    assert_eq!(bits(&out.model), bits(&reference.model));
+    // Validation rows must fit the model like training rows.
+    let narrow = DMatrix::<f32>::zeros(5, 10);
+    let err = Trainer::new(base_config())
+        .unwrap()
+        .try_fit_validated(mixed_model(8), &fit, &narrow)
+        .unwrap_err();
+    assert!(matches!(err.error, Error::Shape(_)), "{}", err.error);
+}

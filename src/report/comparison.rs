@@ -145,21 +145,23 @@ pub fn check_study_name(name: &str) -> Result<()> {
     parts(name).map(drop)
 }
 
-/// Data entries (rows x features) up to which the default run trains its
-/// minibatch models for [`SMALL_DATA_EPOCHS`]: small data trains fast, and
-/// short training would understate what the nonlinear models can do.
+/// Data entries (rows x features) above which a dataset counts as large:
+/// its comparison runs fewer seeds and a lower epoch cap, so that mnist10k
+/// stays within a quarter of an hour on two cores.
 const SMALL_DATA_ENTRIES: usize = 500_000;
-/// Epochs of the default run on small data (digits: about 20 s of Adam).
-const SMALL_DATA_EPOCHS: usize = 150;
+/// Seeds of a full run on large data (the fewest an interval rests on).
+const LARGE_DATA_SEEDS: usize = 3;
+/// Epoch cap of a full run on large data.
+const LARGE_DATA_EPOCHS: usize = 300;
 
 /// The sizes of a run on `ds`: the preset of the built-in studies (quick
-/// or full), with the job's latent sizes, seeds and epochs where given.
+/// or full), with the job's latent sizes, seeds and epoch cap where given.
 ///
-/// Without `--epochs`, a full run on small data trains for
-/// [`SMALL_DATA_EPOCHS`]. On large data the comparison's linear part (full-
-/// batch L-BFGS in f64, the slowest cells) runs the first seed only. The overfitting sweep uses 1/16 and 1/4 of the
-/// training rows besides all of them, so it spans the same range on every
-/// dataset.
+/// On large data a full run uses [`LARGE_DATA_SEEDS`] seeds and an epoch
+/// cap of [`LARGE_DATA_EPOCHS`], and the comparison's linear part (full-
+/// batch L-BFGS in f64, the slowest cells) runs the first seed only. The
+/// overfitting sweep uses 1/16 and 1/4 of the training rows besides all of
+/// them, so it spans the same range on every dataset.
 pub fn preset(
     quick: bool,
     latent: &[usize],
@@ -173,15 +175,17 @@ pub fn preset(
         Preset::full()
     };
     p.latents = latent.to_vec();
+    if !quick && is_large(ds, &p) {
+        p.seeds = (0..LARGE_DATA_SEEDS as u64).collect();
+        p.epochs = LARGE_DATA_EPOCHS;
+    }
     if let Some(n) = seeds {
         p.seeds = (0..n as u64).collect();
     }
-    let rows = studied_rows(ds, &p);
-    match epochs {
-        Some(e) => p.epochs = e,
-        None if !quick && !is_large(ds, &p) => p.epochs = SMALL_DATA_EPOCHS,
-        None => {}
+    if let Some(e) = epochs {
+        p.epochs = e;
     }
+    let rows = studied_rows(ds, &p);
     let train = rows - (rows as f64 * split().0).round() as usize;
     p.n_trains = vec![train / 16, train / 4];
     p
@@ -412,7 +416,7 @@ mod tests {
         let p = preset(false, &[2, 4], Some(3), None, &digits);
         assert_eq!(p.latents, [2, 4]);
         assert_eq!(p.seeds, [0, 1, 2]);
-        assert_eq!(p.epochs, SMALL_DATA_EPOCHS);
+        assert_eq!(p.epochs, Preset::full().epochs);
         // 1797 rows, round(359.4) = 359 held out: 1438 training rows.
         assert_eq!(p.n_trains, [1438 / 16, 1438 / 4]);
         let p = preset(true, &[2], None, Some(7), &digits);

@@ -83,39 +83,76 @@ pub fn labels(keys: &[ConfigKey]) -> Vec<String> {
         .collect()
 }
 
-/// Per configuration and x value, the mean over seeds of `value`, for the
-/// rows `keep` accepts. Configurations come out in first-seen order, x in
-/// increasing order; rows where `value` is `None` are skipped.
+/// Per configuration and x value, the values of `value` (one per seed),
+/// for the rows `keep` accepts. Configurations come out in first-seen
+/// order, x in increasing order; rows where `value` is `None` are skipped.
+fn values_by(
+    rows: &[Row],
+    keep: impl Fn(&Row) -> bool,
+    x: impl Fn(&Row) -> i64,
+    value: impl Fn(&Row) -> Option<f64>,
+) -> Vec<(ConfigKey, BTreeMap<i64, Vec<f64>>)> {
+    let mut out: Vec<(ConfigKey, BTreeMap<i64, Vec<f64>>)> = Vec::new();
+    for row in rows.iter().filter(|r| keep(r)) {
+        let Some(v) = value(row) else { continue };
+        let key = ConfigKey::of(row);
+        let i = match out.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                out.push((key, BTreeMap::new()));
+                out.len() - 1
+            }
+        };
+        out[i].1.entry(x(row)).or_default().push(v);
+    }
+    out
+}
+
+/// Per configuration and x value, the mean over seeds of `value` (the
+/// one aggregation rule of every chart and caption), as [`values_by`]
+/// groups them.
 pub fn mean_by(
     rows: &[Row],
     keep: impl Fn(&Row) -> bool,
     x: impl Fn(&Row) -> i64,
     value: impl Fn(&Row) -> Option<f64>,
 ) -> Vec<(ConfigKey, Vec<(i64, f64)>)> {
-    let mut order: Vec<ConfigKey> = Vec::new();
-    let mut sums: Vec<BTreeMap<i64, (f64, usize)>> = Vec::new();
-    for row in rows.iter().filter(|r| keep(r)) {
-        let Some(v) = value(row) else { continue };
-        let key = ConfigKey::of(row);
-        let i = match order.iter().position(|k| *k == key) {
-            Some(i) => i,
-            None => {
-                order.push(key);
-                sums.push(BTreeMap::new());
-                order.len() - 1
-            }
-        };
-        let entry = sums[i].entry(x(row)).or_insert((0.0, 0));
-        entry.0 += v;
-        entry.1 += 1;
-    }
-    order
+    values_by(rows, keep, x, value)
         .into_iter()
-        .zip(sums)
         .map(|(key, points)| {
             let points = points
                 .into_iter()
-                .map(|(x, (sum, n))| (x, sum / n as f64))
+                .map(|(x, v)| (x, v.iter().sum::<f64>() / v.len() as f64))
+                .collect();
+            (key, points)
+        })
+        .collect()
+}
+
+/// A chart point: x, the mean over seeds, and its 95% interval (`None`
+/// with a single seed).
+pub type MeanPoint = (i64, f64, Option<(f64, f64)>);
+
+/// [`mean_by`] with each mean's 95% Student-t interval over seeds (`None`
+/// where there is a single seed, or the values do not allow one).
+pub fn interval_by(
+    rows: &[Row],
+    keep: impl Fn(&Row) -> bool,
+    x: impl Fn(&Row) -> i64,
+    value: impl Fn(&Row) -> Option<f64>,
+) -> Vec<(ConfigKey, Vec<MeanPoint>)> {
+    values_by(rows, keep, x, value)
+        .into_iter()
+        .map(|(key, points)| {
+            let points = points
+                .into_iter()
+                .map(|(x, v)| {
+                    let mean = v.iter().sum::<f64>() / v.len() as f64;
+                    let ci = crate::stats::mean_interval(&v, crate::study::verdict::LEVEL)
+                        .ok()
+                        .map(|i| (i.lo.min(mean), i.hi.max(mean)));
+                    (x, mean, ci)
+                })
                 .collect();
             (key, points)
         })
@@ -155,6 +192,11 @@ mod tests {
             wwt_minus_i: None,
             dead_fraction: 0.0,
             sparsity: 0.0,
+            learning_rate: None,
+            best_epoch: 1,
+            val_mse: 0.0,
+            stop_reason: "patience".into(),
+            val_mse_at_budget: None,
         }
     }
 

@@ -20,7 +20,7 @@ use crate::report::progress::Progress;
 use crate::report::sections;
 use crate::report::writer::write_report;
 use crate::study::builtin::Preset;
-use crate::study::frame_to_rows;
+use crate::study::{frame_to_rows, select_tuned};
 use std::path::PathBuf;
 
 impl ReportJob {
@@ -38,9 +38,9 @@ impl ReportJob {
         check_output_dir(&self.out)?;
         progress.stage(&format!("loading dataset {}", self.dataset));
         let ds = self.load_dataset()?;
-        let latent = self.latent_sizes();
+        let (n_train, n_test) = split_sizes(&ds, self.quick);
+        let (latent, dropped) = self.fitted_latent_sizes(ds.n_features(), n_train);
         let preset = preset(self.quick, &latent, self.seeds, self.epochs, &ds);
-        let (n_train, n_test) = split_sizes(&ds, &preset);
         check_latent_sizes(&latent, ds.n_features(), n_train)?;
         progress.stage(&format!(
             "{}: {} samples x {} features; study {} with latent sizes {:?}, {} seed(s), {} epochs",
@@ -67,7 +67,17 @@ impl ReportJob {
             None => spectrum_pca(&ds)?,
         };
         let page = self.sections(&output, &pca, &name)?;
-        let facts = self.facts(&ds, (n_train, n_test), &preset, &output);
+        let mut facts = self.facts(&ds, (n_train, n_test), &preset, &output);
+        if !dropped.is_empty() {
+            facts.push((
+                "latent sizes dropped".to_string(),
+                format!(
+                    "the default sizes {} do not fit {} features (a latent size must be below the dimension and the fitting rows)",
+                    join(&dropped),
+                    ds.n_features()
+                ),
+            ));
+        }
         let input = ReportInput {
             dataset: dataset_card(&ds, source_line(&self.dataset), facts)?,
             sections: page,
@@ -89,6 +99,31 @@ impl ReportJob {
         }
     }
 
+    /// The latent sizes to sweep on data with `d` features and `n_train`
+    /// training rows, and the default sizes dropped to get them.
+    ///
+    /// Sizes given with `--latent` are used as given (and checked by
+    /// [`check_latent_sizes`]). Default sizes must fit the data they meet:
+    /// those of at least `d` (where PCA reconstructs exactly and a ratio to
+    /// it means nothing) or above the fitting rows are dropped; if none is
+    /// left, the sizes `1..d` up to the smallest default take their place.
+    pub fn fitted_latent_sizes(&self, d: usize, n_train: usize) -> (Vec<usize>, Vec<usize>) {
+        let wanted = self.latent_sizes();
+        if self.latent.is_some() {
+            return (wanted, Vec::new());
+        }
+        // The protocol's validation rows are not fitted.
+        let n_fit = n_train - n_train.div_ceil(5);
+        let fits = |k: usize| k >= 1 && k < d && k <= n_fit;
+        let (mut kept, dropped): (Vec<usize>, Vec<usize>) =
+            wanted.iter().copied().partition(|&k| fits(k));
+        if kept.is_empty() {
+            let first = wanted.iter().copied().min().unwrap_or(1);
+            kept = (1..d.min(first + 1)).filter(|&k| fits(k)).collect();
+        }
+        (kept, dropped)
+    }
+
     /// The study's name (`comparison` unless `--study` says otherwise).
     pub fn study_name(&self) -> &str {
         self.study.as_deref().unwrap_or(COMPARISON)
@@ -104,21 +139,35 @@ impl ReportJob {
         if !output.has_results_columns {
             return Ok(page);
         }
-        let rows = frame_to_rows(&output.results)?;
+        // Every chart and the verdict read the tuned rows: one rule, stated
+        // on the page, for all of them.
+        let all = frame_to_rows(&output.results)?;
+        let rows = select_tuned(&all);
+        let tuned_details = output.details.as_ref().map(|d| {
+            let mut d = d.clone();
+            d.cells.retain(|c| rows.contains(&c.row));
+            d
+        });
         let mut found = vec![
             sections::mse_vs_latent(&rows, name)?,
             sections::mse_vs_params(&rows, name)?,
             sections::overfitting(&rows, name)?,
         ];
-        if let Some(d) = &output.details {
+        if let Some(d) = &tuned_details {
             found.push(details::training_curves(d, name)?);
             found.push(details::gradient_norms(d, name)?);
             found.push(details::filters(d, name)?);
             found.push(details::reconstructions(d, name)?);
         }
         found.push(sections::principal_angles(&rows, name)?);
+        found.push(sections::learning_rates(&all)?);
         found.push(sections::parameter_table(&rows)?);
-        page.extend(found.into_iter().flatten());
+        let found: Vec<Section> = found.into_iter().flatten().collect();
+        let ids: Vec<&str> = found.iter().map(|s| s.id.as_str()).collect();
+        if let Some(v) = sections::verdict(&all, &ids)? {
+            page.insert(0, v);
+        }
+        page.extend(found);
         Ok(page)
     }
 
@@ -129,12 +178,6 @@ impl ReportJob {
         preset: &Preset,
         output: &StudyOutput,
     ) -> Vec<(String, String)> {
-        let join = |v: &[usize]| {
-            v.iter()
-                .map(usize::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
         let mut facts = vec![(
             "train / test".to_string(),
             format!(
@@ -151,11 +194,34 @@ impl ReportJob {
         facts.push(("study".to_string(), self.study_name().to_string()));
         facts.push(("latent sizes".to_string(), join(&preset.latents)));
         facts.push(("seeds".to_string(), preset.seeds.len().to_string()));
+        let protocol = preset.protocol();
+        let rates = if protocol.learning_rates.is_empty() {
+            format!("learning rate {}", preset.learning_rate)
+        } else {
+            format!(
+                "learning rate chosen per model and latent size from {{{}}} by mean validation MSE over seeds",
+                protocol
+                    .learning_rates
+                    .iter()
+                    .map(|r| format!("{r}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        let stopping = match protocol.patience {
+            Some(p) => format!(
+                "early stopping after {p} epochs without validation improvement, best-validation weights kept, at most {} epochs",
+                preset.epochs
+            ),
+            None => format!("{} epochs", preset.epochs),
+        };
         facts.push((
             "training".to_string(),
             format!(
-                "linear models: full-batch L-BFGS, up to {} iterations; nonlinear: Adam, {} epochs, batch {}, learning rate {}",
-                preset.lbfgs_iters, preset.epochs, preset.batch_size, preset.learning_rate
+                "{}% of the training rows validate, the rest fit (PCA fits the same rows); linear models: full-batch L-BFGS to its tolerance, at most {} iterations; nonlinear: Adam, batch {}, {stopping}; {rates}",
+                100.0 * protocol.validation_fraction,
+                preset.lbfgs_iters,
+                preset.batch_size,
             ),
         ));
         if output.details.is_none() {
@@ -168,13 +234,24 @@ impl ReportJob {
     }
 }
 
+/// `1, 2, 4` for `[1, 2, 4]`.
+fn join(v: &[usize]) -> String {
+    v.iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Training and test rows of the studies' split: the studies split a
-/// seeded sample of at most `max_rows` rows, holding out
+/// seeded sample of at most the preset's `max_rows` rows, holding out
 /// `round(rows * test_fraction)`.
-fn split_sizes(ds: &Dataset, preset: &Preset) -> (usize, usize) {
-    let rows = preset
-        .max_rows
-        .map_or(ds.n_samples(), |m| m.min(ds.n_samples()));
+fn split_sizes(ds: &Dataset, quick: bool) -> (usize, usize) {
+    let max_rows = if quick {
+        Preset::quick().max_rows
+    } else {
+        Preset::full().max_rows
+    };
+    let rows = max_rows.map_or(ds.n_samples(), |m| m.min(ds.n_samples()));
     let test = (rows as f64 * split().0).round() as usize;
     (rows - test, test)
 }

@@ -12,11 +12,132 @@ use crate::report::charts::{
     BarChart, BarGroup, LineChart, ParetoChart, ParetoGroup, ParetoPoint, Series, bar_chart,
     line_chart, pareto_chart,
 };
-use crate::report::grouping::{ConfigKey, full_n_train, is_tied, labels, mean_by};
+use crate::report::grouping::{
+    ConfigKey, MeanPoint, full_n_train, interval_by, is_tied, labels, mean_by,
+};
 use crate::report::input::Section;
-use crate::report::number::format_number;
+use crate::report::number::{MISSING, format_number};
 use crate::report::table::Table;
 use crate::study::Row;
+
+/// Id of the verdict section, which the page shows above everything else.
+pub const VERDICT_ID: &str = "verdict";
+
+/// The verdict block: the notes' questions answered from the rows, each
+/// with its effect, its 95% seed interval and a link to the chart it rests
+/// on (when that chart is among `on_page`, the ids of the page's sections).
+/// The rule behind every number is stated in the caption and in
+/// [`crate::study::verdict`].
+pub fn verdict(rows: &[Row], on_page: &[&str]) -> Result<Option<Section>> {
+    let answers = crate::study::verdict::verdict(rows);
+    if answers.is_empty() {
+        return Ok(None);
+    }
+    let or_missing = |s: &str| {
+        if s.is_empty() {
+            MISSING.to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    let cells = answers
+        .iter()
+        .map(|v| {
+            vec![
+                v.question.to_string(),
+                v.answer.word().to_string(),
+                or_missing(&v.effect),
+                v.detail.clone(),
+            ]
+        })
+        .collect();
+    let links = answers
+        .iter()
+        .map(|v| on_page.contains(&v.section).then(|| v.section.to_string()))
+        .collect();
+    let table = Table::new(
+        vec![
+            "Question".into(),
+            "Answer".into(),
+            "Effect (mean over seeds, 95% interval)".into(),
+            "What was compared".into(),
+        ]
+        .into_iter()
+        .collect(),
+        cells,
+    )?
+    .with_links(0, links)?;
+    Ok(Some(Section::with_table(
+        VERDICT_ID,
+        "Verdict: when does tying help on this data?",
+        "Each answer rests on the tuned cells (per model and latent size, the learning rate with          the lowest mean validation MSE over seeds), with tied and untied paired by seed: the          effect is the mean of the per-seed differences and its 95% Student-t interval. A          direction (yes or no) is stated only when the interval excludes zero at every size          compared; otherwise, or when a compared cell did not converge, the answer is unclear.          Each question links to the chart it rests on.",
+        table,
+    )))
+}
+
+/// Id of the learning-rate sensitivity table.
+pub const LEARNING_RATES_ID: &str = "learning-rates";
+
+/// The learning-rate grid's results: per trained kind and latent size (at
+/// the full training set), the mean validation MSE over seeds at each rate,
+/// the chosen rate marked. `None` when the rows hold no grid.
+pub fn learning_rates(rows: &[Row]) -> Result<Option<Section>> {
+    let n = full_n_train(rows);
+    let mut rates: Vec<f64> = rows.iter().filter_map(|r| r.learning_rate).collect();
+    rates.sort_by(f64::total_cmp);
+    rates.dedup();
+    if rates.len() < 2 {
+        return Ok(None);
+    }
+    let tuned = crate::study::select_tuned(rows);
+    let mut keys: Vec<(String, i64)> = rows
+        .iter()
+        .filter(|r| r.n_train == n && r.learning_rate.is_some())
+        .map(|r| (r.model.clone(), r.latent))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    let mut cells = Vec::new();
+    for (model, k) in &keys {
+        let at = |lr: f64| -> Vec<f64> {
+            rows.iter()
+                .filter(|r| {
+                    r.n_train == n
+                        && &r.model == model
+                        && r.latent == *k
+                        && r.learning_rate == Some(lr)
+                })
+                .map(|r| r.val_mse)
+                .collect()
+        };
+        let chosen = tuned
+            .iter()
+            .find(|r| r.n_train == n && &r.model == model && r.latent == *k)
+            .and_then(|r| r.learning_rate);
+        let mut line = vec![model.clone(), k.to_string()];
+        for &lr in &rates {
+            let v = at(lr);
+            line.push(if v.is_empty() {
+                MISSING.to_string()
+            } else {
+                let mean = v.iter().sum::<f64>() / v.len() as f64;
+                let mark = if chosen == Some(lr) { " (chosen)" } else { "" };
+                format!("{}{mark}", fmt(mean))
+            });
+        }
+        cells.push(line);
+    }
+    let mut header = vec!["model".to_string(), "latent".to_string()];
+    header.extend(rates.iter().map(|r| format!("val MSE at lr {r}")));
+    Ok(Some(Section::with_table(
+        LEARNING_RATES_ID,
+        "Learning-rate sensitivity",
+        format!(
+            "Mean validation MSE over seeds at each rate of the grid ({n} training rows). Every              kind searched the same grid with the same budget; the chosen rate (lowest mean              validation MSE) is the one every other section reports. A chosen rate at the edge              of the grid means a wider grid could do better."
+        ),
+        Table::new(header, cells)?,
+    )))
+}
 
 /// Section ids of this module, in page order.
 pub const MSE_VS_LATENT_ID: &str = "mse-vs-latent";
@@ -33,19 +154,25 @@ fn fmt(x: f64) -> String {
 /// averaged), at the full training-set size.
 pub fn mse_vs_latent(rows: &[Row], dataset: &str) -> Result<Option<Section>> {
     let n = full_n_train(rows);
-    let curves = mean_by(rows, |r| r.n_train == n, |r| r.latent, |r| Some(r.test_mse));
+    let curves = interval_by(rows, |r| r.n_train == n, |r| r.latent, |r| Some(r.test_mse));
     if curves.is_empty() {
         return Ok(None);
     }
     let keys: Vec<ConfigKey> = curves.iter().map(|(k, _)| k.clone()).collect();
     let names = labels(&keys);
-    let log_y = curves.iter().all(|(_, p)| p.iter().all(|&(_, y)| y > 0.0));
+    let log_y = curves.iter().all(|(_, p)| {
+        p.iter()
+            .all(|&(_, y, ci)| y > 0.0 && ci.is_none_or(|c| c.0 > 0.0))
+    });
     let series = curves
         .iter()
         .zip(&names)
         .map(|((key, points), name)| {
-            let points = points.iter().map(|&(k, y)| (k as f64, y)).collect();
-            let s = Series::new(name.clone(), points);
+            let s = Series::new(
+                name.clone(),
+                points.iter().map(|&(k, y, _)| (k as f64, y)).collect(),
+            );
+            let s = with_bars(s, points);
             if key.model == "pca" {
                 s.with_color(0)
             } else {
@@ -62,9 +189,10 @@ pub fn mse_vs_latent(rows: &[Row], dataset: &str) -> Result<Option<Section>> {
         series,
     })?;
     let caption = format!(
-        "Compare each curve with PCA's: by Eckart–Young no linear model with k units can \
-         reconstruct the training data better, so linear curves should lie on or above it, and \
-         only nonlinear models can dip below. {}",
+        "Means over seeds with 95% intervals (error bars) of the tuned cells. Compare each curve \
+         with PCA's: by Eckart–Young no linear model with k units can reconstruct the training \
+         data better, so linear curves should lie on or above it, and only nonlinear models can \
+         dip below. {}",
         best_against_pca(rows, n)
     );
     Ok(Some(Section::with_chart(
@@ -73,6 +201,15 @@ pub fn mse_vs_latent(rows: &[Row], dataset: &str) -> Result<Option<Section>> {
         caption,
         chart,
     )))
+}
+
+/// `series` with error bars from `points`' intervals, when every point
+/// has one (a single seed has none, and a partial set would mislead).
+fn with_bars(series: Series, points: &[MeanPoint]) -> Series {
+    match points.iter().map(|p| p.2).collect::<Option<Vec<_>>>() {
+        Some(bars) if !bars.is_empty() => series.with_intervals(bars),
+        _ => series,
+    }
 }
 
 /// One sentence per latent size extreme: the best non-PCA model relative to
@@ -131,7 +268,12 @@ pub fn pareto_front(points: &[(f64, f64)]) -> Vec<bool> {
 /// (seeds averaged), with the Pareto front marked.
 pub fn mse_vs_params(rows: &[Row], dataset: &str) -> Result<Option<Section>> {
     let n = full_n_train(rows);
-    let errors = mean_by(rows, |r| r.n_train == n, |r| r.latent, |r| Some(r.test_mse));
+    let errors: Vec<(ConfigKey, Vec<(i64, f64)>)> =
+        interval_by(rows, |r| r.n_train == n, |r| r.latent, |r| Some(r.test_mse))
+            .into_iter()
+            .map(|(k, p)| (k, p.into_iter().map(|(x, y, _)| (x, y)).collect()))
+            .collect();
+    let bars = interval_by(rows, |r| r.n_train == n, |r| r.latent, |r| Some(r.test_mse));
     let params = mean_by(
         rows,
         |r| r.n_train == n,
@@ -152,9 +294,9 @@ pub fn mse_vs_params(rows: &[Row], dataset: &str) -> Result<Option<Section>> {
     let mut at = 0;
     let mut groups = Vec::new();
     let mut on_front_names = Vec::new();
-    for (((_, e), (_, p)), name) in errors.iter().zip(&params).zip(&names) {
+    for ((((_, e), (_, p)), name), (_, b)) in errors.iter().zip(&params).zip(&names).zip(&bars) {
         let mut points = Vec::new();
-        for (&(_, x), &(_, y)) in p.iter().zip(e) {
+        for ((&(_, x), &(_, y)), &(_, _, ci)) in p.iter().zip(e).zip(b) {
             if front[at] && !on_front_names.contains(name) {
                 on_front_names.push(name.clone());
             }
@@ -162,6 +304,7 @@ pub fn mse_vs_params(rows: &[Row], dataset: &str) -> Result<Option<Section>> {
                 x,
                 y,
                 on_front: front[at],
+                y_interval: ci,
             });
             at += 1;
         }
@@ -175,11 +318,15 @@ pub fn mse_vs_params(rows: &[Row], dataset: &str) -> Result<Option<Section>> {
         x_label: "parameters".into(),
         y_label: "test MSE".into(),
         log_x: all.iter().all(|&(x, _)| x > 0.0),
-        log_y: all.iter().all(|&(_, y)| y > 0.0),
+        log_y: all.iter().all(|&(_, y)| y > 0.0)
+            && bars
+                .iter()
+                .all(|(_, p)| p.iter().all(|&(_, _, ci)| ci.is_none_or(|c| c.0 > 0.0))),
         groups,
     })?;
     let caption = format!(
-        "Each point is one model at one latent size; the ringed points joined by the black line \
+        "Each point is one model at one latent size (mean over seeds of the tuned cells, with its \
+         95% interval); the ringed points joined by the black line \
          are the Pareto front, where no other model is both smaller and more accurate. Models on \
          the front: {}. A tied model on the front buys its accuracy with half an untied \
          model's weights.",
@@ -432,6 +579,11 @@ mod tests {
             wwt_minus_i: None,
             dead_fraction: 0.0,
             sparsity: 0.0,
+            learning_rate: None,
+            best_epoch: 1,
+            val_mse: 0.0,
+            stop_reason: "patience".into(),
+            val_mse_at_budget: None,
         }
     }
 

@@ -18,6 +18,9 @@ pub struct Table {
     header: Vec<String>,
     numeric: Vec<bool>,
     rows: Vec<Vec<String>>,
+    /// Per row, the in-page anchor (a section id) its `link_column` cell
+    /// links to, e.g. a verdict row to the chart its answer rests on.
+    links: Option<(usize, Vec<Option<String>>)>,
 }
 
 impl Table {
@@ -70,7 +73,35 @@ impl Table {
             header,
             numeric,
             rows,
+            links: None,
         })
+    }
+
+    /// The same table with the cells of `column` linking to in-page
+    /// anchors, one per row (`None`: no link).
+    ///
+    /// # Errors
+    /// [`Error::InvalidData`] for a column out of range or a count of
+    /// anchors other than the row count.
+    pub fn with_links(mut self, column: usize, anchors: Vec<Option<String>>) -> Result<Table> {
+        if column >= self.header.len() || anchors.len() != self.rows.len() {
+            return Err(Error::InvalidData(format!(
+                "table links: column {column} of {} and {} anchors for {} rows",
+                self.header.len(),
+                anchors.len(),
+                self.rows.len()
+            )));
+        }
+        self.links = Some((column, anchors));
+        Ok(self)
+    }
+
+    /// The anchor cell (`row`, `column`) links to, if any.
+    pub fn link(&self, row: usize, column: usize) -> Option<&str> {
+        match &self.links {
+            Some((c, anchors)) if *c == column => anchors.get(row)?.as_deref(),
+            _ => None,
+        }
     }
 
     /// A table showing every row and column of `frame`.
@@ -103,6 +134,7 @@ impl Table {
             header,
             numeric,
             rows,
+            links: None,
         })
     }
 

@@ -9,6 +9,7 @@
 
 use crate::error::{Error, Result};
 use crate::report::input::{ReportInput, Section};
+use crate::report::sections::VERDICT_ID;
 use crate::report::table::Table;
 use serde::{Deserialize, Serialize};
 use tera::{Context, Tera};
@@ -61,6 +62,7 @@ struct HeaderView<'a> {
 struct CellView<'a> {
     text: &'a str,
     numeric: bool,
+    link: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -84,12 +86,14 @@ impl<'a> TableView<'a> {
             rows: table
                 .rows()
                 .iter()
-                .map(|row| {
+                .enumerate()
+                .map(|(r, row)| {
                     row.iter()
                         .enumerate()
                         .map(|(c, text)| CellView {
                             text,
                             numeric: table.is_numeric(c),
+                            link: table.link(r, c),
                         })
                         .collect()
                 })
@@ -129,7 +133,7 @@ struct SectionView<'a> {
 /// Renders the report page of `input` whose full results table is
 /// `results` (built by the caller, so a NaN in the frame is reported before
 /// any rendering work).
-pub(crate) fn render_report(input: &ReportInput, results: &Table) -> Result<String> {
+pub(crate) fn render_report<'a>(input: &'a ReportInput, results: &'a Table) -> Result<String> {
     let card = &input.dataset;
     let dataset = CardView {
         name: &card.name,
@@ -145,19 +149,25 @@ pub(crate) fn render_report(input: &ReportInput, results: &Table) -> Result<Stri
         samples_svg: card.samples.as_ref().map(|s| s.as_str()),
         samples_file: SAMPLES_FILE,
     };
-    let sections: Vec<SectionView<'_>> = input
-        .sections
-        .iter()
-        .map(|s| SectionView {
-            id: &s.id,
-            title: &s.title,
-            caption: &s.caption,
-            svg: s.chart.as_ref().map(|c| c.as_str()),
-            svg_file: chart_file(s),
-            table: s.table.as_ref().map(TableView::new),
-        })
-        .collect();
+    // The verdict answers the page's question, so it comes first, above
+    // the dataset card; every other section keeps its order.
+    let (top, body): (Vec<&Section>, Vec<&Section>) =
+        input.sections.iter().partition(|s| s.id == VERDICT_ID);
+    let view = |list: Vec<&'a Section>| -> Vec<SectionView<'a>> {
+        list.into_iter()
+            .map(|s| SectionView {
+                id: &s.id,
+                title: &s.title,
+                caption: &s.caption,
+                svg: s.chart.as_ref().map(|c| c.as_str()),
+                svg_file: chart_file(s),
+                table: s.table.as_ref().map(TableView::new),
+            })
+            .collect()
+    };
+    let (top, sections) = (view(top), view(body));
     let mut context = Context::new();
+    context.insert("top_sections", &top);
     context.insert("dataset", &dataset);
     context.insert("sections", &sections);
     context.insert("findings", &input.findings);

@@ -1,6 +1,7 @@
 //! Cells: one fitted model per combination of a study's axes, enumerated in
 //! a fixed order, and the key that identifies a cell's result on disk.
 
+use super::protocol::Protocol;
 use super::spec::{ModelKind, Precision, Study};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -11,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 /// Version of what a cell computes. Bump it when a metric's definition or
 /// the training recipe changes, so old cache files stop matching.
-pub const CELL_VERSION: u32 = 1;
+pub const CELL_VERSION: u32 = 2;
 
 /// One combination of a study's axes.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,6 +39,19 @@ pub struct Cell {
     pub l2: f64,
     /// L1 code penalty (0 except for sparse kinds).
     pub sparsity_weight: f64,
+    /// Learning rate of a minibatch-trained cell (one cell per rate of the
+    /// protocol's grid); `None` for PCA and L-BFGS.
+    pub learning_rate: Option<f64>,
+}
+
+/// Validation rows carved from `n_train` training rows: `round(fraction ·
+/// n)`, at least one when the fraction is positive.
+pub(crate) fn validation_rows(n_train: usize, fraction: f64) -> usize {
+    if fraction == 0.0 {
+        0
+    } else {
+        ((fraction * n_train as f64).round() as usize).clamp(1, n_train.saturating_sub(1))
+    }
 }
 
 /// Number of training rows the split leaves for `ds`.
@@ -54,6 +68,9 @@ impl Study {
     /// only [`ModelKind::SparseTied`] crosses the sparsity weights; linear
     /// kinds ignore the activation. The shard setting is **not** applied
     /// here (see [`Study::selected_cells`]).
+    ///
+    /// Trained kinds with a minibatch optimizer are crossed with the
+    /// protocol's learning rates (between sparsity weight and seed).
     ///
     /// Errors: [`Error::Config`] from [`Study::validate`], and for a latent
     /// size or training size the data cannot support (naming the dataset).
@@ -86,13 +103,14 @@ impl Study {
                         ));
                     }
                 };
+                let n_fit = n_train - validation_rows(n_train, self.protocol.validation_fraction);
                 for &latent in &self.latents {
-                    let limit = n_train.min(ds.n_features());
+                    let limit = n_fit.min(ds.n_features());
                     if latent > limit {
                         return Err(Error::config(
                             "latents",
                             format!(
-                                "latent size {latent} exceeds min(n_train, d) = {limit} for dataset {:?}",
+                                "latent size {latent} exceeds min(fitting rows, d) = {limit} for dataset {:?} ({n_fit} of its {n_train} training rows fit, the rest validate)",
                                 ds.name()
                             ),
                         ));
@@ -115,7 +133,7 @@ impl Study {
         latent: usize,
         n_train: usize,
     ) {
-        let mut push = |activation, bias_mode, l2, sparsity_weight, seed| {
+        let mut push = |activation, bias_mode, l2, sparsity_weight, learning_rate, seed| {
             cells.push(Cell {
                 index: cells.len(),
                 dataset: di,
@@ -128,6 +146,7 @@ impl Study {
                 seed,
                 l2,
                 sparsity_weight,
+                learning_rate,
             });
         };
         if model == ModelKind::Pca {
@@ -136,6 +155,7 @@ impl Study {
                 BiasMode::PreCentering,
                 0.0,
                 0.0,
+                None,
                 self.split_seed,
             );
             return;
@@ -150,14 +170,34 @@ impl Study {
         } else {
             &[0.0]
         };
+        let rates = self.learning_rates();
         for &bias in &self.bias_modes {
             for &l2 in &self.l2s {
                 for &sw in sparsity {
-                    for &seed in &self.seeds {
-                        push(activation, bias, l2, sw, seed);
+                    for &lr in &rates {
+                        for &seed in &self.seeds {
+                            push(activation, bias, l2, sw, lr, seed);
+                        }
                     }
                 }
             }
+        }
+    }
+
+    /// The learning rates cells are crossed with: `[None]` for L-BFGS (its
+    /// steps come from a line search), else the protocol's grid, or the
+    /// training config's one rate.
+    pub(crate) fn learning_rates(&self) -> Vec<Option<f64>> {
+        if self.training.is_lbfgs() {
+            vec![None]
+        } else if self.protocol.learning_rates.is_empty() {
+            vec![Some(self.training.learning_rate)]
+        } else {
+            self.protocol
+                .learning_rates
+                .iter()
+                .map(|&r| Some(r))
+                .collect()
         }
     }
 
@@ -188,8 +228,10 @@ pub(crate) struct CellConfig<'a> {
     pub seed: u64,
     pub l2: f64,
     pub sparsity_weight: f64,
+    pub learning_rate: Option<f64>,
     pub test_fraction: f64,
     pub split_seed: u64,
+    pub protocol: &'a Protocol,
     /// Training settings (absent for PCA, which does not train).
     pub training: Option<TrainingKey<'a>>,
 }

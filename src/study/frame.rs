@@ -32,7 +32,7 @@ impl ColumnType {
 }
 
 /// Every column of a results frame, in order, with its type.
-pub const COLUMNS: [(&str, ColumnType); 21] = [
+pub const COLUMNS: [(&str, ColumnType); 26] = [
     ("dataset", ColumnType::Str),
     ("model", ColumnType::Str),
     ("activation", ColumnType::Str),
@@ -54,6 +54,11 @@ pub const COLUMNS: [(&str, ColumnType); 21] = [
     ("wwt_minus_i", ColumnType::F64),
     ("dead_fraction", ColumnType::F64),
     ("sparsity", ColumnType::F64),
+    ("learning_rate", ColumnType::F64),
+    ("best_epoch", ColumnType::I64),
+    ("val_mse", ColumnType::F64),
+    ("stop_reason", ColumnType::Str),
+    ("val_mse_at_budget", ColumnType::F64),
 ];
 
 /// The columns that identify a cell (its axes); the rest are measurements.
@@ -131,6 +136,25 @@ pub struct Row {
     pub dead_fraction: f64,
     /// Fraction of latent activations on the test rows that are zero.
     pub sparsity: f64,
+    /// The learning rate the cell trained with; null for PCA and L-BFGS
+    /// (whose steps come from a line search). With a learning-rate grid
+    /// every rate has its own row; see [`super::protocol::select_tuned`].
+    pub learning_rate: Option<f64>,
+    /// The epoch (L-BFGS: iteration) whose weights the row measures: the
+    /// best-validation one under early stopping, else the last; 0 for PCA.
+    pub best_epoch: i64,
+    /// Reconstruction MSE on the validation rows (carved from the training
+    /// part; see [`super::Protocol`]); the training-row MSE when the study
+    /// holds out no validation rows.
+    pub val_mse: f64,
+    /// Why training ended: `closed_form` (PCA), `converged`, `patience`,
+    /// `max_epochs` or `diverged` ([`super::protocol::StopKind`]).
+    pub stop_reason: String,
+    /// The equal-epochs view: the lowest validation MSE within the first
+    /// [`super::Protocol::equal_epochs`] epochs (what an equal, short budget
+    /// with early stopping gives every kind); null for PCA, L-BFGS and
+    /// studies without validation rows.
+    pub val_mse_at_budget: Option<f64>,
 }
 
 /// Builds the results frame from rows (in the given order).
@@ -165,6 +189,11 @@ pub fn rows_to_frame(rows: &[Row]) -> Result<DataFrame> {
         col!("wwt_minus_i", wwt_minus_i),
         col!("dead_fraction", dead_fraction),
         col!("sparsity", sparsity),
+        col!("learning_rate", learning_rate),
+        col!("best_epoch", best_epoch),
+        col!("val_mse", val_mse),
+        col!("stop_reason", stop_reason),
+        col!("val_mse_at_budget", val_mse_at_budget),
     ];
     Ok(DataFrame::new(rows.len(), cols)?)
 }
@@ -257,6 +286,13 @@ pub fn frame_to_rows(df: &DataFrame) -> Result<Vec<Row>> {
         fo("wwt_minus_i")?,
     );
     let (dead, sparsity) = (f("dead_fraction")?, f("sparsity")?);
+    let (lr, best_epoch, val, stop) = (
+        fo("learning_rate")?,
+        i("best_epoch")?,
+        f("val_mse")?,
+        s("stop_reason")?,
+    );
+    let at_budget = fo("val_mse_at_budget")?;
     Ok((0..df.height())
         .map(|r| Row {
             dataset: dataset[r].clone(),
@@ -280,6 +316,11 @@ pub fn frame_to_rows(df: &DataFrame) -> Result<Vec<Row>> {
             wwt_minus_i: wwt[r],
             dead_fraction: dead[r],
             sparsity: sparsity[r],
+            learning_rate: lr[r],
+            best_epoch: best_epoch[r],
+            val_mse: val[r],
+            stop_reason: stop[r].clone(),
+            val_mse_at_budget: at_budget[r],
         })
         .collect())
 }

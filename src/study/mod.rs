@@ -20,9 +20,11 @@ mod cache;
 mod cell;
 mod frame;
 pub mod metrics;
+pub mod protocol;
 mod run;
 mod shard;
 mod spec;
+pub mod verdict;
 
 pub use artifacts::{CellArtifacts, DetailedResults, RECONSTRUCTED_ROWS, SplitPca};
 pub use cell::{CELL_VERSION, Cell};
@@ -30,5 +32,6 @@ pub use frame::{
     COLUMNS, ColumnType, KEY_COLUMNS, Row, check_schema, frame_to_rows, read_csv, read_parquet,
     read_results, rows_to_frame, schema, write_csv, write_parquet, write_results,
 };
+pub use protocol::{Protocol, StopKind, select_tuned};
 pub use shard::{ShardManifest, manifest_path, merge};
 pub use spec::{CONV_LAYERS, ModelKind, Precision, Study};

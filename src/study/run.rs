@@ -11,12 +11,13 @@ use super::artifacts::{
     CellArtifacts, CellDetail, DetailedResults, RECONSTRUCTED_ROWS, SplitPca, StoredMatrix,
 };
 use super::cache::CellCache;
-use super::cell::{Cell, CellConfig, TrainingKey, fingerprint};
+use super::cell::{Cell, CellConfig, TrainingKey, fingerprint, validation_rows};
 use super::frame::{Row, rows_to_frame};
 use super::metrics::{
     activation_sparsity, dead_fraction, gram_deviation, mse, pca_inverse, pca_scores,
     subspace_angles,
 };
+use super::protocol::StopKind;
 use super::spec::{ModelKind, Precision, Study, conv_spec};
 use crate::data::train_test_split;
 use crate::error::{Error, Result};
@@ -24,7 +25,7 @@ use crate::linalg::{FittedPca, Pca};
 use crate::model::{Autoencoder, AutoencoderSpec, Layer};
 use crate::real::Real;
 use crate::rng::derive_seed;
-use crate::train::{History, Progress};
+use crate::train::{EarlyStopping, History, Progress, StopReason, shuffled};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use nalgebra::DMatrix;
 use polars::prelude::DataFrame;
@@ -35,11 +36,35 @@ use std::time::Instant;
 /// One training set of a study and what is derived from it.
 pub(crate) struct Split {
     pub dataset: usize,
+    /// Training rows before the validation carve (the study's `n_train`).
     pub n_train: usize,
+    /// The rows every model fits: the training set minus `val`.
     pub train: DMatrix<f64>,
+    /// Validation rows carved from the training set (early stopping and
+    /// learning-rate choice); empty when the protocol holds out none.
+    pub val: DMatrix<f64>,
     pub test: DMatrix<f64>,
+    /// PCA fitted on `train`, the rows the autoencoders fit.
     pub pca: FittedPca<f64>,
 }
+
+/// Splits the first `n` training rows into fitting and validation rows, by
+/// a shuffle fixed by the split seed and `n` alone (the same for every
+/// model and seed, so comparisons are paired).
+fn carve(x: &DMatrix<f64>, fraction: f64, seed: u64) -> (DMatrix<f64>, DMatrix<f64>) {
+    let n = x.nrows();
+    let n_val = validation_rows(n, fraction);
+    let order: Vec<usize> = (0..n).collect();
+    let mut perm = shuffled(&order, derive_seed(seed, n as u64));
+    let (val, fit) = perm.split_at_mut(n_val);
+    // Keep the training part's own order within each side.
+    val.sort_unstable();
+    fit.sort_unstable();
+    (x.select_rows(fit.iter()), x.select_rows(val.iter()))
+}
+
+/// Seed stream of the validation carve (derived from the split seed).
+const VALIDATION_STREAM: u64 = 0x7a11d;
 
 /// The data side of a study, computed once before the cells run.
 pub(crate) struct Prepared {
@@ -78,13 +103,19 @@ fn prepare(study: &Study, cells: &[Cell]) -> Result<Prepared> {
         let (train, test) =
             train_test_split(&study.datasets[di], study.test_fraction, study.split_seed)?;
         for n in sizes {
-            let x = train.x().rows(0, n).into_owned();
-            let k = max_latent.min(n).min(x.ncols());
+            let prefix = train.x().rows(0, n).into_owned();
+            let (x, val) = carve(
+                &prefix,
+                study.protocol.validation_fraction,
+                derive_seed(study.split_seed, VALIDATION_STREAM),
+            );
+            let k = max_latent.min(x.nrows()).min(x.ncols());
             let pca = Pca::count(k).fit(&x)?;
             splits.push(Split {
                 dataset: di,
                 n_train: n,
                 train: x,
+                val,
                 test: test.x().clone(),
                 pca,
             });
@@ -110,8 +141,10 @@ pub(crate) fn cell_config<'a>(study: &'a Study, cell: &'a Cell, fp: &'a str) -> 
         seed: cell.seed,
         l2: cell.l2,
         sparsity_weight: cell.sparsity_weight,
+        learning_rate: cell.learning_rate,
         test_fraction: study.test_fraction,
         split_seed: study.split_seed,
+        protocol: &study.protocol,
         training: cell.model.is_trained().then_some(TrainingKey {
             hidden: if cell.model.is_linear() || cell.model.is_conv() {
                 &[]
@@ -245,8 +278,12 @@ fn head(x: &DMatrix<f64>) -> DMatrix<f64> {
 struct Measured {
     params: usize,
     train_mse: f64,
+    val_mse: f64,
     test_mse: f64,
     epochs: usize,
+    best_epoch: usize,
+    stop: StopKind,
+    val_mse_at_budget: Option<f64>,
     seconds: f64,
     angles: Option<(f64, f64)>,
     wwt_minus_i: Option<f64>,
@@ -284,6 +321,11 @@ fn run_cell(study: &Study, cell: &Cell, split: &Split) -> Result<(Row, CellDetai
         wwt_minus_i: m.wwt_minus_i,
         dead_fraction: dead_fraction(&m.test_code),
         sparsity: activation_sparsity(&m.test_code),
+        learning_rate: cell.learning_rate,
+        best_epoch: m.best_epoch as i64,
+        val_mse: m.val_mse,
+        stop_reason: m.stop.name().into(),
+        val_mse_at_budget: m.val_mse_at_budget,
     };
     if !row.ratio_to_pca.is_finite() {
         return Err(Error::Numerical(format!(
@@ -303,6 +345,11 @@ fn fit_pca(cell: &Cell, split: &Split) -> Result<Measured> {
     let start = Instant::now();
     let k = cell.latent;
     let train_mse = pca_mse(&split.pca, k, &split.train)?;
+    let val_mse = if split.val.nrows() > 0 {
+        pca_mse(&split.pca, k, &split.val)?
+    } else {
+        train_mse
+    };
     let test_code = pca_scores(&split.pca, k, &split.test)?;
     let test_recon = pca_inverse(&split.pca, &test_code)?;
     let test_mse = mse(&test_recon, &split.test)?;
@@ -311,8 +358,12 @@ fn fit_pca(cell: &Cell, split: &Split) -> Result<Measured> {
     Ok(Measured {
         params: k * d + d,
         train_mse,
+        val_mse,
         test_mse,
         epochs: 0,
+        best_epoch: 0,
+        stop: StopKind::ClosedForm,
+        val_mse_at_budget: None,
         seconds: start.elapsed().as_secs_f64(),
         // The subspace compared with is PCA's own.
         angles: Some((0.0, 0.0)),
@@ -324,6 +375,17 @@ fn fit_pca(cell: &Cell, split: &Split) -> Result<Measured> {
         },
         test_code,
     })
+}
+
+/// The lowest validation reconstruction MSE within the first `epochs`
+/// epochs (the reconstruction term is the MSE over entries, as in [`mse`]).
+fn best_within(history: &History, epochs: usize) -> Option<f64> {
+    history
+        .epochs
+        .iter()
+        .take(epochs)
+        .filter_map(|r| r.val_reconstruction)
+        .min_by(f64::total_cmp)
 }
 
 /// Widths of a cell's autoencoder: `[d, hidden.., latent]` (linear kinds
@@ -378,15 +440,48 @@ fn fit_autoencoder<T: Real>(study: &Study, cell: &Cell, split: &Split) -> Result
     cfg.loss = cfg.loss.with_l2(cell.l2).with_l1(cell.sparsity_weight);
     cfg.progress = Progress::Silent;
     cfg.checkpoint = None;
+    if let Some(lr) = cell.learning_rate {
+        cfg.learning_rate = lr;
+    }
+    let has_val = split.val.nrows() > 0;
+    cfg.validation_fraction = study.protocol.validation_fraction;
+    if let (Some(p), false, true) = (study.protocol.patience, cfg.is_lbfgs(), has_val) {
+        cfg.early_stopping = Some(EarlyStopping::patience(p));
+    }
+    let cfg_is_minibatch = !cfg.is_lbfgs();
     let trainer = cfg.build()?;
     let x_train: DMatrix<T> = split.train.map(T::of);
+    let x_val: DMatrix<T> = split.val.map(T::of);
     let x_test: DMatrix<T> = split.test.map(T::of);
     let start = Instant::now();
-    let outcome = trainer.fit(model, &x_train)?;
-    let (model, history): (Autoencoder<T>, History) = (outcome.model, outcome.history);
+    let (model, history, stop, best_epoch) =
+        match trainer.try_fit_validated(model, &x_train, &x_val) {
+            Ok(o) => {
+                let stop = match o.stop {
+                    StopReason::Completed => StopKind::MaxEpochs,
+                    StopReason::EarlyStopped { .. } => StopKind::Patience,
+                    StopReason::Converged(_) => StopKind::Converged,
+                };
+                let best = o.best_epoch.unwrap_or(o.history.len());
+                (o.model, o.history, stop, best)
+            }
+            // A diverged cell is a result, not a failed study: one rate of a
+            // grid may be too large. The row measures the last finite weights
+            // and says so; tuning never prefers it over a finite run.
+            Err(f) if matches!(f.error, Error::Diverged { .. }) => {
+                let n = f.history.len();
+                (f.model, f.history, StopKind::Diverged, n)
+            }
+            Err(f) => return Err(f.error),
+        };
     let seconds = start.elapsed().as_secs_f64();
 
     let train_mse = mse(&widen(&model.reconstruct(&x_train)?), &split.train)?;
+    let val_mse = if has_val {
+        mse(&widen(&model.reconstruct(&x_val)?), &split.val)?
+    } else {
+        train_mse
+    };
     let test_recon = widen(&model.reconstruct(&x_test)?);
     let test_mse = mse(&test_recon, &split.test)?;
     let test_code = widen(&model.encode(&x_test)?);
@@ -409,8 +504,16 @@ fn fit_autoencoder<T: Real>(study: &Study, cell: &Cell, split: &Split) -> Result
     Ok(Measured {
         params: model.parameter_count().total,
         train_mse,
+        val_mse,
         test_mse,
         epochs: history.len(),
+        best_epoch,
+        stop,
+        val_mse_at_budget: if cfg_is_minibatch {
+            best_within(&history, study.protocol.equal_epochs)
+        } else {
+            None
+        },
         seconds,
         angles,
         wwt_minus_i,

@@ -4,6 +4,7 @@
 //! setters and a [`Study::validate`] that names the offending field, so a bad
 //! sweep fails before any cell runs.
 
+use super::protocol::Protocol;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::model::{Activation, AutoencoderSpec, BiasMode, ConvSpec, ImageShape};
@@ -205,8 +206,13 @@ pub struct Study {
     /// kinds ignore them (their stack is [`CONV_LAYERS`]).
     pub hidden: Vec<usize>,
     /// How every autoencoder trains. Per cell the study sets the seed, the
-    /// L2 and L1 weights, silences progress and drops checkpoints.
+    /// L2 and L1 weights, the learning rate and early stopping (from the
+    /// [`Study::protocol`]), silences progress and drops checkpoints. Its
+    /// `epochs` is the cap early stopping works within.
     pub training: TrainConfig,
+    /// Validation split, early stopping and learning-rate grid of every
+    /// trained cell (see [`Protocol`]).
+    pub protocol: Protocol,
     /// Scalar type of training.
     pub precision: Precision,
     /// Fraction of each dataset held out as test data.
@@ -226,7 +232,9 @@ impl Study {
     /// An empty study named `name`: add at least one dataset and one model.
     /// Defaults: latent 8, seed 0, all training rows, separate biases, no
     /// L2, no sparsity, ReLU, one layer pair, the trainer's defaults
-    /// (Adam), f32, 20% test data split with seed 0, no cache, no progress.
+    /// (Adam), the default [`Protocol`] (20% of the training rows validate,
+    /// patience 20), f32, 20% test data split with seed 0, no cache, no
+    /// progress.
     pub fn new(name: impl Into<String>) -> Study {
         Study {
             name: name.into(),
@@ -241,6 +249,7 @@ impl Study {
             activation: Activation::Relu,
             hidden: Vec::new(),
             training: TrainConfig::default(),
+            protocol: Protocol::default(),
             precision: Precision::F32,
             test_fraction: 0.2,
             split_seed: 0,
@@ -319,6 +328,12 @@ impl Study {
     /// Sets the training configuration.
     pub fn training(mut self, cfg: TrainConfig) -> Study {
         self.training = cfg;
+        self
+    }
+
+    /// Sets the training protocol.
+    pub fn protocol(mut self, protocol: Protocol) -> Study {
+        self.protocol = protocol;
         self
     }
 
@@ -418,6 +433,7 @@ impl Study {
                 ),
             ));
         }
+        self.protocol.validate()?;
         let mut probe = self.training.clone();
         probe.checkpoint = None;
         probe.validate()?;

@@ -18,14 +18,14 @@ use polars::prelude::DataFrame;
 pub fn studies(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<[Study; 2]> {
     let data = sample(ds, preset)?;
     let k = preset.latents_for(&data)?[0];
-    let linear = base("bias-modes-linear", data.clone(), opts)
+    let linear = base("bias-modes-linear", data.clone(), preset, opts)
         .models(&[ModelKind::Pca, ModelKind::LinearTied])
         .latents(&[k])
         .seeds(&preset.seeds)
         .bias_modes(&BiasMode::ALL)
         .precision(Precision::F64)
         .training(preset.lbfgs());
-    let nonlinear = base("bias-modes-nonlinear", data, opts)
+    let nonlinear = base("bias-modes-nonlinear", data, preset, opts)
         .models(&[ModelKind::Tied])
         .latents(&[k])
         .seeds(&preset.seeds)

@@ -26,7 +26,7 @@ pub const TARGET_SLACK: f64 = 1.05;
 pub fn study(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<Study> {
     let data = sample(ds, preset)?;
     let latents = preset.latents_for(&data)?;
-    Ok(base("convergence", data, opts)
+    Ok(base("convergence", data, preset, opts)
         .models(&[
             ModelKind::Pca,
             ModelKind::LinearTied,

@@ -6,35 +6,27 @@
 //! weights. Frame: the results columns only (the untied cells at `k / 2`
 //! are ordinary rows with that latent size).
 
-use super::{Preset, RunOptions, base, median, rows, sample, sig};
+use super::{Preset, RunOptions, base, rows, sample, sig};
 use crate::data::Dataset;
 use crate::error::Result;
+use crate::stats::mean_interval;
 use crate::study::frame::Row;
+use crate::study::protocol::select_tuned;
+use crate::study::verdict::{LEVEL, compare, count_unsettled, describe, wording};
 use crate::study::{ModelKind, Study};
 use polars::prelude::DataFrame;
-
-/// The latent sizes of the preset that fit `ds` and have a half (`k >= 2`).
-fn sizes(ds: &Dataset, preset: &Preset) -> Result<Vec<usize>> {
-    let mut l: Vec<usize> = preset.latents_for(ds)?;
-    l.retain(|&k| k >= 2);
-    if l.is_empty() {
-        return Err(crate::error::Error::config(
-            "latents",
-            "the equal-budget study needs a latent size of at least 2",
-        ));
-    }
-    Ok(l)
-}
 
 /// The study on `ds`: latent sizes `k` and `k / 2`.
 pub fn study(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<Study> {
     let data = sample(ds, preset)?;
-    let mut latents = sizes(&data, preset)?;
-    let halves: Vec<usize> = latents.iter().map(|k| k / 2).collect();
+    // Sizes without a half (k = 1, as on two-feature data) still compare
+    // tied and untied at equal latent size.
+    let mut latents = preset.latents_for(&data)?;
+    let halves: Vec<usize> = latents.iter().map(|k| k / 2).filter(|&h| h >= 1).collect();
     latents.extend(halves);
     latents.sort_unstable();
     latents.dedup();
-    Ok(base("equal-budget", data, opts)
+    Ok(base("equal-budget", data, preset, opts)
         .models(&[ModelKind::Pca, ModelKind::Tied, ModelKind::Untied])
         .latents(&latents)
         .seeds(&preset.seeds)
@@ -47,47 +39,69 @@ pub fn run(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<DataFrame
     study(ds, preset, opts)?.run()
 }
 
-/// Median test MSE, ratio to PCA and parameters of `model` at latent `k`.
-pub(crate) fn at(rows: &[Row], model: &str, k: i64) -> Option<(f64, f64, i64)> {
-    let r: Vec<&Row> = rows
-        .iter()
-        .filter(|r| r.model == model && r.latent == k)
-        .collect();
-    let mse = median(&r.iter().map(|r| r.test_mse).collect::<Vec<_>>())?;
-    let ratio = median(&r.iter().map(|r| r.ratio_to_pca).collect::<Vec<_>>())?;
-    Some((mse, ratio, r[0].params))
+/// The tuned rows of `model` at latent `k` (full training set).
+fn at(rows: &[Row], model: ModelKind, k: i64) -> Vec<&Row> {
+    let n = rows.iter().map(|r| r.n_train).max().unwrap_or(0);
+    rows.iter()
+        .filter(|r| r.model == model.name() && r.latent == k && r.n_train == n)
+        .collect()
 }
 
-/// Findings at each latent size `k` whose half was also run.
+/// `1.23x (95% CI 1.10 to 1.36)` for the mean ratio to PCA over seeds.
+fn ratio(rows: &[&Row]) -> String {
+    let v: Vec<f64> = rows.iter().map(|r| r.ratio_to_pca).collect();
+    match mean_interval(&v, LEVEL) {
+        Ok(i) => format!(
+            "{}x (95% CI {} to {})",
+            sig(i.estimate),
+            sig(i.lo),
+            sig(i.hi)
+        ),
+        Err(_) => format!(
+            "{}x (one seed)",
+            sig(v.iter().sum::<f64>() / v.len().max(1) as f64)
+        ),
+    }
+}
+
+/// Findings at each latent size: the ratio to PCA of tied and untied with
+/// their seed intervals, and, where untied ran at `k / 2`, the paired
+/// equal-budget comparison. Directions are stated only when the interval
+/// excludes zero.
 pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
-    let rows = rows(df)?;
+    let rows = select_tuned(&rows(df)?);
     let mut ks: Vec<i64> = rows.iter().map(|r| r.latent).collect();
     ks.sort_unstable();
     ks.dedup();
     let mut out = Vec::new();
     for &k in ks.iter().rev() {
-        let (Some(t), Some(u)) = (at(&rows, "tied", k), at(&rows, "untied", k)) else {
+        let (t, u) = (
+            at(&rows, ModelKind::Tied, k),
+            at(&rows, ModelKind::Untied, k),
+        );
+        if t.is_empty() || u.is_empty() {
             continue;
-        };
+        }
         out.push(format!(
-            "At latent size {k}: tied reached {}x PCA's test MSE with {} parameters, untied {}x with {} ({}% of untied's parameters for tied).",
-            sig(t.1),
-            t.2,
-            sig(u.1),
-            u.2,
-            sig(100.0 * t.2 as f64 / u.2 as f64)
+            "At latent size {k} (mean over seeds): tied reached {} PCA's test MSE with {} parameters, untied {} with {}.",
+            ratio(&t),
+            t[0].params,
+            ratio(&u),
+            u[0].params,
         ));
+        let h = at(&rows, ModelKind::Untied, k / 2);
         if k >= 2
-            && let Some(h) = at(&rows, "untied", k / 2)
+            && !h.is_empty()
+            && let Some(i) = compare(&t, &h, |r| Some(r.test_mse), true)
         {
+            let bad = count_unsettled(&[t.as_slice(), h.as_slice()].concat());
             out.push(format!(
-                "At an equal weight budget (tied k = {k}: {} parameters; untied k = {}: {}), tied's test MSE was {} vs untied's {} ({}).",
-                t.2,
+                "At an equal weight budget (tied k = {k}: {} parameters; untied k = {}: {}), tied's test MSE differed from untied's by {}: {}.",
+                t[0].params,
                 k / 2,
-                h.2,
-                sig(t.0),
-                sig(h.0),
-                if t.0 < h.0 { "tied better" } else { "untied better or equal" }
+                h[0].params,
+                describe(&i, true),
+                wording(&i, "tied lower", "tied higher", bad)
             ));
         }
     }

@@ -33,7 +33,7 @@ use polars::prelude::*;
 pub fn study(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<Study> {
     let data = sample(ds, preset)?;
     let k = preset.latents_for(&data)?[0];
-    let s = base("l2-directions", data.clone(), opts);
+    let s = base("l2-directions", data.clone(), preset, opts);
     let (train, _) = train_test_split(&data, s.test_fraction, s.split_seed)?;
     let pca = Pca::count(k).fit(train.x())?;
     let lambda_k = pca.explained_variance()[k - 1];

@@ -11,6 +11,8 @@ use super::{Preset, RunOptions, base, median, rows, sample, select, sig};
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::model::BiasMode;
+use crate::study::protocol::is_settled;
+use crate::study::verdict::largest_mean_angle;
 use crate::study::{ModelKind, Precision, Study};
 use polars::prelude::DataFrame;
 
@@ -18,7 +20,7 @@ use polars::prelude::DataFrame;
 pub fn study(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<Study> {
     let data = sample(ds, preset)?;
     let latents = preset.latents_for(&data)?;
-    Ok(base("linear-pca", data, opts)
+    Ok(base("linear-pca", data, preset, opts)
         .models(&[
             ModelKind::Pca,
             ModelKind::LinearTied,
@@ -52,7 +54,8 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
         let worst = r.iter().map(|r| r.ratio_to_pca).fold(f64::MIN, f64::max);
         let best = r.iter().map(|r| r.ratio_to_pca).fold(f64::MAX, f64::min);
         let angles: Vec<f64> = r.iter().filter_map(|r| r.max_angle_deg).collect();
-        let max_angle = angles.iter().copied().fold(0.0, f64::max);
+        // The principal-angle chart's rule: mean over seeds, largest over k.
+        let max_angle = largest_mean_angle(&r).unwrap_or(0.0);
         let ks: Vec<String> = {
             let mut k: Vec<i64> = r.iter().map(|r| r.latent).collect();
             k.sort_unstable();
@@ -60,11 +63,12 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
             k.iter().map(|k| k.to_string()).collect()
         };
         out.push(format!(
-            "{label} reached {}x to {}x PCA's test MSE at k = {} ({} cells); its largest principal angle to the PCA subspace was {} degrees{}.",
+            "{label} reached {}x to {}x PCA's test MSE at k = {} ({} cells, {} of them converged); its largest principal angle to the PCA subspace (mean over seeds, largest over k) was {} degrees{}.",
             sig(best),
             sig(worst),
             ks.join(", "),
             r.len(),
+            r.iter().filter(|r| is_settled(r)).count(),
             sig(max_angle),
             if angles.len() < r.len() {
                 format!(" ({} cells had a rank-deficient decoder)", r.len() - angles.len())

@@ -27,6 +27,7 @@ pub mod param_counts;
 pub mod sparse;
 
 use super::frame::{Row, frame_to_rows};
+use super::protocol::Protocol;
 use super::spec::{Precision, Study};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -43,14 +44,20 @@ pub struct Preset {
     pub latents: Vec<usize>,
     /// Seeds.
     pub seeds: Vec<u64>,
-    /// Epochs of minibatch training.
+    /// Epoch cap of minibatch training (early stopping ends most runs
+    /// before it; see [`Preset::patience`]).
     pub epochs: usize,
     /// Iterations of L-BFGS (the linear studies).
     pub lbfgs_iters: u64,
     /// Minibatch size.
     pub batch_size: usize,
-    /// Adam's learning rate.
+    /// Adam's learning rate when there is no grid.
     pub learning_rate: f64,
+    /// The learning-rate grid every minibatch kind is tuned over (the same
+    /// for tied and untied); empty uses `learning_rate` alone.
+    pub learning_rates: Vec<f64>,
+    /// Early-stopping patience in epochs; `None` trains every epoch.
+    pub patience: Option<usize>,
     /// Training-set sizes of the overfitting study.
     pub n_trains: Vec<usize>,
     /// Use at most this many rows of the dataset (a seeded sample), to
@@ -64,15 +71,18 @@ pub struct Preset {
 }
 
 impl Preset {
-    /// Small: one seed, a few latent sizes, short training.
+    /// Small: three seeds (the fewest an interval can rest on), two latent
+    /// sizes, two learning rates, a short cap.
     pub fn quick() -> Preset {
         Preset {
             latents: vec![4, 8],
-            seeds: vec![0],
-            epochs: 30,
+            seeds: vec![0, 1, 2],
+            epochs: 100,
             lbfgs_iters: 300,
             batch_size: 64,
             learning_rate: 3e-3,
+            learning_rates: vec![3e-3, 1e-2],
+            patience: Some(10),
             n_trains: vec![50, 200],
             max_rows: Some(2000),
             sparsity_weights: vec![1e-3, 1e-2],
@@ -80,15 +90,18 @@ impl Preset {
         }
     }
 
-    /// The closing note's sizes: three latent sizes, two seeds.
+    /// The evidence sizes: three latent sizes, five seeds, a three-rate
+    /// grid, training to a validation plateau within a generous cap.
     pub fn full() -> Preset {
         Preset {
             latents: vec![8, 16, 32],
-            seeds: vec![0, 1],
-            epochs: 40,
-            lbfgs_iters: 500,
+            seeds: vec![0, 1, 2, 3, 4],
+            epochs: 2000,
+            lbfgs_iters: 3000,
             batch_size: 128,
-            learning_rate: 2e-3,
+            learning_rate: 3e-3,
+            learning_rates: vec![1e-3, 3e-3, 1e-2],
+            patience: Some(20),
             n_trains: vec![100, 400, 1400],
             max_rows: Some(6000),
             sparsity_weights: vec![3e-4, 1e-3, 3e-3, 1e-2],
@@ -116,6 +129,17 @@ impl Preset {
             ));
         }
         Ok(l)
+    }
+
+    /// The training protocol: 20% of each training set validates, early
+    /// stopping with the preset's patience, the preset's grid.
+    pub fn protocol(&self) -> Protocol {
+        Protocol {
+            validation_fraction: 0.2,
+            patience: self.patience,
+            learning_rates: self.learning_rates.clone(),
+            equal_epochs: Protocol::default().equal_epochs.min(self.epochs),
+        }
     }
 
     /// Adam training settings.
@@ -163,9 +187,13 @@ pub(crate) fn sample(ds: &Dataset, preset: &Preset) -> Result<Arc<Dataset>> {
     }
 }
 
-/// A study named `name` on `ds` with the options applied.
-pub(crate) fn base(name: &str, ds: Arc<Dataset>, opts: &RunOptions) -> Study {
-    let mut s = Study::new(name).dataset(ds).progress(opts.progress);
+/// A study named `name` on `ds` with the preset's protocol and the options
+/// applied.
+pub(crate) fn base(name: &str, ds: Arc<Dataset>, preset: &Preset, opts: &RunOptions) -> Study {
+    let mut s = Study::new(name)
+        .dataset(ds)
+        .progress(opts.progress)
+        .protocol(preset.protocol());
     if let Some(dir) = &opts.cache_dir {
         s = s.cache_dir(dir.join(name));
     }
@@ -205,5 +233,5 @@ pub(crate) fn missing(what: &str) -> Error {
 /// Formats a number for finding sentences with the reports' formatter
 /// (4 significant digits), `n/a` for a non-finite value.
 pub(crate) fn sig(x: f64) -> String {
-    crate::report::number::format_number(x).unwrap_or_else(|_| "n/a".into())
+    crate::number::format_number(x).unwrap_or_else(|_| "n/a".into())
 }

@@ -6,11 +6,13 @@
 //! gap `test_mse − train_mse` measures overfitting. Frame: the results
 //! columns only.
 
-use super::{Preset, RunOptions, base, median, rows, sample, sig};
+use super::{Preset, RunOptions, base, rows, sample, sig};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::study::cell::train_part_size;
 use crate::study::frame::Row;
+use crate::study::protocol::select_tuned;
+use crate::study::verdict::{compare, count_unsettled, describe, wording};
 use crate::study::{ModelKind, Study};
 use polars::prelude::DataFrame;
 
@@ -18,7 +20,7 @@ use polars::prelude::DataFrame;
 /// (at least the latent size), plus the whole training part.
 pub fn study(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<Study> {
     let data = sample(ds, preset)?;
-    let s = base("overfitting", data.clone(), opts);
+    let s = base("overfitting", data.clone(), preset, opts);
     let available = train_part_size(&data, s.test_fraction);
     let k = *preset.latents_for(&data)?.last().expect("non-empty");
     let mut sizes: Vec<usize> = preset
@@ -53,56 +55,55 @@ pub fn run(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<DataFrame
     study(ds, preset, opts)?.run()
 }
 
-/// Median train/test gap of `model` at `n`.
-pub(crate) fn gap(rows: &[Row], model: &str, n: i64) -> Option<f64> {
-    let g: Vec<f64> = rows
-        .iter()
-        .filter(|r| r.model == model && r.n_train == n)
-        .map(|r| r.test_mse - r.train_mse)
-        .collect();
-    median(&g)
+/// The tuned rows of `model` with `n` training rows.
+fn at(rows: &[Row], model: ModelKind, n: i64) -> Vec<&Row> {
+    rows.iter()
+        .filter(|r| r.model == model.name() && r.n_train == n)
+        .collect()
 }
 
-/// Findings: per training size the tied and untied gaps, and how often
-/// untied's exceeded tied's.
+/// Mean train/test gap over seeds.
+fn mean_gap(rows: &[&Row]) -> f64 {
+    rows.iter().map(|r| r.test_mse - r.train_mse).sum::<f64>() / rows.len().max(1) as f64
+}
+
+/// Findings: per training size the mean tied and untied gaps, and the
+/// paired difference with its seed interval (a direction only when the
+/// interval excludes zero).
 pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
-    let rows = rows(df)?;
+    let rows = select_tuned(&rows(df)?);
     let mut ns: Vec<i64> = rows.iter().map(|r| r.n_train).collect();
     ns.sort_unstable();
     ns.dedup();
     let mut out = Vec::new();
-    let mut wider = 0;
-    let mut compared = 0;
     for &n in &ns {
-        let (Some(t), Some(u)) = (gap(&rows, "tied", n), gap(&rows, "untied", n)) else {
+        let (t, u) = (
+            at(&rows, ModelKind::Tied, n),
+            at(&rows, ModelKind::Untied, n),
+        );
+        if t.is_empty() || u.is_empty() {
             continue;
-        };
-        compared += 1;
-        if u > t {
-            wider += 1;
         }
+        let bad = count_unsettled(&[t.as_slice(), u.as_slice()].concat());
+        let paired = compare(&t, &u, |r| Some(r.test_mse - r.train_mse), false)
+            .map(|i| {
+                format!(
+                    "; tied minus untied {}: {}",
+                    describe(&i, false),
+                    wording(&i, "tied overfit less", "tied overfit more", bad)
+                )
+            })
+            .unwrap_or_default();
         out.push(format!(
-            "With {n} training rows the test-minus-train MSE gap was {} for untied and {} for tied ({}).",
-            sig(u),
-            sig(t),
-            if u > t { "untied overfit more" } else { "tied overfit as much or more" }
+            "With {n} training rows the mean test-minus-train MSE gap was {} for untied and {} for tied{paired}.",
+            sig(mean_gap(&u)),
+            sig(mean_gap(&t)),
         ));
     }
-    if compared == 0 {
+    if out.is_empty() {
         return Err(super::missing(
             "tied and untied rows at a common training size",
         ));
-    }
-    let (first, last) = (ns[0], ns[ns.len() - 1]);
-    if let (Some(a), Some(b)) = (gap(&rows, "untied", first), gap(&rows, "untied", last)) {
-        out.insert(
-            0,
-            format!(
-                "Untied's gap exceeded tied's at {wider} of {compared} training sizes; growing the training set from {first} to {last} rows shrank untied's gap from {} to {}.",
-                sig(a),
-                sig(b)
-            ),
-        );
     }
     Ok(out)
 }

@@ -20,7 +20,7 @@ pub fn study(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<Study> 
     let k = *preset.latents_for(&data)?.last().expect("non-empty");
     let mut weights = vec![0.0];
     weights.extend(preset.sparsity_weights.iter().copied().filter(|&w| w > 0.0));
-    Ok(base("sparse", data, opts)
+    Ok(base("sparse", data, preset, opts)
         .models(&[ModelKind::Pca, ModelKind::SparseTied])
         .latents(&[k])
         .seeds(&preset.seeds)
