@@ -222,7 +222,26 @@ fn unclear_reason(compared: &[Compared], unsettled: usize) -> String {
         let n = compared.iter().map(|c| c.interval.n).min().unwrap_or(0);
         return format!(" No detectable difference with {n} seeds.");
     }
-    " The direction differs between sizes, or some intervals include zero.".into()
+    let at = |d: Direction| {
+        compared
+            .iter()
+            .filter(|c| c.interval.direction() == d)
+            .map(|c| c.at.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut parts = Vec::new();
+    for (d, what) in [
+        (Direction::Above, "tied above untied at"),
+        (Direction::Below, "tied below untied at"),
+        (Direction::Unclear, "no detectable difference at"),
+    ] {
+        let list = at(d);
+        if !list.is_empty() {
+            parts.push(format!("{what} {list}"));
+        }
+    }
+    format!(" The direction differs between sizes: {}.", parts.join("; "))
 }
 
 /// Counts the rows among `rows` that did not converge.
@@ -273,16 +292,16 @@ fn cost_at_equal_latent(rows: &[Row]) -> Option<Verdict> {
         a = Answer::Unclear;
     }
     let lead = match a {
-        Answer::Yes => "Tied's test MSE is higher than untied's at every latent size.",
-        Answer::No => "Tied's test MSE is lower than untied's at every latent size.",
-        Answer::Unclear => "No single direction.",
+        Answer::Yes => " Tied's test MSE is higher than untied's at every latent size.",
+        Answer::No => " Tied's test MSE is lower than untied's at every latent size.",
+        Answer::Unclear => "",
     };
     Some(Verdict {
         question: "Does tying cost reconstruction at equal latent size?",
         answer: a,
         effect: per_size(&compared, "k", true),
         detail: format!(
-            "Tied minus untied test MSE, relative to untied, paired by seed, at {n} training rows. {lead}{}",
+            "Tied minus untied test MSE, relative to untied, paired by seed, at {n} training rows.{lead}{}",
             if a == Answer::Unclear {
                 unclear_reason(&compared, bad)
             } else {
