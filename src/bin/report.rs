@@ -42,9 +42,21 @@ struct Cli {
     /// Directory holding the reports.
     #[arg(long, value_name = "DIR", default_value = tiedae::report::job::DEFAULT_OUT_DIR)]
     out: PathBuf,
-    /// A built-in study to run instead of the default comparison.
-    #[arg(long, value_name = "NAME")]
+    // The help lists the registry's names (a doc comment cannot).
+    #[arg(long, value_name = "NAME", help = study_help())]
     study: Option<String>,
+}
+
+/// `--study`'s help: what it does and the names it takes.
+fn study_help() -> String {
+    let names: Vec<&str> = tiedae::study::builtin::REGISTRY
+        .iter()
+        .map(|b| b.name)
+        .collect();
+    format!(
+        "A built-in study to run instead of the default comparison: {}",
+        names.join(", ")
+    )
 }
 
 impl Cli {

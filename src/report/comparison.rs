@@ -14,127 +14,54 @@
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::report::progress::Progress;
-use crate::study::builtin::{
-    Preset, RunOptions, bias_modes, convergence, equal_budget, l2_directions, linear_pca,
-    overfitting, param_counts, sparse,
-};
+use crate::study::builtin::{self, Builtin, Preset, REGISTRY, RunOptions, Source};
 use crate::study::{COLUMNS, DetailedResults, Study};
 use polars::prelude::DataFrame;
 
 /// The name of the default study.
 pub const COMPARISON: &str = "comparison";
 
-/// Names `--study` accepts.
-pub const STUDY_NAMES: [&str; 9] = [
-    COMPARISON,
-    "linear_pca",
-    "l2_directions",
-    "param_counts",
-    "overfitting",
-    "equal_budget",
-    "convergence",
-    "sparse",
-    "bias_modes",
-];
+/// The registry entries the default comparison runs, in order.
+pub const COMPARISON_PARTS: [&str; 3] = ["linear_pca", "equal_budget", "overfitting"];
+
+/// Names `--study` accepts: [`COMPARISON`], then the
+/// [registry](crate::study::builtin::REGISTRY)'s.
+pub const STUDY_NAMES: [&str; REGISTRY.len() + 1] = study_names();
+
+const fn study_names() -> [&'static str; REGISTRY.len() + 1] {
+    let mut names = [COMPARISON; REGISTRY.len() + 1];
+    let mut i = 0;
+    while i < REGISTRY.len() {
+        names[i + 1] = REGISTRY[i].name;
+        i += 1;
+    }
+    names
+}
 
 /// Latent sizes of the default comparison.
 pub const DEFAULT_LATENT: [usize; 5] = [2, 4, 8, 16, 32];
 
-type StudyFn = fn(&Dataset, &Preset, &RunOptions) -> Result<Study>;
-type FrameFn = fn(&Dataset, &Preset, &RunOptions) -> Result<DataFrame>;
-type SummaryFn = fn(&DataFrame) -> Result<Vec<String>>;
-
-/// How a built-in study produces its results.
-enum Source {
-    /// A plain study: run in detail, so every chart can be drawn.
-    Detailed(StudyFn),
-    /// A study that post-processes its frame (extra columns its summary
-    /// reads): only the frame is available.
-    Frame(FrameFn),
-    /// A table that trains nothing and has its own columns.
-    Table(fn(&Dataset, &Preset) -> Result<DataFrame>),
-}
-
-struct Part {
-    name: &'static str,
-    source: Source,
-    summary: SummaryFn,
-}
-
-fn parts(study: &str) -> Result<Vec<Part>> {
-    let part = |name, source, summary| Part {
-        name,
-        source,
-        summary,
+/// The registry entries the study `study` runs.
+fn parts(study: &str) -> Result<Vec<&'static Builtin>> {
+    let names: &[&str] = if study == COMPARISON {
+        &COMPARISON_PARTS
+    } else {
+        &[study]
     };
-    Ok(match study {
-        COMPARISON => vec![
-            part(
-                "linear_pca",
-                Source::Detailed(linear_pca::study),
-                linear_pca::summary,
-            ),
-            part(
-                "equal_budget",
-                Source::Detailed(equal_budget::study),
-                equal_budget::summary,
-            ),
-            part(
-                "overfitting",
-                Source::Detailed(overfitting::study),
-                overfitting::summary,
-            ),
-        ],
-        "linear_pca" => vec![part(
-            "linear_pca",
-            Source::Detailed(linear_pca::study),
-            linear_pca::summary,
-        )],
-        "equal_budget" => vec![part(
-            "equal_budget",
-            Source::Detailed(equal_budget::study),
-            equal_budget::summary,
-        )],
-        "overfitting" => vec![part(
-            "overfitting",
-            Source::Detailed(overfitting::study),
-            overfitting::summary,
-        )],
-        "l2_directions" => vec![part(
-            "l2_directions",
-            Source::Frame(l2_directions::run),
-            l2_directions::summary,
-        )],
-        "sparse" => vec![part(
-            "sparse",
-            Source::Detailed(sparse::study),
-            sparse::summary,
-        )],
-        "convergence" => vec![part(
-            "convergence",
-            Source::Frame(convergence::run),
-            convergence::summary,
-        )],
-        "bias_modes" => vec![part(
-            "bias_modes",
-            Source::Frame(bias_modes::run),
-            bias_modes::summary,
-        )],
-        "param_counts" => vec![part(
-            "param_counts",
-            Source::Table(param_counts::run),
-            param_counts::summary,
-        )],
-        other => {
-            return Err(Error::config(
-                "--study",
-                format!(
-                    "unknown study {other:?}; use one of {}",
-                    STUDY_NAMES.join(", ")
-                ),
-            ));
-        }
-    })
+    names
+        .iter()
+        .map(|name| {
+            builtin::find(name).ok_or_else(|| {
+                Error::config(
+                    "--study",
+                    format!(
+                        "unknown study {study:?}; use one of {}",
+                        STUDY_NAMES.join(", ")
+                    ),
+                )
+            })
+        })
+        .collect()
 }
 
 /// Checks a `--study` name.
