@@ -1,4 +1,4 @@
-//! Runs the eight built-in studies on built-in datasets and prints each
+//! Runs the built-in studies (the registry's) on built-in datasets and prints each
 //! study's findings; results go to `{out}/{dataset}/{study}.parquet|csv`.
 //!
 //! ```text
@@ -10,14 +10,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 use tiedae::data::Dataset;
-use tiedae::study::builtin::{
-    Preset, RunOptions, bias_modes, convergence, equal_budget, l2_directions, linear_pca,
-    overfitting, param_counts, sparse,
-};
+use tiedae::study::builtin::{Preset, REGISTRY, RunOptions, Source};
 use tiedae::study::write_results;
-
-type Runner = fn(&Dataset, &Preset, &RunOptions) -> tiedae::Result<polars::prelude::DataFrame>;
-type Summary = fn(&polars::prelude::DataFrame) -> tiedae::Result<Vec<String>>;
 
 fn main() -> tiedae::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -41,37 +35,28 @@ fn main() -> tiedae::Result<()> {
         cache_dir: Some(out.join("cache")),
         progress: true,
     };
-    let studies: [(&str, Runner, Summary); 7] = [
-        ("1 linear tied vs PCA", linear_pca::run, linear_pca::summary),
-        (
-            "2 L2 directions",
-            l2_directions::run,
-            l2_directions::summary,
-        ),
-        ("4 overfitting", overfitting::run, overfitting::summary),
-        ("5 equal budget", equal_budget::run, equal_budget::summary),
-        ("6 epochs to target", convergence::run, convergence::summary),
-        ("7 sparse tied", sparse::run, sparse::summary),
-        ("8 bias modes", bias_modes::run, bias_modes::summary),
-    ];
+    // Numbered in registry order; tables train nothing, so they print
+    // first, without a time.
+    let (tables, trained): (Vec<_>, Vec<_>) = REGISTRY
+        .iter()
+        .enumerate()
+        .partition(|(_, b)| matches!(b.source, Source::Table(_)));
     for name in &names {
         let ds = Dataset::builtin(name)?;
         let dir = out.join(name);
         std::fs::create_dir_all(&dir).map_err(|e| tiedae::Error::io(&dir, e))?;
         println!("== {name} ({} x {})", ds.n_samples(), ds.n_features());
-        let df = param_counts::run(&ds, &preset)?;
-        write_results(&df, &dir.join("3-param-counts"))?;
-        println!("-- 3 parameter counts");
-        for line in param_counts::summary(&df)? {
-            println!("   {line}");
-        }
-        for (title, run, summary) in studies {
+        for (i, study) in tables.iter().chain(&trained) {
+            let title = format!("{} {}", i + 1, study.title);
             let start = Instant::now();
-            let df = run(&ds, &preset, &opts)?;
-            let stem = dir.join(title.replace(' ', "-"));
-            write_results(&df, &stem)?;
-            println!("-- {title} ({:.1} s)", start.elapsed().as_secs_f64());
-            for line in summary(&df)? {
+            let df = study.source.frame(&ds, &preset, &opts)?;
+            write_results(&df, &dir.join(title.replace(' ', "-")))?;
+            if matches!(study.source, Source::Table(_)) {
+                println!("-- {title}");
+            } else {
+                println!("-- {title} ({:.1} s)", start.elapsed().as_secs_f64());
+            }
+            for line in (study.summary)(&df)? {
                 println!("   {line}");
             }
         }

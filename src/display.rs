@@ -16,7 +16,7 @@
 //! is foreign), and summary cards for a [`Dataset`], a fitted [`FittedPca`],
 //! an [`Autoencoder`] and a training run ([`TrainOutcome`]).
 //! The HTML is built by pure functions ([`table_html`], [`frame_html`],
-//! [`dataset_card`], [`pca_card`], [`autoencoder_card`], [`training_card`]) so it can be tested without a
+//! [`dataset_card_html`], [`pca_card`], [`autoencoder_card`], [`training_card`]) so it can be tested without a
 //! notebook; only the `evcxr_display` methods write to stdout.
 //!
 //! ```
@@ -282,8 +282,10 @@ fn card(title: &str, rows: &[(&str, String)]) -> String {
     out
 }
 
-/// A summary card of a dataset: size, image shape, classes and value range.
-pub fn dataset_card(ds: &Dataset) -> String {
+/// A summary card of a dataset: size, image shape, classes and value range,
+/// as HTML (the report's [`DatasetCard`](crate::report::DatasetCard) is
+/// built by [`crate::report::card::dataset_card`]).
+pub fn dataset_card_html(ds: &Dataset) -> String {
     let x = ds.x();
     let mut rows = vec![
         ("samples n", ds.n_samples().to_string()),
@@ -463,7 +465,7 @@ impl Table {
 impl Dataset {
     /// Shows a summary card inline in an evcxr notebook (`text/html`).
     pub fn evcxr_display(&self) {
-        Rich::html(dataset_card(self)).evcxr_display();
+        Rich::html(dataset_card_html(self)).evcxr_display();
     }
 }
 
@@ -694,7 +696,7 @@ mod tests {
     fn dataset_card_reports_size_classes_and_range() {
         let x = DMatrix::from_row_slice(3, 2, &[0.0, 0.5, 1.0, 0.25, 0.75, 2.0]);
         let ds = Dataset::new("tiny <set>", x, Some(vec![1, 0, 1]), Some((1, 2))).unwrap();
-        let html = dataset_card(&ds);
+        let html = dataset_card_html(&ds);
         assert!(
             html.contains("Dataset &quot;tiny &lt;set&gt;&quot;"),
             "{html}"
@@ -710,7 +712,7 @@ mod tests {
             format_number(mean).unwrap()
         )));
         let unlabelled = Dataset::new("u", DMatrix::zeros(2, 1), None, None).unwrap();
-        assert!(dataset_card(&unlabelled).contains("<th>classes</th><td>unlabelled</td>"));
+        assert!(dataset_card_html(&unlabelled).contains("<th>classes</th><td>unlabelled</td>"));
     }
 
     #[test]

@@ -11,8 +11,10 @@
 //! that turn the comparison into evidence.
 //!
 //! Data flows one way: [`data`] → [`linalg`] / [`model`] → [`train`] →
-//! [`study`] → [`report`]. Rows are samples (n x d) everywhere.
+//! [`study`] → [`report`] → [`app`]. Rows are samples (n x d) everywhere.
+//! `tests/layers.rs` checks that no module imports one of a later layer.
 
+pub mod app;
 pub mod atomic;
 pub mod data;
 pub mod display;

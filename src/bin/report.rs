@@ -1,6 +1,6 @@
 //! `report`: writes an HTML report comparing tied autoencoders with PCA.
 //!
-//! A thin shell over [`tiedae::report::job`]: it parses flags, runs the job
+//! A thin shell over [`tiedae::app::job`]: it parses flags, runs the job
 //! and prints the path of the report page as the last line of stdout.
 //! Progress goes to stderr. Any failure prints one line `error: ...` on
 //! stderr and exits with status 1 (2 for unusable flags), leaving no
@@ -9,8 +9,8 @@
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tiedae::report::job::{ReportJob, parse_image_shape, parse_latent_list};
-use tiedae::report::progress::Progress;
+use tiedae::app::JobProgress;
+use tiedae::app::job::{ReportJob, parse_image_shape, parse_latent_list};
 
 /// Compare tied-weight autoencoders with PCA on a dataset and write an HTML
 /// report to OUT/<dataset>/index.html (plus OUT/index.html listing all
@@ -19,7 +19,7 @@ use tiedae::report::progress::Progress;
 #[command(name = "report", version)]
 struct Cli {
     /// `digits`, `mnist10k`, or a path to a .csv or .parquet file.
-    #[arg(long, default_value = tiedae::report::job::DEFAULT_DATASET)]
+    #[arg(long, default_value = tiedae::app::job::DEFAULT_DATASET)]
     dataset: String,
     /// CSV/Parquet: the column holding integer class labels.
     #[arg(long, value_name = "NAME")]
@@ -40,11 +40,23 @@ struct Cli {
     #[arg(long)]
     quick: bool,
     /// Directory holding the reports.
-    #[arg(long, value_name = "DIR", default_value = tiedae::report::job::DEFAULT_OUT_DIR)]
+    #[arg(long, value_name = "DIR", default_value = tiedae::app::job::DEFAULT_OUT_DIR)]
     out: PathBuf,
-    /// A built-in study to run instead of the default comparison.
-    #[arg(long, value_name = "NAME")]
+    // The help lists the registry's names (a doc comment cannot).
+    #[arg(long, value_name = "NAME", help = study_help())]
     study: Option<String>,
+}
+
+/// `--study`'s help: what it does and the names it takes.
+fn study_help() -> String {
+    let names: Vec<&str> = tiedae::study::builtin::REGISTRY
+        .iter()
+        .map(|b| b.name)
+        .collect();
+    format!(
+        "A built-in study to run instead of the default comparison: {}",
+        names.join(", ")
+    )
 }
 
 impl Cli {
@@ -99,7 +111,7 @@ fn main() -> ExitCode {
         Ok(job) => job,
         Err(e) => return fail(&e.to_string(), 2),
     };
-    let progress = Progress::stderr();
+    let progress = JobProgress::stderr();
     match job.run(&progress) {
         Ok(page) => {
             println!("{}", page.display());

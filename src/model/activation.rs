@@ -129,18 +129,22 @@ const GELU_K: f64 = 0.044_715;
 use super::fastmath::{sigmoid_t as sigmoid, softplus_t as softplus};
 
 impl Activation {
-    /// Every activation, with representative parameters (for tests and sweeps).
+    /// Every activation, with representative parameters (for tests and
+    /// sweeps); a constant like [`BiasMode::ALL`](crate::model::BiasMode::ALL).
+    pub const ALL: [Activation; 8] = [
+        Activation::Identity,
+        Activation::Relu,
+        Activation::LeakyRelu { alpha: 0.1 },
+        Activation::Sigmoid,
+        Activation::Tanh,
+        Activation::Softplus,
+        Activation::Elu { alpha: 1.0 },
+        Activation::Gelu,
+    ];
+
+    /// [`Activation::ALL`] as a vector.
     pub fn all() -> Vec<Activation> {
-        vec![
-            Activation::Identity,
-            Activation::Relu,
-            Activation::LeakyRelu { alpha: 0.1 },
-            Activation::Sigmoid,
-            Activation::Tanh,
-            Activation::Softplus,
-            Activation::Elu { alpha: 1.0 },
-            Activation::Gelu,
-        ]
+        Activation::ALL.to_vec()
     }
 
     /// A short name for tables and file names, e.g. `"leaky_relu(0.1)"`.

@@ -153,13 +153,13 @@ impl ReportInput {
                 card.name, card.n_samples, card.n_features
             )));
         }
-        if let Some((h, w)) = card.image_shape {
-            if h.checked_mul(w) != Some(card.n_features) {
-                return Err(Error::Shape(format!(
-                    "image shape {h}x{w} does not hold the {} features of dataset {:?}",
-                    card.n_features, card.name
-                )));
-            }
+        if let Some((h, w)) = card.image_shape
+            && h.checked_mul(w) != Some(card.n_features)
+        {
+            return Err(Error::Shape(format!(
+                "image shape {h}x{w} does not hold the {} features of dataset {:?}",
+                card.n_features, card.name
+            )));
         }
         for (name, value) in &card.facts {
             require("dataset fact name", name)?;

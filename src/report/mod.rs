@@ -2,7 +2,8 @@
 //!
 //! The study step fills a [`ReportInput`] (a dataset card, sections each
 //! holding a chart drawn by [`charts`] and/or a [`Table`], findings, and the
-//! results DataFrame) and calls [`write_report`]. This layer only presents:
+//! results DataFrame) and calls [`write_report`]; the report job that runs
+//! the studies and fills it is in [`crate::app`]. This layer only presents:
 //! it formats numbers ([`number`]) and draws what it is given; every value it
 //! shows was computed upstream.
 //!
@@ -49,16 +50,18 @@
 
 pub mod card;
 pub mod charts;
+#[doc(hidden)]
 pub mod comparison;
 pub mod details;
 pub mod grouping;
 mod input;
+#[doc(hidden)]
 pub mod job;
 /// Number formatting lives in the leaf [`crate::number`] (studies format
 /// their findings with it too); re-exported here for the report's users.
 pub use crate::number;
+#[doc(hidden)]
 pub mod progress;
-mod run;
 pub mod sections;
 pub mod table;
 mod template;

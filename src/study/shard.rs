@@ -152,18 +152,18 @@ pub fn merge<P: AsRef<Path>>(paths: &[P]) -> Result<DataFrame> {
         let path = p.as_ref();
         let manifest = read_manifest(path)?;
         let df = read_results(path)?;
-        if let Some((first, first_path)) = &study {
-            if first.study_id != manifest.study_id || first.total_cells != manifest.total_cells {
-                return Err(Error::InvalidData(format!(
-                    "merge: {} belongs to study {:?} ({}), {} to study {:?} ({})",
-                    first_path.display(),
-                    first.study,
-                    &first.study_id[..12],
-                    path.display(),
-                    manifest.study,
-                    &manifest.study_id[..manifest.study_id.len().min(12)]
-                )));
-            }
+        if let Some((first, first_path)) = &study
+            && (first.study_id != manifest.study_id || first.total_cells != manifest.total_cells)
+        {
+            return Err(Error::InvalidData(format!(
+                "merge: {} belongs to study {:?} ({}), {} to study {:?} ({})",
+                first_path.display(),
+                first.study,
+                &first.study_id[..12],
+                path.display(),
+                manifest.study,
+                &manifest.study_id[..manifest.study_id.len().min(12)]
+            )));
         }
         let rows = frame_to_rows(&df)?;
         if rows.len() != manifest.cells.len() {

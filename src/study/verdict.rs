@@ -241,7 +241,10 @@ fn unclear_reason(compared: &[Compared], unsettled: usize) -> String {
             parts.push(format!("{what} {list}"));
         }
     }
-    format!(" The direction differs between sizes: {}.", parts.join("; "))
+    format!(
+        " The direction differs between sizes: {}.",
+        parts.join("; ")
+    )
 }
 
 /// Counts the rows among `rows` that did not converge.

@@ -211,7 +211,7 @@ impl<T: Real> RunState<T> {
         }
         if let (Some(fp), Some(c)) = (run.fingerprint, &run.config.checkpoint)
             && c.every > 0
-            && e % c.every == 0
+            && e.is_multiple_of(c.every)
             && e < total
         {
             self.write_checkpoint(run.config, fp, false)?;

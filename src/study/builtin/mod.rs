@@ -2,16 +2,9 @@
 //! the literature, returns its DataFrame, and states its finding from that
 //! frame with a `summary` function (numbers computed, never written in).
 //!
-//! | module | claim |
-//! |---|---|
-//! | [`linear_pca`] | a linear tied AE reaches PCA's MSE and spans its subspace (Baldi & Hornik 1989) |
-//! | [`l2_directions`] | with L2, its singular directions are the individual principal directions (Kunin et al. 2019) |
-//! | [`param_counts`] | tied has half the weights of untied, in every architecture |
-//! | [`overfitting`] | train/test gap vs training-set size, tied vs untied |
-//! | [`equal_budget`] | nonlinear tied vs untied vs PCA at equal latent size and equal parameters |
-//! | [`convergence`] | epochs to reach a target MSE, tied vs untied |
-//! | [`sparse`] | sparse tied AE: sparsity vs reconstruction |
-//! | [`bias_modes`] | the four bias modes compared |
+//! [`REGISTRY`] lists them, in study order, with their claims: the report's
+//! `--study` names, the default comparison and `examples/run_studies.rs` are
+//! all read from it. A new study is one module here and one registry entry.
 //!
 //! Frames start with the results columns ([`super::COLUMNS`]); studies that
 //! need more append their own columns after them (documented per study),
@@ -35,6 +28,123 @@ use crate::train::{LbfgsConfig, Optimizer, TrainConfig};
 use polars::prelude::DataFrame;
 use std::path::PathBuf;
 use std::sync::Arc;
+
+/// Builds a built-in study, to run in detail (cells, histories, filters).
+pub type StudyFn = fn(&Dataset, &Preset, &RunOptions) -> Result<Study>;
+/// Runs a built-in study to its results frame.
+pub type FrameFn = fn(&Dataset, &Preset, &RunOptions) -> Result<DataFrame>;
+/// Builds a table that trains nothing.
+pub type TableFn = fn(&Dataset, &Preset) -> Result<DataFrame>;
+/// States a study's findings from its frame.
+pub type SummaryFn = fn(&DataFrame) -> Result<Vec<String>>;
+
+/// How a built-in study produces its results.
+#[derive(Clone, Copy, Debug)]
+pub enum Source {
+    /// A plain study: it can run in detail, so every chart can be drawn.
+    Detailed(StudyFn),
+    /// A study that post-processes its frame (extra columns its summary
+    /// reads): only the frame is available.
+    Frame(FrameFn),
+    /// A table that trains nothing and has its own columns.
+    Table(TableFn),
+}
+
+impl Source {
+    /// The study's frame on `ds` (a detailed study runs to its frame only).
+    ///
+    /// # Errors
+    /// The study's errors (sizes that do not fit the data, a diverged cell).
+    pub fn frame(self, ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<DataFrame> {
+        match self {
+            Source::Detailed(study) => study(ds, preset, opts)?.run(),
+            Source::Frame(run) => run(ds, preset, opts),
+            Source::Table(run) => run(ds, preset),
+        }
+    }
+}
+
+/// One built-in study: its name, the claim it tests, how it runs and how
+/// it states its findings.
+#[derive(Clone, Copy, Debug)]
+pub struct Builtin {
+    /// The name `--study` takes (the module's name).
+    pub name: &'static str,
+    /// A few words for headings, e.g. `linear tied vs PCA`.
+    pub title: &'static str,
+    /// The claim the study tests.
+    pub claim: &'static str,
+    /// How it produces its results.
+    pub source: Source,
+    /// Its findings, computed from its frame.
+    pub summary: SummaryFn,
+}
+
+/// Every built-in study, in study order (the number in each module's first
+/// line is its position here, from 1).
+pub const REGISTRY: &[Builtin] = &[
+    Builtin {
+        name: "linear_pca",
+        title: "linear tied vs PCA",
+        claim: "a linear tied AE reaches PCA's MSE and spans its subspace (Baldi & Hornik 1989)",
+        source: Source::Detailed(linear_pca::study),
+        summary: linear_pca::summary,
+    },
+    Builtin {
+        name: "l2_directions",
+        title: "L2 directions",
+        claim: "with L2, its singular directions are the individual principal directions (Kunin et al. 2019)",
+        source: Source::Frame(l2_directions::run),
+        summary: l2_directions::summary,
+    },
+    Builtin {
+        name: "param_counts",
+        title: "parameter counts",
+        claim: "tied has half the weights of untied, in every architecture",
+        source: Source::Table(param_counts::run),
+        summary: param_counts::summary,
+    },
+    Builtin {
+        name: "overfitting",
+        title: "overfitting",
+        claim: "train/test gap vs training-set size, tied vs untied",
+        source: Source::Detailed(overfitting::study),
+        summary: overfitting::summary,
+    },
+    Builtin {
+        name: "equal_budget",
+        title: "equal budget",
+        claim: "nonlinear tied vs untied vs PCA at equal latent size and equal parameters",
+        source: Source::Detailed(equal_budget::study),
+        summary: equal_budget::summary,
+    },
+    Builtin {
+        name: "convergence",
+        title: "epochs to target",
+        claim: "epochs to reach a target MSE, tied vs untied",
+        source: Source::Frame(convergence::run),
+        summary: convergence::summary,
+    },
+    Builtin {
+        name: "sparse",
+        title: "sparse tied",
+        claim: "sparse tied AE: sparsity vs reconstruction",
+        source: Source::Detailed(sparse::study),
+        summary: sparse::summary,
+    },
+    Builtin {
+        name: "bias_modes",
+        title: "bias modes",
+        claim: "the four bias modes compared",
+        source: Source::Frame(bias_modes::run),
+        summary: bias_modes::summary,
+    },
+];
+
+/// The registry entry named `name`.
+pub fn find(name: &str) -> Option<&'static Builtin> {
+    REGISTRY.iter().find(|b| b.name == name)
+}
 
 /// Sizes of a built-in study. [`Preset::quick`] is for tests and reports,
 /// [`Preset::full`] for the closing numbers; fields are public to tune.
@@ -234,4 +344,48 @@ pub(crate) fn missing(what: &str) -> Error {
 /// (4 significant digits), `n/a` for a non-finite value.
 pub(crate) fn sig(x: f64) -> String {
     crate::number::format_number(x).unwrap_or_else(|_| "n/a".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_names_are_distinct_module_names() {
+        for (i, b) in REGISTRY.iter().enumerate() {
+            assert!(
+                REGISTRY[..i].iter().all(|a| a.name != b.name),
+                "{} listed twice",
+                b.name
+            );
+            assert_eq!(find(b.name).map(|f| f.name), Some(b.name));
+        }
+        assert!(find("comparison").is_none());
+    }
+
+    /// The README's `--study` sentence cannot be generated: it must list
+    /// exactly the registry's names.
+    #[test]
+    fn readme_lists_every_registry_study() {
+        let readme = include_str!("../../../README.md");
+        let start = readme
+            .find("`--study NAME` (")
+            .expect("README has the `--study NAME (...)` sentence");
+        let rest = &readme[start + "`--study NAME` (".len()..];
+        let list = &rest[..rest.find(')').expect("the list closes")];
+        let listed: Vec<&str> = list
+            .split(',')
+            .map(|n| n.trim().trim_matches('`'))
+            .collect();
+        for b in REGISTRY {
+            assert!(
+                listed.contains(&b.name),
+                "README's --study list lacks {}: {list}",
+                b.name
+            );
+        }
+        for n in &listed {
+            assert!(find(n).is_some(), "README lists {n:?}, not in the registry");
+        }
+    }
 }

@@ -6,19 +6,18 @@
 //! sizes are all checked before any model trains, and the report is
 //! rendered in memory before [`write_report`] installs it in one rename.
 
+use crate::app::job::{ReportJob, check_latent_sizes, check_output_dir};
+use crate::app::progress::JobProgress;
+use crate::app::studies::{
+    COMPARISON, DEFAULT_LATENT, StudyOutput, check_study_name, preset, run_study, split,
+};
 use crate::data::{Dataset, train_test_split};
 use crate::error::Result;
 use crate::linalg::{FittedPca, Pca};
 use crate::report::card::{dataset_card, pca_spectrum_section, source_line};
-use crate::report::comparison::{
-    COMPARISON, DEFAULT_LATENT, StudyOutput, check_study_name, preset, run_study, split,
-};
 use crate::report::details;
-use crate::report::input::{ReportInput, Section};
-use crate::report::job::{ReportJob, check_latent_sizes, check_output_dir};
-use crate::report::progress::Progress;
 use crate::report::sections;
-use crate::report::writer::write_report;
+use crate::report::{ReportInput, Section, write_report};
 use crate::study::builtin::Preset;
 use crate::study::{frame_to_rows, select_tuned};
 use std::path::PathBuf;
@@ -32,7 +31,7 @@ impl ReportJob {
     /// [`ReportJob::validate`], [`ReportJob::load_dataset`],
     /// [`check_latent_sizes`] and [`check_output_dir`]. Study and writing
     /// errors follow. On any error no report directory is left behind.
-    pub fn run(&self, progress: &Progress) -> Result<PathBuf> {
+    pub fn run(&self, progress: &JobProgress) -> Result<PathBuf> {
         self.validate()?;
         check_study_name(self.study_name())?;
         check_output_dir(&self.out)?;

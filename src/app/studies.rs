@@ -1,0 +1,364 @@
+//! Which study a report runs and how: the default comparison, or one
+//! built-in study of the [registry](crate::study::builtin::REGISTRY) by
+//! name, sized from the job's flags and run in slices so that progress
+//! shows between them.
+//!
+//! The default comparison is three registry entries
+//! ([`COMPARISON_PARTS`]) on the same split,
+//! whose results share one frame:
+//! [`linear_pca`](crate::study::builtin::linear_pca) (PCA and linear tied /
+//! untied autoencoders: the Eckart–Young and Baldi–Hornik oracles),
+//! [`equal_budget`](crate::study::builtin::equal_budget) (nonlinear tied vs
+//! untied vs PCA at equal latent size and equal weights) and
+//! [`overfitting`](crate::study::builtin::overfitting) (train/test gap
+//! against training-set size). Each keeps its own summary, so every finding
+//! on the page is computed by the study that measured it.
+
+use crate::app::progress::JobProgress;
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::study::builtin::{self, Builtin, Preset, REGISTRY, RunOptions, Source};
+use crate::study::{COLUMNS, DetailedResults, Study};
+use polars::prelude::DataFrame;
+
+/// The name of the default study.
+pub const COMPARISON: &str = "comparison";
+
+/// The registry entries the default comparison runs, in order.
+pub const COMPARISON_PARTS: [&str; 3] = ["linear_pca", "equal_budget", "overfitting"];
+
+/// Names `--study` accepts: [`COMPARISON`], then the
+/// [registry](crate::study::builtin::REGISTRY)'s.
+pub const STUDY_NAMES: [&str; REGISTRY.len() + 1] = study_names();
+
+const fn study_names() -> [&'static str; REGISTRY.len() + 1] {
+    let mut names = [COMPARISON; REGISTRY.len() + 1];
+    let mut i = 0;
+    while i < REGISTRY.len() {
+        names[i + 1] = REGISTRY[i].name;
+        i += 1;
+    }
+    names
+}
+
+/// Latent sizes of the default comparison.
+pub const DEFAULT_LATENT: [usize; 5] = [2, 4, 8, 16, 32];
+
+/// The registry entries the study `study` runs.
+fn parts(study: &str) -> Result<Vec<&'static Builtin>> {
+    let names: &[&str] = if study == COMPARISON {
+        &COMPARISON_PARTS
+    } else {
+        &[study]
+    };
+    names
+        .iter()
+        .map(|name| {
+            builtin::find(name).ok_or_else(|| {
+                Error::config(
+                    "--study",
+                    format!(
+                        "unknown study {study:?}; use one of {}",
+                        STUDY_NAMES.join(", ")
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Checks a `--study` name.
+///
+/// # Errors
+/// [`Error::Config`] listing the names for an unknown one.
+pub fn check_study_name(name: &str) -> Result<()> {
+    parts(name).map(drop)
+}
+
+/// Data entries (rows x features) above which a dataset counts as large:
+/// its comparison runs fewer seeds and a lower epoch cap, so that mnist10k
+/// stays within a quarter of an hour on two cores.
+const SMALL_DATA_ENTRIES: usize = 500_000;
+/// Seeds of a full run on large data (the fewest an interval rests on).
+const LARGE_DATA_SEEDS: usize = 3;
+/// Epoch cap of a full run on large data.
+const LARGE_DATA_EPOCHS: usize = 300;
+
+/// The sizes of a run on `ds`: the preset of the built-in studies (quick
+/// or full), with the job's latent sizes, seeds and epoch cap where given.
+///
+/// On large data a full run uses [`LARGE_DATA_SEEDS`] seeds and an epoch
+/// cap of [`LARGE_DATA_EPOCHS`], and the comparison's linear part (full-
+/// batch L-BFGS in f64, the slowest cells) runs the first seed only. The
+/// overfitting sweep uses 1/16 and 1/4 of the training rows besides all of
+/// them, so it spans the same range on every dataset.
+pub fn preset(
+    quick: bool,
+    latent: &[usize],
+    seeds: Option<usize>,
+    epochs: Option<usize>,
+    ds: &Dataset,
+) -> Preset {
+    let mut p = if quick {
+        Preset::quick()
+    } else {
+        Preset::full()
+    };
+    p.latents = latent.to_vec();
+    if !quick && is_large(ds, &p) {
+        p.seeds = (0..LARGE_DATA_SEEDS as u64).collect();
+        p.epochs = LARGE_DATA_EPOCHS;
+    }
+    if let Some(n) = seeds {
+        p.seeds = (0..n as u64).collect();
+    }
+    if let Some(e) = epochs {
+        p.epochs = e;
+    }
+    let rows = studied_rows(ds, &p);
+    let train = rows - (rows as f64 * split().0).round() as usize;
+    p.n_trains = vec![train / 16, train / 4];
+    p
+}
+
+/// Rows the built-in studies use: all, or a seeded sample of `max_rows`.
+fn studied_rows(ds: &Dataset, p: &Preset) -> usize {
+    p.max_rows.map_or(ds.n_samples(), |m| m.min(ds.n_samples()))
+}
+
+/// Whether the studied data has more than [`SMALL_DATA_ENTRIES`] entries.
+fn is_large(ds: &Dataset, p: &Preset) -> bool {
+    studied_rows(ds, p) * ds.n_features() > SMALL_DATA_ENTRIES
+}
+
+/// The built-in studies' held-out fraction and split seed (their
+/// defaults), so the card and the sizes here describe the split they use.
+pub fn split() -> (f64, u64) {
+    let s = Study::new("split");
+    (s.test_fraction, s.split_seed)
+}
+
+/// What a study run gives the report.
+pub struct StudyOutput {
+    /// The results frame (the comparison: its parts' frames stacked, with
+    /// the shared results columns).
+    pub results: DataFrame,
+    /// Histories, filters, reconstructions and PCAs, when the study was
+    /// run in detail; `None` for frame-only and table studies.
+    pub details: Option<DetailedResults>,
+    /// Findings of each part's summary, in order.
+    pub findings: Vec<String>,
+    /// Whether the frame has the results columns (charts can be drawn).
+    pub has_results_columns: bool,
+}
+
+/// Cells per shard when a study runs in slices: small enough that progress
+/// lines come every few seconds, large enough to keep both cores busy.
+const CELLS_PER_SLICE: usize = 6;
+
+/// Runs the study `name` on `ds`, reporting progress.
+///
+/// # Errors
+/// An unknown name ([`Error::Config`]), or any study error (bad sizes for
+/// the data, a diverged cell, ...).
+pub fn run_study(
+    name: &str,
+    ds: &Dataset,
+    preset: &Preset,
+    progress: &JobProgress,
+) -> Result<StudyOutput> {
+    let parts = parts(name)?;
+    let opts = RunOptions::default();
+    let mut frames = Vec::new();
+    let mut details: Vec<DetailedResults> = Vec::new();
+    let mut findings = Vec::new();
+    let mut all_detailed = true;
+    let mut tabular = false;
+    // Build every study first, so a size that does not fit the data fails
+    // before anything trains.
+    let mut studies = Vec::new();
+    let large = is_large(ds, preset);
+    for part in &parts {
+        if let Source::Detailed(make) = part.source {
+            let mut sized = preset.clone();
+            if large && part.name == "linear_pca" && name == COMPARISON {
+                // L-BFGS reaches the same optimum (up to a rotation) from
+                // every start, and on large data each fit costs minutes:
+                // the comparison spends its seeds on the minibatch models.
+                sized.seeds.truncate(1);
+            }
+            studies.push(Some(make(ds, &sized, &opts)?));
+        } else {
+            studies.push(None);
+        }
+    }
+    let total: usize = studies
+        .iter()
+        .flatten()
+        .map(|s| s.selected_cells().map(|c| c.len()))
+        .sum::<Result<usize>>()?;
+    if total > 0 {
+        progress.begin(total as u64, "study cells");
+    }
+    for (part, study) in parts.iter().zip(studies) {
+        progress.stage(&format!("study {}", part.name));
+        let frame = match (&part.source, study) {
+            (Source::Detailed(_), Some(study)) => {
+                let result = run_in_slices(&study, part.name, progress)?;
+                let frame = result.results.clone();
+                details.push(result);
+                frame
+            }
+            (Source::Frame(run), _) => {
+                all_detailed = false;
+                run(ds, preset, &opts)?
+            }
+            (Source::Table(run), _) => {
+                all_detailed = false;
+                tabular = true;
+                run(ds, preset)?
+            }
+            (Source::Detailed(_), None) => unreachable!("built above"),
+        };
+        findings.extend((part.summary)(&frame)?);
+        frames.push(frame);
+    }
+    progress.end();
+    let results = if frames.len() == 1 {
+        frames.pop().unwrap_or_default()
+    } else {
+        stack(&frames)?
+    };
+    let details = if all_detailed && !details.is_empty() {
+        Some(merge_details(details, results.clone()))
+    } else {
+        None
+    };
+    Ok(StudyOutput {
+        results,
+        details,
+        findings,
+        has_results_columns: !tabular,
+    })
+}
+
+/// Runs `study` shard by shard (each shard's cells in parallel) so that
+/// progress can be reported between shards, and joins the shards back
+/// into cell enumeration order.
+fn run_in_slices(study: &Study, name: &str, progress: &JobProgress) -> Result<DetailedResults> {
+    let n_cells = study.selected_cells()?.len();
+    let slices = n_cells.div_ceil(CELLS_PER_SLICE).max(1);
+    let mut parts = Vec::with_capacity(slices);
+    for i in 0..slices {
+        let shard = study.clone().progress(false).shard(i, slices)?;
+        let cells = shard.selected_cells()?.len();
+        let result = shard.run_detailed()?;
+        for cell in &result.cells {
+            progress.advance(&format!(
+                "{name}: {} k={} n={} seed {}: test MSE {:.5}",
+                cell.row.model, cell.row.latent, cell.row.n_train, cell.row.seed, cell.row.test_mse
+            ));
+        }
+        // PCA cells of a frame-only run have no artifacts; count them too.
+        for _ in result.cells.len()..cells {
+            progress.advance(&format!("{name}: cell done"));
+        }
+        parts.push(result);
+    }
+    // Shard i holds cells i, i + n, i + 2n, ...: interleave them back.
+    let mut cells = Vec::with_capacity(n_cells);
+    let mut iters: Vec<_> = parts.iter().map(|p| p.cells.iter()).collect();
+    'outer: loop {
+        for it in iters.iter_mut() {
+            match it.next() {
+                Some(c) => cells.push(c.clone()),
+                None => break 'outer,
+            }
+        }
+    }
+    let rows: Vec<_> = cells.iter().map(|c| c.row.clone()).collect();
+    let results = crate::study::rows_to_frame(&rows)?;
+    let mut pcas = Vec::new();
+    for p in &parts {
+        for s in &p.pcas {
+            if !pcas
+                .iter()
+                .any(|q: &crate::study::SplitPca| q.dataset == s.dataset && q.n_train == s.n_train)
+            {
+                pcas.push(s.clone());
+            }
+        }
+    }
+    Ok(DetailedResults {
+        results,
+        cells,
+        pcas,
+    })
+}
+
+/// Stacks frames of the results columns (any extra columns dropped).
+fn stack(frames: &[DataFrame]) -> Result<DataFrame> {
+    let names: Vec<&str> = COLUMNS.iter().map(|(n, _)| *n).collect();
+    let mut out: Option<DataFrame> = None;
+    for f in frames {
+        let f = f.select(names.iter().copied())?;
+        out = Some(match out {
+            None => f,
+            Some(mut acc) => {
+                acc.vstack_mut(&f)?;
+                acc
+            }
+        });
+    }
+    let mut out = out.ok_or_else(|| Error::InvalidData("no study produced results".into()))?;
+    out.rechunk_mut();
+    Ok(out)
+}
+
+fn merge_details(parts: Vec<DetailedResults>, results: DataFrame) -> DetailedResults {
+    let mut cells = Vec::new();
+    let mut pcas: Vec<crate::study::SplitPca> = Vec::new();
+    for p in parts {
+        cells.extend(p.cells);
+        for s in p.pcas {
+            if !pcas
+                .iter()
+                .any(|q| q.dataset == s.dataset && q.n_train == s.n_train)
+            {
+                pcas.push(s);
+            }
+        }
+    }
+    DetailedResults {
+        results,
+        cells,
+        pcas,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_follow_the_flags_and_the_data() {
+        let digits = Dataset::builtin("digits").unwrap();
+        let p = preset(false, &[2, 4], Some(3), None, &digits);
+        assert_eq!(p.latents, [2, 4]);
+        assert_eq!(p.seeds, [0, 1, 2]);
+        assert_eq!(p.epochs, Preset::full().epochs);
+        // 1797 rows, round(359.4) = 359 held out: 1438 training rows.
+        assert_eq!(p.n_trains, [1438 / 16, 1438 / 4]);
+        let p = preset(true, &[2], None, Some(7), &digits);
+        assert_eq!((p.epochs, p.seeds.len()), (7, Preset::quick().seeds.len()));
+    }
+
+    #[test]
+    fn study_names_are_checked() {
+        for name in STUDY_NAMES {
+            check_study_name(name).unwrap();
+        }
+        let err = check_study_name("linear-pca").unwrap_err().to_string();
+        assert!(err.contains("linear_pca"), "{err}");
+    }
+}
