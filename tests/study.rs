@@ -536,7 +536,7 @@ fn short_budget_is_flagged_and_the_verdict_does_not_conclude() {
     assert!(!v.is_empty());
     for answer in &v {
         assert_eq!(answer.answer, Answer::Unclear, "{answer:?}");
-        assert!(answer.detail.contains("did not converge"), "{answer:?}");
+        assert!(answer.detail.contains("not converged at"), "{answer:?}");
     }
 }
 

@@ -532,7 +532,11 @@ fn validated_fit_returns_the_best_validation_weights() {
     // The recorded validation losses are those of the given rows: no later
     // epoch beat the kept one by more than min_delta.
     let val_loss = out.history.val_loss();
-    assert!(val_loss[best..].iter().all(|&v| v >= val_loss[best - 1] - 3e-4));
+    assert!(
+        val_loss[best..]
+            .iter()
+            .all(|&v| v >= val_loss[best - 1] - 3e-4)
+    );
     let reference = Trainer::new(cfg.epochs(best))
         .unwrap()
         .try_fit_validated(mixed_model(8), &fit, &val)

@@ -82,7 +82,7 @@ const SMALL_DATA_ENTRIES: usize = 500_000;
 /// Seeds of a full run on large data (the fewest an interval rests on).
 const LARGE_DATA_SEEDS: usize = 3;
 /// Epoch cap of a full run on large data.
-const LARGE_DATA_EPOCHS: usize = 300;
+const LARGE_DATA_EPOCHS: usize = 1000;
 
 /// The sizes of a run on `ds`: the preset of the built-in studies (quick
 /// or full), with the job's latent sizes, seeds and epoch cap where given.

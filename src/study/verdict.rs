@@ -68,6 +68,20 @@ struct Compared {
     /// The size (latent size or training rows) it was made at.
     at: i64,
     interval: Interval,
+    /// Cells of this size that did not converge: the size then counts as
+    /// "not converged", whatever its interval says.
+    unsettled: usize,
+}
+
+impl Compared {
+    /// The interval's direction, or `Unclear` when a cell did not converge.
+    fn direction(&self) -> Direction {
+        if self.unsettled > 0 {
+            Direction::Unclear
+        } else {
+            self.interval.direction()
+        }
+    }
 }
 
 /// Formats `x` with 3 significant digits and a sign.
@@ -183,7 +197,7 @@ fn answer(compared: &[Compared], yes_when: Direction) -> Answer {
     if compared.is_empty() {
         return Answer::Unclear;
     }
-    let dirs: Vec<Direction> = compared.iter().map(|c| c.interval.direction()).collect();
+    let dirs: Vec<Direction> = compared.iter().map(Compared::direction).collect();
     if dirs.iter().all(|d| *d == yes_when) {
         Answer::Yes
     } else if dirs
@@ -200,32 +214,36 @@ fn answer(compared: &[Compared], yes_when: Direction) -> Answer {
 fn per_size(compared: &[Compared], name: &str, percent: bool) -> String {
     compared
         .iter()
-        .map(|c| format!("{name} = {}: {}", c.at, show(&c.interval, percent)))
+        .map(|c| {
+            let flag = if c.unsettled > 0 {
+                format!(" [{} cells not converged]", c.unsettled)
+            } else {
+                String::new()
+            };
+            format!("{name} = {}: {}{flag}", c.at, show(&c.interval, percent))
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }
 
 /// Why an answer with no direction is unclear, in words.
-fn unclear_reason(compared: &[Compared], unsettled: usize) -> String {
-    if unsettled > 0 {
-        return format!(
-            " {unsettled} of the cells compared did not converge (stopped at the epoch cap or diverged), so no conclusion is drawn."
-        );
-    }
+fn unclear_reason(compared: &[Compared]) -> String {
     if compared.is_empty() {
         return " Too few paired cells (at least two seeds are needed).".into();
     }
-    if compared
-        .iter()
-        .all(|c| c.interval.direction() == Direction::Unclear)
+    let settled: Vec<&Compared> = compared.iter().filter(|c| c.unsettled == 0).collect();
+    if settled.len() == compared.len()
+        && settled
+            .iter()
+            .all(|c| c.interval.direction() == Direction::Unclear)
     {
         let n = compared.iter().map(|c| c.interval.n).min().unwrap_or(0);
         return format!(" No detectable difference with {n} seeds.");
     }
-    let at = |d: Direction| {
+    let at = |keep: &dyn Fn(&Compared) -> bool| {
         compared
             .iter()
-            .filter(|c| c.interval.direction() == d)
+            .filter(|c| keep(c))
             .map(|c| c.at.to_string())
             .collect::<Vec<_>>()
             .join(", ")
@@ -236,15 +254,18 @@ fn unclear_reason(compared: &[Compared], unsettled: usize) -> String {
         (Direction::Below, "tied below untied at"),
         (Direction::Unclear, "no detectable difference at"),
     ] {
-        let list = at(d);
+        let list = at(&|c| c.unsettled == 0 && c.interval.direction() == d);
         if !list.is_empty() {
             parts.push(format!("{what} {list}"));
         }
     }
-    format!(
-        " The direction differs between sizes: {}.",
-        parts.join("; ")
-    )
+    let list = at(&|c| c.unsettled > 0);
+    if !list.is_empty() {
+        parts.push(format!(
+            "not converged at {list} (a cell stopped at the epoch cap or diverged: no conclusion there)"
+        ));
+    }
+    format!(" No single direction: {}.", parts.join("; "))
 }
 
 /// Counts the rows among `rows` that did not converge.
@@ -274,26 +295,26 @@ fn cost_at_equal_latent(rows: &[Row]) -> Option<Verdict> {
     let n = full_n(rows)?;
     let ks = common_latents(rows, ModelKind::Tied, ModelKind::Untied, n);
     let mut compared = Vec::new();
-    let mut bad = 0;
     for &k in &ks {
         let t = of(rows, ModelKind::Tied, n).filter(move |r| r.latent == k);
         let u: Vec<&Row> = of(rows, ModelKind::Untied, n)
             .filter(|r| r.latent == k)
             .collect();
-        bad += unsettled(t.clone().chain(u.iter().copied()));
+        let bad = unsettled(t.clone().chain(u.iter().copied()));
         if let Some(d) = paired(t, &u, |r| Some(r.test_mse), true)
             && let Ok(interval) = mean_interval(&d, LEVEL)
         {
-            compared.push(Compared { at: k, interval });
+            compared.push(Compared {
+                at: k,
+                interval,
+                unsettled: bad,
+            });
         }
     }
     if ks.is_empty() {
         return None;
     }
-    let mut a = answer(&compared, Direction::Above);
-    if bad > 0 {
-        a = Answer::Unclear;
-    }
+    let a = answer(&compared, Direction::Above);
     let lead = match a {
         Answer::Yes => " Tied's test MSE is higher than untied's at every latent size.",
         Answer::No => " Tied's test MSE is lower than untied's at every latent size.",
@@ -306,7 +327,7 @@ fn cost_at_equal_latent(rows: &[Row]) -> Option<Verdict> {
         detail: format!(
             "Tied minus untied test MSE, relative to untied, paired by seed, at {n} training rows.{lead}{}",
             if a == Answer::Unclear {
-                unclear_reason(&compared, bad)
+                unclear_reason(&compared)
             } else {
                 String::new()
             }
@@ -319,7 +340,6 @@ fn cost_at_equal_latent(rows: &[Row]) -> Option<Verdict> {
 fn win_at_equal_budget(rows: &[Row]) -> Option<Verdict> {
     let n = full_n(rows)?;
     let mut compared = Vec::new();
-    let mut bad = 0;
     let mut ks: Vec<i64> = of(rows, ModelKind::Tied, n).map(|r| r.latent).collect();
     ks.sort_unstable();
     ks.dedup();
@@ -331,20 +351,21 @@ fn win_at_equal_budget(rows: &[Row]) -> Option<Verdict> {
             continue;
         }
         let t = of(rows, ModelKind::Tied, n).filter(move |r| r.latent == k);
-        bad += unsettled(t.clone().chain(u.iter().copied()));
+        let bad = unsettled(t.clone().chain(u.iter().copied()));
         if let Some(d) = paired(t, &u, |r| Some(r.test_mse), true)
             && let Ok(interval) = mean_interval(&d, LEVEL)
         {
-            compared.push(Compared { at: k, interval });
+            compared.push(Compared {
+                at: k,
+                interval,
+                unsettled: bad,
+            });
         }
     }
-    if compared.is_empty() && bad == 0 {
+    if compared.is_empty() {
         return None;
     }
-    let mut a = answer(&compared, Direction::Below);
-    if bad > 0 {
-        a = Answer::Unclear;
-    }
+    let a = answer(&compared, Direction::Below);
     Some(Verdict {
         question: "Does tying win at an equal parameter budget?",
         answer: a,
@@ -352,7 +373,7 @@ fn win_at_equal_budget(rows: &[Row]) -> Option<Verdict> {
         detail: format!(
             "Tied at latent size k against untied at k/2 (the same number of weights): tied minus untied test MSE, relative to untied, paired by seed, at {n} training rows.{}",
             if a == Answer::Unclear {
-                unclear_reason(&compared, bad)
+                unclear_reason(&compared)
             } else {
                 String::new()
             }
@@ -378,13 +399,11 @@ fn overfits_less(rows: &[Row]) -> Option<Verdict> {
         .map(|interval| Compared {
             at: small,
             interval,
+            unsettled: bad,
         })
         .into_iter()
         .collect();
-    let mut a = answer(&compared, Direction::Below);
-    if bad > 0 {
-        a = Answer::Unclear;
-    }
+    let a = answer(&compared, Direction::Below);
     Some(Verdict {
         question: "Does tying overfit less at small n?",
         answer: a,
@@ -392,7 +411,7 @@ fn overfits_less(rows: &[Row]) -> Option<Verdict> {
         detail: format!(
             "Tied minus untied test-minus-train MSE gap (in the data's units), paired by seed, with {small} training rows.{}",
             if a == Answer::Unclear {
-                unclear_reason(&compared, bad)
+                unclear_reason(&compared)
             } else {
                 String::new()
             }
@@ -411,28 +430,34 @@ fn needs_more_epochs(rows: &[Row]) -> Option<Verdict> {
     }
     let mut compared = Vec::new();
     let mut budget = Vec::new();
-    let mut bad = 0;
     for &k in &ks {
         let t = of(rows, ModelKind::Tied, n).filter(move |r| r.latent == k);
         let u: Vec<&Row> = of(rows, ModelKind::Untied, n)
             .filter(|r| r.latent == k)
             .collect();
-        bad += unsettled(t.clone().chain(u.iter().copied()));
+        let bad = unsettled(t.clone().chain(u.iter().copied()));
         if let Some(d) = paired(t.clone(), &u, |r| Some(r.best_epoch as f64), false)
             && let Ok(interval) = mean_interval(&d, LEVEL)
         {
-            compared.push(Compared { at: k, interval });
+            compared.push(Compared {
+                at: k,
+                interval,
+                unsettled: bad,
+            });
         }
+        // The equal-epochs view reads the first epochs of every run, so it
+        // does not depend on convergence.
         if let Some(d) = paired(t, &u, |r| r.val_mse_at_budget, true)
             && let Ok(interval) = mean_interval(&d, LEVEL)
         {
-            budget.push(Compared { at: k, interval });
+            budget.push(Compared {
+                at: k,
+                interval,
+                unsettled: 0,
+            });
         }
     }
-    let mut a = answer(&compared, Direction::Above);
-    if bad > 0 {
-        a = Answer::Unclear;
-    }
+    let a = answer(&compared, Direction::Above);
     let equal = if budget.is_empty() {
         String::new()
     } else {
@@ -448,7 +473,7 @@ fn needs_more_epochs(rows: &[Row]) -> Option<Verdict> {
         detail: format!(
             "Tied minus untied epochs to the best validation loss (the epoch early stopping kept), paired by seed, at {n} training rows.{}{equal}",
             if a == Answer::Unclear {
-                unclear_reason(&compared, bad)
+                unclear_reason(&compared)
             } else {
                 String::new()
             }
