@@ -428,3 +428,62 @@ fn committed_example_report_is_current() {
         "reports/digits/results.csv is stale: rerun `cargo run --release --bin report`"
     );
 }
+
+/// A labelled table of `d` features over `rows` rows: a few smooth latent
+/// signals mixed into every column, plus deterministic noise.
+fn write_wide_csv(path: &Path, rows: usize, d: usize) {
+    let mut body: String = (0..d).map(|j| format!("x{j},")).collect();
+    body.push_str("label\n");
+    for i in 0..rows {
+        let t = i as f64;
+        let signals = [(t * 0.37).sin(), (t * 0.11).cos(), (t * 0.053).sin()];
+        let cells: Vec<String> = (0..d)
+            .map(|j| {
+                let mix: f64 = signals
+                    .iter()
+                    .enumerate()
+                    .map(|(s, v)| v * (((j + 1) * (s + 2)) as f64).sin())
+                    .sum();
+                let noise = (((i * 31 + j * 17) % 23) as f64 / 23.0 - 0.5) * 0.1;
+                format!("{}", mix + noise)
+            })
+            .collect();
+        body.push_str(&format!("{},{}\n", cells.join(","), i % 2));
+    }
+    fs::write(path, body).unwrap();
+}
+
+/// Default flags fit the table they meet: on 30 features the default latent
+/// sizes above 30 are dropped (and the page says so); on 3 features only
+/// the sizes below 3 remain. Neither run names a latent size.
+#[test]
+fn default_flags_work_on_tables_of_any_width() {
+    for (d, kept, dropped) in [(30, "2, 4, 8, 16", "32"), (3, "2", "4, 8, 16, 32")] {
+        let root = tempfile::tempdir().unwrap();
+        let csv = root.path().join(format!("table{d}.csv"));
+        write_wide_csv(&csv, 569, d);
+        let out = root.path().join("out");
+        let page = report_ok(&[
+            "--dataset",
+            csv.to_str().unwrap(),
+            "--label-column",
+            "label",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let html = fs::read_to_string(&page).unwrap();
+        assert!(
+            html.contains(&format!("<dd>{kept}</dd>")),
+            "d = {d}: latent sizes"
+        );
+        assert!(
+            html.contains(&format!(
+                "the default sizes {dropped} do not fit {d} features"
+            )),
+            "d = {d}: the page must say which defaults were dropped"
+        );
+        let results = tiedae::study::read_csv(&page.parent().unwrap().join("results.csv")).unwrap();
+        let latents = results.column("latent").unwrap().i64().unwrap();
+        assert!(latents.iter().all(|k| k.is_some_and(|k| (k as usize) < d)));
+    }
+}
