@@ -33,6 +33,8 @@ struct State {
     bar: Option<ProgressBar>,
     done: u64,
     total: u64,
+    /// When the current count began (for the plain lines' ETA).
+    began: Option<Instant>,
 }
 
 impl JobProgress {
@@ -84,6 +86,7 @@ impl JobProgress {
         let mut state = self.state();
         state.done = 0;
         state.total = total;
+        state.began = Some(Instant::now());
         if matches!(self.mode, Mode::Bar) {
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
             if let Ok(style) = ProgressStyle::with_template(
@@ -102,12 +105,20 @@ impl JobProgress {
         state.done += 1;
         match self.mode {
             Mode::Silent => {}
-            Mode::Lines => eprintln!(
-                "[{:>6.1}s] {}/{} {message}",
-                self.start.elapsed().as_secs_f64(),
-                state.done,
-                state.total
-            ),
+            Mode::Lines => {
+                // Remaining cells at the mean pace so far: cells are alike
+                // within a study, and a log reader wants the order of magnitude.
+                let eta = state.began.map_or(0.0, |b| {
+                    let per = b.elapsed().as_secs_f64() / state.done as f64;
+                    per * state.total.saturating_sub(state.done) as f64
+                });
+                eprintln!(
+                    "[{:>6.1}s] {}/{} (eta {eta:.0} s) {message}",
+                    self.start.elapsed().as_secs_f64(),
+                    state.done,
+                    state.total
+                )
+            }
             Mode::Bar => {
                 if let Some(bar) = &state.bar {
                     bar.set_message(message.to_string());
