@@ -487,3 +487,24 @@ fn default_flags_work_on_tables_of_any_width() {
         assert!(latents.iter().all(|k| k.is_some_and(|k| (k as usize) < d)));
     }
 }
+
+/// `--version` names the git revision the binary was built from, so a
+/// report can be traced to its code.
+#[test]
+fn version_names_the_git_revision() {
+    let out = report(&["--version"]);
+    assert!(out.status.success());
+    let line = text(&out.stdout);
+    let want = format!("report {} (git ", env!("CARGO_PKG_VERSION"));
+    assert!(line.starts_with(&want), "{line:?}");
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output();
+    if let Ok(head) = head
+        && head.status.success()
+    {
+        let rev = text(&head.stdout).trim().to_string();
+        assert_eq!(line.trim(), format!("{want}{rev})"));
+    }
+}

@@ -12,11 +12,21 @@ use std::process::ExitCode;
 use tiedae::app::JobProgress;
 use tiedae::app::job::{ReportJob, parse_image_shape, parse_latent_list};
 
+/// `--version`: the crate version and the git revision it was built from
+/// (`unknown` outside a checkout; see build.rs), so a report can be traced
+/// to its code.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (git ",
+    env!("TIEDAE_GIT_REVISION"),
+    ")"
+);
+
 /// Compare tied-weight autoencoders with PCA on a dataset and write an HTML
 /// report to OUT/<dataset>/index.html (plus OUT/index.html listing all
 /// reports in OUT).
 #[derive(Debug, Parser)]
-#[command(name = "report", version)]
+#[command(name = "report", version = VERSION)]
 struct Cli {
     /// `digits`, `mnist10k`, or a path to a .csv or .parquet file.
     #[arg(long, default_value = tiedae::app::job::DEFAULT_DATASET)]

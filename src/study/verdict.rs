@@ -290,30 +290,44 @@ fn common_latents(rows: &[Row], a: ModelKind, b: ModelKind, n: i64) -> Vec<i64> 
     ks
 }
 
+/// Tied at latent `kt` against untied at `ku`, for each `(kt, ku)` of
+/// `pairs`, at `n` training rows: the interval of the paired differences
+/// of `value`, and how many of the compared cells did not converge. A pair
+/// with too few seeds is left out.
+fn tied_against_untied(
+    rows: &[Row],
+    n: i64,
+    pairs: &[(i64, i64)],
+    value: impl Fn(&Row) -> Option<f64> + Copy,
+    relative: bool,
+) -> Vec<Compared> {
+    pairs
+        .iter()
+        .filter_map(|&(kt, ku)| {
+            let t = of(rows, ModelKind::Tied, n).filter(move |r| r.latent == kt);
+            let u: Vec<&Row> = of(rows, ModelKind::Untied, n)
+                .filter(|r| r.latent == ku)
+                .collect();
+            let bad = unsettled(t.clone().chain(u.iter().copied()));
+            let d = paired(t, &u, value, relative)?;
+            Some(Compared {
+                at: kt,
+                interval: mean_interval(&d, LEVEL).ok()?,
+                unsettled: bad,
+            })
+        })
+        .collect()
+}
+
 /// Tied against untied at equal latent size: relative test-MSE difference.
 fn cost_at_equal_latent(rows: &[Row]) -> Option<Verdict> {
     let n = full_n(rows)?;
     let ks = common_latents(rows, ModelKind::Tied, ModelKind::Untied, n);
-    let mut compared = Vec::new();
-    for &k in &ks {
-        let t = of(rows, ModelKind::Tied, n).filter(move |r| r.latent == k);
-        let u: Vec<&Row> = of(rows, ModelKind::Untied, n)
-            .filter(|r| r.latent == k)
-            .collect();
-        let bad = unsettled(t.clone().chain(u.iter().copied()));
-        if let Some(d) = paired(t, &u, |r| Some(r.test_mse), true)
-            && let Ok(interval) = mean_interval(&d, LEVEL)
-        {
-            compared.push(Compared {
-                at: k,
-                interval,
-                unsettled: bad,
-            });
-        }
-    }
     if ks.is_empty() {
         return None;
     }
+    let pairs: Vec<(i64, i64)> = ks.iter().map(|&k| (k, k)).collect();
+    let compared = tied_against_untied(rows, n, &pairs, |r| Some(r.test_mse), true);
     let a = answer(&compared, Direction::Above);
     let lead = match a {
         Answer::Yes => " Tied's test MSE is higher than untied's at every latent size.",
@@ -339,29 +353,15 @@ fn cost_at_equal_latent(rows: &[Row]) -> Option<Verdict> {
 /// Tied at latent `k` against untied at `k / 2` (equal weights).
 fn win_at_equal_budget(rows: &[Row]) -> Option<Verdict> {
     let n = full_n(rows)?;
-    let mut compared = Vec::new();
     let mut ks: Vec<i64> = of(rows, ModelKind::Tied, n).map(|r| r.latent).collect();
     ks.sort_unstable();
     ks.dedup();
-    for &k in ks.iter().filter(|&&k| k >= 2) {
-        let u: Vec<&Row> = of(rows, ModelKind::Untied, n)
-            .filter(|r| r.latent == k / 2)
-            .collect();
-        if u.is_empty() {
-            continue;
-        }
-        let t = of(rows, ModelKind::Tied, n).filter(move |r| r.latent == k);
-        let bad = unsettled(t.clone().chain(u.iter().copied()));
-        if let Some(d) = paired(t, &u, |r| Some(r.test_mse), true)
-            && let Ok(interval) = mean_interval(&d, LEVEL)
-        {
-            compared.push(Compared {
-                at: k,
-                interval,
-                unsettled: bad,
-            });
-        }
-    }
+    let pairs: Vec<(i64, i64)> = ks
+        .iter()
+        .filter(|&&k| k >= 2)
+        .map(|&k| (k, k / 2))
+        .collect();
+    let compared = tied_against_untied(rows, n, &pairs, |r| Some(r.test_mse), true);
     if compared.is_empty() {
         return None;
     }
@@ -428,35 +428,14 @@ fn needs_more_epochs(rows: &[Row]) -> Option<Verdict> {
     if ks.is_empty() {
         return None;
     }
-    let mut compared = Vec::new();
-    let mut budget = Vec::new();
-    for &k in &ks {
-        let t = of(rows, ModelKind::Tied, n).filter(move |r| r.latent == k);
-        let u: Vec<&Row> = of(rows, ModelKind::Untied, n)
-            .filter(|r| r.latent == k)
-            .collect();
-        let bad = unsettled(t.clone().chain(u.iter().copied()));
-        if let Some(d) = paired(t.clone(), &u, |r| Some(r.best_epoch as f64), false)
-            && let Ok(interval) = mean_interval(&d, LEVEL)
-        {
-            compared.push(Compared {
-                at: k,
-                interval,
-                unsettled: bad,
-            });
-        }
-        // The equal-epochs view reads the first epochs of every run, so it
-        // does not depend on convergence.
-        if let Some(d) = paired(t, &u, |r| r.val_mse_at_budget, true)
-            && let Ok(interval) = mean_interval(&d, LEVEL)
-        {
-            budget.push(Compared {
-                at: k,
-                interval,
-                unsettled: 0,
-            });
-        }
-    }
+    let pairs: Vec<(i64, i64)> = ks.iter().map(|&k| (k, k)).collect();
+    let compared = tied_against_untied(rows, n, &pairs, |r| Some(r.best_epoch as f64), false);
+    // The equal-epochs view reads the first epochs of every run, so it does
+    // not depend on convergence.
+    let budget: Vec<Compared> = tied_against_untied(rows, n, &pairs, |r| r.val_mse_at_budget, true)
+        .into_iter()
+        .map(|c| Compared { unsettled: 0, ..c })
+        .collect();
     let a = answer(&compared, Direction::Above);
     let equal = if budget.is_empty() {
         String::new()

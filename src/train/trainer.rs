@@ -90,6 +90,16 @@ impl<T: Real> std::fmt::Display for Failed<T> {
     }
 }
 
+/// A run that failed before its first epoch: the untouched model, no
+/// history.
+fn fail<T: Real>(error: Error, model: Autoencoder<T>) -> Box<Failed<T>> {
+    Box::new(Failed {
+        error,
+        model,
+        history: History::new(),
+    })
+}
+
 impl<T: Real> From<Box<Failed<T>>> for Error {
     fn from(f: Box<Failed<T>>) -> Self {
         f.error
@@ -197,13 +207,6 @@ impl Trainer {
         x: &DMatrix<T>,
         on_event: impl FnMut(TrainEvent<'_>),
     ) -> Result<TrainOutcome<T>, Box<Failed<T>>> {
-        let fail = |error: Error, model: Autoencoder<T>| {
-            Box::new(Failed {
-                error,
-                model,
-                history: History::new(),
-            })
-        };
         if let Err(e) = self.prepare(&model, x) {
             return Err(fail(e, model));
         }
@@ -239,13 +242,6 @@ impl Trainer {
         x: &DMatrix<T>,
         val: &DMatrix<T>,
     ) -> Result<TrainOutcome<T>, Box<Failed<T>>> {
-        let fail = |error: Error, model: Autoencoder<T>| {
-            Box::new(Failed {
-                error,
-                model,
-                history: History::new(),
-            })
-        };
         if self.config.checkpoint.is_some() {
             let e = Error::config(
                 "checkpoint",
