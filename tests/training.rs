@@ -12,8 +12,8 @@ use tiedae::model::{
     Activation, Autoencoder, AutoencoderSpec, BiasMode, LossConfig, OutputActivation,
 };
 use tiedae::train::{
-    Checkpoint, EarlyStopping, Optimizer, Progress, Schedule, StopReason, TrainConfig, TrainEvent,
-    Trainer,
+    Checkpoint, EarlyStopping, LbfgsConfig, Optimizer, Progress, Schedule, StopReason, TrainConfig,
+    TrainEvent, Trainer,
 };
 
 /// The first `n` digits rows (1797 x 64, values in [0, 1]).
@@ -53,6 +53,25 @@ fn config_error(cfg: TrainConfig) -> &'static str {
         Err(Error::Config { field, .. }) => field,
         other => panic!("expected a config error, got {other:?}"),
     }
+}
+
+/// `opt` with at most `iters` L-BFGS iterations (other rules unchanged),
+/// so every-variant loops stay short.
+fn capped(opt: Optimizer, iters: u64) -> Optimizer {
+    match opt {
+        Optimizer::Lbfgs(c) => Optimizer::Lbfgs(LbfgsConfig {
+            max_iters: c.max_iters.min(iters),
+            ..c
+        }),
+        other => other,
+    }
+}
+
+/// `Optimizer::ALL`, checked non-empty so a loop over it cannot pass vacuously.
+fn every_optimizer() -> [Optimizer; Optimizer::ALL.len()] {
+    assert!(!Optimizer::ALL.is_empty());
+    assert!(!BiasMode::ALL.is_empty());
+    Optimizer::ALL
 }
 
 #[test]
@@ -107,7 +126,7 @@ fn invalid_configs_name_the_field() {
         config_error(c().loss(LossConfig::mse().with_l1(-1.0))),
         "l1"
     );
-    let lb = tiedae::train::LbfgsConfig {
+    let lb = LbfgsConfig {
         memory: 0,
         ..Default::default()
     };
@@ -116,6 +135,149 @@ fn invalid_configs_name_the_field() {
         "lbfgs.memory"
     );
     assert!(Trainer::new(c()).is_ok());
+}
+
+/// One invalid value of each field of `opt`, with the field the error must
+/// name. The patterns bind every field (no `..`), so a field added to a
+/// variant does not compile here until it gets a bad value (or, like the
+/// `nesterov` flag, a note that it has none).
+fn bad_fields(opt: Optimizer) -> Vec<(Optimizer, &'static str)> {
+    match opt {
+        Optimizer::Sgd { momentum, nesterov } => {
+            let _ = momentum; // `nesterov` is a flag: no value is invalid.
+            vec![
+                (
+                    Optimizer::Sgd {
+                        momentum: 1.0,
+                        nesterov,
+                    },
+                    "optimizer.momentum",
+                ),
+                (
+                    Optimizer::Sgd {
+                        momentum: -0.1,
+                        nesterov,
+                    },
+                    "optimizer.momentum",
+                ),
+            ]
+        }
+        Optimizer::Adam { beta1, beta2, eps } => vec![
+            (
+                Optimizer::Adam {
+                    beta1: 1.0,
+                    beta2,
+                    eps,
+                },
+                "optimizer.beta1",
+            ),
+            (
+                Optimizer::Adam {
+                    beta1,
+                    beta2: -0.1,
+                    eps,
+                },
+                "optimizer.beta2",
+            ),
+            (
+                Optimizer::Adam {
+                    beta1,
+                    beta2,
+                    eps: 0.0,
+                },
+                "optimizer.eps",
+            ),
+        ],
+        Optimizer::AdamW { beta1, beta2, eps } => vec![
+            (
+                Optimizer::AdamW {
+                    beta1: f64::NAN,
+                    beta2,
+                    eps,
+                },
+                "optimizer.beta1",
+            ),
+            (
+                Optimizer::AdamW {
+                    beta1,
+                    beta2: 1.0,
+                    eps,
+                },
+                "optimizer.beta2",
+            ),
+            (
+                Optimizer::AdamW {
+                    beta1,
+                    beta2,
+                    eps: -1e-8,
+                },
+                "optimizer.eps",
+            ),
+        ],
+        Optimizer::Lbfgs(LbfgsConfig {
+            max_iters,
+            memory,
+            tol_grad,
+            tol_cost,
+        }) => {
+            let c = LbfgsConfig {
+                max_iters,
+                memory,
+                tol_grad,
+                tol_cost,
+            };
+            vec![
+                (
+                    Optimizer::Lbfgs(LbfgsConfig { max_iters: 0, ..c }),
+                    "lbfgs.max_iters",
+                ),
+                (
+                    Optimizer::Lbfgs(LbfgsConfig { memory: 0, ..c }),
+                    "lbfgs.memory",
+                ),
+                (
+                    Optimizer::Lbfgs(LbfgsConfig {
+                        tol_grad: -1.0,
+                        ..c
+                    }),
+                    "lbfgs.tol_grad",
+                ),
+                (
+                    Optimizer::Lbfgs(LbfgsConfig {
+                        tol_cost: f64::INFINITY,
+                        ..c
+                    }),
+                    "lbfgs.tol_cost",
+                ),
+            ]
+        }
+    }
+}
+
+/// Every optimizer of `Optimizer::ALL` is accepted as listed, and one bad
+/// value of each of its own fields is rejected, naming that field.
+#[test]
+fn every_optimizer_rejects_a_bad_value_of_each_field() {
+    let mut checked = 0;
+    for opt in every_optimizer() {
+        let name = opt.name();
+        assert!(
+            Trainer::new(base_config().optimizer(opt)).is_ok(),
+            "{name}: the listed value must be valid"
+        );
+        let bad = bad_fields(opt);
+        assert!(!bad.is_empty(), "{name}: no field checked");
+        for (wrong, field) in bad {
+            match Trainer::new(base_config().optimizer(wrong)) {
+                Err(Error::Config { field: got, .. }) => {
+                    assert_eq!(got, field, "{name}: {wrong:?}")
+                }
+                other => panic!("{name}: {wrong:?} should fail naming {field}, got {other:?}"),
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= Optimizer::ALL.len());
 }
 
 #[test]
@@ -156,38 +318,69 @@ fn bad_model_or_data_fails_before_any_work() {
     ));
 }
 
-/// The same seed gives the same bits with 1, 2 and 8 threads, through
-/// validation, clipping, a schedule, AdamW and a ragged last batch; a
-/// different seed does not.
+/// A small two-pair stack (tied sigmoid, untied ReLU, sigmoid output) with
+/// biases in `bias` mode.
+fn small_model(bias: BiasMode, seed: u64) -> Autoencoder<f32> {
+    let spec = AutoencoderSpec::new(&[64, 12, 6])
+        .tied_per_layer(vec![true, false])
+        .activations(vec![Activation::Sigmoid, Activation::Relu])
+        .output(OutputActivation::Sigmoid)
+        .bias(bias);
+    Autoencoder::new(&spec, seed).unwrap()
+}
+
+/// Every optimizer of `Optimizer::ALL` under every `BiasMode::ALL` gives the
+/// same bits and losses with 1, 2 and 8 threads (through validation,
+/// clipping, a schedule, weight decay and a ragged last batch), trains away
+/// from the initial weights, depends on the seed, and differs from every
+/// other (optimizer, bias mode) pair, so a loop ignoring the variant fails.
 #[test]
 fn weights_are_bitwise_identical_for_any_thread_count() {
-    let x = digits(430); // 430 = 4 x 100 + 30: a ragged last batch and shard
-    let cfg = base_config()
-        .optimizer(Optimizer::adamw())
-        .weight_decay(1e-2)
-        .clip_grad_norm(0.5)
-        .schedule(Schedule::Cosine { min_factor: 0.1 })
-        .validation_fraction(0.1)
-        .loss(LossConfig::bce().with_l1(1e-4));
-    let trainer = Trainer::new(cfg.clone()).unwrap();
-    let runs: Vec<_> = [1, 2, 8]
-        .iter()
-        .map(|&k| threads::on_threads(k, || trainer.fit(mixed_model(3), &x).unwrap()))
-        .collect();
-    let want = bits(&runs[0].model);
-    for r in &runs[1..] {
-        assert_eq!(bits(&r.model), want);
-        assert_eq!(r.history.train_loss(), runs[0].history.train_loss());
-        assert_eq!(r.history.val_loss(), runs[0].history.val_loss());
+    let x = digits(150); // 135 training rows = 2 x 60 + 15: a ragged last batch and shard
+    let mut seen: Vec<(String, Vec<u32>)> = Vec::new();
+    for opt in every_optimizer() {
+        for bias in BiasMode::ALL {
+            let what = format!("{} / {}", opt.name(), bias.name());
+            let cfg = base_config()
+                .batch_size(60)
+                .optimizer(capped(opt, 3))
+                .weight_decay(1e-2)
+                .clip_grad_norm(0.5)
+                .schedule(Schedule::Cosine { min_factor: 0.1 })
+                .validation_fraction(0.1)
+                .loss(LossConfig::bce().with_l1(1e-4));
+            let trainer = Trainer::new(cfg.clone()).unwrap();
+            let runs: Vec<_> = [1, 2, 8]
+                .iter()
+                .map(|&k| {
+                    threads::on_threads(k, || {
+                        trainer
+                            .fit(small_model(bias, 3), &x)
+                            .unwrap_or_else(|e| panic!("{what}, {k} threads: {e}"))
+                    })
+                })
+                .collect();
+            let want = bits(&runs[0].model);
+            assert!(!runs[0].history.is_empty(), "{what}: no epoch recorded");
+            for (r, k) in runs[1..].iter().zip([2, 8]) {
+                assert_eq!(bits(&r.model), want, "{what}: weights, {k} threads");
+                let h = (&r.history, &runs[0].history);
+                assert_eq!(h.0.train_loss(), h.1.train_loss(), "{what}: {k} threads");
+                assert_eq!(h.0.val_loss(), h.1.val_loss(), "{what}: {k} threads");
+            }
+            assert_ne!(want, bits(&small_model(bias, 3)), "{what}: did not train");
+            let other = Trainer::new(cfg.seed(12))
+                .unwrap()
+                .fit(small_model(bias, 3), &x)
+                .unwrap_or_else(|e| panic!("{what}, seed 12: {e}"));
+            assert_ne!(bits(&other.model), want, "{what}: the seed does not matter");
+            if let Some((prev, _)) = seen.iter().find(|(_, b)| *b == want) {
+                panic!("{what} trained exactly as {prev}: the variant is ignored");
+            }
+            seen.push((what, want));
+        }
     }
-    // The run trained (loss fell) and the seed matters.
-    let h = &runs[0].history;
-    assert!(h.epochs[2].train.total < h.epochs[0].train.total);
-    let other = Trainer::new(cfg.seed(12))
-        .unwrap()
-        .fit(mixed_model(3), &x)
-        .unwrap();
-    assert_ne!(bits(&other.model), want);
+    assert_eq!(seen.len(), Optimizer::ALL.len() * BiasMode::ALL.len());
 }
 
 /// A pair wide enough (64 x 640 weights) that the gradient norms (which
@@ -295,45 +488,129 @@ fn run_to_interrupt(
     }
 }
 
-/// Interrupting at the end of epoch 2 of 4 (and in the middle of epoch 3),
-/// then resuming, gives bit-identical weights and the same losses as an
-/// uninterrupted run.
+/// For every minibatch optimizer of `Optimizer::ALL`: interrupting at the
+/// end of epoch 2 of 4 (and in the middle of epoch 3), then resuming, gives
+/// bit-identical weights and the same losses as an uninterrupted run, and
+/// the optimizers' results differ from one another.
+///
+/// L-BFGS keeps no solver memory across a resume (see `Trainer::resume`), so
+/// for it only this is checked: interrupted after iteration 2, the resumed
+/// run completes with finite weights and a history that continues the
+/// checkpointed one (the same first two rows, numbered on from 3).
 #[test]
 fn resume_after_interrupt_matches_an_uninterrupted_run() {
     let x = digits(350);
     let dir = tempfile::tempdir().unwrap();
-    let cfg = base_config()
-        .epochs(4)
-        .optimizer(Optimizer::nesterov(0.9))
-        .learning_rate(0.05)
-        .schedule(Schedule::Step {
-            every: 1,
-            gamma: 0.7,
-        })
-        .validation_fraction(0.15);
-    let full = Trainer::new(cfg.clone())
-        .unwrap()
-        .fit(mixed_model(5), &x)
-        .unwrap();
-    for (i, at) in [(2, None), (3, Some(2))].into_iter().enumerate() {
-        let ckdir = dir.path().join(format!("run{i}"));
-        let trainer = Trainer::new(cfg.clone().checkpoint(&ckdir, 0)).unwrap();
-        let path = run_to_interrupt(&trainer, &x, at);
-        let ck = Checkpoint::load(&path).unwrap();
-        assert_eq!(ck.epoch, 3, "{at:?}");
-        assert_eq!(ck.batch, at.1.unwrap_or(0));
-        assert_eq!(ck.history.len(), 2);
-        let resumed = trainer.resume(&path, &x).unwrap();
-        assert_eq!(bits(&resumed.model), bits(&full.model), "{at:?}");
-        assert_eq!(resumed.history.train_loss(), full.history.train_loss());
-        assert_eq!(resumed.history.val_loss(), full.history.val_loss());
-        // A trainer rebuilt from the checkpoint alone resumes it too.
-        let again = Trainer::from_checkpoint(&path)
+    let mut finals: Vec<(&str, Vec<u32>)> = Vec::new();
+    for opt in every_optimizer() {
+        let name = opt.name();
+        let cfg = base_config()
+            .epochs(4)
+            .optimizer(capped(opt, 6))
+            .learning_rate(0.05)
+            .weight_decay(1e-3)
+            .schedule(Schedule::Step {
+                every: 1,
+                gamma: 0.7,
+            })
+            .validation_fraction(0.15);
+        let full = Trainer::new(cfg.clone())
             .unwrap()
-            .resume(&path, &x)
-            .unwrap();
-        assert_eq!(bits(&again.model), bits(&full.model));
+            .fit(mixed_model(5), &x)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        if cfg.is_lbfgs() {
+            resume_restarts_lbfgs(&cfg, &x, &full, &dir.path().join(name));
+            continue;
+        }
+        for (i, at) in [(2, None), (3, Some(2))].into_iter().enumerate() {
+            let ckdir = dir.path().join(format!("{name}{i}"));
+            let trainer = Trainer::new(cfg.clone().checkpoint(&ckdir, 0)).unwrap();
+            let path = run_to_interrupt(&trainer, &x, at);
+            let ck = Checkpoint::load(&path).unwrap();
+            assert_eq!(ck.epoch, 3, "{name}, {at:?}");
+            assert_eq!(ck.batch, at.1.unwrap_or(0), "{name}");
+            assert_eq!(ck.history.len(), 2, "{name}");
+            let resumed = trainer
+                .resume(&path, &x)
+                .unwrap_or_else(|e| panic!("{name}, {at:?}: {e}"));
+            assert_eq!(bits(&resumed.model), bits(&full.model), "{name}, {at:?}");
+            let (r, f) = (&resumed.history, &full.history);
+            assert_eq!(r.train_loss(), f.train_loss(), "{name}, {at:?}");
+            assert_eq!(r.val_loss(), f.val_loss(), "{name}, {at:?}");
+            // A trainer rebuilt from the checkpoint alone resumes it too.
+            let again = Trainer::from_checkpoint(&path)
+                .unwrap()
+                .resume(&path, &x)
+                .unwrap_or_else(|e| panic!("{name}, from checkpoint: {e}"));
+            assert_eq!(bits(&again.model), bits(&full.model), "{name}, {at:?}");
+        }
+        finals.push((name, bits(&full.model)));
     }
+    assert_eq!(
+        finals.len(),
+        Optimizer::ALL.len() - 1,
+        "one L-BFGS in the list"
+    );
+    for (i, (a, wa)) in finals.iter().enumerate() {
+        for (b, wb) in &finals[i + 1..] {
+            assert_ne!(
+                wa, wb,
+                "{a} and {b} trained alike: the optimizer is ignored"
+            );
+        }
+    }
+}
+
+/// The L-BFGS half of the resume test: interrupt after iteration 2 of
+/// `cfg`, resume, and check the documented contract against `full`.
+fn resume_restarts_lbfgs(
+    cfg: &TrainConfig,
+    x: &DMatrix<f32>,
+    full: &tiedae::train::TrainOutcome<f32>,
+    ckdir: &Path,
+) {
+    let name = cfg.optimizer.name();
+    assert!(
+        full.history.len() > 2,
+        "{name}: the uninterrupted run must outlast the interrupt ({} rows)",
+        full.history.len()
+    );
+    let trainer = Trainer::new(cfg.clone().checkpoint(ckdir, 0)).unwrap();
+    let path = run_to_interrupt(&trainer, x, (2, None));
+    let ck = Checkpoint::load(&path).unwrap();
+    assert_eq!((ck.epoch, ck.history.len()), (3, 2), "{name}");
+    let resumed = trainer
+        .resume(&path, x)
+        .unwrap_or_else(|e| panic!("{name}: resume failed: {e}"));
+    assert!(
+        matches!(
+            resumed.stop,
+            StopReason::Completed | StopReason::Converged(_)
+        ),
+        "{name}: {:?}",
+        resumed.stop
+    );
+    assert!(
+        resumed.model.params_to_vec().iter().all(|v| v.is_finite()),
+        "{name}: non-finite weights after resume"
+    );
+    let h = &resumed.history;
+    let Optimizer::Lbfgs(c) = cfg.optimizer else {
+        unreachable!()
+    };
+    assert!(
+        h.len() > 2 && h.len() <= c.max_iters as usize,
+        "{name}: {} rows after resume",
+        h.len()
+    );
+    let epochs: Vec<usize> = h.epochs.iter().map(|e| e.epoch).collect();
+    assert_eq!(epochs, (1..=h.len()).collect::<Vec<_>>(), "{name}");
+    assert_eq!(
+        h.train_loss()[..2],
+        full.history.train_loss()[..2],
+        "{name}: the checkpointed rows"
+    );
+    assert!(h.train_loss().iter().all(|l| l.is_finite()), "{name}");
 }
 
 #[test]

@@ -46,20 +46,44 @@ pub struct LbfgsConfig {
     pub tol_cost: f64,
 }
 
+impl LbfgsConfig {
+    /// The default settings as a constant (what [`Default`] returns), so
+    /// [`Optimizer::ALL`] can hold an L-BFGS value.
+    pub const DEFAULT: LbfgsConfig = LbfgsConfig {
+        max_iters: 500,
+        memory: 10,
+        tol_grad: 1e-10,
+        tol_cost: 1e-16,
+    };
+}
+
 impl Default for LbfgsConfig {
     fn default() -> Self {
-        LbfgsConfig {
-            max_iters: 500,
-            memory: 10,
-            tol_grad: 1e-10,
-            tol_cost: 1e-16,
-        }
+        LbfgsConfig::DEFAULT
     }
 }
 
 impl Optimizer {
+    /// One default-configured value of every update rule: plain SGD, SGD
+    /// with heavy-ball and with Nesterov momentum (μ 0.9), Adam, AdamW and
+    /// L-BFGS, each with distinct [`Optimizer::name`].
+    ///
+    /// This is the list the every-variant tests iterate (determinism across
+    /// thread counts, resume, validation of each field), so a rule added
+    /// here is checked by all of them. A new enum variant must be added
+    /// too: a unit test below matches the variants exhaustively and fails
+    /// to compile until it is.
+    pub const ALL: [Optimizer; 6] = [
+        Optimizer::sgd(),
+        Optimizer::momentum(0.9),
+        Optimizer::nesterov(0.9),
+        Optimizer::adam(),
+        Optimizer::adamw(),
+        Optimizer::lbfgs(),
+    ];
+
     /// Plain SGD.
-    pub fn sgd() -> Self {
+    pub const fn sgd() -> Self {
         Optimizer::Sgd {
             momentum: 0.0,
             nesterov: false,
@@ -67,7 +91,7 @@ impl Optimizer {
     }
 
     /// SGD with heavy-ball momentum `momentum`.
-    pub fn momentum(momentum: f64) -> Self {
+    pub const fn momentum(momentum: f64) -> Self {
         Optimizer::Sgd {
             momentum,
             nesterov: false,
@@ -75,7 +99,7 @@ impl Optimizer {
     }
 
     /// SGD with Nesterov momentum `momentum`.
-    pub fn nesterov(momentum: f64) -> Self {
+    pub const fn nesterov(momentum: f64) -> Self {
         Optimizer::Sgd {
             momentum,
             nesterov: true,
@@ -83,7 +107,7 @@ impl Optimizer {
     }
 
     /// Adam with PyTorch's defaults (β₁ 0.9, β₂ 0.999, ε 1e-8).
-    pub fn adam() -> Self {
+    pub const fn adam() -> Self {
         Optimizer::Adam {
             beta1: 0.9,
             beta2: 0.999,
@@ -93,7 +117,7 @@ impl Optimizer {
 
     /// AdamW with PyTorch's defaults; set the decay with
     /// [`TrainConfig::weight_decay`].
-    pub fn adamw() -> Self {
+    pub const fn adamw() -> Self {
         Optimizer::AdamW {
             beta1: 0.9,
             beta2: 0.999,
@@ -102,8 +126,8 @@ impl Optimizer {
     }
 
     /// L-BFGS with default settings.
-    pub fn lbfgs() -> Self {
-        Optimizer::Lbfgs(LbfgsConfig::default())
+    pub const fn lbfgs() -> Self {
+        Optimizer::Lbfgs(LbfgsConfig::DEFAULT)
     }
 
     /// Short name for tables and progress output.
@@ -499,5 +523,35 @@ fn unit_interval(field: &'static str, v: f64, open_top: bool) -> Result<()> {
             field,
             format!("must lie in {range}, got {v}"),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every enum variant appears in [`Optimizer::ALL`], under a distinct
+    /// name, and every value there is valid.
+    #[test]
+    fn all_lists_every_variant_once_by_name() {
+        // Exhaustive on purpose: a new variant does not compile here until
+        // it gets an index, and then fails until it is in `ALL`.
+        fn variant(o: &Optimizer) -> usize {
+            match o {
+                Optimizer::Sgd { .. } => 0,
+                Optimizer::Adam { .. } => 1,
+                Optimizer::AdamW { .. } => 2,
+                Optimizer::Lbfgs(_) => 3,
+            }
+        }
+        let seen: std::collections::BTreeSet<usize> = Optimizer::ALL.iter().map(variant).collect();
+        assert_eq!(seen, (0..4).collect());
+        let names: std::collections::BTreeSet<&str> =
+            Optimizer::ALL.iter().map(Optimizer::name).collect();
+        assert_eq!(names.len(), Optimizer::ALL.len(), "{names:?}");
+        for o in Optimizer::ALL {
+            assert!(o.validate().is_ok(), "{}", o.name());
+        }
+        assert_eq!(Optimizer::lbfgs(), Optimizer::Lbfgs(LbfgsConfig::default()));
     }
 }
