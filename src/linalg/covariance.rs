@@ -28,7 +28,7 @@
 //! that may split a dot product, run sequentially. Tests check bit-equality
 //! across thread pools of different sizes.
 
-use super::reduction::{DOT_LANES, sum_lanes};
+use super::tridiagonalization::{DOT_LANES, sum_lanes};
 use crate::real::Real;
 use faer::linalg::matmul::triangular::{BlockStructure, matmul};
 use faer::reborrow::ReborrowMut;

@@ -25,17 +25,18 @@
 
 mod angles;
 mod covariance;
-mod eigen;
+mod decomposition;
 mod factor;
 mod fitted;
 mod input;
+mod inverse_iteration;
 mod pca;
 mod product;
 mod projection;
 mod randomized;
-mod reduction;
-mod sterf;
-mod tridiagonal;
+mod root_free_qr;
+mod symmetric_evd;
+mod tridiagonalization;
 
 /// Runs `f` as one job on a worker of the current rayon pool (at once, if
 /// the caller is one already).
@@ -62,5 +63,6 @@ fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
 }
 
 pub use angles::{largest_principal_angle, principal_angles, principal_angles_degrees};
+pub use decomposition::Solver;
 pub use fitted::FittedPca;
-pub use pca::{COVARIANCE_AUTO_MAX_FEATURES, COVARIANCE_MAX_FEATURES, Components, Pca, Solver};
+pub use pca::{COVARIANCE_AUTO_MAX_FEATURES, COVARIANCE_MAX_FEATURES, Components, Pca};

@@ -1,6 +1,6 @@
 //! Householder reduction of a symmetric matrix to tridiagonal form,
 //! `C = Q T Qᵀ` (LAPACK's `dsytd2`, lower storage). `Q y` is left to faer's
-//! blocked Householder application (see [`super::eigen`]).
+//! blocked Householder application (see [`super::symmetric_evd`]).
 //!
 //! Why not faer's reduction: it runs one step per column, each a pass over
 //! the trailing triangle that applies the previous step's rank-2 update and
