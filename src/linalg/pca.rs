@@ -54,8 +54,9 @@ pub const COVARIANCE_MAX_FEATURES: usize = 16_384;
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pca {
-    /// How many components to keep.
-    pub components: Components,
+    /// How many components to keep (scikit-learn's `n_components`; the
+    /// fitted axes are [`FittedPca::components`]).
+    pub n_components: Components,
     /// Which algorithm computes them.
     pub solver: Solver,
     /// Scale scores to unit variance (see [`FittedPca::transform`]).
@@ -65,11 +66,11 @@ pub struct Pca {
 }
 
 impl Pca {
-    /// A configuration keeping `components`, with the automatic solver, no
+    /// A configuration keeping `n_components`, with the automatic solver, no
     /// whitening and seed 0.
-    pub fn new(components: Components) -> Self {
+    pub fn new(n_components: Components) -> Self {
         Pca {
-            components,
+            n_components,
             solver: Solver::Auto,
             whiten: false,
             seed: 0,
@@ -87,8 +88,8 @@ impl Pca {
     }
 
     /// Sets how many components to keep.
-    pub fn components(mut self, components: Components) -> Self {
-        self.components = components;
+    pub fn n_components(mut self, n_components: Components) -> Self {
+        self.n_components = n_components;
         self
     }
 
@@ -116,7 +117,7 @@ impl Pca {
     /// (0, 1); a variance fraction with the randomized solver, which does not
     /// compute the whole spectrum the fraction is measured against.
     pub fn validate(&self) -> Result<()> {
-        match self.components {
+        match self.n_components {
             Components::Count(0) => {
                 return Err(Error::config(
                     "n_components",
@@ -172,7 +173,7 @@ impl Pca {
             ));
         }
         let limit = n.min(d);
-        if let Components::Count(k) = self.components
+        if let Components::Count(k) = self.n_components
             && k > limit
         {
             return Err(Error::config(
@@ -204,7 +205,7 @@ impl Pca {
                 oversampling,
                 power_iterations,
             } => {
-                let Components::Count(k) = self.components else {
+                let Components::Count(k) = self.n_components else {
                     unreachable!(
                         "validate() rejects a variance fraction with the randomized solver"
                     )
@@ -248,7 +249,7 @@ impl Pca {
         }
         let limit = n.min(d);
         let varying = &stats.varying;
-        let components = self.components;
+        let components = self.n_components;
         let (mut values, reduced) = if varying.is_empty() {
             (Vec::new(), Mat::<f64>::zeros(0, 0))
         } else {
@@ -296,7 +297,7 @@ impl Pca {
         let xc = centered(x, mean);
         let svd = thin_svd(view(&xc), true)?;
         let values: Vec<f64> = svd.s.iter().map(|s| s * s / (n as f64 - 1.0)).collect();
-        let k = kept_count(self.components, &values, values.len());
+        let k = kept_count(self.n_components, &values, values.len());
         let v = svd.v.expect("SVD was asked for right singular vectors");
         Ok(Decomposition {
             components: to_nalgebra(v.as_ref().subcols(0, k).transpose()),
