@@ -21,7 +21,7 @@ pub mod sparse;
 
 use super::frame::{Row, frame_to_rows};
 use super::protocol::Protocol;
-use super::spec::{Precision, Study};
+use super::spec::{ModelKind, Precision, Study};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::train::{LbfgsConfig, Optimizer, TrainConfig};
@@ -331,8 +331,8 @@ pub(crate) fn median(v: &[f64]) -> Option<f64> {
 }
 
 /// The rows with model `model`.
-pub(crate) fn select<'a>(rows: &'a [Row], model: &'a str) -> impl Iterator<Item = &'a Row> + 'a {
-    rows.iter().filter(move |r| r.model == model)
+pub(crate) fn select(rows: &[Row], model: ModelKind) -> impl Iterator<Item = &Row> {
+    rows.iter().filter(move |r| r.model == model.name())
 }
 
 /// An error for a frame lacking what a summary needs.
