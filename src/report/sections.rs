@@ -147,7 +147,7 @@ pub const ANGLES_ID: &str = "principal-angles";
 pub const PARAMS_ID: &str = "parameter-counts";
 
 fn fmt(x: f64) -> String {
-    format_number(x).unwrap_or_else(|_| "—".to_string())
+    format_number(x).unwrap_or_else(|_| MISSING.to_string())
 }
 
 /// Test MSE against latent size, one curve per configuration (seeds
@@ -458,8 +458,8 @@ pub fn principal_angles(rows: &[Row], dataset: &str) -> Result<Option<Section>> 
         "0° means the model's decoder spans exactly PCA's top-k subspace (Baldi & Hornik: a \
          well-trained linear autoencoder does); 90° means some learned direction is orthogonal \
          to it. Nonlinear models need not align. Closest overall: {}, at most {}°.",
-        smallest.map_or("—".to_string(), |s| s.1.clone()),
-        smallest.map_or("—".to_string(), |s| fmt(s.0))
+        smallest.map_or(MISSING.to_string(), |s| s.1.clone()),
+        smallest.map_or(MISSING.to_string(), |s| fmt(s.0))
     );
     Ok(Some(Section::with_chart(
         ANGLES_ID,
@@ -500,7 +500,9 @@ pub fn parameter_table(rows: &[Row]) -> Result<Option<Section>> {
             row.extend(ks.iter().map(|k| {
                 p.iter()
                     .find(|&&(kk, _)| kk == *k)
-                    .map_or("—".to_string(), |&(_, v)| format!("{}", v.round() as i64))
+                    .map_or(MISSING.to_string(), |&(_, v)| {
+                        format!("{}", v.round() as i64)
+                    })
             }));
             row
         })

@@ -341,9 +341,10 @@ pub(crate) fn missing(what: &str) -> Error {
 }
 
 /// Formats a number for finding sentences with the reports' formatter
-/// (4 significant digits), `n/a` for a non-finite value.
+/// (4 significant digits), [`MISSING`](crate::number::MISSING) for a
+/// non-finite value, as in the reports' tables.
 pub(crate) fn sig(x: f64) -> String {
-    crate::number::format_number(x).unwrap_or_else(|_| "n/a".into())
+    crate::number::format_number(x).unwrap_or_else(|_| crate::number::MISSING.into())
 }
 
 #[cfg(test)]
