@@ -44,9 +44,8 @@ mod tridiagonalization;
 /// Why: the kernels make many short parallel calls (the tridiagonal
 /// reduction one per column). From a thread outside the pool each call is
 /// a cold injection that parks the caller and wakes a worker; from a worker
-/// the other workers simply steal. Measured on mnist10k (d = 673 varying
-/// columns, 2 threads): the reduction takes 15.2 ms called from outside,
-/// 10.5 ms from a worker.
+/// the other workers simply steal, so the wake-up latency is not paid once
+/// per column (`benches/pca.rs` times the fits this affects).
 fn on_worker<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     rayon::scope(|_| f())
 }

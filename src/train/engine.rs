@@ -187,8 +187,9 @@ impl<T: Real> ShardEngine<T> {
     }
 
     /// [`ShardEngine::loss_and_grad`] on the transposed data `xt` (`d x n`,
-    /// sample `i` is column `i`), which gathers shuffled batches several
-    /// times faster. The results are bit-identical.
+    /// sample `i` is column `i`), which gathers each sample of a shuffled
+    /// batch as one contiguous column instead of a strided row. The results
+    /// are bit-identical.
     pub fn loss_and_grad_transposed(
         &mut self,
         model: &Autoencoder<T>,
