@@ -173,7 +173,9 @@ impl<T: Real> ShardEngine<T> {
     /// anyway to check it is finite). The gradient is borrowed from the
     /// engine's buffers and valid until the next call.
     ///
-    /// Errors are the model's: shapes, config, and [`Error::Numerical`] for a
+    /// # Errors
+    ///
+    /// The model's: shapes, config, and [`Error::Numerical`] for a
     /// non-finite loss (the first failing shard in row order) or a
     /// non-finite batch gradient.
     pub fn loss_and_grad(
