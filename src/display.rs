@@ -34,6 +34,7 @@
 use crate::data::Dataset;
 use crate::linalg::FittedPca;
 use crate::model::{Activation, Autoencoder};
+use crate::number::MISSING;
 use crate::real::Real;
 use crate::report::Svg;
 use crate::report::Table;
@@ -258,9 +259,10 @@ fn error_html(what: &str, message: &str) -> String {
     )
 }
 
-/// A number for a card: [`format_number`], or its refusal spelled out.
+/// A number for a card: [`format_number`], or [`MISSING`] for a value that
+/// is not finite, as everywhere else on a page.
 fn number(x: f64) -> String {
-    format_number(x).unwrap_or_else(|_| format!("{x} (not finite)"))
+    format_number(x).unwrap_or_else(|_| MISSING.to_string())
 }
 
 /// A titled card: a heading and a two-column table of (label, value) rows.

@@ -242,7 +242,7 @@ fn bad_inputs_get_clear_errors() {
     }
     let biases = tiedae::model::Biases::zeros(BiasMode::Separate, 32, 48);
     assert!(matches!(
-        TiedLinear::conv(g, k.clone(), biases),
+        TiedLinear::conv_pair(g, k.clone(), biases),
         Err(Error::Shape(_))
     ));
     // A spec whose widths contradict its conv pairs.
@@ -769,8 +769,8 @@ fn layer_maps_are_the_conv_maps_plus_channel_biases() {
         enc: enc.clone(),
         dec: dec.clone(),
     };
-    let tied = TiedLinear::conv(g, k.clone(), biases.clone()).unwrap();
-    let untied = Dense::conv(g, k.clone(), kd.clone(), biases).unwrap();
+    let tied = TiedLinear::conv_pair(g, k.clone(), biases.clone()).unwrap();
+    let untied = Dense::conv_pair(g, k.clone(), kd.clone(), biases).unwrap();
     let x = random_matrix(2, 50, -1.0, 1.0, 3);
     let h = random_matrix(2, g.output().len(), -1.0, 1.0, 4);
     let z = tied.encode(&x).unwrap();

@@ -28,7 +28,7 @@
 //! that may split a dot product, run sequentially. Tests check bit-equality
 //! across thread pools of different sizes.
 
-use super::reduction::{DOT_LANES, sum_lanes};
+use super::tridiagonalization::{DOT_LANES, sum_lanes};
 use crate::real::Real;
 use faer::linalg::matmul::triangular::{BlockStructure, matmul};
 use faer::reborrow::ReborrowMut;
@@ -38,8 +38,9 @@ use rayon::prelude::*;
 
 /// Rows centred and multiplied per step: 1024 x d doubles stay in the
 /// last-level cache for the d of image data (784 -> 6.4 MB), and the product
-/// has a long enough inner dimension to run near full speed (measured on
-/// mnist10k: 512 to 2048 rows are within a few percent; 256 is slower).
+/// has a long enough inner dimension to run near full speed: much shorter
+/// chunks make the product call overhead-bound, much longer ones leave the
+/// cache (`benches/pca.rs` measures the fit).
 const CHUNK_ROWS: usize = 1024;
 
 /// Rows per chunk of the sparse route: smaller chunks touch fewer columns
@@ -136,8 +137,8 @@ pub(crate) fn column_stats(x: &DMatrix<f64>) -> ColumnStats {
 }
 
 /// Independent partial sums per column in [`column_stats`]: one running sum
-/// would wait on the adder's latency for every entry (measured: the pass took
-/// 4.4 ms on mnist10k, latency-bound); eight let it vectorise and run at
+/// would wait on the adder's latency for every entry (the pass would be
+/// latency-bound); eight let it vectorise and run at
 /// memory speed. Entry `i` of a column always goes to partial sum `i % 8`
 /// (chunks are multiples of 8 rows), and the partial sums are added in
 /// the reduction's fixed tree, so the bits do not depend on threads.

@@ -1,8 +1,8 @@
 //! A fitted PCA: principal axes and spectrum. The maps between data space and
 //! component space are in [`super::projection`].
 
+use super::decomposition::{Decomposition, Solver};
 use super::input::from_f64;
-use super::pca::{Decomposition, Solver};
 use crate::real::Real;
 use nalgebra::{DMatrix, DVector};
 

@@ -25,17 +25,18 @@
 
 mod angles;
 mod covariance;
-mod eigen;
+mod decomposition;
 mod factor;
 mod fitted;
 mod input;
+mod inverse_iteration;
 mod pca;
 mod product;
 mod projection;
 mod randomized;
-mod reduction;
-mod sterf;
-mod tridiagonal;
+mod root_free_qr;
+mod symmetric_evd;
+mod tridiagonalization;
 
 /// Runs `f` as one job on a worker of the current rayon pool (at once, if
 /// the caller is one already).
@@ -43,9 +44,8 @@ mod tridiagonal;
 /// Why: the kernels make many short parallel calls (the tridiagonal
 /// reduction one per column). From a thread outside the pool each call is
 /// a cold injection that parks the caller and wakes a worker; from a worker
-/// the other workers simply steal. Measured on mnist10k (d = 673 varying
-/// columns, 2 threads): the reduction takes 15.2 ms called from outside,
-/// 10.5 ms from a worker.
+/// the other workers simply steal, so the wake-up latency is not paid once
+/// per column (`benches/pca.rs` times the fits this affects).
 fn on_worker<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     rayon::scope(|_| f())
 }
@@ -62,5 +62,6 @@ fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
 }
 
 pub use angles::{largest_principal_angle, principal_angles, principal_angles_degrees};
+pub use decomposition::Solver;
 pub use fitted::FittedPca;
-pub use pca::{COVARIANCE_AUTO_MAX_FEATURES, COVARIANCE_MAX_FEATURES, Components, Pca, Solver};
+pub use pca::{COVARIANCE_AUTO_MAX_FEATURES, COVARIANCE_MAX_FEATURES, Components, Pca};

@@ -8,11 +8,12 @@
 //! component's largest-magnitude loading is positive.
 
 use super::covariance::{ColumnStats, centered, column_stats, covariance_lower};
-use super::eigen::Tridiagonal;
+use super::decomposition::{Decomposition, Solver, clipped, fix_signs};
 use super::factor::thin_svd;
 use super::fitted::FittedPca;
 use super::input::{as_f64, check_finite, to_nalgebra, view};
 use super::randomized;
+use super::symmetric_evd::Tridiagonal;
 use crate::error::{Error, Result};
 use crate::real::Real;
 use faer::Mat;
@@ -27,45 +28,6 @@ pub enum Components {
     /// than this fraction (strictly between 0 and 1), as scikit-learn's
     /// `n_components=0.95`.
     Variance(f64),
-}
-
-/// The algorithm that computes the principal axes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Solver {
-    /// [`Solver::CovarianceEigh`] when there are at least as many samples as
-    /// features and at most [`COVARIANCE_AUTO_MAX_FEATURES`] features,
-    /// otherwise [`Solver::Svd`]. Never the randomized solver: `Auto` is exact
-    /// and independent of the seed.
-    #[default]
-    Auto,
-    /// Eigendecomposition of the `d x d` sample covariance matrix. The fastest
-    /// exact solver when `n >= d`; eigenvalues below about `1e-16 λ_max` are
-    /// rounding noise (the covariance squares the data's condition number).
-    CovarianceEigh,
-    /// Thin SVD of the centred data: the most accurate, and the better choice
-    /// when `d` is large or exceeds `n`.
-    Svd,
-    /// Randomized range finder (Halko, Martinsson & Tropp 2011) with QR-
-    /// normalised power iterations on the centred data. Approximate; the
-    /// result depends on the seed set by [`Pca::seed()`]. Only the kept part
-    /// of the spectrum is known afterwards.
-    Randomized {
-        /// Extra random directions beyond the number of components.
-        oversampling: usize,
-        /// Passes of `(X Xᵀ)` applied to sharpen the range estimate.
-        power_iterations: usize,
-    },
-}
-
-impl Solver {
-    /// The randomized solver with scikit-learn's defaults for a small number
-    /// of components (10 extra directions, 7 power iterations).
-    pub const fn randomized() -> Self {
-        Solver::Randomized {
-            oversampling: 10,
-            power_iterations: 7,
-        }
-    }
 }
 
 /// The largest number of features for which [`Solver::Auto`] forms the
@@ -92,8 +54,9 @@ pub const COVARIANCE_MAX_FEATURES: usize = 16_384;
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pca {
-    /// How many components to keep.
-    pub components: Components,
+    /// How many components to keep (scikit-learn's `n_components`; the
+    /// fitted axes are [`FittedPca::components`]).
+    pub n_components: Components,
     /// Which algorithm computes them.
     pub solver: Solver,
     /// Scale scores to unit variance (see [`FittedPca::transform`]).
@@ -103,11 +66,11 @@ pub struct Pca {
 }
 
 impl Pca {
-    /// A configuration keeping `components`, with the automatic solver, no
+    /// A configuration keeping `n_components`, with the automatic solver, no
     /// whitening and seed 0.
-    pub fn new(components: Components) -> Self {
+    pub fn new(n_components: Components) -> Self {
         Pca {
-            components,
+            n_components,
             solver: Solver::Auto,
             whiten: false,
             seed: 0,
@@ -125,8 +88,8 @@ impl Pca {
     }
 
     /// Sets how many components to keep.
-    pub fn components(mut self, components: Components) -> Self {
-        self.components = components;
+    pub fn n_components(mut self, n_components: Components) -> Self {
+        self.n_components = n_components;
         self
     }
 
@@ -154,7 +117,7 @@ impl Pca {
     /// (0, 1); a variance fraction with the randomized solver, which does not
     /// compute the whole spectrum the fraction is measured against.
     pub fn validate(&self) -> Result<()> {
-        match self.components {
+        match self.n_components {
             Components::Count(0) => {
                 return Err(Error::config(
                     "n_components",
@@ -210,7 +173,7 @@ impl Pca {
             ));
         }
         let limit = n.min(d);
-        if let Components::Count(k) = self.components
+        if let Components::Count(k) = self.n_components
             && k > limit
         {
             return Err(Error::config(
@@ -242,7 +205,7 @@ impl Pca {
                 oversampling,
                 power_iterations,
             } => {
-                let Components::Count(k) = self.components else {
+                let Components::Count(k) = self.n_components else {
                     unreachable!(
                         "validate() rejects a variance fraction with the randomized solver"
                     )
@@ -286,7 +249,7 @@ impl Pca {
         }
         let limit = n.min(d);
         let varying = &stats.varying;
-        let components = self.components;
+        let components = self.n_components;
         let (mut values, reduced) = if varying.is_empty() {
             (Vec::new(), Mat::<f64>::zeros(0, 0))
         } else {
@@ -334,7 +297,7 @@ impl Pca {
         let xc = centered(x, mean);
         let svd = thin_svd(view(&xc), true)?;
         let values: Vec<f64> = svd.s.iter().map(|s| s * s / (n as f64 - 1.0)).collect();
-        let k = kept_count(self.components, &values, values.len());
+        let k = kept_count(self.n_components, &values, values.len());
         let v = svd.v.expect("SVD was asked for right singular vectors");
         Ok(Decomposition {
             components: to_nalgebra(v.as_ref().subcols(0, k).transpose()),
@@ -344,26 +307,6 @@ impl Pca {
             kept: k,
         })
     }
-}
-
-/// What a solver hands to [`FittedPca`]: principal axes and the spectrum.
-pub(crate) struct Decomposition {
-    /// `k x d`, orthonormal rows, largest variance first.
-    pub components: DMatrix<f64>,
-    /// Covariance eigenvalues (ddof = 1), descending: all `min(n, d)` of them
-    /// when `complete`, else the first `kept`.
-    pub spectrum: Vec<f64>,
-    pub complete: bool,
-    /// Sum of all covariance eigenvalues (the trace).
-    pub total_variance: f64,
-    /// Number of components kept (`components.nrows()`).
-    pub kept: usize,
-}
-
-/// Eigenvalues with rounding-level negatives set to 0 (a covariance matrix is
-/// positive semi-definite; its square root is taken for singular values).
-fn clipped(values: &[f64]) -> Vec<f64> {
-    values.iter().map(|&v| v.max(0.0)).collect()
 }
 
 /// The number of components `choice` asks for, given the descending spectrum.
@@ -388,25 +331,6 @@ pub(crate) fn kept_count(choice: Components, values: &[f64], limit: usize) -> us
     }
 }
 
-/// Makes each row's largest-magnitude entry positive (the first such entry on
-/// ties), which fixes the otherwise arbitrary sign of every principal axis.
-/// This is scikit-learn's `svd_flip(u_based_decision=False)`.
-pub(crate) fn fix_signs(components: &mut DMatrix<f64>) {
-    for mut row in components.row_iter_mut() {
-        let mut best = 0.0_f64;
-        let mut sign = 1.0;
-        for &v in row.iter() {
-            if v.abs() > best {
-                best = v.abs();
-                sign = v.signum();
-            }
-        }
-        if sign < 0.0 {
-            row.neg_mut();
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -419,20 +343,5 @@ mod tests {
         assert_eq!(kept_count(Components::Variance(0.7), &values, 4), 3);
         assert_eq!(kept_count(Components::Variance(0.95), &values, 4), 4);
         assert_eq!(kept_count(Components::Variance(0.999_999), &values, 3), 3);
-    }
-
-    #[test]
-    fn sign_rule_makes_largest_loading_positive() {
-        let mut c = DMatrix::from_row_slice(2, 3, &[0.1, -0.9, 0.3, -0.5, 0.5, 0.2]);
-        fix_signs(&mut c);
-        assert_eq!(
-            c.row(0).iter().copied().collect::<Vec<_>>(),
-            vec![-0.1, 0.9, -0.3]
-        );
-        // Tie between |-0.5| and |0.5|: the first decides, as numpy's argmax.
-        assert_eq!(
-            c.row(1).iter().copied().collect::<Vec<_>>(),
-            vec![0.5, -0.5, -0.2]
-        );
     }
 }

@@ -12,9 +12,9 @@
 //! the QR and small SVD factorisations are sequential.
 
 use super::covariance::centered;
+use super::decomposition::Decomposition;
 use super::factor::{thin_qr, thin_svd};
 use super::input::{to_nalgebra, view};
-use super::pca::Decomposition;
 use super::product::multiply;
 use crate::error::Result;
 use faer::Mat;

@@ -78,7 +78,7 @@ impl<T: Real> Autoencoder<T> {
                 let (c_in, c_out) = (g.input().channels, g.output().channels);
                 let biases = Biases::zeros(spec.bias, c_in, c_out);
                 layers.push(if spec.tied[l] {
-                    Layer::Tied(TiedLinear::conv(g, k, biases)?)
+                    Layer::Tied(TiedLinear::conv_pair(g, k, biases)?)
                 } else {
                     let kd = init_matrix(
                         spec.init,
@@ -87,7 +87,7 @@ impl<T: Real> Autoencoder<T> {
                         fan,
                         derive_seed(seed, 2 * l as u64 + 1),
                     );
-                    Layer::Dense(Dense::conv(g, k, kd, biases)?)
+                    Layer::Dense(Dense::conv_pair(g, k, kd, biases)?)
                 });
                 continue;
             }

@@ -14,7 +14,7 @@ use nalgebra::DMatrix;
 /// `W_dec` is stored d x r like PyTorch's `nn.Linear(r, d).weight`, so a tied
 /// pair is the special case `W_dec = W_encᵀ`.
 ///
-/// An untied conv pair ([`Dense::conv`]) has an encoder kernel `K_enc` and a
+/// An untied conv pair ([`Dense::conv_pair`]) has an encoder kernel `K_enc` and a
 /// decoder kernel `K_dec`, both `C_out x C_in·k_h·k_w` (see [`super::conv`]):
 /// `z = conv2d(x, K_enc) + b_enc`, `v = conv_transpose2d(h, K_dec) + b_dec`;
 /// the tied conv pair is the special case `K_dec = K_enc`.
@@ -55,7 +55,7 @@ impl<T: Real> Dense<T> {
     /// An untied conv pair with geometry `geometry`, kernels `K_enc` and
     /// `K_dec` (each `C_out x C_in·k_h·k_w`) and per-channel biases (`None` or
     /// `Separate`).
-    pub fn conv(
+    pub fn conv_pair(
         geometry: Conv2d,
         encoder: DMatrix<T>,
         decoder: DMatrix<T>,

@@ -341,7 +341,7 @@ impl<T: Real> Autoencoder<T> {
                         .map_err(|e| fmt(&loc, e))?;
                     let b = biases(b, &spec, bias_dims.0, bias_dims.1).map_err(|e| fmt(&loc, e))?;
                     let pair = match geom {
-                        Some(g) => TiedLinear::conv(g, w, b),
+                        Some(g) => TiedLinear::conv_pair(g, w, b),
                         None => TiedLinear::new(w, b),
                     };
                     Layer::Tied(pair.map_err(|e| fmt(&loc, e.to_string()))?)
@@ -360,7 +360,7 @@ impl<T: Real> Autoencoder<T> {
                         .map_err(|e| fmt(&loc, e))?;
                     let b = biases(b, &spec, bias_dims.0, bias_dims.1).map_err(|e| fmt(&loc, e))?;
                     let pair = match geom {
-                        Some(g) => Dense::conv(g, we, wd, b),
+                        Some(g) => Dense::conv_pair(g, we, wd, b),
                         None => Dense::new(we, wd, b),
                     };
                     Layer::Dense(pair.map_err(|e| fmt(&loc, e.to_string()))?)

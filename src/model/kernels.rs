@@ -140,10 +140,10 @@ impl<'a, T: Real> StridedMut<'a, T> {
 /// `c = alpha * a * b + beta * c`; with `beta == 0` the old `c` is never read.
 ///
 /// On x86-64 the product goes to private-gemm-x86, the kernels behind faer's
-/// `matmul`, called directly with one thread. Measured on a Zen 4 core with
-/// the training shapes (128 x 784 by 784 x 64 and their transposes) it runs
-/// at 100-115 GFLOP/s where matrixmultiply reaches 70-100, mostly because it
-/// reads operands in place instead of repacking them on every call. faer's
+/// `matmul`, called directly with one thread. With the training shapes
+/// (128 x 784 by 784 x 64 and their transposes) it outruns matrixmultiply,
+/// mostly because it reads operands in place instead of repacking them on
+/// every call (`benches/train.rs` reports the rate training reaches). faer's
 /// own `matmul` is not used: it sends single-row or single-column outputs and
 /// tiny products to other kernels that sum in another order, so a row
 /// encoded alone would not give the bits it gets inside a batch. The direct

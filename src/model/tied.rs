@@ -14,7 +14,7 @@ use nalgebra::DMatrix;
 /// [`super::BiasMode`] for the other bias modes). Activations are applied by
 /// the [`super::Autoencoder`] stack, so these maps are affine.
 ///
-/// A conv pair ([`TiedLinear::conv`]) is the same idea with a structured
+/// A conv pair ([`TiedLinear::conv_pair`]) is the same idea with a structured
 /// linear map: `z = conv2d(x, K) + b_enc`, `v = conv_transpose2d(h, K) + b_dec`,
 /// where `weight()` is the kernel matrix `K` (`C_out x C_in·k_h·k_w`, see
 /// [`super::conv`]) and the biases are per channel.
@@ -41,7 +41,7 @@ impl<T: Real> TiedLinear<T> {
     /// A tied conv pair with geometry `geometry`, kernel matrix `K`
     /// (`C_out x C_in·k_h·k_w`) and per-channel biases (`None` or `Separate`
     /// with `C_out` encoder and `C_in` decoder entries).
-    pub fn conv(geometry: Conv2d, kernel: DMatrix<T>, biases: Biases<T>) -> Result<Self> {
+    pub fn conv_pair(geometry: Conv2d, kernel: DMatrix<T>, biases: Biases<T>) -> Result<Self> {
         geometry.check_kernel(&kernel)?;
         check_conv_biases(
             geometry.input().channels,

@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::report::charts::{ImageGrid, ImageRow, LineChart, Series, image_grid, line_chart};
 use crate::report::grouping::{ConfigKey, full_n_train, is_linear, is_tied, labels};
 use crate::report::input::Section;
-use crate::report::number::format_number;
+use crate::report::number::{MISSING, format_number};
 use crate::study::{CellArtifacts, DetailedResults, Row};
 use nalgebra::DMatrix;
 use polars::prelude::{DataFrame, DataType};
@@ -77,7 +77,7 @@ fn trace(frame: &DataFrame, column: &str, log: bool) -> Result<Vec<(f64, f64)>> 
 }
 
 fn fmt(x: f64) -> String {
-    format_number(x).unwrap_or_else(|_| "—".to_string())
+    format_number(x).unwrap_or_else(|_| MISSING.to_string())
 }
 
 /// Training reconstruction loss per epoch of each trained model.

@@ -4,7 +4,7 @@
 //! shows one curve per *configuration*: the cells that differ only in seed
 //! (averaged) and latent size or training-set size (the x axis).
 
-use crate::study::Row;
+use crate::study::{ModelKind, Row};
 use std::collections::BTreeMap;
 
 /// What identifies a curve: every setting except seed, latent size and
@@ -33,16 +33,17 @@ impl ConfigKey {
 
 /// Display name of a model kind from the results' `model` column.
 pub fn model_name(model: &str) -> String {
-    match model {
-        "pca" => "PCA".to_string(),
-        other => other.replace('_', " "),
+    if model == ModelKind::Pca.name() {
+        "PCA".to_string()
+    } else {
+        model.replace('_', " ")
     }
 }
 
 /// Whether a model kind has no hidden nonlinearity (its activation column
 /// says nothing worth showing).
 pub fn is_linear(model: &str) -> bool {
-    model == "pca" || model.starts_with("linear")
+    model == ModelKind::Pca.name() || model.starts_with("linear")
 }
 
 /// Whether a model kind shares one weight between encoder and decoder.

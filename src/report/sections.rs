@@ -18,7 +18,7 @@ use crate::report::grouping::{
 use crate::report::input::Section;
 use crate::report::number::{MISSING, format_number};
 use crate::report::table::Table;
-use crate::study::Row;
+use crate::study::{ModelKind, Row};
 
 /// Id of the verdict section, which the page shows above everything else.
 pub const VERDICT_ID: &str = "verdict";
@@ -147,7 +147,7 @@ pub const ANGLES_ID: &str = "principal-angles";
 pub const PARAMS_ID: &str = "parameter-counts";
 
 fn fmt(x: f64) -> String {
-    format_number(x).unwrap_or_else(|_| "—".to_string())
+    format_number(x).unwrap_or_else(|_| MISSING.to_string())
 }
 
 /// Test MSE against latent size, one curve per configuration (seeds
@@ -173,7 +173,7 @@ pub fn mse_vs_latent(rows: &[Row], dataset: &str) -> Result<Option<Section>> {
                 points.iter().map(|&(k, y, _)| (k as f64, y)).collect(),
             );
             let s = with_bars(s, points);
-            if key.model == "pca" {
+            if key.model == ModelKind::Pca.name() {
                 s.with_color(0)
             } else {
                 s
@@ -217,7 +217,7 @@ fn with_bars(series: Series, points: &[MeanPoint]) -> Series {
 fn best_against_pca(rows: &[Row], n: i64) -> String {
     let ratios = mean_by(
         rows,
-        |r| r.n_train == n && r.model != "pca",
+        |r| r.n_train == n && r.model != ModelKind::Pca.name(),
         |r| r.latent,
         |r| Some(r.ratio_to_pca),
     );
@@ -352,7 +352,7 @@ pub fn overfitting(rows: &[Row], dataset: &str) -> Result<Option<Section>> {
     let Some((&k, _)) = counts.iter().max_by_key(|&(_, c)| *c) else {
         return Ok(None);
     };
-    let swept = |r: &Row| r.latent == k && r.model != "pca";
+    let swept = |r: &Row| r.latent == k && r.model != ModelKind::Pca.name();
     let train = mean_by(rows, swept, |r| r.n_train, |r| Some(r.train_mse));
     let test = mean_by(rows, swept, |r| r.n_train, |r| Some(r.test_mse));
     // Only configurations measured at more than one size draw a curve.
@@ -412,7 +412,7 @@ pub fn principal_angles(rows: &[Row], dataset: &str) -> Result<Option<Section>> 
     let n = full_n_train(rows);
     let angles = mean_by(
         rows,
-        |r| r.n_train == n && r.model != "pca",
+        |r| r.n_train == n && r.model != ModelKind::Pca.name(),
         |r| r.latent,
         |r| r.max_angle_deg,
     );
@@ -458,8 +458,8 @@ pub fn principal_angles(rows: &[Row], dataset: &str) -> Result<Option<Section>> 
         "0° means the model's decoder spans exactly PCA's top-k subspace (Baldi & Hornik: a \
          well-trained linear autoencoder does); 90° means some learned direction is orthogonal \
          to it. Nonlinear models need not align. Closest overall: {}, at most {}°.",
-        smallest.map_or("—".to_string(), |s| s.1.clone()),
-        smallest.map_or("—".to_string(), |s| fmt(s.0))
+        smallest.map_or(MISSING.to_string(), |s| s.1.clone()),
+        smallest.map_or(MISSING.to_string(), |s| fmt(s.0))
     );
     Ok(Some(Section::with_chart(
         ANGLES_ID,
@@ -500,7 +500,9 @@ pub fn parameter_table(rows: &[Row]) -> Result<Option<Section>> {
             row.extend(ks.iter().map(|k| {
                 p.iter()
                     .find(|&&(kk, _)| kk == *k)
-                    .map_or("—".to_string(), |&(_, v)| format!("{}", v.round() as i64))
+                    .map_or(MISSING.to_string(), |&(_, v)| {
+                        format!("{}", v.round() as i64)
+                    })
             }));
             row
         })
@@ -521,17 +523,17 @@ pub fn parameter_table(rows: &[Row]) -> Result<Option<Section>> {
 }
 
 fn tied_untied_ratio(rows: &[Row], n: i64) -> String {
-    let at = |model: &str| {
+    let at = |model: ModelKind| {
         let mut v: Vec<(i64, i64)> = rows
             .iter()
-            .filter(|r| r.n_train == n && r.model == model)
+            .filter(|r| r.n_train == n && r.model == model.name())
             .map(|r| (r.latent, r.params))
             .collect();
         v.sort_unstable();
         v.dedup();
         v
     };
-    let (tied, untied) = (at("tied"), at("untied"));
+    let (tied, untied) = (at(ModelKind::Tied), at(ModelKind::Untied));
     let Some(&(k, u)) = untied.last() else {
         return String::new();
     };

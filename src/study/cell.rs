@@ -72,7 +72,9 @@ impl Study {
     /// Trained kinds with a minibatch optimizer are crossed with the
     /// protocol's learning rates (between sparsity weight and seed).
     ///
-    /// Errors: [`Error::Config`] from [`Study::validate`], and for a latent
+    /// # Errors
+    ///
+    /// [`Error::Config`] from [`Study::validate`], and for a latent
     /// size or training size the data cannot support (naming the dataset).
     pub fn cells(&self) -> Result<Vec<Cell>> {
         self.validate()?;

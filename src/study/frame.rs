@@ -344,7 +344,9 @@ pub fn write_csv(df: &DataFrame, path: &Path) -> Result<()> {
 
 /// Reads a Parquet file written by [`write_parquet`].
 ///
-/// Errors: [`Error::Io`] if it cannot be opened, [`Error::Format`] naming
+/// # Errors
+///
+/// [`Error::Io`] if it cannot be opened, [`Error::Format`] naming
 /// the file if it is not Parquet or lacks the results columns.
 pub fn read_parquet(path: &Path) -> Result<DataFrame> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
@@ -359,7 +361,9 @@ pub fn read_parquet(path: &Path) -> Result<DataFrame> {
 /// integer columns stay integers and empty fields are nulls). Columns after
 /// the results columns are read with inferred types.
 ///
-/// Errors: as [`read_parquet`].
+/// # Errors
+///
+/// As for [`read_parquet`].
 pub fn read_csv(path: &Path) -> Result<DataFrame> {
     if !path.exists() {
         return Err(Error::io(

@@ -18,7 +18,9 @@ pub const ZERO_ACTIVATION: f64 = 1e-6;
 
 /// Mean over all entries of `(a − b)²`.
 ///
-/// Errors: [`Error::Shape`] for different shapes, [`Error::InvalidData`]
+/// # Errors
+///
+/// [`Error::Shape`] for different shapes, [`Error::InvalidData`]
 /// for empty matrices or a non-finite result.
 pub fn mse(a: &DMatrix<f64>, b: &DMatrix<f64>) -> Result<f64> {
     if a.shape() != b.shape() {

@@ -161,7 +161,9 @@ impl Study {
     /// Runs every selected cell and returns the results frame, one row per
     /// cell in enumeration order (columns: [`super::COLUMNS`]).
     ///
-    /// Errors: [`Error::Config`] for an invalid study; a cache file that
+    /// # Errors
+    ///
+    /// [`Error::Config`] for an invalid study; a cache file that
     /// cannot be read ([`Error::Format`] naming it); the first failing
     /// cell's error (e.g. [`Error::Diverged`]), after every other cell has
     /// finished and been cached.

@@ -139,7 +139,9 @@ fn read_manifest(path: &Path) -> Result<ShardManifest> {
 /// CSV, each with its manifest) into one frame, rows in cell order: the
 /// frame an unsharded run returns.
 ///
-/// Errors ([`Error::InvalidData`], naming the files involved): no paths;
+/// # Errors
+///
+/// [`Error::InvalidData`], naming the files involved, for: no paths;
 /// files of different studies; a file whose rows do not match its
 /// manifest; a cell present in two files; a cell of the study in none.
 pub fn merge<P: AsRef<Path>>(paths: &[P]) -> Result<DataFrame> {

@@ -127,7 +127,9 @@ pub const CONV_LAYERS: [(usize, usize, usize, usize); 1] = [(8, 3, 2, 1)];
 /// images: [`CONV_LAYERS`], then a dense pair to `latent`, tied or not,
 /// with `activation` on every hidden representation and `bias` biases.
 ///
-/// Errors: [`Error::Config`] for an image too small for the kernel or a
+/// # Errors
+///
+/// [`Error::Config`] for an image too small for the kernel or a
 /// bias mode conv pairs do not support.
 pub(crate) fn conv_spec(
     image: (usize, usize),
@@ -369,7 +371,10 @@ impl Study {
 
     /// Restricts the study to cells with `index % n == i`, the slice a
     /// batch-scheduler task (e.g. a Slurm array job `--shard i/n`) runs.
-    /// Errors: [`Error::Config`] (field `shard`) unless `n >= 1` and `i < n`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] (field `shard`) unless `n >= 1` and `i < n`.
     pub fn shard(mut self, i: usize, n: usize) -> Result<Study> {
         check_shard(i, n)?;
         self.shard = Some((i, n));

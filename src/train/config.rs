@@ -269,8 +269,9 @@ pub struct TrainConfig {
     ///
     /// The default, 128, splits a default batch of 256 into one shard per
     /// core on a two-core machine, in fewer, taller products than 64-row
-    /// shards (784-256-64 training took 5-8% less CPU time with them;
-    /// 784-64 the same). A shard is also the sample set of KL sparsity's
+    /// shards: each product call has fixed overhead, and taller operands
+    /// keep the kernels' register tiles full (`benches/train.rs` measures
+    /// the effect). A shard is also the sample set of KL sparsity's
     /// mean activation (see [`LossConfig::kl`]).
     pub shard_size: usize,
     /// The update rule.

@@ -173,7 +173,9 @@ impl<T: Real> ShardEngine<T> {
     /// anyway to check it is finite). The gradient is borrowed from the
     /// engine's buffers and valid until the next call.
     ///
-    /// Errors are the model's: shapes, config, and [`Error::Numerical`] for a
+    /// # Errors
+    ///
+    /// The model's: shapes, config, and [`Error::Numerical`] for a
     /// non-finite loss (the first failing shard in row order) or a
     /// non-finite batch gradient.
     pub fn loss_and_grad(
@@ -187,8 +189,9 @@ impl<T: Real> ShardEngine<T> {
     }
 
     /// [`ShardEngine::loss_and_grad`] on the transposed data `xt` (`d x n`,
-    /// sample `i` is column `i`), which gathers shuffled batches several
-    /// times faster. The results are bit-identical.
+    /// sample `i` is column `i`), which gathers each sample of a shuffled
+    /// batch as one contiguous column instead of a strided row. The results
+    /// are bit-identical.
     pub fn loss_and_grad_transposed(
         &mut self,
         model: &Autoencoder<T>,

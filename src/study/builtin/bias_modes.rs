@@ -47,13 +47,16 @@ pub fn run(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<DataFrame
 pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
     let rows = rows(df)?;
     let mut out = Vec::new();
-    for (model, label) in [("linear_tied", "Linear tied"), ("tied", "ReLU tied")] {
+    for (model, label) in [
+        (ModelKind::LinearTied, "Linear tied"),
+        (ModelKind::Tied, "ReLU tied"),
+    ] {
         let mut ranked: Vec<(String, f64)> = BiasMode::ALL
             .iter()
             .filter_map(|b| {
                 let r: Vec<f64> = rows
                     .iter()
-                    .filter(|r| r.model == model && r.bias_mode == b.name())
+                    .filter(|r| r.model == model.name() && r.bias_mode == b.name())
                     .map(|r| r.ratio_to_pca)
                     .collect();
                 median(&r).map(|m| (b.name().to_string(), m))

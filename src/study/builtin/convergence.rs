@@ -132,9 +132,9 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
         .f64()?
         .iter()
         .collect();
-    let stat = |model: &str| {
+    let stat = |model: ModelKind| {
         let idx: Vec<usize> = (0..rows.len())
-            .filter(|&i| rows[i].model == model)
+            .filter(|&i| rows[i].model == model.name())
             .collect();
         let e: Vec<f64> = idx
             .iter()
@@ -146,8 +146,8 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
     };
     let mut out = Vec::new();
     for (t, u, label) in [
-        ("linear_tied", "linear_untied", "Linear"),
-        ("tied", "untied", "Nonlinear"),
+        (ModelKind::LinearTied, ModelKind::LinearUntied, "Linear"),
+        (ModelKind::Tied, ModelKind::Untied, "Nonlinear"),
     ] {
         let (te, ts, tn) = stat(t);
         let (ue, us, un) = stat(u);

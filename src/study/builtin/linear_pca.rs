@@ -44,8 +44,8 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
     let rows = rows(df)?;
     let mut out = Vec::new();
     for (kind, label) in [
-        ("linear_tied", "linear tied"),
-        ("linear_untied", "linear untied"),
+        (ModelKind::LinearTied, "linear tied"),
+        (ModelKind::LinearUntied, "linear untied"),
     ] {
         let r: Vec<_> = select(&rows, kind).collect();
         if r.is_empty() {
@@ -77,11 +77,11 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
             }
         ));
     }
-    let tied: Vec<_> = select(&rows, "linear_tied").collect();
+    let tied: Vec<_> = select(&rows, ModelKind::LinearTied).collect();
     let shares: Vec<f64> = tied
         .iter()
         .filter_map(|t| {
-            select(&rows, "linear_untied")
+            select(&rows, ModelKind::LinearUntied)
                 .find(|u| u.latent == t.latent && u.seed == t.seed && u.dataset == t.dataset)
                 .map(|u| t.params as f64 / u.params as f64)
         })

@@ -21,7 +21,7 @@ pub mod sparse;
 
 use super::frame::{Row, frame_to_rows};
 use super::protocol::Protocol;
-use super::spec::{Precision, Study};
+use super::spec::{ModelKind, Precision, Study};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::train::{LbfgsConfig, Optimizer, TrainConfig};
@@ -331,8 +331,8 @@ pub(crate) fn median(v: &[f64]) -> Option<f64> {
 }
 
 /// The rows with model `model`.
-pub(crate) fn select<'a>(rows: &'a [Row], model: &'a str) -> impl Iterator<Item = &'a Row> + 'a {
-    rows.iter().filter(move |r| r.model == model)
+pub(crate) fn select(rows: &[Row], model: ModelKind) -> impl Iterator<Item = &Row> {
+    rows.iter().filter(move |r| r.model == model.name())
 }
 
 /// An error for a frame lacking what a summary needs.
@@ -341,9 +341,10 @@ pub(crate) fn missing(what: &str) -> Error {
 }
 
 /// Formats a number for finding sentences with the reports' formatter
-/// (4 significant digits), `n/a` for a non-finite value.
+/// (4 significant digits), [`MISSING`](crate::number::MISSING) for a
+/// non-finite value, as in the reports' tables.
 pub(crate) fn sig(x: f64) -> String {
-    crate::number::format_number(x).unwrap_or_else(|_| "n/a".into())
+    crate::number::format_number(x).unwrap_or_else(|_| crate::number::MISSING.into())
 }
 
 #[cfg(test)]

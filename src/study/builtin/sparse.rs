@@ -40,7 +40,7 @@ pub fn trade_off(df: &DataFrame) -> Result<Vec<(f64, f64, f64, f64)>> {
     let rows = rows(df)?;
     let mut ws: Vec<f64> = rows
         .iter()
-        .filter(|r| r.model == "sparse_tied")
+        .filter(|r| r.model == ModelKind::SparseTied.name())
         .map(|r| r.sparsity_weight)
         .collect();
     ws.sort_by(f64::total_cmp);
@@ -50,7 +50,7 @@ pub fn trade_off(df: &DataFrame) -> Result<Vec<(f64, f64, f64, f64)>> {
         .filter_map(|w| {
             let r: Vec<_> = rows
                 .iter()
-                .filter(|r| r.model == "sparse_tied" && r.sparsity_weight == w)
+                .filter(|r| r.model == ModelKind::SparseTied.name() && r.sparsity_weight == w)
                 .collect();
             Some((
                 w,

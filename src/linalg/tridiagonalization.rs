@@ -1,11 +1,12 @@
 //! Householder reduction of a symmetric matrix to tridiagonal form,
 //! `C = Q T Qᵀ` (LAPACK's `dsytd2`, lower storage). `Q y` is left to faer's
-//! blocked Householder application (see [`super::eigen`]).
+//! blocked Householder application (see [`super::symmetric_evd`]).
 //!
 //! Why not faer's reduction: it runs one step per column, each a pass over
 //! the trailing triangle that applies the previous step's rank-2 update and
 //! forms the next matrix–vector product in the same sweep. That sweep is
-//! the whole cost (for d = 673 it is 18 ms of a 90 ms PCA fit), and faer
+//! the whole cost (and a large share of a covariance-route PCA fit, which
+//! `benches/pca.rs` times), and faer
 //! parallelises it with a split that depends on the thread count (its bits
 //! change), so it had to run on one core. Here the same fused sweep is
 //! split into a fixed number of column ranges ([`PARTS`], balanced by area),

@@ -2,11 +2,11 @@
 //! the eigenvectors of the largest ones only.
 //!
 //! The steps are LAPACK's `dsyevx` route: Householder tridiagonalisation
-//! `C = Q T Qᵀ` (see [`super::reduction`]), the eigenvalues of `T`
-//! (root-free QR, `O(d²)`, see [`super::sterf`]), eigenvectors of `T` for
+//! `C = Q T Qᵀ` (see [`super::tridiagonalization`]), the eigenvalues of `T`
+//! (root-free QR, `O(d²)`, see [`super::root_free_qr`]), eigenvectors of `T` for
 //! the wanted eigenvalues, and the back-transformation `v = Q y` of just
 //! those vectors (faer's blocked Householder application). Few wanted vectors
-//! are computed by inverse iteration (see [`super::tridiagonal`]) and
+//! are computed by inverse iteration (see [`super::inverse_iteration`]) and
 //! verified; many, or any that fail verification, come from faer's divide and
 //! conquer.
 //!
@@ -14,7 +14,7 @@
 //! number of components is a sum over the discarded ones.
 //!
 //! Determinism: the reduction splits its work in a way fixed by the problem
-//! size (see [`super::reduction`]); faer's parallel Householder application
+//! size (see [`super::tridiagonalization`]); faer's parallel Householder application
 //! splits by thread count (its bits change), so the back-transformation gets
 //! its parallelism from independent column panels instead. Divide and
 //! conquer recurses on halves fixed by the problem size
@@ -23,9 +23,9 @@
 //! [`super::covariance`]), so it uses the pool. Tests check bit-equality
 //! across pools of 1 to 4 threads.
 
-use super::reduction::Reduction;
-use super::sterf;
-use super::tridiagonal;
+use super::inverse_iteration;
+use super::root_free_qr;
+use super::tridiagonalization::Reduction;
 use crate::error::{Error, Result};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::evd::{self, ComputeEigenvectors};
@@ -126,9 +126,9 @@ impl Tridiagonal {
     }
 
     /// All eigenvalues, largest first: root-free QL/QR (see
-    /// [`super::sterf`]), or faer's implicit QR if that does not converge.
+    /// [`super::root_free_qr`]), or faer's implicit QR if that does not converge.
     pub(crate) fn eigenvalues(&self) -> Result<Vec<f64>> {
-        if let Some(values) = sterf::eigenvalues(&self.diag, &self.offdiag) {
+        if let Some(values) = root_free_qr::eigenvalues(&self.diag, &self.offdiag) {
             return Ok(values);
         }
         let (values, _) = self.tridiagonal_evd(false)?;
@@ -157,7 +157,7 @@ impl Tridiagonal {
         let m = choose(&values).min(d);
         if few(m) {
             let wanted = &values[..m];
-            let y = tridiagonal::eigenvectors(&self.diag, &self.offdiag, wanted);
+            let y = inverse_iteration::eigenvectors(&self.diag, &self.offdiag, wanted);
             if self.verified(wanted, &y) {
                 let y = Mat::from_fn(d, m, |i, j| y[j * d + i]);
                 return Ok(TopEigen {
@@ -183,9 +183,9 @@ impl Tridiagonal {
 
     /// Residual and orthogonality of inverse-iteration vectors at rounding level.
     fn verified(&self, values: &[f64], y: &[f64]) -> bool {
-        let norm = tridiagonal::one_norm(&self.diag, &self.offdiag).max(f64::MIN_POSITIVE);
-        let residual = tridiagonal::max_residual(&self.diag, &self.offdiag, values, y);
-        let cross = tridiagonal::max_cross_product(self.dim(), y);
+        let norm = inverse_iteration::one_norm(&self.diag, &self.offdiag).max(f64::MIN_POSITIVE);
+        let residual = inverse_iteration::max_residual(&self.diag, &self.offdiag, values, y);
+        let cross = inverse_iteration::max_cross_product(self.dim(), y);
         residual <= VERIFY_TOLERANCE * norm && cross <= VERIFY_TOLERANCE
     }
 
@@ -290,7 +290,7 @@ mod tests {
         assert!(values.windows(2).all(|w| w[0] >= w[1]));
         // Inverse iteration itself must pass verification here (no silent fallback).
         for m in [1, 5, 15] {
-            let y = tridiagonal::eigenvectors(&tri.diag, &tri.offdiag, &values[..m]);
+            let y = inverse_iteration::eigenvectors(&tri.diag, &tri.offdiag, &values[..m]);
             assert!(
                 tri.verified(&values[..m], &y),
                 "inverse iteration failed verification for m = {m}"
