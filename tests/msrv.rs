@@ -16,8 +16,8 @@ fn minor(version: &str) -> (u32, u32) {
 }
 
 fn declared() -> (u32, u32) {
-    let toml = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-        .unwrap();
+    let toml =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
     let line = toml
         .lines()
         .find(|l| l.trim_start().starts_with("rust-version"))
@@ -44,11 +44,20 @@ fn uses_let_chains(dir: &Path) -> bool {
 fn rust_version_is_what_the_code_needs() {
     let declared = declared();
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    assert!(uses_let_chains(&src), "no let-chain found: the 1.88 floor no longer applies");
-    assert!(declared >= (1, 88), "let-chains need Rust 1.88, Cargo.toml says {declared:?}");
+    assert!(
+        uses_let_chains(&src),
+        "no let-chain found: the 1.88 floor no longer applies"
+    );
+    assert!(
+        declared >= (1, 88),
+        "let-chains need Rust 1.88, Cargo.toml says {declared:?}"
+    );
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let out = Command::new(rustc).arg("--version").output().unwrap();
     let v = String::from_utf8_lossy(&out.stdout).into_owned();
     let running = minor(v.split_whitespace().nth(1).expect("rustc X.Y.Z"));
-    assert!(declared <= running, "rust-version {declared:?} is newer than the toolchain {v}");
+    assert!(
+        declared <= running,
+        "rust-version {declared:?} is newer than the toolchain {v}"
+    );
 }
