@@ -427,12 +427,12 @@ fn randomized_solver_matches_exact_on_separated_spectrum() {
 #[test]
 fn results_do_not_depend_on_thread_count() {
     let x = spiked(2500, 300, &[12.0, 9.0, 7.0, 5.0, 4.0], 1.0, 51);
-    let configs = [
-        Pca::count(5).solver(Solver::CovarianceEigh),
+    // Both eigenvector routes of the covariance solver, then every solver.
+    let mut configs = vec![
         Pca::count(300).solver(Solver::CovarianceEigh),
         Pca::count(20).solver(Solver::Svd),
-        Pca::count(5).solver(Solver::randomized()).seed(3),
     ];
+    configs.extend(Solver::ALL.map(|s| Pca::count(5).solver(s).seed(3)));
     // The fit, and what the fit computes from data (chunked parallel maps).
     type Run = (FittedPca<f64>, DMatrix<f64>, DMatrix<f64>, f64);
     let fits_in = |threads: usize| -> Vec<Run> {
@@ -704,12 +704,7 @@ fn repeated_top_eigenvalues_still_give_the_principal_subspace() {
 #[test]
 fn a_single_feature_is_its_own_axis() {
     let x = DMatrix::from_column_slice(5, 1, &[1.0, -2.0, 3.5, 0.25, 4.0]);
-    for solver in [
-        Solver::Auto,
-        Solver::CovarianceEigh,
-        Solver::Svd,
-        Solver::randomized(),
-    ] {
+    for solver in Solver::ALL {
         let fit = Pca::count(1).solver(solver).fit(&x).unwrap();
         assert_eq!(fit.components()[(0, 0)], 1.0, "{solver:?}");
         let var = variance_ddof1(x.as_slice());

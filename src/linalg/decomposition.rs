@@ -36,6 +36,16 @@ pub enum Solver {
 }
 
 impl Solver {
+    /// Every solver, the randomized one with its defaults: the list the
+    /// every-solver tests (thread-count bit equality, degenerate inputs)
+    /// iterate, so a new solver joins them by being added here.
+    pub const ALL: [Solver; 4] = [
+        Solver::Auto,
+        Solver::CovarianceEigh,
+        Solver::Svd,
+        Solver::randomized(),
+    ];
+
     /// The randomized solver with scikit-learn's defaults for a small number
     /// of components (10 extra directions, 7 power iterations).
     pub const fn randomized() -> Self {
