@@ -19,7 +19,7 @@ use crate::report::details;
 use crate::report::sections;
 use crate::report::{ReportInput, Section, write_report};
 use crate::study::builtin::Preset;
-use crate::study::{frame_to_rows, select_tuned};
+use crate::study::{DetailedResults, frame_to_rows, select_tuned};
 use std::path::PathBuf;
 
 impl ReportJob {
@@ -111,8 +111,9 @@ impl ReportJob {
         if self.latent.is_some() {
             return (wanted, Vec::new());
         }
-        // The protocol's validation rows are not fitted.
-        let n_fit = n_train - n_train.div_ceil(5);
+        // The protocol's validation rows are not fitted (both presets carve
+        // the same fraction).
+        let n_fit = n_train - Preset::full().protocol().validation_rows(n_train);
         let fits = |k: usize| k >= 1 && k < d && k <= n_fit;
         let (mut kept, dropped): (Vec<usize>, Vec<usize>) =
             wanted.iter().copied().partition(|&k| fits(k));
@@ -142,10 +143,15 @@ impl ReportJob {
         // on the page, for all of them.
         let all = frame_to_rows(&output.results)?;
         let rows = select_tuned(&all);
-        let tuned_details = output.details.as_ref().map(|d| {
-            let mut d = d.clone();
-            d.cells.retain(|c| rows.contains(&c.row));
-            d
+        let tuned_details = output.details.as_ref().map(|d| DetailedResults {
+            results: d.results.clone(),
+            cells: d
+                .cells
+                .iter()
+                .filter(|c| rows.contains(&c.row))
+                .cloned()
+                .collect(),
+            pcas: d.pcas.clone(),
         });
         let mut found = vec![
             sections::mse_vs_latent(&rows, name)?,

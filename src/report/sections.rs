@@ -268,12 +268,11 @@ pub fn pareto_front(points: &[(f64, f64)]) -> Vec<bool> {
 /// (seeds averaged), with the Pareto front marked.
 pub fn mse_vs_params(rows: &[Row], dataset: &str) -> Result<Option<Section>> {
     let n = full_n_train(rows);
-    let errors: Vec<(ConfigKey, Vec<(i64, f64)>)> =
-        interval_by(rows, |r| r.n_train == n, |r| r.latent, |r| Some(r.test_mse))
-            .into_iter()
-            .map(|(k, p)| (k, p.into_iter().map(|(x, y, _)| (x, y)).collect()))
-            .collect();
     let bars = interval_by(rows, |r| r.n_train == n, |r| r.latent, |r| Some(r.test_mse));
+    let errors: Vec<(ConfigKey, Vec<(i64, f64)>)> = bars
+        .iter()
+        .map(|(k, p)| (k.clone(), p.iter().map(|&(x, y, _)| (x, y)).collect()))
+        .collect();
     let params = mean_by(
         rows,
         |r| r.n_train == n,

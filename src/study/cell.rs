@@ -44,16 +44,6 @@ pub struct Cell {
     pub learning_rate: Option<f64>,
 }
 
-/// Validation rows carved from `n_train` training rows: `round(fraction ·
-/// n)`, at least one when the fraction is positive.
-pub(crate) fn validation_rows(n_train: usize, fraction: f64) -> usize {
-    if fraction == 0.0 {
-        0
-    } else {
-        ((fraction * n_train as f64).round() as usize).clamp(1, n_train.saturating_sub(1))
-    }
-}
-
 /// Number of training rows the split leaves for `ds`.
 pub(crate) fn train_part_size(ds: &Dataset, test_fraction: f64) -> usize {
     let n = ds.n_samples();
@@ -105,7 +95,7 @@ impl Study {
                         ));
                     }
                 };
-                let n_fit = n_train - validation_rows(n_train, self.protocol.validation_fraction);
+                let n_fit = n_train - self.protocol.validation_rows(n_train);
                 for &latent in &self.latents {
                     let limit = n_fit.min(ds.n_features());
                     if latent > limit {

@@ -67,6 +67,18 @@ impl Protocol {
         }
     }
 
+    /// Validation rows carved from `n_train` training rows: `round(fraction
+    /// · n)`, at least one when the fraction is positive, and never all of
+    /// them.
+    pub fn validation_rows(&self, n_train: usize) -> usize {
+        if self.validation_fraction == 0.0 {
+            0
+        } else {
+            ((self.validation_fraction * n_train as f64).round() as usize)
+                .clamp(1, n_train.saturating_sub(1))
+        }
+    }
+
     /// Checks every field.
     ///
     /// # Errors

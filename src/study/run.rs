@@ -11,7 +11,7 @@ use super::artifacts::{
     CellArtifacts, CellDetail, DetailedResults, RECONSTRUCTED_ROWS, SplitPca, StoredMatrix,
 };
 use super::cache::CellCache;
-use super::cell::{Cell, CellConfig, TrainingKey, fingerprint, validation_rows};
+use super::cell::{Cell, CellConfig, TrainingKey, fingerprint};
 use super::frame::{Row, rows_to_frame};
 use super::metrics::{
     activation_sparsity, dead_fraction, gram_deviation, mse, pca_inverse, pca_scores,
@@ -51,9 +51,8 @@ pub(crate) struct Split {
 /// Splits the first `n` training rows into fitting and validation rows, by
 /// a shuffle fixed by the split seed and `n` alone (the same for every
 /// model and seed, so comparisons are paired).
-fn carve(x: &DMatrix<f64>, fraction: f64, seed: u64) -> (DMatrix<f64>, DMatrix<f64>) {
+fn carve(x: &DMatrix<f64>, n_val: usize, seed: u64) -> (DMatrix<f64>, DMatrix<f64>) {
     let n = x.nrows();
-    let n_val = validation_rows(n, fraction);
     let order: Vec<usize> = (0..n).collect();
     let mut perm = shuffled(&order, derive_seed(seed, n as u64));
     let (val, fit) = perm.split_at_mut(n_val);
@@ -106,7 +105,7 @@ fn prepare(study: &Study, cells: &[Cell]) -> Result<Prepared> {
             let prefix = train.x().rows(0, n).into_owned();
             let (x, val) = carve(
                 &prefix,
-                study.protocol.validation_fraction,
+                study.protocol.validation_rows(n),
                 derive_seed(study.split_seed, VALIDATION_STREAM),
             );
             let k = max_latent.min(x.nrows()).min(x.ncols());

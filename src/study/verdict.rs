@@ -96,7 +96,7 @@ fn pct(x: f64) -> String {
 }
 
 /// The interval as `+a% (95% CI +b% to +c%)`, or in plain units.
-fn show(i: &Interval, percent: bool) -> String {
+pub(crate) fn describe(i: &Interval, percent: bool) -> String {
     let f = |x: f64| if percent { pct(x) } else { signed(x) };
     format!(
         "{} (95% CI {} to {}, {} seeds)",
@@ -180,11 +180,6 @@ pub(crate) fn wording(i: &Interval, below: &str, above: &str, not_converged: usi
     }
 }
 
-/// The interval as `+a% (95% CI +b% to +c%, n seeds)` or in plain units.
-pub(crate) fn describe(i: &Interval, percent: bool) -> String {
-    show(i, percent)
-}
-
 /// How many of `rows` did not converge.
 pub(crate) fn count_unsettled(rows: &[&Row]) -> usize {
     unsettled(rows.iter().copied())
@@ -220,14 +215,21 @@ fn per_size(compared: &[Compared], name: &str, percent: bool) -> String {
             } else {
                 String::new()
             };
-            format!("{name} = {}: {}{flag}", c.at, show(&c.interval, percent))
+            format!(
+                "{name} = {}: {}{flag}",
+                c.at,
+                describe(&c.interval, percent)
+            )
         })
         .collect::<Vec<_>>()
         .join("; ")
 }
 
-/// Why an answer with no direction is unclear, in words.
-fn unclear_reason(compared: &[Compared]) -> String {
+/// Why an answer is unclear, in words (nothing for a yes or a no).
+fn unclear_reason(answer: Answer, compared: &[Compared]) -> String {
+    if answer != Answer::Unclear {
+        return String::new();
+    }
     if compared.is_empty() {
         return " Too few paired cells (at least two seeds are needed).".into();
     }
@@ -340,11 +342,7 @@ fn cost_at_equal_latent(rows: &[Row]) -> Option<Verdict> {
         effect: per_size(&compared, "k", true),
         detail: format!(
             "Tied minus untied test MSE, relative to untied, paired by seed, at {n} training rows.{lead}{}",
-            if a == Answer::Unclear {
-                unclear_reason(&compared)
-            } else {
-                String::new()
-            }
+            unclear_reason(a, &compared)
         ),
         section: "mse-vs-latent",
     })
@@ -372,11 +370,7 @@ fn win_at_equal_budget(rows: &[Row]) -> Option<Verdict> {
         effect: per_size(&compared, "tied k", true),
         detail: format!(
             "Tied at latent size k against untied at k/2 (the same number of weights): tied minus untied test MSE, relative to untied, paired by seed, at {n} training rows.{}",
-            if a == Answer::Unclear {
-                unclear_reason(&compared)
-            } else {
-                String::new()
-            }
+            unclear_reason(a, &compared)
         ),
         section: "mse-vs-params",
     })
@@ -410,11 +404,7 @@ fn overfits_less(rows: &[Row]) -> Option<Verdict> {
         effect: per_size(&compared, "n", false),
         detail: format!(
             "Tied minus untied test-minus-train MSE gap (in the data's units), paired by seed, with {small} training rows.{}",
-            if a == Answer::Unclear {
-                unclear_reason(&compared)
-            } else {
-                String::new()
-            }
+            unclear_reason(a, &compared)
         ),
         section: "overfitting",
     })
@@ -451,11 +441,7 @@ fn needs_more_epochs(rows: &[Row]) -> Option<Verdict> {
         effect: per_size(&compared, "k", false),
         detail: format!(
             "Tied minus untied epochs to the best validation loss (the epoch early stopping kept), paired by seed, at {n} training rows.{}{equal}",
-            if a == Answer::Unclear {
-                unclear_reason(&compared)
-            } else {
-                String::new()
-            }
+            unclear_reason(a, &compared)
         ),
         section: "training-curves",
     })
