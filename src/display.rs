@@ -69,14 +69,10 @@ pub const BEGIN: &str = "EVCXR_BEGIN_CONTENT";
 /// The line that closes a rich-output block.
 pub const END: &str = "EVCXR_END_CONTENT";
 
-/// Frames longer than this are shown as their first [`HEAD_ROWS`] and last
-/// [`TAIL_ROWS`] rows: a notebook output of thousands of rows helps nobody
-/// and bloats the committed `.ipynb`.
-pub const MAX_ROWS: usize = 30;
-/// Rows shown from the top of a long frame.
-pub const HEAD_ROWS: usize = 20;
-/// Rows shown from the bottom of a long frame.
-pub const TAIL_ROWS: usize = 5;
+/// Frames longer than [`MAX_ROWS`] are shown as their first [`HEAD_ROWS`]
+/// and last [`TAIL_ROWS`] rows, as report tables are: a notebook output of
+/// thousands of rows helps nobody and bloats the committed `.ipynb`.
+pub use crate::report::table::{HEAD_ROWS, MAX_ROWS, TAIL_ROWS};
 
 /// One piece of rich output: a MIME type and its body.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tiedae::Error;
 use tiedae::report::charts::{
     BarChart, BarGroup, ImageGrid, ImageRow, LineChart, ParetoChart, ParetoGroup, ParetoPoint,
-    ScreeChart, Series, bar_chart, image_grid, line_chart, pareto_chart, scree_chart,
+    ScreeChart, Series, TileColors, bar_chart, image_grid, line_chart, pareto_chart, scree_chart,
 };
 use tiedae::report::number::{MISSING, format_number};
 use tiedae::report::{
@@ -208,6 +208,7 @@ fn sections() -> Vec<Section> {
             image_row("linear tied", 4, 5),
             image_row("nonlinear untied", 3, 9),
         ],
+        colors: TileColors::Diverging,
     })
     .unwrap();
     let angles = bar_chart(&BarChart {
@@ -312,6 +313,7 @@ fn input(name: &str) -> ReportInput {
                     tile_width: 8,
                     column_labels: vec![],
                     rows: vec![image_row("digits", 6, 2)],
+                    colors: TileColors::Range,
                 })
                 .unwrap(),
             ),
@@ -618,8 +620,12 @@ fn the_page_is_self_contained() {
     for a in select(&html, "[href], [src]") {
         for attr in ["href", "src"] {
             if let Some(url) = a.value().attr(attr) {
+                // Embedded rasters carry their bytes; base64 may hold "//".
+                if url.starts_with("data:image/png;base64,") {
+                    continue;
+                }
                 assert!(
-                    !url.contains("//"),
+                    !url.contains("//") && !url.contains(':'),
                     "{attr}={url:?} reaches outside the directory"
                 );
             }
@@ -920,6 +926,7 @@ fn invalid_chart_input_is_an_error() {
             label: "r".into(),
             tiles,
         }],
+        colors: TileColors::default(),
     };
     assert!(image_grid(&grid(vec![vec![0.0, 1.0, 2.0, 3.0]])).is_ok());
     for bad in [
@@ -1003,6 +1010,80 @@ fn invalid_chart_input_is_an_error() {
     ));
 }
 
+/// The pixels of the one PNG a chart embeds as a data URI, inflated with
+/// flate2 and unfiltered here (filter types 0–4, ISO/IEC 15948 9.2).
+fn embedded_png(svg: &str) -> (usize, usize, Vec<[u8; 4]>) {
+    use base64::Engine;
+    use std::io::Read;
+    let html = Html::parse_fragment(svg);
+    let images = select(&html, "image");
+    assert_eq!(images.len(), 1, "one raster per chart");
+    let href = images[0].value().attr("href").unwrap();
+    let b64 = href.strip_prefix("data:image/png;base64,").unwrap();
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    let (w, h) = png_size(&png);
+    let (w, h) = (w as usize, h as usize);
+    assert_eq!(&png[24..29], &[8, 6, 0, 0, 0], "8-bit RGBA, not interlaced");
+    let (mut at, mut idat) = (8, Vec::new());
+    while at < png.len() {
+        let len = u32::from_be_bytes(png[at..at + 4].try_into().unwrap()) as usize;
+        if &png[at + 4..at + 8] == b"IDAT" {
+            idat.extend_from_slice(&png[at + 8..at + 8 + len]);
+        }
+        at += 12 + len;
+    }
+    let mut raw = Vec::new();
+    flate2::read::ZlibDecoder::new(&idat[..])
+        .read_to_end(&mut raw)
+        .unwrap();
+    let stride = 4 * w;
+    assert_eq!(raw.len(), h * (stride + 1));
+    let mut out = vec![0u8; h * stride];
+    for y in 0..h {
+        let filter = raw[y * (stride + 1)];
+        for i in 0..stride {
+            let v = raw[y * (stride + 1) + 1 + i];
+            let a = if i >= 4 { out[y * stride + i - 4] } else { 0 };
+            let b = if y > 0 { out[(y - 1) * stride + i] } else { 0 };
+            let c = if i >= 4 && y > 0 {
+                out[(y - 1) * stride + i - 4]
+            } else {
+                0
+            };
+            out[y * stride + i] = match filter {
+                0 => v,
+                1 => v.wrapping_add(a),
+                2 => v.wrapping_add(b),
+                3 => v.wrapping_add(((a as u16 + b as u16) / 2) as u8),
+                4 => {
+                    let p = a as i16 + b as i16 - c as i16;
+                    let (pa, pb, pc) = (
+                        (p - a as i16).abs(),
+                        (p - b as i16).abs(),
+                        (p - c as i16).abs(),
+                    );
+                    let pred = if pa <= pb && pa <= pc {
+                        a
+                    } else if pb <= pc {
+                        b
+                    } else {
+                        c
+                    };
+                    v.wrapping_add(pred)
+                }
+                f => panic!("PNG filter type {f}"),
+            };
+        }
+    }
+    (
+        w,
+        h,
+        out.chunks(4).map(|p| [p[0], p[1], p[2], p[3]]).collect(),
+    )
+}
+
 #[test]
 fn image_tiles_are_scaled_each_to_its_own_range() {
     // Two 1x3 tiles a thousand units apart: each has its own black and white.
@@ -1015,17 +1096,57 @@ fn image_tiles_are_scaled_each_to_its_own_range() {
             label: "r".into(),
             tiles: vec![vec![0.0, 0.0, 10.0], vec![1000.0, 1000.0, 1010.0]],
         }],
+        colors: TileColors::Range,
     })
     .unwrap();
-    let html = Html::parse_fragment(svg.as_str());
-    let black = select(&html, "rect[fill=\"#000000\"]").len();
-    let white = select(&html, "rect[fill=\"#FFFFFF\"]").len();
-    assert_eq!(black, 2, "one black run per tile");
-    assert_eq!(white, 3, "one white run per tile, plus the canvas");
+    let (w, h, pixels) = embedded_png(svg.as_str());
+    let canvas = Html::parse_fragment(svg.as_str());
+    let root = select(&canvas, "svg");
+    assert_eq!(root[0].value().attr("width"), Some(w.to_string().as_str()));
+    assert_eq!(root[0].value().attr("height"), Some(h.to_string().as_str()));
+    // Each data pixel is a block of 8 x 8 (tiles aim at 56 px, at most 8x).
+    let count = |rgba: [u8; 4]| pixels.iter().filter(|&&p| p == rgba).count();
+    assert_eq!(
+        count([0, 0, 0, 255]),
+        2 * 2 * 64,
+        "two black pixels per tile"
+    );
+    assert_eq!(
+        count([255, 255, 255, 255]),
+        2 * 64,
+        "one white pixel per tile"
+    );
+    assert!(
+        select(&canvas, "rect").len() <= 2,
+        "pixels are raster, not rectangles"
+    );
     assert!(
         svg.as_str().contains("<text"),
         "text must be SVG text, not paths"
     );
+}
+
+#[test]
+fn diverging_tiles_put_zero_at_white_in_every_tile() {
+    let svg = image_grid(&ImageGrid {
+        title: "signs".into(),
+        tile_height: 1,
+        tile_width: 2,
+        column_labels: vec![],
+        rows: vec![ImageRow {
+            label: "r".into(),
+            tiles: vec![vec![0.0, 3.0], vec![-0.001, 0.0]],
+        }],
+        colors: TileColors::Diverging,
+    })
+    .unwrap();
+    let (_, _, pixels) = embedded_png(svg.as_str());
+    let count = |rgba: [u8; 4]| pixels.iter().filter(|&&p| p == rgba).count();
+    // 1x2 tiles are drawn 8x: zero is white in both tiles, the largest
+    // magnitude is full red in one and full blue in the other.
+    assert_eq!(count([247, 247, 247, 255]), 2 * 64);
+    assert_eq!(count([178, 24, 43, 255]), 64);
+    assert_eq!(count([33, 102, 172, 255]), 64);
 }
 
 // ---------------------------------------------------------------- browser

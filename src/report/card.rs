@@ -8,7 +8,9 @@
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::linalg::FittedPca;
-use crate::report::charts::{ImageGrid, ImageRow, ScreeChart, Svg, image_grid, scree_chart};
+use crate::report::charts::{
+    ImageGrid, ImageRow, ScreeChart, Svg, TileColors, image_grid, scree_chart,
+};
 use crate::report::input::{DatasetCard, Section};
 
 /// Sample images on the card: one per class when there are labels.
@@ -107,6 +109,7 @@ fn sample_grid(ds: &Dataset, (h, w): (usize, usize)) -> Result<Svg> {
             label: "samples".into(),
             tiles,
         }],
+        colors: TileColors::Range,
     })
 }
 

@@ -8,7 +8,9 @@
 //! comparable across models. A section with nothing to draw is left out.
 
 use crate::error::Result;
-use crate::report::charts::{ImageGrid, ImageRow, LineChart, Series, image_grid, line_chart};
+use crate::report::charts::{
+    ImageGrid, ImageRow, LineChart, Series, TileColors, image_grid, line_chart,
+};
 use crate::report::grouping::{ConfigKey, full_n_train, is_linear, is_tied, labels};
 use crate::report::input::Section;
 use crate::report::number::{MISSING, format_number};
@@ -292,11 +294,13 @@ pub fn filters(details: &DetailedResults, dataset: &str) -> Result<Option<Sectio
         tile_width: shape.1,
         column_labels: (1..=columns).map(|i| format!("{i}")).collect(),
         rows,
+        colors: TileColors::Diverging,
     })?;
     let caption = format!(
         "Each tile is one latent unit's decoder row: the image it adds to the reconstruction. \
          PCA's components are ordered by variance; an autoencoder's units have no order and, \
-         without L2, may be any rotation of them. Look for smooth, digit-like strokes (useful \
+         without L2, may be any rotation of them. White is zero, blue negative and red positive, so \
+         a unit and its sign-flipped twin show as swapped colours. Look for smooth, digit-like strokes (useful \
          features) versus noise (untrained or dead units). Rows: {}.",
         shown.join(", ")
     );
@@ -357,6 +361,7 @@ pub fn reconstructions(details: &DetailedResults, dataset: &str) -> Result<Optio
         tile_width: shape.1,
         column_labels: Vec::new(),
         rows,
+        colors: TileColors::Range,
     })?;
     let caption = format!(
         "The first test images (top row) as each model rebuilds them through a {k}-unit code. \

@@ -7,6 +7,25 @@ use crate::error::{Error, Result};
 use crate::report::number::{MISSING, format_number};
 use polars::prelude::{Column, DataFrame, DataType};
 
+/// Tables longer than this are shown as their first [`HEAD_ROWS`] and last
+/// [`TAIL_ROWS`] rows with a "…" row between, as polars prints its frames:
+/// a page of hundreds of rows helps nobody scan, and the full data is in
+/// the results files beside it.
+pub const MAX_ROWS: usize = 30;
+/// Rows shown from the top of a long table.
+pub const HEAD_ROWS: usize = 20;
+/// Rows shown from the bottom of a long table.
+pub const TAIL_ROWS: usize = 5;
+
+/// One line of a table as a page shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShownRow {
+    /// The table's row with this index.
+    Row(usize),
+    /// The "…" line standing for this many rows left out.
+    Gap(usize),
+}
+
 /// A rectangular table of formatted cells with a header row.
 ///
 /// Built with [`Table::from_dataframe`] (numbers formatted by
@@ -136,6 +155,20 @@ impl Table {
             rows,
             links: None,
         })
+    }
+
+    /// The rows a page shows, in order: all of them up to [`MAX_ROWS`],
+    /// otherwise the head, a gap and the tail.
+    pub fn shown_rows(&self) -> Vec<ShownRow> {
+        let n = self.rows.len();
+        if n <= MAX_ROWS {
+            return (0..n).map(ShownRow::Row).collect();
+        }
+        (0..HEAD_ROWS)
+            .map(ShownRow::Row)
+            .chain(std::iter::once(ShownRow::Gap(n - HEAD_ROWS - TAIL_ROWS)))
+            .chain((n - TAIL_ROWS..n).map(ShownRow::Row))
+            .collect()
     }
 
     /// Column names, in order.

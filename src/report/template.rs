@@ -10,7 +10,7 @@
 use crate::error::{Error, Result};
 use crate::report::input::{ReportInput, Section};
 use crate::report::sections::VERDICT_ID;
-use crate::report::table::Table;
+use crate::report::table::{ShownRow, Table};
 use serde::{Deserialize, Serialize};
 use tera::{Context, Tera};
 
@@ -65,14 +65,49 @@ struct CellView<'a> {
     link: Option<&'a str>,
 }
 
+/// A table line: its cells, or (for the "…" line of a long table) none
+/// and the count of rows left out.
+#[derive(Serialize)]
+struct RowView<'a> {
+    cells: Vec<CellView<'a>>,
+    hidden: usize,
+}
+
 #[derive(Serialize)]
 struct TableView<'a> {
     header: Vec<HeaderView<'a>>,
-    rows: Vec<Vec<CellView<'a>>>,
+    rows: Vec<RowView<'a>>,
+    /// Rows the page leaves out (see [`Table::shown_rows`]).
+    hidden: usize,
 }
 
 impl<'a> TableView<'a> {
     fn new(table: &'a Table) -> TableView<'a> {
+        let cells = |r: usize| {
+            table.rows()[r]
+                .iter()
+                .enumerate()
+                .map(|(c, text)| CellView {
+                    text,
+                    numeric: table.is_numeric(c),
+                    link: table.link(r, c),
+                })
+                .collect()
+        };
+        let rows: Vec<RowView<'a>> = table
+            .shown_rows()
+            .into_iter()
+            .map(|shown| match shown {
+                ShownRow::Row(r) => RowView {
+                    cells: cells(r),
+                    hidden: 0,
+                },
+                ShownRow::Gap(hidden) => RowView {
+                    cells: Vec::new(),
+                    hidden,
+                },
+            })
+            .collect();
         TableView {
             header: table
                 .header()
@@ -83,21 +118,8 @@ impl<'a> TableView<'a> {
                     numeric: table.is_numeric(c),
                 })
                 .collect(),
-            rows: table
-                .rows()
-                .iter()
-                .enumerate()
-                .map(|(r, row)| {
-                    row.iter()
-                        .enumerate()
-                        .map(|(c, text)| CellView {
-                            text,
-                            numeric: table.is_numeric(c),
-                            link: table.link(r, c),
-                        })
-                        .collect()
-                })
-                .collect(),
+            hidden: rows.iter().map(|r| r.hidden).sum(),
+            rows,
         }
     }
 }

@@ -57,7 +57,59 @@ pub fn render(size: (u32, u32), draw: impl FnOnce(&Area<'_>) -> Result<()>) -> R
         draw(&root)?;
         root.present().map_err(drawing)?;
     }
-    Ok(Svg(text))
+    Ok(Svg(compact_polylines(&text)))
+}
+
+/// Drops the points of every `points="…"` list that draw nothing: repeats
+/// of the point before (plotters rounds to whole pixels, so a long curve
+/// repeats many) and the inner points of straight horizontal or vertical
+/// runs. The drawing is unchanged pixel for pixel; a 600-epoch training
+/// curve shrinks to about a third.
+fn compact_polylines(svg: &str) -> String {
+    const KEY: &str = "points=\"";
+    let mut out = String::with_capacity(svg.len());
+    let mut rest = svg;
+    while let Some(at) = rest.find(KEY) {
+        let (before, after) = rest.split_at(at + KEY.len());
+        out.push_str(before);
+        let end = after.find('"').unwrap_or(after.len());
+        out.push_str(&compact_points(&after[..end]));
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn compact_points(list: &str) -> String {
+    let parsed: Option<Vec<(i64, i64)>> = list
+        .split_whitespace()
+        .map(|p| {
+            let (x, y) = p.split_once(',')?;
+            Some((x.parse().ok()?, y.parse().ok()?))
+        })
+        .collect();
+    // Not plotters' integer pairs: leave the list as it is.
+    let Some(points) = parsed else {
+        return list.to_string();
+    };
+    let mut kept: Vec<(i64, i64)> = Vec::with_capacity(points.len());
+    for p in points {
+        if kept.last() == Some(&p) {
+            continue;
+        }
+        if let [.., a, b] = kept[..]
+            && ((a.0 == b.0 && b.0 == p.0 && (b.1 - a.1).signum() == (p.1 - b.1).signum())
+                || (a.1 == b.1 && b.1 == p.1 && (b.0 - a.0).signum() == (p.0 - b.0).signum()))
+        {
+            kept.pop();
+        }
+        kept.push(p);
+    }
+    let mut text = String::with_capacity(list.len());
+    for (x, y) in kept {
+        text.push_str(&format!("{x},{y} "));
+    }
+    text
 }
 
 /// Splits off the title strip, draws `title` centred in it and returns the
@@ -486,5 +538,23 @@ mod tests {
         let long = ticks(&integer_axis(0.0..785.0, 12));
         assert_eq!(long[..3], ["0", "100", "200"]);
         assert!(long.len() <= 12);
+    }
+
+    #[test]
+    fn polylines_lose_only_points_that_draw_nothing() {
+        // Repeats and the inside of straight runs go; corners, turn-backs
+        // and the ends stay.
+        assert_eq!(
+            compact_points("0,0 0,0 1,0 2,0 3,0 3,1 3,2 3,1 4,5 4,5"),
+            "0,0 3,0 3,2 3,1 4,5 "
+        );
+        assert_eq!(compact_points("5,5 "), "5,5 ");
+        // Not integer pairs: untouched.
+        assert_eq!(compact_points("0.5,1 2,3"), "0.5,1 2,3");
+        let svg = "<polyline points=\"1,1 1,1 2,2 \"/><path d=\"M 0 0\"/>";
+        assert_eq!(
+            compact_polylines(svg),
+            "<polyline points=\"1,1 2,2 \"/><path d=\"M 0 0\"/>"
+        );
     }
 }

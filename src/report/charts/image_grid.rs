@@ -1,13 +1,15 @@
-//! Grids of small grey-scale images: dataset samples, learned filters beside
-//! PCA components, reconstructions of the same test images by each model.
+//! Grids of small images: dataset samples, learned filters beside PCA
+//! components, reconstructions of the same test images by each model.
 //!
-//! Pixels are SVG rectangles, so the picture stays sharp at any zoom and
-//! needs no image codec. Each tile is scaled to its own range (black = its
-//! minimum, white = its maximum): filters and components have arbitrary
-//! sign and scale, and only their pattern is meant to be compared.
+//! Labels are SVG text; the tiles are one embedded PNG raster (see
+//! [`super::png`]), as the scikit-learn gallery draws its image grids, which
+//! keeps a page of filters small. Two colour scales, see [`TileColors`].
+//! Every tile gets its own scale: filters and components have arbitrary
+//! sign and magnitude, and only their pattern is meant to be compared.
 
 use super::Svg;
-use super::common::{Area, FONT, LABEL_SIZE, TITLE_SIZE, drawing, render, require_text};
+use super::common::{FONT, LABEL_SIZE, TITLE_SIZE, drawing, render, require_text};
+use super::png::Raster;
 use crate::error::{Error, Result};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -21,7 +23,21 @@ pub struct ImageRow {
     pub tiles: Vec<Vec<f64>>,
 }
 
-/// Rows of equally sized grey-scale tiles.
+/// How tile values become colours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TileColors {
+    /// Grey, each tile min–max scaled: black its minimum, white its
+    /// maximum. For images (samples, reconstructions), whose zero means
+    /// nothing special.
+    #[default]
+    Range,
+    /// Zero-centred diverging scale: white is zero, blue negative, red
+    /// positive, full colour at the tile's largest magnitude. For filters
+    /// and components, so sign and zero read the same in every tile.
+    Diverging,
+}
+
+/// Rows of equally sized tiles.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ImageGrid {
     pub title: String,
@@ -32,6 +48,8 @@ pub struct ImageGrid {
     pub column_labels: Vec<String>,
     /// Keep rows to about 16 tiles: wider grids are scaled down to the page.
     pub rows: Vec<ImageRow>,
+    /// The colour scale of every tile.
+    pub colors: TileColors,
 }
 
 const CHART: &str = "image grid";
@@ -42,10 +60,17 @@ const GAP: usize = 8;
 const LABEL_WIDTH: usize = 170;
 const HEADER: usize = 64;
 const COLUMN_LABELS: usize = 22;
-/// Grey levels drawn. More than the eye separates in a pixel a few screen
-/// points wide; fewer levels merge neighbours into longer runs and so into
-/// fewer rectangles, which keeps large grids small.
-const LEVELS: f64 = 63.0;
+/// The frame drawn one pixel outside each tile (black at 35% on white).
+const FRAME: [u8; 3] = [166, 166, 166];
+/// ColorBrewer RdBu anchors at −1, −½, 0, ½, 1 (blue negative, red
+/// positive), interpolated linearly between them.
+const DIVERGING: [[f64; 3]; 5] = [
+    [33.0, 102.0, 172.0],
+    [103.0, 169.0, 207.0],
+    [247.0, 247.0, 247.0],
+    [239.0, 138.0, 98.0],
+    [178.0, 24.0, 43.0],
+];
 
 /// Draws `grid` as SVG.
 ///
@@ -69,7 +94,7 @@ pub fn image_grid(grid: &ImageGrid) -> Result<Svg> {
     let width = LABEL_WIDTH + columns * (tile_w + GAP) + GAP;
     let height = header + grid.rows.len() * (tile_h + GAP) + GAP;
     let size = (to_u32(width)?, to_u32(height)?);
-    render(size, |root| {
+    let svg = render(size, |root| {
         let centre = (width / 2) as i32;
         let top =
             TextStyle::from((FONT, TITLE_SIZE).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
@@ -77,8 +102,16 @@ pub fn image_grid(grid: &ImageGrid) -> Result<Svg> {
             .map_err(drawing)?;
         let small =
             TextStyle::from((FONT, LABEL_SIZE).into_font()).color(&RGBColor(0x55, 0x55, 0x55));
+        let legend = match grid.colors {
+            TileColors::Range => {
+                "each tile scaled to its own range: black = minimum, white = maximum"
+            }
+            TileColors::Diverging => {
+                "white = 0, blue < 0 < red; each tile scaled to its largest magnitude"
+            }
+        };
         root.draw(&Text::new(
-            "each tile scaled to its own range: black = minimum, white = maximum",
+            legend,
             (centre, 38),
             small.pos(Pos::new(HPos::Center, VPos::Top)),
         ))
@@ -101,13 +134,23 @@ pub fn image_grid(grid: &ImageGrid) -> Result<Svg> {
                 label.pos(Pos::new(HPos::Right, VPos::Center)),
             ))
             .map_err(drawing)?;
-            for (c, tile) in row.tiles.iter().enumerate() {
-                let x = LABEL_WIDTH + c * (tile_w + GAP);
-                draw_tile(root, tile, (h, w), scale, (x, y))?;
-            }
         }
         Ok(())
-    })
+    })?;
+    let mut raster = Raster::new(width, height)?;
+    for (r, row) in grid.rows.iter().enumerate() {
+        let y = header + r * (tile_h + GAP);
+        for (c, tile) in row.tiles.iter().enumerate() {
+            let x = LABEL_WIDTH + c * (tile_w + GAP);
+            raster.fill((x - 1, y - 1), (tile_w + 2, tile_h + 2), FRAME);
+            let colors = tile_colors(tile, grid.colors);
+            for (i, rgb) in colors.into_iter().enumerate() {
+                let (py, px) = (i / w, i % w);
+                raster.fill((x + px * scale, y + py * scale), (scale, scale), rgb);
+            }
+        }
+    }
+    svg.with_image(&raster)
 }
 
 fn to_u32(pixels: usize) -> Result<u32> {
@@ -172,75 +215,46 @@ fn validate(grid: &ImageGrid) -> Result<()> {
     Ok(())
 }
 
-/// Grey level (0..=255, quantised to [`LEVELS`] steps) of every pixel of a
-/// tile, min-max scaled within the tile. A constant tile is mid-grey: it has
-/// no pattern to show, and black would suggest "all minimum".
-fn grey_levels(tile: &[f64]) -> Vec<u8> {
-    let (lo, hi) = tile
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
-            (lo.min(v), hi.max(v))
-        });
-    let span = hi - lo;
-    tile.iter()
-        .map(|&v| {
-            let t = if span > 0.0 && span.is_finite() {
-                (v - lo) / span
-            } else {
-                0.5
-            };
-            ((t * LEVELS).round() * 255.0 / LEVELS).round() as u8
-        })
-        .collect()
-}
-
-/// Draws one tile with its top-left corner at `at`: the most common grey as
-/// one background square, then each horizontal run of another grey as one
-/// rectangle.
-fn draw_tile(
-    root: &Area<'_>,
-    tile: &[f64],
-    (h, w): (usize, usize),
-    scale: usize,
-    at: (usize, usize),
-) -> Result<()> {
-    let levels = grey_levels(tile);
-    let mut counts = [0usize; 256];
-    for &g in &levels {
-        counts[g as usize] += 1;
-    }
-    let background = (0..=255u8)
-        .max_by_key(|&g| counts[g as usize])
-        .unwrap_or(128);
-    let grey = |g: u8| RGBColor(g, g, g).filled();
-    let corner =
-        |col: usize, row: usize| ((at.0 + col * scale) as i32, (at.1 + row * scale) as i32);
-    root.draw(&Rectangle::new(
-        [corner(0, 0), corner(w, h)],
-        grey(background),
-    ))
-    .map_err(drawing)?;
-    for row in 0..h {
-        let line = &levels[row * w..(row + 1) * w];
-        let mut start = 0;
-        while start < w {
-            let g = line[start];
-            let end = start + line[start..].iter().take_while(|&&v| v == g).count();
-            if g != background {
-                root.draw(&Rectangle::new(
-                    [corner(start, row), corner(end, row + 1)],
-                    grey(g),
-                ))
-                .map_err(drawing)?;
-            }
-            start = end;
+/// The colour of every pixel of a tile, on its own scale. A constant tile
+/// is mid-grey on the range scale (it has no pattern; black would suggest
+/// "all minimum"), and white (zero) on the diverging one when it is zero.
+fn tile_colors(tile: &[f64], colors: TileColors) -> Vec<[u8; 3]> {
+    match colors {
+        TileColors::Range => {
+            let (lo, hi) = tile
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+                    (lo.min(v), hi.max(v))
+                });
+            let span = hi - lo;
+            tile.iter()
+                .map(|&v| {
+                    let t = if span > 0.0 && span.is_finite() {
+                        (v - lo) / span
+                    } else {
+                        0.5
+                    };
+                    let g = (t * 255.0).round() as u8;
+                    [g, g, g]
+                })
+                .collect()
+        }
+        TileColors::Diverging => {
+            let top = tile.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+            tile.iter()
+                .map(|&v| diverging(if top > 0.0 { v / top } else { 0.0 }))
+                .collect()
         }
     }
-    root.draw(&Rectangle::new(
-        [corner(0, 0), corner(w, h)],
-        BLACK.mix(0.35).stroke_width(1),
-    ))
-    .map_err(drawing)
+}
+
+/// The diverging colour of `t` in [−1, 1].
+fn diverging(t: f64) -> [u8; 3] {
+    let at = (t.clamp(-1.0, 1.0) + 1.0) * 2.0; // 0..=4 over the anchors
+    let lo = (at.floor() as usize).min(DIVERGING.len() - 2);
+    let f = at - lo as f64;
+    let (a, b) = (DIVERGING[lo], DIVERGING[lo + 1]);
+    [0, 1, 2].map(|c| (a[c] + f * (b[c] - a[c])).round() as u8)
 }
 
 #[cfg(test)]
@@ -248,16 +262,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_tile_spans_black_to_white() {
-        let levels = grey_levels(&[-3.0, 0.0, 5.0]);
-        assert_eq!(levels[0], 0);
-        assert_eq!(levels[2], 255);
-        // 3/8 of the way, quantised to 63 steps: round(23.625) = 24 -> 97.
-        assert_eq!(levels[1], (24.0_f64 * 255.0 / 63.0).round() as u8);
+    fn each_range_tile_spans_black_to_white() {
+        let c = tile_colors(&[-3.0, 0.0, 5.0], TileColors::Range);
+        assert_eq!(c[0], [0; 3]);
+        assert_eq!(c[2], [255; 3]);
+        // 3/8 of the way: round(95.625) = 96.
+        assert_eq!(c[1], [96; 3]);
     }
 
     #[test]
-    fn constant_tile_is_mid_grey() {
-        assert_eq!(grey_levels(&[2.0; 4]), vec![130; 4]);
+    fn constant_tiles_are_neutral() {
+        assert_eq!(tile_colors(&[2.0; 4], TileColors::Range), vec![[128; 3]; 4]);
+        assert_eq!(
+            tile_colors(&[0.0; 4], TileColors::Diverging),
+            vec![[247; 3]; 4]
+        );
+    }
+
+    #[test]
+    fn diverging_scale_is_zero_centred_and_signed() {
+        let c = tile_colors(&[-2.0, -1.0, 0.0, 1.0, 0.5], TileColors::Diverging);
+        assert_eq!(
+            c[0],
+            [33, 102, 172],
+            "largest magnitude, negative: full blue"
+        );
+        assert_eq!(c[1], [103, 169, 207], "half way to blue");
+        assert_eq!(c[2], [247, 247, 247], "zero is white whatever the range");
+        assert_eq!(c[3], [239, 138, 98], "half way to red");
+        // A quarter of the way to red: midway between white and the ½ anchor.
+        assert_eq!(c[4], [243, 193, 173]);
     }
 }

@@ -17,10 +17,11 @@ mod common;
 mod image_grid;
 mod line;
 mod pareto;
+mod png;
 mod scree;
 
 pub use bars::{BarChart, BarGroup, bar_chart};
-pub use image_grid::{ImageGrid, ImageRow, image_grid};
+pub use image_grid::{ImageGrid, ImageRow, TileColors, image_grid};
 pub use line::{Dash, LineChart, Series, line_chart};
 pub use pareto::{ParetoChart, ParetoGroup, ParetoPoint, pareto_chart};
 pub use scree::{ScreeChart, scree_chart};
@@ -39,6 +40,25 @@ impl Svg {
     /// The SVG document text, starting with `<svg`.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Lays `raster` over the whole canvas, as an embedded PNG `<image>`
+    /// after everything plotters drew.
+    fn with_image(self, raster: &png::Raster) -> crate::error::Result<Svg> {
+        let (w, h) = raster.size();
+        let close = self
+            .0
+            .rfind("</svg>")
+            .ok_or_else(|| crate::error::Error::Render("chart has no closing </svg> tag".into()))?;
+        let mut text = self.0;
+        text.insert_str(
+            close,
+            &format!(
+                "<image x=\"0\" y=\"0\" width=\"{w}\" height=\"{h}\" href=\"{}\"/>\n",
+                raster.data_uri()?
+            ),
+        );
+        Ok(Svg(text))
     }
 
     /// Consumes the chart, returning its SVG text.
