@@ -189,7 +189,7 @@ impl Study {
         };
         // `None`: the cell did not run to the end because the interrupt
         // flag was raised (before it started, or during its training).
-        let outcomes: Vec<Option<Result<(Row, Option<CellArtifacts>)>>> = cells
+        let outcomes: Vec<Option<Result<CellOutcome>>> = cells
             .par_iter()
             .map(|cell| {
                 if stopped() {
@@ -290,6 +290,9 @@ fn progress_bar(on: bool, n: usize, name: &str) -> ProgressBar {
     bar.set_message(name.to_string());
     bar
 }
+
+/// What one finished cell gives: its row, and its artifacts in a detailed run.
+type CellOutcome = (Row, Option<CellArtifacts>);
 
 fn run_cached(
     study: &Study,
