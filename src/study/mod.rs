@@ -36,5 +36,5 @@ pub use frame::{
     read_results, rows_to_frame, schema, write_csv, write_parquet, write_results,
 };
 pub use protocol::{Protocol, StopKind, select_tuned};
-pub use shard::{ShardManifest, manifest_path, merge};
+pub use shard::{ShardManifest, manifest_path, merge, read_manifest, write_manifest};
 pub use spec::{CONV_LAYERS, ModelKind, Precision, Study};
