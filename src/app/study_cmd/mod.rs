@@ -88,7 +88,12 @@ pub fn list(opts: &BuiltinOptions) -> Result<Vec<Listed>> {
 /// An unknown name; a study that is not one plain study.
 pub fn show(name: &str, opts: &BuiltinOptions, dataset_given: bool) -> Result<String> {
     let source = StudySource::parse(name)?;
-    let loaded = source.load(opts, dataset_given)?;
+    let mut loaded = source.load(opts, dataset_given)?;
+    if let StudySource::File(_) = source {
+        // Every key, so the defaults a file leaves out are visible.
+        let datasets = loaded.file.datasets.clone();
+        loaded.file = crate::study::StudyFile::from_study(&loaded.study, datasets)?;
+    }
     let toml = source::study_toml(&loaded)?;
     let origin = match source {
         StudySource::Builtin(b) => format!(
