@@ -2,13 +2,13 @@
 //!
 //! Studies are deterministic grids of cells, so they spread over a batch
 //! scheduler's job array (SLURM, PBS, LSF) without a scheduler of our own:
-//! each array task runs one shard ([`run`]: `--shard I/N`, or the shard the
-//! job-array variables give, see [`shard`]), the cells it finishes are
+//! each array task runs one shard ([`run()`]: `--shard I/N`, or the shard
+//! the job-array variables give, see [`shard`]), the cells it finishes are
 //! cached as they finish, and its results and manifest are written
-//! atomically when it ends. [`merge`] joins the shards, refusing missing,
-//! duplicate or foreign ones; [`status`] counts cells done per shard;
-//! [`list`] and [`show`] present the built-in studies, [`show`] as a study
-//! file ([`crate::study::file`]) to edit and run.
+//! atomically when it ends. [`merge_shards`] joins the shards, refusing
+//! missing, duplicate or foreign ones; [`status()`] counts cells done per
+//! shard; [`list()`] and [`show()`] present the built-in studies, [`show()`]
+//! as a study file ([`crate::study::file`]) to edit and run.
 //!
 //! SIGINT and SIGTERM (what SLURM sends at the time limit) raise the flag
 //! [`stop_on_signals`] returns: no new cell starts, training cells stop at
