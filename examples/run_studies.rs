@@ -34,6 +34,7 @@ fn main() -> tiedae::Result<()> {
     let opts = RunOptions {
         cache_dir: Some(out.join("cache")),
         progress: true,
+        ..RunOptions::default()
     };
     // Numbered in registry order; tables train nothing, so they print
     // first, without a time.

@@ -61,6 +61,14 @@ pub enum Error {
     #[error("interrupted{}", checkpoint.as_ref().map_or_else(String::new, |p| format!("; last checkpoint at {}", p.display())))]
     Interrupted { checkpoint: Option<PathBuf> },
 
+    /// A study stopped on request (SIGINT/SIGTERM) before all its selected
+    /// cells ran. Finished cells are in the cache, so running the same
+    /// study again continues where this one stopped.
+    #[error(
+        "interrupted: {done} of {total} cells done and cached; run the same command again to continue"
+    )]
+    StudyInterrupted { done: usize, total: usize },
+
     /// A numerical routine that failed to converge or met a singular system.
     #[error("numerical failure: {0}")]
     Numerical(String),

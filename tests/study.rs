@@ -191,6 +191,62 @@ fn cache_is_reused_and_corruption_is_named() {
     }
 }
 
+/// A raised interrupt flag stops the run before any cell starts and
+/// caches nothing; once lowered, the same study runs to the frame an
+/// uninterrupted run gives, and the cache then holds every cell.
+#[test]
+fn an_interrupted_study_caches_nothing_unfinished_and_reruns() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let study = small_study().cache_dir(dir.path());
+    let total = study.selected_cells().unwrap().len();
+    let flag = Arc::new(AtomicBool::new(true));
+    let err = study.clone().interrupt(flag.clone()).run().unwrap_err();
+    assert!(
+        matches!(err, Error::StudyInterrupted { done: 0, total: t } if t == total),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains(&format!("0 of {total} cells done"))
+    );
+    assert!(study.cached_cells().unwrap().iter().all(|(_, done)| !done));
+    flag.store(false, Ordering::SeqCst);
+    let df = study.clone().interrupt(flag).run().unwrap();
+    assert!(study.cached_cells().unwrap().iter().all(|(_, done)| *done));
+    assert!(same_results(&df, &small_study().run().unwrap()));
+}
+
+/// A built-in study takes its shard from the run options, so it spreads
+/// over a job array like a study file.
+#[test]
+fn built_in_studies_take_their_shard_from_the_run_options() {
+    let opts = RunOptions {
+        shard: Some((1, 2)),
+        ..RunOptions::default()
+    };
+    let study = builtin::linear_pca::study(&spiked(), &preset(), &opts).unwrap();
+    assert_eq!(study.shard, Some((1, 2)));
+    let all = study.cells().unwrap();
+    let selected = study.selected_cells().unwrap();
+    assert!(!selected.is_empty());
+    assert!(selected.iter().all(|c| c.index % 2 == 1));
+    assert_eq!(
+        selected.len(),
+        all.iter().filter(|c| c.index % 2 == 1).count()
+    );
+    let bad = RunOptions {
+        shard: Some((2, 2)),
+        ..RunOptions::default()
+    };
+    let err = builtin::linear_pca::study(&spiked(), &preset(), &bad)
+        .unwrap()
+        .cells()
+        .unwrap_err();
+    assert!(matches!(err, Error::Config { field: "shard", .. }), "{err}");
+}
+
 #[test]
 fn shards_merge_into_the_unsharded_run() {
     let dir = tempfile::tempdir().unwrap();

@@ -6,7 +6,8 @@
 //! ([`ReportJob::run`]) loads the data, sizes and runs the study
 //! ([`studies`]), fits the PCA the page's spectrum shows, and hands the
 //! results to the report layer, which only presents them. [`JobProgress`]
-//! prints the job's stages and study cells on stderr.
+//! prints the job's stages and study cells on stderr. [`study_cmd`] holds
+//! the `study` binary's commands (sharded runs, merge, status).
 //!
 //! ```no_run
 //! use tiedae::app::{JobProgress, ReportJob};
@@ -26,6 +27,7 @@ pub mod job;
 pub mod progress;
 mod report_job;
 pub mod studies;
+pub mod study_cmd;
 
 pub use job::ReportJob;
 pub use progress::JobProgress;

@@ -58,6 +58,14 @@ impl CellCache {
         })
     }
 
+    /// The cache in `dir` as it is, creating nothing: for reading only (a
+    /// missing directory holds no cells).
+    pub fn existing(dir: &Path) -> CellCache {
+        CellCache {
+            dir: dir.to_path_buf(),
+        }
+    }
+
     /// The file of cell `key`.
     pub fn path(&self, key: &str) -> PathBuf {
         self.dir.join(format!("{key}.json"))

@@ -12,12 +12,14 @@
 //! reconstructions, the fitted PCAs); [`Study::shard`],
 //! [`Study::run_to_files`] and [`merge`] spread a sweep over machines; the
 //! [`builtin`] studies test the claims of the tied-autoencoder notes and the
-//! literature, each with a summary computed from its frame.
+//! literature, each with a summary computed from its frame. A [`file`]
+//! describes a study in TOML, for the `study` binary.
 
 mod artifacts;
 pub mod builtin;
 mod cache;
 mod cell;
+pub mod file;
 mod frame;
 pub mod metrics;
 pub mod protocol;
@@ -28,10 +30,11 @@ pub mod verdict;
 
 pub use artifacts::{CellArtifacts, DetailedResults, RECONSTRUCTED_ROWS, SplitPca};
 pub use cell::{CELL_VERSION, Cell};
+pub use file::{StudyFile, read_study_file};
 pub use frame::{
     COLUMNS, ColumnType, KEY_COLUMNS, Row, check_schema, frame_to_rows, read_csv, read_parquet,
     read_results, rows_to_frame, schema, write_csv, write_parquet, write_results,
 };
 pub use protocol::{Protocol, StopKind, select_tuned};
-pub use shard::{ShardManifest, manifest_path, merge};
+pub use shard::{ShardManifest, manifest_path, merge, read_manifest, write_manifest};
 pub use spec::{CONV_LAYERS, ModelKind, Precision, Study};

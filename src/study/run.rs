@@ -31,6 +31,7 @@ use nalgebra::DMatrix;
 use polars::prelude::DataFrame;
 use rayon::prelude::*;
 use std::io::IsTerminal;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 /// One training set of a study and what is derived from it.
@@ -181,21 +182,46 @@ impl Study {
         let prepared = prepare(self, &cells)?;
         let cache = self.cache_dir.as_deref().map(CellCache::open).transpose()?;
         let bar = progress_bar(self.progress, cells.len(), &self.name);
-        let outcomes: Vec<Result<(Row, Option<CellArtifacts>)>> = cells
+        let stopped = || {
+            self.interrupt
+                .as_deref()
+                .is_some_and(|f| f.load(Ordering::SeqCst))
+        };
+        // `None`: the cell did not run to the end because the interrupt
+        // flag was raised (before it started, or during its training).
+        let outcomes: Vec<Option<Result<CellOutcome>>> = cells
             .par_iter()
             .map(|cell| {
+                if stopped() {
+                    return None;
+                }
                 let out = run_cached(self, cell, &prepared, cache.as_ref(), detailed);
                 bar.inc(1);
-                out
+                match out {
+                    Err(Error::Interrupted { .. }) => None,
+                    out => Some(out),
+                }
             })
             .collect();
         bar.finish_and_clear();
-        let mut rows = Vec::with_capacity(outcomes.len());
+        let total = outcomes.len();
+        let mut rows = Vec::with_capacity(total);
         let mut artifacts = Vec::new();
+        let mut unfinished = 0;
         for o in outcomes {
+            let Some(o) = o else {
+                unfinished += 1;
+                continue;
+            };
             let (row, art) = o?;
             rows.push(row);
             artifacts.extend(art);
+        }
+        if unfinished > 0 {
+            return Err(Error::StudyInterrupted {
+                done: total - unfinished,
+                total,
+            });
         }
         let pcas = if detailed {
             prepared
@@ -220,6 +246,37 @@ impl Study {
     }
 }
 
+impl Study {
+    /// Whether the cache holds each selected cell, in cell order, without
+    /// fitting anything (what `study status` reports). Reads the datasets
+    /// (their fingerprints are part of each cell's key) but writes nothing;
+    /// with no cache directory every cell counts as not done.
+    ///
+    /// # Errors
+    /// An invalid study ([`Error::Config`]); a cache file that exists but
+    /// cannot be read back ([`Error::Format`] naming it).
+    pub fn cached_cells(&self) -> Result<Vec<(Cell, bool)>> {
+        let cells = self.selected_cells()?;
+        let Some(dir) = self.cache_dir.as_deref() else {
+            return Ok(cells.into_iter().map(|c| (c, false)).collect());
+        };
+        let cache = CellCache::existing(dir);
+        let fps = fingerprints(self);
+        cells
+            .into_iter()
+            .map(|c| {
+                let config = cell_config(self, &c, &fps[c.dataset]);
+                let key = config.key()?;
+                let json = serde_json::to_value(&config).map_err(|e| {
+                    Error::InvalidData(format!("cannot serialize a cell config: {e}"))
+                })?;
+                let done = cache.load(&key, &json)?.is_some();
+                Ok((c, done))
+            })
+            .collect()
+    }
+}
+
 fn progress_bar(on: bool, n: usize, name: &str) -> ProgressBar {
     if !on || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
@@ -233,6 +290,9 @@ fn progress_bar(on: bool, n: usize, name: &str) -> ProgressBar {
     bar.set_message(name.to_string());
     bar
 }
+
+/// What one finished cell gives: its row, and its artifacts in a detailed run.
+type CellOutcome = (Row, Option<CellArtifacts>);
 
 fn run_cached(
     study: &Study,
@@ -450,7 +510,12 @@ fn fit_autoencoder<T: Real>(study: &Study, cell: &Cell, split: &Split) -> Result
         cfg.early_stopping = Some(EarlyStopping::patience(p));
     }
     let cfg_is_minibatch = !cfg.is_lbfgs();
-    let trainer = cfg.build()?;
+    let mut trainer = cfg.build()?;
+    if let Some(flag) = &study.interrupt {
+        // An interrupted cell is abandoned (never cached): a batch
+        // scheduler's grace period after SIGTERM may be shorter than a cell.
+        trainer = trainer.with_interrupt_flag(flag.clone());
+    }
     let x_train: DMatrix<T> = split.train.map(T::of);
     let x_val: DMatrix<T> = split.val.map(T::of);
     let x_test: DMatrix<T> = split.test.map(T::of);

@@ -106,16 +106,26 @@ impl Study {
             cells: cells.iter().map(|c| (c.index, cell_identity(c))).collect(),
         };
         write_results(&df, stem)?;
-        let mpath = manifest_path(stem);
-        write_atomic(&mpath, |w| {
-            serde_json::to_writer_pretty(&mut *w, &manifest)
-                .map_err(|e| Error::InvalidData(format!("cannot serialize a manifest: {e}")))
-        })?;
+        // The manifest goes last: its presence says the results are whole.
+        write_manifest(stem, &manifest)?;
         Ok(df)
     }
 }
 
-fn read_manifest(path: &Path) -> Result<ShardManifest> {
+/// Writes `manifest` beside results file (or stem) `path`, atomically.
+pub fn write_manifest(path: &Path, manifest: &ShardManifest) -> Result<()> {
+    write_atomic(&manifest_path(path), |w| {
+        serde_json::to_writer_pretty(&mut *w, manifest)
+            .map_err(|e| Error::InvalidData(format!("cannot serialize a manifest: {e}")))
+    })
+}
+
+/// Reads the manifest of results file `path` (see [`manifest_path`]).
+///
+/// # Errors
+/// [`Error::Io`] for a missing or unreadable manifest; [`Error::Format`]
+/// naming it for anything but a shard manifest.
+pub fn read_manifest(path: &Path) -> Result<ShardManifest> {
     let mpath = manifest_path(path);
     let bytes = std::fs::read(&mpath).map_err(|e| Error::io(&mpath, e))?;
     let m: ShardManifest = serde_json::from_slice(&bytes).map_err(|e| {

@@ -12,6 +12,7 @@ use crate::train::{Optimizer, TrainConfig};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 /// What a cell fits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -228,6 +229,12 @@ pub struct Study {
     pub progress: bool,
     /// Run only cells with `index % n == i`: `Some((i, n))`.
     pub shard: Option<(usize, usize)>,
+    /// When raised, no further cell starts and training cells stop at
+    /// their next epoch end, unfinished and uncached; the run then fails
+    /// with [`Error::StudyInterrupted`]. Whoever owns the flag decides what
+    /// raises it (the `study` binary: SIGINT and SIGTERM), as for the
+    /// trainer's own flag.
+    pub interrupt: Option<Arc<AtomicBool>>,
 }
 
 impl Study {
@@ -258,6 +265,7 @@ impl Study {
             cache_dir: None,
             progress: false,
             shard: None,
+            interrupt: None,
         }
     }
 
@@ -366,6 +374,13 @@ impl Study {
     /// Shows (or hides) the progress bar over cells.
     pub fn progress(mut self, on: bool) -> Study {
         self.progress = on;
+        self
+    }
+
+    /// Stops the run (between cells, or a training cell at an epoch end)
+    /// once `flag` is raised; see [`Study::interrupt`](Study#structfield.interrupt).
+    pub fn interrupt(mut self, flag: Arc<AtomicBool>) -> Study {
+        self.interrupt = Some(flag);
         self
     }
 

@@ -28,6 +28,7 @@ use crate::train::{LbfgsConfig, Optimizer, TrainConfig};
 use polars::prelude::DataFrame;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 /// Builds a built-in study, to run in detail (cells, histories, filters).
 pub type StudyFn = fn(&Dataset, &Preset, &RunOptions) -> Result<Study>;
@@ -270,19 +271,35 @@ impl Preset {
     }
 }
 
-/// Where a built-in study caches and whether it shows progress.
+/// Where a built-in study caches, whether it shows progress, which shard
+/// it runs and what interrupts it.
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
-    /// Cache directory (see [`Study::cache_dir`]).
+    /// Cache directory (see [`Study::cache_dir`]); each study caches in
+    /// its own subdirectory, named after it.
     pub cache_dir: Option<PathBuf>,
     /// Progress bar over cells on a terminal.
     pub progress: bool,
+    /// Run only shard `(i, n)` of the study's cells (see [`Study::shard`]),
+    /// so a built-in study can spread over a batch scheduler's job array
+    /// like a study file. Checked when the study runs.
+    pub shard: Option<(usize, usize)>,
+    /// The flag that stops the run between cells (see
+    /// [`Study::interrupt`](Study#structfield.interrupt)).
+    pub interrupt: Option<Arc<AtomicBool>>,
 }
 
 /// The dataset a built-in study runs on: `ds` itself, or a seeded sample
 /// of `max_rows` of its rows (named like `ds`).
 pub(crate) fn sample(ds: &Dataset, preset: &Preset) -> Result<Arc<Dataset>> {
-    match preset.max_rows {
+    sample_rows(ds, preset.max_rows)
+}
+
+/// `ds` itself, or the seeded sample of `max_rows` of its rows that
+/// [`sample`] takes: study files name the same sample (`max_rows`), so a
+/// built-in study written out as a file has the same cells.
+pub(crate) fn sample_rows(ds: &Dataset, max_rows: Option<usize>) -> Result<Arc<Dataset>> {
+    match max_rows {
         Some(m) if m < ds.n_samples() => {
             use rand::seq::SliceRandom;
             let mut idx: Vec<usize> = (0..ds.n_samples()).collect();
@@ -307,6 +324,8 @@ pub(crate) fn base(name: &str, ds: Arc<Dataset>, preset: &Preset, opts: &RunOpti
     if let Some(dir) = &opts.cache_dir {
         s = s.cache_dir(dir.join(name));
     }
+    s.shard = opts.shard;
+    s.interrupt = opts.interrupt.clone();
     s.precision(Precision::F32)
 }
 
