@@ -41,6 +41,7 @@ mod loss;
 mod map;
 pub mod params;
 mod spec;
+pub mod theory;
 mod tied;
 mod workspace;
 
