@@ -297,6 +297,15 @@ pub struct TrainConfig {
     pub checkpoint: Option<CheckpointConfig>,
     /// Progress output.
     pub progress: Progress,
+    /// Bao et al.'s rotation-augmented gradient: each batch gradient gets a
+    /// rotation of the latent space towards decorrelated units, so a linear
+    /// autoencoder finds the ordered principal directions at the speed it
+    /// finds their subspace (see [`super::rotation`]). For first-order
+    /// optimizers and one dense linear pair without biases. Omitted from
+    /// the serialized form when off, so older configs and their hashes are
+    /// unchanged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rotation_augmented: bool,
 }
 
 impl Default for TrainConfig {
@@ -316,6 +325,7 @@ impl Default for TrainConfig {
             seed: 0,
             checkpoint: None,
             progress: Progress::Auto,
+            rotation_augmented: false,
         }
     }
 }
@@ -415,6 +425,12 @@ impl TrainConfig {
         self
     }
 
+    /// Turns Bao et al.'s rotation-augmented gradient on or off.
+    pub fn rotation_augmented(mut self, on: bool) -> Self {
+        self.rotation_augmented = on;
+        self
+    }
+
     /// Validates and wraps the config in a [`super::Trainer`].
     pub fn build(self) -> Result<super::Trainer> {
         super::Trainer::new(self)
@@ -446,6 +462,12 @@ impl TrainConfig {
                 return Err(Error::config("batch_size", "must be at least 1"));
             }
             positive("learning_rate", self.learning_rate)?;
+        }
+        if self.rotation_augmented && self.is_lbfgs() {
+            return Err(Error::config(
+                "rotation_augmented",
+                "augments first-order updates; L-BFGS takes its own steps",
+            ));
         }
         if self.shard_size == 0 {
             return Err(Error::config("shard_size", "must be at least 1"));

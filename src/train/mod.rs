@@ -22,6 +22,7 @@ mod interrupt;
 mod lbfgs;
 mod optimizer;
 mod progress;
+pub mod rotation;
 mod run_state;
 pub mod schedule;
 mod trainer;

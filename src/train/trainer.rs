@@ -10,7 +10,7 @@ use super::progress::Reporter;
 use super::run_state::{
     RowSplit, RunContext, RunState, StopReason, TrainEvent, diverged, shuffled,
 };
-use super::{lbfgs, schedule};
+use super::{lbfgs, rotation, schedule};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::model::{Autoencoder, all_finite, first_non_finite};
@@ -378,6 +378,9 @@ impl Trainer {
         self.config
             .objective()
             .check_model(model.spec().output, model.latent_activation())?;
+        if self.config.rotation_augmented {
+            rotation::check_model(model)?;
+        }
         check_data(model, x)?;
         self.interrupt.store(false, Ordering::SeqCst);
         Ok(())
@@ -493,6 +496,9 @@ fn run_minibatch<T: Real>(
                 if n > c {
                     grad.scale(T::of(c / n));
                 }
+            }
+            if cfg.rotation_augmented {
+                rotation::augment(&st.model, &xt, rows, grad.as_mut_slice());
             }
             st.opt
                 .apply(&cfg.optimizer, &mut params, grad.as_slice(), lr, decay);
