@@ -3,13 +3,15 @@
 //! become tied under L2, closed-form singular values), Plaut 2018
 //! (principal directions recovered from a trained decoder), Bao et al. 2020
 //! (non-uniform L2 gives ordered, axis-aligned directions; the
-//! rotation-augmented gradient gets there sooner).
+//! rotation-augmented gradient gets there sooner), and the denoising
+//! corruption of Vincent et al. 2010 (seeded per sample, clean targets).
 //!
 //! Every model here is small (d ≤ 12, k ≤ 4, n ≤ 2000) and trained in f64
 //! by full-batch L-BFGS, so each test takes well under a second in release.
 
 #[allow(dead_code)]
 mod fd;
+mod threads;
 
 use nalgebra::DMatrix;
 use rand::RngExt;
@@ -22,7 +24,7 @@ use tiedae::model::theory::{
 };
 use tiedae::model::{Activation, Autoencoder, AutoencoderSpec, BiasMode, Init, LossConfig};
 use tiedae::rng::seeded;
-use tiedae::train::{LbfgsConfig, Optimizer, Progress, TrainConfig, Trainer};
+use tiedae::train::{Corruption, LbfgsConfig, Optimizer, Progress, TrainConfig, Trainer};
 
 /// Spiked-covariance samples: `spikes` over isotropic noise 0.3.
 fn spiked(n: usize, d: usize, spikes: &[f64], seed: u64) -> DMatrix<f64> {
@@ -464,4 +466,186 @@ fn rag_refuses_models_and_optimizers_it_is_not_defined_for() {
         .validate()
         .unwrap_err();
     assert!(e.to_string().contains("rotation_augmented"), "{e}");
+}
+
+/// Masking noise zeroes each entry with probability ν: over 100,000
+/// entries the count of zeros stays within 5 binomial standard deviations
+/// of `ν n`, for several ν and epochs.
+#[test]
+fn masking_zeroes_the_requested_fraction() {
+    let (rows, cols) = (2000, 50);
+    let samples: Vec<usize> = (0..rows).collect();
+    for (nu, epoch) in [(0.1, 1u64), (0.3, 2), (0.5, 3), (0.75, 4)] {
+        let mut x = DMatrix::<f64>::from_element(rows, cols, 1.0);
+        let c = Corruption::Masking { fraction: nu };
+        c.apply(&mut x, &samples, Corruption::epoch_seed(9, epoch))
+            .unwrap();
+        let n = (rows * cols) as f64;
+        let zeros = x.iter().filter(|&&v| v == 0.0).count() as f64;
+        let sd = (n * nu * (1.0 - nu)).sqrt();
+        assert!(
+            (zeros - n * nu).abs() < 5.0 * sd,
+            "ν {nu}: {zeros} zeros of {n}, expected {} ± {sd}",
+            n * nu
+        );
+        // Entries not masked keep their value.
+        assert!(x.iter().all(|&v| v == 0.0 || v == 1.0));
+    }
+    // The extremes are exact.
+    let mut x = DMatrix::<f64>::from_element(3, 4, 2.0);
+    Corruption::Masking { fraction: 0.0 }
+        .apply(&mut x, &[0, 1, 2], 5)
+        .unwrap();
+    assert!(x.iter().all(|&v| v == 2.0));
+    Corruption::Masking { fraction: 1.0 }
+        .apply(&mut x, &[0, 1, 2], 5)
+        .unwrap();
+    assert!(x.iter().all(|&v| v == 0.0));
+}
+
+/// A sample's noise depends on the seed, the epoch and the sample alone:
+/// not on its position in the batch.
+#[test]
+fn corruption_is_per_sample_and_seeded() {
+    let x = fd::random_matrix(2, 30, -1.0, 1.0, 1);
+    for c in [
+        Corruption::Masking { fraction: 0.4 },
+        Corruption::Gaussian { sigma: 0.5 },
+    ] {
+        let seed = Corruption::epoch_seed(3, 1);
+        let (mut a, mut b) = (x.clone(), DMatrix::from_fn(2, 30, |i, j| x[(1 - i, j)]));
+        c.apply(&mut a, &[3, 7], seed).unwrap();
+        c.apply(&mut b, &[7, 3], seed).unwrap();
+        assert_eq!(a.row(0), b.row(1), "{}", c.name());
+        assert_eq!(a.row(1), b.row(0), "{}", c.name());
+        let mut again = x.clone();
+        c.apply(&mut again, &[3, 7], seed).unwrap();
+        assert_eq!(a, again);
+        let mut other = x.clone();
+        c.apply(&mut other, &[3, 7], Corruption::epoch_seed(3, 2))
+            .unwrap();
+        assert_ne!(a, other, "{}: a new epoch draws new noise", c.name());
+        assert!(c.apply(&mut a.clone(), &[3], seed).is_err());
+    }
+    // Gaussian noise has the requested spread.
+    let mut z = DMatrix::<f64>::zeros(1000, 40);
+    let samples: Vec<usize> = (0..1000).collect();
+    Corruption::Gaussian { sigma: 0.5 }
+        .apply(&mut z, &samples, 11)
+        .unwrap();
+    let n = z.len() as f64;
+    let mean = z.iter().sum::<f64>() / n;
+    let var = z.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+    assert!(mean.abs() < 0.02, "{mean}");
+    assert!((var - 0.25).abs() < 0.01, "{var}");
+}
+
+/// The target is the clean input: with every input masked, a linear model
+/// without biases outputs 0, so the first batch's reconstruction loss is
+/// the mean of the clean `x²` (it would be 0 against the corrupted input).
+#[test]
+fn denoising_reconstructs_towards_the_clean_input() {
+    let x = fd::random_matrix(64, 6, -1.0, 1.0, 2);
+    let spec = AutoencoderSpec::new(&[6, 2]).bias(BiasMode::None);
+    let model = Autoencoder::<f64>::new(&spec, 1).unwrap();
+    let out = Trainer::new(
+        TrainConfig::new()
+            .epochs(1)
+            .batch_size(64)
+            .shard_size(16)
+            .optimizer(Optimizer::sgd())
+            .learning_rate(0.01)
+            .corruption(Corruption::Masking { fraction: 1.0 })
+            .progress(Progress::Silent),
+    )
+    .unwrap()
+    .fit(model, &x)
+    .unwrap();
+    let want = x.iter().map(|v| v * v).sum::<f64>() / x.len() as f64;
+    let got = out.history.epochs[0].train.reconstruction;
+    assert!((got - want).abs() <= 1e-12 * want, "{got} vs {want}");
+}
+
+/// Denoising training gives the same weights, bit for bit, on 1, 2 and 3
+/// threads, for both kinds of noise.
+#[test]
+fn denoising_is_deterministic_across_thread_counts() {
+    let x = fd::random_matrix(300, 10, 0.0, 1.0, 3).map(|v| v as f32);
+    for c in [
+        Corruption::Masking { fraction: 0.3 },
+        Corruption::Gaussian { sigma: 0.2 },
+    ] {
+        let run = || {
+            let spec = AutoencoderSpec::new(&[10, 4]).activation(Activation::Sigmoid);
+            let model = Autoencoder::<f32>::new(&spec, 5).unwrap();
+            let trainer = Trainer::new(
+                TrainConfig::new()
+                    .epochs(3)
+                    .batch_size(100)
+                    .shard_size(16)
+                    .optimizer(Optimizer::adam())
+                    .learning_rate(1e-2)
+                    .seed(21)
+                    .corruption(c)
+                    .progress(Progress::Silent),
+            )
+            .unwrap();
+            let m = trainer.fit(model, &x).unwrap().model;
+            m.params_to_vec()
+                .iter()
+                .map(|v| v.to_bits())
+                .collect::<Vec<u32>>()
+        };
+        let one = threads::on_threads(1, run);
+        for k in [2, 3] {
+            assert_eq!(
+                threads::on_threads(k, run),
+                one,
+                "{} on {k} threads",
+                c.name()
+            );
+        }
+        // And the noise matters: plain training ends elsewhere.
+        let spec = AutoencoderSpec::new(&[10, 4]).activation(Activation::Sigmoid);
+        let plain = Trainer::new(
+            TrainConfig::new()
+                .epochs(3)
+                .batch_size(100)
+                .shard_size(16)
+                .optimizer(Optimizer::adam())
+                .learning_rate(1e-2)
+                .seed(21)
+                .progress(Progress::Silent),
+        )
+        .unwrap()
+        .fit(Autoencoder::<f32>::new(&spec, 5).unwrap(), &x)
+        .unwrap()
+        .model;
+        let plain: Vec<u32> = plain.params_to_vec().iter().map(|v| v.to_bits()).collect();
+        assert_ne!(plain, one, "{}", c.name());
+    }
+}
+
+#[test]
+fn corruption_settings_are_validated_by_name() {
+    let field = |cfg: TrainConfig| match Trainer::new(cfg) {
+        Err(Error::Config { field, .. }) => field,
+        other => panic!("expected a config error, got {other:?}"),
+    };
+    for bad in [-0.1, 1.5, f64::NAN] {
+        let cfg = TrainConfig::new().corruption(Corruption::Masking { fraction: bad });
+        assert_eq!(field(cfg), "corruption.fraction");
+    }
+    for bad in [-1.0, f64::INFINITY] {
+        let cfg = TrainConfig::new().corruption(Corruption::Gaussian { sigma: bad });
+        assert_eq!(field(cfg), "corruption.sigma");
+    }
+    let cfg = TrainConfig::new()
+        .optimizer(Optimizer::lbfgs())
+        .corruption(Corruption::Gaussian { sigma: 0.1 });
+    assert_eq!(field(cfg), "corruption");
+    // Configs without the new options serialize as before.
+    let json = serde_json::to_string(&TrainConfig::new()).unwrap();
+    assert!(!json.contains("corruption") && !json.contains("rotation_augmented"));
+    assert!(!json.contains("unit_l2"));
 }

@@ -2,6 +2,7 @@
 //! a `validate()` that names the offending field, so a bad sweep fails before
 //! any work starts.
 
+use super::corruption::Corruption;
 use crate::error::{Error, Result};
 use crate::model::LossConfig;
 use serde::{Deserialize, Serialize};
@@ -306,6 +307,13 @@ pub struct TrainConfig {
     /// unchanged.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub rotation_augmented: bool,
+    /// Denoising (Vincent et al. 2010): training inputs are corrupted
+    /// afresh every epoch, per sample from the seed (see
+    /// [`super::Corruption`]), and reconstructed towards the clean samples.
+    /// Validation losses use clean inputs. For minibatch optimizers.
+    /// Omitted from the serialized form when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corruption: Option<Corruption>,
 }
 
 impl Default for TrainConfig {
@@ -326,6 +334,7 @@ impl Default for TrainConfig {
             checkpoint: None,
             progress: Progress::Auto,
             rotation_augmented: false,
+            corruption: None,
         }
     }
 }
@@ -431,6 +440,12 @@ impl TrainConfig {
         self
     }
 
+    /// Trains a denoising autoencoder with this input corruption.
+    pub fn corruption(mut self, corruption: Corruption) -> Self {
+        self.corruption = Some(corruption);
+        self
+    }
+
     /// Validates and wraps the config in a [`super::Trainer`].
     pub fn build(self) -> Result<super::Trainer> {
         super::Trainer::new(self)
@@ -468,6 +483,15 @@ impl TrainConfig {
                 "rotation_augmented",
                 "augments first-order updates; L-BFGS takes its own steps",
             ));
+        }
+        if let Some(c) = &self.corruption {
+            c.validate()?;
+            if self.is_lbfgs() {
+                return Err(Error::config(
+                    "corruption",
+                    "denoising redraws the noise every epoch; full-batch L-BFGS needs a fixed objective",
+                ));
+            }
         }
         if self.shard_size == 0 {
             return Err(Error::config("shard_size", "must be at least 1"));

@@ -16,6 +16,7 @@
 
 mod checkpoint;
 mod config;
+mod corruption;
 pub mod engine;
 mod history;
 mod interrupt;
@@ -33,6 +34,7 @@ pub use checkpoint::{
 pub use config::{
     CheckpointConfig, EarlyStopping, LbfgsConfig, Optimizer, Progress, Schedule, TrainConfig,
 };
+pub use corruption::Corruption;
 pub use engine::ShardEngine;
 pub use history::{EpochAccumulator, EpochRecord, History, LayerNorms};
 pub use interrupt::install_ctrlc_handler;

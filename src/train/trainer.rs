@@ -3,6 +3,7 @@
 
 use super::checkpoint::{Checkpoint, DataFingerprint};
 use super::config::{Optimizer, TrainConfig};
+use super::corruption::Corruption;
 use super::engine::ShardEngine;
 use super::history::History;
 use super::optimizer::OptimizerState;
@@ -482,14 +483,24 @@ fn run_minibatch<T: Real>(
                 st.acc.seconds += t0.elapsed().as_secs_f64();
                 return Err(Error::Interrupted { checkpoint: None });
             }
-            let (terms, grad, norms) =
-                match engine.loss_and_grad_transposed(&st.model, &xt, rows, &loss) {
-                    Ok(v) => v,
-                    Err(Error::Numerical(what)) => {
-                        return Err(diverged(e, b + 1, what, st.last_finite_loss));
-                    }
-                    Err(other) => return Err(other),
-                };
+            let computed = match cfg.corruption {
+                None => engine.loss_and_grad_transposed(&st.model, &xt, rows, &loss),
+                Some(c) => engine.loss_and_grad_denoising_transposed(
+                    &st.model,
+                    &xt,
+                    rows,
+                    &loss,
+                    c,
+                    Corruption::epoch_seed(cfg.seed, e as u64),
+                ),
+            };
+            let (terms, grad, norms) = match computed {
+                Ok(v) => v,
+                Err(Error::Numerical(what)) => {
+                    return Err(diverged(e, b + 1, what, st.last_finite_loss));
+                }
+                Err(other) => return Err(other),
+            };
             st.acc.add_norms(&terms, rows.len(), norms);
             if let Some(c) = cfg.clip_grad_norm {
                 let n = norms.total;
