@@ -649,3 +649,42 @@ fn corruption_settings_are_validated_by_name() {
     assert!(!json.contains("corruption") && !json.contains("rotation_augmented"));
     assert!(!json.contains("unit_l2"));
 }
+
+/// The built-in `theory` study: one row per claim with a finite
+/// measurement, and on well-separated synthetic data every claim passes.
+#[test]
+fn theory_study_measures_every_claim() {
+    use tiedae::study::builtin::{Preset, theory};
+    let ds = SpikedCovariance::new(600, 12, vec![8.0, 5.0, 3.0], 0.3, 13)
+        .generate()
+        .unwrap()
+        .dataset;
+    let mut preset = Preset::quick();
+    preset.latents = vec![3];
+    let df = theory::run(&ds, &preset).unwrap();
+    assert_eq!(df.height(), 9);
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    assert_eq!(
+        names,
+        ["paper", "claim", "formula", "measured", "tolerance", "pass"]
+    );
+    let lines = theory::summary(&df).unwrap();
+    for l in &lines {
+        eprintln!("{l}");
+    }
+    assert_eq!(lines.len(), 9);
+    let measured = df.column("measured").unwrap().f64().unwrap().clone();
+    assert!(measured.iter().all(|v| v.is_some_and(f64::is_finite)));
+    let pass = df.column("pass").unwrap().bool().unwrap().clone();
+    for (i, p) in pass.iter().enumerate() {
+        assert_eq!(p, Some(true), "{}", lines[i]);
+    }
+    // Data without k distinct principal directions is an error, not a
+    // panic or a table of NaNs.
+    let flat = tiedae::data::Dataset::new("flat", DMatrix::zeros(50, 6), None, None).unwrap();
+    assert!(theory::run(&flat, &preset).is_err());
+}
