@@ -662,7 +662,7 @@ fn theory_study_measures_every_claim() {
     let mut preset = Preset::quick();
     preset.latents = vec![3];
     let df = theory::run(&ds, &preset).unwrap();
-    assert_eq!(df.height(), 9);
+    assert_eq!(df.height(), 10);
     let names: Vec<String> = df
         .get_column_names()
         .iter()
@@ -676,7 +676,7 @@ fn theory_study_measures_every_claim() {
     for l in &lines {
         eprintln!("{l}");
     }
-    assert_eq!(lines.len(), 9);
+    assert_eq!(lines.len(), 10);
     let measured = df.column("measured").unwrap().f64().unwrap().clone();
     assert!(measured.iter().all(|v| v.is_some_and(f64::is_finite)));
     let pass = df.column("pass").unwrap().bool().unwrap().clone();
