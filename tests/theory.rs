@@ -19,8 +19,9 @@ use tiedae::Error;
 use tiedae::data::SpikedCovariance;
 use tiedae::linalg::Pca;
 use tiedae::model::theory::{
-    Tying, axis_alignment, kunin_singular_values, layer_transpose_gap, predicted_singular_values,
-    principal_directions, second_moments, singular_values_desc, subspace_distance, transpose_gap,
+    Tying, axis_alignment, denoising_singular_values, kunin_singular_values, layer_transpose_gap,
+    predicted_singular_values, principal_directions, second_moments, singular_values_desc,
+    subspace_distance, transpose_gap,
 };
 use tiedae::model::{Activation, Autoencoder, AutoencoderSpec, BiasMode, Init, LossConfig};
 use tiedae::rng::seeded;
@@ -662,7 +663,7 @@ fn theory_study_measures_every_claim() {
     let mut preset = Preset::quick();
     preset.latents = vec![3];
     let df = theory::run(&ds, &preset).unwrap();
-    assert_eq!(df.height(), 10);
+    assert_eq!(df.height(), 11);
     let names: Vec<String> = df
         .get_column_names()
         .iter()
@@ -676,7 +677,7 @@ fn theory_study_measures_every_claim() {
     for l in &lines {
         eprintln!("{l}");
     }
-    assert_eq!(lines.len(), 10);
+    assert_eq!(lines.len(), 11);
     let measured = df.column("measured").unwrap().f64().unwrap().clone();
     assert!(measured.iter().all(|v| v.is_some_and(f64::is_finite)));
     let pass = df.column("pass").unwrap().bool().unwrap().clone();
@@ -687,4 +688,41 @@ fn theory_study_measures_every_claim() {
     // panic or a table of NaNs.
     let flat = tiedae::data::Dataset::new("flat", DMatrix::zeros(50, 6), None, None).unwrap();
     assert!(theory::run(&flat, &preset).is_err());
+}
+
+/// Vincent et al. with the closed form of the expected objective: Adam on
+/// Gaussian-corrupted inputs drives a linear tied AE's singular values to
+/// `s_i² = c_i / (c_i + σ²)`, up to the noise of the last steps.
+#[test]
+fn gaussian_denoising_shrinks_singular_values_as_predicted() {
+    let (d, k) = (8, 3);
+    let x = centred(&spiked(1000, d, &[5.0, 3.0, 1.5], 1));
+    let c = second_moments(&x, false).unwrap();
+    let want = denoising_singular_values(&c, 1.0, k).unwrap();
+    let model = Trainer::new(
+        TrainConfig::new()
+            .epochs(200)
+            .batch_size(64)
+            .optimizer(Optimizer::adam())
+            .learning_rate(1e-2)
+            .schedule(tiedae::train::Schedule::Cosine { min_factor: 0.01 })
+            .corruption(Corruption::Gaussian { sigma: 1.0 })
+            .seed(2)
+            .progress(Progress::Silent),
+    )
+    .unwrap()
+    .fit(linear(d, k, true, BiasMode::None, 4), &x)
+    .unwrap()
+    .model;
+    let got = singular_values_desc(model.layers()[0].encoder_weight());
+    eprintln!("denoising: s {got:?}, predicted {want:?}");
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() < 1e-2, "{got:?} vs {want:?}");
+    }
+    assert!(denoising_singular_values(&c, -1.0, k).is_err());
+    assert!(denoising_singular_values(&c, 1.0, 0).is_err());
+    assert_eq!(
+        denoising_singular_values(&[0.0], 0.0, 1).unwrap(),
+        vec![0.0]
+    );
 }

@@ -39,6 +39,21 @@
 //! stationary point is `s² = 1 − d λ₂ / (4 c)`: the factor 2 on `σ²` the
 //! design notes mention, because `W` is penalised once but used twice.
 //!
+//! # Denoising (Vincent et al. 2010), tied, Gaussian noise
+//!
+//! Training on `X + σE` (fresh `E ~ N(0, 1)` entries) towards the clean
+//! `X` minimises, in expectation over the noise, `‖X − X P‖²_F / (N d) +
+//! σ² ‖P‖²_F / d` with `P = WᵀW`: the noise acts as a penalty on the
+//! reconstruction map. With `W = s uᵀ` that is `(tr C − c(2s² − s⁴))/d +
+//! σ² s⁴ / d`, stationary at
+//!
+//! ```text
+//! s_i² = c_i / (c_i + σ²)
+//! ```
+//!
+//! (a Wiener-filter shrinkage: directions with variance well above the
+//! noise are kept, the others damped), see [`denoising_singular_values`].
+//!
 //! # Biases
 //!
 //! Weight decay never touches biases. A model with a decoder bias (separate
@@ -162,6 +177,31 @@ pub fn kunin_singular_values(
                 0.0
             } else {
                 (1.0 - threshold / c).sqrt()
+            }
+        })
+        .collect())
+}
+
+/// The singular values of a linear tied autoencoder trained to denoise
+/// Gaussian corruption of standard deviation `sigma`, at the expected
+/// objective's minimum, largest first: `s_i = √(c_i / (c_i + σ²))` for the
+/// `k` largest second moments (derivation in the module docs; sorted
+/// largest first, as [`second_moments`] returns them).
+///
+/// Errors as [`kunin_singular_values`] for the moments and `k`, and for a
+/// negative or non-finite `sigma`; `sigma = 0` with a zero moment is 0.
+pub fn denoising_singular_values(second_moments: &[f64], sigma: f64, k: usize) -> Result<Vec<f64>> {
+    Error::require_non_negative("sigma", sigma)?;
+    // The moment and order checks are Kunin's; its λ₂ = 0 values are unused.
+    kunin_singular_values(second_moments, 0.0, 1, k, Tying::Tied)?;
+    let s2 = sigma * sigma;
+    Ok(second_moments[..k]
+        .iter()
+        .map(|&c| {
+            if c + s2 > 0.0 {
+                (c / (c + s2)).sqrt()
+            } else {
+                0.0
             }
         })
         .collect())
