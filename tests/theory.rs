@@ -6,8 +6,9 @@
 //! rotation-augmented gradient gets there sooner), and the denoising
 //! corruption of Vincent et al. 2010 (seeded per sample, clean targets).
 //!
-//! Every model here is small (d ≤ 12, k ≤ 4, n ≤ 2000) and trained in f64
-//! by full-batch L-BFGS, so each test takes well under a second in release.
+//! Every model here is small (d ≤ 12, k ≤ 4, n ≤ 2000), trained in f64 by
+//! full-batch L-BFGS or a few thousand small gradient steps, so each test
+//! takes a few seconds at most in release.
 
 #[allow(dead_code)]
 mod fd;
@@ -725,4 +726,38 @@ fn gaussian_denoising_shrinks_singular_values_as_predicted() {
         denoising_singular_values(&[0.0], 0.0, 1).unwrap(),
         vec![0.0]
     );
+}
+
+/// The rotation term is computed serially in f64, so RAG training gives the
+/// same weights, bit for bit, on any number of threads.
+#[test]
+fn rag_is_deterministic_across_thread_counts() {
+    let x = centred(&spiked(300, 8, &[5.0, 3.0, 1.5], 5)).map(|v| v as f32);
+    let run = || {
+        let spec = AutoencoderSpec::new(&[8, 3])
+            .tied(false)
+            .bias(BiasMode::None);
+        let model = Autoencoder::<f32>::new(&spec, 2).unwrap();
+        let trainer = Trainer::new(
+            TrainConfig::new()
+                .epochs(4)
+                .batch_size(100)
+                .shard_size(16)
+                .optimizer(Optimizer::momentum(0.9))
+                .learning_rate(0.05)
+                .seed(3)
+                .rotation_augmented(true)
+                .progress(Progress::Silent),
+        )
+        .unwrap();
+        let m = trainer.fit(model, &x).unwrap().model;
+        m.params_to_vec()
+            .iter()
+            .map(|v| v.to_bits())
+            .collect::<Vec<u32>>()
+    };
+    let one = threads::on_threads(1, run);
+    for k in [2, 3] {
+        assert_eq!(threads::on_threads(k, run), one, "{k} threads");
+    }
 }
