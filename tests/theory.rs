@@ -744,7 +744,7 @@ fn rag_is_deterministic_across_thread_counts() {
                 .batch_size(100)
                 .shard_size(16)
                 .optimizer(Optimizer::momentum(0.9))
-                .learning_rate(0.05)
+                .learning_rate(0.01)
                 .seed(3)
                 .rotation_augmented(true)
                 .progress(Progress::Silent),
