@@ -363,6 +363,109 @@ pub fn run(ds: &Dataset, preset: &Preset) -> Result<DataFrame> {
     frame(&claims)
 }
 
+/// The methods of [`alignment_curves`], in order.
+pub const CURVE_METHODS: [&str; 3] = ["uniform_l2", "non_uniform_l2", "rag"];
+
+/// Bao et al.'s "eventually", as data for a chart: axis alignment and
+/// subspace distance against gradient-descent steps, for a linear tied pair
+/// under uniform L2, non-uniform L2 and the rotation-augmented gradient, at
+/// each latent size of `ks`.
+///
+/// `x` is centred here. Every run starts from the same small weights
+/// (normal, σ 0.01) and takes `steps` full-batch steps at the rate `d / (16
+/// c_1)`; the metrics are recorded every `every` steps (and at the last).
+/// Non-uniform L2 weighs the units [`UnitL2::BAO`] with scale `λ₂ = 2 c_k /
+/// (0.9 d)`, uniform L2 uses the mean weight, `λ₂ / 2`, on every unit (as
+/// the paper's reference code), and RAG has no L2.
+///
+/// Frame: `method` (str, one of [`CURVE_METHODS`]), `k` and `step` (i64),
+/// `axis_alignment` and `subspace_distance` (f64).
+///
+/// # Errors
+/// A latent size of 0 or above the data's width, `every` or `steps` of 0,
+/// data without `k` non-degenerate directions, or a training error.
+pub fn alignment_curves(
+    x: &DMatrix<f64>,
+    ks: &[usize],
+    steps: usize,
+    every: usize,
+) -> Result<DataFrame> {
+    if steps == 0 || every == 0 {
+        return Err(Error::config(
+            "steps",
+            format!("steps ({steps}) and every ({every}) must be at least 1"),
+        ));
+    }
+    let (n, d) = x.shape();
+    if n < 2 {
+        return Err(Error::InvalidData(format!(
+            "alignment curves need at least 2 rows, got {n}"
+        )));
+    }
+    let mean = x.row_mean();
+    let xc = DMatrix::from_fn(n, d, |i, j| x[(i, j)] - mean[j]);
+    let c = second_moments(&xc, false)?;
+    let mut cols = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for &k in ks {
+        if k == 0 || k > d || c[k - 1].is_nan() || c[k - 1] <= 0.0 {
+            return Err(Error::config(
+                "ks",
+                format!("latent size {k} does not fit data of width {d} and its spectrum"),
+            ));
+        }
+        let u = Pca::count(k).fit(&xc)?.components().clone();
+        let lr = d as f64 / (16.0 * c[0]);
+        let l2 = 2.0 * c[k - 1] / (UnitL2::BAO.last * d as f64);
+        let ramp = UnitL2::BAO;
+        let configs = [
+            TrainConfig::new().loss(LossConfig::mse().with_l2(0.5 * l2)),
+            TrainConfig::new().loss(
+                LossConfig::mse()
+                    .with_l2(l2)
+                    .with_unit_l2(ramp.first, ramp.last),
+            ),
+            TrainConfig::new().rotation_augmented(true),
+        ];
+        for (method, cfg) in CURVE_METHODS.iter().zip(configs) {
+            let spec = AutoencoderSpec::new(&[d, k])
+                .bias(BiasMode::None)
+                .init(Init::Normal { std: 0.01 });
+            let mut model = Autoencoder::<f64>::new(&spec, 1)?;
+            let mut done = 0;
+            while done < steps {
+                let chunk = every.min(steps - done);
+                let trainer = Trainer::new(
+                    cfg.clone()
+                        .learning_rate(lr)
+                        .epochs(chunk)
+                        .batch_size(n)
+                        .shard_size(256)
+                        .optimizer(Optimizer::sgd())
+                        .progress(Progress::Silent),
+                )?;
+                model = trainer.fit(model, &xc)?.model;
+                done += chunk;
+                let w = model.layers()[0].encoder_weight();
+                cols.0.push(method.to_string());
+                cols.1.push(k as i64);
+                cols.2.push(done as i64);
+                cols.3.push(axis_alignment(&u, w)?);
+                cols.4.push(subspace_distance(&u, w)?);
+            }
+        }
+    }
+    Ok(DataFrame::new(
+        cols.0.len(),
+        vec![
+            Column::new("method".into(), cols.0),
+            Column::new("k".into(), cols.1),
+            Column::new("step".into(), cols.2),
+            Column::new("axis_alignment".into(), cols.3),
+            Column::new("subspace_distance".into(), cols.4),
+        ],
+    )?)
+}
+
 fn frame(claims: &[Claim]) -> Result<DataFrame> {
     let strs = |f: &dyn Fn(&Claim) -> String| -> Vec<String> { claims.iter().map(f).collect() };
     let measured: Vec<f64> = claims.iter().map(|c| c.measured).collect();
