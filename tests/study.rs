@@ -351,6 +351,30 @@ fn study2_l2_pins_the_individual_principal_directions() {
     // Either way the subspace itself is the principal one.
     assert!(r.iter().all(|r| r.max_angle_deg.unwrap() < 2.0));
     assert_eq!(builtin::l2_directions::summary(&df).unwrap().len(), 2);
+    // Kunin's closed form beside the learned singular values: 1 without
+    // L2, strictly between 0 and 1 with it, and the error is their gap.
+    let col = |name: &str| -> Vec<f64> {
+        df.column(name)
+            .unwrap()
+            .f64()
+            .unwrap()
+            .iter()
+            .map(Option::unwrap)
+            .collect()
+    };
+    let (s, p, e) = (
+        col("singular_value"),
+        col("predicted_singular_value"),
+        col("singular_value_error"),
+    );
+    for i in 0..r.len() {
+        if r[i].l2 == 0.0 {
+            assert_eq!(p[i], 1.0);
+        } else {
+            assert!(p[i] > 0.0 && p[i] < 1.0, "{}", p[i]);
+        }
+        assert!((e[i] - (s[i] - p[i])).abs() < 1e-12);
+    }
 }
 
 #[test]

@@ -416,7 +416,9 @@ impl<T: Real> Autoencoder<T> {
     }
 
     /// Weight decay `λ₂/2 Σ W²` over the weight matrices (tied `W` once,
-    /// biases excluded).
+    /// biases excluded). With [`LossConfig::unit_l2`], latent unit `i`'s
+    /// encoder row and decoder column (its row of a tied `W`) count `w_i`
+    /// times.
     pub fn l2_penalty(&self, loss: &LossConfig) -> f64 {
         if loss.l2 == 0.0 {
             return 0.0;
@@ -425,12 +427,38 @@ impl<T: Real> Autoencoder<T> {
         let s: f64 = self
             .layers
             .iter()
-            .map(|l| match l {
-                Layer::Tied(t) => sq(t.weight()),
-                Layer::Dense(d) => sq(d.encoder_weight()) + sq(d.decoder_weight()),
+            .enumerate()
+            .map(|(l, layer)| match (self.unit_weights(l, loss), layer) {
+                (Some(w), Layer::Tied(t)) => weighted_rows(t.weight(), &w),
+                (Some(w), Layer::Dense(d)) => {
+                    weighted_rows(d.encoder_weight(), &w) + weighted_cols(d.decoder_weight(), &w)
+                }
+                (None, Layer::Tied(t)) => sq(t.weight()),
+                (None, Layer::Dense(d)) => sq(d.encoder_weight()) + sq(d.decoder_weight()),
             })
             .sum();
         0.5 * loss.l2 * s
+    }
+
+    /// The per-unit weights of pair `l`'s decay under `loss`: Some for the
+    /// latent pair when [`LossConfig::unit_l2`] is set (and the pair is
+    /// dense; conv latent pairs are refused by the loss calls).
+    fn unit_weights(&self, l: usize, loss: &LossConfig) -> Option<Vec<f64>> {
+        let u = loss.unit_l2?;
+        let layer = self.layers.get(l)?;
+        (l + 1 == self.layers.len() && layer.conv().is_none()).then(|| u.weights(self.latent_dim()))
+    }
+
+    /// Refuses non-uniform L2 on a conv latent pair, whose weight rows are
+    /// channels rather than latent units.
+    fn check_unit_l2(&self, loss: &LossConfig) -> Result<()> {
+        if loss.unit_l2.is_some() && self.layers.last().is_some_and(|l| l.conv().is_some()) {
+            return Err(Error::config(
+                "unit_l2",
+                "non-uniform L2 weighs latent units; it needs a dense latent pair, not a conv one",
+            ));
+        }
+        Ok(())
     }
 
     /// Adds weight decay to `terms` (its `l2` and `total`) and `λ₂ W` to the
@@ -451,24 +479,39 @@ impl<T: Real> Autoencoder<T> {
         if loss.l2 == 0.0 {
             return Ok(());
         }
+        self.check_unit_l2(loss)?;
         let p = self.l2_penalty(loss);
         terms.l2 += p;
         terms.total += p;
-        let lam = T::of(loss.l2);
         let g = grad.as_mut_slice();
         // Every stored matrix sits row-major in its slot (see `params`).
-        let decay = |g: &mut [T], m: &DMatrix<T>| {
+        // `unit(i, j)` is the per-unit factor of entry (i, j): 1 when
+        // uniform, else the weight of the entry's latent unit.
+        let decay = |g: &mut [T], m: &DMatrix<T>, unit: &dyn Fn(usize, usize) -> f64| {
             let (rows, cols) = m.shape();
             for i in 0..rows {
                 for j in 0..cols {
-                    g[i * cols + j] += lam * m[(i, j)];
+                    g[i * cols + j] += T::of(loss.l2 * unit(i, j)) * m[(i, j)];
                 }
             }
         };
-        for (layer, s) in self.layers.iter().zip(self.layout.layers()) {
-            decay(&mut g[s.weight.clone()], layer.encoder_weight());
+        for (l, (layer, s)) in self.layers.iter().zip(self.layout.layers()).enumerate() {
+            let w = self.unit_weights(l, loss);
+            match &w {
+                None => decay(&mut g[s.weight.clone()], layer.encoder_weight(), &|_, _| {
+                    1.0
+                }),
+                // Encoder rows (and a tied W's rows) are the latent units.
+                Some(w) => decay(&mut g[s.weight.clone()], layer.encoder_weight(), &|i, _| {
+                    w[i]
+                }),
+            }
             if let (Layer::Dense(dense), Some(range)) = (layer, &s.decoder_weight) {
-                decay(&mut g[range.clone()], dense.decoder_weight());
+                match &w {
+                    None => decay(&mut g[range.clone()], dense.decoder_weight(), &|_, _| 1.0),
+                    // Decoder columns are the latent units.
+                    Some(w) => decay(&mut g[range.clone()], dense.decoder_weight(), &|_, j| w[j]),
+                }
             }
         }
         finite(terms.total, "loss with weight decay")?;
@@ -645,6 +688,7 @@ impl<T: Real> Autoencoder<T> {
         norm: Normalizer,
     ) -> Result<()> {
         loss.check_model(self.spec.output, self.latent_activation())?;
+        self.check_unit_l2(loss)?;
         check_input(x, self.input_dim(), "input")?;
         if target.shape() != x.shape() {
             return Err(Error::Shape(format!(
@@ -710,6 +754,22 @@ fn weight_slots<'a, T>(
         Some(p) => (&mut p.encoder, &mut p.decoder),
         None => weights.split_at_mut(encoder_len),
     }
+}
+
+/// `Σ_i w_i ‖row i‖²` in f64.
+fn weighted_rows<T: Real>(m: &DMatrix<T>, w: &[f64]) -> f64 {
+    m.row_iter()
+        .zip(w)
+        .map(|(r, &wi)| wi * r.iter().map(|x| x.f64() * x.f64()).sum::<f64>())
+        .sum()
+}
+
+/// `Σ_j w_j ‖column j‖²` in f64.
+fn weighted_cols<T: Real>(m: &DMatrix<T>, w: &[f64]) -> f64 {
+    m.column_iter()
+        .zip(w)
+        .map(|(c, &wj)| wj * c.iter().map(|x| x.f64() * x.f64()).sum::<f64>())
+        .sum()
 }
 
 fn finite(v: f64, what: &str) -> Result<f64> {

@@ -37,6 +37,65 @@ pub struct KlSparsity {
     pub weight: f64,
 }
 
+/// Non-uniform weight decay over the latent units (Bao, Lucas, Sachdeva &
+/// Grosse 2020): latent unit `i` of `k` has its weights (its encoder row and
+/// decoder column, or its row of a tied `W`) decayed by `λ₂ w_i`, with `w_i`
+/// linear from `first` (unit 0) to `last` (unit `k − 1`).
+///
+/// Why: uniform L2 leaves the loss invariant under rotations of the latent
+/// space only when all units weigh the same. Distinct weights `w_1 < … < w_k`
+/// break that symmetry, so the minimum is unique up to signs: unit `i` holds
+/// the `i`-th principal direction, ordered and axis-aligned, not merely a
+/// rotation of them. In this crate's normalisation the optimum of an untied
+/// pair has `s_i² = 1 − d λ₂ w_i / (2 c_i)` along eigenvector `i` of
+/// `XᵀX / N` (see [`super::theory`]). The paper's default weights are
+/// `linspace(0.1, 0.9, k)` ([`UnitL2::BAO`]), the scale being set by λ₂.
+///
+/// Only the innermost (latent) pair is weighted per unit; outer pairs of a
+/// deep stack keep the uniform λ₂.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitL2 {
+    /// Weight `w` of latent unit 0 (finite, > 0).
+    pub first: f64,
+    /// Weight `w` of the last latent unit (finite, > 0).
+    pub last: f64,
+}
+
+impl UnitL2 {
+    /// Bao et al.'s default, `linspace(0.1, 0.9, k)`.
+    pub const BAO: UnitL2 = UnitL2 {
+        first: 0.1,
+        last: 0.9,
+    };
+
+    /// The weight of unit `i` of `k` (`first` when `k == 1`).
+    pub fn weight(&self, i: usize, k: usize) -> f64 {
+        if k <= 1 {
+            self.first
+        } else {
+            self.first + (self.last - self.first) * i as f64 / (k - 1) as f64
+        }
+    }
+
+    /// The weights of all `k` units.
+    pub fn weights(&self, k: usize) -> Vec<f64> {
+        (0..k).map(|i| self.weight(i, k)).collect()
+    }
+
+    fn validate(&self) -> Result<()> {
+        for (field, v) in [("unit_l2.first", self.first), ("unit_l2.last", self.last)] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(Error::config(
+                    field,
+                    format!("must be finite and > 0, got {v}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// An objective: reconstruction plus optional regularisers.
 #[derive(Clone, Copy, Debug, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,6 +115,12 @@ pub struct LossConfig {
     /// λ₂ of the weight decay `λ₂/2 Σ W²` over weight matrices (a tied `W`
     /// counted once, biases excluded).
     pub l2: f64,
+    /// Per-latent-unit weights of the L2 term on the latent pair (Bao et
+    /// al.'s non-uniform L2); `None` is uniform. Has no effect when `l2` is
+    /// 0. Omitted from the serialized form when `None`, so configs (and
+    /// their hashes) written before it existed are unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_l2: Option<UnitL2>,
 }
 
 impl LossConfig {
@@ -93,11 +158,21 @@ impl LossConfig {
         self
     }
 
+    /// Makes the L2 term non-uniform over the latent units, weights linear
+    /// from `first` to `last` (see [`UnitL2`]).
+    pub fn with_unit_l2(mut self, first: f64, last: f64) -> Self {
+        self.unit_l2 = Some(UnitL2 { first, last });
+        self
+    }
+
     /// Checks the coefficients (model-independent).
     pub fn validate(&self) -> Result<()> {
         let weight = Error::require_non_negative;
         weight("l1", self.l1)?;
         weight("l2", self.l2)?;
+        if let Some(u) = &self.unit_l2 {
+            u.validate()?;
+        }
         if let Some(kl) = self.kl {
             weight("kl.weight", kl.weight)?;
             if !(kl.target > 0.0 && kl.target < 1.0) {

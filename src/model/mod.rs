@@ -41,6 +41,7 @@ mod loss;
 mod map;
 pub mod params;
 mod spec;
+pub mod theory;
 mod tied;
 mod workspace;
 
@@ -53,7 +54,7 @@ pub use file::{MODEL_FORMAT, MODEL_VERSION};
 pub use gradient::{GradNorms, Gradient, LayerGradNorms, TiedParts};
 pub(crate) use kernels::{all_finite, first_non_finite};
 pub use layer::Layer;
-pub use loss::{KlSparsity, LossConfig, LossTerms, Normalizer, Reconstruction};
+pub use loss::{KlSparsity, LossConfig, LossTerms, Normalizer, Reconstruction, UnitL2};
 pub use params::{LayerCount, LayerSlots, ParamLayout, ParameterCount};
 pub use spec::{AutoencoderSpec, Init};
 pub use tied::TiedLinear;

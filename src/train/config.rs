@@ -2,6 +2,7 @@
 //! a `validate()` that names the offending field, so a bad sweep fails before
 //! any work starts.
 
+use super::corruption::Corruption;
 use crate::error::{Error, Result};
 use crate::model::LossConfig;
 use serde::{Deserialize, Serialize};
@@ -297,6 +298,22 @@ pub struct TrainConfig {
     pub checkpoint: Option<CheckpointConfig>,
     /// Progress output.
     pub progress: Progress,
+    /// Bao et al.'s rotation-augmented gradient: each batch gradient gets a
+    /// rotation of the latent space towards decorrelated units, so a linear
+    /// autoencoder finds the ordered principal directions at the speed it
+    /// finds their subspace (see [`super::rotation`]). For first-order
+    /// optimizers and one dense linear pair without biases. Omitted from
+    /// the serialized form when off, so older configs and their hashes are
+    /// unchanged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rotation_augmented: bool,
+    /// Denoising (Vincent et al. 2010): training inputs are corrupted
+    /// afresh every epoch, per sample from the seed (see
+    /// [`super::Corruption`]), and reconstructed towards the clean samples.
+    /// Validation losses use clean inputs. For minibatch optimizers.
+    /// Omitted from the serialized form when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corruption: Option<Corruption>,
 }
 
 impl Default for TrainConfig {
@@ -316,6 +333,8 @@ impl Default for TrainConfig {
             seed: 0,
             checkpoint: None,
             progress: Progress::Auto,
+            rotation_augmented: false,
+            corruption: None,
         }
     }
 }
@@ -415,6 +434,18 @@ impl TrainConfig {
         self
     }
 
+    /// Turns Bao et al.'s rotation-augmented gradient on or off.
+    pub fn rotation_augmented(mut self, on: bool) -> Self {
+        self.rotation_augmented = on;
+        self
+    }
+
+    /// Trains a denoising autoencoder with this input corruption.
+    pub fn corruption(mut self, corruption: Corruption) -> Self {
+        self.corruption = Some(corruption);
+        self
+    }
+
     /// Validates and wraps the config in a [`super::Trainer`].
     pub fn build(self) -> Result<super::Trainer> {
         super::Trainer::new(self)
@@ -446,6 +477,21 @@ impl TrainConfig {
                 return Err(Error::config("batch_size", "must be at least 1"));
             }
             positive("learning_rate", self.learning_rate)?;
+        }
+        if self.rotation_augmented && self.is_lbfgs() {
+            return Err(Error::config(
+                "rotation_augmented",
+                "augments first-order updates; L-BFGS takes its own steps",
+            ));
+        }
+        if let Some(c) = &self.corruption {
+            c.validate()?;
+            if self.is_lbfgs() {
+                return Err(Error::config(
+                    "corruption",
+                    "denoising redraws the noise every epoch; full-batch L-BFGS needs a fixed objective",
+                ));
+            }
         }
         if self.shard_size == 0 {
             return Err(Error::config("shard_size", "must be at least 1"));

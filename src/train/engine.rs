@@ -8,6 +8,7 @@
 //! floating-point operation therefore happens in the same order whatever the
 //! rayon thread count, so a seed fixes the weights bit for bit.
 
+use super::corruption::Corruption;
 use crate::error::{Error, Result};
 use crate::model::{
     Autoencoder, GradNorms, Gradient, LossConfig, LossTerms, Normalizer, TiedParts, Workspace,
@@ -25,6 +26,8 @@ pub const MAX_BLOCKS: usize = 16;
 /// nothing.
 struct Block<T: Real> {
     x: DMatrix<T>,
+    /// The corrupted copy of `x` when denoising (empty otherwise).
+    noisy: DMatrix<T>,
     ws: Workspace<T>,
     grad: Gradient<T>,
     scratch: Gradient<T>,
@@ -185,7 +188,7 @@ impl<T: Real> ShardEngine<T> {
         rows: &[usize],
         loss: &LossConfig,
     ) -> Result<(LossTerms, &mut Gradient<T>, &GradNorms)> {
-        self.grad_from(model, Source::Rows(x), rows, loss)
+        self.grad_from(model, Source::Rows(x), rows, loss, None)
     }
 
     /// [`ShardEngine::loss_and_grad`] on the transposed data `xt` (`d x n`,
@@ -199,7 +202,32 @@ impl<T: Real> ShardEngine<T> {
         samples: &[usize],
         loss: &LossConfig,
     ) -> Result<(LossTerms, &mut Gradient<T>, &GradNorms)> {
-        self.grad_from(model, Source::Columns(xt), samples, loss)
+        self.grad_from(model, Source::Columns(xt), samples, loss, None)
+    }
+
+    /// [`ShardEngine::loss_and_grad_transposed`] for a denoising
+    /// autoencoder: each shard's samples are corrupted by `corruption` from
+    /// `epoch_seed` (per sample, see [`Corruption::apply`]) before encoding,
+    /// and the loss compares the output with the clean samples. The noise
+    /// depends on the sample indices only, so results stay independent of
+    /// the thread count.
+    pub fn loss_and_grad_denoising_transposed(
+        &mut self,
+        model: &Autoencoder<T>,
+        xt: &DMatrix<T>,
+        samples: &[usize],
+        loss: &LossConfig,
+        corruption: Corruption,
+        epoch_seed: u64,
+    ) -> Result<(LossTerms, &mut Gradient<T>, &GradNorms)> {
+        corruption.validate()?;
+        self.grad_from(
+            model,
+            Source::Columns(xt),
+            samples,
+            loss,
+            Some((corruption, epoch_seed)),
+        )
     }
 
     fn grad_from(
@@ -208,6 +236,7 @@ impl<T: Real> ShardEngine<T> {
         x: Source<'_, T>,
         rows: &[usize],
         loss: &LossConfig,
+        noise: Option<(Corruption, u64)>,
     ) -> Result<(LossTerms, &mut Gradient<T>, &GradNorms)> {
         Self::check_rows(x, rows)?;
         let norm = Normalizer::new(rows.len())?;
@@ -223,6 +252,7 @@ impl<T: Real> ShardEngine<T> {
         while self.blocks.len() < nblocks {
             self.blocks.push(Block {
                 x: DMatrix::zeros(0, 0),
+                noisy: DMatrix::zeros(0, 0),
                 ws: Workspace::new(),
                 grad: model.zero_gradient(),
                 scratch: model.zero_gradient(),
@@ -235,11 +265,25 @@ impl<T: Real> ShardEngine<T> {
                 let mut sum = LossTerms::default();
                 for (s, rows) in group.iter().enumerate() {
                     x.gather(rows, &mut b.x);
+                    if let Some((c, seed)) = noise {
+                        b.noisy.clone_from(&b.x);
+                        c.apply(&mut b.noisy, rows, seed)?;
+                    }
+                    // Denoising encodes the corrupted copy; the target is
+                    // always the clean sample.
+                    let input = if noise.is_some() { &b.noisy } else { &b.x };
                     let t = if s == 0 {
-                        model.shard_loss_and_grad(&b.x, &b.x, loss, norm, &mut b.ws, &mut b.grad)?
+                        model.shard_loss_and_grad(
+                            input,
+                            &b.x,
+                            loss,
+                            norm,
+                            &mut b.ws,
+                            &mut b.grad,
+                        )?
                     } else {
                         let t = model.shard_loss_and_grad(
-                            &b.x,
+                            input,
                             &b.x,
                             loss,
                             norm,

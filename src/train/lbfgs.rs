@@ -219,6 +219,14 @@ pub(crate) fn run<T: Real>(
         evaluator.borrow_mut().evals = 0;
         state = match solver.next_iter(&mut problem, state) {
             Ok((s, _)) => s,
+            // The evaluation budget cut the line search off near the
+            // optimum: the last accepted point (already in `st`) stands, as
+            // the budget's docs promise, rather than reading as divergence.
+            Err(err)
+                if evaluator.borrow().error.is_none() && format!("{err:#}").contains(STALLED) =>
+            {
+                break TerminationReason::SolverExit(STALLED.into());
+            }
             Err(err) => {
                 return Err(fail(&evaluator, e, st.last_finite_loss, solver_error(err)));
             }

@@ -6,7 +6,8 @@
 //! ([`History::to_dataframe`]).
 //!
 //! Reproducibility: the validation split and every epoch's shuffle come from
-//! the seed alone (`derive_seed(seed, epoch)`), and batches are cut into
+//! the seed alone (`derive_seed(seed, epoch)`), as does a denoising run's
+//! corruption (per epoch and sample, see [`Corruption`]), and batches are cut into
 //! fixed-size shards whose gradients are summed in a fixed order (see
 //! [`engine`]), so a seed gives the same weights bit for bit with any rayon
 //! thread count, and a resumed run the same weights as an uninterrupted one.
@@ -16,12 +17,14 @@
 
 mod checkpoint;
 mod config;
+mod corruption;
 pub mod engine;
 mod history;
 mod interrupt;
 mod lbfgs;
 mod optimizer;
 mod progress;
+pub mod rotation;
 mod run_state;
 pub mod schedule;
 mod trainer;
@@ -32,6 +35,7 @@ pub use checkpoint::{
 pub use config::{
     CheckpointConfig, EarlyStopping, LbfgsConfig, Optimizer, Progress, Schedule, TrainConfig,
 };
+pub use corruption::Corruption;
 pub use engine::ShardEngine;
 pub use history::{EpochAccumulator, EpochRecord, History, LayerNorms};
 pub use interrupt::install_ctrlc_handler;

@@ -3,6 +3,7 @@
 
 use super::checkpoint::{Checkpoint, DataFingerprint};
 use super::config::{Optimizer, TrainConfig};
+use super::corruption::Corruption;
 use super::engine::ShardEngine;
 use super::history::History;
 use super::optimizer::OptimizerState;
@@ -10,7 +11,7 @@ use super::progress::Reporter;
 use super::run_state::{
     RowSplit, RunContext, RunState, StopReason, TrainEvent, diverged, shuffled,
 };
-use super::{lbfgs, schedule};
+use super::{lbfgs, rotation, schedule};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::model::{Autoencoder, all_finite, first_non_finite};
@@ -378,6 +379,9 @@ impl Trainer {
         self.config
             .objective()
             .check_model(model.spec().output, model.latent_activation())?;
+        if self.config.rotation_augmented {
+            rotation::check_model(model)?;
+        }
         check_data(model, x)?;
         self.interrupt.store(false, Ordering::SeqCst);
         Ok(())
@@ -479,20 +483,33 @@ fn run_minibatch<T: Real>(
                 st.acc.seconds += t0.elapsed().as_secs_f64();
                 return Err(Error::Interrupted { checkpoint: None });
             }
-            let (terms, grad, norms) =
-                match engine.loss_and_grad_transposed(&st.model, &xt, rows, &loss) {
-                    Ok(v) => v,
-                    Err(Error::Numerical(what)) => {
-                        return Err(diverged(e, b + 1, what, st.last_finite_loss));
-                    }
-                    Err(other) => return Err(other),
-                };
+            let computed = match cfg.corruption {
+                None => engine.loss_and_grad_transposed(&st.model, &xt, rows, &loss),
+                Some(c) => engine.loss_and_grad_denoising_transposed(
+                    &st.model,
+                    &xt,
+                    rows,
+                    &loss,
+                    c,
+                    Corruption::epoch_seed(cfg.seed, e as u64),
+                ),
+            };
+            let (terms, grad, norms) = match computed {
+                Ok(v) => v,
+                Err(Error::Numerical(what)) => {
+                    return Err(diverged(e, b + 1, what, st.last_finite_loss));
+                }
+                Err(other) => return Err(other),
+            };
             st.acc.add_norms(&terms, rows.len(), norms);
             if let Some(c) = cfg.clip_grad_norm {
                 let n = norms.total;
                 if n > c {
                     grad.scale(T::of(c / n));
                 }
+            }
+            if cfg.rotation_augmented {
+                rotation::augment(&st.model, &xt, rows, grad.as_mut_slice());
             }
             st.opt
                 .apply(&cfg.optimizer, &mut params, grad.as_slice(), lr, decay);

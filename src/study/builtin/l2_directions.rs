@@ -15,14 +15,23 @@
 //! the training covariance, so `s_k² = 1/2` and `s_1² = 1 − λ_k / (2 λ_1)`.
 //!
 //! Frame: the results columns, one row per (cell, direction `j`), plus
-//! `component` (i64, `j` from 0), `direction_angle_deg` (f64) and
-//! `singular_value` (f64, of the learned `W`).
+//! `component` (i64, `j` from 0), `direction_angle_deg` (f64),
+//! `singular_value` (f64, of the learned `W`), `predicted_singular_value`
+//! (f64, Kunin's closed form for this cell's λ, see below) and
+//! `singular_value_error` (f64, learned minus predicted).
+//!
+//! The prediction uses the second moments the objective sees: the model
+//! learns the centre (pre-centering bias), and the MSE averages over the
+//! `N` training rows, so `λ_j` there is the PCA variance times `(N − 1)/N`
+//! ([`crate::model::theory`] derives the formula in this normalisation).
+//! Without L2 it predicts 1 for every direction.
 
 use super::{Preset, RunOptions, base, median, sample, sig};
 use crate::data::{Dataset, train_test_split};
 use crate::error::{Error, Result};
 use crate::linalg::Pca;
 use crate::model::BiasMode;
+use crate::model::theory::{Tying, kunin_singular_values};
 use crate::study::frame::{Row, rows_to_frame};
 use crate::study::metrics::direction_angles;
 use crate::study::{ModelKind, Precision, Study};
@@ -59,6 +68,7 @@ pub fn run(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<DataFrame
     let res = st.run_detailed()?;
     let mut rows: Vec<Row> = Vec::new();
     let (mut comp, mut angle, mut sv) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut predicted, mut error) = (Vec::new(), Vec::new());
     for a in &res.cells {
         if a.cell.model != ModelKind::LinearTied {
             continue;
@@ -70,17 +80,45 @@ pub fn run(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<DataFrame
         let angles = direction_angles(&a.filters, &pcs)?;
         let mut s: Vec<f64> = a.filters.singular_values().iter().copied().collect();
         s.sort_by(|x, y| y.total_cmp(x));
+        let n = pca.pca.n_samples() as f64;
+        let moments: Vec<f64> = pca
+            .pca
+            .explained_variance()
+            .get(..a.cell.latent)
+            .ok_or_else(|| {
+                Error::InvalidData(
+                    "the split's PCA has fewer components than a cell's latent size".into(),
+                )
+            })?
+            .iter()
+            .map(|v| v * (n - 1.0) / n)
+            .collect();
+        let mut cfg = st.training.clone();
+        cfg.loss = cfg.loss.with_l2(a.cell.l2);
+        let want = kunin_singular_values(
+            &moments,
+            cfg.objective().l2,
+            pcs.ncols(),
+            a.cell.latent,
+            Tying::Tied,
+        )?;
         for (j, ang) in angles.into_iter().enumerate() {
             rows.push(a.row.clone());
             comp.push(j as i64);
             angle.push(ang);
-            sv.push(s.get(j).copied().unwrap_or(0.0));
+            let got = s.get(j).copied().unwrap_or(0.0);
+            sv.push(got);
+            let w = want.get(j).copied().unwrap_or(f64::NAN);
+            predicted.push(w);
+            error.push(got - w);
         }
     }
     let mut df = rows_to_frame(&rows)?;
     df.with_column(Column::new("component".into(), comp))?;
     df.with_column(Column::new("direction_angle_deg".into(), angle))?;
     df.with_column(Column::new("singular_value".into(), sv))?;
+    df.with_column(Column::new("predicted_singular_value".into(), predicted))?;
+    df.with_column(Column::new("singular_value_error".into(), error))?;
     Ok(df)
 }
 
@@ -95,6 +133,11 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
         .iter()
         .map(|v| v.unwrap_or(f64::NAN))
         .collect();
+    // Frames written before the prediction columns existed have none.
+    let errors: Vec<f64> = match df.column("singular_value_error") {
+        Ok(c) => c.f64()?.iter().map(|v| v.unwrap_or(f64::NAN)).collect(),
+        Err(_) => Vec::new(),
+    };
     let mut out = Vec::new();
     let mut l2s: Vec<f64> = rows.iter().map(|r| r.l2).collect();
     l2s.sort_by(f64::total_cmp);
@@ -107,11 +150,24 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
             .filter(|v| v.is_finite())
             .collect();
         let sub: Vec<f64> = idx.iter().filter_map(|&i| rows[i].max_angle_deg).collect();
+        let sv_err = idx
+            .iter()
+            .filter_map(|&i| errors.get(i).copied().filter(|e| e.is_finite()))
+            .map(f64::abs)
+            .reduce(f64::max);
         let (Some(med), Some(max)) = (median(&a), a.iter().copied().reduce(f64::max)) else {
             continue;
         };
+        let closed_form = sv_err
+            .map(|e| {
+                format!(
+                    " Its singular values were within {} of Kunin et al.'s closed form.",
+                    sig(e)
+                )
+            })
+            .unwrap_or_default();
         out.push(format!(
-            "{}: the tied weight's singular directions were a median {} degrees (largest {}) from the individual principal directions, while its row space was within {} degrees of the principal subspace.",
+            "{}: the tied weight's singular directions were a median {} degrees (largest {}) from the individual principal directions, while its row space was within {} degrees of the principal subspace.{closed_form}",
             if l2 > 0.0 {
                 format!("With L2 = {}", sig(l2))
             } else {

@@ -18,6 +18,7 @@ pub mod linear_pca;
 pub mod overfitting;
 pub mod param_counts;
 pub mod sparse;
+pub mod theory;
 
 use super::frame::{Row, frame_to_rows};
 use super::protocol::Protocol;
@@ -34,7 +35,7 @@ use std::sync::atomic::AtomicBool;
 pub type StudyFn = fn(&Dataset, &Preset, &RunOptions) -> Result<Study>;
 /// Runs a built-in study to its results frame.
 pub type FrameFn = fn(&Dataset, &Preset, &RunOptions) -> Result<DataFrame>;
-/// Builds a table that trains nothing.
+/// Builds a table with its own columns.
 pub type TableFn = fn(&Dataset, &Preset) -> Result<DataFrame>;
 /// States a study's findings from its frame.
 pub type SummaryFn = fn(&DataFrame) -> Result<Vec<String>>;
@@ -47,7 +48,9 @@ pub enum Source {
     /// A study that post-processes its frame (extra columns its summary
     /// reads): only the frame is available.
     Frame(FrameFn),
-    /// A table that trains nothing and has its own columns.
+    /// A table with its own columns rather than the results columns:
+    /// one that trains nothing (parameter counts) or one claim per row
+    /// (the theory study, which trains its own small models).
     Table(TableFn),
 }
 
@@ -139,6 +142,13 @@ pub const REGISTRY: &[Builtin] = &[
         claim: "the four bias modes compared",
         source: Source::Frame(bias_modes::run),
         summary: bias_modes::summary,
+    },
+    Builtin {
+        name: "theory",
+        title: "theory of linear AEs",
+        claim: "the closed forms and recoveries of Kunin et al. 2019, Plaut 2018, Bao et al. 2020 and Vincent et al. 2010, claim by claim",
+        source: Source::Table(theory::run),
+        summary: theory::summary,
     },
 ];
 

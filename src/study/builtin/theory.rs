@@ -1,0 +1,537 @@
+//! Study 9: the theory of linear autoencoders, claim by claim. Each row of
+//! the frame is one sharp claim of the literature, with the formula it
+//! rests on (in this crate's normalisation, derived in
+//! [`crate::model::theory`]), the value measured on the data, the tolerance
+//! and whether the measurement is within it.
+//!
+//! The claims, on the (sampled, centred) dataset with `k` the preset's
+//! smallest usable latent size, `d` features, `c_i` the eigenvalues of the
+//! centred second moment `XᵀX / N`:
+//!
+//! - Kunin et al. 2019, untied: with L2 `λ₂ = c_k / d` on both weights,
+//!   L-BFGS ends with `W_enc = W_decᵀ` (transpose gap) and decoder singular
+//!   values `s_i² = 1 − d λ₂ / (2 c_i)`.
+//! - Kunin et al. 2019, tied: with `λ₂ = 2 c_k / d`, `s_i² = 1 − d λ₂ /
+//!   (4 c_i)`. (Both choices put `s_k² = 1/2`.)
+//! - Plaut 2018: from the untied pair above and from one trained without
+//!   L2 (its decoder an arbitrary basis of the subspace),
+//!   [`principal_directions`] recovers the ordered principal directions
+//!   (largest angle to PCA's), and from the latter their variances
+//!   (largest relative error).
+//! - Bao et al. 2020: untied with non-uniform L2 ([`UnitL2::BAO`], scale
+//!   `λ₂ = c_k / (0.9 d)` so the heaviest unit keeps `s_k² = 1/2`): axis
+//!   alignment and subspace distance of the decoder's columns to PCA's
+//!   directions. And the rotation-augmented gradient: full-batch gradient
+//!   descent on a tied pair from a small start, steps until the axis
+//!   alignment falls below 1e-2 with RAG (no L2) over steps with
+//!   non-uniform L2 (at the same rate `d / (16 c_1)`, a quarter of the
+//!   stable rate), which must be below 1. A run that does not reach the
+//!   target within the budget counts as the budget.
+//! - Vincent et al. 2010: masking noise of fraction ν = 0.25 zeroes that
+//!   fraction of the data's entries, within 5 binomial standard deviations;
+//!   and a linear tied autoencoder trained by Adam to denoise Gaussian
+//!   noise with `σ² = c_k` ends with singular values `s_i² = c_i / (c_i +
+//!   σ²)` (the expected objective's minimum), within 1e-2 (the noise is
+//!   redrawn every epoch, so the run only approaches the expectation).
+//!
+//! Frame (its own, not the results columns), one row per claim: `paper`,
+//! `claim`, `formula` (str), `measured`, `tolerance` (f64) and `pass`
+//! (bool, `measured < tolerance`).
+
+use super::{Preset, sample, sig};
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::linalg::Pca;
+use crate::model::theory::{
+    Tying, axis_alignment, denoising_singular_values, kunin_singular_values, layer_transpose_gap,
+    principal_directions, second_moments, singular_values_desc, subspace_distance,
+};
+use crate::model::{Autoencoder, AutoencoderSpec, BiasMode, Init, LossConfig, UnitL2};
+use crate::train::{Corruption, LbfgsConfig, Optimizer, Progress, Schedule, TrainConfig, Trainer};
+use nalgebra::DMatrix;
+use polars::prelude::*;
+
+/// One claim and its measurement.
+struct Claim {
+    paper: &'static str,
+    claim: &'static str,
+    formula: String,
+    measured: f64,
+    tolerance: f64,
+}
+
+/// L-BFGS iterations at least (the preset may ask for more): the
+/// closed-form checks need the optimum to 1e-3, not only near it.
+const MIN_LBFGS_ITERS: u64 = 2000;
+/// Gradient-descent step budget of each RAG comparison run.
+const RAG_BUDGET: usize = 3000;
+/// Steps between alignment checks of the RAG comparison.
+const RAG_EVERY: usize = 25;
+/// Axis alignment the RAG comparison runs to.
+const RAG_TARGET: f64 = 1e-2;
+/// Masking fraction of the corruption check.
+const MASKING: f64 = 0.25;
+/// Epochs of the denoising run (Adam, cosine decay to 1% of the rate, so
+/// the noise in the last steps averages out).
+const DENOISING_EPOCHS: usize = 200;
+
+fn linear(d: usize, k: usize, tied: bool, seed: u64) -> Result<Autoencoder<f64>> {
+    Autoencoder::new(
+        &AutoencoderSpec::new(&[d, k])
+            .tied(tied)
+            .bias(BiasMode::None),
+        seed,
+    )
+}
+
+/// Full-batch L-BFGS on `x`. A run whose line search gives up near the
+/// optimum (objective differences below rounding) hands back its last
+/// accepted point: what the tolerances then judge.
+fn lbfgs(
+    model: Autoencoder<f64>,
+    x: &DMatrix<f64>,
+    loss: LossConfig,
+    preset: &Preset,
+) -> Result<Autoencoder<f64>> {
+    let trainer = Trainer::new(
+        TrainConfig::new()
+            .optimizer(Optimizer::Lbfgs(LbfgsConfig {
+                max_iters: preset.lbfgs_iters.max(MIN_LBFGS_ITERS),
+                memory: 20,
+                tol_grad: 1e-10,
+                tol_cost: 0.0,
+            }))
+            .loss(loss)
+            .shard_size(256)
+            .progress(Progress::Silent),
+    )?;
+    match trainer.try_fit(model, x, |_| {}) {
+        Ok(out) => Ok(out.model),
+        Err(f) if matches!(f.error, Error::Diverged { .. }) && !f.history.is_empty() => Ok(f.model),
+        Err(f) => Err(f.error),
+    }
+}
+
+/// Steps of full-batch gradient descent (rate `lr`) from a small start
+/// until the tied weight's rows are within `RAG_TARGET` of axis-aligned
+/// with `u`, or `RAG_BUDGET` if they are not by then.
+fn steps_to_alignment(x: &DMatrix<f64>, u: &DMatrix<f64>, cfg: TrainConfig) -> Result<usize> {
+    let spec = AutoencoderSpec::new(&[x.ncols(), u.nrows()])
+        .bias(BiasMode::None)
+        .init(Init::Normal { std: 0.01 });
+    let mut model = Autoencoder::<f64>::new(&spec, 1)?;
+    // Plain SGD keeps no state, so chunks of epochs continue one run (one
+    // full batch per epoch).
+    let trainer = Trainer::new(
+        cfg.epochs(RAG_EVERY)
+            .batch_size(x.nrows())
+            .shard_size(256)
+            .optimizer(Optimizer::sgd())
+            .progress(Progress::Silent),
+    )?;
+    for done in (RAG_EVERY..=RAG_BUDGET).step_by(RAG_EVERY) {
+        model = trainer.fit(model, x)?.model;
+        if axis_alignment(u, model.layers()[0].encoder_weight())? < RAG_TARGET {
+            return Ok(done);
+        }
+    }
+    Ok(RAG_BUDGET)
+}
+
+/// Measures every claim on `ds` (see the module docs).
+pub fn run(ds: &Dataset, preset: &Preset) -> Result<DataFrame> {
+    let data = sample(ds, preset)?;
+    let k = *preset
+        .latents_for(&data)?
+        .iter()
+        .min()
+        .expect("latents_for returns at least one");
+    let raw = data.x();
+    let (n, d) = raw.shape();
+    let mean = raw.row_mean();
+    let x = DMatrix::from_fn(n, d, |i, j| raw[(i, j)] - mean[j]);
+    let c = second_moments(&x, false)?;
+    let ck = c[k - 1];
+    if !(ck > 0.0 && c.get(k).is_none_or(|&next| next < ck)) {
+        return Err(Error::InvalidData(format!(
+            "dataset {:?}: the theory study needs {k} non-degenerate principal directions \
+             separated from the rest (eigenvalues {:?})",
+            data.name(),
+            &c[..(k + 1).min(c.len())]
+        )));
+    }
+    let pca = Pca::count(k).fit(&x)?;
+    let u = pca.components().clone();
+    let mut claims = Vec::new();
+    let max_err = |got: &[f64], want: &[f64]| {
+        got.iter()
+            .zip(want)
+            .map(|(g, w)| (g - w).abs())
+            .fold(0.0, f64::max)
+    };
+
+    // Kunin et al., untied.
+    let l2 = ck / d as f64;
+    let untied = lbfgs(
+        linear(d, k, false, 1)?,
+        &x,
+        LossConfig::mse().with_l2(l2),
+        preset,
+    )?;
+    let layer = &untied.layers()[0];
+    claims.push(Claim {
+        paper: "Kunin et al. 2019",
+        claim: "untied with L2 on both weights: the encoder is the decoder's transpose",
+        formula: "‖W_enc − W_decᵀ‖_F / ‖W_dec‖_F = 0".into(),
+        measured: layer_transpose_gap(layer)?,
+        tolerance: 1e-3,
+    });
+    let want = kunin_singular_values(&c, l2, d, k, Tying::Untied)?;
+    let got = singular_values_desc(&layer.decoder_weight());
+    claims.push(Claim {
+        paper: "Kunin et al. 2019",
+        claim: "untied with L2: decoder singular values follow the closed form",
+        formula: format!("max_i |s_i − √(1 − dλ₂/(2c_i))|, λ₂ = {}", sig(l2)),
+        measured: max_err(&got, &want),
+        tolerance: 1e-3,
+    });
+
+    // Kunin et al., tied.
+    let l2_tied = 2.0 * ck / d as f64;
+    let tied = lbfgs(
+        linear(d, k, true, 2)?,
+        &x,
+        LossConfig::mse().with_l2(l2_tied),
+        preset,
+    )?;
+    let want = kunin_singular_values(&c, l2_tied, d, k, Tying::Tied)?;
+    let got = singular_values_desc(tied.layers()[0].encoder_weight());
+    claims.push(Claim {
+        paper: "Kunin et al. 2019",
+        claim: "tied with L2: singular values follow the closed form (factor 2 on c_i)",
+        formula: format!("max_i |s_i − √(1 − dλ₂/(4c_i))|, λ₂ = {}", sig(l2_tied)),
+        measured: max_err(&got, &want),
+        tolerance: 1e-3,
+    });
+
+    // Plaut: an unregularised untied pair, and the L2 one above.
+    let largest_angle = |rec: &crate::model::theory::RecoveredDirections| {
+        (0..k)
+            .map(|i| {
+                let (a, b) = (rec.directions.row(i), u.row(i));
+                (a.dot(&b).abs() / (a.norm() * b.norm()))
+                    .min(1.0)
+                    .acos()
+                    .to_degrees()
+            })
+            .fold(0.0, f64::max)
+    };
+    let with_l2 = principal_directions(&untied, &x)?;
+    let plain = lbfgs(linear(d, k, false, 3)?, &x, LossConfig::mse(), preset)?;
+    let rec = principal_directions(&plain, &x)?;
+    let angle = largest_angle(&rec);
+    claims.push(Claim {
+        paper: "Plaut 2018",
+        claim: "the decoder's SVD recovers the ordered principal directions (with L2)",
+        formula: format!("max_i ∠(û_i, u_i) in degrees, λ₂ = {}", sig(l2)),
+        measured: largest_angle(&with_l2),
+        tolerance: 0.5,
+    });
+    claims.push(Claim {
+        paper: "Plaut 2018",
+        claim: "the decoder's SVD recovers the ordered principal directions (no L2)",
+        formula: "max_i ∠(û_i, u_i) in degrees".into(),
+        measured: angle,
+        tolerance: 0.5,
+    });
+    let var_err = rec
+        .variances
+        .iter()
+        .zip(pca.explained_variance())
+        .map(|(v, w)| (v - w).abs() / w)
+        .fold(0.0, f64::max);
+    claims.push(Claim {
+        paper: "Plaut 2018",
+        claim: "... and their variances",
+        formula: "max_i |σ̂_i² − σ_i²| / σ_i²".into(),
+        measured: var_err,
+        tolerance: 1e-3,
+    });
+
+    // Bao et al.: non-uniform L2.
+    let ramp = UnitL2::BAO;
+    let l2_bao = ck / (ramp.last * d as f64);
+    let bao = lbfgs(
+        linear(d, k, false, 4)?,
+        &x,
+        LossConfig::mse()
+            .with_l2(l2_bao)
+            .with_unit_l2(ramp.first, ramp.last),
+        preset,
+    )?;
+    let w = bao.layers()[0].decoder_weight().transpose();
+    claims.push(Claim {
+        paper: "Bao et al. 2020",
+        claim: "non-uniform L2: the decoder's columns are the principal directions",
+        formula: format!(
+            "mean_i (1 − max_j cos²(u_i, w_j)), weights λ₂·linspace(0.1, 0.9, k), λ₂ = {}",
+            sig(l2_bao)
+        ),
+        measured: axis_alignment(&u, &w)?,
+        tolerance: 1e-3,
+    });
+    claims.push(Claim {
+        paper: "Bao et al. 2020",
+        claim: "non-uniform L2: the decoder spans the principal subspace",
+        formula: "1 − tr(U Uᵀ Ŵ Ŵᵀ) / k".into(),
+        measured: subspace_distance(&u, &w)?,
+        tolerance: 1e-3,
+    });
+
+    // Bao et al.: RAG against gradient descent with non-uniform L2.
+    let lr = d as f64 / (16.0 * c[0]);
+    let base = TrainConfig::new().learning_rate(lr);
+    let rag = steps_to_alignment(&x, &u, base.clone().rotation_augmented(true))?;
+    let l2_gd = 2.0 * ck / (ramp.last * d as f64);
+    let gd = steps_to_alignment(
+        &x,
+        &u,
+        base.loss(
+            LossConfig::mse()
+                .with_l2(l2_gd)
+                .with_unit_l2(ramp.first, ramp.last),
+        ),
+    )?;
+    claims.push(Claim {
+        paper: "Bao et al. 2020",
+        claim: "the rotation-augmented gradient aligns in fewer steps than non-uniform L2",
+        formula: format!(
+            "steps to alignment {RAG_TARGET}: RAG {rag} / GD {gd}{} (tied, rate {})",
+            if gd >= RAG_BUDGET { " (budget)" } else { "" },
+            sig(lr)
+        ),
+        measured: rag as f64 / gd as f64,
+        tolerance: 1.0,
+    });
+
+    // Vincent et al.: masking noise.
+    let mut ones = DMatrix::<f64>::from_element(n, d, 1.0);
+    let rows: Vec<usize> = (0..n).collect();
+    Corruption::Masking { fraction: MASKING }.apply(
+        &mut ones,
+        &rows,
+        Corruption::epoch_seed(0, 1),
+    )?;
+    let entries = (n * d) as f64;
+    let zeroed = ones.iter().filter(|&&v| v == 0.0).count() as f64 / entries;
+    claims.push(Claim {
+        paper: "Vincent et al. 2010",
+        claim: "masking noise zeroes a fraction ν of the inputs",
+        formula: format!("|zeroed / entries − ν|, ν = {MASKING}, 5 binomial s.d."),
+        measured: (zeroed - MASKING).abs(),
+        tolerance: 5.0 * (MASKING * (1.0 - MASKING) / entries).sqrt(),
+    });
+
+    // Vincent et al.: Gaussian denoising shrinks the singular values.
+    let sigma = ck.sqrt();
+    let want = denoising_singular_values(&c, sigma, k)?;
+    let dae = Trainer::new(
+        TrainConfig::new()
+            .epochs(DENOISING_EPOCHS)
+            .batch_size(64)
+            .optimizer(Optimizer::adam())
+            .learning_rate(1e-2)
+            .schedule(Schedule::Cosine { min_factor: 0.01 })
+            .corruption(Corruption::Gaussian { sigma })
+            .seed(5)
+            .progress(Progress::Silent),
+    )?
+    .fit(linear(d, k, true, 5)?, &x)?
+    .model;
+    let got = singular_values_desc(dae.layers()[0].encoder_weight());
+    claims.push(Claim {
+        paper: "Vincent et al. 2010",
+        claim: "Gaussian denoising shrinks a linear tied AE's singular values (Adam, fresh noise per epoch)",
+        formula: format!(
+            "max_i |s_i − √(c_i / (c_i + σ²))|, σ = {}",
+            sig(sigma)
+        ),
+        measured: max_err(&got, &want),
+        tolerance: 1e-2,
+    });
+
+    frame(&claims)
+}
+
+/// The methods of [`alignment_curves`], in order.
+pub const CURVE_METHODS: [&str; 3] = ["uniform_l2", "non_uniform_l2", "rag"];
+
+/// Bao et al.'s "eventually", as data for a chart: axis alignment and
+/// subspace distance against gradient-descent steps, for a linear tied pair
+/// under uniform L2, non-uniform L2 and the rotation-augmented gradient, at
+/// each latent size of `ks`.
+///
+/// `x` is centred here. Every run starts from the same small weights
+/// (normal, σ 0.01) and takes `steps` full-batch steps at the rate `d / (16
+/// c_1)`; the metrics are recorded every `every` steps (and at the last).
+/// Non-uniform L2 weighs the units [`UnitL2::BAO`] with scale `λ₂ = 2 c_k /
+/// (0.9 d)`, uniform L2 uses the mean weight, `λ₂ / 2`, on every unit (as
+/// the paper's reference code), and RAG has no L2.
+///
+/// Frame: `method` (str, one of [`CURVE_METHODS`]), `k` and `step` (i64),
+/// `axis_alignment` and `subspace_distance` (f64).
+///
+/// # Errors
+/// A latent size of 0 or above the data's width, `every` or `steps` of 0,
+/// data without `k` non-degenerate directions, or a training error.
+pub fn alignment_curves(
+    x: &DMatrix<f64>,
+    ks: &[usize],
+    steps: usize,
+    every: usize,
+) -> Result<DataFrame> {
+    if steps == 0 || every == 0 {
+        return Err(Error::config(
+            "steps",
+            format!("steps ({steps}) and every ({every}) must be at least 1"),
+        ));
+    }
+    let (n, d) = x.shape();
+    if n < 2 {
+        return Err(Error::InvalidData(format!(
+            "alignment curves need at least 2 rows, got {n}"
+        )));
+    }
+    let mean = x.row_mean();
+    let xc = DMatrix::from_fn(n, d, |i, j| x[(i, j)] - mean[j]);
+    let c = second_moments(&xc, false)?;
+    let mut cols = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for &k in ks {
+        if k == 0 || k > d || c[k - 1].is_nan() || c[k - 1] <= 0.0 {
+            return Err(Error::config(
+                "ks",
+                format!("latent size {k} does not fit data of width {d} and its spectrum"),
+            ));
+        }
+        let u = Pca::count(k).fit(&xc)?.components().clone();
+        let lr = d as f64 / (16.0 * c[0]);
+        let l2 = 2.0 * c[k - 1] / (UnitL2::BAO.last * d as f64);
+        let ramp = UnitL2::BAO;
+        let configs = [
+            TrainConfig::new().loss(LossConfig::mse().with_l2(0.5 * l2)),
+            TrainConfig::new().loss(
+                LossConfig::mse()
+                    .with_l2(l2)
+                    .with_unit_l2(ramp.first, ramp.last),
+            ),
+            TrainConfig::new().rotation_augmented(true),
+        ];
+        for (method, cfg) in CURVE_METHODS.iter().zip(configs) {
+            let spec = AutoencoderSpec::new(&[d, k])
+                .bias(BiasMode::None)
+                .init(Init::Normal { std: 0.01 });
+            let mut model = Autoencoder::<f64>::new(&spec, 1)?;
+            let mut done = 0;
+            while done < steps {
+                let chunk = every.min(steps - done);
+                let trainer = Trainer::new(
+                    cfg.clone()
+                        .learning_rate(lr)
+                        .epochs(chunk)
+                        .batch_size(n)
+                        .shard_size(256)
+                        .optimizer(Optimizer::sgd())
+                        .progress(Progress::Silent),
+                )?;
+                model = trainer.fit(model, &xc)?.model;
+                done += chunk;
+                let w = model.layers()[0].encoder_weight();
+                cols.0.push(method.to_string());
+                cols.1.push(k as i64);
+                cols.2.push(done as i64);
+                cols.3.push(axis_alignment(&u, w)?);
+                cols.4.push(subspace_distance(&u, w)?);
+            }
+        }
+    }
+    Ok(DataFrame::new(
+        cols.0.len(),
+        vec![
+            Column::new("method".into(), cols.0),
+            Column::new("k".into(), cols.1),
+            Column::new("step".into(), cols.2),
+            Column::new("axis_alignment".into(), cols.3),
+            Column::new("subspace_distance".into(), cols.4),
+        ],
+    )?)
+}
+
+fn frame(claims: &[Claim]) -> Result<DataFrame> {
+    let strs = |f: &dyn Fn(&Claim) -> String| -> Vec<String> { claims.iter().map(f).collect() };
+    let measured: Vec<f64> = claims.iter().map(|c| c.measured).collect();
+    let tolerance: Vec<f64> = claims.iter().map(|c| c.tolerance).collect();
+    // A NaN measurement fails (the comparison is false), never passes.
+    let pass: Vec<bool> = claims.iter().map(|c| c.measured < c.tolerance).collect();
+    Ok(DataFrame::new(
+        claims.len(),
+        vec![
+            Column::new("paper".into(), strs(&|c| c.paper.to_string())),
+            Column::new("claim".into(), strs(&|c| c.claim.to_string())),
+            Column::new("formula".into(), strs(&|c| c.formula.clone())),
+            Column::new("measured".into(), measured),
+            Column::new("tolerance".into(), tolerance),
+            Column::new("pass".into(), pass),
+        ],
+    )?)
+}
+
+/// One sentence per claim: the paper, the claim, the measured value
+/// against its tolerance, and the verdict.
+pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
+    let text = |name: &str| -> Result<Vec<String>> {
+        Ok(df
+            .column(name)
+            .map_err(|_| super::missing(name))?
+            .str()?
+            .iter()
+            .map(|v| v.unwrap_or("").to_string())
+            .collect())
+    };
+    let num = |name: &str| -> Result<Vec<f64>> {
+        Ok(df
+            .column(name)
+            .map_err(|_| super::missing(name))?
+            .f64()?
+            .iter()
+            .map(|v| v.unwrap_or(f64::NAN))
+            .collect())
+    };
+    let pass: Vec<bool> = df
+        .column("pass")
+        .map_err(|_| super::missing("pass"))?
+        .bool()?
+        .iter()
+        .map(|v| v.unwrap_or(false))
+        .collect();
+    let (paper, claim, measured, tol) = (
+        text("paper")?,
+        text("claim")?,
+        num("measured")?,
+        num("tolerance")?,
+    );
+    if paper.is_empty() {
+        return Err(super::missing("claims"));
+    }
+    Ok((0..paper.len())
+        .map(|i| {
+            format!(
+                "{}: {}: measured {} against a tolerance of {}: {}.",
+                paper[i],
+                claim[i],
+                sig(measured[i]),
+                sig(tol[i]),
+                if pass[i] { "pass" } else { "fail" }
+            )
+        })
+        .collect())
+}
