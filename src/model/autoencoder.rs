@@ -39,7 +39,7 @@ fn init_matrix<T: Real>(init: Init, rows: usize, cols: usize, fan: usize, seed: 
     let mut rng = seeded(seed);
     let mut m = DMatrix::zeros(rows, cols);
     match init {
-        Init::GlorotUniform => {
+        Init::GlorotUniform | Init::TiedGlorotUniform => {
             let a = (6.0 / fan as f64).sqrt();
             for i in 0..rows {
                 for j in 0..cols {
@@ -68,6 +68,11 @@ impl<T: Real> Autoencoder<T> {
     ///
     /// Conv kernels are drawn the same way as `C_out x C_in·k_h·k_w`
     /// matrices, Glorot with fan `(C_in + C_out)·k_h·k_w`.
+    ///
+    /// With [`Init::TiedGlorotUniform`] no decoder weight is drawn: an
+    /// untied decoder is the encoder's transpose (a conv decoder kernel is
+    /// the encoder kernel), so the model equals the tied one of the same
+    /// seed.
     pub fn new(spec: &AutoencoderSpec, seed: u64) -> Result<Self> {
         spec.validate()?;
         let mut layers = Vec::with_capacity(spec.layer_count());
@@ -79,6 +84,8 @@ impl<T: Real> Autoencoder<T> {
                 let biases = Biases::zeros(spec.bias, c_in, c_out);
                 layers.push(if spec.tied[l] {
                     Layer::Tied(TiedLinear::conv_pair(g, k, biases)?)
+                } else if spec.init.ties_decoder() {
+                    Layer::Dense(Dense::conv_pair(g, k.clone(), k, biases)?)
                 } else {
                     let kd = init_matrix(
                         spec.init,
@@ -97,6 +104,8 @@ impl<T: Real> Autoencoder<T> {
             let biases = Biases::zeros(spec.bias, d, r);
             layers.push(if spec.tied[l] {
                 Layer::Tied(TiedLinear::new(w, biases)?)
+            } else if spec.init.ties_decoder() {
+                Layer::Dense(Dense::new(w.clone(), w.transpose(), biases)?)
             } else {
                 let wd = init_matrix(spec.init, d, r, fan, derive_seed(seed, 2 * l as u64 + 1));
                 Layer::Dense(Dense::new(w, wd, biases)?)
