@@ -297,6 +297,17 @@ pub struct TrainConfig {
     pub checkpoint: Option<CheckpointConfig>,
     /// Progress output.
     pub progress: Progress,
+    /// Hold the latent pair's decoder directions at unit norm (see
+    /// [`super::constraint`]): parallel gradient components removed before
+    /// each step, directions renormalised after it (and once before the
+    /// first). Minibatch optimizers only. Left out of files when off, so
+    /// older configs and their [`TrainConfig::result_hash`] are unchanged.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unit_norm_decoder: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Default for TrainConfig {
@@ -316,6 +327,7 @@ impl Default for TrainConfig {
             seed: 0,
             checkpoint: None,
             progress: Progress::Auto,
+            unit_norm_decoder: false,
         }
     }
 }
@@ -415,6 +427,13 @@ impl TrainConfig {
         self
     }
 
+    /// Holds the latent pair's decoder directions at unit norm (see
+    /// [`TrainConfig::unit_norm_decoder`]).
+    pub fn unit_norm_decoder(mut self, on: bool) -> Self {
+        self.unit_norm_decoder = on;
+        self
+    }
+
     /// Validates and wraps the config in a [`super::Trainer`].
     pub fn build(self) -> Result<super::Trainer> {
         super::Trainer::new(self)
@@ -477,6 +496,12 @@ impl TrainConfig {
                 ));
             }
             Error::require_non_negative("early_stopping.min_delta", es.min_delta)?;
+        }
+        if self.unit_norm_decoder && self.is_lbfgs() {
+            return Err(Error::config(
+                "unit_norm_decoder",
+                "needs a minibatch optimizer: L-BFGS's line search is unconstrained",
+            ));
         }
         if let Some(c) = &self.checkpoint
             && c.dir.as_os_str().is_empty()

@@ -16,6 +16,7 @@
 
 mod checkpoint;
 mod config;
+pub mod constraint;
 pub mod engine;
 mod history;
 mod interrupt;

@@ -3,6 +3,7 @@
 
 use super::checkpoint::{Checkpoint, DataFingerprint};
 use super::config::{Optimizer, TrainConfig};
+use super::constraint;
 use super::engine::ShardEngine;
 use super::history::History;
 use super::optimizer::OptimizerState;
@@ -467,6 +468,13 @@ fn run_minibatch<T: Real>(
     let done = (st.epoch - 1) * batches + st.batch;
     let reporter = Reporter::new(cfg.progress, cfg.epochs, batches, done);
     let mut params = st.model.params_to_vec();
+    if cfg.unit_norm_decoder && st.epoch == 1 && st.batch == 0 {
+        // Once, at the start of a fresh run (a resumed run's weights are
+        // already normalised, and renormalising them again could change
+        // their last bits).
+        constraint::normalize_decoder(st.model.layout(), &mut params);
+        st.model.set_params(&params)?;
+    }
     // One sample per column: shuffled batches gather contiguous samples.
     let xt = x.transpose();
     while st.epoch <= cfg.epochs {
@@ -494,8 +502,18 @@ fn run_minibatch<T: Real>(
                     grad.scale(T::of(c / n));
                 }
             }
+            if cfg.unit_norm_decoder {
+                constraint::remove_parallel_gradient(
+                    st.model.layout(),
+                    &params,
+                    grad.as_mut_slice(),
+                );
+            }
             st.opt
                 .apply(&cfg.optimizer, &mut params, grad.as_slice(), lr, decay);
+            if cfg.unit_norm_decoder {
+                constraint::normalize_decoder(st.model.layout(), &mut params);
+            }
             if st.model.set_params(&params).is_err() {
                 return Err(diverged(
                     e,
