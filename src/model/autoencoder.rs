@@ -4,6 +4,7 @@
 use super::activation::Activation;
 use super::affine::BiasGrad;
 use super::bias::Biases;
+use super::center::PreBiasInit;
 use super::checks::{check_finite, check_input};
 use super::dense::Dense;
 use super::gradient::{Gradient, TiedParts};
@@ -266,6 +267,31 @@ impl<T: Real> Autoencoder<T> {
             return format!("layer {l} {what}");
         }
         "out of range".into()
+    }
+
+    /// Sets the first pair's pre-centering bias `b_pre` to a centre of the
+    /// rows of `x` (the mean or the geometric median, see [`PreBiasInit`]),
+    /// as sparse-autoencoder practice does before training. Only the first
+    /// pair sees data space, so only its bias is set. Errors unless the
+    /// model uses [`BiasMode::PreCentering`](super::BiasMode::PreCentering),
+    /// on a shape mismatch and on non-finite data.
+    pub fn init_pre_bias(&mut self, x: &DMatrix<T>, how: PreBiasInit) -> Result<()> {
+        check_input(x, self.input_dim(), "data")?;
+        let Some(range) = self.layout.layers()[0].pre_bias() else {
+            return Err(Error::config(
+                "bias",
+                format!(
+                    "initialising b_pre needs the pre_centering bias mode, the model has {}",
+                    self.spec.bias.name()
+                ),
+            ));
+        };
+        let centre = how.centre(x)?;
+        let mut p = self.params_to_vec();
+        for (slot, c) in p[range].iter_mut().zip(centre.iter()) {
+            *slot = T::of(*c);
+        }
+        self.set_params(&p)
     }
 
     /// A zero gradient with this model's layout, to reuse across calls of
