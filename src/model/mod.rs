@@ -55,7 +55,7 @@ pub use file::{MODEL_FORMAT, MODEL_VERSION};
 pub use gradient::{GradNorms, Gradient, LayerGradNorms, TiedParts};
 pub(crate) use kernels::{all_finite, first_non_finite};
 pub use layer::Layer;
-pub use loss::{KlSparsity, LossConfig, LossTerms, Normalizer, Reconstruction};
+pub use loss::{AuxK, AuxKLoss, KlSparsity, LossConfig, LossTerms, Normalizer, Reconstruction};
 pub use params::{DirectionSlots, LayerCount, LayerSlots, ParamLayout, ParameterCount};
 pub use spec::{AutoencoderSpec, Init};
 pub use tied::TiedLinear;
