@@ -10,7 +10,8 @@
 
 use crate::error::{Error, Result};
 use crate::model::{
-    Autoencoder, GradNorms, Gradient, LossConfig, LossTerms, Normalizer, TiedParts, Workspace,
+    Autoencoder, AuxKLoss, GradNorms, Gradient, LossConfig, LossTerms, Normalizer, TiedParts,
+    Workspace,
 };
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -28,6 +29,8 @@ struct Block<T: Real> {
     ws: Workspace<T>,
     grad: Gradient<T>,
     scratch: Gradient<T>,
+    /// Per latent: whether it fired (was nonzero) on a row of this block.
+    fired: Vec<bool>,
 }
 
 /// Computes batch objectives and gradients shard by shard, in parallel,
@@ -185,7 +188,7 @@ impl<T: Real> ShardEngine<T> {
         rows: &[usize],
         loss: &LossConfig,
     ) -> Result<(LossTerms, &mut Gradient<T>, &GradNorms)> {
-        self.grad_from(model, Source::Rows(x), rows, loss)
+        self.grad_from(model, Source::Rows(x), rows, loss, None, None)
     }
 
     /// [`ShardEngine::loss_and_grad`] on the transposed data `xt` (`d x n`,
@@ -199,7 +202,24 @@ impl<T: Real> ShardEngine<T> {
         samples: &[usize],
         loss: &LossConfig,
     ) -> Result<(LossTerms, &mut Gradient<T>, &GradNorms)> {
-        self.grad_from(model, Source::Columns(xt), samples, loss)
+        self.grad_from(model, Source::Columns(xt), samples, loss, None, None)
+    }
+
+    /// [`ShardEngine::loss_and_grad_transposed`] with an optional AuxK term
+    /// (see [`crate::model::AuxK`]), also setting `fired[k]` (resized to the
+    /// latent width) to whether latent `k` was nonzero on any row of the
+    /// batch: what dead-latent tracking needs. Firing is an OR over rows,
+    /// so it does not depend on how shards are grouped.
+    pub fn loss_and_grad_sparse_transposed(
+        &mut self,
+        model: &Autoencoder<T>,
+        xt: &DMatrix<T>,
+        samples: &[usize],
+        loss: &LossConfig,
+        aux: Option<AuxKLoss<'_>>,
+        fired: &mut Vec<bool>,
+    ) -> Result<(LossTerms, &mut Gradient<T>, &GradNorms)> {
+        self.grad_from(model, Source::Columns(xt), samples, loss, aux, Some(fired))
     }
 
     fn grad_from(
@@ -208,6 +228,8 @@ impl<T: Real> ShardEngine<T> {
         x: Source<'_, T>,
         rows: &[usize],
         loss: &LossConfig,
+        aux: Option<AuxKLoss<'_>>,
+        fired: Option<&mut Vec<bool>>,
     ) -> Result<(LossTerms, &mut Gradient<T>, &GradNorms)> {
         Self::check_rows(x, rows)?;
         let norm = Normalizer::new(rows.len())?;
@@ -226,22 +248,38 @@ impl<T: Real> ShardEngine<T> {
                 ws: Workspace::new(),
                 grad: model.zero_gradient(),
                 scratch: model.zero_gradient(),
+                fired: Vec::new(),
             });
         }
+        let track = fired.is_some();
+        let latent = model.latent_dim();
         let results: Vec<Result<LossTerms>> = self.blocks[..nblocks]
             .par_iter_mut()
             .zip(shards.par_chunks(per))
             .map(|(b, group)| {
                 let mut sum = LossTerms::default();
+                if track {
+                    b.fired.clear();
+                    b.fired.resize(latent, false);
+                }
                 for (s, rows) in group.iter().enumerate() {
                     x.gather(rows, &mut b.x);
                     let t = if s == 0 {
-                        model.shard_loss_and_grad(&b.x, &b.x, loss, norm, &mut b.ws, &mut b.grad)?
-                    } else {
-                        let t = model.shard_loss_and_grad(
+                        model.shard_loss_and_grad_aux(
                             &b.x,
                             &b.x,
                             loss,
+                            aux,
+                            norm,
+                            &mut b.ws,
+                            &mut b.grad,
+                        )?
+                    } else {
+                        let t = model.shard_loss_and_grad_aux(
+                            &b.x,
+                            &b.x,
+                            loss,
+                            aux,
                             norm,
                             &mut b.ws,
                             &mut b.scratch,
@@ -249,6 +287,9 @@ impl<T: Real> ShardEngine<T> {
                         b.grad.add_assign(&b.scratch)?;
                         t
                     };
+                    if track && let Some(code) = b.ws.code() {
+                        mark_fired(code, &mut b.fired);
+                    }
                     sum.add(&t);
                 }
                 Ok(sum)
@@ -257,6 +298,15 @@ impl<T: Real> ShardEngine<T> {
         let mut terms = LossTerms::default();
         for r in results {
             terms.add(&r?);
+        }
+        if let Some(out) = fired {
+            out.clear();
+            out.resize(latent, false);
+            for b in &self.blocks[..nblocks] {
+                for (o, &f) in out.iter_mut().zip(&b.fired) {
+                    *o |= f;
+                }
+            }
         }
         sum_into_first(&mut self.blocks[..nblocks]);
         let grad = &mut self.blocks[0].grad;
@@ -332,6 +382,15 @@ impl<T: Real> ShardEngine<T> {
             )));
         }
         Ok(terms)
+    }
+}
+
+/// `fired[k] |= (some row of code has a nonzero entry k)`.
+fn mark_fired<T: Real>(code: &DMatrix<T>, fired: &mut [bool]) {
+    for (k, f) in fired.iter_mut().enumerate().take(code.ncols()) {
+        if !*f {
+            *f = code.column(k).iter().any(|&v| v != T::zero());
+        }
     }
 }
 

@@ -31,7 +31,8 @@ pub use checkpoint::{
     BestFile, CHECKPOINT_FILE, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, Checkpoint, DataFingerprint,
 };
 pub use config::{
-    CheckpointConfig, EarlyStopping, LbfgsConfig, Optimizer, Progress, Schedule, TrainConfig,
+    CheckpointConfig, DeadLatents, EarlyStopping, LbfgsConfig, Optimizer, Progress, Schedule,
+    TrainConfig,
 };
 pub use engine::ShardEngine;
 pub use history::{EpochAccumulator, EpochRecord, History, LayerNorms};

@@ -14,7 +14,7 @@ use super::run_state::{
 use super::{lbfgs, schedule};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::model::{Autoencoder, all_finite, first_non_finite};
+use crate::model::{Autoencoder, AuxKLoss, all_finite, first_non_finite};
 use crate::real::Real;
 use crate::rng::derive_seed;
 use nalgebra::DMatrix;
@@ -360,6 +360,7 @@ impl Trainer {
             best,
             wait: ck.wait,
             last_finite_loss: ck.last_finite_loss,
+            since_fired: ck.since_fired,
         };
         if ck.finished {
             let restore = self.config.early_stopping.is_some_and(|e| e.restore_best);
@@ -379,6 +380,9 @@ impl Trainer {
         self.config
             .objective()
             .check_model(model.spec().output, model.latent_activation())?;
+        if self.config.dead_latents.is_some_and(|d| d.auxk.is_some()) {
+            model.check_auxk_model()?;
+        }
         check_data(model, x)?;
         self.interrupt.store(false, Ordering::SeqCst);
         Ok(())
@@ -449,6 +453,16 @@ impl Trainer {
     }
 }
 
+/// The fraction of latents that have not fired in the last `window`
+/// samples (0 for a model without latents, which cannot be built).
+pub(crate) fn dead_fraction(since_fired: &[u64], window: usize) -> f64 {
+    if since_fired.is_empty() {
+        return 0.0;
+    }
+    let dead = since_fired.iter().filter(|&&s| s >= window as u64).count();
+    dead as f64 / since_fired.len() as f64
+}
+
 /// Minibatch epochs from `st` until `epochs` have run or the run stops.
 fn run_minibatch<T: Real>(
     run: &mut RunContext<'_>,
@@ -475,6 +489,13 @@ fn run_minibatch<T: Real>(
         constraint::normalize_decoder(st.model.layout(), &mut params);
         st.model.set_params(&params)?;
     }
+    let dead_cfg = cfg.dead_latents;
+    let latent = st.model.latent_dim();
+    if dead_cfg.is_some() && st.since_fired.len() != latent {
+        st.since_fired = vec![0; latent];
+    }
+    let mut fired: Vec<bool> = Vec::new();
+    let mut dead: Vec<bool> = Vec::new();
     // One sample per column: shuffled batches gather contiguous samples.
     let xt = x.transpose();
     while st.epoch <= cfg.epochs {
@@ -487,14 +508,37 @@ fn run_minibatch<T: Real>(
                 st.acc.seconds += t0.elapsed().as_secs_f64();
                 return Err(Error::Interrupted { checkpoint: None });
             }
-            let (terms, grad, norms) =
-                match engine.loss_and_grad_transposed(&st.model, &xt, rows, &loss) {
-                    Ok(v) => v,
-                    Err(Error::Numerical(what)) => {
-                        return Err(diverged(e, b + 1, what, st.last_finite_loss));
-                    }
-                    Err(other) => return Err(other),
-                };
+            let step = match dead_cfg {
+                None => engine.loss_and_grad_transposed(&st.model, &xt, rows, &loss),
+                Some(dl) => {
+                    // Dead as of the start of this batch.
+                    dead.clear();
+                    dead.extend(st.since_fired.iter().map(|&s| s >= dl.window as u64));
+                    let aux = dl.auxk.map(|config| AuxKLoss {
+                        config,
+                        dead: &dead,
+                    });
+                    engine.loss_and_grad_sparse_transposed(
+                        &st.model, &xt, rows, &loss, aux, &mut fired,
+                    )
+                }
+            };
+            let (terms, grad, norms) = match step {
+                Ok(v) => v,
+                Err(Error::Numerical(what)) => {
+                    return Err(diverged(e, b + 1, what, st.last_finite_loss));
+                }
+                Err(other) => return Err(other),
+            };
+            if dead_cfg.is_some() {
+                for (s, &f) in st.since_fired.iter_mut().zip(&fired) {
+                    *s = if f {
+                        0
+                    } else {
+                        s.saturating_add(rows.len() as u64)
+                    };
+                }
+            }
             st.acc.add_norms(&terms, rows.len(), norms);
             if let Some(c) = cfg.clip_grad_norm {
                 let n = norms.total;
@@ -543,7 +587,10 @@ fn run_minibatch<T: Real>(
                 st.last_finite_loss,
             ));
         }
-        let rec = st.acc.finish(e, Some(lr), 0.0);
+        let mut rec = st.acc.finish(e, Some(lr), 0.0);
+        if let Some(dl) = dead_cfg {
+            rec.dead_fraction = Some(dead_fraction(&st.since_fired, dl.window));
+        }
         let validate = |model: &Autoencoder<T>| {
             if split.val.is_empty() {
                 return Ok(None);
