@@ -809,3 +809,81 @@ fn auxk_ends_with_fewer_dead_latents() {
     assert!(with.history.epochs.iter().any(|r| r.train.auxk > 0.0));
     assert!(without.history.epochs.iter().all(|r| r.train.auxk == 0.0));
 }
+
+// ------------------------------------------------------ the study
+
+/// The `sae` study's frame: the results columns, then its four own
+/// columns; one PCA row and six variant rows per latent size and seed;
+/// TopK rows at their L0; cosines only for untied variants.
+#[test]
+fn sae_study_frame_has_the_extra_columns() {
+    use tiedae::data::SpikedCovariance;
+    use tiedae::study::builtin::{self, Preset, RunOptions};
+    use tiedae::study::{COLUMNS, frame_to_rows};
+    let ds = SpikedCovariance::new(300, 16, vec![9.0, 5.0, 2.5, 1.2], 0.2, 11)
+        .generate()
+        .unwrap()
+        .dataset;
+    let preset = Preset {
+        latents: vec![4, 12],
+        seeds: vec![0],
+        epochs: 3,
+        lbfgs_iters: 10,
+        batch_size: 64,
+        learning_rate: 1e-2,
+        learning_rates: vec![],
+        patience: None,
+        n_trains: vec![20],
+        max_rows: None,
+        sparsity_weights: vec![1e-2],
+        hidden: None,
+    };
+    let df = builtin::sae::run(&ds, &preset, &RunOptions::default()).unwrap();
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(
+        &names[COLUMNS.len()..],
+        ["l0", "fvu", "dead_fraction_train", "decoder_encoder_cosine"]
+    );
+    let rows = frame_to_rows(&df).unwrap();
+    assert_eq!(rows.len(), 2 * 7);
+    let col =
+        |n: &str| -> Vec<Option<f64>> { df.column(n).unwrap().f64().unwrap().iter().collect() };
+    let (l0s, fvus, dead, cos) = (
+        col("l0"),
+        col("fvu"),
+        col("dead_fraction_train"),
+        col("decoder_encoder_cosine"),
+    );
+    for (i, r) in rows.iter().enumerate() {
+        let f = fvus[i].unwrap();
+        assert!(f.is_finite() && f > 0.0, "{} fvu {f}", r.model);
+        assert!(r.test_mse.is_finite() && r.ratio_to_pca.is_finite());
+        if r.model == "pca" {
+            assert_eq!(l0s[i], Some(r.latent as f64));
+            assert!(dead[i].is_none() && cos[i].is_none());
+            continue;
+        }
+        assert!(
+            dead[i].is_some_and(|d| (0.0..=1.0).contains(&d)),
+            "{}",
+            r.model
+        );
+        if r.model.contains("topk") {
+            assert_eq!(
+                l0s[i],
+                Some((r.latent as f64 / 4.0).floor().max(1.0)),
+                "{}",
+                r.model
+            );
+        }
+        assert_eq!(cos[i].is_some(), r.model.contains("untied"), "{}", r.model);
+    }
+    let s = builtin::sae::summary(&df).unwrap();
+    assert!(s.len() >= 7, "{s:?}");
+    assert!(s.iter().any(|l| l.contains("AuxK")), "{s:?}");
+    assert!(builtin::find("sae").is_some());
+}

@@ -17,6 +17,7 @@ pub mod l2_directions;
 pub mod linear_pca;
 pub mod overfitting;
 pub mod param_counts;
+pub mod sae;
 pub mod sparse;
 
 use super::frame::{Row, frame_to_rows};
@@ -138,6 +139,13 @@ pub const REGISTRY: &[Builtin] = &[
         claim: "the four bias modes compared",
         source: Source::Frame(bias_modes::run),
         summary: bias_modes::summary,
+    },
+    Builtin {
+        name: "sae",
+        title: "sparse-autoencoder practice",
+        claim: "TopK vs L1, tied vs untied vs tied-initialised, AuxK vs dead latents, beside PCA (Gao et al. 2024)",
+        source: Source::Frame(sae::run),
+        summary: sae::summary,
     },
 ];
 
