@@ -887,3 +887,51 @@ fn sae_study_frame_has_the_extra_columns() {
     assert!(s.iter().any(|l| l.contains("AuxK")), "{s:?}");
     assert!(builtin::find("sae").is_some());
 }
+
+/// A run with the unit-norm constraint, dead-latent tracking and AuxK,
+/// interrupted mid-epoch and resumed from its checkpoint, ends with the
+/// weights (bit for bit), losses and dead fractions of the uninterrupted
+/// run: the samples-since-fired counts are checkpointed.
+#[test]
+fn sparse_training_resumes_bit_for_bit() {
+    use std::sync::atomic::Ordering;
+    use tiedae::Error;
+    use tiedae::train::TrainEvent;
+    let spec = AutoencoderSpec::new(&[10, 12])
+        .activation(Activation::TopK { k: 2 })
+        .bias(BiasMode::PreCentering);
+    let x = random_matrix(200, 10, 0.0, 1.0, 50).map(|v| v as f32);
+    let cfg = quiet(3, 40, 5e-3)
+        .unit_norm_decoder(true)
+        .dead_latents(DeadLatents::window(60).with_auxk(3, 1.0 / 32.0));
+    let full = Trainer::new(cfg.clone())
+        .unwrap()
+        .fit(Autoencoder::<f32>::new(&spec, 8).unwrap(), &x)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let trainer = Trainer::new(cfg.checkpoint(dir.path(), 0)).unwrap();
+    let flag = trainer.interrupt_flag();
+    let r = trainer.try_fit(Autoencoder::<f32>::new(&spec, 8).unwrap(), &x, |ev| {
+        if let TrainEvent::Batch {
+            epoch: 2, batch: 2, ..
+        } = ev
+        {
+            flag.store(true, Ordering::SeqCst);
+        }
+    });
+    let path = match r {
+        Err(f) => match f.error {
+            Error::Interrupted {
+                checkpoint: Some(p),
+            } => p,
+            other => panic!("expected an interrupt, got {other:?}"),
+        },
+        Ok(_) => panic!("the run was not interrupted"),
+    };
+    let resumed = trainer.resume(&path, &x).unwrap();
+    assert_eq!(resumed.model.params_to_vec(), full.model.params_to_vec());
+    assert_eq!(resumed.history.train_loss(), full.history.train_loss());
+    let fr = |h: &History| h.epochs.iter().map(|r| r.dead_fraction).collect::<Vec<_>>();
+    assert_eq!(fr(&resumed.history), fr(&full.history));
+    assert!(fr(&full.history).iter().all(Option::is_some));
+}
