@@ -106,6 +106,11 @@ fn decoder_directions_are_the_decoder_columns() {
         let dirs = last.decoder_directions();
         let dec = m.layers()[1].decoder_weight(); // d x r = 4 x 3
         assert_eq!((dirs.count, dirs.len), (3, 4));
+        // Buffers that do not fit the layout are errors, not panics.
+        let mut short = vec![0.0; 3];
+        assert!(remove_parallel_gradient(m.layout(), &p, &mut short).is_err());
+        assert!(tiedae::train::constraint::normalize_decoder(m.layout(), &mut short).is_err());
+        assert!(decoder_norms(m.layout(), &short).is_err());
         for i in 0..3 {
             for j in 0..4 {
                 assert_eq!(p[dirs.at(i, j)], dec[(j, i)], "tied={tied} ({i}, {j})");
@@ -133,7 +138,7 @@ fn projected_gradient_is_orthogonal_to_each_direction() {
             let p = m.params_to_vec();
             let before = g.as_slice().to_vec();
             let mut after = before.clone();
-            remove_parallel_gradient(m.layout(), &p, &mut after);
+            remove_parallel_gradient(m.layout(), &p, &mut after).unwrap();
             let dirs = m.layout().layers()[0].decoder_directions();
             for i in 0..dirs.count {
                 let w: Vec<f64> = (0..dirs.len).map(|j| p[dirs.at(i, j)]).collect();
@@ -193,7 +198,11 @@ fn unit_norm_holds_after_every_step() {
                     .fit(Autoencoder::<f64>::new(&spec, 2).unwrap(), &x)
                     .unwrap();
                 let p = out.model.params_to_vec();
-                for (i, n) in decoder_norms(out.model.layout(), &p).iter().enumerate() {
+                for (i, n) in decoder_norms(out.model.layout(), &p)
+                    .unwrap()
+                    .iter()
+                    .enumerate()
+                {
                     assert!(
                         (n - 1.0).abs() <= 1e-12,
                         "tied={tied} {} epoch {epochs} unit {i}: norm {n}",
@@ -214,6 +223,7 @@ fn unit_norm_holds_after_every_step() {
     let p = out.model.params_to_vec();
     assert!(
         decoder_norms(out.model.layout(), &p)
+            .unwrap()
             .iter()
             .any(|n| (n - 1.0).abs() > 1e-3)
     );

@@ -262,7 +262,7 @@ impl Activation {
             return false;
         };
         let r = z.ncols();
-        if k >= r {
+        if k == 0 || k >= r {
             return false;
         }
         let mut row: Vec<f64> = Vec::with_capacity(r);

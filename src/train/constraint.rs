@@ -18,8 +18,20 @@
 //! are not a dictionary. Dot products and norms are accumulated in f64 in
 //! a fixed order, so the constraint keeps training deterministic.
 
+use crate::error::{Error, Result};
 use crate::model::{DirectionSlots, ParamLayout};
 use crate::real::Real;
+
+/// Checks that a flat buffer has the layout's length.
+fn check_len(layout: &ParamLayout, len: usize, what: &str) -> Result<()> {
+    if len != layout.len() {
+        return Err(Error::Shape(format!(
+            "{what} has {len} entries, the layout has {}",
+            layout.len()
+        )));
+    }
+    Ok(())
+}
 
 /// The decoder directions the constraint acts on: the latent pair's.
 pub fn constrained_directions(layout: &ParamLayout) -> Option<DirectionSlots> {
@@ -28,10 +40,17 @@ pub fn constrained_directions(layout: &ParamLayout) -> Option<DirectionSlots> {
 
 /// Removes from `grad` the component parallel to each constrained decoder
 /// direction of `params`: `g_i ← g_i − (g_i·w_i / w_i·w_i) w_i`. A zero
-/// direction has no parallel component and is left alone.
-pub fn remove_parallel_gradient<T: Real>(layout: &ParamLayout, params: &[T], grad: &mut [T]) {
+/// direction has no parallel component and is left alone. Errors when a
+/// buffer does not fit the layout.
+pub fn remove_parallel_gradient<T: Real>(
+    layout: &ParamLayout,
+    params: &[T],
+    grad: &mut [T],
+) -> Result<()> {
+    check_len(layout, params.len(), "parameter vector")?;
+    check_len(layout, grad.len(), "gradient")?;
     let Some(dirs) = constrained_directions(layout) else {
-        return;
+        return Ok(());
     };
     for i in 0..dirs.count {
         let (mut gw, mut ww) = (0.0f64, 0.0f64);
@@ -50,14 +69,16 @@ pub fn remove_parallel_gradient<T: Real>(layout: &ParamLayout, params: &[T], gra
             grad[k] = T::of(grad[k].f64() - c * params[k].f64());
         }
     }
+    Ok(())
 }
 
 /// Rescales each constrained decoder direction of `params` to unit norm. A
 /// zero direction cannot be normalised and is left at zero (it is not made
-/// NaN).
-pub fn normalize_decoder<T: Real>(layout: &ParamLayout, params: &mut [T]) {
+/// NaN). Errors when `params` does not fit the layout.
+pub fn normalize_decoder<T: Real>(layout: &ParamLayout, params: &mut [T]) -> Result<()> {
+    check_len(layout, params.len(), "parameter vector")?;
     let Some(dirs) = constrained_directions(layout) else {
-        return;
+        return Ok(());
     };
     for i in 0..dirs.count {
         let mut ww = 0.0f64;
@@ -74,20 +95,22 @@ pub fn normalize_decoder<T: Real>(layout: &ParamLayout, params: &mut [T]) {
             params[k] = T::of(params[k].f64() / norm);
         }
     }
+    Ok(())
 }
 
 /// The Euclidean norm of each constrained decoder direction (for tests and
-/// monitoring).
-pub fn decoder_norms<T: Real>(layout: &ParamLayout, params: &[T]) -> Vec<f64> {
+/// monitoring). Errors when `params` does not fit the layout.
+pub fn decoder_norms<T: Real>(layout: &ParamLayout, params: &[T]) -> Result<Vec<f64>> {
+    check_len(layout, params.len(), "parameter vector")?;
     let Some(dirs) = constrained_directions(layout) else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
-    (0..dirs.count)
+    Ok((0..dirs.count)
         .map(|i| {
             (0..dirs.len)
                 .map(|j| params[dirs.at(i, j)].f64().powi(2))
                 .sum::<f64>()
                 .sqrt()
         })
-        .collect()
+        .collect())
 }

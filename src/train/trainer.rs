@@ -486,7 +486,7 @@ fn run_minibatch<T: Real>(
         // Once, at the start of a fresh run (a resumed run's weights are
         // already normalised, and renormalising them again could change
         // their last bits).
-        constraint::normalize_decoder(st.model.layout(), &mut params);
+        constraint::normalize_decoder(st.model.layout(), &mut params)?;
         st.model.set_params(&params)?;
     }
     let dead_cfg = cfg.dead_latents;
@@ -551,12 +551,12 @@ fn run_minibatch<T: Real>(
                     st.model.layout(),
                     &params,
                     grad.as_mut_slice(),
-                );
+                )?;
             }
             st.opt
                 .apply(&cfg.optimizer, &mut params, grad.as_slice(), lr, decay);
             if cfg.unit_norm_decoder {
-                constraint::normalize_decoder(st.model.layout(), &mut params);
+                constraint::normalize_decoder(st.model.layout(), &mut params)?;
             }
             if st.model.set_params(&params).is_err() {
                 return Err(diverged(

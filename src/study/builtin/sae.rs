@@ -187,7 +187,15 @@ pub fn run(ds: &Dataset, preset: &Preset, _opts: &RunOptions) -> Result<DataFram
                 let (row, extra) = train_variant(v, k, seed, preset, l1, &data, &xtr, &xte)?;
                 let mut row = row;
                 row.pca_test_mse = pca_test;
-                row.ratio_to_pca = row.test_mse / pca_test;
+                // PCA is exact when k reaches the data's rank: then the
+                // ratio is +inf (1 if the model is exact too), never NaN.
+                row.ratio_to_pca = if pca_test > 0.0 {
+                    row.test_mse / pca_test
+                } else if row.test_mse == 0.0 {
+                    1.0
+                } else {
+                    f64::INFINITY
+                };
                 rows.push(row);
                 extras.push(extra);
             }
