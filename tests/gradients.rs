@@ -235,8 +235,8 @@ fn finite_differences_depth_3() {
     assert_depth(3);
 }
 
-/// TopK is row-wise, so it is not in [`Activation::ALL`]; this sweep covers
-/// it at the latent and (all-TopK stacks) inside the stack, where inner
+/// TopK and BatchTopK compare entries, so they are not in
+/// [`Activation::ALL`]; this sweep covers them at the latent and (all-TopK stacks) inside the stack, where inner
 /// decoder outputs are TopK'ed too, over every bias mode, tying pattern and
 /// the losses that fit a real-valued latent. `near_kink` reseeds cases with
 /// a near tie at the selection boundary.
@@ -244,6 +244,11 @@ fn finite_differences_depth_3() {
 fn finite_differences_top_k() {
     let stacks: Vec<(Vec<usize>, Vec<Activation>)> = vec![
         (vec![5, 4], vec![Activation::TopK { k: 2 }]),
+        (vec![5, 6], vec![Activation::BatchTopK { k: 2 }]),
+        (
+            vec![5, 4, 3],
+            vec![Activation::BatchTopK { k: 2 }, Activation::TopK { k: 2 }],
+        ),
         (
             vec![5, 4, 3],
             vec![Activation::Tanh, Activation::TopK { k: 2 }],

@@ -4,10 +4,11 @@
 //! use the cached output `a = f(z)`: sigmoid and tanh derivatives are cheapest
 //! from `a`, and backprop always has both at hand.
 //!
-//! Every activation but [`Activation::TopK`] is element-wise. TopK is
-//! row-wise (it compares the units of one sample), so it exists only on the
-//! matrix paths the stack uses (`map_into`, `scale_by_derivative`); its
-//! scalar [`Activation::apply`] is the identity of a kept unit.
+//! Every activation but [`Activation::TopK`] and [`Activation::BatchTopK`]
+//! is element-wise. Those two compare entries (the units of one sample, or
+//! every entry of a call), so they exist only on the matrix paths the stack
+//! uses (`map_into`, `scale_by_derivative`); their scalar
+//! [`Activation::apply`] is the identity of a kept unit.
 
 use super::fastmath;
 use crate::error::{Error, Result};
@@ -56,6 +57,16 @@ pub enum Activation {
     /// selection itself, and a negative kept value still carries
     /// reconstruction information.
     TopK { k: usize },
+    /// BatchTopK (Bussmann et al. 2024): over the `n` rows of one call keep
+    /// the `n·k` largest pre-activations, so samples share a budget of `k`
+    /// active units on average instead of exactly `k` each. Ties are broken
+    /// towards the lower row, then the lower unit index. The "batch" is
+    /// what one call sees: in training a shard of
+    /// [`TrainConfig::shard_size`](crate::train::TrainConfig::shard_size)
+    /// rows (fixed, so results still do not depend on the thread count);
+    /// at evaluation a row's code depends on the other rows of the call
+    /// (the paper swaps in a learned threshold there; not implemented).
+    BatchTopK { k: usize },
 }
 
 /// The output activation `g` of the last decoder layer.
@@ -105,16 +116,18 @@ enum ActivationKind {
     Elu,
     Gelu,
     TopK,
+    BatchTopK,
 }
 
 impl From<Activation> for ActivationRepr {
     fn from(a: Activation) -> Self {
         let k = match a {
-            Activation::TopK { k } => Some(k),
+            Activation::TopK { k } | Activation::BatchTopK { k } => Some(k),
             _ => None,
         };
         let (kind, alpha) = match a {
             Activation::TopK { .. } => (ActivationKind::TopK, None),
+            Activation::BatchTopK { .. } => (ActivationKind::BatchTopK, None),
             Activation::Identity => (ActivationKind::Identity, None),
             Activation::Relu => (ActivationKind::Relu, None),
             Activation::LeakyRelu { alpha } => (ActivationKind::LeakyRelu, Some(alpha)),
@@ -134,8 +147,11 @@ impl TryFrom<ActivationRepr> for Activation {
         use ActivationKind as K;
         let act = match (r.kind, r.k) {
             (K::TopK, Some(k)) if r.alpha.is_none() => Activation::TopK { k },
-            (K::TopK, Some(_)) => return Err("unknown field `alpha` for top_k".into()),
-            (K::TopK, None) => return Err("missing field `k`".into()),
+            (K::BatchTopK, Some(k)) if r.alpha.is_none() => Activation::BatchTopK { k },
+            (K::TopK | K::BatchTopK, Some(_)) => {
+                return Err("unknown field `alpha` for top_k".into());
+            }
+            (K::TopK | K::BatchTopK, None) => return Err("missing field `k`".into()),
             (_, Some(_)) => return Err("unknown field `k` for this activation kind".into()),
             (_, None) => Self::scalar_kind(r.kind, r.alpha)?,
         };
@@ -159,7 +175,7 @@ impl Activation {
             (K::Tanh, None) => Activation::Tanh,
             (K::Softplus, None) => Activation::Softplus,
             (K::Gelu, None) => Activation::Gelu,
-            (K::TopK, None) => return Err("missing field `k`".into()),
+            (K::TopK | K::BatchTopK, None) => return Err("missing field `k`".into()),
         };
         Ok(act)
     }
@@ -175,12 +191,13 @@ impl Activation {
     /// tests and sweeps); a constant like
     /// [`BiasMode::ALL`](crate::model::BiasMode::ALL).
     ///
-    /// [`Activation::TopK`] is not listed: the every-activation sweeps
+    /// [`Activation::TopK`] and [`Activation::BatchTopK`] are not listed:
+    /// the every-activation sweeps
     /// (the dense and conv finite-difference tests) reseed only near the
     /// zero kinks of element-wise kinds, count their cases per element-wise
     /// kind, and require a decoder-part gradient on nearly every tied pair,
-    /// which a k-sparse code on a 4-row batch does not always give. TopK has
-    /// its own tie-aware sweep in `tests/gradients.rs`.
+    /// which a k-sparse code on a 4-row batch does not always give. They have
+    /// their own tie-aware sweep in `tests/gradients.rs`.
     pub const ALL: [Activation; 8] = [
         Activation::Identity,
         Activation::Relu,
@@ -209,6 +226,7 @@ impl Activation {
             Activation::Elu { alpha } => format!("elu({alpha})"),
             Activation::Gelu => "gelu".into(),
             Activation::TopK { k } => format!("top_k({k})"),
+            Activation::BatchTopK { k } => format!("batch_top_k({k})"),
         }
     }
 
@@ -227,7 +245,7 @@ impl Activation {
                 "activation",
                 format!("elu alpha must be finite and > 0, got {alpha}"),
             )),
-            Activation::TopK { k: 0 } => Err(Error::config(
+            Activation::TopK { k: 0 } | Activation::BatchTopK { k: 0 } => Err(Error::config(
                 "activation",
                 "top_k needs k >= 1 (k = 0 would zero every code)",
             )),
@@ -246,18 +264,29 @@ impl Activation {
         }
     }
 
-    /// Whether the activation compares the units of a sample (TopK), so it
-    /// is applied per row rather than per entry.
+    /// Whether the activation compares entries with each other (TopK
+    /// within a row, BatchTopK within a call), so it is applied to whole
+    /// matrices rather than per entry.
     pub fn is_row_wise(&self) -> bool {
-        matches!(self, Activation::TopK { .. })
+        matches!(self, Activation::TopK { .. } | Activation::BatchTopK { .. })
     }
 
     /// Whether any row of the pre-activations `z` has its `k`-th and
-    /// `(k+1)`-th largest values within `margin` of each other (TopK only;
-    /// always false for the element-wise kinds): there the selection, and
+    /// `(k+1)`-th largest values within `margin` of each other (TopK; for
+    /// BatchTopK the `n·k`-th and next of the whole matrix; always false for
+    /// the element-wise kinds): there the selection, and
     /// so the function, jumps, and finite differences across it are
     /// meaningless.
     pub fn near_tie<T: Real>(&self, z: &DMatrix<T>, margin: f64) -> bool {
+        if let Activation::BatchTopK { k } = *self {
+            let keep = k.saturating_mul(z.nrows());
+            if k == 0 || keep >= z.len() {
+                return false;
+            }
+            let mut all: Vec<f64> = z.iter().map(|v| v.f64()).collect();
+            all.sort_by(|a, b| b.total_cmp(a));
+            return (all[keep - 1] - all[keep]).abs() < margin;
+        }
         let Activation::TopK { k } = *self else {
             return false;
         };
@@ -286,7 +315,7 @@ impl Activation {
     pub fn apply<T: Real>(&self, z: T) -> T {
         let zero = T::zero();
         match *self {
-            Activation::Identity | Activation::TopK { .. } => z,
+            Activation::Identity | Activation::TopK { .. } | Activation::BatchTopK { .. } => z,
             Activation::Relu => {
                 if z > zero {
                     z
@@ -325,7 +354,7 @@ impl Activation {
         let zero = T::zero();
         let one = T::one();
         match *self {
-            Activation::Identity | Activation::TopK { .. } => one,
+            Activation::Identity | Activation::TopK { .. } | Activation::BatchTopK { .. } => one,
             Activation::Relu => {
                 if z > zero {
                     one
@@ -384,6 +413,9 @@ impl Activation {
                     dst[at] = if keep { src[at] } else { zero }
                 })
             }
+            Activation::BatchTopK { k } => {
+                batch_top_k_mask(z, k, |at, keep| dst[at] = if keep { src[at] } else { zero })
+            }
             act => map(src, dst, |v| act.apply(v)),
         }
     }
@@ -418,6 +450,11 @@ impl Activation {
                     }
                 })
             }
+            Activation::BatchTopK { k } => batch_top_k_mask(z, k, |at, keep| {
+                if !keep {
+                    d[at] = zero;
+                }
+            }),
             act => {
                 for ((d, &zv), &av) in d.iter_mut().zip(z.as_slice()).zip(a.as_slice()) {
                     *d *= act.derivative(zv, av);
@@ -466,6 +503,35 @@ pub(crate) fn top_k_mask<T: Real>(
         for (j, &kept) in keep.iter().enumerate() {
             visit(i, j, kept);
         }
+    }
+}
+
+/// Calls `visit(at, kept)` for every entry of `z` (column-major index
+/// `at = i + j n`), where `kept` says whether the entry is among the
+/// `n·k` largest of the whole matrix, ordered by larger value first, then
+/// lower row, then lower column (a strict total order, so the kept set is
+/// unique).
+fn batch_top_k_mask<T: Real>(z: &DMatrix<T>, k: usize, mut visit: impl FnMut(usize, bool)) {
+    let (n, total) = (z.nrows(), z.len());
+    let keep = k.saturating_mul(n);
+    if keep >= total {
+        (0..total).for_each(|at| visit(at, true));
+        return;
+    }
+    let vals: Vec<f64> = z.iter().map(|v| v.f64()).collect();
+    let mut idx: Vec<usize> = (0..total).collect();
+    let key = |at: usize| (at % n, at / n);
+    if keep > 0 {
+        idx.select_nth_unstable_by(keep - 1, |&a, &b| {
+            vals[b].total_cmp(&vals[a]).then(key(a).cmp(&key(b)))
+        });
+    }
+    let mut kept = vec![false; total];
+    for &at in &idx[..keep] {
+        kept[at] = true;
+    }
+    for (at, &kp) in kept.iter().enumerate() {
+        visit(at, kp);
     }
 }
 
@@ -576,6 +642,32 @@ mod tests {
         Activation::TopK { k: 9 }.map_into(&z, &mut all);
         assert_eq!(all, z);
         assert!(Activation::TopK { k: 0 }.validate().is_err());
+    }
+
+    /// BatchTopK keeps the n·k largest entries of the call, ties to the
+    /// lower row then the lower unit, and passes gradient exactly there.
+    #[test]
+    fn batch_top_k_keeps_n_k_entries_per_call() {
+        let z = DMatrix::from_row_slice(2, 3, &[5.0, 4.0, 1.0, 0.5, 0.2, 1.0]);
+        let act = Activation::BatchTopK { k: 1 };
+        let mut a = DMatrix::zeros(2, 3);
+        act.map_into(&z, &mut a);
+        // Two entries in all: 5 and 4, both in row 0 (row 1 gets none).
+        let want = DMatrix::from_row_slice(2, 3, &[5.0, 4.0, 0.0, 0.0, 0.0, 0.0]);
+        assert_eq!(a, want);
+        let mut delta = DMatrix::from_element(2, 3, 2.0);
+        act.scale_by_derivative(&z, &a, &mut delta);
+        assert_eq!(delta, want.map(|v: f64| if v != 0.0 { 2.0 } else { 0.0 }));
+        // A tie across rows (1.0 in both rows) goes to row 0.
+        let z = DMatrix::from_row_slice(2, 2, &[1.0, 0.0, 1.0, 3.0]);
+        let mut b = DMatrix::zeros(2, 2);
+        act.map_into(&z, &mut b);
+        assert_eq!(b, DMatrix::from_row_slice(2, 2, &[1.0, 0.0, 0.0, 3.0]));
+        assert!(act.near_tie(&z, 1e-4));
+        assert!(Activation::BatchTopK { k: 0 }.validate().is_err());
+        let s = serde_json::to_string(&act).unwrap();
+        assert_eq!(s, r#"{"kind":"batch_top_k","k":1}"#);
+        assert_eq!(serde_json::from_str::<Activation>(&s).unwrap(), act);
     }
 
     #[test]
