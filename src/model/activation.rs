@@ -192,12 +192,13 @@ impl Activation {
     /// [`BiasMode::ALL`](crate::model::BiasMode::ALL).
     ///
     /// [`Activation::TopK`] and [`Activation::BatchTopK`] are not listed:
-    /// the every-activation sweeps
-    /// (the dense and conv finite-difference tests) reseed only near the
-    /// zero kinks of element-wise kinds, count their cases per element-wise
-    /// kind, and require a decoder-part gradient on nearly every tied pair,
-    /// which a k-sparse code on a 4-row batch does not always give. They have
-    /// their own tie-aware sweep in `tests/gradients.rs`.
+    /// the every-activation sweeps (the dense and conv finite-difference
+    /// tests) count their cases for the element-wise kinds, and require a
+    /// decoder-part gradient large enough to test on nearly every tied
+    /// pair, which a k-sparse code on a 4-row batch (and on the conv
+    /// stacks' wide layers) does not always give. They have their own
+    /// sweep in `tests/gradients.rs`, reseeded away from selection ties by
+    /// the shared `near_kink`.
     pub const ALL: [Activation; 8] = [
         Activation::Identity,
         Activation::Relu,
