@@ -1,15 +1,16 @@
 //! The autoencoder stack: forward passes, exact backprop over batches, and
 //! the flat-parameter interface optimizers use.
 
-use super::activation::Activation;
+use super::activation::{Activation, top_k_mask};
 use super::affine::BiasGrad;
 use super::bias::Biases;
+use super::center::PreBiasInit;
 use super::checks::{check_finite, check_input};
 use super::dense::Dense;
 use super::gradient::{Gradient, TiedParts};
 use super::kernels::first_non_finite;
 use super::layer::Layer;
-use super::loss::{self, LossConfig, LossTerms, Normalizer};
+use super::loss::{self, AuxKLoss, LossConfig, LossTerms, Normalizer};
 use super::params::{ParamLayout, ParameterCount};
 use super::spec::{AutoencoderSpec, Init};
 use super::tied::TiedLinear;
@@ -39,7 +40,7 @@ fn init_matrix<T: Real>(init: Init, rows: usize, cols: usize, fan: usize, seed: 
     let mut rng = seeded(seed);
     let mut m = DMatrix::zeros(rows, cols);
     match init {
-        Init::GlorotUniform => {
+        Init::GlorotUniform | Init::TiedGlorotUniform => {
             let a = (6.0 / fan as f64).sqrt();
             for i in 0..rows {
                 for j in 0..cols {
@@ -68,6 +69,11 @@ impl<T: Real> Autoencoder<T> {
     ///
     /// Conv kernels are drawn the same way as `C_out x C_in·k_h·k_w`
     /// matrices, Glorot with fan `(C_in + C_out)·k_h·k_w`.
+    ///
+    /// With [`Init::TiedGlorotUniform`] no decoder weight is drawn: an
+    /// untied decoder is the encoder's transpose (a conv decoder kernel is
+    /// the encoder kernel), so the model equals the tied one of the same
+    /// seed.
     pub fn new(spec: &AutoencoderSpec, seed: u64) -> Result<Self> {
         spec.validate()?;
         let mut layers = Vec::with_capacity(spec.layer_count());
@@ -79,6 +85,8 @@ impl<T: Real> Autoencoder<T> {
                 let biases = Biases::zeros(spec.bias, c_in, c_out);
                 layers.push(if spec.tied[l] {
                     Layer::Tied(TiedLinear::conv_pair(g, k, biases)?)
+                } else if spec.init.ties_decoder() {
+                    Layer::Dense(Dense::conv_pair(g, k.clone(), k, biases)?)
                 } else {
                     let kd = init_matrix(
                         spec.init,
@@ -97,6 +105,8 @@ impl<T: Real> Autoencoder<T> {
             let biases = Biases::zeros(spec.bias, d, r);
             layers.push(if spec.tied[l] {
                 Layer::Tied(TiedLinear::new(w, biases)?)
+            } else if spec.init.ties_decoder() {
+                Layer::Dense(Dense::new(w.clone(), w.transpose(), biases)?)
             } else {
                 let wd = init_matrix(spec.init, d, r, fan, derive_seed(seed, 2 * l as u64 + 1));
                 Layer::Dense(Dense::new(w, wd, biases)?)
@@ -259,6 +269,31 @@ impl<T: Real> Autoencoder<T> {
         "out of range".into()
     }
 
+    /// Sets the first pair's pre-centering bias `b_pre` to a centre of the
+    /// rows of `x` (the mean or the geometric median, see [`PreBiasInit`]),
+    /// as sparse-autoencoder practice does before training. Only the first
+    /// pair sees data space, so only its bias is set. Errors unless the
+    /// model uses [`BiasMode::PreCentering`](super::BiasMode::PreCentering),
+    /// on a shape mismatch and on non-finite data.
+    pub fn init_pre_bias(&mut self, x: &DMatrix<T>, how: PreBiasInit) -> Result<()> {
+        check_input(x, self.input_dim(), "data")?;
+        let Some(range) = self.layout.layers()[0].pre_bias() else {
+            return Err(Error::config(
+                "bias",
+                format!(
+                    "initialising b_pre needs the pre_centering bias mode, the model has {}",
+                    self.spec.bias.name()
+                ),
+            ));
+        };
+        let centre = how.centre(x)?;
+        let mut p = self.params_to_vec();
+        for (slot, c) in p[range].iter_mut().zip(centre.iter()) {
+            *slot = T::of(*c);
+        }
+        self.set_params(&p)
+    }
+
     /// A zero gradient with this model's layout, to reuse across calls of
     /// [`Autoencoder::loss_and_grad_with`].
     pub fn zero_gradient(&self) -> Gradient<T> {
@@ -405,14 +440,273 @@ impl<T: Real> Autoencoder<T> {
         ws: &mut Workspace<T>,
         grad: &mut Gradient<T>,
     ) -> Result<LossTerms> {
+        self.shard_loss_and_grad_aux(x, target, loss, None, norm, ws, grad)
+    }
+
+    /// [`Autoencoder::shard_loss_and_grad`] plus an optional AuxK term
+    /// (see [`super::AuxK`]), its gradient added to `grad`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn shard_loss_and_grad_aux(
+        &self,
+        x: &DMatrix<T>,
+        target: &DMatrix<T>,
+        loss: &LossConfig,
+        aux: Option<AuxKLoss<'_>>,
+        norm: Normalizer,
+        ws: &mut Workspace<T>,
+        grad: &mut Gradient<T>,
+    ) -> Result<LossTerms> {
         self.check_call(x, target, loss, norm)?;
+        if let Some(aux) = &aux {
+            self.check_auxk(aux)?;
+        }
         if **grad.layout_arc() != *self.layout {
             return Err(Error::Shape(
                 "gradient buffer belongs to a model with another layout".into(),
             ));
         }
         self.forward(x, ws, true);
-        self.backward(x, target, loss, norm, ws, grad)
+        let mut t = self.backward(x, target, loss, norm, ws, grad)?;
+        if let Some(aux) = aux {
+            let residual = target - &ws.u[0];
+            let term = self.auxk_pass(x, &ws.z[0], &residual, &aux, norm, Some(grad))?;
+            t.auxk = term;
+            t.total += term;
+        }
+        Ok(t)
+    }
+
+    /// Data terms with an optional AuxK term, and their exact gradient
+    /// (the AuxK part with the residual `target − x̂` held constant, as
+    /// [`super::AuxK`] defines it). The training loop's objective when
+    /// [`AuxK`](super::AuxK) revival is on.
+    pub fn loss_and_grad_aux(
+        &self,
+        x: &DMatrix<T>,
+        target: &DMatrix<T>,
+        loss: &LossConfig,
+        aux: Option<AuxKLoss<'_>>,
+        norm: Normalizer,
+    ) -> Result<(LossTerms, Gradient<T>)> {
+        let mut ws = Workspace::new();
+        let mut grad = self.zero_gradient();
+        let t = self.shard_loss_and_grad_aux(x, target, loss, aux, norm, &mut ws, &mut grad)?;
+        if !grad.is_finite() {
+            return Err(Error::Numerical(format!(
+                "gradient has non-finite entries (loss {:.6e})",
+                t.total
+            )));
+        }
+        Ok((t, grad))
+    }
+
+    /// The AuxK term alone for a given residual (held constant), without
+    /// a gradient: with [`Autoencoder::auxk_term_and_grad`], what a
+    /// finite-difference check of the term differentiates.
+    pub fn auxk_term(
+        &self,
+        x: &DMatrix<T>,
+        residual: &DMatrix<T>,
+        aux: AuxKLoss<'_>,
+        norm: Normalizer,
+    ) -> Result<f64> {
+        self.check_auxk_call(x, residual, &aux)?;
+        let mut ws = Workspace::new();
+        self.forward(x, &mut ws, false);
+        self.auxk_pass(x, &ws.z[0], residual, &aux, norm, None)
+    }
+
+    /// The AuxK term for a given residual (held constant) and its exact
+    /// gradient with respect to every parameter.
+    pub fn auxk_term_and_grad(
+        &self,
+        x: &DMatrix<T>,
+        residual: &DMatrix<T>,
+        aux: AuxKLoss<'_>,
+        norm: Normalizer,
+    ) -> Result<(f64, Gradient<T>)> {
+        self.check_auxk_call(x, residual, &aux)?;
+        let mut ws = Workspace::new();
+        self.forward(x, &mut ws, false);
+        let mut grad = self.zero_gradient();
+        let t = self.auxk_pass(x, &ws.z[0], residual, &aux, norm, Some(&mut grad))?;
+        Ok((t, grad))
+    }
+
+    fn check_auxk_call(
+        &self,
+        x: &DMatrix<T>,
+        residual: &DMatrix<T>,
+        aux: &AuxKLoss<'_>,
+    ) -> Result<()> {
+        self.check_auxk(aux)?;
+        check_input(x, self.input_dim(), "input")?;
+        if residual.shape() != x.shape() {
+            return Err(Error::Shape(format!(
+                "residual is {}x{}, input is {}x{}",
+                residual.nrows(),
+                residual.ncols(),
+                x.nrows(),
+                x.ncols()
+            )));
+        }
+        check_finite(residual, "residual")
+    }
+
+    /// Whether this model can use an AuxK term: one dense pair (its decoder
+    /// maps the code straight to data space, where the residual lives), an
+    /// identity output (the residual is a difference of reconstructions),
+    /// and one dead flag per latent.
+    pub fn check_auxk(&self, aux: &AuxKLoss<'_>) -> Result<()> {
+        aux.config.validate()?;
+        self.check_auxk_model()?;
+        if aux.dead.len() != self.latent_dim() {
+            return Err(Error::Shape(format!(
+                "{} dead-latent flags for {} latents",
+                aux.dead.len(),
+                self.latent_dim()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The model half of [`Autoencoder::check_auxk`] (checked by the trainer
+    /// before any work).
+    pub fn check_auxk_model(&self) -> Result<()> {
+        if self.layers.len() != 1 || self.spec.conv.is_some() {
+            return Err(Error::config(
+                "auxk",
+                format!(
+                    "AuxK needs a single dense layer pair (its decoder reconstructs the residual \
+                     in data space); the model has {} pairs{}",
+                    self.layers.len(),
+                    if self.spec.conv.is_some() {
+                        ", conv"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+        if self.spec.output != super::activation::OutputActivation::Identity {
+            return Err(Error::config(
+                "auxk",
+                "AuxK needs an identity output activation (the residual is x − x̂)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The AuxK term (see [`super::AuxK`]) from the latent pre-activations
+    /// `z` and the residual; with `grad`, its gradient is **added** to it.
+    /// Checks are the callers'.
+    fn auxk_pass(
+        &self,
+        x: &DMatrix<T>,
+        z: &DMatrix<T>,
+        residual: &DMatrix<T>,
+        aux: &AuxKLoss<'_>,
+        norm: Normalizer,
+        grad: Option<&mut Gradient<T>>,
+    ) -> Result<f64> {
+        let (n, r) = z.shape();
+        let d = residual.ncols();
+        if !aux.dead.iter().any(|&dead| dead) {
+            return Ok(0.0);
+        }
+        // The k_aux largest pre-activations among the dead units of each
+        // row: live units are pushed to −∞ so the TopK selection (same tie
+        // rule) skips them, and filtered out should fewer than k_aux be dead.
+        let neg = T::of(f64::NEG_INFINITY);
+        let zm = DMatrix::from_fn(n, r, |i, j| if aux.dead[j] { z[(i, j)] } else { neg });
+        let mut h = DMatrix::<T>::zeros(n, r);
+        let mut mask = vec![false; n * r];
+        top_k_mask(&zm, aux.config.k_aux, |i, j, keep| {
+            if keep && aux.dead[j] {
+                h[(i, j)] = z[(i, j)];
+                mask[i + j * n] = true;
+            }
+        });
+        let layer = &self.layers[0];
+        let mut patches = Vec::new();
+        let mut ehat = DMatrix::<T>::zeros(n, d);
+        layer
+            .map()
+            .decode_into(layer.weights(), &Biases::None, &h, &mut ehat, &mut patches);
+        let alpha = aux.config.alpha;
+        let scale = alpha / norm.samples() as f64;
+        let mut term = 0.0f64;
+        let mut dehat = DMatrix::<T>::zeros(n, d);
+        for i in 0..n {
+            let energy: f64 = (0..d).map(|j| residual[(i, j)].f64().powi(2)).sum();
+            if energy == 0.0 {
+                continue;
+            }
+            let err: f64 = (0..d)
+                .map(|j| (ehat[(i, j)].f64() - residual[(i, j)].f64()).powi(2))
+                .sum();
+            term += err / energy;
+            let c = 2.0 * scale / energy;
+            for j in 0..d {
+                dehat[(i, j)] = T::of(c * (ehat[(i, j)].f64() - residual[(i, j)].f64()));
+            }
+        }
+        let term = finite(scale * term, "AuxK term")?;
+        let Some(grad) = grad else {
+            return Ok(term);
+        };
+        // Backward through ê = h M (no biases), then through the dead
+        // units' pre-activations into the encoder, in a gradient of its own
+        // that is added at the end (the pair's kernels overwrite slots).
+        let mut g = self.zero_gradient();
+        let s = &self.layout.layers()[0];
+        let mut dh = DMatrix::<T>::zeros(n, r);
+        {
+            let Gradient { flat, parts, .. } = &mut g;
+            let chunk = &mut flat[s.range()];
+            let (weights, _) = chunk.split_at_mut(s.biases.start - s.weight.start);
+            let (_, g_dec) = weight_slots(weights, s.weight.len(), parts[0].as_mut());
+            let mut none: [T; 0] = [];
+            layer.map().decode_backward(
+                layer.weights(),
+                &Biases::None,
+                &h,
+                &dehat,
+                g_dec,
+                BiasGrad::split(&Biases::None, &mut none),
+                Some(&mut dh),
+                &mut patches,
+            );
+        }
+        for (v, &keep) in dh.as_mut_slice().iter_mut().zip(&mask) {
+            if !keep {
+                *v = T::zero();
+            }
+        }
+        {
+            let Gradient { flat, parts, .. } = &mut g;
+            let chunk = &mut flat[s.range()];
+            let (weights, biases) = chunk.split_at_mut(s.biases.start - s.weight.start);
+            let gb = BiasGrad::split(layer.biases(), biases);
+            let (g_enc, _) = weight_slots(weights, s.weight.len(), parts[0].as_mut());
+            layer.map().encode_backward(
+                layer.weights(),
+                layer.biases(),
+                x,
+                &dh,
+                g_enc,
+                gb,
+                None,
+                &mut patches,
+            );
+            if let Some(p) = parts[0].as_ref() {
+                for ((w, &e), &dd) in weights.iter_mut().zip(&p.encoder).zip(&p.decoder) {
+                    *w = e + dd;
+                }
+            }
+        }
+        grad.add_assign(&g)?;
+        Ok(term)
     }
 
     /// Weight decay `λ₂/2 Σ W²` over the weight matrices (tied `W` once,
@@ -789,6 +1083,7 @@ fn terms(reconstruction: f64, l1: f64, kl: f64) -> Result<LossTerms> {
         l1,
         kl,
         l2: 0.0,
+        auxk: 0.0,
         total: reconstruction + l1 + kl,
     })
 }

@@ -230,6 +230,54 @@ impl Normalizer {
     }
 }
 
+/// The AuxK auxiliary loss of Gao et al. 2024, which revives dead latents.
+///
+/// With residual `e = x − x̂` of the main reconstruction (held constant: no
+/// gradient flows through it), the `k_aux` dead latents with the largest
+/// pre-activations of each sample reconstruct it through the decoder
+/// without biases, `ê = z_aux W_dec`, and the term is
+/// `α · (1/N) Σ_i |e_i − ê_i|² / |e_i|²`. Dividing each sample by its
+/// residual's energy (as OpenAI's reference code does) keeps `α`
+/// meaningful as the residual shrinks during training; per sample rather
+/// than per batch so that shards add up to the batch, as every other term.
+/// Samples reconstructed exactly (`e_i = 0`) contribute nothing.
+///
+/// AuxK is chosen over resampling (re-initialising dead latents towards
+/// high-loss inputs, Anthropic's recipe): it is a smooth term of the
+/// objective, so it needs no schedule of resampling events, no surgery on
+/// weights and optimizer state (which would also have to be checkpointed
+/// and kept deterministic), and its gradient can be checked by finite
+/// differences like every other term. Gao et al. report it keeps dead
+/// latents few at scale.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuxK {
+    /// Dead latents per sample that reconstruct the residual (`>= 1`;
+    /// Gao et al. use 512 at their widths, often about `r / 2`).
+    pub k_aux: usize,
+    /// Coefficient `α` (Gao et al.: 1/32).
+    pub alpha: f64,
+}
+
+impl AuxK {
+    /// Checks `k_aux >= 1` and a finite, non-negative `alpha`.
+    pub fn validate(&self) -> Result<()> {
+        if self.k_aux == 0 {
+            return Err(Error::config("auxk.k_aux", "must be at least 1"));
+        }
+        Error::require_non_negative("auxk.alpha", self.alpha)
+    }
+}
+
+/// An [`AuxK`] term for one call: the config and which latents are dead.
+#[derive(Clone, Copy, Debug)]
+pub struct AuxKLoss<'a> {
+    /// The term's settings.
+    pub config: AuxK,
+    /// One flag per latent unit: `true` when it is dead.
+    pub dead: &'a [bool],
+}
+
 /// The terms of an objective, each already weighted (f64).
 #[derive(Clone, Copy, Debug, PartialEq, Default, Serialize, Deserialize)]
 pub struct LossTerms {
@@ -241,8 +289,16 @@ pub struct LossTerms {
     pub kl: f64,
     /// Weight decay term.
     pub l2: f64,
+    /// AuxK auxiliary term (zero unless training with [`AuxK`]; left out of
+    /// files when zero, so older files load and newer ones stay the same).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub auxk: f64,
     /// Sum of the terms.
     pub total: f64,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 impl LossTerms {
@@ -252,14 +308,34 @@ impl LossTerms {
         self.l1 += other.l1;
         self.kl += other.kl;
         self.l2 += other.l2;
+        self.auxk += other.auxk;
         self.total += other.total;
+    }
+
+    /// Every term multiplied by `w` (for row-weighted sums).
+    pub fn scaled(&self, w: f64) -> LossTerms {
+        LossTerms {
+            reconstruction: self.reconstruction * w,
+            l1: self.l1 * w,
+            kl: self.kl * w,
+            l2: self.l2 * w,
+            auxk: self.auxk * w,
+            total: self.total * w,
+        }
     }
 
     /// Whether every term is finite.
     pub fn is_finite(&self) -> bool {
-        [self.reconstruction, self.l1, self.kl, self.l2, self.total]
-            .iter()
-            .all(|t| t.is_finite())
+        [
+            self.reconstruction,
+            self.l1,
+            self.kl,
+            self.l2,
+            self.auxk,
+            self.total,
+        ]
+        .iter()
+        .all(|t| t.is_finite())
     }
 }
 

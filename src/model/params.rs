@@ -105,6 +105,44 @@ impl LayerSlots {
         }
     }
 
+    /// Where the pair's decoder directions (dictionary atoms) sit in the
+    /// flat vector: rows of `W` for a tied dense pair (row `i` is unit `i`'s
+    /// filter and, since `v = h W`, its decoding direction), columns of
+    /// `W_dec` (d x r, row-major) for an untied one, and rows of the decoder
+    /// kernel (`K` or `K_dec`, one per output channel) for a conv pair.
+    pub fn decoder_directions(&self) -> DirectionSlots {
+        let start = self
+            .decoder_weight
+            .as_ref()
+            .map_or(self.weight.start, |r| r.start);
+        match (&self.conv, self.tied) {
+            (Some(g), _) => {
+                let (rows, cols) = g.kernel_shape();
+                DirectionSlots {
+                    start,
+                    count: rows,
+                    len: cols,
+                    stride: 1,
+                    step: cols,
+                }
+            }
+            (None, true) => DirectionSlots {
+                start,
+                count: self.output_dim,
+                len: self.input_dim,
+                stride: 1,
+                step: self.input_dim,
+            },
+            (None, false) => DirectionSlots {
+                start,
+                count: self.output_dim,
+                len: self.input_dim,
+                stride: self.output_dim,
+                step: 1,
+            },
+        }
+    }
+
     /// This pair's count.
     pub fn count(&self) -> LayerCount {
         LayerCount {
@@ -112,6 +150,31 @@ impl LayerSlots {
             biases: self.biases.len(),
             tied: self.tied,
         }
+    }
+}
+
+/// The flat positions of a pair's `count` decoder directions, each `len`
+/// entries long: entry `j` of direction `i` is at
+/// `start + i * step + j * stride` (see [`LayerSlots::decoder_directions`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DirectionSlots {
+    /// Flat index of entry 0 of direction 0.
+    pub start: usize,
+    /// Number of directions (hidden units or output channels).
+    pub count: usize,
+    /// Entries per direction.
+    pub len: usize,
+    /// Flat distance between consecutive entries of one direction.
+    pub stride: usize,
+    /// Flat distance between consecutive directions.
+    pub step: usize,
+}
+
+impl DirectionSlots {
+    /// Flat index of entry `j` of direction `i`.
+    #[inline]
+    pub fn at(&self, i: usize, j: usize) -> usize {
+        self.start + i * self.step + j * self.stride
     }
 }
 

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 
 /// How weights are drawn at construction (biases always start at zero).
 ///
-/// Serialized as `{"kind":"glorot_uniform"}` or `{"kind":"normal","std":0.01}`.
+/// Serialized as `{"kind":"glorot_uniform"}`, `{"kind":"normal","std":0.01}`
+/// or `{"kind":"tied_glorot_uniform"}`.
 #[derive(Clone, Copy, Debug, PartialEq, Default, Serialize, Deserialize)]
 #[serde(try_from = "InitRepr", into = "InitRepr")]
 pub enum Init {
@@ -22,6 +23,21 @@ pub enum Init {
     GlorotUniform,
     /// `N(0, std²)` for every weight (e.g. PyTorch-notes style `0.01`).
     Normal { std: f64 },
+    /// Glorot uniform encoder weights, and an untied decoder that starts as
+    /// the encoder's transpose (`W_dec = W_encᵀ`; for a conv pair
+    /// `K_dec = K_enc`), then trains freely. Gao et al. 2024 initialise
+    /// sparse autoencoders this way: the untied model starts exactly at
+    /// the tied model of the same seed, so how far training pulls the two
+    /// apart is measurable. Tied pairs are initialised as by
+    /// [`Init::GlorotUniform`].
+    TiedGlorotUniform,
+}
+
+impl Init {
+    /// Whether an untied decoder starts as the encoder's transpose.
+    pub fn ties_decoder(self) -> bool {
+        matches!(self, Init::TiedGlorotUniform)
+    }
 }
 
 /// Flat serialized form of [`Init`], so unknown fields are always rejected.
@@ -38,6 +54,7 @@ struct InitRepr {
 enum InitKind {
     GlorotUniform,
     Normal,
+    TiedGlorotUniform,
 }
 
 impl From<Init> for InitRepr {
@@ -50,6 +67,10 @@ impl From<Init> for InitRepr {
             Init::Normal { std } => InitRepr {
                 kind: InitKind::Normal,
                 std: Some(std),
+            },
+            Init::TiedGlorotUniform => InitRepr {
+                kind: InitKind::TiedGlorotUniform,
+                std: None,
             },
         }
     }
@@ -64,6 +85,10 @@ impl TryFrom<InitRepr> for Init {
             (InitKind::Normal, None) => Err("missing field `std`".into()),
             (InitKind::GlorotUniform, Some(_)) => {
                 Err("unknown field `std` for glorot_uniform".into())
+            }
+            (InitKind::TiedGlorotUniform, None) => Ok(Init::TiedGlorotUniform),
+            (InitKind::TiedGlorotUniform, Some(_)) => {
+                Err("unknown field `std` for tied_glorot_uniform".into())
             }
         }
     }

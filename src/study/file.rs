@@ -271,6 +271,7 @@ impl TrainingEntry {
                 l1: l.l1.unwrap_or(d.loss.l1),
                 kl: l.kl.or(d.loss.kl),
                 l2: l.l2.unwrap_or(d.loss.l2),
+                ..d.loss
             };
         }
         c
@@ -293,6 +294,17 @@ impl TrainingEntry {
             return Err(Error::config(
                 "training",
                 "sets a seed, validation, early stopping, progress or checkpoints of its own, which a study file cannot express (the study sets them per cell)",
+            ));
+        }
+        if c.loss.unit_l2.is_some()
+            || c.rotation_augmented
+            || c.corruption.is_some()
+            || c.unit_norm_decoder
+            || c.dead_latents.is_some()
+        {
+            return Err(Error::config(
+                "training",
+                "uses non-uniform L2, the rotation-augmented gradient, input corruption, a unit-norm decoder or dead-latent tracking, which study files do not express yet",
             ));
         }
         Ok(TrainingEntry {

@@ -107,6 +107,10 @@ pub struct Checkpoint {
     pub last_finite_loss: Option<f64>,
     /// Whether the run had already ended.
     pub finished: bool,
+    /// Dead-latent tracking: samples since each latent last fired (absent
+    /// when not tracked, and in older files).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub since_fired: Vec<u64>,
 }
 
 impl Checkpoint {

@@ -4,7 +4,7 @@
 
 use super::corruption::Corruption;
 use crate::error::{Error, Result};
-use crate::model::LossConfig;
+use crate::model::{AuxK, LossConfig};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
@@ -241,6 +241,53 @@ pub struct CheckpointConfig {
     pub every: usize,
 }
 
+/// Tracking (and optionally reviving) dead latents during minibatch
+/// training.
+///
+/// A latent fires on a sample when its activation is nonzero (so the notion
+/// suits ReLU-like and TopK codes; a sigmoid latent never dies). A latent is
+/// dead when it has not fired in the last `window` training samples,
+/// counted at batch granularity (a batch in which it fires resets its
+/// count, as SAELens counts). The fraction dead at the end of each epoch is
+/// recorded in [`super::EpochRecord::dead_fraction`].
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadLatents {
+    /// Samples without firing after which a latent counts as dead (>= 1).
+    pub window: usize,
+    /// Revive dead latents with the AuxK loss (see [`AuxK`]); `None` only
+    /// counts them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auxk: Option<AuxK>,
+}
+
+impl DeadLatents {
+    /// Counts latents dead after `window` samples, without revival.
+    pub fn window(window: usize) -> Self {
+        DeadLatents { window, auxk: None }
+    }
+
+    /// Adds AuxK revival with `k_aux` dead latents per sample and
+    /// coefficient `alpha`.
+    pub fn with_auxk(mut self, k_aux: usize, alpha: f64) -> Self {
+        self.auxk = Some(AuxK { k_aux, alpha });
+        self
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.window == 0 {
+            return Err(Error::config(
+                "dead_latents.window",
+                "must be at least 1 sample",
+            ));
+        }
+        if let Some(a) = &self.auxk {
+            a.validate()?;
+        }
+        Ok(())
+    }
+}
+
 /// What the trainer prints while it runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -314,6 +361,17 @@ pub struct TrainConfig {
     /// Omitted from the serialized form when `None`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub corruption: Option<Corruption>,
+    /// Hold the latent pair's decoder directions at unit norm (see
+    /// [`super::constraint`]): parallel gradient components removed before
+    /// each step, directions renormalised after it (and once before the
+    /// first). Minibatch optimizers only. Left out of files when off, so
+    /// older configs and their [`TrainConfig::result_hash`] are unchanged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unit_norm_decoder: bool,
+    /// Track dead latents, and revive them with AuxK if asked (minibatch
+    /// optimizers only). Left out of files when off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_latents: Option<DeadLatents>,
 }
 
 impl Default for TrainConfig {
@@ -335,6 +393,8 @@ impl Default for TrainConfig {
             progress: Progress::Auto,
             rotation_augmented: false,
             corruption: None,
+            unit_norm_decoder: false,
+            dead_latents: None,
         }
     }
 }
@@ -446,6 +506,19 @@ impl TrainConfig {
         self
     }
 
+    /// Holds the latent pair's decoder directions at unit norm (see
+    /// [`TrainConfig::unit_norm_decoder`]).
+    pub fn unit_norm_decoder(mut self, on: bool) -> Self {
+        self.unit_norm_decoder = on;
+        self
+    }
+
+    /// Tracks dead latents (and revives them if `dead.auxk` is set).
+    pub fn dead_latents(mut self, dead: DeadLatents) -> Self {
+        self.dead_latents = Some(dead);
+        self
+    }
+
     /// Validates and wraps the config in a [`super::Trainer`].
     pub fn build(self) -> Result<super::Trainer> {
         super::Trainer::new(self)
@@ -523,6 +596,21 @@ impl TrainConfig {
                 ));
             }
             Error::require_non_negative("early_stopping.min_delta", es.min_delta)?;
+        }
+        if self.unit_norm_decoder && self.is_lbfgs() {
+            return Err(Error::config(
+                "unit_norm_decoder",
+                "needs a minibatch optimizer: L-BFGS's line search is unconstrained",
+            ));
+        }
+        if let Some(dl) = &self.dead_latents {
+            dl.validate()?;
+            if self.is_lbfgs() {
+                return Err(Error::config(
+                    "dead_latents",
+                    "needs a minibatch optimizer (dead latents are counted over batches)",
+                ));
+            }
         }
         if let Some(c) = &self.checkpoint
             && c.dir.as_os_str().is_empty()

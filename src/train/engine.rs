@@ -11,7 +11,8 @@
 use super::corruption::Corruption;
 use crate::error::{Error, Result};
 use crate::model::{
-    Autoencoder, GradNorms, Gradient, LossConfig, LossTerms, Normalizer, TiedParts, Workspace,
+    Autoencoder, AuxKLoss, GradNorms, Gradient, LossConfig, LossTerms, Normalizer, TiedParts,
+    Workspace,
 };
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -31,6 +32,23 @@ struct Block<T: Real> {
     ws: Workspace<T>,
     grad: Gradient<T>,
     scratch: Gradient<T>,
+    /// Per latent: whether it fired (was nonzero) on a row of this block.
+    fired: Vec<bool>,
+}
+
+/// What a training batch may add to the plain reconstruction objective.
+#[derive(Default)]
+pub struct BatchExtras<'a> {
+    /// Denoising: the corruption and the epoch's seed (see
+    /// [`Corruption::apply`]); the model encodes the corrupted copy and is
+    /// scored against the clean sample.
+    pub noise: Option<(Corruption, u64)>,
+    /// The AuxK term (see [`crate::model::AuxK`]).
+    pub aux: Option<AuxKLoss<'a>>,
+    /// Set to whether each latent was nonzero on any row of the batch
+    /// (resized to the latent width): what dead-latent tracking needs.
+    /// Firing is an OR over rows, so it does not depend on shard grouping.
+    pub fired: Option<&'a mut Vec<bool>>,
 }
 
 /// Computes batch objectives and gradients shard by shard, in parallel,
@@ -188,7 +206,7 @@ impl<T: Real> ShardEngine<T> {
         rows: &[usize],
         loss: &LossConfig,
     ) -> Result<(LossTerms, &mut Gradient<T>, &GradNorms)> {
-        self.grad_from(model, Source::Rows(x), rows, loss, None)
+        self.grad_from(model, Source::Rows(x), rows, loss, BatchExtras::default())
     }
 
     /// [`ShardEngine::loss_and_grad`] on the transposed data `xt` (`d x n`,
@@ -202,32 +220,32 @@ impl<T: Real> ShardEngine<T> {
         samples: &[usize],
         loss: &LossConfig,
     ) -> Result<(LossTerms, &mut Gradient<T>, &GradNorms)> {
-        self.grad_from(model, Source::Columns(xt), samples, loss, None)
-    }
-
-    /// [`ShardEngine::loss_and_grad_transposed`] for a denoising
-    /// autoencoder: each shard's samples are corrupted by `corruption` from
-    /// `epoch_seed` (per sample, see [`Corruption::apply`]) before encoding,
-    /// and the loss compares the output with the clean samples. The noise
-    /// depends on the sample indices only, so results stay independent of
-    /// the thread count.
-    pub fn loss_and_grad_denoising_transposed(
-        &mut self,
-        model: &Autoencoder<T>,
-        xt: &DMatrix<T>,
-        samples: &[usize],
-        loss: &LossConfig,
-        corruption: Corruption,
-        epoch_seed: u64,
-    ) -> Result<(LossTerms, &mut Gradient<T>, &GradNorms)> {
-        corruption.validate()?;
         self.grad_from(
             model,
             Source::Columns(xt),
             samples,
             loss,
-            Some((corruption, epoch_seed)),
+            BatchExtras::default(),
         )
+    }
+
+    /// [`ShardEngine::loss_and_grad_transposed`] with what a training batch
+    /// may add to the plain objective (see [`BatchExtras`]): input
+    /// corruption for a denoising autoencoder, an AuxK term, and which
+    /// latents fired. Each depends on sample indices and row order only, so
+    /// results stay independent of the thread count.
+    pub fn loss_and_grad_with(
+        &mut self,
+        model: &Autoencoder<T>,
+        xt: &DMatrix<T>,
+        samples: &[usize],
+        loss: &LossConfig,
+        extras: BatchExtras<'_>,
+    ) -> Result<(LossTerms, &mut Gradient<T>, &GradNorms)> {
+        if let Some((c, _)) = extras.noise {
+            c.validate()?;
+        }
+        self.grad_from(model, Source::Columns(xt), samples, loss, extras)
     }
 
     fn grad_from(
@@ -236,8 +254,9 @@ impl<T: Real> ShardEngine<T> {
         x: Source<'_, T>,
         rows: &[usize],
         loss: &LossConfig,
-        noise: Option<(Corruption, u64)>,
+        extras: BatchExtras<'_>,
     ) -> Result<(LossTerms, &mut Gradient<T>, &GradNorms)> {
+        let BatchExtras { noise, aux, fired } = extras;
         Self::check_rows(x, rows)?;
         let norm = Normalizer::new(rows.len())?;
         let shards: Vec<&[usize]> = rows.chunks(self.shard_size).collect();
@@ -256,13 +275,20 @@ impl<T: Real> ShardEngine<T> {
                 ws: Workspace::new(),
                 grad: model.zero_gradient(),
                 scratch: model.zero_gradient(),
+                fired: Vec::new(),
             });
         }
+        let track = fired.is_some();
+        let latent = model.latent_dim();
         let results: Vec<Result<LossTerms>> = self.blocks[..nblocks]
             .par_iter_mut()
             .zip(shards.par_chunks(per))
             .map(|(b, group)| {
                 let mut sum = LossTerms::default();
+                if track {
+                    b.fired.clear();
+                    b.fired.resize(latent, false);
+                }
                 for (s, rows) in group.iter().enumerate() {
                     x.gather(rows, &mut b.x);
                     if let Some((c, seed)) = noise {
@@ -273,19 +299,21 @@ impl<T: Real> ShardEngine<T> {
                     // always the clean sample.
                     let input = if noise.is_some() { &b.noisy } else { &b.x };
                     let t = if s == 0 {
-                        model.shard_loss_and_grad(
+                        model.shard_loss_and_grad_aux(
                             input,
                             &b.x,
                             loss,
+                            aux,
                             norm,
                             &mut b.ws,
                             &mut b.grad,
                         )?
                     } else {
-                        let t = model.shard_loss_and_grad(
+                        let t = model.shard_loss_and_grad_aux(
                             input,
                             &b.x,
                             loss,
+                            aux,
                             norm,
                             &mut b.ws,
                             &mut b.scratch,
@@ -293,6 +321,9 @@ impl<T: Real> ShardEngine<T> {
                         b.grad.add_assign(&b.scratch)?;
                         t
                     };
+                    if track && let Some(code) = b.ws.code() {
+                        mark_fired(code, &mut b.fired);
+                    }
                     sum.add(&t);
                 }
                 Ok(sum)
@@ -301,6 +332,15 @@ impl<T: Real> ShardEngine<T> {
         let mut terms = LossTerms::default();
         for r in results {
             terms.add(&r?);
+        }
+        if let Some(out) = fired {
+            out.clear();
+            out.resize(latent, false);
+            for b in &self.blocks[..nblocks] {
+                for (o, &f) in out.iter_mut().zip(&b.fired) {
+                    *o |= f;
+                }
+            }
         }
         sum_into_first(&mut self.blocks[..nblocks]);
         let grad = &mut self.blocks[0].grad;
@@ -376,6 +416,15 @@ impl<T: Real> ShardEngine<T> {
             )));
         }
         Ok(terms)
+    }
+}
+
+/// `fired[k] |= (some row of code has a nonzero entry k)`.
+fn mark_fired<T: Real>(code: &DMatrix<T>, fired: &mut [bool]) {
+    for (k, f) in fired.iter_mut().enumerate().take(code.ncols()) {
+        if !*f {
+            *f = code.column(k).iter().any(|&v| v != T::zero());
+        }
     }
 }
 

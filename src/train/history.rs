@@ -43,6 +43,11 @@ pub struct EpochRecord {
     pub layers: Vec<LayerNorms>,
     /// Wall-clock seconds of the epoch (training and validation).
     pub seconds: f64,
+    /// Fraction of latent units dead at the end of the epoch (not fired in
+    /// the last [`DeadLatents::window`](super::DeadLatents::window) training
+    /// samples), when dead latents are tracked. Absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_fraction: Option<f64>,
 }
 
 /// The records of a run, one per epoch.
@@ -100,8 +105,9 @@ impl History {
     /// `train_reconstruction`, `train_l1`, `train_kl`, `train_l2`,
     /// `val_loss`, `val_reconstruction`, `learning_rate`, `grad_norm`, then
     /// per layer pair `l`: `grad_norm_layer{l}` and, for tied pairs,
-    /// `grad_norm_layer{l}_encoder` / `grad_norm_layer{l}_decoder`; last
-    /// `seconds`. Missing values (no validation, L-BFGS learning rate,
+    /// `grad_norm_layer{l}_encoder` / `grad_norm_layer{l}_decoder`; then
+    /// `train_auxk` when an epoch has an AuxK term and `dead_fraction` when
+    /// dead latents were tracked; last `seconds`. Missing values (no validation, L-BFGS learning rate,
     /// untied parts) are nulls, never NaN.
     pub fn to_dataframe(&self) -> Result<DataFrame> {
         let rows = &self.epochs;
@@ -148,6 +154,12 @@ impl History {
                 ));
             }
         }
+        if rows.iter().any(|r| r.train.auxk != 0.0) {
+            cols.push(Column::new("train_auxk".into(), f(&|r| r.train.auxk)));
+        }
+        if rows.iter().any(|r| r.dead_fraction.is_some()) {
+            cols.push(Column::new("dead_fraction".into(), o(&|r| r.dead_fraction)));
+        }
         cols.push(Column::new("seconds".into(), f(&|r| r.seconds)));
         Ok(DataFrame::new(rows.len(), cols)?)
     }
@@ -181,13 +193,7 @@ impl EpochAccumulator {
     /// (the batch engine computes them once to check the gradient).
     pub fn add_norms(&mut self, terms: &LossTerms, rows: usize, norms: &GradNorms) {
         let w = rows as f64;
-        self.terms.add(&LossTerms {
-            reconstruction: terms.reconstruction * w,
-            l1: terms.l1 * w,
-            kl: terms.kl * w,
-            l2: terms.l2 * w,
-            total: terms.total * w,
-        });
+        self.terms.add(&terms.scaled(w));
         self.rows += rows;
         self.batches += 1;
         self.grad_norm += norms.total;
@@ -213,13 +219,7 @@ impl EpochAccumulator {
         let b = 1.0 / self.batches.max(1) as f64;
         EpochRecord {
             epoch,
-            train: LossTerms {
-                reconstruction: self.terms.reconstruction * w,
-                l1: self.terms.l1 * w,
-                kl: self.terms.kl * w,
-                l2: self.terms.l2 * w,
-                total: self.terms.total * w,
-            },
+            train: self.terms.scaled(w),
             val_loss: None,
             val_reconstruction: None,
             learning_rate,
@@ -234,6 +234,7 @@ impl EpochAccumulator {
                 })
                 .collect(),
             seconds: self.seconds + seconds,
+            dead_fraction: None,
         }
     }
 }
@@ -261,6 +262,7 @@ mod tests {
                 decoder_part: tied.then_some(2.0),
             }],
             seconds: 0.25,
+            dead_fraction: None,
         }
     }
 

@@ -269,6 +269,7 @@ pub(crate) fn run<T: Real>(
             grad_norm: norm,
             layers,
             seconds: 0.0,
+            dead_fraction: None,
         };
         state.increment_iter();
         reporter.batch(e, total, terms.total);

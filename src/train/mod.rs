@@ -17,6 +17,7 @@
 
 mod checkpoint;
 mod config;
+pub mod constraint;
 mod corruption;
 pub mod engine;
 mod history;
@@ -33,7 +34,8 @@ pub use checkpoint::{
     BestFile, CHECKPOINT_FILE, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, Checkpoint, DataFingerprint,
 };
 pub use config::{
-    CheckpointConfig, EarlyStopping, LbfgsConfig, Optimizer, Progress, Schedule, TrainConfig,
+    CheckpointConfig, DeadLatents, EarlyStopping, LbfgsConfig, Optimizer, Progress, Schedule,
+    TrainConfig,
 };
 pub use corruption::Corruption;
 pub use engine::ShardEngine;

@@ -142,6 +142,9 @@ pub(crate) struct RunState<T: Real> {
     pub best: Option<(usize, f64, Vec<T>)>,
     pub wait: usize,
     pub last_finite_loss: Option<f64>,
+    /// Dead-latent tracking: training samples since each latent last fired
+    /// (empty when not tracked).
+    pub since_fired: Vec<u64>,
 }
 
 impl<T: Real> RunState<T> {
@@ -157,6 +160,7 @@ impl<T: Real> RunState<T> {
             best: None,
             wait: 0,
             last_finite_loss: None,
+            since_fired: Vec::new(),
         }
     }
 
@@ -281,6 +285,7 @@ impl<T: Real> RunState<T> {
             wait: self.wait,
             last_finite_loss: self.last_finite_loss,
             finished,
+            since_fired: self.since_fired.clone(),
         };
         ck.save(&path)?;
         Ok(path)

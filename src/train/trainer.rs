@@ -3,8 +3,9 @@
 
 use super::checkpoint::{Checkpoint, DataFingerprint};
 use super::config::{Optimizer, TrainConfig};
+use super::constraint;
 use super::corruption::Corruption;
-use super::engine::ShardEngine;
+use super::engine::{BatchExtras, ShardEngine};
 use super::history::History;
 use super::optimizer::OptimizerState;
 use super::progress::Reporter;
@@ -14,7 +15,7 @@ use super::run_state::{
 use super::{lbfgs, rotation, schedule};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::model::{Autoencoder, all_finite, first_non_finite};
+use crate::model::{Autoencoder, AuxKLoss, all_finite, first_non_finite};
 use crate::real::Real;
 use crate::rng::derive_seed;
 use nalgebra::DMatrix;
@@ -360,6 +361,7 @@ impl Trainer {
             best,
             wait: ck.wait,
             last_finite_loss: ck.last_finite_loss,
+            since_fired: ck.since_fired,
         };
         if ck.finished {
             let restore = self.config.early_stopping.is_some_and(|e| e.restore_best);
@@ -381,6 +383,9 @@ impl Trainer {
             .check_model(model.spec().output, model.latent_activation())?;
         if self.config.rotation_augmented {
             rotation::check_model(model)?;
+        }
+        if self.config.dead_latents.is_some_and(|d| d.auxk.is_some()) {
+            model.check_auxk_model()?;
         }
         check_data(model, x)?;
         self.interrupt.store(false, Ordering::SeqCst);
@@ -452,6 +457,16 @@ impl Trainer {
     }
 }
 
+/// The fraction of latents that have not fired in the last `window`
+/// samples (0 for a model without latents, which cannot be built).
+pub(crate) fn dead_fraction(since_fired: &[u64], window: usize) -> f64 {
+    if since_fired.is_empty() {
+        return 0.0;
+    }
+    let dead = since_fired.iter().filter(|&&s| s >= window as u64).count();
+    dead as f64 / since_fired.len() as f64
+}
+
 /// Minibatch epochs from `st` until `epochs` have run or the run stops.
 fn run_minibatch<T: Real>(
     run: &mut RunContext<'_>,
@@ -471,6 +486,20 @@ fn run_minibatch<T: Real>(
     let done = (st.epoch - 1) * batches + st.batch;
     let reporter = Reporter::new(cfg.progress, cfg.epochs, batches, done);
     let mut params = st.model.params_to_vec();
+    if cfg.unit_norm_decoder && st.epoch == 1 && st.batch == 0 {
+        // Once, at the start of a fresh run (a resumed run's weights are
+        // already normalised, and renormalising them again could change
+        // their last bits).
+        constraint::normalize_decoder(st.model.layout(), &mut params)?;
+        st.model.set_params(&params)?;
+    }
+    let dead_cfg = cfg.dead_latents;
+    let latent = st.model.latent_dim();
+    if dead_cfg.is_some() && st.since_fired.len() != latent {
+        st.since_fired = vec![0; latent];
+    }
+    let mut fired: Vec<bool> = Vec::new();
+    let mut dead: Vec<bool> = Vec::new();
     // One sample per column: shuffled batches gather contiguous samples.
     let xt = x.transpose();
     while st.epoch <= cfg.epochs {
@@ -483,24 +512,40 @@ fn run_minibatch<T: Real>(
                 st.acc.seconds += t0.elapsed().as_secs_f64();
                 return Err(Error::Interrupted { checkpoint: None });
             }
-            let computed = match cfg.corruption {
-                None => engine.loss_and_grad_transposed(&st.model, &xt, rows, &loss),
-                Some(c) => engine.loss_and_grad_denoising_transposed(
-                    &st.model,
-                    &xt,
-                    rows,
-                    &loss,
-                    c,
-                    Corruption::epoch_seed(cfg.seed, e as u64),
-                ),
+            let noise = cfg
+                .corruption
+                .map(|c| (c, Corruption::epoch_seed(cfg.seed, e as u64)));
+            let mut extras = BatchExtras {
+                noise,
+                ..BatchExtras::default()
             };
-            let (terms, grad, norms) = match computed {
-                Ok(v) => v,
-                Err(Error::Numerical(what)) => {
-                    return Err(diverged(e, b + 1, what, st.last_finite_loss));
+            if let Some(dl) = dead_cfg {
+                // Dead as of the start of this batch.
+                dead.clear();
+                dead.extend(st.since_fired.iter().map(|&s| s >= dl.window as u64));
+                extras.aux = dl.auxk.map(|config| AuxKLoss {
+                    config,
+                    dead: &dead,
+                });
+                extras.fired = Some(&mut fired);
+            }
+            let (terms, grad, norms) =
+                match engine.loss_and_grad_with(&st.model, &xt, rows, &loss, extras) {
+                    Ok(v) => v,
+                    Err(Error::Numerical(what)) => {
+                        return Err(diverged(e, b + 1, what, st.last_finite_loss));
+                    }
+                    Err(other) => return Err(other),
+                };
+            if dead_cfg.is_some() {
+                for (s, &f) in st.since_fired.iter_mut().zip(&fired) {
+                    *s = if f {
+                        0
+                    } else {
+                        s.saturating_add(rows.len() as u64)
+                    };
                 }
-                Err(other) => return Err(other),
-            };
+            }
             st.acc.add_norms(&terms, rows.len(), norms);
             if let Some(c) = cfg.clip_grad_norm {
                 let n = norms.total;
@@ -511,8 +556,18 @@ fn run_minibatch<T: Real>(
             if cfg.rotation_augmented {
                 rotation::augment(&st.model, &xt, rows, grad.as_mut_slice());
             }
+            if cfg.unit_norm_decoder {
+                constraint::remove_parallel_gradient(
+                    st.model.layout(),
+                    &params,
+                    grad.as_mut_slice(),
+                )?;
+            }
             st.opt
                 .apply(&cfg.optimizer, &mut params, grad.as_slice(), lr, decay);
+            if cfg.unit_norm_decoder {
+                constraint::normalize_decoder(st.model.layout(), &mut params)?;
+            }
             if st.model.set_params(&params).is_err() {
                 return Err(diverged(
                     e,
@@ -542,7 +597,10 @@ fn run_minibatch<T: Real>(
                 st.last_finite_loss,
             ));
         }
-        let rec = st.acc.finish(e, Some(lr), 0.0);
+        let mut rec = st.acc.finish(e, Some(lr), 0.0);
+        if let Some(dl) = dead_cfg {
+            rec.dead_fraction = Some(dead_fraction(&st.since_fired, dl.window));
+        }
         let validate = |model: &Autoencoder<T>| {
             if split.val.is_empty() {
                 return Ok(None);

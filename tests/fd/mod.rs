@@ -71,7 +71,9 @@ pub fn compare(m: &Autoencoder<f64>, analytic: &[f64], numeric: &[f64]) -> Resul
 }
 
 /// Whether any pre-activation of a kinked activation, or (with L1) any
-/// nonzero latent entry, lies within the margin of its kink.
+/// nonzero latent entry, lies within the margin of its kink; or, for TopK,
+/// any row's `k`-th and `(k+1)`-th largest pre-activations lie within the
+/// margin of each other (a near tie, where the selection flips).
 pub fn near_kink(m: &Autoencoder<f64>, x: &DMatrix<f64>, loss: &LossConfig) -> bool {
     let mut ws = Workspace::new();
     m.forward_with(x, &mut ws).unwrap();
@@ -82,6 +84,13 @@ pub fn near_kink(m: &Autoencoder<f64>, x: &DMatrix<f64>, loss: &LossConfig) -> b
             return true;
         }
         if spec.decoder_activation(l).has_kink() && close(&ws.decoder_pre_activations()[l]) {
+            return true;
+        }
+        if spec.hidden[l].near_tie(&ws.encoder_pre_activations()[l], KINK_MARGIN)
+            || spec
+                .decoder_activation(l)
+                .near_tie(&ws.decoder_pre_activations()[l], KINK_MARGIN)
+        {
             return true;
         }
     }

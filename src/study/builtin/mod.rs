@@ -17,6 +17,7 @@ pub mod l2_directions;
 pub mod linear_pca;
 pub mod overfitting;
 pub mod param_counts;
+pub mod sae;
 pub mod sparse;
 pub mod theory;
 
@@ -149,6 +150,13 @@ pub const REGISTRY: &[Builtin] = &[
         claim: "the closed forms and recoveries of Kunin et al. 2019, Plaut 2018, Bao et al. 2020 and Vincent et al. 2010, claim by claim",
         source: Source::Table(theory::run),
         summary: theory::summary,
+    },
+    Builtin {
+        name: "sae",
+        title: "sparse-autoencoder practice",
+        claim: "TopK vs L1, tied vs untied vs tied-initialised, AuxK vs dead latents, beside PCA (Gao et al. 2024)",
+        source: Source::Frame(sae::run),
+        summary: sae::summary,
     },
 ];
 

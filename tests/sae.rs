@@ -1,0 +1,947 @@
+//! Sparse-autoencoder practice (issue 17): TopK codes, the unit-norm
+//! decoder constraint, tied initialisation of untied models, the
+//! pre-encoder bias at the data's centre, dead-latent tracking, the AuxK
+//! auxiliary loss and the sparse metrics; and, on synthetic data with
+//! planted dictionary atoms, that TopK recovers the atoms and AuxK revives
+//! dead latents.
+//!
+//! The finite-difference sweep of TopK itself is in tests/gradients.rs;
+//! the AuxK term's is here, with the same oracle (tests/fd).
+
+// Shared with the gradient tests; this file uses only part of it.
+#[allow(dead_code)]
+mod fd;
+
+use fd::{EPS, KINK_MARGIN, compare, random_matrix};
+use nalgebra::{DMatrix, DVector};
+use rand::RngExt;
+use rand_distr::StandardNormal;
+use tiedae::data::synthetic::random_orthonormal;
+use tiedae::model::{
+    Activation, Autoencoder, AutoencoderSpec, AuxK, AuxKLoss, BiasMode, Biases, Init, Layer,
+    LossConfig, Normalizer, PreBiasInit, TiedLinear, fvu, geometric_median, l0, mean,
+};
+use tiedae::rng::seeded;
+use tiedae::train::constraint::{decoder_norms, remove_parallel_gradient};
+use tiedae::train::{
+    DeadLatents, EpochRecord, History, Optimizer, Progress, Schedule, TrainConfig, Trainer,
+};
+
+/// A model whose every parameter is random (biases included).
+fn random_model(spec: &AutoencoderSpec, seed: u64) -> Autoencoder<f64> {
+    let mut m = Autoencoder::<f64>::new(spec, seed).unwrap();
+    let mut rng = seeded(seed ^ 0x5AE);
+    let p: Vec<f64> = (0..m.n_params())
+        .map(|_| rng.random_range(-0.7..0.7))
+        .collect();
+    m.set_params(&p).unwrap();
+    m
+}
+
+fn quiet(epochs: usize, batch: usize, lr: f64) -> TrainConfig {
+    TrainConfig::new()
+        .epochs(epochs)
+        .batch_size(batch)
+        .optimizer(Optimizer::adam())
+        .learning_rate(lr)
+        .seed(3)
+        .progress(Progress::Silent)
+}
+
+// ---------------------------------------------------------------- TopK
+
+/// Every code row has exactly k nonzero entries, and a tie at the
+/// selection boundary goes to the lower unit index.
+#[test]
+fn top_k_codes_have_k_entries_and_ties_go_to_the_lower_index() {
+    let spec = AutoencoderSpec::new(&[9, 6]).activation(Activation::TopK { k: 2 });
+    let m = random_model(&spec, 1);
+    let x = random_matrix(20, 9, -1.0, 1.0, 2);
+    let code = m.encode(&x).unwrap();
+    for i in 0..20 {
+        assert_eq!(code.row(i).iter().filter(|&&v| v != 0.0).count(), 2);
+    }
+    assert_eq!(l0(&code).unwrap(), 2.0);
+    assert_eq!(m.l0(&x).unwrap(), 2.0);
+
+    // Units 0 and 1 have the same filter, so equal pre-activations.
+    let w = DMatrix::from_row_slice(
+        4,
+        3,
+        &[
+            1.0, 0.0, 0.0, //
+            1.0, 0.0, 0.0, //
+            0.0, 1.0, 0.0, //
+            0.0, 0.0, 1.0,
+        ],
+    );
+    let spec = AutoencoderSpec::new(&[3, 4])
+        .activation(Activation::TopK { k: 1 })
+        .bias(BiasMode::None);
+    let tied = TiedLinear::new(w, Biases::None).unwrap();
+    let m = Autoencoder::from_layers(spec, vec![Layer::Tied(tied)]).unwrap();
+    let x = DMatrix::from_row_slice(2, 3, &[1.0, 0.5, 0.2, 0.1, 0.3, 0.3]);
+    let code = m.encode(&x).unwrap();
+    assert_eq!(
+        code.row(0).iter().copied().collect::<Vec<_>>(),
+        [1.0, 0.0, 0.0, 0.0]
+    );
+    assert_eq!(
+        code.row(1).iter().copied().collect::<Vec<_>>(),
+        [0.0, 0.0, 0.3, 0.0]
+    );
+}
+
+// ------------------------------------------------- unit-norm decoder
+
+/// The flat positions of the decoder directions are the columns of the
+/// d x r decoder matrix, tied (rows of W) and untied (columns of W_dec).
+#[test]
+fn decoder_directions_are_the_decoder_columns() {
+    for tied in [true, false] {
+        let spec = AutoencoderSpec::new(&[5, 4, 3]).tied(tied);
+        let m = random_model(&spec, 4);
+        let p = m.params_to_vec();
+        let last = m.layout().layers().last().unwrap();
+        let dirs = last.decoder_directions();
+        let dec = m.layers()[1].decoder_weight(); // d x r = 4 x 3
+        assert_eq!((dirs.count, dirs.len), (3, 4));
+        // Buffers that do not fit the layout are errors, not panics.
+        let mut short = vec![0.0; 3];
+        assert!(remove_parallel_gradient(m.layout(), &p, &mut short).is_err());
+        assert!(tiedae::train::constraint::normalize_decoder(m.layout(), &mut short).is_err());
+        assert!(decoder_norms(m.layout(), &short).is_err());
+        for i in 0..3 {
+            for j in 0..4 {
+                assert_eq!(p[dirs.at(i, j)], dec[(j, i)], "tied={tied} ({i}, {j})");
+            }
+        }
+    }
+}
+
+/// After removing the parallel component, the gradient of each decoder
+/// direction is orthogonal to it, and what was removed is parallel to it
+/// (the perpendicular part is untouched).
+#[test]
+fn projected_gradient_is_orthogonal_to_each_direction() {
+    for tied in [true, false] {
+        for bias in BiasMode::ALL {
+            let spec = AutoencoderSpec::new(&[6, 5])
+                .activation(Activation::Relu)
+                .bias(bias)
+                .tied(tied);
+            let m = random_model(&spec, 9);
+            let x = random_matrix(7, 6, 0.0, 1.0, 10);
+            let (_, g) = m
+                .objective_and_grad(&x, &x, &LossConfig::mse().with_l1(0.01))
+                .unwrap();
+            let p = m.params_to_vec();
+            let before = g.as_slice().to_vec();
+            let mut after = before.clone();
+            remove_parallel_gradient(m.layout(), &p, &mut after).unwrap();
+            let dirs = m.layout().layers()[0].decoder_directions();
+            for i in 0..dirs.count {
+                let w: Vec<f64> = (0..dirs.len).map(|j| p[dirs.at(i, j)]).collect();
+                let ga: Vec<f64> = (0..dirs.len).map(|j| after[dirs.at(i, j)]).collect();
+                let gb: Vec<f64> = (0..dirs.len).map(|j| before[dirs.at(i, j)]).collect();
+                let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+                let scale = dot(&w, &w).sqrt() * dot(&gb, &gb).sqrt();
+                assert!(
+                    dot(&ga, &w).abs() <= 1e-13 * (1.0 + scale),
+                    "tied={tied} {bias:?} unit {i}: g·w = {}",
+                    dot(&ga, &w)
+                );
+                // before − after = c w for one c.
+                let c = dot(&gb, &w) / dot(&w, &w);
+                for j in 0..dirs.len {
+                    assert!((gb[j] - ga[j] - c * w[j]).abs() <= 1e-13 * (1.0 + gb[j].abs()));
+                }
+            }
+            // Entries outside the decoder directions are left alone.
+            let dec: std::collections::BTreeSet<usize> = (0..dirs.count)
+                .flat_map(|i| (0..dirs.len).map(move |j| dirs.at(i, j)))
+                .collect();
+            for k in 0..before.len() {
+                if !dec.contains(&k) {
+                    assert_eq!(before[k], after[k]);
+                }
+            }
+        }
+    }
+}
+
+/// With the constraint on, every decoder direction has unit norm after
+/// every optimizer step: one full batch per epoch, so the run of `e`
+/// epochs ends right after step `e`, and the runs of 1..=5 epochs are
+/// prefixes of one another (constant learning rate, same seed).
+#[test]
+fn unit_norm_holds_after_every_step() {
+    let x = random_matrix(40, 8, 0.0, 1.0, 21);
+    for tied in [true, false] {
+        for opt in [
+            Optimizer::adam(),
+            Optimizer::momentum(0.9),
+            Optimizer::adamw(),
+        ] {
+            let spec = AutoencoderSpec::new(&[8, 6])
+                .activation(Activation::TopK { k: 3 })
+                .bias(BiasMode::PreCentering)
+                .tied(tied);
+            let mut last = None;
+            for epochs in 1..=5 {
+                let cfg = quiet(epochs, 40, 0.05)
+                    .optimizer(opt)
+                    .weight_decay(0.01)
+                    .unit_norm_decoder(true);
+                let out = Trainer::new(cfg)
+                    .unwrap()
+                    .fit(Autoencoder::<f64>::new(&spec, 2).unwrap(), &x)
+                    .unwrap();
+                let p = out.model.params_to_vec();
+                for (i, n) in decoder_norms(out.model.layout(), &p)
+                    .unwrap()
+                    .iter()
+                    .enumerate()
+                {
+                    assert!(
+                        (n - 1.0).abs() <= 1e-12,
+                        "tied={tied} {} epoch {epochs} unit {i}: norm {n}",
+                        opt.name()
+                    );
+                }
+                assert_ne!(last.as_ref(), Some(&p), "the step moved nothing");
+                last = Some(p);
+            }
+        }
+    }
+    // Without the constraint the norms drift (the test has teeth).
+    let spec = AutoencoderSpec::new(&[8, 6]).activation(Activation::TopK { k: 3 });
+    let out = Trainer::new(quiet(5, 40, 0.05))
+        .unwrap()
+        .fit(Autoencoder::<f64>::new(&spec, 2).unwrap(), &x)
+        .unwrap();
+    let p = out.model.params_to_vec();
+    assert!(
+        decoder_norms(out.model.layout(), &p)
+            .unwrap()
+            .iter()
+            .any(|n| (n - 1.0).abs() > 1e-3)
+    );
+}
+
+#[test]
+fn new_config_fields_are_validated() {
+    let bad = [
+        TrainConfig::new()
+            .optimizer(Optimizer::lbfgs())
+            .unit_norm_decoder(true),
+        TrainConfig::new().dead_latents(DeadLatents::window(0)),
+        TrainConfig::new().dead_latents(DeadLatents::window(10).with_auxk(0, 0.1)),
+        TrainConfig::new().dead_latents(DeadLatents::window(10).with_auxk(2, f64::NAN)),
+        TrainConfig::new().dead_latents(DeadLatents::window(10).with_auxk(2, -1.0)),
+        TrainConfig::new()
+            .optimizer(Optimizer::lbfgs())
+            .dead_latents(DeadLatents::window(10)),
+    ];
+    for cfg in bad {
+        assert!(cfg.validate().is_err(), "{cfg:?}");
+    }
+    assert!(
+        TrainConfig::new()
+            .dead_latents(DeadLatents::window(10).with_auxk(2, 1.0 / 32.0))
+            .unit_norm_decoder(true)
+            .validate()
+            .is_ok()
+    );
+    // Off by default and then absent from files, so old configs load and
+    // hash as before.
+    let json = serde_json::to_string(&TrainConfig::new()).unwrap();
+    assert!(!json.contains("unit_norm_decoder") && !json.contains("dead_latents"));
+    let back: TrainConfig = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, TrainConfig::new());
+    let on = TrainConfig::new()
+        .unit_norm_decoder(true)
+        .dead_latents(DeadLatents::window(7).with_auxk(3, 0.5));
+    let back: TrainConfig = serde_json::from_str(&serde_json::to_string(&on).unwrap()).unwrap();
+    assert_eq!(back, on);
+    assert_ne!(on.result_hash(), TrainConfig::new().result_hash());
+}
+
+// ------------------------------------------------------ tied init
+
+/// An untied model with tied initialisation is, at step 0, the tied model
+/// of the same seed: decoder = encoderᵀ, and the same reconstructions and
+/// loss bit for bit, in f64 and f32, for every bias mode.
+///
+/// The bitwise claim rests on the product kernel computing each output
+/// entry in the same order whatever the strides of its second operand
+/// (the tied decoder reads `W`, the untied one a transposed view of
+/// `W_dec = Wᵀ` holding the same values).
+#[test]
+fn tied_init_untied_model_equals_tied_model_at_step_zero() {
+    fn check<T: tiedae::real::Real + std::fmt::Debug>(bias: BiasMode, act: Activation) {
+        let tied_spec = AutoencoderSpec::new(&[7, 5, 3]).activation(act).bias(bias);
+        let untied_spec = tied_spec.clone().tied(false).init(Init::TiedGlorotUniform);
+        let tied = Autoencoder::<T>::new(&tied_spec, 11).unwrap();
+        let untied = Autoencoder::<T>::new(&untied_spec, 11).unwrap();
+        for l in 0..2 {
+            let enc = tied.layers()[l].encoder_weight();
+            assert_eq!(untied.layers()[l].encoder_weight(), enc);
+            assert_eq!(untied.layers()[l].decoder_weight(), enc.transpose());
+        }
+        let mut rng = seeded(12);
+        let x = DMatrix::<T>::from_fn(9, 7, |_, _| T::of(rng.random_range(-1.0..1.0)));
+        assert_eq!(
+            tied.reconstruct(&x).unwrap(),
+            untied.reconstruct(&x).unwrap()
+        );
+        let loss = LossConfig::mse().with_l1(0.01);
+        let norm = Normalizer::new(9).unwrap();
+        assert_eq!(
+            tied.loss_terms(&x, &x, &loss, norm).unwrap(),
+            untied.loss_terms(&x, &x, &loss, norm).unwrap(),
+            "{bias:?} {act:?}"
+        );
+        let c = untied.decoder_encoder_cosines().unwrap();
+        assert!(c.iter().all(|v| (v - 1.0).abs() <= 1e-6), "{c:?}");
+        assert!(tied.decoder_encoder_cosines().is_none());
+    }
+    for bias in BiasMode::ALL {
+        for act in [
+            Activation::Identity,
+            Activation::Relu,
+            Activation::TopK { k: 2 },
+        ] {
+            check::<f64>(bias, act);
+            check::<f32>(bias, act);
+        }
+    }
+    // The option serializes under its own name and is an ordinary untied
+    // model afterwards (its decoder trains freely).
+    let s = serde_json::to_string(&Init::TiedGlorotUniform).unwrap();
+    assert_eq!(s, r#"{"kind":"tied_glorot_uniform"}"#);
+    assert_eq!(
+        serde_json::from_str::<Init>(&s).unwrap(),
+        Init::TiedGlorotUniform
+    );
+    assert!(serde_json::from_str::<Init>(r#"{"kind":"tied_glorot_uniform","std":1}"#).is_err());
+    let spec = AutoencoderSpec::new(&[6, 3])
+        .tied(false)
+        .init(Init::TiedGlorotUniform);
+    let x = random_matrix(30, 6, 0.0, 1.0, 5);
+    let out = Trainer::new(quiet(3, 10, 0.02))
+        .unwrap()
+        .fit(Autoencoder::<f64>::new(&spec, 1).unwrap(), &x)
+        .unwrap();
+    let l = &out.model.layers()[0];
+    assert_ne!(l.decoder_weight(), l.encoder_weight().transpose());
+    let mean_cos = out.model.mean_decoder_encoder_cosine().unwrap();
+    assert!(mean_cos < 1.0 && mean_cos > 0.0, "{mean_cos}");
+}
+
+// ------------------------------------------------------ pre-bias init
+
+#[test]
+fn mean_init_sets_b_pre_to_the_column_means() {
+    let spec = AutoencoderSpec::new(&[4, 2]).bias(BiasMode::PreCentering);
+    let mut m = Autoencoder::<f64>::new(&spec, 1).unwrap();
+    let x = DMatrix::from_row_slice(
+        3,
+        4,
+        &[
+            1.0, 2.0, 3.0, 4.0, //
+            3.0, 2.0, 1.0, 0.0, //
+            2.0, 5.0, 2.0, -1.0,
+        ],
+    );
+    m.init_pre_bias(&x, PreBiasInit::Mean).unwrap();
+    let pre = m.layers()[0].biases().pre().unwrap();
+    assert_eq!(pre.as_slice(), &[2.0, 3.0, 2.0, 1.0]);
+    assert_eq!(
+        mean(&x).unwrap(),
+        DVector::from_vec(vec![2.0, 3.0, 2.0, 1.0])
+    );
+    // Other bias modes, wrong widths and non-finite data are errors.
+    let mut sep = Autoencoder::<f64>::new(&AutoencoderSpec::new(&[4, 2]), 1).unwrap();
+    assert!(sep.init_pre_bias(&x, PreBiasInit::Mean).is_err());
+    assert!(
+        m.init_pre_bias(&DMatrix::zeros(3, 5), PreBiasInit::Mean)
+            .is_err()
+    );
+    let mut nan = x.clone();
+    nan[(1, 1)] = f64::NAN;
+    assert!(
+        m.init_pre_bias(&nan, PreBiasInit::geometric_median())
+            .is_err()
+    );
+    let bad = PreBiasInit::GeometricMedian {
+        max_iters: 0,
+        tol: 1e-9,
+    };
+    assert!(m.init_pre_bias(&x, bad).is_err());
+    assert!(geometric_median(&DMatrix::<f64>::zeros(0, 3), 10, 1e-9).is_err());
+}
+
+/// Closed forms: the median of collinear points is the middle one (here
+/// far from the mean, and a data point, where the Vardi–Zhang step
+/// matters); a centrally symmetric set's median is its centre.
+#[test]
+fn geometric_median_matches_closed_forms() {
+    let x = DMatrix::from_row_slice(3, 2, &[0.0, 0.0, 1.0, 2.0, 10.0, 20.0]);
+    let y = geometric_median(&x, 200, 1e-14).unwrap();
+    assert!(
+        (y[0] - 1.0).abs() < 1e-9 && (y[1] - 2.0).abs() < 1e-9,
+        "{y}"
+    );
+    let c = [0.5, -1.5, 2.0];
+    let vs = [[1.0, 0.2, 0.0], [0.0, 3.0, -1.0], [0.5, 0.5, 4.0]];
+    let mut rows = vec![];
+    for v in vs {
+        for s in [1.0, -1.0] {
+            rows.extend((0..3).map(|j| c[j] + s * v[j]));
+        }
+    }
+    let x = DMatrix::from_row_slice(6, 3, &rows);
+    let y = geometric_median(&x, 200, 1e-14).unwrap();
+    for j in 0..3 {
+        assert!((y[j] - c[j]).abs() < 1e-12, "{y}");
+    }
+    // Through the model, in f32.
+    let spec = AutoencoderSpec::new(&[2, 1]).bias(BiasMode::PreCentering);
+    let mut m = Autoencoder::<f32>::new(&spec, 0).unwrap();
+    let x32 = DMatrix::from_row_slice(3, 2, &[0.0f32, 0.0, 1.0, 2.0, 10.0, 20.0]);
+    m.init_pre_bias(&x32, PreBiasInit::geometric_median())
+        .unwrap();
+    let pre = m.layers()[0].biases().pre().unwrap();
+    assert!((pre[0] - 1.0).abs() < 1e-5 && (pre[1] - 2.0).abs() < 1e-5);
+}
+
+/// At the result the gradient of the sum of distances vanishes (the
+/// Weiszfeld fixed point): Σ (x_i − y) / |x_i − y| = 0; and an outlier
+/// moves the median far less than the mean.
+#[test]
+fn geometric_median_is_a_weiszfeld_fixed_point_and_robust() {
+    let mut x = random_matrix(60, 4, -1.0, 1.0, 33);
+    let y = geometric_median(&x, 500, 1e-15).unwrap();
+    let mut g = DVector::<f64>::zeros(4);
+    for i in 0..60 {
+        let diff = DVector::from_fn(4, |j, _| x[(i, j)] - y[j]);
+        g += &diff / diff.norm();
+    }
+    assert!(g.norm() < 1e-8, "{}", g.norm());
+    let (m0, y0) = (mean(&x).unwrap(), y.clone());
+    for j in 0..4 {
+        x[(0, j)] = 1e4;
+    }
+    let m1 = mean(&x).unwrap();
+    let y1 = geometric_median(&x, 500, 1e-15).unwrap();
+    assert!((&m1 - &m0).norm() > 100.0);
+    assert!((&y1 - &y0).norm() < 0.2, "{}", (&y1 - &y0).norm());
+}
+
+// ------------------------------------------------------ AuxK
+
+/// Whether a row's `k`-th and `(k+1)`-th largest pre-activations among the
+/// dead units lie within the margin (where the AuxK selection flips).
+fn aux_near_tie(z: &DMatrix<f64>, dead: &[bool], k: usize) -> bool {
+    (0..z.nrows()).any(|i| {
+        let mut v: Vec<f64> = (0..z.ncols())
+            .filter(|&j| dead[j])
+            .map(|j| z[(i, j)])
+            .collect();
+        v.sort_by(|a, b| b.total_cmp(a));
+        v.len() > k && (v[k - 1] - v[k]).abs() < KINK_MARGIN
+    })
+}
+
+/// The AuxK term's gradient (residual held constant) against central
+/// differences, every bias mode, tied and untied; and the training
+/// gradient is the plain one plus exactly this term's.
+#[test]
+fn auxk_term_matches_finite_differences() {
+    let dead = [false, true, false, true, true, false, true, true];
+    let aux = AuxKLoss {
+        config: AuxK {
+            k_aux: 2,
+            alpha: 0.3,
+        },
+        dead: &dead,
+    };
+    let loss = LossConfig::mse();
+    let mut checked = 0;
+    for tied in [true, false] {
+        for bias in BiasMode::ALL {
+            let spec = AutoencoderSpec::new(&[6, 8])
+                .activation(Activation::TopK { k: 3 })
+                .bias(bias)
+                .tied(tied);
+            let mut found = None;
+            for attempt in 0..50u64 {
+                let m = random_model(&spec, 100 + attempt);
+                let x = random_matrix(5, 6, 0.0, 1.0, 200 + attempt);
+                let mut ws = tiedae::model::Workspace::new();
+                m.forward_with(&x, &mut ws).unwrap();
+                let z = &ws.encoder_pre_activations()[0];
+                let top = Activation::TopK { k: 3 };
+                if !aux_near_tie(z, &dead, 2) && !top.near_tie(z, KINK_MARGIN) {
+                    found = Some((m, x));
+                    break;
+                }
+            }
+            let (m, x) = found.expect("a seed away from ties");
+            let norm = Normalizer::new(5).unwrap();
+            let residual = &x - m.reconstruct(&x).unwrap();
+            let (term, g) = m.auxk_term_and_grad(&x, &residual, aux, norm).unwrap();
+            assert!(term > 0.0);
+            assert_eq!(term, m.auxk_term(&x, &residual, aux, norm).unwrap());
+            let base = m.params_to_vec();
+            let mut probe = m.clone();
+            let mut p = base.clone();
+            let numeric: Vec<f64> = (0..base.len())
+                .map(|k| {
+                    p[k] = base[k] + EPS;
+                    probe.set_params(&p).unwrap();
+                    let up = probe.auxk_term(&x, &residual, aux, norm).unwrap();
+                    p[k] = base[k] - EPS;
+                    probe.set_params(&p).unwrap();
+                    let down = probe.auxk_term(&x, &residual, aux, norm).unwrap();
+                    p[k] = base[k];
+                    (up - down) / (2.0 * EPS)
+                })
+                .collect();
+            compare(&m, g.as_slice(), &numeric)
+                .unwrap_or_else(|e| panic!("tied={tied} {bias:?}: {e}"));
+            assert!(g.norm() > 1e-6, "the AuxK gradient is not trivially zero");
+
+            // Training objective = plain + AuxK, gradient likewise.
+            let (plain_t, plain_g) = m.loss_and_grad(&x, &x, &loss, norm).unwrap();
+            let (t, full_g) = m.loss_and_grad_aux(&x, &x, &loss, Some(aux), norm).unwrap();
+            assert_eq!(t.auxk, term);
+            assert!((t.total - (plain_t.total + term)).abs() <= 1e-14 * (1.0 + t.total));
+            for ((a, b), c) in full_g
+                .as_slice()
+                .iter()
+                .zip(plain_g.as_slice())
+                .zip(g.as_slice())
+            {
+                assert!((a - (b + c)).abs() <= 1e-12 * (1.0 + a.abs()));
+            }
+            if tied {
+                let parts = full_g.tied_parts(0).unwrap();
+                let w = m.layout().layers()[0].weight.clone();
+                for (k, gw) in full_g.as_slice()[w].iter().enumerate() {
+                    let sum = parts.encoder[k] + parts.decoder[k];
+                    assert!((gw - sum).abs() <= 1e-12 * (1.0 + sum.abs()));
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 8);
+
+    // No dead latent: no term, the plain gradient bit for bit.
+    let spec = AutoencoderSpec::new(&[6, 8]).activation(Activation::TopK { k: 3 });
+    let m = random_model(&spec, 7);
+    let x = random_matrix(5, 6, 0.0, 1.0, 8);
+    let norm = Normalizer::new(5).unwrap();
+    let alive = [false; 8];
+    let none = AuxKLoss {
+        dead: &alive,
+        ..aux
+    };
+    let (t, g) = m
+        .loss_and_grad_aux(&x, &x, &loss, Some(none), norm)
+        .unwrap();
+    let (t0, g0) = m.loss_and_grad(&x, &x, &loss, norm).unwrap();
+    assert_eq!(t.auxk, 0.0);
+    assert_eq!(t.total, t0.total);
+    assert_eq!(g.as_slice(), g0.as_slice());
+}
+
+#[test]
+fn auxk_rejects_models_and_masks_it_cannot_use() {
+    let x = random_matrix(5, 6, 0.0, 1.0, 1);
+    let norm = Normalizer::new(5).unwrap();
+    let dead = [true; 4];
+    let aux = AuxKLoss {
+        config: AuxK {
+            k_aux: 2,
+            alpha: 0.1,
+        },
+        dead: &dead,
+    };
+    let loss = LossConfig::mse();
+    let deep = random_model(&AutoencoderSpec::new(&[6, 5, 4]), 1);
+    assert!(
+        deep.loss_and_grad_aux(&x, &x, &loss, Some(aux), norm)
+            .is_err()
+    );
+    let sig = random_model(
+        &AutoencoderSpec::new(&[6, 4]).output(tiedae::model::OutputActivation::Sigmoid),
+        1,
+    );
+    assert!(
+        sig.loss_and_grad_aux(&x, &x, &loss, Some(aux), norm)
+            .is_err()
+    );
+    let wrong = random_model(&AutoencoderSpec::new(&[6, 5]), 1);
+    assert!(
+        wrong
+            .loss_and_grad_aux(&x, &x, &loss, Some(aux), norm)
+            .is_err()
+    );
+    // The trainer refuses before any work.
+    let cfg = quiet(1, 5, 0.01).dead_latents(DeadLatents::window(5).with_auxk(2, 0.1));
+    let model = Autoencoder::<f64>::new(&AutoencoderSpec::new(&[6, 5, 4]), 1).unwrap();
+    assert!(Trainer::new(cfg).unwrap().fit(model, &x).is_err());
+}
+
+// ------------------------------------------------------ dead latents
+
+/// A latent that can never fire (its filter is strongly negative on
+/// positive data, and TopK keeps the other three) is counted dead from the
+/// first epoch on, and nothing else is: the fraction is exactly 1/4. The
+/// record survives a round trip, and records without the field still load.
+#[test]
+fn dead_fraction_is_recorded_per_epoch() {
+    let spec = AutoencoderSpec::new(&[5, 4])
+        .activation(Activation::TopK { k: 3 })
+        .bias(BiasMode::None);
+    let mut m = Autoencoder::<f64>::new(&spec, 4).unwrap();
+    let mut p = m.params_to_vec();
+    for j in 0..5 {
+        p[3 * 5 + j] = -5.0;
+    }
+    m.set_params(&p).unwrap();
+    let x = random_matrix(256, 5, 0.1, 1.0, 6);
+    let cfg = quiet(4, 32, 1e-3).dead_latents(DeadLatents::window(64));
+    let out = Trainer::new(cfg).unwrap().fit(m, &x).unwrap();
+    assert_eq!(out.history.len(), 4);
+    for r in &out.history.epochs {
+        assert_eq!(r.dead_fraction, Some(0.25), "epoch {}", r.epoch);
+    }
+    let df = out.history.to_dataframe().unwrap();
+    assert_eq!(df.column("dead_fraction").unwrap().null_count(), 0);
+    let json = serde_json::to_string(&out.history).unwrap();
+    let back: History = serde_json::from_str(&json).unwrap();
+    let fr = |h: &History| h.epochs.iter().map(|r| r.dead_fraction).collect::<Vec<_>>();
+    assert_eq!(fr(&back), fr(&out.history));
+    // An older record (no dead_fraction, no auxk) loads with None / 0.
+    let mut old: EpochRecord = out.history.epochs[0].clone();
+    old.dead_fraction = None;
+    let s = serde_json::to_string(&old).unwrap();
+    assert!(!s.contains("dead_fraction") && !s.contains("auxk"));
+    let back: EpochRecord = serde_json::from_str(&s).unwrap();
+    assert_eq!(back.dead_fraction, None);
+    assert_eq!(back.train.auxk, 0.0);
+    // Untracked runs have no column.
+    let plain = Trainer::new(quiet(1, 32, 1e-3))
+        .unwrap()
+        .fit(Autoencoder::<f64>::new(&spec, 4).unwrap(), &x)
+        .unwrap();
+    assert!(plain.history.epochs[0].dead_fraction.is_none());
+    assert!(
+        plain
+            .history
+            .to_dataframe()
+            .unwrap()
+            .column("dead_fraction")
+            .is_err()
+    );
+}
+
+/// Dead-latent tracking and AuxK keep training bit-for-bit deterministic
+/// across thread counts (batches of several shards).
+#[test]
+fn dead_latents_and_auxk_are_thread_count_independent() {
+    let spec = AutoencoderSpec::new(&[10, 12])
+        .activation(Activation::TopK { k: 2 })
+        .bias(BiasMode::PreCentering);
+    let x = random_matrix(300, 10, 0.0, 1.0, 40);
+    let cfg = quiet(3, 100, 5e-3)
+        .shard_size(16)
+        .unit_norm_decoder(true)
+        .dead_latents(DeadLatents::window(50).with_auxk(3, 1.0 / 32.0));
+    let run = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| {
+                Trainer::new(cfg.clone())
+                    .unwrap()
+                    .fit(
+                        Autoencoder::<f32>::new(&spec, 8).unwrap(),
+                        &x.map(|v| v as f32),
+                    )
+                    .unwrap()
+            })
+    };
+    let (a, b) = (run(1), run(2));
+    assert_eq!(a.model.params_to_vec(), b.model.params_to_vec());
+    let fr = |h: &History| h.epochs.iter().map(|r| r.dead_fraction).collect::<Vec<_>>();
+    assert_eq!(fr(&a.history), fr(&b.history));
+    assert_eq!(a.history.train_loss(), b.history.train_loss());
+}
+
+// ------------------------------------------------------ metrics
+
+#[test]
+fn fvu_is_mse_over_total_variance() {
+    let x = random_matrix(12, 4, -1.0, 2.0, 3);
+    assert_eq!(fvu(&x, &x).unwrap(), 0.0);
+    let m = mean(&x).unwrap();
+    let at_mean = DMatrix::from_fn(12, 4, |_, j| m[j]);
+    assert!((fvu(&x, &at_mean).unwrap() - 1.0).abs() < 1e-12);
+    // MSE / variance, by hand.
+    let xh = x.map(|v| 0.9 * v);
+    let mse: f64 = (&x - &xh).iter().map(|v| v * v).sum::<f64>() / 48.0;
+    let var: f64 = (&x - &at_mean).iter().map(|v| v * v).sum::<f64>() / 48.0;
+    assert!((fvu(&x, &xh).unwrap() - mse / var).abs() < 1e-12);
+    assert!(fvu(&DMatrix::from_element(3, 2, 1.0), &DMatrix::zeros(3, 2)).is_err());
+    assert!(fvu(&x, &DMatrix::zeros(12, 3)).is_err());
+    assert!(l0(&DMatrix::<f64>::zeros(0, 3)).is_err());
+    let model = random_model(&AutoencoderSpec::new(&[4, 2]), 1);
+    let want = fvu(&x, &model.reconstruct(&x).unwrap()).unwrap();
+    assert_eq!(model.fvu(&x).unwrap(), want);
+}
+
+// ------------------------------------------------------ planted atoms
+
+/// `n` samples, each a combination of `k` distinct rows of `atoms` with
+/// coefficients in [1, 2], plus Gaussian noise of standard deviation
+/// `noise`.
+fn planted(atoms: &DMatrix<f64>, n: usize, k: usize, noise: f64, seed: u64) -> DMatrix<f64> {
+    let (m, d) = atoms.shape();
+    let mut rng = seeded(seed);
+    let mut x = DMatrix::zeros(n, d);
+    let mut pool: Vec<usize> = (0..m).collect();
+    for i in 0..n {
+        for s in 0..k {
+            let t = rng.random_range(s..m);
+            pool.swap(s, t);
+        }
+        for &a in &pool[..k] {
+            let c: f64 = rng.random_range(1.0..2.0);
+            for j in 0..d {
+                x[(i, j)] += c * atoms[(a, j)];
+            }
+        }
+        for j in 0..d {
+            let g: f64 = rng.sample(StandardNormal);
+            x[(i, j)] += noise * g;
+        }
+    }
+    x
+}
+
+/// Mean over atoms of the largest |cosine| with a decoder direction.
+fn mean_max_cosine(atoms: &DMatrix<f64>, model: &Autoencoder<f64>) -> f64 {
+    let dec = model.layers().last().unwrap().decoder_weight(); // d x r
+    let mut total = 0.0;
+    for a in 0..atoms.nrows() {
+        let atom = atoms.row(a).transpose();
+        let best = (0..dec.ncols())
+            .map(|i| {
+                let col = dec.column(i);
+                (atom.dot(&col) / (atom.norm() * col.norm())).abs()
+            })
+            .fold(0.0f64, f64::max);
+        total += best;
+    }
+    total / atoms.nrows() as f64
+}
+
+fn sae_config(epochs: usize) -> TrainConfig {
+    quiet(epochs, 64, 3e-3)
+        .schedule(Schedule::Cosine { min_factor: 0.05 })
+        .unit_norm_decoder(true)
+}
+
+/// 16 orthonormal atoms in 32 dimensions, two per sample; a tied TopK
+/// (k = 2) autoencoder with 32 latents and unit-norm decoder directions
+/// finds every atom.
+#[test]
+fn top_k_recovers_planted_atoms() {
+    let basis = random_orthonormal(32, 32, 71).unwrap();
+    let atoms = basis.rows(0, 16).into_owned();
+    let x = planted(&atoms, 4096, 2, 0.02, 72);
+    let spec = AutoencoderSpec::new(&[32, 32])
+        .activation(Activation::TopK { k: 2 })
+        .bias(BiasMode::None);
+    let out = Trainer::new(sae_config(40))
+        .unwrap()
+        .fit(Autoencoder::<f64>::new(&spec, 73).unwrap(), &x)
+        .unwrap();
+    let cos = mean_max_cosine(&atoms, &out.model);
+    assert!(cos > 0.95, "mean max-cosine {cos}");
+    assert_eq!(out.model.l0(&x).unwrap(), 2.0);
+    let f = out.model.fvu(&x).unwrap();
+    assert!(f < 0.05, "fvu {f}");
+}
+
+/// 24 atoms, 24 latents, of which 8 start orthogonal to every atom (so
+/// dead: their pre-activations are noise while the others' are of order
+/// one). Without AuxK a dead latent gets no gradient and stays dead; with
+/// AuxK the dead ones learn the residual (the atoms nobody covers) and
+/// fire again, so fewer are dead at the end, on the same seed.
+#[test]
+fn auxk_ends_with_fewer_dead_latents() {
+    let (d, m, r) = (32, 24, 24);
+    let basis = random_orthonormal(d, d, 81).unwrap();
+    let atoms = basis.rows(0, m).into_owned();
+    let x = planted(&atoms, 4096, 2, 0.02, 82);
+    let spec = AutoencoderSpec::new(&[d, r])
+        .activation(Activation::TopK { k: 2 })
+        .bias(BiasMode::None);
+    let mut model = Autoencoder::<f64>::new(&spec, 83).unwrap();
+    let mut p = model.params_to_vec();
+    for u in 0..8 {
+        for j in 0..d {
+            // Row-major r x d tied weight: unit 16 + u gets basis row 24 + u.
+            p[(16 + u) * d + j] = basis[(m + u, j)];
+        }
+    }
+    model.set_params(&p).unwrap();
+    let dead = DeadLatents::window(1024);
+    let fit = |dl: DeadLatents| {
+        Trainer::new(sae_config(30).dead_latents(dl))
+            .unwrap()
+            .fit(model.clone(), &x)
+            .unwrap()
+    };
+    let without = fit(dead);
+    let with = fit(dead.with_auxk(4, 1.0 / 32.0));
+    let end = |h: &History| h.last().unwrap().dead_fraction.unwrap();
+    let (a, b) = (end(&without.history), end(&with.history));
+    assert!(a > 0.0, "without AuxK nothing is dead");
+    assert!(b < a, "dead fraction with AuxK {b}, without {a}");
+    assert!(with.history.epochs.iter().any(|r| r.train.auxk > 0.0));
+    assert!(without.history.epochs.iter().all(|r| r.train.auxk == 0.0));
+}
+
+// ------------------------------------------------------ the study
+
+/// The `sae` study's frame: the results columns, then its four own
+/// columns; one PCA row and six variant rows per latent size and seed;
+/// TopK rows at their L0; cosines only for untied variants.
+#[test]
+fn sae_study_frame_has_the_extra_columns() {
+    use tiedae::data::SpikedCovariance;
+    use tiedae::study::builtin::{self, Preset, RunOptions};
+    use tiedae::study::{COLUMNS, frame_to_rows};
+    let ds = SpikedCovariance::new(300, 16, vec![9.0, 5.0, 2.5, 1.2], 0.2, 11)
+        .generate()
+        .unwrap()
+        .dataset;
+    let preset = Preset {
+        latents: vec![4, 12],
+        seeds: vec![0],
+        epochs: 3,
+        lbfgs_iters: 10,
+        batch_size: 64,
+        learning_rate: 1e-2,
+        learning_rates: vec![],
+        patience: None,
+        n_trains: vec![20],
+        max_rows: None,
+        sparsity_weights: vec![1e-2],
+        hidden: None,
+    };
+    let df = builtin::sae::run(&ds, &preset, &RunOptions::default()).unwrap();
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(
+        &names[COLUMNS.len()..],
+        ["l0", "fvu", "dead_fraction_train", "decoder_encoder_cosine"]
+    );
+    let rows = frame_to_rows(&df).unwrap();
+    assert_eq!(rows.len(), 2 * 7);
+    let col =
+        |n: &str| -> Vec<Option<f64>> { df.column(n).unwrap().f64().unwrap().iter().collect() };
+    let (l0s, fvus, dead, cos) = (
+        col("l0"),
+        col("fvu"),
+        col("dead_fraction_train"),
+        col("decoder_encoder_cosine"),
+    );
+    for (i, r) in rows.iter().enumerate() {
+        let f = fvus[i].unwrap();
+        assert!(f.is_finite() && f > 0.0, "{} fvu {f}", r.model);
+        assert!(r.test_mse.is_finite() && r.ratio_to_pca.is_finite());
+        if r.model == "pca" {
+            assert_eq!(l0s[i], Some(r.latent as f64));
+            assert!(dead[i].is_none() && cos[i].is_none());
+            continue;
+        }
+        assert!(
+            dead[i].is_some_and(|d| (0.0..=1.0).contains(&d)),
+            "{}",
+            r.model
+        );
+        if r.model.contains("topk") {
+            assert_eq!(
+                l0s[i],
+                Some((r.latent as f64 / 4.0).floor().max(1.0)),
+                "{}",
+                r.model
+            );
+        }
+        assert_eq!(cos[i].is_some(), r.model.contains("untied"), "{}", r.model);
+    }
+    let s = builtin::sae::summary(&df).unwrap();
+    assert!(s.len() >= 7, "{s:?}");
+    assert!(s.iter().any(|l| l.contains("AuxK")), "{s:?}");
+    assert!(builtin::find("sae").is_some());
+}
+
+/// A run with the unit-norm constraint, dead-latent tracking and AuxK,
+/// interrupted mid-epoch and resumed from its checkpoint, ends with the
+/// weights (bit for bit), losses and dead fractions of the uninterrupted
+/// run: the samples-since-fired counts are checkpointed.
+#[test]
+fn sparse_training_resumes_bit_for_bit() {
+    use std::sync::atomic::Ordering;
+    use tiedae::Error;
+    use tiedae::train::TrainEvent;
+    let spec = AutoencoderSpec::new(&[10, 12])
+        .activation(Activation::TopK { k: 2 })
+        .bias(BiasMode::PreCentering);
+    let x = random_matrix(200, 10, 0.0, 1.0, 50).map(|v| v as f32);
+    let cfg = quiet(3, 40, 5e-3)
+        .unit_norm_decoder(true)
+        .dead_latents(DeadLatents::window(60).with_auxk(3, 1.0 / 32.0));
+    let full = Trainer::new(cfg.clone())
+        .unwrap()
+        .fit(Autoencoder::<f32>::new(&spec, 8).unwrap(), &x)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let trainer = Trainer::new(cfg.checkpoint(dir.path(), 0)).unwrap();
+    let flag = trainer.interrupt_flag();
+    let r = trainer.try_fit(Autoencoder::<f32>::new(&spec, 8).unwrap(), &x, |ev| {
+        if let TrainEvent::Batch {
+            epoch: 2, batch: 2, ..
+        } = ev
+        {
+            flag.store(true, Ordering::SeqCst);
+        }
+    });
+    let path = match r {
+        Err(f) => match f.error {
+            Error::Interrupted {
+                checkpoint: Some(p),
+            } => p,
+            other => panic!("expected an interrupt, got {other:?}"),
+        },
+        Ok(_) => panic!("the run was not interrupted"),
+    };
+    let resumed = trainer.resume(&path, &x).unwrap();
+    assert_eq!(resumed.model.params_to_vec(), full.model.params_to_vec());
+    assert_eq!(resumed.history.train_loss(), full.history.train_loss());
+    let fr = |h: &History| h.epochs.iter().map(|r| r.dead_fraction).collect::<Vec<_>>();
+    assert_eq!(fr(&resumed.history), fr(&full.history));
+    assert!(fr(&full.history).iter().all(Option::is_some));
+}
