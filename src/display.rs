@@ -15,9 +15,13 @@
 //! [`DataFrame`]s through the [`FrameDisplay`] extension trait, since the type
 //! is foreign), and summary cards for a [`Dataset`], a fitted [`FittedPca`],
 //! an [`Autoencoder`] and a training run ([`TrainOutcome`]).
-//! The HTML is built by pure functions ([`table_html`], [`frame_html`],
-//! [`dataset_card_html`], [`pca_card`], [`autoencoder_card`], [`training_card`]) so it can be tested without a
-//! notebook; only the `evcxr_display` methods write to stdout.
+//! Every output carries a `text/plain` fallback beside its HTML or SVG, so
+//! it survives nbconvert to text, GitHub's viewer and pagers. The outputs
+//! are built by pure functions ([`table_html`] and [`table_text`],
+//! [`frame_html`], [`chart_text`], and the cards [`dataset_card_html`],
+//! [`pca_card`], [`autoencoder_card`], [`training_card`], which return both
+//! forms as a [`Rich`]) so they can be tested without a notebook; only the
+//! `evcxr_display` methods write to stdout.
 //!
 //! ```
 //! use tiedae::display::{FrameDisplay, Rich};
@@ -39,6 +43,7 @@ use crate::real::Real;
 use crate::report::Svg;
 use crate::report::Table;
 use crate::report::number::format_number;
+use crate::report::table::ShownRow;
 use crate::train::{StopReason, TrainOutcome};
 use polars::prelude::DataFrame;
 use std::io::Write;
@@ -49,7 +54,9 @@ use std::io::Write;
 /// lets a cell name the crates it was given with `:dep`; so the crates whose
 /// types appear in tiedae's API are re-exported here, at the versions tiedae
 /// was built with, together with [`FrameDisplay`] (which makes a cell ending
-/// in a DataFrame show an HTML table):
+/// in a DataFrame show an HTML table), and plotters' prelude with
+/// [`figure`](crate::report::charts::figure), to draw a chart of your own in
+/// a cell and show it inline:
 ///
 /// ```
 /// use tiedae::display::prelude::*;
@@ -60,7 +67,9 @@ use std::io::Write;
 /// ```
 pub mod prelude {
     pub use super::FrameDisplay;
+    pub use crate::report::charts::{Canvas, figure};
     pub use nalgebra::{self, DMatrix, DVector};
+    pub use plotters::{self, prelude::*};
     pub use polars::{self, df, prelude::DataFrame};
 }
 
@@ -79,23 +88,34 @@ pub use crate::report::table::{HEAD_ROWS, MAX_ROWS, TAIL_ROWS};
 pub struct Rich {
     mime: &'static str,
     body: String,
+    /// The `text/plain` fallback shown where HTML and SVG are not
+    /// (nbconvert to text, pagers, some viewers).
+    plain: String,
 }
 
 impl Rich {
-    /// An HTML fragment (`text/html`).
-    pub fn html(body: impl Into<String>) -> Rich {
+    /// An HTML fragment (`text/html`) with its plain-text fallback.
+    pub fn html(body: impl Into<String>, plain: impl Into<String>) -> Rich {
         Rich {
             mime: "text/html",
             body: body.into(),
+            plain: plain.into(),
         }
     }
 
-    /// A complete SVG document (`image/svg+xml`).
-    pub fn svg(body: impl Into<String>) -> Rich {
+    /// A complete SVG document (`image/svg+xml`) with its plain-text
+    /// fallback.
+    pub fn svg(body: impl Into<String>, plain: impl Into<String>) -> Rich {
         Rich {
             mime: "image/svg+xml",
             body: body.into(),
+            plain: plain.into(),
         }
+    }
+
+    /// A chart, with its title as the text fallback.
+    pub fn chart(svg: &Svg) -> Rich {
+        Rich::svg(svg.as_str(), chart_text(svg))
     }
 
     /// The MIME type Jupyter renders the body as.
@@ -108,31 +128,22 @@ impl Rich {
         &self.body
     }
 
-    /// The block evcxr reads from the evaluation process's stdout.
+    /// The `text/plain` fallback.
+    pub fn plain(&self) -> &str {
+        &self.plain
+    }
+
+    /// The blocks evcxr reads from the evaluation process's stdout: the
+    /// rich body, then its `text/plain` fallback (evcxr puts both into the
+    /// cell's one output, as Jupyter expects).
     ///
     /// evcxr ends a block at the first line that is exactly [`END`], so such
     /// a line inside the body (only possible through user text) has its
     /// first underscore written as the character reference `&#95;`, which
     /// HTML and SVG render as the same text.
     pub fn evcxr_block(&self) -> String {
-        let mut out = String::with_capacity(self.body.len() + 64);
-        out.push_str(BEGIN);
-        out.push(' ');
-        out.push_str(self.mime);
-        out.push('\n');
-        for (i, line) in self.body.lines().enumerate() {
-            if i > 0 {
-                out.push('\n');
-            }
-            if line.trim_end_matches('\r') == END {
-                out.push_str(&line.replacen('_', "&#95;", 1));
-            } else {
-                out.push_str(line);
-            }
-        }
-        out.push('\n');
-        out.push_str(END);
-        out.push('\n');
+        let mut out = block(self.mime, &self.body);
+        out.push_str(&block("text/plain", &self.plain));
         out
     }
 
@@ -146,6 +157,107 @@ impl Rich {
         let _ = lock.write_all(block.as_bytes());
         let _ = lock.flush();
     }
+}
+
+/// One content block of `mime`.
+fn block(mime: &str, body: &str) -> String {
+    let mut out = String::with_capacity(body.len() + 64);
+    out.push_str(BEGIN);
+    out.push(' ');
+    out.push_str(mime);
+    out.push('\n');
+    for (i, line) in body.lines().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        if line.trim_end_matches('\r') == END {
+            out.push_str(&line.replacen('_', "&#95;", 1));
+        } else {
+            out.push_str(line);
+        }
+    }
+    out.push('\n');
+    out.push_str(END);
+    out.push('\n');
+    out
+}
+
+/// A chart's text fallback: its title (the first text it draws) and size.
+pub fn chart_text(svg: &Svg) -> String {
+    let text = svg.as_str();
+    let title = text
+        .find("<text")
+        .and_then(|at| {
+            let open = at + text[at..].find('>')? + 1;
+            let close = open + text[open..].find("</text>")?;
+            Some(unescape(text[open..close].trim()))
+        })
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| "untitled".into());
+    let size = |attr: &str| {
+        let key = format!("{attr}=\"");
+        let at = text.find(&key)? + key.len();
+        Some(text[at..at + text[at..].find('"')?].to_string())
+    };
+    match (size("width"), size("height")) {
+        (Some(w), Some(h)) => format!("[chart: {title}, {w} x {h} SVG]"),
+        _ => format!("[chart: {title}]"),
+    }
+}
+
+/// Undoes [`escape`] (and plotters' own escapes) for text fallbacks.
+fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
+/// A table as aligned plain text: numeric columns right-aligned, long
+/// tables elided like their HTML (see [`Table::shown_rows`]).
+pub fn table_text(table: &Table) -> String {
+    let shown = table.shown_rows();
+    let header = table.header();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in &shown {
+        if let ShownRow::Row(r) = row {
+            for (w, cell) in widths.iter_mut().zip(&table.rows()[*r]) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+    }
+    let line = |cells: &[String]| {
+        let parts: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(c, cell)| {
+                let w = widths[c];
+                if table.is_numeric(c) {
+                    format!("{cell:>w$}")
+                } else {
+                    format!("{cell:<w$}")
+                }
+            })
+            .collect();
+        parts.join("  ").trim_end().to_string()
+    };
+    let mut out = vec![line(header)];
+    out.push(
+        widths
+            .iter()
+            .map(|&w| "-".repeat(w))
+            .collect::<Vec<_>>()
+            .join("  "),
+    );
+    for row in shown {
+        match row {
+            ShownRow::Row(r) => out.push(line(&table.rows()[r])),
+            ShownRow::Gap(n) => out.push(format!("… {n} more rows …")),
+        }
+    }
+    out.join("\n")
 }
 
 /// Escapes text for HTML element content and quoted attribute values.
@@ -178,22 +290,44 @@ const STYLE: &str = "<style>\
 </style>";
 
 /// An HTML `<table>` of `table`'s cells (escaped), numeric columns
-/// right-aligned, with an optional caption.
+/// right-aligned, with an optional caption; long tables show their head
+/// and tail, as on report pages.
 pub fn table_html(table: &Table, caption: Option<&str>) -> String {
-    table_rows_html(table, &[], caption)
-}
-
-/// Like [`table_html`], with a full-width "…" row inserted before each row
-/// index in `gaps`.
-fn table_rows_html(table: &Table, gaps: &[usize], caption: Option<&str>) -> String {
-    let width = table.header().len();
+    let rows: Vec<ShownRow> = table.shown_rows();
     let mut out = String::from(STYLE);
     out.push_str("<table class=\"tiedae-table\">");
     if let Some(caption) = caption {
         out.push_str(&format!("<caption>{}</caption>", escape(caption)));
     }
-    out.push_str("<thead><tr>");
+    out.push_str(&table_body_html(table, &rows, None, None));
+    out
+}
+
+/// Frames wider than this show their first and last [`EDGE_COLUMNS`]
+/// columns with a "…" column between, as polars elides wide frames.
+pub const MAX_COLUMNS: usize = 30;
+/// Columns shown at each side of a wide frame.
+pub const EDGE_COLUMNS: usize = 15;
+
+/// Header, optional dtype row and body of a table; `column_gap` puts a "…"
+/// column before that column index.
+fn table_body_html(
+    table: &Table,
+    rows: &[ShownRow],
+    dtypes: Option<&[String]>,
+    column_gap: Option<usize>,
+) -> String {
+    let width = table.header().len() + usize::from(column_gap.is_some());
+    let gap_cell = |c: usize, tag: &str| {
+        if column_gap == Some(c) {
+            format!("<{tag}>…</{tag}>")
+        } else {
+            String::new()
+        }
+    };
+    let mut out = String::from("<thead><tr>");
     for (c, name) in table.header().iter().enumerate() {
+        out.push_str(&gap_cell(c, "th"));
         let class = if table.is_numeric(c) {
             " class=\"num\""
         } else {
@@ -201,13 +335,27 @@ fn table_rows_html(table: &Table, gaps: &[usize], caption: Option<&str>) -> Stri
         };
         out.push_str(&format!("<th{class}>{}</th>", escape(name)));
     }
-    out.push_str("</tr></thead><tbody>");
-    for (r, row) in table.rows().iter().enumerate() {
-        if gaps.contains(&r) {
-            out.push_str(&format!("<tr><td colspan=\"{width}\">…</td></tr>"));
+    out.push_str("</tr>");
+    if let Some(dtypes) = dtypes {
+        out.push_str("<tr class=\"dtype\">");
+        for (c, dtype) in dtypes.iter().enumerate() {
+            out.push_str(&gap_cell(c, "td"));
+            out.push_str(&format!("<td>{}</td>", escape(dtype)));
         }
+        out.push_str("</tr>");
+    }
+    out.push_str("</thead><tbody>");
+    for row in rows {
+        let r = match *row {
+            ShownRow::Gap(_) => {
+                out.push_str(&format!("<tr><td colspan=\"{width}\">…</td></tr>"));
+                continue;
+            }
+            ShownRow::Row(r) => r,
+        };
         out.push_str("<tr>");
-        for (c, cell) in row.iter().enumerate() {
+        for (c, cell) in table.rows()[r].iter().enumerate() {
+            out.push_str(&gap_cell(c, "td"));
             if table.is_numeric(c) {
                 out.push_str(&format!("<td class=\"num\">{}</td>", escape(cell)));
             } else {
@@ -220,28 +368,55 @@ fn table_rows_html(table: &Table, gaps: &[usize], caption: Option<&str>) -> Stri
     out
 }
 
-/// An HTML table of `frame`, formatted like report tables
-/// ([`Table::from_dataframe`]), with a "rows × columns" caption.
+/// An HTML table of `frame` as polars shows its own: a `shape: (rows,
+/// columns)` line, the column names over their dtypes, and for long or wide
+/// frames the head and tail rows ([`MAX_ROWS`]) and the first and last
+/// columns ([`MAX_COLUMNS`]) with "…" between. Cells are formatted like
+/// report tables ([`Table::from_dataframe`]).
 ///
-/// Frames longer than [`MAX_ROWS`] show their head and tail with a "…" row
-/// between. Never fails: a frame a report would refuse (e.g. one holding
-/// NaN) is shown as an error message naming the problem, so a notebook
-/// cannot silently display a NaN.
+/// Never fails: a frame a report would refuse (e.g. one holding NaN) is
+/// shown as an error message naming the problem, so a notebook cannot
+/// silently display a NaN.
 pub fn frame_html(frame: &DataFrame) -> String {
     let (n, width) = frame.shape();
-    let caption = format!("{n} rows × {width} columns");
-    let (shown, gaps) = if n > MAX_ROWS {
-        let head = frame.head(Some(HEAD_ROWS));
-        let tail = frame.tail(Some(TAIL_ROWS));
-        match head.vstack(&tail) {
-            Ok(both) => (both, vec![HEAD_ROWS]),
+    let narrow = if width > MAX_COLUMNS {
+        let names: Vec<_> = frame.get_column_names_owned();
+        let keep: Vec<_> = names[..EDGE_COLUMNS]
+            .iter()
+            .chain(&names[width - EDGE_COLUMNS..])
+            .cloned()
+            .collect();
+        match frame.select(keep) {
+            Ok(f) => f,
             Err(e) => return error_html("DataFrame", &e.to_string()),
         }
     } else {
-        (frame.clone(), vec![])
+        frame.clone()
     };
+    let column_gap = (width > MAX_COLUMNS).then_some(EDGE_COLUMNS);
+    let (shown, rows): (DataFrame, Vec<ShownRow>) = if n > MAX_ROWS {
+        let head = narrow.head(Some(HEAD_ROWS));
+        let tail = narrow.tail(Some(TAIL_ROWS));
+        match head.vstack(&tail) {
+            Ok(both) => {
+                let rows = (0..HEAD_ROWS)
+                    .map(ShownRow::Row)
+                    .chain(std::iter::once(ShownRow::Gap(n - HEAD_ROWS - TAIL_ROWS)))
+                    .chain((HEAD_ROWS..HEAD_ROWS + TAIL_ROWS).map(ShownRow::Row))
+                    .collect();
+                (both, rows)
+            }
+            Err(e) => return error_html("DataFrame", &e.to_string()),
+        }
+    } else {
+        (narrow, (0..n).map(ShownRow::Row).collect())
+    };
+    let dtypes: Vec<String> = shown.dtypes().iter().map(|t| t.to_string()).collect();
     match Table::from_dataframe(&shown) {
-        Ok(table) => table_rows_html(&table, &gaps, Some(&caption)),
+        Ok(table) => format!(
+            "{STYLE}<small>shape: ({n}, {width})</small><table class=\"tiedae-table\">{}",
+            table_body_html(&table, &rows, Some(&dtypes), column_gap)
+        ),
         Err(e) => error_html("DataFrame", &e.to_string()),
     }
 }
@@ -263,7 +438,7 @@ fn number(x: f64) -> String {
 
 /// A titled card: a heading and a two-column table of (label, value) rows.
 /// Labels and values are escaped here.
-fn card(title: &str, rows: &[(&str, String)]) -> String {
+fn card(title: &str, rows: &[(&str, String)]) -> Rich {
     let mut out = String::from(STYLE);
     out.push_str(&format!(
         "<div class=\"tiedae-card\"><h4>{}</h4><table>",
@@ -277,13 +452,22 @@ fn card(title: &str, rows: &[(&str, String)]) -> String {
         ));
     }
     out.push_str("</table></div>");
-    out
+    let label_width = rows
+        .iter()
+        .map(|(l, _)| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut text = title.to_string();
+    for (label, value) in rows {
+        text.push_str(&format!("\n  {label:<label_width$}  {value}"));
+    }
+    Rich::html(out, text)
 }
 
 /// A summary card of a dataset: size, image shape, classes and value range,
 /// as HTML (the report's [`DatasetCard`](crate::report::DatasetCard) is
 /// built by [`crate::report::card::dataset_card`]).
-pub fn dataset_card_html(ds: &Dataset) -> String {
+pub fn dataset_card_html(ds: &Dataset) -> Rich {
     let x = ds.x();
     let mut rows = vec![
         ("samples n", ds.n_samples().to_string()),
@@ -318,7 +502,7 @@ pub fn dataset_card_html(ds: &Dataset) -> String {
 
 /// A summary card of a fitted PCA: sizes, solver, variance kept, parameter
 /// count and the leading explained-variance ratios.
-pub fn pca_card<T: Real>(pca: &FittedPca<T>) -> String {
+pub fn pca_card<T: Real>(pca: &FittedPca<T>) -> Rich {
     let ratios = pca.explained_variance_ratio();
     let kept: f64 = ratios.iter().sum();
     let shown = ratios.len().min(5);
@@ -345,7 +529,7 @@ pub fn pca_card<T: Real>(pca: &FittedPca<T>) -> String {
 /// A summary card of an autoencoder: architecture (widths, tying per pair,
 /// activations, biases, init), latent size and exact parameter count with
 /// the per-pair breakdown.
-pub fn autoencoder_card<T: Real>(model: &Autoencoder<T>) -> String {
+pub fn autoencoder_card<T: Real>(model: &Autoencoder<T>) -> Rich {
     let spec = model.spec();
     let count = model.parameter_count();
     let dims: Vec<String> = spec.dims.iter().map(|d| d.to_string()).collect();
@@ -417,7 +601,7 @@ pub fn autoencoder_card<T: Real>(model: &Autoencoder<T>) -> String {
 
 /// A summary card of a training run: the model's architecture line, how
 /// the run ended, and the first and last training losses.
-pub fn training_card<T: Real>(outcome: &TrainOutcome<T>) -> String {
+pub fn training_card<T: Real>(outcome: &TrainOutcome<T>) -> Rich {
     let history = &outcome.history;
     let losses = history.train_loss();
     let stop = match &outcome.stop {
@@ -449,42 +633,42 @@ pub fn training_card<T: Real>(outcome: &TrainOutcome<T>) -> String {
 impl Svg {
     /// Shows the chart inline in an evcxr notebook (`image/svg+xml`).
     pub fn evcxr_display(&self) {
-        Rich::svg(self.as_str()).evcxr_display();
+        Rich::chart(self).evcxr_display();
     }
 }
 
 impl Table {
     /// Shows the table inline in an evcxr notebook (`text/html`).
     pub fn evcxr_display(&self) {
-        Rich::html(table_html(self, None)).evcxr_display();
+        Rich::html(table_html(self, None), table_text(self)).evcxr_display();
     }
 }
 
 impl Dataset {
     /// Shows a summary card inline in an evcxr notebook (`text/html`).
     pub fn evcxr_display(&self) {
-        Rich::html(dataset_card_html(self)).evcxr_display();
+        dataset_card_html(self).evcxr_display();
     }
 }
 
 impl<T: Real> FittedPca<T> {
     /// Shows a summary card inline in an evcxr notebook (`text/html`).
     pub fn evcxr_display(&self) {
-        Rich::html(pca_card(self)).evcxr_display();
+        pca_card(self).evcxr_display();
     }
 }
 
 impl<T: Real> Autoencoder<T> {
     /// Shows a summary card inline in an evcxr notebook (`text/html`).
     pub fn evcxr_display(&self) {
-        Rich::html(autoencoder_card(self)).evcxr_display();
+        autoencoder_card(self).evcxr_display();
     }
 }
 
 impl<T: Real> TrainOutcome<T> {
     /// Shows a summary card inline in an evcxr notebook (`text/html`).
     pub fn evcxr_display(&self) {
-        Rich::html(training_card(self)).evcxr_display();
+        training_card(self).evcxr_display();
     }
 }
 
@@ -503,7 +687,8 @@ pub trait FrameDisplay {
 
 impl FrameDisplay for DataFrame {
     fn to_rich(&self) -> Rich {
-        Rich::html(frame_html(self))
+        // polars' own text form: shape, dtypes, elided rows and columns.
+        Rich::html(frame_html(self), format!("{self}"))
     }
 }
 
@@ -527,24 +712,26 @@ mod tests {
 
     #[test]
     fn evcxr_block_wraps_the_body_between_markers() {
-        let block = Rich::html("<b>hi</b>\n<i>there</i>").evcxr_block();
+        let block = Rich::html("<b>hi</b>\n<i>there</i>", "hi there").evcxr_block();
         assert_eq!(
             block,
-            "EVCXR_BEGIN_CONTENT text/html\n<b>hi</b>\n<i>there</i>\nEVCXR_END_CONTENT\n"
+            "EVCXR_BEGIN_CONTENT text/html\n<b>hi</b>\n<i>there</i>\nEVCXR_END_CONTENT\n\
+             EVCXR_BEGIN_CONTENT text/plain\nhi there\nEVCXR_END_CONTENT\n"
         );
-        let svg = Rich::svg("<svg/>").evcxr_block();
+        let svg = Rich::svg("<svg/>", "a chart").evcxr_block();
         assert!(svg.starts_with("EVCXR_BEGIN_CONTENT image/svg+xml\n<svg/>\n"));
     }
 
     #[test]
     fn a_body_line_equal_to_the_end_marker_cannot_end_the_block_early() {
-        let block = Rich::html(format!("a\n{END}\nb")).evcxr_block();
+        let block = Rich::html(format!("a\n{END}\nb"), format!("{END}")).evcxr_block();
         let lines: Vec<&str> = block.lines().collect();
-        assert_eq!(lines.iter().filter(|l| **l == END).count(), 1);
+        // One end line per block: the rich body's and the fallback's.
+        assert_eq!(lines.iter().filter(|l| **l == END).count(), 2);
         assert_eq!(lines.last(), Some(&END));
         assert!(lines.contains(&"EVCXR&#95;END_CONTENT"));
         // Text that merely contains the marker is left alone.
-        let inline = Rich::html(format!("x {END} y")).evcxr_block();
+        let inline = Rich::html(format!("x {END} y"), "").evcxr_block();
         assert!(inline.contains(&format!("x {END} y")));
     }
 
@@ -558,6 +745,9 @@ mod tests {
         .unwrap();
         let html = frame_html(&frame);
         assert!(html.contains("<th>&lt;model&gt;</th>"), "{html}");
+        // polars' layout: a shape line and a dtype row under the names.
+        assert!(html.contains("<small>shape: (2, 3)</small>"));
+        assert!(html.contains("<tr class=\"dtype\"><td>str</td><td>i64</td><td>f64</td></tr>"));
         assert!(html.contains("<td>pca &amp; co</td>"));
         assert!(html.contains("<td>&lt;script&gt;</td>"));
         assert!(!html.contains("<script>"));
@@ -568,7 +758,6 @@ mod tests {
             format_number(0.0123456).unwrap()
         )));
         assert!(html.contains("<td class=\"num\">2112</td>"));
-        assert!(html.contains("<caption>2 rows × 3 columns</caption>"));
         assert_eq!(html.matches("<tr>").count(), 3);
     }
 
@@ -583,7 +772,32 @@ mod tests {
         assert!(html.contains("<td class=\"num\">95</td>"));
         assert!(html.contains("<td class=\"num\">99</td>"));
         assert!(html.contains("<td colspan=\"1\">…</td>"));
-        assert!(html.contains("100 rows × 1 columns"));
+        assert!(html.contains("shape: (100, 1)"));
+    }
+
+    #[test]
+    fn wide_frames_show_first_and_last_columns() {
+        let columns: Vec<Column> = (0..40)
+            .map(|c| Column::new(format!("c{c}").into(), [c as i64]))
+            .collect();
+        let frame = DataFrame::new(1, columns).unwrap();
+        let html = frame_html(&frame);
+        assert!(html.contains("shape: (1, 40)"));
+        for c in (0..EDGE_COLUMNS).chain(40 - EDGE_COLUMNS..40) {
+            assert!(
+                html.contains(&format!("<th class=\"num\">c{c}</th>")),
+                "c{c}"
+            );
+        }
+        for c in EDGE_COLUMNS..40 - EDGE_COLUMNS {
+            assert!(!html.contains(&format!(">c{c}<")), "c{c} should be elided");
+        }
+        assert_eq!(html.matches("<th>…</th>").count(), 1);
+        assert_eq!(
+            html.matches("<td>…</td>").count(),
+            2,
+            "dtype row and data row"
+        );
     }
 
     #[test]
@@ -601,13 +815,20 @@ mod tests {
         let rich = frame.to_rich();
         assert_eq!(rich.mime(), "text/html");
         assert_eq!(rich.body(), frame_html(&frame));
+        assert_eq!(rich.plain(), format!("{frame}"));
     }
 
     #[test]
     fn pca_card_reports_the_fitted_numbers() {
         let x = DMatrix::from_fn(40, 5, |i, j| ((i * 7 + j * 3) % 11) as f64 + j as f64);
         let pca = Pca::count(2).fit(&x).unwrap();
-        let html = pca_card(&pca);
+        let rich = pca_card(&pca);
+        assert!(
+            rich.plain().starts_with("FittedPca<f64>\n  components k "),
+            "{}",
+            rich.plain()
+        );
+        let html = rich.body().to_string();
         assert!(html.contains("FittedPca&lt;f64&gt;"), "{html}");
         assert!(html.contains("<th>components k</th><td>2</td>"));
         assert!(html.contains("<th>features d</th><td>5</td>"));
@@ -631,7 +852,7 @@ mod tests {
             .activation(Activation::Relu)
             .bias(BiasMode::Mirrored);
         let model = Autoencoder::<f32>::new(&spec, 1).unwrap();
-        let html = autoencoder_card(&model);
+        let html = autoencoder_card(&model).body().to_string();
         assert!(html.contains("Autoencoder&lt;f32&gt;: partly tied 64 → 16 → 4"));
         assert!(html.contains("<td>tied, untied</td>"), "{html}");
         assert!(html.contains("<th>bias mode</th><td>mirrored</td>"));
@@ -658,7 +879,7 @@ mod tests {
         )
         .unwrap();
         let outcome = trainer.fit(model, &x).unwrap();
-        let html = training_card(&outcome);
+        let html = training_card(&outcome).body().to_string();
         let losses = outcome.history.train_loss();
         assert!(html.contains("<th>epochs run</th><td>3</td>"), "{html}");
         assert!(html.contains("<th>stopped</th><td>completed</td>"));
@@ -679,7 +900,7 @@ mod tests {
             .unwrap()
             .then_dense(&[16]);
         let model = Autoencoder::<f64>::new(&spec, 2).unwrap();
-        let html = autoencoder_card(&model);
+        let html = autoencoder_card(&model).body().to_string();
         assert!(
             html.contains("<th>input image</th><td>1 × 8x8</td>"),
             "{html}"
@@ -694,7 +915,7 @@ mod tests {
     fn dataset_card_reports_size_classes_and_range() {
         let x = DMatrix::from_row_slice(3, 2, &[0.0, 0.5, 1.0, 0.25, 0.75, 2.0]);
         let ds = Dataset::new("tiny <set>", x, Some(vec![1, 0, 1]), Some((1, 2))).unwrap();
-        let html = dataset_card_html(&ds);
+        let html = dataset_card_html(&ds).body().to_string();
         assert!(
             html.contains("Dataset &quot;tiny &lt;set&gt;&quot;"),
             "{html}"
@@ -710,7 +931,11 @@ mod tests {
             format_number(mean).unwrap()
         )));
         let unlabelled = Dataset::new("u", DMatrix::zeros(2, 1), None, None).unwrap();
-        assert!(dataset_card_html(&unlabelled).contains("<th>classes</th><td>unlabelled</td>"));
+        assert!(
+            dataset_card_html(&unlabelled)
+                .body()
+                .contains("<th>classes</th><td>unlabelled</td>")
+        );
     }
 
     #[test]
@@ -724,10 +949,13 @@ mod tests {
             series: vec![Series::new("s", vec![(1.0, 2.0), (2.0, 1.0)])],
         })
         .unwrap();
-        let block = Rich::svg(svg.as_str()).evcxr_block();
+        let rich = Rich::chart(&svg);
+        let block = rich.evcxr_block();
         assert!(block.starts_with("EVCXR_BEGIN_CONTENT image/svg+xml\n<svg"));
-        assert!(block.ends_with("</svg>\nEVCXR_END_CONTENT\n"));
+        assert!(block.contains("</svg>\nEVCXR_END_CONTENT\nEVCXR_BEGIN_CONTENT text/plain\n"));
         assert!(block.contains("a &lt; b"));
+        // The fallback names the chart, unescaped.
+        assert_eq!(rich.plain(), "[chart: a < b, 860 x 480 SVG]");
     }
 
     #[test]
@@ -738,6 +966,7 @@ mod tests {
         )
         .unwrap();
         let html = table_html(&t, None);
+        assert_eq!(table_text(&t), "name    x\n----  ---\na     1.5");
         assert!(html.contains("<th>name</th><th class=\"num\">x</th>"));
         assert!(html.contains("<td>a</td><td class=\"num\">1.5</td>"));
         assert!(!html.contains("<caption>"));

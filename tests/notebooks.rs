@@ -504,6 +504,21 @@ fn execute(notebook: &mut Value, path: &Path, evcxr_tmp: &Path, lockfile: &Path)
                  expression moves a variable the cell defines (pass a clone instead)"
                     .to_string(),
             ),
+            Ok(eval)
+                if markers.is_empty()
+                    && !eval.content_by_mime_type.is_empty()
+                    && !eval.content_by_mime_type.contains_key("text/plain") =>
+            {
+                Some(format!(
+                    "the cell's output ({}) has no text/plain fallback: nbconvert to text, \
+                     GitHub's viewer and pagers would show nothing",
+                    eval.content_by_mime_type
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            }
             Ok(eval) if markers.is_empty() => {
                 if !eval.content_by_mime_type.is_empty() {
                     let data: BTreeMap<String, Value> = eval

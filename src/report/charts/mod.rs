@@ -28,6 +28,37 @@ pub use scree::{ScreeChart, scree_chart};
 
 use std::fmt;
 
+/// A canvas to draw on with plotters, as [`figure`] hands it out.
+pub type Canvas<'a> =
+    plotters::drawing::DrawingArea<plotters::backend::SVGBackend<'a>, plotters::coord::Shift>;
+
+/// Draws a chart of your own with plotters onto a white SVG canvas of
+/// `size` pixels and returns it as an [`Svg`], which a notebook shows
+/// inline: the `evcxr_figure` convention of evcxr's plotters examples, so
+/// their code runs as it is. Text stays SVG text, as in every chart here.
+///
+/// ```
+/// use tiedae::display::prelude::*;
+/// let svg = figure((320, 200), |root| {
+///     let mut chart = ChartBuilder::on(&root).build_cartesian_2d(0.0..1.0, 0.0..1.0)?;
+///     chart.draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], &BLUE))?;
+///     Ok(())
+/// })?;
+/// assert!(svg.as_str().contains("<polyline"));
+/// # Ok::<(), tiedae::Error>(())
+/// ```
+///
+/// # Errors
+/// [`crate::Error::Render`] with the message of whatever `draw` returned.
+pub fn figure<F>(size: (u32, u32), draw: F) -> crate::error::Result<Svg>
+where
+    F: FnOnce(Canvas<'_>) -> std::result::Result<(), Box<dyn std::error::Error>>,
+{
+    common::render(size, |root| {
+        draw(root.clone()).map_err(|e| crate::error::Error::Render(format!("figure: {e}")))
+    })
+}
+
 /// A finished chart: one complete `<svg>` element with its drawing inside.
 ///
 /// Only the chart functions of this module make these. That is why report
