@@ -508,3 +508,69 @@ fn version_names_the_git_revision() {
         assert_eq!(line.trim(), format!("{want}{rev})"));
     }
 }
+
+/// SIGTERM (what a batch scheduler sends at its time limit) stops the run
+/// between cells: the report exits with 130 and one line counting the cells
+/// done, writes no report, and the same command continues from the cache to
+/// the results a run without interruption gives.
+#[test]
+fn sigterm_keeps_finished_cells_and_the_same_command_continues() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_report"))
+        .args(["--out", dir])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = Vec::new();
+    let mut sent = false;
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        // Progress lines read "[  1.2s] 7/270 (eta 20 s) ...".
+        let done = line
+            .split_once("] ")
+            .and_then(|(_, rest)| rest.split_once('/'))
+            .and_then(|(n, _)| n.parse::<usize>().ok());
+        if !sent && done.is_some_and(|d| d >= 12) {
+            let status = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+            sent = true;
+        }
+        lines.push(line);
+    }
+    let status = child.wait().unwrap();
+    assert!(sent, "the run ended before 12 cells:\n{}", lines.join("\n"));
+    assert_eq!(status.code(), Some(130), "{}", lines.join("\n"));
+    let last = lines.last().unwrap();
+    assert!(
+        last.starts_with("error: interrupted: ") && last.contains("cells done and cached"),
+        "{last}"
+    );
+    assert!(
+        !out.path().join("digits").exists(),
+        "no report after a stop"
+    );
+    let cached = fs::read_dir(out.path().join(".cache")).unwrap().count();
+    assert!(cached > 0, "finished cells are cached");
+
+    let page = report_ok(&["--out", dir]);
+    let resumed = tiedae::study::read_csv(&page.parent().unwrap().join("results.csv")).unwrap();
+    let committed = tiedae::study::read_csv(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/digits/results.csv"),
+    )
+    .unwrap();
+    let (resumed, committed) = (
+        resumed.drop("seconds").unwrap(),
+        committed.drop("seconds").unwrap(),
+    );
+    assert!(
+        resumed.equals_missing(&committed),
+        "a resumed run differs from an uninterrupted one"
+    );
+}

@@ -7,7 +7,8 @@
 //! ([`studies`]), fits the PCA the page's spectrum shows, and hands the
 //! results to the report layer, which only presents them. [`JobProgress`]
 //! prints the job's stages and study cells on stderr. [`study_cmd`] holds
-//! the `study` binary's commands (sharded runs, merge, status).
+//! the `study` binary's commands (sharded runs, merge, status);
+//! [`signals`] turns SIGINT and SIGTERM into a clean stop for both.
 //!
 //! ```no_run
 //! use tiedae::app::{JobProgress, ReportJob};
@@ -26,6 +27,7 @@
 pub mod job;
 pub mod progress;
 mod report_job;
+pub mod signals;
 pub mod studies;
 pub mod study_cmd;
 

@@ -17,10 +17,16 @@ use crate::linalg::{FittedPca, Pca};
 use crate::report::card::{dataset_card, pca_spectrum_section, source_line};
 use crate::report::details;
 use crate::report::sections;
-use crate::report::{ReportInput, Section, write_report};
-use crate::study::builtin::Preset;
+use crate::report::{ReportInput, Section, report_dir_name, write_report};
+use crate::study::builtin::{Preset, RunOptions};
 use crate::study::{DetailedResults, frame_to_rows, select_tuned};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+/// The directory under `--out` where finished cells are cached (hidden, so
+/// the index page does not list it).
+pub const CACHE_DIR: &str = ".cache";
 
 impl ReportJob {
     /// Runs the job and returns the path of the report's `index.html`.
@@ -32,6 +38,25 @@ impl ReportJob {
     /// [`check_latent_sizes`] and [`check_output_dir`]. Study and writing
     /// errors follow. On any error no report directory is left behind.
     pub fn run(&self, progress: &JobProgress) -> Result<PathBuf> {
+        self.run_until(progress, None)
+    }
+
+    /// [`ReportJob::run`], stopping between study cells once `stop` is
+    /// raised (see [`crate::app::signals`]).
+    ///
+    /// Finished cells are cached in `<out>/.cache/<dataset>/` as they
+    /// finish, so nothing finished is lost: a stopped run fails with
+    /// [`crate::Error::StudyInterrupted`], writes no report, and the same
+    /// job run again continues from the cache (its results are those of an
+    /// uninterrupted run, bit for bit, apart from timings).
+    ///
+    /// # Errors
+    /// As [`ReportJob::run`], and [`crate::Error::StudyInterrupted`].
+    pub fn run_until(
+        &self,
+        progress: &JobProgress,
+        stop: Option<Arc<AtomicBool>>,
+    ) -> Result<PathBuf> {
         self.validate()?;
         check_study_name(self.study_name())?;
         check_output_dir(&self.out)?;
@@ -52,7 +77,12 @@ impl ReportJob {
             preset.epochs,
         ));
 
-        let output = run_study(self.study_name(), &ds, &preset, progress)?;
+        let opts = RunOptions {
+            cache_dir: Some(self.out.join(CACHE_DIR).join(report_dir_name(ds.name())?)),
+            interrupt: stop,
+            ..RunOptions::default()
+        };
+        let output = run_study(self.study_name(), &ds, &preset, progress, &opts)?;
 
         progress.stage("drawing charts");
         let name = ds.name().to_string();

@@ -156,19 +156,22 @@ pub struct StudyOutput {
 /// lines come every few seconds, large enough to keep both cores busy.
 const CELLS_PER_SLICE: usize = 6;
 
-/// Runs the study `name` on `ds`, reporting progress.
+/// Runs the study `name` on `ds` with `opts` (cache, interrupt flag),
+/// reporting progress.
 ///
 /// # Errors
 /// An unknown name ([`Error::Config`]), or any study error (bad sizes for
-/// the data, a diverged cell, ...).
+/// the data, a diverged cell, ...). A raised interrupt flag gives
+/// [`Error::StudyInterrupted`] counting the cells finished (and cached) of
+/// all the study's parts.
 pub fn run_study(
     name: &str,
     ds: &Dataset,
     preset: &Preset,
     progress: &JobProgress,
+    opts: &RunOptions,
 ) -> Result<StudyOutput> {
     let parts = parts(name)?;
-    let opts = RunOptions::default();
     let mut frames = Vec::new();
     let mut details: Vec<DetailedResults> = Vec::new();
     let mut findings = Vec::new();
@@ -187,7 +190,7 @@ pub fn run_study(
                 // the comparison spends its seeds on the minibatch models.
                 sized.seeds.truncate(1);
             }
-            studies.push(Some(make(ds, &sized, &opts)?));
+            studies.push(Some(make(ds, &sized, opts)?));
         } else {
             studies.push(None);
         }
@@ -200,18 +203,19 @@ pub fn run_study(
     if total > 0 {
         progress.begin(total as u64, "study cells");
     }
+    let mut finished = 0;
     for (part, study) in parts.iter().zip(studies) {
         progress.stage(&format!("study {}", part.name));
         let frame = match (&part.source, study) {
             (Source::Detailed(_), Some(study)) => {
-                let result = run_in_slices(&study, part.name, progress)?;
+                let result = run_in_slices(&study, part.name, progress, &mut finished, total)?;
                 let frame = result.results.clone();
                 details.push(result);
                 frame
             }
             (Source::Frame(run), _) => {
                 all_detailed = false;
-                run(ds, preset, &opts)?
+                run(ds, preset, opts)?
             }
             (Source::Table(run), _) => {
                 all_detailed = false;
@@ -245,14 +249,32 @@ pub fn run_study(
 /// Runs `study` shard by shard (each shard's cells in parallel) so that
 /// progress can be reported between shards, and joins the shards back
 /// into cell enumeration order.
-fn run_in_slices(study: &Study, name: &str, progress: &JobProgress) -> Result<DetailedResults> {
+///
+/// `finished` counts the cells done so far over all of a report's studies
+/// (of `total`), so that an interrupt names how far the whole run got.
+fn run_in_slices(
+    study: &Study,
+    name: &str,
+    progress: &JobProgress,
+    finished: &mut usize,
+    total: usize,
+) -> Result<DetailedResults> {
     let n_cells = study.selected_cells()?.len();
     let slices = n_cells.div_ceil(CELLS_PER_SLICE).max(1);
     let mut parts = Vec::with_capacity(slices);
     for i in 0..slices {
         let shard = study.clone().progress(false).shard(i, slices)?;
         let cells = shard.selected_cells()?.len();
-        let result = shard.run_detailed()?;
+        let result = match shard.run_detailed() {
+            Err(Error::StudyInterrupted { done, .. }) => {
+                return Err(Error::StudyInterrupted {
+                    done: *finished + done,
+                    total,
+                });
+            }
+            other => other?,
+        };
+        *finished += cells;
         for cell in &result.cells {
             progress.advance(&format!(
                 "{name}: {} k={} n={} seed {}: test MSE {:.5}",

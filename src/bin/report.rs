@@ -4,13 +4,16 @@
 //! and prints the path of the report page as the last line of stdout.
 //! Progress goes to stderr. Any failure prints one line `error: ...` on
 //! stderr and exits with status 1 (2 for unusable flags), leaving no
-//! half-written report behind.
+//! half-written report behind. SIGINT and SIGTERM stop the run between
+//! study cells with status 130; finished cells stay cached under
+//! `OUT/.cache/`, and the same command continues from them.
 
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tiedae::app::JobProgress;
 use tiedae::app::job::{ReportJob, parse_image_shape, parse_latent_list};
+use tiedae::app::signals::{INTERRUPTED_EXIT, stop_on_signals};
 
 /// `--version`: the crate version and the git revision it was built from
 /// (`unknown` outside a checkout; see build.rs), so a report can be traced
@@ -121,12 +124,17 @@ fn main() -> ExitCode {
         Ok(job) => job,
         Err(e) => return fail(&e.to_string(), 2),
     };
+    let stop = match stop_on_signals() {
+        Ok(stop) => stop,
+        Err(e) => return fail(&e.to_string(), 1),
+    };
     let progress = JobProgress::stderr();
-    match job.run(&progress) {
+    match job.run_until(&progress, Some(stop)) {
         Ok(page) => {
             println!("{}", page.display());
             ExitCode::SUCCESS
         }
+        Err(e @ tiedae::Error::StudyInterrupted { .. }) => fail(&e.to_string(), INTERRUPTED_EXIT),
         Err(e) => fail(&e.to_string(), 1),
     }
 }

@@ -137,7 +137,7 @@ fn execute(command: Command) -> Result<(), (String, u8)> {
             quick,
         } => {
             // First, so a signal during loading is seen too.
-            let stop = study_cmd::stop_on_signals().map_err(failed)?;
+            let stop = tiedae::app::signals::stop_on_signals().map_err(failed)?;
             let req = RunRequest {
                 source: StudySource::parse(&study).map_err(usage)?,
                 dataset_given: dataset.is_some(),

@@ -11,7 +11,7 @@
 //! as a study file ([`crate::study::file`]) to edit and run.
 //!
 //! SIGINT and SIGTERM (what SLURM sends at the time limit) raise the flag
-//! [`stop_on_signals`] returns: no new cell starts, training cells stop at
+//! [`super::signals::stop_on_signals`] returns: no new cell starts, training cells stop at
 //! their next epoch end without being cached, and the run fails with
 //! [`Error::StudyInterrupted`]. Rerunning the same command continues from
 //! the cache.
@@ -27,10 +27,10 @@ pub use run::{RunOutcome, RunRequest};
 pub use source::{BuiltinOptions, StudySource};
 pub use status::{StudyStatus, status};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::study::builtin::REGISTRY;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 /// Runs one shard of a study (see [`run::run`]).
 ///
@@ -109,31 +109,4 @@ pub fn show(name: &str, opts: &BuiltinOptions, dataset_given: bool) -> Result<St
         "{origin}# Run it with `study run FILE.toml`; {} cells.\n\n{toml}",
         loaded.study.cells()?.len()
     ))
-}
-
-/// A flag raised by the first SIGINT or SIGTERM; a second one exits at
-/// once with status 130 (a user pressing Ctrl-C twice means it). Prints a
-/// line on stderr when the flag goes up, so a user knows the stop was seen
-/// while the running cells finish.
-///
-/// # Errors
-/// [`Error::Io`] if the handlers cannot be installed.
-pub fn stop_on_signals() -> Result<Arc<AtomicBool>> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let flag = Arc::new(AtomicBool::new(false));
-    let io = |e| Error::io("<signal handler>", e);
-    for sig in [SIGINT, SIGTERM] {
-        // Registered first, so it sees the flag as the previous signal left
-        // it: the first signal only raises the flag.
-        signal_hook::flag::register_conditional_shutdown(sig, 130, flag.clone()).map_err(io)?;
-        signal_hook::flag::register(sig, flag.clone()).map_err(io)?;
-    }
-    let watched = flag.clone();
-    std::thread::spawn(move || {
-        while !watched.load(Ordering::SeqCst) {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        eprintln!("stopping: no new cell starts; cells in training stop at their next epoch");
-    });
-    Ok(flag)
 }
