@@ -1,6 +1,7 @@
 //! Records the git revision the crate is built from (for `--version` and
-//! report provenance), when it is built from a checkout. Outside one (a
-//! crates.io download, a tarball) the revision is simply unknown.
+//! report provenance), when it is built from a checkout, and the rustc
+//! that builds it. Outside a checkout (a crates.io download, a tarball) the
+//! revision is simply unknown.
 
 use std::path::Path;
 use std::process::Command;
@@ -28,4 +29,15 @@ fn main() {
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=TIEDAE_GIT_REVISION={revision}");
+    // The compiler cargo builds with (RUSTC), for report provenance.
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let version = Command::new(rustc)
+        .arg("--version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|| "rustc (version unknown)".into());
+    println!("cargo:rustc-env=TIEDAE_RUSTC_VERSION={version}");
 }

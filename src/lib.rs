@@ -22,6 +22,7 @@ pub mod error;
 pub mod linalg;
 pub mod model;
 pub mod number;
+pub mod provenance;
 pub mod real;
 pub mod report;
 pub mod rng;

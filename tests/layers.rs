@@ -25,6 +25,7 @@ const LAYERS: &[(&str, usize)] = &[
     ("rng", 0),
     ("atomic", 0),
     ("number", 0),
+    ("provenance", 0),
     ("stats", 0),
     ("data", 1),
     ("linalg", 2),

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use tiedae::Error;
+use tiedae::provenance::{Provenance, StudyTime};
 use tiedae::report::charts::{
     BarChart, BarGroup, ImageGrid, ImageRow, LineChart, ParetoChart, ParetoGroup, ParetoPoint,
     ScreeChart, Series, TileColors, bar_chart, image_grid, line_chart, pareto_chart, scree_chart,
@@ -16,7 +17,7 @@ use tiedae::report::charts::{
 use tiedae::report::number::{MISSING, format_number};
 use tiedae::report::{
     DatasetCard, PAGE_FILE, RESULTS_CSV, RESULTS_PARQUET, ReportInput, Section, Table,
-    report_dir_name, write_report,
+    read_provenance, report_dir_name, write_report,
 };
 
 // ---------------------------------------------------------------- fixtures
@@ -324,7 +325,55 @@ fn input(name: &str) -> ReportInput {
             "untied overfits more at n_train = 100 (gap 0.09 vs 0.04) — <i>not</i> markup.".into(),
         ],
         results: results_frame(),
+        provenance: Some(provenance()),
     }
+}
+
+fn provenance() -> Provenance {
+    Provenance {
+        command: vec!["report".into(), "--dataset".into(), "my digits.csv".into()],
+        tiedae_version: "0.1.0".into(),
+        git_revision: "0123456789ab".into(),
+        rustc: "rustc 1.99.0".into(),
+        threads: 2,
+        seeds: vec![0, 1, 2, 3, 4],
+        dataset_sha256: "5eed".repeat(16),
+        studies: vec![StudyTime {
+            study: "linear_pca".into(),
+            seconds: 1.25,
+        }],
+    }
+}
+
+#[test]
+fn provenance_is_in_the_footer_report_json_and_the_parquet_metadata() {
+    let (out, page, html, _) = written(&input("digits"));
+    let footer = text_of(&select(&html, "footer")[0]);
+    for part in [
+        "git 0123456789ab",
+        "rustc 1.99.0",
+        "2 threads",
+        "report --dataset 'my digits.csv'",
+        "seeds 0–4",
+        "linear_pca 1.250 s",
+    ] {
+        assert!(footer.contains(part), "{part:?} missing from {footer:?}");
+    }
+    assert_eq!(
+        text_of(&select(&html, "footer #dataset-sha256")[0]),
+        "5eed".repeat(16)
+    );
+    let dir = page.parent().unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.join("report.json")).unwrap()).unwrap();
+    let back: Provenance = serde_json::from_value(summary["provenance"].clone()).unwrap();
+    assert_eq!(back, provenance());
+    // The results file alone still names its run.
+    assert_eq!(
+        read_provenance(&dir.join("results.parquet")).unwrap(),
+        Some(provenance())
+    );
+    drop(out);
 }
 
 fn select<'a>(html: &'a Html, css: &str) -> Vec<ElementRef<'a>> {

@@ -14,12 +14,13 @@ use crate::app::studies::{
 use crate::data::{Dataset, train_test_split};
 use crate::error::Result;
 use crate::linalg::{FittedPca, Pca};
+use crate::provenance::Provenance;
 use crate::report::card::{dataset_card, pca_spectrum_section, source_line};
 use crate::report::details;
 use crate::report::sections;
 use crate::report::{ReportInput, Section, report_dir_name, write_report};
 use crate::study::builtin::{Preset, RunOptions};
-use crate::study::{DetailedResults, frame_to_rows, select_tuned};
+use crate::study::{DetailedResults, dataset_sha256, frame_to_rows, select_tuned};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -107,11 +108,18 @@ impl ReportJob {
                 ),
             ));
         }
+        let provenance = Provenance {
+            seeds: preset.seeds.clone(),
+            dataset_sha256: dataset_sha256(&ds),
+            studies: output.timings.clone(),
+            ..Provenance::of_build()
+        };
         let input = ReportInput {
             dataset: dataset_card(&ds, source_line(&self.dataset), facts)?,
             sections: page,
             findings: output.findings,
             results: output.results,
+            provenance: Some(provenance),
         };
         progress.stage("writing the report");
         let path = write_report(&input, &self.out)?;

@@ -17,6 +17,7 @@
 use crate::app::progress::JobProgress;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::provenance::StudyTime;
 use crate::study::builtin::{self, Builtin, Preset, REGISTRY, RunOptions, Source};
 use crate::study::{COLUMNS, DetailedResults, Study};
 use polars::prelude::DataFrame;
@@ -150,6 +151,8 @@ pub struct StudyOutput {
     pub findings: Vec<String>,
     /// Whether the frame has the results columns (charts can be drawn).
     pub has_results_columns: bool,
+    /// Wall time of each part, in run order.
+    pub timings: Vec<StudyTime>,
 }
 
 /// Cells per shard when a study runs in slices: small enough that progress
@@ -204,7 +207,9 @@ pub fn run_study(
         progress.begin(total as u64, "study cells");
     }
     let mut finished = 0;
+    let mut timings = Vec::with_capacity(parts.len());
     for (part, study) in parts.iter().zip(studies) {
+        let began = std::time::Instant::now();
         progress.stage(&format!("study {}", part.name));
         let frame = match (&part.source, study) {
             (Source::Detailed(_), Some(study)) => {
@@ -226,6 +231,10 @@ pub fn run_study(
         };
         findings.extend((part.summary)(&frame)?);
         frames.push(frame);
+        timings.push(StudyTime {
+            study: part.name.to_string(),
+            seconds: began.elapsed().as_secs_f64(),
+        });
     }
     progress.end();
     let results = if frames.len() == 1 {
@@ -243,6 +252,7 @@ pub fn run_study(
         details,
         findings,
         has_results_columns: !tabular,
+        timings,
     })
 }
 

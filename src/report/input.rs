@@ -5,6 +5,7 @@
 //! page shows exactly what the study measured.
 
 use crate::error::{Error, Result};
+use crate::provenance::Provenance;
 use crate::report::charts::Svg;
 use crate::report::table::Table;
 use polars::prelude::DataFrame;
@@ -21,10 +22,12 @@ pub struct ReportInput {
     /// Conclusions stated from the data, one sentence each, shown near the
     /// top of the page (the study's summary functions write these).
     pub findings: Vec<String>,
-    /// The study's results, one row per cell. Shown in full as the last
-    /// table and saved beside the page as `results.parquet` and
-    /// `results.csv`.
+    /// The study's results, one row per cell. Shown as the last table and
+    /// saved beside the page as `results.parquet` and `results.csv`.
     pub results: DataFrame,
+    /// The run that made them: stated in the footer and `report.json`,
+    /// and stored in `results.parquet`'s metadata.
+    pub provenance: Option<Provenance>,
 }
 
 /// Describes the dataset a report is about.

@@ -41,6 +41,7 @@
 //!     )],
 //!     findings: vec!["linear tied reached 1.00x PCA MSE at k = 32.".into()],
 //!     results,
+//!     provenance: None,
 //! };
 //! let page = write_report(&input, std::path::Path::new("reports"))?;
 //! println!("{}", page.display());
@@ -70,4 +71,6 @@ mod writer;
 pub use charts::Svg;
 pub use input::{DatasetCard, ReportInput, Section, report_dir_name};
 pub use table::Table;
-pub use writer::{PAGE_FILE, RESULTS_CSV, RESULTS_PARQUET, write_index, write_report};
+pub use writer::{
+    PAGE_FILE, RESULTS_CSV, RESULTS_PARQUET, read_provenance, write_index, write_report,
+};

@@ -8,7 +8,9 @@
 //! can only be made by the chart functions, which escape their labels.
 
 use crate::error::{Error, Result};
+use crate::provenance::Provenance;
 use crate::report::input::{ReportInput, Section};
+use crate::report::number::format_number;
 use crate::report::sections::VERDICT_ID;
 use crate::report::table::{ShownRow, Table};
 use serde::{Deserialize, Serialize};
@@ -196,9 +198,50 @@ pub(crate) fn render_report<'a>(input: &'a ReportInput, results: &'a Table) -> R
     context.insert("results", &TableView::new(results));
     context.insert("results_rows", &results.rows().len());
     context.insert("version", env!("CARGO_PKG_VERSION"));
+    context.insert(
+        "provenance",
+        &input.provenance.as_ref().map(ProvenanceView::of),
+    );
     engine()?
         .render("report.html", &context)
         .map_err(template_error)
+}
+
+/// The footer's account of the run (see [`Provenance`]).
+#[derive(Serialize)]
+struct ProvenanceView<'a> {
+    command: String,
+    git_revision: &'a str,
+    rustc: &'a str,
+    threads: usize,
+    seeds: String,
+    dataset_sha256: &'a str,
+    studies: String,
+}
+
+impl<'a> ProvenanceView<'a> {
+    fn of(p: &'a Provenance) -> ProvenanceView<'a> {
+        ProvenanceView {
+            command: p.command_line(),
+            git_revision: &p.git_revision,
+            rustc: &p.rustc,
+            threads: p.threads,
+            seeds: p.seeds_text(),
+            dataset_sha256: &p.dataset_sha256,
+            studies: p
+                .studies
+                .iter()
+                .map(|t| {
+                    format!(
+                        "{} {} s",
+                        t.study,
+                        format_number(t.seconds).unwrap_or_else(|_| "?".into())
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
 }
 
 /// What the index page lists about one report; saved as `report.json` in
@@ -211,6 +254,9 @@ pub(crate) struct ReportSummary {
     pub n_features: usize,
     pub source: String,
     pub sections: Vec<String>,
+    /// The run that made the report (absent in older summaries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
 }
 
 impl ReportSummary {
@@ -221,6 +267,7 @@ impl ReportSummary {
             n_features: input.dataset.n_features,
             source: input.dataset.source.clone(),
             sections: input.sections.iter().map(|s| s.title.clone()).collect(),
+            provenance: input.provenance.clone(),
         }
     }
 }

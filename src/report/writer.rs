@@ -8,12 +8,15 @@
 
 use crate::atomic::write_bytes_atomic;
 use crate::error::{Error, Result};
+use crate::provenance::{PARQUET_KEY, Provenance};
 use crate::report::input::{ReportInput, report_dir_name};
 use crate::report::table::Table;
 use crate::report::template::{
     ReportSummary, SAMPLES_FILE, chart_file, render_index, render_report,
 };
-use polars::prelude::{CsvWriter, DataFrame, ParquetWriter, SerWriter};
+use polars::prelude::{
+    CsvWriter, DataFrame, KeyValueMetadata, ParquetReader, ParquetWriter, SerReader, SerWriter,
+};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -108,7 +111,10 @@ fn render_files(input: &ReportInput) -> Result<Vec<(String, Vec<u8>)>> {
             files.push((chart_file(section), chart.as_str().as_bytes().to_vec()));
         }
     }
-    files.push((RESULTS_PARQUET.to_string(), parquet_bytes(&input.results)?));
+    files.push((
+        RESULTS_PARQUET.to_string(),
+        parquet_bytes(&input.results, input.provenance.as_ref())?,
+    ));
     files.push((RESULTS_CSV.to_string(), csv_bytes(&input.results)?));
     let summary = serde_json::to_vec_pretty(&ReportSummary::of(input))
         .map_err(|e| Error::Render(format!("report summary: {e}")))?;
@@ -116,10 +122,54 @@ fn render_files(input: &ReportInput) -> Result<Vec<(String, Vec<u8>)>> {
     Ok(files)
 }
 
-fn parquet_bytes(frame: &DataFrame) -> Result<Vec<u8>> {
+/// The frame as Parquet, with `provenance` as file-level metadata under
+/// [`PARQUET_KEY`].
+fn parquet_bytes(frame: &DataFrame, provenance: Option<&Provenance>) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
-    ParquetWriter::new(&mut bytes).finish(&mut frame.clone())?;
+    let metadata = provenance
+        .map(|p| {
+            serde_json::to_string(p)
+                .map(|json| KeyValueMetadata::from_static(vec![(PARQUET_KEY.to_string(), json)]))
+                .map_err(|e| Error::Render(format!("provenance: {e}")))
+        })
+        .transpose()?;
+    ParquetWriter::new(&mut bytes)
+        .with_key_value_metadata(metadata)
+        .finish(&mut frame.clone())?;
     Ok(bytes)
+}
+
+/// The run that wrote a results Parquet file (see [`crate::provenance`]),
+/// or `None` for a file without that record.
+///
+/// # Errors
+/// [`Error::Io`] naming the path; [`Error::InvalidData`] for a file that is
+/// not Parquet or whose record does not parse.
+pub fn read_provenance(path: &Path) -> Result<Option<Provenance>> {
+    let file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut reader = ParquetReader::new(file);
+    let metadata = reader.get_metadata().map_err(|e| {
+        Error::InvalidData(format!(
+            "{}: not a readable Parquet file: {e}",
+            path.display()
+        ))
+    })?;
+    let Some(pairs) = metadata.key_value_metadata() else {
+        return Ok(None);
+    };
+    let Some(json) = pairs
+        .iter()
+        .find(|kv| kv.key == PARQUET_KEY)
+        .and_then(|kv| kv.value.as_deref())
+    else {
+        return Ok(None);
+    };
+    serde_json::from_str(json).map(Some).map_err(|e| {
+        Error::InvalidData(format!(
+            "{}: metadata {PARQUET_KEY:?} does not parse: {e}",
+            path.display()
+        ))
+    })
 }
 
 fn csv_bytes(frame: &DataFrame) -> Result<Vec<u8>> {

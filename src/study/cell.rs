@@ -247,7 +247,7 @@ impl CellConfig<'_> {
 
 /// SHA-256 of a dataset's name, shape, image shape, values (f64 bits) and
 /// labels: cache files of a changed dataset stop matching.
-pub(crate) fn fingerprint(ds: &Dataset) -> String {
+pub fn fingerprint(ds: &Dataset) -> String {
     let mut h = Sha256::new();
     h.update(ds.name().as_bytes());
     h.update([0u8]);

@@ -29,7 +29,7 @@ mod spec;
 pub mod verdict;
 
 pub use artifacts::{CellArtifacts, DetailedResults, RECONSTRUCTED_ROWS, SplitPca};
-pub use cell::{CELL_VERSION, Cell};
+pub use cell::{CELL_VERSION, Cell, fingerprint as dataset_sha256};
 pub use file::{StudyFile, read_study_file};
 pub use frame::{
     COLUMNS, ColumnType, KEY_COLUMNS, Row, check_schema, frame_to_rows, read_csv, read_parquet,
