@@ -120,7 +120,16 @@ fn check_page(page: &Path) -> Vec<String> {
             .filter_map(ElementRef::wrap)
             .filter(|e| ["path", "polyline", "rect", "circle", "line"].contains(&e.value().name()))
             .count();
-        assert!(marks > 10, "{id}: only {marks} drawn elements");
+        // Image grids and scatter dots are one embedded PNG raster.
+        let rasters = svg[0]
+            .descendants()
+            .filter_map(ElementRef::wrap)
+            .filter(|e| e.value().name() == "image")
+            .count();
+        assert!(
+            marks > 10 || rasters == 1,
+            "{id}: only {marks} drawn elements"
+        );
         let caption = select(&html, &format!("#{id} figcaption"));
         let least = if id == "chart-dataset" { 10 } else { 80 };
         assert!(
@@ -141,9 +150,23 @@ fn check_page(page: &Path) -> Vec<String> {
         .map(inner_text)
         .collect();
     assert_eq!(table_header, header);
-    let table_rows = select(&html, "#table-results tbody tr");
-    assert_eq!(table_rows.len(), rows.len());
-    for (tr, csv_row) in table_rows.iter().zip(&rows) {
+    // Long tables show their first 20 and last 5 rows around a gap row.
+    let table_rows: Vec<ElementRef<'_>> = select(&html, "#table-results tbody tr")
+        .into_iter()
+        .filter(|tr| tr.value().attr("class") != Some("gap"))
+        .collect();
+    let visible: Vec<&Vec<String>> = if rows.len() > 30 {
+        rows[..20].iter().chain(&rows[rows.len() - 5..]).collect()
+    } else {
+        rows.iter().collect()
+    };
+    assert_eq!(table_rows.len(), visible.len());
+    let gaps = select(&html, "#table-results tbody tr.gap");
+    assert_eq!(gaps.len(), usize::from(rows.len() > 30));
+    if let Some(gap) = gaps.first() {
+        assert!(inner_text(gap).contains(&format!("{} more rows", rows.len() - 25)));
+    }
+    for (tr, csv_row) in table_rows.iter().zip(visible) {
         let cells: Vec<String> = tr
             .children()
             .filter_map(ElementRef::wrap)
@@ -202,7 +225,7 @@ fn check_page(page: &Path) -> Vec<String> {
         .collect()
 }
 
-const EVERY_SECTION: [&str; 15] = [
+const EVERY_SECTION: [&str; 16] = [
     "verdict",
     "dataset",
     "findings",
@@ -214,6 +237,7 @@ const EVERY_SECTION: [&str; 15] = [
     "gradient-norms",
     "filters",
     "reconstructions",
+    "latent-scatter",
     "principal-angles",
     "learning-rates",
     "parameter-counts",
@@ -249,13 +273,14 @@ fn digits_report_has_every_section_and_chart() {
             .iter()
             .all(|f| inner_text(f).chars().any(|c| c.is_ascii_digit()))
     );
-    // Nothing but the report and the index is left in the output directory.
+    // Nothing but the report, the index and the cell cache is left in the
+    // output directory.
     let mut entries: Vec<String> = fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     entries.sort();
-    assert_eq!(entries, ["digits", "index.html"]);
+    assert_eq!(entries, [".cache", "digits", "index.html"]);
 }
 
 /// A small labelled CSV: 3 latent directions in 6 features plus noise.

@@ -1283,3 +1283,44 @@ fn a_headless_browser_renders_the_page_without_console_errors() {
         fs::copy(&screenshot, keep).unwrap();
     }
 }
+
+#[test]
+fn scatter_dots_are_raster_discs_in_their_class_colour() {
+    use tiedae::report::charts::{ScatterChart, ScatterPanel, scatter_chart};
+    // Far-apart points: no two discs overlap.
+    let points = vec![(0.0, 0.0), (10.0, 0.0), (0.0, 10.0), (10.0, 10.0)];
+    let svg = scatter_chart(&ScatterChart {
+        title: "codes".into(),
+        labels: vec![0, 1, 1, 3],
+        panels: vec![
+            ScatterPanel {
+                title: "PCA".into(),
+                points: points.clone(),
+            },
+            ScatterPanel {
+                title: "tied".into(),
+                points,
+            },
+        ],
+    })
+    .unwrap();
+    let (_, _, pixels) = embedded_png(svg.as_str());
+    let count = |rgba: [u8; 4]| pixels.iter().filter(|&&p| p == rgba).count();
+    // A disc is 5 x 3 plus 3 x 5 less their 3 x 3 overlap: 21 pixels.
+    assert_eq!(
+        count([0x1f, 0x77, 0xb4, 255]),
+        2 * 21,
+        "class 0: once per panel"
+    );
+    assert_eq!(
+        count([0xff, 0x7f, 0x0e, 255]),
+        2 * 2 * 21,
+        "class 1: twice per panel"
+    );
+    assert_eq!(count([0xd6, 0x27, 0x28, 255]), 2 * 21, "class 3");
+    assert_eq!(
+        pixels.iter().filter(|p| p[3] != 0).count(),
+        8 * 21,
+        "nothing but the dots"
+    );
+}

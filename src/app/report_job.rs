@@ -201,6 +201,7 @@ impl ReportJob {
             found.push(details::gradient_norms(d, name)?);
             found.push(details::filters(d, name)?);
             found.push(details::reconstructions(d, name)?);
+            found.push(details::latent_scatter(d, name)?);
         }
         found.push(sections::principal_angles(&rows, name)?);
         found.push(sections::learning_rates(&all)?);

@@ -9,12 +9,13 @@
 
 use crate::error::Result;
 use crate::report::charts::{
-    ImageGrid, ImageRow, LineChart, Series, TileColors, image_grid, line_chart,
+    ImageGrid, ImageRow, LineChart, ScatterChart, ScatterPanel, Series, TileColors, image_grid,
+    line_chart, scatter_chart,
 };
 use crate::report::grouping::{ConfigKey, full_n_train, is_linear, is_tied, labels};
 use crate::report::input::Section;
 use crate::report::number::{MISSING, format_number};
-use crate::study::{CellArtifacts, DetailedResults, Row};
+use crate::study::{CellArtifacts, DetailedResults, Row, SCATTER_LATENT};
 use nalgebra::DMatrix;
 use polars::prelude::{DataFrame, DataType};
 
@@ -22,6 +23,7 @@ pub const TRAINING_ID: &str = "training-curves";
 pub const GRADIENTS_ID: &str = "gradient-norms";
 pub const FILTERS_ID: &str = "filters";
 pub const RECONSTRUCTIONS_ID: &str = "reconstructions";
+pub const SCATTER_ID: &str = "latent-scatter";
 
 /// Tiles per row of an image grid: wider rows shrink below legibility.
 const MAX_TILES: usize = 16;
@@ -246,6 +248,60 @@ pub fn gradient_norms(details: &DetailedResults, dataset: &str) -> Result<Option
     Ok(Some(Section::with_chart(
         GRADIENTS_ID,
         "Gradient norms",
+        caption,
+        chart,
+    )))
+}
+
+/// The test samples' two-unit codes, one panel per model (PCA, linear and
+/// nonlinear, tied and untied), coloured by class: for labelled data whose
+/// study ran at latent size [`SCATTER_LATENT`].
+pub fn latent_scatter(details: &DetailedResults, dataset: &str) -> Result<Option<Section>> {
+    let cells = representatives(details, SCATTER_LATENT as i64);
+    let Some((_, first)) = cells.first() else {
+        return Ok(None);
+    };
+    let Some(classes) = details
+        .pca(&first.row.dataset, first.row.n_train as usize)
+        .and_then(|p| p.test_labels.clone())
+    else {
+        return Ok(None);
+    };
+    let keys: Vec<ConfigKey> = cells.iter().map(|(k, _)| k.clone()).collect();
+    let names = labels(&keys);
+    let panels: Vec<ScatterPanel> = cells
+        .iter()
+        .zip(&names)
+        .filter_map(|((_, cell), name)| {
+            let codes = cell.codes.as_ref()?;
+            (codes.nrows() == classes.len() && codes.ncols() == 2).then(|| ScatterPanel {
+                title: name.clone(),
+                points: (0..codes.nrows())
+                    .map(|i| (codes[(i, 0)], codes[(i, 1)]))
+                    .collect(),
+            })
+        })
+        .collect();
+    if panels.len() < 2 {
+        return Ok(None);
+    }
+    let shown: Vec<String> = panels.iter().map(|p| p.title.clone()).collect();
+    let chart = scatter_chart(&ScatterChart {
+        title: format!("Test samples in a two-unit code, by class ({dataset})"),
+        labels: classes.clone(),
+        panels,
+    })?;
+    let caption = format!(
+        "The first {} test samples encoded at k = {SCATTER_LATENT}, one dot each, coloured by \
+         class (the smallest seed of each model). A code is defined only up to a rotation \
+         (tied models, PCA) or any invertible map (untied), so compare how the classes are \
+         arranged and separated, not the axes. Panels: {}.",
+        classes.len(),
+        shown.join(", ")
+    );
+    Ok(Some(Section::with_chart(
+        SCATTER_ID,
+        "Two-unit codes",
         caption,
         chart,
     )))

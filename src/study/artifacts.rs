@@ -13,6 +13,12 @@ use serde::{Deserialize, Serialize};
 
 /// Number of test rows whose reconstructions a detailed run keeps.
 pub const RECONSTRUCTED_ROWS: usize = 10;
+/// Number of test rows whose 2-D codes a detailed run keeps at latent size
+/// [`SCATTER_LATENT`], for the latent scatter: enough to show the classes'
+/// clusters, few enough to keep cache files and pages small.
+pub const SCATTER_ROWS: usize = 400;
+/// The latent size whose codes are kept: the one a scatter plot shows as it is.
+pub const SCATTER_LATENT: usize = 2;
 
 /// Everything a report may draw for one cell.
 #[derive(Clone, Debug)]
@@ -35,6 +41,10 @@ pub struct CellArtifacts {
     /// (fewer if the test part is smaller), `m x d`; the originals are
     /// [`SplitPca::test_head`].
     pub reconstructions: DMatrix<f64>,
+    /// At latent size [`SCATTER_LATENT`], the codes of the first
+    /// [`SCATTER_ROWS`] test rows (`m x 2`; their labels are
+    /// [`SplitPca::test_labels`]); `None` at other sizes.
+    pub codes: Option<DMatrix<f64>>,
 }
 
 /// The PCA fitted on one training set of a study.
@@ -51,6 +61,9 @@ pub struct SplitPca {
     pub test_head: DMatrix<f64>,
     /// Image shape of the dataset, if any.
     pub image_shape: Option<(usize, usize)>,
+    /// Labels of the first [`SCATTER_ROWS`] test rows (the rows of every
+    /// cell's `codes`), when the dataset has labels.
+    pub test_labels: Option<Vec<u32>>,
 }
 
 /// The results frame plus artifacts, from [`super::Study::run_detailed`].
@@ -110,6 +123,9 @@ pub(crate) struct CellDetail {
     pub history: Option<History>,
     pub filters: StoredMatrix,
     pub reconstructions: StoredMatrix,
+    /// Absent in detail files written before codes were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codes: Option<StoredMatrix>,
 }
 
 impl CellDetail {
@@ -120,6 +136,7 @@ impl CellDetail {
             history: self.history.map(|h| h.to_dataframe()).transpose()?,
             filters: self.filters.to_matrix()?,
             reconstructions: self.reconstructions.to_matrix()?,
+            codes: self.codes.map(|c| c.to_matrix()).transpose()?,
         })
     }
 }

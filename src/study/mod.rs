@@ -28,7 +28,9 @@ mod shard;
 mod spec;
 pub mod verdict;
 
-pub use artifacts::{CellArtifacts, DetailedResults, RECONSTRUCTED_ROWS, SplitPca};
+pub use artifacts::{
+    CellArtifacts, DetailedResults, RECONSTRUCTED_ROWS, SCATTER_LATENT, SCATTER_ROWS, SplitPca,
+};
 pub use cell::{CELL_VERSION, Cell, fingerprint as dataset_sha256};
 pub use file::{StudyFile, read_study_file};
 pub use frame::{

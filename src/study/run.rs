@@ -8,7 +8,8 @@
 //! the number of threads, apart from the `seconds` column.
 
 use super::artifacts::{
-    CellArtifacts, CellDetail, DetailedResults, RECONSTRUCTED_ROWS, SplitPca, StoredMatrix,
+    CellArtifacts, CellDetail, DetailedResults, RECONSTRUCTED_ROWS, SCATTER_LATENT, SCATTER_ROWS,
+    SplitPca, StoredMatrix,
 };
 use super::cache::CellCache;
 use super::cell::{Cell, CellConfig, TrainingKey, fingerprint};
@@ -45,6 +46,8 @@ pub(crate) struct Split {
     /// learning-rate choice); empty when the protocol holds out none.
     pub val: DMatrix<f64>,
     pub test: DMatrix<f64>,
+    /// Labels of the test rows, when the dataset has labels.
+    pub test_labels: Option<Vec<u32>>,
     /// PCA fitted on `train`, the rows the autoencoders fit.
     pub pca: FittedPca<f64>,
 }
@@ -117,6 +120,7 @@ fn prepare(study: &Study, cells: &[Cell]) -> Result<Prepared> {
                 train: x,
                 val,
                 test: test.x().clone(),
+                test_labels: test.labels().map(<[u32]>::to_vec),
                 pca,
             });
         }
@@ -233,6 +237,10 @@ impl Study {
                     pca: s.pca.clone(),
                     test_head: head(&s.test),
                     image_shape: self.datasets[s.dataset].image_shape(),
+                    test_labels: s
+                        .test_labels
+                        .as_ref()
+                        .map(|l| l[..l.len().min(SCATTER_ROWS)].to_vec()),
                 })
                 .collect()
         } else {
@@ -335,6 +343,13 @@ fn head(x: &DMatrix<f64>) -> DMatrix<f64> {
     x.rows(0, x.nrows().min(RECONSTRUCTED_ROWS)).into_owned()
 }
 
+/// The scatter's codes: the first [`SCATTER_ROWS`] test codes, kept only
+/// at latent size [`SCATTER_LATENT`].
+fn scatter_codes(code: &DMatrix<f64>) -> Option<StoredMatrix> {
+    (code.ncols() == SCATTER_LATENT)
+        .then(|| StoredMatrix::of(&code.rows(0, code.nrows().min(SCATTER_ROWS)).into_owned()))
+}
+
 /// What fitting one cell measured, before it becomes a [`Row`].
 struct Measured {
     params: usize,
@@ -433,6 +448,7 @@ fn fit_pca(cell: &Cell, split: &Split) -> Result<Measured> {
             history: None,
             filters: StoredMatrix::of(&filters),
             reconstructions: StoredMatrix::of(&head(&test_recon)),
+            codes: scatter_codes(&test_code),
         },
         test_code,
     })
@@ -587,6 +603,7 @@ fn fit_autoencoder<T: Real>(study: &Study, cell: &Cell, split: &Split) -> Result
             history: Some(history),
             filters: StoredMatrix::of(&filters),
             reconstructions: StoredMatrix::of(&head(&test_recon)),
+            codes: scatter_codes(&test_code),
         },
         test_code,
     })

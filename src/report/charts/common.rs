@@ -62,9 +62,10 @@ pub fn render(size: (u32, u32), draw: impl FnOnce(&Area<'_>) -> Result<()>) -> R
 
 /// Drops the points of every `points="…"` list that draw nothing: repeats
 /// of the point before (plotters rounds to whole pixels, so a long curve
-/// repeats many) and the inner points of straight horizontal or vertical
-/// runs. The drawing is unchanged pixel for pixel; a 600-epoch training
-/// curve shrinks to about a third.
+/// repeats many), the inner points of straight horizontal or vertical
+/// runs, and within one pixel column everything but the first, lowest,
+/// highest and last point. The pixels covered stay the same; a 600-epoch
+/// training curve shrinks to about a third.
 fn compact_polylines(svg: &str) -> String {
     const KEY: &str = "points=\"";
     let mut out = String::with_capacity(svg.len());
@@ -92,8 +93,25 @@ fn compact_points(list: &str) -> String {
     let Some(points) = parsed else {
         return list.to_string();
     };
-    let mut kept: Vec<(i64, i64)> = Vec::with_capacity(points.len());
-    for p in points {
+    // Within a run of points on one pixel column the line only covers the
+    // span from its lowest to its highest point: keep the run's first and
+    // last points and its extremes, in their order.
+    let mut columns: Vec<(i64, i64)> = Vec::with_capacity(points.len());
+    let mut start = 0;
+    while start < points.len() {
+        let x = points[start].0;
+        let end = start + points[start..].iter().take_while(|p| p.0 == x).count();
+        let run = &points[start..end];
+        let lo = (0..run.len()).min_by_key(|&i| run[i].1).unwrap_or(0);
+        let hi = (0..run.len()).max_by_key(|&i| run[i].1).unwrap_or(0);
+        let mut keep = vec![0, lo, hi, run.len() - 1];
+        keep.sort_unstable();
+        keep.dedup();
+        columns.extend(keep.into_iter().map(|i| run[i]));
+        start = end;
+    }
+    let mut kept: Vec<(i64, i64)> = Vec::with_capacity(columns.len());
+    for p in columns {
         if kept.last() == Some(&p) {
             continue;
         }
@@ -549,6 +567,11 @@ mod tests {
             "0,0 3,0 3,2 3,1 4,5 "
         );
         assert_eq!(compact_points("5,5 "), "5,5 ");
+        // One pixel column: first, extremes and last, in order.
+        assert_eq!(
+            compact_points("1,5 1,9 1,2 1,7 1,6 2,6"),
+            "1,5 1,9 1,2 1,6 2,6 "
+        );
         // Not integer pairs: untouched.
         assert_eq!(compact_points("0.5,1 2,3"), "0.5,1 2,3");
         let svg = "<polyline points=\"1,1 1,1 2,2 \"/><path d=\"M 0 0\"/>";

@@ -133,6 +133,23 @@ pub fn line_chart(chart: &LineChart) -> Result<Svg> {
         }?;
         draw_legend(&legend, &legend_entries(chart))
     })
+    .map(dash_marked_lines)
+}
+
+/// The stroke width that marks a dashed series' line in plotters' output
+/// (no other line of a line chart is this wide).
+const DASH_MARK: u32 = 3;
+
+/// Turns every line drawn [`DASH_MARK`] wide into a 2 px line with an SVG
+/// dash pattern: one `<polyline>` per series instead of one per dash, which
+/// is what plotters' own dashed series writes (a 2000-epoch curve, a few
+/// hundred elements).
+fn dash_marked_lines(svg: Svg) -> Svg {
+    let text = svg.into_string().replace(
+        &format!(" stroke-width=\"{DASH_MARK}\" points="),
+        " stroke-width=\"2\" stroke-dasharray=\"8 5\" points=",
+    );
+    Svg::from_chart_text(text)
 }
 
 fn validate(chart: &LineChart) -> Result<()> {
@@ -251,12 +268,14 @@ where
     }
     for (i, series) in chart.series.iter().enumerate() {
         let c = series_color(chart, i);
-        let style = c.stroke_width(2);
-        let points = series.points.iter().copied();
-        match series.dash {
-            Dash::Solid => ctx.draw_series(LineSeries::new(points, style)),
-            Dash::Dashed => ctx.draw_series(DashedLineSeries::new(points, 8, 5, style)),
-        }
+        let width = match series.dash {
+            Dash::Solid => 2,
+            Dash::Dashed => DASH_MARK,
+        };
+        ctx.draw_series(LineSeries::new(
+            series.points.iter().copied(),
+            c.stroke_width(width),
+        ))
         .map_err(drawing)?;
         if series.markers {
             ctx.draw_series(series.points.iter().map(|&p| Circle::new(p, 3, c.filled())))

@@ -18,12 +18,14 @@ mod image_grid;
 mod line;
 mod pareto;
 mod png;
+mod scatter;
 mod scree;
 
 pub use bars::{BarChart, BarGroup, bar_chart};
 pub use image_grid::{ImageGrid, ImageRow, TileColors, image_grid};
 pub use line::{Dash, LineChart, Series, line_chart};
 pub use pareto::{ParetoChart, ParetoGroup, ParetoPoint, pareto_chart};
+pub use scatter::{ScatterChart, ScatterPanel, scatter_chart};
 pub use scree::{ScreeChart, scree_chart};
 
 use std::fmt;
@@ -90,6 +92,12 @@ impl Svg {
             ),
         );
         Ok(Svg(text))
+    }
+
+    /// Wraps text a chart function made from plotters' output (for the
+    /// post-processing steps of this module only).
+    fn from_chart_text(text: String) -> Svg {
+        Svg(text)
     }
 
     /// Consumes the chart, returning its SVG text.
