@@ -1,4 +1,8 @@
-//! A small CSV reader and writer for numeric data sets.
+//! The CSV reader and writer for numeric data sets.
+//!
+//! Records are split by the csv crate; the checks below name the line,
+//! then the columns go through [`dataset_from_frame`], the one path from a
+//! frame to a dataset that Parquet files take too.
 //!
 //! Format read: UTF-8, comma-separated, a header row of column names first,
 //! then one sample per line. Fields may be double-quoted (`""` escapes a
@@ -12,9 +16,10 @@
 //! back gives bit-identical values.
 
 use super::Dataset;
+use super::parquet::dataset_from_frame;
 use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
-use nalgebra::DMatrix;
+use polars::prelude::{Column, DataFrame};
 use std::path::Path;
 
 /// Name of the label column [`write_csv`] writes.
@@ -40,7 +45,47 @@ pub fn read_csv(
     parse_csv(text, path, label_column, image_shape)
 }
 
+/// One record of the file: its 1-based line and its trimmed fields.
+type Record = (usize, Vec<String>);
+
+/// Splits CSV text into records with the csv crate (quotes, `""`
+/// escapes, CRLF), skipping blank lines. A quoted field that runs past its
+/// line is refused: the format keeps one sample per line, so a newline in
+/// a field means a quote was never closed.
+fn records(text: &str, path: &Path) -> Result<Vec<Record>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let mut out = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| {
+            let line = e.position().map_or(1, |p| p.line() as usize);
+            Error::format(path, format!("line {line}"), e.to_string())
+        })?;
+        let line = record.position().map_or(1, |p| p.line() as usize);
+        if record.iter().any(|f| f.contains(['\n', '\r'])) {
+            return Err(Error::format(
+                path,
+                format!("line {line}"),
+                "unterminated quoted field (a field may not span lines)",
+            ));
+        }
+        let fields: Vec<String> = record.iter().map(str::to_string).collect();
+        if fields.iter().all(String::is_empty) && fields.len() <= 1 {
+            continue; // a blank (or whitespace-only) line
+        }
+        out.push((line, fields));
+    }
+    Ok(out)
+}
+
 /// Parses CSV text (see the module docs); `path` names the source in errors.
+///
+/// The records are checked here, where their lines are known, then handed
+/// as a frame of numeric columns to [`dataset_from_frame`], the path
+/// Parquet files take too.
 pub fn parse_csv(
     text: &str,
     path: &Path,
@@ -48,16 +93,10 @@ pub fn parse_csv(
     image_shape: Option<(usize, usize)>,
 ) -> Result<Dataset> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut lines = text
-        .split('\n')
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)))
-        .filter(|(_, l)| !l.trim().is_empty());
-
-    let (header_line, header) = lines
+    let mut lines = records(text, path)?.into_iter();
+    let (header_line, names) = lines
         .next()
         .ok_or_else(|| Error::format(path, "line 1", "empty file: a header row is required"))?;
-    let names = split_fields(header, path, header_line)?;
     for (j, name) in names.iter().enumerate() {
         if name.is_empty() {
             return Err(Error::format(
@@ -84,8 +123,7 @@ pub fn parse_csv(
             )
         })?),
     };
-    let d = names.len() - usize::from(label_idx.is_some());
-    if d == 0 {
+    if names.len() == usize::from(label_idx.is_some()) {
         return Err(Error::format(
             path,
             format!("line {header_line} (header)"),
@@ -93,11 +131,8 @@ pub fn parse_csv(
         ));
     }
 
-    let mut values = Vec::new();
-    let mut labels = label_idx.map(|_| Vec::new());
-    let mut n = 0usize;
-    for (line_no, line) in lines {
-        let fields = split_fields(line, path, line_no)?;
+    let mut columns: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    for (line_no, fields) in lines {
         if fields.len() != names.len() {
             return Err(Error::format(
                 path,
@@ -126,22 +161,19 @@ pub fn parse_csv(
                     format!("non-finite value {cell:?}"),
                 ));
             }
-            if Some(j) == label_idx {
-                if v.fract() != 0.0 || !(0.0..=f64::from(u32::MAX)).contains(&v) {
-                    return Err(Error::format(
-                        path,
-                        place(),
-                        format!("label {cell:?} is not a non-negative integer"),
-                    ));
-                }
-                labels.as_mut().expect("label column").push(v as u32);
-            } else {
-                values.push(v);
+            if Some(j) == label_idx
+                && (v.fract() != 0.0 || !(0.0..=f64::from(u32::MAX)).contains(&v))
+            {
+                return Err(Error::format(
+                    path,
+                    place(),
+                    format!("label {cell:?} is not a non-negative integer"),
+                ));
             }
+            columns[j].push(v);
         }
-        n += 1;
     }
-    match n {
+    match columns[0].len() {
         0 => {
             return Err(Error::format(
                 path,
@@ -158,51 +190,16 @@ pub fn parse_csv(
         }
         _ => {}
     }
-    let x = DMatrix::from_row_slice(n, d, &values);
-    Dataset::new(super::idx::file_stem(path), x, labels, image_shape)
-}
-
-/// Splits one line into trimmed fields, honouring double quotes.
-fn split_fields(line: &str, path: &Path, line_no: usize) -> Result<Vec<String>> {
-    let mut fields = Vec::new();
-    let mut chars = line.chars().peekable();
-    loop {
-        while chars.next_if(|c| *c == ' ' || *c == '\t').is_some() {}
-        let mut field = String::new();
-        if chars.next_if_eq(&'"').is_some() {
-            loop {
-                match chars.next() {
-                    None => {
-                        return Err(Error::format(
-                            path,
-                            format!("line {line_no}"),
-                            "unterminated quoted field",
-                        ));
-                    }
-                    Some('"') if chars.next_if_eq(&'"').is_some() => field.push('"'),
-                    Some('"') => break,
-                    Some(c) => field.push(c),
-                }
-            }
-            while chars.next_if(|c| *c == ' ' || *c == '\t').is_some() {}
-            if !matches!(chars.peek(), None | Some(',')) {
-                return Err(Error::format(
-                    path,
-                    format!("line {line_no}"),
-                    "text after a closing quote",
-                ));
-            }
-        } else {
-            while let Some(c) = chars.next_if(|c| *c != ',') {
-                field.push(c);
-            }
-            field.truncate(field.trim_end().len());
-        }
-        fields.push(field);
-        if chars.next().is_none() {
-            return Ok(fields);
-        }
-    }
+    let n = columns[0].len();
+    let frame = DataFrame::new(
+        n,
+        names
+            .iter()
+            .zip(columns)
+            .map(|(name, values)| Column::new(name.as_str().into(), values))
+            .collect(),
+    )?;
+    dataset_from_frame(&frame, path, label_column, image_shape)
 }
 
 /// Writes `ds` as CSV (see the module docs), atomically.
@@ -240,20 +237,29 @@ mod tests {
     use super::*;
 
     fn fields(s: &str) -> Vec<String> {
-        split_fields(s, Path::new("t.csv"), 1).unwrap()
+        let mut r = records(s, Path::new("t.csv")).unwrap();
+        assert_eq!(r.len(), 1, "{s:?}");
+        r.remove(0).1
     }
 
     #[test]
     fn splits_quoted_and_plain_fields() {
         assert_eq!(fields("a, b ,c"), ["a", "b", "c"]);
         assert_eq!(
-            fields(r#""x,1", "say ""hi""" ,3"#),
+            fields(r#""x,1","say ""hi""",3"#),
             ["x,1", r#"say "hi""#, "3"]
         );
         assert_eq!(fields("1,,2"), ["1", "", "2"]);
         assert_eq!(fields("1,"), ["1", ""]);
-        assert!(split_fields(r#""open"#, Path::new("t.csv"), 1).is_err());
-        assert!(split_fields(r#""a"b,1"#, Path::new("t.csv"), 1).is_err());
+        // A quote left open swallows the next line: refused, naming the
+        // line it opened on.
+        match records("a\n\"open\n1\n", Path::new("t.csv")) {
+            Err(Error::Format { location, .. }) => assert_eq!(location, "line 2"),
+            other => panic!("expected a format error, got {other:?}"),
+        }
+        // Blank and whitespace-only lines are skipped; lines are counted.
+        let r = records("a\n\n  \n1\n", Path::new("t.csv")).unwrap();
+        assert_eq!(r, [(1, vec!["a".to_string()]), (4, vec!["1".to_string()])]);
     }
 
     #[test]
@@ -267,7 +273,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             ds.x(),
-            &DMatrix::from_row_slice(2, 2, &[1.0, 2.5, -100.0, 4.0])
+            &nalgebra::DMatrix::from_row_slice(2, 2, &[1.0, 2.5, -100.0, 4.0])
         );
         assert_eq!(ds.labels(), Some(&[3u32, 0][..]));
         assert_eq!(ds.name(), "t");
