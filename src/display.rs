@@ -724,7 +724,7 @@ mod tests {
 
     #[test]
     fn a_body_line_equal_to_the_end_marker_cannot_end_the_block_early() {
-        let block = Rich::html(format!("a\n{END}\nb"), format!("{END}")).evcxr_block();
+        let block = Rich::html(format!("a\n{END}\nb"), END).evcxr_block();
         let lines: Vec<&str> = block.lines().collect();
         // One end line per block: the rich body's and the fallback's.
         assert_eq!(lines.iter().filter(|l| **l == END).count(), 2);
