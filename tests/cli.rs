@@ -599,3 +599,69 @@ fn sigterm_keeps_finished_cells_and_the_same_command_continues() {
         "a resumed run differs from an uninterrupted one"
     );
 }
+
+/// `--results` draws a report from a finished results file without
+/// training: the same verdict as the run that made the file, the
+/// frame-drawn sections only, and that run's provenance.
+#[test]
+fn a_report_from_results_alone_repeats_the_trained_runs_verdict() {
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/digits");
+    let results = committed.join("results.parquet");
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    let page = report_ok(&["--results", results.to_str().unwrap(), "--out", dir]);
+    let html = Html::parse_document(&fs::read_to_string(&page).unwrap());
+    let trained = Html::parse_document(&fs::read_to_string(committed.join("index.html")).unwrap());
+    let cells = |h: &Html| -> Vec<String> {
+        select(h, "#table-verdict td")
+            .iter()
+            .map(inner_text)
+            .collect()
+    };
+    assert!(!cells(&html).is_empty(), "no verdict");
+    assert_eq!(cells(&html), cells(&trained));
+    let ids: Vec<String> = select(&html, "main > section")
+        .iter()
+        .filter_map(|s| s.value().attr("id").map(str::to_string))
+        .collect();
+    for id in [
+        "verdict",
+        "mse-vs-latent",
+        "mse-vs-params",
+        "principal-angles",
+        "results",
+    ] {
+        assert!(ids.iter().any(|i| i == id), "{id} missing from {ids:?}");
+    }
+    for id in [
+        "training-curves",
+        "filters",
+        "reconstructions",
+        "latent-scatter",
+    ] {
+        assert!(!ids.iter().any(|i| i == id), "{id} needs artifacts");
+    }
+    let footer = |h: &Html| inner_text(&select(h, "footer #dataset-sha256")[0]);
+    assert_eq!(
+        footer(&html),
+        footer(&trained),
+        "the trained run's provenance"
+    );
+
+    // Flags that only a training run uses, or data the results are not for.
+    for (args, needle) in [
+        (vec!["--quick"], "--quick"),
+        (vec!["--dataset", "mnist10k"], "\"digits\""),
+    ] {
+        let mut all = vec!["--results", results.to_str().unwrap(), "--out", dir];
+        all.extend(args);
+        let run = report(&all);
+        assert_eq!(run.status.code(), Some(1), "{all:?}");
+        // Progress lines may come first; the error is one line, the last.
+        let err = text(&run.stderr);
+        let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(errors.len(), 1, "{err}");
+        assert_eq!(err.lines().last(), Some(errors[0]));
+        assert!(errors[0].contains(needle), "{err}");
+    }
+}

@@ -43,6 +43,9 @@ pub struct ReportJob {
     pub out: PathBuf,
     /// A built-in study by name; `None` runs the default comparison.
     pub study: Option<String>,
+    /// Draw the report from this results file (Parquet or CSV, e.g. the
+    /// output of `study merge`) instead of running a study.
+    pub results: Option<PathBuf>,
 }
 
 impl Default for ReportJob {
@@ -57,6 +60,7 @@ impl Default for ReportJob {
             quick: false,
             out: PathBuf::from(DEFAULT_OUT_DIR),
             study: None,
+            results: None,
         }
     }
 }
@@ -100,6 +104,23 @@ impl ReportJob {
         }
         if self.seeds == Some(0) {
             return Err(Error::config("--seeds", "must be at least 1"));
+        }
+        if self.results.is_some() {
+            let training = [
+                ("--study", self.study.is_some()),
+                ("--latent", self.latent.is_some()),
+                ("--epochs", self.epochs.is_some()),
+                ("--seeds", self.seeds.is_some()),
+                ("--quick", self.quick),
+            ];
+            if let Some((flag, _)) = training.iter().find(|(_, set)| *set) {
+                return Err(Error::config(
+                    "--results",
+                    format!(
+                        "draws the report from finished results; {flag} only applies to a run that trains"
+                    ),
+                ));
+            }
         }
         Ok(())
     }

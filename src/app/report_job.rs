@@ -12,16 +12,17 @@ use crate::app::studies::{
     COMPARISON, DEFAULT_LATENT, StudyOutput, check_study_name, preset, run_study, split,
 };
 use crate::data::{Dataset, train_test_split};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::linalg::{FittedPca, Pca};
 use crate::provenance::Provenance;
 use crate::report::card::{dataset_card, pca_spectrum_section, source_line};
 use crate::report::details;
 use crate::report::sections;
-use crate::report::{ReportInput, Section, report_dir_name, write_report};
+use crate::report::{ReportInput, Section, read_provenance, report_dir_name, write_report};
 use crate::study::builtin::{Preset, RunOptions};
-use crate::study::{DetailedResults, dataset_sha256, frame_to_rows, select_tuned};
-use std::path::PathBuf;
+use crate::study::{DetailedResults, dataset_sha256, frame_to_rows, read_results, select_tuned};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -59,6 +60,9 @@ impl ReportJob {
         stop: Option<Arc<AtomicBool>>,
     ) -> Result<PathBuf> {
         self.validate()?;
+        if let Some(path) = &self.results {
+            return self.run_from_results(path, progress);
+        }
         check_study_name(self.study_name())?;
         check_output_dir(&self.out)?;
         progress.stage(&format!("loading dataset {}", self.dataset));
@@ -125,6 +129,75 @@ impl ReportJob {
         let path = write_report(&input, &self.out)?;
         progress.stage(&format!("done in {:.1} s", progress.elapsed_seconds()));
         Ok(path)
+    }
+
+    /// The report of a finished results file (`--results`), without
+    /// training: the sections drawn from the results frame (verdict, error
+    /// against latent size and parameters, overfitting, angles, the
+    /// learning-rate grid, parameters). Shards keep only their results, so
+    /// a merged study stays small; the per-cell charts (training curves,
+    /// filters, reconstructions, codes) need a run's artifacts and are left
+    /// out, and the page says so. The dataset (`--dataset`) must be the one
+    /// the results name, for the card and the PCA spectrum.
+    fn run_from_results(&self, path: &Path, progress: &JobProgress) -> Result<PathBuf> {
+        check_output_dir(&self.out)?;
+        progress.stage(&format!("reading results {}", path.display()));
+        let results = read_results(path)?;
+        let rows = frame_to_rows(&results)?;
+        let named: BTreeSet<&str> = rows.iter().map(|r| r.dataset.as_str()).collect();
+        let ds = self.load_dataset()?;
+        if named.len() != 1 || !named.contains(ds.name()) {
+            let names: Vec<String> = named.iter().map(|n| format!("{n:?}")).collect();
+            return Err(Error::config(
+                "--dataset",
+                format!(
+                    "the results are for {}, the dataset given is {:?}: pass the dataset the results were made on",
+                    names.join(", "),
+                    ds.name()
+                ),
+            ));
+        }
+        let output = StudyOutput {
+            results,
+            details: None,
+            findings: Vec::new(),
+            has_results_columns: true,
+            timings: Vec::new(),
+        };
+        let name = ds.name().to_string();
+        let page = self.sections(&output, &spectrum_pca(&ds)?, &name)?;
+        let mut seeds: Vec<u64> = rows.iter().map(|r| r.seed as u64).collect();
+        seeds.sort_unstable();
+        seeds.dedup();
+        let facts = vec![
+            (
+                "results".to_string(),
+                format!("{} ({} cells)", path.display(), rows.len()),
+            ),
+            (
+                "charts".to_string(),
+                "drawn from the results file alone: training curves, filters, reconstructions and codes need the training run's artifacts and are left out".to_string(),
+            ),
+        ];
+        // The run that made the results, when the file says; else this one.
+        let recorded = match path.extension().and_then(|e| e.to_str()) {
+            Some("parquet") => read_provenance(path)?,
+            _ => None,
+        };
+        let provenance = recorded.unwrap_or_else(|| Provenance {
+            seeds,
+            dataset_sha256: dataset_sha256(&ds),
+            ..Provenance::of_build()
+        });
+        let input = ReportInput {
+            dataset: dataset_card(&ds, source_line(&self.dataset), facts)?,
+            sections: page,
+            findings: output.findings,
+            results: output.results,
+            provenance: Some(provenance),
+        };
+        progress.stage("writing the report");
+        write_report(&input, &self.out)
     }
 
     /// The latent sizes to sweep: the flag's, or the study default.

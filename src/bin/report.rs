@@ -58,6 +58,10 @@ struct Cli {
     // The help lists the registry's names (a doc comment cannot).
     #[arg(long, value_name = "NAME", help = study_help())]
     study: Option<String>,
+    /// Draw the report from a finished results file (.parquet or .csv, e.g.
+    /// `study merge`'s output) instead of training; --dataset names its data.
+    #[arg(long, value_name = "FILE")]
+    results: Option<PathBuf>,
 }
 
 /// `--study`'s help: what it does and the names it takes.
@@ -88,6 +92,7 @@ impl Cli {
             quick: self.quick,
             out: self.out,
             study: self.study,
+            results: self.results,
         })
     }
 }
