@@ -24,6 +24,7 @@
 //! # }
 //! ```
 
+pub mod cli;
 pub mod job;
 pub mod progress;
 mod report_job;

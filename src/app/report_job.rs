@@ -118,17 +118,30 @@ impl ReportJob {
             studies: output.timings.clone(),
             ..Provenance::of_build()
         };
+        let path = self.write(&ds, facts, page, output, provenance, progress)?;
+        progress.stage(&format!("done in {:.1} s", progress.elapsed_seconds()));
+        Ok(path)
+    }
+
+    /// Hands the page to the report layer, which writes it in one rename.
+    fn write(
+        &self,
+        ds: &Dataset,
+        facts: Vec<(String, String)>,
+        sections: Vec<Section>,
+        output: StudyOutput,
+        provenance: Provenance,
+        progress: &JobProgress,
+    ) -> Result<PathBuf> {
         let input = ReportInput {
-            dataset: dataset_card(&ds, source_line(&self.dataset), facts)?,
-            sections: page,
+            dataset: dataset_card(ds, source_line(&self.dataset), facts)?,
+            sections,
             findings: output.findings,
             results: output.results,
             provenance: Some(provenance),
         };
         progress.stage("writing the report");
-        let path = write_report(&input, &self.out)?;
-        progress.stage(&format!("done in {:.1} s", progress.elapsed_seconds()));
-        Ok(path)
+        write_report(&input, &self.out)
     }
 
     /// The report of a finished results file (`--results`), without
@@ -189,15 +202,7 @@ impl ReportJob {
             dataset_sha256: dataset_sha256(&ds),
             ..Provenance::of_build()
         });
-        let input = ReportInput {
-            dataset: dataset_card(&ds, source_line(&self.dataset), facts)?,
-            sections: page,
-            findings: output.findings,
-            results: output.results,
-            provenance: Some(provenance),
-        };
-        progress.stage("writing the report");
-        write_report(&input, &self.out)
+        self.write(&ds, facts, page, output, provenance, progress)
     }
 
     /// The latent sizes to sweep: the flag's, or the study default.

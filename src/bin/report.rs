@@ -12,6 +12,7 @@ use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tiedae::app::JobProgress;
+use tiedae::app::cli::{fail, parse};
 use tiedae::app::job::{ReportJob, parse_image_shape, parse_latent_list};
 use tiedae::app::signals::{INTERRUPTED_EXIT, stop_on_signals};
 
@@ -97,33 +98,10 @@ impl Cli {
     }
 }
 
-/// Prints `message` as one line: a multi-line cause is joined with "; ".
-fn fail(message: &str, code: u8) -> ExitCode {
-    let line = message
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ");
-    eprintln!("error: {line}");
-    ExitCode::from(code)
-}
-
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli: Cli = match parse() {
         Ok(cli) => cli,
-        Err(e) if e.use_stderr() => {
-            // clap's own message spans several lines (usage, tips); keep
-            // its first line, the one that names the problem.
-            let text = e.to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
-            return fail(first.trim_start_matches("error: "), 2);
-        }
-        Err(e) => {
-            // --help / --version: print as clap intends.
-            let _ = e.print();
-            return ExitCode::SUCCESS;
-        }
+        Err(code) => return code,
     };
     let job = match cli.into_job() {
         Ok(job) => job,

@@ -12,6 +12,7 @@
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tiedae::app::cli::{fail, parse};
 use tiedae::app::study_cmd::{self, BuiltinOptions, RunRequest, StudySource};
 
 /// `--version`: the crate version and the git revision it was built from.
@@ -94,18 +95,6 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
-}
-
-/// Prints `message` as one line: a multi-line cause is joined with "; ".
-fn fail(message: &str, code: u8) -> ExitCode {
-    let line = message
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ");
-    eprintln!("error: {line}");
-    ExitCode::from(code)
 }
 
 fn builtin_options(dataset: Option<String>, quick: bool) -> BuiltinOptions {
@@ -201,19 +190,9 @@ fn execute(command: Command) -> Result<(), (String, u8)> {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli: Cli = match parse() {
         Ok(cli) => cli,
-        Err(e) if e.use_stderr() => {
-            // clap's own message spans several lines (usage, tips); keep
-            // its first line, the one that names the problem.
-            let text = e.to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
-            return fail(first.trim_start_matches("error: "), 2);
-        }
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::SUCCESS;
-        }
+        Err(code) => return code,
     };
     match execute(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
