@@ -464,6 +464,31 @@ fn history_frame_records_every_epoch() {
     }
 }
 
+/// A flag given with `with_interrupt_flag` belongs to its giver: a run
+/// started while it is raised stops at once and leaves it raised (a study's
+/// SIGTERM that lands between two cells must not be lowered by the next
+/// cell). A trainer's own flag is lowered when a run starts, so a notebook
+/// can fit again after a Ctrl-C.
+#[test]
+fn a_shared_interrupt_flag_is_never_lowered_by_a_new_run() {
+    let x = digits(120);
+    let cfg = base_config().epochs(3);
+    let shared = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let trainer = Trainer::new(cfg.clone())
+        .unwrap()
+        .with_interrupt_flag(shared.clone());
+    match trainer.fit(mixed_model(5), &x) {
+        Err(Error::Interrupted { .. }) => {}
+        other => panic!("expected an interrupt, got {other:?}"),
+    }
+    assert!(shared.load(Ordering::SeqCst), "the shared flag was lowered");
+
+    let own = Trainer::new(cfg).unwrap();
+    own.interrupt_flag().store(true, Ordering::SeqCst);
+    let out = own.fit(mixed_model(5), &x).unwrap();
+    assert_eq!(out.history.epochs.len(), 3);
+}
+
 fn run_to_interrupt(
     trainer: &Trainer,
     x: &DMatrix<f32>,

@@ -57,6 +57,11 @@ use std::time::Instant;
 pub struct Trainer {
     config: TrainConfig,
     interrupt: Arc<AtomicBool>,
+    /// Whether `interrupt` is this trainer's own flag, which a new run
+    /// lowers. A flag given by [`Trainer::with_interrupt_flag`] belongs to
+    /// its giver (a study, a signal handler): lowering it would swallow a
+    /// signal that arrived just before a run started.
+    owns_interrupt: bool,
 }
 
 /// A trained model with its record.
@@ -147,6 +152,7 @@ impl Trainer {
         Ok(Trainer {
             config,
             interrupt: Arc::new(AtomicBool::new(false)),
+            owns_interrupt: true,
         })
     }
 
@@ -165,14 +171,18 @@ impl Trainer {
     /// writes a checkpoint (if a directory is configured) and returns
     /// [`Error::Interrupted`]. Raise it from another thread, a callback, or
     /// Ctrl-C through [`super::install_ctrlc_handler`]. `fit` and `resume`
-    /// lower it when they start.
+    /// lower this trainer's own flag when they start, so a notebook can fit
+    /// again after a Ctrl-C.
     pub fn interrupt_flag(&self) -> Arc<AtomicBool> {
         self.interrupt.clone()
     }
 
-    /// Uses `flag` as the interrupt flag (e.g. one shared by several trainers).
+    /// Uses `flag` as the interrupt flag (e.g. one shared by several
+    /// trainers). The trainer never lowers it: a run started while it is
+    /// raised stops at its first check.
     pub fn with_interrupt_flag(mut self, flag: Arc<AtomicBool>) -> Self {
         self.interrupt = flag;
+        self.owns_interrupt = false;
         self
     }
 
@@ -388,7 +398,9 @@ impl Trainer {
             model.check_auxk_model()?;
         }
         check_data(model, x)?;
-        self.interrupt.store(false, Ordering::SeqCst);
+        if self.owns_interrupt {
+            self.interrupt.store(false, Ordering::SeqCst);
+        }
         Ok(())
     }
 
