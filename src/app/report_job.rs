@@ -175,6 +175,7 @@ impl ReportJob {
             details: None,
             findings: Vec::new(),
             has_results_columns: true,
+            figures: Default::default(),
             timings: Vec::new(),
         };
         let name = ds.name().to_string();
@@ -252,7 +253,9 @@ impl ReportJob {
         name: &str,
     ) -> Result<Vec<Section>> {
         let mut page = vec![pca_spectrum_section(pca, name)?];
+        let figures = crate::report::figures::sections(&output.figures)?;
         if !output.has_results_columns {
+            page.extend(figures);
             return Ok(page);
         }
         // Every chart and the verdict read the tuned rows: one rule, stated
@@ -284,7 +287,7 @@ impl ReportJob {
         found.push(sections::principal_angles(&rows, name)?);
         found.push(sections::learning_rates(&all)?);
         found.push(sections::parameter_table(&rows)?);
-        let found: Vec<Section> = found.into_iter().flatten().collect();
+        let found: Vec<Section> = found.into_iter().flatten().chain(figures).collect();
         let ids: Vec<&str> = found.iter().map(|s| s.id.as_str()).collect();
         if let Some(v) = sections::verdict(&all, &ids)? {
             page.insert(0, v);

@@ -19,7 +19,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::provenance::StudyTime;
 use crate::study::builtin::{self, Builtin, Preset, REGISTRY, RunOptions, Source};
-use crate::study::{COLUMNS, DetailedResults, Study};
+use crate::study::{COLUMNS, DetailedResults, Figures, Study};
 use polars::prelude::DataFrame;
 
 /// The name of the default study.
@@ -151,6 +151,8 @@ pub struct StudyOutput {
     pub findings: Vec<String>,
     /// Whether the frame has the results columns (charts can be drawn).
     pub has_results_columns: bool,
+    /// The charts' data of frame and table studies.
+    pub figures: Figures,
     /// Wall time of each part, in run order.
     pub timings: Vec<StudyTime>,
 }
@@ -180,6 +182,7 @@ pub fn run_study(
     let mut findings = Vec::new();
     let mut all_detailed = true;
     let mut tabular = false;
+    let mut figures = Figures::default();
     // Build every study first, so a size that does not fit the data fails
     // before anything trains.
     let mut studies = Vec::new();
@@ -220,12 +223,16 @@ pub fn run_study(
             }
             (Source::Frame(run), _) => {
                 all_detailed = false;
-                run(ds, preset, opts)?
+                let out = run(ds, preset, opts)?;
+                figures.extend(out.figures);
+                out.frame
             }
             (Source::Table(run), _) => {
                 all_detailed = false;
                 tabular = true;
-                run(ds, preset)?
+                let out = run(ds, preset)?;
+                figures.extend(out.figures);
+                out.frame
             }
             (Source::Detailed(_), None) => unreachable!("built above"),
         };
@@ -252,6 +259,7 @@ pub fn run_study(
         details,
         findings,
         has_results_columns: !tabular,
+        figures,
         timings,
     })
 }

@@ -54,6 +54,7 @@ pub mod charts;
 #[doc(hidden)]
 pub mod comparison;
 pub mod details;
+pub mod figures;
 pub mod grouping;
 mod input;
 #[doc(hidden)]

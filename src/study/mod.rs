@@ -19,6 +19,7 @@ mod artifacts;
 pub mod builtin;
 mod cache;
 mod cell;
+pub mod figures;
 pub mod file;
 mod frame;
 pub mod metrics;
@@ -32,6 +33,7 @@ pub use artifacts::{
     CellArtifacts, DetailedResults, RECONSTRUCTED_ROWS, SCATTER_LATENT, SCATTER_ROWS, SplitPca,
 };
 pub use cell::{CELL_VERSION, Cell, fingerprint as dataset_sha256};
+pub use figures::{Curves, Figures, Line, Tiles};
 pub use file::{StudyFile, read_study_file};
 pub use frame::{
     COLUMNS, ColumnType, KEY_COLUMNS, Row, check_schema, frame_to_rows, read_csv, read_parquet,

@@ -21,6 +21,7 @@ pub mod sae;
 pub mod sparse;
 pub mod theory;
 
+use super::figures::Figures;
 use super::frame::{Row, frame_to_rows};
 use super::protocol::Protocol;
 use super::spec::{ModelKind, Precision, Study};
@@ -34,10 +35,10 @@ use std::sync::atomic::AtomicBool;
 
 /// Builds a built-in study, to run in detail (cells, histories, filters).
 pub type StudyFn = fn(&Dataset, &Preset, &RunOptions) -> Result<Study>;
-/// Runs a built-in study to its results frame.
-pub type FrameFn = fn(&Dataset, &Preset, &RunOptions) -> Result<DataFrame>;
-/// Builds a table with its own columns.
-pub type TableFn = fn(&Dataset, &Preset) -> Result<DataFrame>;
+/// Runs a built-in study to its results frame and the data of its charts.
+pub type FrameFn = fn(&Dataset, &Preset, &RunOptions) -> Result<Output>;
+/// Builds a table with its own columns (and the data of its charts).
+pub type TableFn = fn(&Dataset, &Preset) -> Result<Output>;
 /// States a study's findings from its frame.
 pub type SummaryFn = fn(&DataFrame) -> Result<Vec<String>>;
 
@@ -55,14 +56,42 @@ pub enum Source {
     Table(TableFn),
 }
 
+/// What a frame or table study returns: its frame, and what its charts
+/// need that the frame cannot hold (curves over training, weights).
+#[derive(Clone, Debug, Default)]
+pub struct Output {
+    /// The study's frame.
+    pub frame: DataFrame,
+    /// Its charts' data, for [`crate::report::figures`].
+    pub figures: Figures,
+}
+
+impl From<DataFrame> for Output {
+    fn from(frame: DataFrame) -> Output {
+        Output {
+            frame,
+            figures: Figures::default(),
+        }
+    }
+}
+
 impl Source {
     /// The study's frame on `ds` (a detailed study runs to its frame only).
     ///
     /// # Errors
     /// The study's errors (sizes that do not fit the data, a diverged cell).
     pub fn frame(self, ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<DataFrame> {
+        Ok(self.output(ds, preset, opts)?.frame)
+    }
+
+    /// The study's frame and its charts' data (none for a detailed study,
+    /// whose charts read its cells' artifacts).
+    ///
+    /// # Errors
+    /// As [`Source::frame`].
+    pub fn output(self, ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<Output> {
         match self {
-            Source::Detailed(study) => study(ds, preset, opts)?.run(),
+            Source::Detailed(study) => Ok(study(ds, preset, opts)?.run()?.into()),
             Source::Frame(run) => run(ds, preset, opts),
             Source::Table(run) => run(ds, preset),
         }
@@ -99,14 +128,14 @@ pub const REGISTRY: &[Builtin] = &[
         name: "l2_directions",
         title: "L2 directions",
         claim: "with L2, its singular directions are the individual principal directions (Kunin et al. 2019)",
-        source: Source::Frame(l2_directions::run),
+        source: Source::Frame(|d, p, o| l2_directions::run(d, p, o).map(Output::from)),
         summary: l2_directions::summary,
     },
     Builtin {
         name: "param_counts",
         title: "parameter counts",
         claim: "tied has half the weights of untied, in every architecture",
-        source: Source::Table(param_counts::run),
+        source: Source::Table(|d, p| param_counts::run(d, p).map(Output::from)),
         summary: param_counts::summary,
     },
     Builtin {
@@ -127,7 +156,7 @@ pub const REGISTRY: &[Builtin] = &[
         name: "convergence",
         title: "epochs to target",
         claim: "epochs to reach a target MSE, tied vs untied",
-        source: Source::Frame(convergence::run),
+        source: Source::Frame(|d, p, o| convergence::run(d, p, o).map(Output::from)),
         summary: convergence::summary,
     },
     Builtin {
@@ -141,21 +170,21 @@ pub const REGISTRY: &[Builtin] = &[
         name: "bias_modes",
         title: "bias modes",
         claim: "the four bias modes compared",
-        source: Source::Frame(bias_modes::run),
+        source: Source::Frame(|d, p, o| bias_modes::run(d, p, o).map(Output::from)),
         summary: bias_modes::summary,
     },
     Builtin {
         name: "theory",
         title: "theory of linear AEs",
         claim: "the closed forms and recoveries of Kunin et al. 2019, Plaut 2018, Bao et al. 2020 and Vincent et al. 2010, claim by claim",
-        source: Source::Table(theory::run),
+        source: Source::Table(|d, p| theory::run(d, p).map(Output::from)),
         summary: theory::summary,
     },
     Builtin {
         name: "sae",
         title: "sparse-autoencoder practice",
         claim: "TopK vs L1, tied vs untied vs tied-initialised, AuxK vs dead latents, beside PCA (Gao et al. 2024)",
-        source: Source::Frame(sae::run),
+        source: Source::Frame(|d, p, o| sae::run(d, p, o).map(Output::from)),
         summary: sae::summary,
     },
 ];
