@@ -17,7 +17,7 @@
 mod peer;
 
 use nalgebra::DMatrix;
-use peer::Peer;
+use peer::{Goal, Peer, goal_line, sgemm_peak};
 use std::collections::BTreeMap;
 use std::time::Instant;
 use tiedae::data::Dataset;
@@ -95,40 +95,6 @@ fn flops_per_epoch(dims: &[usize], n: usize) -> f64 {
         * n as f64
 }
 
-/// The best GFLOP/s of a 2048 x 2048 f32 product through faer's parallel
-/// gemm on `threads` threads (best of 5 after a warm-up).
-fn sgemm_peak(threads: usize) -> f64 {
-    use faer::linalg::matmul::matmul;
-    use faer::{Accum, Mat, Par};
-    let s = 2048;
-    let a = Mat::<f32>::from_fn(s, s, |i, j| ((i * 7 + j * 3) % 17) as f32 * 0.01);
-    let b = Mat::<f32>::from_fn(s, s, |i, j| ((i * 5 + j) % 13) as f32 * 0.01);
-    let mut c = Mat::<f32>::zeros(s, s);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .expect("thread pool");
-    pool.install(|| {
-        let mut best = f64::INFINITY;
-        for rep in 0..6 {
-            let t = Instant::now();
-            matmul(
-                c.as_mut(),
-                Accum::Replace,
-                a.as_ref(),
-                b.as_ref(),
-                1.0,
-                Par::rayon(0),
-            );
-            if rep > 0 {
-                best = best.min(t.elapsed().as_secs_f64());
-            }
-        }
-        std::hint::black_box(&c);
-        2.0 * (s * s * s) as f64 / best / 1e9
-    })
-}
-
 fn main() {
     let epochs: usize = std::env::var("TIEDAE_BENCH_EPOCHS")
         .ok()
@@ -157,6 +123,7 @@ fn main() {
     };
     let peak = sgemm_peak(2);
     println!("roofline: f32 gemm 2048² through faer on 2 threads {peak:.0} GFLOP/s");
+    let mut goals = Vec::new();
     for (dims, name, act) in models() {
         let two = ms_per_epoch(&x, &dims, act, 2, epochs);
         let one = ms_per_epoch(&x, &dims, act, 1, epochs);
@@ -179,6 +146,23 @@ fn main() {
             gflop / peak * 1e3
         ));
         println!("{line}");
+        goals.push((key, 100.0 * gflop / two * 1e3 / peak, one / two));
+    }
+    // One line per goal: every shape's epoch at >= 85% of the gemm rate,
+    // and >= 1.85x from 1 to 2 threads.
+    for (key, share, speedup) in goals {
+        goal_line(
+            &format!("roofline share % {key}"),
+            share,
+            Goal::AtLeast,
+            85.0,
+        );
+        goal_line(
+            &format!("speed-up 1->2 threads {key}"),
+            speedup,
+            Goal::AtLeast,
+            1.85,
+        );
     }
 }
 

@@ -2,7 +2,8 @@
 //! interpreter and the reference script, checks the peer's packages import,
 //! and hands it the data as a `.npy` file in a temporary directory.
 //!
-//! Shared by the benches that compare against scikit-learn and PyTorch
+//! Shared by the benches that compare against scikit-learn and PyTorch,
+//! with the machine's own peer (the gemm roofline) and the goal lines
 //! (a directory module, so cargo does not take it for a bench of its own).
 
 use nalgebra::DMatrix;
@@ -41,6 +42,34 @@ impl Peer {
         if !script.exists() {
             return Err(format!("{} not found", script.display()));
         }
+        Peer::with_script(x, python, script, None, module, package)
+    }
+
+    /// A peer whose script is `code`, written beside the data file (for a
+    /// measurement no reference script makes, e.g. one solver at one size).
+    #[allow(dead_code)]
+    pub fn inline<T: NpyScalar>(
+        x: &DMatrix<T>,
+        module: &str,
+        package: &str,
+        code: &str,
+    ) -> Result<Self, String> {
+        let python = std::env::var("TIEDAE_PYTHON").unwrap_or_else(|_| "python3".into());
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let script = dir.path().join("peer.py");
+        std::fs::write(&script, code).map_err(|e| e.to_string())?;
+        Peer::with_script(x, python, script, Some(dir), module, package)
+    }
+
+    /// Checks that `python` imports `module` and numpy, and writes `x`.
+    fn with_script<T: NpyScalar>(
+        x: &DMatrix<T>,
+        python: String,
+        script: PathBuf,
+        dir: Option<tempfile::TempDir>,
+        module: &str,
+        package: &str,
+    ) -> Result<Self, String> {
         let probe = Command::new(&python)
             .args(["-c", &format!("import {module}, numpy")])
             .output()
@@ -50,8 +79,11 @@ impl Peer {
                 "{python} cannot import {package} and numpy (pip install {package} numpy)"
             ));
         }
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let npy = dir.path().join("mnist10k.npy");
+        let dir = match dir {
+            Some(d) => d,
+            None => tempfile::tempdir().map_err(|e| e.to_string())?,
+        };
+        let npy = dir.path().join("data.npy");
         tiedae::atomic::write_bytes_atomic(&npy, &npy_bytes(x)).map_err(|e| e.to_string())?;
         Ok(Peer {
             python,
@@ -125,4 +157,66 @@ pub fn npy_bytes<T: NpyScalar>(x: &DMatrix<T>) -> Vec<u8> {
         v.push_le(&mut bytes);
     }
     bytes
+}
+
+/// Which way a goal points.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(dead_code)] // each bench uses the directions its goals need
+pub enum Goal {
+    /// The measured value must be at most the goal (a time ratio).
+    AtMost,
+    /// The measured value must be at least the goal (a roofline share, a
+    /// speed-up).
+    AtLeast,
+}
+
+/// Prints the summary line of one goal, `goal NAME: measured M, goal OP G:
+/// met` (or `not met`), the line a reader greps for; returns whether it
+/// was met.
+#[allow(dead_code)]
+pub fn goal_line(name: &str, measured: f64, goal: Goal, target: f64) -> bool {
+    let (op, met) = match goal {
+        Goal::AtMost => ("<=", measured <= target),
+        Goal::AtLeast => (">=", measured >= target),
+    };
+    println!(
+        "goal {name}: measured {measured:.2}, goal {op} {target:.2}: {}",
+        if met { "met" } else { "not met" }
+    );
+    met
+}
+
+/// The best GFLOP/s of a 2048 x 2048 f32 product through faer's parallel
+/// gemm on `threads` threads (best of 5 after a warm-up).
+#[allow(dead_code)]
+pub fn sgemm_peak(threads: usize) -> f64 {
+    use faer::linalg::matmul::matmul;
+    use faer::{Accum, Mat, Par};
+    let s = 2048;
+    let a = Mat::<f32>::from_fn(s, s, |i, j| ((i * 7 + j * 3) % 17) as f32 * 0.01);
+    let b = Mat::<f32>::from_fn(s, s, |i, j| ((i * 5 + j) % 13) as f32 * 0.01);
+    let mut c = Mat::<f32>::zeros(s, s);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("thread pool");
+    pool.install(|| {
+        let mut best = f64::INFINITY;
+        for rep in 0..6 {
+            let t = std::time::Instant::now();
+            matmul(
+                c.as_mut(),
+                Accum::Replace,
+                a.as_ref(),
+                b.as_ref(),
+                1.0,
+                Par::rayon(0),
+            );
+            if rep > 0 {
+                best = best.min(t.elapsed().as_secs_f64());
+            }
+        }
+        std::hint::black_box(&c);
+        2.0 * (s * s * s) as f64 / best / 1e9
+    })
 }
