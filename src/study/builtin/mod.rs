@@ -216,7 +216,9 @@ pub fn find(name: &str) -> Option<&'static Builtin> {
 /// [`Preset::full`] for the closing numbers; fields are public to tune.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Preset {
-    /// Latent sizes (those above the data's dimension are dropped).
+    /// Latent sizes (those above the data's dimension are dropped, except
+    /// by studies that compare over-complete codes: see
+    /// [`Builtin::own_latents`]).
     pub latents: Vec<usize>,
     /// Seeds.
     pub seeds: Vec<u64>,
