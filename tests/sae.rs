@@ -848,7 +848,11 @@ fn sae_study_frame_has_the_extra_columns() {
         sparsity_weights: vec![1e-2],
         hidden: None,
     };
-    let df = builtin::sae::run(&ds, &preset, &RunOptions::default()).unwrap();
+    let out = builtin::sae::output(&ds, &preset, &RunOptions::default()).unwrap();
+    // No image shape, no atoms; the frame is `run`'s.
+    assert!(out.figures.tiles.is_empty());
+    assert_eq!(out.figures.curves.len(), 3);
+    let df = out.frame;
     let names: Vec<String> = df
         .get_column_names()
         .iter()
@@ -896,6 +900,247 @@ fn sae_study_frame_has_the_extra_columns() {
     assert!(s.len() >= 7, "{s:?}");
     assert!(s.iter().any(|l| l.contains("AuxK")), "{s:?}");
     assert!(builtin::find("sae").is_some());
+}
+
+/// The study's size, epoch-cap and L1 rules give the values their docs
+/// state.
+#[test]
+fn sae_rules_give_their_documented_values() {
+    use tiedae::study::builtin::sae::{
+        L1_THRESHOLDS, MIN_EPOCHS, default_latents, epoch_cap, k_active, l1_grid, pick_l1,
+    };
+    assert_eq!(default_latents(784), [32, 256, 1024]);
+    assert_eq!(default_latents(64), [16, 64, 256]);
+    assert_eq!(default_latents(16), [4, 16, 64]);
+    assert_eq!(default_latents(1), [1, 2, 4]);
+    // mnist10k: 6,000 sampled rows, 4,800 training, 3,840 fitting.
+    assert_eq!(epoch_cap(1000, 3840, 784, 1024), 38);
+    assert_eq!(epoch_cap(1000, 3840, 784, 256), 155);
+    assert_eq!(epoch_cap(1000, 3840, 784, 32), 1000);
+    assert_eq!(epoch_cap(1000, 1_000_000, 784, 1024), MIN_EPOCHS);
+    assert_eq!(epoch_cap(5, 1_000_000, 784, 1024), 5);
+    assert_eq!((k_active(1024), k_active(3)), (256, 1));
+    // Nearest L0 wins; a tie (|12 − 8| = |4 − 8|) goes to the smaller weight.
+    let trials = [(1e-4, 30.0), (4e-4, 12.0), (1.6e-3, 4.0), (6.4e-3, 0.0)];
+    assert_eq!(pick_l1(&trials, 8.0), Some(4e-4));
+    assert_eq!(pick_l1(&trials, 5.0), Some(1.6e-3));
+    assert_eq!(pick_l1(&trials, 100.0), Some(1e-4));
+    assert_eq!(pick_l1(&trials, -1.0), Some(6.4e-3));
+    assert_eq!(pick_l1(&[(1.0, f64::NAN)], 1.0), None);
+    assert_eq!(pick_l1(&[], 1.0), None);
+    // Columns of variance 0 and 4: s = 2, d = 2, so λ = 2 f s / d = 2 f.
+    let x = DMatrix::from_row_slice(4, 2, &[1.0f32, 2.0, 1.0, -2.0, 1.0, 2.0, 1.0, -2.0]);
+    let grid = l1_grid(&x);
+    assert_eq!(grid.len(), L1_THRESHOLDS.len());
+    for (w, f) in grid.iter().zip(L1_THRESHOLDS) {
+        assert!((w - 2.0 * f).abs() <= 1e-15, "{w} vs {}", 2.0 * f);
+    }
+}
+
+/// The report runs the sae study at its own sizes unless `--latent` is
+/// given; other studies keep the job's defaults.
+#[test]
+fn sae_report_uses_its_own_sizes_unless_given() {
+    use tiedae::app::ReportJob;
+    use tiedae::app::studies::own_latents;
+    assert!(own_latents("sae").is_some());
+    assert!(own_latents("comparison").is_none() && own_latents("linear_pca").is_none());
+    let job = ReportJob {
+        study: Some("sae".into()),
+        ..ReportJob::default()
+    };
+    assert_eq!(
+        job.fitted_latent_sizes(64, 1438),
+        (vec![16, 64, 256], vec![])
+    );
+    assert_eq!(
+        job.fitted_latent_sizes(784, 4800),
+        (vec![32, 256, 1024], vec![])
+    );
+    // 100 training rows, 80 fitting: the over-complete 256 is dropped.
+    assert_eq!(job.fitted_latent_sizes(64, 100), (vec![16, 64], vec![256]));
+    let given = ReportJob {
+        latent: Some(vec![8, 100]),
+        ..job
+    };
+    assert_eq!(given.fitted_latent_sizes(64, 1438), (vec![8, 100], vec![]));
+    let comparison = ReportJob::default().fitted_latent_sizes(64, 1438).0;
+    assert_eq!(comparison, [2, 4, 8, 16, 32]);
+}
+
+/// Median of a non-empty slice, as the study's rule states it.
+fn median_of(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let m = s.len() / 2;
+    if s.len() % 2 == 1 {
+        s[m]
+    } else {
+        0.5 * (s[m - 1] + s[m])
+    }
+}
+
+/// On digits (8 x 8 images), the study's charts are its frame's numbers:
+/// one Pareto line per model with one point per latent size at the medians
+/// over seeds; the dead-fraction curves of the first seed's TopK runs at
+/// the largest size end at the frame's value; the L1 weight of every seed
+/// is the grid weight whose training L0 is nearest k/4; the atoms are unit
+/// decoder directions of the image's size; and the report draws all four.
+#[test]
+fn sae_study_figures_match_its_frame() {
+    use tiedae::data::Dataset;
+    use tiedae::study::builtin::sae::{
+        ATOMS_ID, DEAD_ID, L1_ID, L1_VARIANT, PARETO_ID, k_active, pick_l1,
+    };
+    use tiedae::study::builtin::{self, Preset, RunOptions};
+    use tiedae::study::frame_to_rows;
+    let ds = Dataset::builtin("digits").unwrap();
+    let preset = Preset {
+        latents: vec![16, 8],
+        seeds: vec![0, 1],
+        epochs: 3,
+        lbfgs_iters: 10,
+        batch_size: 64,
+        learning_rate: 1e-2,
+        learning_rates: vec![],
+        patience: None,
+        n_trains: vec![20],
+        max_rows: Some(400),
+        sparsity_weights: vec![],
+        hidden: None,
+    };
+    let out = builtin::sae::output(&ds, &preset, &RunOptions::default()).unwrap();
+    let df = &out.frame;
+    let rows = frame_to_rows(df).unwrap();
+    let col = |n: &str| -> Vec<f64> {
+        df.column(n)
+            .unwrap()
+            .f64()
+            .unwrap()
+            .iter()
+            .map(|v| v.unwrap_or(f64::NAN))
+            .collect()
+    };
+    let (l0s, fvus, dead) = (col("l0"), col("fvu"), col("dead_fraction_train"));
+    let models = [
+        "pca",
+        "sae_tied_topk",
+        "sae_untied_topk",
+        "sae_untied_tied_init_topk",
+        "sae_tied_l1",
+        "sae_tied_topk_auxk",
+        "sae_untied_topk_auxk",
+    ];
+    let curve = |id: &str| {
+        out.figures
+            .curves
+            .iter()
+            .find(|c| c.id == id)
+            .unwrap_or_else(|| panic!("no {id} chart"))
+    };
+
+    // Pareto: a line per model, a point per latent size (ascending), at
+    // the medians over seeds of the frame's l0 and fvu.
+    let pareto = curve(PARETO_ID);
+    let names: Vec<&str> = pareto.series.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, models);
+    for line in &pareto.series {
+        assert_eq!(line.points.len(), 2, "{}", line.name);
+        for (&(x, y), k) in line.points.iter().zip([8i64, 16]) {
+            let at: Vec<usize> = (0..rows.len())
+                .filter(|&i| rows[i].model == line.name && rows[i].latent == k)
+                .collect();
+            assert_eq!(at.len(), 2, "{} k={k}", line.name);
+            let l: Vec<f64> = at.iter().map(|&i| l0s[i]).collect();
+            let f: Vec<f64> = at.iter().map(|&i| fvus[i]).collect();
+            assert_eq!(
+                (x, y),
+                (median_of(&l), median_of(&f)),
+                "{} k={k}",
+                line.name
+            );
+        }
+        assert!(line.markers);
+    }
+    assert_eq!(pareto.series[0].points[0].0, 8.0, "PCA's L0 is k");
+
+    // Dead latents: the first seed's TopK runs at k = 16, epoch by epoch.
+    let dead_chart = curve(DEAD_ID);
+    let topk: Vec<&str> = models[1..]
+        .iter()
+        .copied()
+        .filter(|m| m.contains("topk"))
+        .collect();
+    let names: Vec<&str> = dead_chart.series.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, topk);
+    for line in &dead_chart.series {
+        let i = (0..rows.len())
+            .find(|&i| rows[i].model == line.name && rows[i].latent == 16 && rows[i].seed == 0)
+            .unwrap();
+        assert_eq!(line.points.len() as i64, rows[i].epochs, "{}", line.name);
+        assert_eq!(line.points.last().unwrap().1, dead[i], "{}", line.name);
+        let xs: Vec<f64> = line.points.iter().map(|p| p.0).collect();
+        assert_eq!(xs, [1.0, 2.0, 3.0]);
+        assert_eq!(line.dashed, line.name.ends_with("_auxk"), "{}", line.name);
+        if let Some(base) = line.name.strip_suffix("_auxk") {
+            let twin = dead_chart.series.iter().find(|l| l.name == base).unwrap();
+            assert_eq!(twin.color, line.color, "{}", line.name);
+        }
+    }
+
+    // The L1 weight: per size the grid's weight nearest TopK's L0, the same
+    // for every seed.
+    let l1 = curve(L1_ID);
+    assert_eq!(l1.series.len(), 2);
+    for (line, k) in l1.series.iter().zip([8i64, 16]) {
+        assert_eq!(line.name, format!("k = {k}"));
+        assert_eq!(line.points.len(), 4);
+        for w in line.points.windows(2) {
+            assert!((w[1].0 / w[0].0 - 4.0).abs() < 1e-9, "{:?}", line.points);
+        }
+        let want = pick_l1(&line.points, k_active(k as usize) as f64).unwrap();
+        let weights: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.model == L1_VARIANT && r.latent == k)
+            .map(|r| r.sparsity_weight)
+            .collect();
+        assert_eq!(weights, [want, want], "k={k}");
+    }
+
+    // Atoms: unit decoder directions as 8 x 8 tiles, PCA's first.
+    let atoms = out
+        .figures
+        .tiles
+        .iter()
+        .find(|t| t.id == ATOMS_ID)
+        .expect("digits has an image shape");
+    assert_eq!(atoms.shape, (8, 8));
+    let labels: Vec<&str> = atoms.rows.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(labels, models);
+    for (name, tiles) in &atoms.rows {
+        assert_eq!(tiles.len(), 16, "{name}");
+        for t in tiles {
+            assert_eq!(t.len(), 64);
+            let norm = t.iter().map(|v| v * v).sum::<f64>().sqrt();
+            assert!((norm - 1.0).abs() < 1e-3, "{name}: norm {norm}");
+        }
+    }
+
+    // Findings: every trained run stopped at its 3-epoch cap, and say so.
+    let s = builtin::sae::summary(df).unwrap();
+    assert!(
+        s.iter()
+            .any(|l| l.starts_with("24 of 24 trained runs stopped at their epoch cap")),
+        "{s:?}"
+    );
+    assert!(s.iter().any(|l| l.contains("L1 weight")), "{s:?}");
+
+    let ids: Vec<String> = tiedae::report::figures::sections(&out.figures)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(ids, [PARETO_ID, DEAD_ID, L1_ID, ATOMS_ID]);
 }
 
 /// A run with the unit-norm constraint, dead-latent tracking and AuxK,

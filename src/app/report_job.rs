@@ -9,7 +9,8 @@
 use crate::app::job::{ReportJob, check_latent_sizes, check_output_dir};
 use crate::app::progress::JobProgress;
 use crate::app::studies::{
-    COMPARISON, DEFAULT_LATENT, StudyOutput, check_study_name, preset, run_study, split,
+    COMPARISON, DEFAULT_LATENT, StudyOutput, check_study_name, own_latents, preset, run_study,
+    split,
 };
 use crate::data::{Dataset, train_test_split};
 use crate::error::{Error, Result};
@@ -223,6 +224,12 @@ impl ReportJob {
     /// those of at least `d` (where PCA reconstructs exactly and a ratio to
     /// it means nothing) or above the fitting rows are dropped; if none is
     /// left, the sizes `1..d` up to the smallest default take their place.
+    ///
+    /// A study with its own size rule ([`Builtin::own_latents`], e.g.
+    /// `sae`) takes its rule's sizes instead of the defaults, over-complete
+    /// ones included; only those above the fitting rows are dropped.
+    ///
+    /// [`Builtin::own_latents`]: crate::study::builtin::Builtin::own_latents
     pub fn fitted_latent_sizes(&self, d: usize, n_train: usize) -> (Vec<usize>, Vec<usize>) {
         let wanted = self.latent_sizes();
         if self.latent.is_some() {
@@ -231,6 +238,9 @@ impl ReportJob {
         // The protocol's validation rows are not fitted (both presets carve
         // the same fraction).
         let n_fit = n_train - Preset::full().protocol().validation_rows(n_train);
+        if let Some(rule) = own_latents(self.study_name()) {
+            return rule(d).into_iter().partition(|&k| k >= 1 && k <= n_fit);
+        }
         let fits = |k: usize| k >= 1 && k < d && k <= n_fit;
         let (mut kept, dropped): (Vec<usize>, Vec<usize>) =
             wanted.iter().copied().partition(|&k| fits(k));

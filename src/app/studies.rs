@@ -18,7 +18,7 @@ use crate::app::progress::JobProgress;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::provenance::StudyTime;
-use crate::study::builtin::{self, Builtin, Preset, REGISTRY, RunOptions, Source};
+use crate::study::builtin::{self, Builtin, LatentsFn, Preset, REGISTRY, RunOptions, Source};
 use crate::study::{COLUMNS, DetailedResults, Figures, Study};
 use polars::prelude::DataFrame;
 
@@ -66,6 +66,17 @@ fn parts(study: &str) -> Result<Vec<&'static Builtin>> {
             })
         })
         .collect()
+}
+
+/// The size rule of the study `study`, when it has its own
+/// ([`Builtin::own_latents`]: the `sae` study compares under- and
+/// over-complete codes); `None` for the comparison, the other studies and
+/// unknown names.
+pub fn own_latents(study: &str) -> Option<LatentsFn> {
+    if study == COMPARISON {
+        return None;
+    }
+    builtin::find(study).and_then(|b| b.own_latents)
 }
 
 /// Checks a `--study` name.

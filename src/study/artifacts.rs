@@ -6,6 +6,8 @@ use super::cell::Cell;
 use super::frame::Row;
 use crate::error::{Error, Result};
 use crate::linalg::FittedPca;
+use crate::model::Layer;
+use crate::real::Real;
 use crate::train::History;
 use nalgebra::DMatrix;
 use polars::prelude::*;
@@ -45,6 +47,14 @@ pub struct CellArtifacts {
     /// [`SCATTER_ROWS`] test rows (`m x 2`; their labels are
     /// [`SplitPca::test_labels`]); `None` at other sizes.
     pub codes: Option<DMatrix<f64>>,
+}
+
+/// The decoder rows of a layer pair, `r x d` in `f64`: what each unit adds
+/// to the reconstruction (rows of `W` when tied, columns of `W_dec` when
+/// untied). The [`CellArtifacts::filters`] of a trained cell, and the atoms
+/// the `sae` study draws.
+pub(crate) fn decoder_filters<T: Real>(layer: &Layer<T>) -> DMatrix<f64> {
+    layer.decoder_weight().transpose().map(|v| v.f64())
 }
 
 /// The PCA fitted on one training set of a study.

@@ -9,7 +9,7 @@
 
 use super::artifacts::{
     CellArtifacts, CellDetail, DetailedResults, RECONSTRUCTED_ROWS, SCATTER_LATENT, SCATTER_ROWS,
-    SplitPca, StoredMatrix,
+    SplitPca, StoredMatrix, decoder_filters,
 };
 use super::cache::CellCache;
 use super::cell::{Cell, CellConfig, TrainingKey, fingerprint};
@@ -568,7 +568,7 @@ fn fit_autoencoder<T: Real>(study: &Study, cell: &Cell, split: &Split) -> Result
     let test_mse = mse(&test_recon, &split.test)?;
     let test_code = widen(&model.encode(&x_test)?);
     let first = &model.layers()[0];
-    let filters = widen(&first.decoder_weight().transpose());
+    let filters = decoder_filters(first);
     // A conv pair's decoder rows are kernels (`C_out x k_h·k_w`), not
     // images: they live in patch space, not in the d-dimensional input
     // space PCA's subspace lives in, and the kernel's Gram matrix says

@@ -112,7 +112,15 @@ pub struct Builtin {
     pub source: Source,
     /// Its findings, computed from its frame.
     pub summary: SummaryFn,
+    /// The study's own latent sizes for data with `d` features, used when
+    /// the caller gives none (the report without `--latent`); `None` takes
+    /// the caller's defaults. A study with its own sizes also accepts
+    /// sizes above `d` (over-complete codes), from its rule or the flag.
+    pub own_latents: Option<LatentsFn>,
 }
+
+/// A study's latent-size rule: the sizes for data with `d` features.
+pub type LatentsFn = fn(usize) -> Vec<usize>;
 
 /// Every built-in study, in study order (the number in each module's first
 /// line is its position here, from 1).
@@ -123,6 +131,7 @@ pub const REGISTRY: &[Builtin] = &[
         claim: "a linear tied AE reaches PCA's MSE and spans its subspace (Baldi & Hornik 1989)",
         source: Source::Detailed(linear_pca::study),
         summary: linear_pca::summary,
+        own_latents: None,
     },
     Builtin {
         name: "l2_directions",
@@ -130,6 +139,7 @@ pub const REGISTRY: &[Builtin] = &[
         claim: "with L2, its singular directions are the individual principal directions (Kunin et al. 2019)",
         source: Source::Frame(|d, p, o| l2_directions::run(d, p, o).map(Output::from)),
         summary: l2_directions::summary,
+        own_latents: None,
     },
     Builtin {
         name: "param_counts",
@@ -137,6 +147,7 @@ pub const REGISTRY: &[Builtin] = &[
         claim: "tied has half the weights of untied, in every architecture",
         source: Source::Table(|d, p| param_counts::run(d, p).map(Output::from)),
         summary: param_counts::summary,
+        own_latents: None,
     },
     Builtin {
         name: "overfitting",
@@ -144,6 +155,7 @@ pub const REGISTRY: &[Builtin] = &[
         claim: "train/test gap vs training-set size, tied vs untied",
         source: Source::Detailed(overfitting::study),
         summary: overfitting::summary,
+        own_latents: None,
     },
     Builtin {
         name: "equal_budget",
@@ -151,6 +163,7 @@ pub const REGISTRY: &[Builtin] = &[
         claim: "nonlinear tied vs untied vs PCA at equal latent size and equal parameters",
         source: Source::Detailed(equal_budget::study),
         summary: equal_budget::summary,
+        own_latents: None,
     },
     Builtin {
         name: "convergence",
@@ -158,6 +171,7 @@ pub const REGISTRY: &[Builtin] = &[
         claim: "epochs to reach a target MSE, tied vs untied",
         source: Source::Frame(|d, p, o| convergence::run(d, p, o).map(Output::from)),
         summary: convergence::summary,
+        own_latents: None,
     },
     Builtin {
         name: "sparse",
@@ -165,6 +179,7 @@ pub const REGISTRY: &[Builtin] = &[
         claim: "sparse tied AE: sparsity vs reconstruction",
         source: Source::Detailed(sparse::study),
         summary: sparse::summary,
+        own_latents: None,
     },
     Builtin {
         name: "bias_modes",
@@ -172,6 +187,7 @@ pub const REGISTRY: &[Builtin] = &[
         claim: "the four bias modes compared",
         source: Source::Frame(|d, p, o| bias_modes::run(d, p, o).map(Output::from)),
         summary: bias_modes::summary,
+        own_latents: None,
     },
     Builtin {
         name: "theory",
@@ -179,13 +195,15 @@ pub const REGISTRY: &[Builtin] = &[
         claim: "the closed forms and recoveries of Kunin et al. 2019, Plaut 2018, Bao et al. 2020 and Vincent et al. 2010, claim by claim",
         source: Source::Table(|d, p| theory::run(d, p).map(Output::from)),
         summary: theory::summary,
+        own_latents: None,
     },
     Builtin {
         name: "sae",
         title: "sparse-autoencoder practice",
         claim: "TopK vs L1, tied vs untied vs tied-initialised, AuxK vs dead latents, beside PCA (Gao et al. 2024)",
-        source: Source::Frame(|d, p, o| sae::run(d, p, o).map(Output::from)),
+        source: Source::Frame(sae::output),
         summary: sae::summary,
+        own_latents: Some(sae::default_latents),
     },
 ];
 
@@ -198,7 +216,9 @@ pub fn find(name: &str) -> Option<&'static Builtin> {
 /// [`Preset::full`] for the closing numbers; fields are public to tune.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Preset {
-    /// Latent sizes (those above the data's dimension are dropped).
+    /// Latent sizes (those above the data's dimension are dropped, except
+    /// by studies that compare over-complete codes: see
+    /// [`Builtin::own_latents`]).
     pub latents: Vec<usize>,
     /// Seeds.
     pub seeds: Vec<u64>,

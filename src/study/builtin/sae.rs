@@ -5,41 +5,119 @@
 //! reference.
 //!
 //! On one train/test split (20% test, seeded), per latent size of the
-//! preset (over-complete sizes above the data's width are kept: PCA then
-//! uses all `d` components) and seed, the variants below train with Adam
-//! at the preset's learning rate (one rate for all, no grid: the variants
-//! differ in their code, not their tuning), a unit-norm decoder, the
-//! pre-encoder bias at the training rows' geometric median, early stopping
-//! on 20% of the training rows and dead latents tracked over a window of
-//! one pass over the training rows:
+//! preset (ascending) and seed, the variants below train with Adam at the preset's
+//! learning rate (one rate for all, no grid: the variants differ in their
+//! code, not their tuning), a unit-norm decoder, the pre-encoder bias at the
+//! training rows' geometric median, early stopping on 20% of the training
+//! rows and dead latents tracked over a window of one pass over the
+//! training rows:
 //!
 //! - `sae_tied_topk`, `sae_untied_topk`, `sae_untied_tied_init_topk`: TopK
-//!   with `k_active = max(1, latent / 4)`, tied, untied (independent
-//!   decoder draw) and untied from the tied initialisation;
-//! - `sae_tied_l1`: tied ReLU with the preset's largest L1 weight instead of
-//!   TopK;
+//!   with `k_active = max(1, latent / 4)` ([`k_active`]), tied, untied
+//!   (independent decoder draw) and untied from the tied initialisation;
+//! - `sae_tied_l1`: tied ReLU with an L1 weight chosen per latent size (see
+//!   below) instead of TopK;
 //! - `sae_tied_topk_auxk`, `sae_untied_topk_auxk`: the TopK models with AuxK
 //!   (`k_aux = max(1, latent / 2)`, `α = 1/32`).
 //!
-//! Frame: the results columns, then `l0` (mean active latents per test
-//! row), `fvu` (test MSE over the test rows' total variance),
+//! # Latent sizes
+//! The study compares under- and over-complete codes, so sizes above the
+//! data's width `d` are kept (PCA then uses all `d` components). When the
+//! caller gives no sizes (the report without `--latent`), they come from
+//! [`default_latents`]: three powers of two, log-spaced from
+//! `min(32, d/4)` to `min(1024, 4d)` (mnist10k, `d = 784`: 32, 256, 1024;
+//! digits, `d = 64`: 16, 64, 256). Why: one clearly under-complete size
+//! where PCA is a fair reference, one near the width, one over-complete
+//! size as in SAE practice, capped at 1024 so the largest run stays within
+//! the time of a report on two cores.
+//!
+//! # Epoch cap
+//! An epoch costs about `6 n d k` flops (`n` fitting rows), so a 1024-wide
+//! model on mnist10k costs 30 times a 32-wide one per epoch. Every run gets
+//! at most [`epoch_cap`] epochs: the preset's cap, lowered so that
+//! `epochs · n · d · k` stays within [`WORK_PER_RUN`] (at least
+//! [`MIN_EPOCHS`]). On mnist10k (3,840 fitting rows) that is 38 epochs at
+//! k = 1024, 155 at 256 and the preset's cap at 32: at about 0.2 s per
+//! 1024-wide epoch, 21 runs per size (3 seeds x 6 variants and 3 more L1
+//! trials) cost at most about 3 minutes at each of the two large sizes,
+//! which keeps the whole `report --study sae --dataset mnist10k` within
+//! 15 minutes on two cores (an estimate from the flop count). Early stopping ends most small runs before their cap; a run that
+//! reaches it has `stop_reason = max_epochs` (not converged), and a finding
+//! counts those runs per size.
+//!
+//! # L1 weight
+//! The loss is `Σ(x̂ − x)² / (N d) + λ Σ|h| / N`: for a ReLU unit with a
+//! unit-norm decoder direction `w`, the L1 term pays for itself only when
+//! the unit's projection of the residual exceeds `τ = λ d / 2` (the
+//! derivative of the loss in `h`). So the weights are written as thresholds
+//! relative to the data's scale: `λ = 2 f s / d`, with `s` the root mean
+//! squared distance of the training rows to their mean and `f` in
+//! [`L1_THRESHOLDS`] (1/512 to 1/8, ×4 apart) ([`l1_grid`]). A fixed `λ`
+//! would mean different things on different data: the preset's largest,
+//! 1e-2, is `f ≈ 0.5` on mnist10k, which switches every unit off (FVU ≈ 1).
+//! Per latent size, the first seed trains once per grid weight, and the
+//! weight whose L0 on the training rows is nearest the TopK variants'
+//! `k_active` is kept ([`pick_l1`]; ties to the smaller weight), so L1 and
+//! TopK are compared at about the same sparsity; that run is the first
+//! seed's row and the other seeds train at the same weight. The test rows
+//! play no part in the choice.
+//!
+//! # Frame
+//! The results columns, then `l0` (mean active latents per test row),
+//! `fvu` (test MSE over the test rows' total variance),
 //! `dead_fraction_train` (the windowed training-time dead fraction at the
 //! end of training; the results column `dead_fraction` counts units
 //! constant over the test rows) and `decoder_encoder_cosine` (mean over
-//! latents, untied models only). PCA rows have `l0 = k`, and nulls for the
-//! training-only columns.
+//! latents, untied models only). PCA rows have `l0 = min(k, d)`, and nulls
+//! for the training-only columns.
+//!
+//! # Figures
+//! [`output`] also returns the report's charts, all computed here from the
+//! runs: the L0/FVU trade-off per variant (medians over seeds per latent
+//! size, from the frame: [`pareto_by_latent`]), the training-time dead
+//! fraction over epochs of the TopK variants (first seed, largest size),
+//! the L1 weight choice (training L0 against λ per size) and, for image
+//! data, the first 16 decoder directions of every variant beside PCA's
+//! components (first seed, largest size).
 
-use super::{Preset, RunOptions, median, missing, sample, sig};
+use super::{Output, Preset, RunOptions, median, missing, rows, sample, sig};
 use crate::data::{Dataset, train_test_split};
 use crate::error::{Error, Result};
 use crate::linalg::Pca;
 use crate::model::{Activation, Autoencoder, AutoencoderSpec, BiasMode, Init, PreBiasInit};
 use crate::model::{LossConfig, fvu, l0};
-use crate::study::{Row, rows_to_frame};
-use crate::train::{DeadLatents, EarlyStopping, Progress, StopReason, TrainConfig, Trainer};
+use crate::study::artifacts::decoder_filters;
+use crate::study::{Curves, Figures, Line, Row, Tiles, rows_to_frame};
+use crate::train::{
+    DeadLatents, EarlyStopping, History, Progress, StopReason, TrainConfig, Trainer,
+};
 use nalgebra::DMatrix;
 use polars::prelude::{Column, DataFrame};
+use std::collections::BTreeMap;
 use std::time::Instant;
+
+/// Largest default latent size: the over-complete end of
+/// [`default_latents`].
+pub const MAX_DEFAULT_LATENT: usize = 1024;
+/// Smallest default latent size at most this (under-complete end).
+pub const MIN_DEFAULT_LATENT: usize = 32;
+/// `epochs · n_fit · d · k` allowed per run (see [`epoch_cap`]).
+pub const WORK_PER_RUN: f64 = 1.2e11;
+/// The fewest epochs [`epoch_cap`] lowers a cap to.
+pub const MIN_EPOCHS: usize = 10;
+/// L1 thresholds `f` relative to the data's scale (see [`l1_grid`]).
+pub const L1_THRESHOLDS: [f64; 4] = [1.0 / 512.0, 1.0 / 128.0, 1.0 / 32.0, 1.0 / 8.0];
+/// Decoder directions shown per variant in the atoms chart.
+pub const ATOMS: usize = 16;
+
+/// Section ids of the study's charts.
+pub const PARETO_ID: &str = "sae-pareto";
+/// See [`PARETO_ID`].
+pub const DEAD_ID: &str = "sae-dead-latents";
+/// See [`PARETO_ID`].
+pub const L1_ID: &str = "sae-l1-weight";
+/// See [`PARETO_ID`].
+pub const ATOMS_ID: &str = "sae-atoms";
 
 /// One trained variant of the study.
 #[derive(Clone, Copy, Debug)]
@@ -49,6 +127,9 @@ struct Variant {
     tied_init: bool,
     top_k: bool,
     auxk: bool,
+    /// Palette index in the charts: a model and its AuxK twin share it
+    /// (the twin is dashed).
+    color: usize,
 }
 
 const VARIANTS: [Variant; 6] = [
@@ -58,6 +139,7 @@ const VARIANTS: [Variant; 6] = [
         tied_init: false,
         top_k: true,
         auxk: false,
+        color: 1,
     },
     Variant {
         name: "sae_untied_topk",
@@ -65,6 +147,7 @@ const VARIANTS: [Variant; 6] = [
         tied_init: false,
         top_k: true,
         auxk: false,
+        color: 2,
     },
     Variant {
         name: "sae_untied_tied_init_topk",
@@ -72,6 +155,7 @@ const VARIANTS: [Variant; 6] = [
         tied_init: true,
         top_k: true,
         auxk: false,
+        color: 3,
     },
     Variant {
         name: "sae_tied_l1",
@@ -79,6 +163,7 @@ const VARIANTS: [Variant; 6] = [
         tied_init: false,
         top_k: false,
         auxk: false,
+        color: 4,
     },
     Variant {
         name: "sae_tied_topk_auxk",
@@ -86,6 +171,7 @@ const VARIANTS: [Variant; 6] = [
         tied_init: false,
         top_k: true,
         auxk: true,
+        color: 1,
     },
     Variant {
         name: "sae_untied_topk_auxk",
@@ -93,8 +179,90 @@ const VARIANTS: [Variant; 6] = [
         tied_init: false,
         top_k: true,
         auxk: true,
+        color: 2,
     },
 ];
+
+/// The name of the L1 variant.
+pub const L1_VARIANT: &str = "sae_tied_l1";
+/// Its position in [`VARIANTS`].
+const L1_INDEX: usize = 3;
+const _: () = assert!(!VARIANTS[L1_INDEX].top_k && !VARIANTS[L1_INDEX].auxk);
+
+/// `(palette index, dashed)` of a model's line: PCA is 0.
+fn style(model: &str) -> (usize, bool) {
+    VARIANTS
+        .iter()
+        .find(|v| v.name == model)
+        .map_or((0, false), |v| (v.color, v.auxk))
+}
+
+/// The default latent sizes for data of width `d`: the powers of two
+/// `lo = min(32, 2^⌊log2(d/4)⌋)`, `hi = min(1024, 2^⌊log2(4d)⌋)` and the
+/// one halfway between them in log scale (ties rounded up), distinct and
+/// ascending. mnist10k (784): 32, 256, 1024; digits (64): 16, 64, 256.
+pub fn default_latents(d: usize) -> Vec<usize> {
+    let floor_log2 = |n: usize| (usize::BITS - 1 - n.max(1).leading_zeros()) as usize;
+    let lo = floor_log2(d / 4).min(floor_log2(MIN_DEFAULT_LATENT));
+    let hi = floor_log2(d.saturating_mul(4)).min(floor_log2(MAX_DEFAULT_LATENT));
+    let mid = (lo + hi).div_ceil(2);
+    let mut v = vec![1 << lo, 1 << mid, 1 << hi];
+    v.dedup();
+    v
+}
+
+/// TopK's active latents at latent size `k`: `max(1, k / 4)`.
+pub fn k_active(k: usize) -> usize {
+    (k / 4).max(1)
+}
+
+/// The epoch cap of a run at latent size `k` on `n_fit` fitting rows of
+/// width `d`: the preset's `cap`, lowered to `⌊WORK_PER_RUN / (n_fit d k)⌋`
+/// when that is smaller, but never below [`MIN_EPOCHS`] (nor above `cap`).
+pub fn epoch_cap(cap: usize, n_fit: usize, d: usize, k: usize) -> usize {
+    let work = (n_fit.max(1) as f64) * (d.max(1) as f64) * (k.max(1) as f64);
+    let by_work = (WORK_PER_RUN / work).floor() as usize;
+    by_work.max(MIN_EPOCHS).min(cap)
+}
+
+/// The L1 weights tried: `λ = 2 f s / d` for `f` in [`L1_THRESHOLDS`],
+/// `s` the root mean squared distance of the rows of `x` to their mean
+/// (the square root of the total variance) and `d` the width: the
+/// residual projection a unit must exceed to pay for its L1 term is
+/// `f s`.
+pub fn l1_grid(x: &DMatrix<f32>) -> Vec<f64> {
+    let (n, d) = x.shape();
+    if n == 0 || d == 0 {
+        return Vec::new();
+    }
+    let mut total = 0.0;
+    for j in 0..d {
+        let col = x.column(j);
+        let mean = col.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
+        total += col.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n as f64;
+    }
+    let s = total.sqrt();
+    L1_THRESHOLDS
+        .iter()
+        .map(|f| 2.0 * f * s / d as f64)
+        .collect()
+}
+
+/// The rule that picks the L1 weight: of `(weight, L0)` trials, the weight
+/// whose L0 is nearest `target` (TopK's `k_active`); ties go to the
+/// smaller weight. `None` if there is no trial with a finite L0.
+pub fn pick_l1(trials: &[(f64, f64)], target: f64) -> Option<f64> {
+    trials
+        .iter()
+        .filter(|(w, l)| w.is_finite() && l.is_finite())
+        .min_by(|a, b| {
+            (a.1 - target)
+                .abs()
+                .total_cmp(&(b.1 - target).abs())
+                .then(a.0.total_cmp(&b.0))
+        })
+        .map(|t| t.0)
+}
 
 /// The extra measurements of one row.
 struct Extra {
@@ -119,28 +287,51 @@ fn dead_and_sparsity(code: &DMatrix<f32>) -> (f64, f64) {
     (constant as f64 / r as f64, zeros as f64 / (n * r) as f64)
 }
 
-/// Runs the study to its frame.
-pub fn run(ds: &Dataset, preset: &Preset, _opts: &RunOptions) -> Result<DataFrame> {
+/// Runs the study to its frame (see [`output`] for its charts too).
+///
+/// # Errors
+/// No latent size, data too small to split, a training error.
+pub fn run(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<DataFrame> {
+    Ok(output(ds, preset, opts)?.frame)
+}
+
+/// What the first seed's runs at the largest size leave for the charts.
+#[derive(Default)]
+struct Shown {
+    /// `(variant, (epoch, dead fraction) points)` of the TopK variants.
+    dead: Vec<(Variant, Vec<(f64, f64)>)>,
+    /// `(label, atoms, how many of them never fired on the test rows)`.
+    atoms: Vec<(String, Vec<Vec<f64>>, Option<usize>)>,
+}
+
+/// Runs the study to its frame and the data of its charts (the module
+/// docs list them).
+///
+/// # Errors
+/// As [`run`].
+pub fn output(ds: &Dataset, preset: &Preset, _opts: &RunOptions) -> Result<Output> {
     let data = sample(ds, preset)?;
     let (train, test) = train_test_split(&data, 0.2, 0)?;
     let (xtr, xte) = (train.x_as::<f32>(), test.x_as::<f32>());
     let d = data.n_features();
-    let latents: Vec<usize> = preset.latents.iter().copied().filter(|&k| k >= 1).collect();
-    if latents.is_empty() {
+    let mut latents: Vec<usize> = preset.latents.iter().copied().filter(|&k| k >= 1).collect();
+    latents.sort_unstable();
+    latents.dedup();
+    let (Some(&first_seed), Some(&shown_k)) = (preset.seeds.first(), latents.iter().max()) else {
         return Err(Error::config(
             "latents",
-            "the sae study needs a latent size",
+            "the sae study needs a latent size and a seed",
         ));
-    }
-    let l1 = preset
-        .sparsity_weights
-        .iter()
-        .copied()
-        .fold(0.0f64, f64::max)
-        .max(1e-3);
+    };
+    let grid = l1_grid(&xtr);
+    let n_fit = xtr.nrows() - preset.protocol().validation_rows(xtr.nrows());
     let mut rows = Vec::new();
     let mut extras = Vec::new();
+    let mut shown = Shown::default();
+    // Per latent size: the (weight, training L0) trials and the choice.
+    let mut l1_trials: Vec<L1Choice> = Vec::new();
     for &k in &latents {
+        let cap = epoch_cap(preset.epochs, n_fit, d, k);
         let kp = k.min(d).min(xtr.nrows());
         let t0 = Instant::now();
         let pca = Pca::count(kp).fit(&xtr)?;
@@ -148,7 +339,38 @@ pub fn run(ds: &Dataset, preset: &Preset, _opts: &RunOptions) -> Result<DataFram
         let pca_rec = pca.reconstruct(&xte)?;
         let pca_test = mse(&xte, &pca_rec);
         let pca_train = mse(&xtr, &pca.reconstruct(&xtr)?);
-        for &seed in &preset.seeds {
+        let pca_fvu = fvu(&xte, &pca_rec)?;
+        if k == shown_k {
+            let c = pca.components();
+            let atoms = (0..c.nrows().min(ATOMS))
+                .map(|i| c.row(i).iter().map(|&v| v as f64).collect())
+                .collect();
+            shown.atoms.push(("pca".into(), atoms, None));
+        }
+        // The L1 weight, from the first seed's runs over the grid.
+        let l1_variant = VARIANTS[L1_INDEX];
+        let mut trials = Vec::with_capacity(grid.len());
+        let mut kept: Option<(f64, Trained)> = None;
+        for &w in &grid {
+            let t = train_variant(l1_variant, k, first_seed, preset, w, cap, &data, &xtr, &xte)?;
+            let l0_train = l0(&t.model.encode(&xtr)?)?;
+            trials.push((w, l0_train));
+            if pick_l1(&trials, k_active(k) as f64) == Some(w) {
+                kept = Some((w, t));
+            }
+        }
+        let Some((l1, first_l1)) = kept else {
+            return Err(Error::Numerical(format!(
+                "sae: no L1 weight trained to a finite L0 at latent size {k}"
+            )));
+        };
+        l1_trials.push(L1Choice {
+            latent: k,
+            trials,
+            weight: l1,
+        });
+        let mut first_l1 = Some(first_l1);
+        for (si, &seed) in preset.seeds.iter().enumerate() {
             rows.push(Row {
                 dataset: data.name().to_string(),
                 model: "pca".into(),
@@ -179,13 +401,37 @@ pub fn run(ds: &Dataset, preset: &Preset, _opts: &RunOptions) -> Result<DataFram
             });
             extras.push(Extra {
                 l0: kp as f64,
-                fvu: fvu(&xte, &pca_rec)?,
+                fvu: pca_fvu,
                 dead_train: None,
                 cosine: None,
             });
             for v in VARIANTS {
-                let (row, extra) = train_variant(v, k, seed, preset, l1, &data, &xtr, &xte)?;
-                let mut row = row;
+                // The first seed's L1 run is the one the weight was chosen by.
+                let t = match first_l1.take_if(|_| !v.top_k && si == 0) {
+                    Some(t) => t,
+                    None => train_variant(v, k, seed, preset, l1, cap, &data, &xtr, &xte)?,
+                };
+                if si == 0 && k == shown_k {
+                    if v.top_k {
+                        let points = t
+                            .history
+                            .epochs
+                            .iter()
+                            .filter_map(|r| r.dead_fraction.map(|f| (r.epoch as f64, f)))
+                            .collect();
+                        shown.dead.push((v, points));
+                    }
+                    let filters = decoder_filters(&t.model.layers()[0]);
+                    let m = filters.nrows().min(ATOMS);
+                    let atoms = (0..m).map(|i| filters.row(i).iter().copied().collect());
+                    let silent = (0..m)
+                        .filter(|&j| t.test_code.column(j).iter().all(|&h| h == 0.0))
+                        .count();
+                    shown
+                        .atoms
+                        .push((v.name.to_string(), atoms.collect(), Some(silent)));
+                }
+                let mut row = t.row;
                 row.pca_test_mse = pca_test;
                 // PCA is exact when k reaches the data's rank: then the
                 // ratio is +inf (1 if the model is exact too), never NaN.
@@ -197,7 +443,7 @@ pub fn run(ds: &Dataset, preset: &Preset, _opts: &RunOptions) -> Result<DataFram
                     f64::INFINITY
                 };
                 rows.push(row);
-                extras.push(extra);
+                extras.push(t.extra);
             }
         }
     }
@@ -209,7 +455,16 @@ pub fn run(ds: &Dataset, preset: &Preset, _opts: &RunOptions) -> Result<DataFram
     df.with_column(col("fvu", &|e| Some(e.fvu)))?;
     df.with_column(col("dead_fraction_train", &|e| e.dead_train))?;
     df.with_column(col("decoder_encoder_cosine", &|e| e.cosine))?;
-    Ok(df)
+    let mut figures = Figures::default();
+    figures.curves.push(pareto_chart(&df, d)?);
+    figures
+        .curves
+        .push(dead_chart(&shown.dead, shown_k, first_seed, xtr.nrows()));
+    figures.curves.push(l1_chart(&l1_trials, &xtr));
+    if let Some(shape) = ds.image_shape().filter(|(h, w)| h * w == d) {
+        figures.tiles.push(atoms_tiles(shown.atoms, shape, shown_k));
+    }
+    Ok(Output { frame: df, figures })
 }
 
 fn mse(x: &DMatrix<f32>, xh: &DMatrix<f32>) -> f64 {
@@ -221,6 +476,23 @@ fn mse(x: &DMatrix<f32>, xh: &DMatrix<f32>) -> f64 {
     s / x.len().max(1) as f64
 }
 
+/// The L1 weight chosen at one latent size, from its trials.
+struct L1Choice {
+    latent: usize,
+    /// `(weight, L0 on the training rows)`, in grid order.
+    trials: Vec<(f64, f64)>,
+    weight: f64,
+}
+
+/// One trained variant: its row and extras, and what the charts read.
+struct Trained {
+    row: Row,
+    extra: Extra,
+    model: Autoencoder<f32>,
+    history: History,
+    test_code: DMatrix<f32>,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn train_variant(
     v: Variant,
@@ -228,14 +500,14 @@ fn train_variant(
     seed: u64,
     preset: &Preset,
     l1: f64,
+    epochs: usize,
     data: &Dataset,
     xtr: &DMatrix<f32>,
     xte: &DMatrix<f32>,
-) -> Result<(Row, Extra)> {
+) -> Result<Trained> {
     let d = xtr.ncols();
-    let k_active = (k / 4).max(1);
     let act = if v.top_k {
-        Activation::TopK { k: k_active }
+        Activation::TopK { k: k_active(k) }
     } else {
         Activation::Relu
     };
@@ -262,6 +534,7 @@ fn train_variant(
     };
     let mut cfg: TrainConfig = preset
         .adam()
+        .epochs(epochs)
         .loss(loss)
         .seed(seed)
         .progress(Progress::Silent)
@@ -325,7 +598,279 @@ fn train_variant(
         dead_train: last.and_then(|r| r.dead_fraction),
         cosine: m.mean_decoder_encoder_cosine(),
     };
-    Ok((row, extra))
+    Ok(Trained {
+        row,
+        extra,
+        history: out.history,
+        model: out.model,
+        test_code: code,
+    })
+}
+
+/// A frame row with its `l0` and `fvu`.
+type FramePoint = (Row, Option<f64>, Option<f64>);
+
+/// The frame's model, latent, `l0` and `fvu` columns, row by row.
+fn frame_points(df: &DataFrame) -> Result<Vec<FramePoint>> {
+    let get = |name: &str| -> Result<Vec<Option<f64>>> {
+        Ok(df
+            .column(name)
+            .map_err(|_| missing(name))?
+            .f64()
+            .map_err(|_| missing(name))?
+            .iter()
+            .collect())
+    };
+    let (l0s, fvus) = (get("l0")?, get("fvu")?);
+    Ok(rows(df)?
+        .into_iter()
+        .zip(l0s)
+        .zip(fvus)
+        .map(|((r, a), b)| (r, a, b))
+        .collect())
+}
+
+/// The models of the study in chart order: PCA, then the variants.
+fn model_names() -> impl Iterator<Item = &'static str> {
+    std::iter::once("pca").chain(VARIANTS.iter().map(|v| v.name))
+}
+
+/// One variant's medians at one latent size.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParetoAt {
+    /// The latent size.
+    pub latent: usize,
+    /// Median test L0 over seeds.
+    pub l0: f64,
+    /// Median test FVU over seeds.
+    pub fvu: f64,
+    /// Rows the medians are over.
+    pub seeds: usize,
+}
+
+/// Per model (PCA first, then study order), its medians over seeds of the
+/// test L0 and FVU at each latent size (ascending): the points of the
+/// Pareto chart. Models without rows are left out.
+pub fn pareto_by_latent(df: &DataFrame) -> Result<Vec<(String, Vec<ParetoAt>)>> {
+    let points = frame_points(df)?;
+    Ok(model_names()
+        .filter_map(|name| {
+            let mut by: BTreeMap<i64, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+            for (r, l, f) in &points {
+                if r.model == name
+                    && let (Some(l), Some(f)) = (l, f)
+                {
+                    let e = by.entry(r.latent).or_default();
+                    e.0.push(*l);
+                    e.1.push(*f);
+                }
+            }
+            let at: Vec<ParetoAt> = by
+                .into_iter()
+                .filter_map(|(k, (l, f))| {
+                    Some(ParetoAt {
+                        latent: k as usize,
+                        l0: median(&l)?,
+                        fvu: median(&f)?,
+                        seeds: l.len(),
+                    })
+                })
+                .collect();
+            (!at.is_empty()).then(|| (name.to_string(), at))
+        })
+        .collect())
+}
+
+/// The L0 / FVU chart: one line per model, one marker per latent size.
+fn pareto_chart(df: &DataFrame, d: usize) -> Result<Curves> {
+    let lines = pareto_by_latent(df)?;
+    let seeds = lines
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|a| a.seeds))
+        .max()
+        .unwrap_or(0);
+    let sizes: Vec<usize> = lines
+        .first()
+        .map(|(_, p)| p.iter().map(|a| a.latent).collect())
+        .unwrap_or_default();
+    let mut per_size = Vec::new();
+    for &k in &sizes {
+        let at = |name: &str| {
+            lines
+                .iter()
+                .find(|(n, _)| n == name)
+                .and_then(|(_, p)| p.iter().find(|a| a.latent == k))
+        };
+        let best = lines
+            .iter()
+            .filter(|(n, _)| n != "pca")
+            .filter_map(|(n, p)| p.iter().find(|a| a.latent == k).map(|a| (n, a)))
+            .min_by(|a, b| a.1.fvu.total_cmp(&b.1.fvu));
+        if let (Some((name, a)), Some(p)) = (best, at("pca")) {
+            per_size.push(format!(
+                "k = {k}: {name} (L0 {}, FVU {}) against PCA (L0 {}, FVU {})",
+                sig(a.l0),
+                sig(a.fvu),
+                sig(p.l0),
+                sig(p.fvu)
+            ));
+        }
+    }
+    let series: Vec<Line> = lines
+        .iter()
+        .map(|(name, p)| {
+            let (color, dashed) = style(name);
+            Line {
+                name: name.clone(),
+                points: p.iter().map(|a| (a.l0, a.fvu)).collect(),
+                color,
+                dashed,
+                markers: true,
+            }
+        })
+        .collect();
+    let log_x = series
+        .iter()
+        .flat_map(|l| l.points.iter())
+        .all(|&(x, _)| x > 0.0 && x.is_finite());
+    Ok(Curves {
+        id: PARETO_ID.into(),
+        title: "Sparsity against reconstruction (L0 vs FVU)".into(),
+        caption: format!(
+            "Each marker is one latent size ({}); its position is the median over {seeds} seed(s) of \
+             the test L0 (mean active latents per test row) and the test FVU (MSE over the test rows' \
+             variance). PCA's L0 is its component count, min(k, d = {d}). Lower and further left is \
+             better; AuxK twins are dashed in their base model's colour. The lowest-FVU SAE per size: {}.",
+            sizes
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            per_size.join("; ")
+        ),
+        x_label: "L0 (active latents per row)".into(),
+        y_label: "FVU (test)".into(),
+        log_x,
+        log_y: false,
+        series,
+    })
+}
+
+/// The dead fraction over epochs of the TopK variants.
+fn dead_chart(dead: &[(Variant, Vec<(f64, f64)>)], k: usize, seed: u64, window: usize) -> Curves {
+    let ends: Vec<String> = dead
+        .iter()
+        .filter_map(|(v, p)| {
+            p.last()
+                .map(|&(e, f)| format!("{} {} after {} epochs", v.name, sig(f), e))
+        })
+        .collect();
+    Curves {
+        id: DEAD_ID.into(),
+        title: format!("Dead latents during training (k = {k})"),
+        caption: format!(
+            "The fraction of latents that fired on none of the last {window} training samples (one \
+             pass over the training rows), at the end of each epoch of seed {seed}'s TopK runs at \
+             k = {k}. AuxK twins are dashed in their base model's colour: AuxK should keep theirs lower. \
+             At the last epoch: {}.",
+            ends.join(", ")
+        ),
+        x_label: "epoch".into(),
+        y_label: "dead fraction".into(),
+        log_x: false,
+        log_y: false,
+        series: dead
+            .iter()
+            .map(|(v, p)| Line {
+                name: v.name.into(),
+                points: p.clone(),
+                color: v.color,
+                dashed: v.auxk,
+                markers: false,
+            })
+            .collect(),
+    }
+}
+
+/// Training-row L0 against the L1 weight, one line per latent size.
+fn l1_chart(trials: &[L1Choice], x: &DMatrix<f32>) -> Curves {
+    let chosen: Vec<String> = trials
+        .iter()
+        .map(|c| {
+            let l = c
+                .trials
+                .iter()
+                .find(|p| p.0 == c.weight)
+                .map_or(f64::NAN, |p| p.1);
+            format!(
+                "k = {}: λ = {} (training L0 {}, target {})",
+                c.latent,
+                sig(c.weight),
+                sig(l),
+                k_active(c.latent)
+            )
+        })
+        .collect();
+    let grid = l1_grid(x);
+    let series: Vec<Line> = trials
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Line {
+            name: format!("k = {}", c.latent),
+            points: c.trials.clone(),
+            color: i,
+            dashed: false,
+            markers: true,
+        })
+        .collect();
+    let log_x = grid.iter().all(|&w| w > 0.0 && w.is_finite());
+    Curves {
+        id: L1_ID.into(),
+        title: "Choosing the L1 weight".into(),
+        caption: format!(
+            "The L1 variant's mean active latents on the training rows (first seed) for each weight \
+             tried, λ = 2 f s / d with f in {{{}}} (s the RMS distance of the training rows to \
+             their mean, d the width: λ = {}). Per size the weight whose L0 is nearest TopK's k/4 \
+             is kept, ties to the smaller: {}.",
+            L1_THRESHOLDS
+                .iter()
+                .map(|f| format!("1/{}", (1.0 / f).round()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            grid.iter().map(|w| sig(*w)).collect::<Vec<_>>().join(", "),
+            chosen.join("; ")
+        ),
+        x_label: "L1 weight λ".into(),
+        y_label: "L0 on the training rows".into(),
+        log_x,
+        log_y: false,
+        series,
+    }
+}
+
+/// The first decoder directions of every model as image tiles.
+fn atoms_tiles(
+    atoms: Vec<(String, Vec<Vec<f64>>, Option<usize>)>,
+    shape: (usize, usize),
+    k: usize,
+) -> Tiles {
+    let silent: Vec<String> = atoms
+        .iter()
+        .filter_map(|(n, a, s)| s.map(|s| format!("{n} {s} of {}", a.len())))
+        .collect();
+    Tiles {
+        id: ATOMS_ID.into(),
+        title: format!("Dictionary atoms (k = {k})"),
+        caption: format!(
+            "The first {ATOMS} decoder directions (unit norm; rows of W when tied, columns of W_dec \
+             when untied) of each variant's first-seed run at k = {k}, under PCA's top components. \
+             Directions that never fired on the test rows keep their initial draw and look like \
+             noise; of those shown: {}.",
+            silent.join(", ")
+        ),
+        shape,
+        rows: atoms.into_iter().map(|(n, a, _)| (n, a)).collect(),
+    }
 }
 
 /// One variant's point of the L0 / FVU trade-off.
@@ -362,8 +907,7 @@ pub fn pareto(df: &DataFrame) -> Result<Vec<ParetoPoint>> {
         .map(|s| s.map(str::to_string))
         .collect();
     let (l0s, fvus, deads) = (get("l0")?, get("fvu")?, get("dead_fraction_train")?);
-    let names = std::iter::once("pca").chain(VARIANTS.iter().map(|v| v.name));
-    Ok(names
+    Ok(model_names()
         .filter_map(|name| {
             let pick = |col: &[Option<f64>]| -> Vec<f64> {
                 models
@@ -384,7 +928,9 @@ pub fn pareto(df: &DataFrame) -> Result<Vec<ParetoPoint>> {
 }
 
 /// Findings: the L0/FVU/dead-fraction table in one sentence per variant,
-/// and whether AuxK lowered the dead fraction of the tied TopK model.
+/// whether AuxK lowered the dead fraction of the tied TopK model, the L1
+/// weight chosen per latent size, and how many runs stopped at their epoch
+/// cap (not converged).
 pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
     let p = pareto(df)?;
     if p.len() < 2 {
@@ -420,6 +966,70 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
             },
             sig(a),
             sig(b)
+        ));
+    }
+    let points = frame_points(df)?;
+    // The L1 weight per latent size, and the L0 it reached.
+    let mut l1: BTreeMap<i64, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    for (r, l, _) in &points {
+        if r.model == L1_VARIANT {
+            let e = l1.entry(r.latent).or_default();
+            if !e.0.contains(&r.sparsity_weight) {
+                e.0.push(r.sparsity_weight);
+            }
+            e.1.extend(*l);
+        }
+    }
+    if !l1.is_empty() {
+        let parts: Vec<String> = l1
+            .iter()
+            .map(|(k, (w, l))| {
+                let ws: Vec<String> = w.iter().map(|w| sig(*w)).collect();
+                format!(
+                    "k = {k}: λ = {}, median test L0 {} (TopK {})",
+                    ws.join(" / "),
+                    median(l).map_or_else(|| sig(f64::NAN), sig),
+                    k_active(*k as usize)
+                )
+            })
+            .collect();
+        out.push(format!(
+            "{L1_VARIANT}'s L1 weight, chosen per size as the one whose training L0 is nearest TopK's: {}.",
+            parts.join("; ")
+        ));
+    }
+    // Runs that ended at their epoch cap.
+    let trained: Vec<&Row> = points
+        .iter()
+        .map(|(r, _, _)| r)
+        .filter(|r| r.model != "pca")
+        .collect();
+    let mut capped: BTreeMap<i64, (usize, usize, i64)> = BTreeMap::new();
+    for r in &trained {
+        let e = capped.entry(r.latent).or_default();
+        e.1 += 1;
+        if r.stop_reason == "max_epochs" {
+            e.0 += 1;
+            e.2 = e.2.max(r.epochs);
+        }
+    }
+    let n_capped: usize = capped.values().map(|e| e.0).sum();
+    if n_capped == 0 {
+        out.push(format!(
+            "All {} trained runs stopped on their validation loss before their epoch cap.",
+            trained.len()
+        ));
+    } else {
+        let parts: Vec<String> = capped
+            .iter()
+            .filter(|(_, e)| e.0 > 0)
+            .map(|(k, e)| format!("k = {k}: {} of {} at {} epochs", e.0, e.1, e.2))
+            .collect();
+        out.push(format!(
+            "{n_capped} of {} trained runs stopped at their epoch cap, not converged (their \
+             validation loss was still improving within the patience): {}.",
+            trained.len(),
+            parts.join("; ")
         ));
     }
     Ok(out)
