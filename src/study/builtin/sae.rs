@@ -1,4 +1,4 @@
-//! Study 9: sparse-autoencoder practice beside PCA and a truly tied model.
+//! Study 10: sparse-autoencoder practice beside PCA and a truly tied model.
 //! Claim (Gao et al. 2024; issue 17): TopK codes fix L0 directly, an
 //! untied model initialised as the tied one stays close to it, and the
 //! AuxK loss leaves fewer dead latents; PCA at the same k is the linear
@@ -29,7 +29,7 @@
 //! latents, untied models only). PCA rows have `l0 = k`, and nulls for the
 //! training-only columns.
 
-use super::{Preset, RunOptions, median, missing, sample, sig};
+use super::{Preset, RunOptions, median, missing, mse, sample, sig};
 use crate::data::{Dataset, train_test_split};
 use crate::error::{Error, Result};
 use crate::linalg::Pca;
@@ -210,15 +210,6 @@ pub fn run(ds: &Dataset, preset: &Preset, _opts: &RunOptions) -> Result<DataFram
     df.with_column(col("dead_fraction_train", &|e| e.dead_train))?;
     df.with_column(col("decoder_encoder_cosine", &|e| e.cosine))?;
     Ok(df)
-}
-
-fn mse(x: &DMatrix<f32>, xh: &DMatrix<f32>) -> f64 {
-    let s: f64 = x
-        .iter()
-        .zip(xh.iter())
-        .map(|(a, b)| (*a as f64 - *b as f64).powi(2))
-        .sum();
-    s / x.len().max(1) as f64
 }
 
 #[allow(clippy::too_many_arguments)]
