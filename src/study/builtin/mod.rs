@@ -12,11 +12,13 @@
 
 pub mod bias_modes;
 pub mod convergence;
+pub mod denoising;
 pub mod equal_budget;
 pub mod l2_directions;
 pub mod linear_pca;
 pub mod overfitting;
 pub mod param_counts;
+pub mod refinetti_goldt;
 pub mod sae;
 pub mod sparse;
 pub mod theory;
@@ -187,6 +189,20 @@ pub const REGISTRY: &[Builtin] = &[
         claim: "TopK vs L1, tied vs untied vs tied-initialised, AuxK vs dead latents, beside PCA (Gao et al. 2024)",
         source: Source::Frame(|d, p, o| sae::run(d, p, o).map(Output::from)),
         summary: sae::summary,
+    },
+    Builtin {
+        name: "refinetti_goldt",
+        title: "non-linear AE dynamics",
+        claim: "principal components are learned one after another, tied sigmoid AEs fail to learn, and ReLU AEs need trained biases (Refinetti & Goldt 2022)",
+        source: Source::Table(refinetti_goldt::output),
+        summary: theory::summary,
+    },
+    Builtin {
+        name: "denoising",
+        title: "tied denoising",
+        claim: "a tied denoising AE trades clean reconstruction for robustness to its noise, beside plain tied and PCA (Vincent et al. 2010)",
+        source: Source::Table(denoising::output),
+        summary: theory::summary,
     },
 ];
 
