@@ -824,3 +824,253 @@ fn alignment_curves_cover_every_method_and_size() {
     assert!(alignment_curves(&x, &[2], 0, 5).is_err());
     assert!(alignment_curves(&x, &[2], 10, 0).is_err());
 }
+
+// ---- Frozen biases, Refinetti & Goldt, denoising, the theory page ----
+
+/// A ReLU pair with separate biases whose biases start away from zero, so
+/// a trainer that moved them could not hide it.
+fn biased_relu(d: usize, k: usize, tied: bool) -> Autoencoder<f64> {
+    let spec = AutoencoderSpec::new(&[d, k])
+        .tied(tied)
+        .activation(Activation::Relu)
+        .bias(BiasMode::Separate);
+    let mut m = Autoencoder::<f64>::new(&spec, 3).unwrap();
+    let mut p = m.params_to_vec();
+    for slots in m.layout().layers() {
+        for (n, i) in slots.biases.clone().enumerate() {
+            p[i] = 0.1 + 0.01 * n as f64;
+        }
+    }
+    m.set_params(&p).unwrap();
+    m
+}
+
+fn bias_entries(m: &Autoencoder<f64>) -> Vec<u64> {
+    let p = m.params_to_vec();
+    m.layout()
+        .layers()
+        .iter()
+        .flat_map(|s| s.biases.clone())
+        .map(|i| p[i].to_bits())
+        .collect()
+}
+
+#[test]
+fn frozen_biases_stay_bit_identical_and_the_weights_train_as_without() {
+    let x = spiked(200, 8, &[3.0, 1.0], 7);
+    for tied in [true, false] {
+        for opt in [Optimizer::adam(), Optimizer::momentum(0.9)] {
+            let m = biased_relu(8, 3, tied);
+            let before = bias_entries(&m);
+            let cfg = TrainConfig::new()
+                .epochs(5)
+                .batch_size(32)
+                .optimizer(opt)
+                .learning_rate(1e-2)
+                .progress(Progress::Silent);
+            let frozen = Trainer::new(cfg.clone().freeze_biases(true))
+                .unwrap()
+                .fit(m.clone(), &x)
+                .unwrap()
+                .model;
+            assert_eq!(bias_entries(&frozen), before, "tied {tied}, {}", opt.name());
+            assert_ne!(frozen.params_to_vec(), m.params_to_vec(), "weights train");
+            let free = Trainer::new(cfg).unwrap().fit(m.clone(), &x).unwrap().model;
+            assert_ne!(
+                bias_entries(&free),
+                before,
+                "without the option biases train"
+            );
+        }
+    }
+    // One full-batch SGD step: the weights' update does not depend on
+    // whether the biases move in the same step, so both runs agree on them.
+    let m = biased_relu(8, 3, false);
+    let one = |freeze| {
+        Trainer::new(
+            TrainConfig::new()
+                .epochs(1)
+                .batch_size(200)
+                .optimizer(Optimizer::sgd())
+                .learning_rate(1e-2)
+                .freeze_biases(freeze)
+                .progress(Progress::Silent),
+        )
+        .unwrap()
+        .fit(m.clone(), &x)
+        .unwrap()
+        .model
+    };
+    let (a, b) = (one(true), one(false));
+    let weights = |m: &Autoencoder<f64>| {
+        let p = m.params_to_vec();
+        m.layout()
+            .layers()
+            .iter()
+            .flat_map(|s| {
+                std::iter::once(s.weight.clone())
+                    .chain(s.decoder_weight.clone())
+                    .flatten()
+            })
+            .map(|i| p[i].to_bits())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(weights(&a), weights(&b));
+    let err = TrainConfig::new()
+        .optimizer(Optimizer::lbfgs())
+        .freeze_biases(true)
+        .validate()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("freeze_biases"), "{err}");
+}
+
+#[test]
+fn direction_alignment_is_the_largest_squared_cosine_per_direction() {
+    use tiedae::model::theory::direction_alignment;
+    let mut rng = seeded(4);
+    let u = DMatrix::from_fn(3, 6, |_, _| rng.random_range(-1.0..1.0));
+    let mut w = DMatrix::from_fn(5, 6, |_, _| rng.random_range(-1.0..1.0));
+    w.row_mut(2).fill(0.0); // a dead unit counts as cosine 0
+    let got = direction_alignment(&u, &w).unwrap();
+    for (i, &g) in got.iter().enumerate() {
+        let mut best = 0.0f64;
+        for j in [0, 1, 3, 4] {
+            let (a, b) = (u.row(i), w.row(j));
+            let dot: f64 = a.iter().zip(b.iter()).map(|(p, q)| p * q).sum();
+            let na: f64 = a.iter().map(|p| p * p).sum::<f64>().sqrt();
+            let nb: f64 = b.iter().map(|p| p * p).sum::<f64>().sqrt();
+            best = best.max((dot / (na * nb)).powi(2));
+        }
+        assert!((g - best).abs() < 1e-12, "{i}: {g} vs {best}");
+    }
+    // A direction among the learned ones, up to sign and scale, gives 1.
+    let mut w2 = w.clone();
+    w2.set_row(2, &(u.row(1) * -3.0));
+    assert!((direction_alignment(&u, &w2).unwrap()[1] - 1.0).abs() < 1e-12);
+    // axis_alignment is mean(1 − ·) of it (on rows without zeros).
+    let w3 = w2.clone();
+    let da = direction_alignment(&u, &w3).unwrap();
+    let mean = da.iter().map(|a| 1.0 - a).sum::<f64>() / 3.0;
+    assert!((axis_alignment(&u, &w3).unwrap() - mean).abs() < 1e-12);
+}
+
+#[test]
+fn refinetti_goldt_tracking_is_deterministic_and_ends_at_the_models_alignment() {
+    use tiedae::model::theory::direction_alignment;
+    use tiedae::study::builtin::refinetti_goldt::{Variant, track, variants};
+    let s = SpikedCovariance::new(300, 10, vec![6.0, 2.0], 0.3, 2)
+        .generate()
+        .unwrap();
+    let x = s.dataset.x().clone();
+    assert_eq!(variants().len(), 8);
+    let v = Variant {
+        tied: false,
+        activation: Activation::Relu,
+        frozen_bias: true,
+    };
+    let a = track(&x, &s.basis, v, 0.05, 6, 1).unwrap();
+    let b = track(&x, &s.basis, v, 0.05, 6, 1).unwrap();
+    assert_eq!(a.alignment, b.alignment, "same seed, same curve");
+    assert_eq!(a.alignment.len(), 6);
+    let dec = a.model.layers()[0].decoder_weight().transpose();
+    assert_eq!(a.alignment[5], direction_alignment(&s.basis, &dec).unwrap());
+    assert!(
+        a.model.layers()[0]
+            .biases()
+            .encoder()
+            .unwrap()
+            .iter()
+            .all(|&b| b == 0.0)
+    );
+}
+
+#[test]
+fn the_denoising_studys_pca_line_is_pcas_test_mse_and_its_figures_are_complete() {
+    use tiedae::study::builtin::{Preset, denoising};
+    let ds = tiedae::data::Dataset::builtin("digits")
+        .unwrap()
+        .select_rows(&(0..300).collect::<Vec<_>>())
+        .unwrap();
+    let mut preset = Preset::quick();
+    preset.latents = vec![4];
+    preset.epochs = 3;
+    preset.max_rows = None;
+    let out = denoising::output(&ds, &preset).unwrap();
+    let (train, test) = tiedae::data::train_test_split(&ds, 0.2, 0).unwrap();
+    let pca = Pca::count(4).fit(train.x()).unwrap();
+    let rec = pca.reconstruct(test.x()).unwrap();
+    let want = (rec - test.x()).norm_squared() / test.x().len() as f64;
+    let clean = &out.figures.curves[0];
+    let line = clean.series.iter().find(|l| l.name == "PCA").unwrap();
+    for p in &line.points {
+        assert!((p.1 - want).abs() <= 1e-12 * want, "{} vs {want}", p.1);
+    }
+    let names: Vec<&str> = clean.series.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["masking", "Gaussian", "plain tied", "PCA"]);
+    assert_eq!(out.figures.curves[1].series.len(), 6);
+    let tiles = &out.figures.tiles[0];
+    assert_eq!(tiles.shape, (8, 8));
+    // Masking 0 (plain), 0.1, 0.25, 0.5, then Gaussian 0.1, 0.25, 0.5.
+    assert_eq!(tiles.rows.len(), 7);
+    assert!(
+        tiles
+            .rows
+            .iter()
+            .all(|(_, t)| t.len() == 4 && t[0].len() == 64)
+    );
+    assert_eq!(out.frame.height(), 4);
+    let cols: Vec<&str> = out
+        .frame
+        .get_column_names()
+        .iter()
+        .map(|n| n.as_str())
+        .collect();
+    assert_eq!(
+        cols,
+        ["paper", "claim", "formula", "measured", "tolerance", "pass"]
+    );
+}
+
+#[test]
+fn the_bao_chart_has_every_method_at_every_size() {
+    use tiedae::study::builtin::{Preset, theory};
+    let ds = tiedae::data::Dataset::builtin("digits")
+        .unwrap()
+        .select_rows(&(0..300).collect::<Vec<_>>())
+        .unwrap();
+    let mut preset = Preset::quick();
+    preset.max_rows = None;
+    let curves = theory::bao_figures(&ds, &preset).unwrap();
+    let ks: Vec<&str> = curves.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(
+        ks,
+        ["bao-alignment-k2", "bao-alignment-k4", "bao-alignment-k8"]
+    );
+    for c in &curves {
+        let names: Vec<&str> = c.series.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["uniform L2", "non-uniform L2", "RAG"]);
+        assert!(c.log_y);
+        for l in &c.series {
+            assert!(!l.points.is_empty());
+            assert!(l.points.iter().all(|p| p.1 > 0.0 && p.1 <= 1.0));
+            assert!(l.points.windows(2).all(|w| w[0].0 < w[1].0));
+        }
+        assert!(
+            c.caption.contains("Steps to axis alignment"),
+            "{}",
+            c.caption
+        );
+    }
+}
+
+#[test]
+fn the_theory_page_runs_claims_tables_of_the_registry() {
+    use tiedae::app::studies::{THEORY_PARTS, check_study_name};
+    use tiedae::study::builtin::{Source, find};
+    check_study_name("theory").unwrap();
+    for name in THEORY_PARTS {
+        let b = find(name).unwrap_or_else(|| panic!("{name} is not in the registry"));
+        assert!(matches!(b.source, Source::Table(_)), "{name}");
+    }
+}

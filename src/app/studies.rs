@@ -1,4 +1,5 @@
-//! Which study a report runs and how: the default comparison, or one
+//! Which study a report runs and how: the default comparison, the theory
+//! page ([`THEORY_PARTS`]: every claims table, stacked), or one
 //! built-in study of the [registry](crate::study::builtin::REGISTRY) by
 //! name, sized from the job's flags and run in slices so that progress
 //! shows between them.
@@ -28,6 +29,15 @@ pub const COMPARISON: &str = "comparison";
 /// The registry entries the default comparison runs, in order.
 pub const COMPARISON_PARTS: [&str; 3] = ["linear_pca", "equal_budget", "overfitting"];
 
+/// The study name whose page runs every theory study: the
+/// [theory](crate::study::builtin::theory) table's own claims, then
+/// [`THEORY_PARTS`]' others, stacked into one claims table.
+pub const THEORY: &str = "theory";
+
+/// The registry entries `--study theory` runs, in order. All are claims
+/// tables with the same columns, so their frames stack.
+pub const THEORY_PARTS: [&str; 3] = ["theory", "refinetti_goldt", "denoising"];
+
 /// Names `--study` accepts: [`COMPARISON`], then the
 /// [registry](crate::study::builtin::REGISTRY)'s.
 pub const STUDY_NAMES: [&str; REGISTRY.len() + 1] = study_names();
@@ -47,10 +57,10 @@ pub const DEFAULT_LATENT: [usize; 5] = [2, 4, 8, 16, 32];
 
 /// The registry entries the study `study` runs.
 fn parts(study: &str) -> Result<Vec<&'static Builtin>> {
-    let names: &[&str] = if study == COMPARISON {
-        &COMPARISON_PARTS
-    } else {
-        &[study]
+    let names: &[&str] = match study {
+        COMPARISON => &COMPARISON_PARTS,
+        THEORY => &THEORY_PARTS,
+        _ => &[study],
     };
     names
         .iter()
@@ -258,7 +268,7 @@ pub fn run_study(
     let results = if frames.len() == 1 {
         frames.pop().unwrap_or_default()
     } else {
-        stack(&frames)?
+        stack(&frames, tabular)?
     };
     let details = if all_detailed && !details.is_empty() {
         Some(merge_details(details, results.clone()))
@@ -347,9 +357,31 @@ fn run_in_slices(
     })
 }
 
-/// Stacks frames of the results columns (any extra columns dropped).
-fn stack(frames: &[DataFrame]) -> Result<DataFrame> {
-    let names: Vec<&str> = COLUMNS.iter().map(|(n, _)| *n).collect();
+/// Stacks frames of the results columns (any extra columns dropped), or,
+/// when `tables`, tables that share the first one's columns (the claims
+/// tables of `--study theory`); tables with other columns are an error.
+fn stack(frames: &[DataFrame], tables: bool) -> Result<DataFrame> {
+    let names: Vec<&str> = if tables {
+        let first = frames
+            .first()
+            .ok_or_else(|| Error::InvalidData("no study produced results".into()))?;
+        let names: Vec<&str> = first
+            .get_column_names()
+            .iter()
+            .map(|n| n.as_str())
+            .collect();
+        for f in frames {
+            let other: Vec<&str> = f.get_column_names().iter().map(|n| n.as_str()).collect();
+            if other != names {
+                return Err(Error::InvalidData(format!(
+                    "tables with columns {names:?} and {other:?} cannot share one page"
+                )));
+            }
+        }
+        names
+    } else {
+        COLUMNS.iter().map(|(n, _)| *n).collect()
+    };
     let mut out: Option<DataFrame> = None;
     for f in frames {
         let f = f.select(names.iter().copied())?;

@@ -441,6 +441,39 @@ pub fn axis_alignment(u: &DMatrix<f64>, w: &DMatrix<f64>) -> Result<f64> {
     Ok(total / u.nrows() as f64)
 }
 
+/// Per principal direction `u_i` (rows of `u`), the largest squared cosine
+/// `max_j cos²(u_i, w_j)` with a learned direction `w_j` (rows of `w`): 1
+/// when `u_i` is one of the learned directions up to sign and scale, 0 when
+/// it is orthogonal to all of them. Refinetti & Goldt (2022) follow this
+/// per direction over training, to see the principal components learned
+/// one after another; [`axis_alignment`] is `mean_i (1 − ·)` of it.
+///
+/// A zero learned direction (a unit whose weights are all 0) aligns with
+/// nothing and counts as cosine 0, so a dead unit lowers no one's maximum
+/// but cannot raise it either.
+///
+/// Errors on mismatched widths, empty or non-finite input, and a zero row
+/// of `u`.
+pub fn direction_alignment(u: &DMatrix<f64>, w: &DMatrix<f64>) -> Result<Vec<f64>> {
+    check_directions(u, w, "direction alignment")?;
+    let nu: Vec<f64> = u.row_iter().map(|r| r.norm()).collect();
+    if nu.iter().any(|&n| n <= 0.0) {
+        return Err(Error::InvalidData(
+            "direction alignment: a principal direction is zero".into(),
+        ));
+    }
+    let nw: Vec<f64> = w.row_iter().map(|r| r.norm()).collect();
+    let g = u * w.transpose();
+    Ok((0..u.nrows())
+        .map(|i| {
+            (0..w.nrows())
+                .filter(|&j| nw[j] > 0.0)
+                .map(|j| (g[(i, j)] / (nu[i] * nw[j])).powi(2).min(1.0))
+                .fold(0.0, f64::max)
+        })
+        .collect())
+}
+
 /// Bao et al.'s subspace distance `1 − tr(U Uᵀ Ŵ Ŵᵀ) / k` between the span
 /// of the `k` orthonormal rows of `u` and the row space of `w` (orthonormal
 /// basis `Ŵ`): 0 when the spans agree, whatever the basis. `u` must have

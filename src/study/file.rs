@@ -301,10 +301,11 @@ impl TrainingEntry {
             || c.corruption.is_some()
             || c.unit_norm_decoder
             || c.dead_latents.is_some()
+            || c.freeze_biases
         {
             return Err(Error::config(
                 "training",
-                "uses non-uniform L2, the rotation-augmented gradient, input corruption, a unit-norm decoder or dead-latent tracking, which study files do not express yet",
+                "uses non-uniform L2, the rotation-augmented gradient, input corruption, a unit-norm decoder, dead-latent tracking or frozen biases, which study files do not express yet",
             ));
         }
         Ok(TrainingEntry {

@@ -372,6 +372,19 @@ pub struct TrainConfig {
     /// optimizers only). Left out of files when off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dead_latents: Option<DeadLatents>,
+    /// Hold every bias at its initial value (zero, see
+    /// [`crate::model::BiasMode`]): the bias entries of each batch gradient
+    /// are zeroed before the update. Refinetti & Goldt (2022) find that
+    /// training the bias matters for ReLU autoencoders; this is the
+    /// untrained side of that comparison. Zeroing the gradient, rather than
+    /// skipping the entries, keeps every optimizer's state at zero there,
+    /// so SGD, momentum and Adam all leave the biases bit-identical (and
+    /// AdamW's decoupled decay never touches biases). The clipping norm is
+    /// of the full gradient, as without the option. Minibatch optimizers
+    /// only. Left out of files when off, so older configs and their
+    /// [`TrainConfig::result_hash`] are unchanged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub freeze_biases: bool,
 }
 
 impl Default for TrainConfig {
@@ -395,6 +408,7 @@ impl Default for TrainConfig {
             corruption: None,
             unit_norm_decoder: false,
             dead_latents: None,
+            freeze_biases: false,
         }
     }
 }
@@ -519,6 +533,13 @@ impl TrainConfig {
         self
     }
 
+    /// Holds every bias at its initial value (see
+    /// [`TrainConfig::freeze_biases`]).
+    pub fn freeze_biases(mut self, on: bool) -> Self {
+        self.freeze_biases = on;
+        self
+    }
+
     /// Validates and wraps the config in a [`super::Trainer`].
     pub fn build(self) -> Result<super::Trainer> {
         super::Trainer::new(self)
@@ -601,6 +622,12 @@ impl TrainConfig {
             return Err(Error::config(
                 "unit_norm_decoder",
                 "needs a minibatch optimizer: L-BFGS's line search is unconstrained",
+            ));
+        }
+        if self.freeze_biases && self.is_lbfgs() {
+            return Err(Error::config(
+                "freeze_biases",
+                "needs a minibatch optimizer: L-BFGS moves every parameter it is given",
             ));
         }
         if let Some(dl) = &self.dead_latents {

@@ -565,6 +565,12 @@ fn run_minibatch<T: Real>(
                     grad.scale(T::of(c / n));
                 }
             }
+            if cfg.freeze_biases {
+                let g = grad.as_mut_slice();
+                for slots in st.model.layout().layers() {
+                    g[slots.biases.clone()].fill(T::of(0.0));
+                }
+            }
             if cfg.rotation_augmented {
                 rotation::augment(&st.model, &xt, rows, grad.as_mut_slice());
             }

@@ -12,11 +12,13 @@
 
 pub mod bias_modes;
 pub mod convergence;
+pub mod denoising;
 pub mod equal_budget;
 pub mod l2_directions;
 pub mod linear_pca;
 pub mod overfitting;
 pub mod param_counts;
+pub mod refinetti_goldt;
 pub mod sae;
 pub mod sparse;
 pub mod theory;
@@ -28,6 +30,7 @@ use super::spec::{ModelKind, Precision, Study};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::train::{LbfgsConfig, Optimizer, TrainConfig};
+use nalgebra::DMatrix;
 use polars::prelude::DataFrame;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -193,7 +196,7 @@ pub const REGISTRY: &[Builtin] = &[
         name: "theory",
         title: "theory of linear AEs",
         claim: "the closed forms and recoveries of Kunin et al. 2019, Plaut 2018, Bao et al. 2020 and Vincent et al. 2010, claim by claim",
-        source: Source::Table(|d, p| theory::run(d, p).map(Output::from)),
+        source: Source::Table(theory::output),
         summary: theory::summary,
         own_latents: None,
     },
@@ -204,6 +207,22 @@ pub const REGISTRY: &[Builtin] = &[
         source: Source::Frame(sae::output),
         summary: sae::summary,
         own_latents: Some(sae::default_latents),
+    },
+    Builtin {
+        name: "refinetti_goldt",
+        title: "non-linear AE dynamics",
+        claim: "principal components are learned one after another, tied sigmoid AEs fail to learn, and ReLU AEs need trained biases (Refinetti & Goldt 2022)",
+        source: Source::Table(refinetti_goldt::output),
+        summary: theory::summary,
+        own_latents: None,
+    },
+    Builtin {
+        name: "denoising",
+        title: "tied denoising",
+        claim: "a tied denoising AE trades clean reconstruction for robustness to its noise, beside plain tied and PCA (Vincent et al. 2010)",
+        source: Source::Table(denoising::output),
+        summary: theory::summary,
+        own_latents: None,
     },
 ];
 
@@ -399,6 +418,17 @@ pub(crate) fn base(name: &str, ds: Arc<Dataset>, preset: &Preset, opts: &RunOpti
 /// Rows of a results frame (its first [`super::COLUMNS`]).
 pub(crate) fn rows(df: &DataFrame) -> Result<Vec<Row>> {
     frame_to_rows(df)
+}
+
+/// Mean over all entries of `(x̂ − x)²`, accumulated in f64 (0 for an
+/// empty matrix): the test MSE of a reconstruction the study computed.
+pub(crate) fn mse<T: crate::real::Real>(x: &DMatrix<T>, xh: &DMatrix<T>) -> f64 {
+    let s: f64 = x
+        .iter()
+        .zip(xh.iter())
+        .map(|(a, b)| (a.f64() - b.f64()).powi(2))
+        .sum();
+    s / x.len().max(1) as f64
 }
 
 /// Median of a non-empty slice (NaN-free), or `None` if empty.

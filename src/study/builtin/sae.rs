@@ -1,4 +1,4 @@
-//! Study 9: sparse-autoencoder practice beside PCA and a truly tied model.
+//! Study 10: sparse-autoencoder practice beside PCA and a truly tied model.
 //! Claim (Gao et al. 2024; issue 17): TopK codes fix L0 directly, an
 //! untied model initialised as the tied one stays close to it, and the
 //! AuxK loss leaves fewer dead latents; PCA at the same k is the linear
@@ -80,7 +80,7 @@
 //! data, the first 16 decoder directions of every variant beside PCA's
 //! components (first seed, largest size).
 
-use super::{Output, Preset, RunOptions, median, missing, rows, sample, sig};
+use super::{Output, Preset, RunOptions, median, missing, mse, rows, sample, sig};
 use crate::data::{Dataset, train_test_split};
 use crate::error::{Error, Result};
 use crate::linalg::Pca;
@@ -465,15 +465,6 @@ pub fn output(ds: &Dataset, preset: &Preset, _opts: &RunOptions) -> Result<Outpu
         figures.tiles.push(atoms_tiles(shown.atoms, shape, shown_k));
     }
     Ok(Output { frame: df, figures })
-}
-
-fn mse(x: &DMatrix<f32>, xh: &DMatrix<f32>) -> f64 {
-    let s: f64 = x
-        .iter()
-        .zip(xh.iter())
-        .map(|(a, b)| (*a as f64 - *b as f64).powi(2))
-        .sum();
-    s / x.len().max(1) as f64
 }
 
 /// The L1 weight chosen at one latent size, from its trials.
