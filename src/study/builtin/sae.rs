@@ -93,6 +93,7 @@ use crate::train::{
 };
 use nalgebra::DMatrix;
 use polars::prelude::{Column, DataFrame};
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -309,7 +310,7 @@ struct Shown {
 ///
 /// # Errors
 /// As [`run`].
-pub fn output(ds: &Dataset, preset: &Preset, _opts: &RunOptions) -> Result<Output> {
+pub fn output(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<Output> {
     let data = sample(ds, preset)?;
     let (train, test) = train_test_split(&data, 0.2, 0)?;
     let (xtr, xte) = (train.x_as::<f32>(), test.x_as::<f32>());
@@ -330,8 +331,16 @@ pub fn output(ds: &Dataset, preset: &Preset, _opts: &RunOptions) -> Result<Outpu
     let mut shown = Shown::default();
     // Per latent size: the (weight, training L0) trials and the choice.
     let mut l1_trials: Vec<L1Choice> = Vec::new();
-    for &k in &latents {
+    for (i, &k) in latents.iter().enumerate() {
         let cap = epoch_cap(preset.epochs, n_fit, d, k);
+        opts.note(&format!(
+            "sae: latent size {k} ({} of {}): {} L1 weights, then {} variants x {} seeds, at most {cap} epochs each",
+            i + 1,
+            latents.len(),
+            grid.len(),
+            VARIANTS.len(),
+            preset.seeds.len()
+        ));
         let kp = k.min(d).min(xtr.nrows());
         let t0 = Instant::now();
         let pca = Pca::count(kp).fit(&xtr)?;
@@ -349,17 +358,21 @@ pub fn output(ds: &Dataset, preset: &Preset, _opts: &RunOptions) -> Result<Outpu
         }
         // The L1 weight, from the first seed's runs over the grid.
         let l1_variant = VARIANTS[L1_INDEX];
-        let mut trials = Vec::with_capacity(grid.len());
-        let mut kept: Option<(f64, Trained)> = None;
-        for &w in &grid {
-            let t = train_variant(l1_variant, k, first_seed, preset, w, cap, &data, &xtr, &xte)?;
-            let l0_train = l0(&t.model.encode(&xtr)?)?;
-            trials.push((w, l0_train));
-            if pick_l1(&trials, k_active(k) as f64) == Some(w) {
-                kept = Some((w, t));
-            }
-        }
-        let Some((l1, first_l1)) = kept else {
+        // The runs are independent and each is deterministic, so they train
+        // side by side (a study's runs are too small to fill both cores
+        // alone) and give the same bits as one after another.
+        let grid_runs: Vec<(f64, Trained, f64)> = grid
+            .par_iter()
+            .map(|&w| {
+                let t =
+                    train_variant(l1_variant, k, first_seed, preset, w, cap, &data, &xtr, &xte)?;
+                let l0_train = l0(&t.model.encode(&xtr)?)?;
+                Ok((w, t, l0_train))
+            })
+            .collect::<Result<_>>()?;
+        let trials: Vec<(f64, f64)> = grid_runs.iter().map(|(w, _, l)| (*w, *l)).collect();
+        let chosen = pick_l1(&trials, k_active(k) as f64);
+        let Some((l1, first_l1, _)) = grid_runs.into_iter().find(|r| Some(r.0) == chosen) else {
             return Err(Error::Numerical(format!(
                 "sae: no L1 weight trained to a finite L0 at latent size {k}"
             )));
@@ -369,7 +382,25 @@ pub fn output(ds: &Dataset, preset: &Preset, _opts: &RunOptions) -> Result<Outpu
             trials,
             weight: l1,
         });
+        // Every (seed, variant) run but the first seed's L1 one (the grid's
+        // kept run), side by side, in the frame's order.
+        let jobs: Vec<(usize, u64, Variant)> = preset
+            .seeds
+            .iter()
+            .enumerate()
+            .flat_map(|(si, &seed)| VARIANTS.iter().map(move |&v| (si, seed, v)))
+            .collect();
         let mut first_l1 = Some(first_l1);
+        let mut trained: Vec<Option<Trained>> = jobs
+            .par_iter()
+            .map(|&(si, seed, v)| {
+                if si == 0 && !v.top_k {
+                    return Ok(None);
+                }
+                train_variant(v, k, seed, preset, l1, cap, &data, &xtr, &xte).map(Some)
+            })
+            .collect::<Result<_>>()?;
+        let mut trained = trained.iter_mut();
         for (si, &seed) in preset.seeds.iter().enumerate() {
             rows.push(Row {
                 dataset: data.name().to_string(),
@@ -407,9 +438,12 @@ pub fn output(ds: &Dataset, preset: &Preset, _opts: &RunOptions) -> Result<Outpu
             });
             for v in VARIANTS {
                 // The first seed's L1 run is the one the weight was chosen by.
+                let slot = trained.next().and_then(Option::take);
                 let t = match first_l1.take_if(|_| !v.top_k && si == 0) {
                     Some(t) => t,
-                    None => train_variant(v, k, seed, preset, l1, cap, &data, &xtr, &xte)?,
+                    None => slot.ok_or_else(|| {
+                        Error::Numerical(format!("sae: run {} seed {seed} missing", v.name))
+                    })?,
                 };
                 if si == 0 && k == shown_k {
                     if v.top_k {
