@@ -966,6 +966,26 @@ fn sae_report_uses_its_own_sizes_unless_given() {
     assert_eq!(given.fitted_latent_sizes(64, 1438), (vec![8, 100], vec![]));
     let comparison = ReportJob::default().fitted_latent_sizes(64, 1438).0;
     assert_eq!(comparison, [2, 4, 8, 16, 32]);
+    // The checks the report runs before training: over-complete sizes pass
+    // for sae (its own and given ones), and are refused elsewhere.
+    assert_eq!(
+        given.checked_latent_sizes(64, 1438).unwrap(),
+        (vec![8, 100], vec![])
+    );
+    let sae = ReportJob {
+        study: Some("sae".into()),
+        ..ReportJob::default()
+    };
+    assert_eq!(
+        sae.checked_latent_sizes(784, 4800).unwrap().0,
+        [32, 256, 1024]
+    );
+    let wide = ReportJob {
+        latent: Some(vec![8, 100]),
+        ..ReportJob::default()
+    };
+    let err = wide.checked_latent_sizes(64, 1438).unwrap_err();
+    assert!(err.to_string().contains("100"), "{err}");
 }
 
 /// Median of a non-empty slice, as the study's rule states it.

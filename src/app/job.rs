@@ -239,14 +239,21 @@ pub fn parse_latent_list(text: &str) -> Result<Vec<usize>> {
 }
 
 /// Checks that every latent size fits the data: at most the feature count
-/// (a wider code is not a compression) and at most the number of training
-/// rows (PCA has no more components than that).
+/// (a wider code is not a compression), unless `n_features` is `None` (a
+/// study of over-complete codes, such as `sae`), and at most the number of
+/// training rows (PCA has no more components than that).
 ///
 /// # Errors
 /// [`Error::Config`] naming the first size that does not fit.
-pub fn check_latent_sizes(latent: &[usize], n_features: usize, n_train: usize) -> Result<()> {
+pub fn check_latent_sizes(
+    latent: &[usize],
+    n_features: Option<usize>,
+    n_train: usize,
+) -> Result<()> {
     for &k in latent {
-        if k > n_features {
+        if let Some(n_features) = n_features
+            && k > n_features
+        {
             return Err(Error::config(
                 "--latent",
                 format!("latent size {k} is larger than the data's dimension {n_features}"),
@@ -331,10 +338,12 @@ mod tests {
 
     #[test]
     fn latent_sizes_must_fit_the_data() {
-        assert!(check_latent_sizes(&[2, 64], 64, 1000).is_ok());
-        let err = check_latent_sizes(&[2, 65], 64, 1000).unwrap_err();
+        assert!(check_latent_sizes(&[2, 64], Some(64), 1000).is_ok());
+        let err = check_latent_sizes(&[2, 65], Some(64), 1000).unwrap_err();
         assert!(err.to_string().contains("65"), "{err}");
-        assert!(check_latent_sizes(&[8], 64, 5).is_err());
+        assert!(check_latent_sizes(&[65], None, 1000).is_ok());
+        assert!(check_latent_sizes(&[8], Some(64), 5).is_err());
+        assert!(check_latent_sizes(&[8], None, 5).is_err());
     }
 
     #[test]

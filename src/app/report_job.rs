@@ -69,9 +69,8 @@ impl ReportJob {
         progress.stage(&format!("loading dataset {}", self.dataset));
         let ds = self.load_dataset()?;
         let (n_train, n_test) = split_sizes(&ds, self.quick);
-        let (latent, dropped) = self.fitted_latent_sizes(ds.n_features(), n_train);
+        let (latent, dropped) = self.checked_latent_sizes(ds.n_features(), n_train)?;
         let preset = preset(self.quick, &latent, self.seeds, self.epochs, &ds);
-        check_latent_sizes(&latent, ds.n_features(), n_train)?;
         progress.stage(&format!(
             "{}: {} samples x {} features; study {} with latent sizes {:?}, {} seed(s), {} epochs",
             ds.name(),
@@ -249,6 +248,23 @@ impl ReportJob {
             kept = (1..d.min(first + 1)).filter(|&k| fits(k)).collect();
         }
         (kept, dropped)
+    }
+
+    /// [`ReportJob::fitted_latent_sizes`], checked by
+    /// [`check_latent_sizes`]: sizes above `d` are refused unless the
+    /// study has its own size rule (over-complete codes, as in `sae`).
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the first size that does not fit.
+    pub fn checked_latent_sizes(
+        &self,
+        d: usize,
+        n_train: usize,
+    ) -> Result<(Vec<usize>, Vec<usize>)> {
+        let sizes = self.fitted_latent_sizes(d, n_train);
+        let width = own_latents(self.study_name()).is_none().then_some(d);
+        check_latent_sizes(&sizes.0, width, n_train)?;
+        Ok(sizes)
     }
 
     /// The study's name (`comparison` unless `--study` says otherwise).
