@@ -244,7 +244,7 @@ pub fn run_study(
             }
             (Source::Frame(run), _) => {
                 all_detailed = false;
-                let out = run(ds, preset, opts)?;
+                let out = run_noted(progress, opts, |o| run(ds, preset, o))?;
                 figures.extend(out.figures);
                 out.frame
             }
@@ -282,6 +282,36 @@ pub fn run_study(
         has_results_columns: !tabular,
         figures,
         timings,
+    })
+}
+
+/// Runs `run` with options whose [`RunOptions::note`] shows each line as a
+/// stage of `progress`. The study's lines cross a channel to a scoped
+/// thread that owns the printing, so the callback needs nothing of
+/// `progress` (which the study's worker threads could not borrow).
+fn run_noted<T>(
+    progress: &JobProgress,
+    opts: &RunOptions,
+    run: impl FnOnce(&RunOptions) -> Result<T>,
+) -> Result<T> {
+    let (send, receive) = std::sync::mpsc::channel::<String>();
+    let noted = RunOptions {
+        note: Some(builtin::Note(std::sync::Arc::new(move |m: &str| {
+            // The receiver lives until the study returns.
+            let _ = send.send(m.to_string());
+        }))),
+        ..opts.clone()
+    };
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for line in receive {
+                progress.stage(&line);
+            }
+        });
+        // Dropping the options drops the sender and ends the printer.
+        let result = run(&noted);
+        drop(noted);
+        result
     })
 }
 

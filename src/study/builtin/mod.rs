@@ -373,6 +373,29 @@ pub struct RunOptions {
     /// The flag that stops the run between cells (see
     /// [`Study::interrupt`](Study#structfield.interrupt)).
     pub interrupt: Option<Arc<AtomicBool>>,
+    /// Where a frame study that runs for minutes says how far it got (one
+    /// line per stage, e.g. per latent size); `None` keeps it quiet.
+    pub note: Option<Note>,
+}
+
+impl RunOptions {
+    /// Passes `message` to [`RunOptions::note`], if any.
+    pub fn note(&self, message: &str) {
+        if let Some(n) = &self.note {
+            (n.0)(message);
+        }
+    }
+}
+
+/// A progress callback for [`RunOptions::note`] (a report shows each line
+/// as a stage of its run).
+#[derive(Clone)]
+pub struct Note(pub Arc<dyn Fn(&str) + Send + Sync>);
+
+impl std::fmt::Debug for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Note(..)")
+    }
 }
 
 /// The dataset a built-in study runs on: `ds` itself, or a seeded sample
