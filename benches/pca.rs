@@ -1,6 +1,11 @@
 //! PCA fit time on mnist10k (10000 x 784, f64) beside scikit-learn's fastest
 //! solver, measured in the same run on the same machine.
 //!
+//! Then `Solver::Auto`'s rule at its boundaries: at shapes on both sides
+//! of each (n = d, d = 2048, k = 0.8 min(n, d)), every applicable solver is
+//! timed on spiked-covariance data, with the one Auto picks marked, so a
+//! boundary in the wrong place shows as a slower pick.
+//!
 //! Run: `cargo bench --bench pca` (or `scripts/bench_pca.sh`). scikit-learn is
 //! timed by `../shared/bench/sklearn_pca.py` (override with
 //! `TIEDAE_SKLEARN_PCA=/path/to/sklearn_pca.py`, interpreter with
@@ -112,6 +117,60 @@ fn main() {
             goal_line(&format!("ratio ours/sklearn k={k}"), r, Goal::AtMost, 0.5);
         }
     }
+    boundaries();
+}
+
+/// Times every solver at shapes on both sides of `Solver::Auto`'s
+/// boundaries and marks Auto's pick; the fastest of 2 fits each.
+fn boundaries() {
+    use tiedae::data::SpikedCovariance;
+    println!("Auto's boundaries (spiked covariance, 32 spikes): solver times, * marks Auto's pick");
+    let shapes: [(usize, usize, usize, &str); 6] = [
+        (600, 600, 32, "n = d: covariance"),
+        (599, 600, 32, "n < d: randomized"),
+        (599, 600, 479, "k < 0.8 min(n, d): randomized"),
+        (599, 600, 480, "k >= 0.8 min(n, d): SVD"),
+        (4096, 2048, 64, "d = 2048: covariance"),
+        (4096, 2049, 64, "d > 2048: randomized"),
+    ];
+    let mut picks_fastest = 0;
+    for (n, d, k, what) in shapes {
+        let spikes = (1..=32).map(|j| 10.0 / j as f64).collect();
+        let x = SpikedCovariance::new(n, d, spikes, 1.0, 3)
+            .generate()
+            .expect("spiked data")
+            .dataset
+            .x()
+            .clone();
+        let auto = Pca::count(k).resolved_solver(n, d);
+        let mut line = format!("  n={n:5} d={d:5} k={k:4} ({what}):");
+        let mut times = Vec::new();
+        for (name, solver) in [
+            ("covariance", Solver::CovarianceEigh),
+            ("svd", Solver::Svd),
+            ("randomized", Solver::randomized()),
+        ] {
+            if solver == Solver::Svd && n * d > 4_000_000 {
+                continue; // minutes at this size, and never Auto's pick there
+            }
+            let secs = (0..2)
+                .map(|_| {
+                    let t = Instant::now();
+                    std::hint::black_box(Pca::count(k).solver(solver).fit(&x).expect("fit"));
+                    t.elapsed().as_secs_f64()
+                })
+                .fold(f64::INFINITY, f64::min);
+            let mark = if solver == auto { "*" } else { "" };
+            line.push_str(&format!("  {name}{mark} {:.1} ms", secs * 1e3));
+            times.push((solver, secs));
+        }
+        let fastest = times.iter().min_by(|a, b| a.1.total_cmp(&b.1)).map(|t| t.0);
+        if fastest == Some(auto) {
+            picks_fastest += 1;
+        }
+        println!("{line}");
+    }
+    println!("Auto picked the fastest solver at {picks_fastest} of 6 shapes");
 }
 
 fn ms(t: Duration) -> f64 {

@@ -11,9 +11,11 @@ use nalgebra::DMatrix;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Solver {
     /// [`Solver::CovarianceEigh`] when there are at least as many samples as
-    /// features and at most [`COVARIANCE_AUTO_MAX_FEATURES`](super::COVARIANCE_AUTO_MAX_FEATURES) features,
-    /// otherwise [`Solver::Svd`]. Never the randomized solver: `Auto` is exact
-    /// and independent of the seed.
+    /// features and at most [`COVARIANCE_AUTO_MAX_FEATURES`](super::COVARIANCE_AUTO_MAX_FEATURES) features;
+    /// otherwise [`Solver::randomized`] for a few components of large data,
+    /// and [`Solver::Svd`] for the rest: scikit-learn's `auto` rule, stated
+    /// in [`Pca::resolved_solver`](super::Pca::resolved_solver). Exact
+    /// whenever the covariance route applies (every built-in dataset).
     #[default]
     Auto,
     /// Eigendecomposition of the `d x d` sample covariance matrix. The fastest

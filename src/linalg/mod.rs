@@ -64,4 +64,7 @@ fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
 pub use angles::{largest_principal_angle, principal_angles, principal_angles_degrees};
 pub use decomposition::Solver;
 pub use fitted::FittedPca;
-pub use pca::{COVARIANCE_AUTO_MAX_FEATURES, COVARIANCE_MAX_FEATURES, Components, Pca};
+pub use pca::{
+    COVARIANCE_AUTO_MAX_FEATURES, COVARIANCE_MAX_FEATURES, Components, Pca,
+    RANDOMIZED_AUTO_MAX_FRACTION, RANDOMIZED_AUTO_MIN_SIZE,
+};

@@ -34,6 +34,16 @@ pub enum Components {
 /// covariance matrix (32 MB of `f64`).
 pub const COVARIANCE_AUTO_MAX_FEATURES: usize = 2048;
 
+/// [`Solver::Auto`] takes the randomized solver only for data with more
+/// than this many rows or columns (scikit-learn's 500: below it an exact
+/// SVD is as fast).
+pub const RANDOMIZED_AUTO_MIN_SIZE: usize = 500;
+
+/// [`Solver::Auto`] takes the randomized solver only for fewer than this
+/// fraction of `min(n, d)` components (scikit-learn's 0.8: beyond it the
+/// range finder's block is nearly the whole matrix).
+pub const RANDOMIZED_AUTO_MAX_FRACTION: f64 = 0.8;
+
 /// The largest number of features [`Solver::CovarianceEigh`] accepts: its
 /// `d x d` matrix would need more than 2 GiB beyond this.
 pub const COVARIANCE_MAX_FEATURES: usize = 16_384;
@@ -141,12 +151,32 @@ impl Pca {
         Ok(())
     }
 
-    /// The solver [`Pca::fit`] uses for `n x d` data.
+    /// The solver [`Pca::fit`] uses for `n x d` data: the one given, or
+    /// for [`Solver::Auto`], scikit-learn's `auto` rule with the boundaries
+    /// this crate's solvers measure at (`benches/pca.rs` times every solver
+    /// on both sides of each):
+    ///
+    /// 1. `n >= d` and `d <= COVARIANCE_AUTO_MAX_FEATURES`: the covariance
+    ///    route (scikit-learn asks for `n >= 10 d` and `d <= 1000`; forming
+    ///    `XᵀX` here costs less than an SVD of `X` from `n = d` on);
+    /// 2. otherwise, a count `k < 0.8 min(n, d)` on data with
+    ///    `max(n, d) > 500`: the randomized solver with its defaults,
+    ///    seeded by [`Pca::seed`] (so still the same bits for the same seed);
+    /// 3. otherwise (a variance fraction, which needs the whole spectrum,
+    ///    many components, or small data): the thin SVD.
     pub fn resolved_solver(&self, n: usize, d: usize) -> Solver {
-        match self.solver {
-            Solver::Auto if n >= d && d <= COVARIANCE_AUTO_MAX_FEATURES => Solver::CovarianceEigh,
-            Solver::Auto => Solver::Svd,
-            other => other,
+        match (self.solver, self.n_components) {
+            (Solver::Auto, _) if n >= d && d <= COVARIANCE_AUTO_MAX_FEATURES => {
+                Solver::CovarianceEigh
+            }
+            (Solver::Auto, Components::Count(k))
+                if n.max(d) > RANDOMIZED_AUTO_MIN_SIZE
+                    && (k as f64) < RANDOMIZED_AUTO_MAX_FRACTION * n.min(d) as f64 =>
+            {
+                Solver::randomized()
+            }
+            (Solver::Auto, _) => Solver::Svd,
+            (other, _) => other,
         }
     }
 
