@@ -637,7 +637,12 @@ pub fn alignment_curves(
 /// The claims table (columns in the module docs).
 pub(crate) fn claims_frame(claims: &[Claim]) -> Result<DataFrame> {
     let strs = |f: &dyn Fn(&Claim) -> String| -> Vec<String> { claims.iter().map(f).collect() };
-    let measured: Vec<f64> = claims.iter().map(|c| c.measured).collect();
+    // A claim that could not be measured (NaN: e.g. no variant learned
+    // every direction) is a missing value, never a number on the page.
+    let measured: Vec<Option<f64>> = claims
+        .iter()
+        .map(|c| Some(c.measured).filter(|v| !v.is_nan()))
+        .collect();
     let tolerance: Vec<f64> = claims.iter().map(|c| c.tolerance).collect();
     // A NaN measurement fails (the comparison is false), never passes.
     let pass: Vec<bool> = claims.iter().map(|c| c.measured < c.tolerance).collect();
@@ -694,13 +699,52 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
     Ok((0..paper.len())
         .map(|i| {
             format!(
-                "{}: {}: measured {} against a tolerance of {}: {}.",
+                "{}: {}: {} against a tolerance of {}: {}.",
                 paper[i],
                 claim[i],
-                sig(measured[i]),
+                if measured[i].is_nan() {
+                    "not measured".to_string()
+                } else {
+                    format!("measured {}", sig(measured[i]))
+                },
                 sig(tol[i]),
                 if pass[i] { "pass" } else { "fail" }
             )
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A claim that could not be measured is a missing value that fails,
+    /// and its finding says so instead of printing a NaN.
+    #[test]
+    fn an_unmeasured_claim_is_missing_and_fails() {
+        let claim = |measured| Claim {
+            paper: "P",
+            claim: "c".into(),
+            formula: "f".into(),
+            measured,
+            tolerance: 0.5,
+        };
+        let df = claims_frame(&[claim(0.25), claim(f64::NAN)]).unwrap();
+        let measured = df.column("measured").unwrap().f64().unwrap();
+        assert_eq!(measured.get(0), Some(0.25));
+        assert_eq!(measured.get(1), None);
+        let pass: Vec<Option<bool>> = df.column("pass").unwrap().bool().unwrap().iter().collect();
+        assert_eq!(pass, [Some(true), Some(false)]);
+        let lines = summary(&df).unwrap();
+        assert!(
+            lines[0].contains("measured 0.25") && lines[0].ends_with("pass."),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[1].contains("not measured") && lines[1].ends_with("fail."),
+            "{}",
+            lines[1]
+        );
+    }
 }
