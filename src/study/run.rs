@@ -28,7 +28,7 @@ use crate::real::Real;
 use crate::rng::derive_seed;
 use crate::train::{EarlyStopping, History, Progress, StopReason, shuffled};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use nalgebra::DMatrix;
+use nalgebra::{DMatrix, DMatrixView};
 use polars::prelude::DataFrame;
 use rayon::prelude::*;
 use std::io::IsTerminal;
@@ -55,7 +55,10 @@ pub(crate) struct Split {
 /// Splits the first `n` training rows into fitting and validation rows, by
 /// a shuffle fixed by the split seed and `n` alone (the same for every
 /// model and seed, so comparisons are paired).
-fn carve(x: &DMatrix<f64>, n_val: usize, seed: u64) -> (DMatrix<f64>, DMatrix<f64>) {
+///
+/// `x` is a view of the training part's first rows, so no copy of the
+/// whole prefix is made: on 60,000 rows that copy alone was 300 MB.
+fn carve(x: DMatrixView<'_, f64>, n_val: usize, seed: u64) -> (DMatrix<f64>, DMatrix<f64>) {
     let n = x.nrows();
     let order: Vec<usize> = (0..n).collect();
     let mut perm = shuffled(&order, derive_seed(seed, n as u64));
@@ -106,9 +109,8 @@ fn prepare(study: &Study, cells: &[Cell]) -> Result<Prepared> {
         let (train, test) =
             train_test_split(&study.datasets[di], study.test_fraction, study.split_seed)?;
         for n in sizes {
-            let prefix = train.x().rows(0, n).into_owned();
             let (x, val) = carve(
-                &prefix,
+                train.x().rows(0, n),
                 study.protocol.validation_rows(n),
                 derive_seed(study.split_seed, VALIDATION_STREAM),
             );
