@@ -2,7 +2,7 @@
 //! solver, measured in the same run on the same machine.
 //!
 //! Then `Solver::Auto`'s rule at its boundaries: at shapes on both sides
-//! of each (n = d, d = 2048, k = 0.8 min(n, d)), every applicable solver is
+//! of each (n = d, d = 2048, k = 0.1 min(n, d)), every applicable solver is
 //! timed on spiked-covariance data, with the one Auto picks marked, so a
 //! boundary in the wrong place shows as a slower pick.
 //!
@@ -125,11 +125,17 @@ fn main() {
 fn boundaries() {
     use tiedae::data::SpikedCovariance;
     println!("Auto's boundaries (spiked covariance, 32 spikes): solver times, * marks Auto's pick");
-    let shapes: [(usize, usize, usize, &str); 6] = [
+    let shapes: [(usize, usize, usize, &str); 7] = [
         (600, 600, 32, "n = d: covariance"),
         (599, 600, 32, "n < d: randomized"),
-        (599, 600, 479, "k < 0.8 min(n, d): randomized"),
-        (599, 600, 480, "k >= 0.8 min(n, d): SVD"),
+        (599, 600, 59, "k < 0.1 min(n, d): randomized"),
+        (599, 600, 60, "k >= 0.1 min(n, d): SVD"),
+        (
+            599,
+            600,
+            479,
+            "k = 0.8 min(n, d), scikit-learn's bound: SVD",
+        ),
         (4096, 2048, 64, "d = 2048: covariance"),
         (4096, 2049, 64, "d > 2048: randomized"),
     ];
@@ -170,7 +176,10 @@ fn boundaries() {
         }
         println!("{line}");
     }
-    println!("Auto picked the fastest solver at {picks_fastest} of 6 shapes");
+    println!(
+        "Auto picked the fastest solver at {picks_fastest} of {} shapes",
+        shapes.len()
+    );
 }
 
 fn ms(t: Duration) -> f64 {

@@ -1105,19 +1105,21 @@ fn principal_angle_inputs_are_checked() {
 
 /// `Solver::Auto` follows the rule its docs state, on both sides of each
 /// boundary: the covariance route from `n = d` up to 2048 features, the
-/// randomized solver for fewer than 0.8 min(n, d) components of data
+/// randomized solver for fewer than 0.1 min(n, d) components of data
 /// larger than 500, the SVD otherwise, and a given solver as given.
 #[test]
 fn auto_follows_the_stated_rule_at_its_boundaries() {
     let p = Pca::count;
     assert_eq!(p(32).resolved_solver(600, 600), Solver::CovarianceEigh);
     assert_eq!(p(32).resolved_solver(599, 600), Solver::randomized());
-    assert_eq!(p(479).resolved_solver(599, 600), Solver::randomized());
-    assert_eq!(p(480).resolved_solver(599, 600), Solver::Svd);
+    assert_eq!(p(59).resolved_solver(599, 600), Solver::randomized());
+    assert_eq!(p(60).resolved_solver(599, 600), Solver::Svd);
     assert_eq!(p(64).resolved_solver(4096, 2048), Solver::CovarianceEigh);
     assert_eq!(p(64).resolved_solver(4096, 2049), Solver::randomized());
     assert_eq!(p(10).resolved_solver(400, 500), Solver::Svd);
     assert_eq!(p(10).resolved_solver(400, 501), Solver::randomized());
+    assert_eq!(p(39).resolved_solver(400, 501), Solver::randomized());
+    assert_eq!(p(40).resolved_solver(400, 501), Solver::Svd);
     assert_eq!(Pca::variance(0.9).resolved_solver(599, 600), Solver::Svd);
     let given = p(32).solver(Solver::Svd);
     assert_eq!(given.resolved_solver(600, 600), Solver::Svd);
