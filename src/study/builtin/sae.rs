@@ -391,7 +391,7 @@ pub fn output(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<Output
             .flat_map(|(si, &seed)| VARIANTS.iter().map(move |&v| (si, seed, v)))
             .collect();
         let mut first_l1 = Some(first_l1);
-        let mut trained: Vec<Option<Trained>> = jobs
+        let trained: Vec<Trained> = jobs
             .par_iter()
             .map(|&(si, seed, v)| {
                 if si == 0 && !v.top_k {
@@ -399,8 +399,13 @@ pub fn output(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<Output
                 }
                 train_variant(v, k, seed, preset, l1, cap, &data, &xtr, &xte).map(Some)
             })
-            .collect::<Result<_>>()?;
-        let mut trained = trained.iter_mut();
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            // The one run left out takes the grid's kept run: the first
+            // seed's L1 row is the run its weight was chosen by.
+            .filter_map(|t| t.or_else(|| first_l1.take()))
+            .collect();
+        let mut trained = trained.into_iter();
         for (si, &seed) in preset.seeds.iter().enumerate() {
             rows.push(Row {
                 dataset: data.name().to_string(),
@@ -436,15 +441,8 @@ pub fn output(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<Output
                 dead_train: None,
                 cosine: None,
             });
-            for v in VARIANTS {
-                // The first seed's L1 run is the one the weight was chosen by.
-                let slot = trained.next().and_then(Option::take);
-                let t = match first_l1.take_if(|_| !v.top_k && si == 0) {
-                    Some(t) => t,
-                    None => slot.ok_or_else(|| {
-                        Error::Numerical(format!("sae: run {} seed {seed} missing", v.name))
-                    })?,
-                };
+            // `trained` is in job order: this seed's runs, variant by variant.
+            for (v, t) in VARIANTS.into_iter().zip(trained.by_ref()) {
                 if si == 0 && k == shown_k {
                     if v.top_k {
                         let points = t
@@ -632,20 +630,24 @@ fn train_variant(
     })
 }
 
+/// The f64 column `name` of `df`, row by row; missing (or of another
+/// type) is [`missing`].
+fn f64_column(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
+    Ok(df
+        .column(name)
+        .map_err(|_| missing(name))?
+        .f64()
+        .map_err(|_| missing(name))?
+        .iter()
+        .collect())
+}
+
 /// A frame row with its `l0` and `fvu`.
 type FramePoint = (Row, Option<f64>, Option<f64>);
 
 /// The frame's model, latent, `l0` and `fvu` columns, row by row.
 fn frame_points(df: &DataFrame) -> Result<Vec<FramePoint>> {
-    let get = |name: &str| -> Result<Vec<Option<f64>>> {
-        Ok(df
-            .column(name)
-            .map_err(|_| missing(name))?
-            .f64()
-            .map_err(|_| missing(name))?
-            .iter()
-            .collect())
-    };
+    let get = |name: &str| f64_column(df, name);
     let (l0s, fvus) = (get("l0")?, get("fvu")?);
     Ok(rows(df)?
         .into_iter()
@@ -914,15 +916,7 @@ pub struct ParetoPoint {
 /// Per variant (PCA first, then study order), medians over latents and
 /// seeds of L0, FVU and the training-time dead fraction.
 pub fn pareto(df: &DataFrame) -> Result<Vec<ParetoPoint>> {
-    let get = |name: &str| -> Result<Vec<Option<f64>>> {
-        Ok(df
-            .column(name)
-            .map_err(|_| missing(name))?
-            .f64()
-            .map_err(|_| missing(name))?
-            .iter()
-            .collect())
-    };
+    let get = |name: &str| f64_column(df, name);
     let models: Vec<Option<String>> = df
         .column("model")
         .map_err(|_| missing("model"))?
