@@ -20,6 +20,7 @@ pub mod data;
 pub mod display;
 pub mod error;
 pub mod linalg;
+#[macro_use]
 pub mod model;
 pub mod number;
 pub mod provenance;

@@ -242,6 +242,16 @@ impl<T: Real> Autoencoder<T> {
                 self.describe_param(k)
             )));
         }
+        self.set_finite_params(params)
+    }
+
+    /// [`Autoencoder::set_params`] for a vector the caller has already
+    /// checked to be finite (the optimizer checks each entry as it writes
+    /// it), sparing a scan of every parameter after every batch. Rejects a
+    /// wrong length.
+    pub(crate) fn set_finite_params(&mut self, params: &[T]) -> Result<()> {
+        self.check_len(params.len(), "parameter vector")?;
+        debug_assert!(first_non_finite(params).is_none());
         for (layer, slots) in self.layers.iter_mut().zip(self.layout.layers()) {
             layer.read_flat(&params[slots.range()]);
         }

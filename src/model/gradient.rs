@@ -64,6 +64,16 @@ fn squares<T: Real>(v: &[T]) -> f64 {
     parts.iter().sum()
 }
 
+/// The chunk length [`squares`] cuts a vector of `len` entries into: the
+/// whole vector when short, else [`SQUARES_TASK`].
+fn square_chunk(len: usize) -> usize {
+    if len < 2 * SQUARES_TASK {
+        len.max(1)
+    } else {
+        SQUARES_TASK
+    }
+}
+
 /// The global and per-pair norms of one gradient, from one pass over it
 /// ([`Gradient::norms`]).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -220,6 +230,87 @@ impl<T: Real> Gradient<T> {
         Ok(())
     }
 
+    /// `self += others[0] + others[1] + ...` (tied parts too), each entry
+    /// summed in the order given, and the norms of the sum, bit for bit
+    /// those of [`Gradient::norms`]. One parallel pass over fixed chunks
+    /// both sums and squares them, where a sum and then `norms` would read
+    /// every entry twice and synchronise the threads twice: the trainer
+    /// does this after every batch. The chunks are fixed, so the bits do
+    /// not depend on the threads.
+    pub(crate) fn add_all_and_norms(&mut self, others: &[&Gradient<T>]) -> GradNorms {
+        debug_assert!(others.iter().all(|o| *o.layout == *self.layout));
+        let Gradient {
+            flat,
+            parts,
+            layout,
+        } = self;
+        // Per pair: its flat range, then its tied parts, each as the
+        // chunks `squares` uses, with the same chunk of every other
+        // gradient beside it.
+        type Job<'a, T> = (&'a mut [T], Vec<&'a [T]>);
+        let mut jobs: Vec<Job<'_, T>> = Vec::new();
+        // Chunks per pair: of its flat range, and of its tied parts.
+        let mut counts: Vec<(usize, Option<(usize, usize)>)> = Vec::new();
+        let mut rest: &mut [T] = flat;
+        for ((l, slot), part) in layout.layers().iter().enumerate().zip(parts.iter_mut()) {
+            let (head, tail) = rest.split_at_mut(slot.range().len());
+            rest = tail;
+            let srcs: Vec<&[T]> = others.iter().map(|o| &o.flat[slot.range()]).collect();
+            let flat_chunks = chunked(&mut jobs, head, &srcs);
+            let mut tied = None;
+            if let Some(p) = part {
+                let enc: Vec<&[T]> = others
+                    .iter()
+                    .filter_map(|o| o.parts[l].as_ref().map(|q| q.encoder.as_slice()))
+                    .collect();
+                let dec: Vec<&[T]> = others
+                    .iter()
+                    .filter_map(|o| o.parts[l].as_ref().map(|q| q.decoder.as_slice()))
+                    .collect();
+                let enc = chunked(&mut jobs, &mut p.encoder, &enc);
+                tied = Some((enc, chunked(&mut jobs, &mut p.decoder, &dec)));
+            }
+            counts.push((flat_chunks, tied));
+        }
+        let sq: Vec<f64> = jobs
+            .into_par_iter()
+            .map(|(out, srcs)| {
+                for s in srcs {
+                    add(out, s);
+                }
+                sum_squares(out)
+            })
+            .collect();
+        // Reassemble the per-vector sums of squares in chunk order, as
+        // `squares` adds them.
+        let mut at = 0;
+        let mut take = |n: usize| {
+            let v: f64 = sq[at..at + n].iter().sum();
+            at += n;
+            v
+        };
+        let mut total = 0.0;
+        let layers = counts
+            .iter()
+            .enumerate()
+            .map(|(layer, &(flat, tied))| {
+                let s = take(flat);
+                total += s;
+                let tied = tied.map(|(enc, dec)| (take(enc).sqrt(), take(dec).sqrt()));
+                LayerGradNorms {
+                    layer,
+                    total: s.sqrt(),
+                    encoder_part: tied.map(|t| t.0),
+                    decoder_part: tied.map(|t| t.1),
+                }
+            })
+            .collect();
+        GradNorms {
+            total: total.sqrt(),
+            layers,
+        }
+    }
+
     /// Multiplies every entry (and tied part) by `s`.
     pub fn scale(&mut self, s: T) {
         for x in self.flat.iter_mut() {
@@ -246,8 +337,73 @@ impl<T: Real> Gradient<T> {
     }
 }
 
+/// Cuts `out` and its `srcs` into the chunks [`squares`] uses, appending
+/// one job per chunk; returns the number of chunks.
+fn chunked<'a, T: Real>(
+    jobs: &mut Vec<(&'a mut [T], Vec<&'a [T]>)>,
+    out: &'a mut [T],
+    srcs: &[&'a [T]],
+) -> usize {
+    let chunk = square_chunk(out.len());
+    let before = jobs.len();
+    for (c, o) in out.chunks_mut(chunk).enumerate() {
+        let at = c * chunk;
+        let len = o.len();
+        jobs.push((o, srcs.iter().map(|s| &s[at..at + len]).collect()));
+    }
+    if jobs.len() == before {
+        // An empty vector still has one (empty) chunk, as `squares` sums it.
+        jobs.push((&mut [], Vec::new()));
+    }
+    jobs.len() - before
+}
+
 fn add<T: Real>(a: &mut [T], b: &[T]) {
     for (x, &y) in a.iter_mut().zip(b) {
         *x += y;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{Autoencoder, AutoencoderSpec};
+
+    /// Summing with the norms in one pass gives the bits of adding one by
+    /// one and then taking [`super::Gradient::norms`]: for a tied pair large
+    /// enough to be cut into several chunks (with its parts), an untied one,
+    /// a small one in a single chunk, and no other gradient at all.
+    #[test]
+    fn add_all_and_norms_equals_adding_then_norms() {
+        let spec = AutoencoderSpec::new(&[300, 120, 7, 3]).tied_per_layer(vec![true, false, true]);
+        let model = Autoencoder::<f32>::new(&spec, 1).unwrap();
+        let fill = |seed: u32| {
+            let mut g = model.zero_gradient();
+            let mut k = seed;
+            let mut next = move || {
+                k = k.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (k >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+            };
+            g.flat.iter_mut().for_each(|x| *x = next());
+            for p in g.parts.iter_mut().flatten() {
+                p.encoder.iter_mut().for_each(|x| *x = next());
+                p.decoder.iter_mut().for_each(|x| *x = next());
+            }
+            g
+        };
+        assert!(model.layout().layers()[0].range().len() > 2 * super::SQUARES_TASK);
+        for others in 0..3 {
+            let rest: Vec<_> = (0..others).map(|o| fill(10 + o)).collect();
+            let refs: Vec<_> = rest.iter().collect();
+            let mut fused = fill(1);
+            let norms = fused.add_all_and_norms(&refs);
+            let mut plain = fill(1);
+            for r in &rest {
+                plain.add_assign(r).unwrap();
+            }
+            assert_eq!(fused, plain);
+            assert_eq!(norms, plain.norms());
+            assert!(norms.layers[0].encoder_part.is_some());
+            assert!(norms.layers[1].encoder_part.is_none());
+        }
     }
 }

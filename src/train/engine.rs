@@ -11,8 +11,8 @@
 use super::corruption::Corruption;
 use crate::error::{Error, Result};
 use crate::model::{
-    Autoencoder, AuxKLoss, GradNorms, Gradient, LossConfig, LossTerms, Normalizer, TiedParts,
-    Workspace,
+    Autoencoder, AuxKLoss, GradNorms, Gradient, LossConfig, LossTerms, Normalizer, Workspace,
+    ensure_shape,
 };
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -93,9 +93,7 @@ impl<T: Real> Source<'_, T> {
             Source::Rows(x) => (rows.len(), x.ncols()),
             Source::Columns(xt) => (rows.len(), xt.nrows()),
         };
-        if out.shape() != (m, d) {
-            *out = DMatrix::zeros(m, d);
-        }
+        ensure_shape(out, m, d);
         let dst = out.as_mut_slice();
         match self {
             Source::Rows(x) => {
@@ -342,12 +340,18 @@ impl<T: Real> ShardEngine<T> {
                 }
             }
         }
-        sum_into_first(&mut self.blocks[..nblocks]);
-        let grad = &mut self.blocks[0].grad;
-        model.l2_penalty_and_grad(loss, &mut terms, grad)?;
-        // The norms double as the finiteness check of every entry (see
+        // Sum the blocks and take the norms in one pass; weight decay then
+        // changes the sum, and its norms are taken again. The norms double
+        // as the finiteness check of every entry (see
         // `GradNorms::is_finite`); only an overflowing f64 sum needs a scan.
-        self.norms = grad.norms();
+        let (first, rest) = self.blocks[..nblocks].split_first_mut().expect("a block");
+        let others: Vec<&Gradient<T>> = rest.iter().map(|b| &b.grad).collect();
+        let grad = &mut first.grad;
+        self.norms = grad.add_all_and_norms(&others);
+        model.l2_penalty_and_grad(loss, &mut terms, grad)?;
+        if loss.l2 != 0.0 {
+            self.norms = grad.norms();
+        }
         if !terms.is_finite() || (!self.norms.is_finite() && !grad.is_finite()) {
             return Err(Error::Numerical(format!(
                 "batch objective {:.6e} or its gradient is not finite",
@@ -426,63 +430,6 @@ fn mark_fired<T: Real>(code: &DMatrix<T>, fired: &mut [bool]) {
             *f = code.column(k).iter().any(|&v| v != T::zero());
         }
     }
-}
-
-/// Entries per parallel summation task.
-const SUM_CHUNK: usize = 4096;
-
-/// `blocks[0].grad += blocks[1].grad + ... ` (tied parts included), each
-/// entry summed in block order, in one parallel pass over entry chunks: one
-/// synchronisation per batch, and the same bits for any thread count.
-fn sum_into_first<T: Real>(blocks: &mut [Block<T>]) {
-    let Some((first, rest)) = blocks.split_first_mut() else {
-        return;
-    };
-    if rest.is_empty() {
-        return;
-    }
-    let Gradient { flat, parts, .. } = &mut first.grad;
-    let mut vectors: Vec<(&mut [T], Vec<&[T]>)> = Vec::new();
-    vectors.push((
-        flat.as_mut_slice(),
-        rest.iter().map(|b| b.grad.flat.as_slice()).collect(),
-    ));
-    for (l, p) in parts.iter_mut().enumerate() {
-        if let Some(p) = p {
-            let others: Vec<&TiedParts<T>> = rest
-                .iter()
-                .filter_map(|b| b.grad.parts[l].as_ref())
-                .collect();
-            vectors.push((
-                p.encoder.as_mut_slice(),
-                others.iter().map(|o| o.encoder.as_slice()).collect(),
-            ));
-            vectors.push((
-                p.decoder.as_mut_slice(),
-                others.iter().map(|o| o.decoder.as_slice()).collect(),
-            ));
-        }
-    }
-    let jobs: Vec<(&mut [T], Vec<&[T]>)> = vectors
-        .into_iter()
-        .flat_map(|(out, srcs)| {
-            out.chunks_mut(SUM_CHUNK)
-                .enumerate()
-                .map(move |(c, o)| {
-                    let at = c * SUM_CHUNK;
-                    let s: Vec<&[T]> = srcs.iter().map(|s| &s[at..at + o.len()]).collect();
-                    (o, s)
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    jobs.into_par_iter().for_each(|(out, srcs)| {
-        for s in srcs {
-            for (a, &b) in out.iter_mut().zip(s) {
-                *a += b;
-            }
-        }
-    });
 }
 
 #[cfg(test)]

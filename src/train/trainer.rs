@@ -581,12 +581,18 @@ fn run_minibatch<T: Real>(
                     grad.as_mut_slice(),
                 )?;
             }
-            st.opt
+            let finite = st
+                .opt
                 .apply(&cfg.optimizer, &mut params, grad.as_slice(), lr, decay);
-            if cfg.unit_norm_decoder {
+            let loaded = if cfg.unit_norm_decoder {
                 constraint::normalize_decoder(st.model.layout(), &mut params)?;
-            }
-            if st.model.set_params(&params).is_err() {
+                st.model.set_params(&params)
+            } else if finite {
+                st.model.set_finite_params(&params)
+            } else {
+                Err(Error::InvalidData("non-finite parameters".into()))
+            };
+            if loaded.is_err() {
                 return Err(diverged(
                     e,
                     b + 1,
