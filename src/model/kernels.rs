@@ -8,9 +8,10 @@
 
 use crate::real::Real;
 
-/// Defines `fn name<T: Real>(args) -> R` twice: for the baseline target and
-/// with AVX2 enabled, choosing at run time. Bodies must not use fused
-/// multiply-adds, so both versions give the same bits.
+/// Defines `fn name<T: Real>(args) -> R` three times: for the baseline
+/// target, with AVX2 and with AVX-512 enabled, choosing the widest the CPU
+/// has at run time. Bodies must not use fused multiply-adds (Rust never
+/// contracts `a * b + c` on its own), so every version gives the same bits.
 macro_rules! multiversion {
     ($(#[$m:meta])* $vis:vis fn $name:ident<T: Real>($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
         $(#[$m])*
@@ -19,6 +20,14 @@ macro_rules! multiversion {
             fn body<T: Real>($($arg: $ty),*) $(-> $ret)? $body
             #[cfg(target_arch = "x86_64")]
             {
+                #[target_feature(enable = "avx512f")]
+                unsafe fn avx512<T: Real>($($arg: $ty),*) $(-> $ret)? {
+                    body($($arg),*)
+                }
+                if std::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU has the feature `avx512` was compiled for.
+                    return unsafe { avx512($($arg),*) };
+                }
                 #[target_feature(enable = "avx2")]
                 unsafe fn avx2<T: Real>($($arg: $ty),*) $(-> $ret)? {
                     body($($arg),*)
