@@ -29,6 +29,7 @@ const ROUNDS: usize = 3;
 const FITS_PER_ROUND: usize = 3;
 
 fn main() {
+    let steal = peer::Steal::start();
     let ds = Dataset::builtin("mnist10k").expect("built-in mnist10k");
     let x = ds.x();
     let (n, d) = x.shape();
@@ -118,6 +119,7 @@ fn main() {
         }
     }
     boundaries();
+    steal.report();
 }
 
 /// Times every solver at shapes on both sides of `Solver::Auto`'s

@@ -238,6 +238,7 @@ fn main() {
         child(&spec);
         return;
     }
+    let steal = peer::Steal::start();
     let began = Instant::now();
     println!(
         "scaling: PCA fit (k = {K}) and one tied epoch (d-{K} ReLU, f32, Adam, batch 256) against n and d"
@@ -319,4 +320,5 @@ fn main() {
         );
     }
     println!("scaling bench: {:.0} s", began.elapsed().as_secs_f64());
+    steal.report();
 }

@@ -220,3 +220,47 @@ pub fn sgemm_peak(threads: usize) -> f64 {
         2.0 * (s * s * s) as f64 / best / 1e9
     })
 }
+
+/// The share of the machine's CPU time the hypervisor gave to other guests
+/// ("steal" in `/proc/stat`) since [`Steal::start`]: on a shared virtual
+/// machine, the evidence of whether a run was quiet. Absolute times from a
+/// run with much steal are not comparable with others; ratios against a
+/// peer measured in the same run are less affected, not immune.
+#[allow(dead_code)]
+pub struct Steal(Option<[u64; 2]>);
+
+#[allow(dead_code)]
+impl Steal {
+    /// Reads the counters now (`None` inside: not Linux, or unreadable).
+    pub fn start() -> Self {
+        Steal(cpu_ticks())
+    }
+
+    /// Prints `machine: S% of CPU time stolen ...` for the time since
+    /// `start`, or that it could not be read.
+    pub fn report(&self) {
+        match (self.0, cpu_ticks()) {
+            (Some([s0, t0]), Some([s1, t1])) if t1 > t0 => println!(
+                "machine: {:.1}% of CPU time stolen by the hypervisor during this run (a quiet machine is under 2%)",
+                100.0 * (s1 - s0) as f64 / (t1 - t0) as f64
+            ),
+            _ => println!("machine: steal time not available"),
+        }
+    }
+}
+
+/// `[steal, total]` ticks of all CPUs, from the first line of `/proc/stat`.
+fn cpu_ticks() -> Option<[u64; 2]> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()?
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal [guest guest_nice]:
+    // guest time is already inside user, so the total is the first eight.
+    let steal = *fields.get(7)?;
+    Some([steal, fields.iter().take(8).sum()])
+}
