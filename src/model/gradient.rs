@@ -57,10 +57,11 @@ const SQUARES_TASK: usize = 16384;
 /// threads. (The trainer takes norms after every batch; serially they were
 /// time one core idles.)
 fn squares<T: Real>(v: &[T]) -> f64 {
-    if v.len() < 2 * SQUARES_TASK {
+    let chunk = square_chunk(v.len());
+    if chunk >= v.len() {
         return sum_squares(v);
     }
-    let parts: Vec<f64> = v.par_chunks(SQUARES_TASK).map(sum_squares).collect();
+    let parts: Vec<f64> = v.par_chunks(chunk).map(sum_squares).collect();
     parts.iter().sum()
 }
 
@@ -244,12 +245,11 @@ impl<T: Real> Gradient<T> {
             parts,
             layout,
         } = self;
-        // Per pair: its flat range, then its tied parts, each as the
-        // chunks `squares` uses, with the same chunk of every other
-        // gradient beside it.
+        // Jobs, per pair: its flat range, then its tied parts, each cut as
+        // `squares` cuts it, with the same chunk of every other gradient
+        // beside it; and how many chunks each vector has.
         type Job<'a, T> = (&'a mut [T], Vec<&'a [T]>);
         let mut jobs: Vec<Job<'_, T>> = Vec::new();
-        // Chunks per pair: of its flat range, and of its tied parts.
         let mut counts: Vec<(usize, Option<(usize, usize)>)> = Vec::new();
         let mut rest: &mut [T] = flat;
         for ((l, slot), part) in layout.layers().iter().enumerate().zip(parts.iter_mut()) {

@@ -215,7 +215,7 @@ struct AdamStep<T> {
 multiversion! {
     /// Adam's update of one chunk; whether every updated parameter is
     /// finite. The check is an AND over the chunk with no early exit, so the
-    /// loop still vectorises (8 lanes of f32 with AVX2), and it spares the
+    /// loop still vectorises (8 or 16 lanes of f32), and it spares the
     /// trainer a separate scan of the parameters after every batch.
     #[allow(clippy::eq_op)]
     fn adam_chunk<T: Real>(p: &mut [T], g: &[T], m: &mut [T], v: &mut [T], k: AdamStep<T>) -> bool {
