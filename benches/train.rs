@@ -187,49 +187,26 @@ impl PairProducts {
 /// of the model's shape: the time an epoch would take if everything outside
 /// its products were free.
 fn products_ms(dims: &[usize], n: usize, threads: usize, epochs: usize) -> f64 {
-    let shards_per_batch = BATCH / SHARD;
-    let mut slots: Vec<Vec<PairProducts>> = (0..shards_per_batch)
-        .map(|_| {
-            dims.windows(2)
-                .map(|w| PairProducts::new(SHARD, w[0], w[1]))
-                .collect()
-        })
-        .collect();
-    let mut ragged: Vec<Vec<PairProducts>> = Vec::new();
-    let sizes: Vec<Vec<usize>> = (0..n)
-        .step_by(BATCH)
-        .map(|start| {
-            let rows = BATCH.min(n - start);
-            (0..rows)
-                .step_by(SHARD)
-                .map(|s| SHARD.min(rows - s))
-                .collect()
-        })
+    let shard = |m: usize| -> Vec<PairProducts> {
+        dims.windows(2)
+            .map(|w| PairProducts::new(m, w[0], w[1]))
+            .collect()
+    };
+    // Buffers for a full batch's shards, and for the shorter last batch's.
+    let mut full: Vec<_> = (0..BATCH / SHARD).map(|_| shard(SHARD)).collect();
+    let rest = n % BATCH;
+    let mut last: Vec<_> = (0..rest)
+        .step_by(SHARD)
+        .map(|s| shard(SHARD.min(rest - s)))
         .collect();
     pool(threads).install(|| {
         let mut best = f64::INFINITY;
         for _ in 0..=epochs {
             let t = Instant::now();
-            for batch in &sizes {
-                if batch.iter().all(|&m| m == SHARD) {
-                    slots[..batch.len()]
-                        .par_iter_mut()
-                        .for_each(|p| run_shard(p));
-                } else {
-                    // The last batch: its own shapes, built once.
-                    if ragged.is_empty() {
-                        ragged = batch
-                            .iter()
-                            .map(|&m| {
-                                dims.windows(2)
-                                    .map(|w| PairProducts::new(m, w[0], w[1]))
-                                    .collect()
-                            })
-                            .collect();
-                    }
-                    ragged.par_iter_mut().for_each(|p| run_shard(p));
-                }
+            for _ in 0..n / BATCH {
+                full.par_iter_mut().for_each(|p| run_shard(p));
             }
+            last.par_iter_mut().for_each(|p| run_shard(p));
             best = best.min(t.elapsed().as_secs_f64() * 1e3);
         }
         best

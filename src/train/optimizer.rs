@@ -6,6 +6,7 @@
 //! which round-trips f32 exactly.
 
 use super::config::Optimizer;
+use crate::model::all_finite;
 use crate::real::Real;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -119,7 +120,7 @@ impl<T: Real> OptimizerState<T> {
                 )
             }
             // L-BFGS steps through argmin; it has no first-order update.
-            Optimizer::Lbfgs(_) => params.iter().all(|p| p.is_finite()),
+            Optimizer::Lbfgs(_) => all_finite(params),
         }
     }
 }
@@ -142,7 +143,7 @@ fn sgd<T: Real>(
                 for (p, &g) in p.iter_mut().zip(g.iter()) {
                     *p -= lr * g;
                 }
-                p.iter().all(|p| p.is_finite())
+                all_finite(p)
             })
             .reduce(|| true, |a, b| a && b);
     }
@@ -158,7 +159,7 @@ fn sgd<T: Real>(
                 let step = if nesterov { g + mu * *b } else { *b };
                 *p -= lr * step;
             }
-            p.iter().all(|p| p.is_finite())
+            all_finite(p)
         })
         .reduce(|| true, |a, b| a && b)
 }
