@@ -536,17 +536,22 @@ fn batch_top_k_mask<T: Real>(z: &DMatrix<T>, k: usize, mut visit: impl FnMut(usi
     }
 }
 
-#[inline(always)]
-fn map<T: Real>(src: &[T], dst: &mut [T], f: impl Fn(T) -> T) {
-    for (o, &v) in dst.iter_mut().zip(src) {
-        *o = f(v);
+multiversion! {
+    /// `dst = f(src)` element-wise, compiled for the widest vectors the CPU
+    /// has (the closures are inlined into each version).
+    fn map<T: Real>(src: &[T], dst: &mut [T], f: impl Fn(T) -> T) {
+        for (o, &v) in dst.iter_mut().zip(src) {
+            *o = f(v);
+        }
     }
 }
 
-#[inline(always)]
-fn scale<T: Real>(delta: &mut [T], by: &[T], f: impl Fn(T) -> T) {
-    for (d, &v) in delta.iter_mut().zip(by) {
-        *d *= f(v);
+multiversion! {
+    /// `delta *= f(by)` element-wise (see [`map`]).
+    fn scale<T: Real>(delta: &mut [T], by: &[T], f: impl Fn(T) -> T) {
+        for (d, &v) in delta.iter_mut().zip(by) {
+            *d *= f(v);
+        }
     }
 }
 

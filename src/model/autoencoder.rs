@@ -9,6 +9,7 @@ use super::checks::{check_finite, check_input};
 use super::dense::Dense;
 use super::gradient::{Gradient, TiedParts};
 use super::kernels::first_non_finite;
+use super::kernels::sum_slices;
 use super::layer::Layer;
 use super::loss::{self, AuxKLoss, LossConfig, LossTerms, Normalizer};
 use super::params::{ParamLayout, ParameterCount};
@@ -976,9 +977,7 @@ impl<T: Real> Autoencoder<T> {
             );
             if let Some(p) = parts[l].as_ref() {
                 // The tied weight's gradient is the sum of its two uses.
-                for ((g, &e), &dd) in weights.iter_mut().zip(&p.encoder).zip(&p.decoder) {
-                    *g = e + dd;
-                }
+                sum_slices(weights, &p.encoder, &p.decoder);
             }
         }
         terms(recon, l1, kl)

@@ -7,7 +7,7 @@
 //! Weight decay is a term in `W` itself, not in one of its uses, so it is
 //! added to the flat vector only.
 
-use super::kernels::{all_finite, sum_squares};
+use super::kernels::{add_slice, all_finite, sum_squares};
 use super::params::ParamLayout;
 use crate::error::{Error, Result};
 use crate::real::Real;
@@ -221,11 +221,11 @@ impl<T: Real> Gradient<T> {
                 "cannot add gradients of models with different layouts".into(),
             ));
         }
-        add(&mut self.flat, &other.flat);
+        add_slice(&mut self.flat, &other.flat);
         for (a, b) in self.parts.iter_mut().zip(&other.parts) {
             if let (Some(a), Some(b)) = (a, b) {
-                add(&mut a.encoder, &b.encoder);
-                add(&mut a.decoder, &b.decoder);
+                add_slice(&mut a.encoder, &b.encoder);
+                add_slice(&mut a.decoder, &b.decoder);
             }
         }
         Ok(())
@@ -276,7 +276,7 @@ impl<T: Real> Gradient<T> {
             .into_par_iter()
             .map(|(out, srcs)| {
                 for s in srcs {
-                    add(out, s);
+                    add_slice(out, s);
                 }
                 sum_squares(out)
             })
@@ -356,12 +356,6 @@ fn chunked<'a, T: Real>(
         jobs.push((&mut [], Vec::new()));
     }
     jobs.len() - before
-}
-
-fn add<T: Real>(a: &mut [T], b: &[T]) {
-    for (x, &y) in a.iter_mut().zip(b) {
-        *x += y;
-    }
 }
 
 #[cfg(test)]

@@ -372,13 +372,33 @@ multiversion! {
     }
 }
 
-/// `m[i, j] += alpha * v[j]` for every row `i`.
-pub(crate) fn add_row<T: Real>(m: &mut DMatrix<T>, alpha: T, v: &[T]) {
-    let n = m.nrows();
-    for (j, &b) in v.iter().enumerate() {
-        let b = alpha * b;
-        for e in &mut m.as_mut_slice()[j * n..(j + 1) * n] {
-            *e += b;
+multiversion! {
+    /// `dst += src` element-wise.
+    pub(crate) fn add_slice<T: Real>(dst: &mut [T], src: &[T]) {
+        for (x, &y) in dst.iter_mut().zip(src) {
+            *x += y;
+        }
+    }
+}
+
+multiversion! {
+    /// `dst = a + b` element-wise.
+    pub(crate) fn sum_slices<T: Real>(dst: &mut [T], a: &[T], b: &[T]) {
+        for (x, (&a, &b)) in dst.iter_mut().zip(a.iter().zip(b)) {
+            *x = a + b;
+        }
+    }
+}
+
+multiversion! {
+    /// `m[i, j] += alpha * v[j]` for every row `i`.
+    pub(crate) fn add_row<T: Real>(m: &mut DMatrix<T>, alpha: T, v: &[T]) {
+        let n = m.nrows();
+        for (j, &b) in v.iter().enumerate() {
+            let b = alpha * b;
+            for e in &mut m.as_mut_slice()[j * n..(j + 1) * n] {
+                *e += b;
+            }
         }
     }
 }

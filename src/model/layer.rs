@@ -194,14 +194,29 @@ fn read_row_major<T: Real>(m: &mut DMatrix<T>, src: &[T]) -> usize {
     if rows == 0 || cols == 0 {
         return 0;
     }
-    let copy = |c0: usize, dst: &mut [T]| {
+    let per_task = PARALLEL_READ.div_ceil(rows).max(1);
+    if rows * cols < 2 * PARALLEL_READ {
+        transpose_columns(src, rows, cols, 0, m.as_mut_slice());
+    } else {
+        m.as_mut_slice()
+            .par_chunks_mut(rows * per_task)
+            .enumerate()
+            .for_each(|(t, dst)| transpose_columns(src, rows, cols, t * per_task, dst));
+    }
+    rows * cols
+}
+
+multiversion! {
+    /// Columns `c0..` of the row-major `rows x cols` matrix `src` into the
+    /// column-major `dst` (as many whole columns as it holds), through
+    /// 16 x 16 tiles: contiguous loads from 16 source rows, contiguous
+    /// stores into 16 columns.
+    fn transpose_columns<T: Real>(src: &[T], rows: usize, cols: usize, c0: usize, dst: &mut [T]) {
         let width = dst.len() / rows;
         for i0 in (0..rows).step_by(READ_TILE) {
             let h = READ_TILE.min(rows - i0);
             let mut jj = 0;
             if h == READ_TILE {
-                // Whole 16 x 16 tiles through registers: contiguous loads
-                // from 16 source rows, contiguous stores into 16 columns.
                 while jj + READ_TILE <= width {
                     let j0 = c0 + jj;
                     let mut tile = [[T::zero(); READ_TILE]; READ_TILE];
@@ -226,17 +241,7 @@ fn read_row_major<T: Real>(m: &mut DMatrix<T>, src: &[T]) -> usize {
                 }
             }
         }
-    };
-    let per_task = PARALLEL_READ.div_ceil(rows).max(1);
-    if rows * cols < 2 * PARALLEL_READ {
-        copy(0, m.as_mut_slice());
-    } else {
-        m.as_mut_slice()
-            .par_chunks_mut(rows * per_task)
-            .enumerate()
-            .for_each(|(t, dst)| copy(t * per_task, dst));
     }
-    rows * cols
 }
 
 /// Entries per parallel task of [`read_row_major`].

@@ -351,29 +351,47 @@ pub(crate) fn reconstruction<T: Real>(
     dv: Option<&mut DMatrix<T>>,
 ) -> f64 {
     let scale = 1.0 / (norm.samples() as f64 * target.ncols().max(1) as f64);
-    let out = u;
     let (u, t) = (u.as_slice(), target.as_slice());
     match kind {
         Reconstruction::Mse => {
             let sum = squared_error_sum(u, t);
             if let Some(dv) = dv {
                 let c = T::of(2.0 * scale);
-                for (d, (&a, &b)) in dv.as_mut_slice().iter_mut().zip(u.iter().zip(t)) {
-                    *d = c * (a - b);
+                match output {
+                    OutputActivation::Identity => scaled_difference(dv.as_mut_slice(), c, u, t),
+                    // σ' = u (1 − u) folded into the same pass.
+                    OutputActivation::Sigmoid => sigmoid_mse_delta(dv.as_mut_slice(), c, u, t),
                 }
-                output.as_activation().scale_by_derivative(v, out, dv);
             }
             sum * scale
         }
         Reconstruction::BinaryCrossEntropy => {
             let sum = bce_sum(v.as_slice(), t);
             if let Some(dv) = dv {
-                let c = T::of(scale);
-                for (d, (&a, &b)) in dv.as_mut_slice().iter_mut().zip(u.iter().zip(t)) {
-                    *d = c * (a - b);
-                }
+                scaled_difference(dv.as_mut_slice(), T::of(scale), u, t);
             }
             sum * scale
+        }
+    }
+}
+
+multiversion! {
+    /// `d = c (a − b)` element-wise.
+    fn scaled_difference<T: Real>(d: &mut [T], c: T, a: &[T], b: &[T]) {
+        for (d, (&a, &b)) in d.iter_mut().zip(a.iter().zip(b)) {
+            *d = c * (a - b);
+        }
+    }
+}
+
+multiversion! {
+    /// `d = c (a − b) · a (1 − a)`: the MSE gradient through a sigmoid
+    /// output `a`, with the roundings of taking the difference and then
+    /// scaling by the derivative in two passes.
+    fn sigmoid_mse_delta<T: Real>(d: &mut [T], c: T, a: &[T], b: &[T]) {
+        let one = T::one();
+        for (d, (&a, &b)) in d.iter_mut().zip(a.iter().zip(b)) {
+            *d = (c * (a - b)) * (a * (one - a));
         }
     }
 }

@@ -106,54 +106,94 @@ impl<T: Real> Source<'_, T> {
                     }
                 }
             }
-            Source::Columns(xt) => {
-                // A blocked transpose: `GATHER_TILE` samples at a time, so
-                // every write fills whole cache lines of an output column
-                // while each sample is still read front to back.
-                let src = xt.as_slice();
-                for (b, block) in rows.chunks(GATHER_TILE).enumerate() {
-                    let r0 = b * GATHER_TILE;
-                    let mut samples: [&[T]; GATHER_TILE] = [&[]; GATHER_TILE];
-                    for (s, &i) in samples.iter_mut().zip(block) {
-                        *s = &src[i * d..(i + 1) * d];
+            Source::Columns(xt) => gather_columns(xt.as_slice(), d, rows, dst),
+        }
+    }
+}
+
+multiversion! {
+    /// Copies samples `rows` of `src` (one contiguous sample of `d` values
+    /// each) into the column-major `rows.len() x d` matrix `dst`: a blocked
+    /// transpose, `GATHER_TILE` samples at a time, so every write fills
+    /// whole cache lines of an output column while each sample is still
+    /// read front to back.
+    fn gather_columns<T: Real>(src: &[T], d: usize, rows: &[usize], dst: &mut [T]) {
+        let m = rows.len();
+        for (b, block) in rows.chunks(GATHER_TILE).enumerate() {
+            let r0 = b * GATHER_TILE;
+            let mut samples: [&[T]; GATHER_TILE] = [&[]; GATHER_TILE];
+            for (s, &i) in samples.iter_mut().zip(block) {
+                *s = &src[i * d..(i + 1) * d];
+            }
+            let samples = &samples[..block.len()];
+            // The next tile's samples, fetched into cache while this tile is
+            // copied: shuffled samples are scattered over a data set larger
+            // than the caches, so without this every line is a miss the
+            // copy waits for.
+            let mut next: [&[T]; GATHER_TILE] = [&[]; GATHER_TILE];
+            let ahead = rows.get(r0 + GATHER_TILE..).unwrap_or(&[]);
+            for (s, &i) in next.iter_mut().zip(ahead) {
+                *s = &src[i * d..(i + 1) * d];
+            }
+            let next = &next[..ahead.len().min(GATHER_TILE)];
+            if samples.len() == GATHER_TILE {
+                // Full tiles go through a 16 x 16 register block:
+                // contiguous loads from each sample, contiguous stores into
+                // each column.
+                let full = d - d % GATHER_TILE;
+                for j0 in (0..full).step_by(GATHER_TILE) {
+                    for s in next {
+                        prefetch(&s[j0..j0 + GATHER_TILE]);
                     }
-                    let samples = &samples[..block.len()];
-                    if samples.len() == GATHER_TILE {
-                        // Full tiles go through a 16 x 16 register block:
-                        // contiguous loads from each sample, contiguous
-                        // stores into each column.
-                        let full = d - d % GATHER_TILE;
-                        for j0 in (0..full).step_by(GATHER_TILE) {
-                            let mut tile = [[T::zero(); GATHER_TILE]; GATHER_TILE];
-                            for (row, s) in tile.iter_mut().zip(samples) {
-                                row.copy_from_slice(&s[j0..j0 + GATHER_TILE]);
-                            }
-                            for jj in 0..GATHER_TILE {
-                                let j = j0 + jj;
-                                let out = &mut dst[j * m + r0..j * m + r0 + GATHER_TILE];
-                                for (o, row) in out.iter_mut().zip(&tile) {
-                                    *o = row[jj];
-                                }
-                            }
-                        }
-                        for j in full..d {
-                            let out = &mut dst[j * m + r0..j * m + r0 + GATHER_TILE];
-                            for (o, s) in out.iter_mut().zip(samples) {
-                                *o = s[j];
-                            }
-                        }
-                        continue;
+                    let mut tile = [[T::zero(); GATHER_TILE]; GATHER_TILE];
+                    for (row, s) in tile.iter_mut().zip(samples) {
+                        row.copy_from_slice(&s[j0..j0 + GATHER_TILE]);
                     }
-                    for j in 0..d {
-                        let out = &mut dst[j * m + r0..j * m + r0 + block.len()];
-                        for (o, s) in out.iter_mut().zip(samples) {
-                            *o = s[j];
+                    for jj in 0..GATHER_TILE {
+                        let j = j0 + jj;
+                        let out = &mut dst[j * m + r0..j * m + r0 + GATHER_TILE];
+                        for (o, row) in out.iter_mut().zip(&tile) {
+                            *o = row[jj];
                         }
                     }
+                }
+                for j in full..d {
+                    let out = &mut dst[j * m + r0..j * m + r0 + GATHER_TILE];
+                    for (o, s) in out.iter_mut().zip(samples) {
+                        *o = s[j];
+                    }
+                }
+                continue;
+            }
+            for j in 0..d {
+                let out = &mut dst[j * m + r0..j * m + r0 + block.len()];
+                for (o, s) in out.iter_mut().zip(samples) {
+                    *o = s[j];
                 }
             }
         }
     }
+}
+
+/// Hints that `v` will be read soon: every cache line it touches is
+/// requested into all cache levels. A hint only: it never faults and
+/// changes no value.
+#[inline(always)]
+fn prefetch<T>(v: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        const LINE: usize = 64;
+        let bytes = std::mem::size_of_val(v);
+        let p = v.as_ptr().cast::<i8>();
+        for at in (0..bytes).step_by(LINE) {
+            // SAFETY: `p + at` lies inside `v`; a prefetch reads nothing
+            // the program sees and cannot fault.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.add(at)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = v;
 }
 
 impl<T: Real> ShardEngine<T> {
