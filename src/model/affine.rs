@@ -68,14 +68,14 @@ pub(crate) fn encode_into<T: Real>(
     match biases {
         Biases::None => {}
         Biases::Separate { enc, .. } | Biases::Mirrored { enc } => {
-            add_row(z, T::one(), enc.as_slice())
+            add_row(z.as_mut_slice(), x.nrows(), T::one(), enc.as_slice())
         }
         Biases::PreCentering { pre } => {
             // (x − 1 pᵀ) Eᵀ = x Eᵀ − 1 (E p)ᵀ: shift by an r-vector instead of
             // copying x.
             let mut ep = vec![T::zero(); e.rows];
             matvec(e, pre.as_slice(), &mut ep);
-            add_row(z, -T::one(), &ep);
+            add_row(z.as_mut_slice(), x.nrows(), -T::one(), &ep);
         }
     }
 }
@@ -90,13 +90,17 @@ pub(crate) fn decode_into<T: Real>(
     gemm(T::one(), Strided::of(h), m, T::zero(), StridedMut::of(v));
     match biases {
         Biases::None => {}
-        Biases::Separate { dec, .. } => add_row(v, T::one(), dec.as_slice()),
+        Biases::Separate { dec, .. } => {
+            add_row(v.as_mut_slice(), h.nrows(), T::one(), dec.as_slice())
+        }
         Biases::Mirrored { enc } => {
             let mut bm = vec![T::zero(); m.cols];
             matvec(m.t(), enc.as_slice(), &mut bm);
-            add_row(v, -T::one(), &bm);
+            add_row(v.as_mut_slice(), h.nrows(), -T::one(), &bm);
         }
-        Biases::PreCentering { pre } => add_row(v, T::one(), pre.as_slice()),
+        Biases::PreCentering { pre } => {
+            add_row(v.as_mut_slice(), h.nrows(), T::one(), pre.as_slice())
+        }
     }
 }
 
@@ -120,7 +124,7 @@ pub(crate) fn decode_backward<T: Real>(
     );
     if !matches!(biases, Biases::None) {
         let mut s = vec![T::zero(); dv.ncols()];
-        column_sums(dv, &mut s);
+        column_sums(dv.as_slice(), dv.nrows(), &mut s);
         match biases {
             Biases::None => {}
             Biases::Separate { .. } => gb.dec.expect("b_dec slot").copy_from_slice(&s),
@@ -167,7 +171,7 @@ pub(crate) fn encode_backward<T: Real>(
     );
     if !matches!(biases, Biases::None) {
         let mut t = vec![T::zero(); dz.ncols()];
-        column_sums(dz, &mut t);
+        column_sums(dz.as_slice(), dz.nrows(), &mut t);
         match biases {
             Biases::None => {}
             Biases::Separate { .. } => gb.enc.expect("b_enc slot").copy_from_slice(&t),

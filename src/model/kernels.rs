@@ -345,13 +345,11 @@ fn check_span(len: usize, rows: usize, cols: usize, rs: usize, cs: usize) {
 }
 
 multiversion! {
-    /// `out[j] = sum_i m[i, j]` for a column-major matrix, each column over
-    /// [`LANES`] fixed interleaved partial sums (vectorised, and the same
-    /// order on every call).
-    pub(crate) fn column_sums<T: Real>(m: &DMatrix<T>, out: &mut [T]) {
-        let n = m.nrows();
-        for (j, o) in out.iter_mut().enumerate() {
-            let col = &m.as_slice()[j * n..(j + 1) * n];
+    /// `out[j] = sum_i m[i, j]` for the column-major `rows x out.len()`
+    /// matrix `m`, each column over [`LANES`] fixed interleaved partial sums
+    /// (vectorised, and the same order on every call).
+    pub(crate) fn column_sums<T: Real>(m: &[T], rows: usize, out: &mut [T]) {
+        for (col, o) in m.chunks_exact(rows.max(1)).zip(out.iter_mut()) {
             let mut acc = [T::zero(); LANES];
             let chunks = col.chunks_exact(LANES);
             let rest = chunks.remainder();
@@ -368,6 +366,9 @@ multiversion! {
                 s += a;
             }
             *o = s;
+        }
+        if rows == 0 {
+            out.fill(T::zero());
         }
     }
 }
@@ -391,12 +392,12 @@ multiversion! {
 }
 
 multiversion! {
-    /// `m[i, j] += alpha * v[j]` for every row `i`.
-    pub(crate) fn add_row<T: Real>(m: &mut DMatrix<T>, alpha: T, v: &[T]) {
-        let n = m.nrows();
-        for (j, &b) in v.iter().enumerate() {
+    /// `m[i, j] += alpha * v[j]` for every row `i` of the column-major
+    /// `rows x v.len()` matrix `m`.
+    pub(crate) fn add_row<T: Real>(m: &mut [T], rows: usize, alpha: T, v: &[T]) {
+        for (col, &b) in m.chunks_exact_mut(rows.max(1)).zip(v) {
             let b = alpha * b;
-            for e in &mut m.as_mut_slice()[j * n..(j + 1) * n] {
+            for e in col {
                 *e += b;
             }
         }

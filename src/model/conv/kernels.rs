@@ -28,7 +28,7 @@ use crate::error::Result;
 use crate::model::affine::BiasGrad;
 use crate::model::bias::Biases;
 use crate::model::checks::check_input;
-use crate::model::kernels::{Strided, StridedMut, ensure_shape, gemm};
+use crate::model::kernels::{Strided, StridedMut, add_row, column_sums, ensure_shape, gemm};
 use crate::real::Real;
 use nalgebra::DMatrix;
 use std::ops::Range;
@@ -154,16 +154,18 @@ fn im2col<T: Real>(g: &Conv2d, x: &[T], n: usize, block: &Range<usize>, patches:
     });
 }
 
-/// `x += col2im(patches)` at positions `block`: every tap's run added back
-/// onto the feature it read (the adjoint of [`im2col`]).
-fn col2im_add<T: Real>(g: &Conv2d, patches: &[T], n: usize, block: &Range<usize>, x: &mut [T]) {
-    for_each_tap(g, n, block, |feature, run| {
-        if let Some(f) = feature {
-            for (d, &s) in x[f * n..(f + 1) * n].iter_mut().zip(&patches[run..run + n]) {
-                *d += s;
+multiversion! {
+    /// `x += col2im(patches)` at positions `block`: every tap's run added
+    /// back onto the feature it read (the adjoint of [`im2col`]).
+    fn col2im_add<T: Real>(g: &Conv2d, patches: &[T], n: usize, block: &Range<usize>, x: &mut [T]) {
+        for_each_tap(g, n, block, |feature, run| {
+            if let Some(f) = feature {
+                for (d, &s) in x[f * n..(f + 1) * n].iter_mut().zip(&patches[run..run + n]) {
+                    *d += s;
+                }
             }
-        }
-    });
+        });
+    }
 }
 
 /// `z = conv2d(x, K)` (no bias), `z` already `n x (C_out·P)`.
@@ -199,7 +201,7 @@ fn conv_transpose<T: Real>(
 ) {
     let n = y.nrows();
     let (positions, c_out) = (g.output().pixels(), g.output().channels);
-    x.fill(T::zero());
+    x.as_mut_slice().fill(T::zero());
     for block in position_blocks(g, n) {
         let rows = patch_buffer(g, n, &block, patches);
         gemm(
@@ -244,26 +246,17 @@ impl Conv2d {
     }
 }
 
-/// Adds `b[c]` to every value of channel `c` (a channel is a contiguous block).
+/// Adds `b[c]` to every value of channel `c` (a channel is a contiguous
+/// block: a column of the `(n·P) x C` view).
 fn add_channel_bias<T: Real>(m: &mut DMatrix<T>, b: &[T]) {
     let block = m.len() / b.len().max(1);
-    for (chunk, &bc) in m.as_mut_slice().chunks_exact_mut(block).zip(b) {
-        for v in chunk {
-            *v += bc;
-        }
-    }
+    add_row(m.as_mut_slice(), block, T::one(), b);
 }
 
 /// `out[c] = Σ` of channel `c`'s values over samples and pixels.
 fn channel_sums<T: Real>(m: &DMatrix<T>, out: &mut [T]) {
     let block = m.len() / out.len().max(1);
-    for (o, chunk) in out.iter_mut().zip(m.as_slice().chunks_exact(block)) {
-        let mut s = T::zero();
-        for &v in chunk {
-            s += v;
-        }
-        *o = s;
-    }
+    column_sums(m.as_slice(), block, out);
 }
 
 fn unsupported() -> ! {
