@@ -7,7 +7,7 @@ use super::bias::Biases;
 use super::center::PreBiasInit;
 use super::checks::{check_finite, check_input};
 use super::dense::Dense;
-use super::gradient::{Gradient, TiedParts};
+use super::gradient::{Gradient, TiedParts, TiedSlots};
 use super::kernels::first_non_finite;
 use super::kernels::sum_slices;
 use super::layer::Layer;
@@ -451,11 +451,13 @@ impl<T: Real> Autoencoder<T> {
         ws: &mut Workspace<T>,
         grad: &mut Gradient<T>,
     ) -> Result<LossTerms> {
-        self.shard_loss_and_grad_aux(x, target, loss, None, norm, ws, grad)
+        self.shard_loss_and_grad_aux(x, target, loss, None, norm, ws, grad, TiedSlots::Summed)
     }
 
     /// [`Autoencoder::shard_loss_and_grad`] plus an optional AuxK term
-    /// (see [`super::AuxK`]), its gradient added to `grad`.
+    /// (see [`super::AuxK`]), its gradient added to `grad`, and tied weight
+    /// slots left as `tied` says (deferring needs `aux` to be `None`: the
+    /// AuxK gradient is added onto the summed slots).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn shard_loss_and_grad_aux(
         &self,
@@ -466,7 +468,9 @@ impl<T: Real> Autoencoder<T> {
         norm: Normalizer,
         ws: &mut Workspace<T>,
         grad: &mut Gradient<T>,
+        tied: TiedSlots,
     ) -> Result<LossTerms> {
+        debug_assert!(aux.is_none() || tied == TiedSlots::Summed);
         self.check_call(x, target, loss, norm)?;
         if let Some(aux) = &aux {
             self.check_auxk(aux)?;
@@ -477,7 +481,7 @@ impl<T: Real> Autoencoder<T> {
             ));
         }
         self.forward(x, ws, true);
-        let mut t = self.backward(x, target, loss, norm, ws, grad)?;
+        let mut t = self.backward(x, target, loss, norm, ws, grad, tied)?;
         if let Some(aux) = aux {
             let residual = target - &ws.u[0];
             let term = self.auxk_pass(x, &ws.z[0], &residual, &aux, norm, Some(grad))?;
@@ -501,7 +505,16 @@ impl<T: Real> Autoencoder<T> {
     ) -> Result<(LossTerms, Gradient<T>)> {
         let mut ws = Workspace::new();
         let mut grad = self.zero_gradient();
-        let t = self.shard_loss_and_grad_aux(x, target, loss, aux, norm, &mut ws, &mut grad)?;
+        let t = self.shard_loss_and_grad_aux(
+            x,
+            target,
+            loss,
+            aux,
+            norm,
+            &mut ws,
+            &mut grad,
+            TiedSlots::Summed,
+        )?;
         if !grad.is_finite() {
             return Err(Error::Numerical(format!(
                 "gradient has non-finite entries (loss {:.6e})",
@@ -871,7 +884,9 @@ impl<T: Real> Autoencoder<T> {
     }
 
     /// Backward pass over the caches of [`Autoencoder::forward`], overwriting
-    /// every entry of `grad`.
+    /// every entry of `grad` (but the tied weight slots when `tied` defers
+    /// them).
+    #[allow(clippy::too_many_arguments)]
     fn backward(
         &self,
         x: &DMatrix<T>,
@@ -880,6 +895,7 @@ impl<T: Real> Autoencoder<T> {
         norm: Normalizer,
         ws: &mut Workspace<T>,
         grad: &mut Gradient<T>,
+        tied: TiedSlots,
     ) -> Result<LossTerms> {
         let pairs = self.layers.len();
         let n = x.nrows();
@@ -975,7 +991,9 @@ impl<T: Real> Autoencoder<T> {
                 dx,
                 patches,
             );
-            if let Some(p) = parts[l].as_ref() {
+            if let Some(p) = parts[l].as_ref()
+                && tied == TiedSlots::Summed
+            {
                 // The tied weight's gradient is the sum of its two uses.
                 sum_slices(weights, &p.encoder, &p.decoder);
             }

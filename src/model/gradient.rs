@@ -7,7 +7,7 @@
 //! Weight decay is a term in `W` itself, not in one of its uses, so it is
 //! added to the flat vector only.
 
-use super::kernels::{add_slice, all_finite, sum_squares};
+use super::kernels::{add_slice, add_tied_parts, all_finite, sum_slices, sum_squares};
 use super::params::ParamLayout;
 use crate::error::{Error, Result};
 use crate::real::Real;
@@ -238,65 +238,111 @@ impl<T: Real> Gradient<T> {
     /// every entry twice and synchronise the threads twice: the trainer
     /// does this after every batch. The chunks are fixed, so the bits do
     /// not depend on the threads.
-    pub(crate) fn add_all_and_norms(&mut self, others: &[&Gradient<T>]) -> GradNorms {
+    ///
+    /// With [`TiedSlots::Deferred`] the tied weight slots of `self` and
+    /// `others` hold nothing yet: each is built here as
+    /// `(e₀ + d₀) + (e₁ + d₁) + ...` from the parts, the bits of summing
+    /// each gradient's parts first and then the gradients, in the same
+    /// pass that adds the parts (see [`can_defer_tied`]).
+    pub(crate) fn add_all_and_norms(
+        &mut self,
+        others: &[&Gradient<T>],
+        tied: TiedSlots,
+    ) -> GradNorms {
         debug_assert!(others.iter().all(|o| *o.layout == *self.layout));
         let Gradient {
             flat,
             parts,
             layout,
         } = self;
+        let deferred = tied == TiedSlots::Deferred;
+        debug_assert!(!deferred || can_defer_tied(layout));
         // Jobs, per pair: its flat range, then its tied parts, each cut as
         // `squares` cuts it, with the same chunk of every other gradient
-        // beside it; and how many chunks each vector has.
-        type Job<'a, T> = (&'a mut [T], Vec<&'a [T]>);
+        // beside it. Each job reports its sums of squares tagged with the
+        // vector they belong to (`3 l`: pair l's flat range, `3 l + 1`, `3 l
+        // + 2`: its encoder and decoder parts).
         let mut jobs: Vec<Job<'_, T>> = Vec::new();
-        let mut counts: Vec<(usize, Option<(usize, usize)>)> = Vec::new();
         let mut rest: &mut [T] = flat;
         for ((l, slot), part) in layout.layers().iter().enumerate().zip(parts.iter_mut()) {
             let (head, tail) = rest.split_at_mut(slot.range().len());
             rest = tail;
-            let srcs: Vec<&[T]> = others.iter().map(|o| &o.flat[slot.range()]).collect();
-            let flat_chunks = chunked(&mut jobs, head, &srcs);
-            let mut tied = None;
-            if let Some(p) = part {
-                let enc: Vec<&[T]> = others
-                    .iter()
-                    .filter_map(|o| o.parts[l].as_ref().map(|q| q.encoder.as_slice()))
-                    .collect();
-                let dec: Vec<&[T]> = others
-                    .iter()
-                    .filter_map(|o| o.parts[l].as_ref().map(|q| q.decoder.as_slice()))
-                    .collect();
-                let enc = chunked(&mut jobs, &mut p.encoder, &enc);
-                tied = Some((enc, chunked(&mut jobs, &mut p.decoder, &dec)));
+            let range = slot.range();
+            let others_flat: Vec<&[T]> = others.iter().map(|o| &o.flat[range.clone()]).collect();
+            let Some(p) = part else {
+                add_jobs(&mut jobs, 3 * l, head, &others_flat);
+                continue;
+            };
+            let enc: Vec<&[T]> = others
+                .iter()
+                .filter_map(|o| o.parts[l].as_ref().map(|q| q.encoder.as_slice()))
+                .collect();
+            let dec: Vec<&[T]> = others
+                .iter()
+                .filter_map(|o| o.parts[l].as_ref().map(|q| q.decoder.as_slice()))
+                .collect();
+            if !deferred {
+                add_jobs(&mut jobs, 3 * l, head, &others_flat);
+                add_jobs(&mut jobs, 3 * l + 1, &mut p.encoder, &enc);
+                add_jobs(&mut jobs, 3 * l + 2, &mut p.decoder, &dec);
+                continue;
             }
-            counts.push((flat_chunks, tied));
-        }
-        let sq: Vec<f64> = jobs
-            .into_par_iter()
-            .map(|(out, srcs)| {
-                for s in srcs {
-                    add_slice(out, s);
+            // Flat chunk c and part chunk c start at the same weight (the
+            // weights lead the flat range); the flat range's last chunk may
+            // run on into the biases, or be biases alone.
+            let w = p.encoder.len();
+            let chunk = square_chunk(head.len());
+            let part_chunk = square_chunk(w);
+            let mut enc_chunks = p.encoder.chunks_mut(part_chunk);
+            let mut dec_chunks = p.decoder.chunks_mut(part_chunk);
+            for (c, out) in head.chunks_mut(chunk).enumerate() {
+                let at = c * chunk;
+                let len = out.len();
+                let weights = w.saturating_sub(at).min(len);
+                let srcs = others_flat.iter().map(|s| &s[at..at + len]).collect();
+                if weights == 0 {
+                    jobs.push(Job::Add(3 * l, out, srcs));
+                    continue;
                 }
-                sum_squares(out)
-            })
-            .collect();
-        // Reassemble the per-vector sums of squares in chunk order, as
+                let (e, d) = (enc_chunks.next(), dec_chunks.next());
+                let (e, d) = (e.expect("aligned chunks"), d.expect("aligned chunks"));
+                debug_assert_eq!(e.len(), weights);
+                let span = at..at + weights;
+                let parts = enc
+                    .iter()
+                    .zip(&dec)
+                    .map(|(e, d)| (&e[span.clone()], &d[span.clone()]))
+                    .collect();
+                jobs.push(Job::Tied {
+                    tag: 3 * l,
+                    out,
+                    weights,
+                    enc: e,
+                    dec: d,
+                    srcs,
+                    parts,
+                });
+            }
+        }
+        let sq: Vec<Vec<(usize, f64)>> = jobs.into_par_iter().map(Job::run).collect();
+        // Reassemble each vector's sum of squares in chunk order, as
         // `squares` adds them.
-        let mut at = 0;
-        let mut take = |n: usize| {
-            let v: f64 = sq[at..at + n].iter().sum();
-            at += n;
-            v
-        };
+        let mut per: Vec<Vec<f64>> = vec![Vec::new(); 3 * layout.layers().len()];
+        for (tag, v) in sq.into_iter().flatten() {
+            per[tag].push(v);
+        }
+        let take = |tag: usize| -> f64 { per[tag].iter().sum() };
         let mut total = 0.0;
-        let layers = counts
+        let layers = layout
+            .layers()
             .iter()
             .enumerate()
-            .map(|(layer, &(flat, tied))| {
-                let s = take(flat);
+            .map(|(layer, slot)| {
+                let s = take(3 * layer);
                 total += s;
-                let tied = tied.map(|(enc, dec)| (take(enc).sqrt(), take(dec).sqrt()));
+                let tied = slot
+                    .tied
+                    .then(|| (take(3 * layer + 1).sqrt(), take(3 * layer + 2).sqrt()));
                 LayerGradNorms {
                     layer,
                     total: s.sqrt(),
@@ -337,25 +383,109 @@ impl<T: Real> Gradient<T> {
     }
 }
 
-/// Cuts `out` and its `srcs` into the chunks [`squares`] uses, appending
-/// one job per chunk; returns the number of chunks.
-fn chunked<'a, T: Real>(
-    jobs: &mut Vec<(&'a mut [T], Vec<&'a [T]>)>,
+/// What a backward pass leaves in a tied weight's flat slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TiedSlots {
+    /// The sum of its two parts, as every caller outside the batch engine
+    /// needs.
+    Summed,
+    /// Nothing: [`Gradient::add_all_and_norms`] builds it from the parts
+    /// as it adds the blocks, saving a pass over every tied weight per
+    /// shard.
+    Deferred,
+}
+
+/// Whether [`TiedSlots::Deferred`] works for `layout`: each tied pair's
+/// flat range and parts must be cut into chunks at the same places, which
+/// holds unless the biases alone push the flat range over the length
+/// where [`square_chunk`] starts cutting.
+pub(crate) fn can_defer_tied(layout: &ParamLayout) -> bool {
+    layout.layers().iter().filter(|s| s.tied).all(|s| {
+        let cut = |len: usize| square_chunk(len) < len;
+        cut(s.range().len()) == cut(s.weight.len())
+    })
+}
+
+/// One task of [`Gradient::add_all_and_norms`].
+enum Job<'a, T> {
+    /// `out += srcs[0] + srcs[1] + ...`; reports the squares under its tag.
+    Add(usize, &'a mut [T], Vec<&'a [T]>),
+    /// A chunk of a tied pair whose weight slot is deferred: `out` is the
+    /// flat chunk, its first `weights` entries the weights (built from the
+    /// parts) and the rest biases (added from `srcs`); `enc` and `dec` are
+    /// the same weights' parts, with the other gradients' `parts` beside
+    /// them. Reports the squares of the flat chunk under `tag`, of the
+    /// parts under `tag + 1` and `tag + 2`.
+    Tied {
+        tag: usize,
+        out: &'a mut [T],
+        weights: usize,
+        enc: &'a mut [T],
+        dec: &'a mut [T],
+        srcs: Vec<&'a [T]>,
+        parts: Vec<(&'a [T], &'a [T])>,
+    },
+}
+
+impl<T: Real> Job<'_, T> {
+    fn run(self) -> Vec<(usize, f64)> {
+        match self {
+            Job::Add(tag, out, srcs) => {
+                for s in srcs {
+                    add_slice(out, s);
+                }
+                vec![(tag, sum_squares(out))]
+            }
+            Job::Tied {
+                tag,
+                out,
+                weights,
+                enc,
+                dec,
+                srcs,
+                parts,
+            } => {
+                let (w, biases) = out.split_at_mut(weights);
+                sum_slices(w, enc, dec);
+                for (e, d) in parts {
+                    add_tied_parts(w, enc, dec, e, d);
+                }
+                for s in srcs {
+                    add_slice(biases, &s[weights..]);
+                }
+                vec![
+                    (tag, sum_squares(out)),
+                    (tag + 1, sum_squares(enc)),
+                    (tag + 2, sum_squares(dec)),
+                ]
+            }
+        }
+    }
+}
+
+/// Cuts `out` and its `srcs` into the chunks [`squares`] uses, one
+/// [`Job::Add`] per chunk tagged `tag`.
+fn add_jobs<'a, T: Real>(
+    jobs: &mut Vec<Job<'a, T>>,
+    tag: usize,
     out: &'a mut [T],
     srcs: &[&'a [T]],
-) -> usize {
+) {
     let chunk = square_chunk(out.len());
-    let before = jobs.len();
+    if out.is_empty() {
+        // An empty vector still has one (empty) chunk, as `squares` sums it.
+        jobs.push(Job::Add(tag, out, Vec::new()));
+        return;
+    }
     for (c, o) in out.chunks_mut(chunk).enumerate() {
         let at = c * chunk;
         let len = o.len();
-        jobs.push((o, srcs.iter().map(|s| &s[at..at + len]).collect()));
+        jobs.push(Job::Add(
+            tag,
+            o,
+            srcs.iter().map(|s| &s[at..at + len]).collect(),
+        ));
     }
-    if jobs.len() == before {
-        // An empty vector still has one (empty) chunk, as `squares` sums it.
-        jobs.push((&mut [], Vec::new()));
-    }
-    jobs.len() - before
 }
 
 #[cfg(test)]
@@ -389,7 +519,7 @@ mod tests {
             let rest: Vec<_> = (0..others).map(|o| fill(10 + o)).collect();
             let refs: Vec<_> = rest.iter().collect();
             let mut fused = fill(1);
-            let norms = fused.add_all_and_norms(&refs);
+            let norms = fused.add_all_and_norms(&refs, super::TiedSlots::Summed);
             let mut plain = fill(1);
             for r in &rest {
                 plain.add_assign(r).unwrap();
@@ -399,5 +529,63 @@ mod tests {
             assert!(norms.layers[0].encoder_part.is_some());
             assert!(norms.layers[1].encoder_part.is_none());
         }
+    }
+
+    /// Deferred tied slots, built while the gradients are added, give the
+    /// bits of summing each gradient's parts into its slot first and then
+    /// adding the gradients; whatever the slots held before is ignored.
+    /// Covers a flat range whose last chunk runs from the weights into the
+    /// biases (300 x 120), one whose last chunk is biases alone (256 x 128 =
+    /// two whole chunks of weights), and a pair in one chunk.
+    #[test]
+    fn deferred_tied_slots_equal_summing_parts_first() {
+        use super::{SQUARES_TASK, TiedSlots, can_defer_tied};
+        for dims in [vec![300, 120, 7, 3], vec![256, 128]] {
+            let spec = AutoencoderSpec::new(&dims);
+            let model = Autoencoder::<f32>::new(&spec, 1).unwrap();
+            assert!(can_defer_tied(model.layout()));
+            let fill = |seed: u32, slots: f32| {
+                let mut g = model.zero_gradient();
+                let mut k = seed;
+                let mut next = move || {
+                    k = k.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    (k >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+                };
+                g.flat.iter_mut().for_each(|x| *x = next());
+                for p in g.parts.iter_mut().flatten() {
+                    p.encoder.iter_mut().for_each(|x| *x = next());
+                    p.decoder.iter_mut().for_each(|x| *x = next());
+                }
+                for (s, p) in model.layout().layers().iter().zip(&g.parts) {
+                    let p = p.as_ref().unwrap();
+                    for (k, w) in g.flat[s.weight.clone()].iter_mut().enumerate() {
+                        // NaN marks a slot not yet written.
+                        *w = if slots.is_nan() {
+                            slots
+                        } else {
+                            p.encoder[k] + p.decoder[k]
+                        };
+                    }
+                }
+                g
+            };
+            assert!(model.layout().layers()[0].weight.len() >= 2 * SQUARES_TASK);
+            for others in 0..3 {
+                let pending: Vec<_> = (0..others).map(|o| fill(10 + o, f32::NAN)).collect();
+                let refs: Vec<_> = pending.iter().collect();
+                let mut fused = fill(1, f32::NAN);
+                let norms = fused.add_all_and_norms(&refs, TiedSlots::Deferred);
+                let mut plain = fill(1, 0.0);
+                for o in 0..others {
+                    plain.add_assign(&fill(10 + o, 0.0)).unwrap();
+                }
+                assert_eq!(fused, plain);
+                assert_eq!(norms, plain.norms());
+            }
+        }
+        // 4095 x 8 weights stay in one chunk, but with their 4103 biases
+        // the flat range is cut: the chunks no longer line up.
+        let model = Autoencoder::<f32>::new(&AutoencoderSpec::new(&[4095, 8]), 1).unwrap();
+        assert!(!can_defer_tied(model.layout()));
     }
 }

@@ -392,6 +392,19 @@ multiversion! {
 }
 
 multiversion! {
+    /// One more gradient's tied parts `e`, `d` into a sum: `w += e + d`
+    /// (the weight's gradient, its parts summed first), `enc += e` and
+    /// `dec += d`.
+    pub(crate) fn add_tied_parts<T: Real>(w: &mut [T], enc: &mut [T], dec: &mut [T], e: &[T], d: &[T]) {
+        for ((w, (a, b)), (&e, &d)) in w.iter_mut().zip(enc.iter_mut().zip(dec.iter_mut())).zip(e.iter().zip(d)) {
+            *w += e + d;
+            *a += e;
+            *b += d;
+        }
+    }
+}
+
+multiversion! {
     /// `m[i, j] += alpha * v[j]` for every row `i` of the column-major
     /// `rows x v.len()` matrix `m`.
     pub(crate) fn add_row<T: Real>(m: &mut [T], rows: usize, alpha: T, v: &[T]) {

@@ -56,6 +56,7 @@ pub use conv::{Conv2d, ConvSpec, ConvStack, ImageShape};
 pub use dense::Dense;
 pub use file::{MODEL_FORMAT, MODEL_VERSION};
 pub use gradient::{GradNorms, Gradient, LayerGradNorms, TiedParts};
+pub(crate) use gradient::{TiedSlots, can_defer_tied};
 pub(crate) use kernels::{all_finite, ensure_shape, first_non_finite};
 pub use layer::Layer;
 pub use loss::{

@@ -11,8 +11,8 @@
 use super::corruption::Corruption;
 use crate::error::{Error, Result};
 use crate::model::{
-    Autoencoder, AuxKLoss, GradNorms, Gradient, LossConfig, LossTerms, Normalizer, Workspace,
-    ensure_shape,
+    Autoencoder, AuxKLoss, GradNorms, Gradient, LossConfig, LossTerms, Normalizer, TiedSlots,
+    Workspace, can_defer_tied, ensure_shape,
 };
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -318,6 +318,13 @@ impl<T: Real> ShardEngine<T> {
         }
         let track = fired.is_some();
         let latent = model.latent_dim();
+        // With one shard per block, the tied weight slots are built while
+        // the blocks are added, from the parts that are added anyway.
+        let tied = if per == 1 && aux.is_none() && can_defer_tied(model.layout()) {
+            TiedSlots::Deferred
+        } else {
+            TiedSlots::Summed
+        };
         let results: Vec<Result<LossTerms>> = self.blocks[..nblocks]
             .par_iter_mut()
             .zip(shards.par_chunks(per))
@@ -345,6 +352,7 @@ impl<T: Real> ShardEngine<T> {
                             norm,
                             &mut b.ws,
                             &mut b.grad,
+                            tied,
                         )?
                     } else {
                         let t = model.shard_loss_and_grad_aux(
@@ -355,6 +363,7 @@ impl<T: Real> ShardEngine<T> {
                             norm,
                             &mut b.ws,
                             &mut b.scratch,
+                            TiedSlots::Summed,
                         )?;
                         b.grad.add_assign(&b.scratch)?;
                         t
@@ -387,7 +396,7 @@ impl<T: Real> ShardEngine<T> {
         let (first, rest) = self.blocks[..nblocks].split_first_mut().expect("a block");
         let others: Vec<&Gradient<T>> = rest.iter().map(|b| &b.grad).collect();
         let grad = &mut first.grad;
-        self.norms = grad.add_all_and_norms(&others);
+        self.norms = grad.add_all_and_norms(&others, tied);
         model.l2_penalty_and_grad(loss, &mut terms, grad)?;
         if loss.l2 != 0.0 {
             self.norms = grad.norms();
