@@ -179,8 +179,10 @@ pub fn goal_line(name: &str, measured: f64, goal: Goal, target: f64) -> bool {
         Goal::AtMost => ("<=", measured <= target),
         Goal::AtLeast => (">=", measured >= target),
     };
+    // Three decimals, so a value just past the goal does not print as the
+    // goal itself.
     println!(
-        "goal {name}: measured {measured:.2}, goal {op} {target:.2}: {}",
+        "goal {name}: measured {measured:.3}, goal {op} {target:.2}: {}",
         if met { "met" } else { "not met" }
     );
     met
