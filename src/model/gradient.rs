@@ -497,7 +497,24 @@ fn add_jobs<'a, T: Real>(
 
 #[cfg(test)]
 mod tests {
-    use crate::model::{Autoencoder, AutoencoderSpec};
+    use crate::model::{Autoencoder, AutoencoderSpec, Gradient};
+
+    /// A gradient of `model`'s layout with every entry and tied part drawn
+    /// from a fixed linear congruential sequence in `[-0.5, 0.5)`.
+    fn random_gradient(model: &Autoencoder<f32>, seed: u32) -> Gradient<f32> {
+        let mut g = model.zero_gradient();
+        let mut k = seed;
+        let mut next = move || {
+            k = k.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (k >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        };
+        g.flat.iter_mut().for_each(|x| *x = next());
+        for p in g.parts.iter_mut().flatten() {
+            p.encoder.iter_mut().for_each(|x| *x = next());
+            p.decoder.iter_mut().for_each(|x| *x = next());
+        }
+        g
+    }
 
     /// Summing with the norms in one pass gives the bits of adding one by
     /// one and then taking [`super::Gradient::norms`]: for a tied pair large
@@ -507,20 +524,7 @@ mod tests {
     fn add_all_and_norms_equals_adding_then_norms() {
         let spec = AutoencoderSpec::new(&[300, 120, 7, 3]).tied_per_layer(vec![true, false, true]);
         let model = Autoencoder::<f32>::new(&spec, 1).unwrap();
-        let fill = |seed: u32| {
-            let mut g = model.zero_gradient();
-            let mut k = seed;
-            let mut next = move || {
-                k = k.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                (k >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-            };
-            g.flat.iter_mut().for_each(|x| *x = next());
-            for p in g.parts.iter_mut().flatten() {
-                p.encoder.iter_mut().for_each(|x| *x = next());
-                p.decoder.iter_mut().for_each(|x| *x = next());
-            }
-            g
-        };
+        let fill = |seed: u32| random_gradient(&model, seed);
         assert!(model.layout().layers()[0].range().len() > 2 * super::SQUARES_TASK);
         for others in 0..3 {
             let rest: Vec<_> = (0..others).map(|o| fill(10 + o)).collect();
@@ -552,17 +556,7 @@ mod tests {
             let model = Autoencoder::<f32>::new(&spec, 1).unwrap();
             assert!(can_defer_tied(model.layout()));
             let fill = |seed: u32, slots: f32| {
-                let mut g = model.zero_gradient();
-                let mut k = seed;
-                let mut next = move || {
-                    k = k.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                    (k >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-                };
-                g.flat.iter_mut().for_each(|x| *x = next());
-                for p in g.parts.iter_mut().flatten() {
-                    p.encoder.iter_mut().for_each(|x| *x = next());
-                    p.decoder.iter_mut().for_each(|x| *x = next());
-                }
+                let mut g = random_gradient(&model, seed);
                 for (s, p) in model.layout().layers().iter().zip(&g.parts) {
                     let p = p.as_ref().unwrap();
                     for (k, w) in g.flat[s.weight.clone()].iter_mut().enumerate() {

@@ -386,8 +386,8 @@ multiversion! {
 
 multiversion! {
     /// `d = c (a − b) · a (1 − a)`: the MSE gradient through a sigmoid
-    /// output `a`, with the roundings of taking the difference and then
-    /// scaling by the derivative in two passes.
+    /// output `a` in one pass, rounded as the scaled difference followed by
+    /// a separate multiplication by the derivative would be.
     fn sigmoid_mse_delta<T: Real>(d: &mut [T], c: T, a: &[T], b: &[T]) {
         let one = T::one();
         for (d, (&a, &b)) in d.iter_mut().zip(a.iter().zip(b)) {
