@@ -7,9 +7,7 @@
 //! Weight decay is a term in `W` itself, not in one of its uses, so it is
 //! added to the flat vector only.
 
-use super::kernels::{
-    add_slice, add_tied_parts, all_finite, sum_slices, sum_squares, sum_tied_parts,
-};
+use super::kernels::{add_slice, add_tied_parts, all_finite, sum_slices, sum_squares};
 use super::params::ParamLayout;
 use crate::error::{Error, Result};
 use crate::real::Real;
@@ -448,12 +446,7 @@ impl<T: Real> Job<'_, T> {
                 parts,
             } => {
                 let (w, biases) = out.split_at_mut(weights);
-                let mut parts = parts.into_iter();
-                match parts.next() {
-                    // The common case, two blocks, in one pass.
-                    Some((e, d)) => sum_tied_parts(w, enc, dec, e, d),
-                    None => sum_slices(w, enc, dec),
-                }
+                sum_slices(w, enc, dec);
                 for (e, d) in parts {
                     add_tied_parts(w, enc, dec, e, d);
                 }

@@ -392,18 +392,6 @@ multiversion! {
 }
 
 multiversion! {
-    /// Two gradients' tied parts summed: `w = (enc + dec) + (e + d)` (each
-    /// weight's gradient, its parts summed first), `enc += e`, `dec += d`.
-    pub(crate) fn sum_tied_parts<T: Real>(w: &mut [T], enc: &mut [T], dec: &mut [T], e: &[T], d: &[T]) {
-        for ((w, (a, b)), (&e, &d)) in w.iter_mut().zip(enc.iter_mut().zip(dec.iter_mut())).zip(e.iter().zip(d)) {
-            *w = (*a + *b) + (e + d);
-            *a += e;
-            *b += d;
-        }
-    }
-}
-
-multiversion! {
     /// One more gradient's tied parts `e`, `d` into a sum: `w += e + d`
     /// (the weight's gradient, its parts summed first), `enc += e` and
     /// `dec += d`.
