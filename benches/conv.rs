@@ -124,9 +124,8 @@ fn fastest_epoch(
     )
     .expect("config");
     let out = pool.install(|| trainer.fit(model, x)).expect("training");
-    let ms: Vec<f64> = out.history.epochs.iter().map(|e| e.seconds * 1e3).collect();
-    let fastest = ms.iter().copied().fold(f64::INFINITY, f64::min);
-    (fastest, ms.iter().sum::<f64>() / ms.len() as f64, out)
+    let (fastest, mean) = peer::epoch_ms(&out.history);
+    (fastest, mean, out)
 }
 
 fn main() {

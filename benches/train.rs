@@ -77,9 +77,7 @@ fn ms_per_epoch(
     let out = pool(threads)
         .install(|| trainer.fit(model(dims, act), x))
         .expect("training");
-    let ms: Vec<f64> = out.history.epochs.iter().map(|e| e.seconds * 1e3).collect();
-    let fastest = ms.iter().copied().fold(f64::INFINITY, f64::min);
-    (fastest, ms.iter().sum::<f64>() / ms.len() as f64)
+    peer::epoch_ms(&out.history)
 }
 
 fn pool(threads: usize) -> rayon::ThreadPool {

@@ -170,6 +170,16 @@ pub enum Goal {
     AtLeast,
 }
 
+/// The fastest and the mean epoch of a training run, in ms: the fastest is
+/// the epoch least disturbed by other load, the mean is the statistic the
+/// PyTorch scripts report.
+#[allow(dead_code)]
+pub fn epoch_ms(history: &tiedae::train::History) -> (f64, f64) {
+    let ms: Vec<f64> = history.epochs.iter().map(|e| e.seconds * 1e3).collect();
+    let fastest = ms.iter().copied().fold(f64::INFINITY, f64::min);
+    (fastest, ms.iter().sum::<f64>() / ms.len() as f64)
+}
+
 /// Prints the summary line of one goal, `goal NAME: measured M, goal OP G:
 /// met` (or `not met`), the line a reader greps for; returns whether it
 /// was met.
