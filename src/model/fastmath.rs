@@ -213,11 +213,16 @@ multiversion! {
 multiversion! {
     /// `Σ (a − b)²`, differences and squares in f64, fixed lanes.
     pub(crate) fn squared_error_sum<T: Real>(a: &[T], b: &[T]) -> f64 {
-        lane_sum(a, b, |x, y| {
-            let e = x.f64() - y.f64();
-            e * e
-        })
+        lane_sum(a, b, squared_error)
     }
+}
+
+/// One term of [`squared_error_sum`], also used by the one-pass MSE and
+/// gradient kernels so that their sums keep its bits.
+#[inline(always)]
+pub(crate) fn squared_error<T: Real>(a: T, b: T) -> f64 {
+    let e = a.f64() - b.f64();
+    e * e
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@
 //! batch by [`super::Autoencoder::l2_penalty_and_grad`].
 
 use super::activation::{Activation, OutputActivation};
-use super::fastmath::{bce_sum, squared_error_sum};
+use super::fastmath::{bce_sum, squared_error, squared_error_sum};
+use super::kernels::lane_sum_write;
 use crate::error::{Error, Result};
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -354,15 +355,17 @@ pub(crate) fn reconstruction<T: Real>(
     let (u, t) = (u.as_slice(), target.as_slice());
     match kind {
         Reconstruction::Mse => {
-            let sum = squared_error_sum(u, t);
-            if let Some(dv) = dv {
-                let c = T::of(2.0 * scale);
-                match output {
-                    OutputActivation::Identity => scaled_difference(dv.as_mut_slice(), c, u, t),
+            let c = T::of(2.0 * scale);
+            let sum = match dv {
+                None => squared_error_sum(u, t),
+                Some(dv) => match output {
+                    OutputActivation::Identity => mse_sum_and_delta(dv.as_mut_slice(), c, u, t),
                     // σ' = u (1 − u) folded into the same pass.
-                    OutputActivation::Sigmoid => sigmoid_mse_delta(dv.as_mut_slice(), c, u, t),
-                }
-            }
+                    OutputActivation::Sigmoid => {
+                        sigmoid_mse_sum_and_delta(dv.as_mut_slice(), c, u, t)
+                    }
+                },
+            };
             sum * scale
         }
         Reconstruction::BinaryCrossEntropy => {
@@ -385,14 +388,22 @@ multiversion! {
 }
 
 multiversion! {
-    /// `d = c (a − b) · a (1 − a)`: the MSE gradient through a sigmoid
-    /// output `a` in one pass, rounded as the scaled difference followed by
-    /// a separate multiplication by the derivative would be.
-    fn sigmoid_mse_delta<T: Real>(d: &mut [T], c: T, a: &[T], b: &[T]) {
+    /// `Σ (a − b)²` with the bits of [`squared_error_sum`], and
+    /// `d = c (a − b)` in the same pass: the MSE and its gradient through an
+    /// identity output, each input read once.
+    fn mse_sum_and_delta<T: Real>(d: &mut [T], c: T, a: &[T], b: &[T]) -> f64 {
+        lane_sum_write(d, a, b, squared_error, |a, b| c * (a - b))
+    }
+}
+
+multiversion! {
+    /// `Σ (a − b)²` with the bits of [`squared_error_sum`], and
+    /// `d = c (a − b) · a (1 − a)`, the MSE gradient through a sigmoid
+    /// output `a`, in the same pass, rounded as the scaled difference
+    /// followed by a separate multiplication by the derivative would be.
+    fn sigmoid_mse_sum_and_delta<T: Real>(d: &mut [T], c: T, a: &[T], b: &[T]) -> f64 {
         let one = T::one();
-        for (d, (&a, &b)) in d.iter_mut().zip(a.iter().zip(b)) {
-            *d = (c * (a - b)) * (a * (one - a));
-        }
+        lane_sum_write(d, a, b, squared_error, |a, b| (c * (a - b)) * (a * (one - a)))
     }
 }
 
@@ -446,4 +457,38 @@ pub(crate) fn latent_penalties<T: Real>(
         kl_term *= kl.weight * n as f64 / big_n;
     }
     Ok((l1, kl_term))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one-pass MSE kernels give the bits of the two passes they
+    /// replace (the lane sum of squared errors, then the gradient), on
+    /// lengths with and without a ragged tail of lanes.
+    #[test]
+    fn fused_mse_passes_equal_separate_passes() {
+        for n in [0, 1, 7, 8, 9, 64, 1003] {
+            let a: Vec<f32> = (0..n).map(|k| ((k * 37 % 101) as f32) / 101.0).collect();
+            let b: Vec<f32> = (0..n).map(|k| ((k * 53 % 89) as f32) / 97.0).collect();
+            let c = 0.37f32;
+            let sum = squared_error_sum(&a, &b);
+            let mut d = vec![f32::NAN; n];
+            assert_eq!(
+                mse_sum_and_delta(&mut d, c, &a, &b).to_bits(),
+                sum.to_bits()
+            );
+            for k in 0..n {
+                assert_eq!(d[k].to_bits(), (c * (a[k] - b[k])).to_bits(), "n {n} k {k}");
+            }
+            assert_eq!(
+                sigmoid_mse_sum_and_delta(&mut d, c, &a, &b).to_bits(),
+                sum.to_bits()
+            );
+            for k in 0..n {
+                let want = (c * (a[k] - b[k])) * (a[k] * (1.0 - a[k]));
+                assert_eq!(d[k].to_bits(), want.to_bits(), "n {n} k {k}");
+            }
+        }
+    }
 }
