@@ -478,8 +478,10 @@ mod tests {
                 mse_sum_and_delta(&mut d, c, &a, &b).to_bits(),
                 sum.to_bits()
             );
+            let mut want = vec![0.0f32; n];
+            scaled_difference(&mut want, c, &a, &b);
             for k in 0..n {
-                assert_eq!(d[k].to_bits(), (c * (a[k] - b[k])).to_bits(), "n {n} k {k}");
+                assert_eq!(d[k].to_bits(), want[k].to_bits(), "n {n} k {k}");
             }
             assert_eq!(
                 sigmoid_mse_sum_and_delta(&mut d, c, &a, &b).to_bits(),
