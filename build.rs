@@ -1,6 +1,6 @@
 //! Records the git revision the crate is built from (for `--version` and
 //! report provenance), when it is built from a checkout, and the rustc
-//! that builds it. Outside a checkout (a crates.io download, a tarball) the
+//! that builds it, and the optimisation level it is compiled at. Outside a checkout (a crates.io download, a tarball) the
 //! revision is simply unknown.
 
 use std::path::Path;
@@ -40,4 +40,8 @@ fn main() {
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|| "rustc (version unknown)".into());
     println!("cargo:rustc-env=TIEDAE_RUSTC_VERSION={version}");
+    // The optimisation level tiedae itself is compiled at, so a binary
+    // built without optimisation can say so before hours of slow training.
+    let opt_level = std::env::var("OPT_LEVEL").unwrap_or_else(|_| "unknown".into());
+    println!("cargo:rustc-env=TIEDAE_OPT_LEVEL={opt_level}");
 }

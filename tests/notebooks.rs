@@ -240,6 +240,17 @@ fn run() -> Result<String, String> {
         return Err(format!("no notebook matches the filters {filters:?}"));
     }
     let mut failures = Vec::new();
+    for path in notebooks.iter().chain(&fixtures) {
+        let name = display_name(&paths.root, path);
+        if let Err(problem) = check_cell_ids(&read_notebook(path)?) {
+            failures.push(format!("{name}: {problem}"));
+        }
+    }
+    failures.extend(validate_with_nbformat(
+        &paths.root,
+        notebooks.iter().chain(&fixtures),
+    )?);
+    check_schema_checks_can_fail(&paths.root, &evcxr_tmp)?;
     let mut report = Vec::new();
     for path in &notebooks {
         let name = display_name(&paths.root, path);
@@ -356,6 +367,125 @@ fn read_notebook(path: &Path) -> Result<Value, String> {
         return Err(format!("{} has no \"cells\" array", path.display()));
     }
     Ok(notebook)
+}
+
+/// The cell ids nbformat 4.5 requires: every cell has one, 1 to 64
+/// characters of `[A-Za-z0-9_-]`, unique in its notebook. nbformat warns on
+/// a missing id today and says it will refuse one, and Jupyter fills ids in
+/// on save, so a notebook committed without them changes when opened.
+fn check_cell_ids(notebook: &Value) -> Result<(), String> {
+    let minor = notebook["nbformat_minor"].as_u64().unwrap_or(0);
+    if notebook["nbformat"] != 4 || minor < 5 {
+        return Err(format!(
+            "nbformat {}.{minor}: cell ids need 4.5 or later",
+            notebook["nbformat"]
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, cell) in notebook["cells"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let Some(id) = cell["id"].as_str() else {
+            return Err(format!(
+                "cell {i} has no \"id\" (nbformat 4.5 requires one)"
+            ));
+        };
+        let valid = (1..=64).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid {
+            return Err(format!(
+                "cell {i} has the id {id:?}: nbformat wants 1 to 64 of [A-Za-z0-9_-]"
+            ));
+        }
+        if !seen.insert(id) {
+            return Err(format!("cell {i} repeats the id {id:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// Set to `1` (CI does) to fail when python3 cannot import nbformat.
+const REQUIRE_NBFORMAT_ENV: &str = "TIEDAE_REQUIRE_NBFORMAT";
+
+fn nbformat_importable() -> bool {
+    Command::new("python3")
+        .args(["-c", "import nbformat"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Validates the files against nbformat's own schema with
+/// `scripts/validate_notebooks.py`, an independent reader of the format: the
+/// checks above are this runner's reading of the schema, the script is
+/// Jupyter's. Returns one failure line per problem; skipped (with a line on
+/// stderr) where python3 has no nbformat, unless [`REQUIRE_NBFORMAT_ENV`].
+fn validate_with_nbformat<'a>(
+    root: &Path,
+    files: impl Iterator<Item = &'a PathBuf>,
+) -> Result<Vec<String>, String> {
+    let files: Vec<&PathBuf> = files.collect();
+    if !nbformat_importable() {
+        if std::env::var(REQUIRE_NBFORMAT_ENV).is_ok_and(|v| v == "1") {
+            return Err(format!(
+                "{REQUIRE_NBFORMAT_ENV}=1 but python3 cannot import nbformat"
+            ));
+        }
+        eprintln!("nbformat schema check skipped: python3 cannot import nbformat");
+        return Ok(vec![]);
+    }
+    let output = Command::new("python3")
+        .arg(root.join("scripts/validate_notebooks.py"))
+        .args(&files)
+        .output()
+        .map_err(|e| format!("running scripts/validate_notebooks.py: {e}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    match output.status.code() {
+        Some(0) => {
+            eprint!("{stdout}");
+            Ok(vec![])
+        }
+        Some(1) => Ok(stdout.lines().map(str::to_string).collect()),
+        _ => Err(format!(
+            "scripts/validate_notebooks.py failed: {}{}",
+            stdout,
+            String::from_utf8_lossy(&output.stderr)
+        )),
+    }
+}
+
+/// Negative control: a notebook whose second cell has no id must be refused
+/// by both checks, or they could pass anything.
+fn check_schema_checks_can_fail(root: &Path, scratch: &Path) -> Result<(), String> {
+    let cell = |id: Option<&str>| {
+        let mut cell = json!({"cell_type": "markdown", "metadata": {}, "source": ["x"]});
+        if let Some(id) = id {
+            cell["id"] = json!(id);
+        }
+        cell
+    };
+    let notebook = json!({
+        "cells": [cell(Some("c00")), cell(None)],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5
+    });
+    if check_cell_ids(&notebook).is_ok() {
+        return Err("the cell-id check accepted a cell without an id".into());
+    }
+    let path = scratch.join("missing-id.ipynb");
+    std::fs::write(&path, notebook.to_string())
+        .map_err(|e| format!("writing {}: {e}", path.display()))?;
+    let found = validate_with_nbformat(root, std::iter::once(&path))?;
+    let _ = std::fs::remove_file(&path);
+    if found.is_empty() && nbformat_importable() {
+        return Err("scripts/validate_notebooks.py accepted a cell without an id".into());
+    }
+    Ok(())
 }
 
 /// A cell's source: a string or a list of lines, as nbformat allows.
