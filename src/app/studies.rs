@@ -20,7 +20,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::provenance::StudyTime;
 use crate::study::builtin::{self, Builtin, LatentsFn, Preset, REGISTRY, RunOptions, Source};
-use crate::study::{COLUMNS, DetailedResults, Figures, Study};
+use crate::study::{COLUMNS, DetailedResults, Figures, Precision, Study};
 use polars::prelude::DataFrame;
 
 /// The name of the default study.
@@ -222,6 +222,14 @@ pub fn run_study(
             studies.push(None);
         }
     }
+    // Values beyond f32's range stop the run here, before any cell (see
+    // `check_f32_data`). Frame and table studies do not declare a
+    // precision, and several train in f32: they are held to its range too.
+    // The loaded data is checked, not each study's sample of it, so the
+    // row named is the file's.
+    if studies.iter().any(|s| s.as_ref().is_none_or(trains_in_f32)) {
+        ds.check_f32_range()?;
+    }
     let total: usize = studies
         .iter()
         .flatten()
@@ -283,6 +291,29 @@ pub fn run_study(
         figures,
         timings,
     })
+}
+
+/// Refuses data beyond `f32`'s range when `study` trains a model in `f32`.
+/// Such values are finite in the loaded `f64` data and become infinities
+/// only when a cell converts them, after other cells have run and been
+/// cached; checked before the first cell, the study stops before any work.
+///
+/// # Errors
+/// [`Error::InvalidData`] from [`Dataset::check_f32_range`], naming the
+/// dataset, row and column.
+pub fn check_f32_data(study: &Study) -> Result<()> {
+    if !trains_in_f32(study) {
+        return Ok(());
+    }
+    study
+        .datasets
+        .iter()
+        .try_for_each(|ds| ds.check_f32_range())
+}
+
+/// Whether `study` converts its data to `f32`: it trains a model in `f32`.
+fn trains_in_f32(study: &Study) -> bool {
+    study.precision == Precision::F32 && study.models.iter().any(|m| m.is_trained())
 }
 
 /// Runs `run` with options whose [`RunOptions::note`] shows each line as a

@@ -2,7 +2,9 @@
 //!
 //! Records are split by the csv crate; the checks below name the line,
 //! then the columns go through [`dataset_from_frame`], the one path from a
-//! frame to a dataset that Parquet files take too.
+//! frame to a dataset that Parquet files take too. Cells are parsed from
+//! the reader's byte records straight into `f64`, one reused record buffer
+//! for the whole file, so memory follows the numbers rather than the text.
 //!
 //! Format read: UTF-8, comma-separated, a header row of column names first,
 //! then one sample per line. Fields may be double-quoted (`""` escapes a
@@ -16,14 +18,14 @@
 //! back gives bit-identical values.
 
 use super::Dataset;
-use super::parquet::dataset_from_frame;
+use super::file::read_regular;
+pub use super::frame::LABEL_COLUMN;
+use super::frame::dataset_from_frame;
 use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
 use polars::prelude::{Column, DataFrame};
+use std::collections::HashSet;
 use std::path::Path;
-
-/// Name of the label column [`write_csv`] writes.
-pub const LABEL_COLUMN: &str = "label";
 
 /// Reads a CSV file into a dataset named after the file's stem.
 ///
@@ -34,7 +36,7 @@ pub fn read_csv(
     label_column: Option<&str>,
     image_shape: Option<(usize, usize)>,
 ) -> Result<Dataset> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = read_regular(path)?;
     let text = std::str::from_utf8(&bytes).map_err(|e| {
         let line = 1 + bytes[..e.valid_up_to()]
             .iter()
@@ -45,40 +47,78 @@ pub fn read_csv(
     parse_csv(text, path, label_column, image_shape)
 }
 
-/// One record of the file: its 1-based line and its trimmed fields.
-type Record = (usize, Vec<String>);
+/// The records of CSV text, split by the csv crate (quotes, `""` escapes,
+/// CRLF) into one reused buffer, blank lines skipped. A quoted field that
+/// runs past its line is refused: the format keeps one sample per line, so
+/// a newline in a field means a quote was never closed.
+struct Records<'a> {
+    reader: csv::Reader<&'a [u8]>,
+    record: csv::ByteRecord,
+    path: &'a Path,
+}
 
-/// Splits CSV text into records with the csv crate (quotes, `""`
-/// escapes, CRLF), skipping blank lines. A quoted field that runs past its
-/// line is refused: the format keeps one sample per line, so a newline in
-/// a field means a quote was never closed.
-fn records(text: &str, path: &Path) -> Result<Vec<Record>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let mut out = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| {
-            let line = e.position().map_or(1, |p| p.line() as usize);
-            Error::format(path, format!("line {line}"), e.to_string())
-        })?;
-        let line = record.position().map_or(1, |p| p.line() as usize);
-        if record.iter().any(|f| f.contains(['\n', '\r'])) {
-            return Err(Error::format(
-                path,
-                format!("line {line}"),
-                "unterminated quoted field (a field may not span lines)",
-            ));
+impl<'a> Records<'a> {
+    fn new(text: &'a str, path: &'a Path) -> Self {
+        let reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        Records {
+            reader,
+            record: csv::ByteRecord::new(),
+            path,
         }
-        let fields: Vec<String> = record.iter().map(str::to_string).collect();
-        if fields.iter().all(String::is_empty) && fields.len() <= 1 {
-            continue; // a blank (or whitespace-only) line
-        }
-        out.push((line, fields));
     }
-    Ok(out)
+
+    /// Reads the next record that is not blank and returns its 1-based
+    /// line (its fields are then [`Records::fields`]); `None` at the end.
+    fn advance(&mut self) -> Result<Option<usize>> {
+        loop {
+            let more = self
+                .reader
+                .read_byte_record(&mut self.record)
+                .map_err(|e| {
+                    let line = e.position().map_or(1, |p| p.line() as usize);
+                    Error::format(self.path, format!("line {line}"), e.to_string())
+                })?;
+            if !more {
+                return Ok(None);
+            }
+            let line = self.record.position().map_or(1, |p| p.line() as usize);
+            if self
+                .record
+                .iter()
+                .any(|f| f.contains(&b'\n') || f.contains(&b'\r'))
+            {
+                return Err(Error::format(
+                    self.path,
+                    format!("line {line}"),
+                    "unterminated quoted field (a field may not span lines)",
+                ));
+            }
+            // A blank (or whitespace-only) line.
+            if self.record.len() <= 1 && self.fields().all(|f| f.is_empty()) {
+                continue;
+            }
+            return Ok(Some(line));
+        }
+    }
+
+    /// The current record's fields, without surrounding ASCII whitespace.
+    fn fields(&self) -> impl Iterator<Item = &[u8]> {
+        self.record.iter().map(|f| f.trim_ascii())
+    }
+
+    /// The current record's field count.
+    fn len(&self) -> usize {
+        self.record.len()
+    }
+}
+
+/// A field as text. The fields of a `&str` are split at ASCII bytes, so
+/// they are valid UTF-8 and nothing is replaced.
+fn field_text(f: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(f)
 }
 
 /// Parses CSV text (see the module docs); `path` names the source in errors.
@@ -93,10 +133,15 @@ pub fn parse_csv(
     image_shape: Option<(usize, usize)>,
 ) -> Result<Dataset> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut lines = records(text, path)?.into_iter();
-    let (header_line, names) = lines
-        .next()
+    let mut records = Records::new(text, path);
+    let header_line = records
+        .advance()?
         .ok_or_else(|| Error::format(path, "line 1", "empty file: a header row is required"))?;
+    let names: Vec<String> = records
+        .fields()
+        .map(|f| field_text(f).into_owned())
+        .collect();
+    let mut seen = HashSet::with_capacity(names.len());
     for (j, name) in names.iter().enumerate() {
         if name.is_empty() {
             return Err(Error::format(
@@ -105,7 +150,7 @@ pub fn parse_csv(
                 "empty column name",
             ));
         }
-        if names[..j].contains(name) {
+        if !seen.insert(name.as_str()) {
             return Err(Error::format(
                 path,
                 format!("line {header_line} (header), column {:?}", name),
@@ -132,33 +177,36 @@ pub fn parse_csv(
     }
 
     let mut columns: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
-    for (line_no, fields) in lines {
-        if fields.len() != names.len() {
+    while let Some(line_no) = records.advance()? {
+        if records.len() != names.len() {
             return Err(Error::format(
                 path,
                 format!("line {line_no}"),
                 format!(
                     "ragged row: {} fields, the header has {}",
-                    fields.len(),
+                    records.len(),
                     names.len()
                 ),
             ));
         }
-        for (j, cell) in fields.iter().enumerate() {
+        for (j, cell) in records.fields().enumerate() {
             let place = || format!("line {line_no}, column {:?}", names[j]);
-            let v: f64 = cell.parse().map_err(|_| {
-                let what = if cell.is_empty() {
-                    "empty cell: expected a number".to_string()
-                } else {
-                    format!("cannot parse {cell:?} as a number")
-                };
-                Error::format(path, place(), what)
-            })?;
+            let v: f64 = std::str::from_utf8(cell)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| {
+                    let what = if cell.is_empty() {
+                        "empty cell: expected a number".to_string()
+                    } else {
+                        format!("cannot parse {:?} as a number", field_text(cell))
+                    };
+                    Error::format(path, place(), what)
+                })?;
             if !v.is_finite() {
                 return Err(Error::format(
                     path,
                     place(),
-                    format!("non-finite value {cell:?}"),
+                    format!("non-finite value {:?}", field_text(cell)),
                 ));
             }
             if Some(j) == label_idx
@@ -167,7 +215,7 @@ pub fn parse_csv(
                 return Err(Error::format(
                     path,
                     place(),
-                    format!("label {cell:?} is not a non-negative integer"),
+                    format!("label {:?} is not a non-negative integer", field_text(cell)),
                 ));
             }
             columns[j].push(v);
@@ -235,6 +283,19 @@ pub fn write_csv(ds: &Dataset, path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every non-blank record of `s` with its line, fields as text.
+    fn records(s: &str, path: &Path) -> Result<Vec<(usize, Vec<String>)>> {
+        let mut r = Records::new(s, path);
+        let mut out = Vec::new();
+        while let Some(line) = r.advance()? {
+            out.push((
+                line,
+                r.fields().map(|f| field_text(f).into_owned()).collect(),
+            ));
+        }
+        Ok(out)
+    }
 
     fn fields(s: &str) -> Vec<String> {
         let mut r = records(s, Path::new("t.csv")).unwrap();

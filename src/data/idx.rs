@@ -5,19 +5,35 @@
 //! `0x08` u8, `0x09` i8, `0x0B` i16, `0x0C` i32, `0x0D` f32, `0x0E` f64.
 //!
 //! Reading is defensive because IDX headers are trusted by nothing else: the
-//! byte size the dimensions imply is computed with checked arithmetic and
-//! compared with what the file can hold *before* any buffer of that size is
-//! allocated, so a corrupt or hostile header yields an [`Error::Format`], not
-//! an abort. A gzip file (detected by its magic `1f 8b`, whatever its name) is
-//! bounded by deflate's maximum expansion ratio for the same purpose.
+//! byte size the dimensions imply is computed with checked arithmetic (the
+//! product of every non-zero dimension, so a zero count cannot hide an
+//! overflowing rest) and compared with what the file can hold *before* any
+//! buffer of that size is allocated, so a corrupt or hostile header yields
+//! an [`Error::Format`], not an abort. A raw file holds its own length; a
+//! gzip file (detected by its magic `1f 8b`, whatever its name) holds at
+//! most deflate's maximum expansion of its length and at most
+//! [`MAX_GZIP_VALUES`] values, and exactly the bytes its header claims are
+//! decompressed, no more. Values are decoded a block at a time, so beside
+//! the file's bytes only the widened `f64` values are held whole.
 
 use super::Dataset;
+use super::file::read_regular;
 use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
 use flate2::read::MultiGzDecoder;
 use nalgebra::DMatrix;
 use std::io::{Read, Write};
 use std::path::Path;
+
+/// The most values a gzip-compressed IDX file may declare: 2^28, 2 GiB once
+/// widened to `f64`, over five times MNIST's 60,000 training images. The
+/// header is all that says how far a gzip stream expands, so a stated limit
+/// bounds it; a raw file is bounded by its own length instead, so a larger
+/// array can still be read once decompressed.
+pub const MAX_GZIP_VALUES: usize = 1 << 28;
+
+/// Bytes decoded per block while reading values.
+const BLOCK: usize = 1 << 16;
 
 /// The element type stored in an IDX file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,23 +189,21 @@ impl IdxArray {
     /// magic). `source` names the file in error messages.
     pub fn from_bytes(bytes: &[u8], source: &Path) -> Result<Self> {
         if bytes.starts_with(&[0x1f, 0x8b]) {
-            // Deflate expands at most ~1032:1; a header claiming more than
-            // that cannot be satisfied by this file, so refuse it up front.
-            let limit = bytes.len().saturating_mul(1032).saturating_add(1024);
             let mut reader = GzSource {
                 inner: MultiGzDecoder::new(bytes),
                 path: source,
             };
-            parse(&mut reader, Some(limit), source)
+            parse(&mut reader, Bound::Gzip(bytes.len()), source)
         } else {
             let mut reader = SliceSource { bytes, pos: 0 };
-            parse(&mut reader, Some(bytes.len()), source)
+            parse(&mut reader, Bound::Raw(bytes.len()), source)
         }
     }
 
-    /// Reads an IDX file (gzip-compressed or raw).
+    /// Reads an IDX file (gzip-compressed or raw); anything but a regular
+    /// file is refused (see [`super::file`]).
     pub fn read(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = read_regular(path)?;
         Self::from_bytes(&bytes, path)
     }
 
@@ -257,9 +271,20 @@ impl<R: Read> Source for GzSource<'_, R> {
     }
 }
 
-/// Parses one IDX array. `max_bytes` bounds what the source can hold, so an
-/// impossible header is rejected before its data buffer is allocated.
-fn parse(src: &mut dyn Source, max_bytes: Option<usize>, path: &Path) -> Result<IdxArray> {
+/// What an IDX source can hold, by the length of the file it came from.
+#[derive(Clone, Copy)]
+enum Bound {
+    /// Raw bytes: the data is at most the file's length.
+    Raw(usize),
+    /// Gzip-compressed bytes of this length: deflate expands at most about
+    /// 1032:1, and the values are at most [`MAX_GZIP_VALUES`].
+    Gzip(usize),
+}
+
+/// Parses one IDX array. `bound` says what the source can hold, so an
+/// impossible header is rejected before its data is allocated, and exactly
+/// the data bytes the header declares are read.
+fn parse(src: &mut dyn Source, bound: Bound, path: &Path) -> Result<IdxArray> {
     let mut magic = [0u8; 4];
     let got = src.fill(&mut magic)?;
     if got == 0 {
@@ -313,8 +338,11 @@ fn parse(src: &mut dyn Source, max_bytes: Option<usize>, path: &Path) -> Result<
         .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
         .collect();
     let header_len = 4 + 4 * rank;
-    let data_len = dims
+    // The product of the non-zero dimensions bounds every partial product
+    // (a row's size, say), which a zero count would hide from the total.
+    let nonzero = dims
         .iter()
+        .filter(|&&d| d != 0)
         .try_fold(kind.size(), |acc, &d| acc.checked_mul(d))
         .filter(|&n| n <= isize::MAX as usize)
         .ok_or_else(|| {
@@ -324,26 +352,51 @@ fn parse(src: &mut dyn Source, max_bytes: Option<usize>, path: &Path) -> Result<
                 format!("dimensions {dims:?} of {kind:?} overflow the addressable size"),
             )
         })?;
-    if let Some(max) = max_bytes
-        && data_len > max.saturating_sub(header_len)
-    {
+    let data_len = if dims.contains(&0) { 0 } else { nonzero };
+    let count = data_len / kind.size();
+    let (capacity, compressed) = match bound {
+        Bound::Raw(len) => (len, false),
+        Bound::Gzip(len) => (len.saturating_mul(1032).saturating_add(1024), true),
+    };
+    if data_len > capacity.saturating_sub(header_len) {
         return Err(Error::format(
             path,
             "header (dimensions)",
             format!(
                 "dimensions {dims:?} of {kind:?} need {data_len} data bytes, more than the file can hold ({} bytes)",
-                max.saturating_sub(header_len)
+                capacity.saturating_sub(header_len)
             ),
         ));
     }
-    let mut data = vec![0u8; data_len];
-    let got = src.fill(&mut data)?;
-    if got < data_len {
+    if compressed && count > MAX_GZIP_VALUES {
         return Err(Error::format(
             path,
-            "data",
-            format!("truncated: {got} of {data_len} data bytes for dimensions {dims:?}"),
+            "header (dimensions)",
+            format!(
+                "dimensions {dims:?} declare {count} values, more than the {MAX_GZIP_VALUES} a gzip-compressed IDX file may hold; decompress it to read it raw"
+            ),
         ));
+    }
+    let mut values = Vec::with_capacity(count);
+    let mut block = vec![0u8; BLOCK.min(data_len)];
+    let mut read = 0;
+    while read < data_len {
+        // BLOCK is a multiple of every element size, so blocks end on
+        // element boundaries.
+        let want = BLOCK.min(data_len - read);
+        let got = src.fill(&mut block[..want])?;
+        if got < want {
+            return Err(Error::format(
+                path,
+                "data",
+                format!(
+                    "truncated: {} of {data_len} data bytes for dimensions {dims:?}",
+                    read + got
+                ),
+            ));
+        }
+        decode_values(kind, &block[..want], &mut values);
+        read += want;
     }
     let mut extra = [0u8; 1];
     if src.fill(&mut extra)? > 0 {
@@ -355,7 +408,6 @@ fn parse(src: &mut dyn Source, max_bytes: Option<usize>, path: &Path) -> Result<
             ),
         ));
     }
-    let values = decode_values(kind, &data);
     if let Some(i) = values.iter().position(|v| !v.is_finite()) {
         return Err(Error::format(
             path,
@@ -366,26 +418,27 @@ fn parse(src: &mut dyn Source, max_bytes: Option<usize>, path: &Path) -> Result<
     Ok(IdxArray { kind, dims, values })
 }
 
-fn decode_values(kind: IdxType, data: &[u8]) -> Vec<f64> {
+/// Appends the values of whole elements in `data` to `out`.
+fn decode_values(kind: IdxType, data: &[u8], out: &mut Vec<f64>) {
     match kind {
-        IdxType::U8 => data.iter().map(|&b| f64::from(b)).collect(),
-        IdxType::I8 => data.iter().map(|&b| f64::from(b as i8)).collect(),
-        IdxType::I16 => data
-            .chunks_exact(2)
-            .map(|c| f64::from(i16::from_be_bytes([c[0], c[1]])))
-            .collect(),
-        IdxType::I32 => data
-            .chunks_exact(4)
-            .map(|c| f64::from(i32::from_be_bytes([c[0], c[1], c[2], c[3]])))
-            .collect(),
-        IdxType::F32 => data
-            .chunks_exact(4)
-            .map(|c| f64::from(f32::from_be_bytes([c[0], c[1], c[2], c[3]])))
-            .collect(),
-        IdxType::F64 => data
-            .chunks_exact(8)
-            .map(|c| f64::from_be_bytes(c.try_into().expect("chunks_exact(8)")))
-            .collect(),
+        IdxType::U8 => out.extend(data.iter().map(|&b| f64::from(b))),
+        IdxType::I8 => out.extend(data.iter().map(|&b| f64::from(b as i8))),
+        IdxType::I16 => out.extend(
+            data.chunks_exact(2)
+                .map(|c| f64::from(i16::from_be_bytes([c[0], c[1]]))),
+        ),
+        IdxType::I32 => out.extend(
+            data.chunks_exact(4)
+                .map(|c| f64::from(i32::from_be_bytes([c[0], c[1], c[2], c[3]]))),
+        ),
+        IdxType::F32 => out.extend(
+            data.chunks_exact(4)
+                .map(|c| f64::from(f32::from_be_bytes([c[0], c[1], c[2], c[3]]))),
+        ),
+        IdxType::F64 => out.extend(
+            data.chunks_exact(8)
+                .map(|c| f64::from_be_bytes(c.try_into().expect("chunks_exact(8)"))),
+        ),
     }
 }
 
@@ -409,7 +462,25 @@ pub fn dataset_from_arrays(
         ));
     }
     let n = dims[0];
-    let d: usize = dims[1..].iter().product();
+    // Checked: an array built by `IdxArray::new` with a zero count may have
+    // other dimensions whose product overflows.
+    let d = dims[1..]
+        .iter()
+        .try_fold(1usize, |acc, &x| acc.checked_mul(x))
+        .ok_or_else(|| {
+            Error::format(
+                images_path,
+                "header (dimensions)",
+                format!("dimensions {dims:?}: a sample's size overflows"),
+            )
+        })?;
+    if n == 0 || d == 0 {
+        return Err(Error::format(
+            images_path,
+            "header (dimensions)",
+            format!("dimensions {dims:?} hold no samples or no features"),
+        ));
+    }
     let image_shape = (dims.len() == 3).then(|| (dims[1], dims[2]));
     let labels = match labels {
         None => None,

@@ -77,8 +77,10 @@ impl Dataset {
     ///
     /// Errors: [`Error::Config`] for an unrecognised file name or an option
     /// that does not apply to the format (`label_column` for IDX,
-    /// `labels_file` for CSV/Parquet); [`Error::Io`] if the file cannot be
-    /// read; [`Error::Format`] for malformed contents, naming the place.
+    /// `labels_file` for CSV/Parquet); [`Error::Io`] if the file (or the
+    /// labels file) cannot be read or is not a regular file: a directory,
+    /// FIFO or device is refused, not read (see [`super::file`]);
+    /// [`Error::Format`] for malformed contents, naming the place.
     pub fn load(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Dataset> {
         let path = path.as_ref();
         let format = FileFormat::of_path(path).ok_or_else(|| {

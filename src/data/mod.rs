@@ -21,6 +21,8 @@
 
 pub mod builtin;
 pub mod csv;
+pub mod file;
+pub mod frame;
 pub mod idx;
 pub mod load;
 pub mod parquet;
@@ -78,7 +80,7 @@ impl Dataset {
                 "dataset {name:?} has no columns (features)"
             )));
         }
-        if let Some((row, col, v)) = first_non_finite(&x) {
+        if let Some((row, col, v)) = first_where(&x, |v| !v.is_finite()) {
             return Err(Error::InvalidData(format!(
                 "dataset {name:?}: non-finite value {v} at row {row}, column {col}"
             )));
@@ -142,6 +144,30 @@ impl Dataset {
         self.x.map(T::of)
     }
 
+    /// The first value (row-major) that `f32` cannot hold, as `(row, column,
+    /// value)`: one whose magnitude rounds past `f32::MAX` to infinity.
+    pub fn first_beyond_f32(&self) -> Option<(usize, usize, f64)> {
+        first_where(&self.x, |v| !(v as f32).is_finite())
+    }
+
+    /// Refuses data an `f32` model cannot train on. Such values are finite
+    /// here, in `f64`, and would only become infinities when a cell converts
+    /// its data, after other cells had run: checking when the data is
+    /// loaded stops the study before any work.
+    ///
+    /// Errors: [`Error::InvalidData`] naming the dataset and the row and
+    /// column of the first value beyond `f32`'s range (about ±3.4e38).
+    pub fn check_f32_range(&self) -> Result<()> {
+        match self.first_beyond_f32() {
+            None => Ok(()),
+            Some((row, col, v)) => Err(Error::InvalidData(format!(
+                "dataset {:?}: value {v:e} at row {row}, column {col} is beyond f32's range (±{:e}); the study trains in f32, so rescale the data or use precision \"f64\"",
+                self.name,
+                f32::MAX
+            ))),
+        }
+    }
+
     /// Number of samples of each label, sorted by label; `None` without labels.
     pub fn class_counts(&self) -> Option<Vec<(u32, usize)>> {
         let labels = self.labels.as_ref()?;
@@ -200,14 +226,15 @@ pub struct DatasetParts {
     pub image_shape: Option<(usize, usize)>,
 }
 
-/// The first non-finite entry in row-major order, as `(row, column, value)`:
-/// row-major so the reported place is the one a reader of the file meets first.
-fn first_non_finite(x: &DMatrix<f64>) -> Option<(usize, usize, f64)> {
-    if x.iter().all(|v| v.is_finite()) {
+/// The first entry in row-major order for which `bad` holds, as `(row,
+/// column, value)`: row-major so the reported place is the one a reader of
+/// the file meets first.
+fn first_where(x: &DMatrix<f64>, bad: impl Fn(f64) -> bool) -> Option<(usize, usize, f64)> {
+    if !x.iter().any(|&v| bad(v)) {
         return None;
     }
     (0..x.nrows())
         .flat_map(|i| (0..x.ncols()).map(move |j| (i, j)))
         .map(|(i, j)| (i, j, x[(i, j)]))
-        .find(|(_, _, v)| !v.is_finite())
+        .find(|&(_, _, v)| bad(v))
 }

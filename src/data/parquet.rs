@@ -1,18 +1,19 @@
 //! Parquet datasets through polars.
 //!
-//! Read: every column must have a numeric type (any integer or float width;
-//! values are widened to `f64`) and no nulls; the optional label column must
-//! hold non-negative integers. Errors name the file, the column and the
-//! 0-based row, e.g. `data.parquet: row 3, column "x2": missing (null) value`.
+//! Read: the frame goes through [`dataset_from_frame`] (see
+//! [`super::frame`] for what it accepts). Errors name the file, the column
+//! and the 0-based row, e.g. `data.parquet: row 3, column "x2": missing
+//! (null) value`.
 //!
 //! Written: `Float64` columns `x0..x{d-1}` and a `UInt32` column `label` when
 //! the dataset has labels (zstd-compressed), so a round trip is exact.
 
 use super::Dataset;
-use super::csv::LABEL_COLUMN;
+use super::file::open_regular;
+use super::frame::LABEL_COLUMN;
+pub use super::frame::dataset_from_frame;
 use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
-use nalgebra::DMatrix;
 use polars::prelude::*;
 use std::path::Path;
 
@@ -25,112 +26,11 @@ pub fn read_parquet(
     label_column: Option<&str>,
     image_shape: Option<(usize, usize)>,
 ) -> Result<Dataset> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let (file, _) = open_regular(path)?;
     let df = ParquetReader::new(file)
         .finish()
         .map_err(|e| Error::format(path, "file", format!("not a readable Parquet file: {e}")))?;
     dataset_from_frame(&df, path, label_column, image_shape)
-}
-
-/// Converts a DataFrame of numeric columns (see the module docs) into a
-/// dataset; `path` names the source in errors.
-pub fn dataset_from_frame(
-    df: &DataFrame,
-    path: &Path,
-    label_column: Option<&str>,
-    image_shape: Option<(usize, usize)>,
-) -> Result<Dataset> {
-    let columns = df.columns();
-    let names: Vec<&str> = columns.iter().map(|c| c.name().as_str()).collect();
-    let label_idx = match label_column {
-        None => None,
-        Some(l) => Some(names.iter().position(|n| *n == l).ok_or_else(|| {
-            Error::format(
-                path,
-                "schema",
-                format!("no label column {l:?}; columns are {}", names.join(", ")),
-            )
-        })?),
-    };
-    if columns.len() == usize::from(label_idx.is_some()) {
-        return Err(Error::format(path, "schema", "no feature columns"));
-    }
-    for c in columns {
-        if !c.dtype().is_primitive_numeric() {
-            return Err(Error::format(
-                path,
-                format!("column {:?}", c.name().as_str()),
-                format!("type {} is not numeric", c.dtype()),
-            ));
-        }
-    }
-    let n = df.height();
-    match n {
-        0 => return Err(Error::format(path, "data", "no rows")),
-        1 => {
-            return Err(Error::format(
-                path,
-                "data",
-                "only one row; at least two samples are needed",
-            ));
-        }
-        _ => {}
-    }
-
-    let mut features = Vec::with_capacity(columns.len());
-    let mut labels = None;
-    for (j, c) in columns.iter().enumerate() {
-        let values = column_values(c, path)?;
-        if Some(j) == label_idx {
-            labels = Some(to_labels(&values, c.name().as_str(), path)?);
-        } else {
-            features.push(values);
-        }
-    }
-    let x = DMatrix::from_fn(n, features.len(), |i, j| features[j][i]);
-    Dataset::new(super::idx::file_stem(path), x, labels, image_shape)
-}
-
-/// A numeric column as finite `f64` values; nulls and non-finite values are
-/// errors naming their row.
-fn column_values(c: &Column, path: &Path) -> Result<Vec<f64>> {
-    let name = c.name().as_str();
-    let cast = c.cast(&DataType::Float64)?;
-    let ca = cast.f64()?;
-    ca.iter()
-        .enumerate()
-        .map(|(i, v)| match v {
-            None => Err(Error::format(
-                path,
-                format!("row {i}, column {name:?}"),
-                "missing (null) value",
-            )),
-            Some(v) if !v.is_finite() => Err(Error::format(
-                path,
-                format!("row {i}, column {name:?}"),
-                format!("non-finite value {v}"),
-            )),
-            Some(v) => Ok(v),
-        })
-        .collect()
-}
-
-fn to_labels(values: &[f64], name: &str, path: &Path) -> Result<Vec<u32>> {
-    values
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| {
-            if v.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&v) {
-                Ok(v as u32)
-            } else {
-                Err(Error::format(
-                    path,
-                    format!("row {i}, column {name:?}"),
-                    format!("label {v} is not a non-negative integer"),
-                ))
-            }
-        })
-        .collect()
 }
 
 /// The dataset as a DataFrame: `Float64` columns `x0..`, `UInt32` `label`.

@@ -18,7 +18,11 @@
 //! restores them. "Constant" is tested exactly (`max == min`), not against a
 //! tolerance, because any nonzero spread is real information in the data.
 //!
-//! Statistics are computed in `f64` whatever the matrix type.
+//! Statistics are computed in `f64` whatever the matrix type. A column whose
+//! statistics overflow (a sum or spread beyond `f64`, or a spread that
+//! underflows to zero) is refused when fitting, and a transform whose result
+//! is not finite in the matrix type is refused naming the entry: either
+//! would otherwise turn the column into zeros or NaN without a word.
 
 use super::Dataset;
 use crate::error::{Error, Result};
@@ -48,7 +52,8 @@ impl Scaler {
     /// Learns per-column statistics from `x` (rows are samples).
     ///
     /// Errors: [`Error::InvalidData`] if `x` has no rows, no columns or a
-    /// non-finite value.
+    /// non-finite value, or if a column's offset or scale is not a finite
+    /// positive `f64` (the message names the column).
     pub fn fit<T: Real>(self, x: &DMatrix<T>) -> Result<FittedScaler> {
         let (n, d) = x.shape();
         if n == 0 || d == 0 {
@@ -84,6 +89,12 @@ impl Scaler {
                     }
                 }
             }
+            if !(offset[j].is_finite() && scale[j].is_finite() && scale[j] > 0.0) {
+                return Err(Error::InvalidData(format!(
+                    "{self:?} fit: column {j} has offset {:e} and scale {:e}: its values overflow (or their spread underflows) f64 arithmetic; rescale the column",
+                    offset[j], scale[j]
+                )));
+            }
         }
         Ok(FittedScaler {
             kind: self,
@@ -117,12 +128,15 @@ impl FittedScaler {
     /// `(x - offset) / scale` column-wise, with the fitted statistics.
     ///
     /// Errors: [`Error::Shape`] if `x` has a different number of columns than
-    /// the fit; [`Error::InvalidData`] for a non-finite value.
+    /// the fit; [`Error::InvalidData`] for a non-finite value, in `x` or in
+    /// the result (a value far outside the fitted range can overflow `T`).
     pub fn transform<T: Real>(&self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
         self.check(x, "transform")?;
-        Ok(DMatrix::from_fn(x.nrows(), x.ncols(), |i, j| {
+        let z = DMatrix::from_fn(x.nrows(), x.ncols(), |i, j| {
             T::of((x[(i, j)].f64() - self.offset[j]) / self.scale[j])
-        }))
+        });
+        self.check_output(&z, "transform")?;
+        Ok(z)
     }
 
     /// `z * scale + offset` column-wise: undoes [`FittedScaler::transform`].
@@ -130,9 +144,11 @@ impl FittedScaler {
     /// Errors: as for [`FittedScaler::transform`].
     pub fn inverse_transform<T: Real>(&self, z: &DMatrix<T>) -> Result<DMatrix<T>> {
         self.check(z, "inverse_transform")?;
-        Ok(DMatrix::from_fn(z.nrows(), z.ncols(), |i, j| {
+        let x = DMatrix::from_fn(z.nrows(), z.ncols(), |i, j| {
             T::of(z[(i, j)].f64() * self.scale[j] + self.offset[j])
-        }))
+        });
+        self.check_output(&x, "inverse_transform")?;
+        Ok(x)
     }
 
     /// The dataset with its matrix transformed; labels, image shape and name kept.
@@ -157,18 +173,37 @@ impl FittedScaler {
         }
         check_finite(x, what)
     }
+
+    /// Refuses a result with a value that overflowed `T`.
+    fn check_output<T: Real>(&self, out: &DMatrix<T>, what: &str) -> Result<()> {
+        match first_non_finite(out) {
+            None => Ok(()),
+            Some((i, j)) => Err(Error::InvalidData(format!(
+                "{what}: the {:?} scaler maps row {i}, column {j} to {}, beyond {}'s range; rescale column {j}",
+                self.kind,
+                out[(i, j)],
+                T::NAME
+            ))),
+        }
+    }
 }
 
 fn check_finite<T: Real>(x: &DMatrix<T>, what: &str) -> Result<()> {
-    if x.iter().all(|v| v.f64().is_finite()) {
-        return Ok(());
+    match first_non_finite(x) {
+        None => Ok(()),
+        Some((i, j)) => Err(Error::InvalidData(format!(
+            "{what}: non-finite value {} at row {i}, column {j}",
+            x[(i, j)]
+        ))),
     }
-    let (i, j) = (0..x.nrows())
+}
+
+/// The first non-finite entry, row-major, as `(row, column)`.
+fn first_non_finite<T: Real>(x: &DMatrix<T>) -> Option<(usize, usize)> {
+    if x.iter().all(|v| v.f64().is_finite()) {
+        return None;
+    }
+    (0..x.nrows())
         .flat_map(|i| (0..x.ncols()).map(move |j| (i, j)))
         .find(|&(i, j)| !x[(i, j)].f64().is_finite())
-        .expect("a non-finite value exists");
-    Err(Error::InvalidData(format!(
-        "{what}: non-finite value {} at row {i}, column {j}",
-        x[(i, j)]
-    )))
 }

@@ -25,6 +25,7 @@ use super::layer::Layer;
 use super::spec::AutoencoderSpec;
 use super::tied::TiedLinear;
 use crate::atomic::write_atomic;
+use crate::data::file::read_regular;
 use crate::error::{Error, Result};
 use crate::real::Real;
 use nalgebra::{DMatrix, DVector};
@@ -155,7 +156,10 @@ fn matrix<T: Real>(
             m.rows, m.cols
         ));
     }
-    if m.row_major.len() != rows * cols {
+    // Checked: the shape comes from the file, and the values parsed from
+    // it (bounded by its length) must number exactly rows x cols before the
+    // matrix is allocated.
+    if rows.checked_mul(cols) != Some(m.row_major.len()) {
         return Err(format!(
             "{what} has {} values for {rows}x{cols}",
             m.row_major.len()
@@ -258,10 +262,11 @@ impl<T: Real> Autoencoder<T> {
         })
     }
 
-    /// Reads a model written by [`Autoencoder::save`].
+    /// Reads a model written by [`Autoencoder::save`]; anything but a
+    /// regular file is refused (see [`crate::data::file`]).
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = read_regular(path)?;
         Self::from_json_bytes(&bytes, path)
     }
 

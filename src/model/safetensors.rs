@@ -269,11 +269,12 @@ impl<T: Real> Autoencoder<T> {
     /// Reads [`Autoencoder::save_safetensors`]'s file.
     ///
     /// # Errors
-    /// [`Error::Io`] naming the path, then as
+    /// [`Error::Io`] naming the path (anything but a regular file is
+    /// refused, see [`crate::data::file`]), then as
     /// [`Autoencoder::from_safetensors`].
     pub fn load_safetensors(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = crate::data::file::read_regular(path)?;
         Self::from_safetensors(&bytes).map_err(|e| match e {
             Error::InvalidData(m) => Error::InvalidData(format!("{}: {m}", path.display())),
             other => other,
