@@ -10,6 +10,7 @@
 
 use crate::data::{Dataset, LoadOptions};
 use crate::error::{Error, Result};
+use crate::study::limits::MAX_AXIS_VALUES;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -70,7 +71,8 @@ impl ReportJob {
     ///
     /// # Errors
     /// [`Error::Config`] naming the flag: an empty or zero latent size,
-    /// zero epochs or seeds, an empty label column or dataset name.
+    /// zero epochs or seeds, more seeds than [`MAX_AXIS_VALUES`], an empty
+    /// label column or dataset name.
     pub fn validate(&self) -> Result<()> {
         if self.dataset.trim().is_empty() {
             return Err(Error::config("--dataset", "is empty"));
@@ -104,6 +106,16 @@ impl ReportJob {
         }
         if self.seeds == Some(0) {
             return Err(Error::config("--seeds", "must be at least 1"));
+        }
+        // Bounded before the study lists its seeds: a mistyped count would
+        // otherwise ask for the memory of the list alone.
+        if let Some(n) = self.seeds
+            && n > MAX_AXIS_VALUES
+        {
+            return Err(Error::config(
+                "--seeds",
+                format!("{n} seeds; a study takes at most {MAX_AXIS_VALUES}"),
+            ));
         }
         if self.results.is_some() {
             let training = [
@@ -376,6 +388,10 @@ mod tests {
             },
             ReportJob {
                 seeds: Some(0),
+                ..Default::default()
+            },
+            ReportJob {
+                seeds: Some(MAX_AXIS_VALUES + 1),
                 ..Default::default()
             },
             ReportJob {

@@ -5,17 +5,19 @@
 //! A rerun of a study reads finished cells back instead of refitting them,
 //! so an interrupted sweep resumes where it stopped. A cache file that
 //! exists but cannot be read back (truncated, edited, from another program,
-//! or holding a different configuration under the same name) is an
-//! **error naming the file**, never silently recomputed: a damaged cache is
-//! worth noticing, and deleting the named file is all it takes to recompute
-//! that cell.
+//! holding a different configuration under the same name, or a row of
+//! another cell) is an **error naming the file**, never silently
+//! recomputed: a damaged cache is worth noticing, and deleting the named
+//! file is all it takes to recompute that cell.
 //!
 //! Detailed runs ([`super::Study::run_detailed`]) also keep the cell's
 //! artifacts (filters, reconstructions, training history) in a second file
 //! `{key}.detail.json`; its absence only means the cell is refitted.
 
 use super::artifacts::CellDetail;
+use super::cell::Cell;
 use super::frame::Row;
+use super::shard::{cell_identity, row_identity};
 use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -75,9 +77,16 @@ impl CellCache {
         self.dir.join(format!("{key}.detail.json"))
     }
 
-    /// The cached row of cell `key`, if finished. `config` is the cell's
-    /// configuration as JSON; a file holding another one is an error.
-    pub fn load(&self, key: &str, config: &serde_json::Value) -> Result<Option<Row>> {
+    /// The cached row of `cell`, whose key is `key`, if finished. `config`
+    /// is the cell's configuration as JSON.
+    ///
+    /// A file holding another configuration, or a row that is not the
+    /// cell's (another dataset, model, activation, bias mode, latent size,
+    /// training size, seed, L2, sparsity weight or learning rate), is an
+    /// error naming the file, not a cache miss: such a file was edited or
+    /// mixed up, and recomputing over it would hide that the cache cannot
+    /// be trusted.
+    pub fn load(&self, key: &str, config: &serde_json::Value, cell: &Cell) -> Result<Option<Row>> {
         let path = self.path(key);
         let Some(bytes) = read_if_exists(&path)? else {
             return Ok(None);
@@ -98,6 +107,16 @@ impl CellCache {
                 &path,
                 "config",
                 "the file holds another cell's configuration; delete it to recompute the cell",
+            ));
+        }
+        let (found, wanted) = (row_identity(&file.row), cell_identity(cell));
+        if found != wanted {
+            return Err(Error::format(
+                &path,
+                "row",
+                format!(
+                    "the row is of cell {found:?}, not of this file's cell {wanted:?}; delete the file to recompute the cell"
+                ),
             ));
         }
         Ok(Some(file.row))

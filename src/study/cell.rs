@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 /// Version of what a cell computes. Bump it when a metric's definition or
 /// the training recipe changes, so old cache files stop matching.
-pub const CELL_VERSION: u32 = 2;
+pub const CELL_VERSION: u32 = 3;
 
 /// One combination of a study's axes.
 #[derive(Clone, Debug, PartialEq)]
@@ -65,7 +65,8 @@ impl Study {
     /// # Errors
     ///
     /// [`Error::Config`] from [`Study::validate`], and for a latent
-    /// size or training size the data cannot support (naming the dataset).
+    /// size, training size or hidden widths the data cannot support
+    /// (naming the dataset).
     pub fn cells(&self) -> Result<Vec<Cell>> {
         self.validate()?;
         let mut cells = Vec::new();
@@ -81,6 +82,7 @@ impl Study {
                     ),
                 ));
             }
+            self.check_weights(ds)?;
             for n_train in &self.n_trains {
                 let n_train = match *n_train {
                     None => available,
@@ -223,6 +225,12 @@ pub(crate) struct CellConfig<'a> {
     pub learning_rate: Option<f64>,
     pub test_fraction: f64,
     pub split_seed: u64,
+    /// Components of the PCA fitted on the cell's training set (the
+    /// study's largest latent size, within the data): its size picks the
+    /// solver's route, so a cell's PCA numbers (and the ratio and angles
+    /// measured against them) can differ between two studies that share
+    /// every other setting, and with them a cache.
+    pub pca_components: usize,
     pub protocol: &'a Protocol,
     /// Training settings (absent for PCA, which does not train).
     pub training: Option<TrainingKey<'a>>,

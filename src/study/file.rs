@@ -35,6 +35,7 @@
 //! ```
 
 use super::builtin::sample_rows;
+use super::limits::check_name;
 use super::protocol::Protocol;
 use super::spec::{ModelKind, Precision, Study};
 use crate::data::{Dataset, LoadOptions};
@@ -50,7 +51,9 @@ use std::sync::Arc;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StudyFile {
-    /// The study's name (shard files and manifests carry it).
+    /// The study's name (shard files and manifests carry it, and `study
+    /// run` writes to `studies/NAME` by default): ASCII letters, digits,
+    /// `.`, `_` and `-`.
     pub name: String,
     /// Model kinds, by their `model` column names (`pca`, `linear_tied`, ...).
     pub models: Vec<ModelKind>,
@@ -497,6 +500,9 @@ impl StudyFile {
             };
             Located { origin, error }
         };
+        // The name first: it is cheap to check, and a name that is a path
+        // should not cost a dataset load before it is refused.
+        check_name(&self.name).map_err(key)?;
         let mut s = Study::new(self.name.clone()).models(&self.models);
         for (i, d) in self.datasets.iter().enumerate() {
             s = s.dataset(d.load(i, base)?);
@@ -739,6 +745,22 @@ mod tests {
             .to_string();
         assert!(err.starts_with("s.toml: line 6, key `path`"), "{err}");
         assert!(err.contains("no such data file"), "{err}");
+    }
+
+    /// A name that is a path is refused, traced to its line, before any
+    /// dataset is read (the data file here does not exist).
+    #[test]
+    fn a_name_that_is_a_path_is_refused_before_the_data() {
+        let text = MINIMAL
+            .replace("name = \"t\"", "name = \"../../x\"")
+            .replace("builtin = \"digits\"", "path = \"no/such.csv\"");
+        let file = parse(&text).unwrap();
+        let err = file
+            .to_study(&text, Path::new("s.toml"), Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("s.toml: line 1, key `name`"), "{err}");
+        assert!(err.contains("holds '/'"), "{err}");
     }
 
     #[test]

@@ -13,7 +13,9 @@
 //! [`Study::run_to_files`] and [`merge`] spread a sweep over machines; the
 //! [`builtin`] studies test the claims of the tied-autoencoder notes and the
 //! literature, each with a summary computed from its frame. A [`file`]
-//! describes a study in TOML, for the `study` binary.
+//! describes a study in TOML, for the `study` binary; [`limits`] states the
+//! bounds its names and counts (and those of run records and manifests)
+//! are checked against.
 
 mod artifacts;
 pub mod builtin;
@@ -22,6 +24,7 @@ mod cell;
 pub mod figures;
 pub mod file;
 mod frame;
+pub mod limits;
 pub mod metrics;
 pub mod protocol;
 mod run;
@@ -41,4 +44,5 @@ pub use frame::{
 };
 pub use protocol::{Protocol, StopKind, select_tuned};
 pub use shard::{ShardManifest, manifest_path, merge, read_manifest, write_manifest};
+pub(crate) use shard::{check_study_id, short_id};
 pub use spec::{CONV_LAYERS, ModelKind, Precision, Study};

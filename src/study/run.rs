@@ -92,10 +92,19 @@ pub(crate) fn fingerprints(study: &Study) -> Vec<String> {
     study.datasets.par_iter().map(|d| fingerprint(d)).collect()
 }
 
+/// Components of the PCA fitted on a training set of `n_train` rows of `d`
+/// features: the study's largest latent size, within the fitting rows
+/// (the training rows less the validation rows) and the features. Part of
+/// each cell's cache key ([`CellConfig::pca_components`]).
+pub(crate) fn pca_components(study: &Study, n_train: usize, d: usize) -> usize {
+    let n_fit = n_train - study.protocol.validation_rows(n_train);
+    let max_latent = study.latents.iter().copied().max().unwrap_or(1);
+    max_latent.min(n_fit).min(d)
+}
+
 /// Splits each dataset used by `cells` and fits PCA (with the largest
 /// latent size) on each training set they use.
 fn prepare(study: &Study, cells: &[Cell]) -> Result<Prepared> {
-    let max_latent = study.latents.iter().copied().max().unwrap_or(1);
     let mut wanted: Vec<(usize, usize)> = cells.iter().map(|c| (c.dataset, c.n_train)).collect();
     wanted.dedup();
     wanted.sort_unstable();
@@ -114,7 +123,7 @@ fn prepare(study: &Study, cells: &[Cell]) -> Result<Prepared> {
                 study.protocol.validation_rows(n),
                 derive_seed(study.split_seed, VALIDATION_STREAM),
             );
-            let k = max_latent.min(x.nrows()).min(x.ncols());
+            let k = pca_components(study, n, x.ncols());
             let pca = Pca::count(k).fit(&x)?;
             splits.push(Split {
                 dataset: di,
@@ -150,6 +159,11 @@ pub(crate) fn cell_config<'a>(study: &'a Study, cell: &'a Cell, fp: &'a str) -> 
         learning_rate: cell.learning_rate,
         test_fraction: study.test_fraction,
         split_seed: study.split_seed,
+        pca_components: pca_components(
+            study,
+            cell.n_train,
+            study.datasets[cell.dataset].n_features(),
+        ),
         protocol: &study.protocol,
         training: cell.model.is_trained().then_some(TrainingKey {
             hidden: if cell.model.is_linear() || cell.model.is_conv() {
@@ -280,7 +294,7 @@ impl Study {
                 let json = serde_json::to_value(&config).map_err(|e| {
                     Error::InvalidData(format!("cannot serialize a cell config: {e}"))
                 })?;
-                let done = cache.load(&key, &json)?.is_some();
+                let done = cache.load(&key, &json, &c)?.is_some();
                 Ok((c, done))
             })
             .collect()
@@ -316,7 +330,7 @@ fn run_cached(
     let json = serde_json::to_value(&config)
         .map_err(|e| Error::InvalidData(format!("cannot serialize a cell config: {e}")))?;
     if let Some(cache) = cache
-        && let Some(row) = cache.load(&key, &json)?
+        && let Some(row) = cache.load(&key, &json, cell)?
     {
         if !detailed {
             return Ok((row, None));

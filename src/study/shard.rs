@@ -9,6 +9,7 @@
 
 use super::cell::Cell;
 use super::frame::{Row, frame_to_rows, read_results, rows_to_frame, write_results};
+use super::limits::{MAX_CELLS, MAX_SHARDS};
 use super::run::{cell_config, fingerprints};
 use super::spec::Study;
 use crate::atomic::write_atomic;
@@ -39,11 +40,13 @@ pub struct ShardManifest {
     pub cells: Vec<(usize, String)>,
 }
 
-/// The identity of a cell as its row shows it (the key columns), so that a
-/// row read from a file can be matched to its cell.
+/// The identity of a cell as its row shows it (the key columns and the
+/// learning rate), so that a row read from a file can be matched to its
+/// cell. The learning rate is part of it: the cells of a learning-rate grid
+/// differ in nothing else, so without it two of them could trade rows.
 pub(crate) fn row_identity(r: &Row) -> String {
     format!(
-        "{}|{}|{}|{}|{}|{}|{}|{:016x}|{:016x}",
+        "{}|{}|{}|{}|{}|{}|{}|{:016x}|{:016x}|{}",
         r.dataset,
         r.model,
         r.activation,
@@ -52,13 +55,15 @@ pub(crate) fn row_identity(r: &Row) -> String {
         r.n_train,
         r.seed,
         r.l2.to_bits(),
-        r.sparsity_weight.to_bits()
+        r.sparsity_weight.to_bits(),
+        rate_identity(r.learning_rate)
     )
 }
 
-fn cell_identity(c: &Cell) -> String {
+/// The identity of cell `c`: what [`row_identity`] gives for its row.
+pub(crate) fn cell_identity(c: &Cell) -> String {
     format!(
-        "{}|{}|{}|{}|{}|{}|{}|{:016x}|{:016x}",
+        "{}|{}|{}|{}|{}|{}|{}|{:016x}|{:016x}|{}",
         c.dataset_name,
         c.model.name(),
         c.activation.name(),
@@ -67,8 +72,45 @@ fn cell_identity(c: &Cell) -> String {
         c.n_train,
         c.seed,
         c.l2.to_bits(),
-        c.sparsity_weight.to_bits()
+        c.sparsity_weight.to_bits(),
+        rate_identity(c.learning_rate)
     )
+}
+
+/// A learning rate in an identity: its bits, or `none` (PCA, L-BFGS).
+fn rate_identity(rate: Option<f64>) -> String {
+    rate.map_or_else(|| "none".to_string(), |r| format!("{:016x}", r.to_bits()))
+}
+
+/// Length of a study id: a hex SHA-256, as [`Study::study_id`] writes it.
+const STUDY_ID_LEN: usize = 64;
+
+/// Checks that `id`, read from the file `path`, is a study id (64 lowercase
+/// hex digits). Ids read from files are compared and shown in messages, so
+/// anything else (a hand edit, another program's file) is refused on
+/// reading, naming the file and the field.
+///
+/// # Errors
+/// [`Error::Format`] naming `path` and `study_id`.
+pub(crate) fn check_study_id(path: &Path, id: &str) -> Result<()> {
+    if id.len() == STUDY_ID_LEN && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Ok(());
+    }
+    Err(Error::format(
+        path,
+        "study_id",
+        format!(
+            "{:?}{} is not a study id ({STUDY_ID_LEN} lowercase hex digits)",
+            short_id(id),
+            if id.chars().count() > 12 { "..." } else { "" }
+        ),
+    ))
+}
+
+/// The first 12 characters of a study id, as messages show it: counted in
+/// characters, so an id that is not hex cannot split a character.
+pub(crate) fn short_id(id: &str) -> String {
+    id.chars().take(12).collect()
 }
 
 /// Path of the manifest of results file (or stem) `path`.
@@ -122,9 +164,14 @@ pub fn write_manifest(path: &Path, manifest: &ShardManifest) -> Result<()> {
 
 /// Reads the manifest of results file `path` (see [`manifest_path`]).
 ///
+/// Every count in it is checked before anything uses it: the shard `i` of
+/// `n` has `0 <= i < n <=` [`MAX_SHARDS`], the study has at most
+/// [`MAX_CELLS`] cells, and the cells listed are that many at most, each
+/// below the study's count; the study id is one.
+///
 /// # Errors
 /// [`Error::Io`] for a missing or unreadable manifest; [`Error::Format`]
-/// naming it for anything but a shard manifest.
+/// naming it (and the field) for anything but a shard manifest.
 pub fn read_manifest(path: &Path) -> Result<ShardManifest> {
     let mpath = manifest_path(path);
     let bytes = std::fs::read(&mpath).map_err(|e| Error::io(&mpath, e))?;
@@ -140,6 +187,43 @@ pub fn read_manifest(path: &Path) -> Result<ShardManifest> {
             &mpath,
             "format",
             format!("expected {MANIFEST_FORMAT:?}, found {:?}", m.format),
+        ));
+    }
+    check_study_id(&mpath, &m.study_id)?;
+    let (i, n) = m.shard;
+    if n == 0 || n > MAX_SHARDS || i >= n {
+        return Err(Error::format(
+            &mpath,
+            "shard",
+            format!("[{i}, {n}] is not shard i of n with 0 <= i < n <= {MAX_SHARDS}"),
+        ));
+    }
+    if m.total_cells > MAX_CELLS {
+        return Err(Error::format(
+            &mpath,
+            "total_cells",
+            format!(
+                "{} is more than the {MAX_CELLS} cells a study may have",
+                m.total_cells
+            ),
+        ));
+    }
+    if m.cells.len() > m.total_cells {
+        return Err(Error::format(
+            &mpath,
+            "cells",
+            format!(
+                "lists {} cells of a study of {}",
+                m.cells.len(),
+                m.total_cells
+            ),
+        ));
+    }
+    if let Some((index, _)) = m.cells.iter().find(|(index, _)| *index >= m.total_cells) {
+        return Err(Error::format(
+            &mpath,
+            "cells",
+            format!("lists cell {index} of a study of {} cells", m.total_cells),
         ));
     }
     Ok(m)
@@ -171,10 +255,10 @@ pub fn merge<P: AsRef<Path>>(paths: &[P]) -> Result<DataFrame> {
                 "merge: {} belongs to study {:?} ({}), {} to study {:?} ({})",
                 first_path.display(),
                 first.study,
-                &first.study_id[..12],
+                short_id(&first.study_id),
                 path.display(),
                 manifest.study,
-                &manifest.study_id[..manifest.study_id.len().min(12)]
+                short_id(&manifest.study_id)
             )));
         }
         let rows = frame_to_rows(&df)?;
@@ -215,20 +299,80 @@ pub fn merge<P: AsRef<Path>>(paths: &[P]) -> Result<DataFrame> {
         }
     }
     let (manifest, _) = study.expect("at least one path");
-    let missing: Vec<usize> = (0..manifest.total_cells)
-        .filter(|i| !by_index.contains_key(i))
-        .collect();
-    if !missing.is_empty() {
-        let shown: Vec<String> = missing.iter().take(10).map(|i| i.to_string()).collect();
+    // Every index held is below the study's cell count and held once, so
+    // the missing cells are counted, not listed: the count comes from a
+    // file, and only the first few missing are named.
+    let missing = manifest.total_cells.saturating_sub(by_index.len());
+    if missing > 0 {
+        let shown: Vec<String> = (0..manifest.total_cells)
+            .filter(|i| !by_index.contains_key(i))
+            .take(10)
+            .map(|i| i.to_string())
+            .collect();
         return Err(Error::InvalidData(format!(
-            "merge: {} of {} cells of study {:?} are in none of the files (cells {}{})",
-            missing.len(),
+            "merge: {missing} of {} cells of study {:?} are in none of the files (cells {}{})",
             manifest.total_cells,
             manifest.study,
             shown.join(", "),
-            if missing.len() > 10 { ", ..." } else { "" }
+            if missing > 10 { ", ..." } else { "" }
         )));
     }
     let rows: Vec<Row> = by_index.into_values().map(|(r, _)| r).collect();
     rows_to_frame(&rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Activation, BiasMode};
+    use crate::study::spec::ModelKind;
+
+    fn cell(learning_rate: Option<f64>) -> Cell {
+        Cell {
+            index: 0,
+            dataset: 0,
+            dataset_name: "digits".into(),
+            model: ModelKind::Tied,
+            activation: Activation::Relu,
+            bias_mode: BiasMode::Separate,
+            latent: 2,
+            n_train: 100,
+            seed: 0,
+            l2: 0.0,
+            sparsity_weight: 0.0,
+            learning_rate,
+        }
+    }
+
+    /// Two cells of a learning-rate grid differ in their rate alone; their
+    /// identities must differ too, or their rows could be swapped unseen.
+    #[test]
+    fn identities_tell_learning_rates_apart() {
+        let ids: Vec<String> = [Some(1e-2), Some(1e-3), None]
+            .into_iter()
+            .map(|r| cell_identity(&cell(r)))
+            .collect();
+        assert_ne!(ids[0], ids[1]);
+        assert_ne!(ids[0], ids[2]);
+        assert_ne!(ids[1], ids[2]);
+    }
+
+    /// Study ids read from files are 64 lowercase hex digits, and are
+    /// shortened by characters, never by bytes.
+    #[test]
+    fn study_ids_are_checked_and_shortened_by_characters() {
+        let path = Path::new("x.manifest.json");
+        assert!(check_study_id(path, &"0f".repeat(32)).is_ok());
+        let multibyte = format!("x{}", "é".repeat(40));
+        let upper = "AB".repeat(32);
+        let long = "0".repeat(65);
+        for bad in ["", "abc", upper.as_str(), long.as_str(), multibyte.as_str()] {
+            match check_study_id(path, bad) {
+                Err(Error::Format { location, .. }) => assert_eq!(location, "study_id"),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        assert_eq!(short_id(&multibyte), format!("x{}", "é".repeat(11)));
+        assert_eq!(short_id("abc"), "abc");
+    }
 }

@@ -4,6 +4,10 @@
 //! setters and a [`Study::validate`] that names the offending field, so a bad
 //! sweep fails before any cell runs.
 
+use super::limits::{
+    MAX_AXIS_VALUES, MAX_CELLS, MAX_HIDDEN_LAYERS, MAX_HIDDEN_WIDTH, MAX_SHARDS, MAX_WEIGHTS,
+    check_name,
+};
 use super::protocol::Protocol;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -183,7 +187,9 @@ pub enum Precision {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Study {
-    /// The study's name (shown by progress output and shard manifests).
+    /// The study's name (shown by progress output and shard manifests, and
+    /// the default output directory of `study run`): ASCII letters, digits,
+    /// `.`, `_` and `-`, checked by [`Study::validate`].
     pub name: String,
     /// Datasets, each split once into train and test parts.
     pub datasets: Vec<Arc<Dataset>>,
@@ -389,20 +395,21 @@ impl Study {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] (field `shard`) unless `n >= 1` and `i < n`.
+    /// [`Error::Config`] (field `shard`) unless `1 <= n <=`
+    /// [`MAX_SHARDS`] and `i < n`.
     pub fn shard(mut self, i: usize, n: usize) -> Result<Study> {
         check_shard(i, n)?;
         self.shard = Some((i, n));
         Ok(self)
     }
 
-    /// Checks every setting that does not need the data; the data-dependent
-    /// checks (latent and training sizes against each dataset) run in
-    /// [`Study::cells`].
+    /// Checks every setting that does not need the data, within the stated
+    /// limits of [`super::limits`] (the name is a name, at most
+    /// [`MAX_AXIS_VALUES`] values per axis, at most [`MAX_CELLS`] cells);
+    /// the data-dependent checks (latent and training sizes, and the weight
+    /// count, against each dataset) run in [`Study::cells`].
     pub fn validate(&self) -> Result<()> {
-        if self.name.trim().is_empty() {
-            return Err(Error::config("name", "must not be empty"));
-        }
+        check_name(&self.name)?;
         if self.datasets.is_empty() {
             return Err(Error::config("datasets", "add at least one dataset"));
         }
@@ -443,6 +450,21 @@ impl Study {
         if self.hidden.contains(&0) {
             return Err(Error::config("hidden", "a hidden width must be at least 1"));
         }
+        if self.hidden.len() > MAX_HIDDEN_LAYERS {
+            return Err(Error::config(
+                "hidden",
+                format!(
+                    "{} hidden layers; a study builds at most {MAX_HIDDEN_LAYERS}",
+                    self.hidden.len()
+                ),
+            ));
+        }
+        if let Some(w) = self.hidden.iter().find(|&&w| w > MAX_HIDDEN_WIDTH) {
+            return Err(Error::config(
+                "hidden",
+                format!("a hidden width of {w} is more than the limit of {MAX_HIDDEN_WIDTH}"),
+            ));
+        }
         self.validate_conv()?;
         if !(self.test_fraction > 0.0 && self.test_fraction < 1.0) {
             return Err(Error::config(
@@ -471,7 +493,90 @@ impl Study {
         if let Some((i, n)) = self.shard {
             check_shard(i, n)?;
         }
+        let count = self.cell_count();
+        if count > MAX_CELLS {
+            return Err(Error::config(
+                "cells",
+                format!(
+                    "the study's axes cross to {count} cells, more than the {MAX_CELLS} a study may have; split it into several studies"
+                ),
+            ));
+        }
         Ok(())
+    }
+
+    /// The number of cells [`Study::cells`] enumerates, counted from the
+    /// axes before any cell is built (saturating at `usize::MAX`), so an
+    /// oversized study is refused without enumerating it.
+    fn cell_count(&self) -> usize {
+        let rates = self.learning_rates().len();
+        let per_latent = self.models.iter().fold(0usize, |acc, &m| {
+            let n = if m == ModelKind::Pca {
+                1
+            } else {
+                let sparsity = if m == ModelKind::SparseTied {
+                    self.sparsity_weights.len()
+                } else {
+                    1
+                };
+                [
+                    self.bias_modes.len(),
+                    self.l2s.len(),
+                    sparsity,
+                    rates,
+                    self.seeds.len(),
+                ]
+                .into_iter()
+                .fold(1usize, usize::saturating_mul)
+            };
+            acc.saturating_add(n)
+        });
+        [
+            self.datasets.len(),
+            self.n_trains.len(),
+            self.latents.len(),
+            per_latent,
+        ]
+        .into_iter()
+        .fold(1usize, usize::saturating_mul)
+    }
+
+    /// Checks that the widest dense autoencoder the study builds on `ds`
+    /// (its widths `[d, hidden.., largest latent]`) has at most
+    /// [`MAX_WEIGHTS`] weights, before any model is allocated: widths that
+    /// pass one by one can still multiply to more memory than a machine has.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for field `hidden`.
+    pub(crate) fn check_weights(&self, ds: &Dataset) -> Result<()> {
+        let uses_hidden = self
+            .models
+            .iter()
+            .any(|m| m.is_trained() && !m.is_linear() && !m.is_conv());
+        if !uses_hidden || self.hidden.is_empty() {
+            return Ok(());
+        }
+        let latent = self.latents.iter().copied().max().unwrap_or(1);
+        let mut dims = Vec::with_capacity(self.hidden.len() + 2);
+        dims.push(ds.n_features());
+        dims.extend_from_slice(&self.hidden);
+        dims.push(latent);
+        let weights = dims.windows(2).try_fold(0usize, |acc, w| {
+            w[0].checked_mul(w[1])?.checked_mul(2)?.checked_add(acc)
+        });
+        match weights {
+            Some(n) if n <= MAX_WEIGHTS => Ok(()),
+            n => Err(Error::config(
+                "hidden",
+                format!(
+                    "widths {:?} on dataset {:?} ({} features) make {} weights, more than the limit of {MAX_WEIGHTS}",
+                    self.hidden,
+                    ds.name(),
+                    ds.n_features(),
+                    n.map_or_else(|| "more than usize::MAX".to_string(), |n| n.to_string())
+                ),
+            )),
+        }
     }
 }
 
@@ -527,18 +632,30 @@ impl Study {
 }
 
 fn check_shard(i: usize, n: usize) -> Result<()> {
-    if n == 0 || i >= n {
+    if n == 0 || i >= n || n > MAX_SHARDS {
         return Err(Error::config(
             "shard",
-            format!("shard {i}/{n}: need n >= 1 and 0 <= i < n"),
+            format!("shard {i}/{n}: need 1 <= n <= {MAX_SHARDS} and 0 <= i < n"),
         ));
     }
     Ok(())
 }
 
+/// Checks that axis `field` lists 1 to [`MAX_AXIS_VALUES`] values, none
+/// twice. (The length is checked first: the check for repeats compares
+/// every pair.)
 fn non_empty_unique<T: PartialEq + std::fmt::Debug>(field: &'static str, v: &[T]) -> Result<()> {
     if v.is_empty() {
         return Err(Error::config(field, "must have at least one value"));
+    }
+    if v.len() > MAX_AXIS_VALUES {
+        return Err(Error::config(
+            field,
+            format!(
+                "lists {} values; a study takes at most {MAX_AXIS_VALUES} per axis",
+                v.len()
+            ),
+        ));
     }
     for (i, a) in v.iter().enumerate() {
         if v[..i].contains(a) {
@@ -556,4 +673,80 @@ fn weights(field: &'static str, v: &[f64]) -> Result<()> {
         return Err(Error::config(field, format!("{w} must be finite and >= 0")));
     }
     non_empty_unique(field, v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digits_study(name: &str) -> Study {
+        Study::new(name).dataset(Dataset::builtin("digits").unwrap())
+    }
+
+    /// The count that bounds a study before its cells are built is its
+    /// number of cells, axis by axis.
+    #[test]
+    fn cell_count_counts_the_cells() {
+        let s = digits_study("count")
+            .models(&[
+                ModelKind::Pca,
+                ModelKind::Tied,
+                ModelKind::SparseTied,
+                ModelKind::LinearUntied,
+            ])
+            .latents(&[2, 4])
+            .seeds(&[0, 1, 2])
+            .n_trains(&[100, 200])
+            .l2s(&[0.0, 1e-4])
+            .sparsity_weights(&[0.0, 0.1])
+            .protocol(Protocol {
+                learning_rates: vec![1e-3, 1e-2],
+                ..Protocol::default()
+            });
+        assert_eq!(s.cell_count(), 2 * 2 * (1 + 12 + 24 + 12));
+        assert_eq!(s.cell_count(), s.cells().unwrap().len());
+    }
+
+    /// Axes, cell counts and widths beyond the stated limits are refused
+    /// before anything is built, naming the field.
+    #[test]
+    fn sizes_beyond_the_limits_are_refused() {
+        let field = |s: &Study| match s.cells() {
+            Err(Error::Config { field, .. }) => field,
+            other => panic!("expected a config error, got {other:?}"),
+        };
+        let seeds: Vec<u64> = (0..=MAX_AXIS_VALUES as u64).collect();
+        let s = digits_study("seeds")
+            .models(&[ModelKind::Pca])
+            .seeds(&seeds);
+        assert_eq!(field(&s), "seeds");
+        let seeds: Vec<u64> = (0..5_000).collect();
+        let l2s: Vec<f64> = (0..201u32).map(|i| f64::from(i) * 1e-6).collect();
+        let s = digits_study("cells")
+            .models(&[ModelKind::Tied])
+            .seeds(&seeds)
+            .l2s(&l2s);
+        assert_eq!(field(&s), "cells");
+        let tied = digits_study("wide").models(&[ModelKind::Tied]);
+        assert_eq!(
+            field(&tied.clone().hidden(&[MAX_HIDDEN_WIDTH + 1])),
+            "hidden"
+        );
+        assert_eq!(field(&tied.clone().hidden(&[100_000, 100_000])), "hidden");
+        assert_eq!(
+            field(&tied.clone().hidden(&[1; MAX_HIDDEN_LAYERS + 1])),
+            "hidden"
+        );
+        assert!(tied.hidden(&[1024, 1024]).cells().is_ok());
+        // Linear kinds ignore the widths.
+        let linear = digits_study("linear").models(&[ModelKind::LinearTied]);
+        assert!(linear.hidden(&[100_000, 100_000]).cells().is_ok());
+        assert_eq!(
+            field(&digits_study("../x").models(&[ModelKind::Pca])),
+            "name"
+        );
+        let mut sharded = digits_study("x").models(&[ModelKind::Pca]);
+        sharded.shard = Some((0, MAX_SHARDS + 1));
+        assert_eq!(field(&sharded), "shard");
+    }
 }

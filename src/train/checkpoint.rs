@@ -147,7 +147,12 @@ impl Checkpoint {
         })
     }
 
-    /// Reads and checks a checkpoint written by [`Checkpoint::save`].
+    /// Reads and checks a checkpoint written by [`Checkpoint::save`]: its
+    /// format, version, config hash, and an epoch that follows its history.
+    ///
+    /// # Errors
+    /// [`Error::Io`] for an unreadable file; [`Error::Format`] naming it and
+    /// the field for anything else.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
@@ -189,6 +194,27 @@ impl Checkpoint {
                 path,
                 "config_hash",
                 "does not match the stored config (edited file?)",
+            ));
+        }
+        // A run counts epochs from 1 and closes each one into its history,
+        // so the epoch in progress is always one past the history; the
+        // resumed loop subtracts 1 from it and counts batches from it.
+        if ck.epoch == 0 {
+            return Err(Error::format(
+                path,
+                "epoch",
+                "is 0; epochs count from 1 (edited file?)",
+            ));
+        }
+        if ck.epoch - 1 != ck.history.epochs.len() {
+            return Err(Error::format(
+                path,
+                "epoch",
+                format!(
+                    "epoch {} does not follow the {} completed epochs of the history (edited file?)",
+                    ck.epoch,
+                    ck.history.epochs.len()
+                ),
             ));
         }
         Ok(ck)

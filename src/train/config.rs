@@ -33,13 +33,20 @@ pub enum Optimizer {
     Lbfgs(LbfgsConfig),
 }
 
+/// Most correction pairs L-BFGS may keep ([`LbfgsConfig::memory`]). Each
+/// pair holds two vectors of every parameter, and beyond a few dozen pairs
+/// the solver gains nothing: the limit only stops a mistyped value from
+/// asking for memory no machine has.
+pub const MAX_LBFGS_MEMORY: usize = 1000;
+
 /// Settings of the full-batch L-BFGS optimizer.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LbfgsConfig {
     /// Maximum number of iterations.
     pub max_iters: u64,
-    /// Number of correction pairs kept (the `m` of L-BFGS).
+    /// Number of correction pairs kept (the `m` of L-BFGS), 1 to
+    /// [`MAX_LBFGS_MEMORY`].
     pub memory: usize,
     /// Stop when the gradient norm falls below this.
     pub tol_grad: f64,
@@ -161,6 +168,12 @@ impl Optimizer {
                 }
                 if c.memory == 0 {
                     return Err(Error::config("lbfgs.memory", "must be at least 1"));
+                }
+                if c.memory > MAX_LBFGS_MEMORY {
+                    return Err(Error::config(
+                        "lbfgs.memory",
+                        format!("must be at most {MAX_LBFGS_MEMORY}, got {}", c.memory),
+                    ));
                 }
                 Error::require_non_negative("lbfgs.tol_grad", c.tol_grad)?;
                 Error::require_non_negative("lbfgs.tol_cost", c.tol_cost)
@@ -715,5 +728,30 @@ mod tests {
             assert!(o.validate().is_ok(), "{}", o.name());
         }
         assert_eq!(Optimizer::lbfgs(), Optimizer::Lbfgs(LbfgsConfig::default()));
+    }
+
+    /// L-BFGS's memory is bounded, and the error names the field.
+    #[test]
+    fn lbfgs_memory_is_bounded() {
+        let with = |memory| {
+            Optimizer::Lbfgs(LbfgsConfig {
+                memory,
+                ..LbfgsConfig::DEFAULT
+            })
+            .validate()
+        };
+        assert!(with(MAX_LBFGS_MEMORY).is_ok());
+        for bad in [0, MAX_LBFGS_MEMORY + 1, usize::MAX] {
+            assert!(
+                matches!(
+                    with(bad),
+                    Err(Error::Config {
+                        field: "lbfgs.memory",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
     }
 }

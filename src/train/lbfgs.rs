@@ -157,7 +157,11 @@ pub(crate) fn run<T: Real>(
     split: &RowSplit,
 ) -> Result<StopReason> {
     let tc = run.config;
-    let done = (st.epoch - 1) as u64;
+    // A resumed run's epoch comes from a file: checked, not trusted.
+    let done =
+        st.epoch.checked_sub(1).ok_or_else(|| {
+            Error::InvalidData("cannot resume at epoch 0: epochs count from 1".into())
+        })? as u64;
     if done >= cfg.max_iters {
         return Ok(StopReason::Completed);
     }

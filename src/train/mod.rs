@@ -34,8 +34,8 @@ pub use checkpoint::{
     BestFile, CHECKPOINT_FILE, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, Checkpoint, DataFingerprint,
 };
 pub use config::{
-    CheckpointConfig, DeadLatents, EarlyStopping, LbfgsConfig, Optimizer, Progress, Schedule,
-    TrainConfig,
+    CheckpointConfig, DeadLatents, EarlyStopping, LbfgsConfig, MAX_LBFGS_MEMORY, Optimizer,
+    Progress, Schedule, TrainConfig,
 };
 pub use corruption::Corruption;
 pub use engine::ShardEngine;

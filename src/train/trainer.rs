@@ -495,7 +495,19 @@ fn run_minibatch<T: Real>(
         _ => None,
     };
     let batches = split.train.len().div_ceil(cfg.batch_size);
-    let done = (st.epoch - 1) * batches + st.batch;
+    // A resumed run's position comes from a file: checked, not trusted.
+    let done = st
+        .epoch
+        .checked_sub(1)
+        .and_then(|e| e.checked_mul(batches))
+        .and_then(|d| d.checked_add(st.batch))
+        .filter(|_| st.batch <= batches)
+        .ok_or_else(|| {
+            Error::InvalidData(format!(
+                "cannot resume at epoch {}, batch {}: an epoch has {batches} batches",
+                st.epoch, st.batch
+            ))
+        })?;
     let reporter = Reporter::new(cfg.progress, cfg.epochs, batches, done);
     let mut params = st.model.params_to_vec();
     if cfg.unit_norm_decoder && st.epoch == 1 && st.batch == 0 {
@@ -535,10 +547,9 @@ fn run_minibatch<T: Real>(
                 // Dead as of the start of this batch.
                 dead.clear();
                 dead.extend(st.since_fired.iter().map(|&s| s >= dl.window as u64));
-                extras.aux = dl.auxk.map(|config| AuxKLoss {
-                    config,
-                    dead: &dead,
-                });
+                // The engine computes the batch's residual spread (the
+                // AuxK denominator) and hands it to every shard.
+                extras.aux = dl.auxk.map(|config| AuxKLoss::new(config, &dead));
                 extras.fired = Some(&mut fired);
             }
             let (terms, grad, norms) =

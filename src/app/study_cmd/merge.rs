@@ -10,7 +10,8 @@
 
 use crate::error::{Error, Result};
 use crate::study::{
-    ShardManifest, manifest_path, merge, read_manifest, write_csv, write_manifest, write_parquet,
+    ShardManifest, manifest_path, merge, read_manifest, short_id, write_csv, write_manifest,
+    write_parquet,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -79,7 +80,8 @@ fn name(p: &Path) -> String {
 }
 
 /// Checks the shard numbers of `manifests`: one study, one shard count,
-/// each shard once.
+/// each shard once. (Each manifest's shard `i` of `n` was checked on
+/// reading: `0 <= i < n <=` [`crate::study::limits::MAX_SHARDS`].)
 fn check_shards(manifests: &[(PathBuf, ShardManifest)]) -> Result<()> {
     let (first_path, first) = &manifests[0];
     for (path, m) in &manifests[1..] {
@@ -88,9 +90,9 @@ fn check_shards(manifests: &[(PathBuf, ShardManifest)]) -> Result<()> {
                 "merge: {} is a shard of study {:?} (id {}), not of {:?} (id {}) as {} is",
                 name(path),
                 m.study,
-                &m.study_id[..m.study_id.len().min(12)],
+                short_id(&m.study_id),
                 first.study,
-                &first.study_id[..first.study_id.len().min(12)],
+                short_id(&first.study_id),
                 name(first_path)
             )));
         }
@@ -118,16 +120,25 @@ fn check_shards(manifests: &[(PathBuf, ShardManifest)]) -> Result<()> {
             )));
         }
     }
-    let missing: Vec<String> = (0..n)
-        .filter(|i| !by_index.contains_key(i))
-        .map(|i| format!("{i}/{n}"))
-        .collect();
-    if !missing.is_empty() {
+    // Every index held is below n and held once: count the missing ones,
+    // and name the first few.
+    let missing = n.saturating_sub(by_index.len());
+    if missing > 0 {
+        let shown: Vec<String> = (0..n)
+            .filter(|i| !by_index.contains_key(i))
+            .take(10)
+            .map(|i| format!("{i}/{n}"))
+            .collect();
         return Err(Error::InvalidData(format!(
-            "merge: study {:?} is missing shard{} {} of {n} (run them, then merge again)",
+            "merge: study {:?} is missing shard{} {}{} of {n} (run them, then merge again)",
             first.study,
-            if missing.len() == 1 { "" } else { "s" },
-            missing.join(", ")
+            if missing == 1 { "" } else { "s" },
+            shown.join(", "),
+            if missing > shown.len() {
+                format!(", ... ({missing} in all)")
+            } else {
+                String::new()
+            }
         )));
     }
     Ok(())

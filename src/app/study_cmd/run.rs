@@ -12,12 +12,17 @@
 //! Everything that can be wrong with the request is checked before the
 //! first file is written: the shard, the study (file errors, sizes against
 //! the data), the thread count, and an output directory holding another
-//! study or another shard count. Every file is written atomically.
+//! study or another shard count. Every file is written atomically, and
+//! `run.json` is created only if absent, so that of two different studies
+//! racing into one new directory one runs and the other is refused.
+//! Every count and id read back from `run.json` is checked before use.
 
 use super::shard::{Shard, ShardOrigin, resolve_shard};
 use super::source::{BuiltinOptions, LoadedStudy, StudySource, study_toml};
-use crate::atomic::{write_atomic, write_bytes_atomic};
+use crate::atomic::{create_atomic, write_atomic, write_bytes_atomic};
 use crate::error::{Error, Result};
+use crate::study::limits::{MAX_SHARDS, check_name};
+use crate::study::{check_study_id, short_id};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -96,11 +101,13 @@ pub fn results_stem(out: &Path, name: &str, shard: Shard) -> PathBuf {
     }
 }
 
-/// Reads `run.json` in `dir`, if there is one.
+/// Reads `run.json` in `dir`, if there is one, checked: the study's name
+/// is a name, its id a study id, and its shard count between 1 and
+/// [`MAX_SHARDS`] (other commands divide by it and keep a line per shard).
 ///
 /// # Errors
-/// [`Error::Io`] for an unreadable file, [`Error::Format`] naming it for
-/// anything but a run record.
+/// [`Error::Io`] for an unreadable file, [`Error::Format`] naming it (and
+/// the field) for anything but a run record.
 pub fn read_run_record(dir: &Path) -> Result<Option<RunRecord>> {
     let path = dir.join(RUN_RECORD);
     let bytes = match std::fs::read(&path) {
@@ -118,7 +125,49 @@ pub fn read_run_record(dir: &Path) -> Result<Option<RunRecord>> {
     if record.format != RUN_FORMAT {
         return Err(Error::format(&path, "format", "not a study run record"));
     }
+    check_name(&record.study).map_err(|e| Error::format(&path, "study", e.to_string()))?;
+    check_study_id(&path, &record.study_id)?;
+    if record.shards == 0 || record.shards > MAX_SHARDS {
+        return Err(Error::format(
+            &path,
+            "shards",
+            format!("{} is not a shard count (1 to {MAX_SHARDS})", record.shards),
+        ));
+    }
     Ok(Some(record))
+}
+
+/// Writes `record` as JSON to `w`.
+fn write_record(w: &mut dyn std::io::Write, record: &RunRecord) -> Result<()> {
+    serde_json::to_writer_pretty(w, record)
+        .map_err(|e| Error::InvalidData(format!("cannot serialize a run record: {e}")))
+}
+
+/// Records `record` as `out`'s run: rewrites `run.json` (atomically) if it
+/// holds the same study split the same way, and creates it if there is
+/// none. Creating refuses to replace a file another run created since it
+/// was last read, and then checks this run against that one, as if it had
+/// been there from the start: two different studies racing into one new
+/// directory cannot both proceed.
+///
+/// # Errors
+/// As [`check_same_run`]; write errors.
+fn claim_run_record(out: &Path, record: &RunRecord) -> Result<()> {
+    let path = out.join(RUN_RECORD);
+    if let Some(old) = read_run_record(out)? {
+        check_same_run(&old, record, out)?;
+        return write_atomic(&path, |w| write_record(w, record));
+    }
+    if create_atomic(&path, |w| write_record(w, record))? {
+        return Ok(());
+    }
+    match read_run_record(out)? {
+        Some(old) => check_same_run(&old, record, out),
+        None => Err(Error::InvalidData(format!(
+            "{}: {RUN_RECORD} appeared and vanished while this run started; run it again",
+            out.display()
+        ))),
+    }
 }
 
 /// An absolute form of `p` (relative to the working directory), without
@@ -147,10 +196,18 @@ pub fn run(
     }
     let loaded = req.source.load(&req.builtin, req.dataset_given)?;
     let LoadedStudy { mut study, .. } = loaded.clone();
-    let out = req
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("studies").join(&study.name));
+    // Values an f32 cell cannot hold stop the run here, before any cell
+    // trains or is cached.
+    crate::app::studies::check_f32_data(&study)?;
+    let out = match &req.out {
+        Some(out) => out.clone(),
+        None => {
+            // Checked again here, where it becomes a path: a name with a
+            // separator or `..` would put the run outside `studies/`.
+            check_name(&study.name)?;
+            Path::new("studies").join(&study.name)
+        }
+    };
     let out = absolute(&out)?;
     let cache = absolute(&req.cache.clone().unwrap_or_else(|| out.join("cache")))?;
     let record = RunRecord {
@@ -195,11 +252,10 @@ pub fn run(
         None => None,
     };
     std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
+    // The record first: it is what claims the directory, and a run that
+    // loses the claim must not have replaced the winner's study copy.
+    claim_run_record(&out, &record)?;
     write_bytes_atomic(&out.join(STUDY_COPY), toml.as_bytes())?;
-    write_atomic(&out.join(RUN_RECORD), |w| {
-        serde_json::to_writer_pretty(&mut *w, &record)
-            .map_err(|e| Error::InvalidData(format!("cannot serialize a run record: {e}")))
-    })?;
     let run = || study.run_to_files(&stem);
     match &pool {
         Some(pool) => pool.install(run)?,
@@ -221,7 +277,7 @@ fn check_same_run(old: &RunRecord, new: &RunRecord, out: &Path) -> Result<()> {
                 "{} holds a run of another study ({:?}, id {}); use another --out",
                 out.display(),
                 old.study,
-                &old.study_id[..old.study_id.len().min(12)]
+                short_id(&old.study_id)
             ),
         ));
     }

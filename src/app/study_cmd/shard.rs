@@ -11,6 +11,7 @@
 //! mine" would run some cells twice and others never.
 
 use crate::error::{Error, Result};
+use crate::study::limits::MAX_SHARDS;
 
 /// Shard `i` of `n` (`0 <= i < n`).
 pub type Shard = (usize, usize);
@@ -30,7 +31,7 @@ pub enum ShardOrigin {
 ///
 /// # Errors
 /// [`Error::Config`] for `--shard` unless it is two integers with
-/// `0 <= I < N`.
+/// `0 <= I < N <=` [`MAX_SHARDS`].
 pub fn parse_shard(text: &str) -> Result<Shard> {
     let bad = || {
         Error::config(
@@ -45,6 +46,12 @@ pub fn parse_shard(text: &str) -> Result<Shard> {
         return Err(Error::config(
             "--shard",
             format!("{text}: a study has at least one shard (N >= 1)"),
+        ));
+    }
+    if n > MAX_SHARDS {
+        return Err(Error::config(
+            "--shard",
+            format!("{text}: a study is split into at most {MAX_SHARDS} shards"),
         ));
     }
     if i >= n {
@@ -106,6 +113,12 @@ pub fn job_array_shard(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<(S
             format!("{described}: an empty array"),
         ));
     }
+    if count > MAX_SHARDS {
+        return Err(Error::config(
+            "shard",
+            format!("{described}: a study is split into at most {MAX_SHARDS} shards"),
+        ));
+    }
     let offset = id.checked_sub(min).filter(|o| o % step == 0);
     match offset.map(|o| o / step) {
         Some(i) if i < count => Ok(Some(((i, count), described))),
@@ -156,7 +169,7 @@ mod tests {
     #[test]
     fn shard_flags_need_an_index_below_the_count() {
         assert_eq!(parse_shard("2/3").unwrap(), (2, 3));
-        for bad in ["3/3", "0/0", "1", "a/3", "-1/3", "1/3/4"] {
+        for bad in ["3/3", "0/0", "1", "a/3", "-1/3", "1/3/4", "0/100000000000"] {
             let err = parse_shard(bad).unwrap_err().to_string();
             assert!(err.contains("--shard"), "{bad}: {err}");
         }

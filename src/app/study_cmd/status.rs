@@ -5,7 +5,7 @@
 use super::run::{RunRecord, STUDY_COPY, read_run_record, results_stem};
 use super::shard::Shard;
 use crate::error::{Error, Result};
-use crate::study::{manifest_path, read_study_file};
+use crate::study::{manifest_path, read_study_file, short_id};
 use std::path::{Path, PathBuf};
 
 /// One shard's progress.
@@ -37,7 +37,7 @@ impl StudyStatus {
         let mut lines = vec![format!(
             "study {} (id {}): {} shard{}, cache {}",
             r.study,
-            &r.study_id[..r.study_id.len().min(12)],
+            short_id(&r.study_id),
             r.shards,
             if r.shards == 1 { "" } else { "s" },
             r.cache.display()
@@ -93,7 +93,8 @@ pub fn status(dir: &Path) -> Result<StudyStatus> {
         )));
     }
     // One pass over the whole study (each cell's key needs the data's
-    // fingerprint); shard i holds the cells with index % n == i.
+    // fingerprint); shard i holds the cells with index % n == i. The
+    // record's shard count is at least 1 and bounded (read_run_record).
     let cached = study.cache_dir(&record.cache).cached_cells()?;
     let n = record.shards;
     let mut shards: Vec<ShardStatus> = (0..n)
