@@ -4,9 +4,11 @@
 //! |analytic − numeric| <= 1e-5 + 1e-3 |numeric|. Every parameter entry is
 //! checked for every activation x bias mode x loss x depth 1..3 x tying
 //! pattern, on tiny models (d = 5, n = 4) so the cross product runs in
-//! seconds. Kinked activations (ReLU, leaky ReLU, ELU with alpha != 1) and the
-//! L1 kink at h = 0 make differences across the kink meaningless, so cases
-//! whose forward pass comes within 1e-4 of a kink are reseeded.
+//! seconds; the TopK kinds have a sweep of their own. Kinked activations
+//! (ReLU, leaky ReLU, ELU with alpha != 1, the ReLU TopK kinds), TopK's
+//! selection boundary and the L1 kink at h = 0 make differences across the
+//! kink meaningless, so cases whose forward pass comes within 1e-4 of a
+//! kink are reseeded.
 
 mod fd;
 
@@ -235,19 +237,31 @@ fn finite_differences_depth_3() {
     assert_depth(3);
 }
 
-/// TopK and BatchTopK compare entries, so they are not in
-/// [`Activation::ALL`]; this sweep covers them at the latent and (all-TopK stacks) inside the stack, where inner
-/// decoder outputs are TopK'ed too, over every bias mode, tying pattern and
-/// the losses that fit a real-valued latent. `near_kink` reseeds cases with
-/// a near tie at the selection boundary.
+/// The TopK kinds compare entries, so they are not in
+/// [`Activation::ALL`]; this sweep covers every kind of
+/// [`Activation::TOP_K`] (the ReLU TopK and BatchTopK, the default, and
+/// their signed variants) at the latent and, in all-TopK stacks, inside the
+/// stack, where inner decoder outputs are TopK'ed too, over every bias
+/// mode, tying pattern and the losses that fit a real-valued latent.
+/// `near_kink` reseeds cases with a near tie at the selection boundary and,
+/// for the ReLU kinds, with a pre-activation near 0.
 #[test]
 fn finite_differences_top_k() {
     let stacks: Vec<(Vec<usize>, Vec<Activation>)> = vec![
         (vec![5, 4], vec![Activation::TopK { k: 2 }]),
+        (vec![5, 4], vec![Activation::TopKSigned { k: 2 }]),
         (vec![5, 6], vec![Activation::BatchTopK { k: 2 }]),
+        (vec![5, 6], vec![Activation::BatchTopKSigned { k: 2 }]),
         (
             vec![5, 4, 3],
             vec![Activation::BatchTopK { k: 2 }, Activation::TopK { k: 2 }],
+        ),
+        (
+            vec![5, 4, 3],
+            vec![
+                Activation::BatchTopKSigned { k: 2 },
+                Activation::TopKSigned { k: 2 },
+            ],
         ),
         (
             vec![5, 4, 3],
@@ -255,7 +269,7 @@ fn finite_differences_top_k() {
         ),
         (
             vec![5, 4, 3],
-            vec![Activation::TopK { k: 3 }, Activation::TopK { k: 1 }],
+            vec![Activation::TopK { k: 3 }, Activation::TopKSigned { k: 1 }],
         ),
         (
             vec![6, 5, 4, 3],
@@ -266,6 +280,12 @@ fn finite_differences_top_k() {
             ],
         ),
     ];
+    for act in Activation::TOP_K {
+        assert!(
+            stacks.iter().any(|(_, hidden)| hidden.contains(&act)),
+            "{act:?} is not swept"
+        );
+    }
     let mut failures = vec![];
     let mut cases = 0;
     for (dims, hidden) in &stacks {
@@ -291,7 +311,7 @@ fn finite_differences_top_k() {
             }
         }
     }
-    assert!(cases >= 100, "{cases}");
+    assert!(cases >= 300, "{cases}");
     assert!(
         failures.is_empty(),
         "{} of {cases} cases failed:\n{}",
@@ -301,31 +321,40 @@ fn finite_differences_top_k() {
 }
 
 /// The TopK gradient is exactly zero through the dropped units: the
-/// encoder weight rows of a unit that no sample keeps get no gradient.
+/// encoder weight rows of a unit that no sample keeps get no gradient,
+/// with and without the ReLU on the kept values.
 #[test]
 fn top_k_passes_no_gradient_through_dropped_units() {
-    let spec = AutoencoderSpec::new(&[5, 4])
-        .activation(Activation::TopK { k: 1 })
-        .bias(BiasMode::None)
-        .tied(false);
-    let mut m = random_model(&spec, 5);
-    // Unit 3's encoder row is strongly negative on positive data: never kept.
-    let mut p = m.params_to_vec();
-    let enc = m.layout().layers()[0].weight.clone();
-    for j in 0..5 {
-        p[enc.start + 3 * 5 + j] = -5.0;
-    }
-    m.set_params(&p).unwrap();
-    let x = random_matrix(ROWS, 5, 0.1, 1.0, 8);
-    let loss = LossConfig::mse();
-    let (_, g) = m.objective_and_grad(&x, &x, &loss).unwrap();
-    for j in 0..5 {
-        assert_eq!(g.as_slice()[enc.start + 3 * 5 + j], 0.0);
-    }
-    let code = m.encode(&x).unwrap();
-    for i in 0..ROWS {
-        assert_eq!(code.row(i).iter().filter(|&&v| v != 0.0).count(), 1);
-        assert_eq!(code[(i, 3)], 0.0);
+    for act in [Activation::TopK { k: 1 }, Activation::TopKSigned { k: 1 }] {
+        let spec = AutoencoderSpec::new(&[5, 4])
+            .activation(act)
+            .bias(BiasMode::None)
+            .tied(false);
+        let mut m = random_model(&spec, 5);
+        // Unit 3's encoder row is strongly negative on positive data: never kept.
+        let mut p = m.params_to_vec();
+        let enc = m.layout().layers()[0].weight.clone();
+        for j in 0..5 {
+            p[enc.start + 3 * 5 + j] = -5.0;
+        }
+        m.set_params(&p).unwrap();
+        let x = random_matrix(ROWS, 5, 0.1, 1.0, 8);
+        let loss = LossConfig::mse();
+        let (_, g) = m.objective_and_grad(&x, &x, &loss).unwrap();
+        for j in 0..5 {
+            assert_eq!(g.as_slice()[enc.start + 3 * 5 + j], 0.0, "{act:?}");
+        }
+        let code = m.encode(&x).unwrap();
+        for i in 0..ROWS {
+            let active = code.row(i).iter().filter(|&&v| v != 0.0).count();
+            // The ReLU may clamp the one kept value.
+            if act.relu_on_kept() {
+                assert!(active <= 1, "{act:?}");
+            } else {
+                assert_eq!(active, 1);
+            }
+            assert_eq!(code[(i, 3)], 0.0);
+        }
     }
 }
 

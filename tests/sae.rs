@@ -5,6 +5,11 @@
 //! planted dictionary atoms, that TopK recovers the atoms and AuxK revives
 //! dead latents.
 //!
+//! Parity with the peers: TopK with and without the ReLU on the kept values
+//! differ exactly where a kept value is negative, and the AuxK term equals
+//! OpenAI's (`normalized_mse` of sparse_autoencoder's training code) on the
+//! fixture `scripts/auxk_reference.py` writes.
+//!
 //! The finite-difference sweep of TopK itself is in tests/gradients.rs;
 //! the AuxK term's is here, with the same oracle (tests/fd).
 
@@ -19,7 +24,8 @@ use rand_distr::StandardNormal;
 use tiedae::data::synthetic::random_orthonormal;
 use tiedae::model::{
     Activation, Autoencoder, AutoencoderSpec, AuxK, AuxKLoss, BiasMode, Biases, Init, Layer,
-    LossConfig, Normalizer, PreBiasInit, TiedLinear, fvu, geometric_median, l0, mean,
+    LossConfig, Normalizer, PreBiasInit, ResidualSpread, TiedLinear, fvu, geometric_median, l0,
+    mean,
 };
 use tiedae::rng::seeded;
 use tiedae::train::constraint::{decoder_norms, remove_parallel_gradient};
@@ -50,11 +56,12 @@ fn quiet(epochs: usize, batch: usize, lr: f64) -> TrainConfig {
 
 // ---------------------------------------------------------------- TopK
 
-/// Every code row has exactly k nonzero entries, and a tie at the
+/// Every signed code row has exactly k nonzero entries, a ReLU code row
+/// at most k (the same units, the negative ones clamped), and a tie at the
 /// selection boundary goes to the lower unit index.
 #[test]
 fn top_k_codes_have_k_entries_and_ties_go_to_the_lower_index() {
-    let spec = AutoencoderSpec::new(&[9, 6]).activation(Activation::TopK { k: 2 });
+    let spec = AutoencoderSpec::new(&[9, 6]).activation(Activation::TopKSigned { k: 2 });
     let m = random_model(&spec, 1);
     let x = random_matrix(20, 9, -1.0, 1.0, 2);
     let code = m.encode(&x).unwrap();
@@ -63,6 +70,13 @@ fn top_k_codes_have_k_entries_and_ties_go_to_the_lower_index() {
     }
     assert_eq!(l0(&code).unwrap(), 2.0);
     assert_eq!(m.l0(&x).unwrap(), 2.0);
+    // The same weights with the ReLU on the kept values.
+    let relu_spec = AutoencoderSpec::new(&[9, 6]).activation(Activation::TopK { k: 2 });
+    let mut relu = Autoencoder::<f64>::new(&relu_spec, 1).unwrap();
+    relu.set_params(&m.params_to_vec()).unwrap();
+    let relu_code = relu.encode(&x).unwrap();
+    assert_eq!(relu_code, code.map(|v: f64| v.max(0.0)));
+    assert!(relu.l0(&x).unwrap() <= 2.0);
 
     // Units 0 and 1 have the same filter, so equal pre-activations.
     let w = DMatrix::from_row_slice(
@@ -90,6 +104,70 @@ fn top_k_codes_have_k_entries_and_ties_go_to_the_lower_index() {
         code.row(1).iter().copied().collect::<Vec<_>>(),
         [0.0, 0.0, 0.3, 0.0]
     );
+}
+
+/// TopK with and without the ReLU, through a model, on hand-made
+/// pre-activations: with `W = 2I` (tied, zero biases) the pre-activations
+/// are `2x` and every unit decodes only its own coordinate, so the two
+/// codes, and the gradients of the encoder bias, differ exactly at the
+/// kept negative values: there the ReLU code is 0 and passes no gradient
+/// while the signed code keeps the value and passes it. Everywhere else
+/// they are equal. One row per batch, so each gradient entry is one
+/// row's.
+#[test]
+fn relu_and_signed_top_k_differ_exactly_at_kept_negative_values_through_a_model() {
+    let x = DMatrix::from_row_slice(
+        4,
+        4,
+        &[
+            0.5, -1.0, 2.0, 0.1, // keeps units 2 and 0, both positive
+            -0.7, 0.3, -2.0, -0.9, // keeps 1 (positive) and 0 (negative)
+            -0.2, -0.1, -0.3, -0.4, // keeps 1 and 0, both negative
+            -1.0, 0.25, 0.6, -0.5, // keeps 2 and 1, both positive
+        ],
+    );
+    let model = |act: Activation| {
+        let spec = AutoencoderSpec::new(&[4, 4])
+            .activation(act)
+            .bias(BiasMode::Separate);
+        let w = DMatrix::<f64>::identity(4, 4) * 2.0;
+        let tied = TiedLinear::new(w, Biases::zeros(BiasMode::Separate, 4, 4)).unwrap();
+        Autoencoder::from_layers(spec, vec![Layer::Tied(tied)]).unwrap()
+    };
+    let relu = model(Activation::TopK { k: 2 });
+    let signed = model(Activation::TopKSigned { k: 2 });
+    let (cr, cs) = (relu.encode(&x).unwrap(), signed.encode(&x).unwrap());
+    let enc_bias = relu.layout().layers()[0].encoder_bias().unwrap();
+    let loss = LossConfig::mse();
+    let norm = Normalizer::new(1).unwrap();
+    let mut clamped = 0;
+    for i in 0..4 {
+        let row = x.rows(i, 1).into_owned();
+        let (_, gr) = relu.loss_and_grad(&row, &row, &loss, norm).unwrap();
+        let (_, gs) = signed.loss_and_grad(&row, &row, &loss, norm).unwrap();
+        let gr = &gr.as_slice()[enc_bias.clone()];
+        let gs = &gs.as_slice()[enc_bias.clone()];
+        for j in 0..4 {
+            if cs[(i, j)] < 0.0 {
+                assert_eq!(cr[(i, j)], 0.0, "row {i} unit {j}");
+                assert_eq!(
+                    gr[j], 0.0,
+                    "row {i} unit {j}: a clamped unit passes no gradient"
+                );
+                assert!(gs[j] != 0.0, "row {i} unit {j}");
+                clamped += 1;
+            } else {
+                assert_eq!(cr[(i, j)], cs[(i, j)], "row {i} unit {j}");
+                assert_eq!(gr[j], gs[j], "row {i} unit {j}");
+            }
+        }
+        // Both keep the same two units.
+        let kept = |c: &DMatrix<f64>| (0..4).filter(|&j| c[(i, j)] != 0.0).count();
+        assert_eq!(kept(&cs), 2, "row {i}");
+    }
+    assert_eq!(clamped, 3);
+    assert_eq!(l0(&cr).unwrap(), 1.25);
+    assert_eq!(l0(&cs).unwrap(), 2.0);
 }
 
 // ------------------------------------------------- unit-norm decoder
@@ -454,90 +532,104 @@ fn aux_near_tie(z: &DMatrix<f64>, dead: &[bool], k: usize) -> bool {
     })
 }
 
-/// The AuxK term's gradient (residual held constant) against central
-/// differences, every bias mode, tied and untied; and the training
-/// gradient is the plain one plus exactly this term's.
+/// The AuxK term's gradient (residual and its spread held constant)
+/// against central differences, every bias mode, tied and untied, with the
+/// ReLU TopK (whose auxiliary code goes through the ReLU too) and the
+/// signed one; and the training gradient is the plain one plus exactly
+/// this term's.
 #[test]
 fn auxk_term_matches_finite_differences() {
     let dead = [false, true, false, true, true, false, true, true];
-    let aux = AuxKLoss {
-        config: AuxK {
+    let aux = AuxKLoss::new(
+        AuxK {
             k_aux: 2,
             alpha: 0.3,
         },
-        dead: &dead,
-    };
+        &dead,
+    );
     let loss = LossConfig::mse();
     let mut checked = 0;
-    for tied in [true, false] {
-        for bias in BiasMode::ALL {
-            let spec = AutoencoderSpec::new(&[6, 8])
-                .activation(Activation::TopK { k: 3 })
-                .bias(bias)
-                .tied(tied);
-            let mut found = None;
-            for attempt in 0..50u64 {
-                let m = random_model(&spec, 100 + attempt);
-                let x = random_matrix(5, 6, 0.0, 1.0, 200 + attempt);
-                let mut ws = tiedae::model::Workspace::new();
-                m.forward_with(&x, &mut ws).unwrap();
-                let z = &ws.encoder_pre_activations()[0];
-                let top = Activation::TopK { k: 3 };
-                if !aux_near_tie(z, &dead, 2) && !top.near_tie(z, KINK_MARGIN) {
-                    found = Some((m, x));
-                    break;
+    for act in [Activation::TopK { k: 3 }, Activation::TopKSigned { k: 3 }] {
+        for tied in [true, false] {
+            for bias in BiasMode::ALL {
+                let spec = AutoencoderSpec::new(&[6, 8])
+                    .activation(act)
+                    .bias(bias)
+                    .tied(tied);
+                let mut found = None;
+                for attempt in 0..50u64 {
+                    let m = random_model(&spec, 100 + attempt);
+                    let x = random_matrix(5, 6, 0.0, 1.0, 200 + attempt);
+                    let mut ws = tiedae::model::Workspace::new();
+                    m.forward_with(&x, &mut ws).unwrap();
+                    let z = &ws.encoder_pre_activations()[0];
+                    // With the ReLU the auxiliary code has a kink at 0, and
+                    // its gradient needs a positive dead value.
+                    let mut dead_values = vec![];
+                    for i in 0..z.nrows() {
+                        for j in (0..z.ncols()).filter(|&j| dead[j]) {
+                            dead_values.push(z[(i, j)]);
+                        }
+                    }
+                    let relu_ok = !act.relu_on_kept()
+                        || (dead_values.iter().all(|v| v.abs() >= KINK_MARGIN)
+                            && dead_values.iter().any(|&v| v > 0.05));
+                    if relu_ok && !aux_near_tie(z, &dead, 2) && !act.near_tie(z, KINK_MARGIN) {
+                        found = Some((m, x));
+                        break;
+                    }
                 }
-            }
-            let (m, x) = found.expect("a seed away from ties");
-            let norm = Normalizer::new(5).unwrap();
-            let residual = &x - m.reconstruct(&x).unwrap();
-            let (term, g) = m.auxk_term_and_grad(&x, &residual, aux, norm).unwrap();
-            assert!(term > 0.0);
-            assert_eq!(term, m.auxk_term(&x, &residual, aux, norm).unwrap());
-            let base = m.params_to_vec();
-            let mut probe = m.clone();
-            let mut p = base.clone();
-            let numeric: Vec<f64> = (0..base.len())
-                .map(|k| {
-                    p[k] = base[k] + EPS;
-                    probe.set_params(&p).unwrap();
-                    let up = probe.auxk_term(&x, &residual, aux, norm).unwrap();
-                    p[k] = base[k] - EPS;
-                    probe.set_params(&p).unwrap();
-                    let down = probe.auxk_term(&x, &residual, aux, norm).unwrap();
-                    p[k] = base[k];
-                    (up - down) / (2.0 * EPS)
-                })
-                .collect();
-            compare(&m, g.as_slice(), &numeric)
-                .unwrap_or_else(|e| panic!("tied={tied} {bias:?}: {e}"));
-            assert!(g.norm() > 1e-6, "the AuxK gradient is not trivially zero");
+                let (m, x) = found.expect("a seed away from ties");
+                let norm = Normalizer::new(5).unwrap();
+                let residual = &x - m.reconstruct(&x).unwrap();
+                let (term, g) = m.auxk_term_and_grad(&x, &residual, aux).unwrap();
+                assert!(term > 0.0);
+                assert_eq!(term, m.auxk_term(&x, &residual, aux).unwrap());
+                let base = m.params_to_vec();
+                let mut probe = m.clone();
+                let mut p = base.clone();
+                let numeric: Vec<f64> = (0..base.len())
+                    .map(|k| {
+                        p[k] = base[k] + EPS;
+                        probe.set_params(&p).unwrap();
+                        let up = probe.auxk_term(&x, &residual, aux).unwrap();
+                        p[k] = base[k] - EPS;
+                        probe.set_params(&p).unwrap();
+                        let down = probe.auxk_term(&x, &residual, aux).unwrap();
+                        p[k] = base[k];
+                        (up - down) / (2.0 * EPS)
+                    })
+                    .collect();
+                compare(&m, g.as_slice(), &numeric)
+                    .unwrap_or_else(|e| panic!("{act:?} tied={tied} {bias:?}: {e}"));
+                assert!(g.norm() > 1e-6, "the AuxK gradient is not trivially zero");
 
-            // Training objective = plain + AuxK, gradient likewise.
-            let (plain_t, plain_g) = m.loss_and_grad(&x, &x, &loss, norm).unwrap();
-            let (t, full_g) = m.loss_and_grad_aux(&x, &x, &loss, Some(aux), norm).unwrap();
-            assert_eq!(t.auxk, term);
-            assert!((t.total - (plain_t.total + term)).abs() <= 1e-14 * (1.0 + t.total));
-            for ((a, b), c) in full_g
-                .as_slice()
-                .iter()
-                .zip(plain_g.as_slice())
-                .zip(g.as_slice())
-            {
-                assert!((a - (b + c)).abs() <= 1e-12 * (1.0 + a.abs()));
-            }
-            if tied {
-                let parts = full_g.tied_parts(0).unwrap();
-                let w = m.layout().layers()[0].weight.clone();
-                for (k, gw) in full_g.as_slice()[w].iter().enumerate() {
-                    let sum = parts.encoder[k] + parts.decoder[k];
-                    assert!((gw - sum).abs() <= 1e-12 * (1.0 + sum.abs()));
+                // Training objective = plain + AuxK, gradient likewise.
+                let (plain_t, plain_g) = m.loss_and_grad(&x, &x, &loss, norm).unwrap();
+                let (t, full_g) = m.loss_and_grad_aux(&x, &x, &loss, Some(aux), norm).unwrap();
+                assert_eq!(t.auxk, term);
+                assert!((t.total - (plain_t.total + term)).abs() <= 1e-14 * (1.0 + t.total));
+                for ((a, b), c) in full_g
+                    .as_slice()
+                    .iter()
+                    .zip(plain_g.as_slice())
+                    .zip(g.as_slice())
+                {
+                    assert!((a - (b + c)).abs() <= 1e-12 * (1.0 + a.abs()));
                 }
+                if tied {
+                    let parts = full_g.tied_parts(0).unwrap();
+                    let w = m.layout().layers()[0].weight.clone();
+                    for (k, gw) in full_g.as_slice()[w].iter().enumerate() {
+                        let sum = parts.encoder[k] + parts.decoder[k];
+                        assert!((gw - sum).abs() <= 1e-12 * (1.0 + sum.abs()));
+                    }
+                }
+                checked += 1;
             }
-            checked += 1;
         }
     }
-    assert_eq!(checked, 8);
+    assert_eq!(checked, 16);
 
     // No dead latent: no term, the plain gradient bit for bit.
     let spec = AutoencoderSpec::new(&[6, 8]).activation(Activation::TopK { k: 3 });
@@ -563,14 +655,28 @@ fn auxk_rejects_models_and_masks_it_cannot_use() {
     let x = random_matrix(5, 6, 0.0, 1.0, 1);
     let norm = Normalizer::new(5).unwrap();
     let dead = [true; 4];
-    let aux = AuxKLoss {
-        config: AuxK {
+    let aux = AuxKLoss::new(
+        AuxK {
             k_aux: 2,
             alpha: 0.1,
         },
-        dead: &dead,
-    };
+        &dead,
+    );
     let loss = LossConfig::mse();
+    // A given residual spread must be finite and >= 0.
+    let ok = random_model(&AutoencoderSpec::new(&[6, 4]), 1);
+    assert!(ok.loss_and_grad_aux(&x, &x, &loss, Some(aux), norm).is_ok());
+    for bad in [f64::NAN, -1.0, f64::INFINITY] {
+        let given = AuxKLoss {
+            residual_spread: Some(bad),
+            ..aux
+        };
+        assert!(
+            ok.loss_and_grad_aux(&x, &x, &loss, Some(given), norm)
+                .is_err(),
+            "{bad}"
+        );
+    }
     let deep = random_model(&AutoencoderSpec::new(&[6, 5, 4]), 1);
     assert!(
         deep.loss_and_grad_aux(&x, &x, &loss, Some(aux), norm)
@@ -596,16 +702,260 @@ fn auxk_rejects_models_and_masks_it_cannot_use() {
     assert!(Trainer::new(cfg).unwrap().fit(model, &x).is_err());
 }
 
+/// The AuxK denominator `Σ_i ‖e_i − ē‖²` by hand, merged from parts as the
+/// engine merges shards; two shards given the batch's spread add up to
+/// the whole batch's term and gradient, while a shard normalised by its
+/// own spread would not; a batch of one row has no spread and no term.
+#[test]
+fn auxk_shards_add_up_with_the_batch_spread() {
+    let dead = [false, true, false, true, true, false, true, true];
+    let spec = AutoencoderSpec::new(&[6, 8])
+        .activation(Activation::TopK { k: 3 })
+        .bias(BiasMode::PreCentering)
+        .tied(false);
+    let m = random_model(&spec, 31);
+    let x = random_matrix(9, 6, 0.0, 1.0, 32);
+    let loss = LossConfig::mse();
+    let norm = Normalizer::new(9).unwrap();
+    let aux = AuxKLoss::new(
+        AuxK {
+            k_aux: 3,
+            alpha: 0.5,
+        },
+        &dead,
+    );
+    let (whole, whole_g) = m.loss_and_grad_aux(&x, &x, &loss, Some(aux), norm).unwrap();
+    assert!(whole.auxk > 0.0);
+    let residual = &x - m.reconstruct(&x).unwrap();
+    let mean: Vec<f64> = (0..6).map(|j| residual.column(j).sum() / 9.0).collect();
+    let mut by_hand = 0.0;
+    for i in 0..9 {
+        for j in 0..6 {
+            by_hand += (residual[(i, j)] - mean[j]).powi(2);
+        }
+    }
+    let spread = ResidualSpread::of(&residual);
+    assert_eq!(spread.rows(), 9);
+    assert!((spread.sum_sq() - by_hand).abs() <= 1e-12 * by_hand);
+    let mut merged = ResidualSpread::of(&residual.rows(0, 4).into_owned());
+    merged.merge(&ResidualSpread::of(&residual.rows(4, 5).into_owned()));
+    merged.merge(&ResidualSpread::default());
+    assert_eq!(merged.rows(), 9);
+    assert!((merged.sum_sq() - by_hand).abs() <= 1e-12 * by_hand);
+
+    let given = AuxKLoss {
+        residual_spread: Some(spread.sum_sq()),
+        ..aux
+    };
+    let mut total = 0.0;
+    let mut sum_g = vec![0.0; m.n_params()];
+    for (start, len) in [(0, 4), (4, 5)] {
+        let xs = x.rows(start, len).into_owned();
+        let (t, g) = m
+            .loss_and_grad_aux(&xs, &xs, &loss, Some(given), norm)
+            .unwrap();
+        total += t.auxk;
+        for (s, v) in sum_g.iter_mut().zip(g.as_slice()) {
+            *s += v;
+        }
+    }
+    assert!((total - whole.auxk).abs() <= 1e-12 * whole.auxk);
+    for (a, b) in sum_g.iter().zip(whole_g.as_slice()) {
+        assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()), "{a} vs {b}");
+    }
+    let xs = x.rows(0, 4).into_owned();
+    let (alone, _) = m
+        .loss_and_grad_aux(&xs, &xs, &loss, Some(aux), norm)
+        .unwrap();
+    let (with_batch, _) = m
+        .loss_and_grad_aux(&xs, &xs, &loss, Some(given), norm)
+        .unwrap();
+    assert!((alone.auxk - with_batch.auxk).abs() > 1e-6 * with_batch.auxk);
+
+    let one = x.rows(0, 1).into_owned();
+    let (t, _) = m
+        .loss_and_grad_aux(&one, &one, &loss, Some(aux), Normalizer::new(1).unwrap())
+        .unwrap();
+    assert_eq!(t.auxk, 0.0);
+}
+
+/// A JSON array of rows as a matrix.
+fn json_matrix(v: &serde_json::Value) -> DMatrix<f64> {
+    let rows: Vec<Vec<f64>> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
+        })
+        .collect();
+    let cols = rows[0].len();
+    DMatrix::from_row_iterator(rows.len(), cols, rows.into_iter().flatten())
+}
+
+fn json_vector(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+/// The AuxK term equals OpenAI's, `auxk_coef * normalized_mse(ê, e)` of
+/// openai/sparse_autoencoder's training code, on the fixture
+/// `scripts/auxk_reference.py` computes with NumPy (ReLU TopK, an untied
+/// and a tied model, some kept values negative, some rows with fewer
+/// positive dead latents than k_aux), to 1e-6 relative; so do the
+/// reconstruction and the term's gradient with respect to the weights and
+/// the latent bias. OpenAI's model `z = (x − b_pre) W_encᵀ + b_lat`,
+/// `x̂ = h W_decᵀ + b_pre` is tiedae's separate-bias pair with
+/// `b_enc = b_lat − W_enc b_pre` and `b_dec = b_pre`; its encoder
+/// gradient is tiedae's minus `g_{b_enc} b_preᵀ`. The fixture also holds
+/// the per-sample normalisation's value, which must differ.
+#[test]
+fn auxk_matches_the_openai_reference() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/auxk_reference.json"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * b.abs() + 1e-12;
+    let cases = doc["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 2);
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let tied = case["tied"].as_bool().unwrap();
+        let size = |k: &str| case[k].as_u64().unwrap() as usize;
+        let (n, d, r, k, k_aux) = (size("n"), size("d"), size("r"), size("k"), size("k_aux"));
+        let x = json_matrix(&case["x"]);
+        let w_enc = json_matrix(&case["encoder_weight"]);
+        let w_dec = json_matrix(&case["decoder_weight"]);
+        let pre = json_vector(&case["pre_bias"]);
+        let lat = json_vector(&case["latent_bias"]);
+        let dead: Vec<bool> = case["dead"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_bool().unwrap())
+            .collect();
+        assert_eq!(
+            (x.shape(), w_enc.shape(), w_dec.shape()),
+            ((n, d), (r, d), (d, r))
+        );
+        let spec = AutoencoderSpec::new(&[d, r])
+            .activation(Activation::TopK { k })
+            .bias(BiasMode::Separate)
+            .tied(tied);
+        let mut m = Autoencoder::<f64>::new(&spec, 0).unwrap();
+        let mut p: Vec<f64> = Vec::with_capacity(m.n_params());
+        for i in 0..r {
+            p.extend(w_enc.row(i).iter());
+        }
+        if tied {
+            assert_eq!(w_dec, w_enc.transpose(), "{name}");
+        } else {
+            for i in 0..d {
+                p.extend(w_dec.row(i).iter());
+            }
+        }
+        let b_enc: Vec<f64> = (0..r)
+            .map(|j| lat[j] - (0..d).map(|l| w_enc[(j, l)] * pre[l]).sum::<f64>())
+            .collect();
+        p.extend(&b_enc);
+        p.extend(&pre);
+        assert_eq!(p.len(), m.n_params(), "{name}");
+        m.set_params(&p).unwrap();
+
+        let want_recons = json_matrix(&case["recons"]);
+        let recons = m.reconstruct(&x).unwrap();
+        for (a, b) in recons.iter().zip(want_recons.iter()) {
+            assert!((a - b).abs() <= 1e-9, "{name}: reconstruction {a} vs {b}");
+        }
+
+        let aux = AuxKLoss::new(
+            AuxK {
+                k_aux,
+                alpha: case["auxk_coef"].as_f64().unwrap(),
+            },
+            &dead,
+        );
+        let want = case["auxk_loss"].as_f64().unwrap();
+        let norm = Normalizer::new(n).unwrap();
+        let (t, _) = m
+            .loss_and_grad_aux(&x, &x, &LossConfig::mse(), Some(aux), norm)
+            .unwrap();
+        assert!(
+            close(t.auxk, want),
+            "{name}: AuxK {} vs OpenAI's {want}",
+            t.auxk
+        );
+        let per_sample = case["per_sample_normalised"].as_f64().unwrap();
+        assert!((t.auxk - per_sample).abs() > 1e-3 * want, "{name}");
+
+        // The gradient of the term alone, residual held constant.
+        let residual = &x - &recons;
+        let (term, g) = m.auxk_term_and_grad(&x, &residual, aux).unwrap();
+        assert!(close(term, want), "{name}: {term} vs {want}");
+        let s = &m.layout().layers()[0];
+        let gs = g.as_slice();
+        let g_benc = &gs[s.encoder_bias().unwrap()];
+        for (j, &want) in json_vector(&case["grad_latent_bias"]).iter().enumerate() {
+            assert!(
+                close(g_benc[j], want),
+                "{name}: latent bias {j}: {} vs {want}",
+                g_benc[j]
+            );
+        }
+        // OpenAI's encoder (tied: shared) weight gradient.
+        let key = if tied {
+            "grad_weight"
+        } else {
+            "grad_encoder_weight"
+        };
+        let want_w = json_matrix(&case[key]);
+        for i in 0..r {
+            for l in 0..d {
+                let ours = gs[s.weight.start + i * d + l] - g_benc[i] * pre[l];
+                let want = want_w[(i, l)];
+                assert!(
+                    close(ours, want),
+                    "{name}: {key} ({i}, {l}): {ours} vs {want}"
+                );
+            }
+        }
+        if !tied {
+            let dec = s.decoder_weight.clone().unwrap();
+            let want_dec = json_matrix(&case["grad_decoder_weight"]);
+            for i in 0..d {
+                for j in 0..r {
+                    let ours = gs[dec.start + i * r + j];
+                    let want = want_dec[(i, j)];
+                    assert!(
+                        close(ours, want),
+                        "{name}: decoder ({i}, {j}): {ours} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+}
+
 // ------------------------------------------------------ dead latents
 
 /// A latent that can never fire (its filter is strongly negative on
-/// positive data, and TopK keeps the other three) is counted dead from the
-/// first epoch on, and nothing else is: the fraction is exactly 1/4. The
-/// record survives a round trip, and records without the field still load.
+/// positive data, and the signed TopK keeps the other three, whose values
+/// are then nonzero whatever their sign) is counted dead from the first
+/// epoch on, and nothing else is: the fraction is exactly 1/4. The record
+/// survives a round trip, and records without the field still load.
 #[test]
 fn dead_fraction_is_recorded_per_epoch() {
     let spec = AutoencoderSpec::new(&[5, 4])
-        .activation(Activation::TopK { k: 3 })
+        .activation(Activation::TopKSigned { k: 3 })
         .bias(BiasMode::None);
     let mut m = Autoencoder::<f64>::new(&spec, 4).unwrap();
     let mut p = m.params_to_vec();
@@ -775,7 +1125,10 @@ fn top_k_recovers_planted_atoms() {
         .unwrap();
     let cos = mean_max_cosine(&atoms, &out.model);
     assert!(cos > 0.95, "mean max-cosine {cos}");
-    assert_eq!(out.model.l0(&x).unwrap(), 2.0);
+    // Both planted coefficients are positive, so the ReLU rarely clamps a
+    // kept value; L0 is at most k.
+    let l = out.model.l0(&x).unwrap();
+    assert!(l > 1.95 && l <= 2.0, "L0 {l}");
     let f = out.model.fvu(&x).unwrap();
     assert!(f < 0.05, "fvu {f}");
 }
@@ -824,7 +1177,8 @@ fn auxk_ends_with_fewer_dead_latents() {
 
 /// The `sae` study's frame: the results columns, then its four own
 /// columns; one PCA row and six variant rows per latent size and seed;
-/// TopK rows at their L0; cosines only for untied variants.
+/// TopK rows at an L0 of at most their k; cosines only for untied
+/// variants.
 #[test]
 fn sae_study_frame_has_the_extra_columns() {
     use tiedae::data::SpikedCovariance;
@@ -887,11 +1241,13 @@ fn sae_study_frame_has_the_extra_columns() {
             r.model
         );
         if r.model.contains("topk") {
-            assert_eq!(
-                l0s[i],
-                Some((r.latent as f64 / 4.0).floor().max(1.0)),
-                "{}",
-                r.model
+            // At most k: the ReLU clamps kept values that are negative.
+            let k = (r.latent as f64 / 4.0).floor().max(1.0);
+            assert!(
+                l0s[i].is_some_and(|l| l > 0.0 && l <= k),
+                "{}: L0 {:?} of k = {k}",
+                r.model,
+                l0s[i]
             );
         }
         assert_eq!(cos[i].is_some(), r.model.contains("untied"), "{}", r.model);

@@ -4,11 +4,13 @@
 //! use the cached output `a = f(z)`: sigmoid and tanh derivatives are cheapest
 //! from `a`, and backprop always has both at hand.
 //!
-//! Every activation but [`Activation::TopK`] and [`Activation::BatchTopK`]
-//! is element-wise. Those two compare entries (the units of one sample, or
-//! every entry of a call), so they exist only on the matrix paths the stack
-//! uses (`map_into`, `scale_by_derivative`); their scalar
-//! [`Activation::apply`] is the identity of a kept unit.
+//! Every activation but the TopK family ([`Activation::TopK`],
+//! [`Activation::TopKSigned`], [`Activation::BatchTopK`],
+//! [`Activation::BatchTopKSigned`]) is element-wise. Those compare entries
+//! (the units of one sample, or every entry of a call), so they exist only
+//! on the matrix paths the stack uses (`map_into`, `scale_by_derivative`);
+//! their scalar [`Activation::apply`] is what happens to a kept unit (a
+//! ReLU, or the identity for the signed variants).
 
 use super::fastmath;
 use crate::error::{Error, Result};
@@ -44,29 +46,61 @@ pub enum Activation {
     /// used because it needs only elementary functions available for both
     /// `f32` and `f64` and its derivative is exact in closed form.
     Gelu,
-    /// TopK (Makhzani & Frey 2013; Gao et al. 2024): per sample, keep the `k`
-    /// largest pre-activations unchanged and set the others to zero, so the
-    /// code has exactly `min(k, r)` active units whatever the data. Ties
-    /// are broken towards the lower unit index, so the selection (and thus
-    /// training) is deterministic. The derivative is 1 through the kept
-    /// units and exactly 0 through the dropped ones; it is exact away from
-    /// ties between the `k`-th and `(k+1)`-th largest values. `k >= 1`;
-    /// `k >= r` keeps every unit (the identity).
+    /// TopK (Makhzani & Frey 2013; Gao et al. 2024) as the peers train it:
+    /// per sample, select the `k` largest pre-activations, pass the
+    /// selected values through a ReLU and set the others to zero, so a code
+    /// has at most `min(k, r)` active units whatever the data. This is
+    /// OpenAI's `TopK` module (`sparse_autoencoder/model.py`, `postact_fn =
+    /// nn.ReLU()` on `topk.values`; `sparse_autoencoder/train.py`,
+    /// `FastAutoencoder.forward`: `vals = torch.relu(vals)`) and SAELens's
+    /// (`sae_lens/saes/topk_sae.py`, `TopK.forward`: `topk_values.relu()`);
+    /// dictionary_learning (`dictionary_learning/trainers/top_k.py`,
+    /// `AutoEncoderTopK.encode`) applies the ReLU before selecting, which gives
+    /// the same code (the ReLU is monotone, so the positive values among
+    /// the `k` largest are the same either way, and the rest are zeros
+    /// either way). The ReLU keeps a latent from being used with both
+    /// signs, so a latent is a direction with a non-negative coefficient,
+    /// as the peers' dictionaries are read.
     ///
-    /// Kept values are not passed through a ReLU: the sparsity is the
-    /// selection itself, and a negative kept value still carries
-    /// reconstruction information.
+    /// Ties are broken towards the lower unit index, so the selection (and
+    /// thus training) is deterministic. The derivative is 1 through a kept
+    /// unit with a positive value and exactly 0 through the dropped units
+    /// and the kept ones clamped by the ReLU (also at exactly 0, as
+    /// PyTorch's `relu`); it is exact away from ties between the `k`-th and
+    /// `(k+1)`-th largest values and from kept values at 0. `k >= 1`;
+    /// `k >= r` selects every unit (a plain ReLU).
+    ///
+    /// Serialized as `{"kind":"top_k","k":K}`: the peers' model is what
+    /// `top_k` means in a study file or a model file.
     TopK { k: usize },
-    /// BatchTopK (Bussmann et al. 2024): over the `n` rows of one call keep
-    /// the `n·k` largest pre-activations, so samples share a budget of `k`
-    /// active units on average instead of exactly `k` each. Ties are broken
-    /// towards the lower row, then the lower unit index. The "batch" is
-    /// what one call sees: in training a shard of
-    /// [`TrainConfig::shard_size`](crate::train::TrainConfig::shard_size)
+    /// TopK without the ReLU: the `k` selected pre-activations are kept
+    /// with their sign, so a code has exactly `min(k, r)` entries that are
+    /// nonzero (almost surely) and a negative kept value still carries
+    /// reconstruction information. This was tiedae's TopK before it
+    /// followed the peers; it stays as a named variant to compare against,
+    /// Same selection and tie rule as [`Activation::TopK`]; the derivative
+    /// is 1 through every kept unit (also one whose value is exactly 0) and
+    /// 0 through the dropped ones. Serialized as
+    /// `{"kind":"top_k_signed","k":K}`.
+    TopKSigned { k: usize },
+    /// BatchTopK (Bussmann et al. 2024) as the peers train it: over the `n`
+    /// rows of one call select the `n·k` largest pre-activations and pass
+    /// them through a ReLU, so samples share a budget of at most `k`
+    /// active units on average instead of at most `k` each. SAELens's
+    /// `BatchTopK.forward` (`sae_lens/saes/batchtopk_sae.py`) applies the
+    /// ReLU before selecting, which gives the same code (see
+    /// [`Activation::TopK`]). Ties are broken towards the lower row, then
+    /// the lower unit index. The "batch" is what one call sees: in training
+    /// a shard of [`TrainConfig::shard_size`](crate::train::TrainConfig::shard_size)
     /// rows (fixed, so results still do not depend on the thread count);
     /// at evaluation a row's code depends on the other rows of the call
     /// (the paper swaps in a learned threshold there; not implemented).
+    /// Serialized as `{"kind":"batch_top_k","k":K}`.
     BatchTopK { k: usize },
+    /// BatchTopK without the ReLU: the `n·k` selected values keep their
+    /// sign (see [`Activation::TopKSigned`]). Serialized as
+    /// `{"kind":"batch_top_k_signed","k":K}`.
+    BatchTopKSigned { k: usize },
 }
 
 /// The output activation `g` of the last decoder layer.
@@ -116,18 +150,25 @@ enum ActivationKind {
     Elu,
     Gelu,
     TopK,
+    TopKSigned,
     BatchTopK,
+    BatchTopKSigned,
 }
 
 impl From<Activation> for ActivationRepr {
     fn from(a: Activation) -> Self {
         let k = match a {
-            Activation::TopK { k } | Activation::BatchTopK { k } => Some(k),
+            Activation::TopK { k }
+            | Activation::TopKSigned { k }
+            | Activation::BatchTopK { k }
+            | Activation::BatchTopKSigned { k } => Some(k),
             _ => None,
         };
         let (kind, alpha) = match a {
             Activation::TopK { .. } => (ActivationKind::TopK, None),
+            Activation::TopKSigned { .. } => (ActivationKind::TopKSigned, None),
             Activation::BatchTopK { .. } => (ActivationKind::BatchTopK, None),
+            Activation::BatchTopKSigned { .. } => (ActivationKind::BatchTopKSigned, None),
             Activation::Identity => (ActivationKind::Identity, None),
             Activation::Relu => (ActivationKind::Relu, None),
             Activation::LeakyRelu { alpha } => (ActivationKind::LeakyRelu, Some(alpha)),
@@ -145,13 +186,19 @@ impl TryFrom<ActivationRepr> for Activation {
     type Error = String;
     fn try_from(r: ActivationRepr) -> std::result::Result<Self, String> {
         use ActivationKind as K;
+        let top_k = matches!(
+            r.kind,
+            K::TopK | K::TopKSigned | K::BatchTopK | K::BatchTopKSigned
+        );
         let act = match (r.kind, r.k) {
-            (K::TopK, Some(k)) if r.alpha.is_none() => Activation::TopK { k },
-            (K::BatchTopK, Some(k)) if r.alpha.is_none() => Activation::BatchTopK { k },
-            (K::TopK | K::BatchTopK, Some(_)) => {
+            (_, Some(_)) if top_k && r.alpha.is_some() => {
                 return Err("unknown field `alpha` for top_k".into());
             }
-            (K::TopK | K::BatchTopK, None) => return Err("missing field `k`".into()),
+            (K::TopK, Some(k)) => Activation::TopK { k },
+            (K::TopKSigned, Some(k)) => Activation::TopKSigned { k },
+            (K::BatchTopK, Some(k)) => Activation::BatchTopK { k },
+            (K::BatchTopKSigned, Some(k)) => Activation::BatchTopKSigned { k },
+            (_, None) if top_k => return Err("missing field `k`".into()),
             (_, Some(_)) => return Err("unknown field `k` for this activation kind".into()),
             (_, None) => Self::scalar_kind(r.kind, r.alpha)?,
         };
@@ -175,7 +222,9 @@ impl Activation {
             (K::Tanh, None) => Activation::Tanh,
             (K::Softplus, None) => Activation::Softplus,
             (K::Gelu, None) => Activation::Gelu,
-            (K::TopK | K::BatchTopK, None) => return Err("missing field `k`".into()),
+            (K::TopK | K::TopKSigned | K::BatchTopK | K::BatchTopKSigned, None) => {
+                return Err("missing field `k`".into());
+            }
         };
         Ok(act)
     }
@@ -191,14 +240,16 @@ impl Activation {
     /// tests and sweeps); a constant like
     /// [`BiasMode::ALL`](crate::model::BiasMode::ALL).
     ///
-    /// [`Activation::TopK`] and [`Activation::BatchTopK`] are not listed:
-    /// the every-activation sweeps (the dense and conv finite-difference
-    /// tests) count their cases for the element-wise kinds, and require a
-    /// decoder-part gradient large enough to test on nearly every tied
-    /// pair, which a k-sparse code on a 4-row batch (and on the conv
-    /// stacks' wide layers) does not always give. They have their own
-    /// sweep in `tests/gradients.rs`, reseeded away from selection ties by
-    /// the shared `near_kink`.
+    /// The TopK family ([`Activation::TopK`], [`Activation::TopKSigned`],
+    /// [`Activation::BatchTopK`], [`Activation::BatchTopKSigned`]) is not
+    /// listed: the every-activation sweeps (the dense and conv
+    /// finite-difference tests) count their cases for the element-wise
+    /// kinds, and require a decoder-part gradient large enough to test on
+    /// nearly every tied pair, which a k-sparse code on a 4-row batch (and
+    /// on the conv stacks' wide layers) does not always give. All four have
+    /// their own sweep in `tests/gradients.rs` (over [`Activation::TOP_K`]),
+    /// reseeded away from selection ties and, for the ReLU variants, from
+    /// kept values near 0 by the shared `near_kink`.
     pub const ALL: [Activation; 8] = [
         Activation::Identity,
         Activation::Relu,
@@ -208,6 +259,15 @@ impl Activation {
         Activation::Softplus,
         Activation::Elu { alpha: 1.0 },
         Activation::Gelu,
+    ];
+
+    /// One of each TopK kind (`k = 2`), the ReLU variants first: the
+    /// row-wise counterpart of [`Activation::ALL`] for sweeps.
+    pub const TOP_K: [Activation; 4] = [
+        Activation::TopK { k: 2 },
+        Activation::BatchTopK { k: 2 },
+        Activation::TopKSigned { k: 2 },
+        Activation::BatchTopKSigned { k: 2 },
     ];
 
     /// [`Activation::ALL`] as a vector.
@@ -227,7 +287,9 @@ impl Activation {
             Activation::Elu { alpha } => format!("elu({alpha})"),
             Activation::Gelu => "gelu".into(),
             Activation::TopK { k } => format!("top_k({k})"),
+            Activation::TopKSigned { k } => format!("top_k_signed({k})"),
             Activation::BatchTopK { k } => format!("batch_top_k({k})"),
+            Activation::BatchTopKSigned { k } => format!("batch_top_k_signed({k})"),
         }
     }
 
@@ -246,7 +308,10 @@ impl Activation {
                 "activation",
                 format!("elu alpha must be finite and > 0, got {alpha}"),
             )),
-            Activation::TopK { k: 0 } | Activation::BatchTopK { k: 0 } => Err(Error::config(
+            Activation::TopK { k: 0 }
+            | Activation::TopKSigned { k: 0 }
+            | Activation::BatchTopK { k: 0 }
+            | Activation::BatchTopKSigned { k: 0 } => Err(Error::config(
                 "activation",
                 "top_k needs k >= 1 (k = 0 would zero every code)",
             )),
@@ -255,10 +320,11 @@ impl Activation {
     }
 
     /// Whether the derivative jumps at `z = 0` (ReLU, leaky ReLU, ELU with
-    /// `alpha != 1`): finite differences across 0 are meaningless there.
+    /// `alpha != 1`, and the ReLU TopK kinds at a kept unit): finite
+    /// differences across 0 are meaningless there.
     pub fn has_kink(&self) -> bool {
         match *self {
-            Activation::Relu => true,
+            Activation::Relu | Activation::TopK { .. } | Activation::BatchTopK { .. } => true,
             Activation::LeakyRelu { alpha } => alpha != 1.0,
             Activation::Elu { alpha } => alpha != 1.0,
             _ => false,
@@ -269,6 +335,20 @@ impl Activation {
     /// within a row, BatchTopK within a call), so it is applied to whole
     /// matrices rather than per entry.
     pub fn is_row_wise(&self) -> bool {
+        matches!(
+            self,
+            Activation::TopK { .. }
+                | Activation::TopKSigned { .. }
+                | Activation::BatchTopK { .. }
+                | Activation::BatchTopKSigned { .. }
+        )
+    }
+
+    /// Whether this is a TopK kind that passes its kept values through a
+    /// ReLU ([`Activation::TopK`], [`Activation::BatchTopK`]). The AuxK term
+    /// treats its auxiliary code the same way (see
+    /// [`AuxK`](crate::model::AuxK)).
+    pub fn relu_on_kept(&self) -> bool {
         matches!(self, Activation::TopK { .. } | Activation::BatchTopK { .. })
     }
 
@@ -279,7 +359,7 @@ impl Activation {
     /// so the function, jumps, and finite differences across it are
     /// meaningless.
     pub fn near_tie<T: Real>(&self, z: &DMatrix<T>, margin: f64) -> bool {
-        if let Activation::BatchTopK { k } = *self {
+        if let Activation::BatchTopK { k } | Activation::BatchTopKSigned { k } = *self {
             let keep = k.saturating_mul(z.nrows());
             if k == 0 || keep >= z.len() {
                 return false;
@@ -288,8 +368,9 @@ impl Activation {
             all.sort_by(|a, b| b.total_cmp(a));
             return (all[keep - 1] - all[keep]).abs() < margin;
         }
-        let Activation::TopK { k } = *self else {
-            return false;
+        let k = match *self {
+            Activation::TopK { k } | Activation::TopKSigned { k } => k,
+            _ => return false,
         };
         let r = z.ncols();
         if k == 0 || k >= r {
@@ -309,20 +390,18 @@ impl Activation {
         matches!(self, Activation::Sigmoid)
     }
 
-    /// `f(z)` of one entry. For TopK, the value of a **kept** unit (the
-    /// identity): which units are kept depends on the whole row, which
-    /// only the matrix paths see.
+    /// `f(z)` of one entry. For the TopK kinds, the value of a **kept** unit
+    /// (a ReLU, or the identity for the signed variants): which units are
+    /// kept depends on the whole row, which only the matrix paths see.
     #[inline]
     pub fn apply<T: Real>(&self, z: T) -> T {
         let zero = T::zero();
         match *self {
-            Activation::Identity | Activation::TopK { .. } | Activation::BatchTopK { .. } => z,
-            Activation::Relu => {
-                if z > zero {
-                    z
-                } else {
-                    zero
-                }
+            Activation::Identity
+            | Activation::TopKSigned { .. }
+            | Activation::BatchTopKSigned { .. } => z,
+            Activation::Relu | Activation::TopK { .. } | Activation::BatchTopK { .. } => {
+                if z > zero { z } else { zero }
             }
             Activation::LeakyRelu { alpha } => {
                 if z > zero {
@@ -348,20 +427,18 @@ impl Activation {
         }
     }
 
-    /// `f'(z)`, given `a = f(z)` as well (for TopK, of a kept unit; see
-    /// [`Activation::apply`]).
+    /// `f'(z)`, given `a = f(z)` as well (for the TopK kinds, of a kept
+    /// unit; see [`Activation::apply`]).
     #[inline]
     pub fn derivative<T: Real>(&self, z: T, a: T) -> T {
         let zero = T::zero();
         let one = T::one();
         match *self {
-            Activation::Identity | Activation::TopK { .. } | Activation::BatchTopK { .. } => one,
-            Activation::Relu => {
-                if z > zero {
-                    one
-                } else {
-                    zero
-                }
+            Activation::Identity
+            | Activation::TopKSigned { .. }
+            | Activation::BatchTopKSigned { .. } => one,
+            Activation::Relu | Activation::TopK { .. } | Activation::BatchTopK { .. } => {
+                if z > zero { one } else { zero }
             }
             Activation::LeakyRelu { alpha } => {
                 if z > zero {
@@ -407,14 +484,28 @@ impl Activation {
             Activation::Sigmoid => fastmath::sigmoid_into(src, dst),
             Activation::Tanh => map(src, dst, |v| v.tanh()),
             Activation::Softplus => fastmath::softplus_into(src, dst),
+            // The ReLU variants: a kept value is clamped at 0 (OpenAI's
+            // `postact_fn`, SAELens's `topk_values.relu()`).
             Activation::TopK { k } => {
+                let n = z.nrows();
+                top_k_mask(z, k, |i, j, keep| {
+                    let at = i + j * n;
+                    let v = src[at];
+                    dst[at] = if keep && v > zero { v } else { zero }
+                })
+            }
+            Activation::TopKSigned { k } => {
                 let n = z.nrows();
                 top_k_mask(z, k, |i, j, keep| {
                     let at = i + j * n;
                     dst[at] = if keep { src[at] } else { zero }
                 })
             }
-            Activation::BatchTopK { k } => {
+            Activation::BatchTopK { k } => batch_top_k_mask(z, k, |at, keep| {
+                let v = src[at];
+                dst[at] = if keep && v > zero { v } else { zero }
+            }),
+            Activation::BatchTopKSigned { k } => {
                 batch_top_k_mask(z, k, |at, keep| dst[at] = if keep { src[at] } else { zero })
             }
             act => map(src, dst, |v| act.apply(v)),
@@ -441,9 +532,19 @@ impl Activation {
             Activation::Tanh => scale(d, a.as_slice(), |t| one - t * t),
             Activation::Softplus => scale(d, z.as_slice(), sigmoid),
             // The selection is recomputed from `z` rather than read off
-            // `a != 0`, so a kept unit whose value is exactly 0 still passes
-            // its gradient.
+            // `a != 0`, so a signed kept unit whose value is exactly 0 still
+            // passes its gradient; a ReLU one passes it only where its value
+            // is positive (PyTorch's `relu` backward, 0 at 0 included).
             Activation::TopK { k } => {
+                let (n, zs) = (z.nrows(), z.as_slice());
+                top_k_mask(z, k, |i, j, keep| {
+                    let at = i + j * n;
+                    if !(keep && zs[at] > zero) {
+                        d[at] = zero;
+                    }
+                })
+            }
+            Activation::TopKSigned { k } => {
                 let n = z.nrows();
                 top_k_mask(z, k, |i, j, keep| {
                     if !keep {
@@ -451,7 +552,15 @@ impl Activation {
                     }
                 })
             }
-            Activation::BatchTopK { k } => batch_top_k_mask(z, k, |at, keep| {
+            Activation::BatchTopK { k } => {
+                let zs = z.as_slice();
+                batch_top_k_mask(z, k, |at, keep| {
+                    if !(keep && zs[at] > zero) {
+                        d[at] = zero;
+                    }
+                })
+            }
+            Activation::BatchTopKSigned { k } => batch_top_k_mask(z, k, |at, keep| {
                 if !keep {
                     d[at] = zero;
                 }
@@ -611,8 +720,8 @@ mod tests {
         assert!(Activation::Elu { alpha: 1.0 }.validate().is_ok());
     }
 
-    /// TopK keeps the k largest per row, ties to the lower index, and its
-    /// derivative passes exactly the kept entries.
+    /// Signed TopK keeps the k largest per row, ties to the lower index,
+    /// and its derivative passes exactly the kept entries.
     #[test]
     fn top_k_keeps_the_largest_per_row_with_ties_to_the_lower_index() {
         let z = DMatrix::from_row_slice(
@@ -624,7 +733,7 @@ mod tests {
                 -0.2, -0.1, -0.3, -0.4,
             ],
         );
-        let act = Activation::TopK { k: 2 };
+        let act = Activation::TopKSigned { k: 2 };
         let mut a = DMatrix::zeros(3, 4);
         act.map_into(&z, &mut a);
         let want = DMatrix::from_row_slice(
@@ -645,9 +754,101 @@ mod tests {
         assert!(!act.near_tie(&z.rows(0, 1).into_owned(), 1e-4));
         // k >= r keeps everything.
         let mut all = DMatrix::zeros(3, 4);
-        Activation::TopK { k: 9 }.map_into(&z, &mut all);
+        Activation::TopKSigned { k: 9 }.map_into(&z, &mut all);
         assert_eq!(all, z);
+        // With the ReLU, k >= r is a plain ReLU.
+        Activation::TopK { k: 9 }.map_into(&z, &mut all);
+        assert_eq!(all, z.map(|v: f64| v.max(0.0)));
+        assert!(Activation::TopK { k: 2 }.near_tie(&z, 1e-4));
         assert!(Activation::TopK { k: 0 }.validate().is_err());
+        assert!(Activation::TopKSigned { k: 0 }.validate().is_err());
+        assert!(Activation::BatchTopKSigned { k: 0 }.validate().is_err());
+    }
+
+    /// The ReLU and signed TopK select the same units; their codes differ
+    /// exactly at the kept negative values, which the ReLU clamps to 0, and
+    /// so do their derivatives (0 there with the ReLU, 1 without). Per row
+    /// (TopK) and per call (BatchTopK), on hand-made pre-activations: row 0
+    /// keeps two positives, row 1 a positive and a negative, row 2 two
+    /// negatives, row 3 a positive and an exact 0.
+    #[test]
+    fn relu_and_signed_top_k_differ_exactly_at_kept_negative_values() {
+        let z = DMatrix::from_row_slice(
+            4,
+            4,
+            &[
+                0.5, -1.0, 2.0, 0.1, //
+                -0.7, 0.3, -2.0, -0.9, //
+                -0.2, -0.1, -0.3, -0.4, //
+                -1.0, 0.0, 0.6, -0.5,
+            ],
+        );
+        for (relu, signed) in [
+            (Activation::TopK { k: 2 }, Activation::TopKSigned { k: 2 }),
+            (
+                Activation::BatchTopK { k: 2 },
+                Activation::BatchTopKSigned { k: 2 },
+            ),
+        ] {
+            assert!(relu.relu_on_kept() && !signed.relu_on_kept());
+            assert!(relu.has_kink() && !signed.has_kink());
+            let (mut a, mut b) = (DMatrix::zeros(4, 4), DMatrix::zeros(4, 4));
+            relu.map_into(&z, &mut a);
+            signed.map_into(&z, &mut b);
+            let (mut da, mut db) = (
+                DMatrix::from_element(4, 4, 3.0),
+                DMatrix::from_element(4, 4, 3.0),
+            );
+            relu.scale_by_derivative(&z, &a, &mut da);
+            signed.scale_by_derivative(&z, &b, &mut db);
+            let mut clamped = 0;
+            for at in 0..z.len() {
+                let kept = db[at] != 0.0;
+                if kept && z[at] < 0.0 {
+                    // A kept negative value: the only place they differ.
+                    assert_eq!((a[at], b[at]), (0.0, z[at]), "{relu:?} at {at}");
+                    assert_eq!((da[at], db[at]), (0.0, 3.0), "{relu:?} at {at}");
+                    clamped += 1;
+                } else if kept && z[at] == 0.0 {
+                    // Kept at exactly 0: equal values, gradient only signed.
+                    assert_eq!((a[at], b[at]), (0.0, 0.0));
+                    assert_eq!((da[at], db[at]), (0.0, 3.0), "{relu:?} at {at}");
+                } else {
+                    assert_eq!(a[at], b[at], "{relu:?} at {at}");
+                    assert_eq!(da[at], db[at], "{relu:?} at {at}");
+                }
+            }
+            assert!(clamped >= 2, "{relu:?}: {clamped} kept negatives");
+        }
+        // Per row, by hand.
+        let mut a = DMatrix::zeros(4, 4);
+        Activation::TopK { k: 2 }.map_into(&z, &mut a);
+        let want = DMatrix::from_row_slice(
+            4,
+            4,
+            &[
+                0.5, 0.0, 2.0, 0.0, //
+                0.0, 0.3, 0.0, 0.0, //
+                0.0, 0.0, 0.0, 0.0, //
+                0.0, 0.0, 0.6, 0.0,
+            ],
+        );
+        assert_eq!(a, want);
+        let mut d = DMatrix::from_element(4, 4, 1.0);
+        Activation::TopK { k: 2 }.scale_by_derivative(&z, &a, &mut d);
+        assert_eq!(d, want.map(|v: f64| if v > 0.0 { 1.0 } else { 0.0 }));
+        // The kept value's function: a ReLU, or the identity when signed.
+        for act in Activation::TOP_K {
+            for &v in &[-0.7f64, 0.4] {
+                let (want_a, want_d) = if act.relu_on_kept() && v < 0.0 {
+                    (0.0, 0.0)
+                } else {
+                    (v, 1.0)
+                };
+                assert_eq!(act.apply(v), want_a, "{act:?}");
+                assert_eq!(act.derivative(v, act.apply(v)), want_d, "{act:?}");
+            }
+        }
     }
 
     /// BatchTopK keeps the n·k largest entries of the call, ties to the
@@ -655,25 +856,34 @@ mod tests {
     #[test]
     fn batch_top_k_keeps_n_k_entries_per_call() {
         let z = DMatrix::from_row_slice(2, 3, &[5.0, 4.0, 1.0, 0.5, 0.2, 1.0]);
-        let act = Activation::BatchTopK { k: 1 };
-        let mut a = DMatrix::zeros(2, 3);
-        act.map_into(&z, &mut a);
-        // Two entries in all: 5 and 4, both in row 0 (row 1 gets none).
-        let want = DMatrix::from_row_slice(2, 3, &[5.0, 4.0, 0.0, 0.0, 0.0, 0.0]);
-        assert_eq!(a, want);
-        let mut delta = DMatrix::from_element(2, 3, 2.0);
-        act.scale_by_derivative(&z, &a, &mut delta);
-        assert_eq!(delta, want.map(|v: f64| if v != 0.0 { 2.0 } else { 0.0 }));
-        // A tie across rows (1.0 in both rows) goes to row 0.
-        let z = DMatrix::from_row_slice(2, 2, &[1.0, 0.0, 1.0, 3.0]);
-        let mut b = DMatrix::zeros(2, 2);
-        act.map_into(&z, &mut b);
-        assert_eq!(b, DMatrix::from_row_slice(2, 2, &[1.0, 0.0, 0.0, 3.0]));
-        assert!(act.near_tie(&z, 1e-4));
+        for act in [
+            Activation::BatchTopK { k: 1 },
+            Activation::BatchTopKSigned { k: 1 },
+        ] {
+            let mut a = DMatrix::zeros(2, 3);
+            act.map_into(&z, &mut a);
+            // Two entries in all: 5 and 4, both in row 0 (row 1 gets none).
+            let want = DMatrix::from_row_slice(2, 3, &[5.0, 4.0, 0.0, 0.0, 0.0, 0.0]);
+            assert_eq!(a, want);
+            let mut delta = DMatrix::from_element(2, 3, 2.0);
+            act.scale_by_derivative(&z, &a, &mut delta);
+            assert_eq!(delta, want.map(|v: f64| if v != 0.0 { 2.0 } else { 0.0 }));
+            // A tie across rows (1.0 in both rows) goes to row 0.
+            let z = DMatrix::from_row_slice(2, 2, &[1.0, 0.0, 1.0, 3.0]);
+            let mut b = DMatrix::zeros(2, 2);
+            act.map_into(&z, &mut b);
+            assert_eq!(b, DMatrix::from_row_slice(2, 2, &[1.0, 0.0, 0.0, 3.0]));
+            assert!(act.near_tie(&z, 1e-4));
+        }
         assert!(Activation::BatchTopK { k: 0 }.validate().is_err());
+        let act = Activation::BatchTopK { k: 1 };
         let s = serde_json::to_string(&act).unwrap();
         assert_eq!(s, r#"{"kind":"batch_top_k","k":1}"#);
         assert_eq!(serde_json::from_str::<Activation>(&s).unwrap(), act);
+        let signed = Activation::BatchTopKSigned { k: 1 };
+        let s = serde_json::to_string(&signed).unwrap();
+        assert_eq!(s, r#"{"kind":"batch_top_k_signed","k":1}"#);
+        assert_eq!(serde_json::from_str::<Activation>(&s).unwrap(), signed);
     }
 
     #[test]
@@ -699,11 +909,25 @@ mod tests {
             serde_json::from_str::<Activation>(&s).unwrap(),
             Activation::TopK { k: 3 }
         );
+        // The signed variant is asked for by name.
+        let s = serde_json::to_string(&Activation::TopKSigned { k: 3 }).unwrap();
+        assert_eq!(s, r#"{"kind":"top_k_signed","k":3}"#);
+        assert_eq!(
+            serde_json::from_str::<Activation>(&s).unwrap(),
+            Activation::TopKSigned { k: 3 }
+        );
+        // A study file's `top_k` is the peers' model.
+        let toml_form: std::collections::BTreeMap<String, Activation> =
+            toml::from_str("a = { kind = \"top_k\", k = 4 }").unwrap();
+        assert_eq!(toml_form["a"], Activation::TopK { k: 4 });
         for bad in [
             r#"{"kind":"top_k"}"#,
+            r#"{"kind":"top_k_signed"}"#,
             r#"{"kind":"top_k","k":0}"#,
+            r#"{"kind":"top_k_signed","k":0}"#,
             r#"{"kind":"top_k","k":2,"alpha":1}"#,
             r#"{"kind":"relu","k":2}"#,
+            r#"{"kind":"top_k","k":2,"relu":true}"#,
         ] {
             assert!(serde_json::from_str::<Activation>(bad).is_err(), "{bad}");
         }

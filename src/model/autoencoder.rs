@@ -11,7 +11,7 @@ use super::gradient::{Gradient, TiedParts, TiedSlots};
 use super::kernels::first_non_finite;
 use super::kernels::sum_slices;
 use super::layer::Layer;
-use super::loss::{self, AuxKLoss, LossConfig, LossTerms, Normalizer};
+use super::loss::{self, AuxKLoss, LossConfig, LossTerms, Normalizer, ResidualSpread};
 use super::params::{ParamLayout, ParameterCount};
 use super::spec::{AutoencoderSpec, Init};
 use super::tied::TiedLinear;
@@ -484,17 +484,45 @@ impl<T: Real> Autoencoder<T> {
         let mut t = self.backward(x, target, loss, norm, ws, grad, tied)?;
         if let Some(aux) = aux {
             let residual = target - &ws.u[0];
-            let term = self.auxk_pass(x, &ws.z[0], &residual, &aux, norm, Some(grad))?;
+            let term = self.auxk_pass(x, &ws.z[0], &residual, &aux, Some(grad))?;
             t.auxk = term;
             t.total += term;
         }
         Ok(t)
     }
 
+    /// The [`ResidualSpread`] of one shard's residual `target − x̂` (the
+    /// forward pass of `x` in `ws`): what the shard engine merges over a
+    /// batch into the AuxK denominator before the shards' gradient passes.
+    /// The residual is the one [`Autoencoder::shard_loss_and_grad_aux`]
+    /// forms, bit for bit.
+    pub(crate) fn auxk_residual_spread(
+        &self,
+        x: &DMatrix<T>,
+        target: &DMatrix<T>,
+        ws: &mut Workspace<T>,
+    ) -> Result<ResidualSpread> {
+        check_input(x, self.input_dim(), "input")?;
+        if target.shape() != x.shape() {
+            return Err(Error::Shape(format!(
+                "target is {}x{}, input is {}x{}",
+                target.nrows(),
+                target.ncols(),
+                x.nrows(),
+                x.ncols()
+            )));
+        }
+        self.forward(x, ws, true);
+        Ok(ResidualSpread::of_difference(target, Some(&ws.u[0])))
+    }
+
     /// Data terms with an optional AuxK term, and their exact gradient
-    /// (the AuxK part with the residual `target − x̂` held constant, as
-    /// [`super::AuxK`] defines it). The training loop's objective when
-    /// [`AuxK`](super::AuxK) revival is on.
+    /// (the AuxK part with the residual `target − x̂` and its spread held
+    /// constant, as [`super::AuxK`] defines it). The training loop's
+    /// objective when [`AuxK`](super::AuxK) revival is on. With
+    /// [`AuxKLoss::residual_spread`] `None` the call's rows are the batch
+    /// and the AuxK denominator is their residual's spread; a call on one
+    /// shard of a batch passes the batch's.
     pub fn loss_and_grad_aux(
         &self,
         x: &DMatrix<T>,
@@ -524,36 +552,37 @@ impl<T: Real> Autoencoder<T> {
         Ok((t, grad))
     }
 
-    /// The AuxK term alone for a given residual (held constant), without
-    /// a gradient: with [`Autoencoder::auxk_term_and_grad`], what a
-    /// finite-difference check of the term differentiates.
+    /// The AuxK term alone for a given residual (held constant, as is its
+    /// spread: [`AuxKLoss::residual_spread`], or the spread of `residual`
+    /// when `None`), without a gradient: with
+    /// [`Autoencoder::auxk_term_and_grad`], what a finite-difference check
+    /// of the term differentiates.
     pub fn auxk_term(
         &self,
         x: &DMatrix<T>,
         residual: &DMatrix<T>,
         aux: AuxKLoss<'_>,
-        norm: Normalizer,
     ) -> Result<f64> {
         self.check_auxk_call(x, residual, &aux)?;
         let mut ws = Workspace::new();
         self.forward(x, &mut ws, false);
-        self.auxk_pass(x, &ws.z[0], residual, &aux, norm, None)
+        self.auxk_pass(x, &ws.z[0], residual, &aux, None)
     }
 
-    /// The AuxK term for a given residual (held constant) and its exact
-    /// gradient with respect to every parameter.
+    /// The AuxK term for a given residual (held constant, as in
+    /// [`Autoencoder::auxk_term`]) and its exact gradient with respect to
+    /// every parameter.
     pub fn auxk_term_and_grad(
         &self,
         x: &DMatrix<T>,
         residual: &DMatrix<T>,
         aux: AuxKLoss<'_>,
-        norm: Normalizer,
     ) -> Result<(f64, Gradient<T>)> {
         self.check_auxk_call(x, residual, &aux)?;
         let mut ws = Workspace::new();
         self.forward(x, &mut ws, false);
         let mut grad = self.zero_gradient();
-        let t = self.auxk_pass(x, &ws.z[0], residual, &aux, norm, Some(&mut grad))?;
+        let t = self.auxk_pass(x, &ws.z[0], residual, &aux, Some(&mut grad))?;
         Ok((t, grad))
     }
 
@@ -580,9 +609,18 @@ impl<T: Real> Autoencoder<T> {
     /// Whether this model can use an AuxK term: one dense pair (its decoder
     /// maps the code straight to data space, where the residual lives), an
     /// identity output (the residual is a difference of reconstructions),
-    /// and one dead flag per latent.
+    /// one dead flag per latent, and a given residual spread that is finite
+    /// and `>= 0`.
     pub fn check_auxk(&self, aux: &AuxKLoss<'_>) -> Result<()> {
         aux.config.validate()?;
+        if let Some(s) = aux.residual_spread
+            && !(s.is_finite() && s >= 0.0)
+        {
+            return Err(Error::config(
+                "auxk.residual_spread",
+                format!("must be finite and >= 0, got {s}"),
+            ));
+        }
         self.check_auxk_model()?;
         if aux.dead.len() != self.latent_dim() {
             return Err(Error::Shape(format!(
@@ -623,14 +661,14 @@ impl<T: Real> Autoencoder<T> {
 
     /// The AuxK term (see [`super::AuxK`]) from the latent pre-activations
     /// `z` and the residual; with `grad`, its gradient is **added** to it.
-    /// Checks are the callers'.
+    /// The denominator is `aux.residual_spread`, or the spread of
+    /// `residual` itself when that is `None`. Checks are the callers'.
     fn auxk_pass(
         &self,
         x: &DMatrix<T>,
         z: &DMatrix<T>,
         residual: &DMatrix<T>,
         aux: &AuxKLoss<'_>,
-        norm: Normalizer,
         grad: Option<&mut Gradient<T>>,
     ) -> Result<f64> {
         let (n, r) = z.shape();
@@ -638,16 +676,31 @@ impl<T: Real> Autoencoder<T> {
         if !aux.dead.iter().any(|&dead| dead) {
             return Ok(0.0);
         }
+        let spread = match aux.residual_spread {
+            Some(s) => s,
+            None => ResidualSpread::of(residual).sum_sq(),
+        };
+        // No spread to divide by (every residual row alike): no term, as
+        // OpenAI's `nan_to_num(0)` makes of 0/0.
+        if spread <= 0.0 {
+            return Ok(0.0);
+        }
         // The k_aux largest pre-activations among the dead units of each
         // row: live units are pushed to −∞ so the TopK selection (same tie
         // rule) skips them, and filtered out should fewer than k_aux be dead.
+        // With a ReLU TopK latent the selected values go through the same
+        // ReLU (OpenAI: `auxk_vals = torch.relu(auxk_vals)`), and the
+        // gradient passes only where the value is positive.
+        let relu = self.spec.hidden[0].relu_on_kept();
+        let zero = T::zero();
         let neg = T::of(f64::NEG_INFINITY);
         let zm = DMatrix::from_fn(n, r, |i, j| if aux.dead[j] { z[(i, j)] } else { neg });
         let mut h = DMatrix::<T>::zeros(n, r);
         let mut mask = vec![false; n * r];
         top_k_mask(&zm, aux.config.k_aux, |i, j, keep| {
-            if keep && aux.dead[j] {
-                h[(i, j)] = z[(i, j)];
+            let v = z[(i, j)];
+            if keep && aux.dead[j] && (!relu || v > zero) {
+                h[(i, j)] = v;
                 mask[i + j * n] = true;
             }
         });
@@ -657,22 +710,16 @@ impl<T: Real> Autoencoder<T> {
         layer
             .map()
             .decode_into(layer.weights(), &Biases::None, &h, &mut ehat, &mut patches);
-        let alpha = aux.config.alpha;
-        let scale = alpha / norm.samples() as f64;
+        // α Σ ‖e_i − ê_i‖² / D over this call's rows; its gradient with
+        // respect to ê is 2α/D (ê − e).
+        let scale = aux.config.alpha / spread;
         let mut term = 0.0f64;
         let mut dehat = DMatrix::<T>::zeros(n, d);
-        for i in 0..n {
-            let energy: f64 = (0..d).map(|j| residual[(i, j)].f64().powi(2)).sum();
-            if energy == 0.0 {
-                continue;
-            }
-            let err: f64 = (0..d)
-                .map(|j| (ehat[(i, j)].f64() - residual[(i, j)].f64()).powi(2))
-                .sum();
-            term += err / energy;
-            let c = 2.0 * scale / energy;
-            for j in 0..d {
-                dehat[(i, j)] = T::of(c * (ehat[(i, j)].f64() - residual[(i, j)].f64()));
+        for j in 0..d {
+            for i in 0..n {
+                let diff = ehat[(i, j)].f64() - residual[(i, j)].f64();
+                term += diff * diff;
+                dehat[(i, j)] = T::of(2.0 * scale * diff);
             }
         }
         let term = finite(scale * term, "AuxK term")?;

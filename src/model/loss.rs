@@ -231,17 +231,74 @@ impl Normalizer {
     }
 }
 
-/// The AuxK auxiliary loss of Gao et al. 2024, which revives dead latents.
+/// The AuxK auxiliary loss of Gao et al. 2024, which revives dead latents,
+/// normalised as OpenAI's training code does.
 ///
-/// With residual `e = x − x̂` of the main reconstruction (held constant: no
-/// gradient flows through it), the `k_aux` dead latents with the largest
-/// pre-activations of each sample reconstruct it through the decoder
-/// without biases, `ê = z_aux W_dec`, and the term is
-/// `α · (1/N) Σ_i |e_i − ê_i|² / |e_i|²`. Dividing each sample by its
-/// residual's energy (as OpenAI's reference code does) keeps `α`
-/// meaningful as the residual shrinks during training; per sample rather
-/// than per batch so that shards add up to the batch, as every other term.
-/// Samples reconstructed exactly (`e_i = 0`) contribute nothing.
+/// With the residual `e = x − x̂` of the main reconstruction (held
+/// constant: no gradient flows through it), the `k_aux` dead latents with
+/// the largest pre-activations of each sample reconstruct it through the
+/// decoder without biases, `ê = z_aux W_dec`, and over the `N` rows of the
+/// batch the term is
+///
+/// `α · Σ_i ‖e_i − ê_i‖² / Σ_i ‖e_i − ē‖²`, with `ē = (1/N) Σ_i e_i`.
+///
+/// This is openai/sparse_autoencoder's `auxk_coef * normalized_mse(ê, e)`
+/// (`sparse_autoencoder/train.py`, the loss in `main`; `normalized_mse` in
+/// `sparse_autoencoder/kernels.py`): the batch MSE of `ê` against `e`
+/// divided by the MSE of `e`'s batch mean against `e`, whose `1/(N d)`
+/// factors cancel. dictionary_learning's TopK trainer
+/// (`dictionary_learning/trainers/top_k.py`, `get_auxiliary_loss`)
+/// normalises the same way. Dividing by the residual's spread about its
+/// batch mean keeps `α` meaningful as the residual shrinks during
+/// training; the spread is a constant of the gradient too, as in OpenAI's
+/// code, where `e` is built from the detached reconstruction.
+///
+/// The denominator depends on every row of the batch, so it is computed
+/// once per batch ([`ResidualSpread`]; the trainer's shard engine runs the
+/// batch's forward pass for it before the shards' gradient passes) and
+/// handed to every shard as the constant [`AuxKLoss::residual_spread`].
+/// Each shard adds `α Σ_{its rows} ‖e_i − ê_i‖² / D` and its gradient, so
+/// the shards of a batch add up to the batch's term and gradient, as every
+/// other term does.
+///
+/// The auxiliary code is made as the main one is: with the ReLU TopK
+/// kinds ([`Activation::relu_on_kept`]) the selected pre-activations go
+/// through a ReLU, as OpenAI's `FastAutoencoder.forward` applies
+/// `torch.relu` to `auxk_vals` as to `vals` (`sparse_autoencoder/train.py`;
+/// dictionary_learning selects from the post-ReLU values); with the signed
+/// TopK kinds and every other activation they are used as they are
+/// (SAELens's `_calculate_topk_aux_acts`, `sae_lens/saes/topk_sae.py`,
+/// does not apply the ReLU either). Live
+/// latents are left out of the selection as SAELens does (−∞); OpenAI
+/// multiplies them by 0 instead, which after the ReLU gives the same code.
+///
+/// Where tiedae's value or gradient differs from OpenAI's, on purpose:
+/// - with no dead latent the term is 0 (nothing to revive); OpenAI's code
+///   still reports `Σ ‖e_i‖² / Σ ‖e_i − ē‖²` there, a constant without
+///   gradient (an all-zero auxiliary code);
+/// - a batch whose residual rows are all equal (a single row, say) has no
+///   spread to divide by; the term is 0 there, as OpenAI's `nan_to_num(0)`
+///   makes of `0/0`;
+/// - OpenAI's `decode_sparse` adds `pre_bias` to `ê`, and its target adds
+///   the detached `pre_bias` to `e`: the same value as here, but the
+///   pre-bias also gets `2α/D Σ_i (ê_i − e_i)` through the decoder. tiedae's
+///   auxiliary decoder has no bias (a bias cannot revive a latent);
+/// - OpenAI decides which latents are dead after counting the current
+///   batch (`stats_last_nonzero` is updated before `auxk_mask_fn` runs),
+///   so a latent that fires in the batch is left out of its AuxK term;
+///   tiedae's trainer uses the counts as of the start of the batch;
+/// - OpenAI's reconstruction term is the MSE divided by the data's
+///   per-entry variance (`mse_scale` in `main`), tiedae's is the plain
+///   MSE. To weigh the two terms as OpenAI does, multiply `α` by the data's
+///   mean per-entry variance (or standardise the data first).
+///
+/// OpenAI's defaults (`Config` in `sparse_autoencoder/train.py`): `k = 32`
+/// of `n_dirs = 32768` latents, `auxk = 256` (`k_aux`), `auxk_coef = 1/32`
+/// (`α`), and a latent is dead after `dead_toks_threshold = 10_000_000`
+/// tokens without firing, counted in steps (`stats_last_nonzero >
+/// dead_toks_threshold // bs`, `bs = 131072`), where firing means a kept
+/// value above `1e-3`. tiedae counts samples (the `window` of
+/// [`DeadLatents`]) and fires on any nonzero value.
 ///
 /// AuxK is chosen over resampling (re-initialising dead latents towards
 /// high-loss inputs, Anthropic's recipe): it is a smooth term of the
@@ -250,13 +307,15 @@ impl Normalizer {
 /// and kept deterministic), and its gradient can be checked by finite
 /// differences like every other term. Gao et al. report it keeps dead
 /// latents few at scale.
+///
+/// [`DeadLatents`]: crate::train::DeadLatents
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuxK {
     /// Dead latents per sample that reconstruct the residual (`>= 1`;
-    /// Gao et al. use 512 at their widths, often about `r / 2`).
+    /// OpenAI's training code uses 256 of 32768 latents, SAELens `d_in / 2`).
     pub k_aux: usize,
-    /// Coefficient `α` (Gao et al.: 1/32).
+    /// Coefficient `α` (OpenAI: `auxk_coef = 1/32`).
     pub alpha: f64,
 }
 
@@ -270,13 +329,110 @@ impl AuxK {
     }
 }
 
-/// An [`AuxK`] term for one call: the config and which latents are dead.
+/// An [`AuxK`] term for one call: the config, which latents are dead, and
+/// (for a call on one shard of a batch) the batch's residual spread.
 #[derive(Clone, Copy, Debug)]
 pub struct AuxKLoss<'a> {
     /// The term's settings.
     pub config: AuxK,
     /// One flag per latent unit: `true` when it is dead.
     pub dead: &'a [bool],
+    /// The denominator `D = Σ_i ‖e_i − ē‖²` over the rows of the whole
+    /// batch (see [`AuxK`], [`ResidualSpread::sum_sq`]), for a call that
+    /// sees one shard of it; finite and `>= 0`. `None`: the call's rows are
+    /// the whole batch, and `D` is computed from their residual.
+    pub residual_spread: Option<f64>,
+}
+
+impl<'a> AuxKLoss<'a> {
+    /// The term for a call whose rows are the whole batch
+    /// (`residual_spread` is `None`).
+    pub fn new(config: AuxK, dead: &'a [bool]) -> Self {
+        AuxKLoss {
+            config,
+            dead,
+            residual_spread: None,
+        }
+    }
+}
+
+/// Row count, column means and the centred sum of squares
+/// `Σ_i ‖e_i − ē‖²` of a set of residual rows, in f64: the denominator of
+/// the [`AuxK`] term. Shards' summaries merge into the batch's with the
+/// pairwise update of Chan, Golub & LeVeque (no cancellation of large
+/// sums), so a batch's spread is computed without holding all its
+/// residuals; merged in a fixed order it is the same whatever the thread
+/// count.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ResidualSpread {
+    rows: usize,
+    mean: Vec<f64>,
+    sum_sq: f64,
+}
+
+impl ResidualSpread {
+    /// The summary of the rows of `residual` (two passes: means, then
+    /// squares about them).
+    pub fn of<T: Real>(residual: &DMatrix<T>) -> Self {
+        Self::of_difference(residual, None)
+    }
+
+    /// The summary of the rows of `a − b` (or of `a` alone), the
+    /// difference taken in `T` as `a - b` would be, without forming it.
+    pub(crate) fn of_difference<T: Real>(a: &DMatrix<T>, b: Option<&DMatrix<T>>) -> Self {
+        let (n, d) = a.shape();
+        if n == 0 {
+            return ResidualSpread::default();
+        }
+        debug_assert!(b.is_none_or(|b| b.shape() == a.shape()));
+        let at = |i: usize, j: usize| match b {
+            Some(b) => (a[(i, j)] - b[(i, j)]).f64(),
+            None => a[(i, j)].f64(),
+        };
+        let mut mean = vec![0.0f64; d];
+        let mut sum_sq = 0.0f64;
+        for (j, m) in mean.iter_mut().enumerate() {
+            *m = (0..n).map(|i| at(i, j)).sum::<f64>() / n as f64;
+            sum_sq += (0..n).map(|i| (at(i, j) - *m).powi(2)).sum::<f64>();
+        }
+        ResidualSpread {
+            rows: n,
+            mean,
+            sum_sq,
+        }
+    }
+
+    /// Adds the rows `other` summarises (the order of merges fixes the
+    /// rounding, not the value).
+    pub fn merge(&mut self, other: &ResidualSpread) {
+        if other.rows == 0 {
+            return;
+        }
+        if self.rows == 0 {
+            self.clone_from(other);
+            return;
+        }
+        let (na, nb) = (self.rows as f64, other.rows as f64);
+        let n = na + nb;
+        let mut between = 0.0f64;
+        for (m, &mb) in self.mean.iter_mut().zip(&other.mean) {
+            let delta = mb - *m;
+            between += delta * delta;
+            *m += delta * nb / n;
+        }
+        self.sum_sq += other.sum_sq + between * na * nb / n;
+        self.rows += other.rows;
+    }
+
+    /// Rows summarised.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// `Σ_i ‖e_i − ē‖²` over the rows summarised (0 for none).
+    pub fn sum_sq(&self) -> f64 {
+        self.sum_sq
+    }
 }
 
 /// The terms of an objective, each already weighted (f64).

@@ -7,12 +7,17 @@
 //! (one parallel pass over entry chunks). Every
 //! floating-point operation therefore happens in the same order whatever the
 //! rayon thread count, so a seed fixes the weights bit for bit.
+//!
+//! The AuxK term's denominator, the spread of the whole batch's residual,
+//! is computed before the shards' gradient passes (a forward pass of every
+//! shard, merged in block order) and handed to each shard as a constant,
+//! so the shards still add up to the batch (see [`crate::model::AuxK`]).
 
 use super::corruption::Corruption;
 use crate::error::{Error, Result};
 use crate::model::{
-    Autoencoder, AuxKLoss, GradNorms, Gradient, LossConfig, LossTerms, Normalizer, TiedSlots,
-    Workspace, can_defer_tied, ensure_shape,
+    Autoencoder, AuxKLoss, GradNorms, Gradient, LossConfig, LossTerms, Normalizer, ResidualSpread,
+    TiedSlots, Workspace, can_defer_tied, ensure_shape,
 };
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -43,7 +48,10 @@ pub struct BatchExtras<'a> {
     /// [`Corruption::apply`]); the model encodes the corrupted copy and is
     /// scored against the clean sample.
     pub noise: Option<(Corruption, u64)>,
-    /// The AuxK term (see [`crate::model::AuxK`]).
+    /// The AuxK term (see [`crate::model::AuxK`]). Its denominator, the
+    /// spread of the whole batch's residual, is computed by the engine
+    /// (a forward pass of every shard before the gradient passes) and
+    /// handed to every shard, unless `residual_spread` is already given.
     pub aux: Option<AuxKLoss<'a>>,
     /// Set to whether each latent was nonzero on any row of the batch
     /// (resized to the latent width): what dead-latent tracking needs.
@@ -316,6 +324,19 @@ impl<T: Real> ShardEngine<T> {
                 fired: Vec::new(),
             });
         }
+        // AuxK divides by the spread of the whole batch's residual: computed
+        // here, once, and handed to every shard as a constant, so the
+        // shards' terms and gradients still add up to the batch's.
+        let aux = match aux {
+            Some(a) if a.residual_spread.is_none() && a.dead.iter().any(|&dead| dead) => {
+                let spread = self.residual_spread(model, x, &shards, per, noise)?;
+                Some(AuxKLoss {
+                    residual_spread: Some(spread),
+                    ..a
+                })
+            }
+            other => other,
+        };
         let track = fired.is_some();
         let latent = model.latent_dim();
         // With one shard per block, the tied weight slots are built while
@@ -408,6 +429,52 @@ impl<T: Real> ShardEngine<T> {
             )));
         }
         Ok((terms, grad, &self.norms))
+    }
+
+    /// The AuxK denominator `Σ_i ‖e_i − ē‖²` over the rows of the batch
+    /// `shards` cut (see [`crate::model::AuxK`]): each block runs the
+    /// forward pass of its shards (on the corrupted copy when denoising, as
+    /// the gradient pass will) and summarises their residuals, and the
+    /// summaries merge in block order, so the value does not depend on the
+    /// thread count. The term needs it before any shard's gradient, since
+    /// it scales every shard's part.
+    fn residual_spread(
+        &mut self,
+        model: &Autoencoder<T>,
+        x: Source<'_, T>,
+        shards: &[&[usize]],
+        per: usize,
+        noise: Option<(Corruption, u64)>,
+    ) -> Result<f64> {
+        let nblocks = shards.len().div_ceil(per);
+        let parts: Vec<Result<ResidualSpread>> = self.blocks[..nblocks]
+            .par_iter_mut()
+            .zip(shards.par_chunks(per))
+            .map(|(b, group)| {
+                let mut acc = ResidualSpread::default();
+                for rows in group {
+                    x.gather(rows, &mut b.x);
+                    if let Some((c, seed)) = noise {
+                        b.noisy.clone_from(&b.x);
+                        c.apply(&mut b.noisy, rows, seed)?;
+                    }
+                    let input = if noise.is_some() { &b.noisy } else { &b.x };
+                    acc.merge(&model.auxk_residual_spread(input, &b.x, &mut b.ws)?);
+                }
+                Ok(acc)
+            })
+            .collect();
+        let mut spread = ResidualSpread::default();
+        for p in parts {
+            spread.merge(&p?);
+        }
+        let s = spread.sum_sq();
+        if !s.is_finite() {
+            return Err(Error::Numerical(format!(
+                "AuxK: the batch's residual spread is {s}"
+            )));
+        }
+        Ok(s)
     }
 
     /// The objective of rows `rows` of `x` without a gradient (validation),
@@ -529,6 +596,63 @@ mod tests {
             assert_eq!(g2.as_slice(), g.as_slice());
             let v2 = eng.loss_transposed(&model, &xt, &rows, &loss).unwrap();
             assert_eq!(v2, v);
+        }
+    }
+
+    /// With AuxK the engine hands every shard the batch's residual spread,
+    /// so the sharded term and gradient equal one call on the whole batch
+    /// (which takes the spread of its own residual), for ragged shard
+    /// sizes and every grouping of shards into blocks.
+    #[test]
+    fn sharded_auxk_matches_one_call() {
+        use crate::model::{AuxK, AuxKLoss};
+        let spec = AutoencoderSpec::new(&[5, 8]).activation(Activation::TopK { k: 2 });
+        let model = Autoencoder::<f64>::new(&spec, 4).unwrap();
+        let x = data(37, 5);
+        let loss = LossConfig::mse();
+        let dead = [true, false, true, true, false, true, false, true];
+        let aux = AuxKLoss::new(
+            AuxK {
+                k_aux: 3,
+                alpha: 0.25,
+            },
+            &dead,
+        );
+        let norm = Normalizer::new(37).unwrap();
+        let (want_t, want_g) = model
+            .loss_and_grad_aux(&x, &x, &loss, Some(aux), norm)
+            .unwrap();
+        let (_, plain) = model.loss_and_grad(&x, &x, &loss, norm).unwrap();
+        assert!(want_t.auxk > 0.0);
+        assert!(
+            want_g
+                .as_slice()
+                .iter()
+                .zip(plain.as_slice())
+                .any(|(a, b)| (a - b).abs() > 1e-9),
+            "the AuxK gradient is not trivially zero"
+        );
+        let rows: Vec<usize> = (0..37).collect();
+        let xt = x.transpose();
+        for shard in [1, 2, 4, 10, 37, 64] {
+            let mut eng = ShardEngine::new(shard).unwrap();
+            let extras = BatchExtras {
+                aux: Some(aux),
+                ..BatchExtras::default()
+            };
+            let (t, g, _) = eng
+                .loss_and_grad_with(&model, &xt, &rows, &loss, extras)
+                .unwrap();
+            assert!(
+                (t.auxk - want_t.auxk).abs() <= 1e-12 * want_t.auxk,
+                "shard {shard}: {} vs {}",
+                t.auxk,
+                want_t.auxk
+            );
+            assert!((t.total - want_t.total).abs() <= 1e-12 * want_t.total.abs().max(1.0));
+            for (a, b) in g.as_slice().iter().zip(want_g.as_slice()) {
+                assert!((a - b).abs() < 1e-12, "shard {shard}: {a} vs {b}");
+            }
         }
     }
 

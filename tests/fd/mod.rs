@@ -70,10 +70,11 @@ pub fn compare(m: &Autoencoder<f64>, analytic: &[f64], numeric: &[f64]) -> Resul
     Ok(())
 }
 
-/// Whether any pre-activation of a kinked activation, or (with L1) any
-/// nonzero latent entry, lies within the margin of its kink; or, for TopK,
-/// any row's `k`-th and `(k+1)`-th largest pre-activations lie within the
-/// margin of each other (a near tie, where the selection flips).
+/// Whether any pre-activation of a kinked activation (the ReLU TopK kinds
+/// included: a kept value at 0), or (with L1) any nonzero latent entry,
+/// lies within the margin of its kink; or, for the TopK kinds, any row's
+/// `k`-th and `(k+1)`-th largest pre-activations lie within the margin of
+/// each other (a near tie, where the selection flips).
 pub fn near_kink(m: &Autoencoder<f64>, x: &DMatrix<f64>, loss: &LossConfig) -> bool {
     let mut ws = Workspace::new();
     m.forward_with(x, &mut ws).unwrap();
