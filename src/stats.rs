@@ -1,10 +1,19 @@
-//! Seed uncertainty: Student-t intervals and paired t-tests.
+//! Seed uncertainty: Student-t intervals, paired tests and what a family of
+//! them may claim.
 //!
 //! A study repeats each configuration over a handful of seeds, so every
 //! number it reports is a small sample. A summary may only say "the tied
 //! autoencoder is worse than PCA" when an interval over the seeds supports
 //! it; this module computes those intervals ([`mean_interval`], [`paired_t`])
 //! and says which way they point ([`Interval::direction`]).
+//!
+//! Relative effects are paired log-ratios ([`paired_log_ratio`], reported
+//! through [`geometric_percent`]). A question asked at several sizes is a
+//! family of comparisons, and [`assess_family`] states what each supports
+//! ([`Outcome`]): a direction after Holm's correction ([`holm`]),
+//! equivalence within a margin by two one-sided tests ([`tost`],
+//! [`Margin`]), or nothing; with a sign-flip permutation p-value
+//! ([`sign_flip_p`]) beside the t test's.
 //!
 //! It is a leaf: only `std` and [`crate::error`]. The special functions it
 //! needs (log-gamma, the regularized incomplete beta, the Student-t cdf and
@@ -699,7 +708,13 @@ pub fn paired_t(a: &[f64], b: &[f64], level: f64) -> Result<PairedTest> {
     check_finite(a, "paired t-test, sample a")?;
     check_finite(b, "paired t-test, sample b")?;
     let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
-    let (m, sd) = checked_summary(&d, "paired t-test, differences a - b")?;
+    t_test_of(&d, level, "paired t-test, differences a - b")
+}
+
+/// The t-test of `mean(d) = 0` behind [`paired_t`], [`differences_t`] and
+/// [`paired_log_ratio`]; `level` is already checked.
+fn t_test_of(d: &[f64], level: f64, what: &str) -> Result<PairedTest> {
+    let (m, sd) = checked_summary(d, what)?;
     let n = d.len();
     let diff = interval_from(n, m, sd, level)?;
     let se = sd / (n as f64).sqrt();
@@ -715,6 +730,573 @@ pub fn paired_t(a: &[f64], b: &[f64], level: f64) -> Result<PairedTest> {
         (t, p.min(1.0))
     };
     Ok(PairedTest { diff, t, p_value })
+}
+
+/// A t-test of `mean(d) = 0` on differences that are already paired (for
+/// example per-seed log-ratios): [`mean_interval`] of `d`, its t statistic
+/// and two-sided p-value, by the same rules as [`paired_t`], including its
+/// treatment of equal differences.
+///
+/// # Errors
+///
+/// [`Error::InvalidData`] for fewer than 2 values, a non-finite value, or a
+/// mean or spread that overflows; [`Error::Config`] (field `"level"`) when
+/// `level` is not in `(0, 1)`.
+pub fn differences_t(d: &[f64], level: f64) -> Result<PairedTest> {
+    check_level(level)?;
+    t_test_of(d, level, "t-test of differences")
+}
+
+// ---------------------------------------------------------------- log-ratios
+
+/// Per-pair log-ratios `ln(a_i / b_i)`.
+///
+/// A relative effect is averaged on the log scale because ratios compose
+/// by multiplication: the mean of `a_i / b_i − 1` is pulled up by large
+/// ratios and is not the inverse of the effect of `b` against `a`, while
+/// the mean log-ratio is antisymmetric and its exponential is the geometric
+/// mean of the ratios. The ratio is formed first, so a ratio near 1 keeps
+/// its digits; when it overflows or underflows the logarithms are
+/// subtracted instead.
+///
+/// # Errors
+///
+/// [`Error::InvalidData`] when the samples differ in length or hold a value
+/// that is not positive and finite (a log-ratio needs both sides above 0).
+pub fn log_ratios(a: &[f64], b: &[f64]) -> Result<Vec<f64>> {
+    if a.len() != b.len() {
+        return Err(Error::InvalidData(format!(
+            "log-ratios: samples differ in length ({} vs {})",
+            a.len(),
+            b.len()
+        )));
+    }
+    for (what, x) in [("a", a), ("b", b)] {
+        if let Some((i, v)) = x
+            .iter()
+            .enumerate()
+            .find(|(_, v)| !(v.is_finite() && **v > 0.0))
+        {
+            return Err(Error::InvalidData(format!(
+                "log-ratios, sample {what}: value {i} is {v}, not positive and finite"
+            )));
+        }
+    }
+    Ok(a.iter()
+        .zip(b)
+        .map(|(&x, &y)| {
+            let r = x / y;
+            if r.is_finite() && r > 0.0 {
+                r.ln()
+            } else {
+                x.ln() - y.ln()
+            }
+        })
+        .collect())
+}
+
+/// The paired log-ratio effect of `a` against `b`: the t-test of the mean of
+/// the per-pair `ln(a_i / b_i)` ([`log_ratios`], [`differences_t`]). Its
+/// interval is on the log scale; [`Interval::geometric_percent`] states it
+/// as a geometric-mean percentage.
+///
+/// # Errors
+///
+/// As [`log_ratios`] and [`differences_t`].
+pub fn paired_log_ratio(a: &[f64], b: &[f64], level: f64) -> Result<PairedTest> {
+    check_level(level)?;
+    let d = log_ratios(a, b)?;
+    t_test_of(&d, level, "paired log-ratio test")
+}
+
+/// A mean log-ratio `x` as a geometric-mean percentage, `100 · (eˣ − 1)`:
+/// `+10` means the geometric mean of the ratios is 1.10.
+pub fn geometric_percent(log_ratio: f64) -> f64 {
+    100.0 * log_ratio.exp_m1()
+}
+
+impl Interval {
+    /// A log-ratio interval as geometric-mean percentages: each of
+    /// `estimate`, `lo` and `hi` through [`geometric_percent`]. The map is
+    /// increasing and keeps the sign, so the ends stay ordered and
+    /// [`Interval::direction`] is unchanged.
+    pub fn geometric_percent(&self) -> Interval {
+        Interval {
+            estimate: geometric_percent(self.estimate),
+            lo: geometric_percent(self.lo),
+            hi: geometric_percent(self.hi),
+            ..*self
+        }
+    }
+}
+
+// ---------------------------------------------------------------- multiplicity
+
+/// Holm's step-down adjusted p-values, in the order given.
+///
+/// A study that states a direction at each of several latent sizes makes
+/// several claims, and at 5% each, some of them are wrong by chance far
+/// more often than 5% of the time. Holm's procedure keeps the chance of any
+/// wrong claim among them at the level without assuming the tests are
+/// independent: with the `m` p-values sorted, `p_(1) <= … <= p_(m)`, the
+/// `j`-th (from 1) is adjusted to `max over i <= j of min(1, (m − i + 1) ·
+/// p_(i))`. A claim is made where the adjusted value is below the level.
+/// Tied p-values get the same adjusted value. An empty family gives an
+/// empty result.
+///
+/// # Errors
+///
+/// [`Error::InvalidData`] for a p-value that is NaN or outside `[0, 1]`.
+pub fn holm(p: &[f64]) -> Result<Vec<f64>> {
+    if let Some((i, v)) = p
+        .iter()
+        .enumerate()
+        .find(|(_, v)| !(0.0..=1.0).contains(*v))
+    {
+        return Err(Error::InvalidData(format!(
+            "Holm correction: p-value {i} is {v}, not in [0, 1]"
+        )));
+    }
+    let m = p.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&i, &j| p[i].total_cmp(&p[j]).then(i.cmp(&j)));
+    let mut adjusted = vec![0.0; m];
+    let mut running = 0.0_f64;
+    for (rank, &i) in order.iter().enumerate() {
+        running = running.max(((m - rank) as f64 * p[i]).min(1.0));
+        adjusted[i] = running;
+    }
+    Ok(adjusted)
+}
+
+// ---------------------------------------------------------------- equivalence
+
+/// An equivalence margin `(lower, upper)` for a mean difference: a true mean
+/// strictly inside it is "no difference worth naming".
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Margin {
+    /// Lower end (negative for a band around zero).
+    pub lower: f64,
+    /// Upper end.
+    pub upper: f64,
+}
+
+impl Margin {
+    /// The margin `(lower, upper)`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] (field `"margin"`) unless both ends are finite and
+    /// `lower < upper`.
+    pub fn new(lower: f64, upper: f64) -> Result<Margin> {
+        let m = Margin { lower, upper };
+        m.validate()?;
+        Ok(m)
+    }
+
+    /// A relative margin of `±fraction` on the log-ratio scale:
+    /// `(−ln(1 + f), ln(1 + f))`. For `f = 0.02` that is a geometric-mean
+    /// ratio between `1/1.02` and `1.02`, i.e. between −1.96% and +2%:
+    /// symmetric in the ratio, so swapping the two sides of a comparison
+    /// gives the same band.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] (field `"margin"`) unless `fraction` is positive
+    /// and finite.
+    pub fn relative(fraction: f64) -> Result<Margin> {
+        if !(fraction > 0.0 && fraction.is_finite()) {
+            return Err(Error::config(
+                "margin",
+                format!("a relative margin must be positive and finite, got {fraction}"),
+            ));
+        }
+        let upper = fraction.ln_1p();
+        Margin::new(-upper, upper)
+    }
+
+    /// `true` when `x` lies strictly inside the margin.
+    pub fn contains(&self, x: f64) -> bool {
+        self.lower < x && x < self.upper
+    }
+
+    /// `Err` unless both ends are finite and `lower < upper` (the fields are
+    /// public, so a margin may not have come from [`Margin::new`]).
+    fn validate(&self) -> Result<()> {
+        let ok = self.lower.is_finite() && self.upper.is_finite() && self.lower < self.upper;
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::config(
+                "margin",
+                format!(
+                    "needs finite ends with lower < upper, got ({}, {})",
+                    self.lower, self.upper
+                ),
+            ))
+        }
+    }
+}
+
+/// The two one-sided t-tests (TOST) of equivalence.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tost {
+    /// The margin tested against.
+    pub margin: Margin,
+    /// p-value of "the mean is at or below `margin.lower`" (alternative:
+    /// above it): `P(T > (m − lower)/se)`.
+    pub p_lower: f64,
+    /// p-value of "the mean is at or above `margin.upper`" (alternative:
+    /// below it): `P(T < (m − upper)/se)`.
+    pub p_upper: f64,
+}
+
+impl Tost {
+    /// The equivalence p-value, `max(p_lower, p_upper)`: equivalence at
+    /// level `α` is claimed when it is below `α`, which is exactly when the
+    /// `1 − 2α` t interval lies strictly inside the margin.
+    pub fn p_value(&self) -> f64 {
+        self.p_lower.max(self.p_upper)
+    }
+}
+
+/// Schuirmann's two one-sided tests of `mean(d)` against `margin`, each a
+/// one-sample t-test with `n − 1` degrees of freedom.
+///
+/// "No detectable difference" only says an interval contains zero, which a
+/// wide interval always does; equivalence says the data rule out any
+/// difference beyond the margin. When all differences are equal (`sd = 0`)
+/// the p-values are their limits: 0 on the side the mean is strictly
+/// inside, else 1 (such a sample has no spread to test against, which
+/// [`assess_family`] takes into account).
+///
+/// # Errors
+///
+/// [`Error::InvalidData`] for fewer than 2 values, a non-finite value, or
+/// an overflowing mean or spread; [`Error::Config`] (field `"margin"`) for
+/// an invalid margin.
+pub fn tost(d: &[f64], margin: Margin) -> Result<Tost> {
+    margin.validate()?;
+    let (m, sd) = checked_summary(d, "equivalence test")?;
+    let n = d.len();
+    let se = sd / (n as f64).sqrt();
+    let (p_lower, p_upper) = if se == 0.0 {
+        (
+            if m > margin.lower { 0.0 } else { 1.0 },
+            if m < margin.upper { 0.0 } else { 1.0 },
+        )
+    } else {
+        let df = (n - 1) as f64;
+        (
+            student_t_cdf(-(m - margin.lower) / se, df),
+            student_t_cdf((m - margin.upper) / se, df),
+        )
+    };
+    Ok(Tost {
+        margin,
+        p_lower,
+        p_upper,
+    })
+}
+
+// ---------------------------------------------------------------- sign-flip permutation
+
+/// Up to this many values [`sign_flip_p`] enumerates every sign pattern
+/// (`2^(n−1)` sums of `n` terms, about 1e7 additions at 20).
+pub const SIGN_FLIP_EXACT_MAX: usize = 20;
+
+/// Random sign patterns [`sign_flip_p`] draws beyond
+/// [`SIGN_FLIP_EXACT_MAX`] values.
+pub const SIGN_FLIP_RESAMPLES: usize = 100_000;
+
+/// SplitMix64: a few lines of a well-mixed 64-bit generator, so the
+/// sampled sign-flip test is reproducible without a dependency.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// `Σ ±d_i` in index order, negating where `negate(i)`.
+fn signed_sum(d: &[f64], negate: impl Fn(usize) -> bool) -> f64 {
+    let mut s = 0.0;
+    for (i, &v) in d.iter().enumerate() {
+        s += if negate(i) { -v } else { v };
+    }
+    s
+}
+
+/// Two-sided sign-flip permutation p-value of `mean(d) = 0`.
+///
+/// Under the null hypothesis of a paired comparison the two members of a
+/// pair are exchangeable, so each difference is as likely to have either
+/// sign. The p-value is the share of sign patterns whose `|Σ ±d_i|` reaches
+/// the observed `|Σ d_i|`. It assumes only that symmetry, not normality,
+/// so it is a check beside the t interval when a few seeds differ wildly
+/// from the rest (a run with dead units, say). Its smallest possible value
+/// is `2/2ⁿ` (0.0625 with 5 seeds): few seeds cannot reach 5% this way.
+///
+/// Up to [`SIGN_FLIP_EXACT_MAX`] values every pattern is enumerated (the
+/// first value's sign is fixed, since a pattern and its negation give the
+/// same `|Σ|`), and `seed` is unused; beyond, [`SIGN_FLIP_RESAMPLES`]
+/// patterns are drawn from a generator seeded with `seed` and the p-value is
+/// `(1 + hits)/(1 + draws)`, which is never 0. Sums within `2 n ε Σ|d_i|`
+/// of the observed one count as reaching it, so patterns that are equal in
+/// exact arithmetic are not split by rounding. All differences zero gives 1.
+///
+/// # Errors
+///
+/// [`Error::InvalidData`] for fewer than 2 values, a non-finite value, or
+/// values whose absolute sum overflows.
+pub fn sign_flip_p(d: &[f64], seed: u64) -> Result<f64> {
+    let n = d.len();
+    if n < 2 {
+        return Err(Error::InvalidData(format!(
+            "sign-flip test: needs at least 2 values, got {n}"
+        )));
+    }
+    check_finite(d, "sign-flip test")?;
+    let scale: f64 = d.iter().map(|v| v.abs()).sum();
+    if !scale.is_finite() {
+        return Err(Error::InvalidData(
+            "sign-flip test: the sum of the values overflows f64".into(),
+        ));
+    }
+    if scale == 0.0 {
+        return Ok(1.0);
+    }
+    let observed = signed_sum(d, |_| false);
+    let threshold = observed.abs() - 2.0 * n as f64 * f64::EPSILON * scale;
+    if n <= SIGN_FLIP_EXACT_MAX {
+        let patterns: u64 = 1 << (n - 1);
+        let hits = (0..patterns)
+            .filter(|&mask| {
+                signed_sum(d, |i| i > 0 && (mask >> (i - 1)) & 1 == 1).abs() >= threshold
+            })
+            .count();
+        return Ok(hits as f64 / patterns as f64);
+    }
+    let mut rng = SplitMix64(seed);
+    let (mut bits, mut left) = (0_u64, 0_u32);
+    let mut hits = 0_usize;
+    for _ in 0..SIGN_FLIP_RESAMPLES {
+        let mut s = 0.0;
+        for &v in d {
+            if left == 0 {
+                bits = rng.next_u64();
+                left = 64;
+            }
+            s += if bits & 1 == 1 { -v } else { v };
+            bits >>= 1;
+            left -= 1;
+        }
+        if s.abs() >= threshold {
+            hits += 1;
+        }
+    }
+    Ok((hits + 1) as f64 / (SIGN_FLIP_RESAMPLES + 1) as f64)
+}
+
+// ---------------------------------------------------------------- families of comparisons
+
+/// What one paired comparison of a family supports, once the family is
+/// corrected for multiplicity ([`assess_family`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// The mean difference is below zero.
+    Lower,
+    /// The mean difference is above zero.
+    Higher,
+    /// The mean difference lies within the equivalence margin.
+    Equivalent,
+    /// None of these is supported: the interval is too wide, or the
+    /// differences have no spread to build one on.
+    Unclear,
+}
+
+/// One comparison of a family, assessed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Assessed {
+    /// The t-test of the mean difference: its interval, t and raw two-sided
+    /// p-value.
+    pub test: PairedTest,
+    /// The equivalence test, when the family has a margin.
+    pub tost: Option<Tost>,
+    /// The sign-flip permutation p-value ([`sign_flip_p`]), beside the t
+    /// test's.
+    pub sign_flip_p: f64,
+    /// All differences are equal (up to rounding): there is no spread, and
+    /// no claim but equivalence of exact zeros is made.
+    pub zero_spread: bool,
+    /// Holm-adjusted two-sided p-value within the family (1 for a
+    /// zero-spread member).
+    pub holm_p: f64,
+    /// Holm-adjusted equivalence p-value within the family, when it has a
+    /// margin.
+    pub holm_tost_p: Option<f64>,
+    /// What the comparison supports.
+    pub outcome: Outcome,
+}
+
+/// Whether the values of `d` are all equal up to rounding: `max − min <= 8
+/// ε max(1, max|d_i|)`. Equal ratios give log-ratios that differ by the
+/// rounding of the ratio, an absolute error of about ε whatever the
+/// log-ratio's size, and such differences are no more a sample than exactly
+/// equal ones. (For differences in a measure's own units the floor assumes
+/// a real spread is far above 1e-15, as it is for losses and epochs.)
+fn no_spread(d: &[f64]) -> bool {
+    let (lo, hi) = d
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+    let largest = lo.abs().max(hi.abs()).max(1.0);
+    hi - lo <= 8.0 * f64::EPSILON * largest
+}
+
+/// Assesses a family of paired comparisons, each given by its differences
+/// (per-seed log-ratios for relative effects), at `level` (e.g. 0.95, so
+/// `α = 0.05`), with an optional equivalence `margin` on the same scale.
+///
+/// The rule, for each member:
+/// - **zero spread** (every seed gave the same difference, up to rounding:
+///   `max − min <= 8 ε max(1, max|d_i|)`): no direction is ever claimed, because such seeds say nothing about how a
+///   replication would vary, and a zero-width interval would otherwise
+///   exclude zero by construction.
+///   The member is `Equivalent` only if every difference is exactly 0 and
+///   0 lies strictly inside the margin; otherwise `Unclear`. For Holm it
+///   enters with p = 1 (and equivalence p = 0 when `Equivalent`, else 1).
+/// - otherwise, with Holm's correction ([`holm`]) applied across the family
+///   separately to the two-sided t p-values and to the TOST p-values
+///   ([`tost`]):
+///   - `Equivalent` when the Holm-adjusted TOST p-value is below `α/2`.
+///     For a family of one this is exactly "the `level` interval lies
+///     strictly inside the margin", so the claim matches the interval
+///     shown. It takes precedence over a direction: a difference the margin
+///     calls negligible is reported as negligible even when the interval
+///     excludes zero.
+///   - else `Higher` or `Lower` (the sign of the mean) when the
+///     Holm-adjusted two-sided p-value is below `α`;
+///   - else `Unclear`.
+///
+/// The sign-flip p-value is computed for every member (each with its own
+/// seed derived from `seed`) and reported, not used in the rule.
+///
+/// # Errors
+///
+/// [`Error::InvalidData`] when a member has fewer than 2 differences, a
+/// non-finite one, or an overflowing mean or spread; [`Error::Config`] for
+/// a `level` outside `(0, 1)` or an invalid margin.
+pub fn assess_family<D: AsRef<[f64]>>(
+    family: &[D],
+    level: f64,
+    margin: Option<Margin>,
+    seed: u64,
+) -> Result<Vec<Assessed>> {
+    check_level(level)?;
+    if let Some(m) = &margin {
+        m.validate()?;
+    }
+    let alpha = 1.0 - level;
+    struct Part {
+        test: PairedTest,
+        tost: Option<Tost>,
+        flip: f64,
+        zero_spread: bool,
+        zero_equivalent: bool,
+    }
+    let mut parts = Vec::with_capacity(family.len());
+    for (i, d) in family.iter().enumerate() {
+        let d = d.as_ref();
+        let what = format!("comparison {i} of a family");
+        let test = t_test_of(d, level, &what)?;
+        let equivalence = margin.map(|m| tost(d, m)).transpose()?;
+        let flip = sign_flip_p(d, seed.wrapping_add(i as u64))?;
+        let zero_spread = no_spread(d);
+        let zero_equivalent =
+            zero_spread && d.iter().all(|&v| v == 0.0) && margin.is_some_and(|m| m.contains(0.0));
+        parts.push(Part {
+            test,
+            tost: equivalence,
+            flip,
+            zero_spread,
+            zero_equivalent,
+        });
+    }
+    let p_direction: Vec<f64> = parts
+        .iter()
+        .map(|p| if p.zero_spread { 1.0 } else { p.test.p_value })
+        .collect();
+    let holm_direction = holm(&p_direction)?;
+    let holm_equivalence = match margin {
+        Some(_) => {
+            let p: Vec<f64> = parts
+                .iter()
+                .map(|p| match (p.zero_spread, p.tost) {
+                    (true, _) => {
+                        if p.zero_equivalent {
+                            0.0
+                        } else {
+                            1.0
+                        }
+                    }
+                    (false, Some(t)) => t.p_value(),
+                    (false, None) => 1.0,
+                })
+                .collect();
+            Some(holm(&p)?)
+        }
+        None => None,
+    };
+    Ok(parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let holm_tost_p = holm_equivalence.as_ref().map(|q| q[i]);
+            let outcome = if p.zero_spread {
+                if p.zero_equivalent {
+                    Outcome::Equivalent
+                } else {
+                    Outcome::Unclear
+                }
+            } else if holm_tost_p.is_some_and(|q| q < 0.5 * alpha) {
+                Outcome::Equivalent
+            } else if holm_direction[i] < alpha {
+                if p.test.diff.estimate > 0.0 {
+                    Outcome::Higher
+                } else {
+                    Outcome::Lower
+                }
+            } else {
+                Outcome::Unclear
+            };
+            Assessed {
+                test: p.test,
+                tost: p.tost,
+                sign_flip_p: p.flip,
+                zero_spread: p.zero_spread,
+                holm_p: holm_direction[i],
+                holm_tost_p,
+                outcome,
+            }
+        })
+        .collect())
+}
+
+/// [`assess_family`] for a single comparison (no correction).
+///
+/// # Errors
+///
+/// As [`assess_family`].
+pub fn assess(d: &[f64], level: f64, margin: Option<Margin>, seed: u64) -> Result<Assessed> {
+    let mut one = assess_family(&[d], level, margin, seed)?;
+    Ok(one.remove(0))
 }
 
 #[cfg(test)]

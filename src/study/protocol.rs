@@ -19,6 +19,7 @@
 //! is between converged models.
 
 use super::frame::Row;
+use super::limits::MAX_AXIS_VALUES;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -69,13 +70,16 @@ impl Protocol {
 
     /// Validation rows carved from `n_train` training rows: `round(fraction
     /// · n)`, at least one when the fraction is positive, and never all of
-    /// them.
+    /// them, which wins for a single row (or none): then no row validates.
+    /// Defined for every `n_train`, so a caller need not check it first.
     pub fn validation_rows(&self, n_train: usize) -> usize {
         if self.validation_fraction == 0.0 {
             0
         } else {
-            ((self.validation_fraction * n_train as f64).round() as usize)
-                .clamp(1, n_train.saturating_sub(1))
+            // Not `clamp`: its upper bound, `n - 1`, is below its lower
+            // bound for fewer than two rows.
+            let rows = ((self.validation_fraction * n_train as f64).round() as usize).max(1);
+            rows.min(n_train.saturating_sub(1))
         }
     }
 
@@ -113,6 +117,15 @@ impl Protocol {
             return Err(Error::config(
                 "protocol.learning_rates",
                 format!("{lr} must be finite and > 0"),
+            ));
+        }
+        if self.learning_rates.len() > MAX_AXIS_VALUES {
+            return Err(Error::config(
+                "protocol.learning_rates",
+                format!(
+                    "lists {} rates; a study takes at most {MAX_AXIS_VALUES}",
+                    self.learning_rates.len()
+                ),
             ));
         }
         if self.learning_rates.len() > 1 && f == 0.0 {
@@ -218,7 +231,12 @@ fn config_key(r: &Row) -> (String, String, String, String, i64, i64, u64, u64) {
 
 /// The tuned rows: per configuration (every axis but seed and learning
 /// rate), the rows of the learning rate whose mean validation MSE over
-/// seeds is lowest (ties go to the smaller rate). Rows without a learning
+/// seeds is lowest (ties go to the smaller rate), among the rates none of
+/// whose runs diverged or ended with a non-finite validation MSE: a
+/// diverged run's row measures its last finite weights, which may look
+/// good, and a NaN would sort anywhere. When no rate of a configuration is
+/// eligible its smallest rate is kept, and its rows' stop reasons mark them
+/// as not converged wherever they are read. Rows without a learning
 /// rate (PCA, L-BFGS) are kept. A cell that appears twice (two parts of a
 /// study ran it) is kept once. Order is preserved.
 ///
@@ -226,28 +244,35 @@ fn config_key(r: &Row) -> (String, String, String, String, i64, i64, u64, u64) {
 /// frame that holds a learning-rate grid.
 pub fn select_tuned(rows: &[Row]) -> Vec<Row> {
     use std::collections::HashMap;
-    // (config, rate bits) -> (sum of val_mse, count)
-    let mut sums: HashMap<_, (f64, usize)> = HashMap::new();
+    // (config, rate bits) -> (sum of val_mse, count, every run eligible)
+    let mut sums: HashMap<_, (f64, usize, bool)> = HashMap::new();
     for r in rows {
         if let Some(lr) = r.learning_rate {
             let e = sums
                 .entry((config_key(r), lr.to_bits()))
-                .or_insert((0.0, 0));
+                .or_insert((0.0, 0, true));
             e.0 += r.val_mse;
             e.1 += 1;
+            e.2 &= r.val_mse.is_finite() && r.stop_reason != StopKind::Diverged.name();
         }
     }
-    let mut best: HashMap<_, (f64, f64)> = HashMap::new();
-    for ((key, bits), (sum, n)) in &sums {
-        let (lr, mean) = (f64::from_bits(*bits), sum / *n as f64);
-        let slot = best.entry(key.clone()).or_insert((lr, mean));
-        let better = match mean.total_cmp(&slot.1) {
-            std::cmp::Ordering::Less => true,
-            std::cmp::Ordering::Equal => lr < slot.0,
-            std::cmp::Ordering::Greater => false,
+    // config -> (rate, mean val_mse, eligible)
+    let mut best: HashMap<_, (f64, f64, bool)> = HashMap::new();
+    for ((key, bits), (sum, n, eligible)) in &sums {
+        let candidate = (f64::from_bits(*bits), sum / *n as f64, *eligible);
+        let slot = best.entry(key.clone()).or_insert(candidate);
+        let better = match (candidate.2, slot.2) {
+            (true, false) => true,
+            (false, true) => false,
+            (true, true) => match candidate.1.total_cmp(&slot.1) {
+                std::cmp::Ordering::Less => true,
+                std::cmp::Ordering::Equal => candidate.0 < slot.0,
+                std::cmp::Ordering::Greater => false,
+            },
+            (false, false) => candidate.0 < slot.0,
         };
         if better {
-            *slot = (lr, mean);
+            *slot = candidate;
         }
     }
     // A cell that two parts of a study share (the comparison's equal-budget
@@ -262,4 +287,27 @@ pub fn select_tuned(rows: &[Row]) -> Vec<Row> {
         .filter(|r| seen.insert((config_key(r), r.seed, r.learning_rate.map(f64::to_bits))))
         .cloned()
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Validation rows are defined for every training size: one row or
+    /// none leaves nothing to validate on.
+    #[test]
+    fn validation_rows_never_take_every_row() {
+        let p = Protocol::default();
+        assert_eq!(p.validation_rows(0), 0);
+        assert_eq!(p.validation_rows(1), 0);
+        assert_eq!(p.validation_rows(2), 1);
+        assert_eq!(p.validation_rows(3), 1);
+        assert_eq!(p.validation_rows(100), 20);
+        assert_eq!(Protocol::fixed_budget().validation_rows(1), 0);
+        let most = Protocol {
+            validation_fraction: 0.99,
+            ..Protocol::default()
+        };
+        assert_eq!(most.validation_rows(10), 9);
+    }
 }

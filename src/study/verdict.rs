@@ -1,21 +1,28 @@
 //! The "when to tie" verdict: the tied-autoencoder notes' questions,
 //! answered from a study's results with seed intervals.
 //!
-//! Every answer follows one rule. The rows are the tuned ones
-//! ([`select_tuned`]); tied and untied cells are paired by seed (same
-//! split, same validation rows, same seed); each pair gives one difference;
-//! the answer rests on the mean difference over seeds and its 95% Student-t
-//! interval ([`crate::stats::mean_interval`]). A direction is stated only
-//! when the interval excludes zero at every latent size compared; an
-//! interval that contains zero is "no detectable difference with n seeds",
-//! and cells that did not converge make the answer "unclear" rather than a
-//! conclusion.
+//! Every answer follows one rule, stated once in [`RULES`] for the page. The
+//! rows are the tuned ones ([`select_tuned`]). Tied and untied cells are
+//! paired by seed within one configuration: the same dataset, training
+//! size, activation, bias mode, L2 and sparsity weight on both sides, and
+//! the latent sizes the question names; a frame holding several
+//! configurations per size gives one comparison per configuration, never
+//! one comparison with extra "seeds". Each pair gives one difference
+//! (relative effects: the log-ratio `ln(tied / untied)`), and the per-size
+//! statements of a question form one family for
+//! [`crate::stats::assess_family`]: Holm-corrected directions, equivalence
+//! within ±[`MARGIN`] for relative effects, otherwise "unclear". The yes/no
+//! answer is an intersection-union test over the sizes.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::frame::Row;
 use super::protocol::{is_settled, select_tuned};
 use super::spec::ModelKind;
-use crate::number::format_number;
-use crate::stats::{Direction, Interval, mean_interval};
+use crate::number::{MISSING, format_number, format_tick};
+use crate::stats::{
+    Interval, Margin, Outcome, assess_family, geometric_percent, log_ratios, mean_interval,
+};
 
 /// Confidence level of every interval in a verdict.
 pub const LEVEL: f64 = 0.95;
@@ -24,24 +31,57 @@ pub const LEVEL: f64 = 0.95;
 /// as having reached the Eckart–Young bound.
 pub const PCA_TOLERANCE: f64 = 0.01;
 
+/// The equivalence margin of relative effects, as a fraction: a geometric
+/// mean ratio between `1 / (1 + MARGIN)` and `1 + MARGIN` is "no difference
+/// beyond ±2%" ([`Margin::relative`]). Small next to the effects the notes
+/// argue about (tens of percent), and about the seed-to-seed spread of a
+/// well-converged cell's test MSE.
+pub const MARGIN: f64 = 0.02;
+
+/// Seed of the sign-flip tests' random patterns. They are drawn only beyond
+/// [`crate::stats::SIGN_FLIP_EXACT_MAX`] seeds (fewer are enumerated
+/// exactly); fixed, so a verdict is reproducible.
+const SIGN_FLIP_SEED: u64 = 0x5EED_F11B;
+
+/// The rule behind every answer, in words, for the page to state once.
+pub const RULES: &str = "Tied and untied cells are paired by seed within one configuration \
+(dataset, training size, activation, bias mode, L2 and sparsity weight; the latent sizes each \
+question names). Relative effects are paired log-ratios: per seed ln(tied / untied), their mean \
+with a 95% Student-t interval, shown as a geometric-mean percentage 100·(e^mean − 1). Within \
+each question the per-size statements are Holm-corrected (family-wise 5%): a direction where \
+the Holm-adjusted two-sided t-test p-value is below 0.05; \"no difference beyond ±2%\" where \
+the Holm-adjusted equivalence (two one-sided tests) p-value is below 0.025, which for a single \
+size is the 95% interval lying inside ±2% on the ratio scale (1/1.02 to 1.02), and which \
+takes precedence over a direction; otherwise unclear (the interval is too wide). A size whose \
+seeds all gave the same difference has no spread and supports no direction; a size with a cell \
+that did not converge supports nothing. \
+The yes/no answers are intersection-union tests, which need no further correction: yes only \
+when every size supports yes, no only when every size rules yes out (the opposite direction, \
+or within ±2%). A sign-flip permutation p-value stands beside each t interval as a check that \
+does not assume normally distributed differences.";
+
 /// The answer to one question.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Answer {
     /// The data support "yes" at every size compared.
     Yes,
-    /// The data support "no" at every size compared.
+    /// The data rule "yes" out at every size compared: the opposite
+    /// direction, or within the equivalence margin (not all within it).
     No,
-    /// No detectable difference, mixed directions, missing cells, or cells
-    /// that did not converge.
+    /// No difference beyond ±[`MARGIN`] at every size compared.
+    Equivalent,
+    /// Mixed outcomes, intervals too wide, missing cells, or cells that did
+    /// not converge.
     Unclear,
 }
 
 impl Answer {
-    /// `yes`, `no` or `unclear`.
+    /// `yes`, `no`, `no difference beyond ±2%` or `unclear`.
     pub fn word(self) -> &'static str {
         match self {
             Answer::Yes => "yes",
             Answer::No => "no",
+            Answer::Equivalent => "no difference beyond ±2%",
             Answer::Unclear => "unclear",
         }
     }
@@ -54,85 +94,468 @@ pub struct Verdict {
     pub question: &'static str,
     /// The answer.
     pub answer: Answer,
-    /// The effect and its interval, e.g. `+12% (95% CI +8% to +16%) at k =
-    /// 32`; per latent size when several were compared.
+    /// The effect and its interval per size, e.g. `k = 32: +12% (95% CI +8%
+    /// to +16%, 5 seeds; Holm p 0.004), tied higher`.
     pub effect: String,
     /// What was compared, and why the answer is what it is.
     pub detail: String,
     /// Id of the report section whose chart shows the evidence.
     pub section: &'static str,
+    /// The per-size statements behind `effect` (and any view shown beside
+    /// them), for a table or a forest plot; empty for a question answered
+    /// without intervals.
+    pub effects: Vec<SizeEffect>,
 }
 
-/// One paired comparison at one size: the interval of the differences.
-struct Compared {
-    /// The size (latent size or training rows) it was made at.
-    at: i64,
-    interval: Interval,
-    /// Cells of this size that did not converge: the size then counts as
-    /// "not converged", whatever its interval says.
-    unsettled: usize,
+/// One per-size statement of a question: the paired effect, its interval,
+/// its tests and what it supports.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SizeEffect {
+    /// What was measured, e.g. `test MSE`.
+    pub measure: &'static str,
+    /// Whether the answer rests on this statement (`false` for a view shown
+    /// beside it, such as the equal-epochs view).
+    pub primary: bool,
+    /// The axis `at` lies on: `k`, `tied k` (untied at `k / 2`) or `n`.
+    pub axis: &'static str,
+    /// The size.
+    pub at: i64,
+    /// The configuration compared (e.g. `relu`) when the question compared
+    /// several at one size; empty otherwise.
+    pub setting: String,
+    /// `true`: `effect`, `band` and `differences` are geometric-mean
+    /// percentages of tied against untied; `false`: mean differences in
+    /// the measure's own units.
+    pub percent: bool,
+    /// The effect and its interval at [`LEVEL`].
+    pub effect: Interval,
+    /// The equivalence band in the same units, for relative effects.
+    pub band: Option<(f64, f64)>,
+    /// The paired seeds, ascending.
+    pub seeds: Vec<i64>,
+    /// The per-seed differences (in the units of `effect`), seed by seed.
+    pub differences: Vec<f64>,
+    /// Dead latent units per seed, `(tied, untied)`: constant over the
+    /// test rows, from each row's `dead_fraction`.
+    pub dead_units: Vec<(i64, i64)>,
+    /// Two-sided t-test p-value, before correction (1 for zero spread,
+    /// which supports no test).
+    pub p_value: f64,
+    /// Holm-adjusted p-value within the question's family.
+    pub holm_p: f64,
+    /// Sign-flip permutation p-value of the same differences.
+    pub sign_flip_p: f64,
+    /// Every seed gave the same difference: no spread, so no direction.
+    pub zero_spread: bool,
+    /// Cells at this size that did not converge.
+    pub unsettled: usize,
+    /// What the statement supports; `Unclear` whenever `unsettled > 0`.
+    pub outcome: Outcome,
 }
 
-impl Compared {
-    /// The interval's direction, or `Unclear` when a cell did not converge.
-    fn direction(&self) -> Direction {
-        if self.unsettled > 0 {
-            Direction::Unclear
-        } else {
-            self.interval.direction()
-        }
-    }
+// ---------------------------------------------------------------- formatting
+
+/// `±2%`, from [`MARGIN`].
+fn margin_text() -> String {
+    format!("±{}%", format_tick(100.0 * MARGIN))
 }
 
-/// Formats `x` with 3 significant digits and a sign.
+/// Formats `x` with [`crate::number::SIGNIFICANT_DIGITS`] significant
+/// digits and a sign.
 fn signed(x: f64) -> String {
-    let s = format_number(x).unwrap_or_else(|_| crate::number::MISSING.into());
+    let s = format_number(x).unwrap_or_else(|_| MISSING.into());
     if x > 0.0 { format!("+{s}") } else { s }
 }
 
-/// `x` as a signed percentage.
-fn pct(x: f64) -> String {
-    format!("{}%", signed(100.0 * x))
+/// A `+` on a positive number, and no `-` on one that rounded to zero.
+fn with_sign(s: String) -> String {
+    let unsigned = s.trim_start_matches('-');
+    if unsigned.chars().all(|c| c == '0' || c == '.') {
+        unsigned.to_string()
+    } else if s.starts_with('-') {
+        s
+    } else {
+        format!("+{s}")
+    }
 }
 
-/// The interval as `+a% (95% CI +b% to +c%)`, or in plain units.
-pub(crate) fn describe(i: &Interval, percent: bool) -> String {
-    let f = |x: f64| if percent { pct(x) } else { signed(x) };
+/// `x` rounded at the decimal place of the second significant digit of
+/// `half`, an interval's half width: the precision the interval supports
+/// (`−6.4` with a half width of 15 is shown as `−6`). A zero or non-finite
+/// half width falls back to [`signed`].
+fn rounded(x: f64, half: f64) -> String {
+    if !x.is_finite() {
+        return MISSING.to_string();
+    }
+    if x == 0.0 {
+        return "0".to_string();
+    }
+    if !(half.is_finite() && half > 0.0) {
+        return signed(x);
+    }
+    let place = half.log10().floor() as i32 - 1;
+    let s = if place >= 0 {
+        let unit = 10_f64.powi(place);
+        format!("{:.0}", (x / unit).round() * unit)
+    } else if place >= -9 {
+        let decimals = (-place) as usize;
+        format!("{x:.decimals$}")
+    } else {
+        let digits = (x.abs().log10().floor() as i32 - place).max(0) as usize;
+        format!("{x:.digits$e}")
+    };
+    with_sign(s)
+}
+
+/// `est (95% CI lo to hi, n seeds)` with every number scaled by `scale`,
+/// followed by `unit`, at the precision the interval supports.
+fn interval_text(i: &Interval, scale: f64, unit: &str) -> String {
+    let half = scale * i.half_width();
+    let f = |x: f64| format!("{}{unit}", rounded(scale * x, half));
     format!(
-        "{} (95% CI {} to {}, {} seeds)",
+        "{} ({}% CI {} to {}, {} seeds)",
         f(i.estimate),
+        format_tick(100.0 * i.level),
         f(i.lo),
         f(i.hi),
         i.n
     )
 }
 
-/// The tuned rows of `model` at training size `n`.
-fn of<'a>(rows: &'a [Row], model: ModelKind, n: i64) -> impl Iterator<Item = &'a Row> + Clone + 'a {
-    rows.iter()
-        .filter(move |r| r.model == model.name() && r.n_train == n)
+/// A p-value with two significant digits, or `< 0.001`.
+fn p_text(p: f64) -> String {
+    if !p.is_finite() {
+        return MISSING.to_string();
+    }
+    if p < 0.001 {
+        return "< 0.001".to_string();
+    }
+    let decimals = (1 - p.log10().floor() as i32).max(0) as usize;
+    format!("{p:.decimals$}")
 }
 
-/// Per-seed differences `value(a) − value(b)` (or relative: `a / b − 1`)
-/// between the rows `a` and `b` that share a seed, dataset and training
-/// size; `None` with fewer than two pairs.
-fn paired<'a>(
-    a: impl Iterator<Item = &'a Row>,
-    b: &[&'a Row],
-    value: impl Fn(&Row) -> Option<f64>,
-    relative: bool,
-) -> Option<Vec<f64>> {
-    let d: Vec<f64> = a
-        .filter_map(|x| {
-            let y = b
-                .iter()
-                .find(|y| y.seed == x.seed && y.dataset == x.dataset && y.n_train == x.n_train)?;
-            let (vx, vy) = (value(x)?, value(y)?);
-            Some(if relative { vx / vy - 1.0 } else { vx - vy })
+/// The interval as `+a% (95% CI +b% to +c%, n seeds)` (`percent`: the
+/// interval holds fractions, shown ×100), or in plain units, each number
+/// rounded to the precision the interval supports.
+pub(crate) fn describe(i: &Interval, percent: bool) -> String {
+    if percent {
+        interval_text(i, 100.0, "%")
+    } else {
+        interval_text(i, 1.0, "")
+    }
+}
+
+/// A per-size statement's effect: its interval and Holm-adjusted p-value.
+pub fn describe_effect(e: &SizeEffect) -> String {
+    let unit = if e.percent { "%" } else { "" };
+    let text = interval_text(&e.effect, 1.0, unit);
+    // `text` ends in `seeds)`; the p-value goes inside the parentheses.
+    let open = text.strip_suffix(')').unwrap_or(&text);
+    format!("{open}; Holm p {})", p_text(e.holm_p))
+}
+
+/// `k = 4` or `k = 4 (relu)`.
+fn label(e: &SizeEffect) -> String {
+    if e.setting.is_empty() {
+        format!("{} = {}", e.axis, e.at)
+    } else {
+        format!("{} = {} ({})", e.axis, e.at, e.setting)
+    }
+}
+
+/// `4` or `4 (relu)`.
+fn short_label(e: &SizeEffect) -> String {
+    if e.setting.is_empty() {
+        e.at.to_string()
+    } else {
+        format!("{} ({})", e.at, e.setting)
+    }
+}
+
+/// A statement's outcome in words: `tied higher`, `tied lower`, `within
+/// ±2%`, `no spread over seeds` or `unclear`.
+fn outcome_word(e: &SizeEffect) -> String {
+    match e.outcome {
+        _ if e.unsettled > 0 => "not converged".to_string(),
+        Outcome::Higher => "tied higher".to_string(),
+        Outcome::Lower => "tied lower".to_string(),
+        Outcome::Equivalent => format!("within {}", margin_text()),
+        Outcome::Unclear if e.zero_spread => "no spread over seeds".to_string(),
+        Outcome::Unclear => "unclear".to_string(),
+    }
+}
+
+/// `k = 2: −6% (95% CI −21% to +9%, 5 seeds; Holm p 0.31), unclear; ...`
+/// for the statements `keep` selects.
+fn per_size(effects: &[SizeEffect], keep: impl Fn(&SizeEffect) -> bool) -> String {
+    effects
+        .iter()
+        .filter(|e| keep(*e))
+        .map(|e| {
+            let flag = if e.unsettled > 0 {
+                format!(" [{} cells not converged]", e.unsettled)
+            } else {
+                String::new()
+            };
+            format!(
+                "{}: {}, {}{flag}",
+                label(e),
+                describe_effect(e),
+                outcome_word(e)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// ` Sign-flip permutation p beside the t test: k = 1: 0.062; ...`, for the
+/// primary statements.
+fn sign_flip_text(effects: &[SizeEffect]) -> String {
+    let list: Vec<String> = effects
+        .iter()
+        .filter(|e| e.primary)
+        .map(|e| format!("{}: {}", label(e), p_text(e.sign_flip_p)))
+        .collect();
+    if list.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " Sign-flip permutation p (no normality assumed), beside the t test: {}.",
+            list.join("; ")
+        )
+    }
+}
+
+// ---------------------------------------------------------------- pairing
+
+/// The axes of a configuration besides model kind, latent size, training
+/// size and seed: the two sides of a comparison must agree on all of them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Setting {
+    dataset: String,
+    activation: String,
+    bias_mode: String,
+    /// `f64::to_bits` (non-negative values order as their bits do).
+    l2: u64,
+    sparsity_weight: u64,
+}
+
+impl Setting {
+    fn of(r: &Row) -> Setting {
+        Setting {
+            dataset: r.dataset.clone(),
+            activation: r.activation.clone(),
+            bias_mode: r.bias_mode.clone(),
+            l2: r.l2.to_bits(),
+            sparsity_weight: r.sparsity_weight.to_bits(),
+        }
+    }
+}
+
+/// Labels that tell `settings` apart: the axes on which they differ, empty
+/// when they are all the same.
+fn setting_labels(settings: &[Setting]) -> Vec<String> {
+    type Axis = fn(&Setting) -> String;
+    let Some(first) = settings.first() else {
+        return Vec::new();
+    };
+    let axes: [Axis; 5] = [
+        |s| s.dataset.clone(),
+        |s| s.activation.clone(),
+        |s| format!("bias {}", s.bias_mode),
+        |s| format!("l2 {}", format_tick(f64::from_bits(s.l2))),
+        |s| {
+            format!(
+                "sparsity {}",
+                format_tick(f64::from_bits(s.sparsity_weight))
+            )
+        },
+    ];
+    let varying: Vec<Axis> = axes
+        .into_iter()
+        .filter(|f| settings.iter().any(|s| f(s) != f(first)))
+        .collect();
+    settings
+        .iter()
+        .map(|s| varying.iter().map(|f| f(s)).collect::<Vec<_>>().join(", "))
+        .collect()
+}
+
+/// Dead latent units of a row: its dead fraction of its latent size.
+fn dead_units(r: &Row) -> i64 {
+    (r.dead_fraction * r.latent as f64).round() as i64
+}
+
+/// The setting, latent size and training size `rows` share, when they are
+/// one configuration with each seed at most once; `None` otherwise (no
+/// rows, a mix of configurations, or a duplicated cell).
+fn single_configuration(rows: &[&Row]) -> Option<(Setting, i64, i64)> {
+    let first = rows.first()?;
+    let key = (Setting::of(first), first.latent, first.n_train);
+    let mut seeds = HashSet::new();
+    for r in rows {
+        let same = Setting::of(r) == key.0 && r.latent == key.1 && r.n_train == key.2;
+        if !same || !seeds.insert(r.seed) {
+            return None;
+        }
+    }
+    Some(key)
+}
+
+/// One pair: the same seed of one configuration under two model kinds.
+struct Pair {
+    seed: i64,
+    a: f64,
+    b: f64,
+    dead: (i64, i64),
+}
+
+/// The seed pairs of `a` against `b` with the values `value` gives them,
+/// ascending by seed.
+///
+/// Each side must be a single configuration ([`single_configuration`]),
+/// and both must share the setting and the training size; their latent
+/// sizes are the ones the caller chose (equal, or `k` against `k / 2`).
+/// Anything else is `None` rather than a guess: rows of two activations
+/// matched by seed alone would count one configuration's seeds twice.
+/// `None` also with fewer than two pairs.
+fn pairs(a: &[&Row], b: &[&Row], value: impl Fn(&Row) -> Option<f64>) -> Option<Vec<Pair>> {
+    let (sa, _, na) = single_configuration(a)?;
+    let (sb, _, nb) = single_configuration(b)?;
+    if sa != sb || na != nb {
+        return None;
+    }
+    let by_seed: HashMap<i64, &Row> = b.iter().map(|&r| (r.seed, r)).collect();
+    let mut out: Vec<Pair> = a
+        .iter()
+        .filter_map(|&x| {
+            let y: &Row = by_seed.get(&x.seed)?;
+            Some(Pair {
+                seed: x.seed,
+                a: value(x)?,
+                b: value(y)?,
+                dead: (dead_units(x), dead_units(y)),
+            })
         })
         .collect();
-    (d.len() >= 2 && d.iter().all(|v| v.is_finite())).then_some(d)
+    out.sort_by_key(|p| p.seed);
+    (out.len() >= 2).then_some(out)
 }
+
+/// The per-pair differences: `a − b`, or for relative effects the
+/// log-ratio `ln(a / b)`; `None` when one cannot be formed (a
+/// non-positive value in a ratio) or is not finite.
+fn differences(pairs: &[Pair], relative: bool) -> Option<Vec<f64>> {
+    let (a, b): (Vec<f64>, Vec<f64>) = pairs.iter().map(|p| (p.a, p.b)).unzip();
+    let d = if relative {
+        log_ratios(&a, &b).ok()?
+    } else {
+        a.iter().zip(&b).map(|(x, y)| x - y).collect()
+    };
+    d.iter().all(|v| v.is_finite()).then_some(d)
+}
+
+/// One paired comparison, before its family is assessed.
+struct Comparison {
+    at: i64,
+    setting: Setting,
+    pairs: Vec<Pair>,
+    d: Vec<f64>,
+    unsettled: usize,
+}
+
+/// The comparison of rows `a` against rows `b` at size `at`, if they pair
+/// ([`pairs`]); cells of either side that did not converge are counted.
+fn comparison(
+    at: i64,
+    a: &[&Row],
+    b: &[&Row],
+    value: impl Fn(&Row) -> Option<f64>,
+    relative: bool,
+) -> Option<Comparison> {
+    let setting = Setting::of(a.first()?);
+    let pairs = pairs(a, b, value)?;
+    let d = differences(&pairs, relative)?;
+    Some(Comparison {
+        at,
+        setting,
+        unsettled: count_unsettled(a) + count_unsettled(b),
+        pairs,
+        d,
+    })
+}
+
+/// How a family of comparisons is measured and labelled.
+#[derive(Clone, Copy)]
+struct Measure {
+    name: &'static str,
+    axis: &'static str,
+    relative: bool,
+    primary: bool,
+}
+
+/// The comparisons of one question and measure as one family
+/// ([`assess_family`]: Holm within it, the ±[`MARGIN`] equivalence margin
+/// for relative effects), in the units the page shows.
+fn assess(comparisons: Vec<Comparison>, m: Measure) -> Vec<SizeEffect> {
+    if comparisons.is_empty() {
+        return Vec::new();
+    }
+    let margin = if m.relative {
+        Margin::relative(MARGIN).ok()
+    } else {
+        None
+    };
+    let family: Vec<&[f64]> = comparisons.iter().map(|c| c.d.as_slice()).collect();
+    let Ok(assessed) = assess_family(&family, LEVEL, margin, SIGN_FLIP_SEED) else {
+        return Vec::new();
+    };
+    let settings: Vec<Setting> = comparisons.iter().map(|c| c.setting.clone()).collect();
+    let labels = setting_labels(&settings);
+    comparisons
+        .into_iter()
+        .zip(assessed)
+        .zip(labels)
+        .map(|((c, a), setting)| {
+            let (effect, band, differences) = if m.relative {
+                (
+                    a.test.diff.geometric_percent(),
+                    margin.map(|g| (geometric_percent(g.lower), geometric_percent(g.upper))),
+                    c.d.iter()
+                        .map(|&x| geometric_percent(x))
+                        .collect::<Vec<f64>>(),
+                )
+            } else {
+                (a.test.diff, None, c.d.clone())
+            };
+            SizeEffect {
+                measure: m.name,
+                primary: m.primary,
+                axis: m.axis,
+                at: c.at,
+                setting,
+                percent: m.relative,
+                effect,
+                band,
+                seeds: c.pairs.iter().map(|p| p.seed).collect(),
+                differences,
+                dead_units: c.pairs.iter().map(|p| p.dead).collect(),
+                p_value: if a.zero_spread { 1.0 } else { a.test.p_value },
+                holm_p: a.holm_p,
+                sign_flip_p: a.sign_flip_p,
+                zero_spread: a.zero_spread,
+                unsettled: c.unsettled,
+                outcome: if c.unsettled > 0 {
+                    Outcome::Unclear
+                } else {
+                    a.outcome
+                },
+            }
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------- helpers for the Findings
 
 /// The largest principal angle (degrees) of `rows`, by the rule the
 /// principal-angle chart uses too: per latent size the mean over seeds of
@@ -153,51 +576,150 @@ pub(crate) fn largest_mean_angle(rows: &[&Row]) -> Option<f64> {
         .reduce(f64::max)
 }
 
-/// The paired comparison of rows `a` against rows `b` (by seed): the 95%
-/// interval of the per-seed differences of `value` (relative: `a / b − 1`).
+/// The paired comparison of rows `a` against rows `b`, by seed: the 95%
+/// interval of the mean per-seed difference of `value`, or for `relative`
+/// the geometric-mean relative difference (`e^mean − 1` of the mean
+/// log-ratio `ln(a / b)` and its interval ends), as a fraction.
+///
+/// Each side must be one configuration, the two sharing everything but
+/// model kind and latent size; otherwise, or with fewer than two pairs,
+/// `None` (rows of two configurations matched by seed alone would count one
+/// configuration's seeds twice). Uncorrected: for several statements at once use
+/// [`compare_family`].
 pub(crate) fn compare(
     a: &[&Row],
     b: &[&Row],
     value: impl Fn(&Row) -> Option<f64>,
     relative: bool,
 ) -> Option<Interval> {
-    paired(a.iter().copied(), b, value, relative).and_then(|d| mean_interval(&d, LEVEL).ok())
+    let pairs = pairs(a, b, value)?;
+    let d = differences(&pairs, relative)?;
+    let i = mean_interval(&d, LEVEL).ok()?;
+    Some(if relative {
+        Interval {
+            estimate: i.estimate.exp_m1(),
+            lo: i.lo.exp_m1(),
+            hi: i.hi.exp_m1(),
+            ..i
+        }
+    } else {
+        i
+    })
+}
+
+/// Several paired comparisons stated together (one per training or latent
+/// size, say), as one Holm family with the ±[`MARGIN`] margin for relative
+/// effects: per group `(a, b)` its statement, `None` where the group does
+/// not pair (each side one configuration, both sharing everything but model
+/// kind and latent size, at least two seeds). A statement's `at` is its
+/// group's index and its `axis` and `measure` are empty: the caller names
+/// them. This is how a summary states several sizes with the verdict's
+/// rule.
+pub fn compare_family(
+    groups: &[(&[&Row], &[&Row])],
+    value: impl Fn(&Row) -> Option<f64> + Copy,
+    relative: bool,
+) -> Vec<Option<SizeEffect>> {
+    let comparisons: Vec<Comparison> = groups
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (a, b))| comparison(i as i64, a, b, value, relative))
+        .collect();
+    let measure = Measure {
+        name: "",
+        axis: "",
+        relative,
+        primary: true,
+    };
+    let mut out: Vec<Option<SizeEffect>> = vec![None; groups.len()];
+    for e in assess(comparisons, measure) {
+        let i = e.at as usize;
+        out[i] = Some(e);
+    }
+    out
+}
+
+/// The sentence ending of a statement from [`compare_family`]: `below` or
+/// `above` for a direction, "no difference beyond ±2%", or why nothing is
+/// claimed.
+pub fn effect_wording(e: &SizeEffect, below: &str, above: &str) -> String {
+    if e.unsettled > 0 {
+        return format!(
+            "{} of the cells did not converge, so no direction is claimed",
+            e.unsettled
+        );
+    }
+    match e.outcome {
+        Outcome::Lower => below.to_string(),
+        Outcome::Higher => above.to_string(),
+        Outcome::Equivalent => format!("no difference beyond {}", margin_text()),
+        Outcome::Unclear if e.zero_spread => {
+            "every seed gave the same difference, so no direction is claimed".to_string()
+        }
+        Outcome::Unclear if e.band.is_some() => "unclear: the interval is too wide".to_string(),
+        Outcome::Unclear => format!("no detectable difference with {} seeds", e.effect.n),
+    }
 }
 
 /// The sentence ending of a comparison: `below` when the interval lies
 /// below zero, `above` when above, else "no detectable difference with n
-/// seeds"; and `not converged` overrides all of them.
+/// seeds"; `not converged` overrides all of them, and an interval of zero
+/// width (every seed gave the same difference) claims no direction.
 pub(crate) fn wording(i: &Interval, below: &str, above: &str, not_converged: usize) -> String {
     if not_converged > 0 {
         return format!(
             "{not_converged} of the cells did not converge, so no direction is claimed"
         );
     }
+    if i.lo == i.hi {
+        return if i.estimate == 0.0 {
+            "no difference: every seed gave both the same value".to_string()
+        } else {
+            "every seed gave the same difference, so there is no spread to build an interval on and no direction is claimed".to_string()
+        };
+    }
     match i.direction() {
-        Direction::Below => below.to_string(),
-        Direction::Above => above.to_string(),
-        Direction::Unclear => format!("no detectable difference with {} seeds", i.n),
+        crate::stats::Direction::Below => below.to_string(),
+        crate::stats::Direction::Above => above.to_string(),
+        crate::stats::Direction::Unclear => {
+            format!("no detectable difference with {} seeds", i.n)
+        }
     }
 }
 
 /// How many of `rows` did not converge.
 pub(crate) fn count_unsettled(rows: &[&Row]) -> usize {
-    unsettled(rows.iter().copied())
+    rows.iter().filter(|r| !is_settled(r)).count()
 }
 
-/// The answer from the directions of comparisons: `yes_when` at every size
-/// is yes, the opposite direction at every size is no, anything else is
+// ---------------------------------------------------------------- the questions
+
+/// The answer from a question's primary statements: `yes_when` at every
+/// size is yes; within the margin at every size is "no difference beyond
+/// ±2%"; the opposite direction or within the margin at every size is no;
+/// anything else (an unclear size, or yes at some sizes and not others) is
 /// unclear.
-fn answer(compared: &[Compared], yes_when: Direction) -> Answer {
-    if compared.is_empty() {
+fn answer(effects: &[SizeEffect], yes_when: Outcome) -> Answer {
+    let main: Vec<Outcome> = effects
+        .iter()
+        .filter(|e| e.primary)
+        .map(|e| e.outcome)
+        .collect();
+    if main.is_empty() {
         return Answer::Unclear;
     }
-    let dirs: Vec<Direction> = compared.iter().map(Compared::direction).collect();
-    if dirs.iter().all(|d| *d == yes_when) {
+    let no_when = match yes_when {
+        Outcome::Higher => Outcome::Lower,
+        Outcome::Lower => Outcome::Higher,
+        other => other,
+    };
+    if main.iter().all(|&o| o == yes_when) {
         Answer::Yes
-    } else if dirs
+    } else if main.iter().all(|&o| o == Outcome::Equivalent) {
+        Answer::Equivalent
+    } else if main
         .iter()
-        .all(|d| *d != yes_when && *d != Direction::Unclear)
+        .all(|&o| o == no_when || o == Outcome::Equivalent)
     {
         Answer::No
     } else {
@@ -205,74 +727,72 @@ fn answer(compared: &[Compared], yes_when: Direction) -> Answer {
     }
 }
 
-/// `k = 2: +5% (...); k = 4: ...`.
-fn per_size(compared: &[Compared], name: &str, percent: bool) -> String {
-    compared
-        .iter()
-        .map(|c| {
-            let flag = if c.unsettled > 0 {
-                format!(" [{} cells not converged]", c.unsettled)
-            } else {
-                String::new()
-            };
-            format!(
-                "{name} = {}: {}{flag}",
-                c.at,
-                describe(&c.interval, percent)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// Why an answer is unclear, in words (nothing for a yes or a no).
-fn unclear_reason(answer: Answer, compared: &[Compared]) -> String {
+/// Why an answer is unclear, in words (nothing for any other answer).
+fn unclear_reason(answer: Answer, effects: &[SizeEffect]) -> String {
     if answer != Answer::Unclear {
         return String::new();
     }
-    if compared.is_empty() {
-        return " Too few paired cells (at least two seeds are needed).".into();
+    let main: Vec<&SizeEffect> = effects.iter().filter(|e| e.primary).collect();
+    if main.is_empty() {
+        return " Too few paired cells (at least two seeds of one configuration on each side are needed).".into();
     }
-    let settled: Vec<&Compared> = compared.iter().filter(|c| c.unsettled == 0).collect();
-    if settled.len() == compared.len()
-        && settled
-            .iter()
-            .all(|c| c.interval.direction() == Direction::Unclear)
-    {
-        let n = compared.iter().map(|c| c.interval.n).min().unwrap_or(0);
-        return format!(" No detectable difference with {n} seeds.");
+    let n = main.iter().map(|e| e.effect.n).min().unwrap_or(0);
+    let all_wide = main
+        .iter()
+        .all(|e| e.unsettled == 0 && !e.zero_spread && e.outcome == Outcome::Unclear);
+    if all_wide {
+        return if main[0].band.is_some() {
+            format!(
+                " Unclear at every size: no direction, and the intervals are too wide to rule out a difference beyond {} ({n} seeds).",
+                margin_text()
+            )
+        } else {
+            format!(
+                " No detectable difference with {n} seeds (this measure has no equivalence margin)."
+            )
+        };
     }
-    let at = |keep: &dyn Fn(&Compared) -> bool| {
-        compared
-            .iter()
-            .filter(|c| keep(c))
-            .map(|c| c.at.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    type Pick = fn(&SizeEffect) -> bool;
+    let groups: [(String, Pick); 6] = [
+        ("tied above untied at".to_string(), |e| {
+            e.unsettled == 0 && e.outcome == Outcome::Higher
+        }),
+        ("tied below untied at".to_string(), |e| {
+            e.unsettled == 0 && e.outcome == Outcome::Lower
+        }),
+        (format!("within {} at", margin_text()), |e| {
+            e.unsettled == 0 && e.outcome == Outcome::Equivalent
+        }),
+        ("unclear (the interval is too wide) at".to_string(), |e| {
+            e.unsettled == 0 && !e.zero_spread && e.outcome == Outcome::Unclear
+        }),
+        (
+            "no spread over seeds (every seed gave the same difference, so no direction is claimed) at".to_string(),
+            |e| e.unsettled == 0 && e.zero_spread && e.outcome == Outcome::Unclear,
+        ),
+        (
+            "not converged at".to_string(),
+            |e| e.unsettled > 0,
+        ),
+    ];
     let mut parts = Vec::new();
-    for (d, what) in [
-        (Direction::Above, "tied above untied at"),
-        (Direction::Below, "tied below untied at"),
-        (Direction::Unclear, "no detectable difference at"),
-    ] {
-        let list = at(&|c| c.unsettled == 0 && c.interval.direction() == d);
-        if !list.is_empty() {
-            parts.push(format!("{what} {list}"));
+    for (what, pick) in groups {
+        let list: Vec<String> = main
+            .iter()
+            .filter(|e| pick(**e))
+            .map(|e| short_label(*e))
+            .collect();
+        if list.is_empty() {
+            continue;
         }
+        let tail = if what == "not converged at" {
+            " (a cell stopped at the epoch cap or diverged: no conclusion there)"
+        } else {
+            ""
+        };
+        parts.push(format!("{what} {}{tail}", list.join(", ")));
     }
-    let list = at(&|c| c.unsettled > 0);
-    if !list.is_empty() {
-        parts.push(format!(
-            "not converged at {list} (a cell stopped at the epoch cap or diverged: no conclusion there)"
-        ));
-    }
-    format!(" No single direction: {}.", parts.join("; "))
-}
-
-/// Counts the rows among `rows` that did not converge.
-fn unsettled<'a>(rows: impl Iterator<Item = &'a Row>) -> usize {
-    rows.filter(|r| !is_settled(r)).count()
+    format!(" No single answer: {}.", parts.join("; "))
 }
 
 /// The largest training size in `rows`: the one the equal-size questions
@@ -281,102 +801,153 @@ fn full_n(rows: &[Row]) -> Option<i64> {
     rows.iter().map(|r| r.n_train).max()
 }
 
-/// The latent sizes at which both `a` and `b` have rows at `n`.
-fn common_latents(rows: &[Row], a: ModelKind, b: ModelKind, n: i64) -> Vec<i64> {
-    let mut ks: Vec<i64> = of(rows, a, n)
-        .map(|r| r.latent)
-        .filter(|k| of(rows, b, n).any(|r| r.latent == *k))
-        .collect();
-    ks.sort_unstable();
-    ks.dedup();
-    ks
+/// The settings of `model`'s rows at training size `n`, in order.
+fn settings_of(rows: &[Row], model: ModelKind, n: i64) -> Vec<Setting> {
+    rows.iter()
+        .filter(|r| r.model == model.name() && r.n_train == n)
+        .map(Setting::of)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
 }
 
-/// Tied at latent `kt` against untied at `ku`, for each `(kt, ku)` of
-/// `pairs`, at `n` training rows: the interval of the paired differences
-/// of `value`, and how many of the compared cells did not converge. A pair
-/// with too few seeds is left out.
-fn tied_against_untied(
-    rows: &[Row],
-    n: i64,
-    pairs: &[(i64, i64)],
-    value: impl Fn(&Row) -> Option<f64> + Copy,
-    relative: bool,
-) -> Vec<Compared> {
-    pairs
-        .iter()
-        .filter_map(|&(kt, ku)| {
-            let t = of(rows, ModelKind::Tied, n).filter(move |r| r.latent == kt);
-            let u: Vec<&Row> = of(rows, ModelKind::Untied, n)
-                .filter(|r| r.latent == ku)
-                .collect();
-            let bad = unsettled(t.clone().chain(u.iter().copied()));
-            let d = paired(t, &u, value, relative)?;
-            Some(Compared {
-                at: kt,
-                interval: mean_interval(&d, LEVEL).ok()?,
-                unsettled: bad,
-            })
+/// The rows of one configuration: `model` with `setting` at latent `k` and
+/// training size `n`.
+fn cells<'a>(rows: &'a [Row], model: ModelKind, n: i64, setting: &Setting, k: i64) -> Vec<&'a Row> {
+    rows.iter()
+        .filter(|r| {
+            r.model == model.name() && r.n_train == n && r.latent == k && Setting::of(r) == *setting
         })
         .collect()
 }
 
-/// Tied against untied at equal latent size: relative test-MSE difference.
+/// The latent sizes at which both `a` and `b` have rows at `n`.
+fn common_latents(rows: &[Row], a: ModelKind, b: ModelKind, n: i64) -> Vec<i64> {
+    let at = |m: ModelKind| -> BTreeSet<i64> {
+        rows.iter()
+            .filter(|r| r.model == m.name() && r.n_train == n)
+            .map(|r| r.latent)
+            .collect()
+    };
+    at(a).intersection(&at(b)).copied().collect()
+}
+
+/// Tied at latent `kt` against untied at `ku`, for each `(kt, ku)` of
+/// `sizes` and each setting, at `n` training rows; ordered by size, then
+/// setting. A configuration with fewer than two paired seeds is left out.
+fn tied_against_untied(
+    rows: &[Row],
+    n: i64,
+    sizes: &[(i64, i64)],
+    value: impl Fn(&Row) -> Option<f64> + Copy,
+    relative: bool,
+) -> Vec<Comparison> {
+    let mut out = Vec::new();
+    for s in settings_of(rows, ModelKind::Tied, n) {
+        for &(kt, ku) in sizes {
+            let t = cells(rows, ModelKind::Tied, n, &s, kt);
+            let u = cells(rows, ModelKind::Untied, n, &s, ku);
+            if let Some(c) = comparison(kt, &t, &u, value, relative) {
+                out.push(c);
+            }
+        }
+    }
+    out.sort_by(|x, y| (x.at, &x.setting).cmp(&(y.at, &y.setting)));
+    out
+}
+
+/// Tied against untied at equal latent size: relative test MSE.
 fn cost_at_equal_latent(rows: &[Row]) -> Option<Verdict> {
     let n = full_n(rows)?;
     let ks = common_latents(rows, ModelKind::Tied, ModelKind::Untied, n);
     if ks.is_empty() {
         return None;
     }
-    let pairs: Vec<(i64, i64)> = ks.iter().map(|&k| (k, k)).collect();
-    let compared = tied_against_untied(rows, n, &pairs, |r| Some(r.test_mse), true);
-    let a = answer(&compared, Direction::Above);
+    let sizes: Vec<(i64, i64)> = ks.iter().map(|&k| (k, k)).collect();
+    let measure = Measure {
+        name: "test MSE",
+        axis: "k",
+        relative: true,
+        primary: true,
+    };
+    let effects = assess(
+        tied_against_untied(rows, n, &sizes, |r| Some(r.test_mse), true),
+        measure,
+    );
+    let a = answer(&effects, Outcome::Higher);
+    let m = margin_text();
     let lead = match a {
-        Answer::Yes => " Tied's test MSE is higher than untied's at every latent size.",
-        Answer::No => " Tied's test MSE is lower than untied's at every latent size.",
-        Answer::Unclear => "",
+        Answer::Yes => " Tied's test MSE is higher than untied's at every latent size.".to_string(),
+        Answer::No => format!(
+            " At every latent size tied's test MSE is lower than untied's or within {m} of it: no cost beyond {m}."
+        ),
+        Answer::Equivalent => {
+            format!(" Tied's test MSE is within {m} of untied's at every latent size.")
+        }
+        Answer::Unclear => String::new(),
     };
     Some(Verdict {
         question: "Does tying cost reconstruction at equal latent size?",
         answer: a,
-        effect: per_size(&compared, "k", true),
+        effect: per_size(&effects, |e| e.primary),
         detail: format!(
-            "Tied minus untied test MSE, relative to untied, paired by seed, at {n} training rows.{lead}{}",
-            unclear_reason(a, &compared)
+            "Tied against untied test MSE as a paired log-ratio (geometric mean over seeds of tied / untied, as a percentage), at {n} training rows; Holm across the latent sizes.{lead}{}{}",
+            unclear_reason(a, &effects),
+            sign_flip_text(&effects)
         ),
         section: "mse-vs-latent",
+        effects,
     })
 }
 
 /// Tied at latent `k` against untied at `k / 2` (equal weights).
 fn win_at_equal_budget(rows: &[Row]) -> Option<Verdict> {
     let n = full_n(rows)?;
-    let mut ks: Vec<i64> = of(rows, ModelKind::Tied, n).map(|r| r.latent).collect();
-    ks.sort_unstable();
-    ks.dedup();
-    let pairs: Vec<(i64, i64)> = ks
+    let ks: BTreeSet<i64> = rows
         .iter()
-        .filter(|&&k| k >= 2)
-        .map(|&k| (k, k / 2))
+        .filter(|r| r.model == ModelKind::Tied.name() && r.n_train == n && r.latent >= 2)
+        .map(|r| r.latent)
         .collect();
-    let compared = tied_against_untied(rows, n, &pairs, |r| Some(r.test_mse), true);
-    if compared.is_empty() {
+    let sizes: Vec<(i64, i64)> = ks.iter().map(|&k| (k, k / 2)).collect();
+    let measure = Measure {
+        name: "test MSE",
+        axis: "tied k",
+        relative: true,
+        primary: true,
+    };
+    let effects = assess(
+        tied_against_untied(rows, n, &sizes, |r| Some(r.test_mse), true),
+        measure,
+    );
+    if effects.is_empty() {
         return None;
     }
-    let a = answer(&compared, Direction::Below);
+    let a = answer(&effects, Outcome::Lower);
+    let m = margin_text();
+    let lead = match a {
+        Answer::Yes => " Tied's test MSE is lower at every size.".to_string(),
+        Answer::No => format!(
+            " At every size tied's test MSE is higher than untied's or within {m} of it: no win beyond {m}."
+        ),
+        Answer::Equivalent => format!(" Tied's test MSE is within {m} of untied's at every size."),
+        Answer::Unclear => String::new(),
+    };
     Some(Verdict {
         question: "Does tying win at an equal parameter budget?",
         answer: a,
-        effect: per_size(&compared, "tied k", true),
+        effect: per_size(&effects, |e| e.primary),
         detail: format!(
-            "Tied at latent size k against untied at k/2 (the same number of weights): tied minus untied test MSE, relative to untied, paired by seed, at {n} training rows.{}",
-            unclear_reason(a, &compared)
+            "Tied at latent size k against untied at k/2 (the same number of weights): test MSE as a paired log-ratio (geometric mean over seeds of tied / untied, as a percentage), at {n} training rows; Holm across the sizes.{lead}{}{}",
+            unclear_reason(a, &effects),
+            sign_flip_text(&effects)
         ),
         section: "mse-vs-params",
+        effects,
     })
 }
 
-/// The train/test gap of tied against untied at the smallest training set.
+/// The train/test gap of tied against untied at the smallest training set,
+/// per latent size.
 fn overfits_less(rows: &[Row]) -> Option<Verdict> {
     let full = full_n(rows)?;
     let small = rows
@@ -384,29 +955,41 @@ fn overfits_less(rows: &[Row]) -> Option<Verdict> {
         .filter(|r| r.model == ModelKind::Tied.name() && r.n_train < full)
         .map(|r| r.n_train)
         .min()?;
-    let t = of(rows, ModelKind::Tied, small);
-    let u: Vec<&Row> = of(rows, ModelKind::Untied, small).collect();
-    let bad = unsettled(t.clone().chain(u.iter().copied()));
+    let ks = common_latents(rows, ModelKind::Tied, ModelKind::Untied, small);
+    let sizes: Vec<(i64, i64)> = ks.iter().map(|&k| (k, k)).collect();
     let gap = |r: &Row| Some(r.test_mse - r.train_mse);
-    let compared: Vec<Compared> = paired(t, &u, gap, false)
-        .and_then(|d| mean_interval(&d, LEVEL).ok())
-        .map(|interval| Compared {
-            at: small,
-            interval,
-            unsettled: bad,
-        })
-        .into_iter()
-        .collect();
-    let a = answer(&compared, Direction::Below);
+    let measure = Measure {
+        name: "test-minus-train MSE gap",
+        axis: "k",
+        relative: false,
+        primary: true,
+    };
+    let effects = assess(
+        tied_against_untied(rows, small, &sizes, gap, false),
+        measure,
+    );
+    let a = answer(&effects, Outcome::Lower);
+    let lead = match a {
+        Answer::Yes => " Tied's gap is smaller at every latent size.",
+        Answer::No => " Tied's gap is larger at every latent size.",
+        Answer::Equivalent | Answer::Unclear => "",
+    };
+    let at_k = ks
+        .iter()
+        .map(|k| k.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
     Some(Verdict {
         question: "Does tying overfit less at small n?",
         answer: a,
-        effect: per_size(&compared, "n", false),
+        effect: per_size(&effects, |e| e.primary),
         detail: format!(
-            "Tied minus untied test-minus-train MSE gap (in the data's units), paired by seed, with {small} training rows.{}",
-            unclear_reason(a, &compared)
+            "Tied minus untied test-minus-train MSE gap (in the data's units), paired by seed, with {small} training rows (the validation rows are carved from these), at latent size k = {at_k}; Holm across the latent sizes.{lead}{}{}",
+            unclear_reason(a, &effects),
+            sign_flip_text(&effects)
         ),
         section: "overfitting",
+        effects,
     })
 }
 
@@ -418,32 +1001,56 @@ fn needs_more_epochs(rows: &[Row]) -> Option<Verdict> {
     if ks.is_empty() {
         return None;
     }
-    let pairs: Vec<(i64, i64)> = ks.iter().map(|&k| (k, k)).collect();
-    let compared = tied_against_untied(rows, n, &pairs, |r| Some(r.best_epoch as f64), false);
+    let sizes: Vec<(i64, i64)> = ks.iter().map(|&k| (k, k)).collect();
+    let epochs = Measure {
+        name: "epochs to the best validation loss",
+        axis: "k",
+        relative: false,
+        primary: true,
+    };
+    let mut effects = assess(
+        tied_against_untied(rows, n, &sizes, |r| Some(r.best_epoch as f64), false),
+        epochs,
+    );
     // The equal-epochs view reads the first epochs of every run, so it does
     // not depend on convergence.
-    let budget: Vec<Compared> = tied_against_untied(rows, n, &pairs, |r| r.val_mse_at_budget, true)
-        .into_iter()
-        .map(|c| Compared { unsettled: 0, ..c })
-        .collect();
-    let a = answer(&compared, Direction::Above);
-    let equal = if budget.is_empty() {
-        String::new()
-    } else {
+    let budget_view = Measure {
+        name: "best validation MSE within the equal-epochs budget",
+        axis: "k",
+        relative: true,
+        primary: false,
+    };
+    let budget: Vec<Comparison> =
+        tied_against_untied(rows, n, &sizes, |r| r.val_mse_at_budget, true)
+            .into_iter()
+            .map(|c| Comparison { unsettled: 0, ..c })
+            .collect();
+    effects.extend(assess(budget, budget_view));
+    let a = answer(&effects, Outcome::Higher);
+    let lead = match a {
+        Answer::Yes => " Tied needs more epochs at every latent size.",
+        Answer::No => " Tied needs fewer epochs at every latent size.",
+        Answer::Equivalent | Answer::Unclear => "",
+    };
+    let equal = if effects.iter().any(|e| !e.primary) {
         format!(
-            " Equal-epochs view (best validation MSE within the protocol's short budget, tied relative to untied): {}.",
-            per_size(&budget, "k", true)
+            " Equal-epochs view (best validation MSE within the protocol's short budget, tied against untied as a paired log-ratio; Holm across sizes): {}.",
+            per_size(&effects, |e| !e.primary)
         )
+    } else {
+        String::new()
     };
     Some(Verdict {
         question: "Does tying need more epochs?",
         answer: a,
-        effect: per_size(&compared, "k", false),
+        effect: per_size(&effects, |e| e.primary),
         detail: format!(
-            "Tied minus untied epochs to the best validation loss (the epoch early stopping kept), paired by seed, at {n} training rows.{}{equal}",
-            unclear_reason(a, &compared)
+            "Tied minus untied epochs to the best validation loss (the epoch early stopping kept), paired by seed, at {n} training rows; Holm across the latent sizes.{lead}{}{equal}{}",
+            unclear_reason(a, &effects),
+            sign_flip_text(&effects)
         ),
         section: "training-curves",
+        effects,
     })
 }
 
@@ -482,7 +1089,7 @@ fn recovers_pca(rows: &[Row]) -> Option<Verdict> {
             tied.len(),
             100.0 * PCA_TOLERANCE
         ),
-        Answer::No => format!(
+        Answer::No | Answer::Equivalent => format!(
             "{} of {} linear tied cells converged more than {}% above PCA's test MSE.",
             off.len(),
             tied.len(),
@@ -494,15 +1101,16 @@ fn recovers_pca(rows: &[Row]) -> Option<Verdict> {
         answer: a,
         effect: format!(
             "worst cell {}x PCA's test MSE; largest principal angle to PCA's subspace {}° (mean over seeds, largest over k)",
-            format_number(worst).unwrap_or_else(|_| crate::number::MISSING.into()),
+            format_number(worst).unwrap_or_else(|_| MISSING.into()),
             angle
                 .and_then(|a| format_number(a).ok())
-                .unwrap_or_else(|| crate::number::MISSING.into())
+                .unwrap_or_else(|| MISSING.into())
         ),
         detail: format!(
             "{why} Deterministic full-batch training: the worst cell is reported, not an interval."
         ),
         section: "principal-angles",
+        effects: Vec::new(),
     })
 }
 
@@ -520,4 +1128,69 @@ pub fn verdict(rows: &[Row]) -> Vec<Verdict> {
     .into_iter()
     .flatten()
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_keep_the_precision_their_interval_supports() {
+        assert_eq!(rounded(-6.4, 15.2), "-6");
+        assert_eq!(rounded(-21.0, 15.2), "-21");
+        assert_eq!(rounded(9.4, 15.2), "+9");
+        assert_eq!(rounded(-0.54, 0.67), "-0.54");
+        assert_eq!(rounded(0.13, 0.67), "+0.13");
+        assert_eq!(rounded(1534.0, 153.0), "+1530");
+        assert_eq!(rounded(-0.001, 0.5), "0.00");
+        assert_eq!(rounded(0.0, 0.5), "0");
+        assert_eq!(rounded(3.0e-11, 1.5e-11), "+3.0e-11");
+        // No spread: the number's own digits.
+        assert_eq!(rounded(0.05, 0.0), signed(0.05));
+        assert_eq!(p_text(0.0625), "0.062");
+        assert_eq!(p_text(0.31), "0.31");
+        assert_eq!(p_text(1.0), "1.0");
+        assert_eq!(p_text(1e-5), "< 0.001");
+    }
+
+    #[test]
+    fn describe_rounds_to_the_half_width() {
+        let i = Interval {
+            n: 5,
+            estimate: -0.064,
+            lo: -0.21,
+            hi: 0.094,
+            level: 0.95,
+        };
+        assert_eq!(describe(&i, true), "-6% (95% CI -21% to +9%, 5 seeds)");
+    }
+
+    /// The margin in the words is the margin in the rule.
+    #[test]
+    fn stated_margin_matches_the_constant() {
+        let m = margin_text();
+        assert_eq!(m, "±2%");
+        assert!(Answer::Equivalent.word().contains(&m));
+        assert!(RULES.contains(&m));
+    }
+
+    #[test]
+    fn setting_labels_name_only_the_axes_that_vary() {
+        let s = |activation: &str, l2: f64| Setting {
+            dataset: "d".into(),
+            activation: activation.into(),
+            bias_mode: "separate".into(),
+            l2: l2.to_bits(),
+            sparsity_weight: 0.0_f64.to_bits(),
+        };
+        assert_eq!(
+            setting_labels(&[s("relu", 0.0), s("sigmoid", 0.0)]),
+            ["relu", "sigmoid"]
+        );
+        assert_eq!(
+            setting_labels(&[s("relu", 0.0), s("relu", 1e-4)]),
+            ["l2 0", "l2 1e-4"]
+        );
+        assert_eq!(setting_labels(&[s("relu", 0.0), s("relu", 0.0)]), ["", ""]);
+    }
 }
