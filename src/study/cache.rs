@@ -19,6 +19,7 @@ use super::cell::Cell;
 use super::frame::Row;
 use super::shard::{cell_identity, row_identity};
 use crate::atomic::write_atomic;
+use crate::data::file::read_regular;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -162,11 +163,14 @@ impl CellCache {
     }
 }
 
+/// The bytes of cache file `path`, or `None` when there is none. A shared
+/// cache directory is writable by others, so a cell's path that is a FIFO,
+/// device or directory is refused rather than read.
 fn read_if_exists(path: &Path) -> Result<Option<Vec<u8>>> {
-    match std::fs::read(path) {
+    match read_regular(path) {
         Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(path, e)),
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

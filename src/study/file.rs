@@ -38,6 +38,7 @@ use super::builtin::sample_rows;
 use super::limits::check_name;
 use super::protocol::Protocol;
 use super::spec::{ModelKind, Precision, Study};
+use crate::data::file::read_regular;
 use crate::data::{Dataset, LoadOptions};
 use crate::error::{Error, Result};
 use crate::model::{Activation, BiasMode, KlSparsity, LossConfig, Reconstruction};
@@ -603,10 +604,21 @@ impl StudyFile {
 /// study, so a caller can write it back out (e.g. with absolute paths).
 ///
 /// # Errors
-/// [`Error::Io`] for an unreadable file; [`Error::Format`] naming the file,
-/// the line and the key for anything wrong inside it.
+/// [`Error::Io`] for an unreadable file or one that is not a regular file;
+/// [`Error::Format`] naming the file, the line and the key for anything
+/// wrong inside it (text that is not UTF-8 among them).
 pub fn read_study_file(path: &Path) -> Result<(StudyFile, Study)> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    // Only a regular file, and no more of it than it held when opened: a
+    // study path given as a FIFO or device would otherwise hang or fill
+    // memory before the parser could say anything.
+    let bytes = read_regular(path)?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        Error::format(
+            path,
+            format!("byte {}", e.utf8_error().valid_up_to()),
+            "not UTF-8 text",
+        )
+    })?;
     let file = StudyFile::parse(&text, path)?;
     let base = path.parent().unwrap_or(Path::new("."));
     let study = file.to_study(&text, path, base)?;

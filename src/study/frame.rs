@@ -5,6 +5,7 @@
 //! CLI and notebooks select by these names.
 
 use crate::atomic::write_atomic;
+use crate::data::file::read_regular;
 use crate::error::{Error, Result};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -346,11 +347,13 @@ pub fn write_csv(df: &DataFrame, path: &Path) -> Result<()> {
 ///
 /// # Errors
 ///
-/// [`Error::Io`] if it cannot be opened, [`Error::Format`] naming
-/// the file if it is not Parquet or lacks the results columns.
+/// [`Error::Io`] if it cannot be opened or is not a regular file (results
+/// files sit in shared directories; a FIFO there would hang a merge),
+/// [`Error::Format`] naming the file if it is not Parquet or lacks the
+/// results columns.
 pub fn read_parquet(path: &Path) -> Result<DataFrame> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let df = ParquetReader::new(file)
+    let bytes = read_regular(path)?;
+    let df = ParquetReader::new(std::io::Cursor::new(bytes))
         .finish()
         .map_err(|e| Error::format(path, "file", format!("not a readable Parquet file: {e}")))?;
     check_schema(&df).map_err(|e| Error::format(path, "schema", e.to_string()))?;
@@ -365,17 +368,12 @@ pub fn read_parquet(path: &Path) -> Result<DataFrame> {
 ///
 /// As for [`read_parquet`].
 pub fn read_csv(path: &Path) -> Result<DataFrame> {
-    if !path.exists() {
-        return Err(Error::io(
-            path,
-            std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
-        ));
-    }
+    let bytes = read_regular(path)?;
     let df = CsvReadOptions::default()
         .with_has_header(true)
         .with_schema_overwrite(Some(Arc::new(schema())))
-        .try_into_reader_with_file_path(Some(path.to_path_buf()))
-        .and_then(|r| r.finish())
+        .into_reader_with_file_handle(std::io::Cursor::new(bytes))
+        .finish()
         .map_err(|e| Error::format(path, "file", format!("not a readable results CSV: {e}")))?;
     check_schema(&df).map_err(|e| Error::format(path, "schema", e.to_string()))?;
     Ok(df)

@@ -13,6 +13,7 @@ use super::limits::{MAX_CELLS, MAX_SHARDS};
 use super::run::{cell_config, fingerprints};
 use super::spec::Study;
 use crate::atomic::write_atomic;
+use crate::data::file::read_regular;
 use crate::error::{Error, Result};
 use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
@@ -170,11 +171,12 @@ pub fn write_manifest(path: &Path, manifest: &ShardManifest) -> Result<()> {
 /// below the study's count; the study id is one.
 ///
 /// # Errors
-/// [`Error::Io`] for a missing or unreadable manifest; [`Error::Format`]
+/// [`Error::Io`] for a missing or unreadable manifest, or one that is not a
+/// regular file; [`Error::Format`]
 /// naming it (and the field) for anything but a shard manifest.
 pub fn read_manifest(path: &Path) -> Result<ShardManifest> {
     let mpath = manifest_path(path);
-    let bytes = std::fs::read(&mpath).map_err(|e| Error::io(&mpath, e))?;
+    let bytes = read_regular(&mpath)?;
     let m: ShardManifest = serde_json::from_slice(&bytes).map_err(|e| {
         Error::format(
             &mpath,

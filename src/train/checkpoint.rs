@@ -12,6 +12,7 @@ use super::config::{TrainConfig, hex};
 use super::history::{EpochAccumulator, History};
 use super::optimizer::OptimizerStateFile;
 use crate::atomic::write_atomic;
+use crate::data::file::read_regular;
 use crate::error::{Error, Result};
 use crate::model::{Autoencoder, AutoencoderSpec};
 use crate::real::Real;
@@ -155,7 +156,7 @@ impl Checkpoint {
     /// the field for anything else.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = read_regular(path)?;
         let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
             Error::format(
                 path,

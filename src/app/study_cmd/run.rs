@@ -20,6 +20,7 @@
 use super::shard::{Shard, ShardOrigin, resolve_shard};
 use super::source::{BuiltinOptions, LoadedStudy, StudySource, study_toml};
 use crate::atomic::{create_atomic, write_atomic, write_bytes_atomic};
+use crate::data::file::read_regular;
 use crate::error::{Error, Result};
 use crate::study::limits::{MAX_SHARDS, check_name};
 use crate::study::{check_study_id, short_id};
@@ -106,14 +107,16 @@ pub fn results_stem(out: &Path, name: &str, shard: Shard) -> PathBuf {
 /// [`MAX_SHARDS`] (other commands divide by it and keep a line per shard).
 ///
 /// # Errors
-/// [`Error::Io`] for an unreadable file, [`Error::Format`] naming it (and
-/// the field) for anything but a run record.
+/// [`Error::Io`] for an unreadable file or one that is not a regular file,
+/// [`Error::Format`] naming it (and the field) for anything but a run record.
 pub fn read_run_record(dir: &Path) -> Result<Option<RunRecord>> {
     let path = dir.join(RUN_RECORD);
-    let bytes = match std::fs::read(&path) {
+    let bytes = match read_regular(&path) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(&path, e)),
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
     };
     let record: RunRecord = serde_json::from_slice(&bytes).map_err(|e| {
         Error::format(
