@@ -3,10 +3,28 @@
 //! leaves either the old file or nothing, never a half-written one.
 //! [`create_atomic`] renames only if the target does not exist yet, so
 //! processes racing to create one file cannot both succeed.
+//!
+//! A process killed between creating its temporary file and renaming it
+//! leaves the temporary behind; [`remove_stale_temps`] clears those.
 
 use crate::error::{Error, Result};
 use std::io::Write;
 use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+/// How the temporary files (and report staging directories) this crate
+/// creates are named: `{TEMP_PREFIX}{random}{TEMP_SUFFIX}`.
+pub const TEMP_PREFIX: &str = ".tiedae-";
+/// See [`TEMP_PREFIX`].
+pub const TEMP_SUFFIX: &str = ".tmp";
+
+/// How long before a process started a temporary file must have been last
+/// changed for [`remove_stale_temps`] to take it for a killed run's. Runs
+/// share directories (shards share a cache), and another live process's
+/// temporary file can sit unrenamed for a while when `fsync` is slow, as on
+/// network filesystems; a stale file costs only its space, so waiting is
+/// the safe side.
+pub const STALE_AFTER: Duration = Duration::from_secs(600);
 
 /// Writes `path` atomically with the bytes `write` produces.
 ///
@@ -55,7 +73,7 @@ where
         _ => Path::new("."),
     };
     let mut builder = tempfile::Builder::new();
-    builder.prefix(".tiedae-").suffix(".tmp");
+    builder.prefix(TEMP_PREFIX).suffix(TEMP_SUFFIX);
     // Temporary files are private (0600); the result should be readable as
     // a plain `File::create` would leave it: 0666 less the umask.
     #[cfg(unix)]
@@ -82,6 +100,59 @@ where
 /// Writes `bytes` to `path` atomically.
 pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic(path, |w| w.write_all(bytes).map_err(|e| Error::io(path, e)))
+}
+
+/// Removes the temporary files and staging directories killed runs left
+/// directly in `dir` (not below it): entries named `.tiedae-*.tmp`, last
+/// changed at least [`STALE_AFTER`] before `started` (the time the calling
+/// process started). Nothing else is touched; a symlink of that name is
+/// removed itself, never followed. Returns how many entries were removed.
+///
+/// Best effort: a missing or unreadable `dir`, or an entry that cannot be
+/// removed, is skipped, as a leftover costs only space.
+pub fn remove_stale_temps(dir: &Path, started: SystemTime) -> usize {
+    let Some(cutoff) = started.checked_sub(STALE_AFTER) else {
+        return 0;
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        if !is_temp_name(name) {
+            continue;
+        }
+        let path = entry.path();
+        // `symlink_metadata`: the entry itself, not what a link points to.
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        match meta.modified() {
+            Ok(t) if t < cutoff => {}
+            _ => continue,
+        }
+        let gone = if meta.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        if gone.is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// Whether `name` is one [`written_temp`] or a report's staging directory
+/// gets: the prefix, at least one character, the suffix.
+fn is_temp_name(name: &str) -> bool {
+    name.len() > TEMP_PREFIX.len() + TEMP_SUFFIX.len()
+        && name.starts_with(TEMP_PREFIX)
+        && name.ends_with(TEMP_SUFFIX)
 }
 
 #[cfg(all(test, unix))]
@@ -153,6 +224,57 @@ mod tests {
         );
         let left = std::fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(left, 2, "only the two targets remain");
+    }
+
+    /// Only `.tiedae-*.tmp` entries last changed well before the process
+    /// started are removed; fresh ones (another process may be writing
+    /// them) and every other name stay.
+    #[test]
+    fn stale_temps_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let started = SystemTime::now();
+        let old = started - STALE_AFTER - Duration::from_secs(60);
+        let make = |name: &str, when: SystemTime| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, b"x").unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(when)
+                .unwrap();
+        };
+        make(".tiedae-abc123.tmp", old);
+        make(".tiedae-fresh1.tmp", started);
+        make(".tiedae-.tmp", old);
+        make("tiedae-abc.tmp", old);
+        make(".tiedae-abc.json", old);
+        make("cell.json", old);
+        let staging = dir.path().join(".tiedae-report-xyz.tmp");
+        std::fs::create_dir(&staging).unwrap();
+        std::fs::write(staging.join("index.html"), b"x").unwrap();
+        std::fs::File::open(&staging)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+
+        assert_eq!(remove_stale_temps(dir.path(), started), 2);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                ".tiedae-.tmp",
+                ".tiedae-abc.json",
+                ".tiedae-fresh1.tmp",
+                "cell.json",
+                "tiedae-abc.tmp"
+            ]
+        );
+        assert_eq!(remove_stale_temps(&dir.path().join("missing"), started), 0);
     }
 
     /// A failing writer leaves the target as it was and no temporary file.

@@ -4,7 +4,8 @@
 //! expensive step, and the first disk write comes after the last thing
 //! that can fail: the flags, the output directory, the data and the latent
 //! sizes are all checked before any model trains, and the report is
-//! rendered in memory before [`write_report`] installs it in one rename.
+//! rendered in memory before [`write_report`] installs it, never leaving the
+//! output without a readable page.
 
 use crate::app::job::{ReportJob, check_latent_sizes, check_output_dir};
 use crate::app::progress::JobProgress;
@@ -12,6 +13,7 @@ use crate::app::studies::{
     COMPARISON, DEFAULT_LATENT, StudyOutput, check_study_name, own_latents, preset, run_study,
     split,
 };
+use crate::atomic::remove_stale_temps;
 use crate::data::{Dataset, train_test_split};
 use crate::error::{Error, Result};
 use crate::linalg::{FittedPca, Pca};
@@ -26,6 +28,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::SystemTime;
 
 /// The directory under `--out` where finished cells are cached (hidden, so
 /// the index page does not list it).
@@ -60,12 +63,16 @@ impl ReportJob {
         progress: &JobProgress,
         stop: Option<Arc<AtomicBool>>,
     ) -> Result<PathBuf> {
+        // Before anything this run writes: temporary files older than this
+        // are a killed run's, never this one's.
+        let started = SystemTime::now();
         self.validate()?;
         if let Some(path) = &self.results {
-            return self.run_from_results(path, progress);
+            return self.run_from_results(path, progress, started);
         }
         check_study_name(self.study_name())?;
         check_output_dir(&self.out)?;
+        remove_stale_temps(&self.out, started);
         progress.stage(&format!("loading dataset {}", self.dataset));
         let ds = self.load_dataset()?;
         let (n_train, n_test) = split_sizes(&ds, self.quick);
@@ -82,8 +89,10 @@ impl ReportJob {
             preset.epochs,
         ));
 
+        let cache_dir = self.out.join(CACHE_DIR).join(report_dir_name(ds.name())?);
+        remove_stale_temps(&cache_dir, started);
         let opts = RunOptions {
-            cache_dir: Some(self.out.join(CACHE_DIR).join(report_dir_name(ds.name())?)),
+            cache_dir: Some(cache_dir),
             interrupt: stop,
             ..RunOptions::default()
         };
@@ -123,7 +132,8 @@ impl ReportJob {
         Ok(path)
     }
 
-    /// Hands the page to the report layer, which writes it in one rename.
+    /// Hands the page to the report layer, which installs it so that a
+    /// previous page stays readable until the new one replaces it.
     fn write(
         &self,
         ds: &Dataset,
@@ -152,8 +162,14 @@ impl ReportJob {
     /// filters, reconstructions, codes) need a run's artifacts and are left
     /// out, and the page says so. The dataset (`--dataset`) must be the one
     /// the results name, for the card and the PCA spectrum.
-    fn run_from_results(&self, path: &Path, progress: &JobProgress) -> Result<PathBuf> {
+    fn run_from_results(
+        &self,
+        path: &Path,
+        progress: &JobProgress,
+        started: SystemTime,
+    ) -> Result<PathBuf> {
         check_output_dir(&self.out)?;
+        remove_stale_temps(&self.out, started);
         progress.stage(&format!("reading results {}", path.display()));
         let results = read_results(path)?;
         let rows = frame_to_rows(&results)?;

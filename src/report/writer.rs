@@ -2,11 +2,14 @@
 //!
 //! Every file of a report is rendered in memory first; only then is the disk
 //! touched. The files go into a fresh hidden directory inside the output
-//! directory, which is renamed into place in one step (a previous report of
-//! the same dataset is moved aside first and deleted after). Any failure
-//! before that rename leaves the output directory as it was.
+//! directory (named as the crate's temporary files are, so a killed run's
+//! is cleared later). A new report is that directory renamed into place in
+//! one step; over a previous report of the same dataset each file is
+//! renamed into place, the page last, so the previous page stays visible
+//! until the new one replaces it. Any failure before the first rename
+//! leaves the output directory as it was.
 
-use crate::atomic::write_bytes_atomic;
+use crate::atomic::{TEMP_SUFFIX, write_bytes_atomic};
 use crate::error::{Error, Result};
 use crate::provenance::{PARQUET_KEY, Provenance};
 use crate::report::input::{ReportInput, report_dir_name};
@@ -45,8 +48,11 @@ const STAGING_PREFIX: &str = ".tiedae-report-";
 /// Input errors from [`ReportInput::validate`], chart-free rendering errors
 /// ([`Error::Render`]), a NaN in the results ([`Error::InvalidData`]) are
 /// all found before anything is written. [`Error::Io`] naming the path if
-/// `out_dir` cannot be created or written. In every error case the previous
-/// report (if any) is left untouched and no partial report is left behind.
+/// `out_dir` cannot be created or written. An error before the report's
+/// files move into place leaves the previous report (if any) untouched and
+/// no partial report behind; one while they move (a rename inside one
+/// directory failing) leaves the previous page, and the next run replaces
+/// the rest.
 pub fn write_report(input: &ReportInput, out_dir: &Path) -> Result<PathBuf> {
     let files = render_files(input)?;
     let target = out_dir.join(report_dir_name(&input.dataset.name)?);
@@ -178,12 +184,25 @@ fn csv_bytes(frame: &DataFrame) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Writes `files` into a hidden staging directory in `out_dir`, then moves
-/// it to `target`. On error the staging directory is deleted (it is a
-/// `TempDir`) and `target` is as before.
+/// Writes `files` into a hidden staging directory in `out_dir`, then puts
+/// them in place at `target`.
+///
+/// With no report at `target` yet, the staging directory is renamed to it.
+/// A directory holding files cannot be replaced by a rename, so replacing a
+/// previous report whole would take two (move it aside, move the new one
+/// in) with no report between them; instead each file is renamed over its
+/// old version, the page last, and what the new report no longer has is
+/// removed after. A run killed at any moment leaves a readable page: the
+/// previous one until the new one is in place (beside some of the new data
+/// files, if it is killed while they move), and the next run replaces the
+/// rest.
+///
+/// On an error before the first file moves, the staging directory is
+/// deleted (it is a `TempDir`) and `target` is as before.
 fn install(out_dir: &Path, target: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
     let staging = tempfile::Builder::new()
         .prefix(STAGING_PREFIX)
+        .suffix(TEMP_SUFFIX)
         .tempdir_in(out_dir)
         .map_err(|e| Error::io(out_dir, e))?;
     for (name, bytes) in files {
@@ -191,12 +210,15 @@ fn install(out_dir: &Path, target: &Path, files: &[(String, Vec<u8>)]) -> Result
     }
     sync_dir(staging.path());
 
-    // Park an existing report in its own temporary directory, so it is
-    // restored if the move fails and deleted (when `parked` drops) if not.
+    // Park anything at `target` that is not a report directory (a file, a
+    // link) in its own temporary directory, so it is restored if the move
+    // fails and deleted (when `parked` drops) if not.
     let parked = match fs::symlink_metadata(target) {
+        Ok(meta) if meta.is_dir() => return move_files_in(staging.path(), target, files),
         Ok(_) => {
             let holder = tempfile::Builder::new()
                 .prefix(STAGING_PREFIX)
+                .suffix(TEMP_SUFFIX)
                 .tempdir_in(out_dir)
                 .map_err(|e| Error::io(out_dir, e))?;
             let old = holder.path().join("previous");
@@ -217,6 +239,46 @@ fn install(out_dir: &Path, target: &Path, files: &[(String, Vec<u8>)]) -> Result
     sync_dir(out_dir);
     drop(parked);
     Ok(())
+}
+
+/// Renames each of `files` from `staging` into the existing report
+/// directory `target`, the summary the index reads second to last and the
+/// page last, then removes every other entry of `target`: the report is
+/// replaced as a whole, and its page is never missing.
+fn move_files_in(staging: &Path, target: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
+    let mut order: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
+    order.sort_by_key(|name| install_rank(name));
+    for name in &order {
+        let to = target.join(name);
+        fs::rename(staging.join(name), &to).map_err(|e| Error::io(&to, e))?;
+    }
+    sync_dir(target);
+    let keep: std::collections::HashSet<&str> = order.iter().copied().collect();
+    for entry in fs::read_dir(target).map_err(|e| Error::io(target, e))? {
+        let entry = entry.map_err(|e| Error::io(target, e))?;
+        let name = entry.file_name();
+        if name.to_str().is_some_and(|n| keep.contains(n)) {
+            continue;
+        }
+        let path = entry.path();
+        let gone = match entry.file_type() {
+            Ok(t) if t.is_dir() => fs::remove_dir_all(&path),
+            _ => fs::remove_file(&path),
+        };
+        gone.map_err(|e| Error::io(&path, e))?;
+    }
+    sync_dir(target);
+    Ok(())
+}
+
+/// Where a report file comes in [`move_files_in`]'s order: data files
+/// first (in the order given), then the summary, then the page.
+fn install_rank(name: &str) -> u8 {
+    match name {
+        PAGE_FILE => 2,
+        SUMMARY_FILE => 1,
+        _ => 0,
+    }
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -280,6 +342,43 @@ mod tests {
         assert!(install(out.path(), &target, &files).is_err());
         assert_eq!(fs::read(target.join("index.html")).unwrap(), b"old");
         assert_eq!(leftovers(out.path()), vec!["digits".to_string()]);
+    }
+
+    /// Over an existing report the files move in one at a time (the
+    /// directory itself stays), so its page is there throughout; files
+    /// the new report lacks are gone after, and no staging directory stays.
+    #[cfg(unix)]
+    #[test]
+    fn an_existing_report_directory_is_updated_in_place() {
+        use std::os::unix::fs::MetadataExt;
+        let out = tempfile::tempdir().unwrap();
+        let target = out.path().join("digits");
+        let old = [
+            ("index.html".to_string(), b"old".to_vec()),
+            ("results.csv".to_string(), b"a\n1\n".to_vec()),
+            ("stale.svg".to_string(), b"<svg/>".to_vec()),
+        ];
+        install(out.path(), &target, &old).unwrap();
+        let inode = fs::metadata(&target).unwrap().ino();
+        let new = [
+            ("index.html".to_string(), b"new".to_vec()),
+            ("results.csv".to_string(), b"a\n2\n".to_vec()),
+        ];
+        install(out.path(), &target, &new).unwrap();
+        assert_eq!(fs::metadata(&target).unwrap().ino(), inode);
+        assert_eq!(fs::read(target.join("index.html")).unwrap(), b"new");
+        assert_eq!(fs::read(target.join("results.csv")).unwrap(), b"a\n2\n");
+        let mut inside = leftovers(&target);
+        inside.sort();
+        assert_eq!(inside, ["index.html", "results.csv"]);
+        assert_eq!(leftovers(out.path()), vec!["digits".to_string()]);
+    }
+
+    #[test]
+    fn the_page_moves_in_last() {
+        let mut names = vec!["index.html", "report.json", "a.svg", "results.csv"];
+        names.sort_by_key(|n| install_rank(n));
+        assert_eq!(names, ["a.svg", "results.csv", "report.json", "index.html"]);
     }
 
     #[test]

@@ -19,7 +19,7 @@
 
 use super::shard::{Shard, ShardOrigin, resolve_shard};
 use super::source::{BuiltinOptions, LoadedStudy, StudySource, study_toml};
-use crate::atomic::{create_atomic, write_atomic, write_bytes_atomic};
+use crate::atomic::{create_atomic, remove_stale_temps, write_atomic, write_bytes_atomic};
 use crate::data::file::read_regular;
 use crate::error::{Error, Result};
 use crate::study::limits::{MAX_SHARDS, check_name};
@@ -193,6 +193,9 @@ pub fn run(
     interrupt: Arc<AtomicBool>,
     say: &mut dyn FnMut(&str),
 ) -> Result<RunOutcome> {
+    // Before anything this run writes: temporary files older than this
+    // are a killed run's, never this one's.
+    let started = std::time::SystemTime::now();
     let (shard, origin) = resolve_shard(req.shard, env)?;
     if req.threads == Some(0) {
         return Err(Error::config("--threads", "must be at least 1"));
@@ -258,6 +261,11 @@ pub fn run(
     // The record first: it is what claims the directory, and a run that
     // loses the claim must not have replaced the winner's study copy.
     claim_run_record(&out, &record)?;
+    // What killed runs of this study left: their temporary files beside
+    // the results and in the cache (shared caches included: a temporary
+    // file there is no one's once old enough).
+    remove_stale_temps(&out, started);
+    remove_stale_temps(&cache, started);
     write_bytes_atomic(&out.join(STUDY_COPY), toml.as_bytes())?;
     let run = || study.run_to_files(&stem);
     match &pool {
