@@ -1,6 +1,7 @@
 //! Safetensors export: files read back bit for bit, bad files are refused
 //! by name, and an independent reader (scripts/safetensors_forward.py, with
-//! PyTorch or NumPy) computes the same forward pass from the file alone.
+//! PyTorch or NumPy) computes the same forward pass from the file alone,
+//! TopK and BatchTopK models included.
 
 use nalgebra::DMatrix;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -9,6 +10,7 @@ use std::process::Command;
 use tiedae::Error;
 use tiedae::model::{
     Activation, Autoencoder, AutoencoderSpec, BiasMode, ConvSpec, ImageShape, OutputActivation,
+    Workspace,
 };
 use tiedae::real::Real;
 
@@ -44,8 +46,39 @@ fn specs() -> Vec<AutoencoderSpec> {
     out
 }
 
+/// Sparse-autoencoder models: ReLU TopK, BatchTopK, and their signed
+/// variants in a stack (a TopK activation on the decoder side too), in every
+/// bias mode. With these weights and the test's rows no selection is
+/// within 1e-3 of a tie, so two readers cannot pick different units.
+fn top_k_specs() -> Vec<AutoencoderSpec> {
+    let mut out = Vec::new();
+    for bias in BiasMode::ALL {
+        out.push(
+            AutoencoderSpec::new(&[6, 4])
+                .activation(Activation::TopK { k: 2 })
+                .bias(bias),
+        );
+        out.push(
+            AutoencoderSpec::new(&[6, 4])
+                .tied(false)
+                .activation(Activation::BatchTopK { k: 2 })
+                .bias(bias),
+        );
+        out.push(
+            AutoencoderSpec::new(&[6, 5, 3])
+                .tied_per_layer(vec![true, false])
+                .activations(vec![
+                    Activation::TopKSigned { k: 3 },
+                    Activation::BatchTopKSigned { k: 1 },
+                ])
+                .bias(bias),
+        );
+    }
+    out
+}
+
 fn round_trip<T: Real>() {
-    for spec in specs() {
+    for spec in specs().into_iter().chain(top_k_specs()) {
         let m = filled::<T>(&spec);
         let bytes = m.to_safetensors().unwrap();
         let back = Autoencoder::<T>::from_safetensors(&bytes).unwrap();
@@ -200,8 +233,15 @@ fn an_independent_reader_computes_the_same_forward_pass() {
         .unwrap(),
     )
     .unwrap();
-    for (s, spec) in specs().into_iter().enumerate() {
+    for (s, spec) in specs().into_iter().chain(top_k_specs()).enumerate() {
         let m = filled::<f64>(&spec);
+        // A selection near a tie could go either way in two readers'
+        // rounding: the cases are chosen away from one.
+        let mut ws = Workspace::new();
+        m.forward_with(&x, &mut ws).unwrap();
+        for (act, z) in spec.hidden.iter().zip(ws.encoder_pre_activations()) {
+            assert!(!act.near_tie(z, 1e-9), "{spec:?}: a TopK tie");
+        }
         let model = dir.path().join(format!("m{s}.safetensors"));
         let out = dir.path().join(format!("y{s}.safetensors"));
         m.save_safetensors(&model).unwrap();
