@@ -6,9 +6,11 @@
 //! dead latents.
 //!
 //! Parity with the peers: TopK with and without the ReLU on the kept values
-//! differ exactly where a kept value is negative, and the AuxK term equals
+//! differ exactly where a kept value is negative, the AuxK term equals
 //! OpenAI's (`normalized_mse` of sparse_autoencoder's training code) on the
-//! fixture `scripts/auxk_reference.py` writes.
+//! fixture `scripts/auxk_reference.py` writes, and BatchTopK learns
+//! SAELens's inference threshold, so a trained model evaluates a row the
+//! same alone and inside a batch.
 //!
 //! The finite-difference sweep of TopK itself is in tests/gradients.rs;
 //! the AuxK term's is here, with the same oracle (tests/fd).
@@ -21,11 +23,12 @@ use fd::{EPS, KINK_MARGIN, compare, random_matrix};
 use nalgebra::{DMatrix, DVector};
 use rand::RngExt;
 use rand_distr::StandardNormal;
+use std::path::Path;
 use tiedae::data::synthetic::random_orthonormal;
 use tiedae::model::{
     Activation, Autoencoder, AutoencoderSpec, AuxK, AuxKLoss, BiasMode, Biases, Init, Layer,
-    LossConfig, Normalizer, PreBiasInit, ResidualSpread, TiedLinear, fvu, geometric_median, l0,
-    mean,
+    LossConfig, Normalizer, PreBiasInit, ResidualSpread, TiedLinear, Workspace, fvu,
+    geometric_median, l0, mean,
 };
 use tiedae::rng::seeded;
 use tiedae::train::constraint::{decoder_norms, remove_parallel_gradient};
@@ -1565,4 +1568,116 @@ fn sparse_training_resumes_bit_for_bit() {
     let fr = |h: &History| h.epochs.iter().map(|r| r.dead_fraction).collect::<Vec<_>>();
     assert_eq!(fr(&resumed.history), fr(&full.history));
     assert!(fr(&full.history).iter().all(Option::is_some));
+}
+
+// ------------------------------------------------- BatchTopK threshold
+
+/// The running threshold follows SAELens's `update_topk_threshold`
+/// (`sae_lens/saes/batchtopk_sae.py`) on a hand-made sequence of batch
+/// codes: it starts at 0, moves by `topk_threshold_lr` (0.01) towards each
+/// batch's smallest positive kept value, and stays put on a batch that kept
+/// none; the signed variant reads the smallest nonzero value.
+#[test]
+fn batch_top_k_threshold_follows_the_saelens_update_rule() {
+    let codes = [
+        DMatrix::from_row_slice(2, 3, &[0.0, 0.5, 0.0, 0.2, 0.0, 0.0]),
+        DMatrix::zeros(2, 3),
+        DMatrix::from_row_slice(2, 3, &[0.6, 0.0, 0.9, 0.0, 0.0, 0.0]),
+        DMatrix::from_row_slice(2, 3, &[0.0, 0.0, 0.0, 0.0, 0.0, 1e-3]),
+    ];
+    let spec = AutoencoderSpec::new(&[4, 3])
+        .tied(false)
+        .activation(Activation::BatchTopK { k: 1 });
+    let mut m = Autoencoder::<f64>::new(&spec, 1).unwrap();
+    assert_eq!(m.batch_top_k_thresholds().to_vec(), vec![None::<f64>]);
+    let act = m.spec().hidden[0];
+    // SAELens's rule written out: threshold = (1 - lr) threshold + lr min_positive,
+    // from 0, on batches with a positive kept value.
+    let (mut peer, mut seen) = (0.0f64, false);
+    for code in &codes {
+        let min_positive = code.iter().copied().filter(|&v| v > 0.0).reduce(f64::min);
+        if let Some(min) = min_positive {
+            peer = (1.0 - 0.01) * peer + 0.01 * min;
+            seen = true;
+        }
+        m.update_batch_top_k_thresholds(&[act.smallest_kept(code)])
+            .unwrap();
+        assert_eq!(m.batch_top_k_thresholds()[0], seen.then_some(peer));
+    }
+    // By hand: 0.01 * 0.2, the empty batch skipped, then 0.6, then 1e-3.
+    let by_hand = 0.99 * (0.99 * (0.01 * 0.2) + 0.01 * 0.6) + 0.01 * 1e-3;
+    assert!((m.batch_top_k_thresholds()[0].unwrap() - by_hand).abs() < 1e-15);
+    // The signed variant reads the smallest nonzero kept value.
+    let code = DMatrix::from_row_slice(2, 2, &[0.0, -0.4, 0.3, 0.0]);
+    let signed = Activation::BatchTopKSigned { k: 1 };
+    assert_eq!(signed.smallest_kept(&code), Some(-0.4));
+    assert_eq!(act.smallest_kept(&code), Some(0.3));
+    assert_eq!(Activation::TopK { k: 1 }.smallest_kept(&code), None);
+    // A threshold belongs to a BatchTopK pair, is finite, and is >= 0 with
+    // the ReLU.
+    assert!(m.set_batch_top_k_threshold(0, Some(-0.1)).is_err());
+    assert!(m.set_batch_top_k_threshold(0, Some(f64::NAN)).is_err());
+    assert!(m.set_batch_top_k_threshold(1, Some(0.1)).is_err());
+    assert!(m.update_batch_top_k_thresholds(&[]).is_err());
+    let relu = AutoencoderSpec::new(&[4, 3]).activation(Activation::Relu);
+    let mut relu = Autoencoder::<f64>::new(&relu, 1).unwrap();
+    assert!(relu.set_batch_top_k_threshold(0, Some(0.1)).is_err());
+}
+
+/// A trained BatchTopK model evaluates a row the same alone and inside a
+/// batch: its learned threshold replaces the selection over the call's
+/// rows, which without it does depend on the neighbours. The code at
+/// evaluation is the pre-activation where it exceeds the threshold, and
+/// the threshold is saved with the model in both file formats.
+#[test]
+fn batch_top_k_evaluation_of_a_row_does_not_depend_on_its_neighbours() {
+    let spec = AutoencoderSpec::new(&[10, 12])
+        .tied(false)
+        .activation(Activation::BatchTopK { k: 2 })
+        .bias(BiasMode::PreCentering);
+    let x = random_matrix(200, 10, 0.0, 1.0, 51);
+    let mut m = Trainer::new(quiet(3, 40, 5e-3))
+        .unwrap()
+        .fit(Autoencoder::<f64>::new(&spec, 8).unwrap(), &x)
+        .unwrap()
+        .model;
+    let theta = m.batch_top_k_thresholds()[0].expect("a threshold after training");
+    assert!(theta > 0.0, "{theta}");
+    let rows = x.rows(0, 20).into_owned();
+    let (codes, recon) = (m.encode(&rows).unwrap(), m.reconstruct(&rows).unwrap());
+    for i in 0..20 {
+        let row = rows.rows(i, 1).into_owned();
+        let (c, r) = (m.encode(&row).unwrap(), m.reconstruct(&row).unwrap());
+        for j in 0..12 {
+            assert!(
+                (c[(0, j)] - codes[(i, j)]).abs() <= 1e-12,
+                "row {i} unit {j}"
+            );
+        }
+        for j in 0..10 {
+            assert!(
+                (r[(0, j)] - recon[(i, j)]).abs() <= 1e-12,
+                "row {i} entry {j}"
+            );
+        }
+    }
+    let mut ws = Workspace::new();
+    m.forward_with(&rows, &mut ws).unwrap();
+    let z = &ws.encoder_pre_activations()[0];
+    for (&c, &v) in codes.iter().zip(z.iter()) {
+        assert_eq!(c, if v > theta { v } else { 0.0 });
+    }
+    let json = m.to_json_bytes().unwrap();
+    let back = Autoencoder::<f64>::from_json_bytes(&json, Path::new("model.json")).unwrap();
+    assert_eq!(back, m);
+    let back = Autoencoder::<f64>::from_safetensors(&m.to_safetensors().unwrap()).unwrap();
+    assert_eq!(back.batch_top_k_thresholds(), m.batch_top_k_thresholds());
+    // Cleared, evaluation selects over the call's rows again.
+    m.set_batch_top_k_threshold(0, None).unwrap();
+    let codes = m.encode(&rows).unwrap();
+    let depends = (0..20).any(|i| {
+        let alone = m.encode(&rows.rows(i, 1).into_owned()).unwrap();
+        alone.row(0) != codes.row(i)
+    });
+    assert!(depends, "the batch selection did not depend on the rows");
 }

@@ -1,6 +1,7 @@
 //! Safetensors export: files read back bit for bit, bad files are refused
 //! by name, and an independent reader (scripts/safetensors_forward.py, with
-//! PyTorch or NumPy) computes the same forward pass from the file alone.
+//! PyTorch or NumPy) computes the same forward pass from the file alone,
+//! TopK and BatchTopK models included.
 
 use nalgebra::DMatrix;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -9,6 +10,7 @@ use std::process::Command;
 use tiedae::Error;
 use tiedae::model::{
     Activation, Autoencoder, AutoencoderSpec, BiasMode, ConvSpec, ImageShape, OutputActivation,
+    Workspace,
 };
 use tiedae::real::Real;
 
@@ -44,12 +46,51 @@ fn specs() -> Vec<AutoencoderSpec> {
     out
 }
 
+/// Sparse-autoencoder models: ReLU TopK, BatchTopK, and their signed
+/// variants in a stack (a TopK activation on the decoder side too), in every
+/// bias mode. With these weights and the test's rows no selection is
+/// within 1e-3 of a tie, so two readers cannot pick different units.
+fn top_k_specs() -> Vec<AutoencoderSpec> {
+    let mut out = Vec::new();
+    for bias in BiasMode::ALL {
+        out.push(
+            AutoencoderSpec::new(&[6, 4])
+                .activation(Activation::TopK { k: 2 })
+                .bias(bias),
+        );
+        out.push(
+            AutoencoderSpec::new(&[6, 4])
+                .tied(false)
+                .activation(Activation::BatchTopK { k: 2 })
+                .bias(bias),
+        );
+        out.push(
+            AutoencoderSpec::new(&[6, 5, 3])
+                .tied_per_layer(vec![true, false])
+                .activations(vec![
+                    Activation::TopKSigned { k: 3 },
+                    Activation::BatchTopKSigned { k: 1 },
+                ])
+                .bias(bias),
+        );
+    }
+    out
+}
+
+/// The BatchTopK inference threshold the Python reader is tested with.
+const THRESHOLD: f64 = 0.01;
+
 fn round_trip<T: Real>() {
-    for spec in specs() {
-        let m = filled::<T>(&spec);
+    for spec in specs().into_iter().chain(top_k_specs()) {
+        let mut m = filled::<T>(&spec);
+        if spec.hidden[0].is_batch_top_k() {
+            // The learned threshold travels in the metadata.
+            m.set_batch_top_k_threshold(0, Some(THRESHOLD)).unwrap();
+        }
         let bytes = m.to_safetensors().unwrap();
         let back = Autoencoder::<T>::from_safetensors(&bytes).unwrap();
         assert_eq!(back.spec(), m.spec());
+        assert_eq!(back.batch_top_k_thresholds(), m.batch_top_k_thresholds());
         let (a, b) = (m.params_to_vec(), back.params_to_vec());
         assert_eq!(a.len(), b.len());
         for (x, y) in a.iter().zip(&b) {
@@ -200,8 +241,37 @@ fn an_independent_reader_computes_the_same_forward_pass() {
         .unwrap(),
     )
     .unwrap();
-    for (s, spec) in specs().into_iter().enumerate() {
-        let m = filled::<f64>(&spec);
+    let mut models: Vec<Autoencoder<f64>> = specs()
+        .iter()
+        .chain(&top_k_specs())
+        .map(filled::<f64>)
+        .collect();
+    // BatchTopK models with a learned threshold: the reader applies it
+    // instead of selecting over the rows (no pre-activation is within 1e-3
+    // of it).
+    models.extend(top_k_specs().iter().filter_map(|spec| {
+        let mut m = filled::<f64>(spec);
+        let batch: Vec<usize> = (0..spec.hidden.len())
+            .filter(|&l| spec.hidden[l].is_batch_top_k())
+            .collect();
+        for &l in &batch {
+            m.set_batch_top_k_threshold(l, Some(THRESHOLD)).unwrap();
+        }
+        (!batch.is_empty()).then_some(m)
+    }));
+    for (s, m) in models.iter().enumerate() {
+        let spec = m.spec();
+        // A selection near a tie could go either way in two readers'
+        // rounding: the cases are chosen away from one.
+        let mut ws = Workspace::new();
+        m.forward_with(&x, &mut ws).unwrap();
+        let pairs = spec.hidden.iter().zip(ws.encoder_pre_activations());
+        for ((act, z), threshold) in pairs.zip(m.batch_top_k_thresholds()) {
+            assert!(!act.near_tie(z, 1e-9), "{spec:?}: a TopK tie");
+            if let Some(t) = *threshold {
+                assert!(z.iter().all(|v| (v - t).abs() > 1e-9), "{spec:?}: at {t}");
+            }
+        }
         let model = dir.path().join(format!("m{s}.safetensors"));
         let out = dir.path().join(format!("y{s}.safetensors"));
         m.save_safetensors(&model).unwrap();
@@ -225,7 +295,8 @@ fn an_independent_reader_computes_the_same_forward_pass() {
             let mine = ours[(k / 6, k % 6)];
             assert!(
                 (theirs - mine).abs() <= 1e-12 * (1.0 + mine.abs()),
-                "{spec:?}: entry {k}: python {theirs} vs tiedae {mine}"
+                "{spec:?} (thresholds {:?}): entry {k}: python {theirs} vs tiedae {mine}",
+                m.batch_top_k_thresholds()
             );
         }
     }

@@ -93,8 +93,9 @@ pub enum Activation {
     /// the lower unit index. The "batch" is what one call sees: in training
     /// a shard of [`TrainConfig::shard_size`](crate::train::TrainConfig::shard_size)
     /// rows (fixed, so results still do not depend on the thread count);
-    /// at evaluation a row's code depends on the other rows of the call
-    /// (the paper swaps in a learned threshold there; not implemented).
+    /// at evaluation a trained model applies its learned threshold instead
+    /// (see [`Autoencoder::batch_top_k_thresholds`](crate::model::Autoencoder::batch_top_k_thresholds)),
+    /// so a row's code no longer depends on the other rows of the call.
     /// Serialized as `{"kind":"batch_top_k","k":K}`.
     BatchTopK { k: usize },
     /// BatchTopK without the ReLU: the `n·k` selected values keep their
@@ -350,6 +351,36 @@ impl Activation {
     /// [`AuxK`](crate::model::AuxK)).
     pub fn relu_on_kept(&self) -> bool {
         matches!(self, Activation::TopK { .. } | Activation::BatchTopK { .. })
+    }
+
+    /// Whether this is a BatchTopK kind ([`Activation::BatchTopK`],
+    /// [`Activation::BatchTopKSigned`]): one that selects over the rows of
+    /// a call, and learns an inference threshold in training.
+    pub fn is_batch_top_k(&self) -> bool {
+        matches!(
+            self,
+            Activation::BatchTopK { .. } | Activation::BatchTopKSigned { .. }
+        )
+    }
+
+    /// The smallest value a code `a = f(z)` of this kind kept, what the
+    /// BatchTopK threshold estimate reads from a training batch (see
+    /// [`Autoencoder::batch_top_k_thresholds`](crate::model::Autoencoder::batch_top_k_thresholds)):
+    /// the smallest positive entry for [`Activation::BatchTopK`] (SAELens's
+    /// `acts_topk[acts_topk > 0].min()` in `update_topk_threshold`,
+    /// `sae_lens/saes/batchtopk_sae.py`), the smallest nonzero entry for
+    /// [`Activation::BatchTopKSigned`]; `None` when there is none, and for
+    /// every other kind.
+    pub fn smallest_kept<T: Real>(&self, a: &DMatrix<T>) -> Option<f64> {
+        let kept: fn(f64) -> bool = match *self {
+            Activation::BatchTopK { .. } => |v| v > 0.0,
+            Activation::BatchTopKSigned { .. } => |v| v != 0.0,
+            _ => return None,
+        };
+        a.iter()
+            .map(|v| v.f64())
+            .filter(|&v| kept(v))
+            .reduce(f64::min)
     }
 
     /// Whether any row of the pre-activations `z` has its `k`-th and

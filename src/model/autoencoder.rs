@@ -33,6 +33,34 @@ pub struct Autoencoder<T: Real> {
     spec: AutoencoderSpec,
     layers: Vec<Layer<T>>,
     layout: Arc<ParamLayout>,
+    /// Per pair: the learned inference threshold of a BatchTopK activation
+    /// (see [`Autoencoder::batch_top_k_thresholds`]); `None` for the other
+    /// kinds and before any training batch.
+    thresholds: Vec<Option<f64>>,
+}
+
+/// The rate of the running BatchTopK threshold estimate: SAELens's default
+/// `topk_threshold_lr` (`sae_lens/saes/batchtopk_sae.py`).
+pub const BATCH_TOP_K_THRESHOLD_RATE: f64 = 0.01;
+
+/// How a forward pass applies the BatchTopK kinds: by selection over the
+/// call's rows (training, and the objective's terms), or by the learned
+/// threshold where there is one (evaluation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pass {
+    Train,
+    Eval,
+}
+
+/// `a = z` where `z > theta`, else 0: a BatchTopK code at evaluation
+/// (SAELens saves a BatchTopK SAE as a JumpReLU one with this threshold on
+/// every latent; with `theta >= 0`, as the ReLU variant's estimate always
+/// is, this is its `relu(z) * (z > threshold)`).
+fn threshold_into<T: Real>(z: &DMatrix<T>, theta: f64, a: &mut DMatrix<T>) {
+    let (theta, zero) = (T::of(theta), T::zero());
+    for (o, &v) in a.iter_mut().zip(z.iter()) {
+        *o = if v > theta { v } else { zero };
+    }
 }
 
 /// Draws an `rows x cols` matrix row by row from `seed`, so the values do not
@@ -174,11 +202,122 @@ impl<T: Real> Autoencoder<T> {
             })
             .collect();
         let layout = Arc::new(ParamLayout::with_conv(&pairs, spec.bias));
+        let thresholds = vec![None; layers.len()];
         Ok(Autoencoder {
             spec,
             layers,
             layout,
+            thresholds,
         })
+    }
+
+    /// Per pair, the inference threshold of a BatchTopK activation
+    /// ([`Activation::BatchTopK`], [`Activation::BatchTopKSigned`]): `None`
+    /// for the other kinds and for a model that has not trained a batch.
+    ///
+    /// BatchTopK selects over the rows of a call, so without a threshold a
+    /// row's code depends on its neighbours. SAELens
+    /// (`sae_lens/saes/batchtopk_sae.py`, `update_topk_threshold`) learns
+    /// a running estimate of the smallest kept value while training and
+    /// saves the model as a JumpReLU one with that threshold on every
+    /// latent; dictionary_learning (`trainers/batch_top_k.py`,
+    /// `update_threshold`) does the same with another schedule. This
+    /// follows SAELens: the estimate starts at 0 and after each training
+    /// batch whose code kept a positive value moves to
+    /// `θ ← (1 − λ) θ + λ m`, with `m` the batch's smallest positive kept
+    /// value and `λ` = [`BATCH_TOP_K_THRESHOLD_RATE`] (SAELens's default
+    /// `topk_threshold_lr`); the signed variant takes `m` over every nonzero
+    /// kept value instead. A batch's kept values are those of its shards
+    /// (each shard selects its own `n·k`). Minibatch training updates it
+    /// (checkpoints and model files keep it); L-BFGS does not, and early
+    /// stopping that restores the best epoch's weights keeps the latest
+    /// estimate, a running average over the last hundred or so batches.
+    ///
+    /// Where a pair has a threshold, evaluation
+    /// ([`Autoencoder::encode`], [`Autoencoder::decode`],
+    /// [`Autoencoder::reconstruct`], [`Autoencoder::output_logits`],
+    /// [`Autoencoder::forward_with`], and what is computed from them)
+    /// keeps `z` where `z > θ` and zeroes the rest, row by row, wherever
+    /// the pair's activation applies (its encoder side, and the decoder side
+    /// of the next pair). Training, and the objective's terms
+    /// ([`Autoencoder::loss_terms`], so the validation loss compares the
+    /// same function as the training loss), keep the batch selection.
+    pub fn batch_top_k_thresholds(&self) -> &[Option<f64>] {
+        &self.thresholds
+    }
+
+    /// Sets pair `l`'s BatchTopK inference threshold (`None` clears it, and
+    /// evaluation selects over the call's rows again).
+    ///
+    /// # Errors
+    /// [`Error::Config`] if pair `l` does not exist or its activation is not
+    /// a BatchTopK kind, or the threshold is not finite, or negative for
+    /// the ReLU variant (whose kept values are positive).
+    pub fn set_batch_top_k_threshold(&mut self, l: usize, threshold: Option<f64>) -> Result<()> {
+        let Some(&act) = self.spec.hidden.get(l) else {
+            return Err(Error::config(
+                "batch_top_k_threshold",
+                format!("pair {l} does not exist ({} pairs)", self.layers.len()),
+            ));
+        };
+        if threshold.is_some() && !act.is_batch_top_k() {
+            return Err(Error::config(
+                "batch_top_k_threshold",
+                format!("pair {l} is {}, not batch_top_k", act.name()),
+            ));
+        }
+        if let Some(t) = threshold
+            && !(t.is_finite() && (t >= 0.0 || !act.relu_on_kept()))
+        {
+            return Err(Error::config(
+                "batch_top_k_threshold",
+                format!("must be finite (and >= 0 for {}), got {t}", act.name()),
+            ));
+        }
+        self.thresholds[l] = threshold;
+        Ok(())
+    }
+
+    /// One step of the running threshold estimate (see
+    /// [`Autoencoder::batch_top_k_thresholds`]): `smallest[l]` is the
+    /// smallest kept value of pair `l`'s code on one training batch
+    /// ([`Activation::smallest_kept`]), `None` where none was kept (the
+    /// estimate then stays, as SAELens skips such a batch) or the pair is
+    /// not BatchTopK.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] unless there is one entry per pair; as
+    /// [`Autoencoder::set_batch_top_k_threshold`] for a non-finite value.
+    pub fn update_batch_top_k_thresholds(&mut self, smallest: &[Option<f64>]) -> Result<()> {
+        if smallest.len() != self.layers.len() {
+            return Err(Error::Shape(format!(
+                "{} smallest kept values for {} pairs",
+                smallest.len(),
+                self.layers.len()
+            )));
+        }
+        for (l, m) in smallest.iter().enumerate() {
+            if let Some(m) = *m
+                && self.spec.hidden[l].is_batch_top_k()
+            {
+                let rate = BATCH_TOP_K_THRESHOLD_RATE;
+                let theta = self.thresholds[l].unwrap_or(0.0);
+                self.set_batch_top_k_threshold(l, Some((1.0 - rate) * theta + rate * m))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `a = f_l(z)`, the activation of pair `l`'s hidden representation,
+    /// with the BatchTopK threshold at evaluation (see
+    /// [`Autoencoder::batch_top_k_thresholds`]).
+    fn map_hidden(&self, l: usize, z: &DMatrix<T>, a: &mut DMatrix<T>, pass: Pass) {
+        match (pass, self.thresholds[l]) {
+            (Pass::Eval, Some(theta)) if self.spec.hidden[l].is_batch_top_k() => {
+                threshold_into(z, theta, a)
+            }
+            _ => self.spec.hidden[l].map_into(z, a),
+        }
     }
 
     /// The architecture.
@@ -315,7 +454,7 @@ impl<T: Real> Autoencoder<T> {
     /// activation in `ws` (e.g. to count dead units or saturated sigmoids).
     pub fn forward_with(&self, x: &DMatrix<T>, ws: &mut Workspace<T>) -> Result<()> {
         check_input(x, self.input_dim(), "input")?;
-        self.forward(x, ws, true);
+        self.forward(x, ws, true, Pass::Eval);
         Ok(())
     }
 
@@ -323,7 +462,7 @@ impl<T: Real> Autoencoder<T> {
     pub fn encode(&self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
         check_input(x, self.input_dim(), "input")?;
         let mut ws = Workspace::new();
-        self.forward(x, &mut ws, false);
+        self.forward(x, &mut ws, false, Pass::Eval);
         Ok(ws.a.pop().expect("at least one layer"))
     }
 
@@ -331,7 +470,7 @@ impl<T: Real> Autoencoder<T> {
     pub fn decode(&self, h: &DMatrix<T>) -> Result<DMatrix<T>> {
         check_input(h, self.latent_dim(), "code")?;
         let mut ws = Workspace::new();
-        self.decode_from(h, &mut ws);
+        self.decode_from(h, &mut ws, Pass::Eval);
         Ok(ws.u.swap_remove(0))
     }
 
@@ -339,7 +478,7 @@ impl<T: Real> Autoencoder<T> {
     pub fn reconstruct(&self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
         check_input(x, self.input_dim(), "input")?;
         let mut ws = Workspace::new();
-        self.forward(x, &mut ws, true);
+        self.forward(x, &mut ws, true, Pass::Eval);
         Ok(ws.u.swap_remove(0))
     }
 
@@ -347,7 +486,7 @@ impl<T: Real> Autoencoder<T> {
     pub fn output_logits(&self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
         check_input(x, self.input_dim(), "input")?;
         let mut ws = Workspace::new();
-        self.forward(x, &mut ws, true);
+        self.forward(x, &mut ws, true, Pass::Eval);
         Ok(ws.v.swap_remove(0))
     }
 
@@ -378,7 +517,7 @@ impl<T: Real> Autoencoder<T> {
     ) -> Result<LossTerms> {
         self.check_call(x, target, loss, norm)?;
         let mut ws = Workspace::new();
-        self.forward(x, &mut ws, true);
+        self.forward(x, &mut ws, true, Pass::Train);
         let recon = loss::reconstruction(
             loss.reconstruction,
             self.spec.output,
@@ -480,7 +619,7 @@ impl<T: Real> Autoencoder<T> {
                 "gradient buffer belongs to a model with another layout".into(),
             ));
         }
-        self.forward(x, ws, true);
+        self.forward(x, ws, true, Pass::Train);
         let mut t = self.backward(x, target, loss, norm, ws, grad, tied)?;
         if let Some(aux) = aux {
             let residual = target - &ws.u[0];
@@ -512,7 +651,7 @@ impl<T: Real> Autoencoder<T> {
                 x.ncols()
             )));
         }
-        self.forward(x, ws, true);
+        self.forward(x, ws, true, Pass::Train);
         Ok(ResidualSpread::of_difference(target, Some(&ws.u[0])))
     }
 
@@ -565,7 +704,7 @@ impl<T: Real> Autoencoder<T> {
     ) -> Result<f64> {
         self.check_auxk_call(x, residual, &aux)?;
         let mut ws = Workspace::new();
-        self.forward(x, &mut ws, false);
+        self.forward(x, &mut ws, false, Pass::Train);
         self.auxk_pass(x, &ws.z[0], residual, &aux, None)
     }
 
@@ -580,7 +719,7 @@ impl<T: Real> Autoencoder<T> {
     ) -> Result<(f64, Gradient<T>)> {
         self.check_auxk_call(x, residual, &aux)?;
         let mut ws = Workspace::new();
-        self.forward(x, &mut ws, false);
+        self.forward(x, &mut ws, false, Pass::Train);
         let mut grad = self.zero_gradient();
         let t = self.auxk_pass(x, &ws.z[0], residual, &aux, Some(&mut grad))?;
         Ok((t, grad))
@@ -897,26 +1036,28 @@ impl<T: Real> Autoencoder<T> {
         Ok((t, g))
     }
 
-    /// Runs the encoder (and the decoder when `decode`) filling `ws`.
-    /// Inputs are checked by the callers.
-    pub(crate) fn forward(&self, x: &DMatrix<T>, ws: &mut Workspace<T>, decode: bool) {
+    /// Runs the encoder (and the decoder when `decode`) filling `ws`, the
+    /// BatchTopK kinds as `pass` says. Inputs are checked by the callers.
+    pub(crate) fn forward(&self, x: &DMatrix<T>, ws: &mut Workspace<T>, decode: bool, pass: Pass) {
         let n = x.nrows();
         ws.size_encoder(n, &self.spec.dims);
         for (l, layer) in self.layers.iter().enumerate() {
             let (before, rest) = ws.a.split_at_mut(l);
             let input = if l == 0 { x } else { &before[l - 1] };
             layer.encode_into(input, &mut ws.z[l], &mut ws.patches);
-            self.spec.hidden[l].map_into(&ws.z[l], &mut rest[0]);
+            self.map_hidden(l, &ws.z[l], &mut rest[0], pass);
         }
         if decode {
             let code = ws.a.pop().expect("at least one layer");
-            self.decode_from(&code, ws);
+            self.decode_from(&code, ws, pass);
             ws.a.push(code);
         }
     }
 
-    /// Runs the decoder from code `h`, filling `ws.v` and `ws.u`.
-    fn decode_from(&self, h: &DMatrix<T>, ws: &mut Workspace<T>) {
+    /// Runs the decoder from code `h`, filling `ws.v` and `ws.u`; pair
+    /// `l >= 1` decodes through the activation of pair `l - 1`'s hidden
+    /// representation, with its threshold at evaluation.
+    fn decode_from(&self, h: &DMatrix<T>, ws: &mut Workspace<T>, pass: Pass) {
         let pairs = self.layers.len();
         ws.size_decoder(h.nrows(), &self.spec.dims);
         for l in (0..pairs).rev() {
@@ -924,9 +1065,13 @@ impl<T: Real> Autoencoder<T> {
             let input = if l + 1 == pairs { h } else { &tail[0] };
             let layer = &self.layers[l];
             layer.decode_into(input, &mut ws.v[l], &mut ws.patches);
-            self.spec
-                .decoder_activation(l)
-                .map_into(&ws.v[l], &mut head[l]);
+            if l == 0 {
+                self.spec
+                    .decoder_activation(0)
+                    .map_into(&ws.v[0], &mut head[0]);
+            } else {
+                self.map_hidden(l - 1, &ws.v[l], &mut head[l], pass);
+            }
         }
     }
 

@@ -12,6 +12,11 @@
 //! matrices, `C_out x C_in·k_h·k_w` each, and the biases are per channel.
 //! Dense model files are unchanged by conv support (the spec omits `conv`).
 //!
+//! A model with a learned BatchTopK inference threshold (see
+//! [`Autoencoder::batch_top_k_thresholds`]) also has
+//! `"batch_top_k_thresholds"`: one entry per pair, a number or `null`.
+//! Other models' files do not have the field.
+//!
 //! Values are stored as f64 (f32 weights widen exactly) in shortest
 //! round-trip form and parsed with correct rounding, so a save/load round
 //! trip reproduces every bit. Loading rejects anything it does not fully
@@ -46,6 +51,11 @@ struct ModelFile {
     spec: AutoencoderSpec,
     parameters: usize,
     layers: Vec<LayerFile>,
+    /// Per pair, the learned BatchTopK inference threshold (see
+    /// [`Autoencoder::batch_top_k_thresholds`]); absent when no pair has
+    /// one, so other models' files are unchanged and older files load.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    batch_top_k_thresholds: Vec<Option<f64>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -208,6 +218,38 @@ fn biases<T: Real>(
     Ok(out)
 }
 
+/// The model's BatchTopK thresholds as files store them: one entry per
+/// pair, or none at all when no pair has one.
+pub(crate) fn stored_thresholds<T: Real>(model: &Autoencoder<T>) -> Vec<Option<f64>> {
+    let t = model.batch_top_k_thresholds();
+    if t.iter().any(Option::is_some) {
+        t.to_vec()
+    } else {
+        Vec::new()
+    }
+}
+
+/// Sets the thresholds read from a file (empty: none), checking their count
+/// and each value as [`Autoencoder::set_batch_top_k_threshold`] does.
+pub(crate) fn restore_thresholds<T: Real>(
+    model: &mut Autoencoder<T>,
+    stored: &[Option<f64>],
+) -> std::result::Result<(), String> {
+    if stored.is_empty() {
+        return Ok(());
+    }
+    let pairs = model.layers().len();
+    if stored.len() != pairs {
+        return Err(format!("{} entries for {pairs} pairs", stored.len()));
+    }
+    for (l, &t) in stored.iter().enumerate() {
+        model
+            .set_batch_top_k_threshold(l, t)
+            .map_err(|e| format!("pair {l}: {e}"))?;
+    }
+    Ok(())
+}
+
 fn syntax(path: &Path, e: &serde_json::Error) -> Error {
     let location = if e.line() == 0 {
         "file".to_string()
@@ -246,6 +288,7 @@ impl<T: Real> Autoencoder<T> {
                     },
                 })
                 .collect(),
+            batch_top_k_thresholds: stored_thresholds(self),
         };
         let mut bytes = serde_json::to_vec(&file)
             .map_err(|e| Error::InvalidData(format!("serializing the model: {e}")))?;
@@ -382,8 +425,10 @@ impl<T: Real> Autoencoder<T> {
             };
             layers.push(layer);
         }
-        let model =
+        let mut model =
             Autoencoder::from_layers(spec, layers).map_err(|e| fmt("layers", e.to_string()))?;
+        restore_thresholds(&mut model, &file.batch_top_k_thresholds)
+            .map_err(|e| fmt("batch_top_k_thresholds", e))?;
         if file.parameters != model.n_params() {
             return Err(fmt(
                 "parameters",

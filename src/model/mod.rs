@@ -49,7 +49,7 @@ mod tied;
 mod workspace;
 
 pub use activation::{Activation, OutputActivation};
-pub use autoencoder::Autoencoder;
+pub use autoencoder::{Autoencoder, BATCH_TOP_K_THRESHOLD_RATE};
 pub use bias::{BiasMode, Biases};
 pub use center::{PreBiasInit, geometric_median, mean};
 pub use conv::{Conv2d, ConvSpec, ConvStack, ImageShape};

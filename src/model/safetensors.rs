@@ -21,6 +21,12 @@
 //! [`super::BiasMode`] for the other modes. Pairs run outermost first
 //! when encoding and back in reverse when decoding.
 //!
+//! A model with a learned BatchTopK threshold (see
+//! [`Autoencoder::batch_top_k_thresholds`]) also has
+//! `batch_top_k_thresholds` in its metadata: a JSON list with one entry per
+//! pair, a number or `null`. Where a pair has one, its code at evaluation is
+//! `z` where `z > threshold` and 0 elsewhere, row by row.
+//!
 //! Values are stored in the model's precision (`F32` or `F64`),
 //! little-endian, so a round trip is bit for bit. Conv pairs are not
 //! exported: their kernels need the geometry that only the spec carries,
@@ -149,7 +155,7 @@ impl<T: Real> Autoencoder<T> {
         }
         let spec = serde_json::to_string(self.spec())
             .map_err(|e| Error::Render(format!("model spec: {e}")))?;
-        let metadata = HashMap::from([
+        let mut metadata = HashMap::from([
             ("format".to_string(), FORMAT.to_string()),
             (
                 "tiedae_version".to_string(),
@@ -157,6 +163,12 @@ impl<T: Real> Autoencoder<T> {
             ),
             ("spec".to_string(), spec),
         ]);
+        let thresholds = super::file::stored_thresholds(self);
+        if !thresholds.is_empty() {
+            let json = serde_json::to_string(&thresholds)
+                .map_err(|e| Error::Render(format!("thresholds: {e}")))?;
+            metadata.insert("batch_top_k_thresholds".to_string(), json);
+        }
         let views = tensors
             .iter()
             .map(|(name, shape, data)| {
@@ -259,9 +271,15 @@ impl<T: Real> Autoencoder<T> {
                 file.len()
             )));
         }
-        let model = Autoencoder::from_layers(spec, layers)?;
+        let mut model = Autoencoder::from_layers(spec, layers)?;
         if let Some(k) = model.params_to_vec().iter().position(|v| !v.is_finite()) {
             return Err(bad(format!("{} is not finite", model.describe_param(k))));
+        }
+        if let Some(json) = info.get("batch_top_k_thresholds") {
+            let stored: Vec<Option<f64>> = serde_json::from_str(json)
+                .map_err(|e| bad(format!("batch_top_k_thresholds: {e}")))?;
+            super::file::restore_thresholds(&mut model, &stored)
+                .map_err(|e| bad(format!("batch_top_k_thresholds: {e}")))?;
         }
         Ok(model)
     }

@@ -112,6 +112,11 @@ pub struct Checkpoint {
     /// when not tracked, and in older files).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub since_fired: Vec<u64>,
+    /// Per pair, the running BatchTopK threshold estimate (see
+    /// [`Autoencoder::batch_top_k_thresholds`]), so a resumed run goes on
+    /// from it; absent when no pair has one, and in older files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub batch_top_k_thresholds: Vec<Option<f64>>,
 }
 
 impl Checkpoint {
@@ -232,6 +237,17 @@ impl Checkpoint {
         let mut m = Autoencoder::new(&self.spec, 0)?;
         let p: Vec<T> = self.params.iter().map(|&v| T::of(v)).collect();
         m.set_params(&p)?;
+        let stored = &self.batch_top_k_thresholds;
+        if !stored.is_empty() && stored.len() != m.layers().len() {
+            return Err(Error::InvalidData(format!(
+                "checkpoint holds {} BatchTopK thresholds for {} pairs",
+                stored.len(),
+                m.layers().len()
+            )));
+        }
+        for (l, &t) in stored.iter().enumerate() {
+            m.set_batch_top_k_threshold(l, t)?;
+        }
         Ok(m)
     }
 }

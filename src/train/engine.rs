@@ -39,6 +39,8 @@ struct Block<T: Real> {
     scratch: Gradient<T>,
     /// Per latent: whether it fired (was nonzero) on a row of this block.
     fired: Vec<bool>,
+    /// Per pair: the smallest value a BatchTopK code kept on this block.
+    kept: Vec<Option<f64>>,
 }
 
 /// What a training batch may add to the plain reconstruction objective.
@@ -57,6 +59,13 @@ pub struct BatchExtras<'a> {
     /// (resized to the latent width): what dead-latent tracking needs.
     /// Firing is an OR over rows, so it does not depend on shard grouping.
     pub fired: Option<&'a mut Vec<bool>>,
+    /// Set to, per pair, the smallest value its BatchTopK code kept on the
+    /// batch's rows ([`Activation::smallest_kept`](crate::model::Activation::smallest_kept)
+    /// over every shard's selection; `None` for the other kinds or when
+    /// nothing was kept): what the running inference threshold needs (see
+    /// [`Autoencoder::batch_top_k_thresholds`]). A minimum over shards,
+    /// so it does not depend on shard grouping either.
+    pub smallest_kept: Option<&'a mut Vec<Option<f64>>>,
 }
 
 /// Computes batch objectives and gradients shard by shard, in parallel,
@@ -302,7 +311,12 @@ impl<T: Real> ShardEngine<T> {
         loss: &LossConfig,
         extras: BatchExtras<'_>,
     ) -> Result<(LossTerms, &mut Gradient<T>, &GradNorms)> {
-        let BatchExtras { noise, aux, fired } = extras;
+        let BatchExtras {
+            noise,
+            aux,
+            fired,
+            smallest_kept,
+        } = extras;
         Self::check_rows(x, rows)?;
         let norm = Normalizer::new(rows.len())?;
         let shards: Vec<&[usize]> = rows.chunks(self.shard_size).collect();
@@ -322,6 +336,7 @@ impl<T: Real> ShardEngine<T> {
                 grad: model.zero_gradient(),
                 scratch: model.zero_gradient(),
                 fired: Vec::new(),
+                kept: Vec::new(),
             });
         }
         // AuxK divides by the spread of the whole batch's residual: computed
@@ -339,6 +354,8 @@ impl<T: Real> ShardEngine<T> {
         };
         let track = fired.is_some();
         let latent = model.latent_dim();
+        let track_kept = smallest_kept.is_some();
+        let hidden = &model.spec().hidden;
         // With one shard per block, the tied weight slots are built while
         // the blocks are added, from the parts that are added anyway.
         let tied = if per == 1 && aux.is_none() && can_defer_tied(model.layout()) {
@@ -354,6 +371,10 @@ impl<T: Real> ShardEngine<T> {
                 if track {
                     b.fired.clear();
                     b.fired.resize(latent, false);
+                }
+                if track_kept {
+                    b.kept.clear();
+                    b.kept.resize(hidden.len(), None);
                 }
                 for (s, rows) in group.iter().enumerate() {
                     x.gather(rows, &mut b.x);
@@ -392,6 +413,12 @@ impl<T: Real> ShardEngine<T> {
                     if track && let Some(code) = b.ws.code() {
                         mark_fired(code, &mut b.fired);
                     }
+                    if track_kept {
+                        let codes = b.ws.encoder_activations();
+                        for ((k, act), code) in b.kept.iter_mut().zip(hidden).zip(codes) {
+                            *k = smaller(*k, act.smallest_kept(code));
+                        }
+                    }
                     sum.add(&t);
                 }
                 Ok(sum)
@@ -400,6 +427,15 @@ impl<T: Real> ShardEngine<T> {
         let mut terms = LossTerms::default();
         for r in results {
             terms.add(&r?);
+        }
+        if let Some(out) = smallest_kept {
+            out.clear();
+            out.resize(hidden.len(), None);
+            for b in &self.blocks[..nblocks] {
+                for (o, &k) in out.iter_mut().zip(&b.kept) {
+                    *o = smaller(*o, k);
+                }
+            }
         }
         if let Some(out) = fired {
             out.clear();
@@ -536,6 +572,15 @@ impl<T: Real> ShardEngine<T> {
             )));
         }
         Ok(terms)
+    }
+}
+
+/// The smaller of two optional values (`None` is no value).
+fn smaller(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
     }
 }
 

@@ -286,6 +286,14 @@ impl<T: Real> RunState<T> {
             last_finite_loss: self.last_finite_loss,
             finished,
             since_fired: self.since_fired.clone(),
+            batch_top_k_thresholds: {
+                let t = self.model.batch_top_k_thresholds();
+                if t.iter().any(Option::is_some) {
+                    t.to_vec()
+                } else {
+                    Vec::new()
+                }
+            },
         };
         ck.save(&path)?;
         Ok(path)

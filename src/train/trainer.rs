@@ -524,6 +524,10 @@ fn run_minibatch<T: Real>(
     }
     let mut fired: Vec<bool> = Vec::new();
     let mut dead: Vec<bool> = Vec::new();
+    // A BatchTopK pair learns its inference threshold from every training
+    // batch's code (see Autoencoder::batch_top_k_thresholds).
+    let track_kept = st.model.spec().hidden.iter().any(|a| a.is_batch_top_k());
+    let mut kept: Vec<Option<f64>> = Vec::new();
     // One sample per column: shuffled batches gather contiguous samples.
     let xt = x.transpose();
     while st.epoch <= cfg.epochs {
@@ -551,6 +555,9 @@ fn run_minibatch<T: Real>(
                 // AuxK denominator) and hands it to every shard.
                 extras.aux = dl.auxk.map(|config| AuxKLoss::new(config, &dead));
                 extras.fired = Some(&mut fired);
+            }
+            if track_kept {
+                extras.smallest_kept = Some(&mut kept);
             }
             let (terms, grad, norms) =
                 match engine.loss_and_grad_with(&st.model, &xt, rows, &loss, extras) {
@@ -614,6 +621,9 @@ fn run_minibatch<T: Real>(
                     ),
                     Some(terms.total),
                 ));
+            }
+            if track_kept {
+                st.model.update_batch_top_k_thresholds(&kept)?;
             }
             st.last_finite_loss = Some(terms.total);
             st.batch = b + 1;
