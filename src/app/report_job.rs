@@ -182,10 +182,12 @@ impl ReportJob {
             timings: Vec::new(),
         };
         let name = ds.name().to_string();
-        let page = self.sections(&output, &spectrum_pca(&ds)?, &name)?;
         let mut seeds: Vec<u64> = rows.iter().map(|r| r.seed as u64).collect();
         seeds.sort_unstable();
         seeds.dedup();
+        // The spectrum is the first seed's split, as a run's is.
+        let first_seed = seeds.first().copied().unwrap_or(0);
+        let page = self.sections(&output, &spectrum_pca(&ds, first_seed)?, &name)?;
         let facts = vec![
             (
                 "results".to_string(),
