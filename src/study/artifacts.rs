@@ -87,7 +87,8 @@ pub struct DetailedResults {
     pub results: DataFrame,
     /// Per cell, in the frame's row order.
     pub cells: Vec<CellArtifacts>,
-    /// Per (dataset, n_train, seed) the study ran, sorted by them.
+    /// Per (dataset, n_train, seed) the study ran, sorted by dataset, seed
+    /// and training size.
     pub pcas: Vec<SplitPca>,
 }
 
