@@ -89,8 +89,8 @@ fn frame_has_exactly_the_contract_columns() {
     let df = small_study().run().unwrap();
     let names: Vec<&str> = df.get_column_names().iter().map(|s| s.as_str()).collect();
     assert_eq!(names, COLUMNS.map(|c| c.0));
-    // PCA: one per latent; three trained kinds x 2 latents x 2 seeds.
-    assert_eq!(df.height(), 2 + 3 * 2 * 2);
+    // PCA: one per latent and seed; three trained kinds x 2 latents x 2 seeds.
+    assert_eq!(df.height(), 2 * 2 + 3 * 2 * 2);
     let r = rows(&df);
     assert!(
         r.iter()
@@ -111,8 +111,8 @@ fn cells_enumerate_deterministically_and_collapse_unused_axes() {
         .sparsity_weights(&[0.0, 0.1, 0.2])
         .bias_modes(&[BiasMode::Separate, BiasMode::None]);
     let cells = s.cells().unwrap();
-    // Per latent: 1 PCA + 2 bias x 2 seeds linear + 2 bias x 3 weights x 2 seeds sparse.
-    assert_eq!(cells.len(), 2 * (1 + 4 + 12));
+    // Per latent: 2 seeds PCA + 2 bias x 2 seeds linear + 2 bias x 3 weights x 2 seeds sparse.
+    assert_eq!(cells.len(), 2 * (2 + 4 + 12));
     assert!(cells.iter().enumerate().all(|(i, c)| c.index == i));
     assert_eq!(cells, s.cells().unwrap());
     assert!(
@@ -499,7 +499,8 @@ fn detailed_run_carries_artifacts() {
             assert_eq!(h.height() as i64, a.row.epochs);
         }
     }
-    let p = res.pca("spiked", res.cells[0].cell.n_train).unwrap();
+    let first = &res.cells[0].cell;
+    let p = res.pca("spiked", first.n_train, first.seed).unwrap();
     assert_eq!(p.test_head.shape(), (10, 16));
     let _ = Precision::F64;
 }
@@ -677,7 +678,7 @@ fn the_learning_rate_grid_is_tuned_on_validation_only() {
         .run()
         .unwrap();
     let all = rows(&df);
-    assert_eq!(all.len(), 1 + 3 * 3);
+    assert_eq!(all.len(), 3 + 3 * 3);
     let mean_val = |lr: f64| {
         let v: Vec<f64> = all
             .iter()
@@ -692,7 +693,7 @@ fn the_learning_rate_grid_is_tuned_on_validation_only() {
         .min_by(|a, b| mean_val(*a).total_cmp(&mean_val(*b)))
         .unwrap();
     let tuned = select_tuned(&all);
-    assert_eq!(tuned.len(), 1 + 3);
+    assert_eq!(tuned.len(), 3 + 3);
     assert!(
         tuned
             .iter()

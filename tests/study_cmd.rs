@@ -23,7 +23,7 @@ const SLURM_VARS: [&str; 5] = [
     "SLURM_CPUS_PER_TASK",
 ];
 
-/// 3 PCA cells and 36 trained ones on a 400-row sample of digits, a fixed
+/// 12 PCA cells and 36 trained ones on a 400-row sample of digits, a fixed
 /// budget of 150 epochs: a few seconds in all, each trained cell long
 /// enough that a signal lands between cells.
 const TINY: &str = r#"name = "tiny"
@@ -44,8 +44,8 @@ learning_rate = 0.01
 patience = 0
 "#;
 
-/// Cells of [`TINY`]: 3 PCA cells, 3 kinds x 3 latents x 4 seeds.
-const TINY_CELLS: usize = 39;
+/// Cells of [`TINY`]: 4 kinds (PCA included) x 3 latents x 4 seeds.
+const TINY_CELLS: usize = 48;
 
 fn study() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_study"));
@@ -171,19 +171,19 @@ fn killed_and_rerun_shards_merge_into_the_unsharded_run() {
         .and_then(|rest| rest.split(' ').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no cell count in {last:?}"));
-    assert!(last.contains(" of 13 cells done"), "{last}");
-    assert!((1..13).contains(&done), "{last}");
+    assert!(last.contains(" of 16 cells done"), "{last}");
+    assert!((1..16).contains(&done), "{last}");
     assert_eq!(cached(&cache), done, "only finished cells are cached");
     assert!(!sharded.join("tiny-shard-1-of-3.parquet").exists());
     assert!(!sharded.join("tiny-shard-1-of-3.manifest.json").exists());
 
     let report = study_ok(&["status", arg(&sharded)]);
     assert!(
-        report.contains(&format!("shard 1/3: {done} of 13 cells done")),
+        report.contains(&format!("shard 1/3: {done} of 16 cells done")),
         "{report}"
     );
     assert!(
-        report.contains("shard 0/3: 0 of 13 cells done, 13 missing; not started"),
+        report.contains("shard 0/3: 0 of 16 cells done, 16 missing; not started"),
         "{report}"
     );
 
@@ -356,8 +356,8 @@ fn bad_inputs_fail_with_one_line_and_write_nothing() {
 fn the_example_study_file_builds() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("studies/example.toml");
     let (_, s) = read_study_file(&path).unwrap();
-    // 3 PCA cells; 4 trained kinds x 3 latents x 3 rates x 3 seeds.
-    assert_eq!(s.cells().unwrap().len(), 3 + 4 * 3 * 3 * 3);
+    // 3 latents x 3 seeds of PCA; 4 trained kinds x 3 latents x 3 rates x 3 seeds.
+    assert_eq!(s.cells().unwrap().len(), 3 * 3 + 4 * 3 * 3 * 3);
 }
 
 #[test]
@@ -455,7 +455,7 @@ fn the_readme_cluster_commands_run_under_a_fake_job_array() {
 
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("studies")).unwrap();
-    // 2 PCA cells and 16 linear ones: at least one cell per task.
+    // 16 PCA cells and 16 linear ones: at least one cell per task.
     let small = TINY
         .replace(
             "[\"pca\", \"linear_tied\", \"tied\", \"untied\"]",
@@ -507,7 +507,7 @@ fn the_readme_cluster_commands_run_under_a_fake_job_array() {
         .filter(|p| !p.to_string_lossy().contains("-shard-"))
         .collect();
     assert_eq!(merged.len(), 1, "one merged file: {merged:?}");
-    assert_eq!(read_results(&merged[0]).unwrap().height(), 18);
+    assert_eq!(read_results(&merged[0]).unwrap().height(), 32);
 }
 
 /// Every file under `dir`.

@@ -11,7 +11,7 @@ use crate::app::job::{ReportJob, check_latent_sizes, check_output_dir};
 use crate::app::progress::JobProgress;
 use crate::app::studies::{
     COMPARISON, DEFAULT_LATENT, StudyOutput, check_study_name, own_latents, preset, run_study,
-    split,
+    split_seed_of, test_fraction,
 };
 use crate::atomic::remove_stale_temps;
 use crate::data::{Dataset, train_test_split};
@@ -100,14 +100,17 @@ impl ReportJob {
 
         progress.stage("drawing charts");
         let name = ds.name().to_string();
+        // The spectrum is one split's: the largest training set of the
+        // first seed (each seed draws its own split).
+        let first_seed = preset.seeds.first().copied().unwrap_or(0);
         let pca = match output.details.as_ref().and_then(|d| {
             d.pcas
                 .iter()
-                .max_by_key(|p| p.n_train)
+                .max_by_key(|p| (p.n_train, std::cmp::Reverse(p.seed)))
                 .map(|p| p.pca.clone())
         }) {
             Some(pca) => pca,
-            None => spectrum_pca(&ds)?,
+            None => spectrum_pca(&ds, first_seed)?,
         };
         let page = self.sections(&output, &pca, &name)?;
         let mut facts = self.facts(&ds, (n_train, n_test), &preset, &output);
@@ -195,10 +198,12 @@ impl ReportJob {
             timings: Vec::new(),
         };
         let name = ds.name().to_string();
-        let page = self.sections(&output, &spectrum_pca(&ds)?, &name)?;
         let mut seeds: Vec<u64> = rows.iter().map(|r| r.seed as u64).collect();
         seeds.sort_unstable();
         seeds.dedup();
+        // The spectrum is the first seed's split, as a run's is.
+        let first_seed = seeds.first().copied().unwrap_or(0);
+        let page = self.sections(&output, &spectrum_pca(&ds, first_seed)?, &name)?;
         let facts = vec![
             (
                 "results".to_string(),
@@ -347,10 +352,7 @@ impl ReportJob {
     ) -> Vec<(String, String)> {
         let mut facts = vec![(
             "train / test".to_string(),
-            format!(
-                "{n_train} / {n_test} (stratified split, seed {})",
-                split().1
-            ),
+            format!("{n_train} / {n_test} (a stratified split per seed)"),
         )];
         if let Some(m) = preset.max_rows.filter(|&m| m < ds.n_samples()) {
             facts.push((
@@ -360,7 +362,16 @@ impl ReportJob {
         }
         facts.push(("study".to_string(), self.study_name().to_string()));
         facts.push(("latent sizes".to_string(), join(&preset.latents)));
-        facts.push(("seeds".to_string(), preset.seeds.len().to_string()));
+        facts.push((
+            "seeds".to_string(),
+            format!(
+                "{}: each seed draws its own train/test split (stratified by class), training \
+                 rows and validation carve (drawn by class), initialisation and batch order, \
+                 shared by every model of that seed, so an interval over seeds covers the data \
+                 sample",
+                preset.seeds.len()
+            ),
+        ));
         let protocol = preset.protocol();
         let rates = if protocol.learning_rates.is_empty() {
             format!("learning rate {}", preset.learning_rate)
@@ -419,14 +430,13 @@ fn split_sizes(ds: &Dataset, quick: bool) -> (usize, usize) {
         Preset::full().max_rows
     };
     let rows = max_rows.map_or(ds.n_samples(), |m| m.min(ds.n_samples()));
-    let test = (rows as f64 * split().0).round() as usize;
+    let test = (rows as f64 * test_fraction()).round() as usize;
     (rows - test, test)
 }
 
-/// A PCA with every component of the training split, for the spectrum of
-/// studies that do not hand theirs over.
-fn spectrum_pca(ds: &Dataset) -> Result<FittedPca<f64>> {
-    let (fraction, seed) = split();
-    let (train, _) = train_test_split(ds, fraction, seed)?;
+/// A PCA with every component of the training part of `seed`'s split, for
+/// the spectrum of studies that do not hand theirs over.
+fn spectrum_pca(ds: &Dataset, seed: u64) -> Result<FittedPca<f64>> {
+    let (train, _) = train_test_split(ds, test_fraction(), split_seed_of(seed))?;
     Pca::count(train.n_features().min(train.n_samples())).fit(train.x())
 }

@@ -5,7 +5,7 @@
 //! shows between them.
 //!
 //! The default comparison is three registry entries
-//! ([`COMPARISON_PARTS`]) on the same split,
+//! ([`COMPARISON_PARTS`]) on the same splits (one per seed),
 //! whose results share one frame:
 //! [`linear_pca`](crate::study::builtin::linear_pca) (PCA and linear tied /
 //! untied autoencoders: the Eckart–Young and Baldi–Hornik oracles),
@@ -138,7 +138,7 @@ pub fn preset(
         p.epochs = e;
     }
     let rows = studied_rows(ds, &p);
-    let train = rows - (rows as f64 * split().0).round() as usize;
+    let train = rows - (rows as f64 * test_fraction()).round() as usize;
     p.n_trains = vec![train / 16, train / 4];
     p
 }
@@ -153,11 +153,16 @@ fn is_large(ds: &Dataset, p: &Preset) -> bool {
     studied_rows(ds, p) * ds.n_features() > SMALL_DATA_ENTRIES
 }
 
-/// The built-in studies' held-out fraction and split seed (their
-/// defaults), so the card and the sizes here describe the split they use.
-pub fn split() -> (f64, u64) {
-    let s = Study::new("split");
-    (s.test_fraction, s.split_seed)
+/// The built-in studies' held-out fraction (their default), so the card
+/// and the sizes here describe the split they use.
+pub fn test_fraction() -> f64 {
+    Study::new("split").test_fraction
+}
+
+/// The seed of the train/test split that model seed `seed` of a built-in
+/// study draws (each seed draws its own: [`Study::data_seed`]).
+pub fn split_seed_of(seed: u64) -> u64 {
+    Study::new("split").data_seed(seed)
 }
 
 /// What a study run gives the report.
@@ -403,10 +408,9 @@ fn run_in_slices(
     let mut pcas = Vec::new();
     for p in &parts {
         for s in &p.pcas {
-            if !pcas
-                .iter()
-                .any(|q: &crate::study::SplitPca| q.dataset == s.dataset && q.n_train == s.n_train)
-            {
+            if !pcas.iter().any(|q: &crate::study::SplitPca| {
+                q.dataset == s.dataset && q.n_train == s.n_train && q.seed == s.seed
+            }) {
                 pcas.push(s.clone());
             }
         }
@@ -467,7 +471,7 @@ fn merge_details(parts: Vec<DetailedResults>, results: DataFrame) -> DetailedRes
         for s in p.pcas {
             if !pcas
                 .iter()
-                .any(|q| q.dataset == s.dataset && q.n_train == s.n_train)
+                .any(|q| q.dataset == s.dataset && q.n_train == s.n_train && q.seed == s.seed)
             {
                 pcas.push(s);
             }

@@ -32,7 +32,7 @@ pub mod synthetic;
 
 pub use load::{FileFormat, LoadOptions};
 pub use preprocess::{FittedScaler, Scaler};
-pub use split::train_test_split;
+pub use split::{StratifiedDraw, train_test_split};
 pub use synthetic::{CurvedManifold, ManifoldKind, ManifoldSample, SpikedCovariance, SpikedSample};
 
 use crate::error::{Error, Result};

@@ -114,7 +114,8 @@ fn sample_grid(ds: &Dataset, (h, w): (usize, usize)) -> Result<Svg> {
 }
 
 /// The PCA spectrum section: each component's share of the variance and
-/// the running total, from a PCA fitted on the training split.
+/// the running total, from a PCA fitted on one training split (the report
+/// hands it the first seed's; each seed draws its own split).
 ///
 /// The ratios are each eigenvalue over the total variance (the trace), so
 /// the cumulative curve shows how much of the data `k` components can keep
@@ -158,7 +159,7 @@ pub fn pca_spectrum_section(pca: &FittedPca<f64>, dataset: &str) -> Result<Secti
         None => format!("the first {shown} components keep less than {share} of the variance"),
     };
     let chart = scree_chart(&ScreeChart {
-        title: format!("PCA spectrum of {dataset} (training split)"),
+        title: format!("PCA spectrum of {dataset} (training split of the first seed)"),
         explained_ratio: ratios,
         cumulative_ratio: cumulative,
         log_y: true,

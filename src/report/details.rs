@@ -258,11 +258,16 @@ pub fn gradient_norms(details: &DetailedResults, dataset: &str) -> Result<Option
 /// study ran at latent size [`SCATTER_LATENT`].
 pub fn latent_scatter(details: &DetailedResults, dataset: &str) -> Result<Option<Section>> {
     let cells = representatives(details, SCATTER_LATENT as i64);
-    let Some((_, first)) = cells.first() else {
+    // Each seed has its own test rows: the panels show the smallest seed's,
+    // whose test labels colour them.
+    let Some(seed) = cells.iter().map(|(_, c)| c.row.seed).min() else {
+        return Ok(None);
+    };
+    let Some((_, first)) = cells.iter().find(|(_, c)| c.row.seed == seed) else {
         return Ok(None);
     };
     let Some(classes) = details
-        .pca(&first.row.dataset, first.row.n_train as usize)
+        .pca(&first.row.dataset, first.row.n_train as usize, seed as u64)
         .and_then(|p| p.test_labels.clone())
     else {
         return Ok(None);
@@ -272,6 +277,7 @@ pub fn latent_scatter(details: &DetailedResults, dataset: &str) -> Result<Option
     let panels: Vec<ScatterPanel> = cells
         .iter()
         .zip(&names)
+        .filter(|((_, cell), _)| cell.row.seed == seed)
         .filter_map(|((_, cell), name)| {
             let codes = cell.codes.as_ref()?;
             (codes.nrows() == classes.len() && codes.ncols() == 2).then(|| ScatterPanel {
@@ -293,7 +299,7 @@ pub fn latent_scatter(details: &DetailedResults, dataset: &str) -> Result<Option
     })?;
     let caption = format!(
         "The first {} test samples encoded at k = {SCATTER_LATENT}, one dot each, coloured by \
-         class (the smallest seed of each model). A code is defined only up to a rotation \
+         class (the smallest seed, whose split every panel shares). A code is defined only up to a rotation \
          (tied models, PCA) or any invertible map (untied), so compare how the classes are \
          arranged and separated, not the axes. Panels: {}.",
         classes.len(),
@@ -379,13 +385,22 @@ pub fn reconstructions(details: &DetailedResults, dataset: &str) -> Result<Optio
     };
     let rows_all: Vec<Row> = details.cells.iter().map(|c| c.row.clone()).collect();
     let n = full_n_train(&rows_all);
-    let Some(split) = details.pcas.iter().find(|p| p.n_train as i64 == n) else {
+    let cells = representatives(details, k);
+    // Each seed has its own test rows: show the smallest seed's, under
+    // its originals.
+    let Some(seed) = cells.iter().map(|(_, c)| c.row.seed).min() else {
+        return Ok(None);
+    };
+    let Some(split) = details
+        .pcas
+        .iter()
+        .find(|p| p.n_train as i64 == n && p.seed as i64 == seed)
+    else {
         return Ok(None);
     };
     let Some(originals) = tiles(&split.test_head, shape) else {
         return Ok(None);
     };
-    let cells = representatives(details, k);
     let keys: Vec<ConfigKey> = cells.iter().map(|(k, _)| k.clone()).collect();
     let names = labels(&keys);
     let mut rows = vec![ImageRow {
@@ -397,7 +412,7 @@ pub fn reconstructions(details: &DetailedResults, dataset: &str) -> Result<Optio
         let Some(t) = tiles(&cell.reconstructions, shape) else {
             continue;
         };
-        if cell.reconstructions.shape() != split.test_head.shape() {
+        if cell.row.seed != seed || cell.reconstructions.shape() != split.test_head.shape() {
             continue;
         }
         let diff = &cell.reconstructions - &split.test_head;
@@ -420,8 +435,8 @@ pub fn reconstructions(details: &DetailedResults, dataset: &str) -> Result<Optio
         colors: TileColors::Range,
     })?;
     let caption = format!(
-        "The first test images (top row) as each model rebuilds them through a {k}-unit code. \
-         Each tile is scaled to its own range, so compare shapes, not brightness. MSE over \
+        "The first test images (top row) of the smallest seed's split, as each model of that \
+         seed rebuilds them through a {k}-unit code. Each tile is scaled to its own range, so compare shapes, not brightness. MSE over \
          these images: {}.",
         errors.join("; ")
     );

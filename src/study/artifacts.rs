@@ -1,6 +1,6 @@
 //! What a detailed run hands to reports besides the results frame: per cell
 //! the training history, the first-layer decoder filters and a few
-//! reconstructions; per (dataset, training size) the fitted PCA.
+//! reconstructions; per (dataset, training size, seed) the fitted PCA.
 
 use super::cell::Cell;
 use super::frame::Row;
@@ -57,13 +57,17 @@ pub(crate) fn decoder_filters<T: Real>(layer: &Layer<T>) -> DMatrix<f64> {
     layer.decoder_weight().transpose().map(|v| v.f64())
 }
 
-/// The PCA fitted on one training set of a study.
+/// The PCA fitted on one training set of a study: each seed draws its own
+/// split, so there is one per (dataset, training size, seed), and a cell's
+/// reconstructions and codes are of its own seed's test rows.
 #[derive(Clone, Debug)]
 pub struct SplitPca {
     /// Dataset name.
     pub dataset: String,
     /// Training rows it was fitted on.
     pub n_train: usize,
+    /// The seed whose split it is.
+    pub seed: u64,
     /// The fit, with as many components as the study's largest latent size.
     pub pca: FittedPca<f64>,
     /// The first [`RECONSTRUCTED_ROWS`] test rows (originals of every
@@ -83,16 +87,18 @@ pub struct DetailedResults {
     pub results: DataFrame,
     /// Per cell, in the frame's row order.
     pub cells: Vec<CellArtifacts>,
-    /// Per (dataset, n_train) the study ran, in enumeration order.
+    /// Per (dataset, n_train, seed) the study ran, sorted by dataset, seed
+    /// and training size.
     pub pcas: Vec<SplitPca>,
 }
 
 impl DetailedResults {
-    /// The PCA fitted for `dataset` at `n_train` training rows.
-    pub fn pca(&self, dataset: &str, n_train: usize) -> Option<&SplitPca> {
+    /// The PCA fitted for `dataset` at `n_train` training rows of `seed`'s
+    /// split.
+    pub fn pca(&self, dataset: &str, n_train: usize, seed: u64) -> Option<&SplitPca> {
         self.pcas
             .iter()
-            .find(|p| p.dataset == dataset && p.n_train == n_train)
+            .find(|p| p.dataset == dataset && p.n_train == n_train && p.seed == seed)
     }
 }
 

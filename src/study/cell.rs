@@ -33,7 +33,9 @@ pub struct Cell {
     pub latent: usize,
     /// Number of training rows actually used.
     pub n_train: usize,
-    /// Model seed (PCA: the split seed; PCA itself is deterministic).
+    /// Seed: it draws the cell's data (train/test split, training rows,
+    /// validation carve; see [`Study::data_seed`]) and, for trained kinds,
+    /// the initialisation and batch order. PCA fits its seed's rows.
     pub seed: u64,
     /// L2 coefficient (0 for PCA).
     pub l2: f64,
@@ -54,7 +56,7 @@ impl Study {
     /// Every cell of the study, in enumeration order: dataset, training-set
     /// size, latent size, model kind, bias mode, L2, sparsity weight, seed
     /// (the last varies fastest). Axes that do not change a kind's result
-    /// are collapsed: PCA gets one cell per (dataset, n_train, latent);
+    /// are collapsed: PCA gets one cell per (dataset, n_train, latent, seed);
     /// only [`ModelKind::SparseTied`] crosses the sparsity weights; linear
     /// kinds ignore the activation. The shard setting is **not** applied
     /// here (see [`Study::selected_cells`]).
@@ -144,14 +146,17 @@ impl Study {
             });
         };
         if model == ModelKind::Pca {
-            push(
-                Activation::Identity,
-                BiasMode::PreCentering,
-                0.0,
-                0.0,
-                None,
-                self.split_seed,
-            );
+            // Each seed has its own split, so PCA's baseline is per seed.
+            for &seed in &self.seeds {
+                push(
+                    Activation::Identity,
+                    BiasMode::PreCentering,
+                    0.0,
+                    0.0,
+                    None,
+                    seed,
+                );
+            }
             return;
         }
         let activation = if model.is_linear() {

@@ -85,7 +85,7 @@ pub struct StudyFile {
     /// Fraction of each dataset held out as test data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_fraction: Option<f64>,
-    /// Seed of the train/test split.
+    /// Root of every seed's data split ([`crate::study::Study::data_seed`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub split_seed: Option<u64>,
     /// Hidden activation of the nonlinear kinds, e.g. `{ kind = "relu" }`

@@ -103,7 +103,8 @@ pub struct Row {
     pub params: i64,
     /// Training rows used.
     pub n_train: i64,
-    /// Model seed (PCA: the split seed).
+    /// Seed: it draws the data (split, training rows, validation carve)
+    /// and the initialisation and batch order of trained kinds.
     pub seed: i64,
     /// L2 coefficient.
     pub l2: f64,
@@ -113,7 +114,8 @@ pub struct Row {
     pub train_mse: f64,
     /// Reconstruction MSE on the test rows.
     pub test_mse: f64,
-    /// PCA's test MSE at the same latent size on the same split.
+    /// PCA's test MSE at the same latent size on the same split (the
+    /// seed's).
     pub pca_test_mse: f64,
     /// `test_mse / pca_test_mse` (1 for PCA itself).
     pub ratio_to_pca: f64,

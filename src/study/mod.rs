@@ -5,8 +5,9 @@
 //! ([`Study::cells`], a fixed order), fits them in parallel with rayon,
 //! caches finished cells on disk ([`Study::cache_dir`]) and returns one
 //! polars DataFrame with a row per cell and exactly the columns of
-//! [`COLUMNS`]. Every MSE is in the data's units on a seeded held-out test
-//! split, beside PCA's at the same latent size on the same split.
+//! [`COLUMNS`]. Every MSE is in the data's units on a held-out test split
+//! drawn by the cell's seed, beside PCA's at the same latent size on the
+//! same split.
 //!
 //! [`Study::run_detailed`] adds what reports draw (histories, filters,
 //! reconstructions, the fitted PCAs); [`Study::shard`],

@@ -191,16 +191,18 @@ pub struct Study {
     /// the default output directory of `study run`): ASCII letters, digits,
     /// `.`, `_` and `-`, checked by [`Study::validate`].
     pub name: String,
-    /// Datasets, each split once into train and test parts.
+    /// Datasets, each split into train and test parts once per seed.
     pub datasets: Vec<Arc<Dataset>>,
     /// Model kinds.
     pub models: Vec<ModelKind>,
     /// Latent sizes (the width of the code; PCA's number of components).
     pub latents: Vec<usize>,
-    /// Seeds of the model initialisation and the training shuffles.
+    /// Seeds. Each draws its own data (train/test split, training rows,
+    /// validation carve; [`Study::data_seed`]) and the model initialisation
+    /// and training shuffles, shared by every model of that seed.
     pub seeds: Vec<u64>,
-    /// Training-set sizes: the first `n` rows of the (shuffled) training
-    /// part; `None` uses all of it.
+    /// Training-set sizes: `n` rows of the seed's training part, drawn by
+    /// class when there are labels; `None` uses all of it.
     pub n_trains: Vec<Option<usize>>,
     /// Bias modes of the autoencoders.
     pub bias_modes: Vec<BiasMode>,
@@ -226,8 +228,9 @@ pub struct Study {
     pub precision: Precision,
     /// Fraction of each dataset held out as test data.
     pub test_fraction: f64,
-    /// Seed of the train/test split (shared by all cells, so every model
-    /// and PCA see the same data).
+    /// Root of every seed's data: seed `s` splits, draws and carves its
+    /// rows by a seed derived from this and `s` ([`Study::data_seed`]), so
+    /// every model and PCA of one seed see the same data.
     pub split_seed: u64,
     /// Where finished cells are cached; `None` disables caching.
     pub cache_dir: Option<PathBuf>,
@@ -512,7 +515,7 @@ impl Study {
         let rates = self.learning_rates().len();
         let per_latent = self.models.iter().fold(0usize, |acc, &m| {
             let n = if m == ModelKind::Pca {
-                1
+                self.seeds.len()
             } else {
                 let sparsity = if m == ModelKind::SparseTied {
                     self.sparsity_weights.len()
@@ -703,7 +706,7 @@ mod tests {
                 learning_rates: vec![1e-3, 1e-2],
                 ..Protocol::default()
             });
-        assert_eq!(s.cell_count(), 2 * 2 * (1 + 12 + 24 + 12));
+        assert_eq!(s.cell_count(), 2 * 2 * (3 + 12 + 24 + 12));
         assert_eq!(s.cell_count(), s.cells().unwrap().len());
     }
 

@@ -42,6 +42,5 @@ pub use engine::ShardEngine;
 pub use history::{EpochAccumulator, EpochRecord, History, LayerNorms};
 pub use interrupt::install_ctrlc_handler;
 pub use optimizer::{OptimizerState, OptimizerStateFile};
-pub(crate) use run_state::shuffled;
 pub use run_state::{StopReason, TrainEvent};
 pub use trainer::{Failed, TrainOutcome, Trainer};

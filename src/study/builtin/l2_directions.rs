@@ -13,6 +13,9 @@
 //!
 //! λ is set from the data: `λ = 2 λ_k / d` with `λ_k` the k-th eigenvalue of
 //! the training covariance, so `s_k² = 1/2` and `s_1² = 1 − λ_k / (2 λ_1)`.
+//! One λ serves every seed (the L2 axis is shared), so it is read from the
+//! training part of the first seed's split; each cell's prediction uses its
+//! own seed's PCA.
 //!
 //! Frame: the results columns, one row per (cell, direction `j`), plus
 //! `component` (i64, `j` from 0), `direction_angle_deg` (f64),
@@ -43,7 +46,8 @@ pub fn study(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<Study> 
     let data = sample(ds, preset)?;
     let k = preset.latents_for(&data)?[0];
     let s = base("l2-directions", data.clone(), preset, opts);
-    let (train, _) = train_test_split(&data, s.test_fraction, s.split_seed)?;
+    let first = preset.seeds.first().copied().unwrap_or(0);
+    let (train, _) = train_test_split(&data, s.test_fraction, s.data_seed(first))?;
     let pca = Pca::count(k).fit(train.x())?;
     let lambda_k = pca.explained_variance()[k - 1];
     let l2 = 2.0 * lambda_k / data.n_features() as f64;
@@ -74,7 +78,7 @@ pub fn run(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<DataFrame
             continue;
         }
         let pca = res
-            .pca(&a.cell.dataset_name, a.cell.n_train)
+            .pca(&a.cell.dataset_name, a.cell.n_train, a.cell.seed)
             .ok_or_else(|| Error::InvalidData("no PCA for a cell's split".into()))?;
         let pcs = pca.pca.components().rows(0, a.cell.latent).into_owned();
         let angles = direction_angles(&a.filters, &pcs)?;
