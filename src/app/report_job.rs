@@ -9,8 +9,8 @@
 use crate::app::job::{ReportJob, check_latent_sizes, check_output_dir};
 use crate::app::progress::JobProgress;
 use crate::app::studies::{
-    COMPARISON, DEFAULT_LATENT, StudyOutput, check_study_name, own_latents, preset, run_study,
-    split,
+    COMPARISON, DEFAULT_LATENT, StudyOutput, check_study_name, distinct_cells, own_latents, preset,
+    run_study, split,
 };
 use crate::data::{Dataset, train_test_split};
 use crate::error::{Error, Result};
@@ -21,7 +21,9 @@ use crate::report::details;
 use crate::report::sections;
 use crate::report::{ReportInput, Section, read_provenance, report_dir_name, write_report};
 use crate::study::builtin::{Preset, RunOptions};
-use crate::study::{DetailedResults, dataset_sha256, frame_to_rows, read_results, select_tuned};
+use crate::study::{
+    DetailedResults, Protocol, dataset_sha256, frame_to_rows, read_results, select_tuned,
+};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -100,7 +102,7 @@ impl ReportJob {
             Some(pca) => pca,
             None => spectrum_pca(&ds)?,
         };
-        let page = self.sections(&output, &pca, &name)?;
+        let page = self.sections(&output, &pca, &name, &preset.protocol())?;
         let mut facts = self.facts(&ds, (n_train, n_test), &preset, &output);
         if !dropped.is_empty() {
             facts.push((
@@ -155,7 +157,9 @@ impl ReportJob {
     fn run_from_results(&self, path: &Path, progress: &JobProgress) -> Result<PathBuf> {
         check_output_dir(&self.out)?;
         progress.stage(&format!("reading results {}", path.display()));
-        let results = read_results(path)?;
+        // A file written before shared cells were kept once may hold them
+        // twice; each is one measurement.
+        let results = distinct_cells(&read_results(path)?)?;
         let rows = frame_to_rows(&results)?;
         let named: BTreeSet<&str> = rows.iter().map(|r| r.dataset.as_str()).collect();
         let ds = self.load_dataset()?;
@@ -179,7 +183,10 @@ impl ReportJob {
             timings: Vec::new(),
         };
         let name = ds.name().to_string();
-        let page = self.sections(&output, &spectrum_pca(&ds)?, &name)?;
+        // A results file does not record its protocol; the built-in
+        // presets share one validation fraction, which is the one stated.
+        let protocol = Preset::full().protocol();
+        let page = self.sections(&output, &spectrum_pca(&ds)?, &name, &protocol)?;
         let mut seeds: Vec<u64> = rows.iter().map(|r| r.seed as u64).collect();
         seeds.sort_unstable();
         seeds.dedup();
@@ -277,6 +284,7 @@ impl ReportJob {
         output: &StudyOutput,
         pca: &FittedPca<f64>,
         name: &str,
+        protocol: &Protocol,
     ) -> Result<Vec<Section>> {
         let mut page = vec![pca_spectrum_section(pca, name)?];
         let figures = crate::report::figures::sections(&output.figures)?;
@@ -315,7 +323,7 @@ impl ReportJob {
         found.push(sections::parameter_table(&rows)?);
         let found: Vec<Section> = found.into_iter().flatten().chain(figures).collect();
         let ids: Vec<&str> = found.iter().map(|s| s.id.as_str()).collect();
-        if let Some(v) = sections::verdict(&all, &ids)? {
+        if let Some(v) = sections::verdict(&all, &ids, Some(protocol))? {
             page.insert(0, v);
         }
         page.extend(found);
@@ -343,7 +351,7 @@ impl ReportJob {
             ));
         }
         facts.push(("study".to_string(), self.study_name().to_string()));
-        facts.push(("latent sizes".to_string(), join(&preset.latents)));
+        facts.push(("latent sizes".to_string(), latent_sizes(preset, output)));
         facts.push(("seeds".to_string(), preset.seeds.len().to_string()));
         let protocol = preset.protocol();
         let rates = if protocol.learning_rates.is_empty() {
@@ -382,6 +390,31 @@ impl ReportJob {
             ));
         }
         facts
+    }
+}
+
+/// The latent sizes the results hold, which are the ones every chart and
+/// the verdict use: the preset's sweep, and any size a study adds (untied
+/// at `k / 2` for the equal-weights question), said as such.
+fn latent_sizes(preset: &Preset, output: &StudyOutput) -> String {
+    let swept = join(&preset.latents);
+    let held: Option<Vec<usize>> = output
+        .has_results_columns
+        .then(|| frame_to_rows(&output.results).ok())
+        .flatten()
+        .map(|rows| {
+            rows.iter()
+                .filter_map(|r| usize::try_from(r.latent).ok())
+                .collect::<BTreeSet<usize>>()
+                .into_iter()
+                .collect()
+        });
+    match held {
+        Some(held) if !held.is_empty() && held != preset.latents => format!(
+            "{} (the sweep {swept}, and the sizes a study adds, such as untied at k/2 for the equal-weights question)",
+            join(&held)
+        ),
+        _ => swept,
     }
 }
 
