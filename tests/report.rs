@@ -341,7 +341,7 @@ fn forest_rows(n: usize) -> Vec<ForestRow> {
                 label: format!("k = {}", 1 << i),
                 estimate: e,
                 interval: (lo, hi),
-                reference: (i > 0).then(|| -12.0 * i as f64),
+                reference: (i > 0).then_some(-12.0 * i as f64),
                 note: format!("{e}% ({lo} to {hi}) · Holm p 0.031 · dead 0 / 0–4"),
             }
         })

@@ -434,7 +434,7 @@ fn study5_tied_wins_at_equal_budget() {
     let s = builtin::equal_budget::summary(&df).unwrap();
     assert!(
         s.iter()
-            .any(|l| l.contains("equal weight budget") && l.ends_with("tied lower.")),
+            .any(|l| l.contains("At equal weights") && l.contains(": tied lower.")),
         "{s:?}"
     );
 }

@@ -1124,7 +1124,7 @@ fn beyond_width(rows: &[Row]) -> Option<Verdict> {
         relative: true,
         primary: true,
     };
-    let to_pca = |r: &Row| (r.pca_test_mse > 0.0).then(|| r.test_mse / r.pca_test_mse);
+    let to_pca = |r: &Row| (r.pca_test_mse > 0.0).then_some(r.test_mse / r.pca_test_mse);
     let effects = assess(tied_against_untied(rows, n, &sizes, to_pca, true), measure);
     if effects.is_empty() {
         return None;

@@ -97,7 +97,7 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
     let pca = compare_family(&groups, |r| Some(r.pca_test_mse), true);
     let beyond = compare_family(
         &groups,
-        |r| (r.pca_test_mse > 0.0).then(|| r.test_mse / r.pca_test_mse),
+        |r| (r.pca_test_mse > 0.0).then_some(r.test_mse / r.pca_test_mse),
         true,
     );
     let mut out = Vec::new();

@@ -68,8 +68,8 @@ fn mean_gap(rows: &[&Row]) -> f64 {
 }
 
 /// The paired tied-minus-untied gap at each of `ns`, as one Holm family.
-fn gap_family<'a>(rows: &'a [Row], ns: &[i64]) -> Vec<Option<SizeEffect>> {
-    let sides: Vec<(Vec<&'a Row>, Vec<&'a Row>)> = ns
+fn gap_family(rows: &[Row], ns: &[i64]) -> Vec<Option<SizeEffect>> {
+    let sides: Vec<(Vec<&Row>, Vec<&Row>)> = ns
         .iter()
         .map(|&n| (at(rows, ModelKind::Tied, n), at(rows, ModelKind::Untied, n)))
         .collect();
