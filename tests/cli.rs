@@ -612,11 +612,16 @@ fn a_report_from_results_alone_repeats_the_trained_runs_verdict() {
     let page = report_ok(&["--results", results.to_str().unwrap(), "--out", dir]);
     let html = Html::parse_document(&fs::read_to_string(&page).unwrap());
     let trained = Html::parse_document(&fs::read_to_string(committed.join("index.html")).unwrap());
+    // Each question's heading and answer, its sentence and its full
+    // account.
     let cells = |h: &Html| -> Vec<String> {
-        select(h, "#table-verdict td")
-            .iter()
-            .map(inner_text)
-            .collect()
+        select(
+            h,
+            "#verdict .panel h3, #verdict .panel .sentence, #verdict .panel details",
+        )
+        .iter()
+        .map(inner_text)
+        .collect()
     };
     assert!(!cells(&html).is_empty(), "no verdict");
     assert_eq!(cells(&html), cells(&trained));

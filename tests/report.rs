@@ -11,12 +11,13 @@ use std::time::{Duration, Instant};
 use tiedae::Error;
 use tiedae::provenance::{Provenance, StudyTime};
 use tiedae::report::charts::{
-    BarChart, BarGroup, ImageGrid, ImageRow, LineChart, ParetoChart, ParetoGroup, ParetoPoint,
-    ScreeChart, Series, TileColors, bar_chart, image_grid, line_chart, pareto_chart, scree_chart,
+    BarChart, BarGroup, ForestChart, ForestRow, ImageGrid, ImageRow, LineChart, ParetoChart,
+    ParetoGroup, ParetoPoint, ScreeChart, Series, TileColors, bar_chart, forest_chart, image_grid,
+    line_chart, pareto_chart, scree_chart,
 };
 use tiedae::report::number::{MISSING, format_number};
 use tiedae::report::{
-    DatasetCard, PAGE_FILE, RESULTS_CSV, RESULTS_PARQUET, ReportInput, Section, Table,
+    DatasetCard, PAGE_FILE, Panel, RESULTS_CSV, RESULTS_PARQUET, ReportInput, Section, Table,
     read_provenance, report_dir_name, write_report,
 };
 
@@ -327,6 +328,69 @@ fn input(name: &str) -> ReportInput {
         results: results_frame(),
         provenance: Some(provenance()),
     }
+}
+
+/// Forest-plot rows at latent sizes 1, 2, 4, ...: effects falling with k,
+/// each with an interval and PCA's own change beside it.
+fn forest_rows(n: usize) -> Vec<ForestRow> {
+    (0..n)
+        .map(|i| {
+            let e = -3.0 * i as f64;
+            let (lo, hi) = (e - 4.0 - i as f64, e + 3.0);
+            ForestRow {
+                label: format!("k = {}", 1 << i),
+                estimate: e,
+                interval: (lo, hi),
+                reference: (i > 0).then_some(-12.0 * i as f64),
+                note: format!("{e}% ({lo} to {hi}) · Holm p 0.031 · dead 0 / 0–4"),
+            }
+        })
+        .collect()
+}
+
+fn forest(title: &str, n: usize) -> ForestChart {
+    ForestChart {
+        title: title.into(),
+        x_label: "test MSE, tied against untied, geometric-mean % (dot and 95% interval; shaded: the equivalence band; ring: PCA's own change)".into(),
+        rows: forest_rows(n),
+        band: Some((-1.96, 2.0)),
+    }
+}
+
+/// A verdict section as the report builds it, with texts as long as the
+/// real ones: each question a forest plot beside a sentence, the full
+/// account folded under it, the rule stated once in the caption.
+fn verdict_section() -> Section {
+    let account = "k = 1: -0.54% (95% CI -1.2% to +0.13%, 5 seeds; Holm p 0.31) beside PCA's own -16%, within ±2%; "
+        .repeat(10);
+    let panel = |question: &str, n: usize| {
+        Panel {
+        title: question.into(),
+        answer: "no difference beyond ±2%".into(),
+        chart: Some(forest_chart(&forest(question, n)).unwrap()),
+        sentence: "Tied's test MSE higher at k = 16, 32; within ±2% at k = 1, 2; unclear (interval too wide) at k = 4, 8. PCA alone changes by -79% to -16% from k/2 to k.".into(),
+        detail: account.clone(),
+        link: Some("mse-vs-latent".into()),
+    }
+    };
+    Section::with_panels(
+        "verdict",
+        "Verdict: when does tying help on this data?",
+        "Tied and untied cells are paired by seed within one configuration (dataset, training size, activation, bias mode, L2 and sparsity weight). "
+            .repeat(6),
+        vec![
+            panel("Does tying cost reconstruction at equal latent size?", 6),
+            panel("Once width is accounted for, does tying still win at equal weights?", 5),
+            Panel {
+                title: "Does linear tied recover PCA (Eckart–Young, Baldi–Hornik)?".into(),
+                answer: "yes".into(),
+                chart: None,
+                sentence: "Every linear tied cell (30) ended within 1% of PCA's test MSE.".into(),
+                detail: String::new(),
+                link: None,
+            },
+        ],
+    )
 }
 
 fn provenance() -> Provenance {
@@ -1198,6 +1262,128 @@ fn diverging_tiles_put_zero_at_white_in_every_tile() {
     assert_eq!(count([33, 102, 172, 255]), 64);
 }
 
+/// A forest plot draws one interval bar and one dot per size, in row
+/// order from the top, the equivalence band once, and a zero line across
+/// every row inside the band.
+#[test]
+fn a_forest_plot_has_one_interval_per_size_the_band_and_a_zero_line() {
+    let chart = forest("Does tying cost reconstruction at equal latent size?", 6);
+    let svg = forest_chart(&chart).unwrap();
+    let doc = Html::parse_document(svg.as_str());
+    let attr = |e: &ElementRef<'_>, name: &str| e.value().attr(name).unwrap_or("").to_string();
+    let points = |e: &ElementRef<'_>| -> Vec<(f64, f64)> {
+        attr(e, "points")
+            .split_whitespace()
+            .map(|p| {
+                let (x, y) = p.split_once(',').unwrap();
+                (x.parse().unwrap(), y.parse().unwrap())
+            })
+            .collect()
+    };
+    let bars: Vec<Vec<(f64, f64)>> = select(&doc, "polyline")
+        .iter()
+        .filter(|e| attr(*e, "stroke") == "#0072B2" && attr(*e, "stroke-width") == "2")
+        .map(points)
+        .collect();
+    assert_eq!(bars.len(), chart.rows.len(), "one interval per size");
+    for (bar, row) in bars.iter().zip(&chart.rows) {
+        assert_eq!(bar.len(), 2, "{bar:?}");
+        assert_eq!(bar[0].1, bar[1].1, "a horizontal bar");
+        assert!(bar[0].0 < bar[1].0, "{row:?}");
+    }
+    // Rows run top to bottom in the order given; wider intervals are
+    // longer bars.
+    assert!(bars.windows(2).all(|w| w[0][0].1 < w[1][0].1));
+    let length = |b: &Vec<(f64, f64)>| b[1].0 - b[0].0;
+    assert!(bars.windows(2).all(|w| length(&w[0]) < length(&w[1])));
+    let dots = select(&doc, "circle")
+        .iter()
+        .filter(|e| attr(*e, "fill") == "#0072B2")
+        .count();
+    assert_eq!(dots, chart.rows.len());
+    let rings = select(&doc, "circle")
+        .iter()
+        .filter(|e| attr(*e, "stroke") == "#D55E00")
+        .count();
+    assert_eq!(
+        rings,
+        chart.rows.len() - 1,
+        "a ring where there is a reference"
+    );
+    let band: Vec<(f64, f64)> = select(&doc, "rect")
+        .iter()
+        .filter(|e| attr(*e, "fill") == "#DDEBF5")
+        .map(|e| {
+            let x: f64 = attr(e, "x").parse().unwrap();
+            let w: f64 = attr(e, "width").parse().unwrap();
+            (x, x + w)
+        })
+        .collect();
+    assert_eq!(band.len(), 1, "the band is shaded once");
+    let (top, bottom) = (bars[0][0].1, bars[bars.len() - 1][0].1);
+    let zero = select(&doc, "polyline").iter().any(|e| {
+        let p = points(e);
+        attr(e, "stroke") == "#000000"
+            && attr(e, "opacity") == "1"
+            && p.len() == 2
+            && p[0].0 == p[1].0
+            && band[0].0 < p[0].0
+            && p[0].0 < band[0].1
+            && p[0].1.min(p[1].1) < top
+            && p[0].1.max(p[1].1) > bottom
+    });
+    assert!(zero, "no zero line across the rows inside the band");
+    let texts: Vec<String> = select(&doc, "text").iter().map(text_of).collect();
+    for row in &chart.rows {
+        assert!(texts.contains(&row.label), "{} missing", row.label);
+        assert!(texts.contains(&row.note), "{} missing", row.note);
+    }
+}
+
+/// The verdict section shows each question as a heading with its answer,
+/// its forest plot beside one sentence and the account folded under it,
+/// above the dataset card, with the rule stated once.
+#[test]
+fn the_verdict_shows_a_forest_plot_beside_a_sentence_per_question() {
+    let mut input = input("digits");
+    input.sections.push(verdict_section());
+    let (_out, _page, html, _) = written(&input);
+    let panels = select(&html, "section#verdict article.panel");
+    assert_eq!(panels.len(), 3);
+    assert_eq!(
+        select(&html, "section#verdict article.panel figure > svg").len(),
+        2
+    );
+    assert_eq!(
+        select(&html, "section#verdict article.panel .sentence").len(),
+        3
+    );
+    assert_eq!(
+        select(&html, "section#verdict article.panel details").len(),
+        2
+    );
+    let heading = text_of(&select(&html, "section#verdict article.panel h3")[0]);
+    assert!(
+        heading.contains("equal latent size") && heading.ends_with("no difference beyond ±2%"),
+        "{heading}"
+    );
+    assert_eq!(
+        select(
+            &html,
+            "section#verdict article.panel h3 a[href=\"#mse-vs-latent\"]"
+        )
+        .len(),
+        2
+    );
+    assert_eq!(select(&html, "section#verdict > p.caption").len(), 1);
+    // The verdict comes first.
+    let ids: Vec<&str> = select(&html, "main > section")
+        .iter()
+        .filter_map(|s| s.value().attr("id"))
+        .collect();
+    assert_eq!(ids[..2], ["verdict", "dataset"]);
+}
+
 // ---------------------------------------------------------------- browser
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -1322,5 +1508,138 @@ fn scatter_dots_are_raster_discs_in_their_class_colour() {
         pixels.iter().filter(|p| p[3] != 0).count(),
         8 * 21,
         "nothing but the dots"
+    );
+}
+
+/// Runs Chromium headless with `args` and `page`, its stdout into
+/// `stdout`, its log into `log`; panics if it hangs or fails.
+fn chromium(args: &[String], page: &Path, stdout: &Path, log: &Path) {
+    let profile = tempfile::tempdir().unwrap();
+    let mut child = Command::new(CHROMIUM)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .args(args)
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("file://{}", page.display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(fs::File::create(stdout).unwrap()))
+        .stderr(Stdio::from(fs::File::create(log).unwrap()))
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > BROWSER_DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "chromium did not exit; log:\n{}",
+                fs::read_to_string(log).unwrap()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        status.success(),
+        "chromium failed ({status}):\n{}",
+        fs::read_to_string(log).unwrap()
+    );
+}
+
+/// What the probe reports when nothing is wider than the page.
+const NO_OVERFLOW: &str = "none";
+
+/// Measures the laid-out page: every element of the verdict whose box
+/// reaches past the page's width or whose content is wider than its box
+/// (a cell that does not wrap), and whether the page scrolls sideways.
+/// Written into the page as `#overflow-probe`, which `--dump-dom` prints.
+const OVERFLOW_PROBE: &str = r##"<script>
+(function () {
+  var page = document.documentElement.clientWidth;
+  var wide = [];
+  var all = document.querySelectorAll("#verdict, #verdict *");
+  for (var i = 0; i < all.length; i++) {
+    var e = all[i];
+    var box = e.getBoundingClientRect();
+    var name = e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") +
+      (typeof e.className === "string" && e.className ? "." + e.className : "");
+    if (box.right > page + 1 || box.left < -1) {
+      wide.push(name + " spans " + Math.round(box.left) + ".." + Math.round(box.right));
+    } else if (e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1) {
+      wide.push(name + " holds " + e.scrollWidth + " px in " + e.clientWidth);
+    }
+  }
+  if (document.documentElement.scrollWidth > page + 1) {
+    wide.push("the page scrolls sideways: " + document.documentElement.scrollWidth + " px in " + page);
+  }
+  var out = document.createElement("pre");
+  out.id = "overflow-probe";
+  out.setAttribute("data-width", String(page));
+  out.textContent = wide.length ? wide.join("\n") : "none";
+  document.body.appendChild(out);
+})();
+</script>"##;
+
+/// At a 1000 px wide window no element of the verdict is wider than the
+/// page: its forest plots scale down and its long texts wrap.
+#[test]
+fn at_1000_px_nothing_in_the_verdict_is_wider_than_the_page() {
+    if !Path::new(CHROMIUM).exists() {
+        assert!(
+            std::env::var_os("TIEDAE_REQUIRE_BROWSER").is_none(),
+            "TIEDAE_REQUIRE_BROWSER is set but {CHROMIUM} is absent"
+        );
+        eprintln!("skipped: {CHROMIUM} is absent (Debian: apt-get install -y chromium)");
+        return;
+    }
+    let mut input = input("digits");
+    input.sections.push(verdict_section());
+    let (out, page, _html, source) = written(&input);
+    assert_eq!(source.matches("</body>").count(), 1);
+    // A test-only copy with the probe; the page itself runs no script.
+    let probe = page.with_file_name("probe.html");
+    fs::write(
+        &probe,
+        source.replace("</body>", &format!("{OVERFLOW_PROBE}</body>")),
+    )
+    .unwrap();
+    let dom = out.path().join("dom.html");
+    let args: Vec<String> = [
+        "--window-size=1000,3000",
+        "--virtual-time-budget=5000",
+        "--dump-dom",
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+    chromium(&args, &probe, &dom, &out.path().join("chromium.log"));
+    let dumped = Html::parse_document(&fs::read_to_string(&dom).unwrap());
+    let found = select(&dumped, "#overflow-probe");
+    assert_eq!(found.len(), 1, "the probe did not run");
+    let width: f64 = found[0]
+        .value()
+        .attr("data-width")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        width > 900.0 && width <= 1000.0,
+        "laid out {width} px wide, not at 1000 px"
+    );
+    assert_eq!(
+        text_of(&found[0]),
+        NO_OVERFLOW,
+        "wider than the page at 1000 px"
     );
 }

@@ -735,6 +735,83 @@ fn two_activations_per_size_are_paired_within_their_activation() {
     );
 }
 
+/// The equal-weights question's effect beyond width, against a computation
+/// by hand on a synthetic frame: per seed ln(tied(k) / untied(k/2)) minus
+/// ln(PCA(k) / PCA(k/2)), its mean and 95% t interval as geometric-mean
+/// percentages; and PCA's own change from k/2 to k beside the equal-weights
+/// effect.
+#[test]
+fn the_effect_beyond_width_matches_a_computation_by_hand() {
+    let pca = |k: i64| 0.04 / (1.0 + k as f64).sqrt();
+    let seeds: Vec<i64> = (0..6).collect();
+    let mut rows = Vec::new();
+    for k in [1_i64, 2, 4, 8] {
+        for &seed in &seeds {
+            let tied = pca(k) * 1.1 * noise(k + 100, seed, 0.02).exp();
+            let untied = pca(k) * 1.2 * noise(k, seed, 0.02).exp();
+            rows.push(Row {
+                pca_test_mse: pca(k),
+                ..row("tied", "relu", k, 1000, seed, tied)
+            });
+            rows.push(Row {
+                pca_test_mse: pca(k),
+                ..row("untied", "relu", k, 1000, seed, untied)
+            });
+        }
+    }
+    let v = verdict(&rows);
+    let weights = question(&v, "win at equal weights");
+    let beyond = question(&v, "width is accounted for");
+    let mse = |model: &str, k: i64, seed: i64| -> f64 {
+        rows.iter()
+            .find(|r| r.model == model && r.latent == k && r.seed == seed)
+            .map(|r| r.test_mse)
+            .unwrap()
+    };
+    for k in [2_i64, 4, 8] {
+        let at = |q: &Verdict| -> SizeEffect {
+            q.effects
+                .iter()
+                .find(|e| e.primary && e.at == k)
+                .cloned()
+                .unwrap_or_else(|| panic!("no statement at k = {k} in {q:#?}"))
+        };
+        let width = (pca(k) / pca(k / 2)).ln();
+        let d: Vec<f64> = seeds
+            .iter()
+            .map(|&s| (mse("tied", k, s) / mse("untied", k / 2, s)).ln() - width)
+            .collect();
+        let want = mean_interval(&d, 0.95).unwrap();
+        let got = at(beyond).effect;
+        assert_eq!(got.n, seeds.len());
+        for (g, w) in [
+            (got.estimate, want.estimate),
+            (got.lo, want.lo),
+            (got.hi, want.hi),
+        ] {
+            assert!(
+                (g - geometric_percent(w)).abs() < 1e-9,
+                "k = {k}: {got:?} against {want:?}"
+            );
+        }
+        // Beside the equal-weights effect: PCA's own change, k/2 to k.
+        let e = at(weights);
+        let own = e.reference.expect("PCA's change beside the effect");
+        assert!((own - geometric_percent(width)).abs() < 1e-9, "{e:?}");
+        assert!(at(beyond).reference.is_none());
+    }
+    assert!(
+        weights.summary.contains("PCA alone changes by"),
+        "{}",
+        weights.summary
+    );
+    assert!(
+        weights.detail.contains("k/2 more biases"),
+        "{}",
+        weights.detail
+    );
+}
+
 /// Seeds that all give the same difference carry no spread: no direction.
 #[test]
 fn seeds_without_spread_claim_no_direction() {

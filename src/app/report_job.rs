@@ -10,8 +10,8 @@
 use crate::app::job::{ReportJob, check_latent_sizes, check_output_dir};
 use crate::app::progress::JobProgress;
 use crate::app::studies::{
-    COMPARISON, DEFAULT_LATENT, StudyOutput, check_study_name, own_latents, preset, run_study,
-    split_seed_of, test_fraction,
+    COMPARISON, DEFAULT_LATENT, StudyOutput, check_study_name, distinct_cells, own_latents, preset,
+    run_study, split_seed_of, test_fraction,
 };
 use crate::atomic::remove_stale_temps;
 use crate::data::{Dataset, train_test_split};
@@ -23,7 +23,9 @@ use crate::report::details;
 use crate::report::sections;
 use crate::report::{ReportInput, Section, read_provenance, report_dir_name, write_report};
 use crate::study::builtin::{Preset, RunOptions};
-use crate::study::{DetailedResults, dataset_sha256, frame_to_rows, read_results, select_tuned};
+use crate::study::{
+    DetailedResults, Protocol, dataset_sha256, frame_to_rows, read_results, select_tuned,
+};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -112,7 +114,7 @@ impl ReportJob {
             Some(pca) => pca,
             None => spectrum_pca(&ds, first_seed)?,
         };
-        let page = self.sections(&output, &pca, &name)?;
+        let page = self.sections(&output, &pca, &name, &preset.protocol())?;
         let mut facts = self.facts(&ds, (n_train, n_test), &preset, &output);
         if !dropped.is_empty() {
             facts.push((
@@ -174,7 +176,9 @@ impl ReportJob {
         check_output_dir(&self.out)?;
         remove_stale_temps(&self.out, started);
         progress.stage(&format!("reading results {}", path.display()));
-        let results = read_results(path)?;
+        // A file written before shared cells were kept once may hold them
+        // twice; each is one measurement.
+        let results = distinct_cells(&read_results(path)?)?;
         let rows = frame_to_rows(&results)?;
         let named: BTreeSet<&str> = rows.iter().map(|r| r.dataset.as_str()).collect();
         let ds = self.load_dataset()?;
@@ -198,12 +202,15 @@ impl ReportJob {
             timings: Vec::new(),
         };
         let name = ds.name().to_string();
+        // A results file does not record its protocol; the built-in
+        // presets share one validation fraction, which is the one stated.
+        let protocol = Preset::full().protocol();
         let mut seeds: Vec<u64> = rows.iter().map(|r| r.seed as u64).collect();
         seeds.sort_unstable();
         seeds.dedup();
         // The spectrum is the first seed's split, as a run's is.
         let first_seed = seeds.first().copied().unwrap_or(0);
-        let page = self.sections(&output, &spectrum_pca(&ds, first_seed)?, &name)?;
+        let page = self.sections(&output, &spectrum_pca(&ds, first_seed)?, &name, &protocol)?;
         let facts = vec![
             (
                 "results".to_string(),
@@ -298,6 +305,7 @@ impl ReportJob {
         output: &StudyOutput,
         pca: &FittedPca<f64>,
         name: &str,
+        protocol: &Protocol,
     ) -> Result<Vec<Section>> {
         let mut page = vec![pca_spectrum_section(pca, name)?];
         let figures = crate::report::figures::sections(&output.figures)?;
@@ -336,7 +344,7 @@ impl ReportJob {
         found.push(sections::parameter_table(&rows)?);
         let found: Vec<Section> = found.into_iter().flatten().chain(figures).collect();
         let ids: Vec<&str> = found.iter().map(|s| s.id.as_str()).collect();
-        if let Some(v) = sections::verdict(&all, &ids)? {
+        if let Some(v) = sections::verdict(&all, &ids, Some(protocol))? {
             page.insert(0, v);
         }
         page.extend(found);
@@ -361,7 +369,7 @@ impl ReportJob {
             ));
         }
         facts.push(("study".to_string(), self.study_name().to_string()));
-        facts.push(("latent sizes".to_string(), join(&preset.latents)));
+        facts.push(("latent sizes".to_string(), latent_sizes(preset, output)));
         facts.push((
             "seeds".to_string(),
             format!(
@@ -409,6 +417,31 @@ impl ReportJob {
             ));
         }
         facts
+    }
+}
+
+/// The latent sizes the results hold, which are the ones every chart and
+/// the verdict use: the preset's sweep, and any size a study adds (untied
+/// at `k / 2` for the equal-weights question), said as such.
+fn latent_sizes(preset: &Preset, output: &StudyOutput) -> String {
+    let swept = join(&preset.latents);
+    let held: Option<Vec<usize>> = output
+        .has_results_columns
+        .then(|| frame_to_rows(&output.results).ok())
+        .flatten()
+        .map(|rows| {
+            rows.iter()
+                .filter_map(|r| usize::try_from(r.latent).ok())
+                .collect::<BTreeSet<usize>>()
+                .into_iter()
+                .collect()
+        });
+    match held {
+        Some(held) if !held.is_empty() && held != preset.latents => format!(
+            "{} (the sweep {swept}, and the sizes a study adds, such as untied at k/2 for the equal-weights question)",
+            join(&held)
+        ),
+        _ => swept,
     }
 }
 

@@ -460,7 +460,36 @@ fn stack(frames: &[DataFrame], tables: bool) -> Result<DataFrame> {
     }
     let mut out = out.ok_or_else(|| Error::InvalidData("no study produced results".into()))?;
     out.rechunk_mut();
-    Ok(out)
+    if tables {
+        Ok(out)
+    } else {
+        distinct_cells(&out)
+    }
+}
+
+/// `frame` (of the results columns) with every cell once: the first row of
+/// each cell, in order. Two studies of a report share cells (PCA at a
+/// latent size, tied and untied at the full training set), and the shared
+/// cell is one measurement: counted twice it would inflate the row count,
+/// and its seeds would pair twice. Rows that differ only in their timing
+/// are the same cell.
+///
+/// # Errors
+/// As [`crate::study::frame_to_rows`] and [`crate::study::rows_to_frame`].
+pub(crate) fn distinct_cells(frame: &DataFrame) -> Result<DataFrame> {
+    let rows = crate::study::frame_to_rows(frame)?;
+    let mut seen = std::collections::HashSet::new();
+    let distinct: Vec<crate::study::Row> = rows
+        .into_iter()
+        .filter(|r| {
+            let untimed = crate::study::Row {
+                seconds: 0.0,
+                ..r.clone()
+            };
+            seen.insert(format!("{untimed:?}"))
+        })
+        .collect();
+    crate::study::rows_to_frame(&distinct)
 }
 
 fn merge_details(parts: Vec<DetailedResults>, results: DataFrame) -> DetailedResults {

@@ -72,6 +72,31 @@ pub struct Section {
     pub chart: Option<Svg>,
     /// A table shown under the chart, if any.
     pub table: Option<Table>,
+    /// Answers shown one after another under the caption (the verdict's
+    /// questions), each a chart beside a short sentence; empty for an
+    /// ordinary section.
+    pub panels: Vec<Panel>,
+}
+
+/// One answer of a section made of answers: a heading and its answer, a
+/// chart beside one short sentence, and the longer account folded under
+/// them, so the page reads at a glance and still holds every number.
+#[derive(Debug, Clone)]
+pub struct Panel {
+    /// The question, e.g. "Does tying cost reconstruction at equal latent
+    /// size?".
+    pub title: String,
+    /// Its answer in a word or a few, e.g. `yes` or `unclear`.
+    pub answer: String,
+    /// The evidence drawn (a forest plot), if any.
+    pub chart: Option<Svg>,
+    /// The answer at a glance, one short sentence.
+    pub sentence: String,
+    /// The full account: what was compared, every interval, every p-value.
+    pub detail: String,
+    /// The id of the section the answer rests on, which the title links
+    /// to.
+    pub link: Option<String>,
 }
 
 impl Section {
@@ -88,6 +113,7 @@ impl Section {
             caption: caption.into(),
             chart: Some(chart),
             table: None,
+            panels: Vec::new(),
         }
     }
 
@@ -104,6 +130,24 @@ impl Section {
             caption: caption.into(),
             chart: None,
             table: Some(table),
+            panels: Vec::new(),
+        }
+    }
+
+    /// A section showing `panels` under its caption.
+    pub fn with_panels(
+        id: impl Into<String>,
+        title: impl Into<String>,
+        caption: impl Into<String>,
+        panels: Vec<Panel>,
+    ) -> Section {
+        Section {
+            id: id.into(),
+            title: title.into(),
+            caption: caption.into(),
+            chart: None,
+            table: None,
+            panels,
         }
     }
 }
@@ -142,8 +186,9 @@ impl ReportInput {
     ///
     /// # Errors
     /// [`Error::InvalidData`] for blank texts, a zero-sized dataset, a bad,
-    /// duplicate or reserved section id, a section with neither chart nor
-    /// table, or an empty results frame; [`Error::Shape`] for an image shape
+    /// duplicate or reserved section id, a section with no chart, table or
+    /// panel, a panel with a blank title, answer or sentence, or
+    /// an empty results frame; [`Error::Shape`] for an image shape
     /// that does not match the feature count.
     pub fn validate(&self) -> Result<()> {
         let card = &self.dataset;
@@ -179,11 +224,16 @@ impl ReportInput {
             }
             require("section title", &section.title)?;
             require("section caption", &section.caption)?;
-            if section.chart.is_none() && section.table.is_none() {
+            if section.chart.is_none() && section.table.is_none() && section.panels.is_empty() {
                 return Err(Error::InvalidData(format!(
-                    "section {:?} has neither a chart nor a table",
+                    "section {:?} has neither a chart nor a table nor panels",
                     section.id
                 )));
+            }
+            for panel in &section.panels {
+                require("panel title", &panel.title)?;
+                require("panel answer", &panel.answer)?;
+                require("panel sentence", &panel.sentence)?;
             }
         }
         for finding in &self.findings {

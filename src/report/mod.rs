@@ -70,7 +70,7 @@ mod template;
 mod writer;
 
 pub use charts::Svg;
-pub use input::{DatasetCard, ReportInput, Section, report_dir_name};
+pub use input::{DatasetCard, Panel, ReportInput, Section, report_dir_name};
 pub use table::Table;
 pub use writer::{
     PAGE_FILE, RESULTS_CSV, RESULTS_PARQUET, read_provenance, write_index, write_report,

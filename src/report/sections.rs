@@ -9,70 +9,101 @@
 
 use crate::error::Result;
 use crate::report::charts::{
-    BarChart, BarGroup, LineChart, ParetoChart, ParetoGroup, ParetoPoint, Series, bar_chart,
-    line_chart, pareto_chart,
+    BarChart, BarGroup, ForestChart, ForestRow, LineChart, ParetoChart, ParetoGroup, ParetoPoint,
+    Series, Svg, bar_chart, forest_chart, line_chart, pareto_chart,
 };
 use crate::report::grouping::{
     ConfigKey, MeanPoint, full_n_train, interval_by, is_tied, labels, mean_by,
 };
-use crate::report::input::Section;
+use crate::report::input::{Panel, Section};
 use crate::report::number::{MISSING, format_number};
 use crate::report::table::Table;
-use crate::study::{ModelKind, Row};
+use crate::study::verdict::Verdict;
+use crate::study::{ModelKind, Protocol, Row};
 
 /// Id of the verdict section, which the page shows above everything else.
 pub const VERDICT_ID: &str = "verdict";
 
 /// The verdict block: the notes' questions answered from the rows, each
-/// with its effect, its 95% seed interval and a link to the chart it rests
-/// on (when that chart is among `on_page`, the ids of the page's sections).
-/// The rule behind every number is stated in the caption and in
-/// [`crate::study::verdict`].
-pub fn verdict(rows: &[Row], on_page: &[&str]) -> Result<Option<Section>> {
-    let answers = crate::study::verdict::verdict(rows);
+/// as a forest plot of its per-size effects beside one short sentence,
+/// with the full account folded under it and a link to the chart the
+/// answer rests on (when that chart is among `on_page`, the ids of the
+/// page's sections). The rule behind every number is stated once, in the
+/// caption ([`crate::study::verdict::rules_text`]). `protocol`, when known,
+/// lets the overfitting question say how many training rows fit and how
+/// many validate.
+pub fn verdict(
+    rows: &[Row],
+    on_page: &[&str],
+    protocol: Option<&Protocol>,
+) -> Result<Option<Section>> {
+    let answers = crate::study::verdict::verdict_with(rows, protocol);
     if answers.is_empty() {
         return Ok(None);
     }
-    let or_missing = |s: &str| {
-        if s.is_empty() {
-            MISSING.to_string()
-        } else {
-            s.to_string()
-        }
-    };
-    let cells = answers
+    let panels = answers
         .iter()
-        .map(|v| {
-            vec![
-                v.question.to_string(),
-                v.answer.word().to_string(),
-                or_missing(&v.effect),
-                v.detail.clone(),
-            ]
+        .map(|v| -> Result<Panel> {
+            Ok(Panel {
+                title: v.question.to_string(),
+                answer: v.answer.word().to_string(),
+                chart: forest(v)?,
+                sentence: v.summary.clone(),
+                detail: v.detail.clone(),
+                link: on_page.contains(&v.section).then(|| v.section.to_string()),
+            })
         })
-        .collect();
-    let links = answers
-        .iter()
-        .map(|v| on_page.contains(&v.section).then(|| v.section.to_string()))
-        .collect();
-    let table = Table::new(
-        vec![
-            "Question".into(),
-            "Answer".into(),
-            "Effect (mean over seeds, 95% interval)".into(),
-            "What was compared".into(),
-        ]
-        .into_iter()
-        .collect(),
-        cells,
-    )?
-    .with_links(0, links)?;
-    Ok(Some(Section::with_table(
+        .collect::<Result<Vec<Panel>>>()?;
+    Ok(Some(Section::with_panels(
         VERDICT_ID,
         "Verdict: when does tying help on this data?",
-        "Each answer rests on the tuned cells (per model and latent size, the learning rate with          the lowest mean validation MSE over seeds), with tied and untied paired by seed: the          effect is the mean of the per-seed differences and its 95% Student-t interval. A          direction (yes or no) is stated only when the interval excludes zero at every size          compared; otherwise, or when a compared cell did not converge, the answer is unclear.          Each question links to the chart it rests on.",
-        table,
+        crate::study::verdict::rules_text(&answers),
+        panels,
     )))
+}
+
+/// The forest plot of a verdict's primary statements, one row per size:
+/// `None` for a question answered without intervals.
+fn forest(v: &Verdict) -> Result<Option<Svg>> {
+    use crate::study::verdict::{effect_note, size_label};
+    let main: Vec<_> = v.effects.iter().filter(|e| e.primary).collect();
+    let Some(first) = main.first() else {
+        return Ok(None);
+    };
+    let unit = if first.percent {
+        "tied against untied, geometric-mean %"
+    } else {
+        "tied minus untied"
+    };
+    let reference = if main.iter().any(|e| e.reference.is_some()) {
+        "; ring: PCA's own change"
+    } else {
+        ""
+    };
+    let band = if first.band.is_some() {
+        "; shaded: the equivalence band"
+    } else {
+        ""
+    };
+    let chart = ForestChart {
+        title: v.question.to_string(),
+        x_label: format!(
+            "{}, {unit} (dot and 95% interval{band}{reference})",
+            first.measure
+        ),
+        rows: main
+            .iter()
+            .map(|e| ForestRow {
+                label: size_label(e),
+                estimate: e.effect.estimate,
+                interval: (e.effect.lo, e.effect.hi),
+                reference: e.reference,
+                note: effect_note(e),
+            })
+            .collect(),
+        band: first.band,
+    };
+    forest_chart(&chart).map(Some)
 }
 
 /// Id of the learning-rate sensitivity table.

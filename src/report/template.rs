@@ -9,7 +9,7 @@
 
 use crate::error::{Error, Result};
 use crate::provenance::Provenance;
-use crate::report::input::{ReportInput, Section};
+use crate::report::input::{Panel, ReportInput, Section};
 use crate::report::number::format_number;
 use crate::report::sections::VERDICT_ID;
 use crate::report::table::{ShownRow, Table};
@@ -152,6 +152,31 @@ struct SectionView<'a> {
     svg: Option<&'a str>,
     svg_file: String,
     table: Option<TableView<'a>>,
+    panels: Vec<PanelView<'a>>,
+}
+
+/// One answer of a section of answers (see [`Panel`]).
+#[derive(Serialize)]
+struct PanelView<'a> {
+    title: &'a str,
+    answer: &'a str,
+    svg: Option<&'a str>,
+    sentence: &'a str,
+    detail: &'a str,
+    link: Option<&'a str>,
+}
+
+impl<'a> PanelView<'a> {
+    fn new(p: &'a Panel) -> PanelView<'a> {
+        PanelView {
+            title: &p.title,
+            answer: &p.answer,
+            svg: p.chart.as_ref().map(|c| c.as_str()),
+            sentence: &p.sentence,
+            detail: &p.detail,
+            link: p.link.as_deref(),
+        }
+    }
 }
 
 /// Renders the report page of `input` whose full results table is
@@ -186,6 +211,7 @@ pub(crate) fn render_report<'a>(input: &'a ReportInput, results: &'a Table) -> R
                 svg: s.chart.as_ref().map(|c| c.as_str()),
                 svg_file: chart_file(s),
                 table: s.table.as_ref().map(TableView::new),
+                panels: s.panels.iter().map(PanelView::new).collect(),
             })
             .collect()
     };

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 /// Version of what a cell computes. Bump it when a metric's definition or
 /// the training recipe changes, so old cache files stop matching.
-pub const CELL_VERSION: u32 = 4;
+pub const CELL_VERSION: u32 = 5;
 
 /// One combination of a study's axes.
 #[derive(Clone, Debug, PartialEq)]

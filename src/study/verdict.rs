@@ -17,12 +17,10 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::frame::Row;
-use super::protocol::{is_settled, select_tuned};
+use super::protocol::{Protocol, is_settled, select_tuned};
 use super::spec::ModelKind;
 use crate::number::{MISSING, format_number, format_tick};
-use crate::stats::{
-    Interval, Margin, Outcome, assess_family, geometric_percent, log_ratios, mean_interval,
-};
+use crate::stats::{Interval, Margin, Outcome, assess_family, geometric_percent, log_ratios, mean};
 
 /// Confidence level of every interval in a verdict.
 pub const LEVEL: f64 = 0.95;
@@ -59,6 +57,12 @@ The yes/no answers are intersection-union tests, which need no further correctio
 when every size supports yes, no only when every size rules yes out (the opposite direction, \
 or within ±2%). A sign-flip permutation p-value stands beside each t interval as a check that \
 does not assume normally distributed differences.";
+
+/// What a seed varies, for the page to state beside [`RULES`]: the
+/// intervals cover exactly this randomness and nothing else.
+pub const SEEDS_VARY: &str = "A seed draws its own train/test split (stratified by class), \
+training rows and validation carve, and its own initial weights and minibatch order, shared by \
+every model of that seed, so the intervals cover the data sample as well as training randomness.";
 
 /// The answer to one question.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +103,10 @@ pub struct Verdict {
     pub effect: String,
     /// What was compared, and why the answer is what it is.
     pub detail: String,
+    /// The answer at a glance, in one short sentence: which sizes support
+    /// what. The page shows it beside the forest plot of `effects`, with
+    /// `effect` and `detail` as the longer account.
+    pub summary: String,
     /// Id of the report section whose chart shows the evidence.
     pub section: &'static str,
     /// The per-size statements behind `effect` (and any view shown beside
@@ -149,6 +157,11 @@ pub struct SizeEffect {
     pub zero_spread: bool,
     /// Cells at this size that did not converge.
     pub unsettled: usize,
+    /// A reference change in the units of `effect`, shown beside it: for
+    /// the equal-weights question PCA's own change from the untied size to
+    /// the tied size (`k / 2` to `k`), the part of the effect that
+    /// bottleneck width alone gives. `None` for the other questions.
+    pub reference: Option<f64>,
     /// What the statement supports; `Unclear` whenever `unsettled > 0`.
     pub outcome: Outcome,
 }
@@ -234,17 +247,6 @@ fn p_text(p: f64) -> String {
     format!("{p:.decimals$}")
 }
 
-/// The interval as `+a% (95% CI +b% to +c%, n seeds)` (`percent`: the
-/// interval holds fractions, shown ×100), or in plain units, each number
-/// rounded to the precision the interval supports.
-pub(crate) fn describe(i: &Interval, percent: bool) -> String {
-    if percent {
-        interval_text(i, 100.0, "%")
-    } else {
-        interval_text(i, 1.0, "")
-    }
-}
-
 /// A per-size statement's effect: its interval and Holm-adjusted p-value.
 pub fn describe_effect(e: &SizeEffect) -> String {
     let unit = if e.percent { "%" } else { "" };
@@ -254,8 +256,132 @@ pub fn describe_effect(e: &SizeEffect) -> String {
     format!("{open}; Holm p {})", p_text(e.holm_p))
 }
 
-/// `k = 4` or `k = 4 (relu)`.
-fn label(e: &SizeEffect) -> String {
+/// `0` or `0–4`: the smallest and largest of `values`.
+fn span(values: impl Iterator<Item = i64>) -> String {
+    let v: Vec<i64> = values.collect();
+    match (v.iter().min(), v.iter().max()) {
+        (Some(lo), Some(hi)) if lo == hi => lo.to_string(),
+        (Some(lo), Some(hi)) => format!("{lo}–{hi}"),
+        _ => MISSING.to_string(),
+    }
+}
+
+/// Dead latent units over the seeds of a statement as `tied / untied`,
+/// each the smallest to largest over seeds (`0 / 0–4`): one seed with half
+/// its units dead can move a mean of five on its own, so the counts stand
+/// beside the effect.
+pub fn dead_units_text(e: &SizeEffect) -> String {
+    format!(
+        "{} / {}",
+        span(e.dead_units.iter().map(|d| d.0)),
+        span(e.dead_units.iter().map(|d| d.1))
+    )
+}
+
+/// The effect in a few characters, `-6% (-21 to +9)`, each number at the
+/// precision its interval supports; with the reference change beside it
+/// when there is one (`, PCA -16%`).
+pub fn effect_short(e: &SizeEffect) -> String {
+    let unit = if e.percent { "%" } else { "" };
+    let half = e.effect.half_width();
+    let f = |x: f64| rounded(x, half);
+    let mut s = format!(
+        "{}{unit} ({} to {})",
+        f(e.effect.estimate),
+        f(e.effect.lo),
+        f(e.effect.hi)
+    );
+    if let Some(r) = e.reference {
+        s.push_str(&format!(", PCA {}{unit}", f(r)));
+    }
+    s
+}
+
+/// What a forest-plot row says beside its bar: the effect
+/// ([`effect_short`]), its Holm-adjusted p-value and the dead units
+/// ([`dead_units_text`]).
+pub fn effect_note(e: &SizeEffect) -> String {
+    format!(
+        "{} · Holm p {} · dead {}",
+        effect_short(e),
+        p_text(e.holm_p),
+        dead_units_text(e)
+    )
+}
+
+/// The rule of a page of `verdicts`, to be stated once: [`RULES`],
+/// [`SEEDS_VARY`], the number of seeds paired per size and the rounding.
+pub fn rules_text(verdicts: &[Verdict]) -> String {
+    let n: Vec<usize> = verdicts
+        .iter()
+        .flat_map(|v| v.effects.iter().map(|e| e.effect.n))
+        .collect();
+    let seeds = match (n.iter().min(), n.iter().max()) {
+        (Some(lo), Some(hi)) if lo == hi => format!(" Seeds paired per size: {lo}."),
+        (Some(lo), Some(hi)) => format!(" Seeds paired per size: {lo} to {hi}."),
+        _ => String::new(),
+    };
+    format!(
+        "{RULES} {SEEDS_VARY}{seeds} Every number is rounded to the precision its interval supports (the second significant digit of the interval's half-width)."
+    )
+}
+
+/// The primary statements of a question grouped by what they support:
+/// `tied higher at k = 16, 32; within ±2% at k = 1, 2; unclear (interval
+/// too wide) at k = 4, 8`, with `higher` and `lower` naming the two
+/// directions in the question's words.
+fn glance(effects: &[SizeEffect], higher: &str, lower: &str) -> String {
+    let main: Vec<&SizeEffect> = effects.iter().filter(|e| e.primary).collect();
+    let Some(first) = main.first() else {
+        return "too few paired cells to compare".to_string();
+    };
+    let axis = first.axis;
+    type Pick = fn(&SizeEffect) -> bool;
+    let groups: [(String, Pick); 6] = [
+        (higher.to_string(), |e| {
+            e.unsettled == 0 && e.outcome == Outcome::Higher
+        }),
+        (lower.to_string(), |e| {
+            e.unsettled == 0 && e.outcome == Outcome::Lower
+        }),
+        (format!("within {}", margin_text()), |e| {
+            e.unsettled == 0 && e.outcome == Outcome::Equivalent
+        }),
+        ("unclear (interval too wide)".to_string(), |e| {
+            e.unsettled == 0 && !e.zero_spread && e.outcome == Outcome::Unclear
+        }),
+        ("no spread over seeds".to_string(), |e| {
+            e.unsettled == 0 && e.zero_spread && e.outcome == Outcome::Unclear
+        }),
+        ("not converged".to_string(), |e| e.unsettled > 0),
+    ];
+    let mut parts = Vec::new();
+    for (what, pick) in groups {
+        let list: Vec<String> = main
+            .iter()
+            .filter(|e| pick(**e))
+            .map(|e| short_label(*e))
+            .collect();
+        if !list.is_empty() {
+            parts.push(format!("{what} at {axis} = {}", list.join(", ")));
+        }
+    }
+    parts.join("; ")
+}
+
+/// `text` as a sentence: its first letter capitalised and a full stop.
+fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    let capital: String = match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    };
+    format!("{capital}.")
+}
+
+/// `k = 4` or `k = 4 (relu)`: what a statement is about, e.g. as the row
+/// label of a forest plot.
+pub fn size_label(e: &SizeEffect) -> String {
     if e.setting.is_empty() {
         format!("{} = {}", e.axis, e.at)
     } else {
@@ -297,9 +423,19 @@ fn per_size(effects: &[SizeEffect], keep: impl Fn(&SizeEffect) -> bool) -> Strin
             } else {
                 String::new()
             };
+            let reference = e
+                .reference
+                .map(|r| {
+                    let unit = if e.percent { "%" } else { "" };
+                    format!(
+                        " beside PCA's own {}{unit}",
+                        rounded(r, e.effect.half_width())
+                    )
+                })
+                .unwrap_or_default();
             format!(
-                "{}: {}, {}{flag}",
-                label(e),
+                "{}: {}{reference}, {}{flag}",
+                size_label(e),
                 describe_effect(e),
                 outcome_word(e)
             )
@@ -314,7 +450,7 @@ fn sign_flip_text(effects: &[SizeEffect]) -> String {
     let list: Vec<String> = effects
         .iter()
         .filter(|e| e.primary)
-        .map(|e| format!("{}: {}", label(e), p_text(e.sign_flip_p)))
+        .map(|e| format!("{}: {}", size_label(e), p_text(e.sign_flip_p)))
         .collect();
     if list.is_empty() {
         String::new()
@@ -545,6 +681,7 @@ fn assess(comparisons: Vec<Comparison>, m: Measure) -> Vec<SizeEffect> {
                 sign_flip_p: a.sign_flip_p,
                 zero_spread: a.zero_spread,
                 unsettled: c.unsettled,
+                reference: None,
                 outcome: if c.unsettled > 0 {
                     Outcome::Unclear
                 } else {
@@ -574,37 +711,6 @@ pub(crate) fn largest_mean_angle(rows: &[&Row]) -> Option<f64> {
             (!a.is_empty()).then(|| a.iter().sum::<f64>() / a.len() as f64)
         })
         .reduce(f64::max)
-}
-
-/// The paired comparison of rows `a` against rows `b`, by seed: the 95%
-/// interval of the mean per-seed difference of `value`, or for `relative`
-/// the geometric-mean relative difference (`e^mean − 1` of the mean
-/// log-ratio `ln(a / b)` and its interval ends), as a fraction.
-///
-/// Each side must be one configuration, the two sharing everything but
-/// model kind and latent size; otherwise, or with fewer than two pairs,
-/// `None` (rows of two configurations matched by seed alone would count one
-/// configuration's seeds twice). Uncorrected: for several statements at once use
-/// [`compare_family`].
-pub(crate) fn compare(
-    a: &[&Row],
-    b: &[&Row],
-    value: impl Fn(&Row) -> Option<f64>,
-    relative: bool,
-) -> Option<Interval> {
-    let pairs = pairs(a, b, value)?;
-    let d = differences(&pairs, relative)?;
-    let i = mean_interval(&d, LEVEL).ok()?;
-    Some(if relative {
-        Interval {
-            estimate: i.estimate.exp_m1(),
-            lo: i.lo.exp_m1(),
-            hi: i.hi.exp_m1(),
-            ..i
-        }
-    } else {
-        i
-    })
 }
 
 /// Several paired comparisons stated together (one per training or latent
@@ -658,32 +764,6 @@ pub fn effect_wording(e: &SizeEffect, below: &str, above: &str) -> String {
         }
         Outcome::Unclear if e.band.is_some() => "unclear: the interval is too wide".to_string(),
         Outcome::Unclear => format!("no detectable difference with {} seeds", e.effect.n),
-    }
-}
-
-/// The sentence ending of a comparison: `below` when the interval lies
-/// below zero, `above` when above, else "no detectable difference with n
-/// seeds"; `not converged` overrides all of them, and an interval of zero
-/// width (every seed gave the same difference) claims no direction.
-pub(crate) fn wording(i: &Interval, below: &str, above: &str, not_converged: usize) -> String {
-    if not_converged > 0 {
-        return format!(
-            "{not_converged} of the cells did not converge, so no direction is claimed"
-        );
-    }
-    if i.lo == i.hi {
-        return if i.estimate == 0.0 {
-            "no difference: every seed gave both the same value".to_string()
-        } else {
-            "every seed gave the same difference, so there is no spread to build an interval on and no direction is claimed".to_string()
-        };
-    }
-    match i.direction() {
-        crate::stats::Direction::Below => below.to_string(),
-        crate::stats::Direction::Above => above.to_string(),
-        crate::stats::Direction::Unclear => {
-            format!("no detectable difference with {} seeds", i.n)
-        }
     }
 }
 
@@ -895,32 +975,106 @@ fn cost_at_equal_latent(rows: &[Row]) -> Option<Verdict> {
             unclear_reason(a, &effects),
             sign_flip_text(&effects)
         ),
+        summary: sentence(&glance(
+            &effects,
+            "tied's test MSE higher",
+            "tied's test MSE lower",
+        )),
         section: "mse-vs-latent",
         effects,
     })
 }
 
-/// Tied at latent `k` against untied at `k / 2` (equal weights).
-fn win_at_equal_budget(rows: &[Row]) -> Option<Verdict> {
-    let n = full_n(rows)?;
-    let ks: BTreeSet<i64> = rows
-        .iter()
+/// The `(k, k / 2)` pairs of the equal-weights questions: every tied
+/// latent size `k >= 2` at `n` training rows against untied at `k / 2`.
+fn half_sizes(rows: &[Row], n: i64) -> Vec<(i64, i64)> {
+    rows.iter()
         .filter(|r| r.model == ModelKind::Tied.name() && r.n_train == n && r.latent >= 2)
         .map(|r| r.latent)
+        .collect::<BTreeSet<i64>>()
+        .into_iter()
+        .map(|k| (k, k / 2))
+        .collect()
+}
+
+/// `2: 194 against 193, 4: 324 against 322`: the parameter counts the
+/// frame holds (biases included) of tied at `k` and untied at `k / 2`.
+fn parameter_counts(rows: &[Row], n: i64, sizes: &[(i64, i64)]) -> String {
+    let count = |m: ModelKind, k: i64| -> Option<i64> {
+        rows.iter()
+            .find(|r| r.model == m.name() && r.n_train == n && r.latent == k)
+            .map(|r| r.params)
+    };
+    sizes
+        .iter()
+        .filter_map(|&(kt, ku)| {
+            Some(format!(
+                "{kt}: {} against {}",
+                count(ModelKind::Tied, kt)?,
+                count(ModelKind::Untied, ku)?
+            ))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// ` PCA alone changes by -79% to -16% from k/2 to k.`: the range of the
+/// statements' reference changes, each at its statement's precision.
+fn reference_range(effects: &[SizeEffect]) -> String {
+    let refs: Vec<(f64, f64)> = effects
+        .iter()
+        .filter(|e| e.primary)
+        .filter_map(|e| Some((e.reference?, e.effect.half_width())))
         .collect();
-    let sizes: Vec<(i64, i64)> = ks.iter().map(|&k| (k, k / 2)).collect();
+    let lo = refs.iter().copied().min_by(|a, b| a.0.total_cmp(&b.0));
+    let hi = refs.iter().copied().max_by(|a, b| a.0.total_cmp(&b.0));
+    match (lo, hi) {
+        (Some(lo), Some(hi)) if lo.0 == hi.0 => format!(
+            " PCA alone changes by {}% from k/2 to k.",
+            rounded(lo.0, lo.1)
+        ),
+        (Some(lo), Some(hi)) => format!(
+            " PCA alone changes by {}% to {}% from k/2 to k.",
+            rounded(lo.0, lo.1),
+            rounded(hi.0, hi.1)
+        ),
+        _ => String::new(),
+    }
+}
+
+/// Tied at latent `k` against untied at `k / 2`: the same `d·k` weights
+/// in a one-layer pair, with tied carrying `k / 2` more biases (the counts
+/// are stated as the frame holds them). Each effect has PCA's own change
+/// from `k / 2` to `k` beside it, which is what width alone gives; what is
+/// left beyond it is [`beyond_width`].
+fn win_at_equal_weights(rows: &[Row]) -> Option<Verdict> {
+    let n = full_n(rows)?;
+    let sizes = half_sizes(rows, n);
     let measure = Measure {
         name: "test MSE",
         axis: "tied k",
         relative: true,
         primary: true,
     };
-    let effects = assess(
-        tied_against_untied(rows, n, &sizes, |r| Some(r.test_mse), true),
-        measure,
-    );
+    let main = tied_against_untied(rows, n, &sizes, |r| Some(r.test_mse), true);
+    // Each row holds PCA's test MSE at its own latent size and split, so
+    // pairing those gives PCA(k) / PCA(k / 2) on exactly the pairs' splits.
+    let pca = tied_against_untied(rows, n, &sizes, |r| Some(r.pca_test_mse), true);
+    let references: Vec<Option<f64>> = main
+        .iter()
+        .map(|c| {
+            pca.iter()
+                .find(|p| p.at == c.at && p.setting == c.setting)
+                .and_then(|p| mean(&p.d))
+                .map(geometric_percent)
+        })
+        .collect();
+    let mut effects = assess(main, measure);
     if effects.is_empty() {
         return None;
+    }
+    for (e, r) in effects.iter_mut().zip(references) {
+        e.reference = r;
     }
     let a = answer(&effects, Outcome::Lower);
     let m = margin_text();
@@ -932,15 +1086,77 @@ fn win_at_equal_budget(rows: &[Row]) -> Option<Verdict> {
         Answer::Equivalent => format!(" Tied's test MSE is within {m} of untied's at every size."),
         Answer::Unclear => String::new(),
     };
+    let counts = parameter_counts(rows, n, &sizes);
+    let reference = reference_range(&effects);
     Some(Verdict {
-        question: "Does tying win at an equal parameter budget?",
+        question: "Does tying win at equal weights?",
         answer: a,
         effect: per_size(&effects, |e| e.primary),
         detail: format!(
-            "Tied at latent size k against untied at k/2 (the same number of weights): test MSE as a paired log-ratio (geometric mean over seeds of tied / untied, as a percentage), at {n} training rows; Holm across the sizes.{lead}{}{}",
+            "Tied at latent size k against untied at k/2: a one-layer pair has d·k weights on both sides, and tied carries k/2 more biases (parameters as counted, biases included, tied k: tied against untied: {counts}). Test MSE as a paired log-ratio (geometric mean over seeds of tied / untied, as a percentage), at {n} training rows; Holm across the sizes. Beside each effect, PCA's own change from k/2 to k: the part a wider bottleneck gives by itself.{reference}{lead}{}{}",
             unclear_reason(a, &effects),
             sign_flip_text(&effects)
         ),
+        summary: format!(
+            "{}{reference}",
+            sentence(&glance(
+                &effects,
+                "tied's test MSE higher",
+                "tied's test MSE lower",
+            ))
+        ),
+        section: "mse-vs-params",
+        effects,
+    })
+}
+
+/// What is left of the equal-weights effect once bottleneck width is
+/// accounted for: per seed `ln(tied(k) / untied(k/2)) − ln(PCA(k) /
+/// PCA(k/2))`. Each row holds PCA's test MSE at its own size and split, so
+/// this is the log-ratio of the two sides' ratios to PCA, per seed, and
+/// stays right when seeds resample the data.
+fn beyond_width(rows: &[Row]) -> Option<Verdict> {
+    let n = full_n(rows)?;
+    let sizes = half_sizes(rows, n);
+    let measure = Measure {
+        name: "test MSE relative to PCA at the same latent size",
+        axis: "tied k",
+        relative: true,
+        primary: true,
+    };
+    let to_pca = |r: &Row| (r.pca_test_mse > 0.0).then_some(r.test_mse / r.pca_test_mse);
+    let effects = assess(tied_against_untied(rows, n, &sizes, to_pca, true), measure);
+    if effects.is_empty() {
+        return None;
+    }
+    let a = answer(&effects, Outcome::Lower);
+    let m = margin_text();
+    let lead = match a {
+        Answer::Yes => {
+            " Tied's test MSE is lower than width alone explains at every size.".to_string()
+        }
+        Answer::No => format!(
+            " At every size tied does no better than width alone explains (higher, or within {m})."
+        ),
+        Answer::Equivalent => {
+            format!(" Width alone explains the effect to within {m} at every size.")
+        }
+        Answer::Unclear => String::new(),
+    };
+    Some(Verdict {
+        question: "Once width is accounted for, does tying still win at equal weights?",
+        answer: a,
+        effect: per_size(&effects, |e| e.primary),
+        detail: format!(
+            "Per seed, ln(tied(k) / untied(k/2)) minus ln(PCA(k) / PCA(k/2)), PCA fitted on the same split: the equal-weights log-ratio less what the wider bottleneck gives PCA, as a geometric-mean percentage, at {n} training rows; Holm across the sizes.{lead}{}{}",
+            unclear_reason(a, &effects),
+            sign_flip_text(&effects)
+        ),
+        summary: sentence(&glance(
+            &effects,
+            "tied higher than width explains",
+            "tied lower than width explains",
+        )),
         section: "mse-vs-params",
         effects,
     })
@@ -948,7 +1164,10 @@ fn win_at_equal_budget(rows: &[Row]) -> Option<Verdict> {
 
 /// The train/test gap of tied against untied at the smallest training set,
 /// per latent size.
-fn overfits_less(rows: &[Row]) -> Option<Verdict> {
+///
+/// With the `protocol` the rows were trained under, the training rows are
+/// stated as the rows that fit and the rows that validate.
+fn overfits_less(rows: &[Row], protocol: Option<&Protocol>) -> Option<Verdict> {
     let full = full_n(rows)?;
     let small = rows
         .iter()
@@ -979,15 +1198,29 @@ fn overfits_less(rows: &[Row]) -> Option<Verdict> {
         .map(|k| k.to_string())
         .collect::<Vec<_>>()
         .join(", ");
+    let training = match protocol {
+        Some(p) => {
+            let validate = p.validation_rows(small as usize);
+            format!(
+                "{small} training rows ({} fit, {validate} validate)",
+                small as usize - validate
+            )
+        }
+        None => format!("{small} training rows (the validation rows are carved from these)"),
+    };
     Some(Verdict {
         question: "Does tying overfit less at small n?",
         answer: a,
         effect: per_size(&effects, |e| e.primary),
         detail: format!(
-            "Tied minus untied test-minus-train MSE gap (in the data's units), paired by seed, with {small} training rows (the validation rows are carved from these), at latent size k = {at_k}; Holm across the latent sizes.{lead}{}{}",
+            "Tied minus untied test-minus-train MSE gap (in the data's units), paired by seed, with {training}, at latent size k = {at_k}; Holm across the latent sizes.{lead}{}{}",
             unclear_reason(a, &effects),
             sign_flip_text(&effects)
         ),
+        summary: sentence(&format!(
+            "with {training}: {}",
+            glance(&effects, "tied's gap larger", "tied's gap smaller")
+        )),
         section: "overfitting",
         effects,
     })
@@ -1049,6 +1282,11 @@ fn needs_more_epochs(rows: &[Row]) -> Option<Verdict> {
             unclear_reason(a, &effects),
             sign_flip_text(&effects)
         ),
+        summary: sentence(&glance(
+            &effects,
+            "tied needs more epochs",
+            "tied needs fewer epochs",
+        )),
         section: "training-curves",
         effects,
     })
@@ -1109,6 +1347,7 @@ fn recovers_pca(rows: &[Row]) -> Option<Verdict> {
         detail: format!(
             "{why} Deterministic full-batch training: the worst cell is reported, not an interval."
         ),
+        summary: why,
         section: "principal-angles",
         effects: Vec::new(),
     })
@@ -1117,11 +1356,19 @@ fn recovers_pca(rows: &[Row]) -> Option<Verdict> {
 /// The verdict on a study's results: the questions the rows can answer,
 /// in the notes' order (a question whose models were not run is left out).
 pub fn verdict(rows: &[Row]) -> Vec<Verdict> {
+    verdict_with(rows, None)
+}
+
+/// [`verdict`], told the `protocol` the rows were trained under, so that
+/// the overfitting question can say how many of its training rows fit and
+/// how many validate (a results frame does not record it).
+pub fn verdict_with(rows: &[Row], protocol: Option<&Protocol>) -> Vec<Verdict> {
     let tuned = select_tuned(rows);
     [
         cost_at_equal_latent(&tuned),
-        win_at_equal_budget(&tuned),
-        overfits_less(&tuned),
+        win_at_equal_weights(&tuned),
+        beyond_width(&tuned),
+        overfits_less(&tuned, protocol),
         needs_more_epochs(&tuned),
         recovers_pca(&tuned),
     ]
@@ -1154,7 +1401,7 @@ mod tests {
     }
 
     #[test]
-    fn describe_rounds_to_the_half_width() {
+    fn intervals_round_to_the_half_width() {
         let i = Interval {
             n: 5,
             estimate: -0.064,
@@ -1162,7 +1409,10 @@ mod tests {
             hi: 0.094,
             level: 0.95,
         };
-        assert_eq!(describe(&i, true), "-6% (95% CI -21% to +9%, 5 seeds)");
+        assert_eq!(
+            interval_text(&i, 100.0, "%"),
+            "-6% (95% CI -21% to +9%, 5 seeds)"
+        );
     }
 
     /// The margin in the words is the margin in the rule.

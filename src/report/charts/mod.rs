@@ -14,6 +14,7 @@
 
 mod bars;
 mod common;
+mod forest;
 mod image_grid;
 mod line;
 mod pareto;
@@ -22,6 +23,7 @@ mod scatter;
 mod scree;
 
 pub use bars::{BarChart, BarGroup, bar_chart};
+pub use forest::{ForestChart, ForestRow, forest_chart};
 pub use image_grid::{ImageGrid, ImageRow, TileColors, image_grid};
 pub use line::{Dash, LineChart, Series, line_chart};
 pub use pareto::{ParetoChart, ParetoGroup, ParetoPoint, pareto_chart};

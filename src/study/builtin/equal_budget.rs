@@ -1,9 +1,10 @@
 //! Study 5: nonlinear tied vs untied vs PCA, at equal latent size and at
-//! equal parameter budget.
+//! equal weights.
 //!
-//! At equal latent size `k` the untied model has twice the weights; at an
-//! equal budget the untied model gets latent `k / 2`, so both have `d k`
-//! weights. Frame: the results columns only (the untied cells at `k / 2`
+//! At equal latent size `k` the untied model has twice the weights; at
+//! equal weights the untied model gets latent `k / 2`, so both have `d k`
+//! weights (tied then carries `k / 2` more biases, and the parameter counts
+//! say so). Frame: the results columns only (the untied cells at `k / 2`
 //! are ordinary rows with that latent size).
 
 use super::{Preset, RunOptions, base, rows, sample, sig};
@@ -12,7 +13,7 @@ use crate::error::Result;
 use crate::stats::mean_interval;
 use crate::study::frame::Row;
 use crate::study::protocol::select_tuned;
-use crate::study::verdict::{LEVEL, compare, count_unsettled, describe, wording};
+use crate::study::verdict::{LEVEL, SizeEffect, compare_family, describe_effect, effect_wording};
 use crate::study::{ModelKind, Study};
 use polars::prelude::DataFrame;
 
@@ -66,13 +67,39 @@ fn ratio(rows: &[&Row]) -> String {
 
 /// Findings at each latent size: the ratio to PCA of tied and untied with
 /// their seed intervals, and, where untied ran at `k / 2`, the paired
-/// equal-budget comparison. Directions are stated only when the interval
-/// excludes zero.
+/// equal-weights comparison beside PCA's own change from `k / 2` to `k`,
+/// and what is left once that width effect is taken out. Each of the two
+/// comparisons is one Holm family across the sizes, as in the verdict, so
+/// the findings and the verdict state the same directions.
 pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
     let rows = select_tuned(&rows(df)?);
     let mut ks: Vec<i64> = rows.iter().map(|r| r.latent).collect();
     ks.sort_unstable();
     ks.dedup();
+    // The equal-weights pairs, tied at k against untied at k / 2.
+    let halves: Vec<(i64, Vec<&Row>, Vec<&Row>)> = ks
+        .iter()
+        .filter(|&&k| k >= 2)
+        .map(|&k| {
+            (
+                k,
+                at(&rows, ModelKind::Tied, k),
+                at(&rows, ModelKind::Untied, k / 2),
+            )
+        })
+        .filter(|(_, t, h)| !t.is_empty() && !h.is_empty())
+        .collect();
+    let groups: Vec<(&[&Row], &[&Row])> = halves
+        .iter()
+        .map(|(_, t, h)| (t.as_slice(), h.as_slice()))
+        .collect();
+    let weights = compare_family(&groups, |r| Some(r.test_mse), true);
+    let pca = compare_family(&groups, |r| Some(r.pca_test_mse), true);
+    let beyond = compare_family(
+        &groups,
+        |r| (r.pca_test_mse > 0.0).then_some(r.test_mse / r.pca_test_mse),
+        true,
+    );
     let mut out = Vec::new();
     for &k in ks.iter().rev() {
         let (t, u) = (
@@ -89,21 +116,45 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
             ratio(&u),
             u[0].params,
         ));
-        let h = at(&rows, ModelKind::Untied, k / 2);
-        if k >= 2
-            && !h.is_empty()
-            && let Some(i) = compare(&t, &h, |r| Some(r.test_mse), true)
-        {
-            let bad = count_unsettled(&[t.as_slice(), h.as_slice()].concat());
-            out.push(format!(
-                "At an equal weight budget (tied k = {k}: {} parameters; untied k = {}: {}), tied's test MSE differed from untied's by {}: {}.",
-                t[0].params,
-                k / 2,
-                h[0].params,
-                describe(&i, true),
-                wording(&i, "tied lower", "tied higher", bad)
-            ));
-        }
+        let Some(i) = halves.iter().position(|(kt, _, _)| *kt == k) else {
+            continue;
+        };
+        let Some(e) = &weights[i] else {
+            continue;
+        };
+        let (_, t, h) = &halves[i];
+        let pca_change = pca[i]
+            .as_ref()
+            .map(|p| {
+                format!(
+                    " (PCA's own change from k = {} to {k}: {})",
+                    k / 2,
+                    pca_text(p)
+                )
+            })
+            .unwrap_or_default();
+        let left = beyond[i]
+            .as_ref()
+            .map(|b| {
+                format!(
+                    " Beyond that width effect: {}, {}.",
+                    describe_effect(b),
+                    effect_wording(
+                        b,
+                        "tied lower than width explains",
+                        "tied higher than width explains"
+                    )
+                )
+            })
+            .unwrap_or_default();
+        out.push(format!(
+            "At equal weights (tied k = {k}: {} parameters; untied k = {}: {}; biases included), tied's test MSE differed from untied's by {}{pca_change}: {}.{left}",
+            t[0].params,
+            k / 2,
+            h[0].params,
+            describe_effect(e),
+            effect_wording(e, "tied lower", "tied higher")
+        ));
     }
     if out.is_empty() {
         return Err(super::missing(
@@ -111,4 +162,11 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
         ));
     }
     Ok(out)
+}
+
+/// PCA's change between two latent sizes as a geometric-mean percentage:
+/// PCA is fitted once per split, so every seed of one split gives the same
+/// change and the estimate alone is stated.
+fn pca_text(p: &SizeEffect) -> String {
+    format!("{}%", sig(p.effect.estimate))
 }

@@ -7,7 +7,7 @@
 //! L-BFGS and pre-centering biases (PCA's own model family: centre, project,
 //! un-centre), so any gap is the optimiser's, not the architecture's.
 
-use super::{Preset, RunOptions, base, median, rows, sample, select, sig};
+use super::{Preset, RunOptions, base, rows, sample, select, sig};
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::model::BiasMode;
@@ -86,11 +86,19 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
                 .map(|u| t.params as f64 / u.params as f64)
         })
         .collect();
-    if let Some(m) = median(&shares) {
+    // The share depends on the model kind and on k (the biases weigh more
+    // at small k), so it is stated as the linear pair's range, by name.
+    let lo = shares.iter().copied().reduce(f64::min);
+    let hi = shares.iter().copied().reduce(f64::max);
+    if let (Some(lo), Some(hi)) = (lo, hi) {
         let wwt: Vec<f64> = tied.iter().filter_map(|t| t.wwt_minus_i).collect();
+        let share = if lo == hi {
+            format!("{}%", sig(100.0 * lo))
+        } else {
+            format!("{}% to {}%", sig(100.0 * lo), sig(100.0 * hi))
+        };
         out.push(format!(
-            "Tied used {}% of untied's parameters (median over cells, biases included); ||W W^T - I||_F of the tied weights was at most {}, i.e. its rows are orthonormal like PCA's components.",
-            sig(100.0 * m),
+            "Linear tied used {share} of linear untied's parameters (over the latent sizes, biases included); ||W W^T - I||_F of the tied weights was at most {}, i.e. its rows are orthonormal like PCA's components.",
             sig(wwt.iter().copied().fold(0.0, f64::max))
         ));
     }

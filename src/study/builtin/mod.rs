@@ -163,7 +163,7 @@ pub const REGISTRY: &[Builtin] = &[
     Builtin {
         name: "equal_budget",
         title: "equal budget",
-        claim: "nonlinear tied vs untied vs PCA at equal latent size and equal parameters",
+        claim: "nonlinear tied vs untied vs PCA at equal latent size and equal weights",
         source: Source::Detailed(equal_budget::study),
         summary: equal_budget::summary,
         own_latents: None,

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::study::cell::train_part_size;
 use crate::study::frame::Row;
 use crate::study::protocol::select_tuned;
-use crate::study::verdict::{compare, count_unsettled, describe, wording};
+use crate::study::verdict::{SizeEffect, compare_family, describe_effect, effect_wording};
 use crate::study::{ModelKind, Study};
 use polars::prelude::DataFrame;
 
@@ -67,16 +67,40 @@ fn mean_gap(rows: &[&Row]) -> f64 {
     rows.iter().map(|r| r.test_mse - r.train_mse).sum::<f64>() / rows.len().max(1) as f64
 }
 
+/// The paired tied-minus-untied gap at each of `ns`, as one Holm family.
+fn gap_family(rows: &[Row], ns: &[i64]) -> Vec<Option<SizeEffect>> {
+    let sides: Vec<(Vec<&Row>, Vec<&Row>)> = ns
+        .iter()
+        .map(|&n| (at(rows, ModelKind::Tied, n), at(rows, ModelKind::Untied, n)))
+        .collect();
+    let groups: Vec<(&[&Row], &[&Row])> = sides
+        .iter()
+        .map(|(t, u)| (t.as_slice(), u.as_slice()))
+        .collect();
+    compare_family(&groups, |r| Some(r.test_mse - r.train_mse), false)
+}
+
 /// Findings: per training size the mean tied and untied gaps, and the
-/// paired difference with its seed interval (a direction only when the
-/// interval excludes zero).
+/// paired difference with its seed interval. Directions follow the
+/// verdict's rule: the smallest training size is the verdict's overfitting
+/// question and forms its own family, as it does there, so the two never
+/// disagree; the other sizes form a second Holm family.
 pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
     let rows = select_tuned(&rows(df)?);
     let mut ns: Vec<i64> = rows.iter().map(|r| r.n_train).collect();
     ns.sort_unstable();
     ns.dedup();
+    let (small, rest) = if ns.len() > 1 {
+        ns.split_at(1)
+    } else {
+        ns.split_at(0)
+    };
+    let effects: Vec<Option<SizeEffect>> = gap_family(&rows, small)
+        .into_iter()
+        .chain(gap_family(&rows, rest))
+        .collect();
     let mut out = Vec::new();
-    for &n in &ns {
+    for (&n, effect) in ns.iter().zip(effects) {
         let (t, u) = (
             at(&rows, ModelKind::Tied, n),
             at(&rows, ModelKind::Untied, n),
@@ -84,18 +108,23 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
         if t.is_empty() || u.is_empty() {
             continue;
         }
-        let bad = count_unsettled(&[t.as_slice(), u.as_slice()].concat());
-        let paired = compare(&t, &u, |r| Some(r.test_mse - r.train_mse), false)
-            .map(|i| {
+        let family = if small.contains(&n) {
+            "the verdict's question"
+        } else {
+            "Holm across the other training sizes"
+        };
+        let paired = effect
+            .map(|e| {
                 format!(
-                    "; tied minus untied {}: {}",
-                    describe(&i, false),
-                    wording(&i, "tied overfit less", "tied overfit more", bad)
+                    "; tied minus untied {} ({family}): {}",
+                    describe_effect(&e),
+                    effect_wording(&e, "tied overfit less", "tied overfit more")
                 )
             })
             .unwrap_or_default();
+        let k = t[0].latent;
         out.push(format!(
-            "With {n} training rows the mean test-minus-train MSE gap was {} for untied and {} for tied{paired}.",
+            "With {n} training rows at latent size {k} the mean test-minus-train MSE gap was {} for untied and {} for tied{paired}.",
             sig(mean_gap(&u)),
             sig(mean_gap(&t)),
         ));
