@@ -41,6 +41,7 @@ mod layer;
 mod loss;
 mod map;
 pub mod params;
+pub mod saelens;
 pub mod safetensors;
 mod sparse;
 mod spec;

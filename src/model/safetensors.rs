@@ -49,7 +49,7 @@ use std::path::Path;
 /// The `format` metadata value of a tiedae model file.
 pub const FORMAT: &str = "tiedae-autoencoder";
 
-fn dtype<T: Real>() -> Dtype {
+pub(super) fn dtype<T: Real>() -> Dtype {
     if T::NAME == "f32" {
         Dtype::F32
     } else {
@@ -76,7 +76,7 @@ fn read_value<T: Real>(chunk: &[u8]) -> T {
 }
 
 /// A matrix's entries in row-major order, little-endian.
-fn matrix_bytes<T: Real>(m: &DMatrix<T>) -> Vec<u8> {
+pub(super) fn matrix_bytes<T: Real>(m: &DMatrix<T>) -> Vec<u8> {
     let mut out = Vec::with_capacity(m.len() * std::mem::size_of::<T>());
     for i in 0..m.nrows() {
         for j in 0..m.ncols() {
@@ -86,7 +86,7 @@ fn matrix_bytes<T: Real>(m: &DMatrix<T>) -> Vec<u8> {
     out
 }
 
-fn vector_bytes<T: Real>(v: &DVector<T>) -> Vec<u8> {
+pub(super) fn vector_bytes<T: Real>(v: &DVector<T>) -> Vec<u8> {
     let mut out = Vec::with_capacity(v.len() * std::mem::size_of::<T>());
     for &x in v.iter() {
         push_value(&mut out, x);
