@@ -497,8 +497,10 @@ fn default_flags_work_on_tables_of_any_width() {
             out.to_str().unwrap(),
         ]);
         let html = fs::read_to_string(&page).unwrap();
+        // The swept sizes, alone or beside the sizes a study adds.
         assert!(
-            html.contains(&format!("<dd>{kept}</dd>")),
+            html.contains(&format!("<dd>{kept}</dd>"))
+                || html.contains(&format!("(the sweep {kept}, and")),
             "d = {d}: latent sizes"
         );
         assert!(

@@ -46,8 +46,8 @@ learning_rate = 0.01
 patience = 0
 "#;
 
-/// Cells of [`STUDY`]: 3 PCA cells, 3 kinds x 3 latents x 3 seeds.
-const CELLS: usize = 30;
+/// Cells of [`STUDY`]: 9 PCA cells (one per latent and seed, as each seed has its own split), 3 kinds x 3 latents x 3 seeds.
+const CELLS: usize = 36;
 /// The killed runs alternate between the shards of a split this many ways,
 /// so the end is a merge of shards that were each killed several times.
 const SHARDS: usize = 2;

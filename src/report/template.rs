@@ -29,6 +29,12 @@ pub(crate) fn chart_file(section: &Section) -> String {
     format!("{}.svg", section.id)
 }
 
+/// File name of a section's `index`-th panel chart (from 1, as the page's
+/// `chart-<section>-<index>` figure ids count).
+pub(crate) fn panel_chart_file(section: &Section, index: usize) -> String {
+    format!("{}-{index}.svg", section.id)
+}
+
 fn engine() -> Result<Tera> {
     let mut tera = Tera::default();
     tera.autoescape_on(vec![".html"]);

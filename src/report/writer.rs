@@ -15,7 +15,7 @@ use crate::provenance::{PARQUET_KEY, Provenance};
 use crate::report::input::{ReportInput, report_dir_name};
 use crate::report::table::Table;
 use crate::report::template::{
-    ReportSummary, SAMPLES_FILE, chart_file, render_index, render_report,
+    ReportSummary, SAMPLES_FILE, chart_file, panel_chart_file, render_index, render_report,
 };
 use polars::prelude::{
     CsvWriter, DataFrame, KeyValueMetadata, ParquetReader, ParquetWriter, SerReader, SerWriter,
@@ -115,6 +115,15 @@ fn render_files(input: &ReportInput) -> Result<Vec<(String, Vec<u8>)>> {
     for section in &input.sections {
         if let Some(chart) = &section.chart {
             files.push((chart_file(section), chart.as_str().as_bytes().to_vec()));
+        }
+        // Each panel's chart is a file too, as every chart on the page is.
+        for (i, panel) in section.panels.iter().enumerate() {
+            if let Some(chart) = &panel.chart {
+                files.push((
+                    panel_chart_file(section, i + 1),
+                    chart.as_str().as_bytes().to_vec(),
+                ));
+            }
         }
     }
     files.push((
