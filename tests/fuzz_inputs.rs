@@ -185,7 +185,7 @@ fn replace_number(rng: &mut Rng, bytes: &mut Vec<u8>, with: &[&str], kind: &str)
         return format!("{kind} (no number)");
     }
     let (start, end) = runs[rng.below(runs.len())];
-    let new: &str = *rng.pick(with);
+    let new = *rng.pick(with);
     replace_range(bytes, start, end, new.as_bytes());
     format!("{kind} {new} at byte {start}")
 }
@@ -193,7 +193,7 @@ fn replace_number(rng: &mut Rng, bytes: &mut Vec<u8>, with: &[&str], kind: &str)
 /// Inserts multi-byte text, inside a string (after a quote) when there is
 /// one, else anywhere (possibly inside another character).
 fn insert_multibyte(rng: &mut Rng, bytes: &mut Vec<u8>) -> String {
-    let text: &str = *rng.pick(&MULTIBYTE);
+    let text = *rng.pick(&MULTIBYTE);
     let quotes: Vec<usize> = (0..bytes.len()).filter(|&i| bytes[i] == b'"').collect();
     let at = if !quotes.is_empty() && rng.below(2) == 0 {
         quotes[rng.below(quotes.len())] + 1
@@ -526,7 +526,7 @@ fn case_dir(files: &[(&str, &[u8])]) -> tempfile::TempDir {
 #[test]
 fn mutated_study_files_never_crash_study_show() {
     let logs = tempfile::tempdir().unwrap();
-    let mut rng = Rng(0x5354_5544_59);
+    let mut rng = Rng(0x53_5455_4459);
     let cases = 60;
     for i in 0..cases {
         let base = if i % 2 == 0 { RICH } else { PCA };

@@ -1282,7 +1282,7 @@ fn a_forest_plot_has_one_interval_per_size_the_band_and_a_zero_line() {
     };
     let bars: Vec<Vec<(f64, f64)>> = select(&doc, "polyline")
         .iter()
-        .filter(|e| attr(*e, "stroke") == "#0072B2" && attr(*e, "stroke-width") == "2")
+        .filter(|e| attr(e, "stroke") == "#0072B2" && attr(e, "stroke-width") == "2")
         .map(points)
         .collect();
     assert_eq!(bars.len(), chart.rows.len(), "one interval per size");
@@ -1298,12 +1298,12 @@ fn a_forest_plot_has_one_interval_per_size_the_band_and_a_zero_line() {
     assert!(bars.windows(2).all(|w| length(&w[0]) < length(&w[1])));
     let dots = select(&doc, "circle")
         .iter()
-        .filter(|e| attr(*e, "fill") == "#0072B2")
+        .filter(|e| attr(e, "fill") == "#0072B2")
         .count();
     assert_eq!(dots, chart.rows.len());
     let rings = select(&doc, "circle")
         .iter()
-        .filter(|e| attr(*e, "stroke") == "#D55E00")
+        .filter(|e| attr(e, "stroke") == "#D55E00")
         .count();
     assert_eq!(
         rings,
@@ -1312,7 +1312,7 @@ fn a_forest_plot_has_one_interval_per_size_the_band_and_a_zero_line() {
     );
     let band: Vec<(f64, f64)> = select(&doc, "rect")
         .iter()
-        .filter(|e| attr(*e, "fill") == "#DDEBF5")
+        .filter(|e| attr(e, "fill") == "#DDEBF5")
         .map(|e| {
             let x: f64 = attr(e, "x").parse().unwrap();
             let w: f64 = attr(e, "width").parse().unwrap();

@@ -241,11 +241,14 @@ fn what_saelens_has_no_form_for_is_refused() {
     assert!(refused(&untrained).contains("threshold"));
 }
 
+/// A tensor written by hand: its name, shape and values.
+type NamedTensor<'a> = (&'a str, Vec<usize>, Vec<f64>);
+
 /// The export of a ReLU SAE with its cfg.json edited by `edit`, and its
 /// tensors replaced by `tensors` when given.
 fn import_edited(
     edit: impl Fn(&mut Value),
-    tensors: Option<Vec<(&str, Vec<usize>, Vec<f64>)>>,
+    tensors: Option<Vec<NamedTensor<'_>>>,
 ) -> Result<Autoencoder<f64>, Error> {
     let spec = AutoencoderSpec::new(&[D, R])
         .tied(false)

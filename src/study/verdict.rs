@@ -359,8 +359,8 @@ fn glance(effects: &[SizeEffect], higher: &str, lower: &str) -> String {
     for (what, pick) in groups {
         let list: Vec<String> = main
             .iter()
-            .filter(|e| pick(**e))
-            .map(|e| short_label(*e))
+            .filter(|e| pick(e))
+            .map(|e| short_label(e))
             .collect();
         if !list.is_empty() {
             parts.push(format!("{what} at {axis} = {}", list.join(", ")));
@@ -416,7 +416,7 @@ fn outcome_word(e: &SizeEffect) -> String {
 fn per_size(effects: &[SizeEffect], keep: impl Fn(&SizeEffect) -> bool) -> String {
     effects
         .iter()
-        .filter(|e| keep(*e))
+        .filter(|e| keep(e))
         .map(|e| {
             let flag = if e.unsettled > 0 {
                 format!(" [{} cells not converged]", e.unsettled)
@@ -859,8 +859,8 @@ fn unclear_reason(answer: Answer, effects: &[SizeEffect]) -> String {
     for (what, pick) in groups {
         let list: Vec<String> = main
             .iter()
-            .filter(|e| pick(**e))
-            .map(|e| short_label(*e))
+            .filter(|e| pick(e))
+            .map(|e| short_label(e))
             .collect();
         if list.is_empty() {
             continue;
