@@ -336,37 +336,73 @@ fn glance(effects: &[SizeEffect], higher: &str, lower: &str) -> String {
         return "too few paired cells to compare".to_string();
     };
     let axis = first.axis;
-    type Pick = fn(&SizeEffect) -> bool;
-    let groups: [(String, Pick); 6] = [
-        (higher.to_string(), |e| {
-            e.unsettled == 0 && e.outcome == Outcome::Higher
-        }),
-        (lower.to_string(), |e| {
-            e.unsettled == 0 && e.outcome == Outcome::Lower
-        }),
-        (format!("within {}", margin_text()), |e| {
-            e.unsettled == 0 && e.outcome == Outcome::Equivalent
-        }),
-        ("unclear (interval too wide)".to_string(), |e| {
-            e.unsettled == 0 && !e.zero_spread && e.outcome == Outcome::Unclear
-        }),
-        ("no spread over seeds".to_string(), |e| {
-            e.unsettled == 0 && e.zero_spread && e.outcome == Outcome::Unclear
-        }),
-        ("not converged".to_string(), |e| e.unsettled > 0),
+    let parts: Vec<String> = grouped(&main)
+        .into_iter()
+        .map(|(group, list)| {
+            let what = match group {
+                Group::Higher => higher.to_string(),
+                Group::Lower => lower.to_string(),
+                Group::Within => format!("within {}", margin_text()),
+                Group::Unclear => "unclear (interval too wide)".to_string(),
+                Group::NoSpread => "no spread over seeds".to_string(),
+                Group::NotConverged => "not converged".to_string(),
+            };
+            format!("{what} at {axis} = {}", list.join(", "))
+        })
+        .collect();
+    parts.join("; ")
+}
+
+/// What a per-size statement says, in the order the verdict lists them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Group {
+    Higher,
+    Lower,
+    Within,
+    Unclear,
+    NoSpread,
+    NotConverged,
+}
+
+impl Group {
+    const ALL: [Group; 6] = [
+        Group::Higher,
+        Group::Lower,
+        Group::Within,
+        Group::Unclear,
+        Group::NoSpread,
+        Group::NotConverged,
     ];
-    let mut parts = Vec::new();
-    for (what, pick) in groups {
-        let list: Vec<String> = main
-            .iter()
-            .filter(|e| pick(e))
-            .map(|e| short_label(e))
-            .collect();
-        if !list.is_empty() {
-            parts.push(format!("{what} at {axis} = {}", list.join(", ")));
+
+    /// The group `e` belongs to: a size with an unsettled cell is not
+    /// converged whatever its interval says.
+    fn of(e: &SizeEffect) -> Group {
+        match e.outcome {
+            _ if e.unsettled > 0 => Group::NotConverged,
+            Outcome::Higher => Group::Higher,
+            Outcome::Lower => Group::Lower,
+            Outcome::Equivalent => Group::Within,
+            Outcome::Unclear if e.zero_spread => Group::NoSpread,
+            Outcome::Unclear => Group::Unclear,
         }
     }
-    parts.join("; ")
+}
+
+/// The non-empty groups of `effects`, in [`Group::ALL`]'s order, each with
+/// its sizes' short labels in the effects' order.
+fn grouped(effects: &[&SizeEffect]) -> Vec<(Group, Vec<String>)> {
+    Group::ALL
+        .into_iter()
+        .map(|g| {
+            let list: Vec<String> = effects
+                .iter()
+                .filter(|e| Group::of(e) == g)
+                .map(|e| short_label(e))
+                .collect();
+            (g, list)
+        })
+        .filter(|(_, list)| !list.is_empty())
+        .collect()
 }
 
 /// `text` as a sentence: its first letter capitalised and a full stop.
@@ -832,46 +868,25 @@ fn unclear_reason(answer: Answer, effects: &[SizeEffect]) -> String {
             )
         };
     }
-    type Pick = fn(&SizeEffect) -> bool;
-    let groups: [(String, Pick); 6] = [
-        ("tied above untied at".to_string(), |e| {
-            e.unsettled == 0 && e.outcome == Outcome::Higher
-        }),
-        ("tied below untied at".to_string(), |e| {
-            e.unsettled == 0 && e.outcome == Outcome::Lower
-        }),
-        (format!("within {} at", margin_text()), |e| {
-            e.unsettled == 0 && e.outcome == Outcome::Equivalent
-        }),
-        ("unclear (the interval is too wide) at".to_string(), |e| {
-            e.unsettled == 0 && !e.zero_spread && e.outcome == Outcome::Unclear
-        }),
-        (
-            "no spread over seeds (every seed gave the same difference, so no direction is claimed) at".to_string(),
-            |e| e.unsettled == 0 && e.zero_spread && e.outcome == Outcome::Unclear,
-        ),
-        (
-            "not converged at".to_string(),
-            |e| e.unsettled > 0,
-        ),
-    ];
-    let mut parts = Vec::new();
-    for (what, pick) in groups {
-        let list: Vec<String> = main
-            .iter()
-            .filter(|e| pick(e))
-            .map(|e| short_label(e))
-            .collect();
-        if list.is_empty() {
-            continue;
-        }
-        let tail = if what == "not converged at" {
-            " (a cell stopped at the epoch cap or diverged: no conclusion there)"
-        } else {
-            ""
-        };
-        parts.push(format!("{what} {}{tail}", list.join(", ")));
-    }
+    let parts: Vec<String> = grouped(&main)
+        .into_iter()
+        .map(|(group, list)| {
+            let what = match group {
+                Group::Higher => "tied above untied at".to_string(),
+                Group::Lower => "tied below untied at".to_string(),
+                Group::Within => format!("within {} at", margin_text()),
+                Group::Unclear => "unclear (the interval is too wide) at".to_string(),
+                Group::NoSpread => "no spread over seeds (every seed gave the same difference, so no direction is claimed) at".to_string(),
+                Group::NotConverged => "not converged at".to_string(),
+            };
+            let tail = if group == Group::NotConverged {
+                " (a cell stopped at the epoch cap or diverged: no conclusion there)"
+            } else {
+                ""
+            };
+            format!("{what} {}{tail}", list.join(", "))
+        })
+        .collect();
     format!(" No single answer: {}.", parts.join("; "))
 }
 
