@@ -67,7 +67,10 @@ pub fn dataset_from_frame(
     for (j, c) in columns.iter().enumerate() {
         let values = column_values(c, path)?;
         if Some(j) == label_idx {
-            labels = Some(to_labels(&values, c.name().as_str(), path)?);
+            let name = c.name().as_str();
+            labels = Some(labels_to_u32(&values, path, |i| {
+                format!("row {i}, column {name:?}")
+            })?);
         } else {
             features.push(values);
         }
@@ -100,7 +103,14 @@ fn column_values(c: &Column, path: &Path) -> Result<Vec<f64>> {
         .collect()
 }
 
-fn to_labels(values: &[f64], name: &str, path: &Path) -> Result<Vec<u32>> {
+/// `values` as class labels: each a non-negative integer that fits u32.
+/// `location(i)` names entry `i` in the error (a row and column of a table,
+/// an index of a label file).
+pub(crate) fn labels_to_u32(
+    values: &[f64],
+    path: &Path,
+    location: impl Fn(usize) -> String,
+) -> Result<Vec<u32>> {
     values
         .iter()
         .enumerate()
@@ -110,7 +120,7 @@ fn to_labels(values: &[f64], name: &str, path: &Path) -> Result<Vec<u32>> {
             } else {
                 Err(Error::format(
                     path,
-                    format!("row {i}, column {name:?}"),
+                    location(i),
                     format!("label {v} is not a non-negative integer"),
                 ))
             }

@@ -504,30 +504,14 @@ pub fn dataset_from_arrays(
                     ),
                 ));
             }
-            Some(labels_to_u32(l.values(), lpath)?)
+            Some(super::frame::labels_to_u32(l.values(), lpath, |i| {
+                format!("label {i}")
+            })?)
         }
     };
     let values = images.into_values();
     let x = DMatrix::from_row_slice(n, d, &values);
     Dataset::new(name, x, labels, image_shape)
-}
-
-fn labels_to_u32(values: &[f64], path: &Path) -> Result<Vec<u32>> {
-    values
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| {
-            if v.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&v) {
-                Ok(v as u32)
-            } else {
-                Err(Error::format(
-                    path,
-                    format!("label {i}"),
-                    format!("label {v} is not a non-negative integer"),
-                ))
-            }
-        })
-        .collect()
 }
 
 /// Reads an IDX images file and an optional IDX labels file into a dataset
