@@ -99,6 +99,16 @@ impl JobProgress {
         }
     }
 
+    /// Adds `more` units to the count [`JobProgress::begin`] began: work
+    /// found along the way, such as the rates a learning-rate search adds.
+    pub fn extend(&self, more: u64) {
+        let mut state = self.state();
+        state.total += more;
+        if let Some(bar) = &state.bar {
+            bar.inc_length(more);
+        }
+    }
+
     /// One unit finished; `message` says which and how it went.
     pub fn advance(&self, message: &str) {
         let mut state = self.state();

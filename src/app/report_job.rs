@@ -11,7 +11,7 @@ use crate::app::job::{ReportJob, check_latent_sizes, check_output_dir};
 use crate::app::progress::JobProgress;
 use crate::app::studies::{
     COMPARISON, DEFAULT_LATENT, StudyOutput, check_study_name, distinct_cells, own_latents, preset,
-    run_study, split_seed_of, test_fraction,
+    run_study, split_seed_of, test_fraction, tuning_of,
 };
 use crate::atomic::remove_stale_temps;
 use crate::data::{Dataset, train_test_split};
@@ -98,7 +98,8 @@ impl ReportJob {
             interrupt: stop,
             ..RunOptions::default()
         };
-        let output = run_study(self.study_name(), &ds, &preset, progress, &opts)?;
+        let tuning = tuning_of(self.quick, &preset, &ds);
+        let output = run_study(self.study_name(), &ds, &preset, progress, &opts, tuning)?;
 
         progress.stage("drawing charts");
         let name = ds.name().to_string();

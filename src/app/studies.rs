@@ -20,7 +20,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::provenance::StudyTime;
 use crate::study::builtin::{self, Builtin, LatentsFn, Preset, REGISTRY, RunOptions, Source};
-use crate::study::{COLUMNS, DetailedResults, Figures, Precision, Study};
+use crate::study::{COLUMNS, Cell, DetailedResults, Figures, Precision, Study};
 use polars::prelude::DataFrame;
 
 /// The name of the default study.
@@ -143,6 +143,39 @@ pub fn preset(
     p
 }
 
+/// How a report run tunes and caps its minibatch cells, beyond its preset.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Tuning {
+    /// Extend each configuration's learning rates until its choice is
+    /// interior or at a hard bound ([`Study::run_bracketed`]).
+    pub bracket: bool,
+    /// The cap of every minibatch cell in optimizer steps
+    /// ([`crate::study::Protocol::max_steps`]).
+    pub max_steps: Option<usize>,
+}
+
+/// The tuning of a report run on `ds` with `preset`. A full run brackets
+/// every tuned rate and caps cells in steps: the preset's epoch cap times
+/// the batches per epoch of the largest training set (the studied training
+/// part less its validation rows). The largest training size so keeps the
+/// preset's epoch cap, and every smaller one gets as many updates, many
+/// more epochs, instead of stopping at the cap after a few hundred steps.
+/// A quick run, a check that the pipeline works rather than evidence,
+/// keeps its grid and epoch cap, so it stays quick.
+pub fn tuning_of(quick: bool, preset: &Preset, ds: &Dataset) -> Tuning {
+    if quick {
+        return Tuning::default();
+    }
+    let rows = studied_rows(ds, preset);
+    let train = rows - (rows as f64 * test_fraction()).round() as usize;
+    let n_fit = train - preset.protocol().validation_rows(train);
+    let per_epoch = n_fit.div_ceil(preset.batch_size.max(1)).max(1);
+    Tuning {
+        bracket: true,
+        max_steps: Some(preset.epochs.saturating_mul(per_epoch)),
+    }
+}
+
 /// Rows the built-in studies use: all, or a seeded sample of `max_rows`.
 fn studied_rows(ds: &Dataset, p: &Preset) -> usize {
     p.max_rows.map_or(ds.n_samples(), |m| m.min(ds.n_samples()))
@@ -187,7 +220,8 @@ pub struct StudyOutput {
 /// lines come every few seconds, large enough to keep both cores busy.
 const CELLS_PER_SLICE: usize = 6;
 
-/// Runs the study `name` on `ds` with `opts` (cache, interrupt flag),
+/// Runs the study `name` on `ds` with `opts` (cache, interrupt flag) and
+/// `tuning` (the learning-rate search and step cap of its plain studies),
 /// reporting progress.
 ///
 /// # Errors
@@ -201,6 +235,7 @@ pub fn run_study(
     preset: &Preset,
     progress: &JobProgress,
     opts: &RunOptions,
+    tuning: Tuning,
 ) -> Result<StudyOutput> {
     let parts = parts(name)?;
     let mut frames = Vec::new();
@@ -222,7 +257,11 @@ pub fn run_study(
                 // the comparison spends its seeds on the minibatch models.
                 sized.seeds.truncate(1);
             }
-            studies.push(Some(make(ds, &sized, opts)?));
+            let mut study = make(ds, &sized, opts)?;
+            if tuning.max_steps.is_some() {
+                study.protocol.max_steps = tuning.max_steps;
+            }
+            studies.push(Some(study));
         } else {
             studies.push(None);
         }
@@ -235,7 +274,7 @@ pub fn run_study(
     if studies.iter().any(|s| s.as_ref().is_none_or(trains_in_f32)) {
         ds.check_f32_range()?;
     }
-    let total: usize = studies
+    let mut total: usize = studies
         .iter()
         .flatten()
         .map(|s| s.selected_cells().map(|c| c.len()))
@@ -250,7 +289,22 @@ pub fn run_study(
         progress.stage(&format!("study {}", part.name));
         let frame = match (&part.source, study) {
             (Source::Detailed(_), Some(study)) => {
-                let result = run_in_slices(&study, part.name, progress, &mut finished, total)?;
+                let result = if tuning.bracket {
+                    // The grid's cells are counted already; each round of
+                    // the search adds its own.
+                    let mut first = true;
+                    let searched = study.bracketed(|s, cells| {
+                        if !first {
+                            progress.extend(cells.len() as u64);
+                            total += cells.len();
+                        }
+                        first = false;
+                        run_cells_in_slices(s, cells, part.name, progress, &mut finished, total)
+                    });
+                    searched?.0
+                } else {
+                    run_in_slices(&study, part.name, progress, &mut finished, total)?
+                };
                 let frame = result.results.clone();
                 details.push(result);
                 frame
@@ -418,6 +472,69 @@ fn run_in_slices(
     Ok(DetailedResults {
         results,
         cells,
+        pcas,
+    })
+}
+
+/// Runs `cells` of `study` a slice of [`CELLS_PER_SLICE`] at a time (each
+/// slice's cells in parallel) so that progress shows between slices, in
+/// detail, keeping their order.
+///
+/// `finished` counts the cells done so far over all of a report's studies
+/// (of `total`), as in [`run_in_slices`].
+fn run_cells_in_slices(
+    study: &Study,
+    cells: &[Cell],
+    name: &str,
+    progress: &JobProgress,
+    finished: &mut usize,
+    total: usize,
+) -> Result<DetailedResults> {
+    let quiet = study.clone().progress(false);
+    let mut rows = Vec::with_capacity(cells.len());
+    let mut artifacts = Vec::with_capacity(cells.len());
+    let mut pcas: Vec<crate::study::SplitPca> = Vec::new();
+    for slice in cells.chunks(CELLS_PER_SLICE) {
+        let result = match quiet.execute_cells(slice, true) {
+            Err(Error::StudyInterrupted { done, .. }) => {
+                return Err(Error::StudyInterrupted {
+                    done: *finished + done,
+                    total,
+                });
+            }
+            other => other?,
+        };
+        *finished += slice.len();
+        for cell in &result.cells {
+            progress.advance(&format!(
+                "{name}: {} k={} n={} seed {} lr {}: test MSE {:.5}",
+                cell.row.model,
+                cell.row.latent,
+                cell.row.n_train,
+                cell.row.seed,
+                cell.row
+                    .learning_rate
+                    .map_or_else(|| "-".to_string(), |r| r.to_string()),
+                cell.row.test_mse
+            ));
+        }
+        for _ in result.cells.len()..slice.len() {
+            progress.advance(&format!("{name}: cell done"));
+        }
+        rows.extend(crate::study::frame_to_rows(&result.results)?);
+        artifacts.extend(result.cells);
+        for s in result.pcas {
+            if !pcas
+                .iter()
+                .any(|q| q.dataset == s.dataset && q.n_train == s.n_train && q.seed == s.seed)
+            {
+                pcas.push(s);
+            }
+        }
+    }
+    Ok(DetailedResults {
+        results: crate::study::rows_to_frame(&rows)?,
+        cells: artifacts,
         pcas,
     })
 }

@@ -160,11 +160,31 @@ pub fn learning_rates(rows: &[Row]) -> Result<Option<Section>> {
     }
     let mut header = vec!["model".to_string(), "latent".to_string()];
     header.extend(rates.iter().map(|r| format!("val MSE at lr {r}")));
+    let bound: Vec<String> = crate::study::rate_brackets(rows)
+        .iter()
+        .filter(|b| b.at_hard_bound())
+        .map(|b| {
+            format!(
+                "{} at k = {}, n = {} (lr {})",
+                b.row.model, b.row.latent, b.row.n_train, b.chosen
+            )
+        })
+        .collect();
+    let bound_note = if bound.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " Still at a hard bound of the search ({} or {}), so not known to be the optimum: {}.",
+            crate::study::MIN_LEARNING_RATE,
+            crate::study::MAX_LEARNING_RATE,
+            bound.join("; ")
+        )
+    };
     Ok(Some(Section::with_table(
         LEARNING_RATES_ID,
         "Learning-rate sensitivity",
         format!(
-            "Mean validation MSE over seeds at each rate of the grid ({n} training rows). Every              kind searched the same grid with the same budget; the chosen rate (lowest mean              validation MSE) is the one every other section reports. A chosen rate at the edge              of the grid means a wider grid could do better."
+            "Mean validation MSE over seeds at each rate of the grid ({n} training rows). Every              kind searched the same grid with the same budget; the chosen rate (lowest mean              validation MSE) is the one every other section reports. A chosen rate at the edge              of the grid means a wider grid could do better. A row without a value at some rate did not try it: a full run extends each configuration's rates half a decade at a time beyond the edge its choice sits on, until the choice is interior or at a hard bound.{bound_note}"
         ),
         Table::new(header, cells)?,
     )))

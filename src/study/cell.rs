@@ -2,7 +2,7 @@
 //! a fixed order, and the key that identifies a cell's result on disk.
 
 use super::protocol::Protocol;
-use super::spec::{ModelKind, Precision, Study};
+use super::spec::{ExtraRate, ModelKind, Precision, Study};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::model::{Activation, BiasMode};
@@ -117,7 +117,86 @@ impl Study {
                 }
             }
         }
+        for extra in &self.extra_rates {
+            self.push_extra_cells(&mut cells, extra)?;
+        }
         Ok(cells)
+    }
+
+    /// Appends the cells of one extra rate, one per seed, after every cell
+    /// enumerated so far. The rate's configuration must be one the grid
+    /// has, so an extra rate widens a configuration's search and adds none.
+    ///
+    /// # Errors
+    /// [`Error::Config`] (field `extra_rates`) for a configuration the
+    /// study's grid does not have, or a rate the grid already tries.
+    fn push_extra_cells(&self, cells: &mut Vec<Cell>, extra: &ExtraRate) -> Result<()> {
+        let refuse = |why: &str| {
+            Error::config(
+                "extra_rates",
+                format!(
+                    "{} (k = {}, n = {}) at rate {} on {:?}: {why}",
+                    extra.model.name(),
+                    extra.latent,
+                    extra.n_train,
+                    extra.learning_rate,
+                    extra.dataset
+                ),
+            )
+        };
+        let Some(di) = self.datasets.iter().position(|d| d.name() == extra.dataset) else {
+            return Err(refuse("the study has no such dataset"));
+        };
+        if !extra.model.is_trained()
+            || !self.models.contains(&extra.model)
+            || self.training.is_lbfgs()
+        {
+            return Err(refuse(
+                "not a kind of the study trained with a minibatch optimizer",
+            ));
+        }
+        let sparsity_ok = if extra.model == ModelKind::SparseTied {
+            self.sparsity_weights
+                .iter()
+                .any(|w| w.to_bits() == extra.sparsity_weight.to_bits())
+        } else {
+            extra.sparsity_weight == 0.0
+        };
+        let in_grid = self.latents.contains(&extra.latent)
+            && self.bias_modes.contains(&extra.bias_mode)
+            && self.l2s.iter().any(|l| l.to_bits() == extra.l2.to_bits())
+            && sparsity_ok
+            && cells
+                .iter()
+                .any(|c| c.dataset == di && c.n_train == extra.n_train);
+        if !in_grid {
+            return Err(refuse("not a configuration of the study's grid"));
+        }
+        if self.learning_rates().contains(&Some(extra.learning_rate)) {
+            return Err(refuse("the grid already tries this rate"));
+        }
+        let activation = if extra.model.is_linear() {
+            Activation::Identity
+        } else {
+            self.activation
+        };
+        for &seed in &self.seeds {
+            cells.push(Cell {
+                index: cells.len(),
+                dataset: di,
+                dataset_name: self.datasets[di].name().to_string(),
+                model: extra.model,
+                activation,
+                bias_mode: extra.bias_mode,
+                latent: extra.latent,
+                n_train: extra.n_train,
+                seed,
+                l2: extra.l2,
+                sparsity_weight: extra.sparsity_weight,
+                learning_rate: Some(extra.learning_rate),
+            });
+        }
+        Ok(())
     }
 
     fn push_model_cells(

@@ -250,6 +250,10 @@ pub struct ProtocolEntry {
     /// The equal-epochs budget of `val_mse_at_budget`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub equal_epochs: Option<usize>,
+    /// The budget of a minibatch cell in optimizer steps, replacing the
+    /// epoch cap ([`Protocol::max_steps`]); absent keeps the epoch cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_steps: Option<usize>,
 }
 
 impl TrainingEntry {
@@ -348,6 +352,7 @@ impl ProtocolEntry {
             },
             learning_rates: self.learning_rates.clone().unwrap_or(d.learning_rates),
             equal_epochs: self.equal_epochs.unwrap_or(d.equal_epochs),
+            max_steps: self.max_steps.or(d.max_steps),
         }
     }
 
@@ -358,6 +363,7 @@ impl ProtocolEntry {
             patience: Some(p.patience.unwrap_or(0)),
             learning_rates: Some(p.learning_rates.clone()),
             equal_epochs: Some(p.equal_epochs),
+            max_steps: p.max_steps,
         }
     }
 }

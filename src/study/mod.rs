@@ -43,7 +43,10 @@ pub use frame::{
     COLUMNS, ColumnType, KEY_COLUMNS, Row, check_schema, frame_to_rows, read_csv, read_parquet,
     read_results, rows_to_frame, schema, write_csv, write_parquet, write_results,
 };
-pub use protocol::{Protocol, StopKind, select_tuned};
+pub use protocol::{
+    MAX_LEARNING_RATE, MIN_LEARNING_RATE, Protocol, RateBracket, StopKind, rate_brackets,
+    select_tuned,
+};
 pub use shard::{ShardManifest, manifest_path, merge, read_manifest, write_manifest};
 pub(crate) use shard::{check_study_id, short_id};
-pub use spec::{CONV_LAYERS, ModelKind, Precision, Study};
+pub use spec::{CONV_LAYERS, ExtraRate, ModelKind, Precision, Study};

@@ -42,6 +42,16 @@ pub struct Protocol {
     /// view every minibatch cell reports its best validation MSE within
     /// this many epochs.
     pub equal_epochs: usize,
+    /// The budget of a minibatch cell in optimizer steps, replacing the
+    /// training config's epoch cap: a cell fitting `n` rows in batches of
+    /// `b` trains at most `ceil(max_steps / ceil(n / b))` epochs
+    /// ([`Protocol::epoch_cap`]). An epoch cap gives a small training set
+    /// few updates (one batch per epoch) where a large one gets many, so a
+    /// small-n cell would stop at the cap before it converged; a step cap
+    /// gives every size the same number of updates. `None` keeps the
+    /// config's epoch cap. Early stopping still ends most cells first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_steps: Option<usize>,
 }
 
 impl Default for Protocol {
@@ -52,6 +62,7 @@ impl Default for Protocol {
             patience: Some(20),
             learning_rates: Vec::new(),
             equal_epochs: 50,
+            max_steps: None,
         }
     }
 }
@@ -65,6 +76,22 @@ impl Protocol {
             patience: None,
             learning_rates: Vec::new(),
             equal_epochs: 50,
+            max_steps: None,
+        }
+    }
+
+    /// The epoch cap of a minibatch cell whose training config caps it at
+    /// `epochs` and which fits `n_fit` rows in batches of `batch_size`:
+    /// `epochs` without a step budget, else enough epochs for
+    /// [`Protocol::max_steps`] steps (`ceil(max_steps / batches per
+    /// epoch)`, at least one), whatever `epochs` says.
+    pub fn epoch_cap(&self, epochs: usize, n_fit: usize, batch_size: usize) -> usize {
+        match self.max_steps {
+            None => epochs,
+            Some(steps) => {
+                let per_epoch = n_fit.div_ceil(batch_size.max(1)).max(1);
+                steps.div_ceil(per_epoch).max(1)
+            }
         }
     }
 
@@ -132,6 +159,12 @@ impl Protocol {
             return Err(Error::config(
                 "protocol.learning_rates",
                 "choosing among several rates needs a validation set: set validation_fraction > 0",
+            ));
+        }
+        if self.max_steps == Some(0) {
+            return Err(Error::config(
+                "protocol.max_steps",
+                "must be at least 1 step",
             ));
         }
         if self.equal_epochs == 0 {
@@ -289,9 +322,161 @@ pub fn select_tuned(rows: &[Row]) -> Vec<Row> {
         .collect()
 }
 
+/// The lowest learning rate the bracketing search tries: a tuned rate here
+/// with nothing lower tried is reported as at a hard bound, not extended.
+pub const MIN_LEARNING_RATE: f64 = 1e-5;
+/// The highest learning rate the bracketing search tries (Adam rarely
+/// trains above it); a tuned rate here is reported as at a hard bound.
+pub const MAX_LEARNING_RATE: f64 = 1e-1;
+
+/// Relative tolerance of rate comparisons on the ladder, so that a rate
+/// written `3e-3` and one computed near it count as the same rung.
+const RUNG_TOLERANCE: f64 = 1e-9;
+
+/// Rungs of the half-decade ladder (1 and 3 times a power of ten) around
+/// `rate`, ascending. Each rung is parsed from its decimal form so that it
+/// equals the literal a grid writes (`3e-3`), bit for bit: a rate added
+/// by the search then shares its cells with a grid that lists it.
+fn rungs_near(rate: f64) -> Vec<f64> {
+    let e = rate.log10().floor() as i32;
+    (e - 2..=e + 2)
+        .flat_map(|x| [format!("1e{x}"), format!("3e{x}")])
+        .filter_map(|s| s.parse::<f64>().ok())
+        .collect()
+}
+
+/// The next rung of the half-decade ladder (…, 1e-3, 3e-3, 1e-2, 3e-2, …)
+/// strictly above `rate`: about `rate · √10`, rounded to one significant
+/// digit the way the grids are written.
+pub fn half_decade_up(rate: f64) -> f64 {
+    rungs_near(rate)
+        .into_iter()
+        .find(|&r| r > rate * (1.0 + RUNG_TOLERANCE))
+        .unwrap_or(rate * 10f64.sqrt())
+}
+
+/// The next rung of the half-decade ladder strictly below `rate` (about
+/// `rate / √10`; see [`half_decade_up`]).
+pub fn half_decade_down(rate: f64) -> f64 {
+    rungs_near(rate)
+        .into_iter()
+        .rev()
+        .find(|&r| r < rate * (1.0 - RUNG_TOLERANCE))
+        .unwrap_or(rate / 10f64.sqrt())
+}
+
+/// Where one configuration's tuned rate (by [`select_tuned`]) sits among
+/// the rates it tried.
+#[derive(Clone, Debug)]
+pub struct RateBracket {
+    /// The configuration's first row (every axis but seed and learning
+    /// rate is the configuration's).
+    pub row: Row,
+    /// The tuned rate.
+    pub chosen: f64,
+    /// The lowest rate tried.
+    pub lowest: f64,
+    /// The highest rate tried.
+    pub highest: f64,
+}
+
+impl RateBracket {
+    /// Whether the tuned rate is the lowest tried.
+    pub fn at_low_edge(&self) -> bool {
+        self.chosen <= self.lowest
+    }
+
+    /// Whether the tuned rate is the highest tried.
+    pub fn at_high_edge(&self) -> bool {
+        self.chosen >= self.highest
+    }
+
+    /// The rate the search tries next: half a decade beyond the edge the
+    /// tuned rate sits on, within [`MIN_LEARNING_RATE`] and
+    /// [`MAX_LEARNING_RATE`]; `None` when the tuned rate is interior (a
+    /// lower and a higher rate were tried and were worse) or at a hard
+    /// bound. A configuration that tried a single rate sits at both edges
+    /// and looks below first. When every rate diverged, [`select_tuned`]
+    /// keeps the smallest, so the search moves down, as it should.
+    pub fn next_rate(&self) -> Option<f64> {
+        if self.at_low_edge() && self.chosen > MIN_LEARNING_RATE * (1.0 + RUNG_TOLERANCE) {
+            Some(half_decade_down(self.chosen).max(MIN_LEARNING_RATE))
+        } else if self.at_high_edge() && self.chosen < MAX_LEARNING_RATE * (1.0 - RUNG_TOLERANCE) {
+            Some(half_decade_up(self.chosen).min(MAX_LEARNING_RATE))
+        } else {
+            None
+        }
+    }
+
+    /// Whether the tuned rate is at an edge of the rates tried that is a
+    /// hard bound ([`MIN_LEARNING_RATE`] or [`MAX_LEARNING_RATE`]), so the
+    /// search stopped there rather than at an interior optimum: a page
+    /// says so beside the choice.
+    pub fn at_hard_bound(&self) -> bool {
+        (self.at_low_edge() && self.chosen <= MIN_LEARNING_RATE * (1.0 + RUNG_TOLERANCE))
+            || (self.at_high_edge() && self.chosen >= MAX_LEARNING_RATE * (1.0 - RUNG_TOLERANCE))
+    }
+}
+
+/// Per configuration with a learning rate (every axis but seed and rate:
+/// dataset, model kind, activation, bias mode, latent size, training-set
+/// size, L2, sparsity weight), where its tuned rate sits among the rates
+/// it tried, in the order configurations first appear in `rows`. The
+/// search that extends the rates ([`crate::study::Study::run_bracketed`])
+/// and the page that flags choices at a hard bound both read it.
+pub fn rate_brackets(rows: &[Row]) -> Vec<RateBracket> {
+    use std::collections::HashMap;
+    let mut chosen = HashMap::new();
+    for r in select_tuned(rows) {
+        if let Some(lr) = r.learning_rate {
+            chosen.insert(config_key(&r), lr);
+        }
+    }
+    let mut brackets: Vec<RateBracket> = Vec::new();
+    let mut position: HashMap<_, usize> = HashMap::new();
+    for r in rows {
+        let Some(lr) = r.learning_rate else {
+            continue;
+        };
+        let key = config_key(r);
+        let Some(&c) = chosen.get(&key) else {
+            continue;
+        };
+        if let Some(&i) = position.get(&key) {
+            let b = &mut brackets[i];
+            b.lowest = b.lowest.min(lr);
+            b.highest = b.highest.max(lr);
+        } else {
+            position.insert(key, brackets.len());
+            brackets.push(RateBracket {
+                row: r.clone(),
+                chosen: c,
+                lowest: lr,
+                highest: lr,
+            });
+        }
+    }
+    brackets
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The ladder steps by half decades on the 1-3 rungs grids are written
+    /// with, and its rungs equal the literals.
+    #[test]
+    fn the_ladder_steps_half_decades() {
+        assert_eq!(half_decade_down(1e-3), 3e-4);
+        assert_eq!(half_decade_down(3e-4), 1e-4);
+        assert_eq!(half_decade_up(3e-3), 1e-2);
+        assert_eq!(half_decade_up(1e-2), 3e-2);
+        assert_eq!(half_decade_up(3e-2), 1e-1);
+        assert_eq!(half_decade_down(3e-5), 1e-5);
+        // Off the ladder: the nearest rung beyond.
+        assert_eq!(half_decade_up(5e-3), 1e-2);
+        assert_eq!(half_decade_down(5e-3), 3e-3);
+    }
 
     /// Validation rows are defined for every training size: one row or
     /// none leaves nothing to validate on.

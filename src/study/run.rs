@@ -14,13 +14,13 @@ use super::artifacts::{
 };
 use super::cache::CellCache;
 use super::cell::{Cell, CellConfig, TrainingKey, fingerprint};
-use super::frame::{Row, rows_to_frame};
+use super::frame::{Row, frame_to_rows, rows_to_frame};
 use super::metrics::{
     activation_sparsity, dead_fraction, gram_deviation, mse, pca_inverse, pca_scores,
     subspace_angles,
 };
-use super::protocol::StopKind;
-use super::spec::{ModelKind, Precision, Study, conv_spec};
+use super::protocol::{StopKind, rate_brackets};
+use super::spec::{ExtraRate, ModelKind, Precision, Study, conv_spec};
 use crate::data::{StratifiedDraw, train_test_split};
 use crate::error::{Error, Result};
 use crate::linalg::{FittedPca, Pca};
@@ -276,7 +276,15 @@ impl Study {
 
     fn execute(&self, detailed: bool) -> Result<DetailedResults> {
         let cells = self.selected_cells()?;
-        let prepared = prepare(self, &cells)?;
+        self.execute_cells(&cells, detailed)
+    }
+
+    /// Runs `cells` (of this study's enumeration) as [`Study::run`] and
+    /// [`Study::run_detailed`] run the selected ones: splits and PCA for
+    /// the cells' training sets, the cells in parallel through the cache,
+    /// rows in the order of `cells`.
+    pub(crate) fn execute_cells(&self, cells: &[Cell], detailed: bool) -> Result<DetailedResults> {
+        let prepared = prepare(self, cells)?;
         let cache = self.cache_dir.as_deref().map(CellCache::open).transpose()?;
         let bar = progress_bar(self.progress, cells.len(), &self.name);
         let stopped = || {
@@ -345,6 +353,139 @@ impl Study {
             cells: artifacts,
             pcas,
         })
+    }
+}
+
+impl Study {
+    /// Runs the study with a learning-rate search that brackets every
+    /// optimum, and returns the frame of every cell tried.
+    ///
+    /// The grid runs first. Then, per configuration (every axis but seed
+    /// and rate: kind, latent and training size, bias mode, L2, sparsity
+    /// weight, dataset) whose tuned rate ([`super::select_tuned`]: the
+    /// lowest mean validation MSE over seeds among runs that did not
+    /// diverge) is the lowest or the highest it tried, the next rung of the
+    /// half-decade ladder beyond that edge is added for that configuration
+    /// only ([`Study::extra_rates`]), and those cells run; this repeats
+    /// until every tuned rate is interior or at a hard bound
+    /// ([`super::MIN_LEARNING_RATE`], [`super::MAX_LEARNING_RATE`]). Tied
+    /// and untied kinds follow the same rule. Nothing is pruned: a rate
+    /// once tried stays in the frame, and the cost grows only where an
+    /// optimum lies outside the grid, by one rate per round per such
+    /// configuration (the ladder holds nine rungs from 1e-5 to 1e-1, so
+    /// a configuration tries at most nine rates beyond an off-ladder grid).
+    ///
+    /// Deterministic: each round's rates follow from the rows, which follow
+    /// from the cells' configurations, and the cache holds every cell by
+    /// its configuration (rate included), so a rerun trains nothing and
+    /// adds the same rates. A study without a grid
+    /// ([`super::Protocol::learning_rates`] empty) or without validation
+    /// rows is not tuned and runs as [`Study::run`].
+    ///
+    /// # Errors
+    /// As [`Study::run`]; [`Error::Config`] (field `shard`) for a sharded
+    /// study: which rates to add depends on every cell's row.
+    pub fn run_bracketed(&self) -> Result<DataFrame> {
+        Ok(self
+            .bracketed(|s, cells| s.execute_cells(cells, false))?
+            .0
+            .results)
+    }
+
+    /// As [`Study::run_bracketed`], in detail (as [`Study::run_detailed`]),
+    /// with the study as the search left it (its [`Study::extra_rates`]).
+    pub fn run_bracketed_detailed(&self) -> Result<(DetailedResults, Study)> {
+        self.bracketed(|s, cells| s.execute_cells(cells, true))
+    }
+
+    /// The search of [`Study::run_bracketed`], running each batch of cells
+    /// with `run` (a report runs them in slices to show progress). The
+    /// results hold the grid's cells, then each round's, in order.
+    pub(crate) fn bracketed(
+        &self,
+        mut run: impl FnMut(&Study, &[Cell]) -> Result<DetailedResults>,
+    ) -> Result<(DetailedResults, Study)> {
+        if self.shard.is_some() {
+            return Err(Error::config(
+                "shard",
+                "the learning-rate search reads every cell's row to choose the rates it adds; run it unsharded",
+            ));
+        }
+        let mut study = self.clone();
+        let mut cells = study.cells()?;
+        let first = run(&study, &cells)?;
+        let mut rows = frame_to_rows(&first.results)?;
+        let mut artifacts = first.cells;
+        let mut pcas = first.pcas;
+        loop {
+            let next = study.next_extra_rates(&rows)?;
+            if next.is_empty() {
+                break;
+            }
+            let before = cells.len();
+            study.extra_rates.extend(next);
+            cells = study.cells()?;
+            let more = run(&study, &cells[before..])?;
+            rows.extend(frame_to_rows(&more.results)?);
+            artifacts.extend(more.cells);
+            for p in more.pcas {
+                if !pcas
+                    .iter()
+                    .any(|q| (&q.dataset, q.n_train, q.seed) == (&p.dataset, p.n_train, p.seed))
+                {
+                    pcas.push(p);
+                }
+            }
+        }
+        let results = DetailedResults {
+            results: rows_to_frame(&rows)?,
+            cells: artifacts,
+            pcas,
+        };
+        Ok((results, study))
+    }
+
+    /// The rates the search adds after `rows` (this study's rows so far):
+    /// per configuration whose tuned rate sits at an edge of the rates it
+    /// tried and not at a hard bound, the next rung beyond that edge
+    /// ([`super::RateBracket::next_rate`]); none for a study that is not
+    /// tuned (no grid, or no validation rows to choose on).
+    ///
+    /// # Errors
+    /// [`Error::InvalidData`] for a row whose kind or bias mode is not the
+    /// study's.
+    pub fn next_extra_rates(&self, rows: &[Row]) -> Result<Vec<ExtraRate>> {
+        if self.protocol.learning_rates.is_empty() || self.protocol.validation_fraction == 0.0 {
+            return Ok(Vec::new());
+        }
+        rate_brackets(rows)
+            .into_iter()
+            .filter_map(|b| b.next_rate().map(|lr| (b.row, lr)))
+            .map(|(r, learning_rate)| -> Result<ExtraRate> {
+                let bias_mode = self
+                    .bias_modes
+                    .iter()
+                    .copied()
+                    .find(|m| m.name() == r.bias_mode)
+                    .ok_or_else(|| {
+                        Error::InvalidData(format!(
+                            "bias mode {:?} is not one of the study's",
+                            r.bias_mode
+                        ))
+                    })?;
+                Ok(ExtraRate {
+                    dataset: r.dataset.clone(),
+                    model: ModelKind::parse(&r.model)
+                        .map_err(|e| Error::InvalidData(e.to_string()))?,
+                    bias_mode,
+                    latent: r.latent as usize,
+                    n_train: r.n_train as usize,
+                    l2: r.l2,
+                    sparsity_weight: r.sparsity_weight,
+                    learning_rate,
+                })
+            })
+            .collect()
     }
 }
 
@@ -613,6 +754,13 @@ fn fit_autoencoder<T: Real>(study: &Study, cell: &Cell, split: &Split) -> Result
     cfg.checkpoint = None;
     if let Some(lr) = cell.learning_rate {
         cfg.learning_rate = lr;
+    }
+    if !cfg.is_lbfgs() {
+        // A step budget gives a small training set as many updates as a
+        // large one (see `Protocol::max_steps`).
+        cfg.epochs = study
+            .protocol
+            .epoch_cap(cfg.epochs, split.train.nrows(), cfg.batch_size);
     }
     let has_val = split.val.nrows() > 0;
     cfg.validation_fraction = study.protocol.validation_fraction;

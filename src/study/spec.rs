@@ -168,6 +168,32 @@ pub enum Precision {
     F64,
 }
 
+/// A learning rate one configuration tries beyond the protocol's grid: a
+/// rung the bracketing search ([`Study::run_bracketed`]) adds where the
+/// configuration's tuned rate sits at an edge of the rates it tried. Only
+/// that configuration (dataset, kind, bias mode, latent and training size,
+/// L2, sparsity weight) gets the rate, every seed of it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExtraRate {
+    /// The dataset's name.
+    pub dataset: String,
+    /// A trained kind of the study.
+    pub model: ModelKind,
+    /// One of the study's bias modes.
+    pub bias_mode: BiasMode,
+    /// One of the study's latent sizes.
+    pub latent: usize,
+    /// A training-set size of the study's cells on that dataset (rows).
+    pub n_train: usize,
+    /// One of the study's L2 coefficients.
+    pub l2: f64,
+    /// One of the study's sparsity weights for [`ModelKind::SparseTied`],
+    /// else 0.
+    pub sparsity_weight: f64,
+    /// The rate, not one of the grid's.
+    pub learning_rate: f64,
+}
+
 /// A sweep: the cross product of its axes, one cell per combination that
 /// changes the result (see [`Study::cells`]).
 ///
@@ -224,6 +250,12 @@ pub struct Study {
     /// Validation split, early stopping and learning-rate grid of every
     /// trained cell (see [`Protocol`]).
     pub protocol: Protocol,
+    /// Rates single configurations try beyond the protocol's grid (what
+    /// [`Study::run_bracketed`] adds); their cells follow the grid's in
+    /// enumeration order, so a plain grid's cells and shards are the same
+    /// with or without them. Empty by default; study files do not hold
+    /// them (the search adds them again, from the cache, on every run).
+    pub extra_rates: Vec<ExtraRate>,
     /// Scalar type of training.
     pub precision: Precision,
     /// Fraction of each dataset held out as test data.
@@ -268,6 +300,7 @@ impl Study {
             hidden: Vec::new(),
             training: TrainConfig::default(),
             protocol: Protocol::default(),
+            extra_rates: Vec::new(),
             precision: Precision::F32,
             test_fraction: 0.2,
             split_seed: 0,
@@ -496,6 +529,17 @@ impl Study {
         if let Some((i, n)) = self.shard {
             check_shard(i, n)?;
         }
+        for (i, e) in self.extra_rates.iter().enumerate() {
+            if !(e.learning_rate.is_finite() && e.learning_rate > 0.0) {
+                return Err(Error::config(
+                    "extra_rates",
+                    format!("{} must be finite and > 0", e.learning_rate),
+                ));
+            }
+            if self.extra_rates[..i].contains(e) {
+                return Err(Error::config("extra_rates", format!("{e:?} appears twice")));
+            }
+        }
         let count = self.cell_count();
         if count > MAX_CELLS {
             return Err(Error::config(
@@ -542,6 +586,7 @@ impl Study {
         ]
         .into_iter()
         .fold(1usize, usize::saturating_mul)
+        .saturating_add(self.extra_rates.len().saturating_mul(self.seeds.len()))
     }
 
     /// Checks that the widest dense autoencoder the study builds on `ds`

@@ -336,6 +336,7 @@ impl Preset {
             patience: self.patience,
             learning_rates: self.learning_rates.clone(),
             equal_epochs: Protocol::default().equal_epochs.min(self.epochs),
+            max_steps: None,
         }
     }
 
