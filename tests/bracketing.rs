@@ -7,7 +7,7 @@ use tiedae::data::{Dataset, SpikedCovariance};
 use tiedae::model::BiasMode;
 use tiedae::study::{
     MAX_LEARNING_RATE, MIN_LEARNING_RATE, ModelKind, Protocol, Row, Study, frame_to_rows,
-    rate_brackets,
+    probe_passes, rate_brackets, select_tuned,
 };
 use tiedae::train::TrainConfig;
 
@@ -47,22 +47,27 @@ fn row(model: &str, lr: f64, seed: i64, val: f64) -> Row {
     }
 }
 
-/// A study with the starting grid (its rows are made up by the tests).
+/// A study with the starting grid and four seeds (its rows are made up by
+/// the tests).
 fn gridded() -> Study {
-    Study::new("planted").protocol(Protocol {
-        learning_rates: GRID.to_vec(),
-        ..Protocol::default()
-    })
+    Study::new("planted")
+        .seeds(&[0, 1, 2, 3])
+        .protocol(Protocol {
+            learning_rates: GRID.to_vec(),
+            ..Protocol::default()
+        })
 }
 
-/// Runs the search on made-up rows: each model's validation MSE at a rate
-/// is `val(model, rate)`, two seeds per rate; returns every row tried.
+/// Runs the search on made-up rows as [`Study::run_bracketed`] does: each
+/// model's validation MSE at a rate is `val(model, rate)`; a new rate runs
+/// on seeds 0 and 1 (a probe) and on seeds 2 and 3 only when the probe
+/// passes; returns every row tried.
 fn search(models: &[&str], val: impl Fn(&str, f64) -> f64) -> Vec<Row> {
     let study = gridded();
     let mut rows = Vec::new();
     for m in models {
         for lr in GRID {
-            for seed in 0..2 {
+            for seed in 0..4 {
                 rows.push(row(m, lr, seed, val(m, lr)));
             }
         }
@@ -73,9 +78,16 @@ fn search(models: &[&str], val: impl Fn(&str, f64) -> f64) -> Vec<Row> {
             return rows;
         }
         for e in next {
+            assert_eq!(e.seeds, [0, 1], "a new rate is probed on half the seeds");
             let m = e.model.name();
-            for seed in 0..2 {
-                rows.push(row(m, e.learning_rate, seed, val(m, e.learning_rate)));
+            let probe: Vec<Row> = (0..2)
+                .map(|seed| row(m, e.learning_rate, seed, val(m, e.learning_rate)))
+                .collect();
+            rows.extend(probe.iter().cloned());
+            if probe_passes(&rows, &probe) {
+                for seed in 2..4 {
+                    rows.push(row(m, e.learning_rate, seed, val(m, e.learning_rate)));
+                }
             }
         }
     }
@@ -156,6 +168,90 @@ fn a_diverged_edge_is_not_extended_past() {
     let next = study.next_extra_rates(&rows).unwrap();
     assert_eq!(next.len(), 1);
     assert_eq!(next[0].learning_rate, 3e-3);
+}
+
+/// A probe that does worse than the choice on its seeds is kept as tried,
+/// so the choice beside it counts as bracketed, runs no other seed, and is
+/// never chosen, even where its mean is below the choice's mean over all
+/// seeds (a mean over fewer seeds is not comparable). A probe that does
+/// better runs every seed and can be chosen.
+#[test]
+fn a_losing_probe_brackets_without_being_chosen() {
+    let study = gridded();
+    // 1e-2: mean 0.5 (0.3 on the probe seeds 0 and 1); 3e-2 worse: 1e-2 is
+    // at the low edge.
+    let at = |lr: f64, vals: [f64; 4]| -> Vec<Row> {
+        (0..4)
+            .map(|s| row("tied", lr, s, vals[s as usize]))
+            .collect()
+    };
+    let mut rows = at(1e-2, [0.3, 0.3, 0.7, 0.7]);
+    rows.extend(at(3e-2, [0.9; 4]));
+    let next = study.next_extra_rates(&rows).unwrap();
+    assert_eq!((next.len(), next[0].learning_rate), (1, 3e-3));
+    assert_eq!(next[0].seeds, [0, 1]);
+    // The probe at 3e-3: 0.4 on seeds 0 and 1, worse than 0.3 there but
+    // below the choice's mean over every seed.
+    let probe: Vec<Row> = (0..2).map(|s| row("tied", 3e-3, s, 0.4)).collect();
+    rows.extend(probe.iter().cloned());
+    assert!(!probe_passes(&rows, &probe));
+    let tuned = select_tuned(&rows);
+    assert!(
+        tuned.iter().all(|r| r.learning_rate == Some(1e-2)),
+        "{tuned:?}"
+    );
+    assert_eq!(tuned.len(), 4);
+    let b = &rate_brackets(&rows)[0];
+    assert!(b.lowest < b.chosen && b.chosen < b.highest, "{b:?}");
+    assert!(study.next_extra_rates(&rows).unwrap().is_empty());
+
+    // The probe compares means over its seeds: 0.2 and 0.39 average below
+    // 0.3 though one of them is above; with its other seeds it is the
+    // choice, and the search goes on below it.
+    rows.truncate(rows.len() - 2);
+    let probe = vec![row("tied", 3e-3, 0, 0.2), row("tied", 3e-3, 1, 0.39)];
+    rows.extend(probe.iter().cloned());
+    assert!(probe_passes(&rows, &probe));
+    rows.extend((2..4).map(|s| row("tied", 3e-3, s, 0.6)));
+    assert!(
+        select_tuned(&rows)
+            .iter()
+            .all(|r| r.learning_rate == Some(3e-3))
+    );
+    assert_eq!(
+        study.next_extra_rates(&rows).unwrap()[0].learning_rate,
+        1e-3
+    );
+
+    // A probe with a diverged run never passes, whatever its last MSE.
+    let mut diverged = vec![row("tied", 1e-3, 0, 0.0), row("tied", 1e-3, 1, 0.0)];
+    diverged[1].stop_reason = "diverged".into();
+    rows.extend(diverged.iter().cloned());
+    assert!(!probe_passes(&rows, &diverged));
+}
+
+/// The probed search and the exhaustive one choose the same rates on a
+/// small study trained for real, and the exhaustive one runs every rate
+/// it adds on every seed.
+#[test]
+fn the_probed_search_chooses_as_the_exhaustive_one() {
+    let probed = frame_to_rows(&small_study().run_bracketed().unwrap()).unwrap();
+    let exhaustive = frame_to_rows(&small_study().run_bracketed_exhaustive().unwrap()).unwrap();
+    let chosen = |rows: &[Row]| -> Vec<(String, f64)> {
+        rate_brackets(rows)
+            .into_iter()
+            .map(|b| (b.row.model.clone(), b.chosen))
+            .collect()
+    };
+    assert_eq!(chosen(&probed), chosen(&exhaustive));
+    for lr in exhaustive.iter().filter_map(|r| r.learning_rate) {
+        let seeds = exhaustive
+            .iter()
+            .filter(|r| r.learning_rate == Some(lr) && r.model == "linear_tied")
+            .count();
+        assert!(seeds == 0 || seeds == 2, "{lr}: {seeds} seeds");
+    }
+    assert!(exhaustive.len() >= probed.len());
 }
 
 /// Spiked data small enough to train in a blink.

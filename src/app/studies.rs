@@ -20,7 +20,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::provenance::StudyTime;
 use crate::study::builtin::{self, Builtin, LatentsFn, Preset, REGISTRY, RunOptions, Source};
-use crate::study::{COLUMNS, Cell, DetailedResults, Figures, Precision, Study};
+use crate::study::{COLUMNS, Cell, DetailedResults, Figures, Precision, Search, Study};
 use polars::prelude::DataFrame;
 
 /// The name of the default study.
@@ -149,17 +149,22 @@ pub struct Tuning {
     /// Extend each configuration's learning rates until its choice is
     /// interior or at a hard bound ([`Study::run_bracketed`]).
     pub bracket: bool,
+    /// How the search runs the rates it adds (probed unless asked).
+    pub search: Search,
     /// The cap of every minibatch cell in optimizer steps
     /// ([`crate::study::Protocol::max_steps`]).
     pub max_steps: Option<usize>,
 }
 
 /// The tuning of a report run on `ds` with `preset`. A full run brackets
-/// every tuned rate and caps cells in steps: the preset's epoch cap times
-/// the batches per epoch of the largest training set (the studied training
-/// part less its validation rows). The largest training size so keeps the
-/// preset's epoch cap, and every smaller one gets as many updates, many
-/// more epochs, instead of stopping at the cap after a few hundred steps.
+/// every tuned rate and caps cells in steps: twice the preset's epoch cap
+/// times the batches per epoch of the largest training set (the studied
+/// training part less its validation rows). The largest training size so
+/// gets twice the preset's epoch cap, room for the lowest rates the search
+/// reaches (a rate half a decade lower needs about three times the steps),
+/// and every smaller one gets as many updates, many more epochs, instead
+/// of stopping at the cap after a few hundred steps. Early stopping ends
+/// almost every cell long before the cap.
 /// A quick run, a check that the pipeline works rather than evidence,
 /// keeps its grid and epoch cap, so it stays quick.
 pub fn tuning_of(quick: bool, preset: &Preset, ds: &Dataset) -> Tuning {
@@ -172,7 +177,8 @@ pub fn tuning_of(quick: bool, preset: &Preset, ds: &Dataset) -> Tuning {
     let per_epoch = n_fit.div_ceil(preset.batch_size.max(1)).max(1);
     Tuning {
         bracket: true,
-        max_steps: Some(preset.epochs.saturating_mul(per_epoch)),
+        search: Search::Probed,
+        max_steps: Some(preset.epochs.saturating_mul(2).saturating_mul(per_epoch)),
     }
 }
 
@@ -293,7 +299,7 @@ pub fn run_study(
                     // The grid's cells are counted already; each round of
                     // the search adds its own.
                     let mut first = true;
-                    let searched = study.bracketed(|s, cells| {
+                    let searched = study.bracketed(tuning.search, |s, cells| {
                         if !first {
                             progress.extend(cells.len() as u64);
                             total += cells.len();

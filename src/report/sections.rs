@@ -130,7 +130,7 @@ pub fn learning_rates(rows: &[Row]) -> Result<Option<Section>> {
     keys.dedup();
     let mut cells = Vec::new();
     for (model, k) in &keys {
-        let at = |lr: f64| -> Vec<f64> {
+        let at = |lr: f64| -> Vec<&Row> {
             rows.iter()
                 .filter(|r| {
                     r.n_train == n
@@ -138,9 +138,19 @@ pub fn learning_rates(rows: &[Row]) -> Result<Option<Section>> {
                         && r.latent == *k
                         && r.learning_rate == Some(lr)
                 })
-                .map(|r| r.val_mse)
                 .collect()
         };
+        let seeds_at = |lr: f64| {
+            let mut s: Vec<i64> = at(lr).iter().map(|r| r.seed).collect();
+            s.sort_unstable();
+            s.dedup();
+            s
+        };
+        let full = rates
+            .iter()
+            .map(|&lr| seeds_at(lr).len())
+            .max()
+            .unwrap_or(0);
         let chosen = tuned
             .iter()
             .find(|r| r.n_train == n && &r.model == model && r.latent == *k)
@@ -148,11 +158,18 @@ pub fn learning_rates(rows: &[Row]) -> Result<Option<Section>> {
         let mut line = vec![model.clone(), k.to_string()];
         for &lr in &rates {
             let v = at(lr);
+            let seeds = seeds_at(lr);
             line.push(if v.is_empty() {
                 MISSING.to_string()
             } else {
-                let mean = v.iter().sum::<f64>() / v.len() as f64;
-                let mark = if chosen == Some(lr) { " (chosen)" } else { "" };
+                let mean = v.iter().map(|r| r.val_mse).sum::<f64>() / v.len() as f64;
+                let mark = if chosen == Some(lr) {
+                    " (chosen)".to_string()
+                } else if seeds.len() < full {
+                    format!(" (probe, {} seeds)", seeds.len())
+                } else {
+                    String::new()
+                };
                 format!("{}{mark}", fmt(mean))
             });
         }
@@ -184,7 +201,14 @@ pub fn learning_rates(rows: &[Row]) -> Result<Option<Section>> {
         LEARNING_RATES_ID,
         "Learning-rate sensitivity",
         format!(
-            "Mean validation MSE over seeds at each rate of the grid ({n} training rows). Every              kind searched the same grid with the same budget; the chosen rate (lowest mean              validation MSE) is the one every other section reports. A chosen rate at the edge              of the grid means a wider grid could do better. A row without a value at some rate did not try it: a full run extends each configuration's rates half a decade at a time beyond the edge its choice sits on, until the choice is interior or at a hard bound.{bound_note}"
+            "Mean validation MSE over seeds at each rate tried ({n} training rows). Every \
+             kind searched by the same rule with the same budget; the chosen rate (lowest mean \
+             validation MSE) is the one every other section reports. A row without a value at \
+             some rate did not try it: a full run extends each configuration's rates half a \
+             decade at a time beyond the edge its choice sits on, until the choice is interior \
+             or at a hard bound. A new rate runs first on half the seeds (a probe) and on the \
+             others only if its mean there is no worse than the choice's on the same seeds; a \
+             probe that lost shows the mean over its seeds and is not a candidate.{bound_note}"
         ),
         Table::new(header, cells)?,
     )))

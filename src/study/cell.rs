@@ -123,7 +123,7 @@ impl Study {
         Ok(cells)
     }
 
-    /// Appends the cells of one extra rate, one per seed, after every cell
+    /// Appends the cells of one extra rate, one per seed it lists, after every cell
     /// enumerated so far. The rate's configuration must be one the grid
     /// has, so an extra rate widens a configuration's search and adds none.
     ///
@@ -180,7 +180,7 @@ impl Study {
         } else {
             self.activation
         };
-        for &seed in &self.seeds {
+        for &seed in &extra.seeds {
             cells.push(Cell {
                 index: cells.len(),
                 dataset: di,

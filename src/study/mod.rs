@@ -44,9 +44,10 @@ pub use frame::{
     read_results, rows_to_frame, schema, write_csv, write_parquet, write_results,
 };
 pub use protocol::{
-    MAX_LEARNING_RATE, MIN_LEARNING_RATE, Protocol, RateBracket, StopKind, rate_brackets,
-    select_tuned,
+    MAX_LEARNING_RATE, MIN_LEARNING_RATE, Protocol, RateBracket, StopKind, probe_passes,
+    rate_brackets, select_tuned,
 };
+pub use run::Search;
 pub use shard::{ShardManifest, manifest_path, merge, read_manifest, write_manifest};
 pub(crate) use shard::{check_study_id, short_id};
 pub use spec::{CONV_LAYERS, ExtraRate, ModelKind, Precision, Study};

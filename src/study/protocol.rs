@@ -269,7 +269,10 @@ fn config_key(r: &Row) -> (String, String, String, String, i64, i64, u64, u64) {
 /// diverged run's row measures its last finite weights, which may look
 /// good, and a NaN would sort anywhere. When no rate of a configuration is
 /// eligible its smallest rate is kept, and its rows' stop reasons mark them
-/// as not converged wherever they are read. Rows without a learning
+/// as not converged wherever they are read. A rate tried on fewer seeds
+/// than the configuration's best-covered rate (a probe of the learning-rate
+/// search that did worse than the choice on its seed) is not a candidate:
+/// a mean over fewer seeds is not comparable. Rows without a learning
 /// rate (PCA, L-BFGS) are kept. A cell that appears twice (two parts of a
 /// study ran it) is kept once. Order is preserved.
 ///
@@ -277,21 +280,32 @@ fn config_key(r: &Row) -> (String, String, String, String, i64, i64, u64, u64) {
 /// frame that holds a learning-rate grid.
 pub fn select_tuned(rows: &[Row]) -> Vec<Row> {
     use std::collections::HashMap;
-    // (config, rate bits) -> (sum of val_mse, count, every run eligible)
-    let mut sums: HashMap<_, (f64, usize, bool)> = HashMap::new();
+    use std::collections::HashSet;
+    // (config, rate bits) -> (sum of val_mse, count, every run eligible, seeds)
+    let mut sums: HashMap<_, (f64, usize, bool, HashSet<i64>)> = HashMap::new();
     for r in rows {
         if let Some(lr) = r.learning_rate {
-            let e = sums
-                .entry((config_key(r), lr.to_bits()))
-                .or_insert((0.0, 0, true));
+            let e =
+                sums.entry((config_key(r), lr.to_bits()))
+                    .or_insert((0.0, 0, true, HashSet::new()));
             e.0 += r.val_mse;
             e.1 += 1;
             e.2 &= r.val_mse.is_finite() && r.stop_reason != StopKind::Diverged.name();
+            e.3.insert(r.seed);
         }
+    }
+    // config -> the most seeds any of its rates ran
+    let mut coverage: HashMap<_, usize> = HashMap::new();
+    for ((key, _), (.., seeds)) in &sums {
+        let c = coverage.entry(key.clone()).or_insert(0);
+        *c = (*c).max(seeds.len());
     }
     // config -> (rate, mean val_mse, eligible)
     let mut best: HashMap<_, (f64, f64, bool)> = HashMap::new();
-    for ((key, bits), (sum, n, eligible)) in &sums {
+    for ((key, bits), (sum, n, eligible, seeds)) in &sums {
+        if seeds.len() < coverage[key] {
+            continue;
+        }
         let candidate = (f64::from_bits(*bits), sum / *n as f64, *eligible);
         let slot = best.entry(key.clone()).or_insert(candidate);
         let better = match (candidate.2, slot.2) {
@@ -320,6 +334,44 @@ pub fn select_tuned(rows: &[Row]) -> Vec<Row> {
         .filter(|r| seen.insert((config_key(r), r.seed, r.learning_rate.map(f64::to_bits))))
         .cloned()
         .collect()
+}
+
+/// Whether the learning-rate search runs a probed rate on the rest of the
+/// seeds: no run of the probe (`probe`, its rows, one per probe seed)
+/// diverged, and its mean validation MSE over those seeds is no worse than
+/// the tuned rate's over the same seeds, among `rows` (the probe's
+/// included; as a probe it is not a candidate of [`select_tuned`]). A rate
+/// that loses its probe is kept as tried, so the choice counts as
+/// bracketed, but runs no further seeds: the pruning of successive
+/// halving.
+pub fn probe_passes(rows: &[Row], probe: &[Row]) -> bool {
+    let Some(first) = probe.first() else {
+        return false;
+    };
+    let key = config_key(first);
+    if probe
+        .iter()
+        .any(|r| !r.val_mse.is_finite() || r.stop_reason == StopKind::Diverged.name())
+    {
+        return false;
+    }
+    let tuned: Vec<Row> = select_tuned(rows)
+        .into_iter()
+        .filter(|r| r.learning_rate.is_some() && config_key(r) == key)
+        .collect();
+    let mut probe_sum = 0.0;
+    let mut tuned_sum = 0.0;
+    for p in probe {
+        match tuned.iter().find(|t| t.seed == p.seed) {
+            Some(t) => {
+                probe_sum += p.val_mse;
+                tuned_sum += t.val_mse;
+            }
+            // No choice to compare with on this seed: run every seed.
+            None => return true,
+        }
+    }
+    probe_sum <= tuned_sum
 }
 
 /// The lowest learning rate the bracketing search tries: a tuned rate here

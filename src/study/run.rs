@@ -19,7 +19,7 @@ use super::metrics::{
     activation_sparsity, dead_fraction, gram_deviation, mse, pca_inverse, pca_scores,
     subspace_angles,
 };
-use super::protocol::{StopKind, rate_brackets};
+use super::protocol::{StopKind, probe_passes, rate_brackets};
 use super::spec::{ExtraRate, ModelKind, Precision, Study, conv_spec};
 use crate::data::{StratifiedDraw, train_test_split};
 use crate::error::{Error, Result};
@@ -356,6 +356,26 @@ impl Study {
     }
 }
 
+/// How many of `seeds` seeds a probe of the learning-rate search runs:
+/// half, rounded up (one of one, three of five), as the first rung of
+/// successive halving keeps half; a mean over a single seed mistook the
+/// noise of one split for the rate's effect.
+fn probe_seeds(seeds: usize) -> usize {
+    seeds.div_ceil(2)
+}
+
+/// How the learning-rate search of [`Study::run_bracketed`] runs a rate it
+/// adds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Search {
+    /// On the first half of the seeds, then on the rest only if it does no
+    /// worse than the choice there ([`super::probe_passes`]).
+    #[default]
+    Probed,
+    /// On every seed at once.
+    Exhaustive,
+}
+
 impl Study {
     /// Runs the study with a learning-rate search that brackets every
     /// optimum, and returns the frame of every cell tried.
@@ -366,14 +386,19 @@ impl Study {
     /// lowest mean validation MSE over seeds among runs that did not
     /// diverge) is the lowest or the highest it tried, the next rung of the
     /// half-decade ladder beyond that edge is added for that configuration
-    /// only ([`Study::extra_rates`]), and those cells run; this repeats
-    /// until every tuned rate is interior or at a hard bound
-    /// ([`super::MIN_LEARNING_RATE`], [`super::MAX_LEARNING_RATE`]). Tied
-    /// and untied kinds follow the same rule. Nothing is pruned: a rate
-    /// once tried stays in the frame, and the cost grows only where an
-    /// optimum lies outside the grid, by one rate per round per such
-    /// configuration (the ladder holds nine rungs from 1e-5 to 1e-1, so
-    /// a configuration tries at most nine rates beyond an off-ladder grid).
+    /// only ([`Study::extra_rates`]); this repeats until every tuned rate
+    /// is interior or at a hard bound ([`super::MIN_LEARNING_RATE`],
+    /// [`super::MAX_LEARNING_RATE`]). Tied and untied kinds follow the same
+    /// rule. A new rate first runs on the first half of the seeds (rounded
+    /// up), a probe; the other seeds run only when the probe's mean does no
+    /// worse than the current choice's on the same seeds
+    /// ([`super::probe_passes`]). A rate that loses its probe is kept in the frame as tried (so the choice beside it counts
+    /// as bracketed) but is no candidate ([`super::select_tuned`]), and the
+    /// rate that ends a search, usually the costliest (the lowest rates
+    /// train longest), costs one cell instead of one per seed. The cost
+    /// grows only where an optimum lies outside the grid, by at most one
+    /// rate per round per such configuration (the ladder holds nine rungs
+    /// from 1e-5 to 1e-1).
     ///
     /// Deterministic: each round's rates follow from the rows, which follow
     /// from the cells' configurations, and the cache holds every cell by
@@ -387,7 +412,7 @@ impl Study {
     /// study: which rates to add depends on every cell's row.
     pub fn run_bracketed(&self) -> Result<DataFrame> {
         Ok(self
-            .bracketed(|s, cells| s.execute_cells(cells, false))?
+            .bracketed(Search::Probed, |s, cells| s.execute_cells(cells, false))?
             .0
             .results)
     }
@@ -395,7 +420,21 @@ impl Study {
     /// As [`Study::run_bracketed`], in detail (as [`Study::run_detailed`]),
     /// with the study as the search left it (its [`Study::extra_rates`]).
     pub fn run_bracketed_detailed(&self) -> Result<(DetailedResults, Study)> {
-        self.bracketed(|s, cells| s.execute_cells(cells, true))
+        self.bracketed(Search::Probed, |s, cells| s.execute_cells(cells, true))
+    }
+
+    /// The search of [`Study::run_bracketed`] without probes: every rate it
+    /// adds runs on every seed at once. The reference the probed search is
+    /// checked against (both must choose the same rates); it costs the
+    /// seeds the probes save.
+    ///
+    /// # Errors
+    /// As [`Study::run_bracketed`].
+    pub fn run_bracketed_exhaustive(&self) -> Result<DataFrame> {
+        Ok(self
+            .bracketed(Search::Exhaustive, |s, cells| s.execute_cells(cells, false))?
+            .0
+            .results)
     }
 
     /// The search of [`Study::run_bracketed`], running each batch of cells
@@ -403,6 +442,7 @@ impl Study {
     /// results hold the grid's cells, then each round's, in order.
     pub(crate) fn bracketed(
         &self,
+        search: Search,
         mut run: impl FnMut(&Study, &[Cell]) -> Result<DetailedResults>,
     ) -> Result<(DetailedResults, Study)> {
         if self.shard.is_some() {
@@ -417,16 +457,11 @@ impl Study {
         let mut rows = frame_to_rows(&first.results)?;
         let mut artifacts = first.cells;
         let mut pcas = first.pcas;
-        loop {
-            let next = study.next_extra_rates(&rows)?;
-            if next.is_empty() {
-                break;
-            }
+        let mut add = |study: &mut Study, extra: Vec<ExtraRate>| -> Result<Vec<Row>> {
             let before = cells.len();
-            study.extra_rates.extend(next);
+            study.extra_rates.extend(extra);
             cells = study.cells()?;
-            let more = run(&study, &cells[before..])?;
-            rows.extend(frame_to_rows(&more.results)?);
+            let more = run(study, &cells[before..])?;
             artifacts.extend(more.cells);
             for p in more.pcas {
                 if !pcas
@@ -435,6 +470,37 @@ impl Study {
                 {
                     pcas.push(p);
                 }
+            }
+            frame_to_rows(&more.results)
+        };
+        loop {
+            let mut probes = study.next_extra_rates(&rows)?;
+            if probes.is_empty() {
+                break;
+            }
+            if search == Search::Exhaustive {
+                for p in &mut probes {
+                    p.seeds = self.seeds.clone();
+                }
+                rows.extend(add(&mut study, probes)?);
+                continue;
+            }
+            // Each probe's rows follow it in order, one per probe seed.
+            let probe_rows = add(&mut study, probes.clone())?;
+            rows.extend(probe_rows.iter().cloned());
+            let per_probe = probes.first().map_or(1, |p| p.seeds.len().max(1));
+            let rest: Vec<ExtraRate> = probes
+                .into_iter()
+                .zip(probe_rows.chunks(per_probe))
+                .filter(|(_, probe)| probe_passes(&rows, probe))
+                .map(|(probe, _)| ExtraRate {
+                    seeds: self.seeds[probe.seeds.len()..].to_vec(),
+                    ..probe
+                })
+                .filter(|e| !e.seeds.is_empty())
+                .collect();
+            if !rest.is_empty() {
+                rows.extend(add(&mut study, rest)?);
             }
         }
         let results = DetailedResults {
@@ -483,6 +549,7 @@ impl Study {
                     l2: r.l2,
                     sparsity_weight: r.sparsity_weight,
                     learning_rate,
+                    seeds: self.seeds[..probe_seeds(self.seeds.len())].to_vec(),
                 })
             })
             .collect()
