@@ -1,12 +1,13 @@
 //! Hostile data files, fed to the library's readers and to the built
 //! binaries: an IDX header with zero rows and huge dimensions, a gzip IDX
 //! file whose header claims more than any study needs, devices, FIFOs and
-//! directories where a data, labels or model file belongs, values beyond
-//! `f32`'s range, overflowing scaler columns and model shapes, and a CSV
-//! read that must not allocate per cell. Each is refused with one error
-//! naming the file (and the field, row or column), an exit status below
-//! 101 (no panic, no signal), in bounded time and memory, and nothing
-//! trained or cached.
+//! directories where a data, labels, model or results file belongs (and
+//! where a report's summary does: it is skipped, the report still listed),
+//! values beyond `f32`'s range, overflowing scaler columns and model
+//! shapes, and a CSV read that must not allocate per cell. Each is refused
+//! with one error naming the file (and the field, row or column), an exit
+//! status below 101 (no panic, no signal), in bounded time and memory, and
+//! nothing trained or cached.
 
 use nalgebra::DMatrix;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -20,6 +21,7 @@ use tiedae::app::studies::check_f32_data;
 use tiedae::data::idx::{IdxArray, IdxType, MAX_GZIP_VALUES, dataset_from_arrays};
 use tiedae::data::{Dataset, LoadOptions, Scaler, csv};
 use tiedae::model::{Autoencoder, AutoencoderSpec};
+use tiedae::report::{PAGE_FILE, read_provenance, write_index};
 use tiedae::study::{ModelKind, Precision, Study};
 
 // ------------------------------------------------------------ allocations
@@ -430,6 +432,36 @@ fn files_that_are_not_regular_files_are_refused() {
             "{line}"
         );
     }
+}
+
+/// The report side reads files others may have put there as the loaders
+/// do: `read_provenance` refuses `/dev/zero`, a directory and a FIFO, and
+/// the index of an output directory whose report has a FIFO for its
+/// summary is still written, listing that report by its directory name.
+#[test]
+fn report_reads_refuse_files_that_are_not_regular_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let zero = Path::new("/dev/zero");
+    let err = read_provenance(zero).unwrap_err();
+    assert!(io_reason(&err, zero).contains("a device"), "{err}");
+    let err = read_provenance(dir.path()).unwrap_err();
+    assert!(io_reason(&err, dir.path()).contains("a directory"), "{err}");
+    let fifo = dir.path().join("results.parquet");
+    mkfifo(&fifo);
+    let f = fifo.clone();
+    let err = without_hanging(&fifo, move || read_provenance(&f).unwrap_err());
+    assert!(io_reason(&err, &fifo).contains("a FIFO"), "{err}");
+
+    let out = dir.path().join("reports");
+    let report = out.join("digits");
+    std::fs::create_dir_all(&report).unwrap();
+    std::fs::write(report.join(PAGE_FILE), "<p>digits</p>").unwrap();
+    let summary = report.join("report.json");
+    mkfifo(&summary);
+    let o = out.clone();
+    let index = without_hanging(&summary, move || write_index(&o).unwrap());
+    let page = std::fs::read_to_string(&index).unwrap();
+    assert!(page.contains(">digits</a>"), "{page}");
 }
 
 /// A CSV whose value is finite in f64 but beyond f32's range: the loader

@@ -13,10 +13,11 @@
 //! and writes nothing: the test's directory is compared file by file.
 
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use tiedae::Error;
+use tiedae::study::{KEY_COLUMNS, read_parquet};
 
 /// Job-array variables, removed from every run (a test run inside a real
 /// SLURM job must not see its job's array).
@@ -427,13 +428,8 @@ fn seeds_widths_and_lbfgs_memory_are_bounded() {
     }
 }
 
-/// The cells of a learning-rate grid differ in their rate alone: a results
-/// file whose rows traded rates no longer matches its manifest, and the
-/// merge says so (the untouched file merges).
-#[test]
-fn merge_tells_the_cells_of_a_learning_rate_grid_apart() {
-    let dir = tempfile::tempdir().unwrap();
-    let grid = r#"name = "rates"
+/// Two cells that differ in their learning rate alone.
+const RATE_GRID: &str = r#"name = "rates"
 models = ["linear_tied"]
 latents = [2]
 
@@ -449,7 +445,14 @@ batch_size = 32
 patience = 0
 learning_rates = [0.01, 0.001]
 "#;
-    std::fs::write(dir.path().join("s.toml"), grid).unwrap();
+
+/// The cells of a learning-rate grid differ in their rate alone: a results
+/// file whose rows traded rates no longer matches its manifest, and the
+/// merge says so (the untouched file merges).
+#[test]
+fn merge_tells_the_cells_of_a_learning_rate_grid_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("s.toml"), RATE_GRID).unwrap();
     study_ok(&["run", "s.toml", "--out", "out"], dir.path());
     study_ok(
         &["merge", "out/rates.parquet", "--out", "ok.parquet"],
@@ -484,6 +487,31 @@ learning_rates = [0.01, 0.001]
     );
     assert!(line.contains("does not match its manifest"), "{line}");
     assert_unchanged(&before, dir.path(), "merge");
+}
+
+/// The key columns tell the cells of a learning-rate grid apart too: the
+/// merge keeps both rows, and their keys differ, so a results file keyed
+/// on them (to join or deduplicate) keeps both as well.
+#[test]
+fn the_key_columns_tell_the_cells_of_a_learning_rate_grid_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("s.toml"), RATE_GRID).unwrap();
+    study_ok(&["run", "s.toml", "--out", "out"], dir.path());
+    study_ok(
+        &["merge", "out/rates.parquet", "--out", "m.parquet"],
+        dir.path(),
+    );
+    let df = read_parquet(&dir.path().join("m.parquet")).unwrap();
+    assert_eq!(df.height(), 2, "both cells kept by the merge: {df}");
+    let keys: BTreeSet<Vec<String>> = (0..df.height())
+        .map(|i| {
+            KEY_COLUMNS
+                .iter()
+                .map(|&c| df.column(c).unwrap().get(i).unwrap().to_string())
+                .collect()
+        })
+        .collect();
+    assert_eq!(keys.len(), 2, "two cells, one key: {keys:?}");
 }
 
 /// The cache key holds the size PCA is fitted with: two studies that share

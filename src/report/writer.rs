@@ -10,6 +10,7 @@
 //! leaves the output directory as it was.
 
 use crate::atomic::{TEMP_SUFFIX, write_bytes_atomic};
+use crate::data::file::open_regular;
 use crate::error::{Error, Result};
 use crate::provenance::{PARQUET_KEY, Provenance};
 use crate::report::input::{ReportInput, report_dir_name};
@@ -21,7 +22,7 @@ use polars::prelude::{
     CsvWriter, DataFrame, KeyValueMetadata, ParquetReader, ParquetWriter, SerReader, SerWriter,
 };
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// The page of one report, and the listing page of the output directory.
@@ -32,6 +33,9 @@ pub const RESULTS_PARQUET: &str = "results.parquet";
 pub const RESULTS_CSV: &str = "results.csv";
 /// What the index page shows about a report, kept beside it.
 const SUMMARY_FILE: &str = "report.json";
+/// The largest `report.json` the index reads: far more than any summary
+/// this writer makes (a few kilobytes), far less than would strain memory.
+const MAX_SUMMARY_BYTES: u64 = 1 << 20;
 const STAGING_PREFIX: &str = ".tiedae-report-";
 
 /// Writes the report of `input` to `out_dir/<dataset>/` and refreshes
@@ -71,7 +75,9 @@ pub fn write_report(input: &ReportInput, out_dir: &Path) -> Result<PathBuf> {
 
 /// Rewrites `out_dir/index.html`, listing every report directory in
 /// `out_dir` (every subdirectory holding an `index.html`), sorted by
-/// directory name; returns its path.
+/// directory name; returns its path. A report whose `report.json` is
+/// missing, unreadable, not a regular file or too large is listed by its
+/// directory name alone.
 ///
 /// # Errors
 /// [`Error::Io`] naming the path if `out_dir` cannot be read or the page
@@ -88,16 +94,27 @@ pub fn write_index(out_dir: &Path) -> Result<PathBuf> {
             continue;
         }
         // A report from elsewhere without a summary is still listed.
-        let summary = fs::read(dir.join(SUMMARY_FILE))
-            .ok()
-            .and_then(|bytes| serde_json::from_slice::<ReportSummary>(&bytes).ok());
-        reports.push((name, summary));
+        reports.push((name, read_summary(&dir.join(SUMMARY_FILE))));
     }
     reports.sort_by(|a, b| a.0.cmp(&b.0));
     let html = render_index(&reports)?;
     let index = out_dir.join(PAGE_FILE);
     write_bytes_atomic(&index, html.as_bytes())?;
     Ok(index)
+}
+
+/// The summary at `path`, if it is a regular file of at most
+/// [`MAX_SUMMARY_BYTES`] that parses. The output directory may be shared
+/// with other jobs and users: a FIFO there would block the index, a device
+/// or a huge file would exhaust memory.
+fn read_summary(path: &Path) -> Option<ReportSummary> {
+    let (file, len) = open_regular(path).ok()?;
+    if len > MAX_SUMMARY_BYTES {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    file.take(len).read_to_end(&mut bytes).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 /// Every file of the report as (name, bytes), rendered in memory.
@@ -158,10 +175,12 @@ fn parquet_bytes(frame: &DataFrame, provenance: Option<&Provenance>) -> Result<V
 /// or `None` for a file without that record.
 ///
 /// # Errors
-/// [`Error::Io`] naming the path; [`Error::InvalidData`] for a file that is
-/// not Parquet or whose record does not parse.
+/// [`Error::Io`] naming the path, also for a directory, FIFO or device,
+/// which are refused, not read (see [`crate::data::file`]);
+/// [`Error::InvalidData`] for a file that is not Parquet or whose record
+/// does not parse.
 pub fn read_provenance(path: &Path) -> Result<Option<Provenance>> {
-    let file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let (file, _) = open_regular(path)?;
     let mut reader = ParquetReader::new(file);
     let metadata = reader.get_metadata().map_err(|e| {
         Error::InvalidData(format!(

@@ -63,7 +63,13 @@ pub const COLUMNS: [(&str, ColumnType); 26] = [
 ];
 
 /// The columns that identify a cell (its axes); the rest are measurements.
-pub const KEY_COLUMNS: [&str; 9] = [
+///
+/// `learning_rate` is one of them: the cells of a learning-rate grid differ
+/// in nothing else, so a key without it would take them for one cell. It
+/// is null where no rate applies (PCA, L-BFGS); two rows whose keys agree
+/// with both rates null are the same cell. These are the fields a cell's
+/// identity in a shard manifest is made of.
+pub const KEY_COLUMNS: [&str; 10] = [
     "dataset",
     "model",
     "activation",
@@ -73,6 +79,7 @@ pub const KEY_COLUMNS: [&str; 9] = [
     "seed",
     "l2",
     "sparsity_weight",
+    "learning_rate",
 ];
 
 /// The polars schema of a results frame.

@@ -41,10 +41,11 @@ pub struct ShardManifest {
     pub cells: Vec<(usize, String)>,
 }
 
-/// The identity of a cell as its row shows it (the key columns and the
-/// learning rate), so that a row read from a file can be matched to its
-/// cell. The learning rate is part of it: the cells of a learning-rate grid
-/// differ in nothing else, so without it two of them could trade rows.
+/// The identity of a cell as its row shows it (the values of
+/// [`super::KEY_COLUMNS`], the learning rate among them), so that a row
+/// read from a file can be matched to its cell. The learning rate is part
+/// of it: the cells of a learning-rate grid differ in nothing else, so
+/// without it two of them could trade rows.
 pub(crate) fn row_identity(r: &Row) -> String {
     format!(
         "{}|{}|{}|{}|{}|{}|{}|{:016x}|{:016x}|{}",
