@@ -1,7 +1,7 @@
 //! The module graph follows the layers the README's "Layout" states:
 //!
 //! ```text
-//! leaves (error, real, rng, atomic, number, provenance, stats)
+//! leaves (error, real, rng, atomic, number, provenance, stats, validate)
 //!   → data → linalg / model → train → study → report → app → display / bin
 //! ```
 //!
@@ -28,6 +28,7 @@ const LAYERS: &[(&str, usize)] = &[
     ("number", 0),
     ("provenance", 0),
     ("stats", 0),
+    ("validate", 0),
     ("data", 1),
     ("linalg", 2),
     ("model", 2),
