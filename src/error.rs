@@ -114,17 +114,4 @@ impl Error {
             reason: reason.into(),
         }
     }
-
-    /// `Ok` when the coefficient `v` is finite and `>= 0`, otherwise a
-    /// [`Error::Config`] for `field` (penalty weights, tolerances, decay).
-    pub(crate) fn require_non_negative(field: &'static str, v: f64) -> Result<()> {
-        if v.is_finite() && v >= 0.0 {
-            Ok(())
-        } else {
-            Err(Error::config(
-                field,
-                format!("must be finite and >= 0, got {v}"),
-            ))
-        }
-    }
 }

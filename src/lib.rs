@@ -30,6 +30,7 @@ pub mod rng;
 pub mod stats;
 pub mod study;
 pub mod train;
+pub mod validate;
 
 pub use error::{Error, Result};
 

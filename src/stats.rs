@@ -15,15 +15,16 @@
 //! [`Margin`]), or nothing; with a sign-flip permutation p-value
 //! ([`sign_flip_p`]) beside the t test's.
 //!
-//! It is a leaf: only `std` and [`crate::error`]. The special functions it
-//! needs (log-gamma, the regularized incomplete beta, the Student-t cdf and
-//! quantile) are written out here rather than pulled in as a dependency,
-//! and `tests/stats.rs` checks them against scipy reference values
-//! (`scripts/stats_reference.py`).
+//! It is a leaf: only `std`, [`crate::error`] and [`crate::validate`]. The
+//! special functions it needs (log-gamma, the regularized incomplete beta,
+//! the Student-t cdf and quantile) are written out here rather than pulled
+//! in as a dependency, and `tests/stats.rs` checks them against scipy
+//! reference values (`scripts/stats_reference.py`).
 
 use std::f64::consts::PI;
 
 use crate::error::{Error, Result};
+use crate::validate;
 
 // ---------------------------------------------------------------- moments
 
@@ -514,13 +515,7 @@ pub fn student_t_quantile(p: f64, df: f64) -> Result<f64> {
     if !p_ok {
         return Err(Error::config("p", format!("must be in (0, 1), got {p}")));
     }
-    let df_ok = df > 0.0 && df.is_finite();
-    if !df_ok {
-        return Err(Error::config(
-            "df",
-            format!("must be positive and finite, got {df}"),
-        ));
-    }
+    validate::positive("df", df)?;
     if p == 0.5 {
         return Ok(0.0);
     }
@@ -905,12 +900,7 @@ impl Margin {
     /// [`Error::Config`] (field `"margin"`) unless `fraction` is positive
     /// and finite.
     pub fn relative(fraction: f64) -> Result<Margin> {
-        if !(fraction > 0.0 && fraction.is_finite()) {
-            return Err(Error::config(
-                "margin",
-                format!("a relative margin must be positive and finite, got {fraction}"),
-            ));
-        }
+        validate::positive_param("margin", "a relative margin", fraction)?;
         let upper = fraction.ln_1p();
         Margin::new(-upper, upper)
     }

@@ -1,15 +1,16 @@
 //! The module graph follows the layers the README's "Layout" states:
 //!
 //! ```text
-//! leaves (error, real, rng, atomic, number, stats)
+//! leaves (error, real, rng, atomic, number, provenance, stats, validate)
 //!   → data → linalg / model → train → study → report → app → display / bin
 //! ```
 //!
 //! (a) no module imports one of a later layer (`crate::X` paths, `use
 //! crate::{...}` groups and `super::` chains that climb to the crate root
-//! all count), and (b) within each layered directory no two sibling files
-//! import each other. A `pub use` marked `#[doc(hidden)]` is an alias that
-//! keeps an old path working, not a dependency, and is skipped.
+//! all count), and (b) in every directory of `src`, the root and `data`
+//! included, no two of its files or subdirectories import each other. Every
+//! import counts, re-exports too: a `pub use` of a later layer's item is a
+//! path through which the lower layer depends on it.
 //!
 //! The checker reads the sources as text: comments and string literals are
 //! blanked first, so doc examples and messages never count.
@@ -27,6 +28,7 @@ const LAYERS: &[(&str, usize)] = &[
     ("number", 0),
     ("provenance", 0),
     ("stats", 0),
+    ("validate", 0),
     ("data", 1),
     ("linalg", 2),
     ("model", 2),
@@ -38,18 +40,16 @@ const LAYERS: &[(&str, usize)] = &[
     ("bin", 7),
 ];
 
-/// Directories whose files must not import each other both ways.
-const ACYCLIC_DIRS: &[&str] = &["linalg", "model", "train", "study", "report", "app"];
-
-/// One path a file names: the absolute module path (at most two segments,
-/// from the crate root) and the line it is named on.
+/// One path a file names: its segments from the crate root (modules, then
+/// possibly an item and what follows it) and the line it is named on.
 #[derive(Debug)]
 struct Reference {
     path: Vec<String>,
     line: usize,
 }
 
-/// One import of a sibling unit (`unit`) at `file`:`line`.
+/// One import of a sibling unit (`unit`: a file or subdirectory of the same
+/// directory, by module name) at `file`:`line`.
 #[derive(Debug)]
 struct SiblingUse {
     unit: String,
@@ -196,37 +196,11 @@ fn inline_depths(text: &str) -> Vec<usize> {
     depths
 }
 
-/// Lines (0-based) of `pub use` items marked `#[doc(hidden)]`.
-fn alias_lines(text: &str) -> Vec<bool> {
-    let lines: Vec<&str> = text.lines().collect();
-    let mut alias = vec![false; lines.len()];
-    let mut i = 0;
-    while i < lines.len() {
-        let prev = lines[..i]
-            .iter()
-            .rev()
-            .map(|l| l.trim())
-            .find(|l| !l.is_empty());
-        if lines[i].trim().starts_with("pub use ") && prev == Some("#[doc(hidden)]") {
-            while i < lines.len() {
-                alias[i] = true;
-                if lines[i].contains(';') {
-                    break;
-                }
-                i += 1;
-            }
-        }
-        i += 1;
-    }
-    alias
-}
-
-/// Every module path the (blanked) file at `rel` names, resolved from the
-/// crate root to at most two segments.
+/// Every path the (blanked) file at `rel` names, resolved from the crate
+/// root.
 fn references(rel: &str, text: &str) -> Vec<Reference> {
     let here = module_path(rel);
     let depths = inline_depths(text);
-    let alias = alias_lines(text);
     let c: Vec<char> = text.chars().collect();
     let newlines: Vec<usize> = (0..c.len()).filter(|&p| c[p] == '\n').collect();
     let line_of = |pos: usize| newlines.partition_point(|&nl| nl < pos);
@@ -268,22 +242,19 @@ fn references(rel: &str, text: &str) -> Vec<Reference> {
             i += 1;
             continue;
         };
-        let line = line_of(i);
-        if !alias.get(line).copied().unwrap_or(false) {
-            tree(&c, &mut j, prefix, &mut |path, pos| {
-                out.push(Reference {
-                    path,
-                    line: line_of(pos) + 1,
-                })
-            });
-        }
+        tree(&c, &mut j, prefix, &mut |path, pos| {
+            out.push(Reference {
+                path,
+                line: line_of(pos) + 1,
+            })
+        });
         i = j.max(i + 1);
     }
     out
 }
 
 /// Parses the use tree at `pos` (after a `crate::` or `super::` prefix) and
-/// reports each path it names, cut to two segments, with its position.
+/// reports each path it names, with its position.
 fn tree(
     c: &[char],
     pos: &mut usize,
@@ -343,7 +314,7 @@ fn tree(
     let mut path = prefix;
     path.push(seg);
     let more = c.get(*pos) == Some(&':') && c.get(*pos + 1) == Some(&':');
-    if more && path.len() < 2 {
+    if more {
         *pos += 2;
         let before = *pos;
         let mut named = false;
@@ -361,24 +332,48 @@ fn tree(
     }
 }
 
-/// The violations in `files` (paths relative to the crate, `src/...`, and
-/// their text), one message per offending import naming file and line.
-fn check(files: &[(String, String)]) -> Vec<String> {
-    let mut problems = Vec::new();
-    // (dir, unit) -> the siblings it imports.
-    let mut siblings: BTreeMap<(String, String), Vec<SiblingUse>> = BTreeMap::new();
-    let mut units: BTreeMap<String, Vec<String>> = BTreeMap::new();
+/// Every directory of `src` (its module path; the root is the empty path)
+/// and its units: the files and subdirectories directly in it, by module
+/// name. `lib.rs` is the root itself, and a `mod.rs` is its directory.
+fn units_of(files: &[(String, String)]) -> BTreeMap<Vec<String>, Vec<String>> {
+    let mut units: BTreeMap<Vec<String>, Vec<String>> = BTreeMap::new();
     for (file, _) in files {
         let rel = file.strip_prefix("src/").unwrap_or(file);
+        if rel == "lib.rs" {
+            continue;
+        }
         let parts: Vec<&str> = rel.split('/').collect();
-        if parts.len() >= 2 && parts[1] != "mod.rs" {
-            let unit = parts[1].trim_end_matches(".rs").to_string();
-            let list = units.entry(parts[0].to_string()).or_default();
+        for (depth, part) in parts.iter().enumerate() {
+            if *part == "mod.rs" {
+                continue;
+            }
+            let dir: Vec<String> = parts[..depth].iter().map(|p| p.to_string()).collect();
+            let unit = part.trim_end_matches(".rs").to_string();
+            let list = units.entry(dir).or_default();
             if !list.contains(&unit) {
                 list.push(unit);
             }
         }
     }
+    units
+}
+
+/// `dir::unit` written as a module path (`unit` alone at the root).
+fn unit_path(dir: &[String], unit: &str) -> String {
+    dir.iter()
+        .map(String::as_str)
+        .chain([unit])
+        .collect::<Vec<_>>()
+        .join("::")
+}
+
+/// The violations in `files` (paths relative to the crate, `src/...`, and
+/// their text), one message per offending import naming file and line.
+fn check(files: &[(String, String)]) -> Vec<String> {
+    let mut problems = Vec::new();
+    // (dir, unit) -> the siblings it imports.
+    let mut siblings: BTreeMap<(Vec<String>, String), Vec<SiblingUse>> = BTreeMap::new();
+    let units = units_of(files);
     for (file, text) in files {
         let Some(rel) = file.strip_prefix("src/") else {
             continue;
@@ -403,21 +398,24 @@ fn check(files: &[(String, String)]) -> Vec<String> {
                 )),
                 _ => {}
             }
-            if r.path.len() >= 2
-                && *target == top
-                && here.len() >= 2
-                && ACYCLIC_DIRS.contains(&top.as_str())
-                && r.path[1] != here[1]
-                && units.get(&top).is_some_and(|u| u.contains(&r.path[1]))
-            {
-                siblings
-                    .entry((top.clone(), here[1].clone()))
-                    .or_default()
-                    .push(SiblingUse {
-                        unit: r.path[1].clone(),
-                        file: file.clone(),
-                        line: r.line,
-                    });
+            // At each directory enclosing this file: the unit the path
+            // enters there, when it is not the one this file is in.
+            for depth in 0..here.len() {
+                let dir = &here[..depth];
+                if r.path.len() > depth
+                    && r.path[..depth] == *dir
+                    && r.path[depth] != here[depth]
+                    && units.get(dir).is_some_and(|u| u.contains(&r.path[depth]))
+                {
+                    siblings
+                        .entry((dir.to_vec(), here[depth].clone()))
+                        .or_default()
+                        .push(SiblingUse {
+                            unit: r.path[depth].clone(),
+                            file: file.clone(),
+                            line: r.line,
+                        });
+                }
             }
         }
     }
@@ -431,8 +429,13 @@ fn check(files: &[(String, String)]) -> Vec<String> {
                 .and_then(|back| back.iter().find(|b| b.unit == *unit))
             {
                 problems.push(format!(
-                    "{}:{}: `{dir}::{unit}` imports `{dir}::{}`, and {}:{} imports it back",
-                    u.file, u.line, u.unit, back.file, back.line
+                    "{}:{}: `{}` imports `{}`, and {}:{} imports it back",
+                    u.file,
+                    u.line,
+                    unit_path(dir, unit),
+                    unit_path(dir, &u.unit),
+                    back.file,
+                    back.line
                 ));
             }
         }
@@ -550,12 +553,48 @@ fn checker_finds_siblings_that_import_each_other() {
 }
 
 #[test]
-fn checker_skips_comments_strings_aliases_and_test_modules() {
+fn checker_finds_siblings_in_every_directory_and_at_the_root() {
     let problems = synthetic(&[
+        ("src/data/csv.rs", "use super::parquet::read;\n"),
+        ("src/data/parquet.rs", "use crate::data::csv::LABEL;\n"),
         (
-            "src/report/job.rs",
-            "//! See [`crate::app::job`].\n#[doc(hidden)]\npub use crate::app::job::*;\n",
+            "src/app/study_cmd/merge.rs",
+            "use crate::app::study_cmd::run::Run;\n",
         ),
+        ("src/app/study_cmd/run.rs", "use super::merge::merge;\n"),
+        ("src/linalg/pca.rs", "use crate::model::Tied;\n"),
+        ("src/model/tied.rs", "use crate::linalg::Pca;\n"),
+    ]);
+    assert_eq!(problems.len(), 3, "{problems:#?}");
+    for start in [
+        "src/data/csv.rs:1:",
+        "src/app/study_cmd/merge.rs:1:",
+        "src/linalg/pca.rs:1:",
+    ] {
+        assert!(
+            problems.iter().any(|p| p.starts_with(start)),
+            "{start}: {problems:#?}"
+        );
+    }
+}
+
+#[test]
+fn checker_counts_a_hidden_re_export_as_an_import() {
+    let problems = synthetic(&[(
+        "src/report/job.rs",
+        "//! See [`crate::app::job`].\n#[doc(hidden)]\npub use crate::app::job::*;\n",
+    )]);
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    assert!(
+        problems[0].starts_with("src/report/job.rs:3:"),
+        "{}",
+        problems[0]
+    );
+}
+
+#[test]
+fn checker_skips_comments_strings_and_test_modules() {
+    let problems = synthetic(&[
         (
             "src/model/a.rs",
             "/* crate::app */\nfn f() -> &'static str {\n    \"crate::train::x // \"\n}\n\

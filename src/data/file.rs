@@ -1,4 +1,5 @@
-//! Opening the files datasets and models are read from: regular files only.
+//! Opening the files datasets and models are read from: regular files only;
+//! and the name a dataset takes from its file.
 //!
 //! Paths come from users, study files and schedulers. A device such as
 //! `/dev/zero` never ends, so reading it to the end exhausts memory; opening
@@ -52,6 +53,17 @@ pub fn read_regular(path: &Path) -> Result<Vec<u8>> {
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io(path, e))?;
     Ok(bytes)
+}
+
+/// A dataset's name from its file: the file name without any extension
+/// (`train-images.idx3-ubyte.gz` is `train-images`), the same whichever
+/// format the file holds.
+pub(crate) fn file_stem(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    name.split('.').next().unwrap_or_default().to_string()
 }
 
 fn check_regular(path: &Path, meta: &Metadata) -> Result<()> {

@@ -8,7 +8,7 @@
 //! 0-based row, e.g. `data.parquet: row 3, column "x2": missing (null) value`.
 
 use super::Dataset;
-use super::idx::file_stem;
+use super::file::file_stem;
 use crate::error::{Error, Result};
 use nalgebra::DMatrix;
 use polars::prelude::*;

@@ -17,7 +17,7 @@
 //! the file's bytes only the widened `f64` values are held whole.
 
 use super::Dataset;
-use super::file::read_regular;
+use super::file::{file_stem, read_regular};
 use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
 use flate2::read::MultiGzDecoder;
@@ -569,15 +569,6 @@ pub fn write_dataset(
         arr.write(path, gzip)?;
     }
     Ok(())
-}
-
-pub(crate) fn file_stem(path: &Path) -> String {
-    let name = path
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    // "train-images.idx3-ubyte.gz" -> "train-images": drop every extension.
-    name.split('.').next().unwrap_or_default().to_string()
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@
 use super::Dataset;
 use crate::error::{Error, Result};
 use crate::rng::{Rng, derive_seed, seeded};
+use crate::validate;
 use nalgebra::DMatrix;
 use rand::RngExt;
 use rand_distr::StandardNormal;
@@ -93,16 +94,6 @@ fn check_size(n: usize, d: usize) -> Result<()> {
     Ok(())
 }
 
-fn check_sigma(sigma: f64) -> Result<()> {
-    if !(sigma.is_finite() && sigma >= 0.0) {
-        return Err(Error::config(
-            "noise_sigma",
-            format!("{sigma}: must be finite and >= 0"),
-        ));
-    }
-    Ok(())
-}
-
 /// Spiked covariance model: `x = sum_j sqrt(s_j) z_j u_j + sigma e` with
 /// `z ~ N(0, I_k)`, `e ~ N(0, I_d)` and orthonormal `u_j`.
 ///
@@ -164,13 +155,10 @@ impl SpikedCovariance {
                 format!("{k} spikes for {} features: need 1..=d", self.n_features),
             ));
         }
-        if let Some(s) = self.spikes.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
-            return Err(Error::config(
-                "spikes",
-                format!("strength {s}: must be finite and > 0"),
-            ));
+        for &s in &self.spikes {
+            validate::positive_param("spikes", "strength", s)?;
         }
-        check_sigma(self.noise_sigma)
+        validate::non_negative("noise_sigma", self.noise_sigma)
     }
 
     /// Population covariance eigenvalues, largest first (`d` of them).
@@ -346,7 +334,7 @@ impl CurvedManifold {
                 ),
             ));
         }
-        check_sigma(self.noise_sigma)
+        validate::non_negative("noise_sigma", self.noise_sigma)
     }
 
     /// Draws the samples.

@@ -15,6 +15,7 @@
 use super::fastmath;
 use crate::error::{Error, Result};
 use crate::real::Real;
+use crate::validate;
 use nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
 
@@ -297,18 +298,10 @@ impl Activation {
     /// Checks the parameters of parametric activations.
     pub fn validate(&self) -> Result<()> {
         match *self {
-            Activation::LeakyRelu { alpha }
-                if !(alpha.is_finite() && (0.0..=1.0).contains(&alpha)) =>
-            {
-                Err(Error::config(
-                    "activation",
-                    format!("leaky_relu alpha must be in [0, 1], got {alpha}"),
-                ))
+            Activation::LeakyRelu { alpha } => {
+                validate::fraction_param("activation", "leaky_relu alpha", alpha)
             }
-            Activation::Elu { alpha } if !(alpha.is_finite() && alpha > 0.0) => Err(Error::config(
-                "activation",
-                format!("elu alpha must be finite and > 0, got {alpha}"),
-            )),
+            Activation::Elu { alpha } => validate::positive_param("activation", "elu alpha", alpha),
             Activation::TopK { k: 0 }
             | Activation::TopKSigned { k: 0 }
             | Activation::BatchTopK { k: 0 }

@@ -19,6 +19,7 @@ use super::workspace::Workspace;
 use crate::error::{Error, Result};
 use crate::real::Real;
 use crate::rng::{derive_seed, seeded};
+use crate::validate;
 use nalgebra::DMatrix;
 use rand::RngExt;
 use std::sync::Arc;
@@ -752,13 +753,8 @@ impl<T: Real> Autoencoder<T> {
     /// and `>= 0`.
     pub fn check_auxk(&self, aux: &AuxKLoss<'_>) -> Result<()> {
         aux.config.validate()?;
-        if let Some(s) = aux.residual_spread
-            && !(s.is_finite() && s >= 0.0)
-        {
-            return Err(Error::config(
-                "auxk.residual_spread",
-                format!("must be finite and >= 0, got {s}"),
-            ));
+        if let Some(s) = aux.residual_spread {
+            validate::non_negative("auxk.residual_spread", s)?;
         }
         self.check_auxk_model()?;
         if aux.dead.len() != self.latent_dim() {

@@ -8,6 +8,7 @@
 
 use crate::error::{Error, Result};
 use crate::real::Real;
+use crate::validate;
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 
@@ -39,12 +40,7 @@ impl PreBiasInit {
             if max_iters == 0 {
                 return Err(Error::config("pre_bias.max_iters", "must be at least 1"));
             }
-            if !(tol.is_finite() && tol >= 0.0) {
-                return Err(Error::config(
-                    "pre_bias.tol",
-                    format!("must be finite and >= 0, got {tol}"),
-                ));
-            }
+            validate::non_negative("pre_bias.tol", tol)?;
         }
         Ok(())
     }

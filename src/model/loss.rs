@@ -11,6 +11,7 @@ use super::fastmath::{bce_sum, squared_error, squared_error_sum};
 use super::kernels::lane_sum_write;
 use crate::error::{Error, Result};
 use crate::real::Real;
+use crate::validate;
 use nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
 
@@ -85,15 +86,8 @@ impl UnitL2 {
     }
 
     fn validate(&self) -> Result<()> {
-        for (field, v) in [("unit_l2.first", self.first), ("unit_l2.last", self.last)] {
-            if !(v.is_finite() && v > 0.0) {
-                return Err(Error::config(
-                    field,
-                    format!("must be finite and > 0, got {v}"),
-                ));
-            }
-        }
-        Ok(())
+        validate::positive("unit_l2.first", self.first)?;
+        validate::positive("unit_l2.last", self.last)
     }
 }
 
@@ -168,7 +162,7 @@ impl LossConfig {
 
     /// Checks the coefficients (model-independent).
     pub fn validate(&self) -> Result<()> {
-        let weight = Error::require_non_negative;
+        let weight = validate::non_negative;
         weight("l1", self.l1)?;
         weight("l2", self.l2)?;
         if let Some(u) = &self.unit_l2 {
@@ -325,7 +319,7 @@ impl AuxK {
         if self.k_aux == 0 {
             return Err(Error::config("auxk.k_aux", "must be at least 1"));
         }
-        Error::require_non_negative("auxk.alpha", self.alpha)
+        validate::non_negative("auxk.alpha", self.alpha)
     }
 }
 

@@ -8,6 +8,7 @@ use super::bias::BiasMode;
 use super::checks::check_conv_bias_mode;
 use super::conv::{Conv2d, ConvSpec, ConvStack, ImageShape};
 use crate::error::{Error, Result};
+use crate::validate;
 use serde::{Deserialize, Serialize};
 
 /// How weights are drawn at construction (biases always start at zero).
@@ -297,13 +298,8 @@ impl AutoencoderSpec {
         if let Some(stack) = &self.conv {
             self.validate_conv(stack)?;
         }
-        if let Init::Normal { std } = self.init
-            && !(std.is_finite() && std > 0.0)
-        {
-            return Err(Error::config(
-                "init",
-                format!("normal std must be finite and > 0, got {std}"),
-            ));
+        if let Init::Normal { std } = self.init {
+            validate::positive_param("init", "normal std", std)?;
         }
         Ok(())
     }

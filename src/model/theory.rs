@@ -73,6 +73,7 @@ use super::autoencoder::Autoencoder;
 use super::layer::Layer;
 use crate::error::{Error, Result};
 use crate::real::Real;
+use crate::validate;
 use nalgebra::DMatrix;
 
 /// Which of the two regularised linear objectives a closed form is for.
@@ -137,7 +138,7 @@ pub fn kunin_singular_values(
     k: usize,
     tying: Tying,
 ) -> Result<Vec<f64>> {
-    Error::require_non_negative("l2", l2)?;
+    validate::non_negative("l2", l2)?;
     if d == 0 {
         return Err(Error::config("d", "the data need at least one feature"));
     }
@@ -191,7 +192,7 @@ pub fn kunin_singular_values(
 /// Errors as [`kunin_singular_values`] for the moments and `k`, and for a
 /// negative or non-finite `sigma`; `sigma = 0` with a zero moment is 0.
 pub fn denoising_singular_values(second_moments: &[f64], sigma: f64, k: usize) -> Result<Vec<f64>> {
-    Error::require_non_negative("sigma", sigma)?;
+    validate::non_negative("sigma", sigma)?;
     // The moment and order checks are Kunin's; its λ₂ = 0 values are unused.
     kunin_singular_values(second_moments, 0.0, 1, k, Tying::Tied)?;
     let s2 = sigma * sigma;

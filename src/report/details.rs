@@ -12,9 +12,10 @@ use crate::report::charts::{
     ImageGrid, ImageRow, LineChart, ScatterChart, ScatterPanel, Series, TileColors, image_grid,
     line_chart, scatter_chart,
 };
-use crate::report::grouping::{ConfigKey, full_n_train, is_linear, is_tied, labels};
+use crate::report::grouping::{is_linear, is_tied, labels};
 use crate::report::input::Section;
 use crate::report::number::{MISSING, format_number};
+use crate::study::aggregate::{ConfigKey, full_n_train};
 use crate::study::{CellArtifacts, DetailedResults, Row, SCATTER_LATENT};
 use nalgebra::DMatrix;
 use polars::prelude::{DataFrame, DataType};

@@ -51,19 +51,13 @@
 
 pub mod card;
 pub mod charts;
-#[doc(hidden)]
-pub mod comparison;
 pub mod details;
 pub mod figures;
 pub mod grouping;
 mod input;
-#[doc(hidden)]
-pub mod job;
 /// Number formatting lives in the leaf [`crate::number`] (studies format
 /// their findings with it too); re-exported here for the report's users.
 pub use crate::number;
-#[doc(hidden)]
-pub mod progress;
 pub mod sections;
 pub mod table;
 mod template;

@@ -5,19 +5,21 @@
 //! Each builder returns `Ok(None)` when the results hold nothing for it (a
 //! study without a training-set sweep has no overfitting chart), so a page
 //! never shows an empty chart. Captions state what to look at and quote the
-//! numbers behind it, computed here from the rows, never written in advance.
+//! numbers behind it, taken from the rows' aggregates
+//! ([`crate::study::aggregate`]), never written in advance.
 
 use crate::error::Result;
 use crate::report::charts::{
     BarChart, BarGroup, ForestChart, ForestRow, LineChart, ParetoChart, ParetoGroup, ParetoPoint,
     Series, Svg, bar_chart, forest_chart, line_chart, pareto_chart,
 };
-use crate::report::grouping::{
-    ConfigKey, MeanPoint, full_n_train, interval_by, is_tied, labels, mean_by,
-};
+use crate::report::grouping::{is_tied, labels};
 use crate::report::input::{Panel, Section};
 use crate::report::number::{MISSING, format_number};
 use crate::report::table::Table;
+use crate::study::aggregate::{
+    self, ConfigKey, MeanPoint, full_n_train, interval_by, mean_by, pareto_front,
+};
 use crate::study::verdict::Verdict;
 use crate::study::{ModelKind, Protocol, Row};
 
@@ -288,55 +290,21 @@ fn with_bars(series: Series, points: &[MeanPoint]) -> Series {
 }
 
 /// One sentence per latent size extreme: the best non-PCA model relative to
-/// PCA at the smallest and largest k.
+/// PCA at the smallest and largest k ([`aggregate::best_against_pca`]).
 fn best_against_pca(rows: &[Row], n: i64) -> String {
-    let ratios = mean_by(
-        rows,
-        |r| r.n_train == n && r.model != ModelKind::Pca.name(),
-        |r| r.latent,
-        |r| Some(r.ratio_to_pca),
-    );
-    let keys: Vec<ConfigKey> = ratios.iter().map(|(k, _)| k.clone()).collect();
-    let names = labels(&keys);
-    let mut ks: Vec<i64> = ratios
-        .iter()
-        .flat_map(|(_, p)| p.iter().map(|&(k, _)| k))
-        .collect();
-    ks.sort_unstable();
-    ks.dedup();
-    let mut sentences = Vec::new();
-    for k in [ks.first(), ks.last()].into_iter().flatten().copied() {
-        let best = ratios
-            .iter()
-            .zip(&names)
-            .filter_map(|((_, p), name)| {
-                p.iter().find(|&&(kk, _)| kk == k).map(|&(_, r)| (r, name))
-            })
-            .min_by(|a, b| a.0.total_cmp(&b.0));
-        if let Some((ratio, name)) = best {
-            sentences.push(format!(
-                "At k = {k} the best autoencoder, {name}, reached {}× PCA's test MSE.",
-                fmt(ratio)
-            ));
-        }
-        if ks.len() == 1 {
-            break;
-        }
-    }
-    sentences.join(" ")
-}
-
-/// Indices of the points no other point beats on both axes (lower is
-/// better on both): the Pareto front.
-pub fn pareto_front(points: &[(f64, f64)]) -> Vec<bool> {
-    points
-        .iter()
-        .map(|&(x, y)| {
-            !points
-                .iter()
-                .any(|&(ox, oy)| ox <= x && oy <= y && (ox < x || oy < y))
+    let (configs, best) = aggregate::best_against_pca(rows, n);
+    let names = labels(&configs);
+    best.iter()
+        .filter_map(|b| {
+            let name = names.get(b.config)?;
+            Some(format!(
+                "At k = {} the best autoencoder, {name}, reached {}× PCA's test MSE.",
+                b.latent,
+                fmt(b.ratio)
+            ))
         })
-        .collect()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Test MSE against parameter count, every configuration and latent size
@@ -677,12 +645,6 @@ mod tests {
             rows.push(row("untied", 4, n, 0, 0.08));
         }
         rows
-    }
-
-    #[test]
-    fn pareto_front_is_the_undominated_set() {
-        let pts = [(1.0, 5.0), (2.0, 3.0), (3.0, 4.0), (4.0, 1.0), (2.0, 3.0)];
-        assert_eq!(pareto_front(&pts), [true, true, false, true, true]);
     }
 
     #[test]

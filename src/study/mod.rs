@@ -13,11 +13,14 @@
 //! reconstructions, the fitted PCAs); [`Study::shard`],
 //! [`Study::run_to_files`] and [`merge`] spread a sweep over machines; the
 //! [`builtin`] studies test the claims of the tied-autoencoder notes and the
-//! literature, each with a summary computed from its frame. A [`file`]
+//! literature, each with a summary computed from its frame; [`aggregate`]
+//! summarises rows per configuration (means and intervals over seeds, the
+//! Pareto front) for the report to draw. A [`file`]
 //! describes a study in TOML, for the `study` binary; [`limits`] states the
 //! bounds its names and counts (and those of run records and manifests)
 //! are checked against.
 
+pub mod aggregate;
 mod artifacts;
 pub mod builtin;
 mod cache;

@@ -21,6 +21,7 @@
 use super::frame::Row;
 use super::limits::MAX_AXIS_VALUES;
 use crate::error::{Error, Result};
+use crate::validate;
 use serde::{Deserialize, Serialize};
 
 /// How cells are trained and tuned.
@@ -116,12 +117,7 @@ impl Protocol {
     /// [`Error::Config`] naming the field.
     pub fn validate(&self) -> Result<()> {
         let f = self.validation_fraction;
-        if !(f.is_finite() && (0.0..1.0).contains(&f)) {
-            return Err(Error::config(
-                "protocol.validation_fraction",
-                format!("must lie in [0, 1), got {f}"),
-            ));
-        }
+        validate::fraction_below_one("protocol.validation_fraction", f)?;
         if let Some(p) = self.patience {
             if p == 0 {
                 return Err(Error::config(
@@ -136,15 +132,8 @@ impl Protocol {
                 ));
             }
         }
-        if let Some(lr) = self
-            .learning_rates
-            .iter()
-            .find(|lr| !(lr.is_finite() && **lr > 0.0))
-        {
-            return Err(Error::config(
-                "protocol.learning_rates",
-                format!("{lr} must be finite and > 0"),
-            ));
+        for &lr in &self.learning_rates {
+            validate::positive("protocol.learning_rates", lr)?;
         }
         if self.learning_rates.len() > MAX_AXIS_VALUES {
             return Err(Error::config(

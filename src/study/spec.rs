@@ -13,6 +13,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::model::{Activation, AutoencoderSpec, BiasMode, ConvSpec, ImageShape};
 use crate::train::{Optimizer, TrainConfig};
+use crate::validate;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -534,12 +535,7 @@ impl Study {
             check_shard(i, n)?;
         }
         for (i, e) in self.extra_rates.iter().enumerate() {
-            if !(e.learning_rate.is_finite() && e.learning_rate > 0.0) {
-                return Err(Error::config(
-                    "extra_rates",
-                    format!("{} must be finite and > 0", e.learning_rate),
-                ));
-            }
+            validate::positive_param("extra_rates", "learning rate", e.learning_rate)?;
             if self.extra_rates[..i].contains(e) {
                 return Err(Error::config("extra_rates", format!("{e:?} appears twice")));
             }
@@ -727,8 +723,8 @@ fn non_empty_unique<T: PartialEq + std::fmt::Debug>(field: &'static str, v: &[T]
 }
 
 fn weights(field: &'static str, v: &[f64]) -> Result<()> {
-    if let Some(w) = v.iter().find(|w| !(w.is_finite() && **w >= 0.0)) {
-        return Err(Error::config(field, format!("{w} must be finite and >= 0")));
+    for &w in v {
+        validate::non_negative(field, w)?;
     }
     non_empty_unique(field, v)
 }

@@ -5,6 +5,7 @@
 use super::corruption::Corruption;
 use crate::error::{Error, Result};
 use crate::model::{AuxK, LossConfig};
+use crate::validate;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
@@ -156,11 +157,13 @@ impl Optimizer {
 
     fn validate(&self) -> Result<()> {
         match *self {
-            Optimizer::Sgd { momentum, .. } => unit_interval("optimizer.momentum", momentum, true),
+            Optimizer::Sgd { momentum, .. } => {
+                validate::fraction_below_one("optimizer.momentum", momentum)
+            }
             Optimizer::Adam { beta1, beta2, eps } | Optimizer::AdamW { beta1, beta2, eps } => {
-                unit_interval("optimizer.beta1", beta1, true)?;
-                unit_interval("optimizer.beta2", beta2, true)?;
-                positive("optimizer.eps", eps)
+                validate::fraction_below_one("optimizer.beta1", beta1)?;
+                validate::fraction_below_one("optimizer.beta2", beta2)?;
+                validate::positive("optimizer.eps", eps)
             }
             Optimizer::Lbfgs(c) => {
                 if c.max_iters == 0 {
@@ -175,8 +178,8 @@ impl Optimizer {
                         format!("must be at most {MAX_LBFGS_MEMORY}, got {}", c.memory),
                     ));
                 }
-                Error::require_non_negative("lbfgs.tol_grad", c.tol_grad)?;
-                Error::require_non_negative("lbfgs.tol_cost", c.tol_cost)
+                validate::non_negative("lbfgs.tol_grad", c.tol_grad)?;
+                validate::non_negative("lbfgs.tol_cost", c.tol_cost)
             }
         }
     }
@@ -204,16 +207,10 @@ impl Schedule {
                 if every == 0 {
                     return Err(Error::config("schedule.every", "must be at least 1 epoch"));
                 }
-                if !(gamma.is_finite() && gamma > 0.0) {
-                    return Err(Error::config(
-                        "schedule.gamma",
-                        format!("must be finite and > 0, got {gamma}"),
-                    ));
-                }
-                Ok(())
+                validate::positive("schedule.gamma", gamma)
             }
             Schedule::Cosine { min_factor } => {
-                unit_interval("schedule.min_factor", min_factor, false)
+                validate::fraction("schedule.min_factor", min_factor)
             }
         }
     }
@@ -583,7 +580,7 @@ impl TrainConfig {
             if self.batch_size == 0 {
                 return Err(Error::config("batch_size", "must be at least 1"));
             }
-            positive("learning_rate", self.learning_rate)?;
+            validate::positive("learning_rate", self.learning_rate)?;
         }
         if self.rotation_augmented && self.is_lbfgs() {
             return Err(Error::config(
@@ -605,17 +602,11 @@ impl TrainConfig {
         }
         self.schedule.validate()?;
         self.loss.validate()?;
-        Error::require_non_negative("weight_decay", self.weight_decay)?;
+        validate::non_negative("weight_decay", self.weight_decay)?;
         if let Some(c) = self.clip_grad_norm {
-            positive("clip_grad_norm", c)?;
+            validate::positive("clip_grad_norm", c)?;
         }
-        if !(self.validation_fraction.is_finite() && (0.0..1.0).contains(&self.validation_fraction))
-        {
-            return Err(Error::config(
-                "validation_fraction",
-                format!("must lie in [0, 1), got {}", self.validation_fraction),
-            ));
-        }
+        validate::fraction_below_one("validation_fraction", self.validation_fraction)?;
         if let Some(es) = self.early_stopping {
             if self.validation_fraction == 0.0 {
                 return Err(Error::config(
@@ -629,7 +620,7 @@ impl TrainConfig {
                     "must be at least 1 epoch",
                 ));
             }
-            Error::require_non_negative("early_stopping.min_delta", es.min_delta)?;
+            validate::non_negative("early_stopping.min_delta", es.min_delta)?;
         }
         if self.unit_norm_decoder && self.is_lbfgs() {
             return Err(Error::config(
@@ -674,31 +665,6 @@ impl TrainConfig {
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn positive(field: &'static str, v: f64) -> Result<()> {
-    if v.is_finite() && v > 0.0 {
-        Ok(())
-    } else {
-        Err(Error::config(
-            field,
-            format!("must be finite and > 0, got {v}"),
-        ))
-    }
-}
-
-/// `v` in `[0, 1)` (`open_top`) or `[0, 1]`.
-fn unit_interval(field: &'static str, v: f64, open_top: bool) -> Result<()> {
-    let ok = v.is_finite() && v >= 0.0 && if open_top { v < 1.0 } else { v <= 1.0 };
-    if ok {
-        Ok(())
-    } else {
-        let range = if open_top { "[0, 1)" } else { "[0, 1]" };
-        Err(Error::config(
-            field,
-            format!("must lie in {range}, got {v}"),
-        ))
-    }
 }
 
 #[cfg(test)]

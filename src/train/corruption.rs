@@ -11,6 +11,7 @@
 use crate::error::{Error, Result};
 use crate::real::Real;
 use crate::rng::{derive_seed, seeded};
+use crate::validate;
 use nalgebra::DMatrix;
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
@@ -35,18 +36,8 @@ impl Corruption {
     /// Checks the parameter; the error names the field.
     pub fn validate(&self) -> Result<()> {
         match *self {
-            Corruption::Masking { fraction } => {
-                if !(fraction.is_finite() && (0.0..=1.0).contains(&fraction)) {
-                    return Err(Error::config(
-                        "corruption.fraction",
-                        format!("must lie in [0, 1], got {fraction}"),
-                    ));
-                }
-                Ok(())
-            }
-            Corruption::Gaussian { sigma } => {
-                Error::require_non_negative("corruption.sigma", sigma)
-            }
+            Corruption::Masking { fraction } => validate::fraction("corruption.fraction", fraction),
+            Corruption::Gaussian { sigma } => validate::non_negative("corruption.sigma", sigma),
         }
     }
 
