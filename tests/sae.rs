@@ -1059,6 +1059,187 @@ fn fvu_is_mse_over_total_variance() {
     assert_eq!(model.fvu(&x).unwrap(), want);
 }
 
+/// Shrinkage and the ℓ2 ratio of `x̂ = c x` are `c` and `|c|`; a row of
+/// `x` below SAELens's norm guard divides by 1; PCA reconstructing its own
+/// fitting rows is unbiased (shrinkage 1: the residual `(I − P)(x − μ)` is
+/// orthogonal to `x̂ − μ` and sums to 0 over the rows). A code with a
+/// planted firing pattern has the planted densities (negative values fire
+/// too), one dead latent, four dense ones (4 of 40 rows is exactly 10%: not
+/// dense), densities summing to its L0, and every firing latent in the
+/// histogram bin of its density, the last bin closed at 1.
+#[test]
+fn sae_diagnostics_follow_from_theory() {
+    use tiedae::linalg::Pca;
+    use tiedae::study::metrics::{
+        DENSE_DENSITY, DENSITY_BINS_PER_DECADE, L2_RATIO_MIN_NORM, dead_count, dense_count,
+        density_bin_edges, density_histogram, firing_density, l2_ratio, shrinkage,
+    };
+    let x = random_matrix(30, 5, -1.0, 2.0, 11);
+    for c in [1.0, 0.7, -1.5, 3.0] {
+        let xh = x.map(|v| c * v);
+        let s = shrinkage(&x, &xh).unwrap();
+        assert!((s - c).abs() <= 1e-12 * c.abs(), "c = {c}: shrinkage {s}");
+        let r = l2_ratio(&x, &xh).unwrap();
+        assert!(
+            (r - c.abs()).abs() <= 1e-12 * c.abs(),
+            "c = {c}: l2 ratio {r}"
+        );
+    }
+    // Row 0 scaled below the guard: it counts ‖x̂_0‖ / 1, not 2.
+    let mut small = x.clone();
+    let f = 0.5 * L2_RATIO_MIN_NORM / small.row(0).norm();
+    for v in small.row_mut(0).iter_mut() {
+        *v *= f;
+    }
+    let xh = small.map(|v| 2.0 * v);
+    let rest: f64 = (1..30)
+        .map(|i| xh.row(i).norm() / small.row(i).norm())
+        .sum();
+    let want = (rest + xh.row(0).norm()) / 30.0;
+    let got = l2_ratio(&small, &xh).unwrap();
+    assert!((got - want).abs() <= 1e-12, "{got} vs {want}");
+    assert!((got - 2.0).abs() > 0.05, "the guard changed nothing: {got}");
+    assert!(shrinkage(&x, &DMatrix::zeros(30, 4)).is_err());
+    assert!(l2_ratio(&DMatrix::zeros(0, 5), &DMatrix::zeros(0, 5)).is_err());
+    assert!(
+        shrinkage(&x, &DMatrix::zeros(30, 5)).is_err(),
+        "E⟨x, 0⟩ = 0: no ratio"
+    );
+
+    let data = random_matrix(50, 6, -1.0, 2.0, 12);
+    let pca = Pca::count(3).fit(&data).unwrap();
+    let s = shrinkage(&data, &pca.reconstruct(&data).unwrap()).unwrap();
+    assert!((s - 1.0).abs() <= 1e-10, "PCA's shrinkage {s}");
+
+    // Column j fires on the first fires[j] of 40 rows; column 6 negatively.
+    let fires = [0usize, 1, 3, 4, 5, 10, 20, 40];
+    let code = DMatrix::from_fn(40, fires.len(), |i, j| {
+        if i >= fires[j] {
+            0.0
+        } else if j == 6 {
+            -1.0 - i as f64
+        } else {
+            0.5 + i as f64
+        }
+    });
+    let density = firing_density(&code).unwrap();
+    let want: Vec<f64> = fires.iter().map(|&f| f as f64 / 40.0).collect();
+    assert_eq!(density, want);
+    assert_eq!(dead_count(&density), 1);
+    assert_eq!(DENSE_DENSITY, 0.1);
+    assert_eq!(dense_count(&density), 4);
+    assert_eq!(dense_count(&[0.1, 0.1 + 1e-12, 0.0999]), 1);
+    assert!((density.iter().sum::<f64>() - l0(&code).unwrap()).abs() <= 1e-12);
+    assert!(firing_density(&DMatrix::zeros(0, 3)).is_err());
+
+    // 1/40 = 10^-1.60: the first edge is 10^-1.75, then quarter decades to 1.
+    let edges = density_bin_edges(40);
+    assert_eq!(edges.len(), 8, "{edges:?}");
+    assert!(edges[0] <= 1.0 / 40.0 && edges[1] > 1.0 / 40.0, "{edges:?}");
+    assert_eq!(edges.last().copied(), Some(1.0));
+    for w in edges.windows(2) {
+        let step = (w[1] / w[0]).log10() * DENSITY_BINS_PER_DECADE as f64;
+        assert!((step - 1.0).abs() <= 1e-12, "{edges:?}");
+    }
+    assert_eq!(density_bin_edges(1).len(), DENSITY_BINS_PER_DECADE + 1);
+    let counts = density_histogram(&density, &edges);
+    assert_eq!(counts.len(), 7);
+    assert_eq!(
+        counts.iter().sum::<usize>(),
+        7,
+        "every firing latent, no dead one"
+    );
+    // 1/40 | none | 3/40, 4/40 (on the 10^-1 edge) and 5/40 | 10/40 | 20/40 | 40/40
+    assert_eq!((counts[0], counts[1], counts[2] + counts[3]), (1, 0, 3));
+    assert_eq!(counts[4..].to_vec(), vec![1, 1, 1]);
+    assert!(density_histogram(&[0.5], &[1.0]).is_empty());
+}
+
+/// The diagnostics equal the peers' on the fixture
+/// `scripts/sae_diagnostics_reference.py` computes with NumPy from
+/// SAELens's and dictionary_learning's formulas (a nonnegative and a signed
+/// code with dead, always-firing and exactly-10% latents; inputs with a row
+/// below the norm guard and a zero row), to 1e-12: densities, dead and dense
+/// counts, the bin edges and histogram, shrinkage (a ratio of batch means,
+/// which must differ from the mean of per-row ratios) and the ℓ2 ratio
+/// (which must differ from dictionary_learning's unguarded one where a row
+/// is below the guard). The densities sum to the code's L0.
+#[test]
+fn sae_diagnostics_match_the_numpy_reference() {
+    use tiedae::study::metrics::{
+        dead_count, dense_count, density_bin_edges, density_histogram, firing_density, l2_ratio,
+        shrinkage,
+    };
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/sae_diagnostics_reference.json"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs().max(1.0);
+    let cases = doc["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 2);
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let size = |k: &str| case[k].as_u64().unwrap() as usize;
+        let (n, d, r) = (size("n"), size("d"), size("r"));
+        let x = json_matrix(&case["x"]);
+        let xh = json_matrix(&case["x_hat"]);
+        let code = json_matrix(&case["code"]);
+        assert_eq!(
+            (x.shape(), xh.shape(), code.shape()),
+            ((n, d), (n, d), (n, r)),
+            "{name}"
+        );
+
+        let density = firing_density(&code).unwrap();
+        let want = json_vector(&case["density"]);
+        assert_eq!(density.len(), want.len(), "{name}");
+        for (j, (a, b)) in density.iter().zip(&want).enumerate() {
+            assert!(close(*a, *b), "{name}: density {j}: {a} vs {b}");
+        }
+        assert!((density.iter().sum::<f64>() - l0(&code).unwrap()).abs() <= 1e-12);
+        assert_eq!(dead_count(&density), size("dead"), "{name}: dead");
+        assert_eq!(dense_count(&density), size("dense"), "{name}: dense");
+
+        let edges = json_vector(&case["edges"]);
+        let ours = density_bin_edges(n);
+        assert_eq!(ours.len(), edges.len(), "{name}: {ours:?} vs {edges:?}");
+        for (a, b) in ours.iter().zip(&edges) {
+            assert!(close(*a, *b), "{name}: edge {a} vs {b}");
+        }
+        let hist: Vec<usize> = case["histogram"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as usize)
+            .collect();
+        assert_eq!(density_histogram(&density, &edges), hist, "{name}");
+
+        let s = shrinkage(&x, &xh).unwrap();
+        let want = case["shrinkage"].as_f64().unwrap();
+        assert!(close(s, want), "{name}: shrinkage {s} vs {want}");
+        if let Some(other) = case["shrinkage_mean_of_ratios"].as_f64() {
+            assert!(
+                (s - other).abs() > 1e-3 * want.abs(),
+                "{name}: {s} vs {other}"
+            );
+        }
+        let l = l2_ratio(&x, &xh).unwrap();
+        let want = case["l2_ratio"].as_f64().unwrap();
+        assert!(close(l, want), "{name}: l2 ratio {l} vs {want}");
+        if let Some(other) = case["l2_ratio_unguarded"].as_f64() {
+            assert!(
+                (l - other).abs() > 1e-3 * want.abs(),
+                "{name}: {l} vs {other}"
+            );
+        }
+    }
+    // One case has a row below the guard, and only the other a zero row.
+    assert!(cases.iter().any(|c| c["l2_ratio_unguarded"].is_f64()));
+    assert!(cases.iter().any(|c| c["l2_ratio_unguarded"].is_null()));
+}
+
 // ------------------------------------------------------ planted atoms
 
 /// `n` samples, each a combination of `k` distinct rows of `atoms` with
