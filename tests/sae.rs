@@ -1359,10 +1359,13 @@ fn auxk_ends_with_fewer_dead_latents() {
 
 // ------------------------------------------------------ the study
 
-/// The `sae` study's frame: the results columns, then its four own
+/// The `sae` study's frame: the results columns, then its eight own
 /// columns; one PCA row and six variant rows per latent size and seed;
 /// TopK rows at an L0 of at most their k; cosines only for untied
-/// variants.
+/// variants; dead and dense latent counts only for the SAEs, within their
+/// latent size, the dead ones among the units constant on the test rows
+/// (the results column `dead_fraction`); a shrinkage and an ℓ2 ratio for
+/// every row.
 #[test]
 fn sae_study_frame_has_the_extra_columns() {
     use tiedae::data::SpikedCovariance;
@@ -1389,7 +1392,7 @@ fn sae_study_frame_has_the_extra_columns() {
     let out = builtin::sae::output(&ds, &preset, &RunOptions::default()).unwrap();
     // No image shape, no atoms; the frame is `run`'s.
     assert!(out.figures.tiles.is_empty());
-    assert_eq!(out.figures.curves.len(), 3);
+    assert_eq!(out.figures.curves.len(), 4);
     let df = out.frame;
     let names: Vec<String> = df
         .get_column_names()
@@ -1398,27 +1401,63 @@ fn sae_study_frame_has_the_extra_columns() {
         .collect();
     assert_eq!(
         &names[COLUMNS.len()..],
-        ["l0", "fvu", "dead_fraction_train", "decoder_encoder_cosine"]
+        [
+            "l0",
+            "fvu",
+            "dead_fraction_train",
+            "decoder_encoder_cosine",
+            "dead_latents",
+            "dense_latents",
+            "shrinkage",
+            "l2_ratio"
+        ]
     );
     let rows = frame_to_rows(&df).unwrap();
     assert_eq!(rows.len(), 2 * 7);
     let col =
         |n: &str| -> Vec<Option<f64>> { df.column(n).unwrap().f64().unwrap().iter().collect() };
+    let count =
+        |n: &str| -> Vec<Option<i64>> { df.column(n).unwrap().i64().unwrap().iter().collect() };
     let (l0s, fvus, dead, cos) = (
         col("l0"),
         col("fvu"),
         col("dead_fraction_train"),
         col("decoder_encoder_cosine"),
     );
+    let (dead_latents, dense_latents) = (count("dead_latents"), count("dense_latents"));
+    let (shrink, l2) = (col("shrinkage"), col("l2_ratio"));
     for (i, r) in rows.iter().enumerate() {
         let f = fvus[i].unwrap();
         assert!(f.is_finite() && f > 0.0, "{} fvu {f}", r.model);
         assert!(r.test_mse.is_finite() && r.ratio_to_pca.is_finite());
+        assert!(
+            shrink[i].is_some_and(f64::is_finite),
+            "{}: shrinkage {:?}",
+            r.model,
+            shrink[i]
+        );
+        assert!(
+            l2[i].is_some_and(|v| v.is_finite() && v >= 0.0),
+            "{}: l2 ratio {:?}",
+            r.model,
+            l2[i]
+        );
         if r.model == "pca" {
             assert_eq!(l0s[i], Some(r.latent as f64));
             assert!(dead[i].is_none() && cos[i].is_none());
+            assert!(dead_latents[i].is_none() && dense_latents[i].is_none());
             continue;
         }
+        let (Some(gone), Some(busy)) = (dead_latents[i], dense_latents[i]) else {
+            panic!("{}: no latent counts", r.model);
+        };
+        let constant = (r.dead_fraction * r.latent as f64).round() as i64;
+        assert!(
+            gone >= 0 && busy >= 0 && gone + busy <= r.latent && gone <= constant,
+            "{}: {gone} dead, {busy} dense, {constant} constant of {}",
+            r.model,
+            r.latent
+        );
         assert!(
             dead[i].is_some_and(|d| (0.0..=1.0).contains(&d)),
             "{}",
@@ -1543,17 +1582,19 @@ fn median_of(v: &[f64]) -> f64 {
 /// On digits (8 x 8 images), the study's charts are its frame's numbers:
 /// one Pareto line per model with one point per latent size at the medians
 /// over seeds; the dead-fraction curves of the first seed's TopK runs at
-/// the largest size end at the frame's value; the L1 weight of every seed
+/// the largest size end at the frame's value; the firing-density
+/// histogram of its runs counts every latent the frame does not call dead; the L1 weight of every seed
 /// is the grid weight whose training L0 is nearest k/4; the atoms are unit
-/// decoder directions of the image's size; and the report draws all four.
+/// decoder directions of the image's size; and the report draws all five.
 #[test]
 fn sae_study_figures_match_its_frame() {
     use tiedae::data::Dataset;
     use tiedae::study::builtin::sae::{
-        ATOMS_ID, DEAD_ID, L1_ID, L1_VARIANT, PARETO_ID, k_active, pick_l1,
+        ATOMS_ID, DEAD_ID, DENSITY_ID, L1_ID, L1_VARIANT, PARETO_ID, k_active, pick_l1,
     };
     use tiedae::study::builtin::{self, Preset, RunOptions};
     use tiedae::study::frame_to_rows;
+    use tiedae::study::metrics::density_bin_edges;
     let ds = Dataset::builtin("digits").unwrap();
     let preset = Preset {
         latents: vec![16, 8],
@@ -1648,6 +1689,71 @@ fn sae_study_figures_match_its_frame() {
         }
     }
 
+    // Firing densities: the first seed's runs at k = 16, a closed step
+    // outline over quarter-decade bins of the 80 test rows' densities, whose
+    // counts and the frame's dead latents add up to the 16 latents; the
+    // caption quotes the frame's dead and dense counts.
+    let density_chart = curve(DENSITY_ID);
+    let names: Vec<&str> = density_chart
+        .series
+        .iter()
+        .map(|l| l.name.as_str())
+        .collect();
+    assert_eq!(names, models[1..]);
+    let n_test = 400 - rows[0].n_train as usize;
+    assert_eq!(n_test, 80);
+    let edges: Vec<f64> = density_bin_edges(n_test)
+        .iter()
+        .map(|e| e.log10())
+        .collect();
+    // 1/80 = 10^-1.90: the first edge is 10^-2, the last 10^0.
+    assert!((edges[0] + 2.0).abs() < 1e-12, "{edges:?}");
+    assert_eq!(edges.len(), 9);
+    let dead_latents: Vec<Option<i64>> = df
+        .column("dead_latents")
+        .unwrap()
+        .i64()
+        .unwrap()
+        .iter()
+        .collect();
+    let dense_latents: Vec<Option<i64>> = df
+        .column("dense_latents")
+        .unwrap()
+        .i64()
+        .unwrap()
+        .iter()
+        .collect();
+    for line in &density_chart.series {
+        let i = (0..rows.len())
+            .find(|&i| rows[i].model == line.name && rows[i].latent == 16 && rows[i].seed == 0)
+            .unwrap();
+        let p = &line.points;
+        assert_eq!(p.len(), 2 * edges.len(), "{}", line.name);
+        assert_eq!((p[0].1, p[p.len() - 1].1), (0.0, 0.0), "{}", line.name);
+        for (j, w) in edges.windows(2).enumerate() {
+            assert_eq!(
+                (p[2 * j + 1].0, p[2 * j + 2].0),
+                (w[0], w[1]),
+                "{}",
+                line.name
+            );
+            assert_eq!(p[2 * j + 1].1, p[2 * j + 2].1, "{}", line.name);
+        }
+        let firing: f64 = p.iter().skip(1).step_by(2).map(|q| q.1).sum();
+        let (gone, busy) = (dead_latents[i].unwrap(), dense_latents[i].unwrap());
+        assert_eq!(firing as i64 + gone, 16, "{}", line.name);
+        assert!(
+            density_chart
+                .caption
+                .contains(&format!("{} {gone} dead and {busy} dense", line.name)),
+            "{}: {}",
+            line.name,
+            density_chart.caption
+        );
+        assert_eq!(line.dashed, line.name.ends_with("_auxk"), "{}", line.name);
+        assert!(!line.markers);
+    }
+
     // The L1 weight: per size the grid's weight nearest TopK's L0, the same
     // for every seed.
     let l1 = curve(L1_ID);
@@ -1694,13 +1800,24 @@ fn sae_study_figures_match_its_frame() {
         "{s:?}"
     );
     assert!(s.iter().any(|l| l.contains("L1 weight")), "{s:?}");
+    // The peers' diagnostics at the largest size, for PCA and each variant.
+    let diagnostics = s
+        .iter()
+        .find(|l| l.starts_with("At k = 16, on the test rows"))
+        .unwrap_or_else(|| panic!("no diagnostics sentence: {s:?}"));
+    for m in models {
+        assert!(
+            diagnostics.contains(&format!("{m} shrinkage ")),
+            "{m}: {diagnostics}"
+        );
+    }
 
     let ids: Vec<String> = tiedae::report::figures::sections(&out.figures)
         .unwrap()
         .into_iter()
         .map(|s| s.id)
         .collect();
-    assert_eq!(ids, [PARETO_ID, DEAD_ID, L1_ID, ATOMS_ID]);
+    assert_eq!(ids, [PARETO_ID, DEAD_ID, DENSITY_ID, L1_ID, ATOMS_ID]);
 }
 
 /// A run with the unit-norm constraint, dead-latent tracking and AuxK,
