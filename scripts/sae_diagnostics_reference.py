@@ -21,10 +21,16 @@ What is followed, written out in NumPy from the peers' torch code:
       relative_reconstruction_bias = mean(norm(x_hat)**2) / mean(sum(x * x_hat))
     -> shrinkage is that ratio of batch means (one batch of all rows), as
        dictionary_learning/evaluation.py computes it too
+  SAELens, sae_lens/training/sae_trainer.py (_build_train_step_log_dict):
+      per_token_l2_loss = (sae_out - sae_in).pow(2).sum(dim=-1)
+      total_variance = (sae_in - sae_in.mean(0)).pow(2).sum(-1)
+      explained_variance = 1 - per_token_l2_loss.mean() / total_variance.mean()
+    -> tiedae's FVU is 1 - explained_variance
   dictionary_learning, dictionary_learning/evaluation.py:
       l2_ratio = mean(norm(x_hat, dim=-1) / norm(x, dim=-1))   (no guard)
+      l0 = (f != 0).float().sum(dim=-1).mean()
       frac_alive = (active_features != 0).sum() / dict_size
-    -> dead = latents that never fired
+    -> dead = latents that never fired; tiedae's L0 is that l0
   dense: density > 1e-1, as `sparsity/above_1e-1` in OpenMOSS
       Language-Model-SAEs (src/lm_saes/trainer.py); SAELens, OpenAI's
       sparse_autoencoder and dictionary_learning define no dense threshold.
@@ -110,6 +116,12 @@ def case(name, rng, n, d, fires, signed, scale, small_row):
     x_dot_x_hat = (x * x_hat).sum(axis=-1)
     shrinkage = float(x_hat_norm_squared.mean() / x_dot_x_hat.mean())
 
+    # SAELens's trainer log and dictionary_learning's evaluation.
+    per_token_l2_loss = ((x_hat - x) ** 2).sum(axis=-1)
+    total_variance = ((x - x.mean(axis=0)) ** 2).sum(axis=-1)
+    explained_variance = float(1 - per_token_l2_loss.mean() / total_variance.mean())
+    l0 = float((code != 0).astype(np.float64).sum(axis=-1).mean())
+
     out = {
         "name": name,
         "n": n,
@@ -126,6 +138,8 @@ def case(name, rng, n, d, fires, signed, scale, small_row):
         "histogram": [int(c) for c in hist],
         "shrinkage": shrinkage,
         "l2_ratio": l2_ratio,
+        "explained_variance": explained_variance,
+        "l0": l0,
     }
     for k in ("shrinkage", "l2_ratio"):
         assert np.isfinite(out[k]), (name, k)

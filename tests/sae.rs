@@ -1163,7 +1163,9 @@ fn sae_diagnostics_follow_from_theory() {
 /// counts, the bin edges and histogram, shrinkage (a ratio of batch means,
 /// which must differ from the mean of per-row ratios) and the ℓ2 ratio
 /// (which must differ from dictionary_learning's unguarded one where a row
-/// is below the guard). The densities sum to the code's L0.
+/// is below the guard). The densities sum to the code's L0, which is
+/// dictionary_learning's `l0`, and `1 − FVU` is SAELens's explained
+/// variance.
 #[test]
 fn sae_diagnostics_match_the_numpy_reference() {
     use tiedae::study::metrics::{
@@ -1199,6 +1201,15 @@ fn sae_diagnostics_match_the_numpy_reference() {
             assert!(close(*a, *b), "{name}: density {j}: {a} vs {b}");
         }
         assert!((density.iter().sum::<f64>() - l0(&code).unwrap()).abs() <= 1e-12);
+        // The L0 and FVU tiedae had already are the peers' too.
+        let want = case["l0"].as_f64().unwrap();
+        assert!(close(l0(&code).unwrap(), want), "{name}: L0 vs {want}");
+        let explained = 1.0 - fvu(&x, &xh).unwrap();
+        let want = case["explained_variance"].as_f64().unwrap();
+        assert!(
+            close(explained, want),
+            "{name}: 1 - FVU {explained} vs {want}"
+        );
         assert_eq!(dead_count(&density), size("dead"), "{name}: dead");
         assert_eq!(dense_count(&density), size("dense"), "{name}: dense");
 
