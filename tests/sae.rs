@@ -1059,6 +1059,197 @@ fn fvu_is_mse_over_total_variance() {
     assert_eq!(model.fvu(&x).unwrap(), want);
 }
 
+/// Shrinkage and the ℓ2 ratio of `x̂ = c x` are `c` and `|c|`; a row of
+/// `x` below SAELens's norm guard divides by 1; PCA reconstructing its own
+/// fitting rows is unbiased (shrinkage 1: the residual `(I − P)(x − μ)` is
+/// orthogonal to `x̂ − μ` and sums to 0 over the rows). A code with a
+/// planted firing pattern has the planted densities (negative values fire
+/// too), one dead latent, four dense ones (4 of 40 rows is exactly 10%: not
+/// dense), densities summing to its L0, and every firing latent in the
+/// histogram bin of its density, the last bin closed at 1.
+#[test]
+fn sae_diagnostics_follow_from_theory() {
+    use tiedae::linalg::Pca;
+    use tiedae::study::metrics::{
+        DENSITY_BINS_PER_DECADE, L2_RATIO_MIN_NORM, dead_count, dense_count, density_bin_edges,
+        density_histogram, firing_density, l2_ratio, shrinkage,
+    };
+    let x = random_matrix(30, 5, -1.0, 2.0, 11);
+    for c in [1.0, 0.7, -1.5, 3.0] {
+        let xh = x.map(|v| c * v);
+        let s = shrinkage(&x, &xh).unwrap();
+        assert!((s - c).abs() <= 1e-12 * c.abs(), "c = {c}: shrinkage {s}");
+        let r = l2_ratio(&x, &xh).unwrap();
+        assert!(
+            (r - c.abs()).abs() <= 1e-12 * c.abs(),
+            "c = {c}: l2 ratio {r}"
+        );
+    }
+    // Row 0 scaled below the guard: it counts ‖x̂_0‖ / 1, not 2.
+    let mut small = x.clone();
+    let f = 0.5 * L2_RATIO_MIN_NORM / small.row(0).norm();
+    for v in small.row_mut(0).iter_mut() {
+        *v *= f;
+    }
+    let xh = small.map(|v| 2.0 * v);
+    let rest: f64 = (1..30)
+        .map(|i| xh.row(i).norm() / small.row(i).norm())
+        .sum();
+    let want = (rest + xh.row(0).norm()) / 30.0;
+    let got = l2_ratio(&small, &xh).unwrap();
+    assert!((got - want).abs() <= 1e-12, "{got} vs {want}");
+    assert!((got - 2.0).abs() > 0.05, "the guard changed nothing: {got}");
+    assert!(shrinkage(&x, &DMatrix::zeros(30, 4)).is_err());
+    assert!(l2_ratio(&DMatrix::zeros(0, 5), &DMatrix::zeros(0, 5)).is_err());
+    assert!(
+        shrinkage(&x, &DMatrix::zeros(30, 5)).is_err(),
+        "E⟨x, 0⟩ = 0: no ratio"
+    );
+
+    let data = random_matrix(50, 6, -1.0, 2.0, 12);
+    let pca = Pca::count(3).fit(&data).unwrap();
+    let s = shrinkage(&data, &pca.reconstruct(&data).unwrap()).unwrap();
+    assert!((s - 1.0).abs() <= 1e-10, "PCA's shrinkage {s}");
+
+    // Column j fires on the first fires[j] of 40 rows; column 6 negatively.
+    let fires = [0usize, 1, 3, 4, 5, 10, 20, 40];
+    let code = DMatrix::from_fn(40, fires.len(), |i, j| {
+        if i >= fires[j] {
+            0.0
+        } else if j == 6 {
+            -1.0 - i as f64
+        } else {
+            0.5 + i as f64
+        }
+    });
+    let density = firing_density(&code).unwrap();
+    let want: Vec<f64> = fires.iter().map(|&f| f as f64 / 40.0).collect();
+    assert_eq!(density, want);
+    assert_eq!(dead_count(&density), 1);
+    assert_eq!(dense_count(&density), 4);
+    assert_eq!(dense_count(&[0.1, 0.1 + 1e-12, 0.0999]), 1);
+    assert!((density.iter().sum::<f64>() - l0(&code).unwrap()).abs() <= 1e-12);
+    assert!(firing_density(&DMatrix::zeros(0, 3)).is_err());
+
+    // 1/40 = 10^-1.60: the first edge is 10^-1.75, then quarter decades to 1.
+    let edges = density_bin_edges(40);
+    assert_eq!(edges.len(), 8, "{edges:?}");
+    assert!(edges[0] <= 1.0 / 40.0 && edges[1] > 1.0 / 40.0, "{edges:?}");
+    assert_eq!(edges.last().copied(), Some(1.0));
+    for w in edges.windows(2) {
+        let step = (w[1] / w[0]).log10() * DENSITY_BINS_PER_DECADE as f64;
+        assert!((step - 1.0).abs() <= 1e-12, "{edges:?}");
+    }
+    assert_eq!(density_bin_edges(1).len(), DENSITY_BINS_PER_DECADE + 1);
+    let counts = density_histogram(&density, &edges);
+    assert_eq!(counts.len(), 7);
+    assert_eq!(
+        counts.iter().sum::<usize>(),
+        7,
+        "every firing latent, no dead one"
+    );
+    // 1/40 | none | 3/40, 4/40 (on the 10^-1 edge) and 5/40 | 10/40 | 20/40 | 40/40
+    assert_eq!((counts[0], counts[1], counts[2] + counts[3]), (1, 0, 3));
+    assert_eq!(counts[4..].to_vec(), vec![1, 1, 1]);
+    assert!(density_histogram(&[0.5], &[1.0]).is_empty());
+}
+
+/// The diagnostics equal the peers' on the fixture
+/// `scripts/sae_diagnostics_reference.py` computes with NumPy from
+/// SAELens's and dictionary_learning's formulas (a nonnegative and a signed
+/// code with dead, always-firing and exactly-10% latents; inputs with a row
+/// below the norm guard and a zero row), to 1e-12: densities, dead and dense
+/// counts, the bin edges and histogram, shrinkage (a ratio of batch means,
+/// which must differ from the mean of per-row ratios) and the ℓ2 ratio
+/// (which must differ from dictionary_learning's unguarded one where a row
+/// is below the guard). The densities sum to the code's L0, which is
+/// dictionary_learning's `l0`, and `1 − FVU` is SAELens's explained
+/// variance.
+#[test]
+fn sae_diagnostics_match_the_numpy_reference() {
+    use tiedae::study::metrics::{
+        dead_count, dense_count, density_bin_edges, density_histogram, firing_density, l2_ratio,
+        shrinkage,
+    };
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/sae_diagnostics_reference.json"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs().max(1.0);
+    let cases = doc["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 2);
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let size = |k: &str| case[k].as_u64().unwrap() as usize;
+        let (n, d, r) = (size("n"), size("d"), size("r"));
+        let x = json_matrix(&case["x"]);
+        let xh = json_matrix(&case["x_hat"]);
+        let code = json_matrix(&case["code"]);
+        assert_eq!(
+            (x.shape(), xh.shape(), code.shape()),
+            ((n, d), (n, d), (n, r)),
+            "{name}"
+        );
+
+        let density = firing_density(&code).unwrap();
+        let want = json_vector(&case["density"]);
+        assert_eq!(density.len(), want.len(), "{name}");
+        for (j, (a, b)) in density.iter().zip(&want).enumerate() {
+            assert!(close(*a, *b), "{name}: density {j}: {a} vs {b}");
+        }
+        assert!((density.iter().sum::<f64>() - l0(&code).unwrap()).abs() <= 1e-12);
+        // The L0 and FVU tiedae had already are the peers' too.
+        let want = case["l0"].as_f64().unwrap();
+        assert!(close(l0(&code).unwrap(), want), "{name}: L0 vs {want}");
+        let explained = 1.0 - fvu(&x, &xh).unwrap();
+        let want = case["explained_variance"].as_f64().unwrap();
+        assert!(
+            close(explained, want),
+            "{name}: 1 - FVU {explained} vs {want}"
+        );
+        assert_eq!(dead_count(&density), size("dead"), "{name}: dead");
+        assert_eq!(dense_count(&density), size("dense"), "{name}: dense");
+
+        let edges = json_vector(&case["edges"]);
+        let ours = density_bin_edges(n);
+        assert_eq!(ours.len(), edges.len(), "{name}: {ours:?} vs {edges:?}");
+        for (a, b) in ours.iter().zip(&edges) {
+            assert!(close(*a, *b), "{name}: edge {a} vs {b}");
+        }
+        let hist: Vec<usize> = case["histogram"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as usize)
+            .collect();
+        assert_eq!(density_histogram(&density, &edges), hist, "{name}");
+
+        let s = shrinkage(&x, &xh).unwrap();
+        let want = case["shrinkage"].as_f64().unwrap();
+        assert!(close(s, want), "{name}: shrinkage {s} vs {want}");
+        if let Some(other) = case["shrinkage_mean_of_ratios"].as_f64() {
+            assert!(
+                (s - other).abs() > 1e-3 * want.abs(),
+                "{name}: {s} vs {other}"
+            );
+        }
+        let l = l2_ratio(&x, &xh).unwrap();
+        let want = case["l2_ratio"].as_f64().unwrap();
+        assert!(close(l, want), "{name}: l2 ratio {l} vs {want}");
+        if let Some(other) = case["l2_ratio_unguarded"].as_f64() {
+            assert!(
+                (l - other).abs() > 1e-3 * want.abs(),
+                "{name}: {l} vs {other}"
+            );
+        }
+    }
+    // One case has a row below the guard, and only the other a zero row.
+    assert!(cases.iter().any(|c| c["l2_ratio_unguarded"].is_f64()));
+    assert!(cases.iter().any(|c| c["l2_ratio_unguarded"].is_null()));
+}
+
 // ------------------------------------------------------ planted atoms
 
 /// `n` samples, each a combination of `k` distinct rows of `atoms` with
@@ -1178,10 +1369,13 @@ fn auxk_ends_with_fewer_dead_latents() {
 
 // ------------------------------------------------------ the study
 
-/// The `sae` study's frame: the results columns, then its four own
+/// The `sae` study's frame: the results columns, then its eight own
 /// columns; one PCA row and six variant rows per latent size and seed;
 /// TopK rows at an L0 of at most their k; cosines only for untied
-/// variants.
+/// variants; dead and dense latent counts only for the SAEs, within their
+/// latent size, the dead ones among the units constant on the test rows
+/// (the results column `dead_fraction`); a shrinkage and an ℓ2 ratio for
+/// every row.
 #[test]
 fn sae_study_frame_has_the_extra_columns() {
     use tiedae::data::SpikedCovariance;
@@ -1208,7 +1402,7 @@ fn sae_study_frame_has_the_extra_columns() {
     let out = builtin::sae::output(&ds, &preset, &RunOptions::default()).unwrap();
     // No image shape, no atoms; the frame is `run`'s.
     assert!(out.figures.tiles.is_empty());
-    assert_eq!(out.figures.curves.len(), 3);
+    assert_eq!(out.figures.curves.len(), 4);
     let df = out.frame;
     let names: Vec<String> = df
         .get_column_names()
@@ -1217,27 +1411,63 @@ fn sae_study_frame_has_the_extra_columns() {
         .collect();
     assert_eq!(
         &names[COLUMNS.len()..],
-        ["l0", "fvu", "dead_fraction_train", "decoder_encoder_cosine"]
+        [
+            "l0",
+            "fvu",
+            "dead_fraction_train",
+            "decoder_encoder_cosine",
+            "dead_latents",
+            "dense_latents",
+            "shrinkage",
+            "l2_ratio"
+        ]
     );
     let rows = frame_to_rows(&df).unwrap();
     assert_eq!(rows.len(), 2 * 7);
     let col =
         |n: &str| -> Vec<Option<f64>> { df.column(n).unwrap().f64().unwrap().iter().collect() };
+    let count =
+        |n: &str| -> Vec<Option<i64>> { df.column(n).unwrap().i64().unwrap().iter().collect() };
     let (l0s, fvus, dead, cos) = (
         col("l0"),
         col("fvu"),
         col("dead_fraction_train"),
         col("decoder_encoder_cosine"),
     );
+    let (dead_latents, dense_latents) = (count("dead_latents"), count("dense_latents"));
+    let (shrink, l2) = (col("shrinkage"), col("l2_ratio"));
     for (i, r) in rows.iter().enumerate() {
         let f = fvus[i].unwrap();
         assert!(f.is_finite() && f > 0.0, "{} fvu {f}", r.model);
         assert!(r.test_mse.is_finite() && r.ratio_to_pca.is_finite());
+        assert!(
+            shrink[i].is_some_and(f64::is_finite),
+            "{}: shrinkage {:?}",
+            r.model,
+            shrink[i]
+        );
+        assert!(
+            l2[i].is_some_and(|v| v.is_finite() && v >= 0.0),
+            "{}: l2 ratio {:?}",
+            r.model,
+            l2[i]
+        );
         if r.model == "pca" {
             assert_eq!(l0s[i], Some(r.latent as f64));
             assert!(dead[i].is_none() && cos[i].is_none());
+            assert!(dead_latents[i].is_none() && dense_latents[i].is_none());
             continue;
         }
+        let (Some(gone), Some(busy)) = (dead_latents[i], dense_latents[i]) else {
+            panic!("{}: no latent counts", r.model);
+        };
+        let constant = (r.dead_fraction * r.latent as f64).round() as i64;
+        assert!(
+            gone >= 0 && busy >= 0 && gone + busy <= r.latent && gone <= constant,
+            "{}: {gone} dead, {busy} dense, {constant} constant of {}",
+            r.model,
+            r.latent
+        );
         assert!(
             dead[i].is_some_and(|d| (0.0..=1.0).contains(&d)),
             "{}",
@@ -1362,17 +1592,19 @@ fn median_of(v: &[f64]) -> f64 {
 /// On digits (8 x 8 images), the study's charts are its frame's numbers:
 /// one Pareto line per model with one point per latent size at the medians
 /// over seeds; the dead-fraction curves of the first seed's TopK runs at
-/// the largest size end at the frame's value; the L1 weight of every seed
+/// the largest size end at the frame's value; the firing-density
+/// histogram of its runs counts every latent the frame does not call dead; the L1 weight of every seed
 /// is the grid weight whose training L0 is nearest k/4; the atoms are unit
-/// decoder directions of the image's size; and the report draws all four.
+/// decoder directions of the image's size; and the report draws all five.
 #[test]
 fn sae_study_figures_match_its_frame() {
     use tiedae::data::Dataset;
     use tiedae::study::builtin::sae::{
-        ATOMS_ID, DEAD_ID, L1_ID, L1_VARIANT, PARETO_ID, k_active, pick_l1,
+        ATOMS_ID, DEAD_ID, DENSITY_ID, L1_ID, L1_VARIANT, PARETO_ID, k_active, pick_l1,
     };
     use tiedae::study::builtin::{self, Preset, RunOptions};
     use tiedae::study::frame_to_rows;
+    use tiedae::study::metrics::density_bin_edges;
     let ds = Dataset::builtin("digits").unwrap();
     let preset = Preset {
         latents: vec![16, 8],
@@ -1467,6 +1699,71 @@ fn sae_study_figures_match_its_frame() {
         }
     }
 
+    // Firing densities: the first seed's runs at k = 16, a closed step
+    // outline over quarter-decade bins of the 80 test rows' densities, whose
+    // counts and the frame's dead latents add up to the 16 latents; the
+    // caption quotes the frame's dead and dense counts.
+    let density_chart = curve(DENSITY_ID);
+    let names: Vec<&str> = density_chart
+        .series
+        .iter()
+        .map(|l| l.name.as_str())
+        .collect();
+    assert_eq!(names, models[1..]);
+    let n_test = 400 - rows[0].n_train as usize;
+    assert_eq!(n_test, 80);
+    let edges: Vec<f64> = density_bin_edges(n_test)
+        .iter()
+        .map(|e| e.log10())
+        .collect();
+    // 1/80 = 10^-1.90: the first edge is 10^-2, the last 10^0.
+    assert!((edges[0] + 2.0).abs() < 1e-12, "{edges:?}");
+    assert_eq!(edges.len(), 9);
+    let dead_latents: Vec<Option<i64>> = df
+        .column("dead_latents")
+        .unwrap()
+        .i64()
+        .unwrap()
+        .iter()
+        .collect();
+    let dense_latents: Vec<Option<i64>> = df
+        .column("dense_latents")
+        .unwrap()
+        .i64()
+        .unwrap()
+        .iter()
+        .collect();
+    for line in &density_chart.series {
+        let i = (0..rows.len())
+            .find(|&i| rows[i].model == line.name && rows[i].latent == 16 && rows[i].seed == 0)
+            .unwrap();
+        let p = &line.points;
+        assert_eq!(p.len(), 2 * edges.len(), "{}", line.name);
+        assert_eq!((p[0].1, p[p.len() - 1].1), (0.0, 0.0), "{}", line.name);
+        for (j, w) in edges.windows(2).enumerate() {
+            assert_eq!(
+                (p[2 * j + 1].0, p[2 * j + 2].0),
+                (w[0], w[1]),
+                "{}",
+                line.name
+            );
+            assert_eq!(p[2 * j + 1].1, p[2 * j + 2].1, "{}", line.name);
+        }
+        let firing: f64 = p.iter().skip(1).step_by(2).map(|q| q.1).sum();
+        let (gone, busy) = (dead_latents[i].unwrap(), dense_latents[i].unwrap());
+        assert_eq!(firing as i64 + gone, 16, "{}", line.name);
+        assert!(
+            density_chart
+                .caption
+                .contains(&format!("{} {gone} dead and {busy} dense", line.name)),
+            "{}: {}",
+            line.name,
+            density_chart.caption
+        );
+        assert_eq!(line.dashed, line.name.ends_with("_auxk"), "{}", line.name);
+        assert!(!line.markers);
+    }
+
     // The L1 weight: per size the grid's weight nearest TopK's L0, the same
     // for every seed.
     let l1 = curve(L1_ID);
@@ -1513,13 +1810,24 @@ fn sae_study_figures_match_its_frame() {
         "{s:?}"
     );
     assert!(s.iter().any(|l| l.contains("L1 weight")), "{s:?}");
+    // The peers' diagnostics at the largest size, for PCA and each variant.
+    let diagnostics = s
+        .iter()
+        .find(|l| l.starts_with("At k = 16, on the test rows"))
+        .unwrap_or_else(|| panic!("no diagnostics sentence: {s:?}"));
+    for m in models {
+        assert!(
+            diagnostics.contains(&format!("{m} shrinkage ")),
+            "{m}: {diagnostics}"
+        );
+    }
 
     let ids: Vec<String> = tiedae::report::figures::sections(&out.figures)
         .unwrap()
         .into_iter()
         .map(|s| s.id)
         .collect();
-    assert_eq!(ids, [PARETO_ID, DEAD_ID, L1_ID, ATOMS_ID]);
+    assert_eq!(ids, [PARETO_ID, DEAD_ID, DENSITY_ID, L1_ID, ATOMS_ID]);
 }
 
 /// A run with the unit-norm constraint, dead-latent tracking and AuxK,

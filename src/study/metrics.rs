@@ -143,6 +143,181 @@ pub fn activation_sparsity(code: &DMatrix<f64>) -> f64 {
     zeros as f64 / code.len() as f64
 }
 
+/// A latent whose firing density on the evaluated rows exceeds this is
+/// dense (see [`dense_count`]).
+///
+/// None of the three peers' code names a dense threshold: SAELens
+/// (`sae_lens/training/sae_trainer.py`, `_build_sparsity_log_dict`) logs
+/// only the rare end (`below_1e-5`, `below_1e-6`), OpenAI's
+/// `sparse_autoencoder` (`train.py`) tracks dead latents only, and
+/// dictionary_learning (`dictionary_learning/evaluation.py`) reports
+/// `frac_alive`. The 10% line is the one the trainers in SAELens's lineage
+/// log for the dense end, `sparsity/above_1e-1 = (feature_sparsity >
+/// 1e-1).sum()` (OpenMOSS Language-Model-SAEs, `src/lm_saes/trainer.py`),
+/// with the same density as SAELens's trainer; so dense means strictly
+/// above 0.1, and a density of exactly 0.1 is not dense.
+pub const DENSE_DENSITY: f64 = 0.1;
+
+/// Bins per decade of the firing-density histogram ([`density_bin_edges`]).
+pub const DENSITY_BINS_PER_DECADE: usize = 4;
+
+/// Rows of `x` whose norm is below this divide by 1 instead in
+/// [`l2_ratio`], as SAELens's `l2_norm_in_for_div` does.
+pub const L2_RATIO_MIN_NORM: f64 = 1e-4;
+
+/// Per latent (column of the `n x r` code), the fraction of the rows on
+/// which it is nonzero: its firing density.
+///
+/// Nonzero whatever the sign, as SAELens's trainer counts firing
+/// (`act_freq_scores += (feature_acts.abs() > 0).sum(0)`, divided by the
+/// tokens seen: `feature_sparsity` in `sae_lens/training/sae_trainer.py`),
+/// as OpenAI's `sparse_autoencoder` tracks it (`latents != 0`,
+/// `stats_last_nonzero` in `model.py`) and as [`crate::model::l0`] counts
+/// active latents; for the ReLU codes of TopK and L1 models it is also
+/// SAELens's evaluation criterion `> 0` (`feature_density` in
+/// `sae_lens/evals.py`). The densities sum to the code's L0.
+///
+/// # Errors
+///
+/// [`Error::InvalidData`] for a code without rows, on which no density is
+/// defined.
+pub fn firing_density(code: &DMatrix<f64>) -> Result<Vec<f64>> {
+    let n = code.nrows();
+    if n == 0 {
+        return Err(Error::InvalidData(
+            "firing density of a code without rows".into(),
+        ));
+    }
+    Ok(code
+        .column_iter()
+        .map(|c| c.iter().filter(|&&v| v != 0.0).count() as f64 / n as f64)
+        .collect())
+}
+
+/// Latents that never fired on the evaluated rows (density 0): dead on
+/// them, as dictionary_learning's `frac_alive` counts the complement
+/// (`dictionary_learning/evaluation.py`: latents whose activations sum to
+/// nonzero over the evaluated batches).
+pub fn dead_count(density: &[f64]) -> usize {
+    density.iter().filter(|&&d| d == 0.0).count()
+}
+
+/// Latents with a firing density above [`DENSE_DENSITY`] (which names the
+/// convention followed).
+pub fn dense_count(density: &[f64]) -> usize {
+    density.iter().filter(|&&d| d > DENSE_DENSITY).count()
+}
+
+/// The edges of the firing-density histogram on `n_rows` rows: powers of
+/// ten [`DENSITY_BINS_PER_DECADE`] to a decade, from the largest one at or
+/// below `1 / n_rows` (the least a latent can fire and not be dead) up to
+/// 1, and at least one decade.
+///
+/// SAELens draws the same histogram on a log10 axis
+/// (`plots/feature_density_line_chart`, a histogram of
+/// `log10(feature_sparsity + 1e-10)` in `sae_lens/training/sae_trainer.py`),
+/// where the `1e-10` puts dead latents at −10, far left of every firing
+/// one. Here the bins hold the firing latents only; dead ones are counted
+/// apart ([`dead_count`]).
+pub fn density_bin_edges(n_rows: usize) -> Vec<f64> {
+    let per = DENSITY_BINS_PER_DECADE as i32;
+    let least = 1.0 / n_rows.max(1) as f64;
+    let edge = |j: i32| 10f64.powf(f64::from(j) / f64::from(per));
+    let mut lo = ((least.log10() * f64::from(per)).floor() as i32).min(-per);
+    // `powf` may round the edge just above `least`: step down until it is not.
+    while edge(lo) > least {
+        lo -= 1;
+    }
+    (lo..=0).map(edge).collect()
+}
+
+/// How many densities fall in each bin `[edges[i], edges[i + 1])` of the
+/// increasing `edges`, the last bin closed (`[.., edges[last]]`), as
+/// NumPy's `histogram` bins; densities outside `[edges[0], edges[last]]`
+/// (dead latents, below the first edge of [`density_bin_edges`]) are not
+/// counted. Fewer than two edges give no bins.
+pub fn density_histogram(density: &[f64], edges: &[f64]) -> Vec<usize> {
+    let bins = edges.len().saturating_sub(1);
+    let mut counts = vec![0; bins];
+    for &d in density {
+        let bin = (0..bins)
+            .find(|&i| edges[i] <= d && (d < edges[i + 1] || (i + 1 == bins && d == edges[bins])));
+        if let Some(i) = bin {
+            counts[i] += 1;
+        }
+    }
+    counts
+}
+
+/// Shrinkage `E‖x̂‖² / E⟨x, x̂⟩` over the rows of `x` and its reconstruction
+/// `xh`: the ratio of the two batch means, as SAELens
+/// (`relative_reconstruction_bias` in `sae_lens/evals.py`) and
+/// dictionary_learning (`dictionary_learning/evaluation.py`) compute it,
+/// following Rajamanoharan et al. 2024 (Gated SAEs, eq. 10). It is the
+/// factor `γ` that minimises `E‖x − x̂/γ‖²`: below 1 the reconstruction is
+/// shrunk towards 0 (an L1 penalty's bias), 1 for an unbiased one (PCA on
+/// its fitting rows), `c` for `x̂ = c x`.
+///
+/// # Errors
+///
+/// [`Error::Shape`] for different shapes, [`Error::InvalidData`] for no
+/// rows, [`Error::Numerical`] when the ratio is not finite (`E⟨x, x̂⟩ = 0`,
+/// e.g. a reconstruction of zeros).
+pub fn shrinkage(x: &DMatrix<f64>, xh: &DMatrix<f64>) -> Result<f64> {
+    same_rows(x, xh, "shrinkage")?;
+    let n = x.nrows() as f64;
+    let out: f64 = xh.row_iter().map(|r| r.norm_squared()).sum::<f64>() / n;
+    let dot: f64 = x
+        .row_iter()
+        .zip(xh.row_iter())
+        .map(|(a, b)| a.dot(&b))
+        .sum::<f64>()
+        / n;
+    finite(out / dot, "shrinkage")
+}
+
+/// ℓ2 ratio: the mean over rows of `‖x̂_i‖ / ‖x_i‖`, where a row with
+/// `‖x_i‖ <` [`L2_RATIO_MIN_NORM`] divides by 1 instead, as SAELens's
+/// `l2_ratio` (`get_sparsity_and_variance_metrics` in `sae_lens/evals.py`);
+/// dictionary_learning's (`dictionary_learning/evaluation.py`) is the same
+/// without that guard. `|c|` for `x̂ = c x`.
+///
+/// # Errors
+///
+/// As [`shrinkage`] (not finite: a non-finite entry).
+pub fn l2_ratio(x: &DMatrix<f64>, xh: &DMatrix<f64>) -> Result<f64> {
+    same_rows(x, xh, "l2 ratio")?;
+    let sum: f64 = x
+        .row_iter()
+        .zip(xh.row_iter())
+        .map(|(a, b)| {
+            let norm = a.norm();
+            let by = if norm.abs() < L2_RATIO_MIN_NORM {
+                1.0
+            } else {
+                norm
+            };
+            b.norm() / by
+        })
+        .sum();
+    finite(sum / x.nrows() as f64, "l2 ratio")
+}
+
+/// Same shape and at least one row.
+fn same_rows(x: &DMatrix<f64>, xh: &DMatrix<f64>, what: &str) -> Result<()> {
+    if x.shape() != xh.shape() {
+        return Err(Error::Shape(format!(
+            "{what} of a {:?} input and a {:?} reconstruction",
+            x.shape(),
+            xh.shape()
+        )));
+    }
+    if x.nrows() == 0 {
+        return Err(Error::InvalidData(format!("{what} of no rows")));
+    }
+    Ok(())
+}
+
 /// Angle (degrees) between right singular vector `j` of `w` (`r x d`,
 /// ordered by decreasing singular value) and principal direction `j`
 /// (row `j` of `pcs`), for `j < min(r, rows of pcs)`, sign ignored.

@@ -68,15 +68,28 @@
 //! `dead_fraction_train` (the windowed training-time dead fraction at the
 //! end of training; the results column `dead_fraction` counts units
 //! constant over the test rows) and `decoder_encoder_cosine` (mean over
-//! latents, untied models only). PCA rows have `l0 = min(k, d)`, and nulls
-//! for the training-only columns.
+//! latents, untied models only); then the sparse-autoencoder peers'
+//! diagnostics on the test rows (the definitions and their sources are in
+//! [`crate::study::metrics`]): `dead_latents` (latents that fired on none
+//! of them, [`dead_count`]), `dense_latents` (latents that fired on more
+//! than [`DENSE_DENSITY`] of them, [`dense_count`]), `shrinkage`
+//! (`E‖x̂‖² / E⟨x, x̂⟩`, [`shrinkage`]) and `l2_ratio` (the mean of
+//! `‖x̂‖ / ‖x‖`, [`l2_ratio`]). PCA rows have `l0 = min(k, d)`, nulls for
+//! the training-only columns and the latent counts (PCA's scores are no
+//! sparse code), and their shrinkage and ℓ2 ratio as the linear reference
+//! (a projection is unbiased: its shrinkage is 1 on its fitting rows).
+//! FVU is SAELens's `1 − explained_variance` and L0 its `l0` (counting
+//! nonzero latents, as dictionary_learning does; for these ReLU codes the
+//! same as SAELens's `> 0`).
 //!
 //! # Figures
 //! [`output`] also returns the report's charts, all computed here from the
 //! runs: the L0/FVU trade-off per variant (medians over seeds per latent
 //! size, from the frame: [`pareto_by_latent`]), the training-time dead
 //! fraction over epochs of the TopK variants (first seed, largest size),
-//! the L1 weight choice (training L0 against λ per size) and, for image
+//! the histogram of the latents' firing densities on the test rows (first
+//! seed, largest size, in [`density_bin_edges`]'s bins), the L1 weight
+//! choice (training L0 against λ per size) and, for image
 //! data, the first 16 decoder directions of every variant beside PCA's
 //! components (first seed, largest size).
 
@@ -87,6 +100,10 @@ use crate::linalg::Pca;
 use crate::model::{Activation, Autoencoder, AutoencoderSpec, BiasMode, Init, PreBiasInit};
 use crate::model::{LossConfig, fvu, l0};
 use crate::study::artifacts::decoder_filters;
+use crate::study::metrics::{
+    DENSE_DENSITY, dead_count, dense_count, density_bin_edges, density_histogram, firing_density,
+    l2_ratio, shrinkage,
+};
 use crate::study::{Curves, Figures, Line, Row, Tiles, rows_to_frame};
 use crate::train::{
     DeadLatents, EarlyStopping, History, Progress, StopReason, TrainConfig, Trainer,
@@ -119,6 +136,8 @@ pub const DEAD_ID: &str = "sae-dead-latents";
 pub const L1_ID: &str = "sae-l1-weight";
 /// See [`PARETO_ID`].
 pub const ATOMS_ID: &str = "sae-atoms";
+/// See [`PARETO_ID`].
+pub const DENSITY_ID: &str = "sae-firing-density";
 
 /// One trained variant of the study.
 #[derive(Clone, Copy, Debug)]
@@ -271,6 +290,30 @@ struct Extra {
     fvu: f64,
     dead_train: Option<f64>,
     cosine: Option<f64>,
+    /// Latents that fired on none of the test rows (none for PCA).
+    dead: Option<i64>,
+    /// Latents that fired on more than [`DENSE_DENSITY`] of them.
+    dense: Option<i64>,
+    shrinkage: Option<f64>,
+    l2_ratio: Option<f64>,
+}
+
+/// `x` in f64, for the metrics (which take f64 so that a run's numbers do
+/// not depend on the precision it trained in).
+fn widen(x: &DMatrix<f32>) -> DMatrix<f64> {
+    x.map(|v| v as f64)
+}
+
+/// A ratio of the metrics, or `None` where it is not defined (a
+/// reconstruction with `E⟨x, x̂⟩ = 0`, such as all zeros from a model
+/// whose latents all died): the row keeps a null rather than failing the
+/// study.
+fn defined(ratio: Result<f64>) -> Result<Option<f64>> {
+    match ratio {
+        Ok(v) => Ok(Some(v)),
+        Err(Error::Numerical(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Fraction of latent units constant over the rows of `code`, and the
@@ -303,6 +346,8 @@ struct Shown {
     dead: Vec<(Variant, Vec<(f64, f64)>)>,
     /// `(label, atoms, how many of them never fired on the test rows)`.
     atoms: Vec<(String, Vec<Vec<f64>>, Option<usize>)>,
+    /// `(variant, firing density of each latent on the test rows)`.
+    density: Vec<(Variant, Vec<f64>)>,
 }
 
 /// Runs the study to its frame and the data of its charts (the module
@@ -349,6 +394,9 @@ pub fn output(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<Output
         let pca_test = mse(&xte, &pca_rec);
         let pca_train = mse(&xtr, &pca.reconstruct(&xtr)?);
         let pca_fvu = fvu(&xte, &pca_rec)?;
+        let (xte64, pca_rec64) = (widen(&xte), widen(&pca_rec));
+        let pca_shrinkage = defined(shrinkage(&xte64, &pca_rec64))?;
+        let pca_l2_ratio = defined(l2_ratio(&xte64, &pca_rec64))?;
         if k == shown_k {
             let c = pca.components();
             let atoms = (0..c.nrows().min(ATOMS))
@@ -440,6 +488,10 @@ pub fn output(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<Output
                 fvu: pca_fvu,
                 dead_train: None,
                 cosine: None,
+                dead: None,
+                dense: None,
+                shrinkage: pca_shrinkage,
+                l2_ratio: pca_l2_ratio,
             });
             // `trained` is in job order: this seed's runs, variant by variant.
             for (v, t) in VARIANTS.into_iter().zip(trained.by_ref()) {
@@ -462,6 +514,7 @@ pub fn output(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<Output
                     shown
                         .atoms
                         .push((v.name.to_string(), atoms.collect(), Some(silent)));
+                    shown.density.push((v, t.density.clone()));
                 }
                 let mut row = t.row;
                 row.pca_test_mse = pca_test;
@@ -487,11 +540,24 @@ pub fn output(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<Output
     df.with_column(col("fvu", &|e| Some(e.fvu)))?;
     df.with_column(col("dead_fraction_train", &|e| e.dead_train))?;
     df.with_column(col("decoder_encoder_cosine", &|e| e.cosine))?;
+    let count = |name: &str, f: &dyn Fn(&Extra) -> Option<i64>| {
+        Column::new(name.into(), extras.iter().map(f).collect::<Vec<_>>())
+    };
+    df.with_column(count("dead_latents", &|e| e.dead))?;
+    df.with_column(count("dense_latents", &|e| e.dense))?;
+    df.with_column(col("shrinkage", &|e| e.shrinkage))?;
+    df.with_column(col("l2_ratio", &|e| e.l2_ratio))?;
     let mut figures = Figures::default();
     figures.curves.push(pareto_chart(&df, d)?);
     figures
         .curves
         .push(dead_chart(&shown.dead, shown_k, first_seed, xtr.nrows()));
+    figures.curves.push(density_chart(
+        &shown.density,
+        shown_k,
+        first_seed,
+        xte.nrows(),
+    ));
     figures.curves.push(l1_chart(&l1_trials, &xtr));
     if let Some(shape) = ds.image_shape().filter(|(h, w)| h * w == d) {
         figures.tiles.push(atoms_tiles(shown.atoms, shape, shown_k));
@@ -514,6 +580,8 @@ struct Trained {
     model: Autoencoder<f32>,
     history: History,
     test_code: DMatrix<f32>,
+    /// Firing density of each latent on the test rows.
+    density: Vec<f64>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -615,11 +683,18 @@ fn train_variant(
         },
         val_mse_at_budget: None,
     };
+    let recon = m.reconstruct(xte)?;
+    let density = firing_density(&widen(&code))?;
+    let (x64, recon64) = (widen(xte), widen(&recon));
     let extra = Extra {
         l0: l0(&code)?,
-        fvu: fvu(xte, &m.reconstruct(xte)?)?,
+        fvu: fvu(xte, &recon)?,
         dead_train: last.and_then(|r| r.dead_fraction),
         cosine: m.mean_decoder_encoder_cosine(),
+        dead: Some(dead_count(&density) as i64),
+        dense: Some(dense_count(&density) as i64),
+        shrinkage: defined(shrinkage(&x64, &recon64))?,
+        l2_ratio: defined(l2_ratio(&x64, &recon64))?,
     };
     Ok(Trained {
         row,
@@ -627,6 +702,7 @@ fn train_variant(
         history: out.history,
         model: out.model,
         test_code: code,
+        density,
     })
 }
 
@@ -640,6 +716,81 @@ fn f64_column(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
         .map_err(|_| missing(name))?
         .iter()
         .collect())
+}
+
+/// The i64 column `name` of `df` as f64, row by row; missing (or of
+/// another type) is [`missing`].
+fn count_column(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
+    Ok(df
+        .column(name)
+        .map_err(|_| missing(name))?
+        .i64()
+        .map_err(|_| missing(name))?
+        .iter()
+        .map(|v| v.map(|c| c as f64))
+        .collect())
+}
+
+/// A median count: whole, or with the one decimal a median of an even
+/// number of counts can have.
+fn count_text(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+/// The findings' sentence on the peers' diagnostics at the largest latent
+/// size: per model, the medians over seeds of the shrinkage, the ℓ2 ratio
+/// and (SAEs) the dead and dense latent counts on the test rows. `None`
+/// for a frame without those columns (written before they existed).
+fn diagnostics_sentence(df: &DataFrame) -> Result<Option<String>> {
+    let names = ["dead_latents", "dense_latents", "shrinkage", "l2_ratio"];
+    if names.iter().any(|n| df.column(n).is_err()) {
+        return Ok(None);
+    }
+    let (dead, dense) = (
+        count_column(df, "dead_latents")?,
+        count_column(df, "dense_latents")?,
+    );
+    let (shrunk, ratio) = (f64_column(df, "shrinkage")?, f64_column(df, "l2_ratio")?);
+    let points = rows(df)?;
+    let Some(k) = points.iter().map(|r| r.latent).max() else {
+        return Ok(None);
+    };
+    let parts: Vec<String> = model_names()
+        .filter_map(|name| {
+            let at: Vec<usize> = (0..points.len())
+                .filter(|&i| points[i].model == name && points[i].latent == k)
+                .collect();
+            let med = |col: &[Option<f64>]| {
+                median(&at.iter().filter_map(|&i| col[i]).collect::<Vec<f64>>())
+            };
+            let mut part = format!(
+                "{name} shrinkage {}, ℓ2 ratio {}",
+                sig(med(&shrunk)?),
+                med(&ratio).map_or_else(|| sig(f64::NAN), sig)
+            );
+            if let (Some(a), Some(b)) = (med(&dead), med(&dense)) {
+                part.push_str(&format!(
+                    ", {} dead and {} dense latents",
+                    count_text(a),
+                    count_text(b)
+                ));
+            }
+            Some(part)
+        })
+        .collect();
+    if parts.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "At k = {k}, on the test rows (medians over seeds): {}. Shrinkage is E‖x̂‖² / E⟨x, x̂⟩ (below \
+         1: reconstructions shrunk towards 0), the ℓ2 ratio the mean of ‖x̂‖ / ‖x‖; dead latents \
+         fired on no test row, dense ones on more than a fraction {DENSE_DENSITY} of them.",
+        parts.join("; ")
+    )))
 }
 
 /// A frame row with its `l0` and `fvu`.
@@ -819,6 +970,71 @@ fn dead_chart(dead: &[(Variant, Vec<(f64, f64)>)], k: usize, seed: u64, window: 
     }
 }
 
+/// The histogram of the latents' firing densities on the `n_test` test
+/// rows, one step line per variant (first seed, size `k`), in
+/// [`density_bin_edges`]'s quarter-decade bins on a log10 axis, as SAELens
+/// draws its feature-density histogram; dead latents, which that axis
+/// cannot hold, are counted in the caption.
+fn density_chart(density: &[(Variant, Vec<f64>)], k: usize, seed: u64, n_test: usize) -> Curves {
+    let edges = density_bin_edges(n_test);
+    let xs: Vec<f64> = edges.iter().map(|e| e.log10()).collect();
+    let counts: Vec<String> = density
+        .iter()
+        .map(|(v, d)| {
+            format!(
+                "{} {} dead and {} dense",
+                v.name,
+                dead_count(d),
+                dense_count(d)
+            )
+        })
+        .collect();
+    Curves {
+        id: DENSITY_ID.into(),
+        title: format!("Firing density of the latents (k = {k})"),
+        caption: format!(
+            "How many of the {k} latents of seed {seed}'s runs fire (are nonzero) on what fraction of \
+             the {n_test} test rows, in quarter-decade bins of log10 density from {} to 0: SAELens's \
+             feature-density histogram. Latents that never fired are dead; SAELens draws them at \
+             log10(1e-10) = -10, here they are left off the axis and counted, with the dense ones \
+             (firing on more than a fraction {DENSE_DENSITY} of the rows): {}. AuxK twins are dashed \
+             in their base model's colour.",
+            xs.first().map_or_else(|| sig(f64::NAN), |x| sig(*x)),
+            counts.join(", ")
+        ),
+        x_label: "log10 firing density on the test rows".into(),
+        y_label: "latents".into(),
+        log_x: false,
+        log_y: false,
+        series: density
+            .iter()
+            .map(|(v, d)| Line {
+                name: v.name.into(),
+                points: step_points(&xs, &density_histogram(d, &edges)),
+                color: v.color,
+                dashed: v.auxk,
+                markers: false,
+            })
+            .collect(),
+    }
+}
+
+/// A histogram as a closed step outline over bin edges `xs`: up from 0 at
+/// the first edge, across each bin at its count, down to 0 at the last
+/// edge. The counts are the `y` of the points at odd positions.
+fn step_points(xs: &[f64], counts: &[usize]) -> Vec<(f64, f64)> {
+    let (Some(&first), Some(&last)) = (xs.first(), xs.last()) else {
+        return Vec::new();
+    };
+    let mut out = vec![(first, 0.0)];
+    for (w, &c) in xs.windows(2).zip(counts) {
+        out.push((w[0], c as f64));
+        out.push((w[1], c as f64));
+    }
+    out.push((last, 0.0));
+    out
+}
+
 /// Training-row L0 against the L1 weight, one line per latent size.
 fn l1_chart(trials: &[L1Choice], x: &DMatrix<f32>) -> Curves {
     let chosen: Vec<String> = trials
@@ -947,9 +1163,11 @@ pub fn pareto(df: &DataFrame) -> Result<Vec<ParetoPoint>> {
 }
 
 /// Findings: the L0/FVU/dead-fraction table in one sentence per variant,
-/// whether AuxK lowered the dead fraction of the tied TopK model, the L1
-/// weight chosen per latent size, and how many runs stopped at their epoch
-/// cap (not converged).
+/// whether AuxK lowered the dead fraction of the tied TopK model, the
+/// peers' diagnostics at the largest latent size (shrinkage, ℓ2 ratio,
+/// dead and dense latents on the test rows), the L1 weight chosen per
+/// latent size, and how many runs stopped at their epoch cap (not
+/// converged).
 pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
     let p = pareto(df)?;
     if p.len() < 2 {
@@ -987,6 +1205,7 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
             sig(b)
         ));
     }
+    out.extend(diagnostics_sentence(df)?);
     let points = frame_points(df)?;
     // The L1 weight per latent size, and the L0 it reached.
     let mut l1: BTreeMap<i64, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
