@@ -1,13 +1,13 @@
 //! Training features as pieces plugged into the minibatch loop.
 //!
-//! Why: every research option (denoising, dead latents, clipping, frozen
-//! biases, the rotation-augmented gradient, the unit-norm decoder, AdamW's
-//! decoupled decay, BatchTopK thresholds) used to be its own `if` in the
-//! loop, so the loop grew with each option and the order in which they act
-//! was implicit. Here each option is a [`Feature`] in a file of its own, the
-//! loop calls the hook points below whatever is switched on, and [`active`]
-//! is the one place that decides which pieces run and in what order. A new
-//! feature is a new file and one line in [`active`].
+//! Why: written as branches of the loop, every research option (denoising,
+//! dead latents, clipping, frozen biases, the rotation-augmented gradient,
+//! the unit-norm decoder, AdamW's decoupled decay, BatchTopK thresholds)
+//! lengthens the loop, and the order in which they act stays implicit.
+//! Here each option is a [`Feature`] in a file of its own, the loop calls
+//! the hook points below whatever is switched on, and [`active`] is the one
+//! place that decides which pieces run and in what order. A new feature is
+//! a new file and one line in [`active`].
 //!
 //! # Hook points, in the order a run meets them
 //!
@@ -36,8 +36,8 @@
 //!    it, records the dead fraction at the end of the epoch;
 //! 3. gradient clipping (`clip_grad_norm`), by the norm of the full
 //!    gradient as the engine computed it;
-//! 4. frozen biases (`freeze_biases`): zeroes the biases' gradient, after
-//!    clipping (so the clipping norm includes them);
+//! 4. frozen biases (`freeze_biases`): zeroes the biases' gradient (the
+//!    clipping norm still includes them: it is the engine's);
 //! 5. the rotation-augmented gradient (`rotation_augmented`);
 //! 6. the unit-norm decoder (`unit_norm_decoder`): normalises once at the
 //!    start, removes the gradient's parallel components last of all the
