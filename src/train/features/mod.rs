@@ -89,6 +89,10 @@ pub(crate) struct Step<'b, T: Real> {
 
 /// One training feature: it overrides the hook points it acts at (see the
 /// module docs); the others do nothing.
+///
+/// A piece keeps only scratch buffers, refilled every batch: whatever must
+/// carry over between batches lives in [`RunState`], which checkpoints
+/// store, so a resumed run acts exactly as an uninterrupted one.
 pub(crate) trait Feature<T: Real> {
     /// Once, before the first batch of a fresh or resumed run (`st.epoch`
     /// and `st.batch` tell which). `params` is the model's flat parameter
