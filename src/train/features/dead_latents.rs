@@ -68,15 +68,13 @@ impl<T: Real> Feature<T> for DeadLatentTracking {
         st: &RunState<T>,
         extras: &mut BatchExtras<'a>,
     ) {
-        let DeadLatentTracking {
-            window,
-            auxk,
-            dead,
-            fired,
-        } = self;
+        let (window, auxk) = (self.window as u64, self.auxk);
+        // The buffers are borrowed apart: `fired` by the engine for the
+        // batch, `dead` by the AuxK term.
+        let DeadLatentTracking { dead, fired, .. } = self;
         // Dead as of the start of this batch.
         dead.clear();
-        dead.extend(st.since_fired.iter().map(|&s| s >= *window as u64));
+        dead.extend(st.since_fired.iter().map(|&s| s >= window));
         let dead: &'a [bool] = dead;
         // The engine computes the batch's residual spread (the AuxK
         // denominator) and hands it to every shard.
