@@ -569,12 +569,7 @@ impl<T: Real> Autoencoder<T> {
         grad: &mut Gradient<T>,
     ) -> Result<LossTerms> {
         let t = self.shard_loss_and_grad(x, target, loss, norm, ws, grad)?;
-        if !grad.is_finite() {
-            return Err(Error::Numerical(format!(
-                "gradient has non-finite entries (loss {:.6e})",
-                t.total
-            )));
-        }
+        finite_gradient(grad, &t)?;
         Ok(t)
     }
 
@@ -683,12 +678,7 @@ impl<T: Real> Autoencoder<T> {
             &mut grad,
             TiedSlots::Summed,
         )?;
-        if !grad.is_finite() {
-            return Err(Error::Numerical(format!(
-                "gradient has non-finite entries (loss {:.6e})",
-                t.total
-            )));
-        }
+        finite_gradient(&grad, &t)?;
         Ok((t, grad))
     }
 
@@ -1279,6 +1269,20 @@ fn weighted_cols<T: Real>(m: &DMatrix<T>, w: &[f64]) -> f64 {
         .zip(w)
         .map(|(c, &wj)| wj * c.iter().map(|x| x.f64() * x.f64()).sum::<f64>())
         .sum()
+}
+
+/// Errors when `grad` has a non-finite entry, naming the objective `t` it
+/// came with: the last step of every public loss-and-gradient call, so an
+/// `Ok` never carries a NaN. (The batch engine skips it per shard and checks
+/// the summed gradient once, through its norms.)
+fn finite_gradient<T: Real>(grad: &Gradient<T>, t: &LossTerms) -> Result<()> {
+    if grad.is_finite() {
+        return Ok(());
+    }
+    Err(Error::Numerical(format!(
+        "gradient has non-finite entries (loss {:.6e})",
+        t.total
+    )))
 }
 
 fn finite(v: f64, what: &str) -> Result<f64> {

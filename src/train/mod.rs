@@ -14,12 +14,19 @@
 //!
 //! Epochs and batches are counted from 1 in records, progress output and
 //! [`crate::Error::Diverged`].
+//!
+//! The minibatch loop names no training feature: denoising, dead latents,
+//! clipping, frozen biases, the rotation-augmented gradient, the unit-norm
+//! decoder, AdamW's decoupled decay and BatchTopK thresholds are pieces it
+//! calls at fixed hook points, registered in one function that also fixes
+//! the order in which they act (the crate-internal `features` module).
 
 mod checkpoint;
 mod config;
 pub mod constraint;
 mod corruption;
 pub mod engine;
+mod features;
 mod history;
 mod interrupt;
 mod lbfgs;

@@ -10,11 +10,10 @@ use crate::model::all_finite;
 use crate::real::Real;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::ops::Range;
 
 /// Parameters per parallel update chunk: large enough to amortise the task,
 /// small enough to split a 50k-parameter model across two cores.
-const CHUNK: usize = 8192;
+pub(crate) const CHUNK: usize = 8192;
 
 /// Optimizer memory: the step count and up to two moment buffers.
 #[derive(Clone, Debug, PartialEq)]
@@ -72,17 +71,13 @@ impl<T: Real> OptimizerState<T> {
     }
 
     /// Applies one update of `opt` with rate `lr` to `params` from `grad`.
-    /// `decay` is AdamW's decoupled weight decay and the parameter ranges it
-    /// acts on (the weight matrices). Returns whether every parameter is
-    /// finite afterwards, checked as each chunk is updated.
-    pub fn apply(
-        &mut self,
-        opt: &Optimizer,
-        params: &mut [T],
-        grad: &[T],
-        lr: f64,
-        decay: Option<(f64, &[Range<usize>])>,
-    ) -> bool {
+    /// Returns whether every parameter is finite afterwards, checked as each
+    /// chunk is updated.
+    ///
+    /// AdamW's update is Adam's: its decoupled weight decay acts on the
+    /// weight matrices only, which the update rule cannot tell apart, so the
+    /// trainer applies it as a piece of its own just before this update.
+    pub fn apply(&mut self, opt: &Optimizer, params: &mut [T], grad: &[T], lr: f64) -> bool {
         self.step += 1;
         match *opt {
             Optimizer::Sgd { momentum, nesterov } => sgd(
@@ -94,31 +89,17 @@ impl<T: Real> OptimizerState<T> {
                 nesterov,
                 self.step == 1,
             ),
-            Optimizer::Adam { beta1, beta2, eps } | Optimizer::AdamW { beta1, beta2, eps } => {
-                if let (Optimizer::AdamW { .. }, Some((wd, ranges))) = (opt, decay)
-                    && wd > 0.0
-                {
-                    let keep = T::of(1.0 - lr * wd);
-                    for r in ranges {
-                        params[r.clone()].par_chunks_mut(CHUNK).for_each(|c| {
-                            for p in c {
-                                *p *= keep;
-                            }
-                        });
-                    }
-                }
-                adam(
-                    params,
-                    grad,
-                    &mut self.m,
-                    &mut self.v,
-                    lr,
-                    beta1,
-                    beta2,
-                    eps,
-                    self.step,
-                )
-            }
+            Optimizer::Adam { beta1, beta2, eps } | Optimizer::AdamW { beta1, beta2, eps } => adam(
+                params,
+                grad,
+                &mut self.m,
+                &mut self.v,
+                lr,
+                beta1,
+                beta2,
+                eps,
+                self.step,
+            ),
             // L-BFGS steps through argmin; it has no first-order update.
             Optimizer::Lbfgs(_) => all_finite(params),
         }
@@ -243,7 +224,7 @@ mod tests {
         let opt = Optimizer::adam();
         let mut st = OptimizerState::<f64>::new(&opt, 3);
         let mut p = vec![1.0, 2.0, 3.0];
-        st.apply(&opt, &mut p, &[0.5, -4.0, 1e-3], 0.1, None);
+        st.apply(&opt, &mut p, &[0.5, -4.0, 1e-3], 0.1);
         let want = [0.9, 2.1, 2.9];
         for (a, b) in p.iter().zip(want) {
             assert!((a - b).abs() < 1e-6, "{a} vs {b}");
@@ -257,7 +238,7 @@ mod tests {
         let mut st = OptimizerState::<f64>::new(&opt, 1);
         let mut p = vec![0.0];
         for _ in 0..3 {
-            st.apply(&opt, &mut p, &[1.0], 1.0, None);
+            st.apply(&opt, &mut p, &[1.0], 1.0);
         }
         // velocities 1, 1.5, 1.75
         assert!((p[0] + 4.25).abs() < 1e-12);
@@ -269,26 +250,8 @@ mod tests {
         let opt = Optimizer::nesterov(0.5);
         let mut st = OptimizerState::<f64>::new(&opt, 1);
         let mut p = vec![0.0];
-        st.apply(&opt, &mut p, &[1.0], 1.0, None);
+        st.apply(&opt, &mut p, &[1.0], 1.0);
         assert!((p[0] + 1.5).abs() < 1e-12);
-    }
-
-    /// AdamW decays only the given ranges, multiplicatively, before stepping.
-    #[test]
-    fn adamw_decays_only_weights() {
-        let opt = Optimizer::adamw();
-        let mut st = OptimizerState::<f64>::new(&opt, 2);
-        let mut p = vec![1.0, 1.0];
-        let weights = vec![std::ops::Range { start: 0, end: 1 }];
-        st.apply(
-            &opt,
-            &mut p,
-            &[0.0, 0.0],
-            0.1,
-            Some((0.5, weights.as_slice())),
-        );
-        assert!((p[0] - 0.95).abs() < 1e-12);
-        assert_eq!(p[1], 1.0);
     }
 
     #[test]
@@ -296,7 +259,7 @@ mod tests {
         let opt = Optimizer::adam();
         let mut st = OptimizerState::<f32>::new(&opt, 2);
         let mut p = vec![0.3f32, -0.7];
-        st.apply(&opt, &mut p, &[0.1, 0.2], 0.01, None);
+        st.apply(&opt, &mut p, &[0.1, 0.2], 0.01);
         let back = OptimizerState::from_file(&st.to_file(), &OptimizerState::new(&opt, 2)).unwrap();
         assert_eq!(back, st);
         assert!(

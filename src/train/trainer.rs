@@ -3,9 +3,8 @@
 
 use super::checkpoint::{Checkpoint, DataFingerprint};
 use super::config::{Optimizer, TrainConfig};
-use super::constraint;
-use super::corruption::Corruption;
-use super::engine::{BatchExtras, ShardEngine};
+use super::engine::ShardEngine;
+use super::features::{self, Step};
 use super::history::History;
 use super::optimizer::OptimizerState;
 use super::progress::Reporter;
@@ -15,11 +14,10 @@ use super::run_state::{
 use super::{lbfgs, rotation, schedule};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::model::{Autoencoder, AuxKLoss, all_finite, first_non_finite};
+use crate::model::{Autoencoder, all_finite, first_non_finite};
 use crate::real::Real;
 use crate::rng::derive_seed;
 use nalgebra::DMatrix;
-use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -111,16 +109,6 @@ impl<T: Real> From<Box<Failed<T>>> for Error {
     fn from(f: Box<Failed<T>>) -> Self {
         f.error
     }
-}
-
-/// Flat ranges of the weight matrices (what weight decay acts on).
-pub(crate) fn weight_ranges<T: Real>(model: &Autoencoder<T>) -> Vec<Range<usize>> {
-    model
-        .layout()
-        .layers()
-        .iter()
-        .flat_map(|s| std::iter::once(s.weight.clone()).chain(s.decoder_weight.clone()))
-        .collect()
 }
 
 fn check_data<T: Real>(model: &Autoencoder<T>, x: &DMatrix<T>) -> Result<()> {
@@ -469,17 +457,10 @@ impl Trainer {
     }
 }
 
-/// The fraction of latents that have not fired in the last `window`
-/// samples (0 for a model without latents, which cannot be built).
-pub(crate) fn dead_fraction(since_fired: &[u64], window: usize) -> f64 {
-    if since_fired.is_empty() {
-        return 0.0;
-    }
-    let dead = since_fired.iter().filter(|&&s| s >= window as u64).count();
-    dead as f64 / since_fired.len() as f64
-}
-
 /// Minibatch epochs from `st` until `epochs` have run or the run stops.
+///
+/// The loop knows no training feature by name: each acts through the hook
+/// points of [`features`], in the order documented there.
 fn run_minibatch<T: Real>(
     run: &mut RunContext<'_>,
     st: &mut RunState<T>,
@@ -489,45 +470,12 @@ fn run_minibatch<T: Real>(
     let cfg = run.config;
     let loss = cfg.objective();
     let mut engine = ShardEngine::new(cfg.shard_size)?;
-    let ranges = weight_ranges(&st.model);
-    let decay = match cfg.optimizer {
-        Optimizer::AdamW { .. } => Some((cfg.weight_decay, ranges.as_slice())),
-        _ => None,
-    };
+    let mut features = features::active(cfg, &st.model);
     let batches = split.train.len().div_ceil(cfg.batch_size);
-    // A resumed run's position comes from a file: checked, not trusted.
-    let done = st
-        .epoch
-        .checked_sub(1)
-        .and_then(|e| e.checked_mul(batches))
-        .and_then(|d| d.checked_add(st.batch))
-        .filter(|_| st.batch <= batches)
-        .ok_or_else(|| {
-            Error::InvalidData(format!(
-                "cannot resume at epoch {}, batch {}: an epoch has {batches} batches",
-                st.epoch, st.batch
-            ))
-        })?;
+    let done = batches_done(st, batches)?;
     let reporter = Reporter::new(cfg.progress, cfg.epochs, batches, done);
     let mut params = st.model.params_to_vec();
-    if cfg.unit_norm_decoder && st.epoch == 1 && st.batch == 0 {
-        // Once, at the start of a fresh run (a resumed run's weights are
-        // already normalised, and renormalising them again could change
-        // their last bits).
-        constraint::normalize_decoder(st.model.layout(), &mut params)?;
-        st.model.set_params(&params)?;
-    }
-    let dead_cfg = cfg.dead_latents;
-    let latent = st.model.latent_dim();
-    if dead_cfg.is_some() && st.since_fired.len() != latent {
-        st.since_fired = vec![0; latent];
-    }
-    let mut fired: Vec<bool> = Vec::new();
-    let mut dead: Vec<bool> = Vec::new();
-    // A BatchTopK pair learns its inference threshold from every training
-    // batch's code (see Autoencoder::batch_top_k_thresholds).
-    let track_kept = st.model.spec().hidden.iter().any(|a| a.is_batch_top_k());
-    let mut kept: Vec<Option<f64>> = Vec::new();
+    features.start(st, &mut params)?;
     // One sample per column: shuffled batches gather contiguous samples.
     let xt = x.transpose();
     while st.epoch <= cfg.epochs {
@@ -540,25 +488,13 @@ fn run_minibatch<T: Real>(
                 st.acc.seconds += t0.elapsed().as_secs_f64();
                 return Err(Error::Interrupted { checkpoint: None });
             }
-            let noise = cfg
-                .corruption
-                .map(|c| (c, Corruption::epoch_seed(cfg.seed, e as u64)));
-            let mut extras = BatchExtras {
-                noise,
-                ..BatchExtras::default()
+            let step = Step {
+                epoch: e,
+                lr,
+                rows,
+                xt: &xt,
             };
-            if let Some(dl) = dead_cfg {
-                // Dead as of the start of this batch.
-                dead.clear();
-                dead.extend(st.since_fired.iter().map(|&s| s >= dl.window as u64));
-                // The engine computes the batch's residual spread (the
-                // AuxK denominator) and hands it to every shard.
-                extras.aux = dl.auxk.map(|config| AuxKLoss::new(config, &dead));
-                extras.fired = Some(&mut fired);
-            }
-            if track_kept {
-                extras.smallest_kept = Some(&mut kept);
-            }
+            let extras = features.batch_extras(&step, st);
             let (terms, grad, norms) =
                 match engine.loss_and_grad_with(&st.model, &xt, rows, &loss, extras) {
                     Ok(v) => v,
@@ -567,64 +503,16 @@ fn run_minibatch<T: Real>(
                     }
                     Err(other) => return Err(other),
                 };
-            if dead_cfg.is_some() {
-                for (s, &f) in st.since_fired.iter_mut().zip(&fired) {
-                    *s = if f {
-                        0
-                    } else {
-                        s.saturating_add(rows.len() as u64)
-                    };
-                }
-            }
             st.acc.add_norms(&terms, rows.len(), norms);
-            if let Some(c) = cfg.clip_grad_norm {
-                let n = norms.total;
-                if n > c {
-                    grad.scale(T::of(c / n));
-                }
-            }
-            if cfg.freeze_biases {
-                let g = grad.as_mut_slice();
-                for slots in st.model.layout().layers() {
-                    g[slots.biases.clone()].fill(T::of(0.0));
-                }
-            }
-            if cfg.rotation_augmented {
-                rotation::augment(&st.model, &xt, rows, grad.as_mut_slice());
-            }
-            if cfg.unit_norm_decoder {
-                constraint::remove_parallel_gradient(
-                    st.model.layout(),
-                    &params,
-                    grad.as_mut_slice(),
-                )?;
-            }
+            features.on_gradient(&step, st, &params, grad, norms)?;
+            features.before_update(&step, &mut params);
             let finite = st
                 .opt
-                .apply(&cfg.optimizer, &mut params, grad.as_slice(), lr, decay);
-            let loaded = if cfg.unit_norm_decoder {
-                constraint::normalize_decoder(st.model.layout(), &mut params)?;
-                st.model.set_params(&params)
-            } else if finite {
-                st.model.set_finite_params(&params)
-            } else {
-                Err(Error::InvalidData("non-finite parameters".into()))
-            };
-            if loaded.is_err() {
-                return Err(diverged(
-                    e,
-                    b + 1,
-                    format!(
-                        "the update produced non-finite parameters (objective before it: \
-                         {:.6e}; learning rate {lr:e} too large?)",
-                        terms.total
-                    ),
-                    Some(terms.total),
-                ));
-            }
-            if track_kept {
-                st.model.update_batch_top_k_thresholds(&kept)?;
-            }
+                .apply(&cfg.optimizer, &mut params, grad.as_slice(), lr);
+            let rewritten = features.after_update(st, &mut params)?;
+            load(&mut st.model, &params, finite, rewritten)
+                .map_err(|_| non_finite_update(e, b + 1, lr, terms.total))?;
+            features.after_step(st)?;
             st.last_finite_loss = Some(terms.total);
             st.batch = b + 1;
             reporter.batch(e, cfg.epochs, terms.total);
@@ -634,18 +522,9 @@ fn run_minibatch<T: Real>(
                 loss: terms.total,
             });
         }
-        if !all_finite(&st.opt.m) || !all_finite(&st.opt.v) {
-            return Err(diverged(
-                e,
-                st.batch,
-                "optimizer moments overflowed".into(),
-                st.last_finite_loss,
-            ));
-        }
+        check_moments(st)?;
         let mut rec = st.acc.finish(e, Some(lr), 0.0);
-        if let Some(dl) = dead_cfg {
-            rec.dead_fraction = Some(dead_fraction(&st.since_fired, dl.window));
-        }
+        features.end_epoch(st, &mut rec);
         let validate = |model: &Autoencoder<T>| {
             if split.val.is_empty() {
                 return Ok(None);
@@ -659,4 +538,68 @@ fn run_minibatch<T: Real>(
         }
     }
     Ok(StopReason::Completed)
+}
+
+/// Batches a run at `st` has done, of `batches` per epoch. A resumed run's
+/// position comes from a file: checked, not trusted.
+fn batches_done<T: Real>(st: &RunState<T>, batches: usize) -> Result<usize> {
+    st.epoch
+        .checked_sub(1)
+        .and_then(|e| e.checked_mul(batches))
+        .and_then(|d| d.checked_add(st.batch))
+        .filter(|_| st.batch <= batches)
+        .ok_or_else(|| {
+            Error::InvalidData(format!(
+                "cannot resume at epoch {}, batch {}: an epoch has {batches} batches",
+                st.epoch, st.batch
+            ))
+        })
+}
+
+/// Loads the updated `params` into `model`. `finite` is the optimizer's
+/// verdict on them; it no longer covers them when a feature has
+/// `rewritten` them since, and then they are scanned again. Errors when an
+/// entry is not finite.
+fn load<T: Real>(
+    model: &mut Autoencoder<T>,
+    params: &[T],
+    finite: bool,
+    rewritten: bool,
+) -> Result<()> {
+    if rewritten {
+        model.set_params(params)
+    } else if finite {
+        model.set_finite_params(params)
+    } else {
+        Err(Error::InvalidData("non-finite parameters".into()))
+    }
+}
+
+/// [`Error::Diverged`] for an update, at batch `batch` of `epoch` with rate
+/// `lr`, that left a parameter non-finite; `objective` is the batch's
+/// objective before it (the last finite loss).
+fn non_finite_update(epoch: usize, batch: usize, lr: f64, objective: f64) -> Error {
+    diverged(
+        epoch,
+        batch,
+        format!(
+            "the update produced non-finite parameters (objective before it: \
+             {objective:.6e}; learning rate {lr:e} too large?)"
+        ),
+        Some(objective),
+    )
+}
+
+/// Errors when the optimizer's moments overflowed during the epoch `st` is
+/// in (naming its last batch).
+fn check_moments<T: Real>(st: &RunState<T>) -> Result<()> {
+    if all_finite(&st.opt.m) && all_finite(&st.opt.v) {
+        return Ok(());
+    }
+    Err(diverged(
+        st.epoch,
+        st.batch,
+        "optimizer moments overflowed".into(),
+        st.last_finite_loss,
+    ))
 }
