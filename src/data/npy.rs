@@ -21,7 +21,7 @@
 //! data's size (rows × columns × element size, with checked products) are
 //! compared with the file's length before anything of that size is
 //! allocated, and the data must fill the rest of the file exactly. Values
-//! are decoded a block at a time (see [`super::dense`]); non-finite values
+//! are decoded a block at a time (see `super::dense`); non-finite values
 //! are refused naming their row and column.
 
 use super::Dataset;

@@ -18,7 +18,7 @@
 //! not F32 or F64`.
 //!
 //! Only the header and the chosen tensor's bytes are read, a block at a
-//! time (see [`super::dense`]): the header's length is checked against the
+//! time (see `super::dense`): the header's length is checked against the
 //! file's before it is read, and the byte ranges the header declares must
 //! fill the file exactly, so nothing is allocated from a size the file
 //! cannot back. Non-finite values are refused naming their row and column.
