@@ -41,7 +41,7 @@ pub enum Error {
 
     /// A dataset name that is neither built in nor an existing file.
     #[error(
-        "unknown dataset {0:?}: use one of digits, mnist10k, or a path to a .csv/.parquet/.idx file"
+        "unknown dataset {0:?}: use one of digits, mnist10k, or a path to a .csv/.parquet/.idx/.npy/.safetensors file"
     )]
     UnknownDataset(String),
 

@@ -8,7 +8,7 @@
 //! found here *before* the study trains anything, so a mistake costs seconds
 //! rather than minutes and never leaves a half-written report behind.
 
-use crate::data::{Dataset, LoadOptions};
+use crate::data::{Dataset, FileFormat, LoadOptions, split_tensor_spec};
 use crate::error::{Error, Result};
 use crate::study::limits::MAX_AXIS_VALUES;
 use std::fs;
@@ -26,7 +26,8 @@ pub const DEFAULT_DATASET: &str = "digits";
 /// budget on the dataset at hand).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportJob {
-    /// `digits`, `mnist10k`, or a path to a `.csv` / `.parquet` file.
+    /// `digits`, `mnist10k`, or a path to a `.csv`, `.parquet`, `.npy` or
+    /// `.safetensors` file (`FILE.safetensors:NAME` for one of its tensors).
     pub dataset: String,
     /// CSV/Parquet: the column holding class labels (left out of the data).
     pub label_column: Option<String>,
@@ -138,14 +139,17 @@ impl ReportJob {
     }
 
     /// Loads the dataset the job names: a built-in one, or a CSV / Parquet
-    /// file read with the job's label column and image shape.
+    /// file read with the job's label column and image shape, or an
+    /// activation file (`.npy`, `.safetensors`, `FILE.safetensors:NAME`)
+    /// read with its image shape.
     ///
     /// # Errors
     /// [`Error::UnknownDataset`] for a name that is neither built in nor an
     /// existing file; [`Error::Config`] for a file of another format, or for
-    /// `--label-column` / a conflicting `--image-shape` on a built-in
-    /// dataset (which carries its own); the loaders' errors for unreadable
-    /// or malformed files.
+    /// `--label-column` on a built-in dataset or an activation file (neither
+    /// takes labels from a column) or a conflicting `--image-shape` on a
+    /// built-in dataset (which carries its own); the loaders' errors for
+    /// unreadable, malformed or non-regular files.
     pub fn load_dataset(&self) -> Result<Dataset> {
         let spec = self.dataset.as_str();
         if Dataset::builtin_names().contains(&spec) {
@@ -172,34 +176,46 @@ impl ReportJob {
             }
             return Ok(ds);
         }
-        let path = Path::new(spec);
-        let lower = spec.to_ascii_lowercase();
-        let tabular =
-            lower.ends_with(".csv") || lower.ends_with(".parquet") || lower.ends_with(".pq");
+        let (file, tensor) = split_tensor_spec(spec);
+        let path = Path::new(file);
+        let format = FileFormat::of_path(path);
+        let tabular = matches!(format, Some(FileFormat::Csv | FileFormat::Parquet));
+        let activations = matches!(format, Some(FileFormat::Npy | FileFormat::Safetensors));
         if !path.exists() {
             // A file name that is missing says so; a bare word is most
             // likely a misspelt built-in name.
-            return Err(if tabular || spec.contains(std::path::MAIN_SEPARATOR) {
-                Error::io(
-                    path,
-                    std::io::Error::new(std::io::ErrorKind::NotFound, "no such data file"),
-                )
-            } else {
-                Error::UnknownDataset(spec.to_string())
-            });
+            return Err(
+                if tabular || activations || spec.contains(std::path::MAIN_SEPARATOR) {
+                    Error::io(
+                        path,
+                        std::io::Error::new(std::io::ErrorKind::NotFound, "no such data file"),
+                    )
+                } else {
+                    Error::UnknownDataset(spec.to_string())
+                },
+            );
         }
-        if !tabular {
+        if !(tabular || activations) {
             return Err(Error::config(
                 "--dataset",
-                format!("{spec}: reports read .csv or .parquet files"),
+                format!("{spec}: reports read .csv, .parquet, .npy or .safetensors files"),
+            ));
+        }
+        if activations && self.label_column.is_some() {
+            return Err(Error::config(
+                "--label-column",
+                format!("applies to CSV/Parquet files; {file} holds no labels"),
             ));
         }
         let opts = LoadOptions {
             label_column: self.label_column.clone(),
             image_shape: self.image_shape,
             labels_file: None,
+            tensor: tensor.map(str::to_string),
         };
-        Dataset::resolve(spec, &opts)
+        // Loaded as a path, not resolved again: a directory or FIFO under
+        // a data file's name is refused as such (see `data::file`).
+        Dataset::load(path, &opts)
     }
 }
 

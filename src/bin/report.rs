@@ -32,7 +32,8 @@ const VERSION: &str = concat!(
 #[derive(Debug, Parser)]
 #[command(name = "report", version = VERSION)]
 struct Cli {
-    /// `digits`, `mnist10k`, or a path to a .csv or .parquet file.
+    /// `digits`, `mnist10k`, or a path to a .csv, .parquet, .npy or
+    /// .safetensors file (FILE.safetensors:NAME for one of its tensors).
     #[arg(long, default_value = tiedae::app::job::DEFAULT_DATASET)]
     dataset: String,
     /// CSV/Parquet: the column holding integer class labels.

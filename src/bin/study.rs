@@ -51,7 +51,8 @@ enum Command {
         /// Worker threads (default: one per core).
         #[arg(long, value_name = "N")]
         threads: Option<usize>,
-        /// Built-in studies: `digits`, `mnist10k`, or a .csv/.parquet file.
+        /// Built-in studies: `digits`, `mnist10k`, or a .csv/.parquet/.npy/
+        /// .safetensors file (FILE.safetensors:NAME for one of its tensors).
         #[arg(long, value_name = "NAME")]
         dataset: Option<String>,
         /// Built-in studies: the quick preset.
@@ -69,7 +70,7 @@ enum Command {
     },
     /// List the built-in studies with their cell counts on a dataset.
     List {
-        /// `digits`, `mnist10k`, or a .csv/.parquet file.
+        /// `digits`, `mnist10k`, or a .csv/.parquet/.npy/.safetensors file.
         #[arg(long, value_name = "NAME")]
         dataset: Option<String>,
         /// The quick preset.
@@ -85,7 +86,7 @@ enum Command {
     Show {
         /// A built-in study (or a .toml file, shown with every key).
         name: String,
-        /// `digits`, `mnist10k`, or a .csv/.parquet file.
+        /// `digits`, `mnist10k`, or a .csv/.parquet/.npy/.safetensors file.
         #[arg(long, value_name = "NAME")]
         dataset: Option<String>,
         /// The quick preset.

@@ -1,5 +1,6 @@
-//! Datasets: the built-in ones, loaders (IDX, CSV, Parquet), preprocessing,
-//! splits and synthetic data with known structure.
+//! Datasets: the built-in ones, loaders (IDX, CSV, Parquet, and the
+//! activation files `.npy` and `.safetensors`), preprocessing, splits and
+//! synthetic data with known structure.
 //!
 //! A [`Dataset`] is an `n x d` matrix of `f64` (rows are samples) with optional
 //! integer class labels and an optional image shape. Its constructor is the
@@ -21,16 +22,19 @@
 
 pub mod builtin;
 pub mod csv;
+mod dense;
 pub mod file;
 pub mod frame;
 pub mod idx;
 pub mod load;
+pub mod npy;
 pub mod parquet;
 pub mod preprocess;
+pub mod safetensors;
 pub mod split;
 pub mod synthetic;
 
-pub use load::{FileFormat, LoadOptions};
+pub use load::{FileFormat, LoadOptions, split_tensor_spec};
 pub use preprocess::{FittedScaler, Scaler};
 pub use split::{StratifiedDraw, train_test_split};
 pub use synthetic::{CurvedManifold, ManifoldKind, ManifoldSample, SpikedCovariance, SpikedSample};

@@ -109,8 +109,9 @@ pub struct DatasetEntry {
     /// A built-in dataset's name (`digits`, `mnist10k`); or give `path`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub builtin: Option<String>,
-    /// A `.csv`, `.parquet` or IDX file; relative paths are taken from the
-    /// study file's directory, so a study and its data move together.
+    /// A `.csv`, `.parquet`, IDX, `.npy` or `.safetensors` file; relative
+    /// paths are taken from the study file's directory, so a study and its
+    /// data move together.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
     /// CSV/Parquet: the column of integer class labels (left out of the data).
@@ -119,6 +120,10 @@ pub struct DatasetEntry {
     /// IDX: the labels file beside the images file (as MNIST ships them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels_file: Option<PathBuf>,
+    /// `.safetensors`: the tensor to read, needed when the file holds
+    /// several (rows are samples).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tensor: Option<String>,
     /// Each row is a row-major image of `[height, width]` pixels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_shape: Option<[usize; 2]>,
@@ -416,6 +421,12 @@ impl DatasetEntry {
                         ),
                     )));
                 }
+                if self.tensor.is_some() {
+                    return Err(at_dataset(i, "tensor")(Error::config(
+                        "datasets",
+                        format!("the built-in {name:?} is not a .safetensors file; drop tensor"),
+                    )));
+                }
                 let ds = Dataset::builtin(name).map_err(at_dataset(i, "builtin"))?;
                 if let Some(want) = shape
                     && ds.image_shape() != Some(want)
@@ -442,6 +453,7 @@ impl DatasetEntry {
                     label_column: self.label_column.clone(),
                     image_shape: shape,
                     labels_file: self.labels_file.as_ref().map(|f| base.join(f)),
+                    tensor: self.tensor.clone(),
                 };
                 Dataset::load(&path, &opts).map_err(at_dataset(i, "path"))?
             }

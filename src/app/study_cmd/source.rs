@@ -8,7 +8,7 @@
 
 use crate::app::job::ReportJob;
 use crate::app::studies;
-use crate::data::Dataset;
+use crate::data::{Dataset, split_tensor_spec};
 use crate::error::{Error, Result};
 use crate::study::builtin::{self, Builtin, Preset, RunOptions, Source};
 use crate::study::file::DatasetEntry;
@@ -27,7 +27,8 @@ pub enum StudySource {
 /// How a built-in study is sized: its dataset and preset.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BuiltinOptions {
-    /// A built-in dataset name or a path to a `.csv`/`.parquet` file.
+    /// A built-in dataset name or a path to a `.csv`/`.parquet`/`.npy`/
+    /// `.safetensors` file (`FILE.safetensors:NAME` for one of its tensors).
     pub dataset: String,
     /// The quick preset instead of the full one.
     pub quick: bool,
@@ -184,9 +185,12 @@ fn dataset_entry(spec: &str, ds: &Dataset, max_rows: Option<usize>) -> Result<Da
             ..DatasetEntry::default()
         });
     }
-    let path = std::fs::canonicalize(spec).map_err(|e| Error::io(spec, e))?;
+    // A study file names a tensor with its own key beside `path`.
+    let (file, tensor) = split_tensor_spec(spec);
+    let path = std::fs::canonicalize(file).map_err(|e| Error::io(file, e))?;
     Ok(DatasetEntry {
         path: Some(path),
+        tensor: tensor.map(str::to_string),
         image_shape: ds.image_shape().map(|(h, w)| [h, w]),
         name: Some(ds.name().to_string()),
         max_rows: sampled,
