@@ -99,7 +99,7 @@ fn forest(v: &Verdict) -> Result<Option<Svg>> {
                 label: size_label(e),
                 estimate: e.effect.estimate,
                 interval: (e.effect.lo, e.effect.hi),
-                reference: e.reference,
+                reference: e.reference.map(|r| r.estimate),
                 note: effect_note(e),
             })
             .collect(),
