@@ -1077,6 +1077,32 @@ fn overfitting_findings_agree_with_the_verdict_that_names_rows_and_size() {
     assert!(line.contains(&gaps), "{gaps} in {line}");
 }
 
+/// The PCA-recovery answer reports the worst cell, as its account says it
+/// does, and the largest mean angle at the precision its seeds support.
+#[test]
+fn the_pca_recovery_account_reports_its_worst_cell() {
+    let rows: Vec<Row> = (0..3)
+        .map(|seed| Row {
+            ratio_to_pca: 1.0 + 0.001 * seed as f64,
+            max_angle_deg: Some(0.01 * (1 + seed) as f64),
+            learning_rate: None,
+            stop_reason: "converged".into(),
+            ..row("linear_tied", "identity", 4, 1000, seed, 0.02)
+        })
+        .collect();
+    let v = verdict(&rows);
+    let q = question(&v, "recover PCA");
+    assert_eq!(q.answer, Answer::Yes, "{q:#?}");
+    assert!(
+        q.detail
+            .contains("The worst cell reached 1.002x PCA's test MSE"),
+        "{}",
+        q.detail
+    );
+    // Mean 0.02 over three seeds, 95% half width 0.025: three decimals.
+    assert!(q.effect.contains("subspace 0.020°"), "{}", q.effect);
+}
+
 // ---------------------------------------------------------------- tuning never prefers a diverged run
 
 fn tuned_rate(rows: &[Row], latent: i64) -> Vec<Option<f64>> {
