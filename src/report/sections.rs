@@ -112,11 +112,17 @@ fn forest(v: &Verdict) -> Result<Option<Svg>> {
 pub const LEARNING_RATES_ID: &str = "learning-rates";
 
 /// The learning-rate grid's results: per trained kind and latent size (at
-/// the full training set), the mean validation MSE over seeds at each rate,
-/// the chosen rate marked. `None` when the rows hold no grid.
+/// the full training set), the mean validation MSE over seeds at each rate
+/// tried there, the chosen rate marked, and beside a probe the choice's
+/// mean over the probe's seeds (the comparison that decided it). `None`
+/// when the rows hold no grid.
 pub fn learning_rates(rows: &[Row]) -> Result<Option<Section>> {
     let n = full_n_train(rows);
-    let mut rates: Vec<f64> = rows.iter().filter_map(|r| r.learning_rate).collect();
+    let mut rates: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.n_train == n)
+        .filter_map(|r| r.learning_rate)
+        .collect();
     rates.sort_by(f64::total_cmp);
     rates.dedup();
     if rates.len() < 2 {
@@ -168,7 +174,26 @@ pub fn learning_rates(rows: &[Row]) -> Result<Option<Section>> {
                 let mark = if chosen == Some(lr) {
                     " (chosen)".to_string()
                 } else if seeds.len() < full {
-                    format!(" (probe, {} seeds)", seeds.len())
+                    // The choice over the probe's seeds: what the probe
+                    // lost to, where the means over all seeds may differ.
+                    let choice: Vec<f64> = chosen
+                        .map(|c| {
+                            at(c)
+                                .iter()
+                                .filter(|r| seeds.contains(&r.seed))
+                                .map(|r| r.val_mse)
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    if choice.is_empty() {
+                        format!(" (probe, {} seeds)", seeds.len())
+                    } else {
+                        format!(
+                            " (probe, {} seeds; choice {} on them)",
+                            seeds.len(),
+                            fmt(choice.iter().sum::<f64>() / choice.len() as f64)
+                        )
+                    }
                 } else {
                     String::new()
                 };
@@ -189,6 +214,26 @@ pub fn learning_rates(rows: &[Row]) -> Result<Option<Section>> {
             )
         })
         .collect();
+    let mut other_sizes: Vec<i64> = rows
+        .iter()
+        .filter(|r| r.n_train != n && r.learning_rate.is_some())
+        .map(|r| r.n_train)
+        .collect();
+    other_sizes.sort_unstable();
+    other_sizes.dedup();
+    let other_note = if other_sizes.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " The smaller training sets (n = {}) chose their rates by the same rule; their rows \
+             are in the results.",
+            other_sizes
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
     let bound_note = if bound.is_empty() {
         String::new()
     } else {
@@ -208,9 +253,11 @@ pub fn learning_rates(rows: &[Row]) -> Result<Option<Section>> {
              validation MSE) is the one every other section reports. A row without a value at \
              some rate did not try it: a full run extends each configuration's rates half a \
              decade at a time beyond the edge its choice sits on, until the choice is interior \
-             or at a hard bound. A new rate runs first on half the seeds (a probe) and on the \
-             others only if its mean there is no worse than the choice's on the same seeds; a \
-             probe that lost shows the mean over its seeds and is not a candidate.{bound_note}"
+             or at a hard bound. A new rate runs first on half the seeds, rounded up (a probe), \
+             and on the others only if its mean there is no worse than the choice's on the same \
+             seeds; a probe that lost shows its mean over its seeds beside the choice's mean over \
+             those seeds, and is not a candidate, so its mean may be below the choice's mean over \
+             every seed.{other_note}{bound_note}"
         ),
         Table::new(header, cells)?,
     )))
@@ -756,6 +803,51 @@ mod tests {
             assert!(!caption.contains("half an untied"), "{caption}");
             assert!(!caption.contains("half the parameters"), "{caption}");
         }
+    }
+
+    /// The learning-rate table shows the rates tried at the full training
+    /// set, beside a probe the choice's mean over the probe's seeds (what
+    /// the probe lost to, though its own mean is below the choice's over
+    /// every seed), and names the smaller training sets searched by the
+    /// same rule.
+    #[test]
+    fn a_probe_shows_the_choice_over_its_seeds() {
+        let cell = |lr: f64, n: i64, seed: i64, val: f64| Row {
+            learning_rate: Some(lr),
+            val_mse: val,
+            ..row("tied", 4, n, seed, 0.02)
+        };
+        let mut rows = Vec::new();
+        for seed in 0..4 {
+            let choice = [0.010, 0.012, 0.020, 0.022][seed as usize];
+            rows.push(cell(1e-3, 100, seed, choice));
+            rows.push(cell(3e-3, 100, seed, 0.030));
+            rows.push(cell(1e-5, 10, seed, 0.05));
+            rows.push(cell(3e-5, 10, seed, 0.04));
+        }
+        for seed in 0..2 {
+            rows.push(cell(3e-4, 100, seed, 0.0125));
+        }
+        let section = learning_rates(&rows).unwrap().unwrap();
+        let caption = section.caption;
+        let table = section.table.unwrap();
+        assert_eq!(
+            table.header(),
+            [
+                "model",
+                "latent",
+                "val MSE at lr 0.0003",
+                "val MSE at lr 0.001",
+                "val MSE at lr 0.003"
+            ]
+        );
+        assert_eq!(
+            table.rows()[0][2],
+            "0.01250 (probe, 2 seeds; choice 0.01100 on them)"
+        );
+        assert_eq!(table.rows()[0][3], "0.01600 (chosen)");
+        assert!(caption.contains("half the seeds, rounded up"), "{caption}");
+        assert!(caption.contains("(n = 10)"), "{caption}");
     }
 
     #[test]
