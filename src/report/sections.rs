@@ -20,7 +20,7 @@ use crate::report::table::Table;
 use crate::study::aggregate::{
     self, ConfigKey, MeanPoint, full_n_train, interval_by, mean_by, pareto_front,
 };
-use crate::study::verdict::Verdict;
+use crate::study::verdict::{Verdict, mean_text};
 use crate::study::{ModelKind, Protocol, Row};
 
 /// Id of the verdict section, which the page shows above everything else.
@@ -474,8 +474,15 @@ pub fn overfitting(rows: &[Row], dataset: &str) -> Result<Option<Section>> {
                 .with_color(c)
                 .dashed(),
         );
-        if let (Some(&(n0, tr)), Some(&(_, te))) = (train[i].1.first(), test[i].1.first()) {
-            gaps.push((name.clone(), n0, te - tr, is_tied(&train[i].0.model)));
+        if let Some(&(n0, _)) = train[i].1.first() {
+            // Per seed, so the mean is stated as its interval allows.
+            let key = &train[i].0;
+            let gap: Vec<f64> = rows
+                .iter()
+                .filter(|&r| swept(r) && r.n_train == n0 && ConfigKey::of(r) == *key)
+                .map(|r| r.test_mse - r.train_mse)
+                .collect();
+            gaps.push((name.clone(), n0, mean_text(&gap)));
         }
     }
     let positive = series
@@ -491,14 +498,15 @@ pub fn overfitting(rows: &[Row], dataset: &str) -> Result<Option<Section>> {
     })?;
     let gap_text = gaps
         .iter()
-        .map(|(name, _, gap, _)| format!("{name} {}", fmt(*gap)))
+        .map(|(name, _, gap)| format!("{name} {gap}"))
         .collect::<Vec<_>>()
         .join(", ");
     let smallest = gaps.first().map_or(0, |g| g.1);
     let caption = format!(
         "Dashed lines are training error, solid lines test error, in one colour per model. The \
          gap between them is overfitting; it should shrink as the training set grows. Test minus \
-         train MSE at the smallest size ({smallest} samples): {gap_text}."
+         train MSE at the smallest training set ({smallest} training rows, k = {k}; mean over \
+         seeds): {gap_text}."
     );
     Ok(Some(Section::with_chart(
         OVERFITTING_ID,
@@ -848,6 +856,17 @@ mod tests {
         assert_eq!(table.rows()[0][3], "0.01600 (chosen)");
         assert!(caption.contains("half the seeds, rounded up"), "{caption}");
         assert!(caption.contains("(n = 10)"), "{caption}");
+    }
+
+    /// The overfitting caption names the training rows and the latent size
+    /// its gaps are at, as the verdict's overfitting question does.
+    #[test]
+    fn the_overfitting_caption_names_rows_and_latent_size() {
+        let caption = overfitting(&rows(), "t").unwrap().unwrap().caption;
+        assert!(
+            caption.contains("smallest training set (10 training rows, k = 4;"),
+            "{caption}"
+        );
     }
 
     #[test]
