@@ -529,6 +529,58 @@ mod tests {
         }
     }
 
+    /// A results row of `model` at latent size `latent`, for the facts.
+    fn cell(model: &str, latent: i64) -> crate::study::Row {
+        crate::study::Row {
+            dataset: "digits".into(),
+            model: model.into(),
+            activation: "relu".into(),
+            bias_mode: "separate".into(),
+            latent,
+            params: 129 * latent,
+            n_train: 1438,
+            seed: 0,
+            l2: 0.0,
+            sparsity_weight: 0.0,
+            train_mse: 0.02,
+            test_mse: 0.025,
+            pca_test_mse: 0.024,
+            ratio_to_pca: 0.025 / 0.024,
+            epochs: 100,
+            seconds: 1.0,
+            max_angle_deg: Some(30.0),
+            mean_angle_deg: Some(12.0),
+            wwt_minus_i: None,
+            dead_fraction: 0.0,
+            sparsity: 0.0,
+            learning_rate: Some(1e-3),
+            best_epoch: 80,
+            val_mse: 0.024,
+            stop_reason: "patience".into(),
+            val_mse_at_budget: Some(0.03),
+        }
+    }
+
+    /// The latent sizes fact lists every size the results hold (the ones
+    /// the verdict and the charts use, k = 1 among them when a study adds
+    /// it), not only the sweep, and says which sizes a study added.
+    #[test]
+    fn the_latent_sizes_fact_lists_the_sizes_the_results_hold() {
+        let ds = Dataset::builtin("digits").unwrap();
+        let full = preset(false, &[2, 4], None, None, &ds);
+        let mut output = detailed_output();
+        output.results =
+            crate::study::rows_to_frame(&[cell("tied", 2), cell("tied", 4), cell("untied", 1)])
+                .unwrap();
+        assert_eq!(
+            latent_sizes(&full, &output),
+            "1, 2, 4 (the sweep 2, 4, and the sizes a study adds, such as untied at k/2 for the equal-weights question)"
+        );
+        output.results =
+            crate::study::rows_to_frame(&[cell("tied", 2), cell("untied", 4)]).unwrap();
+        assert_eq!(latent_sizes(&full, &output), "2, 4");
+    }
+
     /// The Dataset box says how a full run trained and tuned: the search
     /// beyond the preset's grid, per training size too, and the cap in
     /// optimizer steps with the epochs it gives at the full training set,
