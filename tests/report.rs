@@ -679,6 +679,63 @@ fn table_cells_match_the_dataframe() {
     assert_eq!(classes[3], Some("num"));
 }
 
+/// The results caption says what its row count counts: a frame of the
+/// results columns holding one cell twice (two parts of a study ran it)
+/// gives its rows and its distinct cells, one holding each cell once says
+/// its rows are distinct cells, and a table of other columns is not
+/// counted in cells.
+#[test]
+fn the_results_caption_counts_distinct_cells() {
+    let cell = |model: &str, seed: i64, seconds: f64| tiedae::study::Row {
+        dataset: "digits".into(),
+        model: model.into(),
+        activation: "relu".into(),
+        bias_mode: "separate".into(),
+        latent: 8,
+        params: 584,
+        n_train: 1438,
+        seed,
+        l2: 0.0,
+        sparsity_weight: 0.0,
+        train_mse: 0.010,
+        test_mse: 0.012,
+        pca_test_mse: 0.011,
+        ratio_to_pca: 0.012 / 0.011,
+        epochs: 100,
+        seconds,
+        max_angle_deg: Some(30.0),
+        mean_angle_deg: Some(12.0),
+        wwt_minus_i: None,
+        dead_fraction: 0.0,
+        sparsity: 0.0,
+        learning_rate: Some(1e-3),
+        best_epoch: 80,
+        val_mse: 0.0115,
+        stop_reason: "patience".into(),
+        val_mse_at_budget: Some(0.02),
+    };
+    let caption = |results: DataFrame| -> String {
+        let mut input = input("digits");
+        input.results = results;
+        let (_out, _page, html, _) = written(&input);
+        text_of(&select(&html, "section#results p.caption")[0])
+    };
+    let once = vec![
+        cell("tied", 0, 1.0),
+        cell("tied", 1, 1.0),
+        cell("untied", 0, 1.0),
+    ];
+    let mut twice = once.clone();
+    // The same cell again, as a second part of the study timed it.
+    twice.push(cell("tied", 1, 2.5));
+    let c = caption(tiedae::study::rows_to_frame(&once).unwrap());
+    assert!(c.contains("3 rows, one per distinct cell"), "{c}");
+    let c = caption(tiedae::study::rows_to_frame(&twice).unwrap());
+    assert!(c.contains("4 rows for 3 distinct cells"), "{c}");
+    let c = caption(results_frame());
+    assert!(c.contains("Every result, one row each: 4 rows"), "{c}");
+}
+
 #[test]
 fn user_text_is_escaped() {
     let name = "<script>alert(\"x\")</script> digits";

@@ -18,8 +18,11 @@ use tiedae::stats::{
     geometric_percent, holm, log_ratios, mean_interval, paired_log_ratio, paired_t, sign_flip_p,
     student_t_cdf, student_t_quantile, tost,
 };
-use tiedae::study::verdict::{Answer, MARGIN, SizeEffect, Verdict, compare_family, verdict};
-use tiedae::study::{Row, select_tuned};
+use tiedae::study::builtin::{equal_budget, overfitting};
+use tiedae::study::verdict::{
+    Answer, MARGIN, SizeEffect, Verdict, compare_family, describe_effect, verdict, verdict_with,
+};
+use tiedae::study::{Protocol, Row, rows_to_frame, select_tuned};
 
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -797,7 +800,11 @@ fn the_effect_beyond_width_matches_a_computation_by_hand() {
         // Beside the equal-weights effect: PCA's own change, k/2 to k.
         let e = at(weights);
         let own = e.reference.expect("PCA's change beside the effect");
-        assert!((own - geometric_percent(width)).abs() < 1e-9, "{e:?}");
+        assert!(
+            (own.estimate - geometric_percent(width)).abs() < 1e-9,
+            "{e:?}"
+        );
+        assert_eq!(own.n, seeds.len());
         assert!(at(beyond).reference.is_none());
     }
     assert!(
@@ -894,6 +901,206 @@ fn compare_family_corrects_across_groups() {
         out[1].is_none(),
         "two configurations on one side must not pair"
     );
+}
+
+// ---------------------------------------------------------------- the Findings say what the verdict says
+
+/// `x` at the decimal place of the second significant digit of `half` (for
+/// `half` below 10): the page's rounding rule, written out here
+/// independently of the code that applies it.
+fn to_half_width(x: f64, half: f64) -> String {
+    let decimals = (1 - half.log10().floor() as i32).max(0) as usize;
+    format!("{x:.decimals$}")
+}
+
+/// The words the Findings end an equal-weights statement with, for an
+/// outcome.
+fn equal_weights_word(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Lower => ": tied lower.",
+        Outcome::Higher => ": tied higher.",
+        Outcome::Equivalent => ": no difference beyond",
+        Outcome::Unclear => ": unclear",
+    }
+}
+
+/// The equal-weights Findings state the verdict's effects and directions
+/// with the same numbers, and PCA's own change from k/2 to k at the
+/// precision of its own interval over the seeds in both places (each seed
+/// draws its own split, so PCA's change varies by seed); the ratios to PCA
+/// are rounded by their intervals too.
+#[test]
+fn equal_weight_findings_say_what_the_verdict_says_at_its_precision() {
+    let seeds: Vec<i64> = (0..5).collect();
+    let pca = |k: i64, seed: i64| 0.04 / (1.0 + k as f64).sqrt() * noise(k + 50, seed, 0.003).exp();
+    let mut rows = Vec::new();
+    for k in [1_i64, 2, 4, 8] {
+        for &seed in &seeds {
+            let p = pca(k, seed);
+            for (model, factor, salt) in [("tied", 1.1, 100), ("untied", 1.2, 0)] {
+                let mse = p * factor * noise(k + salt, seed, 0.05).exp();
+                rows.push(Row {
+                    pca_test_mse: p,
+                    ratio_to_pca: mse / p,
+                    ..row(model, "relu", k, 1000, seed, mse)
+                });
+            }
+        }
+    }
+    let v = verdict(&rows);
+    let weights = question(&v, "win at equal weights");
+    let beyond = question(&v, "width is accounted for");
+    let findings = equal_budget::summary(&rows_to_frame(&rows).unwrap()).unwrap();
+    // Whether PCA's change at the effect's precision would read otherwise
+    // at some size: the data must tell the two precisions apart.
+    let mut told_apart = false;
+    for k in [2_i64, 4, 8] {
+        let at = |q: &Verdict| -> SizeEffect {
+            q.effects
+                .iter()
+                .find(|e| e.primary && e.at == k)
+                .cloned()
+                .unwrap_or_else(|| panic!("no statement at k = {k} in {q:#?}"))
+        };
+        let (e, b) = (at(weights), at(beyond));
+        let d: Vec<f64> = seeds
+            .iter()
+            .map(|&s| (pca(k, s) / pca(k / 2, s)).ln())
+            .collect();
+        let i = mean_interval(&d, 0.95).unwrap();
+        let half = 0.5 * (geometric_percent(i.hi) - geometric_percent(i.lo));
+        let own = to_half_width(geometric_percent(i.estimate), half);
+        told_apart |= own != to_half_width(geometric_percent(i.estimate), e.effect.half_width());
+        let said = format!(
+            "tied k = {k}: {} beside PCA's own {own}%",
+            describe_effect(&e)
+        );
+        assert!(
+            weights.effect.contains(&said),
+            "{said} in {}",
+            weights.effect
+        );
+        let line = findings
+            .iter()
+            .find(|l| l.starts_with(&format!("At equal weights (tied k = {k}:")))
+            .unwrap_or_else(|| panic!("k = {k}: {findings:#?}"));
+        let stated = format!(
+            "{} (PCA's own change from k = {} to {k}: {own}%)",
+            describe_effect(&e),
+            k / 2
+        );
+        assert!(line.contains(&stated), "{stated} in {line}");
+        assert!(line.contains(equal_weights_word(e.outcome)), "{line}");
+        let left = format!("Beyond that width effect: {},", describe_effect(&b));
+        assert!(line.contains(&left), "{left} in {line}");
+    }
+    assert!(told_apart, "PCA's change and the effect share a precision");
+    // The mean ratio to PCA and its interval, rounded by that interval.
+    let ratios: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.model == "tied" && r.latent == 8)
+        .map(|r| r.ratio_to_pca)
+        .collect();
+    let i = mean_interval(&ratios, 0.95).unwrap();
+    let h = i.half_width();
+    let stated = format!(
+        "tied reached {}x (95% CI {} to {})",
+        to_half_width(i.estimate, h),
+        to_half_width(i.lo, h),
+        to_half_width(i.hi, h)
+    );
+    assert!(
+        findings
+            .iter()
+            .any(|l| l.starts_with("At latent size 8") && l.contains(&stated)),
+        "{stated} in {findings:#?}"
+    );
+}
+
+/// The overfitting Findings at the smallest training size state the
+/// verdict's question with its effect and direction, and the mean gaps at
+/// the precision their seed intervals support; the verdict names the rows
+/// that fit and validate and the latent size.
+#[test]
+fn overfitting_findings_agree_with_the_verdict_that_names_rows_and_size() {
+    let mut rows = Vec::new();
+    for n in [100_i64, 400, 1000] {
+        for seed in 0..5 {
+            let untied = base_mse(8, seed) * 1000.0 / n as f64;
+            let tied = 0.7 * untied * noise(8, seed + n, 0.05).exp();
+            rows.push(row("tied", "relu", 8, n, seed, tied));
+            rows.push(row("untied", "relu", 8, n, seed, untied));
+        }
+    }
+    let v = verdict_with(&rows, Some(&Protocol::default()));
+    let gap = question(&v, "overfit less");
+    let rows_and_size = "100 training rows (80 fit, 20 validate)";
+    assert!(
+        gap.summary.starts_with(&format!("With {rows_and_size}:"))
+            && gap.summary.contains("at k = 8"),
+        "{}",
+        gap.summary
+    );
+    assert!(
+        gap.detail
+            .contains(&format!("{rows_and_size}, at latent size k = 8;")),
+        "{}",
+        gap.detail
+    );
+    assert_eq!(gap.answer, Answer::Yes, "{gap:#?}");
+    let e = primary(gap)[0];
+    assert_eq!(e.outcome, Outcome::Lower, "{e:?}");
+    let findings = overfitting::summary(&rows_to_frame(&rows).unwrap()).unwrap();
+    let line = findings
+        .iter()
+        .find(|l| l.starts_with("With 100 training rows at latent size 8"))
+        .unwrap_or_else(|| panic!("{findings:#?}"));
+    let stated = format!(
+        "tied minus untied {} (the verdict's question): tied overfit less.",
+        describe_effect(e)
+    );
+    assert!(line.contains(&stated), "{stated} in {line}");
+    let mean_gap = |m: &str| -> String {
+        let g: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.model == m && r.n_train == 100)
+            .map(|r| r.test_mse - r.train_mse)
+            .collect();
+        let i = mean_interval(&g, 0.95).unwrap();
+        to_half_width(i.estimate, i.half_width())
+    };
+    let gaps = format!(
+        "gap was {} for untied and {} for tied;",
+        mean_gap("untied"),
+        mean_gap("tied")
+    );
+    assert!(line.contains(&gaps), "{gaps} in {line}");
+}
+
+/// The PCA-recovery answer reports the worst cell, as its account says it
+/// does, and the largest mean angle at the precision its seeds support.
+#[test]
+fn the_pca_recovery_account_reports_its_worst_cell() {
+    let rows: Vec<Row> = (0..3)
+        .map(|seed| Row {
+            ratio_to_pca: 1.0 + 0.001 * seed as f64,
+            max_angle_deg: Some(0.01 * (1 + seed) as f64),
+            learning_rate: None,
+            stop_reason: "converged".into(),
+            ..row("linear_tied", "identity", 4, 1000, seed, 0.02)
+        })
+        .collect();
+    let v = verdict(&rows);
+    let q = question(&v, "recover PCA");
+    assert_eq!(q.answer, Answer::Yes, "{q:#?}");
+    assert!(
+        q.detail
+            .contains("The worst cell reached 1.002x PCA's test MSE"),
+        "{}",
+        q.detail
+    );
+    // Mean 0.02 over three seeds, 95% half width 0.025: three decimals.
+    assert!(q.effect.contains("subspace 0.020°"), "{}", q.effect);
 }
 
 // ---------------------------------------------------------------- tuning never prefers a diverged run

@@ -10,8 +10,8 @@
 use crate::app::job::{ReportJob, check_latent_sizes, check_output_dir};
 use crate::app::progress::JobProgress;
 use crate::app::studies::{
-    COMPARISON, DEFAULT_LATENT, StudyOutput, check_study_name, distinct_cells, own_latents, preset,
-    run_study, split_seed_of, test_fraction, tuning_of,
+    COMPARISON, DEFAULT_LATENT, StudyOutput, Tuning, check_study_name, distinct_cells, own_latents,
+    preset, run_study, split_seed_of, test_fraction, tuning_of,
 };
 use crate::atomic::remove_stale_temps;
 use crate::data::{Dataset, train_test_split};
@@ -24,7 +24,7 @@ use crate::report::sections;
 use crate::report::{ReportInput, Section, read_provenance, report_dir_name, write_report};
 use crate::study::builtin::{Preset, RunOptions};
 use crate::study::{
-    DetailedResults, Protocol, dataset_sha256, frame_to_rows, read_results, select_tuned,
+    DetailedResults, Protocol, Search, dataset_sha256, frame_to_rows, read_results, select_tuned,
 };
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -116,7 +116,7 @@ impl ReportJob {
             None => spectrum_pca(&ds, first_seed)?,
         };
         let page = self.sections(&output, &pca, &name, &preset.protocol())?;
-        let mut facts = self.facts(&ds, (n_train, n_test), &preset, &output);
+        let mut facts = self.facts(&ds, (n_train, n_test), &preset, tuning, &output);
         if !dropped.is_empty() {
             facts.push((
                 "latent sizes dropped".to_string(),
@@ -352,11 +352,17 @@ impl ReportJob {
         Ok(page)
     }
 
+    /// The Dataset box's facts: the split, the study, the latent sizes the
+    /// results hold, what a seed varies, and how the cells were trained and
+    /// tuned, as this run did it (`tuning`, which a run applies to studies
+    /// run in detail: the learning-rate search beyond the preset's grid and
+    /// the cap in optimizer steps that replaces its epoch cap).
     fn facts(
         &self,
         ds: &Dataset,
         (n_train, n_test): (usize, usize),
         preset: &Preset,
+        tuning: Tuning,
         output: &StudyOutput,
     ) -> Vec<(String, String)> {
         let mut facts = vec![(
@@ -381,26 +387,53 @@ impl ReportJob {
                 preset.seeds.len()
             ),
         ));
-        let protocol = preset.protocol();
+        // The tuning reaches the studies run in detail, which are the ones
+        // with details; the others keep the preset's grid and epoch cap.
+        let tuned = output.details.is_some();
+        let mut protocol = preset.protocol();
+        if tuned && tuning.max_steps.is_some() {
+            protocol.max_steps = tuning.max_steps;
+        }
+        let grid = protocol
+            .learning_rates
+            .iter()
+            .map(|r| format!("{r}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let rates = if protocol.learning_rates.is_empty() {
             format!("learning rate {}", preset.learning_rate)
+        } else if tuned && tuning.bracket {
+            let probes = if tuning.search == Search::Probed {
+                "; a new rate runs first on half the seeds, rounded up, and on the rest only if it does no worse there"
+            } else {
+                ""
+            };
+            format!(
+                "learning rate chosen per model, latent size and training size by mean validation MSE over seeds, from {{{grid}}} extended half a decade at a time beyond the edge the choice sits on until it is interior or at a hard bound ({} or {}){probes} (see Learning-rate sensitivity)",
+                crate::study::MIN_LEARNING_RATE,
+                crate::study::MAX_LEARNING_RATE
+            )
         } else {
             format!(
-                "learning rate chosen per model and latent size from {{{}}} by mean validation MSE over seeds",
-                protocol
-                    .learning_rates
-                    .iter()
-                    .map(|r| format!("{r}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "learning rate chosen per model, latent size and training size from {{{grid}}} by mean validation MSE over seeds"
             )
+        };
+        let n_fit = n_train - protocol.validation_rows(n_train);
+        let cap = match protocol.max_steps {
+            Some(steps) => format!(
+                "at most {steps} optimizer steps ({} epochs at {n_train} training rows, more at smaller training sizes)",
+                protocol.epoch_cap(preset.epochs, n_fit, preset.batch_size)
+            ),
+            None => format!("at most {} epochs", preset.epochs),
         };
         let stopping = match protocol.patience {
             Some(p) => format!(
-                "early stopping after {p} epochs without validation improvement, best-validation weights kept, at most {} epochs",
-                preset.epochs
+                "early stopping after {p} epochs without validation improvement, best-validation weights kept, {cap}"
             ),
-            None => format!("{} epochs", preset.epochs),
+            None => match protocol.max_steps {
+                Some(_) => cap,
+                None => format!("{} epochs", preset.epochs),
+            },
         };
         facts.push((
             "training".to_string(),
@@ -473,4 +506,127 @@ fn split_sizes(ds: &Dataset, quick: bool) -> (usize, usize) {
 fn spectrum_pca(ds: &Dataset, seed: u64) -> Result<FittedPca<f64>> {
     let (train, _) = train_test_split(ds, test_fraction(), split_seed_of(seed))?;
     Pca::count(train.n_features().min(train.n_samples())).fit(train.x())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run's output with details and no rows, for the facts.
+    fn detailed_output() -> StudyOutput {
+        let empty = crate::study::rows_to_frame(&[]).unwrap();
+        StudyOutput {
+            results: empty.clone(),
+            details: Some(DetailedResults {
+                results: empty,
+                cells: Vec::new(),
+                pcas: Vec::new(),
+            }),
+            findings: Vec::new(),
+            has_results_columns: true,
+            figures: Default::default(),
+            timings: Vec::new(),
+        }
+    }
+
+    /// A results row of `model` at latent size `latent`, for the facts.
+    fn cell(model: &str, latent: i64) -> crate::study::Row {
+        crate::study::Row {
+            dataset: "digits".into(),
+            model: model.into(),
+            activation: "relu".into(),
+            bias_mode: "separate".into(),
+            latent,
+            params: 129 * latent,
+            n_train: 1438,
+            seed: 0,
+            l2: 0.0,
+            sparsity_weight: 0.0,
+            train_mse: 0.02,
+            test_mse: 0.025,
+            pca_test_mse: 0.024,
+            ratio_to_pca: 0.025 / 0.024,
+            epochs: 100,
+            seconds: 1.0,
+            max_angle_deg: Some(30.0),
+            mean_angle_deg: Some(12.0),
+            wwt_minus_i: None,
+            dead_fraction: 0.0,
+            sparsity: 0.0,
+            learning_rate: Some(1e-3),
+            best_epoch: 80,
+            val_mse: 0.024,
+            stop_reason: "patience".into(),
+            val_mse_at_budget: Some(0.03),
+        }
+    }
+
+    /// The latent sizes fact lists every size the results hold (the ones
+    /// the verdict and the charts use, k = 1 among them when a study adds
+    /// it), not only the sweep, and says which sizes a study added.
+    #[test]
+    fn the_latent_sizes_fact_lists_the_sizes_the_results_hold() {
+        let ds = Dataset::builtin("digits").unwrap();
+        let full = preset(false, &[2, 4], None, None, &ds);
+        let mut output = detailed_output();
+        output.results =
+            crate::study::rows_to_frame(&[cell("tied", 2), cell("tied", 4), cell("untied", 1)])
+                .unwrap();
+        assert_eq!(
+            latent_sizes(&full, &output),
+            "1, 2, 4 (the sweep 2, 4, and the sizes a study adds, such as untied at k/2 for the equal-weights question)"
+        );
+        output.results =
+            crate::study::rows_to_frame(&[cell("tied", 2), cell("untied", 4)]).unwrap();
+        assert_eq!(latent_sizes(&full, &output), "2, 4");
+    }
+
+    /// The Dataset box says how a full run trained and tuned: the search
+    /// beyond the preset's grid, per training size too, and the cap in
+    /// optimizer steps with the epochs it gives at the full training set,
+    /// not the preset's epoch cap that small-n rows run far past.
+    #[test]
+    fn the_training_fact_states_the_search_and_the_step_cap() {
+        let ds = Dataset::builtin("digits").unwrap();
+        let (n_train, n_test) = split_sizes(&ds, false);
+        let full = preset(false, &[2, 4], None, None, &ds);
+        let tuning = tuning_of(false, &full, &ds);
+        let job = ReportJob::default();
+        let facts = job.facts(&ds, (n_train, n_test), &full, tuning, &detailed_output());
+        let training = &facts
+            .iter()
+            .find(|(name, _)| name == "training")
+            .expect("a training fact")
+            .1;
+        // 1438 rows, 288 validate: 1150 fit in 9 batches of 128; the cap is
+        // twice the preset's 2000 epochs of them.
+        assert!(
+            training.contains("at most 36000 optimizer steps (4000 epochs at 1438 training rows"),
+            "{training}"
+        );
+        assert!(!training.contains("at most 2000 epochs"), "{training}");
+        assert!(
+            training.contains("training size") && training.contains("half a decade at a time"),
+            "{training}"
+        );
+        assert!(
+            training.contains("half the seeds, rounded up"),
+            "{training}"
+        );
+        // A quick run keeps its grid and epoch cap, and says so.
+        let quick = preset(true, &[2, 4], None, None, &ds);
+        let facts = job.facts(
+            &ds,
+            split_sizes(&ds, true),
+            &quick,
+            tuning_of(true, &quick, &ds),
+            &detailed_output(),
+        );
+        let training = &facts.iter().find(|(name, _)| name == "training").unwrap().1;
+        assert!(
+            training.contains(&format!("at most {} epochs", quick.epochs)),
+            "{training}"
+        );
+        assert!(!training.contains("half a decade"), "{training}");
+    }
 }

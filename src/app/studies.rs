@@ -653,6 +653,51 @@ mod tests {
         assert_eq!((p.epochs, p.seeds.len()), (7, Preset::quick().seeds.len()));
     }
 
+    /// The comparison's parts share cells (the full-size tied and untied
+    /// cells of the equal-budget and overfitting parts): stacked, each
+    /// shared cell is kept once whatever its timing, so the page's row
+    /// count and the verdict's pairing count it once.
+    #[test]
+    fn stacked_parts_keep_a_shared_cell_once() {
+        let cell = |seed: i64, seconds: f64| crate::study::Row {
+            dataset: "digits".into(),
+            model: "tied".into(),
+            activation: "relu".into(),
+            bias_mode: "separate".into(),
+            latent: 32,
+            params: 2144,
+            n_train: 1438,
+            seed,
+            l2: 0.0,
+            sparsity_weight: 0.0,
+            train_mse: 0.003,
+            test_mse: 0.004,
+            pca_test_mse: 0.0035,
+            ratio_to_pca: 0.004 / 0.0035,
+            epochs: 200,
+            seconds,
+            max_angle_deg: Some(40.0),
+            mean_angle_deg: Some(20.0),
+            wwt_minus_i: None,
+            dead_fraction: 0.0,
+            sparsity: 0.0,
+            learning_rate: Some(3e-4),
+            best_epoch: 180,
+            val_mse: 0.0035,
+            stop_reason: "patience".into(),
+            val_mse_at_budget: Some(0.01),
+        };
+        let a = crate::study::rows_to_frame(&[cell(0, 1.0), cell(1, 1.0)]).unwrap();
+        let b = crate::study::rows_to_frame(&[cell(1, 2.0), cell(2, 1.0)]).unwrap();
+        let stacked = stack(&[a, b], false).unwrap();
+        let seeds: Vec<i64> = crate::study::frame_to_rows(&stacked)
+            .unwrap()
+            .iter()
+            .map(|r| r.seed)
+            .collect();
+        assert_eq!(seeds, [0, 1, 2]);
+    }
+
     #[test]
     fn study_names_are_checked() {
         for name in STUDY_NAMES {

@@ -20,7 +20,7 @@ use crate::report::table::Table;
 use crate::study::aggregate::{
     self, ConfigKey, MeanPoint, full_n_train, interval_by, mean_by, pareto_front,
 };
-use crate::study::verdict::Verdict;
+use crate::study::verdict::{Verdict, mean_text};
 use crate::study::{ModelKind, Protocol, Row};
 
 /// Id of the verdict section, which the page shows above everything else.
@@ -99,7 +99,7 @@ fn forest(v: &Verdict) -> Result<Option<Svg>> {
                 label: size_label(e),
                 estimate: e.effect.estimate,
                 interval: (e.effect.lo, e.effect.hi),
-                reference: e.reference,
+                reference: e.reference.map(|r| r.estimate),
                 note: effect_note(e),
             })
             .collect(),
@@ -112,11 +112,17 @@ fn forest(v: &Verdict) -> Result<Option<Svg>> {
 pub const LEARNING_RATES_ID: &str = "learning-rates";
 
 /// The learning-rate grid's results: per trained kind and latent size (at
-/// the full training set), the mean validation MSE over seeds at each rate,
-/// the chosen rate marked. `None` when the rows hold no grid.
+/// the full training set), the mean validation MSE over seeds at each rate
+/// tried there, the chosen rate marked, and beside a probe the choice's
+/// mean over the probe's seeds (the comparison that decided it). `None`
+/// when the rows hold no grid.
 pub fn learning_rates(rows: &[Row]) -> Result<Option<Section>> {
     let n = full_n_train(rows);
-    let mut rates: Vec<f64> = rows.iter().filter_map(|r| r.learning_rate).collect();
+    let mut rates: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.n_train == n)
+        .filter_map(|r| r.learning_rate)
+        .collect();
     rates.sort_by(f64::total_cmp);
     rates.dedup();
     if rates.len() < 2 {
@@ -168,7 +174,26 @@ pub fn learning_rates(rows: &[Row]) -> Result<Option<Section>> {
                 let mark = if chosen == Some(lr) {
                     " (chosen)".to_string()
                 } else if seeds.len() < full {
-                    format!(" (probe, {} seeds)", seeds.len())
+                    // The choice over the probe's seeds: what the probe
+                    // lost to, where the means over all seeds may differ.
+                    let choice: Vec<f64> = chosen
+                        .map(|c| {
+                            at(c)
+                                .iter()
+                                .filter(|r| seeds.contains(&r.seed))
+                                .map(|r| r.val_mse)
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    if choice.is_empty() {
+                        format!(" (probe, {} seeds)", seeds.len())
+                    } else {
+                        format!(
+                            " (probe, {} seeds; choice {} on them)",
+                            seeds.len(),
+                            fmt(choice.iter().sum::<f64>() / choice.len() as f64)
+                        )
+                    }
                 } else {
                     String::new()
                 };
@@ -189,6 +214,26 @@ pub fn learning_rates(rows: &[Row]) -> Result<Option<Section>> {
             )
         })
         .collect();
+    let mut other_sizes: Vec<i64> = rows
+        .iter()
+        .filter(|r| r.n_train != n && r.learning_rate.is_some())
+        .map(|r| r.n_train)
+        .collect();
+    other_sizes.sort_unstable();
+    other_sizes.dedup();
+    let other_note = if other_sizes.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " The smaller training sets (n = {}) chose their rates by the same rule; their rows \
+             are in the results.",
+            other_sizes
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
     let bound_note = if bound.is_empty() {
         String::new()
     } else {
@@ -208,9 +253,11 @@ pub fn learning_rates(rows: &[Row]) -> Result<Option<Section>> {
              validation MSE) is the one every other section reports. A row without a value at \
              some rate did not try it: a full run extends each configuration's rates half a \
              decade at a time beyond the edge its choice sits on, until the choice is interior \
-             or at a hard bound. A new rate runs first on half the seeds (a probe) and on the \
-             others only if its mean there is no worse than the choice's on the same seeds; a \
-             probe that lost shows the mean over its seeds and is not a candidate.{bound_note}"
+             or at a hard bound. A new rate runs first on half the seeds, rounded up (a probe), \
+             and on the others only if its mean there is no worse than the choice's on the same \
+             seeds; a probe that lost shows its mean over its seeds beside the choice's mean over \
+             those seeds, and is not a candidate, so its mean may be below the choice's mean over \
+             every seed.{other_note}{bound_note}"
         ),
         Table::new(header, cells)?,
     )))
@@ -366,12 +413,25 @@ pub fn mse_vs_params(rows: &[Row], dataset: &str) -> Result<Option<Section>> {
                 .all(|(_, p)| p.iter().all(|&(_, _, ci)| ci.is_none_or(|c| c.0 > 0.0))),
         groups,
     })?;
+    let tied_on_front = keys
+        .iter()
+        .zip(&names)
+        .any(|(key, name)| is_tied(&key.model) && on_front_names.contains(name));
+    let shares = tied_shares(&params, &names);
+    let share_text = if tied_on_front && !shares.is_empty() {
+        format!(
+            " A tied model shares its weight matrix, not its biases, so its parameters are a \
+             share of its untied twin's that depends on k: {}.",
+            shares.join("; ")
+        )
+    } else {
+        String::new()
+    };
     let caption = format!(
         "Each point is one model at one latent size (mean over seeds of the tuned cells, with its \
          95% interval); the ringed points joined by the black line \
          are the Pareto front, where no other model is both smaller and more accurate. Models on \
-         the front: {}. A tied model on the front buys its accuracy with half an untied \
-         model's weights.",
+         the front: {}.{share_text}",
         on_front_names.join(", ")
     );
     Ok(Some(Section::with_chart(
@@ -414,8 +474,15 @@ pub fn overfitting(rows: &[Row], dataset: &str) -> Result<Option<Section>> {
                 .with_color(c)
                 .dashed(),
         );
-        if let (Some(&(n0, tr)), Some(&(_, te))) = (train[i].1.first(), test[i].1.first()) {
-            gaps.push((name.clone(), n0, te - tr, is_tied(&train[i].0.model)));
+        if let Some(&(n0, _)) = train[i].1.first() {
+            // Per seed, so the mean is stated as its interval allows.
+            let key = &train[i].0;
+            let gap: Vec<f64> = rows
+                .iter()
+                .filter(|&r| swept(r) && r.n_train == n0 && ConfigKey::of(r) == *key)
+                .map(|r| r.test_mse - r.train_mse)
+                .collect();
+            gaps.push((name.clone(), n0, mean_text(&gap)));
         }
     }
     let positive = series
@@ -431,14 +498,15 @@ pub fn overfitting(rows: &[Row], dataset: &str) -> Result<Option<Section>> {
     })?;
     let gap_text = gaps
         .iter()
-        .map(|(name, _, gap, _)| format!("{name} {}", fmt(*gap)))
+        .map(|(name, _, gap)| format!("{name} {gap}"))
         .collect::<Vec<_>>()
         .join(", ");
     let smallest = gaps.first().map_or(0, |g| g.1);
     let caption = format!(
         "Dashed lines are training error, solid lines test error, in one colour per model. The \
          gap between them is overfitting; it should shrink as the training set grows. Test minus \
-         train MSE at the smallest size ({smallest} samples): {gap_text}."
+         train MSE at the smallest training set ({smallest} training rows, k = {k}; mean over \
+         seeds): {gap_text}."
     );
     Ok(Some(Section::with_chart(
         OVERFITTING_ID,
@@ -550,11 +618,19 @@ pub fn parameter_table(rows: &[Row]) -> Result<Option<Section>> {
         })
         .collect();
     let table = Table::new(header, table_rows)?;
-    let ratio = tied_untied_ratio(rows, n);
+    let shares = tied_shares(&params, &names);
+    let share_text = if shares.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " The biases are not shared and weigh more at small k, so the share is a range over \
+             the latent sizes: {}.",
+            shares.join("; ")
+        )
+    };
     let caption = format!(
         "Weights and biases of each model. A tied layer stores one r × d matrix where an untied \
-         pair stores two, so a tied model needs about half the parameters of its untied twin. {}",
-        ratio
+         pair stores two, so tying about halves the weights.{share_text}"
     );
     Ok(Some(Section::with_table(
         PARAMS_ID,
@@ -564,28 +640,63 @@ pub fn parameter_table(rows: &[Row]) -> Result<Option<Section>> {
     )))
 }
 
-fn tied_untied_ratio(rows: &[Row], n: i64) -> String {
-    let at = |model: ModelKind| {
-        let mut v: Vec<(i64, i64)> = rows
+/// The untied twin of a tied model kind: the same architecture with
+/// separate encoder and decoder weights (`None` for a kind without one).
+fn untied_twin(model: &str) -> Option<&'static str> {
+    [
+        (ModelKind::LinearTied, ModelKind::LinearUntied),
+        (ModelKind::Tied, ModelKind::Untied),
+        (ModelKind::ConvTied, ModelKind::ConvUntied),
+    ]
+    .into_iter()
+    .find(|(tied, _)| tied.name() == model)
+    .map(|(_, untied)| untied.name())
+}
+
+/// Per tied configuration of `params` (parameters per latent size) whose
+/// untied twin is there too (the same activation, bias mode, L2 and
+/// sparsity weight), the tied share of the twin's parameters over the
+/// latent sizes both were measured at, named as `names` names them:
+/// `tied (relu) has 51.15% to 66.84% of untied (relu)'s parameters`. A
+/// range, not one ratio: the biases, which tying does not share, weigh
+/// more at small k.
+fn tied_shares(params: &[(ConfigKey, Vec<(i64, f64)>)], names: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for ((key, tied), name) in params.iter().zip(names) {
+        let Some(twin) = untied_twin(&key.model) else {
+            continue;
+        };
+        let Some(((_, untied), twin_name)) = params.iter().zip(names).find(|((k, _), _)| {
+            k.model == twin
+                && k.activation == key.activation
+                && k.bias_mode == key.bias_mode
+                && k.l2 == key.l2
+                && k.sparsity_weight == key.sparsity_weight
+        }) else {
+            continue;
+        };
+        let shares: Vec<f64> = tied
             .iter()
-            .filter(|r| r.n_train == n && r.model == model.name())
-            .map(|r| (r.latent, r.params))
+            .filter_map(|&(k, t)| {
+                untied
+                    .iter()
+                    .find(|&&(kk, u)| kk == k && u > 0.0)
+                    .map(|&(_, u)| t / u)
+            })
             .collect();
-        v.sort_unstable();
-        v.dedup();
-        v
-    };
-    let (tied, untied) = (at(ModelKind::Tied), at(ModelKind::Untied));
-    let Some(&(k, u)) = untied.last() else {
-        return String::new();
-    };
-    match tied.iter().find(|&&(kk, _)| kk == k) {
-        Some(&(_, t)) if u > 0 => format!(
-            "At k = {k}: tied {t}, untied {u}, ratio {}.",
-            fmt(t as f64 / u as f64)
-        ),
-        _ => String::new(),
+        let lo = shares.iter().copied().reduce(f64::min);
+        let hi = shares.iter().copied().reduce(f64::max);
+        let (Some(lo), Some(hi)) = (lo, hi) else {
+            continue;
+        };
+        let range = if lo == hi {
+            format!("{}%", fmt(100.0 * lo))
+        } else {
+            format!("{}% to {}%", fmt(100.0 * lo), fmt(100.0 * hi))
+        };
+        out.push(format!("{name} has {range} of {twin_name}'s parameters"));
     }
+    out
 }
 
 #[cfg(test)]
@@ -672,6 +783,88 @@ mod tests {
         // untied at k = 2: 0.0525 / 0.05 = 1.05 beats tied's mean ratio.
         assert!(
             caption.contains("untied (sigmoid), reached 1.050×"),
+            "{caption}"
+        );
+    }
+
+    /// Tied's share of untied's parameters is stated as its range over the
+    /// latent sizes, named by model, wherever a caption states it: with
+    /// biases it is not one half (129 of 193 at k = 1, 584 of 1096 at 8).
+    #[test]
+    fn parameter_shares_are_ranges_named_by_model() {
+        let mut rows = Vec::new();
+        for k in [1, 2, 4, 8] {
+            for (model, weights, mse) in [("tied", 64, 0.05), ("untied", 128, 0.1)] {
+                rows.push(Row {
+                    params: weights * k + k + 64,
+                    ..row(model, k, 100, 0, mse / k as f64)
+                });
+            }
+        }
+        let share = "tied (sigmoid) has 53.28% to 66.84% of untied (sigmoid)'s parameters";
+        let table = parameter_table(&rows).unwrap().unwrap().caption;
+        assert!(table.contains(share), "{table}");
+        // Tied is on the front here: its caption states the same range.
+        let front = mse_vs_params(&rows, "t").unwrap().unwrap().caption;
+        assert!(front.contains(share), "{front}");
+        for caption in [table, front] {
+            assert!(!caption.contains("half an untied"), "{caption}");
+            assert!(!caption.contains("half the parameters"), "{caption}");
+        }
+    }
+
+    /// The learning-rate table shows the rates tried at the full training
+    /// set, beside a probe the choice's mean over the probe's seeds (what
+    /// the probe lost to, though its own mean is below the choice's over
+    /// every seed), and names the smaller training sets searched by the
+    /// same rule.
+    #[test]
+    fn a_probe_shows_the_choice_over_its_seeds() {
+        let cell = |lr: f64, n: i64, seed: i64, val: f64| Row {
+            learning_rate: Some(lr),
+            val_mse: val,
+            ..row("tied", 4, n, seed, 0.02)
+        };
+        let mut rows = Vec::new();
+        for seed in 0..4 {
+            let choice = [0.010, 0.012, 0.020, 0.022][seed as usize];
+            rows.push(cell(1e-3, 100, seed, choice));
+            rows.push(cell(3e-3, 100, seed, 0.030));
+            rows.push(cell(1e-5, 10, seed, 0.05));
+            rows.push(cell(3e-5, 10, seed, 0.04));
+        }
+        for seed in 0..2 {
+            rows.push(cell(3e-4, 100, seed, 0.0125));
+        }
+        let section = learning_rates(&rows).unwrap().unwrap();
+        let caption = section.caption;
+        let table = section.table.unwrap();
+        assert_eq!(
+            table.header(),
+            [
+                "model",
+                "latent",
+                "val MSE at lr 0.0003",
+                "val MSE at lr 0.001",
+                "val MSE at lr 0.003"
+            ]
+        );
+        assert_eq!(
+            table.rows()[0][2],
+            "0.01250 (probe, 2 seeds; choice 0.01100 on them)"
+        );
+        assert_eq!(table.rows()[0][3], "0.01600 (chosen)");
+        assert!(caption.contains("half the seeds, rounded up"), "{caption}");
+        assert!(caption.contains("(n = 10)"), "{caption}");
+    }
+
+    /// The overfitting caption names the training rows and the latent size
+    /// its gaps are at, as the verdict's overfitting question does.
+    #[test]
+    fn the_overfitting_caption_names_rows_and_latent_size() {
+        let caption = overfitting(&rows(), "t").unwrap().unwrap().caption;
+        assert!(
+            caption.contains("smallest training set (10 training rows, k = 4;"),
             "{caption}"
         );
     }

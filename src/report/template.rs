@@ -13,7 +13,10 @@ use crate::report::input::{Panel, ReportInput, Section};
 use crate::report::number::format_number;
 use crate::report::sections::VERDICT_ID;
 use crate::report::table::{ShownRow, Table};
+use crate::study::frame_to_rows;
+use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use tera::{Context, Tera};
 
 const STYLE: &str = include_str!("templates/style.css");
@@ -229,6 +232,7 @@ pub(crate) fn render_report<'a>(input: &'a ReportInput, results: &'a Table) -> R
     context.insert("findings", &input.findings);
     context.insert("results", &TableView::new(results));
     context.insert("results_rows", &results.rows().len());
+    context.insert("results_cells", &distinct_cells(&input.results));
     context.insert("version", env!("CARGO_PKG_VERSION"));
     context.insert(
         "provenance",
@@ -237,6 +241,34 @@ pub(crate) fn render_report<'a>(input: &'a ReportInput, results: &'a Table) -> R
     engine()?
         .render("report.html", &context)
         .map_err(template_error)
+}
+
+/// How many distinct cells a results frame holds: rows that agree on every
+/// key column ([`crate::study::KEY_COLUMNS`], the learning rate among them)
+/// are one cell, measured once and listed once per part of a study that
+/// ran it. `None` for a table without the results columns (a claims
+/// table), whose rows are not cells. The page counts them itself, so its
+/// row count says what it counts whatever frame it was handed.
+fn distinct_cells(frame: &DataFrame) -> Option<usize> {
+    let rows = frame_to_rows(frame).ok()?;
+    let keys: HashSet<_> = rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.dataset,
+                r.model,
+                r.activation,
+                r.bias_mode,
+                r.latent,
+                r.n_train,
+                r.seed,
+                r.l2.to_bits(),
+                r.sparsity_weight.to_bits(),
+                r.learning_rate.map(f64::to_bits),
+            )
+        })
+        .collect();
+    Some(keys.len())
 }
 
 /// The footer's account of the run (see [`Provenance`]).

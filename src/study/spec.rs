@@ -174,8 +174,9 @@ pub enum Precision {
 /// configuration's tuned rate sits at an edge of the rates it tried. Only
 /// that configuration (dataset, kind, bias mode, latent and training size,
 /// L2, sparsity weight) gets the rate, on the seeds listed: the search
-/// first tries a rate on one seed (a probe) and runs the other seeds only
-/// where the probe does not do worse than the current choice.
+/// first tries a rate on half the seeds, rounded up (a probe), and runs the
+/// other seeds only where the probe does no worse than the current choice
+/// on the same seeds.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ExtraRate {
     /// The dataset's name.

@@ -20,7 +20,9 @@ use super::frame::Row;
 use super::protocol::{Protocol, is_settled, select_tuned};
 use super::spec::ModelKind;
 use crate::number::{MISSING, format_number, format_tick};
-use crate::stats::{Interval, Margin, Outcome, assess_family, geometric_percent, log_ratios, mean};
+use crate::stats::{
+    Interval, Margin, Outcome, assess_family, geometric_percent, log_ratios, mean, mean_interval,
+};
 
 /// Confidence level of every interval in a verdict.
 pub const LEVEL: f64 = 0.95;
@@ -157,11 +159,13 @@ pub struct SizeEffect {
     pub zero_spread: bool,
     /// Cells at this size that did not converge.
     pub unsettled: usize,
-    /// A reference change in the units of `effect`, shown beside it: for
-    /// the equal-weights question PCA's own change from the untied size to
-    /// the tied size (`k / 2` to `k`), the part of the effect that
-    /// bottleneck width alone gives. `None` for the other questions.
-    pub reference: Option<f64>,
+    /// A reference change in the units of `effect`, with its interval over
+    /// the same seeds at [`LEVEL`], shown beside the effect: for the
+    /// equal-weights question PCA's own change from the untied size to the
+    /// tied size (`k / 2` to `k`), the part of the effect that bottleneck
+    /// width alone gives. Its interval sets the precision it is shown at,
+    /// as the effect's sets the effect's. `None` for the other questions.
+    pub reference: Option<Interval>,
     /// What the statement supports; `Unclear` whenever `unsettled > 0`.
     pub outcome: Outcome,
 }
@@ -192,6 +196,23 @@ fn with_sign(s: String) -> String {
     }
 }
 
+/// `x` written to the decimal place of the second significant digit of
+/// `half`, with a `-` on a negative number and no sign on a positive one;
+/// for a finite non-zero `x` and a finite positive `half`.
+fn at_place(x: f64, half: f64) -> String {
+    let place = half.log10().floor() as i32 - 1;
+    if place >= 0 {
+        let unit = 10_f64.powi(place);
+        format!("{:.0}", (x / unit).round() * unit)
+    } else if place >= -9 {
+        let decimals = (-place) as usize;
+        format!("{x:.decimals$}")
+    } else {
+        let digits = (x.abs().log10().floor() as i32 - place).max(0) as usize;
+        format!("{x:.digits$e}")
+    }
+}
+
 /// `x` rounded at the decimal place of the second significant digit of
 /// `half`, an interval's half width: the precision the interval supports
 /// (`−6.4` with a half width of 15 is shown as `−6`). A zero or non-finite
@@ -206,18 +227,44 @@ fn rounded(x: f64, half: f64) -> String {
     if !(half.is_finite() && half > 0.0) {
         return signed(x);
     }
-    let place = half.log10().floor() as i32 - 1;
-    let s = if place >= 0 {
-        let unit = 10_f64.powi(place);
-        format!("{:.0}", (x / unit).round() * unit)
-    } else if place >= -9 {
-        let decimals = (-place) as usize;
-        format!("{x:.decimals$}")
+    with_sign(at_place(x, half))
+}
+
+/// A level rather than a change (a ratio to PCA, a mean gap, an angle) at
+/// the precision an interval of half width `half` supports: as
+/// [`rounded`], without a `+` on a positive number (nor a `-` on one that
+/// rounded to zero). A zero or non-finite half width (no spread to round
+/// to) gives [`crate::number::SIGNIFICANT_DIGITS`] significant digits.
+pub fn rounded_level(x: f64, half: f64) -> String {
+    if !x.is_finite() {
+        return MISSING.to_string();
+    }
+    if x == 0.0 {
+        return "0".to_string();
+    }
+    if !(half.is_finite() && half > 0.0) {
+        return format_number(x).unwrap_or_else(|_| MISSING.into());
+    }
+    let s = at_place(x, half);
+    let unsigned = s.trim_start_matches('-');
+    if unsigned.chars().all(|c| c == '0' || c == '.') {
+        unsigned.to_string()
     } else {
-        let digits = (x.abs().log10().floor() as i32 - place).max(0) as usize;
-        format!("{x:.digits$e}")
-    };
-    with_sign(s)
+        s
+    }
+}
+
+/// The mean of `values` (a measure over seeds) at the precision its
+/// Student-t interval at [`LEVEL`] supports ([`rounded_level`]), for a
+/// mean stated without its interval; with a single value, that value's
+/// [`crate::number::SIGNIFICANT_DIGITS`] significant digits.
+pub fn mean_text(values: &[f64]) -> String {
+    match mean_interval(values, LEVEL) {
+        Ok(i) => rounded_level(i.estimate, i.half_width()),
+        Err(_) => mean(values)
+            .and_then(|m| format_number(m).ok())
+            .unwrap_or_else(|| MISSING.to_string()),
+    }
 }
 
 /// `est (95% CI lo to hi, n seeds)` with every number scaled by `scale`,
@@ -278,9 +325,17 @@ pub fn dead_units_text(e: &SizeEffect) -> String {
     )
 }
 
+/// A reference change ([`SizeEffect::reference`]) at the precision its own
+/// interval supports, signed like an effect: `-15.68`. The Findings state
+/// PCA's own change with it too, so both say the same number.
+pub fn reference_text(r: &Interval) -> String {
+    rounded(r.estimate, r.half_width())
+}
+
 /// The effect in a few characters, `-6% (-21 to +9)`, each number at the
 /// precision its interval supports; with the reference change beside it
-/// when there is one (`, PCA -16%`).
+/// when there is one (`, PCA -15.68%`, at the precision of its own
+/// interval).
 pub fn effect_short(e: &SizeEffect) -> String {
     let unit = if e.percent { "%" } else { "" };
     let half = e.effect.half_width();
@@ -291,8 +346,8 @@ pub fn effect_short(e: &SizeEffect) -> String {
         f(e.effect.lo),
         f(e.effect.hi)
     );
-    if let Some(r) = e.reference {
-        s.push_str(&format!(", PCA {}{unit}", f(r)));
+    if let Some(r) = &e.reference {
+        s.push_str(&format!(", PCA {}{unit}", reference_text(r)));
     }
     s
 }
@@ -310,7 +365,8 @@ pub fn effect_note(e: &SizeEffect) -> String {
 }
 
 /// The rule of a page of `verdicts`, to be stated once: [`RULES`],
-/// [`SEEDS_VARY`], the number of seeds paired per size and the rounding.
+/// [`SEEDS_VARY`], the number of seeds paired per size and the rounding
+/// ([`ROUNDING`]).
 pub fn rules_text(verdicts: &[Verdict]) -> String {
     let n: Vec<usize> = verdicts
         .iter()
@@ -321,10 +377,17 @@ pub fn rules_text(verdicts: &[Verdict]) -> String {
         (Some(lo), Some(hi)) => format!(" Seeds paired per size: {lo} to {hi}."),
         _ => String::new(),
     };
-    format!(
-        "{RULES} {SEEDS_VARY}{seeds} Every number is rounded to the precision its interval supports (the second significant digit of the interval's half-width)."
-    )
+    format!("{RULES} {SEEDS_VARY}{seeds} {ROUNDING}")
 }
+
+/// How every number of the verdict and the Findings is rounded, for the
+/// page to state once ([`rules_text`]).
+pub const ROUNDING: &str = "Every number with an interval is rounded to the precision that \
+interval supports (the second significant digit of its half-width): an effect and its \
+interval's ends, PCA's own change beside an effect (by its own interval over the same seeds), \
+and, here and in the Findings, a mean over seeds stated without its interval. p-values carry \
+two significant digits; a number without an interval (a single cell, an extreme over cells, a \
+ratio of parameter counts) carries four significant digits, and a count is exact.";
 
 /// The primary statements of a question grouped by what they support:
 /// `tied higher at k = 16, 32; within ±2% at k = 1, 2; unclear (interval
@@ -461,12 +524,10 @@ fn per_size(effects: &[SizeEffect], keep: impl Fn(&SizeEffect) -> bool) -> Strin
             };
             let reference = e
                 .reference
+                .as_ref()
                 .map(|r| {
                     let unit = if e.percent { "%" } else { "" };
-                    format!(
-                        " beside PCA's own {}{unit}",
-                        rounded(r, e.effect.half_width())
-                    )
+                    format!(" beside PCA's own {}{unit}", reference_text(r))
                 })
                 .unwrap_or_default();
             format!(
@@ -730,13 +791,17 @@ fn assess(comparisons: Vec<Comparison>, m: Measure) -> Vec<SizeEffect> {
 
 // ---------------------------------------------------------------- helpers for the Findings
 
-/// The largest principal angle (degrees) of `rows`, by the rule the
-/// principal-angle chart uses too: per latent size the mean over seeds of
-/// each cell's largest angle, then the largest of those means.
-pub(crate) fn largest_mean_angle(rows: &[&Row]) -> Option<f64> {
+/// The largest principal angles (degrees) behind the largest angle of
+/// `rows`, by the rule the principal-angle chart uses too: per latent size
+/// the mean over seeds of each cell's largest angle, then the largest of
+/// those means. Returned are that size's per-cell angles, so that their
+/// mean can be stated at the precision its interval supports
+/// ([`mean_text`]).
+pub(crate) fn largest_mean_angles(rows: &[&Row]) -> Option<Vec<f64>> {
     let mut ks: Vec<i64> = rows.iter().map(|r| r.latent).collect();
     ks.sort_unstable();
     ks.dedup();
+    let average = |a: &[f64]| a.iter().sum::<f64>() / a.len() as f64;
     ks.iter()
         .filter_map(|&k| {
             let a: Vec<f64> = rows
@@ -744,9 +809,15 @@ pub(crate) fn largest_mean_angle(rows: &[&Row]) -> Option<f64> {
                 .filter(|r| r.latent == k)
                 .filter_map(|r| r.max_angle_deg)
                 .collect();
-            (!a.is_empty()).then(|| a.iter().sum::<f64>() / a.len() as f64)
+            (!a.is_empty()).then_some(a)
         })
-        .reduce(f64::max)
+        .reduce(|best, a| {
+            if average(&a[..]) > average(&best[..]) {
+                a
+            } else {
+                best
+            }
+        })
 }
 
 /// Several paired comparisons stated together (one per training or latent
@@ -1033,25 +1104,32 @@ fn parameter_counts(rows: &[Row], n: i64, sizes: &[(i64, i64)]) -> String {
         .join(", ")
 }
 
-/// ` PCA alone changes by -79% to -16% from k/2 to k.`: the range of the
-/// statements' reference changes, each at its statement's precision.
+/// ` PCA alone changes by -76.57% to -15.68% from k/2 to k.`: the range
+/// of the statements' reference changes, each at the precision of its own
+/// interval.
 fn reference_range(effects: &[SizeEffect]) -> String {
-    let refs: Vec<(f64, f64)> = effects
+    let refs: Vec<&Interval> = effects
         .iter()
         .filter(|e| e.primary)
-        .filter_map(|e| Some((e.reference?, e.effect.half_width())))
+        .filter_map(|e| e.reference.as_ref())
         .collect();
-    let lo = refs.iter().copied().min_by(|a, b| a.0.total_cmp(&b.0));
-    let hi = refs.iter().copied().max_by(|a, b| a.0.total_cmp(&b.0));
+    let lo = refs
+        .iter()
+        .copied()
+        .min_by(|a, b| a.estimate.total_cmp(&b.estimate));
+    let hi = refs
+        .iter()
+        .copied()
+        .max_by(|a, b| a.estimate.total_cmp(&b.estimate));
     match (lo, hi) {
-        (Some(lo), Some(hi)) if lo.0 == hi.0 => format!(
+        (Some(lo), Some(hi)) if lo.estimate == hi.estimate => format!(
             " PCA alone changes by {}% from k/2 to k.",
-            rounded(lo.0, lo.1)
+            reference_text(lo)
         ),
         (Some(lo), Some(hi)) => format!(
             " PCA alone changes by {}% to {}% from k/2 to k.",
-            rounded(lo.0, lo.1),
-            rounded(hi.0, hi.1)
+            reference_text(lo),
+            reference_text(hi)
         ),
         _ => String::new(),
     }
@@ -1075,13 +1153,13 @@ fn win_at_equal_weights(rows: &[Row]) -> Option<Verdict> {
     // Each row holds PCA's test MSE at its own latent size and split, so
     // pairing those gives PCA(k) / PCA(k / 2) on exactly the pairs' splits.
     let pca = tied_against_untied(rows, n, &sizes, |r| Some(r.pca_test_mse), true);
-    let references: Vec<Option<f64>> = main
+    let references: Vec<Option<Interval>> = main
         .iter()
         .map(|c| {
             pca.iter()
                 .find(|p| p.at == c.at && p.setting == c.setting)
-                .and_then(|p| mean(&p.d))
-                .map(geometric_percent)
+                .and_then(|p| mean_interval(&p.d, LEVEL).ok())
+                .map(|i| i.geometric_percent())
         })
         .collect();
     let mut effects = assess(main, measure);
@@ -1322,7 +1400,7 @@ fn recovers_pca(rows: &[Row]) -> Option<Verdict> {
         .filter(|r| r.ratio_to_pca > 1.0 + PCA_TOLERANCE)
         .collect();
     let off_unsettled = off.iter().filter(|r| !is_settled(r)).count();
-    let angle = largest_mean_angle(&tied);
+    let angle = largest_mean_angles(&tied);
     let a = if off.is_empty() {
         Answer::Yes
     } else if off_unsettled > 0 {
@@ -1349,18 +1427,18 @@ fn recovers_pca(rows: &[Row]) -> Option<Verdict> {
             100.0 * PCA_TOLERANCE
         ),
     };
+    let worst = format_number(worst).unwrap_or_else(|_| MISSING.into());
     Some(Verdict {
         question: "Does linear tied recover PCA (Eckart–Young, Baldi–Hornik)?",
         answer: a,
         effect: format!(
-            "worst cell {}x PCA's test MSE; largest principal angle to PCA's subspace {}° (mean over seeds, largest over k)",
-            format_number(worst).unwrap_or_else(|_| MISSING.into()),
+            "worst cell {worst}x PCA's test MSE; largest principal angle to PCA's subspace {}° (mean over seeds, largest over k)",
             angle
-                .and_then(|a| format_number(a).ok())
+                .map(|a| mean_text(&a))
                 .unwrap_or_else(|| MISSING.into())
         ),
         detail: format!(
-            "{why} Deterministic full-batch training: the worst cell is reported, not an interval."
+            "{why} The worst cell reached {worst}x PCA's test MSE: each cell is a deterministic full-batch fit and the claim is about every one of them, so the worst cell is reported, not an interval."
         ),
         summary: why,
         section: "principal-angles",
@@ -1427,6 +1505,77 @@ mod tests {
         assert_eq!(
             interval_text(&i, 100.0, "%"),
             "-6% (95% CI -21% to +9%, 5 seeds)"
+        );
+    }
+
+    /// Levels (ratios to PCA, gaps, angles) round as effects do, without a
+    /// `+`; a mean over seeds stated without its interval rounds by it.
+    #[test]
+    fn levels_and_means_round_to_their_interval() {
+        assert_eq!(rounded_level(1.0661, 0.0677), "1.066");
+        assert_eq!(rounded_level(0.99866, 0.0677), "0.999");
+        assert_eq!(rounded_level(0.0011901, 0.000715), "0.00119");
+        assert_eq!(rounded_level(-0.00191, 0.00053), "-0.00191");
+        assert_eq!(rounded_level(-0.0004, 0.05), "0.000");
+        // No spread: four significant digits.
+        assert_eq!(rounded_level(0.05, 0.0), "0.05000");
+        // Mean 0.00678, 95% half width 0.00061: five decimals.
+        assert_eq!(
+            mean_text(&[0.0060, 0.0072, 0.0066, 0.0071, 0.0070]),
+            "0.00678"
+        );
+        assert_eq!(mean_text(&[0.006772]), "0.006772");
+    }
+
+    /// PCA's own change beside an effect is rounded by its own interval,
+    /// not by the effect's: the page's rows at tied k = 32 and k = 2.
+    #[test]
+    fn a_reference_keeps_the_precision_of_its_own_interval() {
+        let interval = |estimate: f64, lo: f64, hi: f64| Interval {
+            n: 5,
+            estimate,
+            lo,
+            hi,
+            level: LEVEL,
+        };
+        let with = |effect: Interval, reference: Interval| SizeEffect {
+            measure: "test MSE",
+            primary: true,
+            axis: "tied k",
+            at: 32,
+            setting: String::new(),
+            percent: true,
+            effect,
+            band: Some((-1.96, 2.0)),
+            seeds: vec![0, 1, 2, 3, 4],
+            differences: vec![0.0; 5],
+            dead_units: vec![(0, 0); 5],
+            p_value: 1e-4,
+            holm_p: 1e-4,
+            sign_flip_p: 0.0625,
+            zero_spread: false,
+            unsettled: 0,
+            reference: Some(reference),
+            outcome: Outcome::Lower,
+        };
+        let wide = with(
+            interval(-77.4, -80.2, -74.2),
+            interval(-76.574, -77.113, -76.024),
+        );
+        let narrow = with(
+            interval(-16.39, -16.87, -15.91),
+            interval(-15.682, -16.361, -14.999),
+        );
+        assert_eq!(effect_short(&wide), "-77.4% (-80.2 to -74.2), PCA -76.57%");
+        assert_eq!(
+            effect_short(&narrow),
+            "-16.39% (-16.87 to -15.91), PCA -15.68%"
+        );
+        let text = per_size(std::slice::from_ref(&wide), |_| true);
+        assert!(text.contains("beside PCA's own -76.57%"), "{text}");
+        assert_eq!(
+            reference_range(&[wide, narrow]),
+            " PCA alone changes by -76.57% to -15.68% from k/2 to k."
         );
     }
 

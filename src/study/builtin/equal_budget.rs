@@ -13,7 +13,10 @@ use crate::error::Result;
 use crate::stats::mean_interval;
 use crate::study::frame::Row;
 use crate::study::protocol::select_tuned;
-use crate::study::verdict::{LEVEL, SizeEffect, compare_family, describe_effect, effect_wording};
+use crate::study::verdict::{
+    LEVEL, SizeEffect, compare_family, describe_effect, effect_wording, reference_text,
+    rounded_level,
+};
 use crate::study::{ModelKind, Study};
 use polars::prelude::DataFrame;
 
@@ -48,16 +51,16 @@ fn at(rows: &[Row], model: ModelKind, k: i64) -> Vec<&Row> {
         .collect()
 }
 
-/// `1.23x (95% CI 1.10 to 1.36)` for the mean ratio to PCA over seeds.
+/// `1.23x (95% CI 1.10 to 1.36)` for the mean ratio to PCA over seeds,
+/// every number at the precision the interval supports (the verdict's
+/// rule: the second significant digit of its half width).
 fn ratio(rows: &[&Row]) -> String {
     let v: Vec<f64> = rows.iter().map(|r| r.ratio_to_pca).collect();
     match mean_interval(&v, LEVEL) {
-        Ok(i) => format!(
-            "{}x (95% CI {} to {})",
-            sig(i.estimate),
-            sig(i.lo),
-            sig(i.hi)
-        ),
+        Ok(i) => {
+            let f = |x: f64| rounded_level(x, i.half_width());
+            format!("{}x (95% CI {} to {})", f(i.estimate), f(i.lo), f(i.hi))
+        }
         Err(_) => format!(
             "{}x (one seed)",
             sig(v.iter().sum::<f64>() / v.len().max(1) as f64)
@@ -164,9 +167,11 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// PCA's change between two latent sizes as a geometric-mean percentage:
-/// PCA is fitted once per split, so every seed of one split gives the same
-/// change and the estimate alone is stated.
+/// PCA's change between two latent sizes as a geometric-mean percentage,
+/// at the precision its own interval over the seeds supports (each seed
+/// draws its own split, so the change varies by seed; the verdict states
+/// the same number beside the same effect). The estimate alone is stated:
+/// it is a reference for the effect beside it, not a claim.
 fn pca_text(p: &SizeEffect) -> String {
-    format!("{}%", sig(p.effect.estimate))
+    format!("{}%", reference_text(&p.effect))
 }

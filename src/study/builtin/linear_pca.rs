@@ -12,7 +12,7 @@ use crate::data::Dataset;
 use crate::error::Result;
 use crate::model::BiasMode;
 use crate::study::protocol::is_settled;
-use crate::study::verdict::largest_mean_angle;
+use crate::study::verdict::{largest_mean_angles, mean_text};
 use crate::study::{ModelKind, Precision, Study};
 use polars::prelude::DataFrame;
 
@@ -54,8 +54,9 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
         let worst = r.iter().map(|r| r.ratio_to_pca).fold(f64::MIN, f64::max);
         let best = r.iter().map(|r| r.ratio_to_pca).fold(f64::MAX, f64::min);
         let angles: Vec<f64> = r.iter().filter_map(|r| r.max_angle_deg).collect();
-        // The principal-angle chart's rule: mean over seeds, largest over k.
-        let max_angle = largest_mean_angle(&r).unwrap_or(0.0);
+        // The principal-angle chart's rule: mean over seeds, largest over
+        // k; a mean over seeds, so rounded as its interval allows.
+        let max_angle = largest_mean_angles(&r).map_or_else(|| sig(0.0), |a| mean_text(&a));
         let ks: Vec<String> = {
             let mut k: Vec<i64> = r.iter().map(|r| r.latent).collect();
             k.sort_unstable();
@@ -69,7 +70,7 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
             ks.join(", "),
             r.len(),
             r.iter().filter(|r| is_settled(r)).count(),
-            sig(max_angle),
+            max_angle,
             if angles.len() < r.len() {
                 format!(" ({} cells had a rank-deficient decoder)", r.len() - angles.len())
             } else {

@@ -6,13 +6,15 @@
 //! gap `test_mse − train_mse` measures overfitting. Frame: the results
 //! columns only.
 
-use super::{Preset, RunOptions, base, rows, sample, sig};
+use super::{Preset, RunOptions, base, rows, sample};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::study::cell::train_part_size;
 use crate::study::frame::Row;
 use crate::study::protocol::select_tuned;
-use crate::study::verdict::{SizeEffect, compare_family, describe_effect, effect_wording};
+use crate::study::verdict::{
+    SizeEffect, compare_family, describe_effect, effect_wording, mean_text,
+};
 use crate::study::{ModelKind, Study};
 use polars::prelude::DataFrame;
 
@@ -62,9 +64,9 @@ fn at(rows: &[Row], model: ModelKind, n: i64) -> Vec<&Row> {
         .collect()
 }
 
-/// Mean train/test gap over seeds.
-fn mean_gap(rows: &[&Row]) -> f64 {
-    rows.iter().map(|r| r.test_mse - r.train_mse).sum::<f64>() / rows.len().max(1) as f64
+/// The train/test gap of each of `rows` (one per seed).
+fn gaps(rows: &[&Row]) -> Vec<f64> {
+    rows.iter().map(|r| r.test_mse - r.train_mse).collect()
 }
 
 /// The paired tied-minus-untied gap at each of `ns`, as one Holm family.
@@ -80,11 +82,12 @@ fn gap_family(rows: &[Row], ns: &[i64]) -> Vec<Option<SizeEffect>> {
     compare_family(&groups, |r| Some(r.test_mse - r.train_mse), false)
 }
 
-/// Findings: per training size the mean tied and untied gaps, and the
-/// paired difference with its seed interval. Directions follow the
-/// verdict's rule: the smallest training size is the verdict's overfitting
-/// question and forms its own family, as it does there, so the two never
-/// disagree; the other sizes form a second Holm family.
+/// Findings: per training size the mean tied and untied gaps (each at the
+/// precision its own seed interval supports), and the paired difference
+/// with its seed interval. Directions follow the verdict's rule: the
+/// smallest training size is the verdict's overfitting question and forms
+/// its own family, as it does there, so the two never disagree; the other
+/// sizes form a second Holm family.
 pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
     let rows = select_tuned(&rows(df)?);
     let mut ns: Vec<i64> = rows.iter().map(|r| r.n_train).collect();
@@ -125,8 +128,8 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
         let k = t[0].latent;
         out.push(format!(
             "With {n} training rows at latent size {k} the mean test-minus-train MSE gap was {} for untied and {} for tied{paired}.",
-            sig(mean_gap(&u)),
-            sig(mean_gap(&t)),
+            mean_text(&gaps(&u)),
+            mean_text(&gaps(&t)),
         ));
     }
     if out.is_empty() {
