@@ -127,7 +127,7 @@ fn io_reason(e: &Error, path: &Path) -> String {
 /// The field a [`Error::Config`] names.
 fn config_field(e: &Error) -> &'static str {
     match e {
-        Error::Config { field, .. } => *field,
+        Error::Config { field, .. } => field,
         other => panic!("expected a config error, got {other:?}"),
     }
 }
@@ -219,7 +219,7 @@ fn arg(p: &Path) -> &str {
 /// (spaces and a newline, to a multiple of 64 bytes), then `data`.
 fn npy(dict: &str, data: &[u8]) -> Vec<u8> {
     let mut header = dict.to_string();
-    while (10 + header.len() + 1) % 64 != 0 {
+    while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');

@@ -277,7 +277,7 @@ mod tests {
     fn a_short_read_and_a_nan_are_format_errors() {
         let p = Path::new("t.npy");
         let l = layout(Float::F64, Endian::Little, Order::RowMajor);
-        let short = vec![0u8; 40];
+        let short = [0u8; 40];
         match read_matrix(&mut &short[..], &l, p) {
             Err(Error::Format { location, .. }) => assert_eq!(location, "data"),
             other => panic!("{other:?}"),
