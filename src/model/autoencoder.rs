@@ -11,7 +11,7 @@ use super::gradient::{Gradient, TiedParts, TiedSlots};
 use super::kernels::first_non_finite;
 use super::kernels::sum_slices;
 use super::layer::Layer;
-use super::loss::{self, AuxKLoss, LossConfig, LossTerms, Normalizer, ResidualSpread};
+use super::loss::{self, AuxKLoss, L1Weighting, LossConfig, LossTerms, Normalizer, ResidualSpread};
 use super::params::{ParamLayout, ParameterCount};
 use super::spec::{AutoencoderSpec, Init};
 use super::tied::TiedLinear;
@@ -528,7 +528,9 @@ impl<T: Real> Autoencoder<T> {
             norm,
             None,
         );
-        let (l1, kl) = loss::latent_penalties(loss, ws.a.last().expect("layers"), norm, None)?;
+        let weights = self.l1_weights(loss);
+        let h = ws.a.last().expect("layers");
+        let (l1, kl) = loss::latent_penalties(loss, h, weights.as_deref(), norm, None)?;
         terms(recon, l1, kl)
     }
 
@@ -951,6 +953,46 @@ impl<T: Real> Autoencoder<T> {
         Ok(())
     }
 
+    /// The per-unit weights of the L1 term under `loss`: the latent pair's
+    /// decoder norms for [`L1Weighting::DecoderNorm`] (when `l1 > 0`),
+    /// `None` for the plain term.
+    fn l1_weights(&self, loss: &LossConfig) -> Option<Vec<f64>> {
+        (loss.l1 > 0.0 && loss.l1_weighting == L1Weighting::DecoderNorm)
+            .then(|| self.latent_decoder_norms())
+    }
+
+    /// The Euclidean norm (in f64) of each decoder direction of the latent
+    /// pair: row `i` of a tied `W` (r x d), column `i` of an untied `W_dec`
+    /// (d x r), the direction `v = h M` adds per unit of `h_i`.
+    pub fn latent_decoder_norms(&self) -> Vec<f64> {
+        match self.layers.last().expect("at least one layer") {
+            Layer::Tied(t) => t
+                .weight()
+                .row_iter()
+                .map(|r| r.iter().map(|x| x.f64() * x.f64()).sum::<f64>().sqrt())
+                .collect(),
+            Layer::Dense(d) => d
+                .decoder_weight()
+                .column_iter()
+                .map(|c| c.iter().map(|x| x.f64() * x.f64()).sum::<f64>().sqrt())
+                .collect(),
+        }
+    }
+
+    /// Refuses the decoder-norm weighted L1 on a conv latent pair, whose
+    /// kernel rows are channels rather than latent units.
+    fn check_decoder_norm_l1(&self, loss: &LossConfig) -> Result<()> {
+        if loss.l1_weighting == L1Weighting::DecoderNorm
+            && self.layers.last().is_some_and(|l| l.conv().is_some())
+        {
+            return Err(Error::config(
+                "l1_weighting",
+                "the decoder-norm weighted L1 weighs latent units by their decoder directions; it needs a dense latent pair, not a conv one",
+            ));
+        }
+        Ok(())
+    }
+
     /// Adds weight decay to `terms` (its `l2` and `total`) and `λ₂ W` to the
     /// weight entries of `grad`. Call once per batch, after summing shards.
     /// Tied parts are left alone: decay acts on `W`, not on one of its uses.
@@ -1140,7 +1182,26 @@ impl<T: Real> Autoencoder<T> {
             }
         }
 
-        let (l1, kl) = loss::latent_penalties(cfg, &a[pairs - 1], norm, Some(&mut da[pairs - 1]))?;
+        // The decoder-norm weighted L1's gradient through the norms, into
+        // the latent pair's decoder slot (a tied pair's decoder part) before
+        // the encoders run, so a tied weight's sum includes it.
+        let latent = pairs - 1;
+        let weights = self.l1_weights(cfg);
+        if let Some(norms) = &weights {
+            let s = &self.layout.layers()[latent];
+            let chunk = &mut *chunks[latent];
+            let (w, _) = chunk.split_at_mut(s.biases.start - s.weight.start);
+            let (_, g_dec) = weight_slots(w, s.weight.len(), parts[latent].as_mut());
+            let c = cfg.l1 / norm.samples() as f64;
+            add_decoder_norm_grad(&self.layers[latent], &a[latent], c, norms, g_dec);
+        }
+        let (l1, kl) = loss::latent_penalties(
+            cfg,
+            &a[latent],
+            weights.as_deref(),
+            norm,
+            Some(&mut da[latent]),
+        )?;
 
         // Encoders, innermost first.
         for l in (0..pairs).rev() {
@@ -1186,8 +1247,7 @@ impl<T: Real> Autoencoder<T> {
         loss: &LossConfig,
         norm: Normalizer,
     ) -> Result<()> {
-        loss.check_model(self.spec.output, self.latent_activation())?;
-        self.check_unit_l2(loss)?;
+        self.check_loss(loss)?;
         check_input(x, self.input_dim(), "input")?;
         if target.shape() != x.shape() {
             return Err(Error::Shape(format!(
@@ -1225,6 +1285,17 @@ impl<T: Real> Autoencoder<T> {
         Ok(())
     }
 
+    /// Checks that the objective `loss` fits this model: its output and
+    /// latent activations ([`LossConfig::check_model`]), and the terms that
+    /// need a dense latent pair (non-uniform L2, the decoder-norm weighted
+    /// L1). Every loss call checks this; a trainer checks it before any
+    /// work.
+    pub fn check_loss(&self, loss: &LossConfig) -> Result<()> {
+        loss.check_model(self.spec.output, self.latent_activation())?;
+        self.check_unit_l2(loss)?;
+        self.check_decoder_norm_l1(loss)
+    }
+
     /// The activation of the latent code.
     pub fn latent_activation(&self) -> Activation {
         *self.spec.hidden.last().expect("at least one layer")
@@ -1252,6 +1323,47 @@ fn weight_slots<'a, T>(
     match parts {
         Some(p) => (&mut p.encoder, &mut p.decoder),
         None => weights.split_at_mut(encoder_len),
+    }
+}
+
+/// Adds the decoder-norm weighted L1's gradient through the norms to the
+/// latent pair's decoder weight slot `g_dec`: `c (Σ_n |h_ni|) d_i / ‖d_i‖`
+/// for each decoder direction `d_i` (`c = λ₁ / N`; see
+/// [`L1Weighting::DecoderNorm`]), nothing where `‖d_i‖ = 0`. `g_dec` is the
+/// slot of the weight as stored: a tied `W` (r x d) or an untied `W_dec`
+/// (d x r), row-major.
+fn add_decoder_norm_grad<T: Real>(
+    layer: &Layer<T>,
+    h: &DMatrix<T>,
+    c: f64,
+    norms: &[f64],
+    g_dec: &mut [T],
+) {
+    let n = h.nrows();
+    for (i, &norm) in norms.iter().enumerate() {
+        let mass = loss::abs_sum(&h.as_slice()[i * n..(i + 1) * n]);
+        if norm == 0.0 || mass == 0.0 {
+            continue;
+        }
+        let scale = c * mass / norm;
+        match layer {
+            // Direction i is row i of W; the slot is W's, r x d.
+            Layer::Tied(t) => {
+                let w = t.weight();
+                let d = w.ncols();
+                for j in 0..d {
+                    g_dec[i * d + j] += T::of(scale * w[(i, j)].f64());
+                }
+            }
+            // Direction i is column i of W_dec; the slot is W_dec's, d x r.
+            Layer::Dense(dense) => {
+                let w = dense.decoder_weight();
+                let (d, r) = w.shape();
+                for j in 0..d {
+                    g_dec[j * r + i] += T::of(scale * w[(j, i)].f64());
+                }
+            }
+        }
     }
 }
 

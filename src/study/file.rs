@@ -305,6 +305,7 @@ impl TrainingEntry {
             ));
         }
         if c.loss.unit_l2.is_some()
+            || !c.loss.l1_weighting.is_plain()
             || c.rotation_augmented
             || c.corruption.is_some()
             || c.unit_norm_decoder
@@ -313,7 +314,7 @@ impl TrainingEntry {
         {
             return Err(Error::config(
                 "training",
-                "uses non-uniform L2, the rotation-augmented gradient, input corruption, a unit-norm decoder, dead-latent tracking or frozen biases, which study files do not express yet",
+                "uses non-uniform L2, the decoder-norm weighted L1, the rotation-augmented gradient, input corruption, a unit-norm decoder, dead-latent tracking or frozen biases, which study files do not express yet",
             ));
         }
         Ok(TrainingEntry {

@@ -376,9 +376,7 @@ impl Trainer {
 
     /// Checks that config, model and data fit together, before any work.
     fn prepare<T: Real>(&self, model: &Autoencoder<T>, x: &DMatrix<T>) -> Result<()> {
-        self.config
-            .objective()
-            .check_model(model.spec().output, model.latent_activation())?;
+        model.check_loss(&self.config.objective())?;
         if self.config.rotation_augmented {
             rotation::check_model(model)?;
         }
