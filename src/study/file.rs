@@ -311,10 +311,13 @@ impl TrainingEntry {
             || c.unit_norm_decoder
             || c.dead_latents.is_some()
             || c.freeze_biases
+            || c.l1_warmup_steps > 0
+            || c.lr_warmup_steps > 0
+            || c.lr_decay_steps > 0
         {
             return Err(Error::config(
                 "training",
-                "uses non-uniform L2, the decoder-norm weighted L1, the rotation-augmented gradient, input corruption, a unit-norm decoder, dead-latent tracking or frozen biases, which study files do not express yet",
+                "uses non-uniform L2, the decoder-norm weighted L1, the rotation-augmented gradient, input corruption, a unit-norm decoder, dead-latent tracking, frozen biases or a per-step warm-up or decay, which study files do not express yet",
             ));
         }
         Ok(TrainingEntry {

@@ -34,8 +34,9 @@ pub struct EpochRecord {
     pub val_loss: Option<f64>,
     /// Validation reconstruction term after the epoch.
     pub val_reconstruction: Option<f64>,
-    /// Learning rate used (none for L-BFGS, whose steps come from the line
-    /// search).
+    /// Learning rate used: the rate of the epoch's last step, which differs
+    /// from the epoch's first only under a per-step warm-up or decay (none
+    /// for L-BFGS, whose steps come from the line search).
     pub learning_rate: Option<f64>,
     /// Global gradient norm (before clipping), mean over the epoch's batches.
     pub grad_norm: f64,
