@@ -12,14 +12,22 @@
 //! SAELens's inference threshold, so a trained model evaluates a row the
 //! same alone and inside a batch.
 //!
+//! The training recipes of the peers: the L1 penalty weighted by decoder
+//! norms, the warm-up of its coefficient and of the learning rate, and the
+//! decay of the learning rate, checked against NumPy transcriptions of
+//! SAELens's and dictionary_learning's losses (the fixture
+//! `scripts/sae_recipes_reference.py` writes) and against their schedules'
+//! formulas.
+//!
 //! The finite-difference sweep of TopK itself is in tests/gradients.rs;
-//! the AuxK term's is here, with the same oracle (tests/fd).
+//! the AuxK term's and the weighted L1's are here, with the same oracle
+//! (tests/fd).
 
 // Shared with the gradient tests; this file uses only part of it.
 #[allow(dead_code)]
 mod fd;
 
-use fd::{EPS, KINK_MARGIN, compare, random_matrix};
+use fd::{EPS, KINK_MARGIN, compare, near_kink, numeric_gradient, random_matrix};
 use nalgebra::{DMatrix, DVector};
 use rand::RngExt;
 use rand_distr::StandardNormal;
@@ -1988,4 +1996,410 @@ fn batch_top_k_evaluation_of_a_row_does_not_depend_on_its_neighbours() {
         alone.row(0) != codes.row(i)
     });
     assert!(depends, "the batch selection did not depend on the rows");
+}
+
+// ---------------------------------------------------- training recipes
+
+/// The decoder-norm weighted L1's gradient matches central differences
+/// (the oracle of tests/fd) for tied and untied pairs, one and two pairs
+/// deep, every bias mode, on smooth, kinked and TopK latents away from
+/// their kinks: through the code it is the plain L1's, scaled per unit;
+/// through the decoder norms it reaches the latent pair's decoder weights
+/// (a tied weight's decoder part). A tied weight's gradient is the sum of
+/// its two parts.
+#[test]
+fn decoder_norm_l1_gradient_matches_finite_differences() {
+    let loss = LossConfig::mse().with_decoder_norm_l1(0.08);
+    let mut cases = 0;
+    for dims in [vec![6, 4], vec![6, 5, 3]] {
+        let latent = dims.len() - 2;
+        for tied in [true, false] {
+            for bias in BiasMode::ALL {
+                for act in [
+                    Activation::Tanh,
+                    Activation::Relu,
+                    Activation::TopK { k: 2 },
+                ] {
+                    let spec = AutoencoderSpec::new(&dims)
+                        .activation(act)
+                        .bias(bias)
+                        .tied(tied);
+                    let label = format!("{dims:?} tied {tied} {bias:?} {act:?}");
+                    let (m, x) = (0..100u64)
+                        .map(|s| {
+                            let m = random_model(&spec, 300 + s);
+                            (m, random_matrix(5, dims[0], -1.0, 1.0, 400 + s))
+                        })
+                        .find(|(m, x)| !near_kink(m, x, &loss))
+                        .unwrap_or_else(|| panic!("{label}: every draw lands near a kink"));
+                    let (t, g) = m.objective_and_grad(&x, &x, &loss).unwrap();
+                    assert!(t.l1 > 0.0, "{label}");
+                    let numeric = numeric_gradient(&m, &x, &x, &loss);
+                    compare(&m, g.as_slice(), &numeric).unwrap_or_else(|e| panic!("{label}: {e}"));
+                    if let Some(p) = g.tied_parts(latent) {
+                        let s = &m.layout().layers()[latent];
+                        for k in 0..s.weight.len() {
+                            let sum = p.encoder[k] + p.decoder[k];
+                            assert_eq!(g.as_slice()[s.weight.start + k], sum, "{label}: {k}");
+                        }
+                    }
+                    cases += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(cases, 2 * 2 * 4 * 3);
+}
+
+/// Through the decoder norms the weighted L1 adds exactly
+/// `(λ₁ / N) (Σ_n |h_ni|) d_i / ‖d_i‖` to column `i` of an untied `W_dec`:
+/// the code does not depend on the decoder, so that is the whole
+/// difference between the decoder gradients with and without the term.
+/// The norms are the columns' (`latent_decoder_norms`).
+#[test]
+fn decoder_norm_l1_gradient_through_the_norms_is_the_formula() {
+    let spec = AutoencoderSpec::new(&[6, 4])
+        .activation(Activation::Relu)
+        .tied(false);
+    let m = random_model(&spec, 31);
+    let x = random_matrix(9, 6, -1.0, 1.0, 32);
+    let lambda = 0.3;
+    let weighted = LossConfig::mse().with_decoder_norm_l1(lambda);
+    let (_, with) = m.objective_and_grad(&x, &x, &weighted).unwrap();
+    let (_, plain) = m.objective_and_grad(&x, &x, &LossConfig::mse()).unwrap();
+    let code = m.encode(&x).unwrap();
+    let w_dec = m.layers()[0].decoder_weight();
+    assert_eq!(w_dec.shape(), (6, 4));
+    let dec = m.layout().layers()[0].decoder_weight.clone().unwrap();
+    let norms = m.latent_decoder_norms();
+    assert_eq!(norms.len(), 4);
+    let mut moved = 0;
+    for i in 0..4 {
+        let norm = w_dec.column(i).norm();
+        assert!((norms[i] - norm).abs() <= 1e-15 * norm, "norm {i}");
+        let mass: f64 = code.column(i).iter().map(|v| v.abs()).sum();
+        if mass > 0.0 {
+            moved += 1;
+        }
+        for j in 0..6 {
+            let k = dec.start + j * 4 + i;
+            let want = lambda / 9.0 * mass * w_dec[(j, i)] / norm;
+            let got = with.as_slice()[k] - plain.as_slice()[k];
+            let tol = 1e-12 * (1.0 + plain.as_slice()[k].abs() + want.abs());
+            assert!((got - want).abs() <= tol, "({j}, {i}): {got} vs {want}");
+        }
+    }
+    assert!(moved >= 2, "only {moved} latents fired");
+}
+
+/// The decoder-norm weighted L1 equals SAELens's (`calculate_aux_loss` of
+/// `sae_lens/saes/standard_sae.py` with `scale_sparsity_penalty_by_decoder_norm`)
+/// and dictionary_learning's (`StandardTrainerAprilUpdate`) on the fixture
+/// `scripts/sae_recipes_reference.py` computes with NumPy, an untied and a
+/// tied ReLU model, to 1e-12 in f64, from the loss-only and the gradient
+/// calls alike; the plain L1 there is the fixture's unweighted value, which
+/// differs. SAELens's model `relu(x W_enc + b_enc) W_dec + b_dec`
+/// (`W_enc` d x r, `W_dec` r x d) is tiedae's separate-bias pair with the
+/// encoder weight `W_encᵀ` and the decoder weight `W_decᵀ` (tied: `W =
+/// W_dec`); SAELens sums the squared error over the `d` inputs where
+/// tiedae averages it.
+#[test]
+fn sae_recipes_match_the_numpy_reference() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/sae_recipes_reference.json"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs().max(1.0);
+    let cases = doc["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 2);
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let tied = case["tied"].as_bool().unwrap();
+        let size = |k: &str| case[k].as_u64().unwrap() as usize;
+        let (n, d, r) = (size("n"), size("d"), size("r"));
+        let x = json_matrix(&case["x"]);
+        let w_enc = json_matrix(&case["W_enc"]);
+        let w_dec = json_matrix(&case["W_dec"]);
+        let b_enc = json_vector(&case["b_enc"]);
+        let b_dec = json_vector(&case["b_dec"]);
+        assert_eq!(
+            (x.shape(), w_enc.shape(), w_dec.shape()),
+            ((n, d), (d, r), (r, d)),
+            "{name}"
+        );
+        let spec = AutoencoderSpec::new(&[d, r])
+            .activation(Activation::Relu)
+            .bias(BiasMode::Separate)
+            .tied(tied);
+        let mut m = Autoencoder::<f64>::new(&spec, 0).unwrap();
+        let mut p: Vec<f64> = Vec::with_capacity(m.n_params());
+        if tied {
+            assert_eq!(w_enc, w_dec.transpose(), "{name}");
+            for i in 0..r {
+                p.extend(w_dec.row(i).iter());
+            }
+        } else {
+            // Row i of tiedae's W_enc (r x d) is column i of SAELens's;
+            // row j of tiedae's W_dec (d x r) is column j of SAELens's.
+            for i in 0..r {
+                p.extend(w_enc.column(i).iter());
+            }
+            for j in 0..d {
+                p.extend(w_dec.column(j).iter());
+            }
+        }
+        p.extend(&b_enc);
+        p.extend(&b_dec);
+        assert_eq!(p.len(), m.n_params(), "{name}");
+        m.set_params(&p).unwrap();
+
+        let lambda = case["l1_coefficient"].as_f64().unwrap();
+        let norm = Normalizer::new(n).unwrap();
+        let weighted = LossConfig::mse().with_decoder_norm_l1(lambda);
+        let t = m.loss_terms(&x, &x, &weighted, norm).unwrap();
+        let want = case["saelens_l1_loss"].as_f64().unwrap();
+        assert!(close(t.l1, want), "{name}: weighted L1 {} vs {want}", t.l1);
+        let (tg, _) = m.loss_and_grad(&x, &x, &weighted, norm).unwrap();
+        assert!(close(tg.l1, want), "{name}: {} vs {want}", tg.l1);
+        let mse = case["saelens_mse_loss"].as_f64().unwrap();
+        assert!(
+            close(t.reconstruction * d as f64, mse),
+            "{name}: MSE {} vs {mse} / {d}",
+            t.reconstruction
+        );
+        let plain = m
+            .loss_terms(&x, &x, &LossConfig::mse().with_l1(lambda), norm)
+            .unwrap();
+        let want_plain = case["plain_l1_loss"].as_f64().unwrap();
+        assert!(close(plain.l1, want_plain), "{name}: plain L1 {}", plain.l1);
+        assert!((t.l1 - plain.l1).abs() > 1e-3 * want, "{name}");
+    }
+}
+
+/// The L1 warm-up factor is `min(s / N, 1)` at step `s` of a warm-up over
+/// `N` steps (SAELens's `l1_warm_up_steps`, dictionary_learning's
+/// `sparsity_warmup_steps`): 0 at step 0, a half at `N/2`, 1 at `N` and
+/// after; 1 throughout without a warm-up.
+#[test]
+fn l1_warmup_factor_is_linear_from_zero() {
+    use tiedae::train::schedule::l1_warmup_factor;
+    for (n, half) in [(10usize, 0.5), (7, 3.0 / 7.0)] {
+        let at = [0, n / 2, n, 2 * n].map(|s| l1_warmup_factor(s, n));
+        assert_eq!(at, [0.0, half, 1.0, 1.0], "N = {n}");
+    }
+    assert_eq!(l1_warmup_factor(0, 0), 1.0);
+    assert_eq!(l1_warmup_factor(1, 4), 0.25);
+}
+
+/// The trainer uses the warmed-up coefficient: the first step (factor 0)
+/// is bit for bit a step without L1, and the second (factor 1/4 of a
+/// four-step warm-up) records a quarter of the full term of the model the
+/// first step left.
+#[test]
+fn l1_warmup_scales_the_coefficient_the_trainer_uses() {
+    let spec = AutoencoderSpec::new(&[6, 8]).activation(Activation::Relu);
+    let x = random_matrix(30, 6, 0.0, 1.0, 61);
+    let lambda = 0.2;
+    let weighted = LossConfig::mse().with_decoder_norm_l1(lambda);
+    // One batch per epoch: epoch e is step e - 1.
+    let run = |cfg: TrainConfig| {
+        Trainer::new(cfg)
+            .unwrap()
+            .fit(Autoencoder::<f64>::new(&spec, 4).unwrap(), &x)
+            .unwrap()
+    };
+    let first = run(quiet(1, 30, 1e-2).loss(weighted).l1_warmup_steps(4));
+    let without = run(quiet(1, 30, 1e-2));
+    assert_eq!(first.model.params_to_vec(), without.model.params_to_vec());
+    assert_eq!(first.history.epochs[0].train.l1, 0.0);
+    let no_warmup = run(quiet(1, 30, 1e-2).loss(weighted));
+    assert_ne!(
+        no_warmup.model.params_to_vec(),
+        without.model.params_to_vec()
+    );
+
+    let two = run(quiet(2, 30, 1e-2).loss(weighted).l1_warmup_steps(4));
+    let full = first
+        .model
+        .loss_terms(&x, &x, &weighted, Normalizer::new(30).unwrap())
+        .unwrap()
+        .l1;
+    assert!(full > 0.0);
+    let got = two.history.epochs[1].train.l1;
+    assert!(
+        (got - 0.25 * full).abs() <= 1e-12 * full,
+        "{got} vs a quarter of {full}"
+    );
+}
+
+/// The learning rate warms up from `1/W` over the first `W` steps and
+/// decays to `1/D` over the last `D` (SAELens's `lr_warm_up_steps` and
+/// `lr_decay_steps`), per step: each epoch records its last step's rate,
+/// and a warmed-up SGD step is bit for bit a step at the scaled rate.
+#[test]
+fn lr_warmup_and_decay_scale_each_step() {
+    let spec = AutoencoderSpec::new(&[6, 4]).activation(Activation::Tanh);
+    let x = random_matrix(24, 6, 0.0, 1.0, 62);
+    let sgd = |epochs: usize, batch: usize, lr: f64| {
+        TrainConfig::new()
+            .epochs(epochs)
+            .batch_size(batch)
+            .optimizer(Optimizer::sgd())
+            .learning_rate(lr)
+            .seed(3)
+            .progress(Progress::Silent)
+    };
+    let run = |cfg: TrainConfig| {
+        Trainer::new(cfg)
+            .unwrap()
+            .fit(Autoencoder::<f64>::new(&spec, 5).unwrap(), &x)
+            .unwrap()
+    };
+    let rates = |cfg: TrainConfig| -> Vec<f64> {
+        let out = run(cfg);
+        out.history
+            .epochs
+            .iter()
+            .map(|r| r.learning_rate.unwrap())
+            .collect()
+    };
+    // One batch per epoch: six steps.
+    let lr = 0.1;
+    assert_eq!(
+        rates(sgd(6, 24, lr).lr_warmup_steps(2).lr_decay_steps(2)),
+        vec![lr * 0.5, lr, lr, lr, lr, lr * 0.5]
+    );
+    // Three batches per epoch, two epochs: an epoch records its last step.
+    assert_eq!(
+        rates(sgd(2, 8, lr).lr_warmup_steps(4).lr_decay_steps(3)),
+        vec![lr * 0.75, lr * (1.0 / 3.0)]
+    );
+    assert_eq!(rates(sgd(3, 24, lr)), vec![lr; 3]);
+    let warm = run(sgd(1, 24, lr).lr_warmup_steps(2));
+    let half = run(sgd(1, 24, lr * 0.5));
+    let plain = run(sgd(1, 24, lr));
+    assert_eq!(warm.model.params_to_vec(), half.model.params_to_vec());
+    assert_ne!(warm.model.params_to_vec(), plain.model.params_to_vec());
+}
+
+/// The recipes' options are off by default and then absent from files (so
+/// older configs load and hash as before, and a hand-written older loss
+/// loads with the plain L1), round-trip when on, are refused with L-BFGS,
+/// which counts no minibatch steps, and the weighted L1 is refused on a
+/// conv latent pair, whose kernel rows are not latent units.
+#[test]
+fn sae_recipe_options_default_off_and_are_validated() {
+    use tiedae::Error;
+    use tiedae::model::{ConvSpec, ImageShape, L1Weighting};
+    let json = serde_json::to_string(&TrainConfig::new()).unwrap();
+    for key in [
+        "l1_weighting",
+        "l1_warmup_steps",
+        "lr_warmup_steps",
+        "lr_decay_steps",
+    ] {
+        assert!(!json.contains(key), "{key} in {json}");
+    }
+    let old: LossConfig =
+        serde_json::from_str(r#"{"reconstruction":"mse","l1":0.1,"kl":null,"l2":0.0}"#).unwrap();
+    assert_eq!(old, LossConfig::mse().with_l1(0.1));
+    assert_eq!(old.l1_weighting, L1Weighting::Plain);
+    let on = TrainConfig::new()
+        .loss(LossConfig::mse().with_decoder_norm_l1(0.1))
+        .l1_warmup_steps(10)
+        .lr_warmup_steps(5)
+        .lr_decay_steps(7);
+    let text = serde_json::to_string(&on).unwrap();
+    assert!(text.contains(r#""l1_weighting":"decoder_norm""#), "{text}");
+    let back: TrainConfig = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, on);
+    assert_ne!(on.result_hash(), TrainConfig::new().result_hash());
+    assert!(on.validate().is_ok());
+
+    let lbfgs = || TrainConfig::new().optimizer(Optimizer::lbfgs());
+    for (cfg, name) in [
+        (lbfgs().l1_warmup_steps(3), "l1_warmup_steps"),
+        (lbfgs().lr_warmup_steps(3), "lr_warmup_steps"),
+        (lbfgs().lr_decay_steps(3), "lr_decay_steps"),
+    ] {
+        match cfg.validate() {
+            Err(Error::Config { field, .. }) => assert_eq!(field, name),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    assert!(
+        lbfgs()
+            .loss(LossConfig::mse().with_decoder_norm_l1(0.1))
+            .validate()
+            .is_ok()
+    );
+
+    let conv =
+        AutoencoderSpec::conv(ImageShape::new(2, 4, 4), &[ConvSpec::new(3, 3, 1, 1)]).unwrap();
+    let m = Autoencoder::<f64>::new(&conv, 1).unwrap();
+    assert!(m.check_loss(&LossConfig::mse().with_l1(0.1)).is_ok());
+    match m.check_loss(&LossConfig::mse().with_decoder_norm_l1(0.1)) {
+        Err(Error::Config { field, .. }) => assert_eq!(field, "l1_weighting"),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A run with the weighted L1, its warm-up and the learning rate's warm-up
+/// and decay, interrupted mid-epoch and resumed from its checkpoint, ends
+/// with the weights, losses and recorded rates of the uninterrupted run:
+/// every factor is a function of the step number, which the checkpoint's
+/// epoch and batch fix.
+#[test]
+fn warmed_up_training_resumes_bit_for_bit() {
+    use std::sync::atomic::Ordering;
+    use tiedae::Error;
+    use tiedae::train::TrainEvent;
+    let spec = AutoencoderSpec::new(&[10, 12])
+        .tied(false)
+        .activation(Activation::Relu)
+        .bias(BiasMode::PreCentering);
+    let x = random_matrix(200, 10, 0.0, 1.0, 52);
+    // Five batches per epoch, fifteen steps: the warm-ups end and the decay
+    // starts mid-run.
+    let cfg = quiet(3, 40, 5e-3)
+        .loss(LossConfig::mse().with_decoder_norm_l1(0.05))
+        .l1_warmup_steps(7)
+        .lr_warmup_steps(4)
+        .lr_decay_steps(6);
+    let full = Trainer::new(cfg.clone())
+        .unwrap()
+        .fit(Autoencoder::<f64>::new(&spec, 9).unwrap(), &x)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let trainer = Trainer::new(cfg.checkpoint(dir.path(), 0)).unwrap();
+    let flag = trainer.interrupt_flag();
+    let r = trainer.try_fit(Autoencoder::<f64>::new(&spec, 9).unwrap(), &x, |ev| {
+        if let TrainEvent::Batch {
+            epoch: 2, batch: 3, ..
+        } = ev
+        {
+            flag.store(true, Ordering::SeqCst);
+        }
+    });
+    let path = match r {
+        Err(f) => match f.error {
+            Error::Interrupted {
+                checkpoint: Some(p),
+            } => p,
+            other => panic!("expected an interrupt, got {other:?}"),
+        },
+        Ok(_) => panic!("the run was not interrupted"),
+    };
+    let resumed = trainer.resume(&path, &x).unwrap();
+    assert_eq!(resumed.model.params_to_vec(), full.model.params_to_vec());
+    assert_eq!(resumed.history.train_loss(), full.history.train_loss());
+    let rates = |h: &History| h.epochs.iter().map(|r| r.learning_rate).collect::<Vec<_>>();
+    assert_eq!(rates(&resumed.history), rates(&full.history));
+    // Step 14 of 15 runs at 1/6 of the rate; step 4 at the full rate.
+    assert_eq!(
+        rates(&full.history),
+        vec![Some(5e-3 * 1.0), Some(5e-3 * 1.0), Some(5e-3 * (1.0 / 6.0))]
+    );
 }
