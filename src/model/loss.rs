@@ -140,6 +140,121 @@ impl L1Weighting {
     }
 }
 
+/// Most inner prefixes a [`Matryoshka`] term holds (the papers' models
+/// use a handful).
+pub const MAX_MATRYOSHKA_PREFIXES: usize = 16;
+
+/// The Matryoshka loss (Bussmann et al. 2025, arXiv 2503.17547): the
+/// reconstruction of nested prefixes of the latent code, added to the
+/// full code's, so the first latents must reconstruct on their own and the
+/// later ones refine them (general features first, and less absorption of
+/// one feature into another).
+///
+/// For inner prefix sizes `m_1 < … < m_{K−1} < r` of the `r` latents, with
+/// `x̂_j = g(h[:, :m_j] M[:m_j] + b)` the decoder applied to the first `m_j`
+/// units of the code `h` (the others set to 0; `M` is the decoder matrix,
+/// `W` when tied, `W_decᵀ` when untied, so a tied prefix decodes through
+/// the first `m_j` rows of `W`), the term is
+///
+/// `Σ_{j<K} R(x̂_j, x)`
+///
+/// with `R` the objective's reconstruction term in its normalisation
+/// (for MSE, `Σ ‖x − x̂_j‖² / (N d)`); the full code's `R(x̂, x)` is the
+/// reconstruction term itself, so the objective holds every level with
+/// weight 1. Biases act as on the full code (`b_dec`, `b_pre`); with the
+/// mirrored mode a prefix subtracts only its own units' `b_enc`.
+///
+/// Level weights follow SAELens (`sae_lens/saes/matryoshka_batchtopk_sae.py`,
+/// `training_forward_pass`): each inner level's `mse_loss_fn(...).sum(dim=-1).mean()`
+/// is added to the base loss with weight 1. dictionary_learning
+/// (`dictionary_learning/trainers/matryoshka_batch_top_k.py`,
+/// `MatryoshkaBatchTopKTrainer.loss`) averages `group_weights[i] · L_i` over
+/// the `K` levels, the full one included, with weights `1/K` by default:
+/// the same sum divided by `K²`. The prefix code follows
+/// dictionary_learning: the trained code truncated (`f_chunks` of one
+/// encoding). SAELens instead re-applies the activation to the prefix's
+/// pre-activations, which is the same code for element-wise activations
+/// (ReLU, tanh, …) and differs for the TopK kinds, where SAELens
+/// re-selects among the prefix's units. (Both peers sum the squared error
+/// over the `d` inputs where tiedae averages it; the ratio of the terms is
+/// the same.)
+///
+/// The gradient is exact: each level backpropagates through the decoder
+/// (its first `m_j` directions, and the biases) and into the first `m_j`
+/// units of the code, and from there through the encoder with the rest of
+/// the objective; a tied weight gets the decoder part.
+///
+/// Needs a single dense layer pair (the SAE architecture), whose decoder
+/// maps the code to data space; every prefix must be smaller than the
+/// latent width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Matryoshka {
+    len: usize,
+    prefixes: [usize; MAX_MATRYOSHKA_PREFIXES],
+}
+
+/// The serialized form of a [`Matryoshka`] term: its inner prefix sizes.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MatryoshkaFile {
+    prefixes: Vec<usize>,
+}
+
+impl Matryoshka {
+    /// The term of the inner prefixes of sizes `prefixes`: at least one,
+    /// at most [`MAX_MATRYOSHKA_PREFIXES`], strictly increasing, from 1.
+    /// (The full code is always the main reconstruction term; a model
+    /// checks every prefix is smaller than its latent width.)
+    pub fn new(prefixes: &[usize]) -> Result<Self> {
+        let field = "matryoshka.prefixes";
+        if prefixes.is_empty() {
+            return Err(Error::config(field, "needs at least one inner prefix"));
+        }
+        if prefixes.len() > MAX_MATRYOSHKA_PREFIXES {
+            return Err(Error::config(
+                field,
+                format!(
+                    "at most {MAX_MATRYOSHKA_PREFIXES} prefixes, got {}",
+                    prefixes.len()
+                ),
+            ));
+        }
+        if prefixes[0] == 0 || prefixes.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(Error::config(
+                field,
+                format!("must be positive and strictly increasing, got {prefixes:?}"),
+            ));
+        }
+        let mut stored = [0; MAX_MATRYOSHKA_PREFIXES];
+        stored[..prefixes.len()].copy_from_slice(prefixes);
+        Ok(Matryoshka {
+            len: prefixes.len(),
+            prefixes: stored,
+        })
+    }
+
+    /// The inner prefix sizes, increasing.
+    pub fn prefixes(&self) -> &[usize] {
+        &self.prefixes[..self.len]
+    }
+}
+
+impl Serialize for Matryoshka {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        MatryoshkaFile {
+            prefixes: self.prefixes().to_vec(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Matryoshka {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let file = MatryoshkaFile::deserialize(d)?;
+        Matryoshka::new(&file.prefixes).map_err(serde::de::Error::custom)
+    }
+}
+
 /// An objective: reconstruction plus optional regularisers.
 #[derive(Clone, Copy, Debug, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -172,6 +287,11 @@ pub struct LossConfig {
     /// their hashes) written before it existed are unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_l2: Option<UnitL2>,
+    /// The Matryoshka reconstruction of nested prefixes of the code (see
+    /// [`Matryoshka`]); `None` is off. Omitted from the serialized form
+    /// when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matryoshka: Option<Matryoshka>,
 }
 
 impl LossConfig {
@@ -215,6 +335,13 @@ impl LossConfig {
     /// Adds weight decay.
     pub fn with_l2(mut self, l2: f64) -> Self {
         self.l2 = l2;
+        self
+    }
+
+    /// Adds the Matryoshka reconstruction of nested prefixes of the code
+    /// (see [`Matryoshka`]).
+    pub fn with_matryoshka(mut self, matryoshka: Matryoshka) -> Self {
+        self.matryoshka = Some(matryoshka);
         self
     }
 
@@ -509,6 +636,11 @@ pub struct LossTerms {
     /// files when zero, so older files load and newer ones stay the same).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub auxk: f64,
+    /// Matryoshka term, the reconstruction of the code's inner prefixes
+    /// (zero unless the objective has a [`Matryoshka`] term; left out of
+    /// files when zero).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub matryoshka: f64,
     /// Sum of the terms.
     pub total: f64,
 }
@@ -525,6 +657,7 @@ impl LossTerms {
         self.kl += other.kl;
         self.l2 += other.l2;
         self.auxk += other.auxk;
+        self.matryoshka += other.matryoshka;
         self.total += other.total;
     }
 
@@ -536,6 +669,7 @@ impl LossTerms {
             kl: self.kl * w,
             l2: self.l2 * w,
             auxk: self.auxk * w,
+            matryoshka: self.matryoshka * w,
             total: self.total * w,
         }
     }
@@ -548,6 +682,7 @@ impl LossTerms {
             self.kl,
             self.l2,
             self.auxk,
+            self.matryoshka,
             self.total,
         ]
         .iter()

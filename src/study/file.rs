@@ -306,6 +306,7 @@ impl TrainingEntry {
         }
         if c.loss.unit_l2.is_some()
             || !c.loss.l1_weighting.is_plain()
+            || c.loss.matryoshka.is_some()
             || c.rotation_augmented
             || c.corruption.is_some()
             || c.unit_norm_decoder
@@ -317,7 +318,7 @@ impl TrainingEntry {
         {
             return Err(Error::config(
                 "training",
-                "uses non-uniform L2, the decoder-norm weighted L1, the rotation-augmented gradient, input corruption, a unit-norm decoder, dead-latent tracking, frozen biases or a per-step warm-up or decay, which study files do not express yet",
+                "uses non-uniform L2, the decoder-norm weighted L1, the Matryoshka term, the rotation-augmented gradient, input corruption, a unit-norm decoder, dead-latent tracking, frozen biases or a per-step warm-up or decay, which study files do not express yet",
             ));
         }
         Ok(TrainingEntry {
