@@ -13,15 +13,16 @@
 //! same alone and inside a batch.
 //!
 //! The training recipes of the peers: the L1 penalty weighted by decoder
-//! norms, the warm-up of its coefficient and of the learning rate, and the
-//! decay of the learning rate, checked against NumPy transcriptions of
-//! SAELens's and dictionary_learning's losses (the fixture
+//! norms, the warm-up of its coefficient and of the learning rate, the
+//! decay of the learning rate, and the Matryoshka loss of nested prefixes
+//! of the code, checked against NumPy transcriptions of SAELens's and
+//! dictionary_learning's losses (the fixture
 //! `scripts/sae_recipes_reference.py` writes) and against their schedules'
 //! formulas.
 //!
 //! The finite-difference sweep of TopK itself is in tests/gradients.rs;
-//! the AuxK term's and the weighted L1's are here, with the same oracle
-//! (tests/fd).
+//! the AuxK term's, the weighted L1's and the Matryoshka term's are here,
+//! with the same oracle (tests/fd).
 
 // Shared with the gradient tests; this file uses only part of it.
 #[allow(dead_code)]
@@ -34,9 +35,9 @@ use rand_distr::StandardNormal;
 use std::path::Path;
 use tiedae::data::synthetic::random_orthonormal;
 use tiedae::model::{
-    Activation, Autoencoder, AutoencoderSpec, AuxK, AuxKLoss, BiasMode, Biases, Init, Layer,
-    LossConfig, Normalizer, PreBiasInit, ResidualSpread, TiedLinear, Workspace, fvu,
-    geometric_median, l0, mean,
+    Activation, Autoencoder, AutoencoderSpec, AuxK, AuxKLoss, BiasMode, Biases, Dense, Init, Layer,
+    LossConfig, Matryoshka, Normalizer, OutputActivation, PreBiasInit, ResidualSpread, TiedLinear,
+    Workspace, fvu, geometric_median, l0, mean,
 };
 use tiedae::rng::seeded;
 use tiedae::train::constraint::{decoder_norms, remove_parallel_gradient};
@@ -2098,11 +2099,14 @@ fn decoder_norm_l1_gradient_through_the_norms_is_the_formula() {
 /// `scripts/sae_recipes_reference.py` computes with NumPy, an untied and a
 /// tied ReLU model, to 1e-12 in f64, from the loss-only and the gradient
 /// calls alike; the plain L1 there is the fixture's unweighted value, which
-/// differs. SAELens's model `relu(x W_enc + b_enc) W_dec + b_dec`
-/// (`W_enc` d x r, `W_dec` r x d) is tiedae's separate-bias pair with the
-/// encoder weight `W_encᵀ` and the decoder weight `W_decᵀ` (tied: `W =
-/// W_dec`); SAELens sums the squared error over the `d` inputs where
-/// tiedae averages it.
+/// differs. The Matryoshka term is the sum of SAELens's inner levels
+/// (`matryoshka_batchtopk_sae.py`), and with the reconstruction term it is
+/// `K²` times dictionary_learning's equally weighted mean over the `K`
+/// levels (`matryoshka_batch_top_k.py`). SAELens's model
+/// `relu(x W_enc + b_enc) W_dec + b_dec` (`W_enc` d x r, `W_dec` r x d) is
+/// tiedae's separate-bias pair with the encoder weight `W_encᵀ` and the
+/// decoder weight `W_decᵀ` (tied: `W = W_dec`); the peers sum the squared
+/// error over the `d` inputs where tiedae averages it.
 #[test]
 fn sae_recipes_match_the_numpy_reference() {
     let path = concat!(
@@ -2175,6 +2179,37 @@ fn sae_recipes_match_the_numpy_reference() {
         let want_plain = case["plain_l1_loss"].as_f64().unwrap();
         assert!(close(plain.l1, want_plain), "{name}: plain L1 {}", plain.l1);
         assert!((t.l1 - plain.l1).abs() > 1e-3 * want, "{name}");
+
+        let widths: Vec<usize> = case["matryoshka_widths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as usize)
+            .collect();
+        assert_eq!(widths.last(), Some(&r), "{name}");
+        let inner = Matryoshka::new(&widths[..widths.len() - 1]).unwrap();
+        let both = weighted.with_matryoshka(inner);
+        for t in [
+            m.loss_terms(&x, &x, &both, norm).unwrap(),
+            m.loss_and_grad(&x, &x, &both, norm).unwrap().0,
+        ] {
+            let levels: f64 = json_vector(&case["saelens_inner_mse_losses"]).iter().sum();
+            assert!(
+                close(t.matryoshka * d as f64, levels),
+                "{name}: Matryoshka {} vs {levels} / {d}",
+                t.matryoshka
+            );
+            assert!(close(t.reconstruction * d as f64, mse), "{name}");
+            assert!(close(t.l1, want), "{name}");
+            assert_eq!(t.total, t.reconstruction + t.l1 + t.matryoshka, "{name}");
+            let k = widths.len() as f64;
+            let dl = case["dictionary_learning_l2_loss"].as_f64().unwrap();
+            let ours = (t.reconstruction + t.matryoshka) * d as f64 / (k * k);
+            assert!(
+                close(ours, dl),
+                "{name}: {ours} vs dictionary_learning's {dl}"
+            );
+        }
     }
 }
 
@@ -2401,5 +2436,280 @@ fn warmed_up_training_resumes_bit_for_bit() {
     assert_eq!(
         rates(&full.history),
         vec![Some(5e-3 * 1.0), Some(5e-3 * 1.0), Some(5e-3 * (1.0 / 6.0))]
+    );
+}
+
+/// The Matryoshka term's gradient matches central differences for tied
+/// and untied pairs, every bias mode, smooth, kinked and TopK latents, and
+/// identity and sigmoid outputs with MSE and binary cross-entropy, away
+/// from kinks; the term is not negligible (the gradient without it fails
+/// the same oracle), and a tied weight's gradient is the sum of its parts.
+#[test]
+fn matryoshka_gradient_matches_finite_differences() {
+    let prefixes = Matryoshka::new(&[2, 4]).unwrap();
+    let mut cases = 0;
+    for tied in [true, false] {
+        for bias in BiasMode::ALL {
+            for act in [
+                Activation::Tanh,
+                Activation::Relu,
+                Activation::TopK { k: 3 },
+            ] {
+                for (output, base) in [
+                    (OutputActivation::Identity, LossConfig::mse()),
+                    (OutputActivation::Sigmoid, LossConfig::mse()),
+                    (OutputActivation::Sigmoid, LossConfig::bce()),
+                ] {
+                    let spec = AutoencoderSpec::new(&[6, 5])
+                        .activation(act)
+                        .bias(bias)
+                        .tied(tied)
+                        .output(output);
+                    let loss = base.with_matryoshka(prefixes);
+                    let label = format!("tied {tied} {bias:?} {act:?} {output:?} {base:?}");
+                    let (m, x) = (0..100u64)
+                        .map(|s| {
+                            let m = random_model(&spec, 500 + s);
+                            (m, random_matrix(5, 6, 0.0, 1.0, 600 + s))
+                        })
+                        .find(|(m, x)| !near_kink(m, x, &loss))
+                        .unwrap_or_else(|| panic!("{label}: every draw lands near a kink"));
+                    let (t, g) = m.objective_and_grad(&x, &x, &loss).unwrap();
+                    assert!(t.matryoshka > 0.0, "{label}");
+                    assert_eq!(t.total, t.reconstruction + t.matryoshka, "{label}");
+                    let numeric = numeric_gradient(&m, &x, &x, &loss);
+                    compare(&m, g.as_slice(), &numeric).unwrap_or_else(|e| panic!("{label}: {e}"));
+                    let (_, without) = m.objective_and_grad(&x, &x, &base).unwrap();
+                    assert!(
+                        compare(&m, without.as_slice(), &numeric).is_err(),
+                        "{label}: the oracle does not see the term"
+                    );
+                    if let Some(p) = g.tied_parts(0) {
+                        let s = &m.layout().layers()[0];
+                        for k in 0..s.weight.len() {
+                            let sum = p.encoder[k] + p.decoder[k];
+                            assert_eq!(g.as_slice()[s.weight.start + k], sum, "{label}: {k}");
+                        }
+                    }
+                    cases += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(cases, 2 * 4 * 3 * 3);
+}
+
+/// A Matryoshka level is the model cut to its first `m` latents: the
+/// encoder's first `m` rows, the decoder's first `m` directions (a tied
+/// `W`'s first `m` rows, an untied `W_dec`'s first `m` columns) and the
+/// prefix's share of the biases. With an element-wise activation the cut
+/// model's code is the truncated code (up to rounding: the products have
+/// other shapes), so the term is the sum of the cut models'
+/// reconstruction terms, for every bias mode, tied and untied.
+#[test]
+fn matryoshka_levels_are_the_models_cut_to_their_prefixes() {
+    let prefixes = [1usize, 3, 4];
+    let mt = Matryoshka::new(&prefixes).unwrap();
+    for tied in [true, false] {
+        for bias in BiasMode::ALL {
+            let label = format!("tied {tied} {bias:?}");
+            let spec = AutoencoderSpec::new(&[6, 5])
+                .activation(Activation::Tanh)
+                .bias(bias)
+                .tied(tied);
+            let m = random_model(&spec, 71);
+            let x = random_matrix(8, 6, -1.0, 1.0, 72);
+            let norm = Normalizer::new(8).unwrap();
+            let full = m
+                .loss_terms(&x, &x, &LossConfig::mse().with_matryoshka(mt), norm)
+                .unwrap();
+            let plain = m.loss_terms(&x, &x, &LossConfig::mse(), norm).unwrap();
+            assert_eq!(full.reconstruction, plain.reconstruction, "{label}");
+            let cut_biases = |b: &Biases<f64>, k: usize| match b {
+                Biases::None => Biases::None,
+                Biases::Separate { enc, dec } => Biases::Separate {
+                    enc: enc.rows(0, k).into_owned(),
+                    dec: dec.clone(),
+                },
+                Biases::Mirrored { enc } => Biases::Mirrored {
+                    enc: enc.rows(0, k).into_owned(),
+                },
+                Biases::PreCentering { pre } => Biases::PreCentering { pre: pre.clone() },
+            };
+            let mut sum = 0.0;
+            for &k in &prefixes {
+                let layer = match &m.layers()[0] {
+                    Layer::Tied(t) => Layer::Tied(
+                        TiedLinear::new(
+                            t.weight().rows(0, k).into_owned(),
+                            cut_biases(t.biases(), k),
+                        )
+                        .unwrap(),
+                    ),
+                    Layer::Dense(dn) => Layer::Dense(
+                        Dense::new(
+                            dn.encoder_weight().rows(0, k).into_owned(),
+                            dn.decoder_weight().columns(0, k).into_owned(),
+                            cut_biases(dn.biases(), k),
+                        )
+                        .unwrap(),
+                    ),
+                };
+                let cut_spec = AutoencoderSpec::new(&[6, k])
+                    .activation(Activation::Tanh)
+                    .bias(bias)
+                    .tied(tied);
+                let cut = Autoencoder::from_layers(cut_spec, vec![layer]).unwrap();
+                let code = cut.encode(&x).unwrap();
+                let prefix = m.encode(&x).unwrap().columns(0, k).into_owned();
+                assert!((code - prefix).amax() <= 1e-14, "{label}: codes");
+                sum += cut
+                    .loss_terms(&x, &x, &LossConfig::mse(), norm)
+                    .unwrap()
+                    .reconstruction;
+            }
+            assert!(
+                (full.matryoshka - sum).abs() <= 1e-12 * sum,
+                "{label}: {} vs {sum}",
+                full.matryoshka
+            );
+        }
+    }
+}
+
+/// Shards of a batch add up to the batch with the Matryoshka term and the
+/// weighted L1 (both are sums over rows), whatever the shard size: the
+/// engine's gradient, whose tied slots are built from the parts when each
+/// block holds one shard, equals one call on the whole batch.
+#[test]
+fn matryoshka_and_weighted_l1_shards_add_up() {
+    use tiedae::train::ShardEngine;
+    let loss = LossConfig::mse()
+        .with_decoder_norm_l1(0.05)
+        .with_matryoshka(Matryoshka::new(&[2, 5]).unwrap());
+    for tied in [true, false] {
+        let spec = AutoencoderSpec::new(&[7, 6])
+            .activation(Activation::Relu)
+            .bias(BiasMode::PreCentering)
+            .tied(tied);
+        let m = random_model(&spec, 81);
+        let x = random_matrix(37, 7, 0.0, 1.0, 82);
+        let (want_t, want_g) = m.objective_and_grad(&x, &x, &loss).unwrap();
+        assert!(want_t.matryoshka > 0.0 && want_t.l1 > 0.0);
+        let rows: Vec<usize> = (0..37).collect();
+        for shard in [1, 4, 10, 37, 64] {
+            let mut eng = ShardEngine::<f64>::new(shard).unwrap();
+            let (t, g, _) = eng.loss_and_grad(&m, &x, &rows, &loss).unwrap();
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * (1.0 + b.abs());
+            assert!(
+                close(t.matryoshka, want_t.matryoshka),
+                "tied {tied} shard {shard}"
+            );
+            assert!(close(t.l1, want_t.l1), "tied {tied} shard {shard}");
+            assert!(close(t.total, want_t.total), "tied {tied} shard {shard}");
+            for (k, (a, b)) in g.as_slice().iter().zip(want_g.as_slice()).enumerate() {
+                assert!(
+                    close(*a, *b),
+                    "tied {tied} shard {shard} entry {k}: {a} vs {b}"
+                );
+            }
+        }
+    }
+}
+
+/// A Matryoshka term is built from strictly increasing positive prefixes,
+/// at most `MAX_MATRYOSHKA_PREFIXES` of them, reads and writes as its list
+/// of prefixes (and is left out of files when off), and fits only a single
+/// dense pair whose latents outnumber every prefix; a trainer refuses a
+/// model it does not fit before any work. A run with it records the term.
+#[test]
+fn matryoshka_is_validated_and_recorded() {
+    use tiedae::Error;
+    use tiedae::model::MAX_MATRYOSHKA_PREFIXES;
+    for bad in [vec![], vec![0, 2], vec![3, 3], vec![4, 2]] {
+        assert!(Matryoshka::new(&bad).is_err(), "{bad:?}");
+    }
+    let many: Vec<usize> = (1..=MAX_MATRYOSHKA_PREFIXES + 1).collect();
+    assert!(Matryoshka::new(&many).is_err());
+    assert!(Matryoshka::new(&many[..MAX_MATRYOSHKA_PREFIXES]).is_ok());
+    let mt = Matryoshka::new(&[2, 5]).unwrap();
+    assert_eq!(mt.prefixes(), &[2, 5]);
+
+    let json = serde_json::to_string(&LossConfig::mse()).unwrap();
+    assert!(!json.contains("matryoshka"), "{json}");
+    let on = LossConfig::mse().with_matryoshka(mt);
+    let text = serde_json::to_string(&on).unwrap();
+    assert!(
+        text.contains(r#""matryoshka":{"prefixes":[2,5]}"#),
+        "{text}"
+    );
+    assert_eq!(serde_json::from_str::<LossConfig>(&text).unwrap(), on);
+    for bad in [
+        r#"{"prefixes":[]}"#,
+        r#"{"prefixes":[5,2]}"#,
+        r#"{"prefixes":[2],"weights":[1.0]}"#,
+    ] {
+        assert!(serde_json::from_str::<Matryoshka>(bad).is_err(), "{bad}");
+    }
+
+    let field = |spec: AutoencoderSpec, loss: &LossConfig| match Autoencoder::<f64>::new(&spec, 1)
+        .unwrap()
+        .check_loss(loss)
+    {
+        Err(Error::Config { field, .. }) => field,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(field(AutoencoderSpec::new(&[8, 6, 6]), &on), "matryoshka");
+    assert_eq!(
+        field(AutoencoderSpec::new(&[8, 5]), &on),
+        "matryoshka.prefixes"
+    );
+    assert!(
+        Autoencoder::<f64>::new(&AutoencoderSpec::new(&[8, 6]), 1)
+            .unwrap()
+            .check_loss(&on)
+            .is_ok()
+    );
+    let x = random_matrix(40, 8, 0.0, 1.0, 91);
+    let cfg = quiet(3, 10, 1e-2).loss(on);
+    let deep = Autoencoder::<f64>::new(&AutoencoderSpec::new(&[8, 6, 6]), 1).unwrap();
+    let r = Trainer::new(cfg.clone()).unwrap().try_fit(deep, &x, |_| {});
+    match r {
+        Err(f) => {
+            assert!(
+                matches!(
+                    f.error,
+                    Error::Config {
+                        field: "matryoshka",
+                        ..
+                    }
+                ),
+                "{}",
+                f.error
+            );
+            assert!(f.history.epochs.is_empty());
+        }
+        Ok(_) => panic!("a deep model trained with a Matryoshka term"),
+    }
+
+    let spec = AutoencoderSpec::new(&[8, 6]).activation(Activation::Relu);
+    let out = Trainer::new(cfg)
+        .unwrap()
+        .fit(Autoencoder::<f64>::new(&spec, 1).unwrap(), &x)
+        .unwrap();
+    assert!(out.history.epochs.iter().all(|r| r.train.matryoshka > 0.0));
+    let df = out.history.to_dataframe().unwrap();
+    assert!(df.column("train_matryoshka").is_ok());
+    let plain = Trainer::new(quiet(1, 10, 1e-2))
+        .unwrap()
+        .fit(Autoencoder::<f64>::new(&spec, 1).unwrap(), &x)
+        .unwrap();
+    assert!(
+        plain
+            .history
+            .to_dataframe()
+            .unwrap()
+            .column("train_matryoshka")
+            .is_err()
     );
 }
