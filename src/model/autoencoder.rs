@@ -9,9 +9,11 @@ use super::checks::{check_finite, check_input};
 use super::dense::Dense;
 use super::gradient::{Gradient, TiedParts, TiedSlots};
 use super::kernels::first_non_finite;
-use super::kernels::sum_slices;
+use super::kernels::{add_slice, sum_slices};
 use super::layer::Layer;
-use super::loss::{self, AuxKLoss, LossConfig, LossTerms, Normalizer, ResidualSpread};
+use super::loss::{
+    self, AuxKLoss, L1Weighting, LossConfig, LossTerms, Matryoshka, Normalizer, ResidualSpread,
+};
 use super::params::{ParamLayout, ParameterCount};
 use super::spec::{AutoencoderSpec, Init};
 use super::tied::TiedLinear;
@@ -528,8 +530,17 @@ impl<T: Real> Autoencoder<T> {
             norm,
             None,
         );
-        let (l1, kl) = loss::latent_penalties(loss, ws.a.last().expect("layers"), norm, None)?;
-        terms(recon, l1, kl)
+        let weights = self.l1_weights(loss);
+        let h = ws.a.last().expect("layers");
+        let (l1, kl) = loss::latent_penalties(loss, h, weights.as_deref(), norm, None)?;
+        let matryoshka = match &loss.matryoshka {
+            Some(mt) => {
+                let kind = loss.reconstruction;
+                self.matryoshka_term(mt, kind, h, target, norm, None, &mut ws.patches)?
+            }
+            None => 0.0,
+        };
+        terms(recon, l1, kl, matryoshka)
     }
 
     /// Data terms and their exact gradient on a batch or shard.
@@ -951,6 +962,46 @@ impl<T: Real> Autoencoder<T> {
         Ok(())
     }
 
+    /// The per-unit weights of the L1 term under `loss`: the latent pair's
+    /// decoder norms for [`L1Weighting::DecoderNorm`] (when `l1 > 0`),
+    /// `None` for the plain term.
+    fn l1_weights(&self, loss: &LossConfig) -> Option<Vec<f64>> {
+        (loss.l1 > 0.0 && loss.l1_weighting == L1Weighting::DecoderNorm)
+            .then(|| self.latent_decoder_norms())
+    }
+
+    /// The Euclidean norm (in f64) of each decoder direction of the latent
+    /// pair: row `i` of a tied `W` (r x d), column `i` of an untied `W_dec`
+    /// (d x r), the direction `v = h M` adds per unit of `h_i`.
+    pub fn latent_decoder_norms(&self) -> Vec<f64> {
+        match self.layers.last().expect("at least one layer") {
+            Layer::Tied(t) => t
+                .weight()
+                .row_iter()
+                .map(|r| r.iter().map(|x| x.f64() * x.f64()).sum::<f64>().sqrt())
+                .collect(),
+            Layer::Dense(d) => d
+                .decoder_weight()
+                .column_iter()
+                .map(|c| c.iter().map(|x| x.f64() * x.f64()).sum::<f64>().sqrt())
+                .collect(),
+        }
+    }
+
+    /// Refuses the decoder-norm weighted L1 on a conv latent pair, whose
+    /// kernel rows are channels rather than latent units.
+    fn check_decoder_norm_l1(&self, loss: &LossConfig) -> Result<()> {
+        if loss.l1_weighting == L1Weighting::DecoderNorm
+            && self.layers.last().is_some_and(|l| l.conv().is_some())
+        {
+            return Err(Error::config(
+                "l1_weighting",
+                "the decoder-norm weighted L1 weighs latent units by their decoder directions; it needs a dense latent pair, not a conv one",
+            ));
+        }
+        Ok(())
+    }
+
     /// Adds weight decay to `terms` (its `l2` and `total`) and `λ₂ W` to the
     /// weight entries of `grad`. Call once per batch, after summing shards.
     /// Tied parts are left alone: decay acts on `W`, not on one of its uses.
@@ -1140,7 +1191,43 @@ impl<T: Real> Autoencoder<T> {
             }
         }
 
-        let (l1, kl) = loss::latent_penalties(cfg, &a[pairs - 1], norm, Some(&mut da[pairs - 1]))?;
+        // The Matryoshka levels and the decoder-norm weighted L1's gradient
+        // through the norms go into the latent pair's decoder slot (a tied
+        // pair's decoder part) before the encoders run, so a tied weight's
+        // sum includes them; their gradients with respect to the code join
+        // the reconstruction's.
+        let latent = pairs - 1;
+        let mut matryoshka = 0.0;
+        if let Some(mt) = &cfg.matryoshka {
+            let s = &self.layout.layers()[latent];
+            let chunk = &mut *chunks[latent];
+            let (w, biases) = chunk.split_at_mut(s.biases.start - s.weight.start);
+            let (_, g_dec) = weight_slots(w, s.weight.len(), parts[latent].as_mut());
+            let grad = PrefixGrad {
+                g_dec,
+                biases,
+                dh: &mut da[latent],
+            };
+            let kind = cfg.reconstruction;
+            let h = &a[latent];
+            matryoshka = self.matryoshka_term(mt, kind, h, target, norm, Some(grad), patches)?;
+        }
+        let weights = self.l1_weights(cfg);
+        if let Some(norms) = &weights {
+            let s = &self.layout.layers()[latent];
+            let chunk = &mut *chunks[latent];
+            let (w, _) = chunk.split_at_mut(s.biases.start - s.weight.start);
+            let (_, g_dec) = weight_slots(w, s.weight.len(), parts[latent].as_mut());
+            let c = cfg.l1 / norm.samples() as f64;
+            add_decoder_norm_grad(&self.layers[latent], &a[latent], c, norms, g_dec);
+        }
+        let (l1, kl) = loss::latent_penalties(
+            cfg,
+            &a[latent],
+            weights.as_deref(),
+            norm,
+            Some(&mut da[latent]),
+        )?;
 
         // Encoders, innermost first.
         for l in (0..pairs).rev() {
@@ -1176,7 +1263,112 @@ impl<T: Real> Autoencoder<T> {
                 sum_slices(weights, &p.encoder, &p.decoder);
             }
         }
-        terms(recon, l1, kl)
+        terms(recon, l1, kl, matryoshka)
+    }
+
+    /// The [`Matryoshka`] term of the code `h` (the forward pass of the
+    /// call's rows; the single pair's, as [`Autoencoder::check_loss`]
+    /// ensures) against `target`: for each inner prefix `m`, the
+    /// reconstruction term `kind` of the code with its units from `m` on
+    /// set to 0. With `grad`, each level's gradient is **added** to the
+    /// decoder weight slot, the bias slots (after the main decoder pass
+    /// wrote them, before the encoder pass adds to them) and `∂/∂h`.
+    #[allow(clippy::too_many_arguments)]
+    fn matryoshka_term(
+        &self,
+        mt: &Matryoshka,
+        kind: loss::Reconstruction,
+        h: &DMatrix<T>,
+        target: &DMatrix<T>,
+        norm: Normalizer,
+        mut grad: Option<PrefixGrad<'_, T>>,
+        patches: &mut Vec<T>,
+    ) -> Result<f64> {
+        let layer = &self.layers[0];
+        let (n, r) = h.shape();
+        let d = target.ncols();
+        let output = self.spec.decoder_activation(0);
+        let mut code = DMatrix::<T>::zeros(n, r);
+        let mut v = DMatrix::<T>::zeros(n, d);
+        let mut u = DMatrix::<T>::zeros(n, d);
+        let mut dv = DMatrix::<T>::zeros(n, d);
+        let mut dcode = DMatrix::<T>::zeros(n, r);
+        let (g_len, b_len) = grad
+            .as_ref()
+            .map_or((0, 0), |g| (g.g_dec.len(), g.biases.len()));
+        let mut g_dec = vec![T::zero(); g_len];
+        let mut g_b = vec![T::zero(); b_len];
+        let mut total = 0.0f64;
+        for &m in mt.prefixes() {
+            // Column-major: the first m units are the first m n entries.
+            let kept = m * n;
+            code.as_mut_slice()[..kept].copy_from_slice(&h.as_slice()[..kept]);
+            code.as_mut_slice()[kept..].fill(T::zero());
+            let biases = prefix_biases(layer.biases(), m);
+            layer
+                .map()
+                .decode_into(layer.weights(), &biases, &code, &mut v, patches);
+            output.map_into(&v, &mut u);
+            let dv_out = grad.is_some().then_some(&mut dv);
+            total += loss::reconstruction(kind, self.spec.output, &v, &u, target, norm, dv_out);
+            let Some(g) = grad.as_mut() else {
+                continue;
+            };
+            // The pair's kernels overwrite their slots: each level goes
+            // through scratch and is added.
+            layer.map().decode_backward(
+                layer.weights(),
+                &biases,
+                &code,
+                &dv,
+                &mut g_dec,
+                BiasGrad::split(&biases, &mut g_b),
+                Some(&mut dcode),
+                patches,
+            );
+            add_slice(&mut *g.g_dec, &g_dec);
+            if let Biases::Mirrored { .. } = biases {
+                // Units from m on do not enter this level's decoder.
+                g_b[m..].fill(T::zero());
+            }
+            add_slice(&mut *g.biases, &g_b);
+            add_slice(&mut g.dh.as_mut_slice()[..kept], &dcode.as_slice()[..kept]);
+        }
+        finite(total, "Matryoshka term")
+    }
+
+    /// Refuses a [`Matryoshka`] term on a model it does not fit: it needs
+    /// a single dense pair and prefixes smaller than the latent width.
+    fn check_matryoshka(&self, loss: &LossConfig) -> Result<()> {
+        let Some(mt) = &loss.matryoshka else {
+            return Ok(());
+        };
+        if self.layers.len() != 1 || self.spec.conv.is_some() {
+            return Err(Error::config(
+                "matryoshka",
+                format!(
+                    "the Matryoshka term decodes prefixes of the code into data space; it needs a single dense layer pair, the model has {} pairs{}",
+                    self.layers.len(),
+                    if self.spec.conv.is_some() {
+                        ", conv"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+        let r = self.latent_dim();
+        if let Some(&m) = mt.prefixes().last()
+            && m >= r
+        {
+            return Err(Error::config(
+                "matryoshka.prefixes",
+                format!(
+                    "every prefix must be smaller than the {r} latents (the full code is the main reconstruction term), got {m}"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn check_call(
@@ -1186,8 +1378,7 @@ impl<T: Real> Autoencoder<T> {
         loss: &LossConfig,
         norm: Normalizer,
     ) -> Result<()> {
-        loss.check_model(self.spec.output, self.latent_activation())?;
-        self.check_unit_l2(loss)?;
+        self.check_loss(loss)?;
         check_input(x, self.input_dim(), "input")?;
         if target.shape() != x.shape() {
             return Err(Error::Shape(format!(
@@ -1225,6 +1416,18 @@ impl<T: Real> Autoencoder<T> {
         Ok(())
     }
 
+    /// Checks that the objective `loss` fits this model: its output and
+    /// latent activations ([`LossConfig::check_model`]), the terms that
+    /// need a dense latent pair (non-uniform L2, the decoder-norm weighted
+    /// L1) and the Matryoshka term's single pair and prefix sizes. Every
+    /// loss call checks this; a trainer checks it before any work.
+    pub fn check_loss(&self, loss: &LossConfig) -> Result<()> {
+        loss.check_model(self.spec.output, self.latent_activation())?;
+        self.check_unit_l2(loss)?;
+        self.check_decoder_norm_l1(loss)?;
+        self.check_matryoshka(loss)
+    }
+
     /// The activation of the latent code.
     pub fn latent_activation(&self) -> Activation {
         *self.spec.hidden.last().expect("at least one layer")
@@ -1252,6 +1455,72 @@ fn weight_slots<'a, T>(
     match parts {
         Some(p) => (&mut p.encoder, &mut p.decoder),
         None => weights.split_at_mut(encoder_len),
+    }
+}
+
+/// Where a [`Matryoshka`] term's gradient is added: the latent pair's
+/// decoder weight slot (a tied pair's decoder part), its bias slots, and
+/// `∂/∂h` of the code.
+struct PrefixGrad<'a, T: Real> {
+    g_dec: &'a mut [T],
+    biases: &'a mut [T],
+    dh: &'a mut DMatrix<T>,
+}
+
+/// The biases a prefix of the first `m` units decodes with: the pair's,
+/// but for the mirrored mode only the prefix's own `b_enc` entries (the
+/// others are 0), so `(h − b_enc) M` runs over the prefix alone.
+fn prefix_biases<T: Real>(biases: &Biases<T>, m: usize) -> Biases<T> {
+    match biases {
+        Biases::Mirrored { enc } => {
+            let mut enc = enc.clone();
+            for v in enc.iter_mut().skip(m) {
+                *v = T::zero();
+            }
+            Biases::Mirrored { enc }
+        }
+        other => other.clone(),
+    }
+}
+
+/// Adds the decoder-norm weighted L1's gradient through the norms to the
+/// latent pair's decoder weight slot `g_dec`: `c (Σ_n |h_ni|) d_i / ‖d_i‖`
+/// for each decoder direction `d_i` (`c = λ₁ / N`; see
+/// [`L1Weighting::DecoderNorm`]), nothing where `‖d_i‖ = 0`. `g_dec` is the
+/// slot of the weight as stored: a tied `W` (r x d) or an untied `W_dec`
+/// (d x r), row-major.
+fn add_decoder_norm_grad<T: Real>(
+    layer: &Layer<T>,
+    h: &DMatrix<T>,
+    c: f64,
+    norms: &[f64],
+    g_dec: &mut [T],
+) {
+    let n = h.nrows();
+    for (i, &norm) in norms.iter().enumerate() {
+        let mass = loss::abs_sum(&h.as_slice()[i * n..(i + 1) * n]);
+        if norm == 0.0 || mass == 0.0 {
+            continue;
+        }
+        let scale = c * mass / norm;
+        match layer {
+            // Direction i is row i of W; the slot is W's, r x d.
+            Layer::Tied(t) => {
+                let w = t.weight();
+                let d = w.ncols();
+                for j in 0..d {
+                    g_dec[i * d + j] += T::of(scale * w[(i, j)].f64());
+                }
+            }
+            // Direction i is column i of W_dec; the slot is W_dec's, d x r.
+            Layer::Dense(dense) => {
+                let w = dense.decoder_weight();
+                let (d, r) = w.shape();
+                for j in 0..d {
+                    g_dec[j * r + i] += T::of(scale * w[(j, i)].f64());
+                }
+            }
+        }
     }
 }
 
@@ -1293,16 +1562,18 @@ fn finite(v: f64, what: &str) -> Result<f64> {
     }
 }
 
-fn terms(reconstruction: f64, l1: f64, kl: f64) -> Result<LossTerms> {
+fn terms(reconstruction: f64, l1: f64, kl: f64, matryoshka: f64) -> Result<LossTerms> {
     finite(reconstruction, "reconstruction loss")?;
     finite(l1, "L1 sparsity term")?;
     finite(kl, "KL sparsity term")?;
+    finite(matryoshka, "Matryoshka term")?;
     Ok(LossTerms {
         reconstruction,
         l1,
         kl,
         l2: 0.0,
         auxk: 0.0,
-        total: reconstruction + l1 + kl,
+        matryoshka,
+        total: reconstruction + l1 + kl + matryoshka,
     })
 }

@@ -91,14 +91,185 @@ impl UnitL2 {
     }
 }
 
+/// How the L1 term weighs each latent unit's activations.
+///
+/// Why the weighting: a plain L1 penalty can be lowered without changing
+/// the reconstruction by shrinking the code and growing the decoder
+/// directions by the same factor, so unless the directions are held at
+/// unit norm the penalty measures the scale, not the sparsity. Weighting
+/// `|h_ni|` by the norm of unit `i`'s decoder direction makes the term
+/// invariant under that rescaling, which is the standard sparse-autoencoder
+/// recipe without a norm constraint (Anthropic's April 2024 update).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum L1Weighting {
+    /// `λ₁ Σ_n Σ_i |h_ni| / N`.
+    #[default]
+    Plain,
+    /// `λ₁ Σ_n Σ_i |h_ni| ‖d_i‖₂ / N`, where `d_i` is latent unit `i`'s
+    /// decoder direction: row `i` of a tied `W` (r x d), column `i` of an
+    /// untied `W_dec` (d x r), of the latent (innermost) pair. This is
+    /// SAELens's standard sparsity penalty with
+    /// `scale_sparsity_penalty_by_decoder_norm` (`calculate_aux_loss` in
+    /// `sae_lens/saes/standard_sae.py`: `feature_acts * W_dec.norm(dim=1)`,
+    /// its L1 norm over the latents, times the coefficient, averaged over
+    /// the batch) and dictionary_learning's `StandardTrainerAprilUpdate`
+    /// (`dictionary_learning/trainers/standard.py`:
+    /// `(f * decoder.weight.norm(p=2, dim=0)).sum(dim=-1).mean()`); their
+    /// codes are ReLU outputs, so `|h| = h` there.
+    ///
+    /// The gradient has a part through the code and a part through the
+    /// norms: `∂/∂h_ni = λ₁ sign(h_ni) ‖d_i‖ / N` and
+    /// `∂/∂d_i = (λ₁ / N) (Σ_n |h_ni|) d_i / ‖d_i‖` (0 where `d_i = 0`, a
+    /// subgradient at the norm's kink). For a tied pair `d_i` is `W`'s row
+    /// `i`, which the encoder uses too: `W`'s gradient is the encoder part
+    /// `(λ₁ / N) Σ_n sign(h_ni) ‖W_i‖ ∂h_ni/∂W` (through the code, like
+    /// every other term of the code) plus the decoder part
+    /// `(λ₁ / N) (Σ_n |h_ni|) W_i / ‖W_i‖` (through the norm of the
+    /// decoder's use of `W`), kept apart in [`super::TiedParts`] like the
+    /// data terms' parts. Needs a dense latent pair (a conv pair's kernel
+    /// rows are channels, not latent units).
+    DecoderNorm,
+}
+
+impl L1Weighting {
+    /// Whether this is [`L1Weighting::Plain`] (the default, left out of
+    /// files).
+    pub fn is_plain(&self) -> bool {
+        *self == L1Weighting::Plain
+    }
+}
+
+/// Most inner prefixes a [`Matryoshka`] term holds (the papers' models
+/// use a handful).
+pub const MAX_MATRYOSHKA_PREFIXES: usize = 16;
+
+/// The Matryoshka loss (Bussmann et al. 2025, arXiv 2503.17547): the
+/// reconstruction of nested prefixes of the latent code, added to the
+/// full code's, so the first latents must reconstruct on their own and the
+/// later ones refine them (general features first, and less absorption of
+/// one feature into another).
+///
+/// For inner prefix sizes `m_1 < … < m_{K−1} < r` of the `r` latents, with
+/// `x̂_j = g(h[:, :m_j] M[:m_j] + b)` the decoder applied to the first `m_j`
+/// units of the code `h` (the others set to 0; `M` is the decoder matrix,
+/// `W` when tied, `W_decᵀ` when untied, so a tied prefix decodes through
+/// the first `m_j` rows of `W`), the term is
+///
+/// `Σ_{j<K} R(x̂_j, x)`
+///
+/// with `R` the objective's reconstruction term in its normalisation
+/// (for MSE, `Σ ‖x − x̂_j‖² / (N d)`); the full code's `R(x̂, x)` is the
+/// reconstruction term itself, so the objective holds every level with
+/// weight 1. Biases act as on the full code (`b_dec`, `b_pre`); with the
+/// mirrored mode a prefix subtracts only its own units' `b_enc`.
+///
+/// Level weights follow SAELens (`sae_lens/saes/matryoshka_batchtopk_sae.py`,
+/// `training_forward_pass`): each inner level's `mse_loss_fn(...).sum(dim=-1).mean()`
+/// is added to the base loss with weight 1. dictionary_learning
+/// (`dictionary_learning/trainers/matryoshka_batch_top_k.py`,
+/// `MatryoshkaBatchTopKTrainer.loss`) averages `group_weights[i] · L_i` over
+/// the `K` levels, the full one included, with weights `1/K` by default:
+/// the same sum divided by `K²`. The prefix code follows
+/// dictionary_learning: the trained code truncated (`f_chunks` of one
+/// encoding). SAELens instead re-applies the activation to the prefix's
+/// pre-activations, which is the same code for element-wise activations
+/// (ReLU, tanh, …) and differs for the TopK kinds, where SAELens
+/// re-selects among the prefix's units. (Both peers sum the squared error
+/// over the `d` inputs where tiedae averages it; the ratio of the terms is
+/// the same.)
+///
+/// The gradient is exact: each level backpropagates through the decoder
+/// (its first `m_j` directions, and the biases) and into the first `m_j`
+/// units of the code, and from there through the encoder with the rest of
+/// the objective; a tied weight gets the decoder part.
+///
+/// Needs a single dense layer pair (the SAE architecture), whose decoder
+/// maps the code to data space; every prefix must be smaller than the
+/// latent width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Matryoshka {
+    len: usize,
+    prefixes: [usize; MAX_MATRYOSHKA_PREFIXES],
+}
+
+/// The serialized form of a [`Matryoshka`] term: its inner prefix sizes.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MatryoshkaFile {
+    prefixes: Vec<usize>,
+}
+
+impl Matryoshka {
+    /// The term of the inner prefixes of sizes `prefixes`: at least one,
+    /// at most [`MAX_MATRYOSHKA_PREFIXES`], strictly increasing, from 1.
+    /// (The full code is always the main reconstruction term; a model
+    /// checks every prefix is smaller than its latent width.)
+    pub fn new(prefixes: &[usize]) -> Result<Self> {
+        let field = "matryoshka.prefixes";
+        if prefixes.is_empty() {
+            return Err(Error::config(field, "needs at least one inner prefix"));
+        }
+        if prefixes.len() > MAX_MATRYOSHKA_PREFIXES {
+            return Err(Error::config(
+                field,
+                format!(
+                    "at most {MAX_MATRYOSHKA_PREFIXES} prefixes, got {}",
+                    prefixes.len()
+                ),
+            ));
+        }
+        if prefixes[0] == 0 || prefixes.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(Error::config(
+                field,
+                format!("must be positive and strictly increasing, got {prefixes:?}"),
+            ));
+        }
+        let mut stored = [0; MAX_MATRYOSHKA_PREFIXES];
+        stored[..prefixes.len()].copy_from_slice(prefixes);
+        Ok(Matryoshka {
+            len: prefixes.len(),
+            prefixes: stored,
+        })
+    }
+
+    /// The inner prefix sizes, increasing.
+    pub fn prefixes(&self) -> &[usize] {
+        &self.prefixes[..self.len]
+    }
+}
+
+impl Serialize for Matryoshka {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        MatryoshkaFile {
+            prefixes: self.prefixes().to_vec(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Matryoshka {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let file = MatryoshkaFile::deserialize(d)?;
+        Matryoshka::new(&file.prefixes).map_err(serde::de::Error::custom)
+    }
+}
+
 /// An objective: reconstruction plus optional regularisers.
 #[derive(Clone, Copy, Debug, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LossConfig {
     /// The reconstruction term.
     pub reconstruction: Reconstruction,
-    /// λ₁ of `λ₁ Σ_i Σ_k |h_ik| / N` on the latent code `h`.
+    /// λ₁ of `λ₁ Σ_i Σ_k |h_ik| / N` on the latent code `h` (weighted per
+    /// unit as [`LossConfig::l1_weighting`] says).
     pub l1: f64,
+    /// How the L1 term weighs each latent unit: plainly, or by the norm of
+    /// its decoder direction (see [`L1Weighting`]). Omitted from the
+    /// serialized form when plain, so configs (and their hashes) written
+    /// before it existed are unchanged.
+    #[serde(default, skip_serializing_if = "L1Weighting::is_plain")]
+    pub l1_weighting: L1Weighting,
     /// KL sparsity on the latent code (needs a sigmoid latent activation).
     ///
     /// ρ̂_k is the mean of unit `k` over the rows of **one call**: on a shard,
@@ -116,6 +287,11 @@ pub struct LossConfig {
     /// their hashes) written before it existed are unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_l2: Option<UnitL2>,
+    /// The Matryoshka reconstruction of nested prefixes of the code (see
+    /// [`Matryoshka`]); `None` is off. Omitted from the serialized form
+    /// when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matryoshka: Option<Matryoshka>,
 }
 
 impl LossConfig {
@@ -138,6 +314,15 @@ impl LossConfig {
         self
     }
 
+    /// Adds an L1 penalty on latent activations weighted by the norms of
+    /// the decoder directions, the standard sparse-autoencoder recipe (see
+    /// [`L1Weighting::DecoderNorm`]).
+    pub fn with_decoder_norm_l1(mut self, l1: f64) -> Self {
+        self.l1 = l1;
+        self.l1_weighting = L1Weighting::DecoderNorm;
+        self
+    }
+
     /// Adds KL(ρ‖ρ̂) sparsity with target `rho` and weight `beta`.
     pub fn with_kl(mut self, rho: f64, beta: f64) -> Self {
         self.kl = Some(KlSparsity {
@@ -150,6 +335,13 @@ impl LossConfig {
     /// Adds weight decay.
     pub fn with_l2(mut self, l2: f64) -> Self {
         self.l2 = l2;
+        self
+    }
+
+    /// Adds the Matryoshka reconstruction of nested prefixes of the code
+    /// (see [`Matryoshka`]).
+    pub fn with_matryoshka(mut self, matryoshka: Matryoshka) -> Self {
+        self.matryoshka = Some(matryoshka);
         self
     }
 
@@ -444,6 +636,11 @@ pub struct LossTerms {
     /// files when zero, so older files load and newer ones stay the same).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub auxk: f64,
+    /// Matryoshka term, the reconstruction of the code's inner prefixes
+    /// (zero unless the objective has a [`Matryoshka`] term; left out of
+    /// files when zero).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub matryoshka: f64,
     /// Sum of the terms.
     pub total: f64,
 }
@@ -460,6 +657,7 @@ impl LossTerms {
         self.kl += other.kl;
         self.l2 += other.l2;
         self.auxk += other.auxk;
+        self.matryoshka += other.matryoshka;
         self.total += other.total;
     }
 
@@ -471,6 +669,7 @@ impl LossTerms {
             kl: self.kl * w,
             l2: self.l2 * w,
             auxk: self.auxk * w,
+            matryoshka: self.matryoshka * w,
             total: self.total * w,
         }
     }
@@ -483,6 +682,7 @@ impl LossTerms {
             self.kl,
             self.l2,
             self.auxk,
+            self.matryoshka,
             self.total,
         ]
         .iter()
@@ -558,30 +758,49 @@ multiversion! {
 }
 
 /// L1 and KL terms on the latent code `h`; when `dh` is given their
-/// gradients are **added** to it.
+/// gradients with respect to `h` are **added** to it.
+///
+/// `l1_weights`, one per latent unit, multiply `|h_ni|` in the L1 term (the
+/// decoder norms `‖d_i‖` of [`L1Weighting::DecoderNorm`]); `None` is the
+/// plain term. The part of the weighted term's gradient that flows through
+/// the weights is the caller's: this function sees only the code.
 pub(crate) fn latent_penalties<T: Real>(
     cfg: &LossConfig,
     h: &DMatrix<T>,
+    l1_weights: Option<&[f64]>,
     norm: Normalizer,
     mut dh: Option<&mut DMatrix<T>>,
 ) -> Result<(f64, f64)> {
     let big_n = norm.samples() as f64;
+    let n = h.nrows();
     let mut l1 = 0.0;
     if cfg.l1 > 0.0 {
-        l1 = cfg.l1 * h.iter().map(|x| x.f64().abs()).sum::<f64>() / big_n;
-        if let Some(dh) = dh.as_deref_mut() {
-            let c = T::of(cfg.l1 / big_n);
-            for (d, &x) in dh.as_mut_slice().iter_mut().zip(h.as_slice()) {
-                if x > T::zero() {
-                    *d += c;
-                } else if x < T::zero() {
-                    *d -= c;
+        match l1_weights {
+            None => {
+                l1 = cfg.l1 * h.iter().map(|x| x.f64().abs()).sum::<f64>() / big_n;
+                if let Some(dh) = dh.as_deref_mut() {
+                    let c = T::of(cfg.l1 / big_n);
+                    add_sign_times(dh.as_mut_slice(), h.as_slice(), c);
+                }
+            }
+            Some(w) => {
+                debug_assert_eq!(w.len(), h.ncols());
+                let mut sum = 0.0f64;
+                for (k, &wk) in w.iter().enumerate() {
+                    sum += wk * abs_sum(&h.as_slice()[k * n..(k + 1) * n]);
+                }
+                l1 = cfg.l1 * sum / big_n;
+                if let Some(dh) = dh.as_deref_mut() {
+                    for (k, &wk) in w.iter().enumerate() {
+                        let c = T::of(cfg.l1 * wk / big_n);
+                        let col = k * n..(k + 1) * n;
+                        add_sign_times(&mut dh.as_mut_slice()[col.clone()], &h.as_slice()[col], c);
+                    }
                 }
             }
         }
     }
     let mut kl_term = 0.0;
-    let n = h.nrows();
     if let Some(kl) = cfg.kl
         && kl.weight > 0.0
         && n > 0
@@ -607,6 +826,23 @@ pub(crate) fn latent_penalties<T: Real>(
         kl_term *= kl.weight * n as f64 / big_n;
     }
     Ok((l1, kl_term))
+}
+
+/// `Σ |v_i|` in f64.
+pub(crate) fn abs_sum<T: Real>(v: &[T]) -> f64 {
+    v.iter().map(|x| x.f64().abs()).sum::<f64>()
+}
+
+/// `d_i += c sign(h_i)` (nothing where `h_i = 0`: the subgradient 0 at the
+/// L1 kink).
+fn add_sign_times<T: Real>(d: &mut [T], h: &[T], c: T) {
+    for (d, &x) in d.iter_mut().zip(h) {
+        if x > T::zero() {
+            *d += c;
+        } else if x < T::zero() {
+            *d -= c;
+        }
+    }
 }
 
 #[cfg(test)]

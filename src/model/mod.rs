@@ -61,8 +61,8 @@ pub(crate) use gradient::{TiedSlots, can_defer_tied};
 pub(crate) use kernels::{all_finite, ensure_shape, first_non_finite};
 pub use layer::Layer;
 pub use loss::{
-    AuxK, AuxKLoss, KlSparsity, LossConfig, LossTerms, Normalizer, Reconstruction, ResidualSpread,
-    UnitL2,
+    AuxK, AuxKLoss, KlSparsity, L1Weighting, LossConfig, LossTerms, MAX_MATRYOSHKA_PREFIXES,
+    Matryoshka, Normalizer, Reconstruction, ResidualSpread, UnitL2,
 };
 pub use params::{DirectionSlots, LayerCount, LayerSlots, ParamLayout, ParameterCount};
 pub use sparse::{fvu, l0};

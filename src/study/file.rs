@@ -310,15 +310,20 @@ impl TrainingEntry {
             ));
         }
         if c.loss.unit_l2.is_some()
+            || !c.loss.l1_weighting.is_plain()
+            || c.loss.matryoshka.is_some()
             || c.rotation_augmented
             || c.corruption.is_some()
             || c.unit_norm_decoder
             || c.dead_latents.is_some()
             || c.freeze_biases
+            || c.l1_warmup_steps > 0
+            || c.lr_warmup_steps > 0
+            || c.lr_decay_steps > 0
         {
             return Err(Error::config(
                 "training",
-                "uses non-uniform L2, the rotation-augmented gradient, input corruption, a unit-norm decoder, dead-latent tracking or frozen biases, which study files do not express yet",
+                "uses non-uniform L2, the decoder-norm weighted L1, the Matryoshka term, the rotation-augmented gradient, input corruption, a unit-norm decoder, dead-latent tracking, frozen biases or a per-step warm-up or decay, which study files do not express yet",
             ));
         }
         Ok(TrainingEntry {

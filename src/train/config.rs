@@ -395,6 +395,37 @@ pub struct TrainConfig {
     /// [`TrainConfig::result_hash`] are unchanged.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub freeze_biases: bool,
+    /// Optimizer steps over which the L1 coefficient λ₁ (plain or
+    /// decoder-norm weighted, see [`LossConfig::l1_weighting`]) warms up
+    /// linearly from 0: step `s` (counted from 0 over the whole run) uses
+    /// `λ₁ · min(s / N, 1)` (see [`super::schedule::l1_warmup_factor`]), as
+    /// SAELens's `l1_warm_up_steps` and dictionary_learning's
+    /// `sparsity_warmup_steps` do. 0 is off. The training terms of an
+    /// epoch are those of the coefficients its batches used; validation
+    /// always uses the full λ₁ (the objective the run is after). KL
+    /// sparsity is not warmed up. Minibatch optimizers only. Left out of
+    /// files when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub l1_warmup_steps: usize,
+    /// Optimizer steps over which the learning rate warms up linearly at
+    /// the start of the run: step `s` runs at `(s + 1) / W` of the rate
+    /// (see [`super::schedule::step_factor`]), SAELens's
+    /// `lr_warm_up_steps`. 0 is off. Minibatch optimizers only. Left out
+    /// of files when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lr_warmup_steps: usize,
+    /// Optimizer steps at the end of the run over which the learning rate
+    /// decays linearly towards 0: of a run of `T` steps, step `s >= T − D`
+    /// runs at `(T − s) / D` of the rate (see
+    /// [`super::schedule::step_factor`]), SAELens's `lr_decay_steps` and
+    /// dictionary_learning's decay from `decay_start = T − D`. 0 is off.
+    /// Minibatch optimizers only. Left out of files when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lr_decay_steps: usize,
+}
+
+fn is_zero(v: &usize) -> bool {
+    *v == 0
 }
 
 impl Default for TrainConfig {
@@ -419,6 +450,9 @@ impl Default for TrainConfig {
             unit_norm_decoder: false,
             dead_latents: None,
             freeze_biases: false,
+            l1_warmup_steps: 0,
+            lr_warmup_steps: 0,
+            lr_decay_steps: 0,
         }
     }
 }
@@ -550,6 +584,27 @@ impl TrainConfig {
         self
     }
 
+    /// Warms the L1 coefficient up over `steps` optimizer steps (see
+    /// [`TrainConfig::l1_warmup_steps`]).
+    pub fn l1_warmup_steps(mut self, steps: usize) -> Self {
+        self.l1_warmup_steps = steps;
+        self
+    }
+
+    /// Warms the learning rate up over the first `steps` optimizer steps
+    /// (see [`TrainConfig::lr_warmup_steps`]).
+    pub fn lr_warmup_steps(mut self, steps: usize) -> Self {
+        self.lr_warmup_steps = steps;
+        self
+    }
+
+    /// Decays the learning rate linearly over the last `steps` optimizer
+    /// steps (see [`TrainConfig::lr_decay_steps`]).
+    pub fn lr_decay_steps(mut self, steps: usize) -> Self {
+        self.lr_decay_steps = steps;
+        self
+    }
+
     /// Validates and wraps the config in a [`super::Trainer`].
     pub fn build(self) -> Result<super::Trainer> {
         super::Trainer::new(self)
@@ -633,6 +688,18 @@ impl TrainConfig {
                 "freeze_biases",
                 "needs a minibatch optimizer: L-BFGS moves every parameter it is given",
             ));
+        }
+        for (field, steps) in [
+            ("l1_warmup_steps", self.l1_warmup_steps),
+            ("lr_warmup_steps", self.lr_warmup_steps),
+            ("lr_decay_steps", self.lr_decay_steps),
+        ] {
+            if steps > 0 && self.is_lbfgs() {
+                return Err(Error::config(
+                    field,
+                    "counts minibatch steps; full-batch L-BFGS needs a fixed objective and takes its own steps",
+                ));
+            }
         }
         if let Some(dl) = &self.dead_latents {
             dl.validate()?;

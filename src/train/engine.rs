@@ -66,6 +66,10 @@ pub struct BatchExtras<'a> {
     /// [`Autoencoder::batch_top_k_thresholds`]). A minimum over shards,
     /// so it does not depend on shard grouping either.
     pub smallest_kept: Option<&'a mut Vec<Option<f64>>>,
+    /// Multiplies the objective's L1 coefficient for this batch (the L1
+    /// warm-up, see [`crate::train::TrainConfig::l1_warmup_steps`]); `None`
+    /// keeps it.
+    pub l1_scale: Option<f64>,
 }
 
 /// Computes batch objectives and gradients shard by shard, in parallel,
@@ -316,7 +320,19 @@ impl<T: Real> ShardEngine<T> {
             aux,
             fired,
             smallest_kept,
+            l1_scale,
         } = extras;
+        let scaled;
+        let loss = match l1_scale {
+            Some(f) => {
+                scaled = LossConfig {
+                    l1: loss.l1 * f,
+                    ..*loss
+                };
+                &scaled
+            }
+            None => loss,
+        };
         Self::check_rows(x, rows)?;
         let norm = Normalizer::new(rows.len())?;
         let shards: Vec<&[usize]> = rows.chunks(self.shard_size).collect();

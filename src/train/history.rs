@@ -34,8 +34,9 @@ pub struct EpochRecord {
     pub val_loss: Option<f64>,
     /// Validation reconstruction term after the epoch.
     pub val_reconstruction: Option<f64>,
-    /// Learning rate used (none for L-BFGS, whose steps come from the line
-    /// search).
+    /// Learning rate used: the rate of the epoch's last step, which differs
+    /// from the epoch's first only under a per-step warm-up or decay (none
+    /// for L-BFGS, whose steps come from the line search).
     pub learning_rate: Option<f64>,
     /// Global gradient norm (before clipping), mean over the epoch's batches.
     pub grad_norm: f64,
@@ -106,8 +107,9 @@ impl History {
     /// `val_loss`, `val_reconstruction`, `learning_rate`, `grad_norm`, then
     /// per layer pair `l`: `grad_norm_layer{l}` and, for tied pairs,
     /// `grad_norm_layer{l}_encoder` / `grad_norm_layer{l}_decoder`; then
-    /// `train_auxk` when an epoch has an AuxK term and `dead_fraction` when
-    /// dead latents were tracked; last `seconds`. Missing values (no validation, L-BFGS learning rate,
+    /// `train_auxk` when an epoch has an AuxK term, `train_matryoshka` when
+    /// one has a Matryoshka term and `dead_fraction` when dead latents were
+    /// tracked; last `seconds`. Missing values (no validation, L-BFGS learning rate,
     /// untied parts) are nulls, never NaN.
     pub fn to_dataframe(&self) -> Result<DataFrame> {
         let rows = &self.epochs;
@@ -156,6 +158,12 @@ impl History {
         }
         if rows.iter().any(|r| r.train.auxk != 0.0) {
             cols.push(Column::new("train_auxk".into(), f(&|r| r.train.auxk)));
+        }
+        if rows.iter().any(|r| r.train.matryoshka != 0.0) {
+            cols.push(Column::new(
+                "train_matryoshka".into(),
+                f(&|r| r.train.matryoshka),
+            ));
         }
         if rows.iter().any(|r| r.dead_fraction.is_some()) {
             cols.push(Column::new("dead_fraction".into(), o(&|r| r.dead_fraction)));

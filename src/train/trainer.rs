@@ -376,9 +376,7 @@ impl Trainer {
 
     /// Checks that config, model and data fit together, before any work.
     fn prepare<T: Real>(&self, model: &Autoencoder<T>, x: &DMatrix<T>) -> Result<()> {
-        self.config
-            .objective()
-            .check_model(model.spec().output, model.latent_activation())?;
+        model.check_loss(&self.config.objective())?;
         if self.config.rotation_augmented {
             rotation::check_model(model)?;
         }
@@ -478,9 +476,16 @@ fn run_minibatch<T: Real>(
     features.start(st, &mut params)?;
     // One sample per column: shuffled batches gather contiguous samples.
     let xt = x.transpose();
+    // Steps of the whole run and the per-step factor of the learning rate
+    // (exactly 1 without warm-up or decay).
+    let total = batches.saturating_mul(cfg.epochs);
+    let step_lr = |epoch_lr: f64, step: usize| {
+        epoch_lr * schedule::step_factor(step, total, cfg.lr_warmup_steps, cfg.lr_decay_steps)
+    };
     while st.epoch <= cfg.epochs {
         let e = st.epoch;
-        let lr = schedule::learning_rate(cfg.schedule, cfg.learning_rate, e, cfg.epochs);
+        let epoch_lr = schedule::learning_rate(cfg.schedule, cfg.learning_rate, e, cfg.epochs);
+        let first = (e - 1).saturating_mul(batches);
         let order = shuffled(&split.train, derive_seed(cfg.seed, e as u64));
         let t0 = Instant::now();
         for (b, rows) in order.chunks(cfg.batch_size).enumerate().skip(st.batch) {
@@ -488,8 +493,11 @@ fn run_minibatch<T: Real>(
                 st.acc.seconds += t0.elapsed().as_secs_f64();
                 return Err(Error::Interrupted { checkpoint: None });
             }
+            let step_no = first.saturating_add(b);
+            let lr = step_lr(epoch_lr, step_no);
             let step = Step {
                 epoch: e,
+                step: step_no,
                 lr,
                 rows,
                 xt: &xt,
@@ -523,7 +531,9 @@ fn run_minibatch<T: Real>(
             });
         }
         check_moments(st)?;
-        let mut rec = st.acc.finish(e, Some(lr), 0.0);
+        // The record holds the rate of the epoch's last step.
+        let last = first.saturating_add(batches.saturating_sub(1));
+        let mut rec = st.acc.finish(e, Some(step_lr(epoch_lr, last)), 0.0);
         features.end_epoch(st, &mut rec);
         let validate = |model: &Autoencoder<T>| {
             if split.val.is_empty() {

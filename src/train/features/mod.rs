@@ -1,9 +1,10 @@
 //! Training features as pieces plugged into the minibatch loop.
 //!
 //! Why: written as branches of the loop, every research option (denoising,
-//! dead latents, clipping, frozen biases, the rotation-augmented gradient,
-//! the unit-norm decoder, AdamW's decoupled decay, BatchTopK thresholds)
-//! lengthens the loop, and the order in which they act stays implicit.
+//! the L1 warm-up, dead latents, clipping, frozen biases, the
+//! rotation-augmented gradient, the unit-norm decoder, AdamW's decoupled
+//! decay, BatchTopK thresholds) lengthens the loop, and the order in which
+//! they act stays implicit.
 //! Here each option is a [`Feature`] in a file of its own, the loop calls
 //! the hook points below whatever is switched on, and [`active`] is the one
 //! place that decides which pieces run and in what order. A new feature is
@@ -31,22 +32,24 @@
 //! them, which is:
 //!
 //! 1. denoising (`corruption`): sets the batch's input corruption;
-//! 2. dead latents (`dead_latents`): marks the dead latents and asks for
+//! 2. the L1 warm-up (`l1_warmup_steps`): sets the factor of the batch's
+//!    L1 coefficient from the step number;
+//! 3. dead latents (`dead_latents`): marks the dead latents and asks for
 //!    the AuxK term before the gradient, counts which latents fired after
 //!    it, records the dead fraction at the end of the epoch;
-//! 3. gradient clipping (`clip_grad_norm`), by the norm of the full
+//! 4. gradient clipping (`clip_grad_norm`), by the norm of the full
 //!    gradient as the engine computed it;
-//! 4. frozen biases (`freeze_biases`): zeroes the biases' gradient (the
+//! 5. frozen biases (`freeze_biases`): zeroes the biases' gradient (the
 //!    clipping norm still includes them: it is the engine's);
-//! 5. the rotation-augmented gradient (`rotation_augmented`);
-//! 6. the unit-norm decoder (`unit_norm_decoder`): normalises once at the
+//! 6. the rotation-augmented gradient (`rotation_augmented`);
+//! 7. the unit-norm decoder (`unit_norm_decoder`): normalises once at the
 //!    start, removes the gradient's parallel components last of all the
 //!    gradient pieces (so the step it shapes is the one taken), and
 //!    renormalises after the update;
-//! 7. AdamW's decoupled weight decay: after every gradient piece (the
+//! 8. AdamW's decoupled weight decay: after every gradient piece (the
 //!    unit-norm projection reads the undecayed weights), just before the
 //!    Adam step;
-//! 8. BatchTopK thresholds: updated from the batch's code once the step
+//! 9. BatchTopK thresholds: updated from the batch's code once the step
 //!    is in the model.
 //!
 //! Only clipping, frozen biases, rotation and the unit-norm projection
@@ -61,6 +64,7 @@ mod clip_grad_norm;
 mod dead_latents;
 mod denoising;
 mod freeze_biases;
+mod l1_warmup;
 mod rotation_augmented;
 mod unit_norm_decoder;
 mod weight_decay;
@@ -79,7 +83,10 @@ use nalgebra::DMatrix;
 pub(crate) struct Step<'b, T: Real> {
     /// Epoch (from 1).
     pub epoch: usize,
-    /// The epoch's learning rate.
+    /// Optimizer steps taken before this one in the whole run (from 0).
+    pub step: usize,
+    /// This step's learning rate: the epoch's, times the per-step warm-up
+    /// and decay factor (see [`crate::train::schedule::step_factor`]).
     pub lr: f64,
     /// The batch's samples: column indices of `xt`.
     pub rows: &'b [usize],
@@ -156,6 +163,7 @@ pub(crate) struct Features<T: Real> {
 pub(crate) fn active<T: Real>(cfg: &TrainConfig, model: &Autoencoder<T>) -> Features<T> {
     let mut set = Features { pieces: Vec::new() };
     set.add(denoising::Denoising::new(cfg));
+    set.add(l1_warmup::L1Warmup::new(cfg));
     set.add(dead_latents::DeadLatentTracking::new(cfg));
     set.add(clip_grad_norm::ClipGradNorm::new(cfg));
     set.add(freeze_biases::FreezeBiases::new(cfg));
