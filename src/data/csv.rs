@@ -36,15 +36,20 @@ pub fn read_csv(
     label_column: Option<&str>,
     image_shape: Option<(usize, usize)>,
 ) -> Result<Dataset> {
-    let bytes = read_regular(path)?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
-        let line = 1 + bytes[..e.valid_up_to()]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
-        Error::format(path, format!("line {line}"), "not valid UTF-8")
-    })?;
-    parse_csv(text, path, label_column, image_shape)
+    // The file's bytes are dropped before the matrix is built, so the text,
+    // the parsed columns and the matrix are never all alive at once.
+    let frame = {
+        let bytes = read_regular(path)?;
+        let text = std::str::from_utf8(&bytes).map_err(|e| {
+            let line = 1 + bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+            Error::format(path, format!("line {line}"), "not valid UTF-8")
+        })?;
+        parse_frame(text, path, label_column)?
+    };
+    dataset_from_frame(&frame, path, label_column, image_shape)
 }
 
 /// The records of CSV text, split by the csv crate (quotes, `""` escapes,
@@ -132,6 +137,13 @@ pub fn parse_csv(
     label_column: Option<&str>,
     image_shape: Option<(usize, usize)>,
 ) -> Result<Dataset> {
+    let frame = parse_frame(text, path, label_column)?;
+    dataset_from_frame(&frame, path, label_column, image_shape)
+}
+
+/// The frame of CSV text: one `Float64` column per header name, every
+/// cell checked (a number, finite, an integer label).
+fn parse_frame(text: &str, path: &Path, label_column: Option<&str>) -> Result<DataFrame> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut records = Records::new(text, path);
     let header_line = records
@@ -239,15 +251,14 @@ pub fn parse_csv(
         _ => {}
     }
     let n = columns[0].len();
-    let frame = DataFrame::new(
+    Ok(DataFrame::new(
         n,
         names
             .iter()
             .zip(columns)
             .map(|(name, values)| Column::new(name.as_str().into(), values))
             .collect(),
-    )?;
-    dataset_from_frame(&frame, path, label_column, image_shape)
+    )?)
 }
 
 /// Writes `ds` as CSV (see the module docs), atomically.

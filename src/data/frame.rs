@@ -62,45 +62,56 @@ pub fn dataset_from_frame(
         _ => {}
     }
 
-    let mut features = Vec::with_capacity(columns.len());
+    // Each feature column is written straight into its column of the
+    // (column-major) matrix: the frame and the matrix are the only two
+    // copies of the data alive at once.
+    let d = columns.len() - usize::from(label_idx.is_some());
+    let mut x = DMatrix::<f64>::zeros(n, d);
     let mut labels = None;
+    let mut next = 0;
     for (j, c) in columns.iter().enumerate() {
-        let values = column_values(c, path)?;
         if Some(j) == label_idx {
+            let mut values = Vec::with_capacity(n);
+            column_values(c, path, |_, v| values.push(v))?;
             let name = c.name().as_str();
             labels = Some(labels_to_u32(&values, path, |i| {
                 format!("row {i}, column {name:?}")
             })?);
         } else {
-            features.push(values);
+            let mut out = x.column_mut(next);
+            column_values(c, path, |i, v| out[i] = v)?;
+            next += 1;
         }
     }
-    let x = DMatrix::from_fn(n, features.len(), |i, j| features[j][i]);
     Dataset::new(file_stem(path), x, labels, image_shape)
 }
 
-/// A numeric column as finite `f64` values; nulls and non-finite values are
+/// Hands each value of a numeric column, as a finite `f64`, to `each` with
+/// its row, without collecting them; nulls and non-finite values are
 /// errors naming their row.
-fn column_values(c: &Column, path: &Path) -> Result<Vec<f64>> {
+fn column_values(c: &Column, path: &Path, mut each: impl FnMut(usize, f64)) -> Result<()> {
     let name = c.name().as_str();
     let cast = c.cast(&DataType::Float64)?;
-    let ca = cast.f64()?;
-    ca.iter()
-        .enumerate()
-        .map(|(i, v)| match v {
-            None => Err(Error::format(
-                path,
-                format!("row {i}, column {name:?}"),
-                "missing (null) value",
-            )),
-            Some(v) if !v.is_finite() => Err(Error::format(
-                path,
-                format!("row {i}, column {name:?}"),
-                format!("non-finite value {v}"),
-            )),
-            Some(v) => Ok(v),
-        })
-        .collect()
+    for (i, v) in cast.f64()?.iter().enumerate() {
+        match v {
+            None => {
+                return Err(Error::format(
+                    path,
+                    format!("row {i}, column {name:?}"),
+                    "missing (null) value",
+                ));
+            }
+            Some(v) if !v.is_finite() => {
+                return Err(Error::format(
+                    path,
+                    format!("row {i}, column {name:?}"),
+                    format!("non-finite value {v}"),
+                ));
+            }
+            Some(v) => each(i, v),
+        }
+    }
+    Ok(())
 }
 
 /// `values` as class labels: each a non-negative integer that fits u32.
