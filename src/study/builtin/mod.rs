@@ -480,13 +480,6 @@ pub(crate) fn missing(what: &str) -> Error {
     Error::InvalidData(format!("summary: the frame has no {what}"))
 }
 
-/// Formats a number for finding sentences with the reports' formatter
-/// (4 significant digits), [`MISSING`](crate::number::MISSING) for a
-/// non-finite value, as in the reports' tables.
-pub(crate) fn sig(x: f64) -> String {
-    crate::number::format_number(x).unwrap_or_else(|_| crate::number::MISSING.into())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,7 +48,7 @@
 //! `claim`, `formula` (str), `measured`, `tolerance` (f64) and `pass`
 //! (bool, `measured < tolerance`).
 
-use super::{Output, Preset, sample, sig};
+use super::{Output, Preset, sample};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::linalg::Pca;
@@ -57,6 +57,7 @@ use crate::model::theory::{
     principal_directions, second_moments, singular_values_desc, subspace_distance,
 };
 use crate::model::{Autoencoder, AutoencoderSpec, BiasMode, Init, LossConfig, UnitL2};
+use crate::number::format_or_missing;
 use crate::study::{Curves, Figures, Line};
 use crate::train::{Corruption, LbfgsConfig, Optimizer, Progress, Schedule, TrainConfig, Trainer};
 use nalgebra::DMatrix;
@@ -204,7 +205,10 @@ pub fn run(ds: &Dataset, preset: &Preset) -> Result<DataFrame> {
     claims.push(Claim {
         paper: "Kunin et al. 2019",
         claim: "untied with L2: decoder singular values follow the closed form".into(),
-        formula: format!("max_i |s_i − √(1 − dλ₂/(2c_i))|, λ₂ = {}", sig(l2)),
+        formula: format!(
+            "max_i |s_i − √(1 − dλ₂/(2c_i))|, λ₂ = {}",
+            format_or_missing(l2)
+        ),
         measured: max_err(&got, &want),
         tolerance: 1e-3,
     });
@@ -222,7 +226,10 @@ pub fn run(ds: &Dataset, preset: &Preset) -> Result<DataFrame> {
     claims.push(Claim {
         paper: "Kunin et al. 2019",
         claim: "tied with L2: singular values follow the closed form (factor 2 on c_i)".into(),
-        formula: format!("max_i |s_i − √(1 − dλ₂/(4c_i))|, λ₂ = {}", sig(l2_tied)),
+        formula: format!(
+            "max_i |s_i − √(1 − dλ₂/(4c_i))|, λ₂ = {}",
+            format_or_missing(l2_tied)
+        ),
         measured: max_err(&got, &want),
         tolerance: 1e-3,
     });
@@ -246,7 +253,10 @@ pub fn run(ds: &Dataset, preset: &Preset) -> Result<DataFrame> {
     claims.push(Claim {
         paper: "Plaut 2018",
         claim: "the decoder's SVD recovers the ordered principal directions (with L2)".into(),
-        formula: format!("max_i ∠(û_i, u_i) in degrees, λ₂ = {}", sig(l2)),
+        formula: format!(
+            "max_i ∠(û_i, u_i) in degrees, λ₂ = {}",
+            format_or_missing(l2)
+        ),
         measured: largest_angle(&with_l2),
         tolerance: 0.5,
     });
@@ -288,7 +298,7 @@ pub fn run(ds: &Dataset, preset: &Preset) -> Result<DataFrame> {
         claim: "non-uniform L2: the decoder's columns are the principal directions".into(),
         formula: format!(
             "mean_i (1 − max_j cos²(u_i, w_j)), weights λ₂·linspace(0.1, 0.9, k), λ₂ = {}",
-            sig(l2_bao)
+            format_or_missing(l2_bao)
         ),
         measured: axis_alignment(&u, &w)?,
         tolerance: 1e-3,
@@ -321,7 +331,7 @@ pub fn run(ds: &Dataset, preset: &Preset) -> Result<DataFrame> {
         formula: format!(
             "steps to alignment {RAG_TARGET}: RAG {rag} / GD {gd}{} (tied, rate {})",
             if gd >= RAG_BUDGET { " (budget)" } else { "" },
-            sig(lr)
+            format_or_missing(lr)
         ),
         measured: rag as f64 / gd as f64,
         tolerance: 1.0,
@@ -367,7 +377,7 @@ pub fn run(ds: &Dataset, preset: &Preset) -> Result<DataFrame> {
         claim: "Gaussian denoising shrinks a linear tied AE's singular values (Adam, fresh noise per epoch)".into(),
         formula: format!(
             "max_i |s_i − √(c_i / (c_i + σ²))|, σ = {}",
-            sig(sigma)
+            format_or_missing(sigma)
         ),
         measured: max_err(&got, &want),
         tolerance: 1e-2,
@@ -499,7 +509,7 @@ pub fn bao_figures(ds: &Dataset, preset: &Preset) -> Result<Vec<Curves>> {
                 .iter()
                 .map(|m| {
                     let last = points(m, k).last().map_or(f64::NAN, |p| p.1);
-                    format!("{} {}", label(m), sig(last))
+                    format!("{} {}", label(m), format_or_missing(last))
                 })
                 .collect();
             let mut caption = format!(
@@ -705,9 +715,9 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
                 if measured[i].is_nan() {
                     "not measured".to_string()
                 } else {
-                    format!("measured {}", sig(measured[i]))
+                    format!("measured {}", format_or_missing(measured[i]))
                 },
-                sig(tol[i]),
+                format_or_missing(tol[i]),
                 if pass[i] { "pass" } else { "fail" }
             )
         })
