@@ -1121,9 +1121,11 @@ fn atoms_tiles(
     }
 }
 
-/// One variant's point of the L0 / FVU trade-off.
+/// One variant's medians over every latent size and seed: where it sits in
+/// the L0 / FVU trade-off overall. Not a Pareto front: no point is compared
+/// with another (the chart's points are [`pareto_by_latent`]).
 #[derive(Clone, Debug, PartialEq)]
-pub struct ParetoPoint {
+pub struct VariantMedians {
     /// The model name (`pca` or a variant).
     pub model: String,
     /// Median L0 over latents and seeds.
@@ -1136,7 +1138,7 @@ pub struct ParetoPoint {
 
 /// Per variant (PCA first, then study order), medians over latents and
 /// seeds of L0, FVU and the training-time dead fraction.
-pub fn pareto(df: &DataFrame) -> Result<Vec<ParetoPoint>> {
+pub fn variant_medians(df: &DataFrame) -> Result<Vec<VariantMedians>> {
     let get = |name: &str| f64_column(df, name);
     let models: Vec<Option<String>> = df
         .column("model")
@@ -1157,7 +1159,7 @@ pub fn pareto(df: &DataFrame) -> Result<Vec<ParetoPoint>> {
                     .filter_map(|(_, v)| *v)
                     .collect()
             };
-            Some(ParetoPoint {
+            Some(VariantMedians {
                 model: name.to_string(),
                 l0: median(&pick(&l0s))?,
                 fvu: median(&pick(&fvus))?,
@@ -1174,7 +1176,7 @@ pub fn pareto(df: &DataFrame) -> Result<Vec<ParetoPoint>> {
 /// latent size, and how many runs stopped at their epoch cap (not
 /// converged).
 pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
-    let p = pareto(df)?;
+    let p = variant_medians(df)?;
     if p.len() < 2 {
         return Err(missing("sae variant rows"));
     }
