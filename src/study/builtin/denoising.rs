@@ -39,7 +39,7 @@
 //! corrupted test MSE against noise level, and the first filters (rows of
 //! `W`) per level when the data are images.
 
-use super::theory::{Claim, claims_frame};
+use super::claims::{Claim, claims_frame};
 use super::{Output, Preset, mse, sample};
 use crate::data::{Dataset, train_test_split};
 use crate::error::{Error, Result};

@@ -60,7 +60,7 @@
 //! Figures: per data set and per tying × activation, alignment of each
 //! direction over epochs, trained biases solid, frozen dashed.
 
-use super::theory::{Claim, claims_frame};
+use super::claims::{Claim, claims_frame};
 use super::{Output, Preset, mse, sample};
 use crate::data::{Dataset, SpikedCovariance, train_test_split};
 use crate::error::{Error, Result};
