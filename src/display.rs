@@ -38,11 +38,10 @@
 use crate::data::Dataset;
 use crate::linalg::FittedPca;
 use crate::model::{Activation, Autoencoder};
-use crate::number::MISSING;
 use crate::real::Real;
 use crate::report::Svg;
 use crate::report::Table;
-use crate::report::number::format_number;
+use crate::report::number::format_or_missing;
 use crate::report::table::ShownRow;
 use crate::train::{StopReason, TrainOutcome};
 use polars::prelude::DataFrame;
@@ -430,12 +429,6 @@ fn error_html(what: &str, message: &str) -> String {
     )
 }
 
-/// A number for a card: [`format_number`], or [`MISSING`] for a value that
-/// is not finite, as everywhere else on a page.
-fn number(x: f64) -> String {
-    format_number(x).unwrap_or_else(|_| MISSING.to_string())
-}
-
 /// A titled card: a heading and a two-column table of (label, value) rows.
 /// Labels and values are escaped here.
 fn card(title: &str, rows: &[(&str, String)]) -> Rich {
@@ -494,9 +487,13 @@ pub fn dataset_card_html(ds: &Dataset) -> Rich {
     // A Dataset holds at least one finite value (its constructor checks).
     rows.push((
         "values",
-        format!("{} to {}", number(x.min()), number(x.max())),
+        format!(
+            "{} to {}",
+            format_or_missing(x.min()),
+            format_or_missing(x.max())
+        ),
     ));
-    rows.push(("mean value", number(x.mean())));
+    rows.push(("mean value", format_or_missing(x.mean())));
     card(&format!("Dataset {:?}", ds.name()), &rows)
 }
 
@@ -506,7 +503,10 @@ pub fn pca_card<T: Real>(pca: &FittedPca<T>) -> Rich {
     let ratios = pca.explained_variance_ratio();
     let kept: f64 = ratios.iter().sum();
     let shown = ratios.len().min(5);
-    let mut leading: Vec<String> = ratios[..shown].iter().map(|&r| number(r)).collect();
+    let mut leading: Vec<String> = ratios[..shown]
+        .iter()
+        .map(|&r| format_or_missing(r))
+        .collect();
     if ratios.len() > shown {
         leading.push("…".into());
     }
@@ -518,9 +518,12 @@ pub fn pca_card<T: Real>(pca: &FittedPca<T>) -> Rich {
             ("samples n", pca.n_samples().to_string()),
             ("solver", format!("{:?}", pca.solver())),
             ("whitened", pca.is_whitened().to_string()),
-            ("variance explained", number(kept)),
+            ("variance explained", format_or_missing(kept)),
             ("explained ratio (leading)", leading.join(", ")),
-            ("training MSE", number(pca.mse_curve()[pca.n_components()])),
+            (
+                "training MSE",
+                format_or_missing(pca.mse_curve()[pca.n_components()]),
+            ),
             ("parameters (k·d + d)", pca.parameter_count().to_string()),
         ],
     )
@@ -618,11 +621,11 @@ pub fn training_card<T: Real>(outcome: &TrainOutcome<T>) -> Rich {
         ("stopped", stop),
     ];
     if let (Some(first), Some(last)) = (losses.first(), losses.last()) {
-        rows.push(("train loss, first epoch", number(*first)));
-        rows.push(("train loss, last epoch", number(*last)));
+        rows.push(("train loss, first epoch", format_or_missing(*first)));
+        rows.push(("train loss, last epoch", format_or_missing(*last)));
     }
     if let Some(val) = history.last().and_then(|r| r.val_loss) {
-        rows.push(("validation loss, last epoch", number(val)));
+        rows.push(("validation loss, last epoch", format_or_missing(val)));
     }
     if let Some(best) = outcome.best_epoch {
         rows.push(("weights from epoch", best.to_string()));
@@ -698,6 +701,7 @@ mod tests {
     use crate::linalg::Pca;
     use crate::model::{AutoencoderSpec, BiasMode};
     use crate::report::charts::{LineChart, Series, line_chart};
+    use crate::report::number::format_number;
     use nalgebra::DMatrix;
     use polars::prelude::*;
 

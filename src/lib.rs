@@ -19,6 +19,7 @@ pub mod atomic;
 pub mod data;
 pub mod display;
 pub mod error;
+pub(crate) mod hex;
 pub mod linalg;
 #[macro_use]
 pub mod model;

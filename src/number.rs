@@ -54,6 +54,13 @@ pub fn format_number(x: f64) -> Result<String> {
     }
 }
 
+/// [`format_number`] for text that must not fail (captions, sentences,
+/// cards): a non-finite value shows as [`MISSING`], as a null does in a
+/// table.
+pub fn format_or_missing(x: f64) -> String {
+    format_number(x).unwrap_or_else(|_| MISSING.to_string())
+}
+
 /// Formats a chart tick label: [`format_number`] without trailing zeros
 /// (`0.5`, not `0.5000`), because tick values are round by construction.
 ///

@@ -1,7 +1,7 @@
 //! The module graph follows the layers the README's "Layout" states:
 //!
 //! ```text
-//! leaves (error, real, rng, atomic, number, provenance, stats, validate)
+//! leaves (error, hex, real, rng, atomic, number, provenance, stats, validate)
 //!   → data → linalg / model → train → study → report → app → display / bin
 //! ```
 //!
@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 /// own layer and the ones below it.
 const LAYERS: &[(&str, usize)] = &[
     ("error", 0),
+    ("hex", 0),
     ("real", 0),
     ("rng", 0),
     ("atomic", 0),

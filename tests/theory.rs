@@ -657,7 +657,7 @@ fn corruption_settings_are_validated_by_name() {
 /// measurement, and on well-separated synthetic data every claim passes.
 #[test]
 fn theory_study_measures_every_claim() {
-    use tiedae::study::builtin::{Preset, theory};
+    use tiedae::study::builtin::{Preset, claims, theory};
     let ds = SpikedCovariance::new(600, 12, vec![8.0, 5.0, 3.0], 0.3, 13)
         .generate()
         .unwrap()
@@ -675,7 +675,7 @@ fn theory_study_measures_every_claim() {
         names,
         ["paper", "claim", "formula", "measured", "tolerance", "pass"]
     );
-    let lines = theory::summary(&df).unwrap();
+    let lines = claims::summary(&df).unwrap();
     for l in &lines {
         eprintln!("{l}");
     }

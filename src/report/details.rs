@@ -14,7 +14,7 @@ use crate::report::charts::{
 };
 use crate::report::grouping::{is_linear, is_tied, labels};
 use crate::report::input::Section;
-use crate::report::number::{MISSING, format_number};
+use crate::report::number::format_or_missing;
 use crate::study::aggregate::{ConfigKey, full_n_train};
 use crate::study::{CellArtifacts, DetailedResults, Row, SCATTER_LATENT};
 use nalgebra::DMatrix;
@@ -81,10 +81,6 @@ fn trace(frame: &DataFrame, column: &str, log: bool) -> Result<Vec<(f64, f64)>> 
         .collect())
 }
 
-fn fmt(x: f64) -> String {
-    format_number(x).unwrap_or_else(|_| MISSING.to_string())
-}
-
 /// Training reconstruction loss per epoch of each trained model.
 pub fn training_curves(details: &DetailedResults, dataset: &str) -> Result<Option<Section>> {
     let Some(k) = shown_latent(details) else {
@@ -107,7 +103,7 @@ pub fn training_curves(details: &DetailedResults, dataset: &str) -> Result<Optio
             continue;
         }
         if let Some(&(e, v)) = train.last() {
-            finals.push(format!("{name} {} after {e}", fmt(v)));
+            finals.push(format!("{name} {} after {e}", format_or_missing(v)));
         }
         series.push(
             Series::new(name.clone(), train)
@@ -194,7 +190,7 @@ pub fn gradient_norms(details: &DetailedResults, dataset: &str) -> Result<Option
             let enc = trace(history, "grad_norm_layer0_encoder", true)?;
             let dec = trace(history, "grad_norm_layer0_decoder", true)?;
             if let (Some(&(_, e)), Some(&(_, d))) = (enc.last(), dec.last()) {
-                shares.push(format!("{name} {}", fmt(e / d)));
+                shares.push(format!("{name} {}", format_or_missing(e / d)));
             }
             if !enc.is_empty() {
                 series.push(
@@ -418,7 +414,7 @@ pub fn reconstructions(details: &DetailedResults, dataset: &str) -> Result<Optio
         }
         let diff = &cell.reconstructions - &split.test_head;
         let mse = diff.iter().map(|v| v * v).sum::<f64>() / diff.len() as f64;
-        errors.push(format!("{name} {}", fmt(mse)));
+        errors.push(format!("{name} {}", format_or_missing(mse)));
         rows.push(ImageRow {
             label: name.clone(),
             tiles: t,

@@ -15,7 +15,7 @@ use crate::report::charts::{
 };
 use crate::report::grouping::{is_tied, labels};
 use crate::report::input::{Panel, Section};
-use crate::report::number::{MISSING, format_number};
+use crate::report::number::{MISSING, format_or_missing};
 use crate::report::table::Table;
 use crate::study::aggregate::{
     self, ConfigKey, MeanPoint, full_n_train, interval_by, mean_by, pareto_front,
@@ -191,13 +191,13 @@ pub fn learning_rates(rows: &[Row]) -> Result<Option<Section>> {
                         format!(
                             " (probe, {} seeds; choice {} on them)",
                             seeds.len(),
-                            fmt(choice.iter().sum::<f64>() / choice.len() as f64)
+                            format_or_missing(choice.iter().sum::<f64>() / choice.len() as f64)
                         )
                     }
                 } else {
                     String::new()
                 };
-                format!("{}{mark}", fmt(mean))
+                format!("{}{mark}", format_or_missing(mean))
             });
         }
         cells.push(line);
@@ -269,10 +269,6 @@ pub const PARETO_ID: &str = "mse-vs-params";
 pub const OVERFITTING_ID: &str = "overfitting";
 pub const ANGLES_ID: &str = "principal-angles";
 pub const PARAMS_ID: &str = "parameter-counts";
-
-fn fmt(x: f64) -> String {
-    format_number(x).unwrap_or_else(|_| MISSING.to_string())
-}
 
 /// Test MSE against latent size, one curve per configuration (seeds
 /// averaged), at the full training-set size.
@@ -347,7 +343,7 @@ fn best_against_pca(rows: &[Row], n: i64) -> String {
             Some(format!(
                 "At k = {} the best autoencoder, {name}, reached {}× PCA's test MSE.",
                 b.latent,
-                fmt(b.ratio)
+                format_or_missing(b.ratio)
             ))
         })
         .collect::<Vec<_>>()
@@ -569,7 +565,7 @@ pub fn principal_angles(rows: &[Row], dataset: &str) -> Result<Option<Section>> 
          well-trained linear autoencoder does); 90° means some learned direction is orthogonal \
          to it. Nonlinear models need not align. Closest overall: {}, at most {}°.",
         smallest.map_or(MISSING.to_string(), |s| s.1.clone()),
-        smallest.map_or(MISSING.to_string(), |s| fmt(s.0))
+        smallest.map_or(MISSING.to_string(), |s| format_or_missing(s.0))
     );
     Ok(Some(Section::with_chart(
         ANGLES_ID,
@@ -690,9 +686,13 @@ fn tied_shares(params: &[(ConfigKey, Vec<(i64, f64)>)], names: &[String]) -> Vec
             continue;
         };
         let range = if lo == hi {
-            format!("{}%", fmt(100.0 * lo))
+            format!("{}%", format_or_missing(100.0 * lo))
         } else {
-            format!("{}% to {}%", fmt(100.0 * lo), fmt(100.0 * hi))
+            format!(
+                "{}% to {}%",
+                format_or_missing(100.0 * lo),
+                format_or_missing(100.0 * hi)
+            )
         };
         out.push(format!("{name} has {range} of {twin_name}'s parameters"));
     }

@@ -5,6 +5,7 @@ use super::protocol::Protocol;
 use super::spec::{ExtraRate, ModelKind, Precision, Study};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::hex::hex;
 use crate::model::{Activation, BiasMode};
 use crate::train::TrainConfig;
 use serde::Serialize;
@@ -372,14 +373,4 @@ pub fn fingerprint(ds: &Dataset) -> String {
         None => h.update([0u8]),
     }
     hex(&h.finalize())
-}
-
-/// Lowercase hex of bytes.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }

@@ -15,6 +15,7 @@ use super::spec::Study;
 use crate::atomic::write_atomic;
 use crate::data::file::read_regular;
 use crate::error::{Error, Result};
+use crate::hex::hex;
 use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -131,7 +132,7 @@ impl Study {
         for c in &cells {
             h.update(cell_config(self, c, &fps[c.dataset]).key()?.as_bytes());
         }
-        Ok(super::cell::hex(&h.finalize()))
+        Ok(hex(&h.finalize()))
     }
 
     /// Runs the study (its shard, if one is set) and writes

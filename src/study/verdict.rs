@@ -19,7 +19,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use super::frame::Row;
 use super::protocol::{Protocol, is_settled, select_tuned};
 use super::spec::ModelKind;
-use crate::number::{MISSING, format_number, format_tick};
+use crate::number::{MISSING, format_or_missing, format_tick};
 use crate::stats::{
     Interval, Margin, Outcome, assess_family, geometric_percent, log_ratios, mean, mean_interval,
 };
@@ -180,7 +180,7 @@ fn margin_text() -> String {
 /// Formats `x` with [`crate::number::SIGNIFICANT_DIGITS`] significant
 /// digits and a sign.
 fn signed(x: f64) -> String {
-    let s = format_number(x).unwrap_or_else(|_| MISSING.into());
+    let s = format_or_missing(x);
     if x > 0.0 { format!("+{s}") } else { s }
 }
 
@@ -243,7 +243,7 @@ pub fn rounded_level(x: f64, half: f64) -> String {
         return "0".to_string();
     }
     if !(half.is_finite() && half > 0.0) {
-        return format_number(x).unwrap_or_else(|_| MISSING.into());
+        return format_or_missing(x);
     }
     let s = at_place(x, half);
     let unsigned = s.trim_start_matches('-');
@@ -261,9 +261,7 @@ pub fn rounded_level(x: f64, half: f64) -> String {
 pub fn mean_text(values: &[f64]) -> String {
     match mean_interval(values, LEVEL) {
         Ok(i) => rounded_level(i.estimate, i.half_width()),
-        Err(_) => mean(values)
-            .and_then(|m| format_number(m).ok())
-            .unwrap_or_else(|| MISSING.to_string()),
+        Err(_) => mean(values).map_or_else(|| MISSING.to_string(), format_or_missing),
     }
 }
 
@@ -1427,7 +1425,7 @@ fn recovers_pca(rows: &[Row]) -> Option<Verdict> {
             100.0 * PCA_TOLERANCE
         ),
     };
-    let worst = format_number(worst).unwrap_or_else(|_| MISSING.into());
+    let worst = format_or_missing(worst);
     Some(Verdict {
         question: "Does linear tied recover PCA (Eckart–Young, Baldi–Hornik)?",
         answer: a,

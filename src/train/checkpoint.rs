@@ -8,12 +8,13 @@
 //! f32 values exactly, so a resumed f32 run continues from the same bits.
 //! Files are written to a temporary file and renamed over the old one.
 
-use super::config::{TrainConfig, hex};
+use super::config::TrainConfig;
 use super::history::{EpochAccumulator, History};
 use super::optimizer::OptimizerStateFile;
 use crate::atomic::write_atomic;
 use crate::data::file::read_regular;
 use crate::error::{Error, Result};
+use crate::hex::hex;
 use crate::model::{Autoencoder, AutoencoderSpec};
 use crate::real::Real;
 use nalgebra::DMatrix;

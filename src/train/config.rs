@@ -4,6 +4,7 @@
 
 use super::corruption::Corruption;
 use crate::error::{Error, Result};
+use crate::hex::hex;
 use crate::model::{AuxK, LossConfig};
 use crate::validate;
 use serde::{Deserialize, Serialize};
@@ -728,10 +729,6 @@ impl TrainConfig {
         let json = serde_json::to_vec(&c).expect("a config always serializes");
         hex(&Sha256::digest(&json))
     }
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

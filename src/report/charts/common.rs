@@ -254,6 +254,33 @@ pub fn require_interval(
     Ok(())
 }
 
+/// Draws the axes and grid of an x-y chart: `x_desc` and `y_desc` as axis
+/// titles, ticks labelled by [`format_tick`], no light grid lines and faint
+/// bold ones. The line, Pareto and scree charts share it; the bar, forest
+/// and scatter charts style their grids differently and configure their own.
+pub fn draw_mesh<X, Y>(
+    ctx: &mut ChartContext<'_, SVGBackend<'_>, Cartesian2d<X, Y>>,
+    x_desc: &str,
+    y_desc: &str,
+) -> Result<()>
+where
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    ctx.configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .x_label_formatter(&|v| format_tick(*v))
+        .y_label_formatter(&|v| format_tick(*v))
+        .label_style((FONT, LABEL_SIZE))
+        .axis_desc_style((FONT, DESC_SIZE))
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(BLACK.mix(0.12))
+        .draw()
+        .map_err(drawing)?;
+    Ok(())
+}
+
 /// Relative slack [`require_interval`] allows between a value and the ends
 /// of its interval.
 const INTERVAL_ROUNDING: f64 = 1e-12;

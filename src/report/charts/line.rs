@@ -4,12 +4,11 @@
 
 use super::Svg;
 use super::common::{
-    Area, CHART_SIZE, DESC_SIZE, FONT, LABEL_SIZE, LEGEND_WIDTH, LegendEntry, Marker, axis_range,
-    color, draw_intervals, draw_legend, drawing, linear_axis, log_axis, render, require_interval,
-    require_text, require_value, titled,
+    Area, CHART_SIZE, LEGEND_WIDTH, LegendEntry, Marker, axis_range, color, draw_intervals,
+    draw_legend, draw_mesh, drawing, linear_axis, log_axis, render, require_interval, require_text,
+    require_value, titled,
 };
 use crate::error::{Error, Result};
-use crate::report::number::format_tick;
 use plotters::coord::ranged1d::ValueFormatter;
 use plotters::prelude::*;
 use std::ops::Range;
@@ -244,17 +243,7 @@ where
         .y_label_area_size(75)
         .build_cartesian_2d(x, y)
         .map_err(drawing)?;
-    ctx.configure_mesh()
-        .x_desc(chart.x_label.as_str())
-        .y_desc(chart.y_label.as_str())
-        .x_label_formatter(&|v| format_tick(*v))
-        .y_label_formatter(&|v| format_tick(*v))
-        .label_style((FONT, LABEL_SIZE))
-        .axis_desc_style((FONT, DESC_SIZE))
-        .light_line_style(WHITE.mix(0.0))
-        .bold_line_style(BLACK.mix(0.12))
-        .draw()
-        .map_err(drawing)?;
+    draw_mesh(&mut ctx, &chart.x_label, &chart.y_label)?;
     // Every bar first, so no bar crosses another series' line or marker.
     for (i, series) in chart.series.iter().enumerate() {
         if let Some(intervals) = &series.intervals {

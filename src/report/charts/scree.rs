@@ -5,8 +5,8 @@
 use super::Svg;
 use super::common::{
     Area, CHART_SIZE, DESC_SIZE, FONT, LABEL_SIZE, LEGEND_WIDTH, LegendEntry, Marker, axis_range,
-    color, draw_legend, drawing, integer_axis, linear_axis, log_axis, render, require_text,
-    require_value, titled,
+    color, draw_legend, draw_mesh, drawing, integer_axis, linear_axis, log_axis, render,
+    require_text, require_value, titled,
 };
 use crate::error::{Error, Result};
 use crate::report::number::format_tick;
@@ -137,17 +137,7 @@ where
         .build_cartesian_2d(integer_axis(x.clone(), 12), y)
         .map_err(drawing)?
         .set_secondary_coord(integer_axis(x, 12), linear_axis(0.0..1.05));
-    ctx.configure_mesh()
-        .x_desc("principal component")
-        .y_desc("explained variance ratio")
-        .x_label_formatter(&|v| format_tick(*v))
-        .y_label_formatter(&|v| format_tick(*v))
-        .label_style((FONT, LABEL_SIZE))
-        .axis_desc_style((FONT, DESC_SIZE))
-        .light_line_style(WHITE.mix(0.0))
-        .bold_line_style(BLACK.mix(0.12))
-        .draw()
-        .map_err(drawing)?;
+    draw_mesh(&mut ctx, "principal component", "explained variance ratio")?;
     ctx.configure_secondary_axes()
         .y_desc("cumulative explained variance")
         .y_label_formatter(&|v| format_tick(*v))

@@ -7,10 +7,11 @@
 //! under every [`BiasMode`], beside PCA, at the preset's first latent
 //! size. Frame: the results columns only (two studies stacked).
 
-use super::{Preset, RunOptions, base, median, rows, sample, sig};
+use super::{Preset, RunOptions, base, median, rows, sample};
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::model::BiasMode;
+use crate::number::format_or_missing;
 use crate::study::{ModelKind, Precision, Study};
 use polars::prelude::DataFrame;
 
@@ -70,7 +71,7 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
             "{label}, bias modes from best to worst (test MSE as a multiple of PCA's): {}.",
             ranked
                 .iter()
-                .map(|(n, r)| format!("{n} {}x", sig(*r)))
+                .map(|(n, r)| format!("{n} {}x", format_or_missing(*r)))
                 .collect::<Vec<_>>()
                 .join(", ")
         ));

@@ -12,9 +12,10 @@
 //! (i64) and `seconds_to_target` (f64) for the autoencoder rows (null for
 //! PCA).
 
-use super::{Preset, RunOptions, base, median, sample, sig};
+use super::{Preset, RunOptions, base, median, sample};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::number::format_or_missing;
 use crate::study::frame::rows_to_frame;
 use crate::study::{ModelKind, Study};
 use polars::prelude::*;
@@ -161,11 +162,11 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
         // and a direction stated here could contradict its answer.
         out.push(format!(
             "{label}: tied reached the shared target ({}x the worse final training MSE) in a median {} epochs ({} s), untied in {} epochs ({} s), over {tn} + {un} cells; medians over cells, not a paired test, so no direction is claimed here (the verdict's epochs question is the test).",
-            sig(TARGET_SLACK),
-            sig(te),
-            sig(ts),
-            sig(ue),
-            sig(us),
+            format_or_missing(TARGET_SLACK),
+            format_or_missing(te),
+            format_or_missing(ts),
+            format_or_missing(ue),
+            format_or_missing(us),
         ));
     }
     if out.is_empty() {

@@ -39,12 +39,13 @@
 //! corrupted test MSE against noise level, and the first filters (rows of
 //! `W`) per level when the data are images.
 
-use super::theory::{Claim, claims_frame};
-use super::{Output, Preset, mse, sample, sig};
+use super::claims::{Claim, claims_frame};
+use super::{Output, Preset, mse, sample};
 use crate::data::{Dataset, train_test_split};
 use crate::error::{Error, Result};
 use crate::linalg::Pca;
 use crate::model::{Activation, Autoencoder, AutoencoderSpec, BiasMode};
+use crate::number::format_or_missing;
 use crate::study::{Curves, Figures, Line, Tiles};
 use crate::train::{Corruption, Optimizer, Progress, Trainer};
 use nalgebra::DMatrix;
@@ -205,9 +206,9 @@ fn claims(m: &Measured) -> Vec<Claim> {
                 ),
                 formula: format!(
                     "corrupted test MSE, denoising / plain, {symbol} = {CLAIM_LEVEL}: {} / {} (PCA {})",
-                    sig(l.corrupted_mse),
-                    sig(l.plain_corrupted_mse),
-                    sig(l.pca_corrupted_mse)
+                    format_or_missing(l.corrupted_mse),
+                    format_or_missing(l.plain_corrupted_mse),
+                    format_or_missing(l.pca_corrupted_mse)
                 ),
                 measured: l.corrupted_mse / l.plain_corrupted_mse,
                 tolerance: 1.0,
@@ -225,14 +226,14 @@ fn claims(m: &Measured) -> Vec<Claim> {
             formula: format!(
                 "levels where clean test MSE falls; {symbol} = {}: {} (PCA {}, k = {})",
                 of.iter()
-                    .map(|l| sig(l.level))
+                    .map(|l| format_or_missing(l.level))
                     .collect::<Vec<_>>()
                     .join(", "),
                 of.iter()
-                    .map(|l| sig(l.clean_mse))
+                    .map(|l| format_or_missing(l.clean_mse))
                     .collect::<Vec<_>>()
                     .join(", "),
-                sig(m.pca_mse),
+                format_or_missing(m.pca_mse),
                 m.k
             ),
             measured: falls as f64,
@@ -272,17 +273,17 @@ pub fn figures(m: &Measured, image_shape: Option<(usize, usize)>) -> Figures {
         caption: format!(
             "Tied sigmoid pairs with k = {}, each trained at one noise level (masking: fraction ν zeroed; Gaussian: σ in units of the entries' standard deviation {}), tested on clean rows. Plain tied {}, PCA {}. Masking: {}. Gaussian: {}.",
             m.k,
-            sig(m.scale),
-            sig(plain),
-            sig(m.pca_mse),
+            format_or_missing(m.scale),
+            format_or_missing(plain),
+            format_or_missing(m.pca_mse),
             series_of("masking", &|l| l.clean_mse)
                 .iter()
-                .map(|(x, y)| format!("{} at {}", sig(*y), sig(*x)))
+                .map(|(x, y)| format!("{} at {}", format_or_missing(*y), format_or_missing(*x)))
                 .collect::<Vec<_>>()
                 .join(", "),
             series_of("gaussian", &|l| l.clean_mse)
                 .iter()
-                .map(|(x, y)| format!("{} at {}", sig(*y), sig(*x)))
+                .map(|(x, y)| format!("{} at {}", format_or_missing(*y), format_or_missing(*x)))
                 .collect::<Vec<_>>()
                 .join(", "),
         ),
@@ -316,9 +317,9 @@ pub fn figures(m: &Measured, image_shape: Option<(usize, usize)>) -> Figures {
             .map_or("not measured".to_string(), |l| {
                 format!(
                     "denoising {}, plain {}, PCA {}",
-                    sig(l.corrupted_mse),
-                    sig(l.plain_corrupted_mse),
-                    sig(l.pca_corrupted_mse)
+                    format_or_missing(l.corrupted_mse),
+                    format_or_missing(l.plain_corrupted_mse),
+                    format_or_missing(l.pca_corrupted_mse)
                 )
             })
     };
@@ -398,7 +399,7 @@ pub fn figures(m: &Measured, image_shape: Option<(usize, usize)>) -> Figures {
                 .filter(|l| l.kind == "masking" || l.level > 0.0)
                 .map(|l| {
                     (
-                        format!("{} {}", l.kind, sig(l.level)),
+                        format!("{} {}", l.kind, format_or_missing(l.level)),
                         l.weight
                             .row_iter()
                             .take(TILES)

@@ -7,9 +7,10 @@
 //! say so). Frame: the results columns only (the untied cells at `k / 2`
 //! are ordinary rows with that latent size).
 
-use super::{Preset, RunOptions, base, rows, sample, sig};
+use super::{Preset, RunOptions, base, rows, sample};
 use crate::data::Dataset;
 use crate::error::Result;
+use crate::number::format_or_missing;
 use crate::stats::mean_interval;
 use crate::study::frame::Row;
 use crate::study::protocol::select_tuned;
@@ -63,7 +64,7 @@ fn ratio(rows: &[&Row]) -> String {
         }
         Err(_) => format!(
             "{}x (one seed)",
-            sig(v.iter().sum::<f64>() / v.len().max(1) as f64)
+            format_or_missing(v.iter().sum::<f64>() / v.len().max(1) as f64)
         ),
     }
 }

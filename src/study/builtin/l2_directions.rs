@@ -29,12 +29,13 @@
 //! ([`crate::model::theory`] derives the formula in this normalisation).
 //! Without L2 it predicts 1 for every direction.
 
-use super::{Preset, RunOptions, base, median, sample, sig};
+use super::{Preset, RunOptions, base, median, sample};
 use crate::data::{Dataset, train_test_split};
 use crate::error::{Error, Result};
 use crate::linalg::Pca;
 use crate::model::BiasMode;
 use crate::model::theory::{Tying, kunin_singular_values};
+use crate::number::format_or_missing;
 use crate::study::frame::{Row, rows_to_frame};
 use crate::study::metrics::direction_angles;
 use crate::study::{ModelKind, Precision, Study};
@@ -166,20 +167,20 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
             .map(|e| {
                 format!(
                     " Its singular values were within {} of Kunin et al.'s closed form.",
-                    sig(e)
+                    format_or_missing(e)
                 )
             })
             .unwrap_or_default();
         out.push(format!(
             "{}: the tied weight's singular directions were a median {} degrees (largest {}) from the individual principal directions, while its row space was within {} degrees of the principal subspace.{closed_form}",
             if l2 > 0.0 {
-                format!("With L2 = {}", sig(l2))
+                format!("With L2 = {}", format_or_missing(l2))
             } else {
                 "Without L2".to_string()
             },
-            sig(med),
-            sig(max),
-            sig(sub.iter().copied().fold(0.0, f64::max))
+            format_or_missing(med),
+            format_or_missing(max),
+            format_or_missing(sub.iter().copied().fold(0.0, f64::max))
         ));
     }
     if out.is_empty() {

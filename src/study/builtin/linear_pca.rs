@@ -7,10 +7,11 @@
 //! L-BFGS and pre-centering biases (PCA's own model family: centre, project,
 //! un-centre), so any gap is the optimiser's, not the architecture's.
 
-use super::{Preset, RunOptions, base, rows, sample, select, sig};
+use super::{Preset, RunOptions, base, rows, sample, select};
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::model::BiasMode;
+use crate::number::format_or_missing;
 use crate::study::protocol::is_settled;
 use crate::study::verdict::{largest_mean_angles, mean_text};
 use crate::study::{ModelKind, Precision, Study};
@@ -56,7 +57,8 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
         let angles: Vec<f64> = r.iter().filter_map(|r| r.max_angle_deg).collect();
         // The principal-angle chart's rule: mean over seeds, largest over
         // k; a mean over seeds, so rounded as its interval allows.
-        let max_angle = largest_mean_angles(&r).map_or_else(|| sig(0.0), |a| mean_text(&a));
+        let max_angle =
+            largest_mean_angles(&r).map_or_else(|| format_or_missing(0.0), |a| mean_text(&a));
         let ks: Vec<String> = {
             let mut k: Vec<i64> = r.iter().map(|r| r.latent).collect();
             k.sort_unstable();
@@ -65,8 +67,8 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
         };
         out.push(format!(
             "{label} reached {}x to {}x PCA's test MSE at k = {} ({} cells, {} of them converged); its largest principal angle to the PCA subspace (mean over seeds, largest over k) was {} degrees{}.",
-            sig(best),
-            sig(worst),
+            format_or_missing(best),
+            format_or_missing(worst),
             ks.join(", "),
             r.len(),
             r.iter().filter(|r| is_settled(r)).count(),
@@ -94,13 +96,17 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
     if let (Some(lo), Some(hi)) = (lo, hi) {
         let wwt: Vec<f64> = tied.iter().filter_map(|t| t.wwt_minus_i).collect();
         let share = if lo == hi {
-            format!("{}%", sig(100.0 * lo))
+            format!("{}%", format_or_missing(100.0 * lo))
         } else {
-            format!("{}% to {}%", sig(100.0 * lo), sig(100.0 * hi))
+            format!(
+                "{}% to {}%",
+                format_or_missing(100.0 * lo),
+                format_or_missing(100.0 * hi)
+            )
         };
         out.push(format!(
             "Linear tied used {share} of linear untied's parameters (over the latent sizes, biases included); ||W W^T - I||_F of the tied weights was at most {}, i.e. its rows are orthonormal like PCA's components.",
-            sig(wwt.iter().copied().fold(0.0, f64::max))
+            format_or_missing(wwt.iter().copied().fold(0.0, f64::max))
         ));
     }
     if out.is_empty() {

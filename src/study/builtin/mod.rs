@@ -11,6 +11,7 @@
 //! except [`param_counts`], which trains nothing and has its own table.
 
 pub mod bias_modes;
+pub mod claims;
 pub mod convergence;
 pub mod denoising;
 pub mod equal_budget;
@@ -197,7 +198,7 @@ pub const REGISTRY: &[Builtin] = &[
         title: "theory of linear AEs",
         claim: "the closed forms and recoveries of Kunin et al. 2019, Plaut 2018, Bao et al. 2020 and Vincent et al. 2010, claim by claim",
         source: Source::Table(theory::output),
-        summary: theory::summary,
+        summary: claims::summary,
         own_latents: None,
     },
     Builtin {
@@ -213,7 +214,7 @@ pub const REGISTRY: &[Builtin] = &[
         title: "non-linear AE dynamics",
         claim: "principal components are learned one after another, tied sigmoid AEs fail to learn, and ReLU AEs need trained biases (Refinetti & Goldt 2022)",
         source: Source::Table(refinetti_goldt::output),
-        summary: theory::summary,
+        summary: claims::summary,
         own_latents: None,
     },
     Builtin {
@@ -221,7 +222,7 @@ pub const REGISTRY: &[Builtin] = &[
         title: "tied denoising",
         claim: "a tied denoising AE trades clean reconstruction for robustness to its noise, beside plain tied and PCA (Vincent et al. 2010)",
         source: Source::Table(denoising::output),
-        summary: theory::summary,
+        summary: claims::summary,
         own_latents: None,
     },
 ];
@@ -478,13 +479,6 @@ pub(crate) fn select(rows: &[Row], model: ModelKind) -> impl Iterator<Item = &Ro
 /// An error for a frame lacking what a summary needs.
 pub(crate) fn missing(what: &str) -> Error {
     Error::InvalidData(format!("summary: the frame has no {what}"))
-}
-
-/// Formats a number for finding sentences with the reports' formatter
-/// (4 significant digits), [`MISSING`](crate::number::MISSING) for a
-/// non-finite value, as in the reports' tables.
-pub(crate) fn sig(x: f64) -> String {
-    crate::number::format_number(x).unwrap_or_else(|_| crate::number::MISSING.into())
 }
 
 #[cfg(test)]

@@ -13,10 +13,11 @@
 //! `closed_form_untied` (i64, parameters including biases), `weight_ratio`
 //! and `param_ratio` (f64, tied / untied).
 
-use super::{Preset, sig};
+use super::Preset;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::model::{Autoencoder, AutoencoderSpec, BiasMode};
+use crate::number::format_or_missing;
 use polars::prelude::*;
 
 /// The architectures counted for input width `d`: for each latent size
@@ -150,8 +151,8 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
         ),
         format!(
             "With biases, tied models had {}% to {}% of untied's parameters (biases are not doubled by untying).",
-            sig(100.0 * lo),
-            sig(100.0 * hi)
+            format_or_missing(100.0 * lo),
+            format_or_missing(100.0 * hi)
         ),
     ])
 }

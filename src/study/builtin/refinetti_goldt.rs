@@ -60,13 +60,14 @@
 //! Figures: per data set and per tying × activation, alignment of each
 //! direction over epochs, trained biases solid, frozen dashed.
 
-use super::theory::{Claim, claims_frame};
-use super::{Output, Preset, mse, sample, sig};
+use super::claims::{Claim, claims_frame};
+use super::{Output, Preset, mse, sample};
 use crate::data::{Dataset, SpikedCovariance, train_test_split};
 use crate::error::{Error, Result};
 use crate::linalg::Pca;
 use crate::model::theory::direction_alignment;
 use crate::model::{Activation, Autoencoder, AutoencoderSpec, BiasMode, Init};
+use crate::number::format_or_missing;
 use crate::rng::derive_seed;
 use crate::study::{Curves, Figures, Line};
 use crate::train::{Optimizer, Progress, TrainConfig, Trainer};
@@ -385,8 +386,8 @@ fn claims(p: &Prepared, m: &Measured) -> Vec<Claim> {
             claim: format!("{on}: a sigmoidal autoencoder with tied weights fails to learn"),
             formula: format!(
                 "FEV = (E₀ − E)/(E₀ − E_PCA), tied sigmoid, {EPOCHS} epochs (E₀ {}, E_PCA {})",
-                sig(m.e0),
-                sig(m.epca)
+                format_or_missing(m.e0),
+                format_or_missing(m.epca)
             ),
             measured: tied_sig,
             tolerance: 0.5,
@@ -396,8 +397,8 @@ fn claims(p: &Prepared, m: &Measured) -> Vec<Claim> {
             claim: format!("{on}: tied ReLU and untied sigmoid autoencoders learn"),
             formula: format!(
                 "1 − min(FEV): tied ReLU {}, untied sigmoid {}",
-                sig(tied_relu),
-                sig(untied_sig)
+                format_or_missing(tied_relu),
+                format_or_missing(untied_sig)
             ),
             measured: 1.0 - tied_relu.min(untied_sig),
             tolerance: 0.5,
@@ -407,8 +408,8 @@ fn claims(p: &Prepared, m: &Measured) -> Vec<Claim> {
             claim: format!("{on}: a ReLU autoencoder does worse with frozen biases"),
             formula: format!(
                 "max(test MSE trained / frozen biases): tied {}, untied {}",
-                sig(rt),
-                sig(ru)
+                format_or_missing(rt),
+                format_or_missing(ru)
             ),
             measured: rt.max(ru),
             tolerance: 1.0,
@@ -451,9 +452,9 @@ fn figures(p: &Prepared, m: &Measured) -> Vec<Curves> {
                     "{}: first epoch at alignment {THRESHOLD} per direction {}; final alignment {}; test MSE {} (FEV {})",
                     if v.frozen_bias { "frozen biases" } else { "trained biases" },
                     epochs_text(&t.crossings(THRESHOLD)),
-                    last.iter().map(|a| sig(*a)).collect::<Vec<_>>().join(", "),
-                    sig(*e),
-                    sig(m.fev(*e))
+                    last.iter().map(|a| format_or_missing(*a)).collect::<Vec<_>>().join(", "),
+                    format_or_missing(*e),
+                    format_or_missing(m.fev(*e))
                 ));
             }
             let name = Variant {

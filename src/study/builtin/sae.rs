@@ -93,12 +93,13 @@
 //! data, the first 16 decoder directions of every variant beside PCA's
 //! components (first seed, largest size).
 
-use super::{Output, Preset, RunOptions, median, missing, mse, rows, sample, sig};
+use super::{Output, Preset, RunOptions, median, missing, mse, rows, sample};
 use crate::data::{Dataset, train_test_split};
 use crate::error::{Error, Result};
 use crate::linalg::Pca;
 use crate::model::{Activation, Autoencoder, AutoencoderSpec, BiasMode, Init, PreBiasInit};
 use crate::model::{LossConfig, fvu, l0};
+use crate::number::format_or_missing;
 use crate::study::artifacts::decoder_filters;
 use crate::study::metrics::{
     DENSE_DENSITY, dead_count, dense_count, density_bin_edges, density_histogram, firing_density,
@@ -769,8 +770,8 @@ fn diagnostics_sentence(df: &DataFrame) -> Result<Option<String>> {
             };
             let mut part = format!(
                 "{name} shrinkage {}, ℓ2 ratio {}",
-                sig(med(&shrunk)?),
-                med(&ratio).map_or_else(|| sig(f64::NAN), sig)
+                format_or_missing(med(&shrunk)?),
+                med(&ratio).map_or_else(|| format_or_missing(f64::NAN), format_or_missing)
             );
             if let (Some(a), Some(b)) = (med(&dead), med(&dense)) {
                 part.push_str(&format!(
@@ -887,10 +888,10 @@ fn pareto_chart(df: &DataFrame, d: usize) -> Result<Curves> {
         if let (Some((name, a)), Some(p)) = (best, at("pca")) {
             per_size.push(format!(
                 "k = {k}: {name} (L0 {}, FVU {}) against PCA (L0 {}, FVU {})",
-                sig(a.l0),
-                sig(a.fvu),
-                sig(p.l0),
-                sig(p.fvu)
+                format_or_missing(a.l0),
+                format_or_missing(a.fvu),
+                format_or_missing(p.l0),
+                format_or_missing(p.fvu)
             ));
         }
     }
@@ -940,7 +941,7 @@ fn dead_chart(dead: &[(Variant, Vec<(f64, f64)>)], k: usize, seed: u64, window: 
         .iter()
         .filter_map(|(v, p)| {
             p.last()
-                .map(|&(e, f)| format!("{} {} after {} epochs", v.name, sig(f), e))
+                .map(|&(e, f)| format!("{} {} after {} epochs", v.name, format_or_missing(f), e))
         })
         .collect();
     Curves {
@@ -999,7 +1000,8 @@ fn density_chart(density: &[(Variant, Vec<f64>)], k: usize, seed: u64, n_test: u
              log10(1e-10) = -10, here they are left off the axis and counted, with the dense ones \
              (firing on more than a fraction {DENSE_DENSITY} of the rows): {}. AuxK twins are dashed \
              in their base model's colour.",
-            xs.first().map_or_else(|| sig(f64::NAN), |x| sig(*x)),
+            xs.first()
+                .map_or_else(|| format_or_missing(f64::NAN), |x| format_or_missing(*x)),
             counts.join(", ")
         ),
         x_label: "log10 firing density on the test rows".into(),
@@ -1048,8 +1050,8 @@ fn l1_chart(trials: &[L1Choice], x: &DMatrix<f32>) -> Curves {
             format!(
                 "k = {}: λ = {} (training L0 {}, target {})",
                 c.latent,
-                sig(c.weight),
-                sig(l),
+                format_or_missing(c.weight),
+                format_or_missing(l),
                 k_active(c.latent)
             )
         })
@@ -1080,7 +1082,10 @@ fn l1_chart(trials: &[L1Choice], x: &DMatrix<f32>) -> Curves {
                 .map(|f| format!("1/{}", (1.0 / f).round()))
                 .collect::<Vec<_>>()
                 .join(", "),
-            grid.iter().map(|w| sig(*w)).collect::<Vec<_>>().join(", "),
+            grid.iter()
+                .map(|w| format_or_missing(*w))
+                .collect::<Vec<_>>()
+                .join(", "),
             chosen.join("; ")
         ),
         x_label: "L1 weight λ".into(),
@@ -1116,9 +1121,11 @@ fn atoms_tiles(
     }
 }
 
-/// One variant's point of the L0 / FVU trade-off.
+/// One variant's medians over every latent size and seed: where it sits in
+/// the L0 / FVU trade-off overall. Not a Pareto front: no point is compared
+/// with another (the chart's points are [`pareto_by_latent`]).
 #[derive(Clone, Debug, PartialEq)]
-pub struct ParetoPoint {
+pub struct VariantMedians {
     /// The model name (`pca` or a variant).
     pub model: String,
     /// Median L0 over latents and seeds.
@@ -1131,7 +1138,7 @@ pub struct ParetoPoint {
 
 /// Per variant (PCA first, then study order), medians over latents and
 /// seeds of L0, FVU and the training-time dead fraction.
-pub fn pareto(df: &DataFrame) -> Result<Vec<ParetoPoint>> {
+pub fn variant_medians(df: &DataFrame) -> Result<Vec<VariantMedians>> {
     let get = |name: &str| f64_column(df, name);
     let models: Vec<Option<String>> = df
         .column("model")
@@ -1152,7 +1159,7 @@ pub fn pareto(df: &DataFrame) -> Result<Vec<ParetoPoint>> {
                     .filter_map(|(_, v)| *v)
                     .collect()
             };
-            Some(ParetoPoint {
+            Some(VariantMedians {
                 model: name.to_string(),
                 l0: median(&pick(&l0s))?,
                 fvu: median(&pick(&fvus))?,
@@ -1169,7 +1176,7 @@ pub fn pareto(df: &DataFrame) -> Result<Vec<ParetoPoint>> {
 /// latent size, and how many runs stopped at their epoch cap (not
 /// converged).
 pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
-    let p = pareto(df)?;
+    let p = variant_medians(df)?;
     if p.len() < 2 {
         return Err(missing("sae variant rows"));
     }
@@ -1179,10 +1186,12 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
             format!(
                 "{}: median L0 {}, FVU {}{}.",
                 pt.model,
-                sig(pt.l0),
-                sig(pt.fvu),
-                pt.dead_fraction
-                    .map_or(String::new(), |d| format!(", dead fraction {}", sig(d)))
+                format_or_missing(pt.l0),
+                format_or_missing(pt.fvu),
+                pt.dead_fraction.map_or(String::new(), |d| format!(
+                    ", dead fraction {}",
+                    format_or_missing(d)
+                ))
             )
         })
         .collect();
@@ -1201,8 +1210,8 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
             } else {
                 "raised"
             },
-            sig(a),
-            sig(b)
+            format_or_missing(a),
+            format_or_missing(b)
         ));
     }
     out.extend(diagnostics_sentence(df)?);
@@ -1222,11 +1231,11 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
         let parts: Vec<String> = l1
             .iter()
             .map(|(k, (w, l))| {
-                let ws: Vec<String> = w.iter().map(|w| sig(*w)).collect();
+                let ws: Vec<String> = w.iter().map(|w| format_or_missing(*w)).collect();
                 format!(
                     "k = {k}: λ = {}, median test L0 {} (TopK {})",
                     ws.join(" / "),
-                    median(l).map_or_else(|| sig(f64::NAN), sig),
+                    median(l).map_or_else(|| format_or_missing(f64::NAN), format_or_missing),
                     k_active(*k as usize)
                 )
             })

@@ -7,10 +7,11 @@
 //! columns only (`sparsity` is the fraction of zero code entries on the
 //! test rows).
 
-use super::{Preset, RunOptions, base, median, rows, sample, sig};
+use super::{Preset, RunOptions, base, median, rows, sample};
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::model::Activation;
+use crate::number::format_or_missing;
 use crate::study::{ModelKind, Study};
 use polars::prelude::DataFrame;
 
@@ -74,14 +75,14 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
     let worse = t.windows(2).all(|w| w[1].2 >= w[0].2);
     let mut out = vec![format!(
         "Raising the L1 code weight from {} to {} raised the fraction of zero code entries from {}% to {}% while test MSE went from {} to {} ({}x to {}x PCA's).",
-        sig(a.0),
-        sig(b.0),
-        sig(100.0 * a.1),
-        sig(100.0 * b.1),
-        sig(a.2),
-        sig(b.2),
-        sig(a.3),
-        sig(b.3)
+        format_or_missing(a.0),
+        format_or_missing(b.0),
+        format_or_missing(100.0 * a.1),
+        format_or_missing(100.0 * b.1),
+        format_or_missing(a.2),
+        format_or_missing(b.2),
+        format_or_missing(a.3),
+        format_or_missing(b.3)
     )];
     out.push(format!(
         "Across the {} weights, sparsity {} and test MSE {} with the L1 weight.",

@@ -48,7 +48,8 @@
 //! `claim`, `formula` (str), `measured`, `tolerance` (f64) and `pass`
 //! (bool, `measured < tolerance`).
 
-use super::{Output, Preset, sample, sig};
+use super::claims::{Claim, claims_frame};
+use super::{Output, Preset, sample};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::linalg::Pca;
@@ -57,21 +58,11 @@ use crate::model::theory::{
     principal_directions, second_moments, singular_values_desc, subspace_distance,
 };
 use crate::model::{Autoencoder, AutoencoderSpec, BiasMode, Init, LossConfig, UnitL2};
+use crate::number::format_or_missing;
 use crate::study::{Curves, Figures, Line};
 use crate::train::{Corruption, LbfgsConfig, Optimizer, Progress, Schedule, TrainConfig, Trainer};
 use nalgebra::DMatrix;
 use polars::prelude::*;
-
-/// One claim and its measurement: a row of the claims table, which the
-/// theory, Refinetti–Goldt and denoising studies share (so `--study theory`
-/// stacks them into one table).
-pub(crate) struct Claim {
-    pub(crate) paper: &'static str,
-    pub(crate) claim: String,
-    pub(crate) formula: String,
-    pub(crate) measured: f64,
-    pub(crate) tolerance: f64,
-}
 
 /// L-BFGS iterations at least (the preset may ask for more): the
 /// closed-form checks need the optimum to 1e-3, not only near it.
@@ -204,7 +195,10 @@ pub fn run(ds: &Dataset, preset: &Preset) -> Result<DataFrame> {
     claims.push(Claim {
         paper: "Kunin et al. 2019",
         claim: "untied with L2: decoder singular values follow the closed form".into(),
-        formula: format!("max_i |s_i − √(1 − dλ₂/(2c_i))|, λ₂ = {}", sig(l2)),
+        formula: format!(
+            "max_i |s_i − √(1 − dλ₂/(2c_i))|, λ₂ = {}",
+            format_or_missing(l2)
+        ),
         measured: max_err(&got, &want),
         tolerance: 1e-3,
     });
@@ -222,7 +216,10 @@ pub fn run(ds: &Dataset, preset: &Preset) -> Result<DataFrame> {
     claims.push(Claim {
         paper: "Kunin et al. 2019",
         claim: "tied with L2: singular values follow the closed form (factor 2 on c_i)".into(),
-        formula: format!("max_i |s_i − √(1 − dλ₂/(4c_i))|, λ₂ = {}", sig(l2_tied)),
+        formula: format!(
+            "max_i |s_i − √(1 − dλ₂/(4c_i))|, λ₂ = {}",
+            format_or_missing(l2_tied)
+        ),
         measured: max_err(&got, &want),
         tolerance: 1e-3,
     });
@@ -246,7 +243,10 @@ pub fn run(ds: &Dataset, preset: &Preset) -> Result<DataFrame> {
     claims.push(Claim {
         paper: "Plaut 2018",
         claim: "the decoder's SVD recovers the ordered principal directions (with L2)".into(),
-        formula: format!("max_i ∠(û_i, u_i) in degrees, λ₂ = {}", sig(l2)),
+        formula: format!(
+            "max_i ∠(û_i, u_i) in degrees, λ₂ = {}",
+            format_or_missing(l2)
+        ),
         measured: largest_angle(&with_l2),
         tolerance: 0.5,
     });
@@ -288,7 +288,7 @@ pub fn run(ds: &Dataset, preset: &Preset) -> Result<DataFrame> {
         claim: "non-uniform L2: the decoder's columns are the principal directions".into(),
         formula: format!(
             "mean_i (1 − max_j cos²(u_i, w_j)), weights λ₂·linspace(0.1, 0.9, k), λ₂ = {}",
-            sig(l2_bao)
+            format_or_missing(l2_bao)
         ),
         measured: axis_alignment(&u, &w)?,
         tolerance: 1e-3,
@@ -321,7 +321,7 @@ pub fn run(ds: &Dataset, preset: &Preset) -> Result<DataFrame> {
         formula: format!(
             "steps to alignment {RAG_TARGET}: RAG {rag} / GD {gd}{} (tied, rate {})",
             if gd >= RAG_BUDGET { " (budget)" } else { "" },
-            sig(lr)
+            format_or_missing(lr)
         ),
         measured: rag as f64 / gd as f64,
         tolerance: 1.0,
@@ -367,7 +367,7 @@ pub fn run(ds: &Dataset, preset: &Preset) -> Result<DataFrame> {
         claim: "Gaussian denoising shrinks a linear tied AE's singular values (Adam, fresh noise per epoch)".into(),
         formula: format!(
             "max_i |s_i − √(c_i / (c_i + σ²))|, σ = {}",
-            sig(sigma)
+            format_or_missing(sigma)
         ),
         measured: max_err(&got, &want),
         tolerance: 1e-2,
@@ -499,7 +499,7 @@ pub fn bao_figures(ds: &Dataset, preset: &Preset) -> Result<Vec<Curves>> {
                 .iter()
                 .map(|m| {
                     let last = points(m, k).last().map_or(f64::NAN, |p| p.1);
-                    format!("{} {}", label(m), sig(last))
+                    format!("{} {}", label(m), format_or_missing(last))
                 })
                 .collect();
             let mut caption = format!(
@@ -632,119 +632,4 @@ pub fn alignment_curves(
             Column::new("subspace_distance".into(), cols.4),
         ],
     )?)
-}
-
-/// The claims table (columns in the module docs).
-pub(crate) fn claims_frame(claims: &[Claim]) -> Result<DataFrame> {
-    let strs = |f: &dyn Fn(&Claim) -> String| -> Vec<String> { claims.iter().map(f).collect() };
-    // A claim that could not be measured (NaN: e.g. no variant learned
-    // every direction) is a missing value, never a number on the page.
-    let measured: Vec<Option<f64>> = claims
-        .iter()
-        .map(|c| Some(c.measured).filter(|v| !v.is_nan()))
-        .collect();
-    let tolerance: Vec<f64> = claims.iter().map(|c| c.tolerance).collect();
-    // A NaN measurement fails (the comparison is false), never passes.
-    let pass: Vec<bool> = claims.iter().map(|c| c.measured < c.tolerance).collect();
-    Ok(DataFrame::new(
-        claims.len(),
-        vec![
-            Column::new("paper".into(), strs(&|c| c.paper.to_string())),
-            Column::new("claim".into(), strs(&|c| c.claim.clone())),
-            Column::new("formula".into(), strs(&|c| c.formula.clone())),
-            Column::new("measured".into(), measured),
-            Column::new("tolerance".into(), tolerance),
-            Column::new("pass".into(), pass),
-        ],
-    )?)
-}
-
-/// One sentence per claim: the paper, the claim, the measured value
-/// against its tolerance, and the verdict.
-pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
-    let text = |name: &str| -> Result<Vec<String>> {
-        Ok(df
-            .column(name)
-            .map_err(|_| super::missing(name))?
-            .str()?
-            .iter()
-            .map(|v| v.unwrap_or("").to_string())
-            .collect())
-    };
-    let num = |name: &str| -> Result<Vec<f64>> {
-        Ok(df
-            .column(name)
-            .map_err(|_| super::missing(name))?
-            .f64()?
-            .iter()
-            .map(|v| v.unwrap_or(f64::NAN))
-            .collect())
-    };
-    let pass: Vec<bool> = df
-        .column("pass")
-        .map_err(|_| super::missing("pass"))?
-        .bool()?
-        .iter()
-        .map(|v| v.unwrap_or(false))
-        .collect();
-    let (paper, claim, measured, tol) = (
-        text("paper")?,
-        text("claim")?,
-        num("measured")?,
-        num("tolerance")?,
-    );
-    if paper.is_empty() {
-        return Err(super::missing("claims"));
-    }
-    Ok((0..paper.len())
-        .map(|i| {
-            format!(
-                "{}: {}: {} against a tolerance of {}: {}.",
-                paper[i],
-                claim[i],
-                if measured[i].is_nan() {
-                    "not measured".to_string()
-                } else {
-                    format!("measured {}", sig(measured[i]))
-                },
-                sig(tol[i]),
-                if pass[i] { "pass" } else { "fail" }
-            )
-        })
-        .collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A claim that could not be measured is a missing value that fails,
-    /// and its finding says so instead of printing a NaN.
-    #[test]
-    fn an_unmeasured_claim_is_missing_and_fails() {
-        let claim = |measured| Claim {
-            paper: "P",
-            claim: "c".into(),
-            formula: "f".into(),
-            measured,
-            tolerance: 0.5,
-        };
-        let df = claims_frame(&[claim(0.25), claim(f64::NAN)]).unwrap();
-        let measured = df.column("measured").unwrap().f64().unwrap();
-        assert_eq!(measured.get(0), Some(0.25));
-        assert_eq!(measured.get(1), None);
-        let pass: Vec<Option<bool>> = df.column("pass").unwrap().bool().unwrap().iter().collect();
-        assert_eq!(pass, [Some(true), Some(false)]);
-        let lines = summary(&df).unwrap();
-        assert!(
-            lines[0].contains("measured 0.25") && lines[0].ends_with("pass."),
-            "{}",
-            lines[0]
-        );
-        assert!(
-            lines[1].contains("not measured") && lines[1].ends_with("fail."),
-            "{}",
-            lines[1]
-        );
-    }
 }
