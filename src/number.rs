@@ -61,6 +61,24 @@ pub fn format_or_missing(x: f64) -> String {
     format_number(x).unwrap_or_else(|_| MISSING.to_string())
 }
 
+/// The range of `shares` (fractions) as percentages, `"51.15% to
+/// 66.84%"`, or one percentage when they are all equal; `None` for no
+/// shares. For statements such as a tied model's share of its untied
+/// twin's parameters, which vary with the latent size.
+pub fn percent_range(shares: &[f64]) -> Option<String> {
+    let lo = shares.iter().copied().reduce(f64::min)?;
+    let hi = shares.iter().copied().reduce(f64::max)?;
+    Some(if lo == hi {
+        format!("{}%", format_or_missing(100.0 * lo))
+    } else {
+        format!(
+            "{}% to {}%",
+            format_or_missing(100.0 * lo),
+            format_or_missing(100.0 * hi)
+        )
+    })
+}
+
 /// Formats a chart tick label: [`format_number`] without trailing zeros
 /// (`0.5`, not `0.5000`), because tick values are round by construction.
 ///

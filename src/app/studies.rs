@@ -411,12 +411,8 @@ fn run_noted<T>(
     })
 }
 
-/// Runs `study` shard by shard (each shard's cells in parallel) so that
-/// progress can be reported between shards, and joins the shards back
-/// into cell enumeration order.
-///
-/// `finished` counts the cells done so far over all of a report's studies
-/// (of `total`), so that an interrupt names how far the whole run got.
+/// Runs the selected cells of `study` as [`run_cells_in_slices`] runs
+/// cells, so that progress can be reported between slices.
 fn run_in_slices(
     study: &Study,
     name: &str,
@@ -424,62 +420,8 @@ fn run_in_slices(
     finished: &mut usize,
     total: usize,
 ) -> Result<DetailedResults> {
-    let n_cells = study.selected_cells()?.len();
-    let slices = n_cells.div_ceil(CELLS_PER_SLICE).max(1);
-    let mut parts = Vec::with_capacity(slices);
-    for i in 0..slices {
-        let shard = study.clone().progress(false).shard(i, slices)?;
-        let cells = shard.selected_cells()?.len();
-        let result = match shard.run_detailed() {
-            Err(Error::StudyInterrupted { done, .. }) => {
-                return Err(Error::StudyInterrupted {
-                    done: *finished + done,
-                    total,
-                });
-            }
-            other => other?,
-        };
-        *finished += cells;
-        for cell in &result.cells {
-            progress.advance(&format!(
-                "{name}: {} k={} n={} seed {}: test MSE {:.5}",
-                cell.row.model, cell.row.latent, cell.row.n_train, cell.row.seed, cell.row.test_mse
-            ));
-        }
-        // PCA cells of a frame-only run have no artifacts; count them too.
-        for _ in result.cells.len()..cells {
-            progress.advance(&format!("{name}: cell done"));
-        }
-        parts.push(result);
-    }
-    // Shard i holds cells i, i + n, i + 2n, ...: interleave them back.
-    let mut cells = Vec::with_capacity(n_cells);
-    let mut iters: Vec<_> = parts.iter().map(|p| p.cells.iter()).collect();
-    'outer: loop {
-        for it in iters.iter_mut() {
-            match it.next() {
-                Some(c) => cells.push(c.clone()),
-                None => break 'outer,
-            }
-        }
-    }
-    let rows: Vec<_> = cells.iter().map(|c| c.row.clone()).collect();
-    let results = crate::study::rows_to_frame(&rows)?;
-    let mut pcas = Vec::new();
-    for p in &parts {
-        for s in &p.pcas {
-            if !pcas.iter().any(|q: &crate::study::SplitPca| {
-                q.dataset == s.dataset && q.n_train == s.n_train && q.seed == s.seed
-            }) {
-                pcas.push(s.clone());
-            }
-        }
-    }
-    Ok(DetailedResults {
-        results,
-        cells,
-        pcas,
-    })
+    let cells = study.selected_cells()?;
+    run_cells_in_slices(study, &cells, name, progress, finished, total)
 }
 
 /// Runs `cells` of `study` a slice of [`CELLS_PER_SLICE`] at a time (each
@@ -497,9 +439,11 @@ fn run_cells_in_slices(
     total: usize,
 ) -> Result<DetailedResults> {
     let quiet = study.clone().progress(false);
-    let mut rows = Vec::with_capacity(cells.len());
-    let mut artifacts = Vec::with_capacity(cells.len());
-    let mut pcas: Vec<crate::study::SplitPca> = Vec::new();
+    let mut all = DetailedResults {
+        results: crate::study::rows_to_frame(&[])?,
+        cells: Vec::with_capacity(cells.len()),
+        pcas: Vec::new(),
+    };
     for slice in cells.chunks(CELLS_PER_SLICE) {
         let result = match quiet.execute_cells(slice, true) {
             Err(Error::StudyInterrupted { done, .. }) => {
@@ -524,25 +468,13 @@ fn run_cells_in_slices(
                 cell.row.test_mse
             ));
         }
+        // PCA cells of a frame-only run have no artifacts; count them too.
         for _ in result.cells.len()..slice.len() {
             progress.advance(&format!("{name}: cell done"));
         }
-        rows.extend(crate::study::frame_to_rows(&result.results)?);
-        artifacts.extend(result.cells);
-        for s in result.pcas {
-            if !pcas
-                .iter()
-                .any(|q| q.dataset == s.dataset && q.n_train == s.n_train && q.seed == s.seed)
-            {
-                pcas.push(s);
-            }
-        }
+        all.append(result)?;
     }
-    Ok(DetailedResults {
-        results: crate::study::rows_to_frame(&rows)?,
-        cells: artifacts,
-        pcas,
-    })
+    Ok(all)
 }
 
 /// Stacks frames of the results columns (any extra columns dropped), or,

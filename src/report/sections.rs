@@ -15,7 +15,7 @@ use crate::report::charts::{
 };
 use crate::report::grouping::{is_tied, labels};
 use crate::report::input::{Panel, Section};
-use crate::report::number::{MISSING, format_or_missing};
+use crate::report::number::{MISSING, format_or_missing, percent_range};
 use crate::report::table::Table;
 use crate::study::aggregate::{
     self, ConfigKey, MeanPoint, full_n_train, interval_by, mean_by, pareto_front,
@@ -680,19 +680,8 @@ fn tied_shares(params: &[(ConfigKey, Vec<(i64, f64)>)], names: &[String]) -> Vec
                     .map(|&(_, u)| t / u)
             })
             .collect();
-        let lo = shares.iter().copied().reduce(f64::min);
-        let hi = shares.iter().copied().reduce(f64::max);
-        let (Some(lo), Some(hi)) = (lo, hi) else {
+        let Some(range) = percent_range(&shares) else {
             continue;
-        };
-        let range = if lo == hi {
-            format!("{}%", format_or_missing(100.0 * lo))
-        } else {
-            format!(
-                "{}% to {}%",
-                format_or_missing(100.0 * lo),
-                format_or_missing(100.0 * hi)
-            )
         };
         out.push(format!("{name} has {range} of {twin_name}'s parameters"));
     }

@@ -100,6 +100,24 @@ impl DetailedResults {
             .iter()
             .find(|p| p.dataset == dataset && p.n_train == n_train && p.seed == seed)
     }
+
+    /// Appends `more`, a later batch of cells of the same study: its rows
+    /// and cells after these, and the PCAs of the splits not held yet.
+    ///
+    /// # Errors
+    /// A polars error if the frames' columns differ.
+    pub fn append(&mut self, more: DetailedResults) -> crate::error::Result<()> {
+        self.results.vstack_mut(&more.results)?;
+        // One chunk per column, as a frame built in one piece has.
+        self.results.rechunk_mut();
+        self.cells.extend(more.cells);
+        for p in more.pcas {
+            if self.pca(&p.dataset, p.n_train, p.seed).is_none() {
+                self.pcas.push(p);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A matrix in a serializable form (nalgebra's serde support is not built).

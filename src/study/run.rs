@@ -453,25 +453,16 @@ impl Study {
         }
         let mut study = self.clone();
         let mut cells = study.cells()?;
-        let first = run(&study, &cells)?;
-        let mut rows = frame_to_rows(&first.results)?;
-        let mut artifacts = first.cells;
-        let mut pcas = first.pcas;
+        let mut all = run(&study, &cells)?;
+        let mut rows = frame_to_rows(&all.results)?;
         let mut add = |study: &mut Study, extra: Vec<ExtraRate>| -> Result<Vec<Row>> {
             let before = cells.len();
             study.extra_rates.extend(extra);
             cells = study.cells()?;
             let more = run(study, &cells[before..])?;
-            artifacts.extend(more.cells);
-            for p in more.pcas {
-                if !pcas
-                    .iter()
-                    .any(|q| (&q.dataset, q.n_train, q.seed) == (&p.dataset, p.n_train, p.seed))
-                {
-                    pcas.push(p);
-                }
-            }
-            frame_to_rows(&more.results)
+            let new_rows = frame_to_rows(&more.results)?;
+            all.append(more)?;
+            Ok(new_rows)
         };
         loop {
             let mut probes = study.next_extra_rates(&rows)?;
@@ -503,12 +494,7 @@ impl Study {
                 rows.extend(add(&mut study, rest)?);
             }
         }
-        let results = DetailedResults {
-            results: rows_to_frame(&rows)?,
-            cells: artifacts,
-            pcas,
-        };
-        Ok((results, study))
+        Ok((all, study))
     }
 
     /// The rates the search adds after `rows` (this study's rows so far):

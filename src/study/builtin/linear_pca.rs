@@ -11,7 +11,7 @@ use super::{Preset, RunOptions, base, rows, sample, select};
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::model::BiasMode;
-use crate::number::format_or_missing;
+use crate::number::{format_or_missing, percent_range};
 use crate::study::protocol::is_settled;
 use crate::study::verdict::{largest_mean_angles, mean_text};
 use crate::study::{ModelKind, Precision, Study};
@@ -91,19 +91,8 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
         .collect();
     // The share depends on the model kind and on k (the biases weigh more
     // at small k), so it is stated as the linear pair's range, by name.
-    let lo = shares.iter().copied().reduce(f64::min);
-    let hi = shares.iter().copied().reduce(f64::max);
-    if let (Some(lo), Some(hi)) = (lo, hi) {
+    if let Some(share) = percent_range(&shares) {
         let wwt: Vec<f64> = tied.iter().filter_map(|t| t.wwt_minus_i).collect();
-        let share = if lo == hi {
-            format!("{}%", format_or_missing(100.0 * lo))
-        } else {
-            format!(
-                "{}% to {}%",
-                format_or_missing(100.0 * lo),
-                format_or_missing(100.0 * hi)
-            )
-        };
         out.push(format!(
             "Linear tied used {share} of linear untied's parameters (over the latent sizes, biases included); ||W W^T - I||_F of the tied weights was at most {}, i.e. its rows are orthonormal like PCA's components.",
             format_or_missing(wwt.iter().copied().fold(0.0, f64::max))
