@@ -540,24 +540,14 @@ pub fn bao_figures(ds: &Dataset, preset: &Preset) -> Result<Vec<Curves>> {
             })
             .collect()
     };
-    let reached = |pts: &[(f64, f64)]| -> String {
-        pts.iter()
-            .find(|p| p.1 < CURVE_TARGET)
-            .map_or_else(|| format!("not within {steps}"), |p| format!("{}", p.0))
-    };
-    let label = |m: &str| match m {
-        "uniform_l2" => "uniform L2",
-        "non_uniform_l2" => "non-uniform L2",
-        _ => "RAG",
-    };
     let across: Vec<String> = CURVE_METHODS
         .iter()
         .map(|m| {
             let per_k: Vec<String> = ks
                 .iter()
-                .map(|&k| format!("k = {k}: {}", reached(&points(m, k))))
+                .map(|&k| format!("k = {k}: {}", steps_to_target(&points(m, k), steps)))
                 .collect();
-            format!("{} {}", label(m), per_k.join(", "))
+            format!("{} {}", method_label(m), per_k.join(", "))
         })
         .collect();
     let rows_note = if n < ds.n_samples() {
@@ -568,54 +558,88 @@ pub fn bao_figures(ds: &Dataset, preset: &Preset) -> Result<Vec<Curves>> {
     Ok(ks
         .iter()
         .map(|&k| {
-            let series: Vec<Line> = CURVE_METHODS
-                .iter()
-                .enumerate()
-                .map(|(i, m)| Line {
-                    name: label(m).to_string(),
-                    points: points(m, k)
-                        .into_iter()
-                        .map(|(s, a)| (s, a.max(CURVE_FLOOR)))
-                        .collect(),
-                    color: i,
-                    dashed: false,
-                    markers: false,
-                })
-                .collect();
-            let finals: Vec<String> = CURVE_METHODS
-                .iter()
-                .map(|m| {
-                    let last = points(m, k).last().map_or(f64::NAN, |p| p.1);
-                    format!("{} {}", label(m), format_or_missing(last))
-                })
-                .collect();
-            let mut caption = format!(
-                "Linear tied pair, k = {k}, {rows_note}{d} features, full-batch gradient descent at rate d / (16 c_1) from N(0, 0.01²) weights. \
-                 Steps to axis alignment {CURVE_TARGET}: {}. Alignment after {steps} steps: {}. \
-                 Uniform L2 is rotation invariant, so it need not align at all; non-uniform L2 aligns, \
-                 slower as k grows (Bao et al.'s \"eventually\"); RAG aligns at the speed it finds the subspace.",
-                CURVE_METHODS
-                    .iter()
-                    .map(|m| format!("{} {}", label(m), reached(&points(m, k))))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                finals.join(", "),
-            );
-            if k == ks[0] && ks.len() > 1 {
-                caption.push_str(&format!(" Across sizes: {}.", across.join("; ")));
-            }
-            Curves {
-                id: format!("bao-alignment-k{k}"),
-                title: format!("Bao et al. 2020: axis alignment against steps, k = {k}"),
-                caption,
-                x_label: "gradient-descent steps (full batch)".into(),
-                y_label: "axis alignment mean_i (1 − max_j cos²)".into(),
-                log_x: false,
-                log_y: true,
-                series,
-            }
+            let runs: Vec<Vec<(f64, f64)>> = CURVE_METHODS.iter().map(|m| points(m, k)).collect();
+            let across = (k == ks[0] && ks.len() > 1).then_some(across.as_slice());
+            alignment_chart(k, &runs, steps, d, &rows_note, across)
         })
         .collect())
+}
+
+/// A method's name in the charts.
+fn method_label(m: &str) -> &'static str {
+    match m {
+        "uniform_l2" => "uniform L2",
+        "non_uniform_l2" => "non-uniform L2",
+        _ => "RAG",
+    }
+}
+
+/// The step at which the `(step, alignment)` points `pts` first fall below
+/// [`CURVE_TARGET`], or that they do not within `steps`.
+fn steps_to_target(pts: &[(f64, f64)], steps: usize) -> String {
+    pts.iter()
+        .find(|p| p.1 < CURVE_TARGET)
+        .map_or_else(|| format!("not within {steps}"), |p| format!("{}", p.0))
+}
+
+/// Bao et al.'s chart at latent size `k`: `runs` holds each method's
+/// `(step, alignment)` points in [`CURVE_METHODS`] order, over `steps`
+/// steps on `d` features (`rows_note` says when the rows are a sample);
+/// `across`, the comparison over sizes, goes in the first chart's caption.
+fn alignment_chart(
+    k: usize,
+    runs: &[Vec<(f64, f64)>],
+    steps: usize,
+    d: usize,
+    rows_note: &str,
+    across: Option<&[String]>,
+) -> Curves {
+    let series: Vec<Line> = CURVE_METHODS
+        .iter()
+        .zip(runs)
+        .enumerate()
+        .map(|(i, (m, pts))| Line {
+            name: method_label(m).to_string(),
+            points: pts.iter().map(|&(s, a)| (s, a.max(CURVE_FLOOR))).collect(),
+            color: i,
+            dashed: false,
+            markers: false,
+        })
+        .collect();
+    let finals: Vec<String> = CURVE_METHODS
+        .iter()
+        .zip(runs)
+        .map(|(m, pts)| {
+            let last = pts.last().map_or(f64::NAN, |p| p.1);
+            format!("{} {}", method_label(m), format_or_missing(last))
+        })
+        .collect();
+    let mut caption = format!(
+        "Linear tied pair, k = {k}, {rows_note}{d} features, full-batch gradient descent at rate d / (16 c_1) from N(0, 0.01²) weights. \
+         Steps to axis alignment {CURVE_TARGET}: {}. Alignment after {steps} steps: {}. \
+         Uniform L2 is rotation invariant, so it need not align at all; non-uniform L2 aligns, \
+         slower as k grows (Bao et al.'s \"eventually\"); RAG aligns at the speed it finds the subspace.",
+        CURVE_METHODS
+            .iter()
+            .zip(runs)
+            .map(|(m, pts)| format!("{} {}", method_label(m), steps_to_target(pts, steps)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        finals.join(", "),
+    );
+    if let Some(across) = across {
+        caption.push_str(&format!(" Across sizes: {}.", across.join("; ")));
+    }
+    Curves {
+        id: format!("bao-alignment-k{k}"),
+        title: format!("Bao et al. 2020: axis alignment against steps, k = {k}"),
+        caption,
+        x_label: "gradient-descent steps (full batch)".into(),
+        y_label: "axis alignment mean_i (1 − max_j cos²)".into(),
+        log_x: false,
+        log_y: true,
+        series,
+    }
 }
 
 /// The methods of [`alignment_curves`], in order.
