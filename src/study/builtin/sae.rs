@@ -1303,6 +1303,80 @@ pub fn variant_medians(df: &DataFrame) -> Result<Vec<VariantMedians>> {
         .collect())
 }
 
+/// The L1 variant's weight per latent size and the test L0 it reached,
+/// or `None` without L1 runs.
+fn l1_sentence(points: &[FramePoint]) -> Option<String> {
+    // The L1 weight per latent size, and the L0 it reached.
+    let mut l1: BTreeMap<i64, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    for (r, l, _) in points {
+        if r.model == L1_VARIANT {
+            let e = l1.entry(r.latent).or_default();
+            if !e.0.contains(&r.sparsity_weight) {
+                e.0.push(r.sparsity_weight);
+            }
+            e.1.extend(*l);
+        }
+    }
+    if l1.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = l1
+        .iter()
+        .map(|(k, (w, l))| {
+            let ws: Vec<String> = w.iter().map(|w| format_or_missing(*w)).collect();
+            format!(
+                "k = {k}: λ = {}, median test L0 {} (TopK {})",
+                ws.join(" / "),
+                median(l).map_or_else(|| format_or_missing(f64::NAN), format_or_missing),
+                k_active(*k as usize)
+            )
+        })
+        .collect();
+    Some(format!(
+        "{L1_VARIANT}'s L1 weight, chosen per size as the one whose training L0 is nearest TopK's: {}.",
+        parts.join("; ")
+    ))
+}
+
+/// How many trained runs stopped at their epoch cap rather than on their
+/// validation loss, per latent size.
+fn capped_sentence(points: &[FramePoint]) -> String {
+    // Runs that ended at their epoch cap.
+    let trained: Vec<&Row> = points
+        .iter()
+        .map(|(r, _, _)| r)
+        .filter(|r| r.model != "pca")
+        .collect();
+    let mut capped: BTreeMap<i64, (usize, usize, i64)> = BTreeMap::new();
+    for r in &trained {
+        let e = capped.entry(r.latent).or_default();
+        e.1 += 1;
+        if r.stop_reason == "max_epochs" {
+            e.0 += 1;
+            e.2 = e.2.max(r.epochs);
+        }
+    }
+    let n_capped: usize = capped.values().map(|e| e.0).sum();
+    if n_capped == 0 {
+        format!(
+            "All {} trained runs stopped on their validation loss before their epoch cap.",
+            trained.len()
+        )
+    } else {
+        let parts: Vec<String> = capped
+            .iter()
+            .filter(|(_, e)| e.0 > 0)
+            .map(|(k, e)| format!("k = {k}: {} of {} at {} epochs", e.0, e.1, e.2))
+            .collect();
+        format!(
+            "{n_capped} of {} trained runs stopped at their epoch cap, not converged (their \
+             validation loss was still improving within the patience): {}.",
+            trained.len(),
+            parts.join("; ")
+        )
+    }
+}
+
 /// Findings: the L0/FVU/dead-fraction table in one sentence per variant,
 /// whether AuxK lowered the dead fraction of the tied TopK model, the
 /// peers' diagnostics at the largest latent size (shrinkage, ℓ2 ratio,
@@ -1350,68 +1424,7 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
     }
     out.extend(diagnostics_sentence(df)?);
     let points = frame_points(df)?;
-    // The L1 weight per latent size, and the L0 it reached.
-    let mut l1: BTreeMap<i64, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
-    for (r, l, _) in &points {
-        if r.model == L1_VARIANT {
-            let e = l1.entry(r.latent).or_default();
-            if !e.0.contains(&r.sparsity_weight) {
-                e.0.push(r.sparsity_weight);
-            }
-            e.1.extend(*l);
-        }
-    }
-    if !l1.is_empty() {
-        let parts: Vec<String> = l1
-            .iter()
-            .map(|(k, (w, l))| {
-                let ws: Vec<String> = w.iter().map(|w| format_or_missing(*w)).collect();
-                format!(
-                    "k = {k}: λ = {}, median test L0 {} (TopK {})",
-                    ws.join(" / "),
-                    median(l).map_or_else(|| format_or_missing(f64::NAN), format_or_missing),
-                    k_active(*k as usize)
-                )
-            })
-            .collect();
-        out.push(format!(
-            "{L1_VARIANT}'s L1 weight, chosen per size as the one whose training L0 is nearest TopK's: {}.",
-            parts.join("; ")
-        ));
-    }
-    // Runs that ended at their epoch cap.
-    let trained: Vec<&Row> = points
-        .iter()
-        .map(|(r, _, _)| r)
-        .filter(|r| r.model != "pca")
-        .collect();
-    let mut capped: BTreeMap<i64, (usize, usize, i64)> = BTreeMap::new();
-    for r in &trained {
-        let e = capped.entry(r.latent).or_default();
-        e.1 += 1;
-        if r.stop_reason == "max_epochs" {
-            e.0 += 1;
-            e.2 = e.2.max(r.epochs);
-        }
-    }
-    let n_capped: usize = capped.values().map(|e| e.0).sum();
-    if n_capped == 0 {
-        out.push(format!(
-            "All {} trained runs stopped on their validation loss before their epoch cap.",
-            trained.len()
-        ));
-    } else {
-        let parts: Vec<String> = capped
-            .iter()
-            .filter(|(_, e)| e.0 > 0)
-            .map(|(k, e)| format!("k = {k}: {} of {} at {} epochs", e.0, e.1, e.2))
-            .collect();
-        out.push(format!(
-            "{n_capped} of {} trained runs stopped at their epoch cap, not converged (their \
-             validation loss was still improving within the patience): {}.",
-            trained.len(),
-            parts.join("; ")
-        ));
-    }
+    out.extend(l1_sentence(&points));
+    out.push(capped_sentence(&points));
     Ok(out)
 }
