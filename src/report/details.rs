@@ -145,35 +145,16 @@ pub fn training_curves(details: &DetailedResults, dataset: &str) -> Result<Optio
     )))
 }
 
-/// Gradient norm of the first layer pair per epoch; for tied models also
-/// the encoder and decoder parts of `∂L/∂W`, whose sum is the gradient.
-pub fn gradient_norms(details: &DetailedResults, dataset: &str) -> Result<Option<Section>> {
-    let Some(k) = shown_latent(details) else {
-        return Ok(None);
-    };
-    let trained: Vec<_> = representatives(details, k)
-        .into_iter()
-        .filter(|(_, c)| c.history.is_some())
-        .collect();
-    // Minibatch-trained (nonlinear) models, whose epochs share one axis
-    // and whose stability is in question; linear models (full-batch
-    // L-BFGS iterations) only when there are no others.
-    let minibatch: Vec<_> = trained
-        .iter()
-        .filter(|(key, _)| !is_linear(&key.model))
-        .cloned()
-        .collect();
-    let omitted_linear = !minibatch.is_empty() && minibatch.len() < trained.len();
-    let cells = if minibatch.is_empty() {
-        trained
-    } else {
-        minibatch
-    };
-    let keys: Vec<ConfigKey> = cells.iter().map(|(k, _)| k.clone()).collect();
-    let names = labels(&keys);
+/// The first layer's gradient-norm lines of `cells`, labelled `names`: the
+/// total, and for a tied model its encoder and decoder parts; with each
+/// tied model's encoder/decoder norm ratio in its last epoch.
+fn norm_series(
+    cells: &[(ConfigKey, &CellArtifacts)],
+    names: &[String],
+) -> Result<(Vec<Series>, Vec<String>)> {
     let mut series = Vec::new();
     let mut shares = Vec::new();
-    for (c, ((key, cell), name)) in cells.iter().zip(&names).enumerate() {
+    for (c, ((key, cell), name)) in cells.iter().zip(names).enumerate() {
         let Some(history) = &cell.history else {
             continue;
         };
@@ -209,6 +190,36 @@ pub fn gradient_norms(details: &DetailedResults, dataset: &str) -> Result<Option
             }
         }
     }
+    Ok((series, shares))
+}
+
+/// Gradient norm of the first layer pair per epoch; for tied models also
+/// the encoder and decoder parts of `∂L/∂W`, whose sum is the gradient.
+pub fn gradient_norms(details: &DetailedResults, dataset: &str) -> Result<Option<Section>> {
+    let Some(k) = shown_latent(details) else {
+        return Ok(None);
+    };
+    let trained: Vec<_> = representatives(details, k)
+        .into_iter()
+        .filter(|(_, c)| c.history.is_some())
+        .collect();
+    // Minibatch-trained (nonlinear) models, whose epochs share one axis
+    // and whose stability is in question; linear models (full-batch
+    // L-BFGS iterations) only when there are no others.
+    let minibatch: Vec<_> = trained
+        .iter()
+        .filter(|(key, _)| !is_linear(&key.model))
+        .cloned()
+        .collect();
+    let omitted_linear = !minibatch.is_empty() && minibatch.len() < trained.len();
+    let cells = if minibatch.is_empty() {
+        trained
+    } else {
+        minibatch
+    };
+    let keys: Vec<ConfigKey> = cells.iter().map(|(k, _)| k.clone()).collect();
+    let names = labels(&keys);
+    let (series, shares) = norm_series(&cells, &names)?;
     if series.is_empty() {
         return Ok(None);
     }

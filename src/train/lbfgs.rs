@@ -147,6 +147,155 @@ fn to_model<T: Real>(model: &mut Autoencoder<T>, p: &[f64]) -> Result<()> {
     model.set_params(&v)
 }
 
+/// argmin's L-BFGS with a More–Thuente line search, configured by `cfg`.
+fn new_solver(cfg: &LbfgsConfig) -> Result<Lbfgs> {
+    let linesearch = MoreThuenteLineSearch::new();
+    let solver: Lbfgs = LBFGS::new(linesearch, cfg.memory)
+        .with_tolerance_grad(cfg.tol_grad)
+        .map_err(solver_error)?
+        .with_tolerance_cost(cfg.tol_cost)
+        .map_err(solver_error)?;
+    Ok(solver)
+}
+
+/// The crate error of a failed solver call `e` at `epoch`: the evaluation
+/// error behind it if one was recorded, and a numerical failure as
+/// divergence (`last` the last finite loss).
+fn fail(evaluator: &RefCell<Evaluator<'_>>, epoch: usize, last: Option<f64>, e: Error) -> Error {
+    match evaluator.borrow_mut().error.take().unwrap_or(e) {
+        Error::Numerical(what) => diverged(epoch, 1, what, last),
+        other => other,
+    }
+}
+
+/// Why the solver stopped, converged if it did not say.
+fn termination_reason(state: &LbfgsState) -> TerminationReason {
+    state
+        .get_termination_reason()
+        .cloned()
+        .unwrap_or(TerminationReason::SolverConverged)
+}
+
+/// The solver's first state, at `p0` with `iters` iterations to run; a
+/// failure at `epoch` is reported as [`fail`] reports it (`last` the last
+/// finite loss).
+fn start(
+    solver: &mut Lbfgs,
+    problem: &mut Problem<Objective<'_>>,
+    evaluator: &RefCell<Evaluator<'_>>,
+    p0: Vec<f64>,
+    iters: u64,
+    epoch: usize,
+    last: Option<f64>,
+) -> Result<LbfgsState> {
+    let state: LbfgsState = IterState::new().param(p0).max_iters(iters);
+    let mut state = match solver.init(problem, state) {
+        Ok((s, _)) => s,
+        Err(e) => {
+            return Err(fail(evaluator, epoch, last, solver_error(e)));
+        }
+    };
+    state.update();
+    Ok(state)
+}
+
+/// What one solver iteration leaves: the state with its accepted point,
+/// or the reason the run ends there.
+enum Advance {
+    Point(LbfgsState, Vec<f64>),
+    Stop(TerminationReason),
+}
+
+/// One solver iteration from `state` at `epoch`, with a fresh evaluation
+/// budget; a failed evaluation is an error (divergence from `last`, the
+/// last finite loss, when numerical).
+fn advance(
+    solver: &mut Lbfgs,
+    problem: &mut Problem<Objective<'_>>,
+    state: LbfgsState,
+    evaluator: &RefCell<Evaluator<'_>>,
+    epoch: usize,
+    last: Option<f64>,
+) -> Result<Advance> {
+    evaluator.borrow_mut().evals = 0;
+    let state = match solver.next_iter(problem, state) {
+        Ok((s, _)) => s,
+        // The evaluation budget cut the line search off near the
+        // optimum: the last accepted point (already in `st`) stands, as
+        // the budget's docs promise, rather than reading as divergence.
+        Err(err) if evaluator.borrow().error.is_none() && format!("{err:#}").contains(STALLED) => {
+            return Ok(Advance::Stop(TerminationReason::SolverExit(STALLED.into())));
+        }
+        Err(err) => {
+            return Err(fail(evaluator, epoch, last, solver_error(err)));
+        }
+    };
+    if let Some(err) = evaluator.borrow_mut().error.take() {
+        // A failed evaluation inside the line search ends the iteration
+        // with a solver exit; a non-finite objective is divergence.
+        return Err(match err {
+            Error::Numerical(what) => diverged(epoch, 1, what, last),
+            other => other,
+        });
+    }
+    let Some(param) = state.get_param().cloned() else {
+        // The line search found no acceptable step: the last accepted
+        // point stands.
+        return Ok(Advance::Stop(termination_reason(&state)));
+    };
+    Ok(Advance::Point(state, param))
+}
+
+/// The loss terms, gradient norm and layer norms at `param`, the point
+/// the solver just accepted (cached, so not recomputed); a numerical
+/// failure is divergence at `epoch` from `last`.
+fn evaluate_at(
+    evaluator: &RefCell<Evaluator<'_>>,
+    param: &[f64],
+    epoch: usize,
+    last: Option<f64>,
+) -> Result<(LossTerms, f64, Vec<LayerNorms>)> {
+    match evaluator.borrow_mut().eval(param) {
+        Ok(r) => Ok((r.terms, r.norm, r.layers.clone())),
+        Err(Error::Numerical(what)) => Err(diverged(epoch, 1, what, last)),
+        Err(other) => Err(other),
+    }
+}
+
+/// The history row of iteration `epoch`, an epoch of full-batch training.
+fn epoch_record(epoch: usize, terms: LossTerms, norm: f64, layers: Vec<LayerNorms>) -> EpochRecord {
+    EpochRecord {
+        epoch,
+        train: terms,
+        val_loss: None,
+        val_reconstruction: None,
+        learning_rate: None,
+        grad_norm: norm,
+        layers,
+        seconds: 0.0,
+        dead_fraction: None,
+    }
+}
+
+/// What the run reports for the solver's reason to stop.
+fn stop_reason(stop: TerminationReason) -> StopReason {
+    match stop {
+        TerminationReason::MaxItersReached => StopReason::Completed,
+        TerminationReason::SolverExit(why) => StopReason::Converged(why),
+        other => StopReason::Converged(other.text().to_string()),
+    }
+}
+
+/// The iterations a run at `st` has done (history rows). A resumed run's
+/// epoch comes from a file: checked, not trusted.
+fn iterations_done<T: Real>(st: &RunState<T>) -> Result<u64> {
+    let done =
+        st.epoch.checked_sub(1).ok_or_else(|| {
+            Error::InvalidData("cannot resume at epoch 0: epochs count from 1".into())
+        })? as u64;
+    Ok(done)
+}
+
 /// Runs L-BFGS from `st` until `cfg.max_iters` iterations in total (history
 /// rows) have run or a tolerance is met.
 pub(crate) fn run<T: Real>(
@@ -157,11 +306,7 @@ pub(crate) fn run<T: Real>(
     split: &RowSplit,
 ) -> Result<StopReason> {
     let tc = run.config;
-    // A resumed run's epoch comes from a file: checked, not trusted.
-    let done =
-        st.epoch.checked_sub(1).ok_or_else(|| {
-            Error::InvalidData("cannot resume at epoch 0: epochs count from 1".into())
-        })? as u64;
+    let done = iterations_done(st)?;
     if done >= cfg.max_iters {
         return Ok(StopReason::Completed);
     }
@@ -181,34 +326,19 @@ pub(crate) fn run<T: Real>(
     }));
     let val_engine = ShardEngine::<f64>::new(tc.shard_size)?;
     let mut problem = Problem::new(Objective(evaluator.clone()));
-    let linesearch = MoreThuenteLineSearch::new();
-    let mut solver: Lbfgs = LBFGS::new(linesearch, cfg.memory)
-        .with_tolerance_grad(cfg.tol_grad)
-        .map_err(solver_error)?
-        .with_tolerance_cost(cfg.tol_cost)
-        .map_err(solver_error)?;
+    let mut solver = new_solver(cfg)?;
     let reporter = Reporter::new(tc.progress, cfg.max_iters as usize, 1, done as usize);
     let objective = tc.objective();
     let total = cfg.max_iters as usize;
-    let fail = |evaluator: &Rc<RefCell<Evaluator>>, epoch: usize, last: Option<f64>, e: Error| {
-        match evaluator.borrow_mut().error.take().unwrap_or(e) {
-            Error::Numerical(what) => diverged(epoch, 1, what, last),
-            other => other,
-        }
-    };
-    let state: LbfgsState = IterState::new().param(p0).max_iters(cfg.max_iters - done);
-    let mut state = match solver.init(&mut problem, state) {
-        Ok((s, _)) => s,
-        Err(e) => {
-            return Err(fail(
-                &evaluator,
-                st.epoch,
-                st.last_finite_loss,
-                solver_error(e),
-            ));
-        }
-    };
-    state.update();
+    let mut state = start(
+        &mut solver,
+        &mut problem,
+        &evaluator,
+        p0,
+        cfg.max_iters - done,
+        st.epoch,
+        st.last_finite_loss,
+    )?;
     let stop = loop {
         if run.interrupted() {
             return Err(Error::Interrupted { checkpoint: None });
@@ -220,61 +350,25 @@ pub(crate) fn run<T: Real>(
         }
         let t0 = Instant::now();
         let e = st.epoch;
-        evaluator.borrow_mut().evals = 0;
-        state = match solver.next_iter(&mut problem, state) {
-            Ok((s, _)) => s,
-            // The evaluation budget cut the line search off near the
-            // optimum: the last accepted point (already in `st`) stands, as
-            // the budget's docs promise, rather than reading as divergence.
-            Err(err)
-                if evaluator.borrow().error.is_none() && format!("{err:#}").contains(STALLED) =>
-            {
-                break TerminationReason::SolverExit(STALLED.into());
+        let param = match advance(
+            &mut solver,
+            &mut problem,
+            state,
+            &evaluator,
+            e,
+            st.last_finite_loss,
+        )? {
+            Advance::Point(next, param) => {
+                state = next;
+                param
             }
-            Err(err) => {
-                return Err(fail(&evaluator, e, st.last_finite_loss, solver_error(err)));
-            }
-        };
-        if let Some(err) = evaluator.borrow_mut().error.take() {
-            // A failed evaluation inside the line search ends the iteration
-            // with a solver exit; a non-finite objective is divergence.
-            return Err(match err {
-                Error::Numerical(what) => diverged(e, 1, what, st.last_finite_loss),
-                other => other,
-            });
-        }
-        let Some(param) = state.get_param().cloned() else {
-            // The line search found no acceptable step: the last accepted
-            // point stands.
-            break state
-                .get_termination_reason()
-                .cloned()
-                .unwrap_or(TerminationReason::SolverConverged);
+            Advance::Stop(reason) => break reason,
         };
         state.update();
-        let (terms, norm, layers) = {
-            let mut ev = evaluator.borrow_mut();
-            match ev.eval(&param) {
-                Ok(r) => (r.terms, r.norm, r.layers.clone()),
-                Err(Error::Numerical(what)) => {
-                    return Err(diverged(e, 1, what, st.last_finite_loss));
-                }
-                Err(other) => return Err(other),
-            }
-        };
+        let (terms, norm, layers) = evaluate_at(&evaluator, &param, e, st.last_finite_loss)?;
         to_model(&mut st.model, &param)?;
         st.last_finite_loss = Some(terms.total);
-        let rec = EpochRecord {
-            epoch: e,
-            train: terms,
-            val_loss: None,
-            val_reconstruction: None,
-            learning_rate: None,
-            grad_norm: norm,
-            layers,
-            seconds: 0.0,
-            dead_fraction: None,
-        };
+        let rec = epoch_record(e, terms, norm, layers);
         state.increment_iter();
         reporter.batch(e, total, terms.total);
         (run.on_event)(TrainEvent::Batch {
@@ -297,15 +391,8 @@ pub(crate) fn run<T: Real>(
             return Ok(stop);
         }
         if state.terminated() {
-            break state
-                .get_termination_reason()
-                .cloned()
-                .unwrap_or(TerminationReason::SolverConverged);
+            break termination_reason(&state);
         }
     };
-    Ok(match stop {
-        TerminationReason::MaxItersReached => StopReason::Completed,
-        TerminationReason::SolverExit(why) => StopReason::Converged(why),
-        other => StopReason::Converged(other.text().to_string()),
-    })
+    Ok(stop_reason(stop))
 }

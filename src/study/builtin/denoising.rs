@@ -243,31 +243,46 @@ fn claims(m: &Measured) -> Vec<Claim> {
     out
 }
 
-/// The study's charts from its measurements: clean and corrupted test MSE
-/// against the noise level, and filters when `image_shape` is given.
-pub fn figures(m: &Measured, image_shape: Option<(usize, usize)>) -> Figures {
+/// `(level, f(level))` for the levels of noise `kind`, in measuring order.
+fn series_of(m: &Measured, kind: &str, f: &dyn Fn(&Level) -> f64) -> Vec<(f64, f64)> {
+    m.levels
+        .iter()
+        .filter(|l| l.kind == kind)
+        .map(|l| (l.level, f(l)))
+        .collect()
+}
+
+/// A chart line with `points`.
+fn line(name: &str, points: Vec<(f64, f64)>, color: usize, dashed: bool, markers: bool) -> Line {
+    Line {
+        name: name.into(),
+        points,
+        color,
+        dashed,
+        markers,
+    }
+}
+
+/// `(level, MSE)` points as the captions quote them: "MSE at level".
+fn points_text(points: &[(f64, f64)]) -> String {
+    points
+        .iter()
+        .map(|(x, y)| format!("{} at {}", format_or_missing(*y), format_or_missing(*x)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Clean test MSE against the noise level, with the plain tied pair and
+/// PCA as flat lines.
+fn clean_chart(m: &Measured) -> Curves {
     let top = MASKING.iter().chain(&GAUSSIAN).copied().fold(0.0, f64::max);
-    let series_of = |kind: &str, f: &dyn Fn(&Level) -> f64| -> Vec<(f64, f64)> {
-        m.levels
-            .iter()
-            .filter(|l| l.kind == kind)
-            .map(|l| (l.level, f(l)))
-            .collect()
-    };
     let plain = m
         .levels
         .iter()
         .find(|l| l.level == 0.0)
         .map_or(f64::NAN, |l| l.clean_mse);
     let flat = |v: f64| vec![(0.0, v), (top, v)];
-    let line = |name: &str, points, color, dashed, markers| Line {
-        name: name.into(),
-        points,
-        color,
-        dashed,
-        markers,
-    };
-    let clean = Curves {
+    Curves {
         id: "denoising-clean-mse".into(),
         title: "Vincent et al. 2010: clean test MSE against noise level".into(),
         caption: format!(
@@ -276,16 +291,8 @@ pub fn figures(m: &Measured, image_shape: Option<(usize, usize)>) -> Figures {
             format_or_missing(m.scale),
             format_or_missing(plain),
             format_or_missing(m.pca_mse),
-            series_of("masking", &|l| l.clean_mse)
-                .iter()
-                .map(|(x, y)| format!("{} at {}", format_or_missing(*y), format_or_missing(*x)))
-                .collect::<Vec<_>>()
-                .join(", "),
-            series_of("gaussian", &|l| l.clean_mse)
-                .iter()
-                .map(|(x, y)| format!("{} at {}", format_or_missing(*y), format_or_missing(*x)))
-                .collect::<Vec<_>>()
-                .join(", "),
+            points_text(&series_of(m, "masking", &|l| l.clean_mse)),
+            points_text(&series_of(m, "gaussian", &|l| l.clean_mse)),
         ),
         x_label: "noise level (ν, or σ / sd)".into(),
         y_label: "clean test MSE".into(),
@@ -294,14 +301,14 @@ pub fn figures(m: &Measured, image_shape: Option<(usize, usize)>) -> Figures {
         series: vec![
             line(
                 "masking",
-                series_of("masking", &|l| l.clean_mse),
+                series_of(m, "masking", &|l| l.clean_mse),
                 0,
                 false,
                 true,
             ),
             line(
                 "Gaussian",
-                series_of("gaussian", &|l| l.clean_mse),
+                series_of(m, "gaussian", &|l| l.clean_mse),
                 1,
                 false,
                 true,
@@ -309,27 +316,35 @@ pub fn figures(m: &Measured, image_shape: Option<(usize, usize)>) -> Figures {
             line("plain tied", flat(plain), 2, true, false),
             line("PCA", flat(m.pca_mse), 3, true, false),
         ],
-    };
-    let at = |kind: &str| {
-        m.levels
-            .iter()
-            .find(|l| l.kind == kind && l.level == CLAIM_LEVEL)
-            .map_or("not measured".to_string(), |l| {
-                format!(
-                    "denoising {}, plain {}, PCA {}",
-                    format_or_missing(l.corrupted_mse),
-                    format_or_missing(l.plain_corrupted_mse),
-                    format_or_missing(l.pca_corrupted_mse)
-                )
-            })
-    };
-    let corrupted = Curves {
+    }
+}
+
+/// The three corrupted-input MSEs of noise `kind` at [`CLAIM_LEVEL`], as
+/// the corrupted chart's caption quotes them.
+fn at_claim_level(m: &Measured, kind: &str) -> String {
+    m.levels
+        .iter()
+        .find(|l| l.kind == kind && l.level == CLAIM_LEVEL)
+        .map_or("not measured".to_string(), |l| {
+            format!(
+                "denoising {}, plain {}, PCA {}",
+                format_or_missing(l.corrupted_mse),
+                format_or_missing(l.plain_corrupted_mse),
+                format_or_missing(l.pca_corrupted_mse)
+            )
+        })
+}
+
+/// Test MSE of corrupted inputs against the noise level: the denoising
+/// pair, the plain tied pair and PCA, per noise kind.
+fn corrupted_chart(m: &Measured) -> Curves {
+    Curves {
         id: "denoising-corrupted-mse".into(),
         title: "Vincent et al. 2010: test MSE of corrupted inputs against noise level".into(),
         caption: format!(
             "Each test row corrupted once with the model's own noise, reconstructed towards the clean row. At level {CLAIM_LEVEL}: masking {}; Gaussian {}.",
-            at("masking"),
-            at("gaussian")
+            at_claim_level(m, "masking"),
+            at_claim_level(m, "gaussian")
         ),
         x_label: "noise level (ν, or σ / sd)".into(),
         y_label: "test MSE, corrupted input".into(),
@@ -338,81 +353,90 @@ pub fn figures(m: &Measured, image_shape: Option<(usize, usize)>) -> Figures {
         series: vec![
             line(
                 "denoising, masking",
-                series_of("masking", &|l| l.corrupted_mse),
+                series_of(m, "masking", &|l| l.corrupted_mse),
                 0,
                 false,
                 true,
             ),
             line(
                 "plain tied, masking",
-                series_of("masking", &|l| l.plain_corrupted_mse),
+                series_of(m, "masking", &|l| l.plain_corrupted_mse),
                 2,
                 false,
                 true,
             ),
             line(
                 "PCA, masking",
-                series_of("masking", &|l| l.pca_corrupted_mse),
+                series_of(m, "masking", &|l| l.pca_corrupted_mse),
                 3,
                 false,
                 true,
             ),
             line(
                 "denoising, Gaussian",
-                series_of("gaussian", &|l| l.corrupted_mse),
+                series_of(m, "gaussian", &|l| l.corrupted_mse),
                 0,
                 true,
                 true,
             ),
             line(
                 "plain tied, Gaussian",
-                series_of("gaussian", &|l| l.plain_corrupted_mse),
+                series_of(m, "gaussian", &|l| l.plain_corrupted_mse),
                 2,
                 true,
                 true,
             ),
             line(
                 "PCA, Gaussian",
-                series_of("gaussian", &|l| l.pca_corrupted_mse),
+                series_of(m, "gaussian", &|l| l.pca_corrupted_mse),
                 3,
                 true,
                 true,
             ),
         ],
-    };
-    let mut tiles = Vec::new();
-    if let Some((h, w)) = image_shape
-        && m.levels.first().is_some_and(|l| l.weight.ncols() == h * w)
-    {
-        tiles.push(Tiles {
-            id: "denoising-filters".into(),
-            title: "Vincent et al. 2010: filters against noise level".into(),
-            caption: format!(
-                "The first {} rows of each tied W (k = {}), one row of tiles per noise level; the plain tied pair is level 0.",
-                TILES.min(m.k),
-                m.k
-            ),
-            shape: (h, w),
-            rows: m
-                .levels
-                .iter()
-                .filter(|l| l.kind == "masking" || l.level > 0.0)
-                .map(|l| {
-                    (
-                        format!("{} {}", l.kind, format_or_missing(l.level)),
-                        l.weight
-                            .row_iter()
-                            .take(TILES)
-                            .map(|r| r.iter().copied().collect())
-                            .collect(),
-                    )
-                })
-                .collect(),
-        });
     }
+}
+
+/// The first filters of each level's tied weight, when the rows are
+/// images of `image_shape`.
+fn filter_tiles(m: &Measured, image_shape: Option<(usize, usize)>) -> Option<Tiles> {
+    let (h, w) = image_shape?;
+    if !m.levels.first().is_some_and(|l| l.weight.ncols() == h * w) {
+        return None;
+    }
+    Some(Tiles {
+        id: "denoising-filters".into(),
+        title: "Vincent et al. 2010: filters against noise level".into(),
+        caption: format!(
+            "The first {} rows of each tied W (k = {}), one row of tiles per noise level; the plain tied pair is level 0.",
+            TILES.min(m.k),
+            m.k
+        ),
+        shape: (h, w),
+        rows: m
+            .levels
+            .iter()
+            .filter(|l| l.kind == "masking" || l.level > 0.0)
+            .map(|l| {
+                (
+                    format!("{} {}", l.kind, format_or_missing(l.level)),
+                    l.weight
+                        .row_iter()
+                        .take(TILES)
+                        .map(|r| r.iter().copied().collect())
+                        .collect(),
+                )
+            })
+            .collect(),
+    })
+}
+
+/// The study's charts from its measurements: clean and corrupted test MSE
+/// against the noise level, and filters when `image_shape` is given.
+pub fn figures(m: &Measured, image_shape: Option<(usize, usize)>) -> Figures {
     Figures {
-        curves: vec![clean, corrupted],
-        tiles,
+        curves: vec![clean_chart(m), corrupted_chart(m)],
+        tiles: filter_tiles(m, image_shape).into_iter().collect(),
     }
 }
 

@@ -96,7 +96,7 @@
 use super::{Output, Preset, RunOptions, median, missing, mse, rows, sample};
 use crate::data::{Dataset, train_test_split};
 use crate::error::{Error, Result};
-use crate::linalg::Pca;
+use crate::linalg::{FittedPca, Pca};
 use crate::model::{Activation, Autoencoder, AutoencoderSpec, BiasMode, Init, PreBiasInit};
 use crate::model::{LossConfig, fvu, l0};
 use crate::number::format_or_missing;
@@ -351,6 +351,299 @@ struct Shown {
     density: Vec<(Variant, Vec<f64>)>,
 }
 
+impl Shown {
+    /// Keeps what the charts read of variant `v`'s run `t`: its dead
+    /// fraction per epoch (TopK only), its first atoms and its firing
+    /// density.
+    fn add(&mut self, v: Variant, t: &Trained) {
+        if v.top_k {
+            let points = t
+                .history
+                .epochs
+                .iter()
+                .filter_map(|r| r.dead_fraction.map(|f| (r.epoch as f64, f)))
+                .collect();
+            self.dead.push((v, points));
+        }
+        let filters = decoder_filters(&t.model.layers()[0]);
+        let m = filters.nrows().min(ATOMS);
+        let atoms = (0..m).map(|i| filters.row(i).iter().copied().collect());
+        let silent = (0..m)
+            .filter(|&j| t.test_code.column(j).iter().all(|&h| h == 0.0))
+            .count();
+        self.atoms
+            .push((v.name.to_string(), atoms.collect(), Some(silent)));
+        self.density.push((v, t.density.clone()));
+    }
+}
+
+/// What the runs leave: the frame's rows with their extra columns, the
+/// L1 choice at each latent size and the charts' data.
+#[derive(Default)]
+struct Collected {
+    rows: Vec<Row>,
+    extras: Vec<Extra>,
+    /// Per latent size: the (weight, training L0) trials and the choice.
+    l1_trials: Vec<L1Choice>,
+    shown: Shown,
+}
+
+/// PCA at one latent size: its own row's numbers, and the test error
+/// every run's ratio divides by.
+struct PcaBaseline {
+    fitted: FittedPca<f32>,
+    /// Its component count: the latent size, capped by the data's width
+    /// and the training rows.
+    kp: usize,
+    seconds: f64,
+    train: f64,
+    test: f64,
+    fvu: f64,
+    shrinkage: Option<f64>,
+    l2_ratio: Option<f64>,
+}
+
+impl PcaBaseline {
+    /// PCA with latent size `k` fitted on `xtr` (timed) and measured on
+    /// `xte`; `d` is the data's width.
+    fn fit(xtr: &DMatrix<f32>, xte: &DMatrix<f32>, d: usize, k: usize) -> Result<Self> {
+        let kp = k.min(d).min(xtr.nrows());
+        let t0 = Instant::now();
+        let pca = Pca::count(kp).fit(xtr)?;
+        let pca_seconds = t0.elapsed().as_secs_f64();
+        let pca_rec = pca.reconstruct(xte)?;
+        let pca_test = mse(xte, &pca_rec);
+        let pca_train = mse(xtr, &pca.reconstruct(xtr)?);
+        let pca_fvu = fvu(xte, &pca_rec)?;
+        let (xte64, pca_rec64) = (widen(xte), widen(&pca_rec));
+        let pca_shrinkage = defined(shrinkage(&xte64, &pca_rec64))?;
+        let pca_l2_ratio = defined(l2_ratio(&xte64, &pca_rec64))?;
+        Ok(Self {
+            fitted: pca,
+            kp,
+            seconds: pca_seconds,
+            train: pca_train,
+            test: pca_test,
+            fvu: pca_fvu,
+            shrinkage: pca_shrinkage,
+            l2_ratio: pca_l2_ratio,
+        })
+    }
+
+    /// The first [`ATOMS`] principal directions, as the atoms chart draws
+    /// them.
+    fn atoms(&self) -> Vec<Vec<f64>> {
+        let c = self.fitted.components();
+        (0..c.nrows().min(ATOMS))
+            .map(|i| c.row(i).iter().map(|&v| v as f64).collect())
+            .collect()
+    }
+}
+
+/// What the runs at every latent size share: the sampled data and its
+/// split, and the seed and size whose runs the charts show.
+struct Runs<'a> {
+    preset: &'a Preset,
+    data: &'a Dataset,
+    xtr: &'a DMatrix<f32>,
+    xte: &'a DMatrix<f32>,
+    /// The data's width.
+    d: usize,
+    first_seed: u64,
+    shown_k: usize,
+}
+
+impl Runs<'_> {
+    /// The L1 weight at latent size `k`, from the first seed's L1 runs over
+    /// `grid`: the choice with its trials, and the kept run.
+    fn choose_l1(&self, k: usize, grid: &[f64], cap: usize) -> Result<(L1Choice, Trained)> {
+        let (preset, data, xtr, xte) = (self.preset, self.data, self.xtr, self.xte);
+        let first_seed = self.first_seed;
+        // The L1 weight, from the first seed's runs over the grid.
+        let l1_variant = VARIANTS[L1_INDEX];
+        // The runs are independent and each is deterministic, so they train
+        // side by side (a study's runs are too small to fill both cores
+        // alone) and give the same bits as one after another.
+        let grid_runs: Vec<(f64, Trained, f64)> = grid
+            .par_iter()
+            .map(|&w| {
+                let t = train_variant(l1_variant, k, first_seed, preset, w, cap, data, xtr, xte)?;
+                let l0_train = l0(&t.model.encode(xtr)?)?;
+                Ok((w, t, l0_train))
+            })
+            .collect::<Result<_>>()?;
+        let trials: Vec<(f64, f64)> = grid_runs.iter().map(|(w, _, l)| (*w, *l)).collect();
+        let chosen = pick_l1(&trials, k_active(k) as f64);
+        let Some((l1, first_l1, _)) = grid_runs.into_iter().find(|r| Some(r.0) == chosen) else {
+            return Err(Error::Numerical(format!(
+                "sae: no L1 weight trained to a finite L0 at latent size {k}"
+            )));
+        };
+        let choice = L1Choice {
+            latent: k,
+            trials,
+            weight: l1,
+        };
+        Ok((choice, first_l1))
+    }
+
+    /// Every (seed, variant) run at latent size `k`, in the frame's order,
+    /// the L1 variants with weight `l1`; the first seed's L1 run is
+    /// `first_l1`, the run its weight was chosen by.
+    fn train_all(&self, k: usize, l1: f64, cap: usize, first_l1: Trained) -> Result<Vec<Trained>> {
+        let (preset, data, xtr, xte) = (self.preset, self.data, self.xtr, self.xte);
+        // Every (seed, variant) run but the first seed's L1 one (the grid's
+        // kept run), side by side, in the frame's order.
+        let jobs: Vec<(usize, u64, Variant)> = preset
+            .seeds
+            .iter()
+            .enumerate()
+            .flat_map(|(si, &seed)| VARIANTS.iter().map(move |&v| (si, seed, v)))
+            .collect();
+        let mut first_l1 = Some(first_l1);
+        let trained: Vec<Trained> = jobs
+            .par_iter()
+            .map(|&(si, seed, v)| {
+                if si == 0 && !v.top_k {
+                    return Ok(None);
+                }
+                train_variant(v, k, seed, preset, l1, cap, data, xtr, xte).map(Some)
+            })
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            // The one run left out takes the grid's kept run: the first
+            // seed's L1 row is the run its weight was chosen by.
+            .filter_map(|t| t.or_else(|| first_l1.take()))
+            .collect();
+        Ok(trained)
+    }
+
+    /// Adds latent size `k`'s rows to `out`: per seed, PCA's row, then
+    /// its variants' runs `trained` (in job order) with their ratio to
+    /// PCA; the first seed's runs at the shown size leave their charts'
+    /// data.
+    fn record(&self, k: usize, pca: &PcaBaseline, trained: Vec<Trained>, out: &mut Collected) {
+        let mut trained = trained.into_iter();
+        for (si, &seed) in self.preset.seeds.iter().enumerate() {
+            out.rows.push(self.pca_row(k, seed, pca));
+            out.extras.push(Extra {
+                l0: pca.kp as f64,
+                fvu: pca.fvu,
+                dead_train: None,
+                cosine: None,
+                dead: None,
+                dense: None,
+                shrinkage: pca.shrinkage,
+                l2_ratio: pca.l2_ratio,
+            });
+            // `trained` is in job order: this seed's runs, variant by variant.
+            for (v, t) in VARIANTS.into_iter().zip(trained.by_ref()) {
+                if si == 0 && k == self.shown_k {
+                    out.shown.add(v, &t);
+                }
+                let mut row = t.row;
+                row.pca_test_mse = pca.test;
+                // PCA is exact when k reaches the data's rank: then the
+                // ratio is +inf (1 if the model is exact too), never NaN.
+                row.ratio_to_pca = if pca.test > 0.0 {
+                    row.test_mse / pca.test
+                } else if row.test_mse == 0.0 {
+                    1.0
+                } else {
+                    f64::INFINITY
+                };
+                out.rows.push(row);
+                out.extras.push(t.extra);
+            }
+        }
+    }
+
+    /// PCA's row at latent size `k` for `seed`.
+    fn pca_row(&self, k: usize, seed: u64, pca: &PcaBaseline) -> Row {
+        Row {
+            dataset: self.data.name().to_string(),
+            model: "pca".into(),
+            activation: "identity".into(),
+            bias_mode: BiasMode::PreCentering.name().into(),
+            latent: k as i64,
+            params: pca.fitted.parameter_count() as i64,
+            n_train: self.xtr.nrows() as i64,
+            seed: seed as i64,
+            l2: 0.0,
+            sparsity_weight: 0.0,
+            train_mse: pca.train,
+            test_mse: pca.test,
+            pca_test_mse: pca.test,
+            ratio_to_pca: 1.0,
+            epochs: 0,
+            seconds: pca.seconds,
+            max_angle_deg: None,
+            mean_angle_deg: None,
+            wwt_minus_i: None,
+            dead_fraction: 0.0,
+            sparsity: 0.0,
+            learning_rate: None,
+            best_epoch: 0,
+            val_mse: pca.train,
+            stop_reason: "closed_form".into(),
+            val_mse_at_budget: None,
+        }
+    }
+
+    /// The study's charts (the module docs list them), from its frame
+    /// `df` and what the runs left; the atoms only for image data `ds`.
+    fn charts(
+        &self,
+        ds: &Dataset,
+        df: &DataFrame,
+        shown: Shown,
+        l1_trials: &[L1Choice],
+    ) -> Result<Figures> {
+        let mut figures = Figures::default();
+        figures.curves.push(pareto_chart(df, self.d)?);
+        figures.curves.push(dead_chart(
+            &shown.dead,
+            self.shown_k,
+            self.first_seed,
+            self.xtr.nrows(),
+        ));
+        figures.curves.push(density_chart(
+            &shown.density,
+            self.shown_k,
+            self.first_seed,
+            self.xte.nrows(),
+        ));
+        figures.curves.push(l1_chart(l1_trials, self.xtr));
+        if let Some(shape) = ds.image_shape().filter(|(h, w)| h * w == self.d) {
+            figures
+                .tiles
+                .push(atoms_tiles(shown.atoms, shape, self.shown_k));
+        }
+        Ok(figures)
+    }
+}
+
+/// The results frame of `rows` with the study's own columns from
+/// `extras` (one per row).
+fn results_frame(rows: &[Row], extras: &[Extra]) -> Result<DataFrame> {
+    let mut df = rows_to_frame(rows)?;
+    let col = |name: &str, f: &dyn Fn(&Extra) -> Option<f64>| {
+        Column::new(name.into(), extras.iter().map(f).collect::<Vec<_>>())
+    };
+    df.with_column(col("l0", &|e| Some(e.l0)))?;
+    df.with_column(col("fvu", &|e| Some(e.fvu)))?;
+    df.with_column(col("dead_fraction_train", &|e| e.dead_train))?;
+    df.with_column(col("decoder_encoder_cosine", &|e| e.cosine))?;
+    let count = |name: &str, f: &dyn Fn(&Extra) -> Option<i64>| {
+        Column::new(name.into(), extras.iter().map(f).collect::<Vec<_>>())
+    };
+    df.with_column(count("dead_latents", &|e| e.dead))?;
+    df.with_column(count("dense_latents", &|e| e.dense))?;
+    df.with_column(col("shrinkage", &|e| e.shrinkage))?;
+    df.with_column(col("l2_ratio", &|e| e.l2_ratio))?;
+    Ok(df)
+}
+
 /// Runs the study to its frame and the data of its charts (the module
 /// docs list them).
 ///
@@ -372,11 +665,16 @@ pub fn output(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<Output
     };
     let grid = l1_grid(&xtr);
     let n_fit = xtr.nrows() - preset.protocol().validation_rows(xtr.nrows());
-    let mut rows = Vec::new();
-    let mut extras = Vec::new();
-    let mut shown = Shown::default();
-    // Per latent size: the (weight, training L0) trials and the choice.
-    let mut l1_trials: Vec<L1Choice> = Vec::new();
+    let runs = Runs {
+        preset,
+        data: &data,
+        xtr: &xtr,
+        xte: &xte,
+        d,
+        first_seed,
+        shown_k,
+    };
+    let mut out = Collected::default();
     for (i, &k) in latents.iter().enumerate() {
         let cap = epoch_cap(preset.epochs, n_fit, d, k);
         opts.note(&format!(
@@ -387,182 +685,18 @@ pub fn output(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<Output
             VARIANTS.len(),
             preset.seeds.len()
         ));
-        let kp = k.min(d).min(xtr.nrows());
-        let t0 = Instant::now();
-        let pca = Pca::count(kp).fit(&xtr)?;
-        let pca_seconds = t0.elapsed().as_secs_f64();
-        let pca_rec = pca.reconstruct(&xte)?;
-        let pca_test = mse(&xte, &pca_rec);
-        let pca_train = mse(&xtr, &pca.reconstruct(&xtr)?);
-        let pca_fvu = fvu(&xte, &pca_rec)?;
-        let (xte64, pca_rec64) = (widen(&xte), widen(&pca_rec));
-        let pca_shrinkage = defined(shrinkage(&xte64, &pca_rec64))?;
-        let pca_l2_ratio = defined(l2_ratio(&xte64, &pca_rec64))?;
+        let pca = PcaBaseline::fit(&xtr, &xte, d, k)?;
         if k == shown_k {
-            let c = pca.components();
-            let atoms = (0..c.nrows().min(ATOMS))
-                .map(|i| c.row(i).iter().map(|&v| v as f64).collect())
-                .collect();
-            shown.atoms.push(("pca".into(), atoms, None));
+            out.shown.atoms.push(("pca".into(), pca.atoms(), None));
         }
-        // The L1 weight, from the first seed's runs over the grid.
-        let l1_variant = VARIANTS[L1_INDEX];
-        // The runs are independent and each is deterministic, so they train
-        // side by side (a study's runs are too small to fill both cores
-        // alone) and give the same bits as one after another.
-        let grid_runs: Vec<(f64, Trained, f64)> = grid
-            .par_iter()
-            .map(|&w| {
-                let t =
-                    train_variant(l1_variant, k, first_seed, preset, w, cap, &data, &xtr, &xte)?;
-                let l0_train = l0(&t.model.encode(&xtr)?)?;
-                Ok((w, t, l0_train))
-            })
-            .collect::<Result<_>>()?;
-        let trials: Vec<(f64, f64)> = grid_runs.iter().map(|(w, _, l)| (*w, *l)).collect();
-        let chosen = pick_l1(&trials, k_active(k) as f64);
-        let Some((l1, first_l1, _)) = grid_runs.into_iter().find(|r| Some(r.0) == chosen) else {
-            return Err(Error::Numerical(format!(
-                "sae: no L1 weight trained to a finite L0 at latent size {k}"
-            )));
-        };
-        l1_trials.push(L1Choice {
-            latent: k,
-            trials,
-            weight: l1,
-        });
-        // Every (seed, variant) run but the first seed's L1 one (the grid's
-        // kept run), side by side, in the frame's order.
-        let jobs: Vec<(usize, u64, Variant)> = preset
-            .seeds
-            .iter()
-            .enumerate()
-            .flat_map(|(si, &seed)| VARIANTS.iter().map(move |&v| (si, seed, v)))
-            .collect();
-        let mut first_l1 = Some(first_l1);
-        let trained: Vec<Trained> = jobs
-            .par_iter()
-            .map(|&(si, seed, v)| {
-                if si == 0 && !v.top_k {
-                    return Ok(None);
-                }
-                train_variant(v, k, seed, preset, l1, cap, &data, &xtr, &xte).map(Some)
-            })
-            .collect::<Result<Vec<_>>>()?
-            .into_iter()
-            // The one run left out takes the grid's kept run: the first
-            // seed's L1 row is the run its weight was chosen by.
-            .filter_map(|t| t.or_else(|| first_l1.take()))
-            .collect();
-        let mut trained = trained.into_iter();
-        for (si, &seed) in preset.seeds.iter().enumerate() {
-            rows.push(Row {
-                dataset: data.name().to_string(),
-                model: "pca".into(),
-                activation: "identity".into(),
-                bias_mode: BiasMode::PreCentering.name().into(),
-                latent: k as i64,
-                params: pca.parameter_count() as i64,
-                n_train: xtr.nrows() as i64,
-                seed: seed as i64,
-                l2: 0.0,
-                sparsity_weight: 0.0,
-                train_mse: pca_train,
-                test_mse: pca_test,
-                pca_test_mse: pca_test,
-                ratio_to_pca: 1.0,
-                epochs: 0,
-                seconds: pca_seconds,
-                max_angle_deg: None,
-                mean_angle_deg: None,
-                wwt_minus_i: None,
-                dead_fraction: 0.0,
-                sparsity: 0.0,
-                learning_rate: None,
-                best_epoch: 0,
-                val_mse: pca_train,
-                stop_reason: "closed_form".into(),
-                val_mse_at_budget: None,
-            });
-            extras.push(Extra {
-                l0: kp as f64,
-                fvu: pca_fvu,
-                dead_train: None,
-                cosine: None,
-                dead: None,
-                dense: None,
-                shrinkage: pca_shrinkage,
-                l2_ratio: pca_l2_ratio,
-            });
-            // `trained` is in job order: this seed's runs, variant by variant.
-            for (v, t) in VARIANTS.into_iter().zip(trained.by_ref()) {
-                if si == 0 && k == shown_k {
-                    if v.top_k {
-                        let points = t
-                            .history
-                            .epochs
-                            .iter()
-                            .filter_map(|r| r.dead_fraction.map(|f| (r.epoch as f64, f)))
-                            .collect();
-                        shown.dead.push((v, points));
-                    }
-                    let filters = decoder_filters(&t.model.layers()[0]);
-                    let m = filters.nrows().min(ATOMS);
-                    let atoms = (0..m).map(|i| filters.row(i).iter().copied().collect());
-                    let silent = (0..m)
-                        .filter(|&j| t.test_code.column(j).iter().all(|&h| h == 0.0))
-                        .count();
-                    shown
-                        .atoms
-                        .push((v.name.to_string(), atoms.collect(), Some(silent)));
-                    shown.density.push((v, t.density.clone()));
-                }
-                let mut row = t.row;
-                row.pca_test_mse = pca_test;
-                // PCA is exact when k reaches the data's rank: then the
-                // ratio is +inf (1 if the model is exact too), never NaN.
-                row.ratio_to_pca = if pca_test > 0.0 {
-                    row.test_mse / pca_test
-                } else if row.test_mse == 0.0 {
-                    1.0
-                } else {
-                    f64::INFINITY
-                };
-                rows.push(row);
-                extras.push(t.extra);
-            }
-        }
+        let (choice, first_l1) = runs.choose_l1(k, &grid, cap)?;
+        let l1 = choice.weight;
+        out.l1_trials.push(choice);
+        let trained = runs.train_all(k, l1, cap, first_l1)?;
+        runs.record(k, &pca, trained, &mut out);
     }
-    let mut df = rows_to_frame(&rows)?;
-    let col = |name: &str, f: &dyn Fn(&Extra) -> Option<f64>| {
-        Column::new(name.into(), extras.iter().map(f).collect::<Vec<_>>())
-    };
-    df.with_column(col("l0", &|e| Some(e.l0)))?;
-    df.with_column(col("fvu", &|e| Some(e.fvu)))?;
-    df.with_column(col("dead_fraction_train", &|e| e.dead_train))?;
-    df.with_column(col("decoder_encoder_cosine", &|e| e.cosine))?;
-    let count = |name: &str, f: &dyn Fn(&Extra) -> Option<i64>| {
-        Column::new(name.into(), extras.iter().map(f).collect::<Vec<_>>())
-    };
-    df.with_column(count("dead_latents", &|e| e.dead))?;
-    df.with_column(count("dense_latents", &|e| e.dense))?;
-    df.with_column(col("shrinkage", &|e| e.shrinkage))?;
-    df.with_column(col("l2_ratio", &|e| e.l2_ratio))?;
-    let mut figures = Figures::default();
-    figures.curves.push(pareto_chart(&df, d)?);
-    figures
-        .curves
-        .push(dead_chart(&shown.dead, shown_k, first_seed, xtr.nrows()));
-    figures.curves.push(density_chart(
-        &shown.density,
-        shown_k,
-        first_seed,
-        xte.nrows(),
-    ));
-    figures.curves.push(l1_chart(&l1_trials, &xtr));
-    if let Some(shape) = ds.image_shape().filter(|(h, w)| h * w == d) {
-        figures.tiles.push(atoms_tiles(shown.atoms, shape, shown_k));
-    }
+    let df = results_frame(&out.rows, &out.extras)?;
+    let figures = runs.charts(ds, &df, out.shown, &out.l1_trials)?;
     Ok(Output { frame: df, figures })
 }
 
@@ -1169,6 +1303,80 @@ pub fn variant_medians(df: &DataFrame) -> Result<Vec<VariantMedians>> {
         .collect())
 }
 
+/// The L1 variant's weight per latent size and the test L0 it reached,
+/// or `None` without L1 runs.
+fn l1_sentence(points: &[FramePoint]) -> Option<String> {
+    // The L1 weight per latent size, and the L0 it reached.
+    let mut l1: BTreeMap<i64, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    for (r, l, _) in points {
+        if r.model == L1_VARIANT {
+            let e = l1.entry(r.latent).or_default();
+            if !e.0.contains(&r.sparsity_weight) {
+                e.0.push(r.sparsity_weight);
+            }
+            e.1.extend(*l);
+        }
+    }
+    if l1.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = l1
+        .iter()
+        .map(|(k, (w, l))| {
+            let ws: Vec<String> = w.iter().map(|w| format_or_missing(*w)).collect();
+            format!(
+                "k = {k}: λ = {}, median test L0 {} (TopK {})",
+                ws.join(" / "),
+                median(l).map_or_else(|| format_or_missing(f64::NAN), format_or_missing),
+                k_active(*k as usize)
+            )
+        })
+        .collect();
+    Some(format!(
+        "{L1_VARIANT}'s L1 weight, chosen per size as the one whose training L0 is nearest TopK's: {}.",
+        parts.join("; ")
+    ))
+}
+
+/// How many trained runs stopped at their epoch cap rather than on their
+/// validation loss, per latent size.
+fn capped_sentence(points: &[FramePoint]) -> String {
+    // Runs that ended at their epoch cap.
+    let trained: Vec<&Row> = points
+        .iter()
+        .map(|(r, _, _)| r)
+        .filter(|r| r.model != "pca")
+        .collect();
+    let mut capped: BTreeMap<i64, (usize, usize, i64)> = BTreeMap::new();
+    for r in &trained {
+        let e = capped.entry(r.latent).or_default();
+        e.1 += 1;
+        if r.stop_reason == "max_epochs" {
+            e.0 += 1;
+            e.2 = e.2.max(r.epochs);
+        }
+    }
+    let n_capped: usize = capped.values().map(|e| e.0).sum();
+    if n_capped == 0 {
+        format!(
+            "All {} trained runs stopped on their validation loss before their epoch cap.",
+            trained.len()
+        )
+    } else {
+        let parts: Vec<String> = capped
+            .iter()
+            .filter(|(_, e)| e.0 > 0)
+            .map(|(k, e)| format!("k = {k}: {} of {} at {} epochs", e.0, e.1, e.2))
+            .collect();
+        format!(
+            "{n_capped} of {} trained runs stopped at their epoch cap, not converged (their \
+             validation loss was still improving within the patience): {}.",
+            trained.len(),
+            parts.join("; ")
+        )
+    }
+}
+
 /// Findings: the L0/FVU/dead-fraction table in one sentence per variant,
 /// whether AuxK lowered the dead fraction of the tied TopK model, the
 /// peers' diagnostics at the largest latent size (shrinkage, ℓ2 ratio,
@@ -1216,68 +1424,7 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
     }
     out.extend(diagnostics_sentence(df)?);
     let points = frame_points(df)?;
-    // The L1 weight per latent size, and the L0 it reached.
-    let mut l1: BTreeMap<i64, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
-    for (r, l, _) in &points {
-        if r.model == L1_VARIANT {
-            let e = l1.entry(r.latent).or_default();
-            if !e.0.contains(&r.sparsity_weight) {
-                e.0.push(r.sparsity_weight);
-            }
-            e.1.extend(*l);
-        }
-    }
-    if !l1.is_empty() {
-        let parts: Vec<String> = l1
-            .iter()
-            .map(|(k, (w, l))| {
-                let ws: Vec<String> = w.iter().map(|w| format_or_missing(*w)).collect();
-                format!(
-                    "k = {k}: λ = {}, median test L0 {} (TopK {})",
-                    ws.join(" / "),
-                    median(l).map_or_else(|| format_or_missing(f64::NAN), format_or_missing),
-                    k_active(*k as usize)
-                )
-            })
-            .collect();
-        out.push(format!(
-            "{L1_VARIANT}'s L1 weight, chosen per size as the one whose training L0 is nearest TopK's: {}.",
-            parts.join("; ")
-        ));
-    }
-    // Runs that ended at their epoch cap.
-    let trained: Vec<&Row> = points
-        .iter()
-        .map(|(r, _, _)| r)
-        .filter(|r| r.model != "pca")
-        .collect();
-    let mut capped: BTreeMap<i64, (usize, usize, i64)> = BTreeMap::new();
-    for r in &trained {
-        let e = capped.entry(r.latent).or_default();
-        e.1 += 1;
-        if r.stop_reason == "max_epochs" {
-            e.0 += 1;
-            e.2 = e.2.max(r.epochs);
-        }
-    }
-    let n_capped: usize = capped.values().map(|e| e.0).sum();
-    if n_capped == 0 {
-        out.push(format!(
-            "All {} trained runs stopped on their validation loss before their epoch cap.",
-            trained.len()
-        ));
-    } else {
-        let parts: Vec<String> = capped
-            .iter()
-            .filter(|(_, e)| e.0 > 0)
-            .map(|(k, e)| format!("k = {k}: {} of {} at {} epochs", e.0, e.1, e.2))
-            .collect();
-        out.push(format!(
-            "{n_capped} of {} trained runs stopped at their epoch cap, not converged (their \
-             validation loss was still improving within the patience): {}.",
-            trained.len(),
-            parts.join("; ")
-        ));
-    }
+    out.extend(l1_sentence(&points));
+    out.push(capped_sentence(&points));
     Ok(out)
 }

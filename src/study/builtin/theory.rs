@@ -52,10 +52,11 @@ use super::claims::{Claim, claims_frame};
 use super::{Output, Preset, sample};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::linalg::Pca;
+use crate::linalg::{FittedPca, Pca};
 use crate::model::theory::{
-    Tying, axis_alignment, denoising_singular_values, kunin_singular_values, layer_transpose_gap,
-    principal_directions, second_moments, singular_values_desc, subspace_distance,
+    RecoveredDirections, Tying, axis_alignment, denoising_singular_values, kunin_singular_values,
+    layer_transpose_gap, principal_directions, second_moments, singular_values_desc,
+    subspace_distance,
 };
 use crate::model::{Autoencoder, AutoencoderSpec, BiasMode, Init, LossConfig, UnitL2};
 use crate::number::format_or_missing;
@@ -142,43 +143,112 @@ fn steps_to_alignment(x: &DMatrix<f64>, u: &DMatrix<f64>, cfg: TrainConfig) -> R
     Ok(RAG_BUDGET)
 }
 
+/// What every claim is measured against: the sampled data centred, the
+/// eigenvalues of its second moment and its first `k` principal directions.
+struct Centred {
+    /// The centred sample, `n x d`.
+    x: DMatrix<f64>,
+    n: usize,
+    d: usize,
+    /// The smallest usable latent size of the preset.
+    k: usize,
+    /// Eigenvalues `c_i` of `XᵀX / N`, largest first.
+    c: Vec<f64>,
+    /// `c_k`, the last eigenvalue the claims keep.
+    ck: f64,
+    pca: FittedPca<f64>,
+    /// PCA's `k x d` directions.
+    u: DMatrix<f64>,
+}
+
+impl Centred {
+    /// Samples and centres `ds`, refusing data whose first `k` principal
+    /// directions are not defined (the claims compare against them).
+    fn new(ds: &Dataset, preset: &Preset) -> Result<Self> {
+        let data = sample(ds, preset)?;
+        let k = *preset
+            .latents_for(&data)?
+            .iter()
+            .min()
+            .expect("latents_for returns at least one");
+        let raw = data.x();
+        let (n, d) = raw.shape();
+        let mean = raw.row_mean();
+        let x = DMatrix::from_fn(n, d, |i, j| raw[(i, j)] - mean[j]);
+        let c = second_moments(&x, false)?;
+        let ck = c[k - 1];
+        if !(ck > 0.0 && c.get(k).is_none_or(|&next| next < ck)) {
+            return Err(Error::InvalidData(format!(
+                "dataset {:?}: the theory study needs {k} non-degenerate principal directions \
+                 separated from the rest (eigenvalues {:?})",
+                data.name(),
+                &c[..(k + 1).min(c.len())]
+            )));
+        }
+        let pca = Pca::count(k).fit(&x)?;
+        let u = pca.components().clone();
+        Ok(Self {
+            x,
+            n,
+            d,
+            k,
+            c,
+            ck,
+            pca,
+            u,
+        })
+    }
+
+    /// The largest angle, in degrees, between a recovered direction and
+    /// PCA's of the same rank.
+    fn largest_angle(&self, rec: &RecoveredDirections) -> f64 {
+        (0..self.k)
+            .map(|i| {
+                let (a, b) = (rec.directions.row(i), self.u.row(i));
+                (a.dot(&b).abs() / (a.norm() * b.norm()))
+                    .min(1.0)
+                    .acos()
+                    .to_degrees()
+            })
+            .fold(0.0, f64::max)
+    }
+}
+
+/// The largest absolute difference between measured and closed-form values.
+fn max_err(got: &[f64], want: &[f64]) -> f64 {
+    got.iter()
+        .zip(want)
+        .map(|(g, w)| (g - w).abs())
+        .fold(0.0, f64::max)
+}
+
 /// Measures every claim on `ds` (see the module docs).
 pub fn run(ds: &Dataset, preset: &Preset) -> Result<DataFrame> {
-    let data = sample(ds, preset)?;
-    let k = *preset
-        .latents_for(&data)?
-        .iter()
-        .min()
-        .expect("latents_for returns at least one");
-    let raw = data.x();
-    let (n, d) = raw.shape();
-    let mean = raw.row_mean();
-    let x = DMatrix::from_fn(n, d, |i, j| raw[(i, j)] - mean[j]);
-    let c = second_moments(&x, false)?;
-    let ck = c[k - 1];
-    if !(ck > 0.0 && c.get(k).is_none_or(|&next| next < ck)) {
-        return Err(Error::InvalidData(format!(
-            "dataset {:?}: the theory study needs {k} non-degenerate principal directions \
-             separated from the rest (eigenvalues {:?})",
-            data.name(),
-            &c[..(k + 1).min(c.len())]
-        )));
-    }
-    let pca = Pca::count(k).fit(&x)?;
-    let u = pca.components().clone();
+    let s = Centred::new(ds, preset)?;
     let mut claims = Vec::new();
-    let max_err = |got: &[f64], want: &[f64]| {
-        got.iter()
-            .zip(want)
-            .map(|(g, w)| (g - w).abs())
-            .fold(0.0, f64::max)
-    };
+    let l2 = s.ck / s.d as f64;
+    let untied = kunin_untied(&s, l2, preset, &mut claims)?;
+    kunin_tied(&s, preset, &mut claims)?;
+    plaut(&s, &untied, l2, preset, &mut claims)?;
+    bao_non_uniform(&s, preset, &mut claims)?;
+    bao_rag(&s, &mut claims)?;
+    vincent_masking(&s, &mut claims)?;
+    vincent_gaussian(&s, &mut claims)?;
+    claims_frame(&claims)
+}
 
-    // Kunin et al., untied.
-    let l2 = ck / d as f64;
+/// Kunin et al., untied, with L2 `l2` on both weights: the transpose gap
+/// and the decoder's singular values. Hands back the trained pair, whose
+/// directions Plaut's claim reads.
+fn kunin_untied(
+    s: &Centred,
+    l2: f64,
+    preset: &Preset,
+    claims: &mut Vec<Claim>,
+) -> Result<Autoencoder<f64>> {
     let untied = lbfgs(
-        linear(d, k, false, 1)?,
-        &x,
+        linear(s.d, s.k, false, 1)?,
+        &s.x,
         LossConfig::mse().with_l2(l2),
         preset,
     )?;
@@ -190,7 +260,7 @@ pub fn run(ds: &Dataset, preset: &Preset) -> Result<DataFrame> {
         measured: layer_transpose_gap(layer)?,
         tolerance: 1e-3,
     });
-    let want = kunin_singular_values(&c, l2, d, k, Tying::Untied)?;
+    let want = kunin_singular_values(&s.c, l2, s.d, s.k, Tying::Untied)?;
     let got = singular_values_desc(&layer.decoder_weight());
     claims.push(Claim {
         paper: "Kunin et al. 2019",
@@ -202,16 +272,19 @@ pub fn run(ds: &Dataset, preset: &Preset) -> Result<DataFrame> {
         measured: max_err(&got, &want),
         tolerance: 1e-3,
     });
+    Ok(untied)
+}
 
-    // Kunin et al., tied.
-    let l2_tied = 2.0 * ck / d as f64;
+/// Kunin et al., tied: the singular values' closed form.
+fn kunin_tied(s: &Centred, preset: &Preset, claims: &mut Vec<Claim>) -> Result<()> {
+    let l2_tied = 2.0 * s.ck / s.d as f64;
     let tied = lbfgs(
-        linear(d, k, true, 2)?,
-        &x,
+        linear(s.d, s.k, true, 2)?,
+        &s.x,
         LossConfig::mse().with_l2(l2_tied),
         preset,
     )?;
-    let want = kunin_singular_values(&c, l2_tied, d, k, Tying::Tied)?;
+    let want = kunin_singular_values(&s.c, l2_tied, s.d, s.k, Tying::Tied)?;
     let got = singular_values_desc(tied.layers()[0].encoder_weight());
     claims.push(Claim {
         paper: "Kunin et al. 2019",
@@ -223,23 +296,22 @@ pub fn run(ds: &Dataset, preset: &Preset) -> Result<DataFrame> {
         measured: max_err(&got, &want),
         tolerance: 1e-3,
     });
+    Ok(())
+}
 
-    // Plaut: an unregularised untied pair, and the L2 one above.
-    let largest_angle = |rec: &crate::model::theory::RecoveredDirections| {
-        (0..k)
-            .map(|i| {
-                let (a, b) = (rec.directions.row(i), u.row(i));
-                (a.dot(&b).abs() / (a.norm() * b.norm()))
-                    .min(1.0)
-                    .acos()
-                    .to_degrees()
-            })
-            .fold(0.0, f64::max)
-    };
-    let with_l2 = principal_directions(&untied, &x)?;
-    let plain = lbfgs(linear(d, k, false, 3)?, &x, LossConfig::mse(), preset)?;
-    let rec = principal_directions(&plain, &x)?;
-    let angle = largest_angle(&rec);
+/// Plaut: the directions of an unregularised untied pair and of the L2
+/// one `untied` (trained with `l2`), and the former's variances.
+fn plaut(
+    s: &Centred,
+    untied: &Autoencoder<f64>,
+    l2: f64,
+    preset: &Preset,
+    claims: &mut Vec<Claim>,
+) -> Result<()> {
+    let with_l2 = principal_directions(untied, &s.x)?;
+    let plain = lbfgs(linear(s.d, s.k, false, 3)?, &s.x, LossConfig::mse(), preset)?;
+    let rec = principal_directions(&plain, &s.x)?;
+    let angle = s.largest_angle(&rec);
     claims.push(Claim {
         paper: "Plaut 2018",
         claim: "the decoder's SVD recovers the ordered principal directions (with L2)".into(),
@@ -247,7 +319,7 @@ pub fn run(ds: &Dataset, preset: &Preset) -> Result<DataFrame> {
             "max_i ∠(û_i, u_i) in degrees, λ₂ = {}",
             format_or_missing(l2)
         ),
-        measured: largest_angle(&with_l2),
+        measured: s.largest_angle(&with_l2),
         tolerance: 0.5,
     });
     claims.push(Claim {
@@ -260,7 +332,7 @@ pub fn run(ds: &Dataset, preset: &Preset) -> Result<DataFrame> {
     let var_err = rec
         .variances
         .iter()
-        .zip(pca.explained_variance())
+        .zip(s.pca.explained_variance())
         .map(|(v, w)| (v - w).abs() / w)
         .fold(0.0, f64::max);
     claims.push(Claim {
@@ -270,13 +342,17 @@ pub fn run(ds: &Dataset, preset: &Preset) -> Result<DataFrame> {
         measured: var_err,
         tolerance: 1e-3,
     });
+    Ok(())
+}
 
-    // Bao et al.: non-uniform L2.
+/// Bao et al.: non-uniform L2 aligns the decoder's columns with the
+/// principal directions and spans their subspace.
+fn bao_non_uniform(s: &Centred, preset: &Preset, claims: &mut Vec<Claim>) -> Result<()> {
     let ramp = UnitL2::BAO;
-    let l2_bao = ck / (ramp.last * d as f64);
+    let l2_bao = s.ck / (ramp.last * s.d as f64);
     let bao = lbfgs(
-        linear(d, k, false, 4)?,
-        &x,
+        linear(s.d, s.k, false, 4)?,
+        &s.x,
         LossConfig::mse()
             .with_l2(l2_bao)
             .with_unit_l2(ramp.first, ramp.last),
@@ -290,25 +366,30 @@ pub fn run(ds: &Dataset, preset: &Preset) -> Result<DataFrame> {
             "mean_i (1 − max_j cos²(u_i, w_j)), weights λ₂·linspace(0.1, 0.9, k), λ₂ = {}",
             format_or_missing(l2_bao)
         ),
-        measured: axis_alignment(&u, &w)?,
+        measured: axis_alignment(&s.u, &w)?,
         tolerance: 1e-3,
     });
     claims.push(Claim {
         paper: "Bao et al. 2020",
         claim: "non-uniform L2: the decoder spans the principal subspace".into(),
         formula: "1 − tr(U Uᵀ Ŵ Ŵᵀ) / k".into(),
-        measured: subspace_distance(&u, &w)?,
+        measured: subspace_distance(&s.u, &w)?,
         tolerance: 1e-3,
     });
+    Ok(())
+}
 
-    // Bao et al.: RAG against gradient descent with non-uniform L2.
-    let lr = d as f64 / (16.0 * c[0]);
+/// Bao et al.: RAG against gradient descent with non-uniform L2, in steps
+/// to alignment.
+fn bao_rag(s: &Centred, claims: &mut Vec<Claim>) -> Result<()> {
+    let ramp = UnitL2::BAO;
+    let lr = s.d as f64 / (16.0 * s.c[0]);
     let base = TrainConfig::new().learning_rate(lr);
-    let rag = steps_to_alignment(&x, &u, base.clone().rotation_augmented(true))?;
-    let l2_gd = 2.0 * ck / (ramp.last * d as f64);
+    let rag = steps_to_alignment(&s.x, &s.u, base.clone().rotation_augmented(true))?;
+    let l2_gd = 2.0 * s.ck / (ramp.last * s.d as f64);
     let gd = steps_to_alignment(
-        &x,
-        &u,
+        &s.x,
+        &s.u,
         base.loss(
             LossConfig::mse()
                 .with_l2(l2_gd)
@@ -326,8 +407,12 @@ pub fn run(ds: &Dataset, preset: &Preset) -> Result<DataFrame> {
         measured: rag as f64 / gd as f64,
         tolerance: 1.0,
     });
+    Ok(())
+}
 
-    // Vincent et al.: masking noise.
+/// Vincent et al.: masking noise zeroes its fraction of the entries.
+fn vincent_masking(s: &Centred, claims: &mut Vec<Claim>) -> Result<()> {
+    let (n, d) = (s.n, s.d);
     let mut ones = DMatrix::<f64>::from_element(n, d, 1.0);
     let rows: Vec<usize> = (0..n).collect();
     Corruption::Masking { fraction: MASKING }.apply(
@@ -344,10 +429,13 @@ pub fn run(ds: &Dataset, preset: &Preset) -> Result<DataFrame> {
         measured: (zeroed - MASKING).abs(),
         tolerance: 5.0 * (MASKING * (1.0 - MASKING) / entries).sqrt(),
     });
+    Ok(())
+}
 
-    // Vincent et al.: Gaussian denoising shrinks the singular values.
-    let sigma = ck.sqrt();
-    let want = denoising_singular_values(&c, sigma, k)?;
+/// Vincent et al.: Gaussian denoising shrinks the singular values.
+fn vincent_gaussian(s: &Centred, claims: &mut Vec<Claim>) -> Result<()> {
+    let sigma = s.ck.sqrt();
+    let want = denoising_singular_values(&s.c, sigma, s.k)?;
     let dae = Trainer::new(
         TrainConfig::new()
             .epochs(DENOISING_EPOCHS)
@@ -359,7 +447,7 @@ pub fn run(ds: &Dataset, preset: &Preset) -> Result<DataFrame> {
             .seed(5)
             .progress(Progress::Silent),
     )?
-    .fit(linear(d, k, true, 5)?, &x)?
+    .fit(linear(s.d, s.k, true, 5)?, &s.x)?
     .model;
     let got = singular_values_desc(dae.layers()[0].encoder_weight());
     claims.push(Claim {
@@ -372,8 +460,7 @@ pub fn run(ds: &Dataset, preset: &Preset) -> Result<DataFrame> {
         measured: max_err(&got, &want),
         tolerance: 1e-2,
     });
-
-    claims_frame(&claims)
+    Ok(())
 }
 
 /// Latent sizes of Bao et al.'s chart (those that fit the data's spectrum).
@@ -453,24 +540,14 @@ pub fn bao_figures(ds: &Dataset, preset: &Preset) -> Result<Vec<Curves>> {
             })
             .collect()
     };
-    let reached = |pts: &[(f64, f64)]| -> String {
-        pts.iter()
-            .find(|p| p.1 < CURVE_TARGET)
-            .map_or_else(|| format!("not within {steps}"), |p| format!("{}", p.0))
-    };
-    let label = |m: &str| match m {
-        "uniform_l2" => "uniform L2",
-        "non_uniform_l2" => "non-uniform L2",
-        _ => "RAG",
-    };
     let across: Vec<String> = CURVE_METHODS
         .iter()
         .map(|m| {
             let per_k: Vec<String> = ks
                 .iter()
-                .map(|&k| format!("k = {k}: {}", reached(&points(m, k))))
+                .map(|&k| format!("k = {k}: {}", steps_to_target(&points(m, k), steps)))
                 .collect();
-            format!("{} {}", label(m), per_k.join(", "))
+            format!("{} {}", method_label(m), per_k.join(", "))
         })
         .collect();
     let rows_note = if n < ds.n_samples() {
@@ -481,54 +558,88 @@ pub fn bao_figures(ds: &Dataset, preset: &Preset) -> Result<Vec<Curves>> {
     Ok(ks
         .iter()
         .map(|&k| {
-            let series: Vec<Line> = CURVE_METHODS
-                .iter()
-                .enumerate()
-                .map(|(i, m)| Line {
-                    name: label(m).to_string(),
-                    points: points(m, k)
-                        .into_iter()
-                        .map(|(s, a)| (s, a.max(CURVE_FLOOR)))
-                        .collect(),
-                    color: i,
-                    dashed: false,
-                    markers: false,
-                })
-                .collect();
-            let finals: Vec<String> = CURVE_METHODS
-                .iter()
-                .map(|m| {
-                    let last = points(m, k).last().map_or(f64::NAN, |p| p.1);
-                    format!("{} {}", label(m), format_or_missing(last))
-                })
-                .collect();
-            let mut caption = format!(
-                "Linear tied pair, k = {k}, {rows_note}{d} features, full-batch gradient descent at rate d / (16 c_1) from N(0, 0.01²) weights. \
-                 Steps to axis alignment {CURVE_TARGET}: {}. Alignment after {steps} steps: {}. \
-                 Uniform L2 is rotation invariant, so it need not align at all; non-uniform L2 aligns, \
-                 slower as k grows (Bao et al.'s \"eventually\"); RAG aligns at the speed it finds the subspace.",
-                CURVE_METHODS
-                    .iter()
-                    .map(|m| format!("{} {}", label(m), reached(&points(m, k))))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                finals.join(", "),
-            );
-            if k == ks[0] && ks.len() > 1 {
-                caption.push_str(&format!(" Across sizes: {}.", across.join("; ")));
-            }
-            Curves {
-                id: format!("bao-alignment-k{k}"),
-                title: format!("Bao et al. 2020: axis alignment against steps, k = {k}"),
-                caption,
-                x_label: "gradient-descent steps (full batch)".into(),
-                y_label: "axis alignment mean_i (1 − max_j cos²)".into(),
-                log_x: false,
-                log_y: true,
-                series,
-            }
+            let runs: Vec<Vec<(f64, f64)>> = CURVE_METHODS.iter().map(|m| points(m, k)).collect();
+            let across = (k == ks[0] && ks.len() > 1).then_some(across.as_slice());
+            alignment_chart(k, &runs, steps, d, &rows_note, across)
         })
         .collect())
+}
+
+/// A method's name in the charts.
+fn method_label(m: &str) -> &'static str {
+    match m {
+        "uniform_l2" => "uniform L2",
+        "non_uniform_l2" => "non-uniform L2",
+        _ => "RAG",
+    }
+}
+
+/// The step at which the `(step, alignment)` points `pts` first fall below
+/// [`CURVE_TARGET`], or that they do not within `steps`.
+fn steps_to_target(pts: &[(f64, f64)], steps: usize) -> String {
+    pts.iter()
+        .find(|p| p.1 < CURVE_TARGET)
+        .map_or_else(|| format!("not within {steps}"), |p| format!("{}", p.0))
+}
+
+/// Bao et al.'s chart at latent size `k`: `runs` holds each method's
+/// `(step, alignment)` points in [`CURVE_METHODS`] order, over `steps`
+/// steps on `d` features (`rows_note` says when the rows are a sample);
+/// `across`, the comparison over sizes, goes in the first chart's caption.
+fn alignment_chart(
+    k: usize,
+    runs: &[Vec<(f64, f64)>],
+    steps: usize,
+    d: usize,
+    rows_note: &str,
+    across: Option<&[String]>,
+) -> Curves {
+    let series: Vec<Line> = CURVE_METHODS
+        .iter()
+        .zip(runs)
+        .enumerate()
+        .map(|(i, (m, pts))| Line {
+            name: method_label(m).to_string(),
+            points: pts.iter().map(|&(s, a)| (s, a.max(CURVE_FLOOR))).collect(),
+            color: i,
+            dashed: false,
+            markers: false,
+        })
+        .collect();
+    let finals: Vec<String> = CURVE_METHODS
+        .iter()
+        .zip(runs)
+        .map(|(m, pts)| {
+            let last = pts.last().map_or(f64::NAN, |p| p.1);
+            format!("{} {}", method_label(m), format_or_missing(last))
+        })
+        .collect();
+    let mut caption = format!(
+        "Linear tied pair, k = {k}, {rows_note}{d} features, full-batch gradient descent at rate d / (16 c_1) from N(0, 0.01²) weights. \
+         Steps to axis alignment {CURVE_TARGET}: {}. Alignment after {steps} steps: {}. \
+         Uniform L2 is rotation invariant, so it need not align at all; non-uniform L2 aligns, \
+         slower as k grows (Bao et al.'s \"eventually\"); RAG aligns at the speed it finds the subspace.",
+        CURVE_METHODS
+            .iter()
+            .zip(runs)
+            .map(|(m, pts)| format!("{} {}", method_label(m), steps_to_target(pts, steps)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        finals.join(", "),
+    );
+    if let Some(across) = across {
+        caption.push_str(&format!(" Across sizes: {}.", across.join("; ")));
+    }
+    Curves {
+        id: format!("bao-alignment-k{k}"),
+        title: format!("Bao et al. 2020: axis alignment against steps, k = {k}"),
+        caption,
+        x_label: "gradient-descent steps (full batch)".into(),
+        y_label: "axis alignment mean_i (1 − max_j cos²)".into(),
+        log_x: false,
+        log_y: true,
+        series,
+    }
 }
 
 /// The methods of [`alignment_curves`], in order.
