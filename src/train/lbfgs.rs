@@ -202,7 +202,7 @@ fn start(
 /// What one solver iteration leaves: the state with its accepted point,
 /// or the reason the run ends there.
 enum Advance {
-    Point(LbfgsState, Vec<f64>),
+    Point(Box<LbfgsState>, Vec<f64>),
     Stop(TerminationReason),
 }
 
@@ -243,7 +243,7 @@ fn advance(
         // point stands.
         return Ok(Advance::Stop(termination_reason(&state)));
     };
-    Ok(Advance::Point(state, param))
+    Ok(Advance::Point(Box::new(state), param))
 }
 
 /// The loss terms, gradient norm and layer norms at `param`, the point
@@ -359,7 +359,7 @@ pub(crate) fn run<T: Real>(
             st.last_finite_loss,
         )? {
             Advance::Point(next, param) => {
-                state = next;
+                state = *next;
                 param
             }
             Advance::Stop(reason) => break reason,

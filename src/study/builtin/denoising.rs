@@ -401,7 +401,7 @@ fn corrupted_chart(m: &Measured) -> Curves {
 /// images of `image_shape`.
 fn filter_tiles(m: &Measured, image_shape: Option<(usize, usize)>) -> Option<Tiles> {
     let (h, w) = image_shape?;
-    if !m.levels.first().is_some_and(|l| l.weight.ncols() == h * w) {
+    if m.levels.first().is_none_or(|l| l.weight.ncols() != h * w) {
         return None;
     }
     Some(Tiles {
