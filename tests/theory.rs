@@ -55,6 +55,7 @@ fn lbfgs_fit(model: Autoencoder<f64>, x: &DMatrix<f64>, l2: f64) -> Autoencoder<
                 memory: 20,
                 tol_grad: 1e-9,
                 tol_cost: 0.0,
+                tol_cost_rel: 0.0,
             }))
             .loss(tiedae::model::LossConfig::mse().with_l2(l2))
             .shard_size(512)
@@ -328,6 +329,7 @@ fn bao_non_uniform_l2_aligns_units_with_principal_axes() {
                     memory: 20,
                     tol_grad: 1e-9,
                     tol_cost: 0.0,
+                    tol_cost_rel: 0.0,
                 }))
                 .loss(LossConfig::mse().with_l2(0.25).with_unit_l2(0.1, 0.9))
                 .shard_size(512)

@@ -59,6 +59,7 @@ fn lbfgs(max_iters: u64) -> Trainer {
                 memory: 20,
                 tol_grad: 1e-8,
                 tol_cost: 0.0,
+                tol_cost_rel: 0.0,
             }))
             .shard_size(256)
             .progress(Progress::Silent),

@@ -219,12 +219,14 @@ fn bad_fields(opt: Optimizer) -> Vec<(Optimizer, &'static str)> {
             memory,
             tol_grad,
             tol_cost,
+            tol_cost_rel,
         }) => {
             let c = LbfgsConfig {
                 max_iters,
                 memory,
                 tol_grad,
                 tol_cost,
+                tol_cost_rel,
             };
             vec![
                 (
@@ -248,6 +250,13 @@ fn bad_fields(opt: Optimizer) -> Vec<(Optimizer, &'static str)> {
                         ..c
                     }),
                     "lbfgs.tol_cost",
+                ),
+                (
+                    Optimizer::Lbfgs(LbfgsConfig {
+                        tol_cost_rel: -1e-9,
+                        ..c
+                    }),
+                    "lbfgs.tol_cost_rel",
                 ),
             ]
         }
@@ -462,6 +471,54 @@ fn history_frame_records_every_epoch() {
         assert!(l.encoder_part.unwrap() > 0.0 && l.decoder_part.unwrap() > 0.0);
         assert!(r.grad_norm > 0.0 && r.train.total.is_finite());
     }
+}
+
+/// The relative cost tolerance ends an untied linear run, whose loss is
+/// flat along every invertible map between encoder and decoder, at the
+/// first iteration whose decrease `(f_k − f_{k+1}) / max(|f_k|, |f_{k+1}|, 1)`
+/// is at most the tolerance (recomputed here from the history), and not
+/// before; with the tolerance off the same run goes on past that point.
+#[test]
+fn relative_cost_tolerance_ends_a_flat_lbfgs_run_where_scipy_would() {
+    let x = digits(200);
+    let spec = AutoencoderSpec::new(&[64, 8])
+        .tied(false)
+        .activations(vec![Activation::Identity])
+        .bias(BiasMode::Separate);
+    let run = |tol_cost_rel: f64| {
+        let cfg = TrainConfig::new()
+            .shard_size(64)
+            .optimizer(Optimizer::Lbfgs(LbfgsConfig {
+                max_iters: 3000,
+                tol_cost: 0.0,
+                tol_cost_rel,
+                ..LbfgsConfig::default()
+            }))
+            .seed(3)
+            .progress(Progress::Silent);
+        let model = Autoencoder::<f32>::new(&spec, 3).unwrap();
+        Trainer::new(cfg).unwrap().fit(model, &x).unwrap()
+    };
+    let tol = tiedae::train::SCIPY_FTOL;
+    let out = run(tol);
+    let losses: Vec<f64> = out.history.epochs.iter().map(|r| r.train.total).collect();
+    let decrease = |a: f64, b: f64| (a - b) / a.abs().max(b.abs()).max(1.0);
+    let n = losses.len();
+    assert!(n >= 3 && n < 3000, "ran {n} iterations");
+    assert!(
+        matches!(out.stop, StopReason::Converged(_)),
+        "{:?}",
+        out.stop
+    );
+    assert!(decrease(losses[n - 2], losses[n - 1]) <= tol);
+    for w in losses[..n - 1].windows(2) {
+        assert!(decrease(w[0], w[1]) > tol, "an earlier iteration met it");
+    }
+    let off = run(0.0);
+    assert!(
+        off.history.epochs.len() > n,
+        "without it the run stops as early"
+    );
 }
 
 /// A flag given with `with_interrupt_flag` belongs to its giver: a run

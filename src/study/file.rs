@@ -208,7 +208,8 @@ pub struct TrainingEntry {
     pub clip_grad_norm: Option<f64>,
     /// The update rule, e.g. `{ kind = "adam", beta1 = 0.9, beta2 = 0.999,
     /// eps = 1e-8 }` or `{ kind = "lbfgs", max_iters = 300, memory = 10,
-    /// tol_grad = 1e-10, tol_cost = 1e-16 }`.
+    /// tol_grad = 1e-10, tol_cost = 1e-16, tol_cost_rel = 2.2e-9 }`
+    /// (`tol_cost_rel` may be left out: off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optimizer: Option<Optimizer>,
     /// Learning-rate schedule, e.g. `{ kind = "cosine", min_factor = 0.1 }`.

@@ -54,7 +54,20 @@ pub struct LbfgsConfig {
     pub tol_grad: f64,
     /// Stop when the change of the objective falls below this.
     pub tol_cost: f64,
+    /// Stop when one iteration lowers the objective by this or less,
+    /// relative as SciPy's L-BFGS-B measures it (its `ftol`, `_lbfgsb_py.py`):
+    /// `(f_k − f_{k+1}) / max(|f_k|, |f_{k+1}|, 1) ≤ tol_cost_rel`; 0 turns
+    /// it off. An absolute `tol_cost` is never met where the objective is
+    /// flat along whole directions (an untied linear pair's loss is
+    /// unchanged by any invertible map between encoder and decoder), so
+    /// such runs would otherwise end at `max_iters`.
+    #[serde(default)]
+    pub tol_cost_rel: f64,
 }
+
+/// SciPy's default `ftol` for L-BFGS-B: `factr = 1e7` times the machine
+/// epsilon.
+pub const SCIPY_FTOL: f64 = 1e7 * f64::EPSILON;
 
 impl LbfgsConfig {
     /// The default settings as a constant (what [`Default`] returns), so
@@ -64,6 +77,7 @@ impl LbfgsConfig {
         memory: 10,
         tol_grad: 1e-10,
         tol_cost: 1e-16,
+        tol_cost_rel: 0.0,
     };
 }
 
@@ -180,7 +194,8 @@ impl Optimizer {
                     ));
                 }
                 validate::non_negative("lbfgs.tol_grad", c.tol_grad)?;
-                validate::non_negative("lbfgs.tol_cost", c.tol_cost)
+                validate::non_negative("lbfgs.tol_cost", c.tol_cost)?;
+                validate::non_negative("lbfgs.tol_cost_rel", c.tol_cost_rel)
             }
         }
     }

@@ -296,6 +296,16 @@ fn iterations_done<T: Real>(st: &RunState<T>) -> Result<u64> {
     Ok(done)
 }
 
+/// Why a run ends at [`LbfgsConfig::tol_cost_rel`].
+const RELATIVE_COST: &str = "relative cost change below tol_cost_rel";
+
+/// One iteration's decrease of the objective from `prev` to `next`,
+/// relative as SciPy's L-BFGS-B measures it for its `ftol` test:
+/// `(prev − next) / max(|prev|, |next|, 1)`.
+fn relative_decrease(prev: f64, next: f64) -> f64 {
+    (prev - next) / prev.abs().max(next.abs()).max(1.0)
+}
+
 /// Runs L-BFGS from `st` until `cfg.max_iters` iterations in total (history
 /// rows) have run or a tolerance is met.
 pub(crate) fn run<T: Real>(
@@ -367,6 +377,10 @@ pub(crate) fn run<T: Real>(
         state.update();
         let (terms, norm, layers) = evaluate_at(&evaluator, &param, e, st.last_finite_loss)?;
         to_model(&mut st.model, &param)?;
+        let flat = cfg.tol_cost_rel > 0.0
+            && st
+                .last_finite_loss
+                .is_some_and(|prev| relative_decrease(prev, terms.total) <= cfg.tol_cost_rel);
         st.last_finite_loss = Some(terms.total);
         let rec = epoch_record(e, terms, norm, layers);
         state.increment_iter();
@@ -392,6 +406,9 @@ pub(crate) fn run<T: Real>(
         }
         if state.terminated() {
             break termination_reason(&state);
+        }
+        if flat {
+            break TerminationReason::SolverExit(RELATIVE_COST.into());
         }
     };
     Ok(stop_reason(stop))

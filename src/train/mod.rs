@@ -42,7 +42,7 @@ pub use checkpoint::{
 };
 pub use config::{
     CheckpointConfig, DeadLatents, EarlyStopping, LbfgsConfig, MAX_LBFGS_MEMORY, Optimizer,
-    Progress, Schedule, TrainConfig,
+    Progress, SCIPY_FTOL, Schedule, TrainConfig,
 };
 pub use corruption::Corruption;
 pub use engine::ShardEngine;

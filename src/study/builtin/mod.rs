@@ -232,6 +232,13 @@ pub fn find(name: &str) -> Option<&'static Builtin> {
     REGISTRY.iter().find(|b| b.name == name)
 }
 
+/// The built-in studies' relative cost tolerance of L-BFGS (see
+/// [`LbfgsConfig::tol_cost_rel`]). SciPy's default ([`crate::train::SCIPY_FTOL`], 2.2e-9)
+/// is too loose for a claim about reaching PCA: on digits it ended linear
+/// tied runs 0.36% above PCA's test MSE. At 1e-11 every linear run of the
+/// default report ends by a tolerance, within 0.025% of PCA's test MSE.
+pub const LBFGS_TOL_COST_REL: f64 = 1e-11;
+
 /// Sizes of a built-in study. [`Preset::quick`] is for tests and reports,
 /// [`Preset::full`] for the closing numbers; fields are public to tune.
 #[derive(Clone, Debug, PartialEq)]
@@ -350,10 +357,15 @@ impl Preset {
             .optimizer(Optimizer::adam())
     }
 
-    /// L-BFGS training settings.
+    /// L-BFGS training settings: at most `lbfgs_iters` iterations, ending
+    /// earlier when an iteration lowers the loss by at most
+    /// [`LBFGS_TOL_COST_REL`] in SciPy's relative measure, so the slow drift
+    /// of an untied linear pair along its flat directions does not keep a
+    /// run to the cap.
     pub(crate) fn lbfgs(&self) -> TrainConfig {
         TrainConfig::new().optimizer(Optimizer::Lbfgs(LbfgsConfig {
             max_iters: self.lbfgs_iters,
+            tol_cost_rel: LBFGS_TOL_COST_REL,
             ..LbfgsConfig::default()
         }))
     }

@@ -105,6 +105,7 @@ fn lbfgs(
                 memory: 20,
                 tol_grad: 1e-10,
                 tol_cost: 0.0,
+                tol_cost_rel: 0.0,
             }))
             .loss(loss)
             .shard_size(256)
