@@ -146,93 +146,9 @@ pub fn parse_csv(
 fn parse_frame(text: &str, path: &Path, label_column: Option<&str>) -> Result<DataFrame> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut records = Records::new(text, path);
-    let header_line = records
-        .advance()?
-        .ok_or_else(|| Error::format(path, "line 1", "empty file: a header row is required"))?;
-    let names: Vec<String> = records
-        .fields()
-        .map(|f| field_text(f).into_owned())
-        .collect();
-    let mut seen = HashSet::with_capacity(names.len());
-    for (j, name) in names.iter().enumerate() {
-        if name.is_empty() {
-            return Err(Error::format(
-                path,
-                format!("line {header_line} (header), column {}", j + 1),
-                "empty column name",
-            ));
-        }
-        if !seen.insert(name.as_str()) {
-            return Err(Error::format(
-                path,
-                format!("line {header_line} (header), column {:?}", name),
-                "duplicate column name",
-            ));
-        }
-    }
-    let label_idx = match label_column {
-        None => None,
-        Some(l) => Some(names.iter().position(|n| n == l).ok_or_else(|| {
-            Error::format(
-                path,
-                format!("line {header_line} (header)"),
-                format!("no label column {l:?}; columns are {}", names.join(", ")),
-            )
-        })?),
-    };
-    if names.len() == usize::from(label_idx.is_some()) {
-        return Err(Error::format(
-            path,
-            format!("line {header_line} (header)"),
-            "no feature columns",
-        ));
-    }
-
-    let mut columns: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
-    while let Some(line_no) = records.advance()? {
-        if records.len() != names.len() {
-            return Err(Error::format(
-                path,
-                format!("line {line_no}"),
-                format!(
-                    "ragged row: {} fields, the header has {}",
-                    records.len(),
-                    names.len()
-                ),
-            ));
-        }
-        for (j, cell) in records.fields().enumerate() {
-            let place = || format!("line {line_no}, column {:?}", names[j]);
-            let v: f64 = std::str::from_utf8(cell)
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| {
-                    let what = if cell.is_empty() {
-                        "empty cell: expected a number".to_string()
-                    } else {
-                        format!("cannot parse {:?} as a number", field_text(cell))
-                    };
-                    Error::format(path, place(), what)
-                })?;
-            if !v.is_finite() {
-                return Err(Error::format(
-                    path,
-                    place(),
-                    format!("non-finite value {:?}", field_text(cell)),
-                ));
-            }
-            if Some(j) == label_idx
-                && (v.fract() != 0.0 || !(0.0..=f64::from(u32::MAX)).contains(&v))
-            {
-                return Err(Error::format(
-                    path,
-                    place(),
-                    format!("label {:?} is not a non-negative integer", field_text(cell)),
-                ));
-            }
-            columns[j].push(v);
-        }
-    }
+    let (header_line, names) = header_names(&mut records, path)?;
+    let label_idx = label_index(&names, label_column, header_line, path)?;
+    let columns = read_columns(&mut records, &names, label_idx, path)?;
     match columns[0].len() {
         0 => {
             return Err(Error::format(
@@ -259,6 +175,138 @@ fn parse_frame(text: &str, path: &Path, label_column: Option<&str>) -> Result<Da
             .map(|(name, values)| Column::new(name.as_str().into(), values))
             .collect(),
     )?)
+}
+
+/// The header row's line and column names, each non-empty and none
+/// repeated.
+///
+/// Errors: [`Error::Format`] naming `path` and the header's line for an
+/// empty file, an empty column name or a duplicate.
+fn header_names(records: &mut Records<'_>, path: &Path) -> Result<(usize, Vec<String>)> {
+    let header_line = records
+        .advance()?
+        .ok_or_else(|| Error::format(path, "line 1", "empty file: a header row is required"))?;
+    let names: Vec<String> = records
+        .fields()
+        .map(|f| field_text(f).into_owned())
+        .collect();
+    let mut seen = HashSet::with_capacity(names.len());
+    for (j, name) in names.iter().enumerate() {
+        if name.is_empty() {
+            return Err(Error::format(
+                path,
+                format!("line {header_line} (header), column {}", j + 1),
+                "empty column name",
+            ));
+        }
+        if !seen.insert(name.as_str()) {
+            return Err(Error::format(
+                path,
+                format!("line {header_line} (header), column {:?}", name),
+                "duplicate column name",
+            ));
+        }
+    }
+    Ok((header_line, names))
+}
+
+/// The index of `label_column` among `names`, checked to leave at least
+/// one feature column.
+///
+/// Errors: [`Error::Format`] naming `path` and the header's line for a
+/// label column the header lacks or no feature columns.
+fn label_index(
+    names: &[String],
+    label_column: Option<&str>,
+    header_line: usize,
+    path: &Path,
+) -> Result<Option<usize>> {
+    let label_idx = match label_column {
+        None => None,
+        Some(l) => Some(names.iter().position(|n| n == l).ok_or_else(|| {
+            Error::format(
+                path,
+                format!("line {header_line} (header)"),
+                format!("no label column {l:?}; columns are {}", names.join(", ")),
+            )
+        })?),
+    };
+    if names.len() == usize::from(label_idx.is_some()) {
+        return Err(Error::format(
+            path,
+            format!("line {header_line} (header)"),
+            "no feature columns",
+        ));
+    }
+    Ok(label_idx)
+}
+
+/// The data rows after the header, column by column, each row as long as
+/// the header and each cell checked by [`cell_value`].
+///
+/// Errors: [`Error::Format`] naming `path` and the line for a ragged row
+/// or a bad cell (then the column too).
+fn read_columns(
+    records: &mut Records<'_>,
+    names: &[String],
+    label_idx: Option<usize>,
+    path: &Path,
+) -> Result<Vec<Vec<f64>>> {
+    let mut columns: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    while let Some(line_no) = records.advance()? {
+        if records.len() != names.len() {
+            return Err(Error::format(
+                path,
+                format!("line {line_no}"),
+                format!(
+                    "ragged row: {} fields, the header has {}",
+                    records.len(),
+                    names.len()
+                ),
+            ));
+        }
+        for (j, cell) in records.fields().enumerate() {
+            // Formatted only for an error: this runs once per cell.
+            let place = || format!("line {line_no}, column {:?}", names[j]);
+            columns[j].push(cell_value(cell, Some(j) == label_idx, place, path)?);
+        }
+    }
+    Ok(columns)
+}
+
+/// One cell's value: a finite number, and for the label column a
+/// non-negative integer within `u32`.
+///
+/// Errors: [`Error::Format`] naming `path` and `place()` (the line and
+/// column) for an empty or unparsable cell, a non-finite value or a label
+/// that is not a non-negative integer.
+fn cell_value(cell: &[u8], label: bool, place: impl Fn() -> String, path: &Path) -> Result<f64> {
+    let v: f64 = std::str::from_utf8(cell)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| {
+            let what = if cell.is_empty() {
+                "empty cell: expected a number".to_string()
+            } else {
+                format!("cannot parse {:?} as a number", field_text(cell))
+            };
+            Error::format(path, place(), what)
+        })?;
+    if !v.is_finite() {
+        return Err(Error::format(
+            path,
+            place(),
+            format!("non-finite value {:?}", field_text(cell)),
+        ));
+    }
+    if label && (v.fract() != 0.0 || !(0.0..=f64::from(u32::MAX)).contains(&v)) {
+        return Err(Error::format(
+            path,
+            place(),
+            format!("label {:?} is not a non-negative integer", field_text(cell)),
+        ));
+    }
+    Ok(v)
 }
 
 /// Writes `ds` as CSV (see the module docs), atomically.

@@ -1,6 +1,7 @@
 //! Dense 2-D arrays of `f32` or `f64` values, read from an open file into a
-//! dataset matrix: the step `.npy` and `.safetensors` datasets share, kept
-//! apart from either reader so that neither imports the other.
+//! dataset matrix, and the text header before them: the steps `.npy` and
+//! `.safetensors` datasets share, kept apart from either reader so that
+//! neither imports the other.
 //!
 //! The readers check an array's byte size ([`Layout::byte_len`], products
 //! checked) against the file's length before calling [`read_matrix`], so
@@ -126,6 +127,27 @@ pub(crate) fn read_up_to(reader: &mut impl Read, buf: &mut [u8], path: &Path) ->
         }
     }
     Ok(got)
+}
+
+/// Reads the `len` bytes of a text header: the `.npy` and `.safetensors`
+/// headers are both UTF-8 text of a length the file states, which the
+/// caller has checked against the file's length and its own limit before
+/// anything of that size is allocated here.
+///
+/// Errors: [`Error::Format`] at `header` naming `path` when the file ends
+/// inside the header or it is not UTF-8; [`Error::Io`] when a read fails.
+pub(crate) fn read_header_text(reader: &mut impl Read, len: usize, path: &Path) -> Result<String> {
+    let bad = |reason: String| Error::format(path, "header", reason);
+    let mut bytes = vec![0u8; len];
+    if read_up_to(reader, &mut bytes, path)? < len {
+        return Err(bad("file ends inside the header".into()));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        bad(format!(
+            "not text: invalid UTF-8 at byte {} of the header",
+            e.utf8_error().valid_up_to()
+        ))
+    })
 }
 
 /// Reads the array `layout` describes from `reader`, positioned at its

@@ -285,6 +285,36 @@ enum Bound {
 /// impossible header is rejected before its data is allocated, and exactly
 /// the data bytes the header declares are read.
 fn parse(src: &mut dyn Source, bound: Bound, path: &Path) -> Result<IdxArray> {
+    let (kind, dims) = read_header(src, path)?;
+    let data_len = checked_data_len(kind, &dims, bound, path)?;
+    let values = read_values(src, kind, data_len, &dims, path)?;
+    let mut extra = [0u8; 1];
+    if src.fill(&mut extra)? > 0 {
+        return Err(Error::format(
+            path,
+            "data",
+            format!(
+                "trailing bytes after the {data_len} data bytes that dimensions {dims:?} declare"
+            ),
+        ));
+    }
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        return Err(Error::format(
+            path,
+            format!("element {i}"),
+            format!("non-finite value {}", values[i]),
+        ));
+    }
+    Ok(IdxArray { kind, dims, values })
+}
+
+/// Reads the header: the magic (two zero bytes, the type byte, the rank)
+/// and the `rank` big-endian dimensions, leaving `src` at the first data
+/// byte.
+///
+/// Errors: [`Error::Format`] naming `path` and the header field for an
+/// empty or short file, a wrong magic, an unknown type byte or rank 0.
+fn read_header(src: &mut dyn Source, path: &Path) -> Result<(IdxType, Vec<usize>)> {
     let mut magic = [0u8; 4];
     let got = src.fill(&mut magic)?;
     if got == 0 {
@@ -337,7 +367,17 @@ fn parse(src: &mut dyn Source, bound: Bound, path: &Path) -> Result<IdxArray> {
         .chunks_exact(4)
         .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
         .collect();
-    let header_len = 4 + 4 * rank;
+    Ok((kind, dims))
+}
+
+/// The data bytes `dims` of `kind` declare, checked before anything of
+/// that size is allocated: the product must not overflow, must fit what
+/// the source can hold (`bound`, less the header), and a gzip source may
+/// declare at most [`MAX_GZIP_VALUES`] values.
+///
+/// Errors: [`Error::Format`] naming `path` at `header (dimensions)`.
+fn checked_data_len(kind: IdxType, dims: &[usize], bound: Bound, path: &Path) -> Result<usize> {
+    let header_len = 4 + 4 * dims.len();
     // The product of the non-zero dimensions bounds every partial product
     // (a row's size, say), which a zero count would hide from the total.
     let nonzero = dims
@@ -377,7 +417,22 @@ fn parse(src: &mut dyn Source, bound: Bound, path: &Path) -> Result<IdxArray> {
             ),
         ));
     }
-    let mut values = Vec::with_capacity(count);
+    Ok(data_len)
+}
+
+/// Reads and decodes exactly `data_len` bytes of `kind` values, a block at
+/// a time, so beside the source only the widened values are held.
+///
+/// Errors: [`Error::Format`] naming `path` at `data` when the source ends
+/// first (`dims` is named in the message).
+fn read_values(
+    src: &mut dyn Source,
+    kind: IdxType,
+    data_len: usize,
+    dims: &[usize],
+    path: &Path,
+) -> Result<Vec<f64>> {
+    let mut values = Vec::with_capacity(data_len / kind.size());
     let mut block = vec![0u8; BLOCK.min(data_len)];
     let mut read = 0;
     while read < data_len {
@@ -398,24 +453,7 @@ fn parse(src: &mut dyn Source, bound: Bound, path: &Path) -> Result<IdxArray> {
         decode_values(kind, &block[..want], &mut values);
         read += want;
     }
-    let mut extra = [0u8; 1];
-    if src.fill(&mut extra)? > 0 {
-        return Err(Error::format(
-            path,
-            "data",
-            format!(
-                "trailing bytes after the {data_len} data bytes that dimensions {dims:?} declare"
-            ),
-        ));
-    }
-    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-        return Err(Error::format(
-            path,
-            format!("element {i}"),
-            format!("non-finite value {}", values[i]),
-        ));
-    }
-    Ok(IdxArray { kind, dims, values })
+    Ok(values)
 }
 
 /// Appends the values of whole elements in `data` to `out`.

@@ -25,7 +25,9 @@
 //! are refused naming their row and column.
 
 use super::Dataset;
-use super::dense::{Endian, Float, Layout, Order, check_dataset_shape, read_matrix, read_up_to};
+use super::dense::{
+    Endian, Float, Layout, Order, check_dataset_shape, read_header_text, read_matrix, read_up_to,
+};
 use super::file::{file_stem, open_regular};
 use crate::error::{Error, Result};
 use std::fs::File;
@@ -62,6 +64,31 @@ pub fn read_npy(path: &Path, image_shape: Option<(usize, usize)>) -> Result<Data
 /// Reads and checks the header of the file of `len` bytes, leaving `file`
 /// at the first data byte.
 fn read_header(file: &mut File, len: u64, path: &Path) -> Result<Layout> {
+    let bad = |reason: String| Error::format(path, "header", reason);
+    let (prefix, header_len) = read_preamble(file, path)?;
+    let room = len.saturating_sub(prefix);
+    if header_len as u64 > room {
+        return Err(bad(format!(
+            "header length {header_len} runs past the end of the file ({len} bytes)"
+        )));
+    }
+    if header_len > MAX_HEADER_LEN {
+        return Err(bad(format!(
+            "header length {header_len} is more than the {MAX_HEADER_LEN} bytes any array header needs"
+        )));
+    }
+    let text = read_header_text(file, header_len, path)?;
+    let header = parse_header(&text).map_err(bad)?;
+    data_layout(&header, room - header_len as u64, path)
+}
+
+/// Reads what precedes the header: the magic, the format version and the
+/// header's length (a `u16` in version 1.0, a `u32` in 2.0 and 3.0).
+/// Returns the bytes read and the header's length.
+///
+/// Errors: [`Error::Format`] at `header` naming `path` for an empty or
+/// short file, a wrong magic or a version NumPy does not write.
+fn read_preamble(file: &mut File, path: &Path) -> Result<(u64, usize)> {
     let bad = |reason: String| Error::format(path, "header", reason);
     let mut start = [0u8; 8];
     let got = read_up_to(file, &mut start, path)?;
@@ -102,30 +129,18 @@ fn read_header(file: &mut File, len: u64, path: &Path) -> Result<Layout> {
     } else {
         u32::from_le_bytes(len_bytes) as usize
     };
-    let prefix = (start.len() + field) as u64;
-    let room = len.saturating_sub(prefix);
-    if header_len as u64 > room {
-        return Err(bad(format!(
-            "header length {header_len} runs past the end of the file ({len} bytes)"
-        )));
-    }
-    if header_len > MAX_HEADER_LEN {
-        return Err(bad(format!(
-            "header length {header_len} is more than the {MAX_HEADER_LEN} bytes any array header needs"
-        )));
-    }
-    let mut text = vec![0u8; header_len];
-    if read_up_to(file, &mut text, path)? < header_len {
-        return Err(bad("file ends inside the header".into()));
-    }
-    let text = std::str::from_utf8(&text).map_err(|e| {
-        bad(format!(
-            "not text: invalid UTF-8 at byte {} of the header",
-            e.valid_up_to()
-        ))
-    })?;
-    let header = parse_header(text).map_err(bad)?;
-    let (rows, cols) = (header.shape[0], header.shape[1]);
+    Ok(((start.len() + field) as u64, header_len))
+}
+
+/// The layout `header` describes, checked against the `room` bytes the
+/// file holds after the header: the data must fill them exactly.
+///
+/// Errors: [`Error::Format`] naming `path`, at `header` for a shape no
+/// dataset has (see [`check_dataset_shape`]) or data larger than the room,
+/// at `data` for trailing bytes.
+fn data_layout(header: &Header, room: u64, path: &Path) -> Result<Layout> {
+    let bad = |reason: String| Error::format(path, "header", reason);
+    let [rows, cols] = header.shape;
     check_dataset_shape(rows, cols, path, "header")?;
     let layout = Layout {
         float: header.float,
@@ -145,7 +160,6 @@ fn read_header(file: &mut File, len: u64, path: &Path) -> Result<Layout> {
             header.float.name()
         ))
     })? as u64;
-    let room = room - header_len as u64;
     if data_len > room {
         return Err(bad(format!(
             "{shape} of {} needs {data_len} data bytes, the file holds {room} after the header",
@@ -177,6 +191,29 @@ struct Header {
 /// Parses and checks the header text; the error is the reason alone (the
 /// caller names the file and the field).
 fn parse_header(text: &str) -> std::result::Result<Header, String> {
+    let entries = header_dict(text)?;
+    let (descr, fortran, shape) = header_fields(entries)?;
+    let (float, endian) = dtype(&descr)?;
+    let fortran_order = match fortran {
+        Value::Bool(b) => b,
+        other => {
+            return Err(format!(
+                "fortran_order {} is not True or False",
+                other.show()
+            ));
+        }
+    };
+    Ok(Header {
+        float,
+        endian,
+        fortran_order,
+        shape: dataset_shape(&shape)?,
+    })
+}
+
+/// The entries of the header's one dict, which must be all the text holds
+/// (spaces aside).
+fn header_dict(text: &str) -> std::result::Result<Vec<(String, Value)>, String> {
     let mut parser = Parser {
         s: text.as_bytes(),
         pos: 0,
@@ -198,6 +235,14 @@ fn parse_header(text: &str) -> std::result::Result<Header, String> {
             parser.describe_here()
         ));
     }
+    Ok(entries)
+}
+
+/// The values of `descr`, `fortran_order` and `shape`, each given exactly
+/// once and no other key.
+fn header_fields(
+    entries: Vec<(String, Value)>,
+) -> std::result::Result<(Value, Value, Value), String> {
     let (mut descr, mut fortran, mut shape) = (None, None, None);
     for (key, value) in entries {
         let slot = match key.as_str() {
@@ -222,37 +267,34 @@ fn parse_header(text: &str) -> std::result::Result<Header, String> {
     let descr = descr.ok_or_else(|| missing("descr"))?;
     let fortran = fortran.ok_or_else(|| missing("fortran_order"))?;
     let shape = shape.ok_or_else(|| missing("shape"))?;
+    Ok((descr, fortran, shape))
+}
 
-    let (float, endian) = match &descr {
+/// The element type and byte order of a `descr`: float32 or float64,
+/// either endianness.
+fn dtype(descr: &Value) -> std::result::Result<(Float, Endian), String> {
+    match descr {
         Value::Str(s) => match s.as_str() {
-            "<f4" => (Float::F32, Endian::Little),
-            "<f8" => (Float::F64, Endian::Little),
-            ">f4" => (Float::F32, Endian::Big),
-            ">f8" => (Float::F64, Endian::Big),
-            _ => {
-                return Err(format!(
-                    "dtype {} is not float32 or float64 ('<f4', '<f8', '>f4' or '>f8')",
-                    quoted(s)
-                ));
-            }
+            "<f4" => Ok((Float::F32, Endian::Little)),
+            "<f8" => Ok((Float::F64, Endian::Little)),
+            ">f4" => Ok((Float::F32, Endian::Big)),
+            ">f8" => Ok((Float::F64, Endian::Big)),
+            _ => Err(format!(
+                "dtype {} is not float32 or float64 ('<f4', '<f8', '>f4' or '>f8')",
+                quoted(s)
+            )),
         },
-        other => {
-            return Err(format!(
-                "dtype {} is a structured (record) dtype, not float32 or float64",
-                other.show()
-            ));
-        }
-    };
-    let fortran_order = match fortran {
-        Value::Bool(b) => b,
-        other => {
-            return Err(format!(
-                "fortran_order {} is not True or False",
-                other.show()
-            ));
-        }
-    };
-    let dims = match &shape {
+        other => Err(format!(
+            "dtype {} is a structured (record) dtype, not float32 or float64",
+            other.show()
+        )),
+    }
+}
+
+/// The rows and columns of a `shape`: a tuple of two non-negative
+/// integers that fit `usize`.
+fn dataset_shape(shape: &Value) -> std::result::Result<[usize; 2], String> {
+    let dims = match shape {
         Value::Tuple(items) => items,
         other => return Err(format!("shape {} is not a tuple", other.show())),
     };
@@ -277,12 +319,7 @@ fn parse_header(text: &str) -> std::result::Result<Header, String> {
     }
     let hint = "a dataset is 2-D (samples x features); save x.reshape(n, d) instead";
     match sizes[..] {
-        [rows, cols] => Ok(Header {
-            float,
-            endian,
-            fortran_order,
-            shape: [rows, cols],
-        }),
+        [rows, cols] => Ok([rows, cols]),
         [] => Err(format!("shape () is a single value; {hint}")),
         _ => Err(format!(
             "shape {} is {}-D; {hint}",
@@ -366,120 +403,136 @@ impl Parser<'_> {
             ));
         }
         match self.peek() {
-            Some(b'{') => {
-                self.pos += 1;
-                let mut entries = Vec::new();
-                loop {
-                    self.skip_space();
-                    if self.peek() == Some(b'}') {
-                        self.pos += 1;
-                        return Ok(Value::Dict(entries));
-                    }
-                    let key = match self.value(depth + 1)? {
-                        Value::Str(k) => k,
-                        other => return Err(format!("dict key {} is not a string", other.show())),
-                    };
-                    self.skip_space();
-                    if self.peek() != Some(b':') {
-                        return Err(format!(
-                            "expected ':' after key {}, found {}",
-                            quoted(&key),
-                            self.describe_here()
-                        ));
-                    }
-                    self.pos += 1;
-                    let value = self.value(depth + 1)?;
-                    entries.push((key, value));
-                    if !self.separator(b'}')? {
-                        self.pos += 1;
-                        return Ok(Value::Dict(entries));
-                    }
-                }
-            }
-            Some(open @ (b'(' | b'[')) => {
-                let close = if open == b'(' { b')' } else { b']' };
-                self.pos += 1;
-                let mut items = Vec::new();
-                let mut trailing_comma = false;
-                loop {
-                    self.skip_space();
-                    if self.peek() == Some(close) {
-                        self.pos += 1;
-                        break;
-                    }
-                    items.push(self.value(depth + 1)?);
-                    trailing_comma = self.separator(close)?;
-                    if !trailing_comma {
-                        self.pos += 1;
-                        break;
-                    }
-                }
-                // `(3)` is the number 3 in Python, not a tuple.
-                if open == b'(' && items.len() == 1 && !trailing_comma {
-                    return Ok(items.pop().expect("one item"));
-                }
-                Ok(if open == b'(' {
-                    Value::Tuple(items)
-                } else {
-                    Value::List(items)
-                })
-            }
-            Some(quote @ (b'\'' | b'"')) => {
-                let from = self.pos + 1;
-                let len = self.s[from..]
-                    .iter()
-                    .position(|&c| c == quote || c == b'\\' || c == b'\n')
-                    .ok_or_else(|| format!("unterminated string at byte {}", self.pos))?;
-                let end = from + len;
-                if self.s[end] != quote {
-                    return Err(format!(
-                        "string at byte {} holds an escape or a newline, which no dtype or key needs",
-                        self.pos
-                    ));
-                }
-                // The header is valid UTF-8 and the quotes are ASCII, so
-                // the slice between them is too.
-                let text = String::from_utf8_lossy(&self.s[from..end]).into_owned();
-                self.pos = end + 1;
-                Ok(Value::Str(text))
-            }
-            Some(c) if c == b'-' || c.is_ascii_digit() => {
-                let from = self.pos;
-                if c == b'-' {
-                    self.pos += 1;
-                }
-                let digits = self.pos;
-                while self.peek().is_some_and(|c| c.is_ascii_digit()) {
-                    self.pos += 1;
-                }
-                if self.pos == digits {
-                    return Err(format!("'-' without digits at byte {from}"));
-                }
-                let text = String::from_utf8_lossy(&self.s[from..self.pos]).into_owned();
-                // Python 2 wrote long integers with an `L`.
-                if matches!(self.peek(), Some(b'L' | b'l')) {
-                    self.pos += 1;
-                }
-                Ok(Value::Int(text))
-            }
-            Some(c) if c.is_ascii_alphabetic() => {
-                let from = self.pos;
-                while self
-                    .peek()
-                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
-                {
-                    self.pos += 1;
-                }
-                match &self.s[from..self.pos] {
-                    b"True" => Ok(Value::Bool(true)),
-                    b"False" => Ok(Value::Bool(false)),
-                    word => Err(format!(
-                        "unexpected name {} at byte {from}; a .npy header holds strings, numbers, True and False",
-                        quoted(&String::from_utf8_lossy(word))
-                    )),
-                }
-            }
+            Some(b'{') => self.dict(depth),
+            Some(open @ (b'(' | b'[')) => self.sequence(open, depth),
+            Some(quote @ (b'\'' | b'"')) => self.string(quote),
+            Some(c) if c == b'-' || c.is_ascii_digit() => self.int(),
+            Some(c) if c.is_ascii_alphabetic() => self.name(),
             _ => Err(format!("expected a value, found {}", self.describe_here())),
+        }
+    }
+
+    /// A dict at `{`: string keys, each followed by `:` and a value.
+    fn dict(&mut self, depth: usize) -> std::result::Result<Value, String> {
+        self.pos += 1;
+        let mut entries = Vec::new();
+        loop {
+            self.skip_space();
+            if self.peek() == Some(b'}') {
+                self.pos += 1;
+                return Ok(Value::Dict(entries));
+            }
+            let key = match self.value(depth + 1)? {
+                Value::Str(k) => k,
+                other => return Err(format!("dict key {} is not a string", other.show())),
+            };
+            self.skip_space();
+            if self.peek() != Some(b':') {
+                return Err(format!(
+                    "expected ':' after key {}, found {}",
+                    quoted(&key),
+                    self.describe_here()
+                ));
+            }
+            self.pos += 1;
+            let value = self.value(depth + 1)?;
+            entries.push((key, value));
+            if !self.separator(b'}')? {
+                self.pos += 1;
+                return Ok(Value::Dict(entries));
+            }
+        }
+    }
+
+    /// A tuple or list at `open` (`(` or `[`); a parenthesised value
+    /// without a comma is that value, as in Python.
+    fn sequence(&mut self, open: u8, depth: usize) -> std::result::Result<Value, String> {
+        let close = if open == b'(' { b')' } else { b']' };
+        self.pos += 1;
+        let mut items = Vec::new();
+        let mut trailing_comma = false;
+        loop {
+            self.skip_space();
+            if self.peek() == Some(close) {
+                self.pos += 1;
+                break;
+            }
+            items.push(self.value(depth + 1)?);
+            trailing_comma = self.separator(close)?;
+            if !trailing_comma {
+                self.pos += 1;
+                break;
+            }
+        }
+        // `(3)` is the number 3 in Python, not a tuple.
+        if open == b'(' && items.len() == 1 && !trailing_comma {
+            return Ok(items.pop().expect("one item"));
+        }
+        Ok(if open == b'(' {
+            Value::Tuple(items)
+        } else {
+            Value::List(items)
+        })
+    }
+
+    /// A string at its opening `quote`, without escapes or newlines.
+    fn string(&mut self, quote: u8) -> std::result::Result<Value, String> {
+        let from = self.pos + 1;
+        let len = self.s[from..]
+            .iter()
+            .position(|&c| c == quote || c == b'\\' || c == b'\n')
+            .ok_or_else(|| format!("unterminated string at byte {}", self.pos))?;
+        let end = from + len;
+        if self.s[end] != quote {
+            return Err(format!(
+                "string at byte {} holds an escape or a newline, which no dtype or key needs",
+                self.pos
+            ));
+        }
+        // The header is valid UTF-8 and the quotes are ASCII, so
+        // the slice between them is too.
+        let text = String::from_utf8_lossy(&self.s[from..end]).into_owned();
+        self.pos = end + 1;
+        Ok(Value::Str(text))
+    }
+
+    /// An integer at its first digit or `-`, kept as written.
+    fn int(&mut self) -> std::result::Result<Value, String> {
+        let from = self.pos;
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        let digits = self.pos;
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.pos += 1;
+        }
+        if self.pos == digits {
+            return Err(format!("'-' without digits at byte {from}"));
+        }
+        let text = String::from_utf8_lossy(&self.s[from..self.pos]).into_owned();
+        // Python 2 wrote long integers with an `L`.
+        if matches!(self.peek(), Some(b'L' | b'l')) {
+            self.pos += 1;
+        }
+        Ok(Value::Int(text))
+    }
+
+    /// A name at its first letter: `True` or `False`, nothing else.
+    fn name(&mut self) -> std::result::Result<Value, String> {
+        let from = self.pos;
+        while self
+            .peek()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
+        {
+            self.pos += 1;
+        }
+        match &self.s[from..self.pos] {
+            b"True" => Ok(Value::Bool(true)),
+            b"False" => Ok(Value::Bool(false)),
+            word => Err(format!(
+                "unexpected name {} at byte {from}; a .npy header holds strings, numbers, True and False",
+                quoted(&String::from_utf8_lossy(word))
+            )),
         }
     }
 

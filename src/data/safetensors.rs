@@ -24,10 +24,13 @@
 //! cannot back. Non-finite values are refused naming their row and column.
 
 use super::Dataset;
-use super::dense::{Endian, Float, Layout, Order, check_dataset_shape, read_matrix, read_up_to};
+use super::dense::{
+    Endian, Float, Layout, Order, check_dataset_shape, read_header_text, read_matrix, read_up_to,
+};
 use super::file::{file_stem, open_regular};
 use crate::error::{Error, Result};
-use ::safetensors::tensor::{Dtype, Metadata};
+use ::safetensors::tensor::{Dtype, Metadata, TensorInfo};
+use std::fs::File;
 use std::io::{Seek, SeekFrom};
 use std::path::Path;
 
@@ -58,9 +61,35 @@ pub fn read_tensor(
     image_shape: Option<(usize, usize)>,
 ) -> Result<Dataset> {
     let (mut file, len) = open_regular(path)?;
+    let (metadata, data_start) = read_header(&mut file, len, path)?;
+    let name = chosen_tensor(&metadata, tensor, path)?;
+    let info = metadata
+        .info(&name)
+        .ok_or_else(|| Error::format(path, "tensors", format!("no tensor {}", shown(&name))))?;
+    let layout = tensor_layout(info, path, &format!("tensor {}", shown(&name)))?;
+    let (begin, _) = info.data_offsets;
+    file.seek(SeekFrom::Start(data_start + begin as u64))
+        .map_err(|e| Error::io(path, e))?;
+    let x = read_matrix(&mut file, &layout, path)?;
+    let ds_name = match tensor {
+        Some(t) => format!("{}:{t}", file_stem(path)),
+        None => file_stem(path),
+    };
+    Dataset::new(ds_name, x, None, image_shape)
+}
+
+/// Reads and validates the header of the file at `path` (`len` bytes,
+/// `file` positioned at its start): its length is checked against the
+/// file's and [`MAX_HEADER_LEN`] before it is read, and the byte ranges it
+/// declares must end exactly at the end of the file. Returns the parsed
+/// header and the offset of the first tensor byte.
+///
+/// Errors: [`Error::Format`] at `header` naming `path`; [`Error::Io`] when
+/// a read fails.
+fn read_header(file: &mut File, len: u64, path: &Path) -> Result<(Metadata, u64)> {
     let bad = |reason: String| Error::format(path, "header", reason);
     let mut n_bytes = [0u8; 8];
-    let got = read_up_to(&mut file, &mut n_bytes, path)?;
+    let got = read_up_to(file, &mut n_bytes, path)?;
     if got == 0 {
         return Err(bad("empty file".into()));
     }
@@ -81,18 +110,9 @@ pub fn read_tensor(
         )));
     }
     // At most MAX_HEADER_LEN, so it fits usize.
-    let mut text = vec![0u8; header_len as usize];
-    if read_up_to(&mut file, &mut text, path)? < text.len() {
-        return Err(bad("file ends inside the header".into()));
-    }
-    let text = std::str::from_utf8(&text).map_err(|e| {
-        bad(format!(
-            "not text: invalid UTF-8 at byte {} of the header",
-            e.valid_up_to()
-        ))
-    })?;
+    let text = read_header_text(file, header_len as usize, path)?;
     let metadata: Metadata =
-        serde_json::from_str(text).map_err(|e| bad(format!("not a safetensors header: {e}")))?;
+        serde_json::from_str(&text).map_err(|e| bad(format!("not a safetensors header: {e}")))?;
     let data_start = 8 + header_len;
     let data_end = u64::try_from(metadata.data_len())
         .ok()
@@ -104,10 +124,19 @@ pub fn read_tensor(
             "the tensors' byte ranges end {declared}, the file has {len} bytes"
         )));
     }
+    Ok((metadata, data_start))
+}
 
+/// The name of the tensor to read: `tensor` when the file holds it, else
+/// the file's only tensor.
+///
+/// Errors: [`Error::Format`] at `tensors` naming `path` for a named tensor
+/// the file lacks, a file of no tensors, or several tensors and no name
+/// (listing the names in the order they were written).
+fn chosen_tensor(metadata: &Metadata, tensor: Option<&str>, path: &Path) -> Result<String> {
     // Ordered by offset: the order the tensors were written in.
     let names = metadata.offset_keys();
-    let name = match tensor {
+    match tensor {
         Some(t) => {
             if metadata.info(t).is_none() {
                 return Err(Error::format(
@@ -116,29 +145,32 @@ pub fn read_tensor(
                     format!("no tensor {}; the file holds {}", shown(t), listed(&names)),
                 ));
             }
-            t.to_string()
+            Ok(t.to_string())
         }
         None => match &names[..] {
-            [] => return Err(Error::format(path, "tensors", "the file holds no tensors")),
-            [only] => only.clone(),
-            _ => {
-                return Err(Error::format(
-                    path,
-                    "tensors",
-                    format!(
-                        "{} tensors and none named; name one as {}:NAME (in a study file, tensor = \"NAME\"): {}",
-                        names.len(),
-                        path.display(),
-                        listed(&names)
-                    ),
-                ));
-            }
+            [] => Err(Error::format(path, "tensors", "the file holds no tensors")),
+            [only] => Ok(only.clone()),
+            _ => Err(Error::format(
+                path,
+                "tensors",
+                format!(
+                    "{} tensors and none named; name one as {}:NAME (in a study file, tensor = \"NAME\"): {}",
+                    names.len(),
+                    path.display(),
+                    listed(&names)
+                ),
+            )),
         },
-    };
-    let info = metadata
-        .info(&name)
-        .ok_or_else(|| Error::format(path, "tensors", format!("no tensor {}", shown(&name))))?;
-    let location = format!("tensor {}", shown(&name));
+    }
+}
+
+/// The layout of the tensor `info` describes, checked to be a 2-D `F32` or
+/// `F64` dataset whose byte range holds exactly its values.
+///
+/// Errors: [`Error::Format`] naming `path` and the tensor (`location`) for
+/// another dtype, a shape that is not 2-D or no dataset's (see
+/// [`check_dataset_shape`]), or a byte range of another size.
+fn tensor_layout(info: &TensorInfo, path: &Path, location: &str) -> Result<Layout> {
     let float = match info.dtype {
         Dtype::F32 => Float::F32,
         Dtype::F64 => Float::F64,
@@ -164,7 +196,7 @@ pub fn read_tensor(
             ));
         }
     };
-    check_dataset_shape(rows, cols, path, &location)?;
+    check_dataset_shape(rows, cols, path, location)?;
     let layout = Layout {
         float,
         endian: Endian::Little,
@@ -173,7 +205,7 @@ pub fn read_tensor(
         cols,
     };
     // The crate checked that the range is the size shape and dtype imply;
-    // check it against the layout read here too, so the reads below
+    // check it against the layout read here too, so the reads of the data
     // cannot leave the tensor's bytes.
     let (begin, end) = info.data_offsets;
     if layout.byte_len() != Some(end - begin) {
@@ -186,14 +218,7 @@ pub fn read_tensor(
             ),
         ));
     }
-    file.seek(SeekFrom::Start(data_start + begin as u64))
-        .map_err(|e| Error::io(path, e))?;
-    let x = read_matrix(&mut file, &layout, path)?;
-    let ds_name = match tensor {
-        Some(t) => format!("{}:{t}", file_stem(path)),
-        None => file_stem(path),
-    };
-    Dataset::new(ds_name, x, None, image_shape)
+    Ok(layout)
 }
 
 /// A tensor name in double quotes, cut after 60 characters, so a hostile

@@ -18,7 +18,8 @@ use crate::report::input::{Panel, Section};
 use crate::report::number::{MISSING, format_or_missing, percent_range};
 use crate::report::table::Table;
 use crate::study::aggregate::{
-    self, ConfigKey, MeanPoint, full_n_train, interval_by, mean_by, pareto_front,
+    self, ConfigKey, MeanPoint, RateGrid, RateMean, RateStanding, full_n_train, interval_by,
+    mean_by, pareto_front, rate_grid,
 };
 use crate::study::verdict::{Verdict, mean_text};
 use crate::study::{ModelKind, Protocol, Row};
@@ -114,96 +115,62 @@ pub const LEARNING_RATES_ID: &str = "learning-rates";
 /// The learning-rate grid's results: per trained kind and latent size (at
 /// the full training set), the mean validation MSE over seeds at each rate
 /// tried there, the chosen rate marked, and beside a probe the choice's
-/// mean over the probe's seeds (the comparison that decided it). `None`
-/// when the rows hold no grid.
+/// mean over the probe's seeds (the comparison that decided it), all from
+/// [`rate_grid`]. `None` when the rows hold no grid.
 pub fn learning_rates(rows: &[Row]) -> Result<Option<Section>> {
-    let n = full_n_train(rows);
-    let mut rates: Vec<f64> = rows
-        .iter()
-        .filter(|r| r.n_train == n)
-        .filter_map(|r| r.learning_rate)
-        .collect();
-    rates.sort_by(f64::total_cmp);
-    rates.dedup();
-    if rates.len() < 2 {
+    let Some(grid) = rate_grid(rows) else {
         return Ok(None);
-    }
-    let tuned = crate::study::select_tuned(rows);
-    let mut keys: Vec<(String, i64)> = rows
-        .iter()
-        .filter(|r| r.n_train == n && r.learning_rate.is_some())
-        .map(|r| (r.model.clone(), r.latent))
-        .collect();
-    keys.sort();
-    keys.dedup();
-    let mut cells = Vec::new();
-    for (model, k) in &keys {
-        let at = |lr: f64| -> Vec<&Row> {
-            rows.iter()
-                .filter(|r| {
-                    r.n_train == n
-                        && &r.model == model
-                        && r.latent == *k
-                        && r.learning_rate == Some(lr)
-                })
-                .collect()
-        };
-        let seeds_at = |lr: f64| {
-            let mut s: Vec<i64> = at(lr).iter().map(|r| r.seed).collect();
-            s.sort_unstable();
-            s.dedup();
-            s
-        };
-        let full = rates
-            .iter()
-            .map(|&lr| seeds_at(lr).len())
-            .max()
-            .unwrap_or(0);
-        let chosen = tuned
-            .iter()
-            .find(|r| r.n_train == n && &r.model == model && r.latent == *k)
-            .and_then(|r| r.learning_rate);
-        let mut line = vec![model.clone(), k.to_string()];
-        for &lr in &rates {
-            let v = at(lr);
-            let seeds = seeds_at(lr);
-            line.push(if v.is_empty() {
-                MISSING.to_string()
-            } else {
-                let mean = v.iter().map(|r| r.val_mse).sum::<f64>() / v.len() as f64;
-                let mark = if chosen == Some(lr) {
-                    " (chosen)".to_string()
-                } else if seeds.len() < full {
-                    // The choice over the probe's seeds: what the probe
-                    // lost to, where the means over all seeds may differ.
-                    let choice: Vec<f64> = chosen
-                        .map(|c| {
-                            at(c)
-                                .iter()
-                                .filter(|r| seeds.contains(&r.seed))
-                                .map(|r| r.val_mse)
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    if choice.is_empty() {
-                        format!(" (probe, {} seeds)", seeds.len())
-                    } else {
-                        format!(
-                            " (probe, {} seeds; choice {} on them)",
-                            seeds.len(),
-                            format_or_missing(choice.iter().sum::<f64>() / choice.len() as f64)
-                        )
-                    }
-                } else {
-                    String::new()
-                };
-                format!("{}{mark}", format_or_missing(mean))
-            });
-        }
-        cells.push(line);
-    }
+    };
     let mut header = vec!["model".to_string(), "latent".to_string()];
-    header.extend(rates.iter().map(|r| format!("val MSE at lr {r}")));
+    header.extend(grid.rates.iter().map(|r| format!("val MSE at lr {r}")));
+    let cells = grid
+        .configs
+        .iter()
+        .map(|c| {
+            let mut line = vec![c.model.clone(), c.latent.to_string()];
+            line.extend(c.at.iter().map(|m| rate_cell(m.as_ref())));
+            line
+        })
+        .collect();
+    Ok(Some(Section::with_table(
+        LEARNING_RATES_ID,
+        "Learning-rate sensitivity",
+        rates_caption(&grid, rows),
+        Table::new(header, cells)?,
+    )))
+}
+
+/// One cell of the learning-rate table: the mean, marked when it is the
+/// choice or a probe; [`MISSING`] for a rate the configuration did not try.
+fn rate_cell(at: Option<&RateMean>) -> String {
+    let Some(at) = at else {
+        return MISSING.to_string();
+    };
+    let mark = match at.standing {
+        RateStanding::Chosen => " (chosen)".to_string(),
+        // The choice over the probe's seeds: what the probe lost to, where
+        // the means over all seeds may differ.
+        RateStanding::Probe {
+            seeds,
+            choice: Some(choice),
+        } => format!(
+            " (probe, {seeds} seeds; choice {} on them)",
+            format_or_missing(choice)
+        ),
+        RateStanding::Probe {
+            seeds,
+            choice: None,
+        } => format!(" (probe, {seeds} seeds)"),
+        RateStanding::Compared => String::new(),
+    };
+    format!("{}{mark}", format_or_missing(at.mean))
+}
+
+/// The learning-rate table's caption: how the rates were searched, which
+/// smaller training sets searched by the same rule, and which choices sit
+/// at a hard bound of the search ([`crate::study::rate_brackets`]).
+fn rates_caption(grid: &RateGrid, rows: &[Row]) -> String {
+    let n = grid.n_train;
     let bound: Vec<String> = crate::study::rate_brackets(rows)
         .iter()
         .filter(|b| b.at_hard_bound())
@@ -214,20 +181,13 @@ pub fn learning_rates(rows: &[Row]) -> Result<Option<Section>> {
             )
         })
         .collect();
-    let mut other_sizes: Vec<i64> = rows
-        .iter()
-        .filter(|r| r.n_train != n && r.learning_rate.is_some())
-        .map(|r| r.n_train)
-        .collect();
-    other_sizes.sort_unstable();
-    other_sizes.dedup();
-    let other_note = if other_sizes.is_empty() {
+    let other_note = if grid.other_sizes.is_empty() {
         String::new()
     } else {
         format!(
             " The smaller training sets (n = {}) chose their rates by the same rule; their rows \
              are in the results.",
-            other_sizes
+            grid.other_sizes
                 .iter()
                 .map(i64::to_string)
                 .collect::<Vec<_>>()
@@ -244,23 +204,18 @@ pub fn learning_rates(rows: &[Row]) -> Result<Option<Section>> {
             bound.join("; ")
         )
     };
-    Ok(Some(Section::with_table(
-        LEARNING_RATES_ID,
-        "Learning-rate sensitivity",
-        format!(
-            "Mean validation MSE over seeds at each rate tried ({n} training rows). Every \
-             kind searched by the same rule with the same budget; the chosen rate (lowest mean \
-             validation MSE) is the one every other section reports. A row without a value at \
-             some rate did not try it: a full run extends each configuration's rates half a \
-             decade at a time beyond the edge its choice sits on, until the choice is interior \
-             or at a hard bound. A new rate runs first on half the seeds, rounded up (a probe), \
-             and on the others only if its mean there is no worse than the choice's on the same \
-             seeds; a probe that lost shows its mean over its seeds beside the choice's mean over \
-             those seeds, and is not a candidate, so its mean may be below the choice's mean over \
-             every seed.{other_note}{bound_note}"
-        ),
-        Table::new(header, cells)?,
-    )))
+    format!(
+        "Mean validation MSE over seeds at each rate tried ({n} training rows). Every \
+         kind searched by the same rule with the same budget; the chosen rate (lowest mean \
+         validation MSE) is the one every other section reports. A row without a value at \
+         some rate did not try it: a full run extends each configuration's rates half a \
+         decade at a time beyond the edge its choice sits on, until the choice is interior \
+         or at a hard bound. A new rate runs first on half the seeds, rounded up (a probe), \
+         and on the others only if its mean there is no worse than the choice's on the same \
+         seeds; a probe that lost shows its mean over its seeds beside the choice's mean over \
+         those seeds, and is not a candidate, so its mean may be below the choice's mean over \
+         every seed.{other_note}{bound_note}"
+    )
 }
 
 /// Section ids of this module, in page order.

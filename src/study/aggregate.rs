@@ -1,6 +1,6 @@
 //! A study's rows summarised per configuration: means over seeds with
-//! their Student-t intervals, the parameter/error Pareto front and the
-//! autoencoder closest to PCA.
+//! their Student-t intervals, the parameter/error Pareto front, the
+//! autoencoder closest to PCA and the learning-rate grid's means.
 //!
 //! A configuration is every setting except seed, latent size and
 //! training-set size ([`ConfigKey`]); its cells differ only in seed (which
@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 
 use super::frame::Row;
+use super::protocol::select_tuned;
 use super::spec::ModelKind;
 use super::verdict::LEVEL;
 use crate::stats::{mean, mean_interval};
@@ -190,6 +191,168 @@ pub fn best_against_pca(rows: &[Row], n: i64) -> (Vec<ConfigKey>, Vec<BestAt>) {
     (configs, best)
 }
 
+/// The learning-rate grid at the full training-set size, as its table
+/// shows it: the rates tried, and per model kind and latent size the mean
+/// validation MSE over seeds at each, beside how the search treated it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateGrid {
+    /// The training-set size the grid is read at ([`full_n_train`]).
+    pub n_train: i64,
+    /// Every rate tried at that size, increasing.
+    pub rates: Vec<f64>,
+    /// One entry per model kind and latent size that tried a rate there,
+    /// ordered by model kind, then latent size.
+    pub configs: Vec<RateConfig>,
+    /// The smaller training-set sizes whose rows also searched rates,
+    /// increasing: their choices follow the same rule.
+    pub other_sizes: Vec<i64>,
+}
+
+/// One model kind and latent size of a [`RateGrid`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateConfig {
+    /// The `model` column.
+    pub model: String,
+    /// The latent size.
+    pub latent: i64,
+    /// Per rate of [`RateGrid::rates`], in the same order: its mean, or
+    /// `None` where this configuration did not try it.
+    pub at: Vec<Option<RateMean>>,
+}
+
+/// The runs of one configuration at one learning rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateMean {
+    /// Mean validation MSE over the seeds run at this rate.
+    pub mean: f64,
+    /// How the search treated the rate.
+    pub standing: RateStanding,
+}
+
+/// How the learning-rate search treated one rate of a configuration.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RateStanding {
+    /// The rate [`select_tuned`] chose, which every other section reports.
+    Chosen,
+    /// Run on as many seeds as the configuration's best-covered rate, and
+    /// not chosen.
+    Compared,
+    /// A probe: run on fewer seeds than the best-covered rate, so not a
+    /// candidate (a mean over fewer seeds is not comparable).
+    Probe {
+        /// The seeds it ran on.
+        seeds: usize,
+        /// The chosen rate's mean over those seeds, what the probe lost
+        /// to; `None` without a choice or its runs on those seeds.
+        choice: Option<f64>,
+    },
+}
+
+/// The learning-rate grid of `rows` at the full training-set size; `None`
+/// when fewer than two rates were tried there. Configurations are told
+/// apart by model kind and latent size.
+pub fn rate_grid(rows: &[Row]) -> Option<RateGrid> {
+    let n = full_n_train(rows);
+    let mut rates: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.n_train == n)
+        .filter_map(|r| r.learning_rate)
+        .collect();
+    rates.sort_by(f64::total_cmp);
+    rates.dedup();
+    if rates.len() < 2 {
+        return None;
+    }
+    let tuned = select_tuned(rows);
+    let mut keys: Vec<(String, i64)> = rows
+        .iter()
+        .filter(|r| r.n_train == n && r.learning_rate.is_some())
+        .map(|r| (r.model.clone(), r.latent))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    let configs = keys
+        .into_iter()
+        .map(|(model, latent)| {
+            let here = |r: &Row| r.n_train == n && r.model == model && r.latent == latent;
+            let chosen = tuned
+                .iter()
+                .find(|&r| here(r))
+                .and_then(|r| r.learning_rate);
+            let runs: Vec<&Row> = rows.iter().filter(|&r| here(r)).collect();
+            let at = rate_means(&runs, &rates, chosen);
+            RateConfig { model, latent, at }
+        })
+        .collect();
+    let mut other_sizes: Vec<i64> = rows
+        .iter()
+        .filter(|r| r.n_train != n && r.learning_rate.is_some())
+        .map(|r| r.n_train)
+        .collect();
+    other_sizes.sort_unstable();
+    other_sizes.dedup();
+    Some(RateGrid {
+        n_train: n,
+        rates,
+        configs,
+        other_sizes,
+    })
+}
+
+/// Per rate of `rates`, the mean validation MSE of `runs` (one
+/// configuration's rows) at that rate and its standing against `chosen`;
+/// `None` for a rate without runs.
+fn rate_means(runs: &[&Row], rates: &[f64], chosen: Option<f64>) -> Vec<Option<RateMean>> {
+    let at = |lr: f64| {
+        runs.iter()
+            .copied()
+            .filter(|r| r.learning_rate == Some(lr))
+            .collect::<Vec<&Row>>()
+    };
+    let seeds_at = |lr: f64| {
+        let mut s: Vec<i64> = at(lr).iter().map(|r| r.seed).collect();
+        s.sort_unstable();
+        s.dedup();
+        s
+    };
+    let full = rates
+        .iter()
+        .map(|&lr| seeds_at(lr).len())
+        .max()
+        .unwrap_or(0);
+    rates
+        .iter()
+        .map(|&lr| -> Option<RateMean> {
+            let values: Vec<f64> = at(lr).iter().map(|r| r.val_mse).collect();
+            let average = mean(&values)?;
+            let seeds = seeds_at(lr);
+            let standing = if chosen == Some(lr) {
+                RateStanding::Chosen
+            } else if seeds.len() < full {
+                let choice: Vec<f64> = chosen
+                    .map(|c| {
+                        at(c)
+                            .iter()
+                            .filter(|r| seeds.contains(&r.seed))
+                            .map(|r| r.val_mse)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                RateStanding::Probe {
+                    seeds: seeds.len(),
+                    choice: mean(&choice),
+                }
+            } else {
+                RateStanding::Compared
+            };
+            Some(RateMean {
+                mean: average,
+                standing,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,6 +419,56 @@ mod tests {
     fn pareto_front_is_the_undominated_set() {
         let pts = [(1.0, 5.0), (2.0, 3.0), (3.0, 4.0), (4.0, 1.0), (2.0, 3.0)];
         assert_eq!(pareto_front(&pts), [true, true, false, true, true]);
+    }
+
+    /// A rate run on fewer seeds than the others is a probe, shown with
+    /// the choice's mean over the probe's own seeds (hand-computed here:
+    /// seeds 0 and 1 of the chosen rate, (0.010 + 0.012) / 2).
+    #[test]
+    fn rate_grid_marks_the_choice_and_the_probes() {
+        let cell = |lr: f64, n: i64, seed: i64, val: f64| Row {
+            learning_rate: Some(lr),
+            val_mse: val,
+            n_train: n,
+            ..row("tied", "sigmoid", 4, seed, 0.02)
+        };
+        let mut rows = Vec::new();
+        for seed in 0..4 {
+            rows.push(cell(
+                1e-3,
+                100,
+                seed,
+                [0.010, 0.012, 0.020, 0.022][seed as usize],
+            ));
+            rows.push(cell(3e-3, 100, seed, 0.030));
+            rows.push(cell(1e-5, 10, seed, 0.05));
+        }
+        for seed in 0..2 {
+            rows.push(cell(3e-4, 100, seed, 0.0125));
+        }
+        let grid = rate_grid(&rows).expect("three rates at n = 100");
+        assert_eq!(grid.n_train, 100);
+        assert_eq!(grid.rates, [3e-4, 1e-3, 3e-3]);
+        assert_eq!(grid.other_sizes, [10]);
+        assert_eq!(grid.configs.len(), 1);
+        let at = &grid.configs[0].at;
+        let probe = at[0].expect("the probe ran");
+        assert!((probe.mean - 0.0125).abs() < 1e-15);
+        let RateStanding::Probe { seeds, choice } = probe.standing else {
+            panic!("{probe:?} is not a probe");
+        };
+        assert_eq!(seeds, 2);
+        assert!((choice.expect("the choice ran on seeds 0, 1") - 0.011).abs() < 1e-15);
+        let chosen = at[1].expect("the choice ran");
+        assert_eq!(chosen.standing, RateStanding::Chosen);
+        assert!((chosen.mean - 0.016).abs() < 1e-15);
+        assert_eq!(at[2].map(|m| m.standing), Some(RateStanding::Compared));
+        // One rate at the full size is no grid.
+        let one: Vec<Row> = rows
+            .into_iter()
+            .filter(|r| r.learning_rate == Some(1e-3))
+            .collect();
+        assert!(rate_grid(&one).is_none());
     }
 
     #[test]
