@@ -302,6 +302,10 @@ impl Activation {
     /// their own sweep in `tests/gradients.rs` (over [`Activation::TOP_K`]),
     /// reseeded away from selection ties and, for the ReLU variants, from
     /// kept values near 0 by the shared `near_kink`.
+    ///
+    /// [`Activation::JumpRelu`] is not listed either: its threshold is a
+    /// parameter of the model, so it exists only as a latent activation;
+    /// its gradient tests are in `tests/jumprelu.rs`.
     pub const ALL: [Activation; 8] = [
         Activation::Identity,
         Activation::Relu,
@@ -576,7 +580,7 @@ impl Activation {
 
     /// `a = f(z)` (element-wise, or per row for TopK); `a` must have `z`'s
     /// shape. A [`Activation::JumpRelu`] is applied by the stack with its
-    /// threshold ([`super::jump_relu::forward`]); here it is the identity of
+    /// threshold (see [`super::jump_relu`]); here it is the identity of
     /// [`Activation::apply`].
     pub(crate) fn map_into<T: Real>(&self, z: &DMatrix<T>, a: &mut DMatrix<T>) {
         debug_assert_eq!(z.shape(), a.shape());
