@@ -152,12 +152,11 @@ fn threshold_gradient_is_saelens_pseudo_gradient() {
         let (n, d) = x.shape();
         let z = pre_activations(&m, &x);
         let theta = m.jump_relu_threshold().unwrap();
-        let r = theta.len();
         // Away from the rectangle's edges and the threshold itself.
         let mut in_window = 0;
         for i in 0..n {
-            for j in 0..r {
-                let u = (z[(i, j)] - theta[j]) / bandwidth;
+            for (j, &t) in theta.iter().enumerate() {
+                let u = (z[(i, j)] - t) / bandwidth;
                 assert!((u.abs() - 0.5).abs() > 1e-6 && u.abs() > 1e-6);
                 in_window += rect(u) as usize;
             }
@@ -177,8 +176,7 @@ fn threshold_gradient_is_saelens_pseudo_gradient() {
         let ga = &dv * decoder_m.transpose();
         let s = &m.layout().layers()[0];
         let slot = &g.as_slice()[s.threshold.clone().unwrap()];
-        for j in 0..r {
-            let t = theta[j];
+        for (j, &t) in theta.iter().enumerate() {
             let mut want = 0.0;
             for i in 0..n {
                 let w = rect((z[(i, j)] - t) / bandwidth);
@@ -195,8 +193,8 @@ fn threshold_gradient_is_saelens_pseudo_gradient() {
         // The code is z where z > θ, else 0.
         let h = m.encode(&x).unwrap();
         for i in 0..n {
-            for j in 0..r {
-                let want = if z[(i, j)] > theta[j] { z[(i, j)] } else { 0.0 };
+            for (j, &t) in theta.iter().enumerate() {
+                let want = if z[(i, j)] > t { z[(i, j)] } else { 0.0 };
                 assert_eq!(h[(i, j)], want);
             }
         }
@@ -288,12 +286,8 @@ fn jump_relu_matches_the_saelens_reference() {
         let theta = m.jump_relu_threshold().unwrap();
         let h = m.encode(&x).unwrap();
         for i in 0..n {
-            for j in 0..r {
-                let want = if hp[(i, j)] > theta[j] {
-                    hp[(i, j)]
-                } else {
-                    0.0
-                };
+            for (j, &t) in theta.iter().enumerate() {
+                let want = if hp[(i, j)] > t { hp[(i, j)] } else { 0.0 };
                 assert!(close(h[(i, j)], want), "{name}: code ({i}, {j})");
             }
         }
