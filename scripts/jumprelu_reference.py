@@ -6,7 +6,7 @@ SAELens 6.x defines them, for tests/jumprelu.rs
 Usage:  pip install numpy
         python3 scripts/jumprelu_reference.py [OUT]   (default tests/fixtures/jumprelu_reference.json)
 
-What is followed, from jbloomAus/SAELens, sae_lens/saes/jumprelu_sae.py:
+What is followed, from jbloomAus/SAELens (read at 6.18.0), sae_lens/saes/jumprelu_sae.py:
 
   rectangle(x) = ((x > -0.5) & (x < 0.5))
   JumpReLU.forward(x, threshold, bandwidth) = x * (x > threshold)

@@ -392,7 +392,7 @@ fn thresholds_are_parameters_with_saelens_defaults() {
             plain.parameter_count().layers[0].biases + 5
         );
         let logs = m.jump_relu_log_threshold().unwrap();
-        assert!(logs.iter().all(|&l| l == (0.01f64.ln()) as f32));
+        assert!(logs.iter().all(|&l| l == 0.01f64.ln() as f32));
         let p = m.params_to_vec();
         assert_eq!(&p[p.len() - 5..], logs);
         assert_eq!(
