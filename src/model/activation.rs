@@ -397,12 +397,12 @@ impl Activation {
 
     /// Whether the derivative jumps at `z = 0` (ReLU, leaky ReLU, ELU with
     /// `alpha != 1`, and the ReLU TopK kinds at a kept unit): finite
-    /// differences across 0 are meaningless there.
+    /// differences across 0 are meaningless there. A JumpReLU is flat
+    /// around 0 (its thresholds are positive); it jumps at its thresholds,
+    /// which are the model's.
     pub fn has_kink(&self) -> bool {
         match *self {
             Activation::Relu | Activation::TopK { .. } | Activation::BatchTopK { .. } => true,
-            // It jumps at its threshold rather than at 0.
-            Activation::JumpRelu { .. } => true,
             Activation::LeakyRelu { alpha } => alpha != 1.0,
             Activation::Elu { alpha } => alpha != 1.0,
             _ => false,
