@@ -11,6 +11,11 @@
 //! on the matrix paths the stack uses (`map_into`, `scale_by_derivative`);
 //! their scalar [`Activation::apply`] is what happens to a kept unit (a
 //! ReLU, or the identity for the signed variants).
+//!
+//! [`Activation::JumpRelu`] is element-wise but has a learned threshold
+//! per latent, a parameter of the model: the stack applies it with its
+//! threshold (see [`super::jump_relu`]); its scalar [`Activation::apply`]
+//! is again what happens to a unit above its threshold (the identity).
 
 use super::fastmath;
 use crate::error::{Error, Result};
@@ -138,6 +143,10 @@ struct ActivationRepr {
     alpha: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     k: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bandwidth: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    init_threshold: Option<f64>,
 }
 
 #[derive(Clone, Copy, Serialize, Deserialize)]
@@ -155,6 +164,7 @@ enum ActivationKind {
     TopKSigned,
     BatchTopK,
     BatchTopKSigned,
+    JumpRelu,
 }
 
 impl From<Activation> for ActivationRepr {
@@ -179,8 +189,22 @@ impl From<Activation> for ActivationRepr {
             Activation::Softplus => (ActivationKind::Softplus, None),
             Activation::Elu { alpha } => (ActivationKind::Elu, Some(alpha)),
             Activation::Gelu => (ActivationKind::Gelu, None),
+            Activation::JumpRelu { .. } => (ActivationKind::JumpRelu, None),
         };
-        ActivationRepr { kind, alpha, k }
+        let (bandwidth, init_threshold) = match a {
+            Activation::JumpRelu {
+                bandwidth,
+                init_threshold,
+            } => (Some(bandwidth), Some(init_threshold)),
+            _ => (None, None),
+        };
+        ActivationRepr {
+            kind,
+            alpha,
+            k,
+            bandwidth,
+            init_threshold,
+        }
     }
 }
 
@@ -188,6 +212,23 @@ impl TryFrom<ActivationRepr> for Activation {
     type Error = String;
     fn try_from(r: ActivationRepr) -> std::result::Result<Self, String> {
         use ActivationKind as K;
+        let jump = matches!(r.kind, K::JumpRelu);
+        if !jump && (r.bandwidth.is_some() || r.init_threshold.is_some()) {
+            return Err(
+                "unknown field `bandwidth` or `init_threshold` for this activation kind".into(),
+            );
+        }
+        if jump {
+            if r.alpha.is_some() || r.k.is_some() {
+                return Err("unknown field `alpha` or `k` for jump_relu".into());
+            }
+            let act = Activation::JumpRelu {
+                bandwidth: r.bandwidth.unwrap_or(JUMP_RELU_BANDWIDTH),
+                init_threshold: r.init_threshold.unwrap_or(JUMP_RELU_INIT_THRESHOLD),
+            };
+            act.validate().map_err(|e| e.to_string())?;
+            return Ok(act);
+        }
         let top_k = matches!(
             r.kind,
             K::TopK | K::TopKSigned | K::BatchTopK | K::BatchTopKSigned
@@ -227,10 +268,19 @@ impl Activation {
             (K::TopK | K::TopKSigned | K::BatchTopK | K::BatchTopKSigned, None) => {
                 return Err("missing field `k`".into());
             }
+            (K::JumpRelu, None) => Activation::jump_relu(),
         };
         Ok(act)
     }
 }
+
+/// SAELens's default JumpReLU bandwidth `ε` (`jumprelu_bandwidth` of
+/// `JumpReLUTrainingSAEConfig`, `sae_lens/saes/jumprelu_sae.py`).
+pub const JUMP_RELU_BANDWIDTH: f64 = 0.05;
+
+/// SAELens's default initial JumpReLU threshold (`jumprelu_init_threshold`
+/// of `JumpReLUTrainingSAEConfig`, `sae_lens/saes/jumprelu_sae.py`).
+pub const JUMP_RELU_INIT_THRESHOLD: f64 = 0.01;
 
 const GELU_C: f64 = 0.797_884_560_802_865_4; // sqrt(2 / pi)
 const GELU_K: f64 = 0.044_715;
@@ -252,6 +302,10 @@ impl Activation {
     /// their own sweep in `tests/gradients.rs` (over [`Activation::TOP_K`]),
     /// reseeded away from selection ties and, for the ReLU variants, from
     /// kept values near 0 by the shared `near_kink`.
+    ///
+    /// [`Activation::JumpRelu`] is not listed either: its threshold is a
+    /// parameter of the model, so it exists only as a latent activation;
+    /// its gradient tests are in `tests/jumprelu.rs`.
     pub const ALL: [Activation; 8] = [
         Activation::Identity,
         Activation::Relu,
@@ -271,6 +325,22 @@ impl Activation {
         Activation::TopKSigned { k: 2 },
         Activation::BatchTopKSigned { k: 2 },
     ];
+
+    /// A JumpReLU with SAELens's defaults: bandwidth
+    /// [`JUMP_RELU_BANDWIDTH`], initial threshold
+    /// [`JUMP_RELU_INIT_THRESHOLD`] (see [`Activation::JumpRelu`]).
+    pub fn jump_relu() -> Activation {
+        Activation::JumpRelu {
+            bandwidth: JUMP_RELU_BANDWIDTH,
+            init_threshold: JUMP_RELU_INIT_THRESHOLD,
+        }
+    }
+
+    /// Whether this is [`Activation::JumpRelu`], whose threshold is a
+    /// parameter of the model.
+    pub fn is_jump_relu(&self) -> bool {
+        matches!(self, Activation::JumpRelu { .. })
+    }
 
     /// [`Activation::ALL`] as a vector.
     pub fn all() -> Vec<Activation> {
@@ -292,6 +362,10 @@ impl Activation {
             Activation::TopKSigned { k } => format!("top_k_signed({k})"),
             Activation::BatchTopK { k } => format!("batch_top_k({k})"),
             Activation::BatchTopKSigned { k } => format!("batch_top_k_signed({k})"),
+            Activation::JumpRelu {
+                bandwidth,
+                init_threshold,
+            } => format!("jump_relu({bandwidth},{init_threshold})"),
         }
     }
 
@@ -309,13 +383,23 @@ impl Activation {
                 "activation",
                 "top_k needs k >= 1 (k = 0 would zero every code)",
             )),
+            Activation::JumpRelu {
+                bandwidth,
+                init_threshold,
+            } => {
+                validate::positive_param("activation", "jump_relu bandwidth", bandwidth)?;
+                // log θ must be finite: θ > 0 and not so small its log is −∞.
+                validate::positive_param("activation", "jump_relu init_threshold", init_threshold)
+            }
             _ => Ok(()),
         }
     }
 
     /// Whether the derivative jumps at `z = 0` (ReLU, leaky ReLU, ELU with
     /// `alpha != 1`, and the ReLU TopK kinds at a kept unit): finite
-    /// differences across 0 are meaningless there.
+    /// differences across 0 are meaningless there. A JumpReLU is flat
+    /// around 0 (its thresholds are positive); it jumps at its thresholds,
+    /// which are the model's.
     pub fn has_kink(&self) -> bool {
         match *self {
             Activation::Relu | Activation::TopK { .. } | Activation::BatchTopK { .. } => true,
@@ -416,14 +500,17 @@ impl Activation {
 
     /// `f(z)` of one entry. For the TopK kinds, the value of a **kept** unit
     /// (a ReLU, or the identity for the signed variants): which units are
-    /// kept depends on the whole row, which only the matrix paths see.
+    /// kept depends on the whole row, which only the matrix paths see. For
+    /// [`Activation::JumpRelu`], the value of a unit above its threshold
+    /// (the identity): the threshold is the model's.
     #[inline]
     pub fn apply<T: Real>(&self, z: T) -> T {
         let zero = T::zero();
         match *self {
             Activation::Identity
             | Activation::TopKSigned { .. }
-            | Activation::BatchTopKSigned { .. } => z,
+            | Activation::BatchTopKSigned { .. }
+            | Activation::JumpRelu { .. } => z,
             Activation::Relu | Activation::TopK { .. } | Activation::BatchTopK { .. } => {
                 if z > zero { z } else { zero }
             }
@@ -460,7 +547,8 @@ impl Activation {
         match *self {
             Activation::Identity
             | Activation::TopKSigned { .. }
-            | Activation::BatchTopKSigned { .. } => one,
+            | Activation::BatchTopKSigned { .. }
+            | Activation::JumpRelu { .. } => one,
             Activation::Relu | Activation::TopK { .. } | Activation::BatchTopK { .. } => {
                 if z > zero { one } else { zero }
             }
@@ -491,7 +579,9 @@ impl Activation {
     }
 
     /// `a = f(z)` (element-wise, or per row for TopK); `a` must have `z`'s
-    /// shape.
+    /// shape. A [`Activation::JumpRelu`] is applied by the stack with its
+    /// threshold (see [`super::jump_relu`]); here it is the identity of
+    /// [`Activation::apply`].
     pub(crate) fn map_into<T: Real>(&self, z: &DMatrix<T>, a: &mut DMatrix<T>) {
         debug_assert_eq!(z.shape(), a.shape());
         let (src, dst) = (z.as_slice(), a.as_mut_slice());

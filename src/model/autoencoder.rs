@@ -8,11 +8,13 @@ use super::center::PreBiasInit;
 use super::checks::{check_finite, check_input};
 use super::dense::Dense;
 use super::gradient::{Gradient, TiedParts, TiedSlots};
+use super::jump_relu;
 use super::kernels::first_non_finite;
 use super::kernels::{add_slice, sum_slices};
 use super::layer::Layer;
 use super::loss::{
-    self, AuxKLoss, L1Weighting, LossConfig, LossTerms, Matryoshka, Normalizer, ResidualSpread,
+    self, AuxKLoss, L0Mode, L1Weighting, LossConfig, LossTerms, Matryoshka, Normalizer,
+    ResidualSpread,
 };
 use super::params::{ParamLayout, ParameterCount};
 use super::spec::{AutoencoderSpec, Init};
@@ -40,6 +42,10 @@ pub struct Autoencoder<T: Real> {
     /// (see [`Autoencoder::batch_top_k_thresholds`]); `None` for the other
     /// kinds and before any training batch.
     thresholds: Vec<Option<f64>>,
+    /// The latent pair's JumpReLU log thresholds `log θ` (one per latent;
+    /// see [`Autoencoder::jump_relu_threshold`]), parameters in the flat
+    /// vector; empty for every other latent activation.
+    log_threshold: Vec<T>,
 }
 
 /// The rate of the running BatchTopK threshold estimate: SAELens's default
@@ -204,14 +210,99 @@ impl<T: Real> Autoencoder<T> {
                 )
             })
             .collect();
-        let layout = Arc::new(ParamLayout::with_conv(&pairs, spec.bias));
+        let mut layout = ParamLayout::with_conv(&pairs, spec.bias);
+        let mut log_threshold = Vec::new();
+        if let Activation::JumpRelu { init_threshold, .. } = *spec.hidden.last().expect("pairs") {
+            layout = layout.with_latent_threshold();
+            // SAELens: `torch.ones(d_sae) * np.log(jumprelu_init_threshold)`.
+            log_threshold = vec![T::of(init_threshold.ln()); spec.latent_dim()];
+        }
+        let layout = Arc::new(layout);
         let thresholds = vec![None; layers.len()];
         Ok(Autoencoder {
             spec,
             layers,
             layout,
             thresholds,
+            log_threshold,
         })
+    }
+
+    /// The latent pair's JumpReLU thresholds `θ_i = exp(log θ_i)`, one per
+    /// latent, in the model's precision (the exponential taken in f64);
+    /// `None` unless the latent activation is [`Activation::JumpRelu`].
+    ///
+    /// The thresholds are parameters: the model stores `log θ` (SAELens's
+    /// `log_threshold`, `sae_lens/saes/jumprelu_sae.py`) at the end of the
+    /// flat vector ([`super::params`]), optimizers train them with the
+    /// rest, and model files, checkpoints and exports keep them. A new
+    /// model starts every latent at the activation's `init_threshold`.
+    pub fn jump_relu_threshold(&self) -> Option<Vec<T>> {
+        self.latent_activation()
+            .is_jump_relu()
+            .then(|| jump_relu::thresholds(&self.log_threshold))
+    }
+
+    /// The stored log thresholds `log θ` of a JumpReLU latent pair (see
+    /// [`Autoencoder::jump_relu_threshold`]); `None` for other latents.
+    pub fn jump_relu_log_threshold(&self) -> Option<&[T]> {
+        self.latent_activation()
+            .is_jump_relu()
+            .then_some(self.log_threshold.as_slice())
+    }
+
+    /// Sets the JumpReLU thresholds `θ` (one per latent, each finite and
+    /// `> 0`), stored as `log θ` (the logarithm taken in f64).
+    ///
+    /// # Errors
+    /// [`Error::Config`] unless the latent activation is a JumpReLU, the
+    /// count is the latent width and every `θ_i` is finite and positive
+    /// with a finite logarithm in the model's precision; the model is then
+    /// unchanged.
+    pub fn set_jump_relu_threshold(&mut self, theta: &[f64]) -> Result<()> {
+        let logs: Vec<T> = theta.iter().map(|&t| T::of(t.ln())).collect();
+        if let Some(i) = theta.iter().position(|&t| !(t.is_finite() && t > 0.0)) {
+            return Err(Error::config(
+                "jump_relu_threshold",
+                format!("threshold {i} must be finite and > 0, got {}", theta[i]),
+            ));
+        }
+        self.set_jump_relu_log_threshold(&logs)
+    }
+
+    /// Sets the stored log thresholds `log θ` of a JumpReLU latent pair
+    /// directly (what files hold, so a round trip keeps every bit).
+    ///
+    /// # Errors
+    /// [`Error::Config`] unless the latent activation is a JumpReLU, the
+    /// count is the latent width and every entry is finite; the model is
+    /// then unchanged.
+    pub fn set_jump_relu_log_threshold(&mut self, log_threshold: &[T]) -> Result<()> {
+        let act = self.latent_activation();
+        if !act.is_jump_relu() {
+            return Err(Error::config(
+                "jump_relu_threshold",
+                format!("the latent activation is {}, not jump_relu", act.name()),
+            ));
+        }
+        if log_threshold.len() != self.latent_dim() {
+            return Err(Error::config(
+                "jump_relu_threshold",
+                format!(
+                    "{} thresholds for {} latents",
+                    log_threshold.len(),
+                    self.latent_dim()
+                ),
+            ));
+        }
+        if let Some(i) = first_non_finite(log_threshold) {
+            return Err(Error::config(
+                "jump_relu_threshold",
+                format!("log threshold {i} is not finite"),
+            ));
+        }
+        self.log_threshold.copy_from_slice(log_threshold);
+        Ok(())
     }
 
     /// Per pair, the inference threshold of a BatchTopK activation
@@ -319,6 +410,11 @@ impl<T: Real> Autoencoder<T> {
             (Pass::Eval, Some(theta)) if self.spec.hidden[l].is_batch_top_k() => {
                 threshold_into(z, theta, a)
             }
+            // Only the latent pair can be a JumpReLU (the spec checks it),
+            // and its activation is never applied on a decoder side.
+            _ if self.spec.hidden[l].is_jump_relu() => {
+                jump_relu::forward(z, &jump_relu::thresholds(&self.log_threshold), a)
+            }
             _ => self.spec.hidden[l].map_into(z, a),
         }
     }
@@ -371,6 +467,9 @@ impl<T: Real> Autoencoder<T> {
         self.check_len(out.len(), "parameter buffer")?;
         for (layer, slots) in self.layers.iter().zip(self.layout.layers()) {
             layer.write_flat(&mut out[slots.range()]);
+            if let Some(t) = &slots.threshold {
+                out[t.clone()].copy_from_slice(&self.log_threshold);
+            }
         }
         Ok(())
     }
@@ -397,6 +496,9 @@ impl<T: Real> Autoencoder<T> {
         debug_assert!(first_non_finite(params).is_none());
         for (layer, slots) in self.layers.iter_mut().zip(self.layout.layers()) {
             layer.read_flat(&params[slots.range()]);
+            if let Some(t) = &slots.threshold {
+                self.log_threshold.copy_from_slice(&params[t.clone()]);
+            }
         }
         Ok(())
     }
@@ -414,6 +516,8 @@ impl<T: Real> Autoencoder<T> {
                 "decoder bias"
             } else if s.pre_bias().is_some_and(|r| r.contains(&k)) {
                 "pre-centering bias"
+            } else if s.threshold.as_ref().is_some_and(|r| r.contains(&k)) {
+                "JumpReLU log threshold"
             } else {
                 continue;
             };
@@ -540,7 +644,9 @@ impl<T: Real> Autoencoder<T> {
             }
             None => 0.0,
         };
-        terms(recon, l1, kl, matryoshka)
+        let latent = self.layers.len() - 1;
+        let l0 = self.l0_value(loss, &ws.z[latent], &ws.a[latent], norm);
+        terms(recon, l1, kl, matryoshka, l0)
     }
 
     /// Data terms and their exact gradient on a batch or shard.
@@ -894,6 +1000,9 @@ impl<T: Real> Autoencoder<T> {
             let Gradient { flat, parts, .. } = &mut g;
             let chunk = &mut flat[s.range()];
             let (weights, biases) = chunk.split_at_mut(s.biases.start - s.weight.start);
+            // A JumpReLU latent's log thresholds follow the biases; the
+            // AuxK term does not reach them.
+            let (biases, _) = biases.split_at_mut(s.biases.len());
             let gb = BiasGrad::split(layer.biases(), biases);
             let (g_enc, _) = weight_slots(weights, s.weight.len(), parts[0].as_mut());
             layer.map().encode_backward(
@@ -1164,6 +1273,7 @@ impl<T: Real> Autoencoder<T> {
             let s = &self.layout.layers()[l];
             let chunk = &mut *chunks[l];
             let (weights, biases) = chunk.split_at_mut(s.biases.start - s.weight.start);
+            let (biases, _) = biases.split_at_mut(s.biases.len());
             let gb = BiasGrad::split(layer.biases(), biases);
             let (dv_head, dv_tail) = dv.split_at_mut(l + 1);
             let (input, dh) = if l + 1 == pairs {
@@ -1202,6 +1312,7 @@ impl<T: Real> Autoencoder<T> {
             let s = &self.layout.layers()[latent];
             let chunk = &mut *chunks[latent];
             let (w, biases) = chunk.split_at_mut(s.biases.start - s.weight.start);
+            let (biases, _) = biases.split_at_mut(s.biases.len());
             let (_, g_dec) = weight_slots(w, s.weight.len(), parts[latent].as_mut());
             let grad = PrefixGrad {
                 g_dec,
@@ -1228,6 +1339,29 @@ impl<T: Real> Autoencoder<T> {
             norm,
             Some(&mut da[latent]),
         )?;
+        // The JumpReLU tanh penalty: its gradient with respect to the code
+        // joins the others (and goes through the JumpReLU below), the part
+        // through the decoder norms goes into the decoder slot.
+        let mut l0 = 0.0;
+        if cfg.l0 > 0.0
+            && let L0Mode::Tanh { scale } = cfg.l0_mode
+        {
+            let norms = self.latent_decoder_norms();
+            let (term, by_norm) = jump_relu::tanh_penalty(
+                &a[latent],
+                &norms,
+                scale,
+                cfg.l0,
+                norm,
+                Some(&mut da[latent]),
+            );
+            l0 = term;
+            let s = &self.layout.layers()[latent];
+            let chunk = &mut *chunks[latent];
+            let (w, _) = chunk.split_at_mut(s.biases.start - s.weight.start);
+            let (_, g_dec) = weight_slots(w, s.weight.len(), parts[latent].as_mut());
+            add_norm_grad(&self.layers[latent], &by_norm, &norms, g_dec);
+        }
 
         // Encoders, innermost first.
         for l in (0..pairs).rev() {
@@ -1235,9 +1369,29 @@ impl<T: Real> Autoencoder<T> {
             let s = &self.layout.layers()[l];
             let (da_head, da_tail) = da.split_at_mut(l);
             let dz = &mut da_tail[0];
-            self.spec.hidden[l].scale_by_derivative(&z[l], &a[l], dz);
             let chunk = &mut *chunks[l];
             let (weights, biases) = chunk.split_at_mut(s.biases.start - s.weight.start);
+            // A JumpReLU latent's log thresholds follow its biases (empty
+            // for every other pair).
+            let (biases, g_log) = biases.split_at_mut(s.biases.len());
+            if let Activation::JumpRelu { bandwidth, .. } = self.spec.hidden[l] {
+                // SAELens's `JumpReLU.backward` (overwriting the slot), then
+                // the `step` penalty's `Step.backward` (added).
+                let theta = jump_relu::thresholds(&self.log_threshold);
+                jump_relu::backward(&z[l], &theta, bandwidth, dz, g_log);
+                if cfg.l0 > 0.0 && cfg.l0_mode.is_step() {
+                    l0 = jump_relu::step_penalty(
+                        &z[l],
+                        &theta,
+                        bandwidth,
+                        cfg.l0,
+                        norm,
+                        Some(g_log),
+                    );
+                }
+            } else {
+                self.spec.hidden[l].scale_by_derivative(&z[l], &a[l], dz);
+            }
             let gb = BiasGrad::split(layer.biases(), biases);
             let input = if l == 0 { x } else { &a[l - 1] };
             let dx = if l == 0 {
@@ -1263,7 +1417,28 @@ impl<T: Real> Autoencoder<T> {
                 sum_slices(weights, &p.encoder, &p.decoder);
             }
         }
-        terms(recon, l1, kl, matryoshka)
+        terms(recon, l1, kl, matryoshka, l0)
+    }
+
+    /// The JumpReLU sparsity term (see [`super::jump_relu`]) of a forward
+    /// pass's latent pre-activations `z` and code `a`, without a gradient:
+    /// 0 unless `l0 > 0` (which [`LossConfig::check_model`] allows only on
+    /// a JumpReLU latent).
+    fn l0_value(&self, cfg: &LossConfig, z: &DMatrix<T>, a: &DMatrix<T>, norm: Normalizer) -> f64 {
+        let Activation::JumpRelu { bandwidth, .. } = self.latent_activation() else {
+            return 0.0;
+        };
+        if cfg.l0 <= 0.0 {
+            return 0.0;
+        }
+        let theta = jump_relu::thresholds(&self.log_threshold);
+        match cfg.l0_mode {
+            L0Mode::Step => jump_relu::step_penalty(z, &theta, bandwidth, cfg.l0, norm, None),
+            L0Mode::Tanh { scale } => {
+                let norms = self.latent_decoder_norms();
+                jump_relu::tanh_penalty(a, &norms, scale, cfg.l0, norm, None).0
+            }
+        }
     }
 
     /// The [`Matryoshka`] term of the code `h` (the forward pass of the
@@ -1497,12 +1672,24 @@ fn add_decoder_norm_grad<T: Real>(
     g_dec: &mut [T],
 ) {
     let n = h.nrows();
-    for (i, &norm) in norms.iter().enumerate() {
-        let mass = loss::abs_sum(&h.as_slice()[i * n..(i + 1) * n]);
-        if norm == 0.0 || mass == 0.0 {
+    let by_norm: Vec<f64> = (0..norms.len())
+        .map(|i| c * loss::abs_sum(&h.as_slice()[i * n..(i + 1) * n]))
+        .collect();
+    add_norm_grad(layer, &by_norm, norms, g_dec);
+}
+
+/// Adds `by_norm[i] · d_i / ‖d_i‖` to the latent pair's decoder weight slot
+/// `g_dec` for each decoder direction `d_i` (`norms[i] = ‖d_i‖`), nothing
+/// where the norm or `by_norm[i]` is 0: the gradient of a term through the
+/// decoder norms, `by_norm[i]` its derivative with respect to `‖d_i‖`.
+/// `g_dec` is the slot of the weight as stored: a tied `W` (r x d) or an
+/// untied `W_dec` (d x r), row-major.
+fn add_norm_grad<T: Real>(layer: &Layer<T>, by_norm: &[f64], norms: &[f64], g_dec: &mut [T]) {
+    for (i, (&norm, &dn)) in norms.iter().zip(by_norm).enumerate() {
+        if norm == 0.0 || dn == 0.0 {
             continue;
         }
-        let scale = c * mass / norm;
+        let scale = dn / norm;
         match layer {
             // Direction i is row i of W; the slot is W's, r x d.
             Layer::Tied(t) => {
@@ -1562,11 +1749,12 @@ fn finite(v: f64, what: &str) -> Result<f64> {
     }
 }
 
-fn terms(reconstruction: f64, l1: f64, kl: f64, matryoshka: f64) -> Result<LossTerms> {
+fn terms(reconstruction: f64, l1: f64, kl: f64, matryoshka: f64, l0: f64) -> Result<LossTerms> {
     finite(reconstruction, "reconstruction loss")?;
     finite(l1, "L1 sparsity term")?;
     finite(kl, "KL sparsity term")?;
     finite(matryoshka, "Matryoshka term")?;
+    finite(l0, "JumpReLU L0 term")?;
     Ok(LossTerms {
         reconstruction,
         l1,
@@ -1574,6 +1762,7 @@ fn terms(reconstruction: f64, l1: f64, kl: f64, matryoshka: f64) -> Result<LossT
         l2: 0.0,
         auxk: 0.0,
         matryoshka,
-        total: reconstruction + l1 + kl + matryoshka,
+        l0,
+        total: reconstruction + l1 + kl + matryoshka + l0,
     })
 }

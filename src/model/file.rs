@@ -17,6 +17,12 @@
 //! `"batch_top_k_thresholds"`: one entry per pair, a number or `null`.
 //! Other models' files do not have the field.
 //!
+//! A model with a JumpReLU latent (see
+//! [`Autoencoder::jump_relu_threshold`]) also has
+//! `"jump_relu_log_threshold"`: its stored `log θ`, one per latent (the
+//! logarithm is the parameter, so keeping it keeps `θ` bit for bit).
+//! Other models' files do not have the field.
+//!
 //! Values are stored as f64 (f32 weights widen exactly) in shortest
 //! round-trip form and parsed with correct rounding, so a save/load round
 //! trip reproduces every bit. Loading rejects anything it does not fully
@@ -56,6 +62,10 @@ struct ModelFile {
     /// one, so other models' files are unchanged and older files load.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     batch_top_k_thresholds: Vec<Option<f64>>,
+    /// The JumpReLU latent's `log θ` (see
+    /// [`Autoencoder::jump_relu_log_threshold`]); absent for other latents.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    jump_relu_log_threshold: Vec<f64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -289,6 +299,9 @@ impl<T: Real> Autoencoder<T> {
                 })
                 .collect(),
             batch_top_k_thresholds: stored_thresholds(self),
+            jump_relu_log_threshold: self
+                .jump_relu_log_threshold()
+                .map_or_else(Vec::new, |l| l.iter().map(|v| v.f64()).collect()),
         };
         let mut bytes = serde_json::to_vec(&file)
             .map_err(|e| Error::InvalidData(format!("serializing the model: {e}")))?;
@@ -429,6 +442,32 @@ impl<T: Real> Autoencoder<T> {
             Autoencoder::from_layers(spec, layers).map_err(|e| fmt("layers", e.to_string()))?;
         restore_thresholds(&mut model, &file.batch_top_k_thresholds)
             .map_err(|e| fmt("batch_top_k_thresholds", e))?;
+        let logs = &file.jump_relu_log_threshold;
+        match (model.latent_activation().is_jump_relu(), logs.is_empty()) {
+            (true, true) => {
+                return Err(fmt(
+                    "jump_relu_log_threshold",
+                    "missing: a JumpReLU latent needs its thresholds".into(),
+                ));
+            }
+            (false, false) => {
+                return Err(fmt(
+                    "jump_relu_log_threshold",
+                    format!(
+                        "the latent activation is {}, which has no thresholds",
+                        model.latent_activation().name()
+                    ),
+                ));
+            }
+            (true, false) => {
+                let v = vector::<T>(logs, model.latent_dim(), "jump_relu_log_threshold")
+                    .map_err(|e| fmt("jump_relu_log_threshold", e))?;
+                model
+                    .set_jump_relu_log_threshold(v.as_slice())
+                    .map_err(|e| fmt("jump_relu_log_threshold", e.to_string()))?;
+            }
+            (false, true) => {}
+        }
         if file.parameters != model.n_params() {
             return Err(fmt(
                 "parameters",

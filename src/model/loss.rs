@@ -140,6 +140,48 @@ impl L1Weighting {
     }
 }
 
+/// How the JumpReLU sparsity penalty counts active latents: SAELens's
+/// `jumprelu_sparsity_loss_mode` (`JumpReLUTrainingSAEConfig`,
+/// `sae_lens/saes/jumprelu_sae.py`; formulas and gradients in
+/// [`super::jump_relu`]).
+///
+/// Serialized as `{"kind":"step"}` or `{"kind":"tanh","scale":4.0}`.
+#[derive(Clone, Copy, Debug, PartialEq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum L0Mode {
+    /// Google DeepMind's L0: `λ₀ (1/N) Σ_n Σ_i H(z_ni − θ_i)`, the count of
+    /// latents above their thresholds, trained through the `Step`
+    /// pseudo-gradient with respect to the thresholds only (SAELens's
+    /// default).
+    #[default]
+    Step,
+    /// Anthropic's: `λ₀ (1/N) Σ_n Σ_i tanh(scale · a_ni · ‖d_i‖)`, weighted
+    /// by the norms of the decoder directions as SAELens writes it;
+    /// `scale` is `jumprelu_tanh_scale` (SAELens's default
+    /// [`JUMP_RELU_TANH_SCALE`]).
+    Tanh {
+        /// The factor inside the tanh (finite, > 0).
+        scale: f64,
+    },
+}
+
+/// SAELens's default `jumprelu_tanh_scale` (`sae_lens/saes/jumprelu_sae.py`).
+pub const JUMP_RELU_TANH_SCALE: f64 = 4.0;
+
+impl L0Mode {
+    /// Whether this is [`L0Mode::Step`] (the default, left out of files).
+    pub fn is_step(&self) -> bool {
+        *self == L0Mode::Step
+    }
+
+    /// Anthropic's tanh form with SAELens's default scale.
+    pub fn tanh() -> Self {
+        L0Mode::Tanh {
+            scale: JUMP_RELU_TANH_SCALE,
+        }
+    }
+}
+
 /// Most inner prefixes a [`Matryoshka`] term holds (the papers' models
 /// use a handful).
 pub const MAX_MATRYOSHKA_PREFIXES: usize = 16;
@@ -292,6 +334,18 @@ pub struct LossConfig {
     /// when `None`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matryoshka: Option<Matryoshka>,
+    /// λ₀, SAELens's `l0_coefficient`, of the JumpReLU sparsity penalty
+    /// (its form is [`LossConfig::l0_mode`]; see [`super::jump_relu`]);
+    /// needs a JumpReLU latent when positive. SAELens's default is 1.0
+    /// on its summed squared error; tiedae's MSE averages over the `d`
+    /// inputs, so the same balance is `λ₀ = 1/d`. Omitted from the
+    /// serialized form when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub l0: f64,
+    /// The form of the λ₀ penalty (see [`L0Mode`]). Omitted from the
+    /// serialized form when it is the default `step`.
+    #[serde(default, skip_serializing_if = "L0Mode::is_step")]
+    pub l0_mode: L0Mode,
 }
 
 impl LossConfig {
@@ -320,6 +374,22 @@ impl LossConfig {
     pub fn with_decoder_norm_l1(mut self, l1: f64) -> Self {
         self.l1 = l1;
         self.l1_weighting = L1Weighting::DecoderNorm;
+        self
+    }
+
+    /// Adds the JumpReLU L0 penalty with coefficient `l0` in SAELens's
+    /// default `step` form (see [`L0Mode::Step`]).
+    pub fn with_l0(mut self, l0: f64) -> Self {
+        self.l0 = l0;
+        self.l0_mode = L0Mode::Step;
+        self
+    }
+
+    /// Adds the JumpReLU sparsity penalty with coefficient `l0` in the
+    /// form `mode` (see [`L0Mode`]).
+    pub fn with_l0_mode(mut self, l0: f64, mode: L0Mode) -> Self {
+        self.l0 = l0;
+        self.l0_mode = mode;
         self
     }
 
@@ -357,6 +427,10 @@ impl LossConfig {
         let weight = validate::non_negative;
         weight("l1", self.l1)?;
         weight("l2", self.l2)?;
+        weight("l0", self.l0)?;
+        if let L0Mode::Tanh { scale } = self.l0_mode {
+            validate::positive("l0_mode.scale", scale)?;
+        }
         if let Some(u) = &self.unit_l2 {
             u.validate()?;
         }
@@ -382,6 +456,15 @@ impl LossConfig {
             return Err(Error::config(
                 "reconstruction",
                 "binary cross-entropy needs a sigmoid output activation",
+            ));
+        }
+        if self.l0 > 0.0 && !latent.is_jump_relu() {
+            return Err(Error::config(
+                "l0",
+                format!(
+                    "the L0 penalty counts JumpReLU latents above their thresholds; the latent activation is {}",
+                    latent.name()
+                ),
             ));
         }
         if self.kl.is_some() && !latent.is_unit_interval() {
@@ -641,6 +724,10 @@ pub struct LossTerms {
     /// files when zero).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub matryoshka: f64,
+    /// JumpReLU sparsity term (zero unless the objective has `l0 > 0`;
+    /// left out of files when zero).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub l0: f64,
     /// Sum of the terms.
     pub total: f64,
 }
@@ -658,6 +745,7 @@ impl LossTerms {
         self.l2 += other.l2;
         self.auxk += other.auxk;
         self.matryoshka += other.matryoshka;
+        self.l0 += other.l0;
         self.total += other.total;
     }
 
@@ -670,6 +758,7 @@ impl LossTerms {
             l2: self.l2 * w,
             auxk: self.auxk * w,
             matryoshka: self.matryoshka * w,
+            l0: self.l0 * w,
             total: self.total * w,
         }
     }
@@ -683,6 +772,7 @@ impl LossTerms {
             self.l2,
             self.auxk,
             self.matryoshka,
+            self.l0,
             self.total,
         ]
         .iter()

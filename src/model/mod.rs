@@ -37,6 +37,7 @@ mod dense;
 mod fastmath;
 mod file;
 mod gradient;
+pub mod jump_relu;
 mod layer;
 mod loss;
 mod map;
@@ -49,7 +50,7 @@ pub mod theory;
 mod tied;
 mod workspace;
 
-pub use activation::{Activation, OutputActivation};
+pub use activation::{Activation, JUMP_RELU_BANDWIDTH, JUMP_RELU_INIT_THRESHOLD, OutputActivation};
 pub use autoencoder::{Autoencoder, BATCH_TOP_K_THRESHOLD_RATE};
 pub use bias::{BiasMode, Biases};
 pub use center::{PreBiasInit, geometric_median, mean};
@@ -61,8 +62,8 @@ pub(crate) use gradient::{TiedSlots, can_defer_tied};
 pub(crate) use kernels::{all_finite, ensure_shape, first_non_finite};
 pub use layer::Layer;
 pub use loss::{
-    AuxK, AuxKLoss, KlSparsity, L1Weighting, LossConfig, LossTerms, MAX_MATRYOSHKA_PREFIXES,
-    Matryoshka, Normalizer, Reconstruction, ResidualSpread, UnitL2,
+    AuxK, AuxKLoss, JUMP_RELU_TANH_SCALE, KlSparsity, L0Mode, L1Weighting, LossConfig, LossTerms,
+    MAX_MATRYOSHKA_PREFIXES, Matryoshka, Normalizer, Reconstruction, ResidualSpread, UnitL2,
 };
 pub use params::{DirectionSlots, LayerCount, LayerSlots, ParamLayout, ParameterCount};
 pub use sparse::{fvu, l0};

@@ -15,6 +15,10 @@
 //! `weight.flatten()`), then, untied only, `K_dec` of the same shape,
 //! row-major; then `b_enc` (`C_out`, one per output channel) and `b_dec`
 //! (`C_in`) for `Separate`.
+//!
+//! A latent pair with a [JumpReLU](super::Activation::JumpRelu) activation
+//! has one more block after its biases, the last of the vector: its log
+//! thresholds `log θ` (r), one per latent (see [`LayerSlots::threshold`]).
 
 use super::bias::BiasMode;
 use super::conv::Conv2d;
@@ -27,7 +31,9 @@ pub struct LayerCount {
     /// Weight entries: `d r` tied, `2 d r` untied (conv: `C_out C_in k_h k_w`
     /// tied, twice that untied).
     pub weights: usize,
-    /// Bias entries (see [`BiasMode::parameter_count`]).
+    /// Bias entries (see [`BiasMode::parameter_count`]), and the `r`
+    /// log thresholds of a JumpReLU latent pair (a per-latent offset, like
+    /// `b_enc`).
     pub biases: usize,
     /// Whether the pair shares one weight matrix.
     pub tied: bool,
@@ -61,12 +67,17 @@ pub struct LayerSlots {
     pub biases: Range<usize>,
     /// The geometry of a conv pair (`None` for a dense one).
     pub conv: Option<Conv2d>,
+    /// The log thresholds `log θ` (r) of a JumpReLU latent pair, right
+    /// after its biases; `None` for every other pair.
+    pub threshold: Option<Range<usize>>,
 }
 
 impl LayerSlots {
-    /// The whole pair's range.
+    /// The whole pair's range: weights, biases and, for a JumpReLU latent
+    /// pair, its log thresholds.
     pub fn range(&self) -> Range<usize> {
-        self.weight.start..self.biases.end
+        let end = self.threshold.as_ref().map_or(self.biases.end, |t| t.end);
+        self.weight.start..end
     }
 
     /// The lengths `(d, r)` bias vectors follow: the widths, or the channel
@@ -147,7 +158,7 @@ impl LayerSlots {
     pub fn count(&self) -> LayerCount {
         LayerCount {
             weights: self.weight.len() + self.decoder_weight.as_ref().map_or(0, |r| r.len()),
-            biases: self.biases.len(),
+            biases: self.biases.len() + self.threshold.as_ref().map_or(0, |t| t.len()),
             tied: self.tied,
         }
     }
@@ -226,9 +237,25 @@ impl ParamLayout {
                 decoder_weight,
                 biases,
                 conv,
+                threshold: None,
             });
         }
         ParamLayout { layers, total: at }
+    }
+
+    /// This layout with the latent (last) pair's `r` log thresholds of a
+    /// JumpReLU appended (see [`LayerSlots::threshold`]); unchanged if it
+    /// already has them or has no pairs.
+    pub fn with_latent_threshold(mut self) -> Self {
+        let total = self.total;
+        if let Some(last) = self.layers.last_mut()
+            && last.threshold.is_none()
+        {
+            let r = last.output_dim;
+            last.threshold = Some(total..total + r);
+            self.total = total + r;
+        }
+        self
     }
 
     /// Slots of each pair, outermost first.

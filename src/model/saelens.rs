@@ -15,7 +15,7 @@
 //! | `W_dec` | `d_sae × d_in` | `W_decᵀ` (`W` tied) |
 //! | `b_enc` | `d_sae` | by bias mode, below |
 //! | `b_dec` | `d_in` | by bias mode, below |
-//! | `threshold` | `d_sae` | BatchTopK's learned threshold, on every latent |
+//! | `threshold` | `d_sae` | JumpReLU's `θ = exp(log θ)`, or BatchTopK's learned threshold on every latent |
 //!
 //! SAELens's forward (`SAE.process_sae_in` in `sae.py`; `encode` and
 //! `decode` in `saes/standard_sae.py`, `saes/topk_sae.py`,
@@ -42,7 +42,12 @@
 //! `jumprelu` with `threshold = θ` on every latent, as SAELens saves a
 //! trained BatchTopK SAE (`saes/batchtopk_sae.py`,
 //! `process_state_dict_for_saving_inference`); `θ ≥ 0`, so SAELens's
-//! `relu(z)·(z > θ)` is tiedae's `z·(z > θ)`. What has no SAELens
+//! `relu(z)·(z > θ)` is tiedae's `z·(z > θ)`. [`Activation::JumpRelu`] is
+//! `jumprelu` with its own threshold per latent, `θ = exp(log θ)` in the
+//! model's precision, as SAELens saves a trained JumpReLU SAE
+//! (`JumpReLUTrainingSAE.process_state_dict_for_saving`,
+//! `saes/jumprelu_sae.py`: `threshold = exp(log_threshold)`); `θ > 0`, so
+//! that too is `relu(z)·(z > θ)`. What has no SAELens
 //! counterpart is refused with one line: stacks, conv pairs, a
 //! non-identity output activation, BatchTopK before it has a threshold,
 //! the signed TopK kinds (SAELens's TopK always applies its ReLU) and every
@@ -56,8 +61,10 @@
 //! `handle_config_defaulting` (`sae_lens/loading/pretrained_sae_loaders.py`)
 //! treats a file without one as a pre-6.0 config and rewrites it. The
 //! metadata also holds `tiedae_version`, the tiedae activation's name and,
-//! for BatchTopK, its `k` (`tiedae_batch_top_k`), which SAELens keeps as
-//! plain metadata and the import reads back.
+//! for BatchTopK, its `k` (`tiedae_batch_top_k`), for JumpReLU its
+//! training settings (`tiedae_jump_relu_bandwidth`,
+//! `tiedae_jump_relu_init_threshold`), which SAELens keeps as plain
+//! metadata and the import reads back.
 //!
 //! Import builds an untied model ([`Dense`] pair) from `standard`, `topk`
 //! and `jumprelu`. `apply_b_dec_to_input = true` with `b_enc = 0` is
@@ -71,9 +78,14 @@
 //! threshold is one constant `θ > 0` is [`Activation::BatchTopK`] with that
 //! threshold (its `k` from the metadata when tiedae wrote it, else
 //! `d_sae`: the threshold alone decides evaluation, `k` only matters to
-//! further training); `θ ≤ 0` makes it a plain ReLU. Refused: other
-//! architectures, a per-latent threshold that is not constant (tiedae's
-//! only threshold is one per pair), `normalize_activations` other than
+//! further training); `θ ≤ 0` makes it a plain ReLU. A `jumprelu` SAE
+//! whose thresholds differ per latent, or one tiedae wrote from a JumpReLU
+//! (its metadata has `tiedae_jump_relu_bandwidth`), is
+//! [`Activation::JumpRelu`] with `log θ` taken in f64 (so an export and
+//! import keep `θ` up to the rounding of `log` and `exp`), the bandwidth
+//! and initial threshold from the metadata or SAELens's defaults.
+//! Refused: other architectures, per-latent thresholds of which some are
+//! `≤ 0` (JumpReLU stores `log θ`), `normalize_activations` other than
 //! `"none"` (fold the scaling into the weights first), a pre-6.0
 //! activation other than `relu`, tensors missing, extra or of the wrong
 //! shape or dtype (float32 and float64 are read, into either precision),
@@ -84,7 +96,9 @@
 //! `scripts/saelens_check.py` runs an export with SAELens itself, or with
 //! NumPy following SAELens's source, and `tests/saelens.rs` compares.
 
-use super::activation::{Activation, OutputActivation};
+use super::activation::{
+    Activation, JUMP_RELU_BANDWIDTH, JUMP_RELU_INIT_THRESHOLD, OutputActivation,
+};
 use super::autoencoder::Autoencoder;
 use super::bias::{BiasMode, Biases};
 use super::dense::Dense;
@@ -133,6 +147,12 @@ enum Architecture {
         threshold: f64,
         k: usize,
     },
+    /// A JumpReLU latent's own threshold per latent; its training
+    /// settings are kept in the metadata.
+    JumpReluLearned {
+        bandwidth: f64,
+        init_threshold: f64,
+    },
 }
 
 fn refuse(reason: impl Into<String>) -> Error {
@@ -150,8 +170,8 @@ impl<T: Real> Autoencoder<T> {
     /// # Errors
     /// [`Error::Config`] with one line for what SAELens has no form for:
     /// more than one pair, conv, an output activation other than the
-    /// identity, an activation other than ReLU, TopK, or BatchTopK with a
-    /// learned threshold; [`Error::Render`] if serialization fails.
+    /// identity, an activation other than ReLU, TopK, JumpReLU, or BatchTopK
+    /// with a learned threshold; [`Error::Render`] if serialization fails.
     pub fn to_saelens(&self) -> Result<SaeLensFiles> {
         let spec = self.spec();
         if spec.conv.is_some() {
@@ -185,6 +205,13 @@ impl<T: Real> Autoencoder<T> {
                         act.name()
                     )));
                 }
+            },
+            Activation::JumpRelu {
+                bandwidth,
+                init_threshold,
+            } => Architecture::JumpReluLearned {
+                bandwidth,
+                init_threshold,
             },
             other => {
                 return Err(refuse(format!(
@@ -246,6 +273,16 @@ impl<T: Real> Autoencoder<T> {
                 let t = DVector::from_element(r, T::of(threshold));
                 tensors.push(("threshold", vec![r], vector_bytes(&t)));
                 metadata["tiedae_batch_top_k"] = json!(k);
+                "jumprelu"
+            }
+            Architecture::JumpReluLearned {
+                bandwidth,
+                init_threshold,
+            } => {
+                let t = DVector::from_vec(self.jump_relu_threshold().unwrap_or_default());
+                tensors.push(("threshold", vec![r], vector_bytes(&t)));
+                metadata["tiedae_jump_relu_bandwidth"] = json!(bandwidth);
+                metadata["tiedae_jump_relu_init_threshold"] = json!(init_threshold);
                 "jumprelu"
             }
         };
@@ -446,13 +483,26 @@ impl<T: Real> Autoencoder<T> {
             }
             ("jumprelu", Some(t)) => {
                 let theta = t[0];
-                if let Some(i) = t.iter().position(|&v| v != theta) {
-                    return Err(bad(format_args!(
-                        "threshold[{i}] = {} differs from threshold[0] = {theta}: per-latent thresholds have no tiedae form (its one threshold per pair is BatchTopK's)",
-                        t[i]
-                    )));
-                }
-                if theta > 0.0 {
+                let meta = |key: &str| {
+                    cfg.get("metadata")
+                        .and_then(|m| m.get(key))
+                        .and_then(Value::as_f64)
+                };
+                let bandwidth = meta("tiedae_jump_relu_bandwidth");
+                if bandwidth.is_some() || t.iter().any(|&v| v != theta) {
+                    // Per-latent thresholds: a JumpReLU, which stores log θ.
+                    if let Some(i) = t.iter().position(|&v| v <= 0.0) {
+                        return Err(bad(format_args!(
+                            "threshold[{i}] = {} is not positive: per-latent thresholds are a tiedae JumpReLU, which stores log θ",
+                            t[i]
+                        )));
+                    }
+                    Activation::JumpRelu {
+                        bandwidth: bandwidth.unwrap_or(JUMP_RELU_BANDWIDTH),
+                        init_threshold: meta("tiedae_jump_relu_init_threshold")
+                            .unwrap_or(JUMP_RELU_INIT_THRESHOLD),
+                    }
+                } else if theta > 0.0 {
                     let k = cfg
                         .get("metadata")
                         .and_then(|m| m.get("tiedae_batch_top_k"))
@@ -504,6 +554,9 @@ impl<T: Real> Autoencoder<T> {
         let mut model = Autoencoder::from_layers(spec, vec![Layer::Dense(pair)])?;
         if let (Activation::BatchTopK { .. }, Some(t)) = (activation, &threshold) {
             model.set_batch_top_k_threshold(0, Some(t[0]))?;
+        }
+        if let (Activation::JumpRelu { .. }, Some(t)) = (activation, &threshold) {
+            model.set_jump_relu_threshold(t)?;
         }
         if let Some(k) = model.params_to_vec().iter().position(|v| !v.is_finite()) {
             return Err(bad(format_args!(

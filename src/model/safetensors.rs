@@ -12,6 +12,7 @@
 //! | `pairs.{l}.encoder.bias` | `r` | `separate` and `mirrored` bias modes |
 //! | `pairs.{l}.decoder.bias` | `d` | `separate` bias mode |
 //! | `pairs.{l}.pre_bias` | `d` | `pre_centering` bias mode |
+//! | `pairs.{l}.log_threshold` | `r` | the latent pair of a JumpReLU: `log θ` |
 //!
 //! The file's metadata holds `format` (`tiedae-autoencoder`), the tiedae
 //! version, and `spec`: the [`AutoencoderSpec`] as JSON (activations, bias
@@ -26,6 +27,10 @@
 //! `batch_top_k_thresholds` in its metadata: a JSON list with one entry per
 //! pair, a number or `null`. Where a pair has one, its code at evaluation is
 //! `z` where `z > threshold` and 0 elsewhere, row by row.
+//!
+//! A JumpReLU latent (see [`Autoencoder::jump_relu_threshold`]) stores its
+//! parameter, `log θ`, one per latent; its code is `z` where
+//! `z > exp(log_threshold)` (column by column) and 0 elsewhere.
 //!
 //! Values are stored in the model's precision (`F32` or `F64`),
 //! little-endian, so a round trip is bit for bit. Conv pairs are not
@@ -153,6 +158,14 @@ impl<T: Real> Autoencoder<T> {
                 }
             }
         }
+        if let Some(logs) = self.jump_relu_log_threshold() {
+            let last = self.layers().len() - 1;
+            tensors.push((
+                format!("pairs.{last}.log_threshold"),
+                vec![logs.len()],
+                vector_bytes(&DVector::from_column_slice(logs)),
+            ));
+        }
         let spec = serde_json::to_string(self.spec())
             .map_err(|e| Error::Render(format!("model spec: {e}")))?;
         let mut metadata = HashMap::from([
@@ -264,6 +277,13 @@ impl<T: Real> Autoencoder<T> {
             };
             layers.push(layer);
         }
+        let last = spec.dims.len() - 2;
+        let logs = if spec.hidden[last].is_jump_relu() {
+            let r = spec.dims[last + 1];
+            Some(take(format!("pairs.{last}.log_threshold"), &[r])?)
+        } else {
+            None
+        };
         if used != file.len() {
             let expected = used;
             return Err(bad(format!(
@@ -272,6 +292,12 @@ impl<T: Real> Autoencoder<T> {
             )));
         }
         let mut model = Autoencoder::from_layers(spec, layers)?;
+        if let Some(logs) = logs {
+            // Refuses a non-finite entry as the check below would.
+            model
+                .set_jump_relu_log_threshold(&logs)
+                .map_err(|e| bad(e.to_string()))?;
+        }
         if let Some(k) = model.params_to_vec().iter().position(|v| !v.is_finite()) {
             return Err(bad(format!("{} is not finite", model.describe_param(k))));
         }

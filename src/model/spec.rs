@@ -292,11 +292,25 @@ impl AutoencoderSpec {
                 format!("{} activations for {pairs} layer pairs", self.hidden.len()),
             ));
         }
-        for act in &self.hidden {
+        for (l, act) in self.hidden.iter().enumerate() {
             act.validate()?;
+            if act.is_jump_relu() && l + 1 != pairs {
+                return Err(Error::config(
+                    "hidden",
+                    format!(
+                        "jump_relu is pair {l}'s activation; only the latent (last) pair can have one: its thresholds are one parameter per latent, which an inner pair's decoder side does not have"
+                    ),
+                ));
+            }
         }
         if let Some(stack) = &self.conv {
             self.validate_conv(stack)?;
+            if stack.layers.len() == pairs && self.hidden[pairs - 1].is_jump_relu() {
+                return Err(Error::config(
+                    "hidden",
+                    "jump_relu needs a dense latent pair: a conv pair's units are channels at positions, not latents with a threshold each",
+                ));
+            }
         }
         if let Init::Normal { std } = self.init {
             validate::positive_param("init", "normal std", std)?;

@@ -41,7 +41,7 @@ use super::spec::{ModelKind, Precision, Study};
 use crate::data::file::read_regular;
 use crate::data::{Dataset, LoadOptions};
 use crate::error::{Error, Result};
-use crate::model::{Activation, BiasMode, KlSparsity, LossConfig, Reconstruction};
+use crate::model::{Activation, BiasMode, KlSparsity, L0Mode, LossConfig, Reconstruction};
 use crate::train::{Optimizer, Schedule, TrainConfig};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -88,8 +88,10 @@ pub struct StudyFile {
     /// Root of every seed's data split ([`crate::study::Study::data_seed`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub split_seed: Option<u64>,
-    /// Hidden activation of the nonlinear kinds, e.g. `{ kind = "relu" }`
-    /// or `{ kind = "leaky_relu", alpha = 0.01 }`.
+    /// Hidden activation of the nonlinear kinds, e.g. `{ kind = "relu" }`,
+    /// `{ kind = "leaky_relu", alpha = 0.01 }`, `{ kind = "top_k", k = 32 }`
+    /// or `{ kind = "jump_relu", bandwidth = 0.05, init_threshold = 0.01 }`
+    /// (a JumpReLU only on single-pair kinds: it is a latent activation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activation: Option<Activation>,
     /// The datasets (`[[datasets]]` tables).
@@ -237,6 +239,14 @@ pub struct LossEntry {
     /// Base L2 weight (each cell replaces it with its L2 coefficient).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub l2: Option<f64>,
+    /// The JumpReLU sparsity coefficient λ₀ ([`LossConfig::l0`]); needs
+    /// a `jump_relu` activation when positive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub l0: Option<f64>,
+    /// The form of the λ₀ penalty: `{ kind = "step" }` (the default) or
+    /// `{ kind = "tanh", scale = 4.0 }` ([`LossConfig::l0_mode`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub l0_mode: Option<L0Mode>,
 }
 
 /// The `[protocol]` table, each key optional over [`Protocol::default`].
@@ -285,6 +295,8 @@ impl TrainingEntry {
                 l1: l.l1.unwrap_or(d.loss.l1),
                 kl: l.kl.or(d.loss.kl),
                 l2: l.l2.unwrap_or(d.loss.l2),
+                l0: l.l0.unwrap_or(d.loss.l0),
+                l0_mode: l.l0_mode.unwrap_or(d.loss.l0_mode),
                 ..d.loss
             };
         }
@@ -341,6 +353,9 @@ impl TrainingEntry {
                 kl: c.loss.kl,
                 l1: Some(c.loss.l1),
                 l2: Some(c.loss.l2),
+                // Written only when used, so other studies read as before.
+                l0: (c.loss.l0 != 0.0).then_some(c.loss.l0),
+                l0_mode: (!c.loss.l0_mode.is_step()).then_some(c.loss.l0_mode),
             }),
         })
     }

@@ -416,10 +416,12 @@ pub struct TrainConfig {
     /// linearly from 0: step `s` (counted from 0 over the whole run) uses
     /// `λ₁ · min(s / N, 1)` (see [`super::schedule::l1_warmup_factor`]), as
     /// SAELens's `l1_warm_up_steps` and dictionary_learning's
-    /// `sparsity_warmup_steps` do. 0 is off. The training terms of an
-    /// epoch are those of the coefficients its batches used; validation
-    /// always uses the full λ₁ (the objective the run is after). KL
-    /// sparsity is not warmed up. Minibatch optimizers only. Left out of
+    /// `sparsity_warmup_steps` do. 0 is off. The JumpReLU L0 coefficient
+    /// λ₀ ([`LossConfig::l0`]) warms up over the same steps, as SAELens's
+    /// `l0_warm_up_steps` does (one setting for both here). The training
+    /// terms of an epoch are those of the coefficients its batches used;
+    /// validation always uses the full λ₁ and λ₀ (the objective the run is
+    /// after). KL sparsity is not warmed up. Minibatch optimizers only. Left out of
     /// files when 0.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub l1_warmup_steps: usize,

@@ -66,9 +66,9 @@ pub struct BatchExtras<'a> {
     /// [`Autoencoder::batch_top_k_thresholds`]). A minimum over shards,
     /// so it does not depend on shard grouping either.
     pub smallest_kept: Option<&'a mut Vec<Option<f64>>>,
-    /// Multiplies the objective's L1 coefficient for this batch (the L1
-    /// warm-up, see [`crate::train::TrainConfig::l1_warmup_steps`]); `None`
-    /// keeps it.
+    /// Multiplies the objective's L1 coefficient, and the JumpReLU L0
+    /// coefficient, for this batch (the sparsity warm-up, see
+    /// [`crate::train::TrainConfig::l1_warmup_steps`]); `None` keeps them.
     pub l1_scale: Option<f64>,
 }
 
@@ -327,6 +327,7 @@ impl<T: Real> ShardEngine<T> {
             Some(f) => {
                 scaled = LossConfig {
                     l1: loss.l1 * f,
+                    l0: loss.l0 * f,
                     ..*loss
                 };
                 &scaled

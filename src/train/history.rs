@@ -165,6 +165,9 @@ impl History {
                 f(&|r| r.train.matryoshka),
             ));
         }
+        if rows.iter().any(|r| r.train.l0 != 0.0) {
+            cols.push(Column::new("train_l0".into(), f(&|r| r.train.l0)));
+        }
         if rows.iter().any(|r| r.dead_fraction.is_some()) {
             cols.push(Column::new("dead_fraction".into(), o(&|r| r.dead_fraction)));
         }

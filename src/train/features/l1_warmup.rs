@@ -1,5 +1,6 @@
 //! The L1 coefficient's warm-up (see [`TrainConfig::l1_warmup_steps`]):
-//! each batch's objective uses `λ₁ · min(s / N, 1)` at step `s`.
+//! each batch's objective uses `λ₁ · min(s / N, 1)` at step `s`, and the
+//! JumpReLU L0 coefficient `λ₀` the same way.
 //!
 //! A function of the step number alone, which the loop derives from the
 //! run state's epoch and batch, so a resumed run warms up exactly as an
@@ -19,9 +20,9 @@ pub(crate) struct L1Warmup {
 }
 
 impl L1Warmup {
-    /// The piece when `cfg` warms up a positive L1 coefficient.
+    /// The piece when `cfg` warms up a positive L1 or L0 coefficient.
     pub(crate) fn new(cfg: &TrainConfig) -> Option<Self> {
-        let on = cfg.l1_warmup_steps > 0 && cfg.loss.l1 > 0.0;
+        let on = cfg.l1_warmup_steps > 0 && (cfg.loss.l1 > 0.0 || cfg.loss.l0 > 0.0);
         on.then_some(L1Warmup {
             steps: cfg.l1_warmup_steps,
         })

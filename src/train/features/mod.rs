@@ -33,7 +33,7 @@
 //!
 //! 1. denoising (`corruption`): sets the batch's input corruption;
 //! 2. the L1 warm-up (`l1_warmup_steps`): sets the factor of the batch's
-//!    L1 coefficient from the step number;
+//!    L1 (and JumpReLU L0) coefficient from the step number;
 //! 3. dead latents (`dead_latents`): marks the dead latents and asks for
 //!    the AuxK term before the gradient, counts which latents fired after
 //!    it, records the dead fraction at the end of the epoch;
