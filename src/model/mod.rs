@@ -44,6 +44,7 @@ pub mod params;
 pub mod saelens;
 pub mod safetensors;
 mod sparse;
+mod sparse_decode;
 mod spec;
 pub mod theory;
 mod tied;
@@ -66,6 +67,7 @@ pub use loss::{
 };
 pub use params::{DirectionSlots, LayerCount, LayerSlots, ParamLayout, ParameterCount};
 pub use sparse::{fvu, l0};
+pub use sparse_decode::{DecodePath, SPARSE_DECODE_DENSITY};
 pub use spec::{AutoencoderSpec, Init};
 pub use tied::TiedLinear;
 pub use workspace::Workspace;
