@@ -276,3 +276,45 @@ fn cpu_ticks() -> Option<[u64; 2]> {
     let steal = *fields.get(7)?;
     Some([steal, fields.iter().take(8).sum()])
 }
+
+/// `cpu: MODEL; vector extensions: ...; N logical CPUs`, from
+/// `/proc/cpuinfo` (the first processor's `model name` and `flags`): the
+/// machine beside every time a bench publishes, since ratios differ
+/// between an AVX-512 Xeon and an AVX2-only EPYC.
+#[allow(dead_code)]
+pub fn cpu_line() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let field = |name: &str| {
+        info.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            (key.trim() == name).then(|| value.trim().to_string())
+        })
+    };
+    let model = field("model name").unwrap_or_else(|| "unknown (no /proc/cpuinfo)".into());
+    let flags = field("flags").unwrap_or_default();
+    let have: Vec<&str> = [
+        "sse4_2",
+        "avx",
+        "avx2",
+        "fma",
+        "avx512f",
+        "avx512dq",
+        "avx512bw",
+        "avx512vl",
+        "avx512_vnni",
+        "avx512_bf16",
+        "amx_tile",
+    ]
+    .into_iter()
+    .filter(|want| flags.split_whitespace().any(|f| f == *want))
+    .collect();
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!(
+        "cpu: {model}; vector extensions: {}; {cpus} logical CPUs",
+        if have.is_empty() {
+            "none of SSE4.2/AVX/AVX2/FMA/AVX-512 listed".to_string()
+        } else {
+            have.join(" ")
+        }
+    )
+}

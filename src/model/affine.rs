@@ -88,19 +88,24 @@ pub(crate) fn decode_into<T: Real>(
     v: &mut DMatrix<T>,
 ) {
     gemm(T::one(), Strided::of(h), m, T::zero(), StridedMut::of(v));
+    add_decoder_bias(m, biases, v);
+}
+
+/// The bias part of [`decode_into`], added to every row of `v = h M`
+/// (n x d): `b_dec` (separate), `− b_encᵀ M` (mirrored) or `b_pre`. Shared
+/// with the sparse decoder ([`super::sparse_decode`]), so both paths add the
+/// biases alike.
+pub(crate) fn add_decoder_bias<T: Real>(m: Strided<'_, T>, biases: &Biases<T>, v: &mut DMatrix<T>) {
+    let n = v.nrows();
     match biases {
         Biases::None => {}
-        Biases::Separate { dec, .. } => {
-            add_row(v.as_mut_slice(), h.nrows(), T::one(), dec.as_slice())
-        }
+        Biases::Separate { dec, .. } => add_row(v.as_mut_slice(), n, T::one(), dec.as_slice()),
         Biases::Mirrored { enc } => {
             let mut bm = vec![T::zero(); m.cols];
             matvec(m.t(), enc.as_slice(), &mut bm);
-            add_row(v.as_mut_slice(), h.nrows(), -T::one(), &bm);
+            add_row(v.as_mut_slice(), n, -T::one(), &bm);
         }
-        Biases::PreCentering { pre } => {
-            add_row(v.as_mut_slice(), h.nrows(), T::one(), pre.as_slice())
-        }
+        Biases::PreCentering { pre } => add_row(v.as_mut_slice(), n, T::one(), pre.as_slice()),
     }
 }
 
@@ -122,24 +127,7 @@ pub(crate) fn decode_backward<T: Real>(
         T::zero(),
         gm.reborrow(),
     );
-    if !matches!(biases, Biases::None) {
-        let mut s = vec![T::zero(); dv.ncols()];
-        column_sums(dv.as_slice(), dv.nrows(), &mut s);
-        match biases {
-            Biases::None => {}
-            Biases::Separate { .. } => gb.dec.expect("b_dec slot").copy_from_slice(&s),
-            Biases::Mirrored { enc } => {
-                // v = (h − 1 bᵀ) M: ∂L/∂M −= b sᵀ and ∂L/∂b = −M s.
-                rank_one(&mut gm, -T::one(), enc.as_slice(), &s);
-                let g = gb.enc.expect("b_enc slot");
-                matvec(m, &s, g);
-                for x in g.iter_mut() {
-                    *x = -*x;
-                }
-            }
-            Biases::PreCentering { .. } => gb.pre.expect("b_pre slot").copy_from_slice(&s),
-        }
-    }
+    decoder_bias_backward(m, biases, dv, &mut gm, gb);
     if let Some(dh) = dh {
         gemm(
             T::one(),
@@ -148,6 +136,38 @@ pub(crate) fn decode_backward<T: Real>(
             T::zero(),
             StridedMut::of(dh),
         );
+    }
+}
+
+/// The bias part of [`decode_backward`]: bias gradients (overwritten) and,
+/// for mirrored biases, their term in `gm = ∂L/∂M` (which must already hold
+/// the product's part). Shared with the sparse decoder
+/// ([`super::sparse_decode`]).
+pub(crate) fn decoder_bias_backward<T: Real>(
+    m: Strided<'_, T>,
+    biases: &Biases<T>,
+    dv: &DMatrix<T>,
+    gm: &mut StridedMut<'_, T>,
+    gb: BiasGrad<'_, T>,
+) {
+    if matches!(biases, Biases::None) {
+        return;
+    }
+    let mut s = vec![T::zero(); dv.ncols()];
+    column_sums(dv.as_slice(), dv.nrows(), &mut s);
+    match biases {
+        Biases::None => {}
+        Biases::Separate { .. } => gb.dec.expect("b_dec slot").copy_from_slice(&s),
+        Biases::Mirrored { enc } => {
+            // v = (h − 1 bᵀ) M: ∂L/∂M −= b sᵀ and ∂L/∂b = −M s.
+            rank_one(gm, -T::one(), enc.as_slice(), &s);
+            let g = gb.enc.expect("b_enc slot");
+            matvec(m, &s, g);
+            for x in g.iter_mut() {
+                *x = -*x;
+            }
+        }
+        Biases::PreCentering { .. } => gb.pre.expect("b_pre slot").copy_from_slice(&s),
     }
 }
 

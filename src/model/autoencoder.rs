@@ -17,6 +17,7 @@ use super::loss::{
     ResidualSpread,
 };
 use super::params::{ParamLayout, ParameterCount};
+use super::sparse_decode;
 use super::spec::{AutoencoderSpec, Init};
 use super::tied::TiedLinear;
 use super::workspace::Workspace;
@@ -1210,7 +1211,18 @@ impl<T: Real> Autoencoder<T> {
             let (head, tail) = ws.u.split_at_mut(l + 1);
             let input = if l + 1 == pairs { h } else { &tail[0] };
             let layer = &self.layers[l];
-            layer.decode_into(input, &mut ws.v[l], &mut ws.patches);
+            if self.decodes_sparse(l) {
+                layer.map().sparse_decode_into(
+                    layer.weights(),
+                    layer.biases(),
+                    input,
+                    &mut ws.v[l],
+                    &mut ws.patches,
+                    &mut ws.sparse,
+                );
+            } else {
+                layer.decode_into(input, &mut ws.v[l], &mut ws.patches);
+            }
             if l == 0 {
                 self.spec
                     .decoder_activation(0)
@@ -1219,6 +1231,20 @@ impl<T: Real> Autoencoder<T> {
                 self.map_hidden(l - 1, &ws.v[l], &mut head[l], pass);
             }
         }
+    }
+
+    /// Whether pair `l`'s decoder product runs over the nonzero entries of
+    /// its code only (see [`super::sparse_decode`]): a dense pair whose
+    /// code, the activation `hidden[l]` (the latent code for the last pair,
+    /// the decoder-side representation for the others), is a ReLU TopK or
+    /// BatchTopK, as the spec's [`DecodePath`](super::DecodePath) chooses.
+    fn decodes_sparse(&self, l: usize) -> bool {
+        self.layers[l].conv().is_none()
+            && sparse_decode::decodes_sparse(
+                self.spec.decode_path,
+                self.spec.hidden[l],
+                self.spec.dims[l + 1],
+            )
     }
 
     /// Backward pass over the caches of [`Autoencoder::forward`], overwriting
@@ -1246,6 +1272,7 @@ impl<T: Real> Autoencoder<T> {
             dv,
             da,
             patches,
+            sparse,
         } = ws;
         let recon = loss::reconstruction(
             cfg.reconstruction,
@@ -1282,16 +1309,33 @@ impl<T: Real> Autoencoder<T> {
                 (&u[l + 1], &mut dv_tail[0])
             };
             let (_, g_dec) = weight_slots(weights, s.weight.len(), parts[l].as_mut());
-            layer.map().decode_backward(
-                layer.weights(),
-                layer.biases(),
-                input,
-                &dv_head[l],
-                g_dec,
-                gb,
-                Some(dh),
-                patches,
-            );
+            if self.decodes_sparse(l) {
+                // ∂L/∂h only where h ≠ 0: the code's activation zeroes the
+                // rest when the encoder pass (or the decoder-side
+                // activation below) scales by its derivative.
+                layer.map().sparse_decode_backward(
+                    layer.weights(),
+                    layer.biases(),
+                    input,
+                    &dv_head[l],
+                    g_dec,
+                    gb,
+                    Some(dh),
+                    patches,
+                    sparse,
+                );
+            } else {
+                layer.map().decode_backward(
+                    layer.weights(),
+                    layer.biases(),
+                    input,
+                    &dv_head[l],
+                    g_dec,
+                    gb,
+                    Some(dh),
+                    patches,
+                );
+            }
             if l + 1 < pairs {
                 self.spec.decoder_activation(l + 1).scale_by_derivative(
                     &v[l + 1],

@@ -16,6 +16,7 @@ use super::bias::Biases;
 use super::checks::check_input;
 use super::conv::{Conv2d, kernels as conv_kernels};
 use super::kernels::{Strided, StridedMut};
+use super::sparse_decode::{self, SparseScratch};
 use crate::error::Result;
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -105,6 +106,22 @@ impl PairMap {
         }
     }
 
+    /// A decoder weight's gradient slot (row-major in the stored weight's
+    /// shape) viewed as `∂L/∂M` (r x d) of a dense map.
+    fn affine_decoder_grad<'g, T: Real>(
+        w: PairWeights<'_, T>,
+        g_dec: &'g mut [T],
+    ) -> StridedMut<'g, T> {
+        match w {
+            PairWeights::Tied(w) => StridedMut::row_major(g_dec, w.nrows(), w.ncols()),
+            // ∂L/∂M for M = W_decᵀ: the row-major d x r slot read as
+            // column-major r x d.
+            PairWeights::Untied { decoder, .. } => {
+                StridedMut::col_major(g_dec, decoder.ncols(), decoder.nrows())
+            }
+        }
+    }
+
     /// Encoder pre-activation of a batch `x` (n x d) -> n x r, checked: the
     /// pairs' public `encode`.
     pub fn encode<T: Real>(
@@ -184,14 +201,7 @@ impl PairMap {
     ) {
         match self {
             PairMap::Affine => {
-                let gm = match w {
-                    PairWeights::Tied(w) => StridedMut::row_major(g_dec, w.nrows(), w.ncols()),
-                    // ∂L/∂M for M = W_decᵀ: the row-major d x r slot read as
-                    // column-major r x d.
-                    PairWeights::Untied { decoder, .. } => {
-                        StridedMut::col_major(g_dec, decoder.ncols(), decoder.nrows())
-                    }
-                };
+                let gm = Self::affine_decoder_grad(w, g_dec);
                 affine::decode_backward(Self::affine_decoder(w), biases, h, dv, gm, gb, dh)
             }
             PairMap::Conv(g) => {
@@ -200,6 +210,53 @@ impl PairMap {
                 let gk = StridedMut::row_major(g_dec, rows, cols);
                 conv_kernels::decode_backward(g, w.decoder(), biases, h, dv, gk, gb, dh, patches)
             }
+        }
+    }
+
+    /// [`PairMap::decode_into`] over the nonzero entries of the code `h`
+    /// only (see [`super::sparse_decode`]), for a dense map; a conv map
+    /// decodes densely (its units are not rows of one matrix).
+    pub fn sparse_decode_into<T: Real>(
+        &self,
+        w: PairWeights<'_, T>,
+        biases: &Biases<T>,
+        h: &DMatrix<T>,
+        v: &mut DMatrix<T>,
+        patches: &mut Vec<T>,
+        scratch: &mut SparseScratch<T>,
+    ) {
+        match self {
+            PairMap::Affine => {
+                sparse_decode::decode_into(Self::affine_decoder(w), biases, h, v, scratch)
+            }
+            PairMap::Conv(_) => self.decode_into(w, biases, h, v, patches),
+        }
+    }
+
+    /// [`PairMap::decode_backward`] over the nonzero entries of the code
+    /// `h` only, `dh` written there alone (0 elsewhere), for a dense map;
+    /// a conv map runs the dense pass. Exact for the codes
+    /// [`super::sparse_decode`] describes.
+    #[allow(clippy::too_many_arguments)]
+    pub fn sparse_decode_backward<T: Real>(
+        &self,
+        w: PairWeights<'_, T>,
+        biases: &Biases<T>,
+        h: &DMatrix<T>,
+        dv: &DMatrix<T>,
+        g_dec: &mut [T],
+        gb: BiasGrad<'_, T>,
+        dh: Option<&mut DMatrix<T>>,
+        patches: &mut Vec<T>,
+        scratch: &mut SparseScratch<T>,
+    ) {
+        match self {
+            PairMap::Affine => {
+                let gm = Self::affine_decoder_grad(w, g_dec);
+                let m = Self::affine_decoder(w);
+                sparse_decode::decode_backward(m, biases, h, dv, gm, gb, dh, scratch)
+            }
+            PairMap::Conv(_) => self.decode_backward(w, biases, h, dv, g_dec, gb, dh, patches),
         }
     }
 

@@ -45,6 +45,7 @@ pub mod params;
 pub mod saelens;
 pub mod safetensors;
 mod sparse;
+mod sparse_decode;
 mod spec;
 pub mod theory;
 mod tied;
@@ -67,6 +68,7 @@ pub use loss::{
 };
 pub use params::{DirectionSlots, LayerCount, LayerSlots, ParamLayout, ParameterCount};
 pub use sparse::{fvu, l0};
+pub use sparse_decode::{DecodePath, SPARSE_DECODE_DENSITY};
 pub use spec::{AutoencoderSpec, Init};
 pub use tied::TiedLinear;
 pub use workspace::Workspace;

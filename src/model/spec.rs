@@ -7,6 +7,7 @@ use super::activation::{Activation, OutputActivation};
 use super::bias::BiasMode;
 use super::checks::check_conv_bias_mode;
 use super::conv::{Conv2d, ConvSpec, ConvStack, ImageShape};
+use super::sparse_decode::DecodePath;
 use crate::error::{Error, Result};
 use crate::validate;
 use serde::{Deserialize, Serialize};
@@ -124,6 +125,12 @@ pub struct AutoencoderSpec {
     /// then not written to files, which keeps dense model files unchanged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conv: Option<ConvStack>,
+    /// Dense or sparse decoder products for TopK codes (see
+    /// [`DecodePath`]): the same function, summed in another order. Absent
+    /// from files when [`DecodePath::Auto`], which keeps existing model
+    /// files and hashes unchanged.
+    #[serde(default, skip_serializing_if = "DecodePath::is_auto")]
+    pub decode_path: DecodePath,
 }
 
 impl AutoencoderSpec {
@@ -139,6 +146,7 @@ impl AutoencoderSpec {
             bias: BiasMode::Separate,
             init: Init::GlorotUniform,
             conv: None,
+            decode_path: DecodePath::Auto,
         }
     }
 
@@ -235,6 +243,14 @@ impl AutoencoderSpec {
     /// Sets the weight initialisation.
     pub fn init(mut self, init: Init) -> Self {
         self.init = init;
+        self
+    }
+
+    /// Sets how decoders multiply TopK codes: [`DecodePath::Auto`] (the
+    /// default) chooses by density, [`DecodePath::Dense`] and
+    /// [`DecodePath::Sparse`] force a path (to compare them).
+    pub fn decode_path(mut self, path: DecodePath) -> Self {
+        self.decode_path = path;
         self
     }
 

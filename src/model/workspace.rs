@@ -5,6 +5,7 @@
 //! first run without allocating the n x width activation matrices.
 
 use super::kernels::ensure_shape;
+use super::sparse_decode::SparseScratch;
 use crate::real::Real;
 use nalgebra::DMatrix;
 
@@ -26,6 +27,8 @@ pub struct Workspace<T: Real> {
     pub(crate) da: Vec<DMatrix<T>>,
     /// Scratch for the patch matrices of conv pairs.
     pub(crate) patches: Vec<T>,
+    /// Scratch for the sparse decoder kernels (see [`super::DecodePath`]).
+    pub(crate) sparse: SparseScratch<T>,
 }
 
 impl<T: Real> Workspace<T> {
@@ -39,6 +42,7 @@ impl<T: Real> Workspace<T> {
             dv: Vec::new(),
             da: Vec::new(),
             patches: Vec::new(),
+            sparse: SparseScratch::new(),
         }
     }
 

@@ -1,0 +1,662 @@
+//! Sparse decoding: the decoder product of a TopK code and its backward
+//! pass over the code's nonzero entries only.
+//!
+//! A TopK code `h` (n x r) has at most `k` nonzero entries per row, so of
+//! the `n r d` terms of `v = h M` (`M` the r x d decoder matrix) only
+//! `n k d` are not zero. The dense kernels ([`super::affine`]) compute all
+//! of them; the ones here follow OpenAI's sparse_autoencoder
+//! (`sparse_autoencoder/kernels.py`: `TritonDecoderAutograd`, built from
+//! `triton_sparse_dense_matmul`, `triton_sparse_transpose_dense_matmul`
+//! and `triton_dense_dense_sparseout_matmul`) and touch only those:
+//!
+//! - forward: `v_i = Σ_{j: h_ij ≠ 0} h_ij M_j` (`M_j` is unit `j`'s
+//!   decoding direction, a row of `M`);
+//! - decoder gradient: `∂L/∂M_j = Σ_{i: h_ij ≠ 0} h_ij ∂L/∂v_i`, and 0 for a
+//!   unit no row used;
+//! - code gradient: `∂L/∂h_ij = ⟨∂L/∂v_i, M_j⟩` where `h_ij ≠ 0`, and 0
+//!   elsewhere.
+//!
+//! A zero entry adds exactly nothing to a sum, so the forward pass and the
+//! decoder gradient are the dense ones up to the order of the additions.
+//! The code gradient differs from the dense `dv Mᵀ` wherever `h_ij = 0`,
+//! and that is exact only because the activation's backward pass zeroes
+//! those entries: the ReLU TopK kinds ([`Activation::TopK`],
+//! [`Activation::BatchTopK`]) pass a gradient exactly where the value is
+//! positive (a dropped unit and a kept one clamped at 0 pass nothing), so
+//! their nonzero entries are their gradient's support. The signed kinds
+//! pass a gradient through a kept unit whose value is exactly 0, and the
+//! element-wise kinds through zeros too (a leaky ReLU, a tanh at 0), so
+//! they keep the dense path ([`decodes_sparse`]).
+//!
+//! **Determinism.** OpenAI's transpose product adds into the decoder
+//! gradient with atomics, whose order depends on the GPU's scheduling.
+//! Here every kernel runs on the calling thread (as the dense products do,
+//! see [`super::kernels`]) and in a fixed order: output row `i` sums its
+//! terms in ascending unit order, and gradient row `j` its terms in
+//! ascending row order, with element-wise vector arithmetic (no fused
+//! multiply-adds) and dot products over fixed lanes. The batch engine runs
+//! fixed-size shards in parallel and adds their gradients in shard order,
+//! so the bits do not depend on the number of threads, nor on the vector
+//! width the CPU offers.
+//!
+//! **Layout.** Units are visited in blocks of [`TILE`]. An untied decoder
+//! `W_dec` (d x r, column-major) stores each direction contiguously and is
+//! read in place; a tied `W` (r x d, column-major) stores them strided, and
+//! each block's directions are gathered into a small tile (the rows of a
+//! block are one cache line apart per column). `dv` is copied once per
+//! call into row-major order, and the forward output is accumulated
+//! row-major and copied into the column-major `v` at the end.
+
+use super::activation::Activation;
+use super::affine::{BiasGrad, add_decoder_bias, decoder_bias_backward};
+use super::bias::Biases;
+use super::kernels::{Strided, StridedMut};
+use crate::real::Real;
+use nalgebra::DMatrix;
+use serde::{Deserialize, Serialize};
+
+/// Which kernels multiply a pair's code by its decoder weight.
+///
+/// A field of [`AutoencoderSpec`](super::AutoencoderSpec), set with
+/// [`AutoencoderSpec::decode_path()`](super::AutoencoderSpec::decode_path());
+/// the two paths compute the same function and differ in the order of
+/// their additions, so in the last bits (each path is deterministic on its
+/// own). Serialized as `"auto"`, `"dense"` or `"sparse"`, and left out of
+/// files when `auto`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecodePath {
+    /// Sparse where the code is sparse enough to gain: a dense (not conv)
+    /// pair whose code is a ReLU TopK or BatchTopK with `k / r` at most
+    /// [`SPARSE_DECODE_DENSITY`]; dense elsewhere.
+    #[default]
+    Auto,
+    /// Dense products everywhere (the reference the tests compare with).
+    Dense,
+    /// Sparse on every pair where it is exact (a dense pair whose code is
+    /// a ReLU TopK or BatchTopK), whatever the density.
+    Sparse,
+}
+
+impl DecodePath {
+    /// Whether this is [`DecodePath::Auto`] (the default, not written to
+    /// files).
+    pub fn is_auto(&self) -> bool {
+        *self == DecodePath::Auto
+    }
+
+    /// A short name: `"auto"`, `"dense"` or `"sparse"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DecodePath::Auto => "auto",
+            DecodePath::Dense => "dense",
+            DecodePath::Sparse => "sparse",
+        }
+    }
+}
+
+/// The largest code density `k / r` at which [`DecodePath::Auto`] decodes
+/// sparsely: 1/8.
+///
+/// The dense path spends `2 n r d` FLOPs per product in a register-tiled
+/// gemm; the sparse one `2 n k d` in vector loops that stream a decoder
+/// direction (or a gradient row) from cache for every term, plus passes of
+/// `n r` over the code and `n d` over the output. The gemm's rate per FLOP
+/// is several times the loops', so the sparse path needs a density well
+/// below 1 to gain, and at 1/8 it still does the eighth of the dense work.
+/// `benches/sae_epoch.rs` measures both paths at `r = 1024` with `k = 32`
+/// and `64` (1/32 and 1/16). The built-in `sae` study's `k = r / 4` stays
+/// dense, so its results are unchanged.
+pub const SPARSE_DECODE_DENSITY: f64 = 0.125;
+
+/// The per-row budget `k` of a code whose nonzero entries are exactly where
+/// its activation's backward pass lets a gradient through (see the module
+/// docs): the ReLU TopK kinds. `None` for every other activation.
+fn sparse_code_budget(code: Activation) -> Option<usize> {
+    match code {
+        Activation::TopK { k } | Activation::BatchTopK { k } => Some(k),
+        _ => None,
+    }
+}
+
+/// Whether a dense pair whose code (`width` units) comes from `code`
+/// decodes sparsely under `path` (conv pairs always decode densely; the
+/// caller checks that).
+pub(crate) fn decodes_sparse(path: DecodePath, code: Activation, width: usize) -> bool {
+    let Some(k) = sparse_code_budget(code) else {
+        return false;
+    };
+    match path {
+        DecodePath::Dense => false,
+        DecodePath::Sparse => true,
+        DecodePath::Auto => k as f64 <= SPARSE_DECODE_DENSITY * width as f64,
+    }
+}
+
+/// Units per block: 16 f32 values fill a 64-byte cache line, so gathering
+/// a block of a tied `W`'s rows reads whole lines.
+const TILE: usize = 16;
+
+/// Independent accumulators of [`dot`]: enough to vectorise, fixed so the
+/// order of the additions never changes.
+const DOT_LANES: usize = 8;
+
+/// Scratch buffers of the sparse kernels, kept in a
+/// [`Workspace`](super::Workspace) so repeated calls do not allocate.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SparseScratch<T: Real> {
+    /// Row-major `n x d`: the forward output before it is copied into `v`,
+    /// or `dv`'s rows in the backward pass.
+    rows: Vec<T>,
+    /// One block's decoder directions, gathered from a tied `W`.
+    tile: Vec<T>,
+    /// One block's decoder gradient rows.
+    acc: Vec<T>,
+}
+
+impl<T: Real> SparseScratch<T> {
+    /// Empty buffers.
+    pub fn new() -> Self {
+        SparseScratch {
+            rows: Vec::new(),
+            tile: Vec::new(),
+            acc: Vec::new(),
+        }
+    }
+}
+
+/// `v = h M` plus the biases ([`super::affine::decode_into`]'s function)
+/// over the nonzero entries of `h` (n x r); `m` is the r x d decoder matrix
+/// and `v` is sized n x d.
+pub(crate) fn decode_into<T: Real>(
+    m: Strided<'_, T>,
+    biases: &Biases<T>,
+    h: &DMatrix<T>,
+    v: &mut DMatrix<T>,
+    scratch: &mut SparseScratch<T>,
+) {
+    let (n, r) = h.shape();
+    let d = m.cols;
+    assert_eq!(m.rows, r, "sparse decode: code width");
+    assert_eq!(v.shape(), (n, d), "sparse decode: output shape");
+    let SparseScratch { rows, tile, .. } = scratch;
+    rows.clear();
+    rows.resize(n * d, T::zero());
+    let hs = h.as_slice();
+    for j0 in (0..r).step_by(TILE) {
+        let width = TILE.min(r - j0);
+        let block = &hs[j0 * n..(j0 + width) * n];
+        if block.iter().all(|&e| e == T::zero()) {
+            continue;
+        }
+        let dirs = directions(m, j0, width, tile);
+        scatter_rows(block, n, dirs, d, rows);
+    }
+    rows_into_columns(rows, n, d, v.as_mut_slice());
+    add_decoder_bias(m, biases, v);
+}
+
+/// Backward through [`decode_into`]: `gm = ∂L/∂M` (r x d, overwritten; 0
+/// in the rows of units no row used), the bias gradients (overwritten, as
+/// [`super::affine::decode_backward`] writes them) and, when asked,
+/// `dh = ∂L/∂h` at the nonzero entries of `h` and 0 elsewhere (see the
+/// module docs for why that is exact for the codes this path serves).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn decode_backward<T: Real>(
+    m: Strided<'_, T>,
+    biases: &Biases<T>,
+    h: &DMatrix<T>,
+    dv: &DMatrix<T>,
+    mut gm: StridedMut<'_, T>,
+    gb: BiasGrad<'_, T>,
+    mut dh: Option<&mut DMatrix<T>>,
+    scratch: &mut SparseScratch<T>,
+) {
+    let (n, r) = h.shape();
+    let d = m.cols;
+    assert_eq!(m.rows, r, "sparse decode backward: code width");
+    assert_eq!(dv.shape(), (n, d), "sparse decode backward: dv shape");
+    assert_eq!(
+        (gm.rows, gm.cols),
+        (r, d),
+        "sparse decode backward: gm shape"
+    );
+    let SparseScratch { rows, tile, acc } = scratch;
+    rows.clear();
+    rows.resize(n * d, T::zero());
+    columns_into_rows(dv.as_slice(), n, d, rows);
+    if let Some(dh) = dh.as_deref_mut() {
+        assert_eq!(dh.shape(), (n, r), "sparse decode backward: dh shape");
+        dh.fill(T::zero());
+    }
+    acc.clear();
+    acc.resize(TILE * d, T::zero());
+    let hs = h.as_slice();
+    for j0 in (0..r).step_by(TILE) {
+        let width = TILE.min(r - j0);
+        let block = &hs[j0 * n..(j0 + width) * n];
+        let grad = &mut acc[..width * d];
+        gather_rows(block, n, rows, d, grad);
+        write_rows(&mut gm, j0, width, d, grad);
+        if let Some(dh) = dh.as_deref_mut()
+            && block.iter().any(|&e| e != T::zero())
+        {
+            let dirs = directions(m, j0, width, tile);
+            let out = &mut dh.as_mut_slice()[j0 * n..(j0 + width) * n];
+            code_grad(block, n, rows, dirs, d, out);
+        }
+    }
+    decoder_bias_backward(m, biases, dv, &mut gm, gb);
+}
+
+/// The decoder directions of units `j0..j0 + width` (rows of `m`), each
+/// contiguous, direction after direction: read in place when `m`'s rows
+/// are contiguous and adjacent (an untied `W_decᵀ` view), else gathered
+/// into `tile` (a tied `W`, column-major).
+fn directions<'a, T: Real>(
+    m: Strided<'a, T>,
+    j0: usize,
+    width: usize,
+    tile: &'a mut Vec<T>,
+) -> &'a [T] {
+    let d = m.cols;
+    if m.cs == 1 && m.rs == d {
+        return &m.data[j0 * d..(j0 + width) * d];
+    }
+    tile.clear();
+    tile.resize(width * d, T::zero());
+    for c in 0..d {
+        for t in 0..width {
+            tile[t * d + c] = m.at(j0 + t, c);
+        }
+    }
+    tile
+}
+
+/// Writes the `width` gradient rows in `grad` (row-major, `d` wide) into
+/// rows `j0..` of `gm`: a copy per row when `gm` is row-major (a tied
+/// weight's slot), else column by column (an untied `W_dec` slot, where
+/// the rows of a block are adjacent in each column).
+fn write_rows<T: Real>(gm: &mut StridedMut<'_, T>, j0: usize, width: usize, d: usize, grad: &[T]) {
+    if gm.cs == 1 && gm.rs == d {
+        gm.data[j0 * d..(j0 + width) * d].copy_from_slice(grad);
+        return;
+    }
+    for c in 0..d {
+        for t in 0..width {
+            *gm.at_mut(j0 + t, c) = grad[t * d + c];
+        }
+    }
+}
+
+/// `rows[i, c] = cols[i + c n]`: the column-major `n x d` matrix `cols`
+/// into row-major `rows`.
+fn columns_into_rows<T: Real>(cols: &[T], n: usize, d: usize, rows: &mut [T]) {
+    for c in 0..d {
+        for i in 0..n {
+            rows[i * d + c] = cols[c * n + i];
+        }
+    }
+}
+
+/// `cols[i + c n] = rows[i, c]`: the row-major `n x d` matrix `rows` into
+/// column-major `cols`.
+fn rows_into_columns<T: Real>(rows: &[T], n: usize, d: usize, cols: &mut [T]) {
+    for c in 0..d {
+        for i in 0..n {
+            cols[c * n + i] = rows[i * d + c];
+        }
+    }
+}
+
+multiversion! {
+    /// `out_i += Σ_t block[i, t] dirs_t` over the nonzero entries of the
+    /// column-major `n x width` code block, units in ascending order (so
+    /// each output row adds its terms in ascending unit order across
+    /// blocks); `dirs` holds the block's directions one after another and
+    /// `out` is row-major `n x d`.
+    fn scatter_rows<T: Real>(block: &[T], n: usize, dirs: &[T], d: usize, out: &mut [T]) {
+        let zero = T::zero();
+        for (col, dir) in block.chunks_exact(n.max(1)).zip(dirs.chunks_exact(d.max(1))) {
+            for (i, &hv) in col.iter().enumerate() {
+                if hv != zero {
+                    for (o, &w) in out[i * d..(i + 1) * d].iter_mut().zip(dir) {
+                        *o += hv * w;
+                    }
+                }
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// `out_t = Σ_i block[i, t] rows_i` (overwritten) over the nonzero
+    /// entries of the column-major `n x width` code block, rows in
+    /// ascending order; `rows` is row-major `n x d`, `out` row-major
+    /// `width x d`.
+    fn gather_rows<T: Real>(block: &[T], n: usize, rows: &[T], d: usize, out: &mut [T]) {
+        let zero = T::zero();
+        out.fill(zero);
+        for (col, o) in block.chunks_exact(n.max(1)).zip(out.chunks_exact_mut(d.max(1))) {
+            for (i, &hv) in col.iter().enumerate() {
+                if hv != zero {
+                    for (a, &g) in o.iter_mut().zip(&rows[i * d..(i + 1) * d]) {
+                        *a += hv * g;
+                    }
+                }
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// `out[i, t] = ⟨rows_i, dirs_t⟩` where `block[i, t] ≠ 0` (both
+    /// column-major `n x width`; the other entries of `out` are left as
+    /// they are); `rows` is row-major `n x d`.
+    fn code_grad<T: Real>(block: &[T], n: usize, rows: &[T], dirs: &[T], d: usize, out: &mut [T]) {
+        let zero = T::zero();
+        let cols = block.chunks_exact(n.max(1)).zip(dirs.chunks_exact(d.max(1)));
+        for ((col, dir), o) in cols.zip(out.chunks_exact_mut(n.max(1))) {
+            for (i, &hv) in col.iter().enumerate() {
+                if hv != zero {
+                    o[i] = dot(&rows[i * d..(i + 1) * d], dir);
+                }
+            }
+        }
+    }
+}
+
+/// `Σ a_c b_c` over [`DOT_LANES`] interleaved partial sums added in a fixed
+/// order (vectorised, and the same bits on every call and every CPU).
+/// Inline so it is compiled inside each multiversioned caller.
+#[inline(always)]
+fn dot<T: Real>(a: &[T], b: &[T]) -> T {
+    let mut acc = [T::zero(); DOT_LANES];
+    let ca = a.chunks_exact(DOT_LANES);
+    let cb = b.chunks_exact(DOT_LANES);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..DOT_LANES {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    for (&x, &y) in ra.iter().zip(rb) {
+        acc[0] += x * y;
+    }
+    let mut s = T::zero();
+    for p in acc {
+        s += p;
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::affine;
+    use super::*;
+    use crate::model::BiasMode;
+    use crate::rng::seeded;
+    use nalgebra::DVector;
+    use rand::RngExt;
+
+    /// A TopK-like code: each row keeps `k` distinct random units, about a
+    /// quarter of them at exactly 0 (kept, then clamped by TopK's ReLU);
+    /// every fifth row keeps only `k / 2` and every seventh none.
+    fn code(n: usize, r: usize, k: usize, seed: u64) -> DMatrix<f64> {
+        let mut rng = seeded(seed);
+        let mut h = DMatrix::zeros(n, r);
+        let mut units: Vec<usize> = (0..r).collect();
+        for i in 0..n {
+            let kept = if i % 7 == 3 {
+                0
+            } else if i % 5 == 1 {
+                k / 2
+            } else {
+                k
+            };
+            for t in 0..kept {
+                let s = rng.random_range(t..r);
+                units.swap(t, s);
+                let clamped = rng.random_range(0.0..1.0) < 0.25;
+                h[(i, units[t])] = if clamped {
+                    0.0
+                } else {
+                    rng.random_range(0.05..2.0)
+                };
+            }
+        }
+        h
+    }
+
+    fn random<T: Real>(rows: usize, cols: usize, seed: u64) -> DMatrix<T> {
+        let mut rng = seeded(seed);
+        DMatrix::from_fn(rows, cols, |_, _| T::of(rng.random_range(-1.0..1.0)))
+    }
+
+    fn biases<T: Real>(mode: BiasMode, d: usize, r: usize, seed: u64) -> Biases<T> {
+        let mut rng = seeded(seed);
+        let mut vector =
+            |len: usize| DVector::from_fn(len, |_, _| T::of(rng.random_range(-0.5..0.5)));
+        match mode {
+            BiasMode::None => Biases::None,
+            BiasMode::Separate => Biases::Separate {
+                enc: vector(r),
+                dec: vector(d),
+            },
+            BiasMode::Mirrored => Biases::Mirrored { enc: vector(r) },
+            BiasMode::PreCentering => Biases::PreCentering { pre: vector(d) },
+        }
+    }
+
+    /// Higham's `γ_m = m u / (1 − m u)`: a sum of `m` rounded products, in
+    /// any order, is within `γ_m Σ |terms|` of the exact sum.
+    fn gamma(m: usize, u: f64) -> f64 {
+        m as f64 * u / (1.0 - m as f64 * u)
+    }
+
+    /// The unit roundoff of `T`.
+    fn unit_roundoff<T: Real>() -> f64 {
+        if size_of::<T>() == 4 {
+            f64::from(f32::EPSILON) / 2.0
+        } else {
+            f64::EPSILON / 2.0
+        }
+    }
+
+    /// `∂L/∂M` (r x d) in a pair's decoder gradient slot, as `PairMap`
+    /// views it.
+    fn slot_view<T: Real>(slot: &mut [T], r: usize, d: usize, tied: bool) -> StridedMut<'_, T> {
+        if tied {
+            StridedMut::row_major(slot, r, d)
+        } else {
+            StridedMut::col_major(slot, r, d)
+        }
+    }
+
+    /// The sparse kernels against the dense ones ([`super::affine`]) on
+    /// one shape, tied (`M = W`, strided directions, row-major gradient
+    /// slot) or untied (`M = W_decᵀ`, contiguous directions, transposed
+    /// slot), for one bias mode.
+    ///
+    /// Oracle: both paths sum the same nonzero products (a zero entry of
+    /// `h` adds exactly nothing), each within `γ_m Σ |terms|` of the exact
+    /// sum whatever its order (`m` the number of terms, plus the bias
+    /// operations both paths share), so they differ by at most twice that,
+    /// entry by entry: for `v` over the `r` units, for `∂L/∂M` over the `n`
+    /// rows, for `∂L/∂h` over the `d` outputs. The bias gradients come from
+    /// the same code on the same `dv`, so they are equal; `∂L/∂h` is 0
+    /// exactly off the code's nonzero entries. Every output buffer starts
+    /// dirty, so nothing relies on a buffer's old contents; a second call
+    /// with the scratch of the first gives the same bits.
+    fn check<T: Real>(n: usize, r: usize, d: usize, k: usize, tied: bool, mode: BiasMode) {
+        let u = unit_roundoff::<T>();
+        let label = format!("{} n={n} r={r} d={d} k={k} tied={tied} {mode:?}", T::NAME);
+        let h: DMatrix<T> = code(n, r, k, 1).map(T::of);
+        let w: DMatrix<T> = if tied {
+            random(r, d, 2)
+        } else {
+            random(d, r, 2)
+        };
+        let m = if tied {
+            Strided::of(&w)
+        } else {
+            Strided::of(&w).t()
+        };
+        let b = biases::<T>(mode, d, r, 3);
+        let dv: DMatrix<T> = random(n, d, 4);
+        let mut scratch = SparseScratch::new();
+
+        let mut dense = DMatrix::from_element(n, d, T::of(7.0));
+        affine::decode_into(m, &b, &h, &mut dense);
+        let mut sparse = DMatrix::from_element(n, d, T::of(-3.0));
+        decode_into(m, &b, &h, &mut sparse, &mut scratch);
+        for i in 0..n {
+            for c in 0..d {
+                let mut s: f64 = (0..r).map(|j| (h[(i, j)] * m.at(j, c)).f64().abs()).sum();
+                s += match &b {
+                    Biases::None => 0.0,
+                    Biases::Separate { dec, .. } => dec[c].f64().abs(),
+                    Biases::Mirrored { enc } => (0..r)
+                        .map(|j| (enc[j] * m.at(j, c)).f64().abs())
+                        .sum::<f64>(),
+                    Biases::PreCentering { pre } => pre[c].f64().abs(),
+                };
+                let diff = (sparse[(i, c)].f64() - dense[(i, c)].f64()).abs();
+                assert!(
+                    diff <= 2.0 * gamma(r + 2, u) * s,
+                    "{label}: v[{i}, {c}] sparse {} dense {}",
+                    sparse[(i, c)],
+                    dense[(i, c)]
+                );
+            }
+        }
+
+        // The gradient slots as the pairs store them (see `PairMap`): a
+        // tied `W`'s row-major r x d, an untied `W_dec`'s row-major d x r
+        // read as column-major r x d.
+        let (rs, cs) = if tied { (d, 1) } else { (1, r) };
+        let mut g_dense = vec![T::of(5.0); r * d];
+        let mut g_sparse = vec![T::of(-1.0); r * d];
+        let mut b_dense = vec![T::of(2.0); b.len()];
+        let mut b_sparse = vec![T::of(9.0); b.len()];
+        let mut dh_dense = DMatrix::from_element(n, r, T::of(4.0));
+        let mut dh_sparse = DMatrix::from_element(n, r, T::of(-6.0));
+        affine::decode_backward(
+            m,
+            &b,
+            &h,
+            &dv,
+            slot_view(&mut g_dense, r, d, tied),
+            BiasGrad::split(&b, &mut b_dense),
+            Some(&mut dh_dense),
+        );
+        decode_backward(
+            m,
+            &b,
+            &h,
+            &dv,
+            slot_view(&mut g_sparse, r, d, tied),
+            BiasGrad::split(&b, &mut b_sparse),
+            Some(&mut dh_sparse),
+            &mut scratch,
+        );
+        assert_eq!(b_sparse, b_dense, "{label}: bias gradients");
+        for j in 0..r {
+            for c in 0..d {
+                let mut s: f64 = (0..n).map(|i| (h[(i, j)] * dv[(i, c)]).f64().abs()).sum();
+                if let Biases::Mirrored { enc } = &b {
+                    let col: f64 = (0..n).map(|i| dv[(i, c)].f64().abs()).sum();
+                    s += enc[j].f64().abs() * col;
+                }
+                let at = j * rs + c * cs;
+                let diff = (g_sparse[at].f64() - g_dense[at].f64()).abs();
+                assert!(
+                    diff <= 2.0 * gamma(n + 2, u) * s,
+                    "{label}: dM[{j}, {c}] sparse {} dense {}",
+                    g_sparse[at],
+                    g_dense[at]
+                );
+            }
+        }
+        for i in 0..n {
+            for j in 0..r {
+                if h[(i, j)] == T::zero() {
+                    assert_eq!(
+                        dh_sparse[(i, j)],
+                        T::zero(),
+                        "{label}: dh[{i}, {j}] off the code"
+                    );
+                    continue;
+                }
+                let s: f64 = (0..d).map(|c| (dv[(i, c)] * m.at(j, c)).f64().abs()).sum();
+                let diff = (dh_sparse[(i, j)].f64() - dh_dense[(i, j)].f64()).abs();
+                assert!(
+                    diff <= 2.0 * gamma(d + 1, u) * s,
+                    "{label}: dh[{i}, {j}] sparse {} dense {}",
+                    dh_sparse[(i, j)],
+                    dh_dense[(i, j)]
+                );
+            }
+        }
+
+        // The same bits again, through the scratch the first call left.
+        let mut again = DMatrix::zeros(n, d);
+        decode_into(m, &b, &h, &mut again, &mut scratch);
+        assert_eq!(again, sparse, "{label}: forward repeated");
+        let mut g_again = vec![T::zero(); r * d];
+        let mut b_again = vec![T::zero(); b.len()];
+        let mut dh_again = DMatrix::zeros(n, r);
+        decode_backward(
+            m,
+            &b,
+            &h,
+            &dv,
+            slot_view(&mut g_again, r, d, tied),
+            BiasGrad::split(&b, &mut b_again),
+            Some(&mut dh_again),
+            &mut scratch,
+        );
+        assert_eq!(g_again, g_sparse, "{label}: decoder gradient repeated");
+        assert_eq!(dh_again, dh_sparse, "{label}: code gradient repeated");
+    }
+
+    /// Shapes with ragged unit blocks (`r` not a multiple of [`TILE`], and
+    /// below it) and ragged dot-product lanes (`d` not a multiple of
+    /// [`DOT_LANES`]), tied and untied, every bias mode, f32 and f64.
+    #[test]
+    fn sparse_kernels_match_the_dense_ones_to_rounding() {
+        for (n, r, d, k) in [(13, 40, 23, 5), (6, 9, 8, 3), (1, 33, 5, 4), (0, 17, 4, 2)] {
+            for tied in [true, false] {
+                for mode in BiasMode::ALL {
+                    check::<f32>(n, r, d, k, tied, mode);
+                    check::<f64>(n, r, d, k, tied, mode);
+                }
+            }
+        }
+    }
+
+    /// The rule: the ReLU TopK kinds only, by density under `Auto`,
+    /// whatever the density when forced, never when forced dense.
+    #[test]
+    fn the_rule_decodes_relu_top_k_codes_below_the_density() {
+        let top_k = Activation::TopK { k: 4 };
+        let batch = Activation::BatchTopK { k: 4 };
+        assert!(decodes_sparse(DecodePath::Auto, top_k, 32));
+        assert!(decodes_sparse(DecodePath::Auto, batch, 32));
+        assert!(!decodes_sparse(DecodePath::Auto, top_k, 31));
+        assert!(decodes_sparse(DecodePath::Sparse, top_k, 4));
+        assert!(!decodes_sparse(DecodePath::Dense, top_k, 1024));
+        for other in [
+            Activation::TopKSigned { k: 1 },
+            Activation::BatchTopKSigned { k: 1 },
+            Activation::Relu,
+            Activation::Identity,
+        ] {
+            assert!(
+                !decodes_sparse(DecodePath::Sparse, other, 1024),
+                "{other:?}"
+            );
+            assert!(!decodes_sparse(DecodePath::Auto, other, 1024), "{other:?}");
+        }
+    }
+}

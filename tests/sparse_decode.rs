@@ -1,0 +1,327 @@
+//! Sparse decoding of TopK codes (`src/model/sparse_decode.rs`, chosen
+//! with [`DecodePath`]) through whole models: the sparse path's loss and
+//! every gradient entry against the dense path's, tied and untied, f32 and
+//! f64, every bias mode, with rows that keep fewer than `k` positive values;
+//! a finite-difference check of the loss through the sparse path; the
+//! `Auto` rule; thread-count independence of training; the spec's
+//! serialized form.
+//!
+//! The kernels themselves are checked entry by entry against the dense
+//! ones, with Higham's a priori rounding bound, in the module's unit tests.
+
+mod fd;
+
+use fd::{compare, near_kink, numeric_gradient, random_matrix};
+use nalgebra::DMatrix;
+use rand::RngExt;
+use tiedae::Real;
+use tiedae::model::{
+    Activation, Autoencoder, AutoencoderSpec, BiasMode, DecodePath, Init, LossConfig, Normalizer,
+    Workspace,
+};
+use tiedae::rng::seeded;
+use tiedae::train::{Optimizer, Progress, TrainConfig, Trainer};
+
+/// A model whose every parameter is random, with negative encoder biases
+/// (where the mode has one), so many pre-activations lie below 0 and some
+/// rows keep fewer than `k` positive values.
+fn model<T: Real>(spec: &AutoencoderSpec, seed: u64) -> Autoencoder<T> {
+    let mut m = Autoencoder::<T>::new(spec, seed).unwrap();
+    let mut rng = seeded(seed ^ 0xABCD);
+    let mut p: Vec<f64> = (0..m.n_params())
+        .map(|_| rng.random_range(-0.7..0.7))
+        .collect();
+    for s in m.layout().layers() {
+        if let Some(range) = s.encoder_bias() {
+            for v in &mut p[range] {
+                *v = -0.3 - v.abs();
+            }
+        }
+    }
+    let p: Vec<T> = p.iter().map(|&v| T::of(v)).collect();
+    m.set_params(&p).unwrap();
+    m
+}
+
+/// `n` rows of width `d`: every fourth row is the model's centre (`b_pre`,
+/// or 0), whose code is all zero (the pre-activations are `b_enc < 0`, or
+/// exactly 0, where TopK keeps `k` zeros); every fourth + 1 is a small step
+/// from it; the rest are uniform in [-1, 1].
+fn data(n: usize, d: usize, pre: Option<&[f64]>, seed: u64) -> DMatrix<f64> {
+    let noise = random_matrix(n, d, -1.0, 1.0, seed);
+    DMatrix::from_fn(n, d, |i, j| {
+        let centre = pre.map_or(0.0, |p| p[j]);
+        match i % 4 {
+            0 => centre,
+            1 => centre + 0.05 * noise[(i, j)],
+            _ => noise[(i, j)],
+        }
+    })
+}
+
+/// The first pair's pre-centering bias, if it has one.
+fn pre_bias<T: Real>(m: &Autoencoder<T>) -> Option<Vec<f64>> {
+    let range = m.layout().layers()[0].pre_bias()?;
+    Some(m.params_to_vec()[range].iter().map(|v| v.f64()).collect())
+}
+
+fn unit_roundoff<T: Real>() -> f64 {
+    if size_of::<T>() == 4 {
+        f64::from(f32::EPSILON) / 2.0
+    } else {
+        f64::EPSILON / 2.0
+    }
+}
+
+fn max_abs<T: Real>(v: &[T]) -> f64 {
+    v.iter().map(|x| x.f64().abs()).fold(0.0, f64::max)
+}
+
+fn max_diff<T: Real>(a: &[T], b: &[T]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x.f64() - y.f64()).abs())
+        .fold(0.0, f64::max)
+}
+
+/// The architectures compared: one pair with TopK and with BatchTopK, and
+/// two pairs whose outer pair's codes (encoder side and decoder side) are
+/// TopK, over a ReLU latent (the inner pair decodes densely on both paths,
+/// so the outer code's selection sees the same bits on both).
+fn architectures() -> Vec<(Vec<usize>, Vec<Activation>, usize)> {
+    vec![
+        (vec![20, 64], vec![Activation::TopK { k: 4 }], 4),
+        (vec![20, 64], vec![Activation::BatchTopK { k: 4 }], 4),
+        (
+            vec![20, 48, 24],
+            vec![Activation::TopK { k: 3 }, Activation::Relu],
+            3,
+        ),
+    ]
+}
+
+/// One comparison: the loss and gradient of the forced sparse path against
+/// the forced dense path's. `Err` says what differs beyond the tolerance.
+///
+/// Tolerance: the two paths add the same nonzero products in different
+/// orders, so each decoder output, decoder-gradient and code-gradient
+/// entry is within `2 γ_m` of its terms' magnitude sum of the other path's
+/// (`γ_m ≈ m u`, `m <= max(r, n, d)` terms; the unit tests check that
+/// bound entry by entry). Downstream (loss, encoder gradient) these meet
+/// data and weights of unit scale in sums whose magnitude is the
+/// gradient's own at these random, uncancelled points, so the paths
+/// differ by a few `u` relative to the gradient's largest entry (a NumPy
+/// replay of the two orders gives 1-4 `u`), far inside the worst case of
+/// `2 (r + d) u` used here (about 1e-5 in f32, 2e-14 in f64). A wrong
+/// kernel (a missed term, a gradient at an inactive unit, a bias counted
+/// twice) is off by the size of a term, orders of magnitude more.
+fn compare_paths<T: Real>(spec: &AutoencoderSpec, seed: u64, k: usize) -> Result<(), String> {
+    let sparse: Autoencoder<T> = model(&spec.clone().decode_path(DecodePath::Sparse), seed);
+    let dense: Autoencoder<T> = model(&spec.clone().decode_path(DecodePath::Dense), seed);
+    assert_eq!(sparse.params_to_vec(), dense.params_to_vec());
+    let n = 24;
+    let x: DMatrix<T> = data(n, spec.dims[0], pre_bias(&dense).as_deref(), seed).map(T::of);
+    // Rows of the outer pair's TopK code keeping fewer than k positive
+    // values (all-zero rows included) beside rows keeping k.
+    if matches!(spec.hidden[0], Activation::TopK { .. }) {
+        let mut ws = Workspace::new();
+        dense.forward_with(&x, &mut ws).unwrap();
+        let code = &ws.encoder_activations()[0];
+        let positives: Vec<usize> = (0..n)
+            .map(|i| code.row(i).iter().filter(|&&v| v > T::zero()).count())
+            .collect();
+        assert!(
+            positives.iter().any(|&c| c < k),
+            "no short row: {positives:?}"
+        );
+        assert!(
+            positives.iter().any(|&c| c == k),
+            "no full row: {positives:?}"
+        );
+    }
+    let loss = LossConfig::mse().with_l1(0.01);
+    let norm = Normalizer::new(n).unwrap();
+    let (ts, gs) = sparse.loss_and_grad(&x, &x, &loss, norm).unwrap();
+    let (td, gd) = dense.loss_and_grad(&x, &x, &loss, norm).unwrap();
+    let tol = 2.0 * (spec.dims[0] + spec.dims[1]) as f64 * unit_roundoff::<T>();
+    if (ts.total - td.total).abs() > tol * td.total.abs() {
+        return Err(format!("loss: sparse {} dense {}", ts.total, td.total));
+    }
+    let scale = max_abs(gd.as_slice());
+    let diff = max_diff(gs.as_slice(), gd.as_slice());
+    if diff > tol * scale {
+        return Err(format!("gradient: max |Δ| {diff:e} of max |g| {scale:e}"));
+    }
+    for l in 0..spec.layer_count() {
+        if let (Some(ps), Some(pd)) = (gs.tied_parts(l), gd.tied_parts(l)) {
+            for (what, a, b) in [
+                ("encoder", &ps.encoder, &pd.encoder),
+                ("decoder", &ps.decoder, &pd.decoder),
+            ] {
+                let diff = max_diff(a, b);
+                if diff > tol * max_abs(b) {
+                    return Err(format!("layer {l} tied {what} part: max |Δ| {diff:e}"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn paths_agree<T: Real>() {
+    let mut failures = Vec::new();
+    let mut cases = 0;
+    for (dims, hidden, k) in architectures() {
+        for tied in [true, false] {
+            for bias in BiasMode::ALL {
+                let spec = AutoencoderSpec::new(&dims)
+                    .activations(hidden.clone())
+                    .bias(bias)
+                    .tied(tied);
+                if let Err(e) = compare_paths::<T>(&spec, 11, k) {
+                    failures.push(format!("{} {hidden:?} tied={tied} {bias:?}: {e}", T::NAME));
+                }
+                cases += 1;
+            }
+        }
+    }
+    assert_eq!(cases, 24);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The sparse path's loss and every gradient entry (tied parts included)
+/// equal the dense path's to rounding, in f32.
+#[test]
+fn sparse_path_matches_dense_path_f32() {
+    paths_agree::<f32>();
+}
+
+/// As [`sparse_path_matches_dense_path_f32`], in f64.
+#[test]
+fn sparse_path_matches_dense_path_f64() {
+    paths_agree::<f64>();
+}
+
+/// Central differences of the loss (MSE + L1), evaluated through the
+/// sparse path's forward pass, against its analytic gradient, for every
+/// parameter: tied and untied, every bias mode. Seeds are drawn until the
+/// forward pass is away from every kink and selection tie (`near_kink`)
+/// and, where the pair has an encoder bias (which `model` makes negative),
+/// the code has a row keeping fewer than `k` positive values.
+#[test]
+fn finite_differences_through_the_sparse_path() {
+    let k = 3;
+    let loss = LossConfig::mse().with_l1(0.02);
+    let mut checked = 0;
+    for tied in [true, false] {
+        for bias in BiasMode::ALL {
+            let want_short = matches!(bias, BiasMode::Separate | BiasMode::Mirrored);
+            let spec = AutoencoderSpec::new(&[6, 24])
+                .activation(Activation::TopK { k })
+                .bias(bias)
+                .tied(tied)
+                .decode_path(DecodePath::Sparse);
+            let found = (0..500u64).find_map(|seed| {
+                let m: Autoencoder<f64> = model(&spec, seed);
+                let x = random_matrix(5, 6, -1.0, 1.0, seed + 1000);
+                let code = m.encode(&x).unwrap();
+                let short = (0..5).any(|i| code.row(i).iter().filter(|&&v| v > 0.0).count() < k);
+                ((short || !want_short) && !near_kink(&m, &x, &loss)).then_some((m, x))
+            });
+            let (m, x) = found.expect("a seed away from kinks with a short row");
+            let (_, grad) = m.objective_and_grad(&x, &x, &loss).unwrap();
+            let numeric = numeric_gradient(&m, &x, &x, &loss);
+            if let Err(e) = compare(&m, grad.as_slice(), &numeric) {
+                panic!("tied={tied} {bias:?}: {e}");
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 8);
+}
+
+/// `Auto` gives the forced sparse path's bits at density `k / r = 1/8`
+/// and the forced dense path's just above it, and both paths differ in
+/// their bits somewhere there (so the comparison can tell them apart).
+#[test]
+fn auto_follows_the_density_rule() {
+    let loss = LossConfig::mse();
+    let run = |r: usize, path: DecodePath| {
+        let spec = AutoencoderSpec::new(&[10, r])
+            .activation(Activation::TopK { k: 8 })
+            .tied(false)
+            .decode_path(path);
+        let m: Autoencoder<f32> = model(&spec, 5);
+        let x = random_matrix(16, 10, -1.0, 1.0, 6).map(|v| v as f32);
+        let norm = Normalizer::new(16).unwrap();
+        m.loss_and_grad(&x, &x, &loss, norm).unwrap().1.into_vec()
+    };
+    assert_eq!(run(64, DecodePath::Auto), run(64, DecodePath::Sparse));
+    assert_eq!(run(63, DecodePath::Auto), run(63, DecodePath::Dense));
+    assert_ne!(run(64, DecodePath::Sparse), run(64, DecodePath::Dense));
+}
+
+/// Training through the sparse path gives the same bits on 1 and 2
+/// threads (batches of several shards), tied and untied.
+#[test]
+fn sparse_training_is_thread_count_independent() {
+    let x = random_matrix(200, 16, 0.0, 1.0, 40).map(|v| v as f32);
+    for tied in [true, false] {
+        let spec = AutoencoderSpec::new(&[16, 128])
+            .activation(Activation::TopK { k: 4 })
+            .bias(BiasMode::PreCentering)
+            .init(Init::TiedGlorotUniform)
+            .tied(tied)
+            .decode_path(DecodePath::Sparse);
+        let cfg = TrainConfig::new()
+            .epochs(2)
+            .batch_size(64)
+            .shard_size(16)
+            .optimizer(Optimizer::adam())
+            .learning_rate(5e-3)
+            .unit_norm_decoder(true)
+            .seed(3)
+            .progress(Progress::Silent);
+        let run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| {
+                    Trainer::new(cfg.clone())
+                        .unwrap()
+                        .fit(Autoencoder::<f32>::new(&spec, 8).unwrap(), &x)
+                        .unwrap()
+                })
+        };
+        let (a, b) = (run(1), run(2));
+        assert_eq!(
+            a.model.params_to_vec(),
+            b.model.params_to_vec(),
+            "tied={tied}"
+        );
+        assert_eq!(a.history.train_loss(), b.history.train_loss());
+    }
+}
+
+/// The spec's serialized form leaves `decode_path` out when `auto` (files
+/// written before it existed read back unchanged) and keeps a forced path.
+#[test]
+fn decode_path_serializes_only_when_forced() {
+    let spec = AutoencoderSpec::new(&[10, 64]).activation(Activation::TopK { k: 4 });
+    let auto = serde_json::to_string(&spec).unwrap();
+    assert!(!auto.contains("decode_path"), "{auto}");
+    let back: AutoencoderSpec = serde_json::from_str(&auto).unwrap();
+    assert_eq!(back.decode_path, DecodePath::Auto);
+    for path in [DecodePath::Dense, DecodePath::Sparse] {
+        let forced = spec.clone().decode_path(path);
+        let text = serde_json::to_string(&forced).unwrap();
+        assert!(
+            text.contains(&format!("\"decode_path\":\"{}\"", path.name())),
+            "{text}"
+        );
+        let back: AutoencoderSpec = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, forced);
+    }
+}
