@@ -23,6 +23,7 @@ use tiedae::data::{Dataset, LoadOptions, Scaler, csv};
 use tiedae::model::{Autoencoder, AutoencoderSpec};
 use tiedae::report::{PAGE_FILE, read_provenance, write_index};
 use tiedae::study::{ModelKind, Precision, Study};
+use tiedae::train::TrainConfig;
 
 // ------------------------------------------------------------ allocations
 
@@ -503,7 +504,15 @@ fn values_beyond_f32_stop_an_f32_study_before_any_cell() {
     ));
     // PCA alone, or training in f64, does not convert to f32.
     assert!(check_f32_data(&f32_study.clone().models(&[ModelKind::Pca])).is_ok());
-    assert!(check_f32_data(&f32_study.precision(Precision::F64)).is_ok());
+    assert!(check_f32_data(&f32_study.clone().precision(Precision::F64)).is_ok());
+    // Each kind converts in its family's precision: linear cells in f64 do
+    // not, and linear cells in f32 do within a study that is f64 otherwise.
+    let linear = |p| f32_study.clone().linear_training(TrainConfig::new(), p);
+    assert!(check_f32_data(&linear(Precision::F64)).is_ok());
+    assert!(matches!(
+        check_f32_data(&linear(Precision::F32).precision(Precision::F64)),
+        Err(Error::InvalidData(_))
+    ));
 
     let out = dir.path().join("reports");
     let result = report(&[

@@ -522,6 +522,84 @@ fn study8_uncentred_data_need_a_bias() {
     assert!(s[0].starts_with("Linear tied"), "{s:?}");
 }
 
+/// Per-family training: in the bias-modes grid the linear kind trains as
+/// its family says (full-batch L-BFGS in f64: no rate axis, no
+/// equal-epochs measure, PCA's error reached with pre-centering) and the
+/// ReLU kind as the study says (Adam over the rate grid). The grid is the
+/// two single-family studies it replaces, stacked: the same rows bit for
+/// bit (timing aside) and the same cache keys (a grid run after them reads
+/// every cell back), while another L-BFGS config keys its linear cells
+/// anew.
+#[test]
+fn linear_kinds_train_with_their_own_family_in_one_grid() {
+    let mut p = preset();
+    p.learning_rates = vec![3e-3, 1e-2];
+    let grid = builtin::bias_modes::study(&shifted(), &p, &quiet()).unwrap();
+    let family = grid.linear_training.clone().expect("a linear family");
+    assert!(family.config.is_lbfgs() && !grid.training.is_lbfgs());
+    assert_eq!(family.precision, Precision::F64);
+
+    let df = grid.run().unwrap();
+    let r = rows(&df);
+    let of = |model: &str| r.iter().filter(|r| r.model == model).collect::<Vec<&Row>>();
+    // One seed: PCA once; 4 bias modes; the ReLU kind also per rate.
+    let (pca, linear, tied) = (of("pca"), of("linear_tied"), of("tied"));
+    assert_eq!((pca.len(), linear.len(), tied.len()), (1, 4, 8));
+    assert_eq!(df.height(), 13);
+    for r in &linear {
+        assert_eq!(r.learning_rate, None, "{r:?}");
+        assert_eq!(r.val_mse_at_budget, None, "{r:?}");
+    }
+    let centred = linear
+        .iter()
+        .find(|r| r.bias_mode == "pre_centering")
+        .unwrap();
+    assert!((centred.ratio_to_pca - 1.0).abs() < 0.01, "{centred:?}");
+    let mut rates: Vec<f64> = tied.iter().map(|r| r.learning_rate.unwrap()).collect();
+    rates.sort_by(f64::total_cmp);
+    rates.dedup();
+    assert_eq!(rates, [3e-3, 1e-2]);
+    assert!(tied.iter().all(|r| r.val_mse_at_budget.is_some()));
+
+    // The two studies the grid replaces, each training every kind alike.
+    let dir = tempfile::tempdir().unwrap();
+    let mut linear_only = grid
+        .clone()
+        .models(&[ModelKind::Pca, ModelKind::LinearTied])
+        .training(family.config.clone())
+        .precision(family.precision)
+        .cache_dir(dir.path());
+    linear_only.linear_training = None;
+    let mut relu_only = grid
+        .clone()
+        .models(&[ModelKind::Tied])
+        .cache_dir(dir.path());
+    relu_only.linear_training = None;
+    let mut stacked = linear_only.run().unwrap();
+    stacked.vstack_mut(&relu_only.run().unwrap()).unwrap();
+    assert!(
+        same_results(&df, &stacked),
+        "grid:\n{df}\nstacked:\n{stacked}"
+    );
+    let count = || std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(count(), 13);
+    let cached = grid.clone().cache_dir(dir.path()).run().unwrap();
+    assert!(cached.equals_missing(&stacked), "every cell read back");
+    assert_eq!(count(), 13);
+    let mut other = family.config.clone();
+    if let tiedae::train::Optimizer::Lbfgs(c) = &mut other.optimizer {
+        c.max_iters += 1;
+    }
+    let retrained = grid
+        .clone()
+        .linear_training(other, family.precision)
+        .cache_dir(dir.path())
+        .run()
+        .unwrap();
+    assert_eq!(retrained.height(), 13);
+    assert_eq!(count(), 13 + 4, "the linear cells' keys hold their config");
+}
+
 #[test]
 fn detailed_run_carries_artifacts() {
     let res = small_study().run_detailed().unwrap();

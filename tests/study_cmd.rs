@@ -375,6 +375,12 @@ fn built_in_studies_are_listed_and_shown_as_files() {
         .find(|l| l.starts_with("linear_pca "))
         .unwrap();
     assert!(linear.contains(" cells "), "{linear}");
+    // One grid of every kind it compares, so it runs like any other.
+    let bias = listing
+        .lines()
+        .find(|l| l.starts_with("bias_modes "))
+        .unwrap();
+    assert!(bias.contains(" 39 cells "), "{bias}");
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("linear_pca.toml");
@@ -390,6 +396,46 @@ fn built_in_studies_are_listed_and_shown_as_files() {
     let out = study().args(["show", "param_counts"]).output().unwrap();
     let line = one_line_error(&out, "a table");
     assert!(line.contains("trains nothing"), "{line}");
+}
+
+/// The built-in bias_modes study is one grid of linear tied cells (full-
+/// batch L-BFGS in f64) and ReLU tied cells (Adam in f32 over the rate
+/// grid) beside PCA, so it runs sharded like a study file: on the quick
+/// preset two shards merged equal the unsharded run, timing aside.
+#[test]
+fn the_bias_modes_study_shards_and_merges_into_its_unsharded_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole");
+    let stdout = study_ok(&["run", "bias_modes", "--quick", "--out", arg(&whole)]);
+    let reference = PathBuf::from(stdout.lines().last().expect("the results path"));
+    let sharded = dir.path().join("sharded");
+    for shard in ["0/2", "1/2"] {
+        study_ok(&[
+            "run",
+            "bias_modes",
+            "--quick",
+            "--shard",
+            shard,
+            "--out",
+            arg(&sharded),
+        ]);
+    }
+    let merged = dir.path().join("merged.parquet");
+    study_ok(&["merge", arg(&sharded), "--out", arg(&merged)]);
+    let a = read_results(&merged).unwrap();
+    let b = read_results(&reference).unwrap();
+    // Digits, first quick latent size, 3 seeds: PCA per seed, linear tied
+    // per bias mode (4) and seed, ReLU tied also per rate (2).
+    assert_eq!(b.height(), 3 + 4 * 3 + 4 * 2 * 3);
+    assert!(same_results(&a, &b), "merged:\n{a}\nunsharded:\n{b}");
+    let rows = tiedae::study::frame_to_rows(&b).unwrap();
+    for r in &rows {
+        match r.model.as_str() {
+            "linear_tied" => assert_eq!(r.learning_rate, None, "{r:?}"),
+            "tied" => assert!(r.learning_rate.is_some(), "{r:?}"),
+            other => assert_eq!(other, "pca"),
+        }
+    }
 }
 
 /// The fenced ```bash blocks of the README's cluster section.

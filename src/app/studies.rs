@@ -376,9 +376,13 @@ pub fn check_f32_data(study: &Study) -> Result<()> {
         .try_for_each(|ds| ds.check_f32_range())
 }
 
-/// Whether `study` converts its data to `f32`: it trains a model in `f32`.
+/// Whether `study` converts its data to `f32`: it trains a model in `f32`
+/// (each kind in its own family's precision, [`Study::precision_for`]).
 fn trains_in_f32(study: &Study) -> bool {
-    study.precision == Precision::F32 && study.models.iter().any(|m| m.is_trained())
+    study
+        .models
+        .iter()
+        .any(|&m| m.is_trained() && study.precision_for(m) == Precision::F32)
 }
 
 /// Runs `run` with options whose [`RunOptions::note`] shows each line as a

@@ -63,7 +63,9 @@ impl Study {
     /// here (see [`Study::selected_cells`]).
     ///
     /// Trained kinds with a minibatch optimizer are crossed with the
-    /// protocol's learning rates (between sparsity weight and seed).
+    /// protocol's learning rates (between sparsity weight and seed); which
+    /// optimizer is the config each kind trains with
+    /// ([`Study::training_for`]: the linear kinds may have their own).
     ///
     /// # Errors
     ///
@@ -150,7 +152,7 @@ impl Study {
         };
         if !extra.model.is_trained()
             || !self.models.contains(&extra.model)
-            || self.training.is_lbfgs()
+            || self.training_for(extra.model).is_lbfgs()
         {
             return Err(refuse(
                 "not a kind of the study trained with a minibatch optimizer",
@@ -173,7 +175,10 @@ impl Study {
         if !in_grid {
             return Err(refuse("not a configuration of the study's grid"));
         }
-        if self.learning_rates().contains(&Some(extra.learning_rate)) {
+        if self
+            .learning_rates_for(extra.model)
+            .contains(&Some(extra.learning_rate))
+        {
             return Err(refuse("the grid already tries this rate"));
         }
         let activation = if extra.model.is_linear() {
@@ -249,7 +254,7 @@ impl Study {
         } else {
             &[0.0]
         };
-        let rates = self.learning_rates();
+        let rates = self.learning_rates_for(model);
         for &bias in &self.bias_modes {
             for &l2 in &self.l2s {
                 for &sw in sparsity {
@@ -263,14 +268,16 @@ impl Study {
         }
     }
 
-    /// The learning rates cells are crossed with: `[None]` for L-BFGS (its
-    /// steps come from a line search), else the protocol's grid, or the
-    /// training config's one rate.
-    pub(crate) fn learning_rates(&self) -> Vec<Option<f64>> {
-        if self.training.is_lbfgs() {
+    /// The learning rates cells of `model` are crossed with, from the
+    /// config they train with ([`Study::training_for`]): `[None]` for
+    /// L-BFGS (its steps come from a line search), else the protocol's
+    /// grid, or the config's one rate.
+    pub(crate) fn learning_rates_for(&self, model: ModelKind) -> Vec<Option<f64>> {
+        let training = self.training_for(model);
+        if training.is_lbfgs() {
             vec![None]
         } else if self.protocol.learning_rates.is_empty() {
-            vec![Some(self.training.learning_rate)]
+            vec![Some(training.learning_rate)]
         } else {
             self.protocol
                 .learning_rates
@@ -321,7 +328,10 @@ pub(crate) struct CellConfig<'a> {
     pub training: Option<TrainingKey<'a>>,
 }
 
-/// The training part of a [`CellConfig`].
+/// The training part of a [`CellConfig`]: the precision and config the
+/// cell's kind trains with ([`Study::precision_for`],
+/// [`Study::training_for`]), so a study without per-family training keys
+/// its cells as before.
 #[derive(Serialize)]
 pub(crate) struct TrainingKey<'a> {
     pub hidden: &'a [usize],

@@ -37,7 +37,7 @@
 use super::builtin::sample_rows;
 use super::limits::check_name;
 use super::protocol::Protocol;
-use super::spec::{ModelKind, Precision, Study};
+use super::spec::{FamilyTraining, ModelKind, Precision, Study};
 use crate::data::file::read_regular;
 use crate::data::{Dataset, LoadOptions};
 use crate::error::{Error, Result};
@@ -186,9 +186,24 @@ impl<'de> Deserialize<'de> for NTrain {
 /// sets the seed, validation, early stopping, progress and checkpoints
 /// itself; the loss's `l1` and `l2` are replaced by each cell's sparsity
 /// weight and L2 coefficient.)
+///
+/// The same keys in a `[training.linear]` table, over
+/// [`TrainConfig::default`] as well (not over `[training]`), with a
+/// `precision` of their own, train the linear kinds instead
+/// ([`Study::linear_training`]):
+///
+/// ```toml
+/// [training.linear]
+/// precision = "f64"   # absent: the study's precision
+/// optimizer = { kind = "lbfgs", max_iters = 300, memory = 10, tol_grad = 1e-10, tol_cost = 1e-16 }
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainingEntry {
+    /// `[training.linear]` only: the linear kinds' precision (`[training]`
+    /// takes the study's top-level `precision`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<Precision>,
     /// Epoch cap of minibatch training.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epochs: Option<usize>,
@@ -220,6 +235,10 @@ pub struct TrainingEntry {
     /// The reconstruction term and KL sparsity (`[training.loss]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss: Option<LossEntry>,
+    /// `[training]` only: how the linear kinds train (`[training.linear]`),
+    /// when not as the others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linear: Option<Box<TrainingEntry>>,
 }
 
 /// The `[training.loss]` table (see [`LossConfig`]).
@@ -340,6 +359,7 @@ impl TrainingEntry {
             ));
         }
         Ok(TrainingEntry {
+            precision: None,
             epochs: Some(c.epochs),
             batch_size: Some(c.batch_size),
             shard_size: Some(c.shard_size),
@@ -357,7 +377,49 @@ impl TrainingEntry {
                 l0: (c.loss.l0 != 0.0).then_some(c.loss.l0),
                 l0_mode: (!c.loss.l0_mode.is_step()).then_some(c.loss.l0_mode),
             }),
+            linear: None,
         })
+    }
+
+    /// The `[training.linear]` entry of `family`: its config's keys, every
+    /// one written out, and its precision.
+    ///
+    /// # Errors
+    /// As [`TrainingEntry::of_config`].
+    fn of_family(family: &FamilyTraining) -> Result<Box<TrainingEntry>> {
+        Ok(Box::new(TrainingEntry {
+            precision: Some(family.precision),
+            ..TrainingEntry::of_config(&family.config)?
+        }))
+    }
+
+    /// The linear family of a `[training]` table over a study whose
+    /// top-level precision is `precision` (absent: the default), checked
+    /// for keys each table does not take.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming `training.precision` (set at the top level)
+    /// or `training.linear.linear` (a family has no families).
+    fn family(&self, precision: Option<Precision>) -> Result<Option<FamilyTraining>> {
+        if self.precision.is_some() {
+            return Err(Error::config(
+                "training.precision",
+                "the study's precision is the top-level `precision` key; only [training.linear] takes one of its own",
+            ));
+        }
+        let Some(linear) = &self.linear else {
+            return Ok(None);
+        };
+        if linear.linear.is_some() {
+            return Err(Error::config(
+                "training.linear.linear",
+                "[training.linear] is one family's training; it has no families of its own",
+            ));
+        }
+        Ok(Some(FamilyTraining {
+            config: linear.to_config(),
+            precision: linear.precision.or(precision).unwrap_or_default(),
+        }))
     }
 }
 
@@ -583,6 +645,7 @@ impl StudyFile {
         s = s
             .training(self.training.to_config())
             .protocol(self.protocol.to_protocol());
+        s.linear_training = self.training.family(self.precision).map_err(key)?;
         // The data-dependent checks too (latent sizes against each
         // dataset), so a wrong file fails here, before any shard starts.
         s.cells().map_err(key)?;
@@ -622,7 +685,14 @@ impl StudyFile {
             split_seed: Some(study.split_seed),
             activation: Some(study.activation),
             datasets,
-            training: TrainingEntry::of_config(&study.training)?,
+            training: TrainingEntry {
+                linear: study
+                    .linear_training
+                    .as_ref()
+                    .map(TrainingEntry::of_family)
+                    .transpose()?,
+                ..TrainingEntry::of_config(&study.training)?
+            },
             protocol: ProtocolEntry::of_protocol(&study.protocol),
         })
     }
@@ -840,5 +910,82 @@ mod tests {
             .to_study(&written, Path::new("s.toml"), Path::new("."))
             .unwrap();
         assert_eq!(study.study_id().unwrap(), study2.study_id().unwrap());
+    }
+
+    /// A `[training.linear]` table trains the linear kinds on their own:
+    /// written out it reads back to the same family and cells (the study id
+    /// holds it), and its errors name the file's line and key.
+    #[test]
+    fn linear_training_tables_read_back_and_name_their_keys() {
+        let lbfgs = |iters: u64| {
+            format!(
+                "optimizer = {{ kind = \"lbfgs\", max_iters = {iters}, memory = 3, tol_grad = 1e-10, tol_cost = 1e-16 }}\n"
+            )
+        };
+        let build = |text: &str| {
+            parse(text)
+                .unwrap()
+                .to_study(text, Path::new("s.toml"), Path::new("."))
+        };
+        let text = format!(
+            "{MINIMAL}\n[training]\nepochs = 3\n\n[training.linear]\nprecision = \"f64\"\n{}",
+            lbfgs(5)
+        );
+        let study = build(&text).unwrap();
+        let family = study.linear_training.clone().unwrap();
+        assert_eq!(family.precision, Precision::F64);
+        assert!(family.config.is_lbfgs() && !study.training.is_lbfgs());
+        assert_eq!(study.training.epochs, 3);
+        // The table is over the defaults, not over [training].
+        assert_eq!(family.config.epochs, TrainConfig::default().epochs);
+        let file = parse(&text).unwrap();
+        let written = StudyFile::from_study(&study, file.datasets.clone())
+            .unwrap()
+            .to_toml()
+            .unwrap();
+        assert!(written.contains("[training.linear]"), "{written}");
+        let back = build(&written).unwrap();
+        assert_eq!(back.linear_training, study.linear_training);
+        assert_eq!(study.study_id().unwrap(), back.study_id().unwrap());
+        let mut plain = study.clone();
+        plain.linear_training = None;
+        assert_ne!(plain.study_id().unwrap(), study.study_id().unwrap());
+        // Absent, the family's precision is the study's.
+        let text = format!(
+            "precision = \"f64\"\n{MINIMAL}\n[training.linear]\n{}",
+            lbfgs(5)
+        );
+        let family = build(&text).unwrap().linear_training.unwrap();
+        assert_eq!(family.precision, Precision::F64);
+
+        let err = |text: &str| build(text).unwrap_err().to_string();
+        let e = err(&format!("{MINIMAL}\n[training.linear]\n{}", lbfgs(0)));
+        assert!(
+            e.starts_with("s.toml: line 10, key `training.linear.optimizer`"),
+            "{e}"
+        );
+        assert!(e.contains("lbfgs.max_iters"), "{e}");
+        let e = err(&format!(
+            "{MINIMAL}\n[training]\nepochs = 3\n\n[training.linear]\nepochs = 0\n"
+        ));
+        assert!(
+            e.starts_with("s.toml: line 13, key `training.linear.epochs`"),
+            "{e}"
+        );
+        let e = err(&format!("{MINIMAL}\n[training]\nprecision = \"f64\"\n"));
+        assert!(
+            e.starts_with("s.toml: line 10, key `training.precision`"),
+            "{e}"
+        );
+        let e = err(&format!(
+            "{MINIMAL}\n[training.linear.linear]\nepochs = 3\n"
+        ));
+        assert!(e.contains("training.linear.linear"), "{e}");
+        let e = err(&format!(
+            "{}\n[training.linear]\n{}",
+            MINIMAL.replace("\"linear_tied\"", "\"tied\""),
+            lbfgs(5)
+        ));
+        assert!(e.contains("key `training.linear`"), "{e}");
     }
 }

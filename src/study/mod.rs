@@ -25,6 +25,7 @@ mod artifacts;
 pub mod builtin;
 mod cache;
 mod cell;
+mod family;
 pub mod figures;
 pub mod file;
 mod frame;
@@ -53,4 +54,4 @@ pub use protocol::{
 pub use run::Search;
 pub use shard::{ShardManifest, manifest_path, merge, read_manifest, write_manifest};
 pub(crate) use shard::{check_study_id, short_id};
-pub use spec::{CONV_LAYERS, ExtraRate, ModelKind, Precision, Study};
+pub use spec::{CONV_LAYERS, ExtraRate, FamilyTraining, ModelKind, Precision, Study};

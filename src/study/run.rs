@@ -247,8 +247,8 @@ pub(crate) fn cell_config<'a>(study: &'a Study, cell: &'a Cell, fp: &'a str) -> 
             } else {
                 &study.hidden
             },
-            precision: study.precision,
-            config: &study.training,
+            precision: study.precision_for(cell.model),
+            config: study.training_for(cell.model),
         }),
     }
 }
@@ -658,7 +658,7 @@ struct Measured {
 /// Fits one cell from scratch.
 fn run_cell(study: &Study, cell: &Cell, split: &Split) -> Result<(Row, CellDetail)> {
     let pca_test = pca_mse(&split.pca, cell.latent, &split.test)?;
-    let m = match (cell.model, study.precision) {
+    let m = match (cell.model, study.precision_for(cell.model)) {
         (ModelKind::Pca, _) => fit_pca(cell, split)?,
         (_, Precision::F32) => fit_autoencoder::<f32>(study, cell, split)?,
         (_, Precision::F64) => fit_autoencoder::<f64>(study, cell, split)?,
@@ -800,7 +800,7 @@ fn fit_autoencoder<T: Real>(study: &Study, cell: &Cell, split: &Split) -> Result
     let d = split.train.ncols();
     let spec = cell_spec(study, cell, d)?;
     let model = Autoencoder::<T>::new(&spec, derive_seed(cell.seed, 0))?;
-    let mut cfg = study.training.clone();
+    let mut cfg = study.training_for(cell.model).clone();
     cfg.seed = derive_seed(cell.seed, 1);
     cfg.loss = cfg.loss.with_l2(cell.l2).with_l1(cell.sparsity_weight);
     cfg.progress = Progress::Silent;

@@ -169,6 +169,19 @@ pub enum Precision {
     F64,
 }
 
+/// How one family of model kinds trains when it does not train as the
+/// study's [`Study::training`] and [`Study::precision`] say: the linear
+/// kinds' full-batch L-BFGS in f64 beside Adam in f32 for the nonlinear
+/// ones, in one grid (see [`Study::linear_training`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FamilyTraining {
+    /// The family's training config, used by its cells in place of
+    /// [`Study::training`] (per cell the study sets the same things).
+    pub config: TrainConfig,
+    /// The family's scalar type, in place of [`Study::precision`].
+    pub precision: Precision,
+}
+
 /// A learning rate one configuration tries beyond the protocol's grid: a
 /// rung the bracketing search ([`Study::run_bracketed`]) adds where the
 /// configuration's tuned rate sits at an edge of the rates it tried. Only
@@ -251,7 +264,8 @@ pub struct Study {
     /// How every autoencoder trains. Per cell the study sets the seed, the
     /// L2 and L1 weights, the learning rate and early stopping (from the
     /// [`Study::protocol`]), silences progress and drops checkpoints. Its
-    /// `epochs` is the cap early stopping works within.
+    /// `epochs` is the cap early stopping works within. The linear kinds
+    /// train with [`Study::linear_training`] instead, when it is set.
     pub training: TrainConfig,
     /// Validation split, early stopping and learning-rate grid of every
     /// trained cell (see [`Protocol`]).
@@ -264,6 +278,13 @@ pub struct Study {
     pub extra_rates: Vec<ExtraRate>,
     /// Scalar type of training.
     pub precision: Precision,
+    /// How the linear kinds ([`ModelKind::LinearTied`],
+    /// [`ModelKind::LinearUntied`]) train, when not as every other kind:
+    /// their cells use this config and precision instead of
+    /// [`Study::training`] and [`Study::precision`], in their cache keys too,
+    /// and an L-BFGS config gives them no learning-rate axis. `None` (the
+    /// default): every kind trains alike.
+    pub linear_training: Option<FamilyTraining>,
     /// Fraction of each dataset held out as test data.
     pub test_fraction: f64,
     /// Root of every seed's data: seed `s` splits, draws and carves its
@@ -308,6 +329,7 @@ impl Study {
             protocol: Protocol::default(),
             extra_rates: Vec::new(),
             precision: Precision::F32,
+            linear_training: None,
             test_fraction: 0.2,
             split_seed: 0,
             cache_dir: None,
@@ -532,6 +554,7 @@ impl Study {
                 "L-BFGS cannot train sparse_tied cells (the L1 code penalty is not smooth); use a minibatch optimizer",
             ));
         }
+        self.validate_linear_training()?;
         if let Some((i, n)) = self.shard {
             check_shard(i, n)?;
         }
@@ -563,8 +586,8 @@ impl Study {
     /// axes before any cell is built (saturating at `usize::MAX`), so an
     /// oversized study is refused without enumerating it.
     fn cell_count(&self) -> usize {
-        let rates = self.learning_rates().len();
         let per_latent = self.models.iter().fold(0usize, |acc, &m| {
+            let rates = self.learning_rates_for(m).len();
             let n = if m == ModelKind::Pca {
                 self.seeds.len()
             } else {

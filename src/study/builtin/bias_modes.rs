@@ -3,9 +3,14 @@
 //! tied layer exactly PCA's model family, a mirrored bias cannot represent
 //! a data mean in general, and no bias at all pays for the mean.
 //!
-//! Linear tied models (full-batch L-BFGS, f64) and ReLU tied models (Adam)
-//! under every [`BiasMode`], beside PCA, at the preset's first latent
-//! size. Frame: the results columns only (two studies stacked).
+//! One grid at the preset's first latent size: PCA, linear tied models and
+//! ReLU tied models (the preset's hidden width, if any) under every
+//! [`BiasMode`]. The linear cells train with full-batch L-BFGS in f64 (the
+//! study's [`Study::linear_training`]), to PCA's optimum rather than to a
+//! learning rate's; the ReLU cells with Adam in f32 over the protocol's
+//! grid. Rows in cell order: PCA per seed, then linear tied per bias mode
+//! and seed, then ReLU tied per bias mode, rate and seed. Frame: the results
+//! columns only.
 
 use super::{Preset, RunOptions, base, median, rows, sample};
 use crate::data::Dataset;
@@ -15,33 +20,23 @@ use crate::number::format_or_missing;
 use crate::study::{ModelKind, Precision, Study};
 use polars::prelude::DataFrame;
 
-/// The two studies on `ds`: linear (L-BFGS) and nonlinear (Adam).
-pub fn studies(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<[Study; 2]> {
+/// The study on `ds`.
+pub fn study(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<Study> {
     let data = sample(ds, preset)?;
     let k = preset.latents_for(&data)?[0];
-    let linear = base("bias-modes-linear", data.clone(), preset, opts)
-        .models(&[ModelKind::Pca, ModelKind::LinearTied])
-        .latents(&[k])
-        .seeds(&preset.seeds)
-        .bias_modes(&BiasMode::ALL)
-        .precision(Precision::F64)
-        .training(preset.lbfgs());
-    let nonlinear = base("bias-modes-nonlinear", data, preset, opts)
-        .models(&[ModelKind::Tied])
+    Ok(base("bias-modes", data, preset, opts)
+        .models(&[ModelKind::Pca, ModelKind::LinearTied, ModelKind::Tied])
         .latents(&[k])
         .seeds(&preset.seeds)
         .bias_modes(&BiasMode::ALL)
         .hidden(&preset.hidden.into_iter().collect::<Vec<_>>())
-        .training(preset.adam());
-    Ok([linear, nonlinear])
+        .training(preset.adam())
+        .linear_training(preset.lbfgs(), Precision::F64))
 }
 
-/// Runs both studies and stacks their frames.
+/// Runs the study.
 pub fn run(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<DataFrame> {
-    let [a, b] = studies(ds, preset, opts)?;
-    let mut df = a.run()?;
-    df.vstack_mut(&b.run()?)?;
-    Ok(df)
+    study(ds, preset, opts)?.run()
 }
 
 /// Findings: per model kind, the bias modes ranked by median ratio to PCA.

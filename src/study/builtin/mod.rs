@@ -189,7 +189,7 @@ pub const REGISTRY: &[Builtin] = &[
         name: "bias_modes",
         title: "bias modes",
         claim: "the four bias modes compared",
-        source: Source::Frame(|d, p, o| bias_modes::run(d, p, o).map(Output::from)),
+        source: Source::Detailed(bias_modes::study),
         summary: bias_modes::summary,
         own_latents: None,
     },
