@@ -1378,13 +1378,14 @@ fn auxk_ends_with_fewer_dead_latents() {
 
 // ------------------------------------------------------ the study
 
-/// The `sae` study's frame: the results columns, then its eight own
-/// columns; one PCA row and six variant rows per latent size and seed;
-/// TopK rows at an L0 of at most their k; cosines only for untied
-/// variants; dead and dense latent counts only for the SAEs, within their
-/// latent size, the dead ones among the units constant on the test rows
-/// (the results column `dead_fraction`); a shrinkage and an ℓ2 ratio for
-/// every row.
+/// The `sae` study's frame: the results columns, then its nine own
+/// columns; per latent size and seed one PCA row, five variant rows and
+/// the L1 variant's row at each of the four grid weights; TopK rows at an
+/// L0 of at most their k; cosines only for untied variants; dead and dense
+/// latent counts only for the SAEs, within their latent size, the dead
+/// ones among the units constant on the test rows (the results column
+/// `dead_fraction`); a shrinkage, an ℓ2 ratio and a training L0 for every
+/// row.
 #[test]
 fn sae_study_frame_has_the_extra_columns() {
     use tiedae::data::SpikedCovariance;
@@ -1428,11 +1429,19 @@ fn sae_study_frame_has_the_extra_columns() {
             "dead_latents",
             "dense_latents",
             "shrinkage",
-            "l2_ratio"
+            "l2_ratio",
+            "l0_train"
         ]
     );
     let rows = frame_to_rows(&df).unwrap();
-    assert_eq!(rows.len(), 2 * 7);
+    assert_eq!(rows.len(), 2 * (1 + 5 + 4));
+    let l1_weights: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.model == builtin::sae::L1_VARIANT && r.latent == 4)
+        .map(|r| r.sparsity_weight)
+        .collect();
+    assert_eq!(l1_weights.len(), 4);
+    assert!(l1_weights.windows(2).all(|w| w[0] < w[1]), "{l1_weights:?}");
     let col =
         |n: &str| -> Vec<Option<f64>> { df.column(n).unwrap().f64().unwrap().iter().collect() };
     let count =
@@ -1444,8 +1453,14 @@ fn sae_study_frame_has_the_extra_columns() {
         col("decoder_encoder_cosine"),
     );
     let (dead_latents, dense_latents) = (count("dead_latents"), count("dense_latents"));
-    let (shrink, l2) = (col("shrinkage"), col("l2_ratio"));
+    let (shrink, l2, l0_train) = (col("shrinkage"), col("l2_ratio"), col("l0_train"));
     for (i, r) in rows.iter().enumerate() {
+        assert!(
+            l0_train[i].is_some_and(|l| l.is_finite() && l >= 0.0),
+            "{}: training L0 {:?}",
+            r.model,
+            l0_train[i]
+        );
         let f = fvus[i].unwrap();
         assert!(f.is_finite() && f > 0.0, "{} fvu {f}", r.model);
         assert!(r.test_mse.is_finite() && r.ratio_to_pca.is_finite());
@@ -1500,23 +1515,14 @@ fn sae_study_frame_has_the_extra_columns() {
     assert!(builtin::find("sae").is_some());
 }
 
-/// The study's size, epoch-cap and L1 rules give the values their docs
-/// state.
+/// The study's size and L1 rules give the values their docs state.
 #[test]
 fn sae_rules_give_their_documented_values() {
-    use tiedae::study::builtin::sae::{
-        L1_THRESHOLDS, MIN_EPOCHS, default_latents, epoch_cap, k_active, l1_grid, pick_l1,
-    };
+    use tiedae::study::builtin::sae::{L1_THRESHOLDS, default_latents, k_active, l1_grid, pick_l1};
     assert_eq!(default_latents(784), [32, 256, 1024]);
     assert_eq!(default_latents(64), [16, 64, 256]);
     assert_eq!(default_latents(16), [4, 16, 64]);
     assert_eq!(default_latents(1), [1, 2, 4]);
-    // mnist10k: 6,000 sampled rows, 4,800 training, 3,840 fitting.
-    assert_eq!(epoch_cap(1000, 3840, 784, 1024), 38);
-    assert_eq!(epoch_cap(1000, 3840, 784, 256), 155);
-    assert_eq!(epoch_cap(1000, 3840, 784, 32), 1000);
-    assert_eq!(epoch_cap(1000, 1_000_000, 784, 1024), MIN_EPOCHS);
-    assert_eq!(epoch_cap(5, 1_000_000, 784, 1024), 5);
     assert_eq!((k_active(1024), k_active(3)), (256, 1));
     // Nearest L0 wins; a tie (|12 − 8| = |4 − 8|) goes to the smaller weight.
     let trials = [(1e-4, 30.0), (4e-4, 12.0), (1.6e-3, 4.0), (6.4e-3, 0.0)];
@@ -1533,6 +1539,81 @@ fn sae_rules_give_their_documented_values() {
     for (w, f) in grid.iter().zip(L1_THRESHOLDS) {
         assert!((w - 2.0 * f).abs() <= 1e-15, "{w} vs {}", 2.0 * f);
     }
+}
+
+/// The sae study is a grid of cells: per latent size (an over-complete
+/// one among them) PCA on every seed, then the six variants in order, the
+/// L1 variant at each weight of `l1_grid` of the first seed's training
+/// part, every trained cell at each rate of the preset's grid; a study file
+/// written from it reads back with the same cells, keys included.
+#[test]
+fn sae_study_is_a_grid_of_cells() {
+    use tiedae::data::{Dataset, train_test_split};
+    use tiedae::study::builtin::sae::{self, L1_VARIANT, l1_grid};
+    use tiedae::study::builtin::{Preset, RunOptions, find};
+    use tiedae::study::{ModelKind, StudyFile};
+    let ds = Dataset::builtin("digits").unwrap();
+    let preset = Preset {
+        latents: vec![16, 128],
+        seeds: vec![0, 1],
+        max_rows: None,
+        ..Preset::quick()
+    };
+    let study = sae::study(&ds, &preset, &RunOptions::default()).unwrap();
+    assert!(study.overcomplete);
+    assert_eq!(study.models, [ModelKind::Pca]);
+    let names: Vec<&str> = study.variants.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "sae_tied_topk",
+            "sae_untied_topk",
+            "sae_untied_tied_init_topk",
+            "sae_tied_l1",
+            "sae_tied_topk_auxk",
+            "sae_untied_topk_auxk"
+        ]
+    );
+    let (train, _) = train_test_split(&ds, study.test_fraction, study.data_seed(0)).unwrap();
+    assert_eq!(study.sparsity_weights, l1_grid(train.x()));
+    let cells = study.cells().unwrap();
+    let (seeds, rates) = (2, Preset::quick().learning_rates.len());
+    assert_eq!(
+        cells.len(),
+        2 * (seeds + 5 * rates * seeds + 4 * rates * seeds)
+    );
+    for k in [16usize, 128] {
+        let at: Vec<&str> = cells
+            .iter()
+            .filter(|c| c.latent == k)
+            .map(|c| c.model_name())
+            .collect();
+        assert_eq!(&at[..seeds], ["pca"; 2]);
+        assert_eq!(
+            at.iter().filter(|&&m| m == L1_VARIANT).count(),
+            4 * rates * seeds
+        );
+    }
+    assert!(
+        cells
+            .iter()
+            .all(|c| c.learning_rate.is_some() || c.model_name() == "pca")
+    );
+    // Written as a study file and read back: the same study id.
+    let entry = tiedae::study::file::DatasetEntry {
+        builtin: Some("digits".into()),
+        ..Default::default()
+    };
+    let file = StudyFile::from_study(&study, vec![entry]).unwrap();
+    let text = file.to_toml().unwrap();
+    assert!(text.contains("[[variants]]"), "{text}");
+    let here = std::path::Path::new("<sae>");
+    let back = StudyFile::parse(&text, here)
+        .unwrap()
+        .to_study(&text, here, std::path::Path::new("/"))
+        .unwrap();
+    assert_eq!(back.study_id().unwrap(), study.study_id().unwrap());
+    assert!(find("sae").unwrap().charts.is_some());
 }
 
 /// The report runs the sae study at its own sizes unless `--latent` is
@@ -1599,12 +1680,15 @@ fn median_of(v: &[f64]) -> f64 {
 }
 
 /// On digits (8 x 8 images), the study's charts are its frame's numbers:
-/// one Pareto line per model with one point per latent size at the medians
-/// over seeds; the dead-fraction curves of the first seed's TopK runs at
+/// the L1 chart's points are the mean training L0 over seeds of each grid
+/// weight, and the weight kept per size is the one nearest k/4
+/// (recomputed here from the frame); one Pareto line per model with one
+/// point per latent size at the medians over seeds (the L1 model's at its
+/// kept weight); the dead-fraction curves of the first seed's TopK runs at
 /// the largest size end at the frame's value; the firing-density
-/// histogram of its runs counts every latent the frame does not call dead; the L1 weight of every seed
-/// is the grid weight whose training L0 is nearest k/4; the atoms are unit
-/// decoder directions of the image's size; and the report draws all five.
+/// histogram of its runs counts every latent the frame does not call
+/// dead; the atoms are unit decoder directions of the image's size; and
+/// the report draws all five.
 #[test]
 fn sae_study_figures_match_its_frame() {
     use tiedae::data::Dataset;
@@ -1642,6 +1726,46 @@ fn sae_study_figures_match_its_frame() {
             .collect()
     };
     let (l0s, fvus, dead) = (col("l0"), col("fvu"), col("dead_fraction_train"));
+    let l0_train = col("l0_train");
+    // The L1 weight kept at each size, from the frame: the grid weight
+    // whose mean training L0 over the seeds is nearest k/4.
+    let mut kept = std::collections::BTreeMap::new();
+    for k in [8i64, 16] {
+        let mut weights: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.model == L1_VARIANT && r.latent == k)
+            .map(|r| r.sparsity_weight)
+            .collect();
+        weights.sort_by(f64::total_cmp);
+        weights.dedup();
+        assert_eq!(weights.len(), 4, "k={k}");
+        let trials: Vec<(f64, f64)> = weights
+            .iter()
+            .map(|&w| {
+                let l: Vec<f64> = (0..rows.len())
+                    .filter(|&i| {
+                        rows[i].model == L1_VARIANT
+                            && rows[i].latent == k
+                            && rows[i].sparsity_weight == w
+                    })
+                    .map(|i| l0_train[i])
+                    .collect();
+                assert_eq!(l.len(), 2, "k={k} w={w}");
+                (w, l.iter().sum::<f64>() / 2.0)
+            })
+            .collect();
+        kept.insert(
+            k,
+            (
+                pick_l1(&trials, k_active(k as usize) as f64).unwrap(),
+                trials,
+            ),
+        );
+    }
+    // The rows a chart reads: the L1 model's at its kept weight only.
+    let compared = |i: usize| {
+        rows[i].model != L1_VARIANT || rows[i].sparsity_weight == kept[&rows[i].latent].0
+    };
     let models = [
         "pca",
         "sae_tied_topk",
@@ -1668,7 +1792,7 @@ fn sae_study_figures_match_its_frame() {
         assert_eq!(line.points.len(), 2, "{}", line.name);
         for (&(x, y), k) in line.points.iter().zip([8i64, 16]) {
             let at: Vec<usize> = (0..rows.len())
-                .filter(|&i| rows[i].model == line.name && rows[i].latent == k)
+                .filter(|&i| rows[i].model == line.name && rows[i].latent == k && compared(i))
                 .collect();
             assert_eq!(at.len(), 2, "{} k={k}", line.name);
             let l: Vec<f64> = at.iter().map(|&i| l0s[i]).collect();
@@ -1695,7 +1819,12 @@ fn sae_study_figures_match_its_frame() {
     assert_eq!(names, topk);
     for line in &dead_chart.series {
         let i = (0..rows.len())
-            .find(|&i| rows[i].model == line.name && rows[i].latent == 16 && rows[i].seed == 0)
+            .find(|&i| {
+                rows[i].model == line.name
+                    && rows[i].latent == 16
+                    && rows[i].seed == 0
+                    && compared(i)
+            })
             .unwrap();
         assert_eq!(line.points.len() as i64, rows[i].epochs, "{}", line.name);
         assert_eq!(line.points.last().unwrap().1, dead[i], "{}", line.name);
@@ -1744,7 +1873,12 @@ fn sae_study_figures_match_its_frame() {
         .collect();
     for line in &density_chart.series {
         let i = (0..rows.len())
-            .find(|&i| rows[i].model == line.name && rows[i].latent == 16 && rows[i].seed == 0)
+            .find(|&i| {
+                rows[i].model == line.name
+                    && rows[i].latent == 16
+                    && rows[i].seed == 0
+                    && compared(i)
+            })
             .unwrap();
         let p = &line.points;
         assert_eq!(p.len(), 2 * edges.len(), "{}", line.name);
@@ -1773,8 +1907,8 @@ fn sae_study_figures_match_its_frame() {
         assert!(!line.markers);
     }
 
-    // The L1 weight: per size the grid's weight nearest TopK's L0, the same
-    // for every seed.
+    // The L1 weight: per size the grid's weights, ×4 apart, at the mean
+    // training L0 over the seeds; the caption names the kept one.
     let l1 = curve(L1_ID);
     assert_eq!(l1.series.len(), 2);
     for (line, k) in l1.series.iter().zip([8i64, 16]) {
@@ -1783,13 +1917,12 @@ fn sae_study_figures_match_its_frame() {
         for w in line.points.windows(2) {
             assert!((w[1].0 / w[0].0 - 4.0).abs() < 1e-9, "{:?}", line.points);
         }
-        let want = pick_l1(&line.points, k_active(k as usize) as f64).unwrap();
-        let weights: Vec<f64> = rows
-            .iter()
-            .filter(|r| r.model == L1_VARIANT && r.latent == k)
-            .map(|r| r.sparsity_weight)
-            .collect();
-        assert_eq!(weights, [want, want], "k={k}");
+        let (want, trials) = &kept[&k];
+        assert_eq!(&line.points, trials, "k={k}");
+        assert_eq!(
+            pick_l1(&line.points, k_active(k as usize) as f64),
+            Some(*want)
+        );
     }
 
     // Atoms: unit decoder directions as 8 x 8 tiles, PCA's first.

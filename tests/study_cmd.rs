@@ -381,6 +381,9 @@ fn built_in_studies_are_listed_and_shown_as_files() {
         .find(|l| l.starts_with("bias_modes "))
         .unwrap();
     assert!(bias.contains(" 39 cells "), "{bias}");
+    // The sae study is a grid of cells like the others.
+    let sae = listing.lines().find(|l| l.starts_with("sae ")).unwrap();
+    assert!(sae.contains(" cells "), "{sae}");
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("linear_pca.toml");
@@ -568,4 +571,39 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// The built-in sae study (quick preset, digits) run whole and as three
+/// shards of the `study` binary (`study run sae --shard I/3`) merges into
+/// the whole run's frame, timing aside: its extra metric columns included,
+/// with the same nulls (PCA's training-only columns).
+#[test]
+fn sae_shards_merge_into_the_unsharded_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole");
+    study_ok(&["run", "sae", "--quick", "--out", arg(&whole)]);
+    let reference = whole.join("sae.parquet");
+    let sharded = dir.path().join("sharded");
+    for i in 0..3 {
+        let shard = format!("{i}/3");
+        study_ok(&[
+            "run",
+            "sae",
+            "--quick",
+            "--shard",
+            &shard,
+            "--out",
+            arg(&sharded),
+        ]);
+    }
+    let merged = dir.path().join("merged.parquet");
+    study_ok(&["merge", arg(&sharded), "--out", arg(&merged)]);
+    let a = read_results(&merged).unwrap();
+    let b = read_results(&reference).unwrap();
+    assert_eq!(a.height(), b.height());
+    for name in ["l0", "fvu", "dead_fraction_train", "l0_train"] {
+        assert!(a.column(name).is_ok(), "merged frame lacks {name}");
+    }
+    assert!(b.column("dead_fraction_train").unwrap().null_count() > 0);
+    assert!(same_results(&a, &b), "merged:\n{a}\nunsharded:\n{b}");
 }

@@ -311,6 +311,9 @@ pub fn run_study(
                 } else {
                     run_in_slices(&study, part.name, progress, &mut finished, total)?
                 };
+                if let Some(charts) = part.charts {
+                    figures.extend(charts(&result)?);
+                }
                 let frame = result.results.clone();
                 details.push(result);
                 frame
@@ -379,10 +382,11 @@ pub fn check_f32_data(study: &Study) -> Result<()> {
 /// Whether `study` converts its data to `f32`: it trains a model in `f32`
 /// (each kind in its own family's precision, [`Study::precision_for`]).
 fn trains_in_f32(study: &Study) -> bool {
-    study
-        .models
-        .iter()
-        .any(|&m| m.is_trained() && study.precision_for(m) == Precision::F32)
+    (!study.variants.is_empty() && study.precision == Precision::F32)
+        || study
+            .models
+            .iter()
+            .any(|&m| m.is_trained() && study.precision_for(m) == Precision::F32)
 }
 
 /// Runs `run` with options whose [`RunOptions::note`] shows each line as a
@@ -443,8 +447,10 @@ fn run_cells_in_slices(
     total: usize,
 ) -> Result<DetailedResults> {
     let quiet = study.clone().progress(false);
+    // The study's own empty frame: it has the columns of its extra
+    // metrics, if any, so every slice stacks on it.
     let mut all = DetailedResults {
-        results: crate::study::rows_to_frame(&[])?,
+        results: study.results_frame(&[], &[])?,
         cells: Vec::with_capacity(cells.len()),
         pcas: Vec::new(),
     };

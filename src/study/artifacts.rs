@@ -47,6 +47,22 @@ pub struct CellArtifacts {
     /// [`SCATTER_ROWS`] test rows (`m x 2`; their labels are
     /// [`SplitPca::test_labels`]); `None` at other sizes.
     pub codes: Option<DMatrix<f64>>,
+    /// Each latent's firing density on the test rows, kept by cells that
+    /// record the sparse-autoencoder metrics ([`super::MetricSet::Sae`]);
+    /// `None` for the others.
+    pub firing: Option<Firing>,
+}
+
+/// How often each latent of a cell fires (is nonzero) on its test rows:
+/// what a firing-density histogram draws
+/// ([`super::metrics::density_histogram`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Firing {
+    /// Test rows the densities are fractions of.
+    pub rows: usize,
+    /// Per latent, the fraction of the test rows it fired on.
+    pub density: Vec<f64>,
 }
 
 /// The decoder rows of a layer pair, `r x d` in `f64`: what each unit adds
@@ -160,6 +176,10 @@ pub(crate) struct CellDetail {
     /// Absent in detail files written before codes were kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub codes: Option<StoredMatrix>,
+    /// Absent for cells that record no sparse-autoencoder metrics (and in
+    /// detail files written before they were kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firing: Option<Firing>,
 }
 
 impl CellDetail {
@@ -171,6 +191,7 @@ impl CellDetail {
             filters: self.filters.to_matrix()?,
             reconstructions: self.reconstructions.to_matrix()?,
             codes: self.codes.map(|c| c.to_matrix()).transpose()?,
+            firing: self.firing,
         })
     }
 }

@@ -16,6 +16,7 @@
 
 use super::artifacts::CellDetail;
 use super::cell::Cell;
+use super::extra::SaeMetrics;
 use super::frame::Row;
 use super::shard::{cell_identity, row_identity};
 use crate::atomic::write_atomic;
@@ -36,7 +37,14 @@ struct CacheFile {
     key: String,
     config: serde_json::Value,
     row: Row,
+    /// The extra metrics of a cell that records them (absent otherwise, so
+    /// the files of other cells are as they always were).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    metrics: Option<SaeMetrics>,
 }
+
+/// A cached cell: its row and, if it records them, its extra metrics.
+pub(crate) type Cached = (Row, Option<SaeMetrics>);
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -86,8 +94,16 @@ impl CellCache {
     /// training size, seed, L2, sparsity weight or learning rate), is an
     /// error naming the file, not a cache miss: such a file was edited or
     /// mixed up, and recomputing over it would hide that the cache cannot
-    /// be trusted.
-    pub fn load(&self, key: &str, config: &serde_json::Value, cell: &Cell) -> Result<Option<Row>> {
+    /// be trusted. So is a file whose extra metrics are there when
+    /// `metrics` says the cell records none, or missing when it records
+    /// some.
+    pub fn load(
+        &self,
+        key: &str,
+        config: &serde_json::Value,
+        cell: &Cell,
+        metrics: bool,
+    ) -> Result<Option<Cached>> {
         let path = self.path(key);
         let Some(bytes) = read_if_exists(&path)? else {
             return Ok(None);
@@ -120,17 +136,39 @@ impl CellCache {
                 ),
             ));
         }
-        Ok(Some(file.row))
+        if file.metrics.is_some() != metrics {
+            return Err(Error::format(
+                &path,
+                "metrics",
+                format!(
+                    "the cell records {} extra metrics but the file holds {}; delete the file to recompute the cell",
+                    if metrics { "its" } else { "no" },
+                    if file.metrics.is_some() {
+                        "some"
+                    } else {
+                        "none"
+                    }
+                ),
+            ));
+        }
+        Ok(Some((file.row, file.metrics)))
     }
 
-    /// Stores a finished cell.
-    pub fn store(&self, key: &str, config: &serde_json::Value, row: &Row) -> Result<()> {
+    /// Stores a finished cell, with its extra metrics if it records them.
+    pub fn store(
+        &self,
+        key: &str,
+        config: &serde_json::Value,
+        row: &Row,
+        metrics: Option<&SaeMetrics>,
+    ) -> Result<()> {
         let path = self.path(key);
         let file = CacheFile {
             format: FORMAT.into(),
             key: key.into(),
             config: config.clone(),
             row: row.clone(),
+            metrics: metrics.cloned(),
         };
         write_json(&path, &file)
     }

@@ -1,8 +1,10 @@
 //! Cells: one fitted model per combination of a study's axes, enumerated in
 //! a fixed order, and the key that identifies a cell's result on disk.
 
+use super::extra::MetricSet;
 use super::protocol::Protocol;
 use super::spec::{ExtraRate, ModelKind, Precision, Study};
+use super::variant::Variant;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::hex::hex;
@@ -10,6 +12,7 @@ use crate::model::{Activation, BiasMode};
 use crate::train::TrainConfig;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 /// Version of what a cell computes. Bump it when a metric's definition or
 /// the training recipe changes, so old cache files stop matching.
@@ -45,6 +48,20 @@ pub struct Cell {
     /// Learning rate of a minibatch-trained cell (one cell per rate of the
     /// protocol's grid); `None` for PCA and L-BFGS.
     pub learning_rate: Option<f64>,
+    /// The study's variant this cell fits, if any: then `model` is its base
+    /// kind ([`ModelKind::Tied`] or [`ModelKind::Untied`]), `activation`
+    /// the variant's at this latent size, and the `model` column its name.
+    pub variant: Option<Arc<Variant>>,
+}
+
+impl Cell {
+    /// The `model` column of the cell: its variant's name, or its kind's.
+    pub fn model_name(&self) -> &str {
+        match &self.variant {
+            Some(v) => &v.name,
+            None => self.model.name(),
+        }
+    }
 }
 
 /// Number of training rows the split leaves for `ds`.
@@ -66,6 +83,13 @@ impl Study {
     /// protocol's learning rates (between sparsity weight and seed); which
     /// optimizer is the config each kind trains with
     /// ([`Study::training_for`]: the linear kinds may have their own).
+    ///
+    /// The study's variants follow its model kinds at each latent size,
+    /// in order, crossed as a trained kind is (their own bias mode when
+    /// they set one; the sparsity weights only with an L1 penalty).
+    ///
+    /// With [`Study::overcomplete`](Study#structfield.overcomplete) a
+    /// latent size may exceed `d` (not the fitting rows).
     ///
     /// # Errors
     ///
@@ -104,7 +128,20 @@ impl Study {
                 };
                 let n_fit = n_train - self.protocol.validation_rows(n_train);
                 for &latent in &self.latents {
-                    let limit = n_fit.min(ds.n_features());
+                    let limit = if self.overcomplete {
+                        n_fit
+                    } else {
+                        n_fit.min(ds.n_features())
+                    };
+                    if latent > limit && self.overcomplete {
+                        return Err(Error::config(
+                            "latents",
+                            format!(
+                                "latent size {latent} exceeds the {n_fit} fitting rows of dataset {:?} (of its {n_train} training rows, the rest validate)",
+                                ds.name()
+                            ),
+                        ));
+                    }
                     if latent > limit {
                         return Err(Error::config(
                             "latents",
@@ -116,6 +153,9 @@ impl Study {
                     }
                     for &model in &self.models {
                         self.push_model_cells(&mut cells, di, ds, model, latent, n_train);
+                    }
+                    for v in &self.variants {
+                        self.push_variant_cells(&mut cells, di, ds, v, latent, n_train);
                     }
                 }
             }
@@ -139,7 +179,7 @@ impl Study {
                 "extra_rates",
                 format!(
                     "{} (k = {}, n = {}) at rate {} on {:?}: {why}",
-                    extra.model.name(),
+                    extra.variant.as_deref().unwrap_or(extra.model.name()),
                     extra.latent,
                     extra.n_train,
                     extra.learning_rate,
@@ -150,6 +190,9 @@ impl Study {
         let Some(di) = self.datasets.iter().position(|d| d.name() == extra.dataset) else {
             return Err(refuse("the study has no such dataset"));
         };
+        if let Some(name) = &extra.variant {
+            return self.push_extra_variant_cells(cells, extra, di, name, refuse);
+        }
         if !extra.model.is_trained()
             || !self.models.contains(&extra.model)
             || self.training_for(extra.model).is_lbfgs()
@@ -200,9 +243,121 @@ impl Study {
                 l2: extra.l2,
                 sparsity_weight: extra.sparsity_weight,
                 learning_rate: Some(extra.learning_rate),
+                variant: None,
             });
         }
         Ok(())
+    }
+
+    /// [`Study::push_extra_cells`] for the configuration of the variant
+    /// named `name`.
+    fn push_extra_variant_cells(
+        &self,
+        cells: &mut Vec<Cell>,
+        extra: &ExtraRate,
+        di: usize,
+        name: &str,
+        refuse: impl Fn(&str) -> Error,
+    ) -> Result<()> {
+        let Some(v) = self.variants.iter().find(|v| v.name == name) else {
+            return Err(refuse("the study has no such variant"));
+        };
+        if self.training.is_lbfgs() || extra.model != base_kind(v) {
+            return Err(refuse(
+                "not the variant's base kind, or a study trained with L-BFGS",
+            ));
+        }
+        let sparsity_ok = if v.l1 {
+            self.sparsity_weights
+                .iter()
+                .any(|w| w.to_bits() == extra.sparsity_weight.to_bits())
+        } else {
+            extra.sparsity_weight == 0.0
+        };
+        let in_grid = self.latents.contains(&extra.latent)
+            && v.bias_modes(&self.bias_modes).contains(&extra.bias_mode)
+            && self.l2s.iter().any(|l| l.to_bits() == extra.l2.to_bits())
+            && sparsity_ok
+            && cells
+                .iter()
+                .any(|c| c.dataset == di && c.n_train == extra.n_train);
+        if !in_grid {
+            return Err(refuse("not a configuration of the study's grid"));
+        }
+        if self.learning_rates_for(extra.model).contains(&Some(extra.learning_rate)) {
+            return Err(refuse("the grid already tries this rate"));
+        }
+        let variant = Arc::new(v.clone());
+        for &seed in &extra.seeds {
+            cells.push(Cell {
+                index: cells.len(),
+                dataset: di,
+                dataset_name: self.datasets[di].name().to_string(),
+                model: extra.model,
+                activation: v.activation_at(extra.latent, self.activation),
+                bias_mode: extra.bias_mode,
+                latent: extra.latent,
+                n_train: extra.n_train,
+                seed,
+                l2: extra.l2,
+                sparsity_weight: extra.sparsity_weight,
+                learning_rate: Some(extra.learning_rate),
+                variant: Some(Arc::clone(&variant)),
+            });
+        }
+        Ok(())
+    }
+
+    /// Appends the cells of variant `v` at one latent and training size:
+    /// per bias mode, L2, sparsity weight (its L1 penalty's, else 0),
+    /// learning rate and seed, as a trained kind's.
+    fn push_variant_cells(
+        &self,
+        cells: &mut Vec<Cell>,
+        di: usize,
+        ds: &Dataset,
+        v: &Variant,
+        latent: usize,
+        n_train: usize,
+    ) {
+        let variant = Arc::new(v.clone());
+        let activation = v.activation_at(latent, self.activation);
+        let sparsity: &[f64] = if v.l1 { &self.sparsity_weights } else { &[0.0] };
+        let rates = self.learning_rates_for(base_kind(v));
+        for bias_mode in v.bias_modes(&self.bias_modes) {
+            for &l2 in &self.l2s {
+                for &sparsity_weight in sparsity {
+                    for &learning_rate in &rates {
+                        for &seed in &self.seeds {
+                            cells.push(Cell {
+                                index: cells.len(),
+                                dataset: di,
+                                dataset_name: ds.name().to_string(),
+                                model: base_kind(v),
+                                activation,
+                                bias_mode,
+                                latent,
+                                n_train,
+                                seed,
+                                l2,
+                                sparsity_weight,
+                                learning_rate,
+                                variant: Some(Arc::clone(&variant)),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The extra metrics `cell` records: its variant's, or for PCA and
+    /// the model kinds the study's ([`Study::extra_metrics`]).
+    pub(crate) fn cell_metrics(&self, cell: &Cell) -> Option<MetricSet> {
+        match &cell.variant {
+            Some(v) => v.metrics,
+            None => self.extra_metrics(),
+        }
     }
 
     fn push_model_cells(
@@ -228,6 +383,7 @@ impl Study {
                 l2,
                 sparsity_weight,
                 learning_rate,
+                variant: None,
             });
         };
         if model == ModelKind::Pca {
@@ -298,9 +454,21 @@ impl Study {
     }
 }
 
+/// The model kind a variant's cells are built on: its first layer pair
+/// tied or untied, with the study's widths.
+pub(crate) fn base_kind(v: &Variant) -> ModelKind {
+    if v.tied {
+        ModelKind::Tied
+    } else {
+        ModelKind::Untied
+    }
+}
+
 /// Everything that determines a cell's result, serialized to derive its
 /// cache key. Excludes the cell's index (adding a seed to a study should
-/// not invalidate the cells it already had).
+/// not invalidate the cells it already had). The fields after `training`
+/// are left out when absent, so the keys of cells without a variant or
+/// extra metrics are the ones they always had.
 #[derive(Serialize)]
 pub(crate) struct CellConfig<'a> {
     pub version: u32,
@@ -326,6 +494,12 @@ pub(crate) struct CellConfig<'a> {
     pub protocol: &'a Protocol,
     /// Training settings (absent for PCA, which does not train).
     pub training: Option<TrainingKey<'a>>,
+    /// The cell's variant, its whole spec.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<&'a Variant>,
+    /// The extra metrics the cell records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricSet>,
 }
 
 /// The training part of a [`CellConfig`]: the precision and config the
@@ -383,4 +557,226 @@ pub fn fingerprint(ds: &Dataset) -> String {
         None => h.update([0u8]),
     }
     hex(&h.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::study::run::{cell_config, fingerprints};
+    use crate::study::variant::Variant;
+
+    /// The cache configuration as it was before variants and extra metrics
+    /// existed, field for field: the oracle that keys of studies without
+    /// them did not change.
+    #[derive(Serialize)]
+    struct OldConfig<'a> {
+        version: u32,
+        dataset: &'a str,
+        fingerprint: &'a str,
+        model: ModelKind,
+        activation: Activation,
+        bias_mode: BiasMode,
+        latent: usize,
+        n_train: usize,
+        seed: u64,
+        l2: f64,
+        sparsity_weight: f64,
+        learning_rate: Option<f64>,
+        test_fraction: f64,
+        split_seed: u64,
+        pca_components: usize,
+        protocol: &'a Protocol,
+        training: Option<OldTraining<'a>>,
+    }
+
+    #[derive(Serialize)]
+    struct OldTraining<'a> {
+        hidden: &'a [usize],
+        precision: Precision,
+        config: &'a TrainConfig,
+    }
+
+    fn digits_study() -> Study {
+        Study::new("old")
+            .dataset(Dataset::builtin("digits").unwrap())
+            .models(&[
+                ModelKind::Pca,
+                ModelKind::Tied,
+                ModelKind::SparseTied,
+                ModelKind::LinearUntied,
+            ])
+            .latents(&[2, 4])
+            .seeds(&[0, 1])
+            .n_trains(&[100, 300])
+            .l2s(&[0.0, 1e-4])
+            .sparsity_weights(&[0.0, 0.1])
+            .hidden(&[16])
+            .protocol(Protocol {
+                learning_rates: vec![1e-3, 1e-2],
+                ..Protocol::default()
+            })
+    }
+
+    /// A study without variants enumerates the cells it always did, in the
+    /// documented order (written out here loop by loop), and each cell's
+    /// cache key is the SHA-256 of the configuration as it was serialized
+    /// before variants existed (version 5, no variant or metrics fields).
+    #[test]
+    fn a_study_without_variants_keeps_its_cells_and_keys() {
+        let s = digits_study();
+        let cells = s.cells().unwrap();
+        let mut want = Vec::new();
+        for n_train in [100usize, 300] {
+            for latent in [2usize, 4] {
+                for model in &s.models {
+                    if *model == ModelKind::Pca {
+                        for seed in [0u64, 1] {
+                            want.push((
+                                *model,
+                                Activation::Identity,
+                                latent,
+                                n_train,
+                                seed,
+                                0.0,
+                                0.0,
+                                None,
+                            ));
+                        }
+                        continue;
+                    }
+                    let act = if model.is_linear() {
+                        Activation::Identity
+                    } else {
+                        Activation::Relu
+                    };
+                    let sparsity: &[f64] = if *model == ModelKind::SparseTied {
+                        &[0.0, 0.1]
+                    } else {
+                        &[0.0]
+                    };
+                    for l2 in [0.0, 1e-4] {
+                        for &sw in sparsity {
+                            for lr in [1e-3, 1e-2] {
+                                for seed in [0u64, 1] {
+                                    want.push((
+                                        *model,
+                                        act,
+                                        latent,
+                                        n_train,
+                                        seed,
+                                        l2,
+                                        sw,
+                                        Some(lr),
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let got: Vec<_> = cells
+            .iter()
+            .map(|c| {
+                (
+                    c.model,
+                    c.activation,
+                    c.latent,
+                    c.n_train,
+                    c.seed,
+                    c.l2,
+                    c.sparsity_weight,
+                    c.learning_rate,
+                )
+            })
+            .collect();
+        assert_eq!(got, want);
+        for (i, c) in cells.iter().enumerate() {
+            assert_eq!(c.index, i);
+            assert!(c.variant.is_none());
+            assert_eq!(c.model_name(), c.model.name());
+        }
+        let fps = fingerprints(&s);
+        for c in &cells {
+            let n_fit = c.n_train - s.protocol.validation_rows(c.n_train);
+            let old = OldConfig {
+                version: 5,
+                dataset: &c.dataset_name,
+                fingerprint: &fps[c.dataset],
+                model: c.model,
+                activation: c.activation,
+                bias_mode: c.bias_mode,
+                latent: c.latent,
+                n_train: c.n_train,
+                seed: c.seed,
+                l2: c.l2,
+                sparsity_weight: c.sparsity_weight,
+                learning_rate: c.learning_rate,
+                test_fraction: s.test_fraction,
+                split_seed: s.split_seed,
+                pca_components: 4usize.min(n_fit).min(64),
+                protocol: &s.protocol,
+                training: c.model.is_trained().then_some(OldTraining {
+                    hidden: if c.model.is_linear() { &[] } else { &s.hidden },
+                    precision: s.precision,
+                    config: &s.training,
+                }),
+            };
+            let old_key = hex(&Sha256::digest(serde_json::to_vec(&old).unwrap()));
+            assert_eq!(cell_config(&s, c, &fps[c.dataset]).key().unwrap(), old_key);
+        }
+    }
+
+    /// Variants follow the model kinds at each latent size, crossed as a
+    /// trained kind is; their cells carry the variant (its name is their
+    /// model column) and its spec enters their keys.
+    #[test]
+    fn variants_are_cells_after_the_kinds() {
+        let topk = Variant::new("topk", false).top_k_divisor(2);
+        let l1 = Variant::new("l1", true)
+            .l1(true)
+            .activation(Activation::Relu);
+        let s = digits_study().variants(&[topk.clone(), l1]);
+        let plain = digits_study().cells().unwrap();
+        let cells = s.cells().unwrap();
+        // 2 latents x 2 sizes x (2 L2 x 2 rates x 2 seeds) x (1 + 2 weights).
+        assert_eq!(cells.len(), plain.len() + 2 * 2 * 8 * 3);
+        let names: Vec<&str> = cells
+            .iter()
+            .filter(|c| c.latent == 2 && c.n_train == 100)
+            .map(Cell::model_name)
+            .collect();
+        assert_eq!(&names[names.len() - 24..names.len() - 16], ["topk"; 8]);
+        assert_eq!(&names[names.len() - 16..], ["l1"; 16]);
+        let t = cells
+            .iter()
+            .find(|c| c.model_name() == "topk" && c.latent == 4)
+            .unwrap();
+        assert_eq!(t.model, ModelKind::Untied);
+        assert_eq!(t.activation, Activation::TopK { k: 2 });
+        assert_eq!(t.sparsity_weight, 0.0);
+        let fps = fingerprints(&s);
+        let key = cell_config(&s, t, &fps[0]).key().unwrap();
+        // The same cell with another spec has another key.
+        let other = Variant::new("topk", false)
+            .top_k_divisor(2)
+            .unit_norm_decoder(true);
+        let mut t2 = t.clone();
+        t2.variant = Some(Arc::new(other));
+        assert_ne!(cell_config(&s, &t2, &fps[0]).key().unwrap(), key);
+        // A variant named as a kind is refused.
+        let clash = digits_study().variants(&[Variant::new("tied", true)]);
+        match clash.cells() {
+            Err(Error::Config { field, .. }) => assert_eq!(field, "variants.name"),
+            other => panic!("{other:?}"),
+        }
+        // Over-complete sizes need the switch.
+        let wide = Study::new("wide")
+            .dataset(Dataset::builtin("digits").unwrap())
+            .models(&[ModelKind::Pca])
+            .variants(&[topk])
+            .latents(&[128]);
+        assert!(wide.cells().is_err());
+        assert_eq!(wide.overcomplete(true).cells().unwrap().len(), 2);
+    }
 }

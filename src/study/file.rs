@@ -38,6 +38,7 @@ use super::builtin::sample_rows;
 use super::limits::check_name;
 use super::protocol::Protocol;
 use super::spec::{FamilyTraining, ModelKind, Precision, Study};
+use super::variant::Variant;
 use crate::data::file::read_regular;
 use crate::data::{Dataset, LoadOptions};
 use crate::error::{Error, Result};
@@ -88,6 +89,10 @@ pub struct StudyFile {
     /// Root of every seed's data split ([`crate::study::Study::data_seed`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub split_seed: Option<u64>,
+    /// Accept latent sizes above the data's width (over-complete codes;
+    /// see [`Study::overcomplete`](crate::study::Study#structfield.overcomplete)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overcomplete: Option<bool>,
     /// Hidden activation of the nonlinear kinds, e.g. `{ kind = "relu" }`,
     /// `{ kind = "leaky_relu", alpha = 0.01 }`, `{ kind = "top_k", k = 32 }`
     /// or `{ kind = "jump_relu", bandwidth = 0.05, init_threshold = 0.01 }`
@@ -96,6 +101,12 @@ pub struct StudyFile {
     pub activation: Option<Activation>,
     /// The datasets (`[[datasets]]` tables).
     pub datasets: Vec<DatasetEntry>,
+    /// Named variants crossed after the model kinds (`[[variants]]`
+    /// tables, see [`Variant`]), e.g.
+    /// `name = "tied_topk"`, `tied = true`, `top_k_divisor = 4`,
+    /// `unit_norm_decoder = true`, `metrics = "sae"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variants: Option<Vec<Variant>>,
     /// How every autoencoder trains (`[training]`).
     #[serde(default, skip_serializing_if = "TrainingEntry::is_empty")]
     pub training: TrainingEntry,
@@ -642,6 +653,12 @@ impl StudyFile {
         if let Some(a) = self.activation {
             s = s.activation(a);
         }
+        if let Some(on) = self.overcomplete {
+            s = s.overcomplete(on);
+        }
+        if let Some(v) = &self.variants {
+            s = s.variants(v);
+        }
         s = s
             .training(self.training.to_config())
             .protocol(self.protocol.to_protocol());
@@ -683,8 +700,12 @@ impl StudyFile {
             precision: Some(study.precision),
             test_fraction: Some(study.test_fraction),
             split_seed: Some(study.split_seed),
+            // Written only when set, so the files of studies without them
+            // are as they always were.
+            overcomplete: study.overcomplete.then_some(true),
             activation: Some(study.activation),
             datasets,
+            variants: (!study.variants.is_empty()).then(|| study.variants.clone()),
             training: TrainingEntry {
                 linear: study
                     .linear_training
@@ -987,5 +1008,53 @@ mod tests {
             lbfgs(5)
         ));
         assert!(e.contains("key `training.linear`"), "{e}");
+    }
+
+    /// Variants are `[[variants]]` tables: a study of them written out
+    /// reads back with the same cells (keys included), and a bad one is
+    /// refused naming its line and field.
+    #[test]
+    fn variants_read_back_and_name_their_fields() {
+        let text = format!(
+            "overcomplete = true\n{}\n[[variants]]\nname = \"topk\"\ntied = false\ntop_k_divisor = 4\nbias_mode = \"pre_centering\"\nunit_norm_decoder = true\nmetrics = \"sae\"\ninit = {{ kind = \"tied_glorot_uniform\" }}\npre_bias = {{ kind = \"geometric_median\", max_iters = 50, tol = 1e-9 }}\ndead_latents = {{ auxk = {{ k_aux_divisor = 2, alpha = 0.03125 }} }}\n",
+            MINIMAL.replace("latents = [2]", "latents = [2, 100]")
+        );
+        let file = parse(&text).unwrap();
+        let study = file
+            .to_study(&text, Path::new("s.toml"), Path::new("."))
+            .unwrap();
+        assert_eq!(study.variants.len(), 1);
+        assert!(study.overcomplete);
+        let again = StudyFile::from_study(&study, file.datasets.clone()).unwrap();
+        let written = again.to_toml().unwrap();
+        let back = parse(&written).unwrap();
+        assert_eq!(back, again, "{written}");
+        let study2 = back
+            .to_study(&written, Path::new("s.toml"), Path::new("."))
+            .unwrap();
+        assert_eq!(study.study_id().unwrap(), study2.study_id().unwrap());
+        assert_eq!(study2.variants, study.variants);
+
+        let bad = text.replace("top_k_divisor = 4", "top_k_divisor = 0");
+        let line = bad
+            .lines()
+            .position(|l| l.starts_with("top_k_divisor"))
+            .unwrap()
+            + 1;
+        let err = parse(&bad)
+            .unwrap()
+            .to_study(&bad, Path::new("s.toml"), Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!(
+                "s.toml: line {line}, key `variants.top_k_divisor`"
+            )),
+            "{err}"
+        );
+        let err = parse(&text.replace("tied = false", "tied = false\nwidth = 3"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `width`"), "{err}");
     }
 }

@@ -9,6 +9,10 @@
 //! drawn by the cell's seed, beside PCA's at the same latent size on the
 //! same split.
 //!
+//! Named [`Variant`]s (a model spec with its training adjustments and the
+//! extra metrics its cells record, [`MetricSet`]) are crossed like the
+//! model kinds.
+//!
 //! [`Study::run_detailed`] adds what reports draw (histories, filters,
 //! reconstructions, the fitted PCAs); [`Study::shard`],
 //! [`Study::run_to_files`] and [`merge`] spread a sweep over machines; the
@@ -26,6 +30,7 @@ pub mod builtin;
 mod cache;
 mod cell;
 mod family;
+mod extra;
 pub mod figures;
 pub mod file;
 mod frame;
@@ -35,12 +40,15 @@ pub mod protocol;
 mod run;
 mod shard;
 mod spec;
+mod variant;
 pub mod verdict;
 
 pub use artifacts::{
-    CellArtifacts, DetailedResults, RECONSTRUCTED_ROWS, SCATTER_LATENT, SCATTER_ROWS, SplitPca,
+    CellArtifacts, DetailedResults, Firing, RECONSTRUCTED_ROWS, SCATTER_LATENT, SCATTER_ROWS,
+    SplitPca,
 };
 pub use cell::{CELL_VERSION, Cell, fingerprint as dataset_sha256};
+pub use extra::{MetricSet, SAE_COLUMNS, SaeMetrics, append_sae_columns, read_sae_columns};
 pub use figures::{Curves, Figures, Line, Tiles};
 pub use file::{StudyFile, read_study_file};
 pub use frame::{
@@ -55,3 +63,4 @@ pub use run::Search;
 pub use shard::{ShardManifest, manifest_path, merge, read_manifest, write_manifest};
 pub(crate) use shard::{check_study_id, short_id};
 pub use spec::{CONV_LAYERS, ExtraRate, FamilyTraining, ModelKind, Precision, Study};
+pub use variant::{AuxKRule, DeadLatentsRule, Variant, per_latent};

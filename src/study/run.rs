@@ -9,11 +9,14 @@
 //! the number of threads, apart from the `seconds` column.
 
 use super::artifacts::{
-    CellArtifacts, CellDetail, DetailedResults, RECONSTRUCTED_ROWS, SCATTER_LATENT, SCATTER_ROWS,
-    SplitPca, StoredMatrix, decoder_filters,
+    CellArtifacts, CellDetail, DetailedResults, Firing, RECONSTRUCTED_ROWS, SCATTER_LATENT,
+    SCATTER_ROWS, SplitPca, StoredMatrix, decoder_filters,
 };
 use super::cache::CellCache;
-use super::cell::{Cell, CellConfig, TrainingKey, fingerprint};
+use super::cell::{Cell, CellConfig, TrainingKey, base_kind, fingerprint};
+use super::extra::{
+    MetricSet, SaeMetrics, TrainedCode, append_sae_columns, pca_sae_metrics, trained_sae_metrics,
+};
 use super::frame::{Row, frame_to_rows, rows_to_frame};
 use super::metrics::{
     activation_sparsity, dead_fraction, gram_deviation, mse, pca_inverse, pca_scores,
@@ -250,6 +253,29 @@ pub(crate) fn cell_config<'a>(study: &'a Study, cell: &'a Cell, fp: &'a str) -> 
             precision: study.precision_for(cell.model),
             config: study.training_for(cell.model),
         }),
+        variant: cell.variant.as_deref(),
+        metrics: study.cell_metrics(cell),
+    }
+}
+
+impl Study {
+    /// The results frame of `rows`, with the columns of the study's extra
+    /// metrics ([`Study::extra_metrics`]) after the results columns when it
+    /// records any: `metrics` holds one entry per row, `None` where the
+    /// row's cell records none (nulls).
+    ///
+    /// # Errors
+    /// [`Error::InvalidData`] for counts that do not match; polars errors.
+    pub fn results_frame(&self, rows: &[Row], metrics: &[Option<SaeMetrics>]) -> Result<DataFrame> {
+        let mut df = rows_to_frame(rows)?;
+        if self.extra_metrics() == Some(MetricSet::Sae) {
+            let values: Vec<SaeMetrics> = metrics
+                .iter()
+                .map(|m| m.clone().unwrap_or_default())
+                .collect();
+            append_sae_columns(&mut df, &values)?;
+        }
+        Ok(df)
     }
 }
 
@@ -311,6 +337,7 @@ impl Study {
         bar.finish_and_clear();
         let total = outcomes.len();
         let mut rows = Vec::with_capacity(total);
+        let mut metrics = Vec::with_capacity(total);
         let mut artifacts = Vec::new();
         let mut unfinished = 0;
         for o in outcomes {
@@ -318,8 +345,9 @@ impl Study {
                 unfinished += 1;
                 continue;
             };
-            let (row, art) = o?;
+            let (row, extra, art) = o?;
             rows.push(row);
+            metrics.push(extra);
             artifacts.extend(art);
         }
         if unfinished > 0 {
@@ -349,7 +377,7 @@ impl Study {
             Vec::new()
         };
         Ok(DetailedResults {
-            results: rows_to_frame(&rows)?,
+            results: self.results_frame(&rows, &metrics)?,
             cells: artifacts,
             pcas,
         })
@@ -514,8 +542,12 @@ impl Study {
             .into_iter()
             .filter_map(|b| b.next_rate().map(|lr| (b.row, lr)))
             .map(|(r, learning_rate)| -> Result<ExtraRate> {
-                let bias_mode = self
-                    .bias_modes
+                let variant = self.variants.iter().find(|v| v.name == r.model);
+                let modes = match variant {
+                    Some(v) => v.bias_modes(&self.bias_modes),
+                    None => self.bias_modes.clone(),
+                };
+                let bias_mode = modes
                     .iter()
                     .copied()
                     .find(|m| m.name() == r.bias_mode)
@@ -525,10 +557,16 @@ impl Study {
                             r.bias_mode
                         ))
                     })?;
+                let model = match variant {
+                    Some(v) => base_kind(v),
+                    None => {
+                        ModelKind::parse(&r.model).map_err(|e| Error::InvalidData(e.to_string()))?
+                    }
+                };
                 Ok(ExtraRate {
                     dataset: r.dataset.clone(),
-                    model: ModelKind::parse(&r.model)
-                        .map_err(|e| Error::InvalidData(e.to_string()))?,
+                    model,
+                    variant: variant.map(|v| v.name.clone()),
                     bias_mode,
                     latent: r.latent as usize,
                     n_train: r.n_train as usize,
@@ -566,7 +604,8 @@ impl Study {
                 let json = serde_json::to_value(&config).map_err(|e| {
                     Error::InvalidData(format!("cannot serialize a cell config: {e}"))
                 })?;
-                let done = cache.load(&key, &json, &c)?.is_some();
+                let records = self.cell_metrics(&c).is_some();
+                let done = cache.load(&key, &json, &c, records)?.is_some();
                 Ok((c, done))
             })
             .collect()
@@ -587,8 +626,9 @@ fn progress_bar(on: bool, n: usize, name: &str) -> ProgressBar {
     bar
 }
 
-/// What one finished cell gives: its row, and its artifacts in a detailed run.
-type CellOutcome = (Row, Option<CellArtifacts>);
+/// What one finished cell gives: its row, its extra metrics if it records
+/// any, and its artifacts in a detailed run.
+type CellOutcome = (Row, Option<SaeMetrics>, Option<CellArtifacts>);
 
 fn run_cached(
     study: &Study,
@@ -596,24 +636,26 @@ fn run_cached(
     prepared: &Prepared,
     cache: Option<&CellCache>,
     detailed: bool,
-) -> Result<(Row, Option<CellArtifacts>)> {
+) -> Result<CellOutcome> {
     let config = cell_config(study, cell, &prepared.fingerprints[cell.dataset]);
     let key = config.key()?;
     let json = serde_json::to_value(&config)
         .map_err(|e| Error::InvalidData(format!("cannot serialize a cell config: {e}")))?;
+    let records = study.cell_metrics(cell).is_some();
     if let Some(cache) = cache
-        && let Some(row) = cache.load(&key, &json, cell)?
+        && let Some((row, extra)) = cache.load(&key, &json, cell, records)?
     {
         if !detailed {
-            return Ok((row, None));
+            return Ok((row, extra, None));
         }
         if let Some(detail) = cache.load_detail(&key)? {
-            return Ok((row.clone(), Some(detail.into_artifacts(cell.clone(), row)?)));
+            let art = detail.into_artifacts(cell.clone(), row.clone())?;
+            return Ok((row, extra, Some(art)));
         }
     }
-    let (row, detail) = run_cell(study, cell, prepared.split(cell))?;
+    let (row, extra, detail) = run_cell(study, cell, prepared.split(cell))?;
     if let Some(cache) = cache {
-        cache.store(&key, &json, &row)?;
+        cache.store(&key, &json, &row, extra.as_ref())?;
         if detailed {
             cache.store_detail(&key, &detail)?;
         }
@@ -623,7 +665,7 @@ fn run_cached(
     } else {
         None
     };
-    Ok((row, art))
+    Ok((row, extra, art))
 }
 
 /// The first rows of `x` whose reconstructions a detailed run keeps.
@@ -652,20 +694,52 @@ struct Measured {
     angles: Option<(f64, f64)>,
     wwt_minus_i: Option<f64>,
     test_code: DMatrix<f64>,
+    /// The extra metrics, when the cell records them.
+    extra: Option<SaeMetrics>,
     detail: CellDetail,
 }
 
-/// Fits one cell from scratch.
-fn run_cell(study: &Study, cell: &Cell, split: &Split) -> Result<(Row, CellDetail)> {
-    let pca_test = pca_mse(&split.pca, cell.latent, &split.test)?;
+/// PCA's component count at latent size `latent`: the latent size, or all
+/// the components the fit has when the latent size is over-complete.
+fn pca_count(split: &Split, latent: usize) -> usize {
+    latent.min(split.pca.n_components())
+}
+
+/// `test_mse / pca_test` when PCA's error is positive; where PCA is exact
+/// (an over-complete size reaches the data's rank), 1 for an exact model
+/// too and +inf otherwise, never NaN.
+fn ratio_to(test_mse: f64, pca_test: f64) -> f64 {
+    if pca_test > 0.0 {
+        test_mse / pca_test
+    } else if test_mse == 0.0 {
+        1.0
+    } else {
+        f64::INFINITY
+    }
+}
+
+/// Fits one cell from scratch: its row, its extra metrics if it records
+/// any, and its artifacts.
+fn run_cell(
+    study: &Study,
+    cell: &Cell,
+    split: &Split,
+) -> Result<(Row, Option<SaeMetrics>, CellDetail)> {
+    let pca_test = pca_mse(&split.pca, pca_count(split, cell.latent), &split.test)?;
+    let records = study.cell_metrics(cell);
     let m = match (cell.model, study.precision_for(cell.model)) {
-        (ModelKind::Pca, _) => fit_pca(cell, split)?,
-        (_, Precision::F32) => fit_autoencoder::<f32>(study, cell, split)?,
-        (_, Precision::F64) => fit_autoencoder::<f64>(study, cell, split)?,
+        (ModelKind::Pca, _) => fit_pca(cell, split, records)?,
+        (_, Precision::F32) => fit_autoencoder::<f32>(study, cell, split, records)?,
+        (_, Precision::F64) => fit_autoencoder::<f64>(study, cell, split, records)?,
+    };
+    let ratio_to_pca = if study.overcomplete {
+        ratio_to(m.test_mse, pca_test)
+    } else {
+        m.test_mse / pca_test
     };
     let row = Row {
         dataset: cell.dataset_name.clone(),
-        model: cell.model.name().into(),
+        model: cell.model_name().into(),
         activation: cell.activation.name(),
         bias_mode: cell.bias_mode.name().into(),
         latent: cell.latent as i64,
@@ -677,7 +751,7 @@ fn run_cell(study: &Study, cell: &Cell, split: &Split) -> Result<(Row, CellDetai
         train_mse: m.train_mse,
         test_mse: m.test_mse,
         pca_test_mse: pca_test,
-        ratio_to_pca: m.test_mse / pca_test,
+        ratio_to_pca,
         epochs: m.epochs as i64,
         seconds: m.seconds,
         max_angle_deg: m.angles.map(|a| a.0),
@@ -691,13 +765,15 @@ fn run_cell(study: &Study, cell: &Cell, split: &Split) -> Result<(Row, CellDetai
         stop_reason: m.stop.name().into(),
         val_mse_at_budget: m.val_mse_at_budget,
     };
-    if !row.ratio_to_pca.is_finite() {
+    // An over-complete study compares with an exact PCA on purpose: there
+    // the ratio may be +inf (never NaN, see `ratio_to`).
+    if !row.ratio_to_pca.is_finite() && !study.overcomplete {
         return Err(Error::Numerical(format!(
             "cell {} ({} on {}): PCA test MSE is {pca_test}, so the ratio to PCA is undefined",
             cell.index, row.model, row.dataset
         )));
     }
-    Ok((row, m.detail))
+    Ok((row, m.extra, m.detail))
 }
 
 /// PCA's reconstruction MSE of `x` with `k` components.
@@ -705,9 +781,9 @@ fn pca_mse(pca: &FittedPca<f64>, k: usize, x: &DMatrix<f64>) -> Result<f64> {
     mse(&pca_inverse(pca, &pca_scores(pca, k, x)?)?, x)
 }
 
-fn fit_pca(cell: &Cell, split: &Split) -> Result<Measured> {
+fn fit_pca(cell: &Cell, split: &Split, records: Option<MetricSet>) -> Result<Measured> {
     let start = Instant::now();
-    let k = cell.latent;
+    let k = pca_count(split, cell.latent);
     let train_mse = pca_mse(&split.pca, k, &split.train)?;
     let val_mse = if split.val.nrows() > 0 {
         pca_mse(&split.pca, k, &split.val)?
@@ -719,6 +795,11 @@ fn fit_pca(cell: &Cell, split: &Split) -> Result<Measured> {
     let test_mse = mse(&test_recon, &split.test)?;
     let filters = split.pca.components().rows(0, k).into_owned();
     let d = split.train.ncols();
+    let seconds = start.elapsed().as_secs_f64();
+    let extra = match records {
+        Some(MetricSet::Sae) => Some(pca_sae_metrics(&split.test, &test_recon, k)?),
+        None => None,
+    };
     Ok(Measured {
         params: k * d + d,
         train_mse,
@@ -728,15 +809,17 @@ fn fit_pca(cell: &Cell, split: &Split) -> Result<Measured> {
         best_epoch: 0,
         stop: StopKind::ClosedForm,
         val_mse_at_budget: None,
-        seconds: start.elapsed().as_secs_f64(),
+        seconds,
         // The subspace compared with is PCA's own.
         angles: Some((0.0, 0.0)),
         wwt_minus_i: None,
+        extra,
         detail: CellDetail {
             history: None,
             filters: StoredMatrix::of(&filters),
             reconstructions: StoredMatrix::of(&head(&test_recon)),
             codes: scatter_codes(&test_code),
+            firing: None,
         },
         test_code,
     })
@@ -786,20 +869,29 @@ pub(crate) fn cell_spec(study: &Study, cell: &Cell, d: usize) -> Result<Autoenco
             cell.bias_mode,
         );
     }
-    Ok(AutoencoderSpec::new(&dims(study, cell, d))
+    let spec = AutoencoderSpec::new(&dims(study, cell, d))
         .tied(cell.model.is_tied())
         .activation(cell.activation)
-        .bias(cell.bias_mode))
+        .bias(cell.bias_mode);
+    Ok(match cell.variant.as_ref().and_then(|v| v.init) {
+        Some(init) => spec.init(init),
+        None => spec,
+    })
 }
 
 fn widen<T: Real>(m: &DMatrix<T>) -> DMatrix<f64> {
     m.map(|v| v.f64())
 }
 
-fn fit_autoencoder<T: Real>(study: &Study, cell: &Cell, split: &Split) -> Result<Measured> {
+fn fit_autoencoder<T: Real>(
+    study: &Study,
+    cell: &Cell,
+    split: &Split,
+    records: Option<MetricSet>,
+) -> Result<Measured> {
     let d = split.train.ncols();
     let spec = cell_spec(study, cell, d)?;
-    let model = Autoencoder::<T>::new(&spec, derive_seed(cell.seed, 0))?;
+    let mut model = Autoencoder::<T>::new(&spec, derive_seed(cell.seed, 0))?;
     let mut cfg = study.training_for(cell.model).clone();
     cfg.seed = derive_seed(cell.seed, 1);
     cfg.loss = cfg.loss.with_l2(cell.l2).with_l1(cell.sparsity_weight);
@@ -820,6 +912,9 @@ fn fit_autoencoder<T: Real>(study: &Study, cell: &Cell, split: &Split) -> Result
     if let (Some(p), false, true) = (study.protocol.patience, cfg.is_lbfgs(), has_val) {
         cfg.early_stopping = Some(EarlyStopping::patience(p));
     }
+    if let Some(v) = &cell.variant {
+        v.adjust(&mut cfg, cell.latent, split.train.nrows());
+    }
     let cfg_is_minibatch = !cfg.is_lbfgs();
     let mut trainer = cfg.build()?;
     if let Some(flag) = &study.interrupt {
@@ -830,6 +925,10 @@ fn fit_autoencoder<T: Real>(study: &Study, cell: &Cell, split: &Split) -> Result
     let x_train: DMatrix<T> = split.train.map(T::of);
     let x_val: DMatrix<T> = split.val.map(T::of);
     let x_test: DMatrix<T> = split.test.map(T::of);
+    if let Some(how) = cell.variant.as_ref().and_then(|v| v.pre_bias) {
+        // From the rows the model fits, as PCA's mean is.
+        model.init_pre_bias(&x_train, how)?;
+    }
     let start = Instant::now();
     let (model, history, stop, best_epoch) =
         match trainer.try_fit_validated(model, &x_train, &x_val) {
@@ -871,12 +970,43 @@ fn fit_autoencoder<T: Real>(study: &Study, cell: &Cell, split: &Split) -> Result
     let (angles, wwt_minus_i) = if first.conv().is_some() {
         (None, None)
     } else {
-        let pcs = split.pca.components().rows(0, cell.latent).into_owned();
+        let pcs = split
+            .pca
+            .components()
+            .rows(0, pca_count(split, cell.latent))
+            .into_owned();
         let wwt = match first {
             Layer::Tied(t) => Some(gram_deviation(&widen(t.weight()))),
             Layer::Dense(_) => None,
         };
-        (subspace_angles(&pcs, &filters)?, wwt)
+        // An over-complete dictionary has more directions than the space
+        // has dimensions: they span all of it, and no angle to PCA's
+        // subspace says anything about them.
+        let angles = if filters.nrows() > filters.ncols() {
+            None
+        } else {
+            subspace_angles(&pcs, &filters)?
+        };
+        (angles, wwt)
+    };
+    let (extra, firing) = match records {
+        Some(MetricSet::Sae) => {
+            let train_code = widen(&model.encode(&x_train)?);
+            let (metrics, density) = trained_sae_metrics(&TrainedCode {
+                test: &split.test,
+                recon: &test_recon,
+                code: &test_code,
+                train_code: &train_code,
+                dead_fraction_train: history.last().and_then(|r| r.dead_fraction),
+                cosine: model.mean_decoder_encoder_cosine(),
+            })?;
+            let firing = Firing {
+                rows: split.test.nrows(),
+                density,
+            };
+            (Some(metrics), Some(firing))
+        }
+        None => (None, None),
     };
     Ok(Measured {
         params: model.parameter_count().total,
@@ -894,11 +1024,13 @@ fn fit_autoencoder<T: Real>(study: &Study, cell: &Cell, split: &Split) -> Result
         seconds,
         angles,
         wwt_minus_i,
+        extra,
         detail: CellDetail {
             history: Some(history),
             filters: StoredMatrix::of(&filters),
             reconstructions: StoredMatrix::of(&head(&test_recon)),
             codes: scatter_codes(&test_code),
+            firing,
         },
         test_code,
     })

@@ -8,6 +8,7 @@
 //! files belong to one study and that no cell is missing or duplicated.
 
 use super::cell::Cell;
+use super::extra::{SaeMetrics, append_sae_columns, read_sae_columns};
 use super::frame::{Row, frame_to_rows, read_results, rows_to_frame, write_results};
 use super::limits::{MAX_CELLS, MAX_SHARDS};
 use super::run::{cell_config, fingerprints};
@@ -68,7 +69,7 @@ pub(crate) fn cell_identity(c: &Cell) -> String {
     format!(
         "{}|{}|{}|{}|{}|{}|{}|{:016x}|{:016x}|{}",
         c.dataset_name,
-        c.model.name(),
+        c.model_name(),
         c.activation.name(),
         c.bias_mode.name(),
         c.latent,
@@ -235,23 +236,39 @@ pub fn read_manifest(path: &Path) -> Result<ShardManifest> {
 
 /// Combines results files written by [`Study::run_to_files`] (Parquet or
 /// CSV, each with its manifest) into one frame, rows in cell order: the
-/// frame an unsharded run returns.
+/// frame an unsharded run returns, the extra metric columns of a study
+/// whose cells record them included ([`super::MetricSet`]).
 ///
 /// # Errors
 ///
 /// [`Error::InvalidData`], naming the files involved, for: no paths;
 /// files of different studies; a file whose rows do not match its
-/// manifest; a cell present in two files; a cell of the study in none.
+/// manifest; a cell present in two files; a cell of the study in none;
+/// files of which some have the extra metric columns and some not.
 pub fn merge<P: AsRef<Path>>(paths: &[P]) -> Result<DataFrame> {
     if paths.is_empty() {
         return Err(Error::InvalidData("merge: no shard files given".into()));
     }
     let mut study: Option<(ShardManifest, PathBuf)> = None;
-    let mut by_index: BTreeMap<usize, (Row, PathBuf)> = BTreeMap::new();
+    let mut by_index: BTreeMap<usize, (Row, Option<SaeMetrics>, PathBuf)> = BTreeMap::new();
+    // Whether the files have the extra metric columns, and the first file.
+    let mut with_metrics: Option<(bool, PathBuf)> = None;
     for p in paths {
         let path = p.as_ref();
         let manifest = read_manifest(path)?;
         let df = read_results(path)?;
+        let metrics = read_sae_columns(&df)?;
+        let has = metrics.is_some();
+        let first = with_metrics.get_or_insert_with(|| (has, path.to_path_buf()));
+        if first.0 != has {
+            return Err(Error::InvalidData(format!(
+                "merge: {} {} the extra metric columns but {} {}",
+                first.1.display(),
+                if first.0 { "has" } else { "lacks" },
+                path.display(),
+                if first.0 { "lacks them" } else { "has them" }
+            )));
+        }
         if let Some((first, first_path)) = &study
             && (first.study_id != manifest.study_id || first.total_cells != manifest.total_cells)
         {
@@ -274,7 +291,9 @@ pub fn merge<P: AsRef<Path>>(paths: &[P]) -> Result<DataFrame> {
                 manifest.cells.len()
             )));
         }
+        let mut metrics = metrics.map(Vec::into_iter);
         for (row, (index, identity)) in rows.into_iter().zip(&manifest.cells) {
+            let extra = metrics.as_mut().and_then(Iterator::next);
             if row_identity(&row) != *identity {
                 return Err(Error::InvalidData(format!(
                     "merge: {} row for cell {index} does not match its manifest ({} vs {identity})",
@@ -289,14 +308,14 @@ pub fn merge<P: AsRef<Path>>(paths: &[P]) -> Result<DataFrame> {
                     manifest.total_cells
                 )));
             }
-            if let Some((_, other)) = by_index.get(index) {
+            if let Some((_, _, other)) = by_index.get(index) {
                 return Err(Error::InvalidData(format!(
                     "merge: cell {index} ({identity}) is in both {} and {}",
                     other.display(),
                     path.display()
                 )));
             }
-            by_index.insert(*index, (row, path.to_path_buf()));
+            by_index.insert(*index, (row, extra, path.to_path_buf()));
         }
         if study.is_none() {
             study = Some((manifest, path.to_path_buf()));
@@ -321,8 +340,14 @@ pub fn merge<P: AsRef<Path>>(paths: &[P]) -> Result<DataFrame> {
             if missing > 10 { ", ..." } else { "" }
         )));
     }
-    let rows: Vec<Row> = by_index.into_values().map(|(r, _)| r).collect();
-    rows_to_frame(&rows)
+    let (rows, metrics): (Vec<Row>, Vec<Option<SaeMetrics>>) =
+        by_index.into_values().map(|(r, m, _)| (r, m)).unzip();
+    let mut df = rows_to_frame(&rows)?;
+    if with_metrics.is_some_and(|(has, _)| has) {
+        let values: Vec<SaeMetrics> = metrics.into_iter().map(Option::unwrap_or_default).collect();
+        append_sae_columns(&mut df, &values)?;
+    }
+    Ok(df)
 }
 
 #[cfg(test)]
@@ -345,6 +370,7 @@ mod tests {
             l2: 0.0,
             sparsity_weight: 0.0,
             learning_rate,
+            variant: None,
         }
     }
 

@@ -4,11 +4,13 @@
 //! setters and a [`Study::validate`] that names the offending field, so a bad
 //! sweep fails before any cell runs.
 
+use super::extra::MetricSet;
 use super::limits::{
     MAX_AXIS_VALUES, MAX_CELLS, MAX_HIDDEN_LAYERS, MAX_HIDDEN_WIDTH, MAX_SHARDS, MAX_WEIGHTS,
     check_name,
 };
 use super::protocol::Protocol;
+use super::variant::Variant;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::model::{Activation, AutoencoderSpec, BiasMode, ConvSpec, ImageShape};
@@ -209,6 +211,10 @@ pub struct ExtraRate {
     pub sparsity_weight: f64,
     /// The rate, not one of the grid's.
     pub learning_rate: f64,
+    /// The name of the study's [`Variant`] whose configuration this is
+    /// (then `model` is its base kind, [`ModelKind::Tied`] or
+    /// [`ModelKind::Untied`]); `None` for a model kind's.
+    pub variant: Option<String>,
     /// The seeds that run it, each one of the study's.
     pub seeds: Vec<u64>,
 }
@@ -303,6 +309,15 @@ pub struct Study {
     /// raises it (the `study` binary: SIGINT and SIGTERM), as for the
     /// trainer's own flag.
     pub interrupt: Option<Arc<AtomicBool>>,
+    /// Named variants crossed like the model kinds, after them (see
+    /// [`Variant`]); empty by default, and then the study's cells are
+    /// exactly those of its model kinds.
+    pub variants: Vec<Variant>,
+    /// Accept latent sizes above the data's width `d` (over-complete
+    /// codes, as sparse autoencoders use), up to the fitting rows; PCA
+    /// then keeps all the components it has. Off by default: a latent
+    /// size must be at most `min(fitting rows, d)`.
+    pub overcomplete: bool,
 }
 
 impl Study {
@@ -336,7 +351,29 @@ impl Study {
             progress: false,
             shard: None,
             interrupt: None,
+            variants: Vec::new(),
+            overcomplete: false,
         }
+    }
+
+    /// Sets the named variants (see [`Variant`]).
+    pub fn variants(mut self, variants: &[Variant]) -> Study {
+        self.variants = variants.to_vec();
+        self
+    }
+
+    /// Accepts (or refuses) latent sizes above the data's width (see
+    /// [`Study::overcomplete`](Study#structfield.overcomplete)).
+    pub fn overcomplete(mut self, on: bool) -> Study {
+        self.overcomplete = on;
+        self
+    }
+
+    /// The extra metrics the study's frames hold columns for: those its
+    /// variants record (PCA and the model kinds record them too, as the
+    /// references the variants are read against).
+    pub fn extra_metrics(&self) -> Option<MetricSet> {
+        self.variants.iter().find_map(|v| v.metrics)
     }
 
     /// Adds a dataset.
@@ -488,7 +525,10 @@ impl Study {
                 ),
             ));
         }
-        non_empty_unique("models", &self.models)?;
+        if self.variants.is_empty() || !self.models.is_empty() {
+            non_empty_unique("models", &self.models)?;
+        }
+        self.validate_variants()?;
         non_empty_unique("latents", &self.latents)?;
         if self.latents.contains(&0) {
             return Err(Error::config("latents", "a latent size must be at least 1"));
@@ -582,6 +622,45 @@ impl Study {
         Ok(())
     }
 
+    /// Variants: at most [`MAX_AXIS_VALUES`], distinct names that are no
+    /// model kind's, each valid ([`Variant::validate`]), and a minibatch
+    /// optimizer for those that need one.
+    fn validate_variants(&self) -> Result<()> {
+        if self.variants.len() > MAX_AXIS_VALUES {
+            return Err(Error::config(
+                "variants",
+                format!(
+                    "lists {} variants; a study takes at most {MAX_AXIS_VALUES}",
+                    self.variants.len()
+                ),
+            ));
+        }
+        for (i, v) in self.variants.iter().enumerate() {
+            v.validate(&self.bias_modes, self.activation)?;
+            if ModelKind::parse(&v.name).is_ok()
+                || self.variants[..i].iter().any(|w| w.name == v.name)
+            {
+                return Err(Error::config(
+                    "variants.name",
+                    format!(
+                        "variant {:?}: the name is a model kind's or another variant's; every model name makes its own rows",
+                        v.name
+                    ),
+                ));
+            }
+            if v.needs_minibatch() && self.training.is_lbfgs() {
+                return Err(Error::config(
+                    "training.optimizer",
+                    format!(
+                        "variant {:?} trains with an L1 penalty, a unit-norm decoder or dead-latent tracking, which need a minibatch optimizer, not L-BFGS",
+                        v.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The number of cells [`Study::cells`] enumerates, counted from the
     /// axes before any cell is built (saturating at `usize::MAX`), so an
     /// oversized study is refused without enumerating it.
@@ -608,6 +687,19 @@ impl Study {
             };
             acc.saturating_add(n)
         });
+        let per_latent = self.variants.iter().fold(per_latent, |acc, v| {
+            let sparsity = if v.l1 { self.sparsity_weights.len() } else { 1 };
+            let n = [
+                v.bias_modes(&self.bias_modes).len(),
+                self.l2s.len(),
+                sparsity,
+                rates,
+                self.seeds.len(),
+            ]
+            .into_iter()
+            .fold(1usize, usize::saturating_mul);
+            acc.saturating_add(n)
+        });
         [
             self.datasets.len(),
             self.n_trains.len(),
@@ -627,10 +719,11 @@ impl Study {
     /// # Errors
     /// [`Error::Config`] for field `hidden`.
     pub(crate) fn check_weights(&self, ds: &Dataset) -> Result<()> {
-        let uses_hidden = self
-            .models
-            .iter()
-            .any(|m| m.is_trained() && !m.is_linear() && !m.is_conv());
+        let uses_hidden = !self.variants.is_empty()
+            || self
+                .models
+                .iter()
+                .any(|m| m.is_trained() && !m.is_linear() && !m.is_conv());
         if !uses_hidden || self.hidden.is_empty() {
             return Ok(());
         }

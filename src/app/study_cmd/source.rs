@@ -139,7 +139,24 @@ pub fn load_builtin(b: &Builtin, opts: &BuiltinOptions) -> Result<LoadedStudy> {
     } else {
         Preset::full()
     };
-    let preset = studies::preset(opts.quick, &base.latents, None, None, &ds);
+    let latents: Vec<usize> = match b.own_latents {
+        // A study with its own size rule (the sae study's over-complete
+        // codes) runs its rule's sizes, as its report does: those within
+        // the fitting rows.
+        Some(rule) => {
+            let rows = base
+                .max_rows
+                .map_or(ds.n_samples(), |m| m.min(ds.n_samples()));
+            let train = rows - (rows as f64 * studies::test_fraction()).round() as usize;
+            let n_fit = train - base.protocol().validation_rows(train);
+            rule(ds.n_features())
+                .into_iter()
+                .filter(|&k| k >= 1 && k <= n_fit)
+                .collect()
+        }
+        None => base.latents.clone(),
+    };
+    let preset = studies::preset(opts.quick, &latents, None, None, &ds);
     let run = RunOptions::default();
     let make = match b.source {
         Source::Detailed(make) => make,

@@ -24,6 +24,7 @@ pub mod sae;
 pub mod sparse;
 pub mod theory;
 
+use super::artifacts::DetailedResults;
 use super::figures::Figures;
 use super::frame::{Row, frame_to_rows};
 use super::protocol::Protocol;
@@ -45,6 +46,8 @@ pub type FrameFn = fn(&Dataset, &Preset, &RunOptions) -> Result<Output>;
 pub type TableFn = fn(&Dataset, &Preset) -> Result<Output>;
 /// States a study's findings from its frame.
 pub type SummaryFn = fn(&DataFrame) -> Result<Vec<String>>;
+/// Draws a detailed study's own charts from its detailed results.
+pub type ChartsFn = fn(&DetailedResults) -> Result<Figures>;
 
 /// How a built-in study produces its results.
 #[derive(Clone, Copy, Debug)]
@@ -121,6 +124,10 @@ pub struct Builtin {
     /// the caller's defaults. A study with its own sizes also accepts
     /// sizes above `d` (over-complete codes), from its rule or the flag.
     pub own_latents: Option<LatentsFn>,
+    /// A detailed study's own charts, drawn from its detailed results
+    /// (its cells' histories and artifacts beside its frame); `None` for
+    /// the studies whose page has the common charts only.
+    pub charts: Option<ChartsFn>,
 }
 
 /// A study's latent-size rule: the sizes for data with `d` features.
@@ -136,6 +143,7 @@ pub const REGISTRY: &[Builtin] = &[
         source: Source::Detailed(linear_pca::study),
         summary: linear_pca::summary,
         own_latents: None,
+        charts: None,
     },
     Builtin {
         name: "l2_directions",
@@ -144,6 +152,7 @@ pub const REGISTRY: &[Builtin] = &[
         source: Source::Frame(|d, p, o| l2_directions::run(d, p, o).map(Output::from)),
         summary: l2_directions::summary,
         own_latents: None,
+        charts: None,
     },
     Builtin {
         name: "param_counts",
@@ -152,6 +161,7 @@ pub const REGISTRY: &[Builtin] = &[
         source: Source::Table(|d, p| param_counts::run(d, p).map(Output::from)),
         summary: param_counts::summary,
         own_latents: None,
+        charts: None,
     },
     Builtin {
         name: "overfitting",
@@ -160,6 +170,7 @@ pub const REGISTRY: &[Builtin] = &[
         source: Source::Detailed(overfitting::study),
         summary: overfitting::summary,
         own_latents: None,
+        charts: None,
     },
     Builtin {
         name: "equal_budget",
@@ -168,6 +179,7 @@ pub const REGISTRY: &[Builtin] = &[
         source: Source::Detailed(equal_budget::study),
         summary: equal_budget::summary,
         own_latents: None,
+        charts: None,
     },
     Builtin {
         name: "convergence",
@@ -176,6 +188,7 @@ pub const REGISTRY: &[Builtin] = &[
         source: Source::Frame(|d, p, o| convergence::run(d, p, o).map(Output::from)),
         summary: convergence::summary,
         own_latents: None,
+        charts: None,
     },
     Builtin {
         name: "sparse",
@@ -184,6 +197,7 @@ pub const REGISTRY: &[Builtin] = &[
         source: Source::Detailed(sparse::study),
         summary: sparse::summary,
         own_latents: None,
+        charts: None,
     },
     Builtin {
         name: "bias_modes",
@@ -192,6 +206,7 @@ pub const REGISTRY: &[Builtin] = &[
         source: Source::Detailed(bias_modes::study),
         summary: bias_modes::summary,
         own_latents: None,
+        charts: None,
     },
     Builtin {
         name: "theory",
@@ -200,14 +215,16 @@ pub const REGISTRY: &[Builtin] = &[
         source: Source::Table(theory::output),
         summary: claims::summary,
         own_latents: None,
+        charts: None,
     },
     Builtin {
         name: "sae",
         title: "sparse-autoencoder practice",
         claim: "TopK vs L1, tied vs untied vs tied-initialised, AuxK vs dead latents, beside PCA (Gao et al. 2024)",
-        source: Source::Frame(sae::output),
+        source: Source::Detailed(sae::study),
         summary: sae::summary,
         own_latents: Some(sae::default_latents),
+        charts: Some(sae::charts),
     },
     Builtin {
         name: "refinetti_goldt",
@@ -216,6 +233,7 @@ pub const REGISTRY: &[Builtin] = &[
         source: Source::Table(refinetti_goldt::output),
         summary: claims::summary,
         own_latents: None,
+        charts: None,
     },
     Builtin {
         name: "denoising",
@@ -224,6 +242,7 @@ pub const REGISTRY: &[Builtin] = &[
         source: Source::Table(denoising::output),
         summary: claims::summary,
         own_latents: None,
+        charts: None,
     },
 ];
 

@@ -1,0 +1,358 @@
+//! Named variants: model specs a study crosses like its model kinds.
+//!
+//! A [`Variant`] is a dense autoencoder of the study's widths
+//! (`[d, hidden.., latent]`), tied or untied, with its own activation (a
+//! fixed one, or TopK with `k` following the latent size), bias mode and
+//! weight initialisation, the training adjustments it needs (unit-norm
+//! decoder directions, the pre-encoder bias at a centre of the fitting
+//! rows, dead-latent tracking with or without AuxK, an L1 code penalty
+//! crossed with the study's sparsity weights) and the extra metrics its
+//! cells record ([`MetricSet`]). Its cells carry its name in the `model`
+//! column, and its whole spec is part of their cache keys, so two
+//! variants that differ in anything never share a cell.
+//!
+//! The `sae` study is six of them beside PCA; a study file lists them in
+//! `[[variants]]` tables.
+
+use super::extra::MetricSet;
+use super::limits::MAX_NAME_LEN;
+use crate::error::{Error, Result};
+use crate::model::{Activation, BiasMode, Init, PreBiasInit};
+use crate::train::{DeadLatents, TrainConfig};
+use crate::validate;
+use serde::{Deserialize, Serialize};
+
+/// A named model spec with its training adjustments and metrics (see the
+/// module docs). Build with [`Variant::new`] and the chained setters;
+/// [`Variant::validate`] names the offending field. Fields written as
+/// plain values come before those written as tables, as a study file's
+/// `[[variants]]` table needs them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    /// The `model` column of its cells: ASCII letters, digits and `_`,
+    /// starting with a letter, and no model kind's name.
+    pub name: String,
+    /// One shared weight per layer pair, or untied encoder and decoder.
+    pub tied: bool,
+    /// TopK ([`Activation::TopK`]) with `k = max(1, latent / divisor)`
+    /// active latents at each latent size, instead of `activation`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_k_divisor: Option<usize>,
+    /// The bias mode of its cells; `None` crosses the study's bias modes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bias_mode: Option<BiasMode>,
+    /// Holds the decoder directions at unit norm
+    /// ([`TrainConfig::unit_norm_decoder`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unit_norm_decoder: bool,
+    /// An L1 penalty on the code, one cell per sparsity weight of the
+    /// study (as [`super::ModelKind::SparseTied`] crosses them); without it
+    /// the cells' sparsity weight is 0.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub l1: bool,
+    /// The extra metrics its cells record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricSet>,
+    /// A fixed hidden activation; `None` takes the study's (unless
+    /// [`Variant::top_k_divisor`] is set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation: Option<Activation>,
+    /// Weight initialisation; `None` is the model's default (Glorot
+    /// uniform). [`Init::TiedGlorotUniform`] starts an untied model at the
+    /// tied one of the same seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<Init>,
+    /// Sets the pre-encoder bias to a centre of the cell's fitting rows
+    /// before training (needs the `pre_centering` bias mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pre_bias: Option<PreBiasInit>,
+    /// Tracks dead latents, and revives them with AuxK if asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_latents: Option<DeadLatentsRule>,
+}
+
+/// Dead-latent tracking of a variant's cells ([`DeadLatents`]), with
+/// counts that follow the cell.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadLatentsRule {
+    /// Samples without firing after which a latent counts as dead; `None`:
+    /// one pass over the cell's fitting rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<usize>,
+    /// AuxK revival; `None` only counts dead latents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auxk: Option<AuxKRule>,
+}
+
+/// AuxK ([`crate::model::AuxK`]) with `k_aux = max(1, latent /
+/// k_aux_divisor)` dead latents per sample and coefficient `alpha`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuxKRule {
+    /// The latent size over this is `k_aux` (at least 1).
+    pub k_aux_divisor: usize,
+    /// The term's coefficient `α` (OpenAI's `auxk_coef`, 1/32).
+    pub alpha: f64,
+}
+
+/// `max(1, latent / divisor)`, the count a per-latent rule gives.
+pub fn per_latent(latent: usize, divisor: usize) -> usize {
+    (latent / divisor.max(1)).max(1)
+}
+
+impl Variant {
+    /// A variant named `name`, tied or not, with the study's activation
+    /// and bias modes and no adjustments or metrics.
+    pub fn new(name: impl Into<String>, tied: bool) -> Variant {
+        Variant {
+            name: name.into(),
+            tied,
+            activation: None,
+            top_k_divisor: None,
+            bias_mode: None,
+            init: None,
+            pre_bias: None,
+            unit_norm_decoder: false,
+            l1: false,
+            dead_latents: None,
+            metrics: None,
+        }
+    }
+
+    /// Sets a fixed hidden activation.
+    pub fn activation(mut self, act: Activation) -> Variant {
+        self.activation = Some(act);
+        self
+    }
+
+    /// TopK with `max(1, latent / divisor)` active latents.
+    pub fn top_k_divisor(mut self, divisor: usize) -> Variant {
+        self.top_k_divisor = Some(divisor);
+        self
+    }
+
+    /// Sets the bias mode.
+    pub fn bias_mode(mut self, mode: BiasMode) -> Variant {
+        self.bias_mode = Some(mode);
+        self
+    }
+
+    /// Sets the weight initialisation.
+    pub fn init(mut self, init: Init) -> Variant {
+        self.init = Some(init);
+        self
+    }
+
+    /// Sets the pre-encoder bias to a centre of the fitting rows.
+    pub fn pre_bias(mut self, how: PreBiasInit) -> Variant {
+        self.pre_bias = Some(how);
+        self
+    }
+
+    /// Holds the decoder directions at unit norm.
+    pub fn unit_norm_decoder(mut self, on: bool) -> Variant {
+        self.unit_norm_decoder = on;
+        self
+    }
+
+    /// Crosses the study's sparsity weights as an L1 code penalty.
+    pub fn l1(mut self, on: bool) -> Variant {
+        self.l1 = on;
+        self
+    }
+
+    /// Tracks dead latents.
+    pub fn dead_latents(mut self, rule: DeadLatentsRule) -> Variant {
+        self.dead_latents = Some(rule);
+        self
+    }
+
+    /// Records the extra metrics `set`.
+    pub fn metrics(mut self, set: MetricSet) -> Variant {
+        self.metrics = Some(set);
+        self
+    }
+
+    /// The hidden activation of its cells at latent size `latent`, in a
+    /// study whose activation is `study`.
+    pub fn activation_at(&self, latent: usize, study: Activation) -> Activation {
+        match (self.top_k_divisor, self.activation) {
+            (Some(div), _) => Activation::TopK {
+                k: per_latent(latent, div),
+            },
+            (None, Some(a)) => a,
+            (None, None) => study,
+        }
+    }
+
+    /// The bias modes its cells cross, in a study of bias modes `study`.
+    pub fn bias_modes(&self, study: &[BiasMode]) -> Vec<BiasMode> {
+        match self.bias_mode {
+            Some(m) => vec![m],
+            None => study.to_vec(),
+        }
+    }
+
+    /// Applies its training adjustments to `cfg`, the config of a cell at
+    /// latent size `latent` fitting `n_fit` rows (the L1 weight is the
+    /// cell's sparsity weight, which every cell's config takes anyway).
+    pub fn adjust(&self, cfg: &mut TrainConfig, latent: usize, n_fit: usize) {
+        if self.unit_norm_decoder {
+            cfg.unit_norm_decoder = true;
+        }
+        if let Some(rule) = self.dead_latents {
+            let mut dead = DeadLatents::window(rule.window.unwrap_or(n_fit).max(1));
+            if let Some(a) = rule.auxk {
+                dead = dead.with_auxk(per_latent(latent, a.k_aux_divisor), a.alpha);
+            }
+            cfg.dead_latents = Some(dead);
+        }
+    }
+
+    /// Checks the spec, in a study of bias modes `study_modes` and
+    /// activation `study_activation`, naming the field
+    /// (`variants.NAME_OF_FIELD`) and the variant in the reason.
+    ///
+    /// # Errors
+    /// [`Error::Config`].
+    pub fn validate(&self, study_modes: &[BiasMode], study_activation: Activation) -> Result<()> {
+        let fail = |field: &'static str, why: String| {
+            Error::config(field, format!("variant {:?}: {why}", self.name))
+        };
+        let name = &self.name;
+        let good_name = !name.is_empty()
+            && name.len() <= MAX_NAME_LEN
+            && name.starts_with(|c: char| c.is_ascii_alphabetic())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !good_name {
+            return Err(fail(
+                "variants.name",
+                format!(
+                    "a variant name holds 1 to {MAX_NAME_LEN} ASCII letters, digits and '_', starting with a letter"
+                ),
+            ));
+        }
+        if self.activation.is_some() && self.top_k_divisor.is_some() {
+            return Err(fail(
+                "variants.top_k_divisor",
+                "set either a fixed activation or top_k_divisor, not both".into(),
+            ));
+        }
+        if self.top_k_divisor == Some(0) {
+            return Err(fail("variants.top_k_divisor", "must be at least 1".into()));
+        }
+        self.activation_at(1, study_activation)
+            .validate()
+            .map_err(|e| fail("variants.activation", e.to_string()))?;
+        if let Some(p) = &self.pre_bias {
+            p.validate()
+                .map_err(|e| fail("variants.pre_bias", e.to_string()))?;
+            if let Some(m) = self
+                .bias_modes(study_modes)
+                .into_iter()
+                .find(|m| *m != BiasMode::PreCentering)
+            {
+                return Err(fail(
+                    "variants.pre_bias",
+                    format!(
+                        "initialising the pre-encoder bias needs the pre_centering bias mode, not {}; set bias_mode = \"pre_centering\"",
+                        m.name()
+                    ),
+                ));
+            }
+        }
+        if let Some(rule) = &self.dead_latents {
+            if rule.window == Some(0) {
+                return Err(fail(
+                    "variants.dead_latents",
+                    "the window must be at least 1 sample".into(),
+                ));
+            }
+            if let Some(a) = &rule.auxk {
+                if a.k_aux_divisor == 0 {
+                    return Err(fail(
+                        "variants.dead_latents",
+                        "auxk.k_aux_divisor must be at least 1".into(),
+                    ));
+                }
+                validate::non_negative("variants.dead_latents", a.alpha)
+                    .map_err(|e| fail("variants.dead_latents", e.to_string()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether its cells need a minibatch optimizer: an L1 penalty (not
+    /// smooth), the unit-norm constraint or dead-latent tracking.
+    pub fn needs_minibatch(&self) -> bool {
+        self.l1 || self.unit_norm_decoder || self.dead_latents.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Per-latent counts follow the latent size, at least one.
+    #[test]
+    fn per_latent_counts_follow_the_size() {
+        assert_eq!(per_latent(1024, 4), 256);
+        assert_eq!(per_latent(3, 4), 1);
+        assert_eq!(per_latent(16, 2), 8);
+        let v = Variant::new("v", true).top_k_divisor(4);
+        assert_eq!(
+            v.activation_at(64, Activation::Relu),
+            Activation::TopK { k: 16 }
+        );
+        assert_eq!(
+            Variant::new("w", true).activation_at(64, Activation::Tanh),
+            Activation::Tanh
+        );
+    }
+
+    /// Bad specs are refused naming the field.
+    #[test]
+    fn bad_variants_name_the_field() {
+        let field = |v: Variant| match v.validate(&[BiasMode::Separate], Activation::Relu) {
+            Err(Error::Config { field, .. }) => field,
+            other => panic!("expected a config error, got {other:?}"),
+        };
+        assert_eq!(field(Variant::new("a b", true)), "variants.name");
+        assert_eq!(field(Variant::new("", true)), "variants.name");
+        assert_eq!(
+            field(
+                Variant::new("v", true)
+                    .activation(Activation::Relu)
+                    .top_k_divisor(4)
+            ),
+            "variants.top_k_divisor"
+        );
+        assert_eq!(
+            field(Variant::new("v", true).top_k_divisor(0)),
+            "variants.top_k_divisor"
+        );
+        assert_eq!(
+            field(Variant::new("v", true).pre_bias(PreBiasInit::Mean)),
+            "variants.pre_bias"
+        );
+        assert_eq!(
+            field(Variant::new("v", true).dead_latents(DeadLatentsRule {
+                window: None,
+                auxk: Some(AuxKRule {
+                    k_aux_divisor: 0,
+                    alpha: 0.1
+                })
+            })),
+            "variants.dead_latents"
+        );
+        let good = Variant::new("v", false)
+            .pre_bias(PreBiasInit::Mean)
+            .bias_mode(BiasMode::PreCentering);
+        assert!(
+            good.validate(&[BiasMode::Separate], Activation::Relu)
+                .is_ok()
+        );
+    }
+}
