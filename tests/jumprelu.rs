@@ -579,15 +579,15 @@ fn training_moves_the_thresholds_and_the_penalty_sparsifies() {
         l.iter().sum::<f64>() / l.len() as f64
     };
     let init = mean_log(&start);
-    assert!(mean_log(&free) != init, "the thresholds did not train");
+    assert!(mean_log(&free.model) != init, "the thresholds did not train");
     assert!(
-        mean_log(&sparse) > mean_log(&free),
+        mean_log(&sparse.model) > mean_log(&free.model),
         "{} vs {}",
-        mean_log(&sparse),
-        mean_log(&free)
+        mean_log(&sparse.model),
+        mean_log(&free.model)
     );
     let active = |m: &Autoencoder<f64>| m.encode(&x).unwrap().iter().filter(|&&v| v != 0.0).count();
-    assert!(active(&sparse) < active(&free));
+    assert!(active(&sparse.model) < active(&free.model));
     assert!(sparse.history.epochs[0].train.l0 > 0.0);
     assert_eq!(free.history.epochs[0].train.l0, 0.0);
 

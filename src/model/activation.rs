@@ -108,6 +108,18 @@ pub enum Activation {
     /// sign (see [`Activation::TopKSigned`]). Serialized as
     /// `{"kind":"batch_top_k_signed","k":K}`.
     BatchTopKSigned { k: usize },
+    /// JumpReLU (Rajamanoharan et al. 2024) as SAELens trains it
+    /// (`sae_lens/saes/jumprelu_sae.py`): `z · H(z − θ_i)` with a learned
+    /// threshold `θ_i > 0` per latent, stored as `log θ_i` in the model
+    /// (see [`super::jump_relu`] for the forward pass, the straight-through
+    /// pseudo-gradients and the L0 penalty). `bandwidth` is the width `ε`
+    /// of the rectangle kernel of the pseudo-gradients (SAELens's
+    /// `bandwidth`, [`JUMP_RELU_BANDWIDTH`] by default); `init_threshold`
+    /// is `θ` of every latent of a new model ([`JUMP_RELU_INIT_THRESHOLD`]
+    /// by default). A latent activation only: the last pair of a dense
+    /// stack. Serialized as
+    /// `{"kind":"jump_relu","bandwidth":E,"init_threshold":T}`.
+    JumpRelu { bandwidth: f64, init_threshold: f64 },
 }
 
 /// The output activation `g` of the last decoder layer.

@@ -693,7 +693,7 @@ impl Study {
                 v.bias_modes(&self.bias_modes).len(),
                 self.l2s.len(),
                 sparsity,
-                rates,
+                self.learning_rates_for(super::cell::base_kind(v)).len(),
                 self.seeds.len(),
             ]
             .into_iter()
