@@ -537,7 +537,7 @@ mod tests {
         let (rs, cs) = if tied { (d, 1) } else { (1, r) };
         let mut g_dense = vec![T::of(5.0); r * d];
         let mut g_sparse = vec![T::of(-1.0); r * d];
-        let mut b_dense = vec![T::of(2.0); b.len()];
+        let mut b_dense = vec![T::of(9.0); b.len()];
         let mut b_sparse = vec![T::of(9.0); b.len()];
         let mut dh_dense = DMatrix::from_element(n, r, T::of(4.0));
         let mut dh_sparse = DMatrix::from_element(n, r, T::of(-6.0));
