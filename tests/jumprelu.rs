@@ -579,7 +579,10 @@ fn training_moves_the_thresholds_and_the_penalty_sparsifies() {
         l.iter().sum::<f64>() / l.len() as f64
     };
     let init = mean_log(&start);
-    assert!(mean_log(&free.model) != init, "the thresholds did not train");
+    assert!(
+        mean_log(&free.model) != init,
+        "the thresholds did not train"
+    );
     assert!(
         mean_log(&sparse.model) > mean_log(&free.model),
         "{} vs {}",

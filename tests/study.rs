@@ -514,10 +514,15 @@ fn study8_uncentred_data_need_a_bias() {
     // Pre-centering is PCA's own family; without a bias the mean costs a
     // lot; separate biases can represent PCA too (they beat none). A linear
     // mirrored bias cancels exactly: (x Wᵀ + b − b) W = x WᵀW, i.e. none.
+    // In floating point it cancels to rounding, so the two L-BFGS runs
+    // follow iterates a rounding apart and each stops at the relative cost
+    // tolerance near the same optimum: equal to the solver's accuracy (they
+    // differ by about 4e-6 here), far from the factor 2 a bias that did
+    // not cancel would leave.
     assert!((ratio("pre_centering") - 1.0).abs() < 0.01);
     assert!(ratio("none") > 2.0 * ratio("pre_centering"));
     assert!(ratio("separate") < ratio("none"));
-    assert!((ratio("mirrored") / ratio("none") - 1.0).abs() < 1e-6);
+    assert!((ratio("mirrored") / ratio("none") - 1.0).abs() < 1e-4);
     let s = builtin::bias_modes::summary(&df).unwrap();
     assert!(s[0].starts_with("Linear tied"), "{s:?}");
 }

@@ -3,7 +3,7 @@
 
 use super::extra::MetricSet;
 use super::protocol::Protocol;
-use super::spec::{ExtraRate, ModelKind, Precision, Study};
+use super::spec::{ExtraRate, ModelKind, Precision, Study, base_kind};
 use super::variant::Variant;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -284,7 +284,10 @@ impl Study {
         if !in_grid {
             return Err(refuse("not a configuration of the study's grid"));
         }
-        if self.learning_rates_for(extra.model).contains(&Some(extra.learning_rate)) {
+        if self
+            .learning_rates_for(extra.model)
+            .contains(&Some(extra.learning_rate))
+        {
             return Err(refuse("the grid already tries this rate"));
         }
         let variant = Arc::new(v.clone());
@@ -454,16 +457,6 @@ impl Study {
     }
 }
 
-/// The model kind a variant's cells are built on: its first layer pair
-/// tied or untied, with the study's widths.
-pub(crate) fn base_kind(v: &Variant) -> ModelKind {
-    if v.tied {
-        ModelKind::Tied
-    } else {
-        ModelKind::Untied
-    }
-}
-
 /// Everything that determines a cell's result, serialized to derive its
 /// cache key. Excludes the cell's index (adding a seed to a study should
 /// not invalidate the cells it already had). The fields after `training`
@@ -557,226 +550,4 @@ pub fn fingerprint(ds: &Dataset) -> String {
         None => h.update([0u8]),
     }
     hex(&h.finalize())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::study::run::{cell_config, fingerprints};
-    use crate::study::variant::Variant;
-
-    /// The cache configuration as it was before variants and extra metrics
-    /// existed, field for field: the oracle that keys of studies without
-    /// them did not change.
-    #[derive(Serialize)]
-    struct OldConfig<'a> {
-        version: u32,
-        dataset: &'a str,
-        fingerprint: &'a str,
-        model: ModelKind,
-        activation: Activation,
-        bias_mode: BiasMode,
-        latent: usize,
-        n_train: usize,
-        seed: u64,
-        l2: f64,
-        sparsity_weight: f64,
-        learning_rate: Option<f64>,
-        test_fraction: f64,
-        split_seed: u64,
-        pca_components: usize,
-        protocol: &'a Protocol,
-        training: Option<OldTraining<'a>>,
-    }
-
-    #[derive(Serialize)]
-    struct OldTraining<'a> {
-        hidden: &'a [usize],
-        precision: Precision,
-        config: &'a TrainConfig,
-    }
-
-    fn digits_study() -> Study {
-        Study::new("old")
-            .dataset(Dataset::builtin("digits").unwrap())
-            .models(&[
-                ModelKind::Pca,
-                ModelKind::Tied,
-                ModelKind::SparseTied,
-                ModelKind::LinearUntied,
-            ])
-            .latents(&[2, 4])
-            .seeds(&[0, 1])
-            .n_trains(&[100, 300])
-            .l2s(&[0.0, 1e-4])
-            .sparsity_weights(&[0.0, 0.1])
-            .hidden(&[16])
-            .protocol(Protocol {
-                learning_rates: vec![1e-3, 1e-2],
-                ..Protocol::default()
-            })
-    }
-
-    /// A study without variants enumerates the cells it always did, in the
-    /// documented order (written out here loop by loop), and each cell's
-    /// cache key is the SHA-256 of the configuration as it was serialized
-    /// before variants existed (version 5, no variant or metrics fields).
-    #[test]
-    fn a_study_without_variants_keeps_its_cells_and_keys() {
-        let s = digits_study();
-        let cells = s.cells().unwrap();
-        let mut want = Vec::new();
-        for n_train in [100usize, 300] {
-            for latent in [2usize, 4] {
-                for model in &s.models {
-                    if *model == ModelKind::Pca {
-                        for seed in [0u64, 1] {
-                            want.push((
-                                *model,
-                                Activation::Identity,
-                                latent,
-                                n_train,
-                                seed,
-                                0.0,
-                                0.0,
-                                None,
-                            ));
-                        }
-                        continue;
-                    }
-                    let act = if model.is_linear() {
-                        Activation::Identity
-                    } else {
-                        Activation::Relu
-                    };
-                    let sparsity: &[f64] = if *model == ModelKind::SparseTied {
-                        &[0.0, 0.1]
-                    } else {
-                        &[0.0]
-                    };
-                    for l2 in [0.0, 1e-4] {
-                        for &sw in sparsity {
-                            for lr in [1e-3, 1e-2] {
-                                for seed in [0u64, 1] {
-                                    want.push((
-                                        *model,
-                                        act,
-                                        latent,
-                                        n_train,
-                                        seed,
-                                        l2,
-                                        sw,
-                                        Some(lr),
-                                    ));
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        let got: Vec<_> = cells
-            .iter()
-            .map(|c| {
-                (
-                    c.model,
-                    c.activation,
-                    c.latent,
-                    c.n_train,
-                    c.seed,
-                    c.l2,
-                    c.sparsity_weight,
-                    c.learning_rate,
-                )
-            })
-            .collect();
-        assert_eq!(got, want);
-        for (i, c) in cells.iter().enumerate() {
-            assert_eq!(c.index, i);
-            assert!(c.variant.is_none());
-            assert_eq!(c.model_name(), c.model.name());
-        }
-        let fps = fingerprints(&s);
-        for c in &cells {
-            let n_fit = c.n_train - s.protocol.validation_rows(c.n_train);
-            let old = OldConfig {
-                version: 5,
-                dataset: &c.dataset_name,
-                fingerprint: &fps[c.dataset],
-                model: c.model,
-                activation: c.activation,
-                bias_mode: c.bias_mode,
-                latent: c.latent,
-                n_train: c.n_train,
-                seed: c.seed,
-                l2: c.l2,
-                sparsity_weight: c.sparsity_weight,
-                learning_rate: c.learning_rate,
-                test_fraction: s.test_fraction,
-                split_seed: s.split_seed,
-                pca_components: 4usize.min(n_fit).min(64),
-                protocol: &s.protocol,
-                training: c.model.is_trained().then_some(OldTraining {
-                    hidden: if c.model.is_linear() { &[] } else { &s.hidden },
-                    precision: s.precision,
-                    config: &s.training,
-                }),
-            };
-            let old_key = hex(&Sha256::digest(serde_json::to_vec(&old).unwrap()));
-            assert_eq!(cell_config(&s, c, &fps[c.dataset]).key().unwrap(), old_key);
-        }
-    }
-
-    /// Variants follow the model kinds at each latent size, crossed as a
-    /// trained kind is; their cells carry the variant (its name is their
-    /// model column) and its spec enters their keys.
-    #[test]
-    fn variants_are_cells_after_the_kinds() {
-        let topk = Variant::new("topk", false).top_k_divisor(2);
-        let l1 = Variant::new("l1", true)
-            .l1(true)
-            .activation(Activation::Relu);
-        let s = digits_study().variants(&[topk.clone(), l1]);
-        let plain = digits_study().cells().unwrap();
-        let cells = s.cells().unwrap();
-        // 2 latents x 2 sizes x (2 L2 x 2 rates x 2 seeds) x (1 + 2 weights).
-        assert_eq!(cells.len(), plain.len() + 2 * 2 * 8 * 3);
-        let names: Vec<&str> = cells
-            .iter()
-            .filter(|c| c.latent == 2 && c.n_train == 100)
-            .map(Cell::model_name)
-            .collect();
-        assert_eq!(&names[names.len() - 24..names.len() - 16], ["topk"; 8]);
-        assert_eq!(&names[names.len() - 16..], ["l1"; 16]);
-        let t = cells
-            .iter()
-            .find(|c| c.model_name() == "topk" && c.latent == 4)
-            .unwrap();
-        assert_eq!(t.model, ModelKind::Untied);
-        assert_eq!(t.activation, Activation::TopK { k: 2 });
-        assert_eq!(t.sparsity_weight, 0.0);
-        let fps = fingerprints(&s);
-        let key = cell_config(&s, t, &fps[0]).key().unwrap();
-        // The same cell with another spec has another key.
-        let other = Variant::new("topk", false)
-            .top_k_divisor(2)
-            .unit_norm_decoder(true);
-        let mut t2 = t.clone();
-        t2.variant = Some(Arc::new(other));
-        assert_ne!(cell_config(&s, &t2, &fps[0]).key().unwrap(), key);
-        // A variant named as a kind is refused.
-        let clash = digits_study().variants(&[Variant::new("tied", true)]);
-        match clash.cells() {
-            Err(Error::Config { field, .. }) => assert_eq!(field, "variants.name"),
-            other => panic!("{other:?}"),
-        }
-        // Over-complete sizes need the switch.
-        let wide = Study::new("wide")
-            .dataset(Dataset::builtin("digits").unwrap())
-            .models(&[ModelKind::Pca])
-            .variants(&[topk])
-            .latents(&[128]);
-        assert!(wide.cells().is_err());
-        assert_eq!(wide.overcomplete(true).cells().unwrap().len(), 2);
-    }
 }

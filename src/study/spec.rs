@@ -693,7 +693,7 @@ impl Study {
                 v.bias_modes(&self.bias_modes).len(),
                 self.l2s.len(),
                 sparsity,
-                self.learning_rates_for(super::cell::base_kind(v)).len(),
+                self.learning_rates_for(base_kind(v)).len(),
                 self.seeds.len(),
             ]
             .into_iter()
@@ -844,6 +844,16 @@ fn weights(field: &'static str, v: &[f64]) -> Result<()> {
         validate::non_negative(field, w)?;
     }
     non_empty_unique(field, v)
+}
+
+/// The model kind a variant's cells are built on: its first layer pair
+/// tied or untied, with the study's widths.
+pub(crate) fn base_kind(v: &Variant) -> ModelKind {
+    if v.tied {
+        ModelKind::Tied
+    } else {
+        ModelKind::Untied
+    }
 }
 
 #[cfg(test)]
