@@ -551,8 +551,8 @@ impl Study {
         Ok(())
     }
 
-    /// Datasets: at least one, and no two of the same name (rows, cells
-    /// and the cache tell datasets apart by name).
+    /// Datasets: at least one, and no two of the same name (cells and
+    /// rows name their dataset).
     fn validate_datasets(&self) -> Result<()> {
         if self.datasets.is_empty() {
             return Err(Error::config("datasets", "add at least one dataset"));
