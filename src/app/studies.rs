@@ -252,26 +252,7 @@ pub fn run_study(
     let mut figures = Figures::default();
     // Build every study first, so a size that does not fit the data fails
     // before anything trains.
-    let mut studies = Vec::new();
-    let large = is_large(ds, preset);
-    for part in &parts {
-        if let Source::Detailed(make) = part.source {
-            let mut sized = preset.clone();
-            if large && part.name == "linear_pca" && name == COMPARISON {
-                // L-BFGS reaches the same optimum (up to a rotation) from
-                // every start, and on large data each fit costs minutes:
-                // the comparison spends its seeds on the minibatch models.
-                sized.seeds.truncate(1);
-            }
-            let mut study = make(ds, &sized, opts)?;
-            if tuning.max_steps.is_some() {
-                study.protocol.max_steps = tuning.max_steps;
-            }
-            studies.push(Some(study));
-        } else {
-            studies.push(None);
-        }
-    }
+    let studies = build_studies(name, &parts, ds, preset, opts, tuning)?;
     // Values beyond f32's range stop the run here, before any cell (see
     // `check_f32_data`). Frame and table studies do not declare a
     // precision, and several train in f32: they are held to its range too.
@@ -295,22 +276,14 @@ pub fn run_study(
         progress.stage(&format!("study {}", part.name));
         let frame = match (&part.source, study) {
             (Source::Detailed(_), Some(study)) => {
-                let result = if tuning.bracket {
-                    // The grid's cells are counted already; each round of
-                    // the search adds its own.
-                    let mut first = true;
-                    let searched = study.bracketed(tuning.search, |s, cells| {
-                        if !first {
-                            progress.extend(cells.len() as u64);
-                            total += cells.len();
-                        }
-                        first = false;
-                        run_cells_in_slices(s, cells, part.name, progress, &mut finished, total)
-                    });
-                    searched?.0
-                } else {
-                    run_in_slices(&study, part.name, progress, &mut finished, total)?
-                };
+                let result = run_detailed(
+                    &study,
+                    part.name,
+                    progress,
+                    tuning,
+                    &mut finished,
+                    &mut total,
+                )?;
                 if let Some(charts) = part.charts {
                     figures.extend(charts(&result)?);
                 }
@@ -359,6 +332,71 @@ pub fn run_study(
         figures,
         timings,
     })
+}
+
+/// The studies of the detailed parts of the study `name` (`None` for
+/// frame and table parts, which build their own), sized from `preset` and
+/// capped by `tuning`. Built before any part runs, so that a size that
+/// does not fit the data fails before anything trains.
+fn build_studies(
+    name: &str,
+    parts: &[&'static Builtin],
+    ds: &Dataset,
+    preset: &Preset,
+    opts: &RunOptions,
+    tuning: Tuning,
+) -> Result<Vec<Option<Study>>> {
+    let mut studies = Vec::new();
+    let large = is_large(ds, preset);
+    for part in parts {
+        if let Source::Detailed(make) = part.source {
+            let mut sized = preset.clone();
+            if large && part.name == "linear_pca" && name == COMPARISON {
+                // L-BFGS reaches the same optimum (up to a rotation) from
+                // every start, and on large data each fit costs minutes:
+                // the comparison spends its seeds on the minibatch models.
+                sized.seeds.truncate(1);
+            }
+            let mut study = make(ds, &sized, opts)?;
+            if tuning.max_steps.is_some() {
+                study.protocol.max_steps = tuning.max_steps;
+            }
+            studies.push(Some(study));
+        } else {
+            studies.push(None);
+        }
+    }
+    Ok(studies)
+}
+
+/// Runs a detailed part's `study` in slices, through the learning-rate
+/// search when `tuning` brackets. The search's later rounds add cells the
+/// count did not know of, so `total` grows with them; `finished` counts
+/// the cells done over all parts (see [`run_cells_in_slices`]).
+fn run_detailed(
+    study: &Study,
+    name: &str,
+    progress: &JobProgress,
+    tuning: Tuning,
+    finished: &mut usize,
+    total: &mut usize,
+) -> Result<DetailedResults> {
+    if tuning.bracket {
+        // The grid's cells are counted already; each round of
+        // the search adds its own.
+        let mut first = true;
+        let searched = study.bracketed(tuning.search, |s, cells| {
+            if !first {
+                progress.extend(cells.len() as u64);
+                *total += cells.len();
+            }
+            first = false;
+            run_cells_in_slices(s, cells, name, progress, finished, *total)
+        });
+        Ok(searched?.0)
+    } else {
+        run_in_slices(study, name, progress, finished, *total)
+    }
 }
 
 /// Refuses data beyond `f32`'s range when `study` trains a model in `f32`.

@@ -969,6 +969,25 @@ impl<T: Real> Autoencoder<T> {
         let Some(grad) = grad else {
             return Ok(term);
         };
+        let g = self.auxk_gradient(x, &h, &dehat, &mask, &mut patches);
+        grad.add_assign(&g)?;
+        Ok(term)
+    }
+
+    /// The AuxK term's gradient from `dehat`, its gradient with respect to
+    /// `ê = h M` (see [`Autoencoder::auxk_pass`]): back through the latent
+    /// pair's decoder (no biases), then, only where `mask` kept a dead
+    /// unit, through the pre-activations into the encoder.
+    fn auxk_gradient(
+        &self,
+        x: &DMatrix<T>,
+        h: &DMatrix<T>,
+        dehat: &DMatrix<T>,
+        mask: &[bool],
+        patches: &mut Vec<T>,
+    ) -> Gradient<T> {
+        let (n, r) = h.shape();
+        let layer = &self.layers[0];
         // Backward through ê = h M (no biases), then through the dead
         // units' pre-activations into the encoder, in a gradient of its own
         // that is added at the end (the pair's kernels overwrite slots).
@@ -984,15 +1003,15 @@ impl<T: Real> Autoencoder<T> {
             layer.map().decode_backward(
                 layer.weights(),
                 &Biases::None,
-                &h,
-                &dehat,
+                h,
+                dehat,
                 g_dec,
                 BiasGrad::split(&Biases::None, &mut none),
                 Some(&mut dh),
-                &mut patches,
+                patches,
             );
         }
-        for (v, &keep) in dh.as_mut_slice().iter_mut().zip(&mask) {
+        for (v, &keep) in dh.as_mut_slice().iter_mut().zip(mask) {
             if !keep {
                 *v = T::zero();
             }
@@ -1014,7 +1033,7 @@ impl<T: Real> Autoencoder<T> {
                 g_enc,
                 gb,
                 None,
-                &mut patches,
+                patches,
             );
             if let Some(p) = parts[0].as_ref() {
                 for ((w, &e), &dd) in weights.iter_mut().zip(&p.encoder).zip(&p.decoder) {
@@ -1022,8 +1041,7 @@ impl<T: Real> Autoencoder<T> {
                 }
             }
         }
-        grad.add_assign(&g)?;
-        Ok(term)
+        g
     }
 
     /// Weight decay `λ₂/2 Σ W²` over the weight matrices (tied `W` once,

@@ -274,6 +274,144 @@ fn syntax(path: &Path, e: &serde_json::Error) -> Error {
     Error::format(path, location, reason)
 }
 
+/// Reads the fields that say what the file is before anything else, so
+/// that another format or a newer version is reported as such rather
+/// than as a field mismatch.
+fn check_header(bytes: &[u8], origin: &Path) -> Result<()> {
+    let header: Header = serde_json::from_slice(bytes).map_err(|e| syntax(origin, &e))?;
+    let fmt = |loc: &str, reason: String| Error::format(origin, loc, reason);
+    match header.format {
+        Some(serde_json::Value::String(s)) if s == MODEL_FORMAT => {}
+        Some(other) => {
+            return Err(fmt(
+                "format",
+                format!("expected \"{MODEL_FORMAT}\", found {other}: not a tiedae model file"),
+            ));
+        }
+        None => {
+            return Err(fmt(
+                "format",
+                "missing field `format`: not a tiedae model file".into(),
+            ));
+        }
+    }
+    match header.version {
+        Some(serde_json::Value::Number(n)) if n.as_u64() == Some(MODEL_VERSION as u64) => {}
+        Some(other) => {
+            return Err(fmt(
+                "version",
+                format!("unsupported version {other}; this build reads version {MODEL_VERSION}"),
+            ));
+        }
+        None => return Err(fmt("version", "missing field `version`".into())),
+    }
+    Ok(())
+}
+
+/// Pair `l` of a model with the validated `spec`, from its file entry
+/// `lf`: the kind the spec says, weights and biases of the spec's shapes
+/// (a conv pair's kernels and per-channel biases). Errors are located at
+/// the pair.
+fn layer_from_file<T: Real>(
+    lf: &LayerFile,
+    l: usize,
+    spec: &AutoencoderSpec,
+    origin: &Path,
+) -> Result<Layer<T>> {
+    let fmt = |loc: &str, reason: String| Error::format(origin, loc, reason);
+    let (d, r) = (spec.dims[l], spec.dims[l + 1]);
+    let loc = format!("layer {l}");
+    let geom = spec
+        .conv_geometry(l)
+        .map_err(|e| fmt("spec", e.to_string()))?;
+    // Stored shapes: W (r x d), W_dec (d x r), biases (d, r); for conv
+    // pairs both kernels are C_out x C_in·k_h·k_w, biases per channel.
+    let (enc_shape, dec_shape, bias_dims) = match &geom {
+        Some(g) => (
+            g.kernel_shape(),
+            g.kernel_shape(),
+            (g.input().channels, g.output().channels),
+        ),
+        None => ((r, d), (d, r), (d, r)),
+    };
+    let layer = match (lf, spec.tied[l]) {
+        (LayerFile::Tied { weight, biases: b }, true) => {
+            let w = matrix(weight, enc_shape.0, enc_shape.1, "weight").map_err(|e| fmt(&loc, e))?;
+            let b = biases(b, spec, bias_dims.0, bias_dims.1).map_err(|e| fmt(&loc, e))?;
+            let pair = match geom {
+                Some(g) => TiedLinear::conv_pair(g, w, b),
+                None => TiedLinear::new(w, b),
+            };
+            Layer::Tied(pair.map_err(|e| fmt(&loc, e.to_string()))?)
+        }
+        (
+            LayerFile::Dense {
+                encoder_weight,
+                decoder_weight,
+                biases: b,
+            },
+            false,
+        ) => {
+            let we = matrix(encoder_weight, enc_shape.0, enc_shape.1, "encoder_weight")
+                .map_err(|e| fmt(&loc, e))?;
+            let wd = matrix(decoder_weight, dec_shape.0, dec_shape.1, "decoder_weight")
+                .map_err(|e| fmt(&loc, e))?;
+            let b = biases(b, spec, bias_dims.0, bias_dims.1).map_err(|e| fmt(&loc, e))?;
+            let pair = match geom {
+                Some(g) => Dense::conv_pair(g, we, wd, b),
+                None => Dense::new(we, wd, b),
+            };
+            Layer::Dense(pair.map_err(|e| fmt(&loc, e.to_string()))?)
+        }
+        (_, tied) => {
+            return Err(fmt(
+                &loc,
+                format!(
+                    "layer kind contradicts the spec, which says {}",
+                    if tied { "tied" } else { "untied" }
+                ),
+            ));
+        }
+    };
+    Ok(layer)
+}
+
+/// Restores a JumpReLU latent's stored `log θ` into `model`; a JumpReLU
+/// latent without them and another latent with them are both refused.
+fn restore_log_threshold<T: Real>(
+    model: &mut Autoencoder<T>,
+    logs: &[f64],
+    origin: &Path,
+) -> Result<()> {
+    let fmt = |loc: &str, reason: String| Error::format(origin, loc, reason);
+    match (model.latent_activation().is_jump_relu(), logs.is_empty()) {
+        (true, true) => {
+            return Err(fmt(
+                "jump_relu_log_threshold",
+                "missing: a JumpReLU latent needs its thresholds".into(),
+            ));
+        }
+        (false, false) => {
+            return Err(fmt(
+                "jump_relu_log_threshold",
+                format!(
+                    "the latent activation is {}, which has no thresholds",
+                    model.latent_activation().name()
+                ),
+            ));
+        }
+        (true, false) => {
+            let v = vector::<T>(logs, model.latent_dim(), "jump_relu_log_threshold")
+                .map_err(|e| fmt("jump_relu_log_threshold", e))?;
+            model
+                .set_jump_relu_log_threshold(v.as_slice())
+                .map_err(|e| fmt("jump_relu_log_threshold", e.to_string()))?;
+        }
+        (false, true) => {}
+    }
+    Ok(())
+}
+
 impl<T: Real> Autoencoder<T> {
     /// The model as file contents (see the module docs).
     pub fn to_json_bytes(&self) -> Result<Vec<u8>> {
@@ -328,35 +466,8 @@ impl<T: Real> Autoencoder<T> {
 
     /// Parses and validates file contents; `origin` names them in errors.
     pub fn from_json_bytes(bytes: &[u8], origin: &Path) -> Result<Self> {
-        let header: Header = serde_json::from_slice(bytes).map_err(|e| syntax(origin, &e))?;
+        check_header(bytes, origin)?;
         let fmt = |loc: &str, reason: String| Error::format(origin, loc, reason);
-        match header.format {
-            Some(serde_json::Value::String(s)) if s == MODEL_FORMAT => {}
-            Some(other) => {
-                return Err(fmt(
-                    "format",
-                    format!("expected \"{MODEL_FORMAT}\", found {other}: not a tiedae model file"),
-                ));
-            }
-            None => {
-                return Err(fmt(
-                    "format",
-                    "missing field `format`: not a tiedae model file".into(),
-                ));
-            }
-        }
-        match header.version {
-            Some(serde_json::Value::Number(n)) if n.as_u64() == Some(MODEL_VERSION as u64) => {}
-            Some(other) => {
-                return Err(fmt(
-                    "version",
-                    format!(
-                        "unsupported version {other}; this build reads version {MODEL_VERSION}"
-                    ),
-                ));
-            }
-            None => return Err(fmt("version", "missing field `version`".into())),
-        }
         let file: ModelFile = serde_json::from_slice(bytes).map_err(|e| syntax(origin, &e))?;
         if file.scalar != T::NAME {
             return Err(fmt(
@@ -381,93 +492,13 @@ impl<T: Real> Autoencoder<T> {
         }
         let mut layers = Vec::with_capacity(file.layers.len());
         for (l, lf) in file.layers.iter().enumerate() {
-            let (d, r) = (spec.dims[l], spec.dims[l + 1]);
-            let loc = format!("layer {l}");
-            let geom = spec
-                .conv_geometry(l)
-                .map_err(|e| fmt("spec", e.to_string()))?;
-            // Stored shapes: W (r x d), W_dec (d x r), biases (d, r); for conv
-            // pairs both kernels are C_out x C_in·k_h·k_w, biases per channel.
-            let (enc_shape, dec_shape, bias_dims) = match &geom {
-                Some(g) => (
-                    g.kernel_shape(),
-                    g.kernel_shape(),
-                    (g.input().channels, g.output().channels),
-                ),
-                None => ((r, d), (d, r), (d, r)),
-            };
-            let layer = match (lf, spec.tied[l]) {
-                (LayerFile::Tied { weight, biases: b }, true) => {
-                    let w = matrix(weight, enc_shape.0, enc_shape.1, "weight")
-                        .map_err(|e| fmt(&loc, e))?;
-                    let b = biases(b, &spec, bias_dims.0, bias_dims.1).map_err(|e| fmt(&loc, e))?;
-                    let pair = match geom {
-                        Some(g) => TiedLinear::conv_pair(g, w, b),
-                        None => TiedLinear::new(w, b),
-                    };
-                    Layer::Tied(pair.map_err(|e| fmt(&loc, e.to_string()))?)
-                }
-                (
-                    LayerFile::Dense {
-                        encoder_weight,
-                        decoder_weight,
-                        biases: b,
-                    },
-                    false,
-                ) => {
-                    let we = matrix(encoder_weight, enc_shape.0, enc_shape.1, "encoder_weight")
-                        .map_err(|e| fmt(&loc, e))?;
-                    let wd = matrix(decoder_weight, dec_shape.0, dec_shape.1, "decoder_weight")
-                        .map_err(|e| fmt(&loc, e))?;
-                    let b = biases(b, &spec, bias_dims.0, bias_dims.1).map_err(|e| fmt(&loc, e))?;
-                    let pair = match geom {
-                        Some(g) => Dense::conv_pair(g, we, wd, b),
-                        None => Dense::new(we, wd, b),
-                    };
-                    Layer::Dense(pair.map_err(|e| fmt(&loc, e.to_string()))?)
-                }
-                (_, tied) => {
-                    return Err(fmt(
-                        &loc,
-                        format!(
-                            "layer kind contradicts the spec, which says {}",
-                            if tied { "tied" } else { "untied" }
-                        ),
-                    ));
-                }
-            };
-            layers.push(layer);
+            layers.push(layer_from_file(lf, l, &spec, origin)?);
         }
         let mut model =
             Autoencoder::from_layers(spec, layers).map_err(|e| fmt("layers", e.to_string()))?;
         restore_thresholds(&mut model, &file.batch_top_k_thresholds)
             .map_err(|e| fmt("batch_top_k_thresholds", e))?;
-        let logs = &file.jump_relu_log_threshold;
-        match (model.latent_activation().is_jump_relu(), logs.is_empty()) {
-            (true, true) => {
-                return Err(fmt(
-                    "jump_relu_log_threshold",
-                    "missing: a JumpReLU latent needs its thresholds".into(),
-                ));
-            }
-            (false, false) => {
-                return Err(fmt(
-                    "jump_relu_log_threshold",
-                    format!(
-                        "the latent activation is {}, which has no thresholds",
-                        model.latent_activation().name()
-                    ),
-                ));
-            }
-            (true, false) => {
-                let v = vector::<T>(logs, model.latent_dim(), "jump_relu_log_threshold")
-                    .map_err(|e| fmt("jump_relu_log_threshold", e))?;
-                model
-                    .set_jump_relu_log_threshold(v.as_slice())
-                    .map_err(|e| fmt("jump_relu_log_threshold", e.to_string()))?;
-            }
-            (false, true) => {}
-        }
+        restore_log_threshold(&mut model, &file.jump_relu_log_threshold, origin)?;
         if file.parameters != model.n_params() {
             return Err(fmt(
                 "parameters",

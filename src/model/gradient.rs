@@ -325,36 +325,7 @@ impl<T: Real> Gradient<T> {
             }
         }
         let sq: Vec<Vec<(usize, f64)>> = jobs.into_par_iter().map(Job::run).collect();
-        // Reassemble each vector's sum of squares in chunk order, as
-        // `squares` adds them.
-        let mut per: Vec<Vec<f64>> = vec![Vec::new(); 3 * layout.layers().len()];
-        for (tag, v) in sq.into_iter().flatten() {
-            per[tag].push(v);
-        }
-        let take = |tag: usize| -> f64 { per[tag].iter().sum() };
-        let mut total = 0.0;
-        let layers = layout
-            .layers()
-            .iter()
-            .enumerate()
-            .map(|(layer, slot)| {
-                let s = take(3 * layer);
-                total += s;
-                let tied = slot
-                    .tied
-                    .then(|| (take(3 * layer + 1).sqrt(), take(3 * layer + 2).sqrt()));
-                LayerGradNorms {
-                    layer,
-                    total: s.sqrt(),
-                    encoder_part: tied.map(|t| t.0),
-                    decoder_part: tied.map(|t| t.1),
-                }
-            })
-            .collect();
-        GradNorms {
-            total: total.sqrt(),
-            layers,
-        }
+        gathered_norms(sq, layout)
     }
 
     /// Multiplies every entry (and tied part) by `s`.
@@ -393,6 +364,42 @@ pub(crate) enum TiedSlots {
     /// as it adds the blocks, saving a pass over every tied weight per
     /// shard.
     Deferred,
+}
+
+/// The norms of [`Gradient::add_all_and_norms`] from its jobs' sums of
+/// squares, each tagged with its vector (`3 l`: pair l's flat range,
+/// `3 l + 1`, `3 l + 2`: its encoder and decoder parts). Each vector's are
+/// reassembled in chunk order, as `squares` adds them, so the bits match
+/// [`Gradient::norms`].
+fn gathered_norms(sq: Vec<Vec<(usize, f64)>>, layout: &ParamLayout) -> GradNorms {
+    let mut per: Vec<Vec<f64>> = vec![Vec::new(); 3 * layout.layers().len()];
+    for (tag, v) in sq.into_iter().flatten() {
+        per[tag].push(v);
+    }
+    let take = |tag: usize| -> f64 { per[tag].iter().sum() };
+    let mut total = 0.0;
+    let layers = layout
+        .layers()
+        .iter()
+        .enumerate()
+        .map(|(layer, slot)| {
+            let s = take(3 * layer);
+            total += s;
+            let tied = slot
+                .tied
+                .then(|| (take(3 * layer + 1).sqrt(), take(3 * layer + 2).sqrt()));
+            LayerGradNorms {
+                layer,
+                total: s.sqrt(),
+                encoder_part: tied.map(|t| t.0),
+                decoder_part: tied.map(|t| t.1),
+            }
+        })
+        .collect();
+    GradNorms {
+        total: total.sqrt(),
+        layers,
+    }
 }
 
 /// Whether [`TiedSlots::Deferred`] works for `layout`: each tied pair's

@@ -110,7 +110,7 @@ use crate::error::{Error, Result};
 use crate::real::Real;
 use ::safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use nalgebra::{DMatrix, DVector};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use std::path::Path;
 
 /// SAELens's config file name (`SAE_CFG_FILENAME`, `sae_lens/constants.py`).
@@ -163,6 +163,286 @@ fn bad(what: impl std::fmt::Display) -> Error {
     Error::InvalidData(format!("SAELens SAE: {what}"))
 }
 
+/// SAELens's `b_enc`, `b_dec` and `apply_b_dec_to_input` for `layer`, whose
+/// decoder matrix in SAELens's orientation is `w_dec` (`d_sae × d_in`):
+/// each bias mode as the [module docs](self) map it, a mirrored pair's
+/// decoder bias `−b_enc M` summed in f64.
+fn saelens_biases<T: Real>(layer: &Layer<T>, w_dec: &DMatrix<T>) -> (DVector<T>, DVector<T>, bool) {
+    let (d, r) = (layer.input_dim(), layer.output_dim());
+    match layer.biases() {
+        Biases::None => (DVector::zeros(r), DVector::zeros(d), false),
+        Biases::Separate { enc, dec } => (enc.clone(), dec.clone(), false),
+        Biases::PreCentering { pre } => (DVector::zeros(r), pre.clone(), true),
+        Biases::Mirrored { enc } => {
+            let dec = DVector::from_fn(d, |j, _| {
+                let s: f64 = (0..r).map(|i| enc[i].f64() * w_dec[(i, j)].f64()).sum();
+                T::of(-s)
+            });
+            (enc.clone(), dec, false)
+        }
+    }
+}
+
+/// The `architecture` of an SAELens config (`standard` when absent, as
+/// SAELens defaults it), one of those tiedae reads.
+fn cfg_architecture(cfg: &Map<String, Value>) -> Result<&str> {
+    let arch = match cfg.get("architecture") {
+        None => "standard",
+        Some(Value::String(s)) => s.as_str(),
+        Some(other) => return Err(bad(format_args!("architecture is {other}"))),
+    };
+    if !matches!(arch, "standard" | "topk" | "jumprelu") {
+        return Err(bad(format_args!(
+            "architecture {arch:?} has no tiedae form: tiedae reads standard, topk and jumprelu"
+        )));
+    }
+    Ok(arch)
+}
+
+/// Refuses what an SAELens config does to the rows before encoding that
+/// tiedae does not: a pre-6.0 activation other than `relu`, a
+/// normalisation, a reshape other than flattening attention heads.
+fn check_cfg_preprocessing(cfg: &Map<String, Value>) -> Result<()> {
+    for key in ["activation_fn", "activation_fn_str"] {
+        match cfg.get(key) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) if s == "relu" => {}
+            Some(other) => {
+                return Err(bad(format_args!(
+                    "{key} {other} (a pre-6.0 config) has no tiedae form: only relu maps"
+                )));
+            }
+        }
+    }
+    match cfg.get("normalize_activations") {
+        None | Some(Value::Bool(false)) => {}
+        Some(Value::String(s)) if s == "none" => {}
+        Some(other) => {
+            return Err(bad(format_args!(
+                "normalize_activations {other}: tiedae takes rows as they are; fold the scaling into the weights first"
+            )));
+        }
+    }
+    match cfg.get("reshape_activations") {
+        None => {}
+        Some(Value::String(s)) if s == "none" || s == "hook_z" => {}
+        Some(other) => return Err(bad(format_args!("reshape_activations {other}"))),
+    }
+    Ok(())
+}
+
+/// An SAELens file's tensors in f64, row-major in SAELens's orientation.
+struct SaeTensors {
+    /// `d_in × d_sae`: `W_enc[j][i]` at `j·r + i`.
+    w_enc: Vec<f64>,
+    /// `d_sae × d_in`: `W_dec[i][j]` at `i·d + j`.
+    w_dec: Vec<f64>,
+    b_enc: Vec<f64>,
+    b_dec: Vec<f64>,
+    /// The per-latent threshold, for `jumprelu` only.
+    threshold: Option<Vec<f64>>,
+}
+
+/// The tensors an `arch` SAE of `d` inputs and `r` latents has, read from
+/// the safetensors bytes `weights`: each present, of its shape, float32 or
+/// float64 and finite, and no other tensor in the file.
+fn read_tensors(weights: &[u8], arch: &str, d: usize, r: usize) -> Result<SaeTensors> {
+    let file =
+        SafeTensors::deserialize(weights).map_err(|e| bad(format_args!("{WEIGHTS_FILE}: {e}")))?;
+    let mut used = 0usize;
+    let mut take = |name: &str, shape: &[usize]| -> Result<Vec<f64>> {
+        let t = file
+            .tensor(name)
+            .map_err(|_| bad(format_args!("{WEIGHTS_FILE}: tensor {name} is missing")))?;
+        if t.shape() != shape {
+            return Err(bad(format_args!(
+                "tensor {name} has shape {:?}, d_in and d_sae say {shape:?}",
+                t.shape()
+            )));
+        }
+        let values: Vec<f64> = match t.dtype() {
+            Dtype::F32 => t
+                .data()
+                .chunks_exact(4)
+                .map(|c| f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+                .collect(),
+            Dtype::F64 => t
+                .data()
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                .collect(),
+            other => {
+                return Err(bad(format_args!(
+                    "tensor {name} holds {other:?} values; tiedae reads float32 and float64"
+                )));
+            }
+        };
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            return Err(bad(format_args!("{name}[{i}] is not finite")));
+        }
+        used += 1;
+        Ok(values)
+    };
+    // Row-major: W_enc[j][i] at j·r + i, W_dec[i][j] at i·d + j.
+    let w_enc = take("W_enc", &[d, r])?;
+    let w_dec = take("W_dec", &[r, d])?;
+    let b_enc = take("b_enc", &[r])?;
+    let b_dec = take("b_dec", &[d])?;
+    let threshold = if arch == "jumprelu" {
+        Some(take("threshold", &[r])?)
+    } else {
+        None
+    };
+    if used != file.len() {
+        return Err(bad(format_args!(
+            "{WEIGHTS_FILE} has {} tensors, a {arch} SAE has {used}",
+            file.len()
+        )));
+    }
+    Ok(SaeTensors {
+        w_enc,
+        w_dec,
+        b_enc,
+        b_dec,
+        threshold,
+    })
+}
+
+/// Folds a `topk` SAE's `rescale_acts_by_decoder_norm` into the weights:
+/// encoder column `i` and `b_enc[i]` times `‖W_dec row i‖`, the row divided
+/// by it (layouts as in [`SaeTensors`]).
+fn fold_decoder_norms(
+    w_enc: &mut [f64],
+    w_dec: &mut [f64],
+    b_enc: &mut [f64],
+    d: usize,
+    r: usize,
+) -> Result<()> {
+    // SAELens scales the pre-activations by ‖W_dec row i‖ and the
+    // codes back by its inverse before decoding (`TopKSAE.encode`,
+    // `_act_times_W_dec` in `saes/topk_sae.py`): the same map with
+    // the norms folded into the weights.
+    for (i, be) in b_enc.iter_mut().enumerate() {
+        let row = &mut w_dec[i * d..(i + 1) * d];
+        let n = row.iter().map(|v| v * v).sum::<f64>().sqrt();
+        if n == 0.0 {
+            return Err(bad(format_args!(
+                "W_dec row {i} is zero and rescale_acts_by_decoder_norm divides by its norm"
+            )));
+        }
+        for v in row.iter_mut() {
+            *v /= n;
+        }
+        for j in 0..d {
+            w_enc[j * r + i] *= n;
+        }
+        *be *= n;
+    }
+    Ok(())
+}
+
+/// The tiedae activation of an `arch` SAE with `r` latents and, for
+/// `jumprelu`, the thresholds `threshold` (see the [module docs](self)).
+fn import_activation(
+    cfg: &Map<String, Value>,
+    arch: &str,
+    threshold: Option<&[f64]>,
+    r: usize,
+) -> Result<Activation> {
+    let activation = match (arch, threshold) {
+        ("topk", _) => {
+            let k = match cfg.get("k") {
+                None => 100,
+                Some(v) => v
+                    .as_u64()
+                    .and_then(|k| usize::try_from(k).ok())
+                    .filter(|&k| k >= 1)
+                    .ok_or_else(|| bad(format_args!("k is {v}, not a positive integer")))?,
+            };
+            if k > r {
+                return Err(bad(format_args!(
+                    "k = {k} exceeds d_sae = {r} (torch.topk refuses it)"
+                )));
+            }
+            Activation::TopK { k }
+        }
+        ("jumprelu", Some(t)) => {
+            let theta = t[0];
+            let meta = |key: &str| {
+                cfg.get("metadata")
+                    .and_then(|m| m.get(key))
+                    .and_then(Value::as_f64)
+            };
+            let bandwidth = meta("tiedae_jump_relu_bandwidth");
+            if bandwidth.is_some() || t.iter().any(|&v| v != theta) {
+                // Per-latent thresholds: a JumpReLU, which stores log θ.
+                if let Some(i) = t.iter().position(|&v| v <= 0.0) {
+                    return Err(bad(format_args!(
+                        "threshold[{i}] = {} is not positive: per-latent thresholds are a tiedae JumpReLU, which stores log θ",
+                        t[i]
+                    )));
+                }
+                Activation::JumpRelu {
+                    bandwidth: bandwidth.unwrap_or(JUMP_RELU_BANDWIDTH),
+                    init_threshold: meta("tiedae_jump_relu_init_threshold")
+                        .unwrap_or(JUMP_RELU_INIT_THRESHOLD),
+                }
+            } else if theta > 0.0 {
+                let k = cfg
+                    .get("metadata")
+                    .and_then(|m| m.get("tiedae_batch_top_k"))
+                    .and_then(Value::as_u64)
+                    .and_then(|k| usize::try_from(k).ok())
+                    .filter(|&k| k >= 1)
+                    .unwrap_or(r);
+                Activation::BatchTopK { k }
+            } else {
+                // relu(z)·(z > relu(θ)) with relu(θ) = 0 is relu(z).
+                Activation::Relu
+            }
+        }
+        _ => Activation::Relu,
+    };
+    Ok(activation)
+}
+
+/// The biases of the imported pair: SAELens's `b_enc`, `b_dec` as they
+/// are, as pre-centering when `apply_b_dec_to_input` with a zero `b_enc`,
+/// or with the input shift folded into the encoder bias (in f64).
+fn import_biases<T: Real>(
+    apply: bool,
+    w_enc: &[f64],
+    b_enc: &[f64],
+    b_dec: &[f64],
+    d: usize,
+    r: usize,
+) -> Result<Biases<T>> {
+    let vector = |v: &[f64]| DVector::from_iterator(v.len(), v.iter().map(|&x| T::of(x)));
+    let biases = if !apply {
+        Biases::Separate {
+            enc: vector(b_enc),
+            dec: vector(b_dec),
+        }
+    } else if b_enc.iter().all(|&v| v == 0.0) {
+        Biases::PreCentering { pre: vector(b_dec) }
+    } else {
+        // (x − b_dec) W_enc + b_enc = x W_enc + (b_enc − b_dec W_enc).
+        let shifted: Vec<f64> = (0..r)
+            .map(|i| b_enc[i] - (0..d).map(|j| b_dec[j] * w_enc[j * r + i]).sum::<f64>())
+            .collect();
+        if let Some(i) = shifted.iter().position(|v| !v.is_finite()) {
+            return Err(bad(format_args!(
+                "b_enc − b_dec W_enc overflows at latent {i}"
+            )));
+        }
+        Biases::Separate {
+            enc: vector(&shifted),
+            dec: vector(b_dec),
+        }
+    };
+    Ok(biases)
+}
+
 impl<T: Real> Autoencoder<T> {
     /// The model as SAELens's `cfg.json` and `sae_weights.safetensors` (see
     /// the [module docs](self)).
@@ -173,69 +453,15 @@ impl<T: Real> Autoencoder<T> {
     /// identity, an activation other than ReLU, TopK, JumpReLU, or BatchTopK
     /// with a learned threshold; [`Error::Render`] if serialization fails.
     pub fn to_saelens(&self) -> Result<SaeLensFiles> {
-        let spec = self.spec();
-        if spec.conv.is_some() {
-            return Err(refuse(
-                "conv pairs have no SAELens form: an SAE is one dense W_enc/W_dec pair",
-            ));
-        }
-        if self.layers().len() != 1 {
-            return Err(refuse(format!(
-                "a stack of {} pairs has no SAELens form: an SAE is one pair",
-                self.layers().len()
-            )));
-        }
-        if spec.output != OutputActivation::Identity {
-            return Err(refuse(format!(
-                "output activation {:?} has no SAELens form: SAELens decodes affinely",
-                spec.output
-            )));
-        }
+        let arch = self.saelens_architecture()?;
         let layer = &self.layers()[0];
         let (d, r) = (layer.input_dim(), layer.output_dim());
         let act = self.latent_activation();
-        let arch = match act {
-            Activation::Relu => Architecture::Standard,
-            Activation::TopK { k } => Architecture::TopK { k: k.min(r) },
-            Activation::BatchTopK { k } => match self.batch_top_k_thresholds()[0] {
-                Some(threshold) => Architecture::JumpRelu { threshold, k },
-                None => {
-                    return Err(refuse(format!(
-                        "{} has no learned threshold yet (train it first): SAELens runs BatchTopK as JumpReLU with that threshold",
-                        act.name()
-                    )));
-                }
-            },
-            Activation::JumpRelu {
-                bandwidth,
-                init_threshold,
-            } => Architecture::JumpReluLearned {
-                bandwidth,
-                init_threshold,
-            },
-            other => {
-                return Err(refuse(format!(
-                    "activation {} has no SAELens form: SAELens has ReLU (standard), TopK with a ReLU (topk) and JumpReLU",
-                    other.name()
-                )));
-            }
-        };
         // SAELens's W_dec (d_sae × d_in) is the matrix tiedae decodes with,
         // `M` (the decoder weight's transpose; `W` for a tied pair).
         let w_dec = layer.decoder_weight().transpose();
         let w_enc = layer.encoder_weight().transpose();
-        let (b_enc, b_dec, apply) = match layer.biases() {
-            Biases::None => (DVector::zeros(r), DVector::zeros(d), false),
-            Biases::Separate { enc, dec } => (enc.clone(), dec.clone(), false),
-            Biases::PreCentering { pre } => (DVector::zeros(r), pre.clone(), true),
-            Biases::Mirrored { enc } => {
-                let dec = DVector::from_fn(d, |j, _| {
-                    let s: f64 = (0..r).map(|i| enc[i].f64() * w_dec[(i, j)].f64()).sum();
-                    T::of(-s)
-                });
-                (enc.clone(), dec, false)
-            }
-        };
+        let (b_enc, b_dec, apply) = saelens_biases(layer, &w_dec);
         let mut tensors: Vec<(&str, Vec<usize>, Vec<u8>)> = vec![
             ("W_enc", vec![d, r], matrix_bytes(&w_enc)),
             ("W_dec", vec![r, d], matrix_bytes(&w_dec)),
@@ -303,6 +529,58 @@ impl<T: Real> Autoencoder<T> {
         Ok(SaeLensFiles { cfg, weights })
     }
 
+    /// The SAELens architecture the model maps onto (see the
+    /// [module docs](self)), or the one line saying why there is none.
+    fn saelens_architecture(&self) -> Result<Architecture> {
+        let spec = self.spec();
+        if spec.conv.is_some() {
+            return Err(refuse(
+                "conv pairs have no SAELens form: an SAE is one dense W_enc/W_dec pair",
+            ));
+        }
+        if self.layers().len() != 1 {
+            return Err(refuse(format!(
+                "a stack of {} pairs has no SAELens form: an SAE is one pair",
+                self.layers().len()
+            )));
+        }
+        if spec.output != OutputActivation::Identity {
+            return Err(refuse(format!(
+                "output activation {:?} has no SAELens form: SAELens decodes affinely",
+                spec.output
+            )));
+        }
+        let r = self.layers()[0].output_dim();
+        let act = self.latent_activation();
+        let arch = match act {
+            Activation::Relu => Architecture::Standard,
+            Activation::TopK { k } => Architecture::TopK { k: k.min(r) },
+            Activation::BatchTopK { k } => match self.batch_top_k_thresholds()[0] {
+                Some(threshold) => Architecture::JumpRelu { threshold, k },
+                None => {
+                    return Err(refuse(format!(
+                        "{} has no learned threshold yet (train it first): SAELens runs BatchTopK as JumpReLU with that threshold",
+                        act.name()
+                    )));
+                }
+            },
+            Activation::JumpRelu {
+                bandwidth,
+                init_threshold,
+            } => Architecture::JumpReluLearned {
+                bandwidth,
+                init_threshold,
+            },
+            other => {
+                return Err(refuse(format!(
+                    "activation {} has no SAELens form: SAELens has ReLU (standard), TopK with a ReLU (topk) and JumpReLU",
+                    other.name()
+                )));
+            }
+        };
+        Ok(arch)
+    }
+
     /// Writes [`Autoencoder::to_saelens`] into the directory `dir` (created
     /// if missing), each file atomically.
     ///
@@ -329,41 +607,8 @@ impl<T: Real> Autoencoder<T> {
         let cfg = cfg
             .as_object()
             .ok_or_else(|| bad(format_args!("{CFG_FILE} is not a JSON object")))?;
-        let arch = match cfg.get("architecture") {
-            None => "standard",
-            Some(Value::String(s)) => s.as_str(),
-            Some(other) => return Err(bad(format_args!("architecture is {other}"))),
-        };
-        if !matches!(arch, "standard" | "topk" | "jumprelu") {
-            return Err(bad(format_args!(
-                "architecture {arch:?} has no tiedae form: tiedae reads standard, topk and jumprelu"
-            )));
-        }
-        for key in ["activation_fn", "activation_fn_str"] {
-            match cfg.get(key) {
-                None | Some(Value::Null) => {}
-                Some(Value::String(s)) if s == "relu" => {}
-                Some(other) => {
-                    return Err(bad(format_args!(
-                        "{key} {other} (a pre-6.0 config) has no tiedae form: only relu maps"
-                    )));
-                }
-            }
-        }
-        match cfg.get("normalize_activations") {
-            None | Some(Value::Bool(false)) => {}
-            Some(Value::String(s)) if s == "none" => {}
-            Some(other) => {
-                return Err(bad(format_args!(
-                    "normalize_activations {other}: tiedae takes rows as they are; fold the scaling into the weights first"
-                )));
-            }
-        }
-        match cfg.get("reshape_activations") {
-            None => {}
-            Some(Value::String(s)) if s == "none" || s == "hook_z" => {}
-            Some(other) => return Err(bad(format_args!("reshape_activations {other}"))),
-        }
+        let arch = cfg_architecture(cfg)?;
+        check_cfg_preprocessing(cfg)?;
         let size = |key: &str| -> Result<usize> {
             cfg.get(key)
                 .and_then(Value::as_u64)
@@ -390,161 +635,20 @@ impl<T: Real> Autoencoder<T> {
         };
         let rescale = arch == "topk" && bool_field("rescale_acts_by_decoder_norm")?;
 
-        let file = SafeTensors::deserialize(weights)
-            .map_err(|e| bad(format_args!("{WEIGHTS_FILE}: {e}")))?;
-        let mut used = 0usize;
-        let mut take = |name: &str, shape: &[usize]| -> Result<Vec<f64>> {
-            let t = file
-                .tensor(name)
-                .map_err(|_| bad(format_args!("{WEIGHTS_FILE}: tensor {name} is missing")))?;
-            if t.shape() != shape {
-                return Err(bad(format_args!(
-                    "tensor {name} has shape {:?}, d_in and d_sae say {shape:?}",
-                    t.shape()
-                )));
-            }
-            let values: Vec<f64> = match t.dtype() {
-                Dtype::F32 => t
-                    .data()
-                    .chunks_exact(4)
-                    .map(|c| f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]])))
-                    .collect(),
-                Dtype::F64 => t
-                    .data()
-                    .chunks_exact(8)
-                    .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
-                    .collect(),
-                other => {
-                    return Err(bad(format_args!(
-                        "tensor {name} holds {other:?} values; tiedae reads float32 and float64"
-                    )));
-                }
-            };
-            if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-                return Err(bad(format_args!("{name}[{i}] is not finite")));
-            }
-            used += 1;
-            Ok(values)
-        };
-        // Row-major: W_enc[j][i] at j·r + i, W_dec[i][j] at i·d + j.
-        let mut w_enc = take("W_enc", &[d, r])?;
-        let mut w_dec = take("W_dec", &[r, d])?;
-        let mut b_enc = take("b_enc", &[r])?;
-        let b_dec = take("b_dec", &[d])?;
-        let threshold = if arch == "jumprelu" {
-            Some(take("threshold", &[r])?)
-        } else {
-            None
-        };
-        if used != file.len() {
-            return Err(bad(format_args!(
-                "{WEIGHTS_FILE} has {} tensors, a {arch} SAE has {used}",
-                file.len()
-            )));
-        }
+        let SaeTensors {
+            mut w_enc,
+            mut w_dec,
+            mut b_enc,
+            b_dec,
+            threshold,
+        } = read_tensors(weights, arch, d, r)?;
         if rescale {
-            // SAELens scales the pre-activations by ‖W_dec row i‖ and the
-            // codes back by its inverse before decoding (`TopKSAE.encode`,
-            // `_act_times_W_dec` in `saes/topk_sae.py`): the same map with
-            // the norms folded into the weights.
-            for (i, be) in b_enc.iter_mut().enumerate() {
-                let row = &mut w_dec[i * d..(i + 1) * d];
-                let n = row.iter().map(|v| v * v).sum::<f64>().sqrt();
-                if n == 0.0 {
-                    return Err(bad(format_args!(
-                        "W_dec row {i} is zero and rescale_acts_by_decoder_norm divides by its norm"
-                    )));
-                }
-                for v in row.iter_mut() {
-                    *v /= n;
-                }
-                for j in 0..d {
-                    w_enc[j * r + i] *= n;
-                }
-                *be *= n;
-            }
+            fold_decoder_norms(&mut w_enc, &mut w_dec, &mut b_enc, d, r)?;
         }
-        let activation = match (arch, &threshold) {
-            ("topk", _) => {
-                let k = match cfg.get("k") {
-                    None => 100,
-                    Some(v) => v
-                        .as_u64()
-                        .and_then(|k| usize::try_from(k).ok())
-                        .filter(|&k| k >= 1)
-                        .ok_or_else(|| bad(format_args!("k is {v}, not a positive integer")))?,
-                };
-                if k > r {
-                    return Err(bad(format_args!(
-                        "k = {k} exceeds d_sae = {r} (torch.topk refuses it)"
-                    )));
-                }
-                Activation::TopK { k }
-            }
-            ("jumprelu", Some(t)) => {
-                let theta = t[0];
-                let meta = |key: &str| {
-                    cfg.get("metadata")
-                        .and_then(|m| m.get(key))
-                        .and_then(Value::as_f64)
-                };
-                let bandwidth = meta("tiedae_jump_relu_bandwidth");
-                if bandwidth.is_some() || t.iter().any(|&v| v != theta) {
-                    // Per-latent thresholds: a JumpReLU, which stores log θ.
-                    if let Some(i) = t.iter().position(|&v| v <= 0.0) {
-                        return Err(bad(format_args!(
-                            "threshold[{i}] = {} is not positive: per-latent thresholds are a tiedae JumpReLU, which stores log θ",
-                            t[i]
-                        )));
-                    }
-                    Activation::JumpRelu {
-                        bandwidth: bandwidth.unwrap_or(JUMP_RELU_BANDWIDTH),
-                        init_threshold: meta("tiedae_jump_relu_init_threshold")
-                            .unwrap_or(JUMP_RELU_INIT_THRESHOLD),
-                    }
-                } else if theta > 0.0 {
-                    let k = cfg
-                        .get("metadata")
-                        .and_then(|m| m.get("tiedae_batch_top_k"))
-                        .and_then(Value::as_u64)
-                        .and_then(|k| usize::try_from(k).ok())
-                        .filter(|&k| k >= 1)
-                        .unwrap_or(r);
-                    Activation::BatchTopK { k }
-                } else {
-                    // relu(z)·(z > relu(θ)) with relu(θ) = 0 is relu(z).
-                    Activation::Relu
-                }
-            }
-            _ => Activation::Relu,
-        };
+        let activation = import_activation(cfg, arch, threshold.as_deref(), r)?;
         let encoder = DMatrix::from_fn(r, d, |i, j| T::of(w_enc[j * r + i]));
         let decoder = DMatrix::from_fn(d, r, |j, i| T::of(w_dec[i * d + j]));
-        let vector = |v: &[f64]| DVector::from_iterator(v.len(), v.iter().map(|&x| T::of(x)));
-        let biases = if !apply {
-            Biases::Separate {
-                enc: vector(&b_enc),
-                dec: vector(&b_dec),
-            }
-        } else if b_enc.iter().all(|&v| v == 0.0) {
-            Biases::PreCentering {
-                pre: vector(&b_dec),
-            }
-        } else {
-            // (x − b_dec) W_enc + b_enc = x W_enc + (b_enc − b_dec W_enc).
-            let shifted: Vec<f64> = (0..r)
-                .map(|i| b_enc[i] - (0..d).map(|j| b_dec[j] * w_enc[j * r + i]).sum::<f64>())
-                .collect();
-            if let Some(i) = shifted.iter().position(|v| !v.is_finite()) {
-                return Err(bad(format_args!(
-                    "b_enc − b_dec W_enc overflows at latent {i}"
-                )));
-            }
-            Biases::Separate {
-                enc: vector(&shifted),
-                dec: vector(&b_dec),
-            }
-        };
+        let biases = import_biases::<T>(apply, &w_enc, &b_enc, &b_dec, d, r)?;
         let mode: BiasMode = biases.mode();
         let spec = AutoencoderSpec::new(&[d, r])
             .tied(false)

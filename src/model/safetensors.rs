@@ -99,6 +99,30 @@ pub(super) fn vector_bytes<T: Real>(v: &DVector<T>) -> Vec<u8> {
     out
 }
 
+/// A malformed or foreign file, said in one line.
+fn bad(what: String) -> Error {
+    Error::InvalidData(format!("safetensors model: {what}"))
+}
+
+/// The model spec a tiedae file's metadata `info` carries, checked: the
+/// format is tiedae's, the spec parses and is valid, and it has no conv
+/// pairs (not part of the format).
+fn spec_of(info: &HashMap<String, String>) -> Result<AutoencoderSpec> {
+    if info.get("format").map(String::as_str) != Some(FORMAT) {
+        return Err(bad(format!("metadata format is not {FORMAT:?}")));
+    }
+    let spec: AutoencoderSpec = serde_json::from_str(
+        info.get("spec")
+            .ok_or_else(|| bad("metadata has no spec".into()))?,
+    )
+    .map_err(|e| bad(format!("spec: {e}")))?;
+    spec.validate()?;
+    if spec.conv.is_some() {
+        return Err(bad("conv pairs are not part of the format".into()));
+    }
+    Ok(spec)
+}
+
 impl<T: Real> Autoencoder<T> {
     /// The model as a safetensors file (see the [module docs](self) for
     /// the tensor names).
@@ -209,24 +233,12 @@ impl<T: Real> Autoencoder<T> {
     /// not a tiedae model, a missing or extra tensor, a tensor of the wrong
     /// shape or precision, non-finite weights.
     pub fn from_safetensors(bytes: &[u8]) -> Result<Self> {
-        let bad = |what: String| Error::InvalidData(format!("safetensors model: {what}"));
         let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
         let info = meta
             .metadata()
             .as_ref()
             .ok_or_else(|| bad("no metadata: not written by tiedae".into()))?;
-        if info.get("format").map(String::as_str) != Some(FORMAT) {
-            return Err(bad(format!("metadata format is not {FORMAT:?}")));
-        }
-        let spec: AutoencoderSpec = serde_json::from_str(
-            info.get("spec")
-                .ok_or_else(|| bad("metadata has no spec".into()))?,
-        )
-        .map_err(|e| bad(format!("spec: {e}")))?;
-        spec.validate()?;
-        if spec.conv.is_some() {
-            return Err(bad("conv pairs are not part of the format".into()));
-        }
+        let spec = spec_of(info)?;
         let file = SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
         let mut used = 0usize;
         let mut take = |name: String, shape: &[usize]| -> Result<Vec<T>> {

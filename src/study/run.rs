@@ -30,7 +30,7 @@ use crate::linalg::{FittedPca, Pca};
 use crate::model::{Autoencoder, AutoencoderSpec, Layer};
 use crate::real::Real;
 use crate::rng::derive_seed;
-use crate::train::{EarlyStopping, History, Progress, StopReason};
+use crate::train::{EarlyStopping, History, Progress, StopReason, TrainConfig, Trainer};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use nalgebra::DMatrix;
 use polars::prelude::DataFrame;
@@ -825,6 +825,103 @@ fn fit_pca(cell: &Cell, split: &Split, records: Option<MetricSet>) -> Result<Mea
     })
 }
 
+/// The training configuration of an autoencoder cell: its family's
+/// (see [`Study::training_for`]) with the cell's seed, penalties and rate,
+/// silent and never checkpointed, capped and stopped as the protocol says,
+/// then changed as the cell's variant asks.
+fn cell_training(study: &Study, cell: &Cell, split: &Split) -> TrainConfig {
+    let mut cfg = study.training_for(cell.model).clone();
+    cfg.seed = derive_seed(cell.seed, 1);
+    cfg.loss = cfg.loss.with_l2(cell.l2).with_l1(cell.sparsity_weight);
+    cfg.progress = Progress::Silent;
+    cfg.checkpoint = None;
+    if let Some(lr) = cell.learning_rate {
+        cfg.learning_rate = lr;
+    }
+    if !cfg.is_lbfgs() {
+        // A step budget gives a small training set as many updates as a
+        // large one (see `Protocol::max_steps`).
+        cfg.epochs = study
+            .protocol
+            .epoch_cap(cfg.epochs, split.train.nrows(), cfg.batch_size);
+    }
+    let has_val = split.val.nrows() > 0;
+    cfg.validation_fraction = study.protocol.validation_fraction;
+    if let (Some(p), false, true) = (study.protocol.patience, cfg.is_lbfgs(), has_val) {
+        cfg.early_stopping = Some(EarlyStopping::patience(p));
+    }
+    if let Some(v) = &cell.variant {
+        v.adjust(&mut cfg, cell.latent, split.train.nrows());
+    }
+    cfg
+}
+
+/// Fits `model` on `x_train`, stopping on `x_val`: the model kept, its
+/// history, why it stopped and its best epoch. A diverged fit is a result
+/// (see below), every other failure the cell's error.
+fn train_cell<T: Real>(
+    trainer: &Trainer,
+    model: Autoencoder<T>,
+    x_train: &DMatrix<T>,
+    x_val: &DMatrix<T>,
+) -> Result<(Autoencoder<T>, History, StopKind, usize)> {
+    match trainer.try_fit_validated(model, x_train, x_val) {
+        Ok(o) => {
+            let stop = match o.stop {
+                StopReason::Completed => StopKind::MaxEpochs,
+                StopReason::EarlyStopped { .. } => StopKind::Patience,
+                StopReason::Converged(_) => StopKind::Converged,
+            };
+            let best = o.best_epoch.unwrap_or(o.history.len());
+            Ok((o.model, o.history, stop, best))
+        }
+        // A diverged cell is a result, not a failed study: one rate of a
+        // grid may be too large. The row measures the last finite weights
+        // and says so; tuning never prefers it over a finite run.
+        Err(f) if matches!(f.error, Error::Diverged { .. }) => {
+            let n = f.history.len();
+            Ok((f.model, f.history, StopKind::Diverged, n))
+        }
+        Err(f) => Err(f.error),
+    }
+}
+
+/// How a trained first pair sits against PCA's subspace of the cell's
+/// size: the principal angles (max, mean) between it and the decoder
+/// directions `filters`, and for a tied pair `‖W Wᵀ − I‖_F`.
+fn pca_geometry<T: Real>(
+    split: &Split,
+    cell: &Cell,
+    first: &Layer<T>,
+    filters: &DMatrix<f64>,
+) -> Result<(Option<(f64, f64)>, Option<f64>)> {
+    // A conv pair's decoder rows are kernels (`C_out x k_h·k_w`), not
+    // images: they live in patch space, not in the d-dimensional input
+    // space PCA's subspace lives in, and the kernel's Gram matrix says
+    // nothing about orthonormal projection. So both are null for conv kinds.
+    if first.conv().is_some() {
+        return Ok((None, None));
+    }
+    let pcs = split
+        .pca
+        .components()
+        .rows(0, pca_count(split, cell.latent))
+        .into_owned();
+    let wwt = match first {
+        Layer::Tied(t) => Some(gram_deviation(&widen(t.weight()))),
+        Layer::Dense(_) => None,
+    };
+    // An over-complete dictionary has more directions than the space
+    // has dimensions: they span all of it, and no angle to PCA's
+    // subspace says anything about them.
+    let angles = if filters.nrows() > filters.ncols() {
+        None
+    } else {
+        subspace_angles(&pcs, filters)?
+    };
+    Ok((angles, wwt))
+}
+
 /// The lowest validation reconstruction MSE within the first `epochs`
 /// epochs (the reconstruction term is the MSE over entries, as in [`mse`]).
 fn best_within(history: &History, epochs: usize) -> Option<f64> {
@@ -892,29 +989,8 @@ fn fit_autoencoder<T: Real>(
     let d = split.train.ncols();
     let spec = cell_spec(study, cell, d)?;
     let mut model = Autoencoder::<T>::new(&spec, derive_seed(cell.seed, 0))?;
-    let mut cfg = study.training_for(cell.model).clone();
-    cfg.seed = derive_seed(cell.seed, 1);
-    cfg.loss = cfg.loss.with_l2(cell.l2).with_l1(cell.sparsity_weight);
-    cfg.progress = Progress::Silent;
-    cfg.checkpoint = None;
-    if let Some(lr) = cell.learning_rate {
-        cfg.learning_rate = lr;
-    }
-    if !cfg.is_lbfgs() {
-        // A step budget gives a small training set as many updates as a
-        // large one (see `Protocol::max_steps`).
-        cfg.epochs = study
-            .protocol
-            .epoch_cap(cfg.epochs, split.train.nrows(), cfg.batch_size);
-    }
+    let cfg = cell_training(study, cell, split);
     let has_val = split.val.nrows() > 0;
-    cfg.validation_fraction = study.protocol.validation_fraction;
-    if let (Some(p), false, true) = (study.protocol.patience, cfg.is_lbfgs(), has_val) {
-        cfg.early_stopping = Some(EarlyStopping::patience(p));
-    }
-    if let Some(v) = &cell.variant {
-        v.adjust(&mut cfg, cell.latent, split.train.nrows());
-    }
     let cfg_is_minibatch = !cfg.is_lbfgs();
     let mut trainer = cfg.build()?;
     if let Some(flag) = &study.interrupt {
@@ -930,26 +1006,7 @@ fn fit_autoencoder<T: Real>(
         model.init_pre_bias(&x_train, how)?;
     }
     let start = Instant::now();
-    let (model, history, stop, best_epoch) =
-        match trainer.try_fit_validated(model, &x_train, &x_val) {
-            Ok(o) => {
-                let stop = match o.stop {
-                    StopReason::Completed => StopKind::MaxEpochs,
-                    StopReason::EarlyStopped { .. } => StopKind::Patience,
-                    StopReason::Converged(_) => StopKind::Converged,
-                };
-                let best = o.best_epoch.unwrap_or(o.history.len());
-                (o.model, o.history, stop, best)
-            }
-            // A diverged cell is a result, not a failed study: one rate of a
-            // grid may be too large. The row measures the last finite weights
-            // and says so; tuning never prefers it over a finite run.
-            Err(f) if matches!(f.error, Error::Diverged { .. }) => {
-                let n = f.history.len();
-                (f.model, f.history, StopKind::Diverged, n)
-            }
-            Err(f) => return Err(f.error),
-        };
+    let (model, history, stop, best_epoch) = train_cell(&trainer, model, &x_train, &x_val)?;
     let seconds = start.elapsed().as_secs_f64();
 
     let train_mse = mse(&widen(&model.reconstruct(&x_train)?), &split.train)?;
@@ -963,32 +1020,7 @@ fn fit_autoencoder<T: Real>(
     let test_code = widen(&model.encode(&x_test)?);
     let first = &model.layers()[0];
     let filters = decoder_filters(first);
-    // A conv pair's decoder rows are kernels (`C_out x k_h·k_w`), not
-    // images: they live in patch space, not in the d-dimensional input
-    // space PCA's subspace lives in, and the kernel's Gram matrix says
-    // nothing about orthonormal projection. So both are null for conv kinds.
-    let (angles, wwt_minus_i) = if first.conv().is_some() {
-        (None, None)
-    } else {
-        let pcs = split
-            .pca
-            .components()
-            .rows(0, pca_count(split, cell.latent))
-            .into_owned();
-        let wwt = match first {
-            Layer::Tied(t) => Some(gram_deviation(&widen(t.weight()))),
-            Layer::Dense(_) => None,
-        };
-        // An over-complete dictionary has more directions than the space
-        // has dimensions: they span all of it, and no angle to PCA's
-        // subspace says anything about them.
-        let angles = if filters.nrows() > filters.ncols() {
-            None
-        } else {
-            subspace_angles(&pcs, &filters)?
-        };
-        (angles, wwt)
-    };
+    let (angles, wwt_minus_i) = pca_geometry(split, cell, first, &filters)?;
     let (extra, firing) = match records {
         Some(MetricSet::Sae) => {
             let train_code = widen(&model.encode(&x_train)?);

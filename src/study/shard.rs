@@ -234,6 +234,72 @@ pub fn read_manifest(path: &Path) -> Result<ShardManifest> {
     Ok(m)
 }
 
+/// The rows of a merge gathered so far, by cell index: each with its
+/// extra metrics, if its file has them, and the file it came from.
+type Gathered = BTreeMap<usize, (Row, Option<SaeMetrics>, PathBuf)>;
+
+/// Files the rows of the shard at `path` under their cell indices, each
+/// checked against its manifest entry; a cell another file already gave
+/// is refused, naming both files.
+fn gather_rows(
+    by_index: &mut Gathered,
+    rows: Vec<Row>,
+    metrics: Option<Vec<SaeMetrics>>,
+    manifest: &ShardManifest,
+    path: &Path,
+) -> Result<()> {
+    let mut metrics = metrics.map(Vec::into_iter);
+    for (row, (index, identity)) in rows.into_iter().zip(&manifest.cells) {
+        let extra = metrics.as_mut().and_then(Iterator::next);
+        if row_identity(&row) != *identity {
+            return Err(Error::InvalidData(format!(
+                "merge: {} row for cell {index} does not match its manifest ({} vs {identity})",
+                path.display(),
+                row_identity(&row)
+            )));
+        }
+        if *index >= manifest.total_cells {
+            return Err(Error::InvalidData(format!(
+                "merge: {} lists cell {index} of a study with {} cells",
+                path.display(),
+                manifest.total_cells
+            )));
+        }
+        if let Some((_, _, other)) = by_index.get(index) {
+            return Err(Error::InvalidData(format!(
+                "merge: cell {index} ({identity}) is in both {} and {}",
+                other.display(),
+                path.display()
+            )));
+        }
+        by_index.insert(*index, (row, extra, path.to_path_buf()));
+    }
+    Ok(())
+}
+
+/// Refuses a merge that lacks cells of the study. Every index held is
+/// below the study's cell count and held once, so the missing cells are
+/// counted, not listed: the count comes from a file, and only the first
+/// few missing are named.
+fn check_complete(manifest: &ShardManifest, by_index: &Gathered) -> Result<()> {
+    let missing = manifest.total_cells.saturating_sub(by_index.len());
+    if missing > 0 {
+        let shown: Vec<String> = (0..manifest.total_cells)
+            .filter(|i| !by_index.contains_key(i))
+            .take(10)
+            .map(|i| i.to_string())
+            .collect();
+        return Err(Error::InvalidData(format!(
+            "merge: {missing} of {} cells of study {:?} are in none of the files (cells {}{})",
+            manifest.total_cells,
+            manifest.study,
+            shown.join(", "),
+            if missing > 10 { ", ..." } else { "" }
+        )));
+    }
+    Ok(())
+}
+
 /// Combines results files written by [`Study::run_to_files`] (Parquet or
 /// CSV, each with its manifest) into one frame, rows in cell order: the
 /// frame an unsharded run returns, the extra metric columns of a study
@@ -250,7 +316,7 @@ pub fn merge<P: AsRef<Path>>(paths: &[P]) -> Result<DataFrame> {
         return Err(Error::InvalidData("merge: no shard files given".into()));
     }
     let mut study: Option<(ShardManifest, PathBuf)> = None;
-    let mut by_index: BTreeMap<usize, (Row, Option<SaeMetrics>, PathBuf)> = BTreeMap::new();
+    let mut by_index: Gathered = BTreeMap::new();
     // Whether the files have the extra metric columns, and the first file.
     let mut with_metrics: Option<(bool, PathBuf)> = None;
     for p in paths {
@@ -291,55 +357,13 @@ pub fn merge<P: AsRef<Path>>(paths: &[P]) -> Result<DataFrame> {
                 manifest.cells.len()
             )));
         }
-        let mut metrics = metrics.map(Vec::into_iter);
-        for (row, (index, identity)) in rows.into_iter().zip(&manifest.cells) {
-            let extra = metrics.as_mut().and_then(Iterator::next);
-            if row_identity(&row) != *identity {
-                return Err(Error::InvalidData(format!(
-                    "merge: {} row for cell {index} does not match its manifest ({} vs {identity})",
-                    path.display(),
-                    row_identity(&row)
-                )));
-            }
-            if *index >= manifest.total_cells {
-                return Err(Error::InvalidData(format!(
-                    "merge: {} lists cell {index} of a study with {} cells",
-                    path.display(),
-                    manifest.total_cells
-                )));
-            }
-            if let Some((_, _, other)) = by_index.get(index) {
-                return Err(Error::InvalidData(format!(
-                    "merge: cell {index} ({identity}) is in both {} and {}",
-                    other.display(),
-                    path.display()
-                )));
-            }
-            by_index.insert(*index, (row, extra, path.to_path_buf()));
-        }
+        gather_rows(&mut by_index, rows, metrics, &manifest, path)?;
         if study.is_none() {
             study = Some((manifest, path.to_path_buf()));
         }
     }
     let (manifest, _) = study.expect("at least one path");
-    // Every index held is below the study's cell count and held once, so
-    // the missing cells are counted, not listed: the count comes from a
-    // file, and only the first few missing are named.
-    let missing = manifest.total_cells.saturating_sub(by_index.len());
-    if missing > 0 {
-        let shown: Vec<String> = (0..manifest.total_cells)
-            .filter(|i| !by_index.contains_key(i))
-            .take(10)
-            .map(|i| i.to_string())
-            .collect();
-        return Err(Error::InvalidData(format!(
-            "merge: {missing} of {} cells of study {:?} are in none of the files (cells {}{})",
-            manifest.total_cells,
-            manifest.study,
-            shown.join(", "),
-            if missing > 10 { ", ..." } else { "" }
-        )));
-    }
+    check_complete(&manifest, &by_index)?;
     let (rows, metrics): (Vec<Row>, Vec<Option<SaeMetrics>>) =
         by_index.into_values().map(|(r, m, _)| (r, m)).unzip();
     let mut df = rows_to_frame(&rows)?;

@@ -511,6 +511,49 @@ impl Study {
     /// count, against each dataset) run in [`Study::cells`].
     pub fn validate(&self) -> Result<()> {
         check_name(&self.name)?;
+        self.validate_datasets()?;
+        if self.variants.is_empty() || !self.models.is_empty() {
+            non_empty_unique("models", &self.models)?;
+        }
+        self.validate_variants()?;
+        self.validate_sizes()?;
+        non_empty_unique("bias_modes", &self.bias_modes)?;
+        weights("l2s", &self.l2s)?;
+        weights("sparsity_weights", &self.sparsity_weights)?;
+        self.activation.validate()?;
+        self.validate_hidden()?;
+        self.validate_conv()?;
+        if !(self.test_fraction > 0.0 && self.test_fraction < 1.0) {
+            return Err(Error::config(
+                "test_fraction",
+                format!(
+                    "must lie strictly between 0 and 1, got {}",
+                    self.test_fraction
+                ),
+            ));
+        }
+        self.protocol.validate()?;
+        self.validate_training()?;
+        self.validate_linear_training()?;
+        if let Some((i, n)) = self.shard {
+            check_shard(i, n)?;
+        }
+        self.validate_extra_rates()?;
+        let count = self.cell_count();
+        if count > MAX_CELLS {
+            return Err(Error::config(
+                "cells",
+                format!(
+                    "the study's axes cross to {count} cells, more than the {MAX_CELLS} a study may have; split it into several studies"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Datasets: at least one, and no two of the same name (cells and
+    /// rows name their dataset).
+    fn validate_datasets(&self) -> Result<()> {
         if self.datasets.is_empty() {
             return Err(Error::config("datasets", "add at least one dataset"));
         }
@@ -525,10 +568,13 @@ impl Study {
                 ),
             ));
         }
-        if self.variants.is_empty() || !self.models.is_empty() {
-            non_empty_unique("models", &self.models)?;
-        }
-        self.validate_variants()?;
+        Ok(())
+    }
+
+    /// The size axes (latent sizes, seeds, training sizes): each non-empty
+    /// and without repeats, latents of at least 1, seeds that fit the
+    /// frame's i64 column, training sets of at least 2 rows.
+    fn validate_sizes(&self) -> Result<()> {
         non_empty_unique("latents", &self.latents)?;
         if self.latents.contains(&0) {
             return Err(Error::config("latents", "a latent size must be at least 1"));
@@ -547,10 +593,12 @@ impl Study {
                 "a training set needs at least 2 rows",
             ));
         }
-        non_empty_unique("bias_modes", &self.bias_modes)?;
-        weights("l2s", &self.l2s)?;
-        weights("sparsity_weights", &self.sparsity_weights)?;
-        self.activation.validate()?;
+        Ok(())
+    }
+
+    /// Hidden layers: widths of at least 1, within [`MAX_HIDDEN_LAYERS`]
+    /// layers of at most [`MAX_HIDDEN_WIDTH`] units.
+    fn validate_hidden(&self) -> Result<()> {
         if self.hidden.contains(&0) {
             return Err(Error::config("hidden", "a hidden width must be at least 1"));
         }
@@ -569,17 +617,13 @@ impl Study {
                 format!("a hidden width of {w} is more than the limit of {MAX_HIDDEN_WIDTH}"),
             ));
         }
-        self.validate_conv()?;
-        if !(self.test_fraction > 0.0 && self.test_fraction < 1.0) {
-            return Err(Error::config(
-                "test_fraction",
-                format!(
-                    "must lie strictly between 0 and 1, got {}",
-                    self.test_fraction
-                ),
-            ));
-        }
-        self.protocol.validate()?;
+        Ok(())
+    }
+
+    /// The training configuration, checked as a cell uses it (without a
+    /// checkpoint, which cells never write), and refused for sparse tied
+    /// cells under L-BFGS.
+    fn validate_training(&self) -> Result<()> {
         let mut probe = self.training.clone();
         probe.checkpoint = None;
         probe.validate()?;
@@ -594,10 +638,11 @@ impl Study {
                 "L-BFGS cannot train sparse_tied cells (the L1 code penalty is not smooth); use a minibatch optimizer",
             ));
         }
-        self.validate_linear_training()?;
-        if let Some((i, n)) = self.shard {
-            check_shard(i, n)?;
-        }
+        Ok(())
+    }
+
+    /// Extra rates: positive, each listed once, on the study's seeds only.
+    fn validate_extra_rates(&self) -> Result<()> {
         for (i, e) in self.extra_rates.iter().enumerate() {
             validate::positive_param("extra_rates", "learning rate", e.learning_rate)?;
             if self.extra_rates[..i].contains(e) {
@@ -609,15 +654,6 @@ impl Study {
                     format!("seed {s} is not one of the study's"),
                 ));
             }
-        }
-        let count = self.cell_count();
-        if count > MAX_CELLS {
-            return Err(Error::config(
-                "cells",
-                format!(
-                    "the study's axes cross to {count} cells, more than the {MAX_CELLS} a study may have; split it into several studies"
-                ),
-            ));
         }
         Ok(())
     }

@@ -338,6 +338,56 @@ impl<T: Real> ShardEngine<T> {
         let norm = Normalizer::new(rows.len())?;
         let shards: Vec<&[usize]> = rows.chunks(self.shard_size).collect();
         let (nblocks, per) = blocking(shards.len());
+        self.ensure_blocks(model, nblocks);
+        // AuxK divides by the spread of the whole batch's residual: computed
+        // here, once, and handed to every shard as a constant, so the
+        // shards' terms and gradients still add up to the batch's.
+        let aux = match aux {
+            Some(a) if a.residual_spread.is_none() && a.dead.iter().any(|&dead| dead) => {
+                let spread = self.residual_spread(model, x, &shards, per, noise)?;
+                Some(AuxKLoss {
+                    residual_spread: Some(spread),
+                    ..a
+                })
+            }
+            other => other,
+        };
+        // With one shard per block, the tied weight slots are built while
+        // the blocks are added, from the parts that are added anyway.
+        let tied = if per == 1 && aux.is_none() && can_defer_tied(model.layout()) {
+            TiedSlots::Deferred
+        } else {
+            TiedSlots::Summed
+        };
+        let pass = BatchPass {
+            model,
+            x,
+            loss,
+            noise,
+            aux,
+            norm,
+            tied,
+            track: fired.is_some(),
+            track_kept: smallest_kept.is_some(),
+        };
+        let results: Vec<Result<LossTerms>> = self.blocks[..nblocks]
+            .par_iter_mut()
+            .zip(shards.par_chunks(per))
+            .map(|(b, group)| block_pass(b, group, &pass))
+            .collect();
+        let mut terms = LossTerms::default();
+        for r in results {
+            terms.add(&r?);
+        }
+        self.merge_tracking(nblocks, smallest_kept, fired, model);
+        self.sum_blocks(model, loss, terms, nblocks, tied)
+    }
+
+    /// Makes the first `nblocks` blocks ready for `model`: every block is
+    /// dropped when the gradient layout changed (another model), then the
+    /// missing ones are added. Blocks are kept across batches so that the
+    /// steady state allocates nothing.
+    fn ensure_blocks(&mut self, model: &Autoencoder<T>, nblocks: usize) {
         let fresh = self
             .blocks
             .first()
@@ -356,98 +406,22 @@ impl<T: Real> ShardEngine<T> {
                 kept: Vec::new(),
             });
         }
-        // AuxK divides by the spread of the whole batch's residual: computed
-        // here, once, and handed to every shard as a constant, so the
-        // shards' terms and gradients still add up to the batch's.
-        let aux = match aux {
-            Some(a) if a.residual_spread.is_none() && a.dead.iter().any(|&dead| dead) => {
-                let spread = self.residual_spread(model, x, &shards, per, noise)?;
-                Some(AuxKLoss {
-                    residual_spread: Some(spread),
-                    ..a
-                })
-            }
-            other => other,
-        };
-        let track = fired.is_some();
-        let latent = model.latent_dim();
-        let track_kept = smallest_kept.is_some();
-        let hidden = &model.spec().hidden;
-        // With one shard per block, the tied weight slots are built while
-        // the blocks are added, from the parts that are added anyway.
-        let tied = if per == 1 && aux.is_none() && can_defer_tied(model.layout()) {
-            TiedSlots::Deferred
-        } else {
-            TiedSlots::Summed
-        };
-        let results: Vec<Result<LossTerms>> = self.blocks[..nblocks]
-            .par_iter_mut()
-            .zip(shards.par_chunks(per))
-            .map(|(b, group)| {
-                let mut sum = LossTerms::default();
-                if track {
-                    b.fired.clear();
-                    b.fired.resize(latent, false);
-                }
-                if track_kept {
-                    b.kept.clear();
-                    b.kept.resize(hidden.len(), None);
-                }
-                for (s, rows) in group.iter().enumerate() {
-                    x.gather(rows, &mut b.x);
-                    if let Some((c, seed)) = noise {
-                        b.noisy.clone_from(&b.x);
-                        c.apply(&mut b.noisy, rows, seed)?;
-                    }
-                    // Denoising encodes the corrupted copy; the target is
-                    // always the clean sample.
-                    let input = if noise.is_some() { &b.noisy } else { &b.x };
-                    let t = if s == 0 {
-                        model.shard_loss_and_grad_aux(
-                            input,
-                            &b.x,
-                            loss,
-                            aux,
-                            norm,
-                            &mut b.ws,
-                            &mut b.grad,
-                            tied,
-                        )?
-                    } else {
-                        let t = model.shard_loss_and_grad_aux(
-                            input,
-                            &b.x,
-                            loss,
-                            aux,
-                            norm,
-                            &mut b.ws,
-                            &mut b.scratch,
-                            TiedSlots::Summed,
-                        )?;
-                        b.grad.add_assign(&b.scratch)?;
-                        t
-                    };
-                    if track && let Some(code) = b.ws.code() {
-                        mark_fired(code, &mut b.fired);
-                    }
-                    if track_kept {
-                        let codes = b.ws.encoder_activations();
-                        for ((k, act), code) in b.kept.iter_mut().zip(hidden).zip(codes) {
-                            *k = smaller(*k, act.smallest_kept(code));
-                        }
-                    }
-                    sum.add(&t);
-                }
-                Ok(sum)
-            })
-            .collect();
-        let mut terms = LossTerms::default();
-        for r in results {
-            terms.add(&r?);
-        }
+    }
+
+    /// Folds the first `nblocks` blocks' tracking into the caller's
+    /// buffers, when asked for: per pair the smallest value a BatchTopK
+    /// code kept (a minimum), per latent whether it fired (an OR). Both
+    /// are order-free, so they do not depend on the blocking.
+    fn merge_tracking(
+        &self,
+        nblocks: usize,
+        smallest_kept: Option<&mut Vec<Option<f64>>>,
+        fired: Option<&mut Vec<bool>>,
+        model: &Autoencoder<T>,
+    ) {
         if let Some(out) = smallest_kept {
             out.clear();
-            out.resize(hidden.len(), None);
+            out.resize(model.spec().hidden.len(), None);
             for b in &self.blocks[..nblocks] {
                 for (o, &k) in out.iter_mut().zip(&b.kept) {
                     *o = smaller(*o, k);
@@ -456,13 +430,26 @@ impl<T: Real> ShardEngine<T> {
         }
         if let Some(out) = fired {
             out.clear();
-            out.resize(latent, false);
+            out.resize(model.latent_dim(), false);
             for b in &self.blocks[..nblocks] {
                 for (o, &f) in out.iter_mut().zip(&b.fired) {
                     *o |= f;
                 }
             }
         }
+    }
+
+    /// Adds the first `nblocks` blocks' gradients into the first block's,
+    /// in block order, adds weight decay to it and to `terms`, and checks
+    /// that both are finite: the batch's objective, gradient and norms.
+    fn sum_blocks(
+        &mut self,
+        model: &Autoencoder<T>,
+        loss: &LossConfig,
+        mut terms: LossTerms,
+        nblocks: usize,
+        tied: TiedSlots,
+    ) -> Result<(LossTerms, &mut Gradient<T>, &GradNorms)> {
         // Sum the blocks and take the norms in one pass; weight decay then
         // changes the sum, and its norms are taken again. The norms double
         // as the finiteness check of every entry (see
@@ -590,6 +577,101 @@ impl<T: Real> ShardEngine<T> {
         }
         Ok(terms)
     }
+}
+
+/// What every shard of one batch is computed with, shared read-only by
+/// the parallel blocks (see [`block_pass`]).
+struct BatchPass<'a, T: Real> {
+    model: &'a Autoencoder<T>,
+    x: Source<'a, T>,
+    loss: &'a LossConfig,
+    noise: Option<(Corruption, u64)>,
+    aux: Option<AuxKLoss<'a>>,
+    norm: Normalizer,
+    tied: TiedSlots,
+    /// Whether the caller asked which latents fired.
+    track: bool,
+    /// Whether the caller asked for BatchTopK's smallest kept values.
+    track_kept: bool,
+}
+
+/// One block's part of a batch: its shards `group`, in order, on the
+/// block's own buffers. The first shard's gradient is written into the
+/// block's sum directly and the others are added to it, so the block's
+/// result depends only on its shards, never on the thread that ran it.
+fn block_pass<T: Real>(
+    b: &mut Block<T>,
+    group: &[&[usize]],
+    pass: &BatchPass<'_, T>,
+) -> Result<LossTerms> {
+    let BatchPass {
+        model,
+        x,
+        loss,
+        noise,
+        aux,
+        norm,
+        tied,
+        track,
+        track_kept,
+    } = *pass;
+    let latent = model.latent_dim();
+    let hidden = &model.spec().hidden;
+    let mut sum = LossTerms::default();
+    if track {
+        b.fired.clear();
+        b.fired.resize(latent, false);
+    }
+    if track_kept {
+        b.kept.clear();
+        b.kept.resize(hidden.len(), None);
+    }
+    for (s, rows) in group.iter().enumerate() {
+        x.gather(rows, &mut b.x);
+        if let Some((c, seed)) = noise {
+            b.noisy.clone_from(&b.x);
+            c.apply(&mut b.noisy, rows, seed)?;
+        }
+        // Denoising encodes the corrupted copy; the target is
+        // always the clean sample.
+        let input = if noise.is_some() { &b.noisy } else { &b.x };
+        let t = if s == 0 {
+            model.shard_loss_and_grad_aux(
+                input,
+                &b.x,
+                loss,
+                aux,
+                norm,
+                &mut b.ws,
+                &mut b.grad,
+                tied,
+            )?
+        } else {
+            let t = model.shard_loss_and_grad_aux(
+                input,
+                &b.x,
+                loss,
+                aux,
+                norm,
+                &mut b.ws,
+                &mut b.scratch,
+                TiedSlots::Summed,
+            )?;
+            b.grad.add_assign(&b.scratch)?;
+            t
+        };
+        if track && let Some(code) = b.ws.code() {
+            mark_fired(code, &mut b.fired);
+        }
+        if track_kept {
+            let codes = b.ws.encoder_activations();
+            for ((k, act), code) in b.kept.iter_mut().zip(hidden).zip(codes) {
+                *k = smaller(*k, act.smallest_kept(code));
+            }
+        }
+        sum.add(&t);
+    }
+    Ok(sum)
 }
 
 /// The smaller of two optional values (`None` is no value).

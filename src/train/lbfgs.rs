@@ -306,6 +306,33 @@ fn relative_decrease(prev: f64, next: f64) -> f64 {
     (prev - next) / prev.abs().max(next.abs()).max(1.0)
 }
 
+/// The solver's start and evaluator: `model`'s parameters in f64, and an
+/// f64 copy of it (L-BFGS's curvature pairs need more precision than f32
+/// gives) with an engine of `shard_size`-row shards over rows `rows` of
+/// `x64`, the objective `loss`.
+fn f64_evaluator<'a, T: Real>(
+    model: &Autoencoder<T>,
+    x64: &'a DMatrix<f64>,
+    rows: &'a [usize],
+    shard_size: usize,
+    loss: LossConfig,
+) -> Result<(Vec<f64>, Rc<RefCell<Evaluator<'a>>>)> {
+    let p0: Vec<f64> = model.params_to_vec().iter().map(|v| v.f64()).collect();
+    let mut copy = Autoencoder::<f64>::new(model.spec(), 0)?;
+    copy.set_params(&p0)?;
+    let evaluator = Rc::new(RefCell::new(Evaluator {
+        model: copy,
+        engine: ShardEngine::new(shard_size)?,
+        x: x64,
+        rows,
+        loss,
+        last: None,
+        error: None,
+        evals: 0,
+    }));
+    Ok((p0, evaluator))
+}
+
 /// Runs L-BFGS from `st` until `cfg.max_iters` iterations in total (history
 /// rows) have run or a tolerance is met.
 pub(crate) fn run<T: Real>(
@@ -321,19 +348,8 @@ pub(crate) fn run<T: Real>(
         return Ok(StopReason::Completed);
     }
     let x64: DMatrix<f64> = x.map(|v| v.f64());
-    let p0: Vec<f64> = st.model.params_to_vec().iter().map(|v| v.f64()).collect();
-    let mut model = Autoencoder::<f64>::new(st.model.spec(), 0)?;
-    model.set_params(&p0)?;
-    let evaluator = Rc::new(RefCell::new(Evaluator {
-        model,
-        engine: ShardEngine::new(tc.shard_size)?,
-        x: &x64,
-        rows: &split.train,
-        loss: tc.objective(),
-        last: None,
-        error: None,
-        evals: 0,
-    }));
+    let (p0, evaluator) =
+        f64_evaluator(&st.model, &x64, &split.train, tc.shard_size, tc.objective())?;
     let val_engine = ShardEngine::<f64>::new(tc.shard_size)?;
     let mut problem = Problem::new(Objective(evaluator.clone()));
     let mut solver = new_solver(cfg)?;
