@@ -240,7 +240,7 @@ fn the_probed_search_chooses_as_the_exhaustive_one() {
     let chosen = |rows: &[Row]| -> Vec<(String, f64)> {
         rate_brackets(rows)
             .into_iter()
-            .map(|b| (b.row.model.clone(), b.chosen))
+            .map(|b| (b.row.model.to_string(), b.chosen))
             .collect()
     };
     assert_eq!(chosen(&probed), chosen(&exhaustive));

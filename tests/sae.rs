@@ -1497,7 +1497,7 @@ fn sae_study_frame_has_the_extra_columns() {
             "{}",
             r.model
         );
-        if r.model.contains("topk") {
+        if r.model.as_str().contains("topk") {
             // At most k: the ReLU clamps kept values that are negative.
             let k = (r.latent as f64 / 4.0).floor().max(1.0);
             assert!(
@@ -1507,7 +1507,12 @@ fn sae_study_frame_has_the_extra_columns() {
                 l0s[i]
             );
         }
-        assert_eq!(cos[i].is_some(), r.model.contains("untied"), "{}", r.model);
+        assert_eq!(
+            cos[i].is_some(),
+            r.model.tied() == Some(false),
+            "{}",
+            r.model
+        );
     }
     let s = builtin::sae::summary(&df).unwrap();
     assert!(s.len() >= 7, "{s:?}");

@@ -53,7 +53,7 @@ fn linear_pca() -> Study {
 
 fn pca_row(rows: &[Row], seed: i64) -> &Row {
     rows.iter()
-        .find(|r| r.model == ModelKind::Pca.name() && r.seed == seed)
+        .find(|r| r.model == ModelKind::Pca && r.seed == seed)
         .unwrap_or_else(|| panic!("no PCA row of seed {seed}"))
 }
 
@@ -75,7 +75,7 @@ fn every_model_of_a_seed_shares_its_rows_and_seeds_differ() {
         }
         let tied = rows
             .iter()
-            .find(|r| r.model == ModelKind::LinearTied.name() && r.seed == seed)
+            .find(|r| r.model == ModelKind::LinearTied && r.seed == seed)
             .unwrap();
         assert!(
             (tied.test_mse / pca.test_mse - 1.0).abs() < 0.01,

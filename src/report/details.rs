@@ -12,7 +12,7 @@ use crate::report::charts::{
     ImageGrid, ImageRow, LineChart, ScatterChart, ScatterPanel, Series, TileColors, image_grid,
     line_chart, scatter_chart,
 };
-use crate::report::grouping::{is_linear, is_tied, labels};
+use crate::report::grouping::labels;
 use crate::report::input::Section;
 use crate::report::number::format_or_missing;
 use crate::study::aggregate::{ConfigKey, full_n_train};
@@ -167,7 +167,7 @@ fn norm_series(
                 .with_color(c + 1)
                 .without_markers(),
         );
-        if is_tied(&key.model) {
+        if key.model.is_tied() {
             let enc = trace(history, "grad_norm_layer0_encoder", true)?;
             let dec = trace(history, "grad_norm_layer0_decoder", true)?;
             if let (Some(&(_, e)), Some(&(_, d))) = (enc.last(), dec.last()) {
@@ -208,7 +208,7 @@ pub fn gradient_norms(details: &DetailedResults, dataset: &str) -> Result<Option
     // L-BFGS iterations) only when there are no others.
     let minibatch: Vec<_> = trained
         .iter()
-        .filter(|(key, _)| !is_linear(&key.model))
+        .filter(|(key, _)| !key.model.is_linear())
         .cloned()
         .collect();
     let omitted_linear = !minibatch.is_empty() && minibatch.len() < trained.len();

@@ -1,31 +1,21 @@
 //! How the report names the study's configurations: display names of
-//! model kinds, which kinds are linear or tied, and legend labels.
+//! model kinds and legend labels. Which models are linear or tied their
+//! [`ModelName`] says.
 //!
 //! The configurations themselves, and the means and intervals over seeds
 //! drawn for them, come from [`crate::study::aggregate`]; this module only
 //! words them.
 
-use crate::study::ModelKind;
+use crate::study::ModelName;
 use crate::study::aggregate::ConfigKey;
 
-/// Display name of a model kind from the results' `model` column.
-pub fn model_name(model: &str) -> String {
-    if model == ModelKind::Pca.name() {
+/// Display name of a model from the results' `model` column.
+pub fn model_name(model: &ModelName) -> String {
+    if model.is_pca() {
         "PCA".to_string()
     } else {
-        model.replace('_', " ")
+        model.as_str().replace('_', " ")
     }
-}
-
-/// Whether a model kind has no hidden nonlinearity (its activation column
-/// says nothing worth showing).
-pub fn is_linear(model: &str) -> bool {
-    model == ModelKind::Pca.name() || model.starts_with("linear")
-}
-
-/// Whether a model kind shares one weight between encoder and decoder.
-pub fn is_tied(model: &str) -> bool {
-    model.ends_with("tied") && !model.ends_with("untied")
 }
 
 /// Legend labels for configurations: the model name, plus whichever other
@@ -38,7 +28,7 @@ pub fn labels(keys: &[ConfigKey]) -> Vec<String> {
             let varies = |f: &dyn Fn(&ConfigKey) -> String| siblings.iter().any(|k| f(k) != f(key));
             let mut label = model_name(&key.model);
             let mut extra = Vec::new();
-            if !is_linear(&key.model) {
+            if !key.model.is_linear() {
                 extra.push(key.activation.clone());
             }
             if varies(&|k| k.bias_mode.clone()) {
@@ -97,10 +87,13 @@ mod tests {
         );
     }
 
+    /// A variant is not linear, so its label names its activation.
     #[test]
-    fn tied_and_linear_kinds() {
-        assert!(is_tied("tied") && is_tied("linear_tied") && is_tied("conv_tied"));
-        assert!(!is_tied("untied") && !is_tied("linear_untied") && !is_tied("pca"));
-        assert!(is_linear("linear_untied") && !is_linear("sparse_tied"));
+    fn variant_labels_name_their_activation() {
+        let keys = [
+            key("pca", "identity", 0.0),
+            key("sae_tied_topk", "topk_4", 0.0),
+        ];
+        assert_eq!(labels(&keys), ["PCA", "sae tied topk (topk_4)"]);
     }
 }

@@ -13,7 +13,7 @@ use crate::report::charts::{
     BarChart, BarGroup, ForestChart, ForestRow, LineChart, ParetoChart, ParetoGroup, ParetoPoint,
     Series, Svg, bar_chart, forest_chart, line_chart, pareto_chart,
 };
-use crate::report::grouping::{is_tied, labels};
+use crate::report::grouping::labels;
 use crate::report::input::{Panel, Section};
 use crate::report::number::{MISSING, format_or_missing, percent_range};
 use crate::report::table::Table;
@@ -22,7 +22,7 @@ use crate::study::aggregate::{
     mean_by, pareto_front, rate_grid,
 };
 use crate::study::verdict::{Verdict, mean_text};
-use crate::study::{ModelKind, Protocol, Row};
+use crate::study::{ModelKind, ModelName, Protocol, Row};
 
 /// Id of the verdict section, which the page shows above everything else.
 pub const VERDICT_ID: &str = "verdict";
@@ -127,7 +127,7 @@ pub fn learning_rates(rows: &[Row]) -> Result<Option<Section>> {
         .configs
         .iter()
         .map(|c| {
-            let mut line = vec![c.model.clone(), c.latent.to_string()];
+            let mut line = vec![c.model.to_string(), c.latent.to_string()];
             line.extend(c.at.iter().map(|m| rate_cell(m.as_ref())));
             line
         })
@@ -248,7 +248,7 @@ pub fn mse_vs_latent(rows: &[Row], dataset: &str) -> Result<Option<Section>> {
                 points.iter().map(|&(k, y, _)| (k as f64, y)).collect(),
             );
             let s = with_bars(s, points);
-            if key.model == ModelKind::Pca.name() {
+            if key.model.is_pca() {
                 s.with_color(0)
             } else {
                 s
@@ -367,7 +367,7 @@ pub fn mse_vs_params(rows: &[Row], dataset: &str) -> Result<Option<Section>> {
     let tied_on_front = keys
         .iter()
         .zip(&names)
-        .any(|(key, name)| is_tied(&key.model) && on_front_names.contains(name));
+        .any(|(key, name)| key.model.is_tied() && on_front_names.contains(name));
     let shares = tied_shares(&params, &names);
     let share_text = if tied_on_front && !shares.is_empty() {
         format!(
@@ -405,7 +405,7 @@ pub fn overfitting(rows: &[Row], dataset: &str) -> Result<Option<Section>> {
     let Some((&k, _)) = counts.iter().max_by_key(|&(_, c)| *c) else {
         return Ok(None);
     };
-    let swept = |r: &Row| r.latent == k && r.model != ModelKind::Pca.name();
+    let swept = |r: &Row| r.latent == k && !r.model.is_pca();
     let train = mean_by(rows, swept, |r| r.n_train, |r| Some(r.train_mse));
     let test = mean_by(rows, swept, |r| r.n_train, |r| Some(r.test_mse));
     // Only configurations measured at more than one size draw a curve.
@@ -473,7 +473,7 @@ pub fn principal_angles(rows: &[Row], dataset: &str) -> Result<Option<Section>> 
     let n = full_n_train(rows);
     let angles = mean_by(
         rows,
-        |r| r.n_train == n && r.model != ModelKind::Pca.name(),
+        |r| r.n_train == n && !r.model.is_pca(),
         |r| r.latent,
         |r| r.max_angle_deg,
     );
@@ -593,15 +593,15 @@ pub fn parameter_table(rows: &[Row]) -> Result<Option<Section>> {
 
 /// The untied twin of a tied model kind: the same architecture with
 /// separate encoder and decoder weights (`None` for a kind without one).
-fn untied_twin(model: &str) -> Option<&'static str> {
+fn untied_twin(model: &ModelName) -> Option<ModelKind> {
     [
         (ModelKind::LinearTied, ModelKind::LinearUntied),
         (ModelKind::Tied, ModelKind::Untied),
         (ModelKind::ConvTied, ModelKind::ConvUntied),
     ]
     .into_iter()
-    .find(|(tied, _)| tied.name() == model)
-    .map(|(_, untied)| untied.name())
+    .find(|&(tied, _)| *model == tied)
+    .map(|(_, untied)| untied)
 }
 
 /// Per tied configuration of `params` (parameters per latent size) whose

@@ -11,8 +11,8 @@
 use std::collections::BTreeMap;
 
 use super::frame::Row;
+use super::model_name::ModelName;
 use super::protocol::select_tuned;
-use super::spec::ModelKind;
 use super::verdict::LEVEL;
 use crate::stats::{mean, mean_interval};
 
@@ -20,7 +20,7 @@ use crate::stats::{mean, mean_interval};
 /// training-set size.
 #[derive(Debug, Clone, PartialEq, PartialOrd)]
 pub struct ConfigKey {
-    pub model: String,
+    pub model: ModelName,
     pub activation: String,
     pub bias_mode: String,
     pub l2: f64,
@@ -159,7 +159,7 @@ pub struct BestAt {
 pub fn best_against_pca(rows: &[Row], n: i64) -> (Vec<ConfigKey>, Vec<BestAt>) {
     let ratios = mean_by(
         rows,
-        |r| r.n_train == n && r.model != ModelKind::Pca.name(),
+        |r| r.n_train == n && !r.model.is_pca(),
         |r| r.latent,
         |r| Some(r.ratio_to_pca),
     );
@@ -212,7 +212,7 @@ pub struct RateGrid {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateConfig {
     /// The `model` column.
-    pub model: String,
+    pub model: ModelName,
     /// The latent size.
     pub latent: i64,
     /// Per rate of [`RateGrid::rates`], in the same order: its mean, or
@@ -264,7 +264,7 @@ pub fn rate_grid(rows: &[Row]) -> Option<RateGrid> {
         return None;
     }
     let tuned = select_tuned(rows);
-    let mut keys: Vec<(String, i64)> = rows
+    let mut keys: Vec<(ModelName, i64)> = rows
         .iter()
         .filter(|r| r.n_train == n && r.learning_rate.is_some())
         .map(|r| (r.model.clone(), r.latent))

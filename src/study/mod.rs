@@ -11,7 +11,8 @@
 //!
 //! Named [`Variant`]s (a model spec with its training adjustments and the
 //! extra metrics its cells record, [`MetricSet`]) are crossed like the
-//! model kinds.
+//! model kinds. A row's `model` is a [`ModelName`]: a kind's name or a
+//! variant's, which says whether the model is PCA, linear or tied.
 //!
 //! [`Study::run_detailed`] adds what reports draw (histories, filters,
 //! reconstructions, the fitted PCAs); [`Study::shard`],
@@ -36,6 +37,7 @@ pub mod file;
 mod frame;
 pub mod limits;
 pub mod metrics;
+mod model_name;
 pub mod protocol;
 mod run;
 mod shard;
@@ -55,6 +57,7 @@ pub use frame::{
     COLUMNS, ColumnType, KEY_COLUMNS, Row, check_schema, frame_to_rows, read_csv, read_parquet,
     read_results, rows_to_frame, schema, write_csv, write_parquet, write_results,
 };
+pub use model_name::ModelName;
 pub use protocol::{
     MAX_LEARNING_RATE, MIN_LEARNING_RATE, Protocol, RateBracket, StopKind, probe_passes,
     rate_brackets, select_tuned,

@@ -20,6 +20,7 @@
 
 use super::frame::Row;
 use super::limits::MAX_AXIS_VALUES;
+use super::model_name::ModelName;
 use crate::error::{Error, Result};
 use crate::validate;
 use serde::{Deserialize, Serialize};
@@ -238,7 +239,7 @@ pub fn is_settled(row: &Row) -> bool {
 
 /// The configuration a learning rate is tuned for: every axis of a row but
 /// its seed and learning rate.
-fn config_key(r: &Row) -> (String, String, String, String, i64, i64, u64, u64) {
+fn config_key(r: &Row) -> (String, ModelName, String, String, i64, i64, u64, u64) {
     (
         r.dataset.clone(),
         r.model.clone(),

@@ -559,9 +559,8 @@ impl Study {
                     })?;
                 let model = match variant {
                     Some(v) => base_kind(v),
-                    None => {
-                        ModelKind::parse(&r.model).map_err(|e| Error::InvalidData(e.to_string()))?
-                    }
+                    None => ModelKind::parse(r.model.as_str())
+                        .map_err(|e| Error::InvalidData(e.to_string()))?,
                 };
                 Ok(ExtraRate {
                     dataset: r.dataset.clone(),

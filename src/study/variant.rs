@@ -16,6 +16,7 @@
 
 use super::extra::MetricSet;
 use super::limits::MAX_NAME_LEN;
+use super::model_name::tied_in_name;
 use crate::error::{Error, Result};
 use crate::model::{Activation, BiasMode, Init, PreBiasInit};
 use crate::train::{DeadLatents, TrainConfig};
@@ -31,7 +32,10 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct Variant {
     /// The `model` column of its cells: ASCII letters, digits and `_`,
-    /// starting with a letter, and no model kind's name.
+    /// starting with a letter, and no model kind's name. Its first
+    /// `_`-separated word that is `tied` or `untied`, if any, must agree
+    /// with [`Variant::tied`]: a results file knows the variant only by
+    /// this name ([`super::ModelName`]).
     pub name: String,
     /// One shared weight per layer pair, or untied encoder and decoder.
     pub tied: bool,
@@ -234,6 +238,18 @@ impl Variant {
                 ),
             ));
         }
+        if let Some(named) = tied_in_name(name)
+            && named != self.tied
+        {
+            return Err(fail(
+                "variants.name",
+                format!(
+                    "the name says {} but tied = {}; results files know a variant's tying only from the first 'tied' or 'untied' word of its name",
+                    if named { "tied" } else { "untied" },
+                    self.tied
+                ),
+            ));
+        }
         if self.activation.is_some() && self.top_k_divisor.is_some() {
             return Err(fail(
                 "variants.top_k_divisor",
@@ -321,6 +337,8 @@ mod tests {
         };
         assert_eq!(field(Variant::new("a b", true)), "variants.name");
         assert_eq!(field(Variant::new("", true)), "variants.name");
+        assert_eq!(field(Variant::new("sae_tied_x", false)), "variants.name");
+        assert_eq!(field(Variant::new("x_untied", true)), "variants.name");
         assert_eq!(
             field(
                 Variant::new("v", true)
@@ -354,5 +372,15 @@ mod tests {
             good.validate(&[BiasMode::Separate], Activation::Relu)
                 .is_ok()
         );
+        for named in [
+            Variant::new("x_untied_tied", false),
+            Variant::new("tied_x", true),
+        ] {
+            assert!(
+                named
+                    .validate(&[BiasMode::Separate], Activation::Relu)
+                    .is_ok()
+            );
+        }
     }
 }

@@ -968,7 +968,7 @@ fn full_n(rows: &[Row]) -> Option<i64> {
 /// The settings of `model`'s rows at training size `n`, in order.
 fn settings_of(rows: &[Row], model: ModelKind, n: i64) -> Vec<Setting> {
     rows.iter()
-        .filter(|r| r.model == model.name() && r.n_train == n)
+        .filter(|r| r.model == model && r.n_train == n)
         .map(Setting::of)
         .collect::<BTreeSet<_>>()
         .into_iter()
@@ -980,7 +980,7 @@ fn settings_of(rows: &[Row], model: ModelKind, n: i64) -> Vec<Setting> {
 fn cells<'a>(rows: &'a [Row], model: ModelKind, n: i64, setting: &Setting, k: i64) -> Vec<&'a Row> {
     rows.iter()
         .filter(|r| {
-            r.model == model.name() && r.n_train == n && r.latent == k && Setting::of(r) == *setting
+            r.model == model && r.n_train == n && r.latent == k && Setting::of(r) == *setting
         })
         .collect()
 }
@@ -989,7 +989,7 @@ fn cells<'a>(rows: &'a [Row], model: ModelKind, n: i64, setting: &Setting, k: i6
 fn common_latents(rows: &[Row], a: ModelKind, b: ModelKind, n: i64) -> Vec<i64> {
     let at = |m: ModelKind| -> BTreeSet<i64> {
         rows.iter()
-            .filter(|r| r.model == m.name() && r.n_train == n)
+            .filter(|r| r.model == m && r.n_train == n)
             .map(|r| r.latent)
             .collect()
     };
@@ -1073,7 +1073,7 @@ fn cost_at_equal_latent(rows: &[Row]) -> Option<Verdict> {
 /// latent size `k >= 2` at `n` training rows against untied at `k / 2`.
 fn half_sizes(rows: &[Row], n: i64) -> Vec<(i64, i64)> {
     rows.iter()
-        .filter(|r| r.model == ModelKind::Tied.name() && r.n_train == n && r.latent >= 2)
+        .filter(|r| r.model == ModelKind::Tied && r.n_train == n && r.latent >= 2)
         .map(|r| r.latent)
         .collect::<BTreeSet<i64>>()
         .into_iter()
@@ -1086,7 +1086,7 @@ fn half_sizes(rows: &[Row], n: i64) -> Vec<(i64, i64)> {
 fn parameter_counts(rows: &[Row], n: i64, sizes: &[(i64, i64)]) -> String {
     let count = |m: ModelKind, k: i64| -> Option<i64> {
         rows.iter()
-            .find(|r| r.model == m.name() && r.n_train == n && r.latent == k)
+            .find(|r| r.model == m && r.n_train == n && r.latent == k)
             .map(|r| r.params)
     };
     sizes
@@ -1262,7 +1262,7 @@ fn overfits_less(rows: &[Row], protocol: Option<&Protocol>) -> Option<Verdict> {
     let full = full_n(rows)?;
     let small = rows
         .iter()
-        .filter(|r| r.model == ModelKind::Tied.name() && r.n_train < full)
+        .filter(|r| r.model == ModelKind::Tied && r.n_train < full)
         .map(|r| r.n_train)
         .min()?;
     let ks = common_latents(rows, ModelKind::Tied, ModelKind::Untied, small);
@@ -1387,7 +1387,7 @@ fn needs_more_epochs(rows: &[Row]) -> Option<Verdict> {
 fn recovers_pca(rows: &[Row]) -> Option<Verdict> {
     let tied: Vec<&Row> = rows
         .iter()
-        .filter(|r| r.model == ModelKind::LinearTied.name())
+        .filter(|r| r.model == ModelKind::LinearTied)
         .collect();
     if tied.is_empty() {
         return None;

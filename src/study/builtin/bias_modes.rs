@@ -52,7 +52,7 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
             .filter_map(|b| {
                 let r: Vec<f64> = rows
                     .iter()
-                    .filter(|r| r.model == model.name() && r.bias_mode == b.name())
+                    .filter(|r| r.model == model && r.bias_mode == b.name())
                     .map(|r| r.ratio_to_pca)
                     .collect();
                 median(&r).map(|m| (b.name().to_string(), m))

@@ -137,7 +137,7 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
         .collect();
     let stat = |model: ModelKind| {
         let idx: Vec<usize> = (0..rows.len())
-            .filter(|&i| rows[i].model == model.name())
+            .filter(|&i| rows[i].model == model)
             .collect();
         let e: Vec<f64> = idx
             .iter()

@@ -48,7 +48,7 @@ pub fn run(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<DataFrame
 fn at(rows: &[Row], model: ModelKind, k: i64) -> Vec<&Row> {
     let n = rows.iter().map(|r| r.n_train).max().unwrap_or(0);
     rows.iter()
-        .filter(|r| r.model == model.name() && r.latent == k && r.n_train == n)
+        .filter(|r| r.model == model && r.latent == k && r.n_train == n)
         .collect()
 }
 

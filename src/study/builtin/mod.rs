@@ -504,7 +504,7 @@ pub(crate) fn median(v: &[f64]) -> Option<f64> {
 
 /// The rows with model `model`.
 pub(crate) fn select(rows: &[Row], model: ModelKind) -> impl Iterator<Item = &Row> {
-    rows.iter().filter(move |r| r.model == model.name())
+    rows.iter().filter(move |r| r.model == model)
 }
 
 /// An error for a frame lacking what a summary needs.

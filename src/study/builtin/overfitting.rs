@@ -60,7 +60,7 @@ pub fn run(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<DataFrame
 /// The tuned rows of `model` with `n` training rows.
 fn at(rows: &[Row], model: ModelKind, n: i64) -> Vec<&Row> {
     rows.iter()
-        .filter(|r| r.model == model.name() && r.n_train == n)
+        .filter(|r| r.model == model && r.n_train == n)
         .collect()
 }
 

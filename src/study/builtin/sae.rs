@@ -639,7 +639,7 @@ fn capped_sentence(points: &[Point]) -> String {
     let trained: Vec<&Row> = points
         .iter()
         .map(|p| &p.row)
-        .filter(|r| r.model != "pca")
+        .filter(|r| !r.model.is_pca())
         .collect();
     let mut capped: BTreeMap<i64, (usize, usize, i64)> = BTreeMap::new();
     for r in &trained {

@@ -41,7 +41,7 @@ pub fn trade_off(df: &DataFrame) -> Result<Vec<(f64, f64, f64, f64)>> {
     let rows = rows(df)?;
     let mut ws: Vec<f64> = rows
         .iter()
-        .filter(|r| r.model == ModelKind::SparseTied.name())
+        .filter(|r| r.model == ModelKind::SparseTied)
         .map(|r| r.sparsity_weight)
         .collect();
     ws.sort_by(f64::total_cmp);
@@ -51,7 +51,7 @@ pub fn trade_off(df: &DataFrame) -> Result<Vec<(f64, f64, f64, f64)>> {
         .filter_map(|w| {
             let r: Vec<_> = rows
                 .iter()
-                .filter(|r| r.model == ModelKind::SparseTied.name() && r.sparsity_weight == w)
+                .filter(|r| r.model == ModelKind::SparseTied && r.sparsity_weight == w)
                 .collect();
             Some((
                 w,
