@@ -1202,8 +1202,7 @@ mod tests {
     #[test]
     fn plain_training_is_written_with_the_keys_it_always_had() {
         let text = format!(
-            "{MINIMAL}\n[training]\nepochs = 3\nclip_grad_norm = 1.5\n\n[training.loss]\nkl = {{ target = 0.05, weight = 0.1 }}\n\n[training.linear]\n{}",
-            "optimizer = { kind = \"lbfgs\", max_iters = 5, memory = 3, tol_grad = 1e-10, tol_cost = 1e-16 }\n"
+            "{MINIMAL}\n[training]\nepochs = 3\nclip_grad_norm = 1.5\n\n[training.loss]\nkl = {{ target = 0.05, weight = 0.1 }}\n\n[training.linear]\noptimizer = {{ kind = \"lbfgs\", max_iters = 5, memory = 3, tol_grad = 1e-10, tol_cost = 1e-16 }}\n"
         );
         let file = parse(&text).unwrap();
         let study = file
