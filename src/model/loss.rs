@@ -298,8 +298,13 @@ impl<'de> Deserialize<'de> for Matryoshka {
 }
 
 /// An objective: reconstruction plus optional regularisers.
+///
+/// Deserialising fills absent keys from [`LossConfig::default`] (plain
+/// MSE), so a study file's `[training.loss]` table names only the terms it
+/// sets. Reading only: the serialized form, which configs' hashes cover,
+/// is as it was.
 #[derive(Clone, Copy, Debug, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct LossConfig {
     /// The reconstruction term.
     pub reconstruction: Reconstruction,

@@ -42,8 +42,8 @@ use super::variant::Variant;
 use crate::data::file::read_regular;
 use crate::data::{Dataset, LoadOptions};
 use crate::error::{Error, Result};
-use crate::model::{Activation, BiasMode, KlSparsity, L0Mode, LossConfig, Reconstruction};
-use crate::train::{Optimizer, Schedule, TrainConfig};
+use crate::model::{Activation, BiasMode};
+use crate::train::TrainConfig;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -107,8 +107,9 @@ pub struct StudyFile {
     /// `unit_norm_decoder = true`, `metrics = "sae"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variants: Option<Vec<Variant>>,
-    /// How every autoencoder trains (`[training]`).
-    #[serde(default, skip_serializing_if = "TrainingEntry::is_empty")]
+    /// How every autoencoder trains (`[training]`). Always written, every
+    /// key out, so a shown study does not depend on defaults.
+    #[serde(default)]
     pub training: TrainingEntry,
     /// Validation, early stopping and the learning-rate grid (`[protocol]`).
     #[serde(default, skip_serializing_if = "ProtocolEntry::is_empty")]
@@ -192,11 +193,18 @@ impl<'de> Deserialize<'de> for NTrain {
     }
 }
 
-/// The `[training]` table: [`TrainConfig`]'s fields that a study does not
-/// set per cell, each optional over [`TrainConfig::default`]. (The study
-/// sets the seed, validation, early stopping, progress and checkpoints
-/// itself; the loss's `l1` and `l2` are replaced by each cell's sparsity
-/// weight and L2 coefficient.)
+/// The `[training]` table: a [`TrainConfig`] read as that struct (absent
+/// keys take [`TrainConfig::default`]), beside the keys a study adds.
+///
+/// The table is the config itself rather than a copy of its fields as
+/// options copied both ways by hand, so a new training setting becomes a
+/// study-file key by its name in a list of keys (a unit test asks for
+/// it), written out by [`StudyFile::from_study`] and read back the same.
+/// The config's fields each cell sets itself are not keys (the study sets
+/// the seed, validation, early stopping, progress and checkpoints per
+/// cell; a value in the file would be silently overridden), so they are
+/// refused as unknown. The loss's `l1` and `l2` are replaced by each
+/// cell's sparsity weight and L2 coefficient.
 ///
 /// The same keys in a `[training.linear]` table, over
 /// [`TrainConfig::default`] as well (not over `[training]`), with a
@@ -208,75 +216,198 @@ impl<'de> Deserialize<'de> for NTrain {
 /// precision = "f64"   # absent: the study's precision
 /// optimizer = { kind = "lbfgs", max_iters = 300, memory = 10, tol_grad = 1e-10, tol_cost = 1e-16 }
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+///
+/// Written out, `precision` comes first, then the config's keys in
+/// alphabetical order (the config passes through a TOML table that drops
+/// the per-cell fields), then the `linear` table. Every key the config
+/// serializes is written, so a shown study does not depend on defaults
+/// that may change.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct TrainingEntry {
+    /// The training config: the table's keys over [`TrainConfig::default`].
+    pub config: TrainConfig,
     /// `[training.linear]` only: the linear kinds' precision (`[training]`
     /// takes the study's top-level `precision`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub precision: Option<Precision>,
-    /// Epoch cap of minibatch training.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub epochs: Option<usize>,
-    /// Rows per minibatch.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub batch_size: Option<usize>,
-    /// Rows per parallel shard of a batch (fixed, for thread-count
-    /// independent results).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shard_size: Option<usize>,
-    /// Base learning rate (when the protocol has no grid).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub learning_rate: Option<f64>,
-    /// Weight decay.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub weight_decay: Option<f64>,
-    /// Global gradient-norm clip.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub clip_grad_norm: Option<f64>,
-    /// The update rule, e.g. `{ kind = "adam", beta1 = 0.9, beta2 = 0.999,
-    /// eps = 1e-8 }` or `{ kind = "lbfgs", max_iters = 300, memory = 10,
-    /// tol_grad = 1e-10, tol_cost = 1e-16, tol_cost_rel = 2.2e-9 }`
-    /// (`tol_cost_rel` may be left out: off).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub optimizer: Option<Optimizer>,
-    /// Learning-rate schedule, e.g. `{ kind = "cosine", min_factor = 0.1 }`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub schedule: Option<Schedule>,
-    /// The reconstruction term and KL sparsity (`[training.loss]`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub loss: Option<LossEntry>,
     /// `[training]` only: how the linear kinds train (`[training.linear]`),
     /// when not as the others.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linear: Option<Box<TrainingEntry>>,
 }
 
-/// The `[training.loss]` table (see [`LossConfig`]).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LossEntry {
-    /// `mse` or `binary_cross_entropy`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reconstruction: Option<Reconstruction>,
-    /// KL sparsity on sigmoid latents: `{ target = 0.05, weight = 0.1 }`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kl: Option<KlSparsity>,
-    /// Base L1 weight (each cell replaces it with its sparsity weight; kept
-    /// so a written-out study keeps its cache keys).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub l1: Option<f64>,
-    /// Base L2 weight (each cell replaces it with its L2 coefficient).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub l2: Option<f64>,
-    /// The JumpReLU sparsity coefficient λ₀ ([`LossConfig::l0`]); needs
-    /// a `jump_relu` activation when positive.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub l0: Option<f64>,
-    /// The form of the λ₀ penalty: `{ kind = "step" }` (the default) or
-    /// `{ kind = "tanh", scale = 4.0 }` ([`LossConfig::l0_mode`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub l0_mode: Option<L0Mode>,
+/// The keys of a `[training]` (or `[training.linear]`) table, in the order
+/// an unknown key's error lists them: [`TrainConfig`]'s fields but
+/// `SET_PER_CELL`, then the study's `precision` and `linear`. A unit test
+/// checks that this list and `SET_PER_CELL` split the config's fields
+/// between them, so a new field fails it until it is put in one.
+const TRAINING_KEYS: &[&str] = &[
+    "epochs",
+    "batch_size",
+    "shard_size",
+    "optimizer",
+    "learning_rate",
+    "schedule",
+    "loss",
+    "weight_decay",
+    "clip_grad_norm",
+    "rotation_augmented",
+    "corruption",
+    "unit_norm_decoder",
+    "dead_latents",
+    "freeze_biases",
+    "l1_warmup_steps",
+    "lr_warmup_steps",
+    "lr_decay_steps",
+    "precision",
+    "linear",
+];
+
+/// [`TrainConfig`]'s fields every cell sets itself (see [`TrainingEntry`]):
+/// refused in a file, left out when one is written, and refused by
+/// [`StudyFile::from_study`] when a study's config sets them.
+const SET_PER_CELL: &[&str] = &[
+    "validation_fraction",
+    "early_stopping",
+    "seed",
+    "checkpoint",
+    "progress",
+];
+
+impl Serialize for TrainingEntry {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::{Error as _, SerializeMap};
+        let mut map = s.serialize_map(None)?;
+        if let Some(p) = &self.precision {
+            map.serialize_entry("precision", p)?;
+        }
+        // Through a TOML table, so the per-cell fields can be dropped
+        // while the config's own `Serialize` (which its hashes are taken
+        // over) decides everything else, `None`s left out as TOML does.
+        let config = toml::Table::try_from(&self.config).map_err(S::Error::custom)?;
+        for (key, value) in &config {
+            if !SET_PER_CELL.contains(&key.as_str()) {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        if let Some(linear) = &self.linear {
+            map.serialize_entry("linear", linear)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for TrainingEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_map(EntryVisitor)
+    }
+}
+
+/// Reads a `[training]` table: the study's keys into the entry, the
+/// others into [`TrainConfig`]'s own `Deserialize` (see [`StudyKeys`]).
+struct EntryVisitor;
+
+impl<'de> serde::de::Visitor<'de> for EntryVisitor {
+    type Value = TrainingEntry;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a table of training settings")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        map: A,
+    ) -> std::result::Result<TrainingEntry, A::Error> {
+        let mut precision = None;
+        let mut linear = None;
+        let keys = StudyKeys {
+            map,
+            precision: &mut precision,
+            linear: &mut linear,
+        };
+        let config = TrainConfig::deserialize(serde::de::value::MapAccessDeserializer::new(keys))?;
+        Ok(TrainingEntry {
+            config,
+            precision,
+            linear,
+        })
+    }
+}
+
+/// A `[training]` table's entries as [`TrainConfig`]'s `Deserialize` sees
+/// them: the study's `precision` and `linear` are taken out on the way
+/// (their values read into the slots here), and a key that is neither
+/// theirs nor one of `TRAINING_KEYS` is refused as unknown. Every key and
+/// value is still read through the parser's own map, so its errors keep
+/// the line and key they point at.
+struct StudyKeys<'a, A> {
+    map: A,
+    precision: &'a mut Option<Precision>,
+    linear: &'a mut Option<Box<TrainingEntry>>,
+}
+
+/// A key of a `[training]` table, read by [`KeySeed`]: one of the
+/// config's (as its field seed made it), or one of the study's, with the
+/// config's seed handed back unused.
+enum Key<K, V> {
+    Config(V),
+    Precision(K),
+    Linear(K),
+}
+
+/// Reads a key, giving it to the config's field seed only when it is one
+/// of the config's, so the study's keys leave the seed for the next key.
+struct KeySeed<K>(K);
+
+impl<'de, K: serde::de::DeserializeSeed<'de>> serde::de::DeserializeSeed<'de> for KeySeed<K> {
+    type Value = Key<K, K::Value>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> std::result::Result<Self::Value, D::Error> {
+        use serde::de::{Error as _, IntoDeserializer};
+        let name = String::deserialize(d)?;
+        match name.as_str() {
+            "precision" => Ok(Key::Precision(self.0)),
+            "linear" => Ok(Key::Linear(self.0)),
+            field if TRAINING_KEYS.contains(&field) => {
+                let field: serde::de::value::StrDeserializer<'_, D::Error> =
+                    field.into_deserializer();
+                self.0.deserialize(field).map(Key::Config)
+            }
+            field => Err(D::Error::unknown_field(field, TRAINING_KEYS)),
+        }
+    }
+}
+
+impl<'de, A: serde::de::MapAccess<'de>> serde::de::MapAccess<'de> for StudyKeys<'_, A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        mut seed: K,
+    ) -> std::result::Result<Option<K::Value>, A::Error> {
+        loop {
+            seed = match self.map.next_key_seed(KeySeed(seed))? {
+                None => return Ok(None),
+                Some(Key::Config(key)) => return Ok(Some(key)),
+                Some(Key::Precision(unused)) => {
+                    *self.precision = Some(self.map.next_value()?);
+                    unused
+                }
+                Some(Key::Linear(unused)) => {
+                    *self.linear = Some(self.map.next_value()?);
+                    unused
+                }
+            };
+        }
+    }
+
+    fn next_value_seed<V: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> std::result::Result<V::Value, A::Error> {
+        self.map.next_value_seed(seed)
+    }
 }
 
 /// The `[protocol]` table, each key optional over [`Protocol::default`].
@@ -303,91 +434,35 @@ pub struct ProtocolEntry {
 }
 
 impl TrainingEntry {
-    fn is_empty(&self) -> bool {
-        *self == TrainingEntry::default()
-    }
-
-    /// The training config: these keys over [`TrainConfig::default`].
-    pub fn to_config(&self) -> TrainConfig {
-        let mut c = TrainConfig::default();
-        let d = c.clone();
-        c.epochs = self.epochs.unwrap_or(d.epochs);
-        c.batch_size = self.batch_size.unwrap_or(d.batch_size);
-        c.shard_size = self.shard_size.unwrap_or(d.shard_size);
-        c.learning_rate = self.learning_rate.unwrap_or(d.learning_rate);
-        c.weight_decay = self.weight_decay.unwrap_or(d.weight_decay);
-        c.clip_grad_norm = self.clip_grad_norm.or(d.clip_grad_norm);
-        c.optimizer = self.optimizer.unwrap_or(d.optimizer);
-        c.schedule = self.schedule.unwrap_or(d.schedule);
-        if let Some(l) = &self.loss {
-            c.loss = LossConfig {
-                reconstruction: l.reconstruction.unwrap_or(d.loss.reconstruction),
-                l1: l.l1.unwrap_or(d.loss.l1),
-                kl: l.kl.or(d.loss.kl),
-                l2: l.l2.unwrap_or(d.loss.l2),
-                l0: l.l0.unwrap_or(d.loss.l0),
-                l0_mode: l.l0_mode.unwrap_or(d.loss.l0_mode),
-                ..d.loss
-            };
-        }
-        c
-    }
-
-    /// The entry for `c`, with every key written out (so a shown study
-    /// does not depend on defaults that may change).
+    /// The entry of `c`, every key it serializes written out.
     ///
     /// # Errors
-    /// [`Error::Config`] when `c` sets what a study file cannot say (a
-    /// seed, validation, early stopping or checkpoints of its own).
-    pub fn of_config(c: &TrainConfig) -> Result<TrainingEntry> {
-        let d = TrainConfig::default();
-        if c.seed != d.seed
-            || c.validation_fraction != d.validation_fraction
-            || c.early_stopping != d.early_stopping
-            || c.checkpoint.is_some()
-            || c.progress != d.progress
+    /// [`Error::Config`] when `c` sets a field each cell sets itself (a
+    /// seed, validation, early stopping, progress or checkpoints of its
+    /// own), which a study file cannot say.
+    fn of_config(c: &TrainConfig) -> Result<TrainingEntry> {
+        // Compared in the serialized form, so the check follows
+        // `SET_PER_CELL` rather than a second list of fields.
+        let json = |t: &TrainConfig| {
+            serde_json::to_value(t)
+                .map_err(|e| Error::InvalidData(format!("cannot serialize a training config: {e}")))
+        };
+        let (ours, default) = (json(c)?, json(&TrainConfig::default())?);
+        if let Some(field) = SET_PER_CELL
+            .iter()
+            .copied()
+            .find(|f| ours.get(*f) != default.get(*f))
         {
             return Err(Error::config(
                 "training",
-                "sets a seed, validation, early stopping, progress or checkpoints of its own, which a study file cannot express (the study sets them per cell)",
-            ));
-        }
-        if c.loss.unit_l2.is_some()
-            || !c.loss.l1_weighting.is_plain()
-            || c.loss.matryoshka.is_some()
-            || c.rotation_augmented
-            || c.corruption.is_some()
-            || c.unit_norm_decoder
-            || c.dead_latents.is_some()
-            || c.freeze_biases
-            || c.l1_warmup_steps > 0
-            || c.lr_warmup_steps > 0
-            || c.lr_decay_steps > 0
-        {
-            return Err(Error::config(
-                "training",
-                "uses non-uniform L2, the decoder-norm weighted L1, the Matryoshka term, the rotation-augmented gradient, input corruption, a unit-norm decoder, dead-latent tracking, frozen biases or a per-step warm-up or decay, which study files do not express yet",
+                format!(
+                    "sets `{field}` of its own, which a study file cannot express (the study sets the seed, validation, early stopping, progress and checkpoints per cell)"
+                ),
             ));
         }
         Ok(TrainingEntry {
+            config: c.clone(),
             precision: None,
-            epochs: Some(c.epochs),
-            batch_size: Some(c.batch_size),
-            shard_size: Some(c.shard_size),
-            learning_rate: Some(c.learning_rate),
-            weight_decay: Some(c.weight_decay),
-            clip_grad_norm: c.clip_grad_norm,
-            optimizer: Some(c.optimizer),
-            schedule: Some(c.schedule),
-            loss: Some(LossEntry {
-                reconstruction: Some(c.loss.reconstruction),
-                kl: c.loss.kl,
-                l1: Some(c.loss.l1),
-                l2: Some(c.loss.l2),
-                // Written only when used, so other studies read as before.
-                l0: (c.loss.l0 != 0.0).then_some(c.loss.l0),
-                l0_mode: (!c.loss.l0_mode.is_step()).then_some(c.loss.l0_mode),
-            }),
             linear: None,
         })
     }
@@ -428,7 +503,7 @@ impl TrainingEntry {
             ));
         }
         Ok(Some(FamilyTraining {
-            config: linear.to_config(),
+            config: linear.config.clone(),
             precision: linear.precision.or(precision).unwrap_or_default(),
         }))
     }
@@ -660,7 +735,7 @@ impl StudyFile {
             s = s.variants(v);
         }
         s = s
-            .training(self.training.to_config())
+            .training(self.training.config.clone())
             .protocol(self.protocol.to_protocol());
         s.linear_training = self.training.family(self.precision).map_err(key)?;
         // The data-dependent checks too (latent sizes against each
@@ -675,7 +750,9 @@ impl StudyFile {
     ///
     /// # Errors
     /// [`Error::Config`] for a dataset count that does not match, or a
-    /// training config a file cannot express ([`TrainingEntry::of_config`]).
+    /// training config that sets what each cell sets itself (a seed,
+    /// validation, early stopping, progress or checkpoints), which a file
+    /// cannot express.
     pub fn from_study(study: &Study, datasets: Vec<DatasetEntry>) -> Result<StudyFile> {
         if datasets.len() != study.datasets.len() {
             return Err(Error::config(
@@ -1008,6 +1085,248 @@ mod tests {
             lbfgs(5)
         ));
         assert!(e.contains("key `training.linear`"), "{e}");
+    }
+
+    /// The field names [`TrainConfig`]'s derived `Deserialize` asks a
+    /// deserializer for, caught before any is read.
+    fn train_config_fields() -> &'static [&'static str] {
+        struct Catch<'a>(&'a mut &'static [&'static str]);
+        impl<'de> serde::Deserializer<'de> for Catch<'_> {
+            type Error = serde::de::value::Error;
+            fn deserialize_any<V: serde::de::Visitor<'de>>(
+                self,
+                _: V,
+            ) -> std::result::Result<V::Value, Self::Error> {
+                Err(serde::de::Error::custom("a struct was expected"))
+            }
+            fn deserialize_struct<V: serde::de::Visitor<'de>>(
+                self,
+                _: &'static str,
+                fields: &'static [&'static str],
+                _: V,
+            ) -> std::result::Result<V::Value, Self::Error> {
+                *self.0 = fields;
+                Err(serde::de::Error::custom("caught"))
+            }
+            serde::forward_to_deserialize_any! {
+                bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+                bytes byte_buf option unit unit_struct newtype_struct seq tuple
+                tuple_struct map enum identifier ignored_any
+            }
+        }
+        let mut fields: &'static [&'static str] = &[];
+        assert!(TrainConfig::deserialize(Catch(&mut fields)).is_err());
+        fields
+    }
+
+    /// The keys a `[training]` table takes and the fields each cell sets
+    /// itself split [`TrainConfig`]'s fields between them, once each: a
+    /// new field fails here until it is put in one of the two lists.
+    #[test]
+    fn training_keys_and_per_cell_fields_split_the_config() {
+        let mut fields = train_config_fields().to_vec();
+        assert!(
+            fields.contains(&"epochs") && fields.contains(&"seed"),
+            "{fields:?}"
+        );
+        let mut listed: Vec<&str> = TRAINING_KEYS
+            .iter()
+            .chain(SET_PER_CELL)
+            .copied()
+            .filter(|k| !["precision", "linear"].contains(k))
+            .collect();
+        fields.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(listed, fields);
+    }
+
+    /// A field each cell sets itself is no key of `[training]`, refused
+    /// naming its line and key (and listing the keys there are); so are a
+    /// misspelt key and a value of the wrong type, at any depth.
+    #[test]
+    fn training_tables_name_the_line_and_key_of_what_they_refuse() {
+        let err = |text: String| parse(&text).unwrap_err().to_string();
+        for key in SET_PER_CELL {
+            let e = err(format!("{MINIMAL}\n[training]\nepochs = 3\n{key} = 0\n"));
+            assert!(
+                e.starts_with(&format!("s.toml: line 11, key `{key}`")),
+                "{e}"
+            );
+            assert!(e.contains(&format!("unknown field `{key}`")), "{e}");
+            assert!(e.contains("`epochs`") && e.contains("`linear`"), "{e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+        let e = err(format!("{MINIMAL}\n[training]\nepochs = \"three\"\n"));
+        assert!(e.starts_with("s.toml: line 10, key `epochs`"), "{e}");
+        assert!(e.contains("invalid type"), "{e}");
+        let e = err(format!(
+            "{MINIMAL}\n[training]\nepochs = 3\n\n[training.linear]\nprecision = \"f64\"\nepoch = 3\n"
+        ));
+        assert!(e.starts_with("s.toml: line 14, key `epoch`"), "{e}");
+        assert!(e.contains("unknown field `epoch`"), "{e}");
+        let e = err(format!(
+            "{MINIMAL}\n[training.linear]\nprecision = \"f16\"\n"
+        ));
+        assert!(e.starts_with("s.toml: line 10, key `precision`"), "{e}");
+        let e = err(format!("{MINIMAL}\n[training.loss]\nl3 = 0.1\n"));
+        assert!(e.starts_with("s.toml: line 10, key `l3`"), "{e}");
+        assert!(e.contains("unknown field `l3`"), "{e}");
+        let e = err(format!(
+            "{MINIMAL}\n[training]\noptimizer = {{ kind = \"adam\", beta1 = 0.9 }}\n"
+        ));
+        assert!(e.starts_with("s.toml: line 10, key `optimizer`"), "{e}");
+        assert!(e.contains("missing field `beta2`"), "{e}");
+    }
+
+    /// A table's absent keys take [`TrainConfig::default`]'s values, those
+    /// of `[training.loss]` [`LossConfig`]'s, as they always did.
+    #[test]
+    fn absent_training_keys_take_the_defaults() {
+        use crate::model::LossConfig;
+        let text = format!("{MINIMAL}\n[training]\nbatch_size = 32\n\n[training.loss]\nl2 = 0.5\n");
+        let file = parse(&text).unwrap();
+        assert_eq!(
+            file.training.config,
+            TrainConfig::new()
+                .batch_size(32)
+                .loss(LossConfig::mse().with_l2(0.5))
+        );
+        assert_eq!(file.training.precision, None);
+        assert_eq!(file.training.linear, None);
+        assert_eq!(parse(MINIMAL).unwrap().training, TrainingEntry::default());
+    }
+
+    /// A study of plain settings is written with the `[training]` keys a
+    /// file has always had, so readers of older builds read it too; the
+    /// fields each cell sets are left out.
+    #[test]
+    fn plain_training_is_written_with_the_keys_it_always_had() {
+        let text = format!(
+            "{MINIMAL}\n[training]\nepochs = 3\nclip_grad_norm = 1.5\n\n[training.loss]\nkl = {{ target = 0.05, weight = 0.1 }}\n\n[training.linear]\noptimizer = {{ kind = \"lbfgs\", max_iters = 5, memory = 3, tol_grad = 1e-10, tol_cost = 1e-16 }}\n"
+        );
+        let file = parse(&text).unwrap();
+        let study = file
+            .to_study(&text, Path::new("s.toml"), Path::new("."))
+            .unwrap();
+        let written = StudyFile::from_study(&study, file.datasets.clone())
+            .unwrap()
+            .to_toml()
+            .unwrap();
+        let table: toml::Table = toml::from_str(&written).unwrap();
+        let training = table["training"].as_table().unwrap();
+        let old = [
+            "precision",
+            "epochs",
+            "batch_size",
+            "shard_size",
+            "learning_rate",
+            "weight_decay",
+            "clip_grad_norm",
+            "optimizer",
+            "schedule",
+            "loss",
+            "linear",
+        ];
+        let old_loss = ["reconstruction", "kl", "l1", "l2", "l0", "l0_mode"];
+        for t in [training, training["linear"].as_table().unwrap()] {
+            for key in t.keys() {
+                assert!(old.contains(&key.as_str()), "{key}: {written}");
+            }
+            for key in t["loss"].as_table().unwrap().keys() {
+                assert!(old_loss.contains(&key.as_str()), "{key}: {written}");
+            }
+            // Every key the config serializes is written out.
+            for key in [
+                "epochs",
+                "batch_size",
+                "shard_size",
+                "learning_rate",
+                "optimizer",
+            ] {
+                assert!(t.contains_key(key), "{key}: {written}");
+            }
+        }
+        assert!(training.contains_key("clip_grad_norm"), "{written}");
+        let back = parse(&written)
+            .unwrap()
+            .to_study(&written, Path::new("s.toml"), Path::new("."))
+            .unwrap();
+        assert_eq!(back.training, study.training);
+        assert_eq!(back.linear_training, study.linear_training);
+        assert_eq!(study.study_id().unwrap(), back.study_id().unwrap());
+    }
+
+    /// Settings the file could not say while it copied the config's fields
+    /// by hand (a unit-norm decoder, dead latents, warm-ups, corruption,
+    /// frozen biases, Matryoshka and per-unit L2 terms) are keys now: a
+    /// study using them is written out and reads back to the same config
+    /// and cells. A config setting a field each cell sets itself is not
+    /// written.
+    #[test]
+    fn every_training_setting_reads_back() {
+        use crate::model::{LossConfig, Matryoshka};
+        use crate::train::{Corruption, DeadLatents, Progress, Schedule};
+        let text = format!("{MINIMAL}\n[training]\nepochs = 3\n");
+        let file = parse(&text).unwrap();
+        let mut study = file
+            .to_study(&text, Path::new("s.toml"), Path::new("."))
+            .unwrap();
+        study.training = TrainConfig::new()
+            .epochs(4)
+            .clip_grad_norm(2.5)
+            .schedule(Schedule::Cosine { min_factor: 0.1 })
+            .loss(
+                LossConfig::mse()
+                    .with_decoder_norm_l1(0.0)
+                    .with_unit_l2(0.1, 0.9)
+                    .with_matryoshka(Matryoshka::new(&[1]).unwrap()),
+            )
+            .rotation_augmented(true)
+            .corruption(Corruption::Gaussian { sigma: 0.1 })
+            .unit_norm_decoder(true)
+            .dead_latents(DeadLatents::window(100).with_auxk(1, 0.03125))
+            .freeze_biases(true)
+            .l1_warmup_steps(3)
+            .lr_warmup_steps(5)
+            .lr_decay_steps(2);
+        let written = StudyFile::from_study(&study, file.datasets.clone())
+            .unwrap()
+            .to_toml()
+            .unwrap();
+        for key in [
+            "unit_norm_decoder",
+            "dead_latents",
+            "lr_decay_steps",
+            "matryoshka",
+        ] {
+            assert!(written.contains(key), "{key}: {written}");
+        }
+        let back = parse(&written)
+            .unwrap()
+            .to_study(&written, Path::new("s.toml"), Path::new("."))
+            .unwrap();
+        assert_eq!(back.training, study.training, "{written}");
+        assert_eq!(study.study_id().unwrap(), back.study_id().unwrap());
+
+        for per_cell in [
+            TrainConfig::new().seed(1),
+            TrainConfig::new().validation_fraction(0.1),
+            TrainConfig::new().progress(Progress::Silent),
+            TrainConfig::new().checkpoint("ck", 1),
+        ] {
+            study.training = per_cell;
+            let err = StudyFile::from_study(&study, file.datasets.clone()).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::Config {
+                        field: "training",
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+        }
     }
 
     /// Variants are `[[variants]]` tables: a study of them written out

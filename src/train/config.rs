@@ -331,8 +331,15 @@ pub enum Progress {
 
 /// Every training hyperparameter. Build with the chained setters, check with
 /// [`TrainConfig::validate`] (done by [`super::Trainer::new`]).
+///
+/// Deserialising fills absent keys from [`TrainConfig::default`] (the
+/// `default` below only affects reading), so a study file's `[training]`
+/// table is read as this struct itself rather than as a copy of its fields
+/// that would have to follow every new one. The serialized form is left
+/// as it was: [`TrainConfig::result_hash`] and the study's cache keys hash
+/// it, and a change there would orphan every checkpoint and cached cell.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
     /// Passes over the training rows (minibatch optimizers).
     pub epochs: usize,
@@ -775,6 +782,55 @@ mod tests {
             assert!(o.validate().is_ok(), "{}", o.name());
         }
         assert_eq!(Optimizer::lbfgs(), Optimizer::Lbfgs(LbfgsConfig::default()));
+    }
+
+    /// The serialized form of the defaults, pinned: result hashes and the
+    /// study's cache keys are taken over it, so a change here (a renamed
+    /// or reordered field, one that is no longer left out when off)
+    /// orphans every checkpoint and cached cell.
+    #[test]
+    fn the_serialized_defaults_are_pinned() {
+        assert_eq!(
+            serde_json::to_string(&TrainConfig::default()).unwrap(),
+            concat!(
+                r#"{"epochs":10,"batch_size":256,"shard_size":128,"#,
+                r#""optimizer":{"kind":"adam","beta1":0.9,"beta2":0.999,"eps":1e-8},"#,
+                r#""learning_rate":0.001,"schedule":{"kind":"constant"},"#,
+                r#""loss":{"reconstruction":"mse","l1":0.0,"kl":null,"l2":0.0},"#,
+                r#""weight_decay":0.0,"clip_grad_norm":null,"validation_fraction":0.0,"#,
+                r#""early_stopping":null,"seed":0,"checkpoint":null,"progress":"auto"}"#,
+            )
+        );
+    }
+
+    /// Absent fields read as the defaults' (of the loss too), the full
+    /// serialized form (a checkpoint's: progress and checkpoint placement
+    /// included) reads back as it was, and an unknown field is refused.
+    #[test]
+    fn absent_fields_take_the_defaults_and_full_forms_read_back() {
+        let empty: TrainConfig = serde_json::from_str("{}").unwrap();
+        assert_eq!(empty, TrainConfig::default());
+        let some: TrainConfig =
+            serde_json::from_str(r#"{"epochs": 3, "loss": {"l1": 0.5}}"#).unwrap();
+        assert_eq!(
+            some,
+            TrainConfig::new()
+                .epochs(3)
+                .loss(LossConfig::mse().with_l1(0.5))
+        );
+        let full = TrainConfig::new()
+            .epochs(7)
+            .checkpoint("ck", 2)
+            .progress(Progress::Lines)
+            .validation_fraction(0.2)
+            .early_stopping(EarlyStopping::patience(3))
+            .seed(9)
+            .unit_norm_decoder(true)
+            .lr_warmup_steps(4);
+        let json = serde_json::to_string(&full).unwrap();
+        assert_eq!(serde_json::from_str::<TrainConfig>(&json).unwrap(), full);
+        assert!(serde_json::from_str::<TrainConfig>(r#"{"epoch": 3}"#).is_err());
+        assert!(serde_json::from_str::<TrainConfig>(r#"{"loss": {"l3": 1.0}}"#).is_err());
     }
 
     /// L-BFGS's memory is bounded, and the error names the field.
