@@ -155,10 +155,7 @@ fn compare_paths<T: Real>(spec: &AutoencoderSpec, seed: u64, k: usize) -> Result
             positives.iter().any(|&c| c < k),
             "no short row: {positives:?} {spec:?}"
         );
-        assert!(
-            positives.iter().any(|&c| c == k),
-            "no full row: {positives:?}"
-        );
+        assert!(positives.contains(&k), "no full row: {positives:?}");
     }
     let loss = LossConfig::mse().with_l1(0.01);
     let norm = Normalizer::new(n).unwrap();

@@ -504,7 +504,7 @@ fn relative_cost_tolerance_ends_a_flat_lbfgs_run_where_scipy_would() {
     let losses: Vec<f64> = out.history.epochs.iter().map(|r| r.train.total).collect();
     let decrease = |a: f64, b: f64| (a - b) / a.abs().max(b.abs()).max(1.0);
     let n = losses.len();
-    assert!(n >= 3 && n < 3000, "ran {n} iterations");
+    assert!((3..3000).contains(&n), "ran {n} iterations");
     assert!(
         matches!(out.stop, StopReason::Converged(_)),
         "{:?}",

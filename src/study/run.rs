@@ -885,6 +885,10 @@ fn train_cell<T: Real>(
     }
 }
 
+/// The principal angles (max, mean) of a pair against PCA's subspace and
+/// a tied pair's `‖W Wᵀ − I‖_F`, each null where it says nothing.
+type PcaGeometry = (Option<(f64, f64)>, Option<f64>);
+
 /// How a trained first pair sits against PCA's subspace of the cell's
 /// size: the principal angles (max, mean) between it and the decoder
 /// directions `filters`, and for a tied pair `‖W Wᵀ − I‖_F`.
@@ -893,7 +897,7 @@ fn pca_geometry<T: Real>(
     cell: &Cell,
     first: &Layer<T>,
     filters: &DMatrix<f64>,
-) -> Result<(Option<(f64, f64)>, Option<f64>)> {
+) -> Result<PcaGeometry> {
     // A conv pair's decoder rows are kernels (`C_out x k_h·k_w`), not
     // images: they live in patch space, not in the d-dimensional input
     // space PCA's subspace lives in, and the kernel's Gram matrix says
@@ -1073,12 +1077,12 @@ mod cell_tests {
     //! this module computes).
     use super::{cell_config, fingerprints};
     use crate::data::Dataset;
-    use crate::error::{Error, Result};
+    use crate::error::Error;
     use crate::hex::hex;
     use crate::model::{Activation, BiasMode};
     use crate::study::cell::*;
     use crate::study::protocol::Protocol;
-    use crate::study::spec::{ExtraRate, ModelKind, Precision, Study, base_kind};
+    use crate::study::spec::{ModelKind, Precision, Study};
     use crate::study::variant::Variant;
     use crate::train::TrainConfig;
     use serde::Serialize;
