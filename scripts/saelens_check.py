@@ -1,15 +1,18 @@
 """Runs a tiedae SAELens export the way SAELens does, independently of tiedae.
 
-    python3 scripts/saelens_check.py [--numpy] EXPORT_DIR ROWS.json
+    python3 scripts/saelens_check.py [--numpy] ROWS.json EXPORT_DIR [EXPORT_DIR ...]
 
-EXPORT_DIR holds `cfg.json` and `sae_weights.safetensors`, as
+Each EXPORT_DIR holds `cfg.json` and `sae_weights.safetensors`, as
 `Autoencoder::save_saelens` writes them (src/model/saelens.rs); ROWS.json is
-a JSON list of rows (n lists of d_in numbers). Prints one JSON object:
-`backend` ("sae_lens" or "numpy"), `encode` (n x d_sae, the code) and
-`decode` (n x d_in, the decoded code), which tests/saelens.rs compares with
-tiedae's own encode and decode.
+a JSON list of rows (n lists of d_in numbers), run through every export.
+Prints one JSON list with an object per EXPORT_DIR, in the order given:
+`dir` (the EXPORT_DIR as given), `backend` ("sae_lens" or "numpy"),
+`encode` (n x d_sae, the code) and `decode` (n x d_in, the decoded code),
+which tests/saelens.rs compares with tiedae's own encode and decode.
+Several directories share one call because importing torch and sae_lens
+costs far more than running a small SAE.
 
-When `sae_lens` is importable (and `--numpy` is not given) the directory is
+When `sae_lens` is importable (and `--numpy` is not given) each directory is
 loaded with `SAE.load_from_disk`, the call a SAELens user makes, and run
 with its `encode` and `decode`. Otherwise the fallback reads cfg.json and
 the safetensors file with NumPy and computes SAELens's forward as its
@@ -75,9 +78,11 @@ def with_numpy(export_dir, rows):
         "torch.float64": np.float64,
     }.get(cfg.get("dtype", "float32"))
     if dtype is None:
-        sys.exit(f"dtype {cfg.get('dtype')!r}: the fallback runs float32 and float64")
+        sys.exit(
+            f"{export_dir}: dtype {cfg.get('dtype')!r}: the fallback runs float32 and float64"
+        )
     if cfg.get("normalize_activations", "none") not in ("none", False):
-        sys.exit("the fallback runs normalize_activations = none only")
+        sys.exit(f"{export_dir}: the fallback runs normalize_activations = none only")
     t = {name: value.astype(dtype) for name, value in tensors.items()}
     x = np.asarray(rows, dtype=dtype).reshape(len(rows), int(cfg["d_in"]))
     apply = bool(cfg.get("apply_b_dec_to_input", True))
@@ -100,7 +105,9 @@ def with_numpy(export_dir, rows):
         threshold = np.maximum(t["threshold"], 0)
         acts = np.maximum(hidden_pre, 0) * (hidden_pre > threshold).astype(dtype)
     else:
-        sys.exit(f"architecture {arch!r}: the fallback runs standard, topk and jumprelu")
+        sys.exit(
+            f"{export_dir}: architecture {arch!r}: the fallback runs standard, topk and jumprelu"
+        )
     decoded = (acts / norms if rescale else acts) @ t["W_dec"] + t["b_dec"]
     return acts.astype(np.float64).tolist(), decoded.astype(np.float64).tolist()
 
@@ -108,9 +115,12 @@ def with_numpy(export_dir, rows):
 def main(argv):
     force_numpy = "--numpy" in argv
     args = [a for a in argv if a != "--numpy"]
-    if len(args) != 2:
+    if "-h" in args or "--help" in args:
+        print(__doc__)
+        return
+    if len(args) < 2:
         sys.exit(__doc__)
-    export_dir, rows_path = args
+    rows_path, export_dirs = args[0], args[1:]
     rows = load_rows(rows_path)
     backend = "numpy"
     if not force_numpy:
@@ -120,18 +130,24 @@ def main(argv):
             backend = "sae_lens"
         except ImportError:
             backend = "numpy"
+    if backend == "sae_lens":
+        run = with_sae_lens
+    else:
+        run = with_numpy
+    results = []
     try:
-        if backend == "sae_lens":
-            encode, decode = with_sae_lens(export_dir, rows)
-        else:
+        if backend == "numpy":
             import numpy  # noqa: F401
             import safetensors  # noqa: F401
-
-            encode, decode = with_numpy(export_dir, rows)
+        for export_dir in export_dirs:
+            encode, decode = run(export_dir, rows)
+            results.append(
+                {"dir": export_dir, "backend": backend, "encode": encode, "decode": decode}
+            )
     except ImportError as e:
         print(f"backend {backend} unavailable: {e}", file=sys.stderr)
         sys.exit(3)
-    json.dump({"backend": backend, "encode": encode, "decode": decode}, sys.stdout)
+    json.dump(results, sys.stdout)
     print()
 
 
