@@ -8,7 +8,7 @@
 use nalgebra::DMatrix;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde_json::Value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use tiedae::Error;
 use tiedae::model::saelens::{CFG_FILE, WEIGHTS_FILE};
@@ -416,29 +416,47 @@ fn python_has(modules: &str) -> bool {
 /// sae_lens.
 const REQUIRE_SAELENS_ENV: &str = "TIEDAE_REQUIRE_SAELENS";
 
-/// Runs scripts/saelens_check.py on `dir` and `rows`; its code and decoded
-/// code.
-fn check_script(dir: &Path, rows: &Path, numpy: bool) -> (String, DMatrix<f64>, DMatrix<f64>) {
+/// What scripts/saelens_check.py computed for one export: the backend that
+/// ran it, its code and its decoded code.
+type ScriptResult = (String, DMatrix<f64>, DMatrix<f64>);
+
+/// Runs scripts/saelens_check.py once on every export of `dirs` with
+/// `rows` (one Python start, as importing sae_lens dominates); a result per
+/// directory, in the order given.
+fn check_script(dirs: &[PathBuf], rows: &Path, numpy: bool) -> Vec<ScriptResult> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/saelens_check.py");
     let mut cmd = Command::new("python3");
     cmd.arg(script);
     if numpy {
         cmd.arg("--numpy");
     }
-    let run = cmd.arg(dir).arg(rows).output().unwrap();
+    let run = cmd.arg(rows).args(dirs).output().unwrap();
     assert!(
         run.status.success(),
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
     let out: Value = serde_json::from_slice(&run.stdout).unwrap();
-    let matrix = |key: &str| {
-        let rows = out[key].as_array().unwrap();
-        let cols = rows[0].as_array().unwrap().len();
-        DMatrix::from_fn(rows.len(), cols, |i, j| rows[i][j].as_f64().unwrap())
-    };
-    let backend = out["backend"].as_str().unwrap().to_string();
-    (backend, matrix("encode"), matrix("decode"))
+    let results = out.as_array().unwrap();
+    assert_eq!(results.len(), dirs.len(), "one result per export");
+    results
+        .iter()
+        .zip(dirs)
+        .map(|(result, dir)| {
+            assert_eq!(
+                result["dir"].as_str().unwrap(),
+                dir.to_string_lossy(),
+                "results in the order given"
+            );
+            let matrix = |key: &str| {
+                let rows = result[key].as_array().unwrap();
+                let cols = rows[0].as_array().unwrap().len();
+                DMatrix::from_fn(rows.len(), cols, |i, j| rows[i][j].as_f64().unwrap())
+            };
+            let backend = result["backend"].as_str().unwrap().to_string();
+            (backend, matrix("encode"), matrix("decode"))
+        })
+        .collect()
 }
 
 fn compare_with_script<T: Real>(numpy: bool) {
@@ -450,11 +468,19 @@ fn compare_with_script<T: Real>(numpy: bool) {
     let rows_path = dir.path().join("rows.json");
     std::fs::write(&rows_path, serde_json::to_vec(&list).unwrap()).unwrap();
     let to_f64 = |m: &DMatrix<T>| m.map(|v| v.f64());
-    for (s, m) in models::<T>().iter().enumerate() {
-        away_from_ties(m, &x, 1e-6);
-        let export = dir.path().join(format!("sae{s}"));
-        m.save_saelens(&export).unwrap();
-        let (backend, h, y) = check_script(&export, &rows_path, numpy);
+    let saes = models::<T>();
+    let exports: Vec<PathBuf> = saes
+        .iter()
+        .enumerate()
+        .map(|(s, m)| {
+            away_from_ties(m, &x, 1e-6);
+            let export = dir.path().join(format!("sae{s}"));
+            m.save_saelens(&export).unwrap();
+            export
+        })
+        .collect();
+    let results = check_script(&exports, &rows_path, numpy);
+    for (m, (backend, h, y)) in saes.iter().zip(results) {
         assert_eq!(backend == "numpy", numpy, "{backend}");
         let what = format!("{backend} {} {:?}", T::NAME, m.spec());
         let code = m.encode(&x).unwrap();
