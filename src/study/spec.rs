@@ -673,6 +673,17 @@ impl Study {
         }
         for (i, v) in self.variants.iter().enumerate() {
             v.validate(&self.bias_modes, self.activation)?;
+            if let (Some(set), Some(first)) = (v.metrics, self.extra_metrics())
+                && set != first
+            {
+                return Err(Error::config(
+                    "variants.metrics",
+                    format!(
+                        "variant {:?} records {set:?} but another records {first:?}; a study's frames hold the columns of one set",
+                        v.name
+                    ),
+                ));
+            }
             if ModelKind::parse(&v.name).is_ok()
                 || self.variants[..i].iter().any(|w| w.name == v.name)
             {
