@@ -280,7 +280,7 @@ pub const TEST_NOISE_STREAM: u64 = 0x7e57;
 /// row corrupted once (seeded, [`TEST_NOISE_STREAM`]), against the clean
 /// rows:
 /// - `corrupted_test_mse`: corrupted with the cell's own noise, the
-///   corruption its variant trained with ([`super::Variant::corruption`]);
+///   corruption its variant trained with ([`Variant::corruption`](super::Variant#structfield.corruption));
 ///   a cell trained without one (PCA, a plain pair) has none, so this is
 ///   its clean test MSE;
 /// - `masked_test_mse_10`, `_25`, `_50`: masking with ν the suffix in

@@ -16,7 +16,7 @@
 //! per noise level; a study file lists them in `[[variants]]` tables.
 //!
 //! # Corruption levels
-//! A variant's Gaussian σ ([`Variant::corruption`]) is relative: in units
+//! A variant's Gaussian σ ([`Variant::corruption`](Variant#structfield.corruption)) is relative: in units
 //! of the entry scale of the rows its cell fits ([`entry_scale`]), which
 //! the cell resolves against its own fitting rows. Why: every seed draws
 //! its own split, so a level stated once means the same on every seed and
