@@ -699,7 +699,7 @@ impl Study {
                 return Err(Error::config(
                     "training.optimizer",
                     format!(
-                        "variant {:?} trains with an L1 penalty, a unit-norm decoder or dead-latent tracking, which need a minibatch optimizer, not L-BFGS",
+                        "variant {:?} trains with an L1 penalty, a unit-norm decoder, dead-latent tracking or input corruption, which need a minibatch optimizer, not L-BFGS",
                         v.name
                     ),
                 ));
