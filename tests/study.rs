@@ -833,3 +833,116 @@ fn the_learning_rate_grid_is_tuned_on_validation_only() {
     let pca = &tuned[0];
     assert!(pca.val_mse != pca.train_mse && pca.val_mse.is_finite());
 }
+
+/// A denoising cell's corrupted test MSE is its own model's MSE on its
+/// seed's test rows, each corrupted once with its own noise from the
+/// stream of its seed, against the clean rows. Recomputed here from
+/// outside the engine: the public [`Corruption`] on the seed's test part,
+/// the cell's tied weight (no biases, so `x̂ = σ(x Wᵀ) W` in f64) and, for
+/// Gaussian noise, σ resolved against the training part's entry scale
+/// (no validation carve, so the cell fits exactly those rows). PCA's
+/// masked column is checked against its split's own PCA fit.
+#[test]
+fn denoising_metrics_equal_an_independent_recomputation() {
+    use tiedae::data::train_test_split;
+    use tiedae::model::Activation;
+    use tiedae::rng::derive_seed;
+    use tiedae::study::MetricSet;
+    use tiedae::study::{TEST_NOISE_STREAM, Variant, entry_scale, read_extra_columns};
+    use tiedae::train::Corruption;
+    let ds = small_digits();
+    let seed = 3;
+    let tied = |name: &str, c: Corruption| {
+        Variant::new(name, true)
+            .activation(Activation::Sigmoid)
+            .bias_mode(BiasMode::None)
+            .corruption(c)
+            .metrics(MetricSet::Denoising)
+    };
+    let study = Study::new("denoising-check")
+        .dataset(ds.clone())
+        .models(&[ModelKind::Pca])
+        .variants(&[
+            tied("tied_mask_25", Corruption::Masking { fraction: 0.25 }),
+            tied("tied_gauss_25", Corruption::Gaussian { sigma: 0.25 }),
+        ])
+        .latents(&[4])
+        .seeds(&[seed])
+        .bias_modes(&[BiasMode::None])
+        .protocol(Protocol::fixed_budget())
+        .precision(Precision::F64)
+        .training(
+            TrainConfig::new()
+                .epochs(3)
+                .batch_size(32)
+                .learning_rate(1e-2),
+        );
+    let res = study.run_detailed().unwrap();
+    let (set, values) = read_extra_columns(&res.results).unwrap().unwrap();
+    assert_eq!(set, MetricSet::Denoising);
+    assert_eq!(values.len(), 3);
+    let (train, test) = train_test_split(&ds, study.test_fraction, study.data_seed(seed)).unwrap();
+    let x = test.x();
+    let scale = entry_scale(train.x());
+    assert!(scale > 0.0);
+    let rows: Vec<usize> = (0..x.nrows()).collect();
+    let corrupted = |noise: Corruption| {
+        let mut noisy = x.clone();
+        noise
+            .apply(&mut noisy, &rows, derive_seed(seed, TEST_NOISE_STREAM))
+            .unwrap();
+        noisy
+    };
+    let mse = |recon: DMatrix<f64>| (recon - x).norm_squared() / x.len() as f64;
+    let close = |got: Option<f64>, want: f64, what: &str| {
+        let got = got.unwrap_or_else(|| panic!("{what}: null"));
+        assert!(
+            (got - want).abs() <= 1e-9 * want,
+            "{what}: {got} vs recomputed {want}"
+        );
+    };
+    let mut checked = 0;
+    for (cell, v) in res.cells.iter().zip(&values) {
+        let m = v.denoising.clone().expect("every cell records the set");
+        if cell.row.model == "pca" {
+            let pca = &res.pcas[0].pca;
+            let masked = corrupted(Corruption::Masking { fraction: 0.25 });
+            close(
+                m.masked_test_mse[1],
+                mse(pca.reconstruct(&masked).unwrap()),
+                "pca masked_test_mse_25",
+            );
+            // No noise of its own: its corrupted MSE is the clean one.
+            close(
+                m.corrupted_test_mse,
+                cell.row.test_mse,
+                "pca corrupted_test_mse",
+            );
+            checked += 1;
+            continue;
+        }
+        let (noise, column) = if cell.row.model == "tied_mask_25" {
+            (Corruption::Masking { fraction: 0.25 }, m.masked_test_mse[1])
+        } else {
+            (
+                Corruption::Gaussian {
+                    sigma: 0.25 * scale,
+                },
+                m.noisy_test_mse[1],
+            )
+        };
+        let w = &cell.filters;
+        assert_eq!(w.shape(), (4, 64));
+        let h = (corrupted(noise) * w.transpose()).map(|z| 1.0 / (1.0 + (-z).exp()));
+        let want = mse(h * w);
+        close(m.corrupted_test_mse, want, cell.row.model.as_str());
+        // The level's column holds the same corrupted rows.
+        close(column, want, "the level's column");
+        assert!(
+            (want - cell.row.test_mse).abs() > 1e-12,
+            "the noise changed nothing"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 3);
+}

@@ -441,6 +441,44 @@ fn the_bias_modes_study_shards_and_merges_into_its_unsharded_run() {
     }
 }
 
+/// The denoising study is a grid of cells (PCA and one tied variant per
+/// noise level, every quick seed and rate), so it shards like any study:
+/// two shards merged equal the unsharded run, timing aside, its corrupted
+/// test MSE columns included (PCA's and the plain pair's too).
+#[test]
+fn the_denoising_study_shards_and_merges_into_its_unsharded_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole");
+    let stdout = study_ok(&["run", "denoising", "--quick", "--out", arg(&whole)]);
+    let reference = PathBuf::from(stdout.lines().last().expect("the results path"));
+    let sharded = dir.path().join("sharded");
+    for shard in ["0/2", "1/2"] {
+        study_ok(&[
+            "run",
+            "denoising",
+            "--quick",
+            "--shard",
+            shard,
+            "--out",
+            arg(&sharded),
+        ]);
+    }
+    let merged = dir.path().join("merged.parquet");
+    study_ok(&["merge", arg(&sharded), "--out", arg(&merged)]);
+    let a = read_results(&merged).unwrap();
+    let b = read_results(&reference).unwrap();
+    // Digits, one latent size, 3 seeds: PCA per seed, 7 variants per rate
+    // (2) and seed.
+    assert_eq!(b.height(), 3 + 7 * 2 * 3);
+    for (name, _) in tiedae::study::DENOISING_COLUMNS {
+        let c = b
+            .column(name)
+            .unwrap_or_else(|_| panic!("no column {name}"));
+        assert_eq!(c.null_count(), 0, "{name} has nulls");
+    }
+    assert!(same_results(&a, &b), "merged:\n{a}\nunsharded:\n{b}");
+}
+
 /// The fenced ```bash blocks of the README's cluster section.
 fn cluster_blocks() -> Vec<String> {
     let readme = include_str!("../README.md");

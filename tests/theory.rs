@@ -987,33 +987,69 @@ fn refinetti_goldt_tracking_is_deterministic_and_ends_at_the_models_alignment() 
     );
 }
 
+/// The denoising study is a grid of cells: PCA and seven tied variants on
+/// every seed, each recording the corrupted test MSE columns; its charts
+/// are medians over seeds of that frame (PCA's flat line is the median of
+/// its cells' test MSE), its filters one row of tiles per variant, and its
+/// findings state both claims per noise kind.
 #[test]
-fn the_denoising_studys_pca_line_is_pcas_test_mse_and_its_figures_are_complete() {
-    use tiedae::study::builtin::{Preset, denoising};
+fn the_denoising_study_is_a_grid_whose_charts_come_from_its_frame() {
+    use tiedae::study::builtin::{Preset, RunOptions, denoising};
+    use tiedae::study::{DENOISING_COLUMNS, frame_to_rows};
     let ds = tiedae::data::Dataset::builtin("digits")
         .unwrap()
         .select_rows(&(0..300).collect::<Vec<_>>())
         .unwrap();
     let mut preset = Preset::quick();
     preset.latents = vec![4];
+    preset.seeds = vec![0, 1];
     preset.epochs = 3;
+    preset.learning_rates = Vec::new();
     preset.max_rows = None;
-    let out = denoising::output(&ds, &preset).unwrap();
-    let (train, test) = tiedae::data::train_test_split(&ds, 0.2, 0).unwrap();
-    let pca = Pca::count(4).fit(train.x()).unwrap();
-    let rec = pca.reconstruct(test.x()).unwrap();
-    let want = (rec - test.x()).norm_squared() / test.x().len() as f64;
+    let names: Vec<String> = denoising::variants()
+        .iter()
+        .map(|v| v.name.clone())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "tied_plain",
+            "tied_mask_10",
+            "tied_mask_25",
+            "tied_mask_50",
+            "tied_gauss_10",
+            "tied_gauss_25",
+            "tied_gauss_50"
+        ]
+    );
+    let out = denoising::output(&ds, &preset, &RunOptions::default()).unwrap();
+    assert_eq!(out.frame.height(), 2 + 7 * 2);
+    for (name, _) in DENOISING_COLUMNS {
+        assert_eq!(out.frame.column(name).unwrap().null_count(), 0, "{name}");
+    }
+    let rows = frame_to_rows(&out.frame).unwrap();
+    let mut pca: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.model == "pca")
+        .map(|r| r.test_mse)
+        .collect();
+    assert_eq!(pca.len(), 2);
+    pca.sort_by(f64::total_cmp);
+    let want = 0.5 * (pca[0] + pca[1]);
     let clean = &out.figures.curves[0];
     let line = clean.series.iter().find(|l| l.name == "PCA").unwrap();
     for p in &line.points {
         assert!((p.1 - want).abs() <= 1e-12 * want, "{} vs {want}", p.1);
     }
-    let names: Vec<&str> = clean.series.iter().map(|l| l.name.as_str()).collect();
-    assert_eq!(names, ["masking", "Gaussian", "plain tied", "PCA"]);
+    let series: Vec<&str> = clean.series.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(series, ["masking", "Gaussian", "plain tied", "PCA"]);
     assert_eq!(out.figures.curves[1].series.len(), 6);
+    for l in &out.figures.curves[1].series {
+        assert_eq!(l.points.len(), 4, "{}", l.name);
+        assert!(l.points.iter().all(|p| p.1.is_finite()), "{}", l.name);
+    }
     let tiles = &out.figures.tiles[0];
     assert_eq!(tiles.shape, (8, 8));
-    // Masking 0 (plain), 0.1, 0.25, 0.5, then Gaussian 0.1, 0.25, 0.5.
     assert_eq!(tiles.rows.len(), 7);
     assert!(
         tiles
@@ -1021,17 +1057,15 @@ fn the_denoising_studys_pca_line_is_pcas_test_mse_and_its_figures_are_complete()
             .iter()
             .all(|(_, t)| t.len() == 4 && t[0].len() == 64)
     );
-    assert_eq!(out.frame.height(), 4);
-    let cols: Vec<&str> = out
-        .frame
-        .get_column_names()
-        .iter()
-        .map(|n| n.as_str())
-        .collect();
-    assert_eq!(
-        cols,
-        ["paper", "claim", "formula", "measured", "tolerance", "pass"]
+    let findings = denoising::summary(&out.frame).unwrap();
+    assert_eq!(findings.len(), 4, "{findings:?}");
+    assert!(
+        findings[0].contains("median over 2 seeds"),
+        "{}",
+        findings[0]
     );
+    let table = denoising::claims_table(&out.frame).unwrap();
+    assert_eq!(table.height(), 4);
 }
 
 #[test]

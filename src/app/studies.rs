@@ -35,8 +35,10 @@ pub const COMPARISON_PARTS: [&str; 3] = ["linear_pca", "equal_budget", "overfitt
 pub const THEORY: &str = "theory";
 
 /// The registry entries `--study theory` runs, in order. All are claims
-/// tables with the same columns, so their frames stack.
-pub const THEORY_PARTS: [&str; 3] = ["theory", "refinetti_goldt", "denoising"];
+/// tables with the same columns, so their frames stack. The `denoising`
+/// study is a grid of cells with its own page (its claims as a table:
+/// [`crate::study::builtin::denoising::claims_table`]).
+pub const THEORY_PARTS: [&str; 2] = ["theory", "refinetti_goldt"];
 
 /// Names `--study` accepts: [`COMPARISON`], then the
 /// [registry](crate::study::builtin::REGISTRY)'s.

@@ -8,14 +8,18 @@
 //! [`super::merge`], so a merged frame has the columns of the unsharded
 //! one.
 //!
-//! The one set today is [`MetricSet::Sae`], the sparse-autoencoder
-//! peers' metrics ([`SaeMetrics`]; their definitions and sources are in
-//! [`super::metrics`]).
+//! Two sets: [`MetricSet::Sae`], the sparse-autoencoder peers' metrics
+//! ([`SaeMetrics`]; their definitions and sources are in
+//! [`super::metrics`]), and [`MetricSet::Denoising`], test MSEs of
+//! corrupted inputs ([`DenoisingMetrics`]). One study records one set:
+//! its PCA cells record the set of its variants.
 
 use super::frame::ColumnType;
-use super::metrics::{dead_count, dense_count, firing_density, l2_ratio, shrinkage};
+use super::metrics::{dead_count, dense_count, firing_density, l2_ratio, mse, shrinkage};
 use crate::error::{Error, Result};
 use crate::model::{fvu, l0};
+use crate::rng::derive_seed;
+use crate::train::Corruption;
 use nalgebra::DMatrix;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -26,6 +30,9 @@ use serde::{Deserialize, Serialize};
 pub enum MetricSet {
     /// The sparse-autoencoder metrics, the columns of [`SAE_COLUMNS`].
     Sae,
+    /// Test MSEs of corrupted inputs, the columns of
+    /// [`DENOISING_COLUMNS`].
+    Denoising,
 }
 
 impl MetricSet {
@@ -33,6 +40,7 @@ impl MetricSet {
     pub fn columns(self) -> &'static [(&'static str, ColumnType)] {
         match self {
             MetricSet::Sae => &SAE_COLUMNS,
+            MetricSet::Denoising => &DENOISING_COLUMNS,
         }
     }
 }
@@ -65,7 +73,11 @@ pub const SAE_COLUMNS: [(&str, ColumnType); 9] = [
 ];
 
 /// One cell's values of [`SAE_COLUMNS`]; `None` is a null. The default,
-/// all nulls, is the row of a cell that records none of them.
+/// all nulls, is the row of a cell that records none of them. It also
+/// carries, in [`SaeMetrics::denoising`], the values of a cell that
+/// records [`MetricSet::Denoising`] instead (its SAE fields then null):
+/// the one record of a cell's extra metrics that the cache and the shard
+/// files hold.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SaeMetrics {
@@ -88,6 +100,9 @@ pub struct SaeMetrics {
     pub l2_ratio: Option<f64>,
     /// Mean active latents per fitting row.
     pub l0_train: Option<f64>,
+    /// The values of [`MetricSet::Denoising`], for a cell that records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub denoising: Option<DenoisingMetrics>,
 }
 
 /// A ratio of the metrics, or `None` where it is not defined (a
@@ -135,6 +150,7 @@ pub(crate) fn trained_sae_metrics(c: &TrainedCode) -> Result<(SaeMetrics, Vec<f6
         shrinkage: defined(shrinkage(c.test, c.recon))?,
         l2_ratio: defined(l2_ratio(c.test, c.recon))?,
         l0_train: Some(l0(c.train_code)?),
+        denoising: None,
     };
     Ok((metrics, density))
 }
@@ -242,7 +258,200 @@ pub fn read_sae_columns(df: &DataFrame) -> Result<Option<Vec<SaeMetrics>>> {
                 shrinkage: shrunk[r],
                 l2_ratio: ratio[r],
                 l0_train: train[r],
+                denoising: None,
             })
             .collect(),
     ))
+}
+
+/// The comparison levels of [`MetricSet::Denoising`]: masking fractions
+/// ν, and Gaussian σ in units of the fitting rows' entry scale
+/// ([`super::entry_scale`]).
+pub const DENOISING_LEVELS: [f64; 3] = [0.1, 0.25, 0.5];
+
+/// The stream, under a cell's seed, of its test rows' corruption
+/// (`derive_seed(seed, TEST_NOISE_STREAM)` seeds [`Corruption::apply`]
+/// with test row `i` as sample `i`). Every cell of a seed corrupts its
+/// test rows alike, so the comparisons within a seed are paired.
+pub const TEST_NOISE_STREAM: u64 = 0x7e57;
+
+/// The columns of [`MetricSet::Denoising`], after the results columns.
+/// Each is the MSE of the cell's reconstructions of its test rows, each
+/// row corrupted once (seeded, [`TEST_NOISE_STREAM`]), against the clean
+/// rows:
+/// - `corrupted_test_mse`: corrupted with the cell's own noise, the
+///   corruption its variant trained with ([`Variant::corruption`](super::Variant#structfield.corruption));
+///   a cell trained without one (PCA, a plain pair) has none, so this is
+///   its clean test MSE;
+/// - `masked_test_mse_10`, `_25`, `_50`: masking with ν the suffix in
+///   hundredths ([`DENOISING_LEVELS`]);
+/// - `noisy_test_mse_10`, `_25`, `_50`: Gaussian noise with σ the suffix
+///   in hundredths of the fitting rows' entry scale.
+///
+/// The fixed levels are the rule for models trained without noise: the
+/// plain pair's and PCA's corrupted test MSE "at level ν" is the column of
+/// ν, measured on the same corrupted rows as the denoising model of that
+/// level (same seed), which reads its own as `corrupted_test_mse` (and, at
+/// a level of the list, in that column too).
+pub const DENOISING_COLUMNS: [(&str, ColumnType); 7] = [
+    ("corrupted_test_mse", ColumnType::F64),
+    ("masked_test_mse_10", ColumnType::F64),
+    ("masked_test_mse_25", ColumnType::F64),
+    ("masked_test_mse_50", ColumnType::F64),
+    ("noisy_test_mse_10", ColumnType::F64),
+    ("noisy_test_mse_25", ColumnType::F64),
+    ("noisy_test_mse_50", ColumnType::F64),
+];
+
+/// One cell's values of [`DENOISING_COLUMNS`]; `None` is a null.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DenoisingMetrics {
+    /// Test MSE of inputs corrupted with the cell's own noise.
+    pub corrupted_test_mse: Option<f64>,
+    /// Test MSE of masked inputs, per level of [`DENOISING_LEVELS`].
+    pub masked_test_mse: [Option<f64>; 3],
+    /// Test MSE of inputs with Gaussian noise, per level of
+    /// [`DENOISING_LEVELS`] (relative to the entry scale).
+    pub noisy_test_mse: [Option<f64>; 3],
+}
+
+/// A corruption at noise `level` of kind `masking` (ν) or any other
+/// (Gaussian, σ = `level × scale`), or `None` at level 0.
+pub fn corruption_at(masking: bool, level: f64, scale: f64) -> Option<Corruption> {
+    if level == 0.0 {
+        None
+    } else if masking {
+        Some(Corruption::Masking { fraction: level })
+    } else {
+        Some(Corruption::Gaussian {
+            sigma: level * scale,
+        })
+    }
+}
+
+/// The rows of `test`, each corrupted once by `noise` as sample `i` from
+/// the stream of `seed` ([`TEST_NOISE_STREAM`]); the rows as they are
+/// without noise. What [`MetricSet::Denoising`] reconstructs.
+///
+/// # Errors
+/// None in practice (one sample index per row).
+pub fn corrupted_test_rows(
+    test: &DMatrix<f64>,
+    noise: Option<Corruption>,
+    seed: u64,
+) -> Result<DMatrix<f64>> {
+    let mut noisy = test.clone();
+    if let Some(c) = noise {
+        let rows: Vec<usize> = (0..test.nrows()).collect();
+        c.apply(&mut noisy, &rows, derive_seed(seed, TEST_NOISE_STREAM))?;
+    }
+    Ok(noisy)
+}
+
+/// The values of [`MetricSet::Denoising`] of a cell of seed `seed`:
+/// `reconstruct` is its model, `own` its own (resolved) training
+/// corruption and `scale` its fitting rows' entry scale (Gaussian σ's
+/// unit).
+///
+/// # Errors
+/// The model's errors; an empty test part.
+pub(crate) fn denoising_metrics(
+    test: &DMatrix<f64>,
+    own: Option<Corruption>,
+    scale: f64,
+    seed: u64,
+    reconstruct: &dyn Fn(&DMatrix<f64>) -> Result<DMatrix<f64>>,
+) -> Result<DenoisingMetrics> {
+    let at = |noise: Option<Corruption>| -> Result<Option<f64>> {
+        let noisy = corrupted_test_rows(test, noise, seed)?;
+        Ok(Some(mse(&reconstruct(&noisy)?, test)?))
+    };
+    let mut out = DenoisingMetrics {
+        corrupted_test_mse: at(own)?,
+        ..DenoisingMetrics::default()
+    };
+    for (i, &level) in DENOISING_LEVELS.iter().enumerate() {
+        out.masked_test_mse[i] = at(corruption_at(true, level, scale))?;
+        out.noisy_test_mse[i] = at(corruption_at(false, level, scale))?;
+    }
+    Ok(out)
+}
+
+/// Appends the columns of `set` to `df`, one value per row from `metrics`
+/// (as many as `df` has rows; a row without values of the set has nulls).
+///
+/// # Errors
+/// As [`append_sae_columns`].
+pub fn append_extra_columns(
+    df: &mut DataFrame,
+    set: MetricSet,
+    metrics: &[SaeMetrics],
+) -> Result<()> {
+    match set {
+        MetricSet::Sae => append_sae_columns(df, metrics),
+        MetricSet::Denoising => append_denoising_columns(df, metrics),
+    }
+}
+
+/// Appends the columns of [`DENOISING_COLUMNS`] to `df` from the
+/// [`SaeMetrics::denoising`] of `metrics`.
+fn append_denoising_columns(df: &mut DataFrame, metrics: &[SaeMetrics]) -> Result<()> {
+    if metrics.len() != df.height() {
+        return Err(Error::InvalidData(format!(
+            "{} rows of denoising metrics for a frame of {} rows",
+            metrics.len(),
+            df.height()
+        )));
+    }
+    let values: Vec<DenoisingMetrics> = metrics
+        .iter()
+        .map(|m| m.denoising.clone().unwrap_or_default())
+        .collect();
+    for (c, (name, _)) in DENOISING_COLUMNS.iter().enumerate() {
+        let column: Vec<Option<f64>> = values
+            .iter()
+            .map(|v| match c {
+                0 => v.corrupted_test_mse,
+                1..=3 => v.masked_test_mse[c - 1],
+                _ => v.noisy_test_mse[c - 4],
+            })
+            .collect();
+        df.with_column(Column::new((*name).into(), column))?;
+    }
+    Ok(())
+}
+
+/// The extra metrics in `df` and their set, row by row, or `None` when
+/// `df` has the columns of no set (read as [`read_sae_columns`] does; the
+/// denoising values land in [`SaeMetrics::denoising`]).
+///
+/// # Errors
+/// A column that cannot be cast to its type.
+pub fn read_extra_columns(df: &DataFrame) -> Result<Option<(MetricSet, Vec<SaeMetrics>)>> {
+    if let Some(values) = read_sae_columns(df)? {
+        return Ok(Some((MetricSet::Sae, values)));
+    }
+    if DENOISING_COLUMNS.iter().all(|(n, _)| df.column(n).is_err()) {
+        return Ok(None);
+    }
+    let n = df.height();
+    let mut columns: Vec<Vec<Option<f64>>> = Vec::with_capacity(DENOISING_COLUMNS.len());
+    for (name, _) in DENOISING_COLUMNS {
+        columns.push(match df.column(name) {
+            Err(_) => vec![None; n],
+            Ok(c) => c.cast(&DataType::Float64)?.f64()?.iter().collect(),
+        });
+    }
+    let rows = (0..n)
+        .map(|r| SaeMetrics {
+            denoising: Some(DenoisingMetrics {
+                corrupted_test_mse: columns[0][r],
+                masked_test_mse: [columns[1][r], columns[2][r], columns[3][r]],
+                noisy_test_mse: [columns[4][r], columns[5][r], columns[6][r]],
+            }),
+            ..SaeMetrics::default()
+        })
+        .collect();
+    Ok(Some((MetricSet::Denoising, rows)))
 }

@@ -104,7 +104,9 @@ pub struct StudyFile {
     /// Named variants crossed after the model kinds (`[[variants]]`
     /// tables, see [`Variant`]), e.g.
     /// `name = "tied_topk"`, `tied = true`, `top_k_divisor = 4`,
-    /// `unit_norm_decoder = true`, `metrics = "sae"`.
+    /// `unit_norm_decoder = true`, `metrics = "sae"`, or a denoising one
+    /// with `corruption = { kind = "gaussian", sigma = 0.25 }` (σ relative
+    /// to the fitting rows' entry scale) and `metrics = "denoising"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variants: Option<Vec<Variant>>,
     /// How every autoencoder trains (`[training]`). Always written, every
@@ -1375,5 +1377,52 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("unknown field `width`"), "{err}");
+    }
+
+    /// A variant's corruption is a `[[variants]]` key: it reads, writes
+    /// back unchanged, and is part of the cells' keys (a denoising variant
+    /// and the same one without noise make different studies); a bad
+    /// level is refused naming the field.
+    #[test]
+    fn variant_corruption_reads_back_and_keys_the_cells() {
+        let with = |corruption: &str| {
+            format!(
+                "{MINIMAL}\n[[variants]]\nname = \"tied_gauss\"\ntied = true\nmetrics = \"denoising\"\n{corruption}"
+            )
+        };
+        let text = with("corruption = { kind = \"gaussian\", sigma = 0.25 }\n");
+        let file = parse(&text).unwrap();
+        let study = file
+            .to_study(&text, Path::new("s.toml"), Path::new("."))
+            .unwrap();
+        assert_eq!(
+            study.variants[0].corruption,
+            Some(crate::train::Corruption::Gaussian { sigma: 0.25 })
+        );
+        let again = StudyFile::from_study(&study, file.datasets.clone()).unwrap();
+        let written = again.to_toml().unwrap();
+        assert!(written.contains("corruption"), "{written}");
+        let back = parse(&written).unwrap();
+        assert_eq!(back, again, "{written}");
+        let study2 = back
+            .to_study(&written, Path::new("s.toml"), Path::new("."))
+            .unwrap();
+        assert_eq!(study2.variants, study.variants);
+        assert_eq!(study.study_id().unwrap(), study2.study_id().unwrap());
+
+        let plain = with("");
+        let plain_study = parse(&plain)
+            .unwrap()
+            .to_study(&plain, Path::new("s.toml"), Path::new("."))
+            .unwrap();
+        assert_ne!(study.study_id().unwrap(), plain_study.study_id().unwrap());
+
+        let bad = with("corruption = { kind = \"masking\", fraction = 1.5 }\n");
+        let err = parse(&bad)
+            .unwrap()
+            .to_study(&bad, Path::new("s.toml"), Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("variants.corruption"), "{err}");
     }
 }

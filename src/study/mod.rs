@@ -50,7 +50,11 @@ pub use artifacts::{
     SplitPca,
 };
 pub use cell::{CELL_VERSION, Cell, fingerprint as dataset_sha256};
-pub use extra::{MetricSet, SAE_COLUMNS, SaeMetrics, append_sae_columns, read_sae_columns};
+pub use extra::{
+    DENOISING_COLUMNS, DENOISING_LEVELS, DenoisingMetrics, MetricSet, SAE_COLUMNS, SaeMetrics,
+    TEST_NOISE_STREAM, append_extra_columns, append_sae_columns, corrupted_test_rows,
+    corruption_at, read_extra_columns, read_sae_columns,
+};
 pub use figures::{Curves, Figures, Line, Tiles};
 pub use file::{StudyFile, read_study_file};
 pub use frame::{
@@ -66,4 +70,6 @@ pub use run::Search;
 pub use shard::{ShardManifest, manifest_path, merge, read_manifest, write_manifest};
 pub(crate) use shard::{check_study_id, short_id};
 pub use spec::{CONV_LAYERS, ExtraRate, FamilyTraining, ModelKind, Precision, Study};
-pub use variant::{AuxKRule, DeadLatentsRule, Variant, per_latent};
+pub use variant::{
+    AuxKRule, DeadLatentsRule, Variant, entry_scale, per_latent, resolve_corruption,
+};

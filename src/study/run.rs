@@ -15,7 +15,8 @@ use super::artifacts::{
 use super::cache::CellCache;
 use super::cell::{Cell, CellConfig, TrainingKey, fingerprint};
 use super::extra::{
-    MetricSet, SaeMetrics, TrainedCode, append_sae_columns, pca_sae_metrics, trained_sae_metrics,
+    MetricSet, SaeMetrics, TrainedCode, append_extra_columns, denoising_metrics, pca_sae_metrics,
+    trained_sae_metrics,
 };
 use super::frame::{Row, frame_to_rows, rows_to_frame};
 use super::metrics::{
@@ -24,6 +25,7 @@ use super::metrics::{
 };
 use super::protocol::{StopKind, probe_passes, rate_brackets};
 use super::spec::{ExtraRate, ModelKind, Precision, Study, base_kind, conv_spec};
+use super::variant::entry_scale;
 use crate::data::{StratifiedDraw, train_test_split};
 use crate::error::{Error, Result};
 use crate::linalg::{FittedPca, Pca};
@@ -268,12 +270,12 @@ impl Study {
     /// [`Error::InvalidData`] for counts that do not match; polars errors.
     pub fn results_frame(&self, rows: &[Row], metrics: &[Option<SaeMetrics>]) -> Result<DataFrame> {
         let mut df = rows_to_frame(rows)?;
-        if self.extra_metrics() == Some(MetricSet::Sae) {
+        if let Some(set) = self.extra_metrics() {
             let values: Vec<SaeMetrics> = metrics
                 .iter()
                 .map(|m| m.clone().unwrap_or_default())
                 .collect();
-            append_sae_columns(&mut df, &values)?;
+            append_extra_columns(&mut df, set, &values)?;
         }
         Ok(df)
     }
@@ -797,6 +799,22 @@ fn fit_pca(cell: &Cell, split: &Split, records: Option<MetricSet>) -> Result<Mea
     let seconds = start.elapsed().as_secs_f64();
     let extra = match records {
         Some(MetricSet::Sae) => Some(pca_sae_metrics(&split.test, &test_recon, k)?),
+        Some(MetricSet::Denoising) => {
+            // PCA trains without noise: its own corruption is none.
+            let reconstruct = |x: &DMatrix<f64>| -> Result<DMatrix<f64>> {
+                pca_inverse(&split.pca, &pca_scores(&split.pca, k, x)?)
+            };
+            Some(SaeMetrics {
+                denoising: Some(denoising_metrics(
+                    &split.test,
+                    None,
+                    entry_scale(&split.train),
+                    cell.seed,
+                    &reconstruct,
+                )?),
+                ..SaeMetrics::default()
+            })
+        }
         None => None,
     };
     Ok(Measured {
@@ -850,7 +868,7 @@ fn cell_training(study: &Study, cell: &Cell, split: &Split) -> TrainConfig {
         cfg.early_stopping = Some(EarlyStopping::patience(p));
     }
     if let Some(v) = &cell.variant {
-        v.adjust(&mut cfg, cell.latent, split.train.nrows());
+        v.adjust(&mut cfg, cell.latent, &split.train);
     }
     cfg
 }
@@ -995,6 +1013,9 @@ fn fit_autoencoder<T: Real>(
     let cfg = cell_training(study, cell, split);
     let has_val = split.val.nrows() > 0;
     let cfg_is_minibatch = !cfg.is_lbfgs();
+    // The model's own noise, as it trained (its σ resolved to the fitting
+    // rows), for the denoising metrics.
+    let own_noise = cfg.corruption;
     let mut trainer = cfg.build()?;
     if let Some(flag) = &study.interrupt {
         // An interrupted cell is abandoned (never cached): a batch
@@ -1040,6 +1061,23 @@ fn fit_autoencoder<T: Real>(
                 density,
             };
             (Some(metrics), Some(firing))
+        }
+        Some(MetricSet::Denoising) => {
+            let reconstruct = |x: &DMatrix<f64>| -> Result<DMatrix<f64>> {
+                Ok(widen(&model.reconstruct(&x.map(T::of))?))
+            };
+            let metrics = denoising_metrics(
+                &split.test,
+                own_noise,
+                entry_scale(&split.train),
+                cell.seed,
+                &reconstruct,
+            )?;
+            let extra = SaeMetrics {
+                denoising: Some(metrics),
+                ..SaeMetrics::default()
+            };
+            (Some(extra), None)
         }
         None => (None, None),
     };

@@ -8,7 +8,7 @@
 //! files belong to one study and that no cell is missing or duplicated.
 
 use super::cell::Cell;
-use super::extra::{SaeMetrics, append_sae_columns, read_sae_columns};
+use super::extra::{MetricSet, SaeMetrics, append_extra_columns, read_extra_columns};
 use super::frame::{Row, frame_to_rows, read_results, rows_to_frame, write_results};
 use super::limits::{MAX_CELLS, MAX_SHARDS};
 use super::run::{cell_config, fingerprints};
@@ -317,22 +317,28 @@ pub fn merge<P: AsRef<Path>>(paths: &[P]) -> Result<DataFrame> {
     }
     let mut study: Option<(ShardManifest, PathBuf)> = None;
     let mut by_index: Gathered = BTreeMap::new();
-    // Whether the files have the extra metric columns, and the first file.
-    let mut with_metrics: Option<(bool, PathBuf)> = None;
+    // The extra metric columns the files have (their set, if any), and the
+    // first file.
+    let mut with_metrics: Option<(Option<MetricSet>, PathBuf)> = None;
     for p in paths {
         let path = p.as_ref();
         let manifest = read_manifest(path)?;
         let df = read_results(path)?;
-        let metrics = read_sae_columns(&df)?;
-        let has = metrics.is_some();
+        let extra = read_extra_columns(&df)?;
+        let has = extra.as_ref().map(|(set, _)| *set);
+        let metrics = extra.map(|(_, values)| values);
         let first = with_metrics.get_or_insert_with(|| (has, path.to_path_buf()));
         if first.0 != has {
+            let said = |set: Option<MetricSet>| match set {
+                None => "no extra metric columns".to_string(),
+                Some(s) => format!("the {s:?} metric columns"),
+            };
             return Err(Error::InvalidData(format!(
-                "merge: {} {} the extra metric columns but {} {}",
+                "merge: {} has {} but {} has {}",
                 first.1.display(),
-                if first.0 { "has" } else { "lacks" },
+                said(first.0),
                 path.display(),
-                if first.0 { "lacks them" } else { "has them" }
+                said(has)
             )));
         }
         if let Some((first, first_path)) = &study
@@ -367,9 +373,9 @@ pub fn merge<P: AsRef<Path>>(paths: &[P]) -> Result<DataFrame> {
     let (rows, metrics): (Vec<Row>, Vec<Option<SaeMetrics>>) =
         by_index.into_values().map(|(r, m, _)| (r, m)).unzip();
     let mut df = rows_to_frame(&rows)?;
-    if with_metrics.is_some_and(|(has, _)| has) {
+    if let Some((Some(set), _)) = with_metrics {
         let values: Vec<SaeMetrics> = metrics.into_iter().map(Option::unwrap_or_default).collect();
-        append_sae_columns(&mut df, &values)?;
+        append_extra_columns(&mut df, set, &values)?;
     }
     Ok(df)
 }

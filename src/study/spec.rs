@@ -673,6 +673,17 @@ impl Study {
         }
         for (i, v) in self.variants.iter().enumerate() {
             v.validate(&self.bias_modes, self.activation)?;
+            if let (Some(set), Some(first)) = (v.metrics, self.extra_metrics())
+                && set != first
+            {
+                return Err(Error::config(
+                    "variants.metrics",
+                    format!(
+                        "variant {:?} records {set:?} but another records {first:?}; a study's frames hold the columns of one set",
+                        v.name
+                    ),
+                ));
+            }
             if ModelKind::parse(&v.name).is_ok()
                 || self.variants[..i].iter().any(|w| w.name == v.name)
             {
@@ -688,7 +699,7 @@ impl Study {
                 return Err(Error::config(
                     "training.optimizer",
                     format!(
-                        "variant {:?} trains with an L1 penalty, a unit-norm decoder or dead-latent tracking, which need a minibatch optimizer, not L-BFGS",
+                        "variant {:?} trains with an L1 penalty, a unit-norm decoder, dead-latent tracking or input corruption, which need a minibatch optimizer, not L-BFGS",
                         v.name
                     ),
                 ));

@@ -6,21 +6,33 @@
 //! weight initialisation, the training adjustments it needs (unit-norm
 //! decoder directions, the pre-encoder bias at a centre of the fitting
 //! rows, dead-latent tracking with or without AuxK, an L1 code penalty
-//! crossed with the study's sparsity weights) and the extra metrics its
-//! cells record ([`MetricSet`]). Its cells carry its name in the `model`
+//! crossed with the study's sparsity weights, input corruption for a
+//! denoising autoencoder) and the extra metrics its cells record
+//! ([`MetricSet`]). Its cells carry its name in the `model`
 //! column, and its whole spec is part of their cache keys, so two
 //! variants that differ in anything never share a cell.
 //!
-//! The `sae` study is six of them beside PCA; a study file lists them in
-//! `[[variants]]` tables.
+//! The `sae` study is six of them beside PCA, the `denoising` study one
+//! per noise level; a study file lists them in `[[variants]]` tables.
+//!
+//! # Corruption levels
+//! A variant's Gaussian σ ([`Variant::corruption`](Variant#structfield.corruption)) is relative: in units
+//! of the entry scale of the rows its cell fits ([`entry_scale`]), which
+//! the cell resolves against its own fitting rows. Why: every seed draws
+//! its own split, so a level stated once means the same on every seed and
+//! on any dataset (a study file need not know the data's scale), and the
+//! unit follows the rows the model fits, as the pre-encoder bias does. The
+//! key holds the relative level, which is what the cell's result depends
+//! on given its data. Masking's ν is a fraction and needs no unit.
 
 use super::extra::MetricSet;
 use super::limits::MAX_NAME_LEN;
 use super::model_name::tied_in_name;
 use crate::error::{Error, Result};
 use crate::model::{Activation, BiasMode, Init, PreBiasInit};
-use crate::train::{DeadLatents, TrainConfig};
+use crate::train::{Corruption, DeadLatents, TrainConfig};
 use crate::validate;
+use nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
 
 /// A named model spec with its training adjustments and metrics (see the
@@ -74,6 +86,35 @@ pub struct Variant {
     /// Tracks dead latents, and revives them with AuxK if asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dead_latents: Option<DeadLatentsRule>,
+    /// Trains as a denoising autoencoder with this input corruption
+    /// ([`TrainConfig::corruption`]); a Gaussian `sigma` is relative to the
+    /// fitting rows' [`entry_scale`] (see the module docs), a masking
+    /// `fraction` is as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corruption: Option<Corruption>,
+}
+
+/// The entry scale of `x`: the root mean square over all entries of their
+/// distance to their column's mean, `sqrt(Σᵢⱼ (xᵢⱼ − x̄ⱼ)² / (n d))`. The
+/// unit of a relative Gaussian σ; 0 for an empty `x`.
+pub fn entry_scale(x: &DMatrix<f64>) -> f64 {
+    if x.is_empty() {
+        return 0.0;
+    }
+    let mean = x.row_mean();
+    let total: f64 = x.row_iter().map(|r| (r - &mean).norm_squared()).sum();
+    (total / x.len() as f64).sqrt()
+}
+
+/// `c` with a relative Gaussian σ resolved against `scale`, the fitting
+/// rows' [`entry_scale`]; masking as it is.
+pub fn resolve_corruption(c: Corruption, scale: f64) -> Corruption {
+    match c {
+        Corruption::Gaussian { sigma } => Corruption::Gaussian {
+            sigma: sigma * scale,
+        },
+        masking => masking,
+    }
 }
 
 /// Dead-latent tracking of a variant's cells ([`DeadLatents`]), with
@@ -122,6 +163,7 @@ impl Variant {
             l1: false,
             dead_latents: None,
             metrics: None,
+            corruption: None,
         }
     }
 
@@ -173,6 +215,13 @@ impl Variant {
         self
     }
 
+    /// Trains with input corruption `c` (a Gaussian σ relative to the
+    /// fitting rows' [`entry_scale`]).
+    pub fn corruption(mut self, c: Corruption) -> Variant {
+        self.corruption = Some(c);
+        self
+    }
+
     /// Records the extra metrics `set`.
     pub fn metrics(mut self, set: MetricSet) -> Variant {
         self.metrics = Some(set);
@@ -199,10 +248,21 @@ impl Variant {
         }
     }
 
+    /// Its corruption resolved for a cell fitting `fit` (see
+    /// [`resolve_corruption`]), or `None` without one.
+    pub fn corruption_for(&self, fit: &DMatrix<f64>) -> Option<Corruption> {
+        self.corruption
+            .map(|c| resolve_corruption(c, entry_scale(fit)))
+    }
+
     /// Applies its training adjustments to `cfg`, the config of a cell at
-    /// latent size `latent` fitting `n_fit` rows (the L1 weight is the
+    /// latent size `latent` fitting the rows `fit` (the L1 weight is the
     /// cell's sparsity weight, which every cell's config takes anyway).
-    pub fn adjust(&self, cfg: &mut TrainConfig, latent: usize, n_fit: usize) {
+    pub fn adjust(&self, cfg: &mut TrainConfig, latent: usize, fit: &DMatrix<f64>) {
+        let n_fit = fit.nrows();
+        if let Some(c) = self.corruption_for(fit) {
+            cfg.corruption = Some(c);
+        }
         if self.unit_norm_decoder {
             cfg.unit_norm_decoder = true;
         }
@@ -297,13 +357,21 @@ impl Variant {
                     .map_err(|e| fail("variants.dead_latents", e.to_string()))?;
             }
         }
+        if let Some(c) = &self.corruption {
+            c.validate()
+                .map_err(|e| fail("variants.corruption", e.to_string()))?;
+        }
         Ok(())
     }
 
     /// Whether its cells need a minibatch optimizer: an L1 penalty (not
-    /// smooth), the unit-norm constraint or dead-latent tracking.
+    /// smooth), the unit-norm constraint, dead-latent tracking or input
+    /// corruption (fresh noise every epoch).
     pub fn needs_minibatch(&self) -> bool {
-        self.l1 || self.unit_norm_decoder || self.dead_latents.is_some()
+        self.l1
+            || self.unit_norm_decoder
+            || self.dead_latents.is_some()
+            || self.corruption.is_some()
     }
 }
 

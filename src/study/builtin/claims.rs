@@ -1,6 +1,6 @@
-//! The claims table the theory, Refinetti–Goldt and denoising studies
-//! share (so `--study theory` stacks theirs into one table), and its
-//! findings.
+//! The claims table the theory and Refinetti–Goldt studies share (so
+//! `--study theory` stacks theirs into one table), and its findings; the
+//! denoising study states its claims in the same table from its frame.
 //!
 //! Frame, one row per claim: `paper`, `claim`, `formula` (str),
 //! `measured`, `tolerance` (f64) and `pass` (bool, `measured <

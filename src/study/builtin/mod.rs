@@ -239,10 +239,10 @@ pub const REGISTRY: &[Builtin] = &[
         name: "denoising",
         title: "tied denoising",
         claim: "a tied denoising AE trades clean reconstruction for robustness to its noise, beside plain tied and PCA (Vincent et al. 2010)",
-        source: Source::Table(denoising::output),
-        summary: claims::summary,
+        source: Source::Detailed(denoising::study),
+        summary: denoising::summary,
         own_latents: None,
-        charts: None,
+        charts: Some(denoising::charts),
     },
 ];
 
