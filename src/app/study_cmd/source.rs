@@ -125,7 +125,8 @@ impl StudySource {
 /// Builds built-in study `b` on `opts.dataset`, as one [`Study`].
 ///
 /// # Errors
-/// [`Error::Config`] for a table (it trains nothing) or a study made of
+/// [`Error::Config`] for a table (one that trains nothing, or a claims
+/// table whose models train outside the cell engine) or a study made of
 /// several studies, which a shard cannot hold: run its parts as files.
 pub fn load_builtin(b: &Builtin, opts: &BuiltinOptions) -> Result<LoadedStudy> {
     let job = ReportJob {
@@ -177,10 +178,17 @@ pub fn load_builtin(b: &Builtin, opts: &BuiltinOptions) -> Result<LoadedStudy> {
         Source::Table(_) => {
             return Err(Error::config(
                 "study",
-                format!(
-                    "{} is a table that trains nothing; there is nothing to run",
-                    b.name
-                ),
+                if b.name == "param_counts" {
+                    format!(
+                        "{} is a table that trains nothing; there is nothing to run",
+                        b.name
+                    )
+                } else {
+                    format!(
+                        "{} is a table of claims whose small models train outside the cell engine; run it with `report --study {}`",
+                        b.name, b.name
+                    )
+                },
             ));
         }
     };
