@@ -201,29 +201,14 @@ impl Study {
                 "not a kind of the study trained with a minibatch optimizer",
             ));
         }
-        let sparsity_ok = if extra.model == ModelKind::SparseTied {
-            self.sparsity_weights
-                .iter()
-                .any(|w| w.to_bits() == extra.sparsity_weight.to_bits())
-        } else {
-            extra.sparsity_weight == 0.0
-        };
-        let in_grid = self.latents.contains(&extra.latent)
-            && self.bias_modes.contains(&extra.bias_mode)
-            && self.l2s.iter().any(|l| l.to_bits() == extra.l2.to_bits())
-            && sparsity_ok
-            && cells
-                .iter()
-                .any(|c| c.dataset == di && c.n_train == extra.n_train);
-        if !in_grid {
-            return Err(refuse("not a configuration of the study's grid"));
-        }
-        if self
-            .learning_rates_for(extra.model)
-            .contains(&Some(extra.learning_rate))
-        {
-            return Err(refuse("the grid already tries this rate"));
-        }
+        self.check_extra_in_grid(
+            cells,
+            extra,
+            di,
+            &self.bias_modes,
+            extra.model == ModelKind::SparseTied,
+            &refuse,
+        )?;
         let activation = if extra.model.is_linear() {
             Activation::Identity
         } else {
@@ -249,6 +234,45 @@ impl Study {
         Ok(())
     }
 
+    /// Checks that `extra` is a configuration of the grid (dataset `di`,
+    /// whose cells are already in `cells`), with `bias_modes` the modes its
+    /// model or variant takes and `l1` whether it crosses the sparsity
+    /// weights, at a rate the grid does not try already.
+    fn check_extra_in_grid(
+        &self,
+        cells: &[Cell],
+        extra: &ExtraRate,
+        di: usize,
+        bias_modes: &[BiasMode],
+        l1: bool,
+        refuse: &impl Fn(&str) -> Error,
+    ) -> Result<()> {
+        let sparsity_ok = if l1 {
+            self.sparsity_weights
+                .iter()
+                .any(|w| w.to_bits() == extra.sparsity_weight.to_bits())
+        } else {
+            extra.sparsity_weight == 0.0
+        };
+        let in_grid = self.latents.contains(&extra.latent)
+            && bias_modes.contains(&extra.bias_mode)
+            && self.l2s.iter().any(|l| l.to_bits() == extra.l2.to_bits())
+            && sparsity_ok
+            && cells
+                .iter()
+                .any(|c| c.dataset == di && c.n_train == extra.n_train);
+        if !in_grid {
+            return Err(refuse("not a configuration of the study's grid"));
+        }
+        if self
+            .learning_rates_for(extra.model)
+            .contains(&Some(extra.learning_rate))
+        {
+            return Err(refuse("the grid already tries this rate"));
+        }
+        Ok(())
+    }
+
     /// [`Study::push_extra_cells`] for the configuration of the variant
     /// named `name`.
     fn push_extra_variant_cells(
@@ -267,29 +291,14 @@ impl Study {
                 "not the variant's base kind, or a study trained with L-BFGS",
             ));
         }
-        let sparsity_ok = if v.l1 {
-            self.sparsity_weights
-                .iter()
-                .any(|w| w.to_bits() == extra.sparsity_weight.to_bits())
-        } else {
-            extra.sparsity_weight == 0.0
-        };
-        let in_grid = self.latents.contains(&extra.latent)
-            && v.bias_modes(&self.bias_modes).contains(&extra.bias_mode)
-            && self.l2s.iter().any(|l| l.to_bits() == extra.l2.to_bits())
-            && sparsity_ok
-            && cells
-                .iter()
-                .any(|c| c.dataset == di && c.n_train == extra.n_train);
-        if !in_grid {
-            return Err(refuse("not a configuration of the study's grid"));
-        }
-        if self
-            .learning_rates_for(extra.model)
-            .contains(&Some(extra.learning_rate))
-        {
-            return Err(refuse("the grid already tries this rate"));
-        }
+        self.check_extra_in_grid(
+            cells,
+            extra,
+            di,
+            &v.bias_modes(&self.bias_modes),
+            v.l1,
+            &refuse,
+        )?;
         let variant = Arc::new(v.clone());
         for &seed in &extra.seeds {
             cells.push(Cell {

@@ -32,7 +32,9 @@ use crate::linalg::{FittedPca, Pca};
 use crate::model::{Autoencoder, AutoencoderSpec, Layer};
 use crate::real::Real;
 use crate::rng::derive_seed;
-use crate::train::{EarlyStopping, History, Progress, StopReason, TrainConfig, Trainer};
+use crate::train::{
+    Corruption, EarlyStopping, History, Progress, StopReason, TrainConfig, Trainer,
+};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use nalgebra::DMatrix;
 use polars::prelude::DataFrame;
@@ -1001,6 +1003,66 @@ fn widen<T: Real>(m: &DMatrix<T>) -> DMatrix<f64> {
     m.map(|v| v.f64())
 }
 
+/// What a trained cell's extra metrics read: the model, its split and
+/// training rows (in the model's precision), its test reconstructions and
+/// codes (widened), and its history.
+struct FitView<'a, T: Real> {
+    model: &'a Autoencoder<T>,
+    split: &'a Split,
+    x_train: &'a DMatrix<T>,
+    test_recon: &'a DMatrix<f64>,
+    test_code: &'a DMatrix<f64>,
+    history: &'a History,
+}
+
+/// The extra metrics a trained cell records (`records`), and for the
+/// sparse-autoencoder set its latents' firing densities on the test rows:
+/// `own_noise` is the corruption the model trained with, `seed` the
+/// cell's (it draws the test rows' noise).
+fn extra_metrics<T: Real>(
+    records: Option<MetricSet>,
+    fit: &FitView<'_, T>,
+    own_noise: Option<Corruption>,
+    seed: u64,
+) -> Result<(Option<SaeMetrics>, Option<Firing>)> {
+    Ok(match records {
+        Some(MetricSet::Sae) => {
+            let train_code = widen(&fit.model.encode(fit.x_train)?);
+            let (metrics, density) = trained_sae_metrics(&TrainedCode {
+                test: &fit.split.test,
+                recon: fit.test_recon,
+                code: fit.test_code,
+                train_code: &train_code,
+                dead_fraction_train: fit.history.last().and_then(|r| r.dead_fraction),
+                cosine: fit.model.mean_decoder_encoder_cosine(),
+            })?;
+            let firing = Firing {
+                rows: fit.split.test.nrows(),
+                density,
+            };
+            (Some(metrics), Some(firing))
+        }
+        Some(MetricSet::Denoising) => {
+            let reconstruct = |x: &DMatrix<f64>| -> Result<DMatrix<f64>> {
+                Ok(widen(&fit.model.reconstruct(&x.map(T::of))?))
+            };
+            let metrics = denoising_metrics(
+                &fit.split.test,
+                own_noise,
+                entry_scale(&fit.split.train),
+                seed,
+                &reconstruct,
+            )?;
+            let extra = SaeMetrics {
+                denoising: Some(metrics),
+                ..SaeMetrics::default()
+            };
+            (Some(extra), None)
+        }
+        None => (None, None),
+    })
+}
+
 fn fit_autoencoder<T: Real>(
     study: &Study,
     cell: &Cell,
@@ -1045,42 +1107,19 @@ fn fit_autoencoder<T: Real>(
     let first = &model.layers()[0];
     let filters = decoder_filters(first);
     let (angles, wwt_minus_i) = pca_geometry(split, cell, first, &filters)?;
-    let (extra, firing) = match records {
-        Some(MetricSet::Sae) => {
-            let train_code = widen(&model.encode(&x_train)?);
-            let (metrics, density) = trained_sae_metrics(&TrainedCode {
-                test: &split.test,
-                recon: &test_recon,
-                code: &test_code,
-                train_code: &train_code,
-                dead_fraction_train: history.last().and_then(|r| r.dead_fraction),
-                cosine: model.mean_decoder_encoder_cosine(),
-            })?;
-            let firing = Firing {
-                rows: split.test.nrows(),
-                density,
-            };
-            (Some(metrics), Some(firing))
-        }
-        Some(MetricSet::Denoising) => {
-            let reconstruct = |x: &DMatrix<f64>| -> Result<DMatrix<f64>> {
-                Ok(widen(&model.reconstruct(&x.map(T::of))?))
-            };
-            let metrics = denoising_metrics(
-                &split.test,
-                own_noise,
-                entry_scale(&split.train),
-                cell.seed,
-                &reconstruct,
-            )?;
-            let extra = SaeMetrics {
-                denoising: Some(metrics),
-                ..SaeMetrics::default()
-            };
-            (Some(extra), None)
-        }
-        None => (None, None),
-    };
+    let (extra, firing) = extra_metrics(
+        records,
+        &FitView {
+            model: &model,
+            split,
+            x_train: &x_train,
+            test_recon: &test_recon,
+            test_code: &test_code,
+            history: &history,
+        },
+        own_noise,
+        cell.seed,
+    )?;
     Ok(Measured {
         params: model.parameter_count().total,
         train_mse,
