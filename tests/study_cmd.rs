@@ -401,32 +401,41 @@ fn built_in_studies_are_listed_and_shown_as_files() {
     assert!(line.contains("trains nothing"), "{line}");
 }
 
-/// The built-in bias_modes study is one grid of linear tied cells (full-
-/// batch L-BFGS in f64) and ReLU tied cells (Adam in f32 over the rate
-/// grid) beside PCA, so it runs sharded like a study file: on the quick
-/// preset two shards merged equal the unsharded run, timing aside.
-#[test]
-fn the_bias_modes_study_shards_and_merges_into_its_unsharded_run() {
+/// The built-in `study` on the quick preset run whole and as `shards`
+/// shards into one output directory, then merged: (merged, unsharded).
+fn whole_and_merged(study: &str, shards: usize) -> (DataFrame, DataFrame) {
     let dir = tempfile::tempdir().unwrap();
     let whole = dir.path().join("whole");
-    let stdout = study_ok(&["run", "bias_modes", "--quick", "--out", arg(&whole)]);
+    let stdout = study_ok(&["run", study, "--quick", "--out", arg(&whole)]);
     let reference = PathBuf::from(stdout.lines().last().expect("the results path"));
     let sharded = dir.path().join("sharded");
-    for shard in ["0/2", "1/2"] {
+    for i in 0..shards {
+        let shard = format!("{i}/{shards}");
         study_ok(&[
             "run",
-            "bias_modes",
+            study,
             "--quick",
             "--shard",
-            shard,
+            &shard,
             "--out",
             arg(&sharded),
         ]);
     }
     let merged = dir.path().join("merged.parquet");
     study_ok(&["merge", arg(&sharded), "--out", arg(&merged)]);
-    let a = read_results(&merged).unwrap();
-    let b = read_results(&reference).unwrap();
+    (
+        read_results(&merged).unwrap(),
+        read_results(&reference).unwrap(),
+    )
+}
+
+/// The built-in bias_modes study is one grid of linear tied cells (full-
+/// batch L-BFGS in f64) and ReLU tied cells (Adam in f32 over the rate
+/// grid) beside PCA, so it runs sharded like a study file: on the quick
+/// preset two shards merged equal the unsharded run, timing aside.
+#[test]
+fn the_bias_modes_study_shards_and_merges_into_its_unsharded_run() {
+    let (a, b) = whole_and_merged("bias_modes", 2);
     // Digits, first quick latent size, 3 seeds: PCA per seed, linear tied
     // per bias mode (4) and seed, ReLU tied also per rate (2).
     assert_eq!(b.height(), 3 + 4 * 3 + 4 * 2 * 3);
@@ -447,26 +456,7 @@ fn the_bias_modes_study_shards_and_merges_into_its_unsharded_run() {
 /// test MSE columns included (PCA's and the plain pair's too).
 #[test]
 fn the_denoising_study_shards_and_merges_into_its_unsharded_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let whole = dir.path().join("whole");
-    let stdout = study_ok(&["run", "denoising", "--quick", "--out", arg(&whole)]);
-    let reference = PathBuf::from(stdout.lines().last().expect("the results path"));
-    let sharded = dir.path().join("sharded");
-    for shard in ["0/2", "1/2"] {
-        study_ok(&[
-            "run",
-            "denoising",
-            "--quick",
-            "--shard",
-            shard,
-            "--out",
-            arg(&sharded),
-        ]);
-    }
-    let merged = dir.path().join("merged.parquet");
-    study_ok(&["merge", arg(&sharded), "--out", arg(&merged)]);
-    let a = read_results(&merged).unwrap();
-    let b = read_results(&reference).unwrap();
+    let (a, b) = whole_and_merged("denoising", 2);
     // Digits, one latent size, 3 seeds: PCA per seed, 7 variants per rate
     // (2) and seed.
     assert_eq!(b.height(), 3 + 7 * 2 * 3);
@@ -617,27 +607,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 /// with the same nulls (PCA's training-only columns).
 #[test]
 fn sae_shards_merge_into_the_unsharded_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let whole = dir.path().join("whole");
-    study_ok(&["run", "sae", "--quick", "--out", arg(&whole)]);
-    let reference = whole.join("sae.parquet");
-    let sharded = dir.path().join("sharded");
-    for i in 0..3 {
-        let shard = format!("{i}/3");
-        study_ok(&[
-            "run",
-            "sae",
-            "--quick",
-            "--shard",
-            &shard,
-            "--out",
-            arg(&sharded),
-        ]);
-    }
-    let merged = dir.path().join("merged.parquet");
-    study_ok(&["merge", arg(&sharded), "--out", arg(&merged)]);
-    let a = read_results(&merged).unwrap();
-    let b = read_results(&reference).unwrap();
+    let (a, b) = whole_and_merged("sae", 3);
     assert_eq!(a.height(), b.height());
     for name in ["l0", "fvu", "dead_fraction_train", "l0_train"] {
         assert!(a.column(name).is_ok(), "merged frame lacks {name}");

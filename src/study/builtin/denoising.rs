@@ -211,12 +211,7 @@ pub fn study(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<Study> 
 /// # Errors
 /// As [`study`], and a training error.
 pub fn output(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<Output> {
-    let details = study(ds, preset, opts)?.run_detailed()?;
-    let figures = charts(&details)?;
-    Ok(Output {
-        frame: details.results,
-        figures,
-    })
+    super::detailed_output(study(ds, preset, opts)?, charts)
 }
 
 /// A tuned row of the frame with its denoising values.

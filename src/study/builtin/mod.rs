@@ -49,6 +49,21 @@ pub type SummaryFn = fn(&DataFrame) -> Result<Vec<String>>;
 /// Draws a detailed study's own charts from its detailed results.
 pub type ChartsFn = fn(&DetailedResults) -> Result<Figures>;
 
+/// A detailed study's frame with the charts `charts` draws from its
+/// detailed results (what a registry entry with [`Builtin::charts`]
+/// gives the report).
+///
+/// # Errors
+/// The study's errors and the charts'.
+pub(crate) fn detailed_output(study: Study, charts: ChartsFn) -> Result<Output> {
+    let details = study.run_detailed()?;
+    let figures = charts(&details)?;
+    Ok(Output {
+        frame: details.results,
+        figures,
+    })
+}
+
 /// How a built-in study produces its results.
 #[derive(Clone, Copy, Debug)]
 pub enum Source {

@@ -340,12 +340,7 @@ pub fn run(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<DataFrame
 /// # Errors
 /// As [`run`].
 pub fn output(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<Output> {
-    let details = study(ds, preset, opts)?.run_detailed()?;
-    let figures = charts(&details)?;
-    Ok(Output {
-        frame: details.results,
-        figures,
-    })
+    super::detailed_output(study(ds, preset, opts)?, charts)
 }
 
 /// A frame row with its SAE metrics.
