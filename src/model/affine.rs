@@ -189,23 +189,39 @@ pub(crate) fn encode_backward<T: Real>(
         T::zero(),
         ge.reborrow(),
     );
-    if !matches!(biases, Biases::None) {
-        let mut t = vec![T::zero(); dz.ncols()];
-        column_sums(dz.as_slice(), dz.nrows(), &mut t);
-        match biases {
-            Biases::None => {}
-            Biases::Separate { .. } => gb.enc.expect("b_enc slot").copy_from_slice(&t),
-            Biases::Mirrored { .. } => axpy(gb.enc.expect("b_enc slot"), T::one(), &t),
-            Biases::PreCentering { pre } => {
-                // z = (x − 1 pᵀ) Eᵀ: ∂L/∂E −= t pᵀ and ∂L/∂p += −Eᵀ t.
-                rank_one(&mut ge, -T::one(), &t, pre.as_slice());
-                let mut et = vec![T::zero(); e.cols];
-                matvec(e.t(), &t, &mut et);
-                axpy(gb.pre.expect("b_pre slot"), -T::one(), &et);
-            }
-        }
-    }
+    encoder_bias_backward(e, biases, dz, &mut ge, gb);
     if let Some(dx) = dx {
         gemm(T::one(), Strided::of(dz), e, T::zero(), StridedMut::of(dx));
+    }
+}
+
+/// The bias part of [`encode_backward`]: bias gradients (accumulated, or
+/// overwritten for `b_enc` of separate biases) and, for pre-centering, its
+/// term in `ge = ∂L/∂E` (which must already hold the product's part).
+/// Shared with the sparse encoder gradient ([`super::sparse_decode`]), so
+/// both paths give the same bias gradients from the same `dz`.
+pub(crate) fn encoder_bias_backward<T: Real>(
+    e: Strided<'_, T>,
+    biases: &Biases<T>,
+    dz: &DMatrix<T>,
+    ge: &mut StridedMut<'_, T>,
+    gb: BiasGrad<'_, T>,
+) {
+    if matches!(biases, Biases::None) {
+        return;
+    }
+    let mut t = vec![T::zero(); dz.ncols()];
+    column_sums(dz.as_slice(), dz.nrows(), &mut t);
+    match biases {
+        Biases::None => {}
+        Biases::Separate { .. } => gb.enc.expect("b_enc slot").copy_from_slice(&t),
+        Biases::Mirrored { .. } => axpy(gb.enc.expect("b_enc slot"), T::one(), &t),
+        Biases::PreCentering { pre } => {
+            // z = (x − 1 pᵀ) Eᵀ: ∂L/∂E −= t pᵀ and ∂L/∂p += −Eᵀ t.
+            rank_one(ge, -T::one(), &t, pre.as_slice());
+            let mut et = vec![T::zero(); e.cols];
+            matvec(e.t(), &t, &mut et);
+            axpy(gb.pre.expect("b_pre slot"), -T::one(), &et);
+        }
     }
 }

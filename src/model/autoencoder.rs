@@ -950,9 +950,14 @@ impl<T: Real> Autoencoder<T> {
         let layer = &self.layers[0];
         let mut patches = Vec::new();
         let mut ehat = DMatrix::<T>::zeros(n, d);
-        layer
-            .map()
-            .decode_into(layer.weights(), &Biases::None, &h, &mut ehat, &mut patches);
+        layer.map().decode_into(
+            layer.weights(),
+            &Biases::None,
+            &h,
+            &mut ehat,
+            &mut patches,
+            None,
+        );
         // α Σ ‖e_i − ê_i‖² / D over this call's rows; its gradient with
         // respect to ê is 2α/D (ê − e).
         let scale = aux.config.alpha / spread;
@@ -1009,6 +1014,7 @@ impl<T: Real> Autoencoder<T> {
                 BiasGrad::split(&Biases::None, &mut none),
                 Some(&mut dh),
                 patches,
+                None,
             );
         }
         for (v, &keep) in dh.as_mut_slice().iter_mut().zip(mask) {
@@ -1034,6 +1040,7 @@ impl<T: Real> Autoencoder<T> {
                 gb,
                 None,
                 patches,
+                None,
             );
             if let Some(p) = parts[0].as_ref() {
                 for ((w, &e), &dd) in weights.iter_mut().zip(&p.encoder).zip(&p.decoder) {
@@ -1229,18 +1236,14 @@ impl<T: Real> Autoencoder<T> {
             let (head, tail) = ws.u.split_at_mut(l + 1);
             let input = if l + 1 == pairs { h } else { &tail[0] };
             let layer = &self.layers[l];
-            if self.decodes_sparse(l) {
-                layer.map().sparse_decode_into(
-                    layer.weights(),
-                    layer.biases(),
-                    input,
-                    &mut ws.v[l],
-                    &mut ws.patches,
-                    &mut ws.sparse,
-                );
-            } else {
-                layer.decode_into(input, &mut ws.v[l], &mut ws.patches);
-            }
+            layer.map().decode_into(
+                layer.weights(),
+                layer.biases(),
+                input,
+                &mut ws.v[l],
+                &mut ws.patches,
+                self.decodes_sparse(l).then_some(&mut ws.sparse),
+            );
             if l == 0 {
                 self.spec
                     .decoder_activation(0)
@@ -1265,9 +1268,19 @@ impl<T: Real> Autoencoder<T> {
             )
     }
 
+    /// Whether pair `l`'s encoder weight gradient (and `∂L/∂x` below it)
+    /// runs over the nonzero entries of `∂L/∂z` only (see
+    /// [`super::sparse_decode`]): the latent pair, when it decodes
+    /// sparsely, whose `∂L/∂z` then has the code's sparsity.
+    fn encodes_sparse(&self, l: usize) -> bool {
+        l + 1 == self.layers.len() && self.decodes_sparse(l)
+    }
+
     /// Backward pass over the caches of [`Autoencoder::forward`], overwriting
     /// every entry of `grad` (but the tied weight slots when `tied` defers
-    /// them).
+    /// them): the reconstruction term's gradient, then the decoders, the
+    /// latent code's own terms and the encoders, in that order (each step
+    /// adds to slots the one before wrote).
     #[allow(clippy::too_many_arguments)]
     fn backward(
         &self,
@@ -1279,11 +1292,31 @@ impl<T: Real> Autoencoder<T> {
         grad: &mut Gradient<T>,
         tied: TiedSlots,
     ) -> Result<LossTerms> {
+        ws.size_backward(x.nrows(), &self.spec.dims);
+        let recon = loss::reconstruction(
+            cfg.reconstruction,
+            self.spec.output,
+            &ws.v[0],
+            &ws.u[0],
+            target,
+            norm,
+            Some(&mut ws.dv[0]),
+        );
+        let mut grads = PairGrads::new(&self.layout, grad);
+        self.decoders_backward(ws, &mut grads);
+        let p = self.latent_terms_backward(target, cfg, norm, ws, &mut grads)?;
+        let step_l0 = self.encoders_backward(x, cfg, norm, ws, &mut grads, tied);
+        terms(recon, p.l1, p.kl, p.matryoshka, step_l0.unwrap_or(p.l0))
+    }
+
+    /// The decoders' part of [`Autoencoder::backward`], outermost first (the
+    /// reverse of their forward order), from `∂L/∂v_0` in `ws.dv[0]`: each
+    /// pair's decoder weight and bias slots are overwritten, `∂L/∂v` of the
+    /// pair inside it filled, and the code's `∂L/∂h` written to the latent
+    /// slot of `ws.da`.
+    fn decoders_backward(&self, ws: &mut Workspace<T>, grads: &mut PairGrads<'_, T>) {
         let pairs = self.layers.len();
-        let n = x.nrows();
-        ws.size_backward(n, &self.spec.dims);
         let Workspace {
-            z,
             a,
             v,
             u,
@@ -1291,32 +1324,12 @@ impl<T: Real> Autoencoder<T> {
             da,
             patches,
             sparse,
+            ..
         } = ws;
-        let recon = loss::reconstruction(
-            cfg.reconstruction,
-            self.spec.output,
-            &v[0],
-            &u[0],
-            target,
-            norm,
-            Some(&mut dv[0]),
-        );
-
-        // Split the flat gradient into per-layer chunks once.
-        let Gradient { flat, parts, .. } = grad;
-        let mut chunks: Vec<&mut [T]> = Vec::with_capacity(pairs);
-        let mut rest: &mut [T] = flat;
-        for s in self.layout.layers() {
-            let (head, tail) = rest.split_at_mut(s.range().len());
-            chunks.push(head);
-            rest = tail;
-        }
-
-        // Decoders, outermost first (the reverse of their forward order).
         for l in 0..pairs {
             let layer = &self.layers[l];
             let s = &self.layout.layers()[l];
-            let chunk = &mut *chunks[l];
+            let chunk = &mut *grads.chunks[l];
             let (weights, biases) = chunk.split_at_mut(s.biases.start - s.weight.start);
             let (biases, _) = biases.split_at_mut(s.biases.len());
             let gb = BiasGrad::split(layer.biases(), biases);
@@ -1326,34 +1339,21 @@ impl<T: Real> Autoencoder<T> {
             } else {
                 (&u[l + 1], &mut dv_tail[0])
             };
-            let (_, g_dec) = weight_slots(weights, s.weight.len(), parts[l].as_mut());
-            if self.decodes_sparse(l) {
-                // ∂L/∂h only where h ≠ 0: the code's activation zeroes the
-                // rest when the encoder pass (or the decoder-side
-                // activation below) scales by its derivative.
-                layer.map().sparse_decode_backward(
-                    layer.weights(),
-                    layer.biases(),
-                    input,
-                    &dv_head[l],
-                    g_dec,
-                    gb,
-                    Some(dh),
-                    patches,
-                    sparse,
-                );
-            } else {
-                layer.map().decode_backward(
-                    layer.weights(),
-                    layer.biases(),
-                    input,
-                    &dv_head[l],
-                    g_dec,
-                    gb,
-                    Some(dh),
-                    patches,
-                );
-            }
+            let (_, g_dec) = weight_slots(weights, s.weight.len(), grads.parts[l].as_mut());
+            // Sparse: ∂L/∂h only where h ≠ 0; the code's activation zeroes
+            // the rest when the encoder pass (or the decoder-side
+            // activation below) scales by its derivative.
+            layer.map().decode_backward(
+                layer.weights(),
+                layer.biases(),
+                input,
+                &dv_head[l],
+                g_dec,
+                gb,
+                Some(dh),
+                patches,
+                self.decodes_sparse(l).then_some(&mut *sparse),
+            );
             if l + 1 < pairs {
                 self.spec.decoder_activation(l + 1).scale_by_derivative(
                     &v[l + 1],
@@ -1362,20 +1362,34 @@ impl<T: Real> Autoencoder<T> {
                 );
             }
         }
+    }
 
-        // The Matryoshka levels and the decoder-norm weighted L1's gradient
-        // through the norms go into the latent pair's decoder slot (a tied
-        // pair's decoder part) before the encoders run, so a tied weight's
-        // sum includes them; their gradients with respect to the code join
-        // the reconstruction's.
-        let latent = pairs - 1;
+    /// The latent code's own terms in [`Autoencoder::backward`], between the
+    /// decoders and the encoders: the Matryoshka levels, the L1 (plain or
+    /// weighted by the decoder norms) and KL penalties, and the JumpReLU
+    /// tanh penalty. Their gradients with respect to the code join the
+    /// reconstruction's in the latent slot of `ws.da`; the parts through
+    /// the decoder (the Matryoshka levels, the decoder norms) go into the
+    /// latent pair's decoder slot (a tied pair's decoder part) before the
+    /// encoders run, so a tied weight's sum includes them. The JumpReLU
+    /// step penalty is the encoders' (it acts on the pre-activations).
+    fn latent_terms_backward(
+        &self,
+        target: &DMatrix<T>,
+        cfg: &LossConfig,
+        norm: Normalizer,
+        ws: &mut Workspace<T>,
+        grads: &mut PairGrads<'_, T>,
+    ) -> Result<LatentTerms> {
+        let Workspace { a, da, patches, .. } = ws;
+        let latent = self.layers.len() - 1;
         let mut matryoshka = 0.0;
         if let Some(mt) = &cfg.matryoshka {
             let s = &self.layout.layers()[latent];
-            let chunk = &mut *chunks[latent];
+            let chunk = &mut *grads.chunks[latent];
             let (w, biases) = chunk.split_at_mut(s.biases.start - s.weight.start);
             let (biases, _) = biases.split_at_mut(s.biases.len());
-            let (_, g_dec) = weight_slots(w, s.weight.len(), parts[latent].as_mut());
+            let (_, g_dec) = weight_slots(w, s.weight.len(), grads.parts[latent].as_mut());
             let grad = PrefixGrad {
                 g_dec,
                 biases,
@@ -1388,9 +1402,9 @@ impl<T: Real> Autoencoder<T> {
         let weights = self.l1_weights(cfg);
         if let Some(norms) = &weights {
             let s = &self.layout.layers()[latent];
-            let chunk = &mut *chunks[latent];
+            let chunk = &mut *grads.chunks[latent];
             let (w, _) = chunk.split_at_mut(s.biases.start - s.weight.start);
-            let (_, g_dec) = weight_slots(w, s.weight.len(), parts[latent].as_mut());
+            let (_, g_dec) = weight_slots(w, s.weight.len(), grads.parts[latent].as_mut());
             let c = cfg.l1 / norm.samples() as f64;
             add_decoder_norm_grad(&self.layers[latent], &a[latent], c, norms, g_dec);
         }
@@ -1402,8 +1416,9 @@ impl<T: Real> Autoencoder<T> {
             Some(&mut da[latent]),
         )?;
         // The JumpReLU tanh penalty: its gradient with respect to the code
-        // joins the others (and goes through the JumpReLU below), the part
-        // through the decoder norms goes into the decoder slot.
+        // joins the others (and goes through the JumpReLU in the encoder
+        // pass), the part through the decoder norms goes into the decoder
+        // slot.
         let mut l0 = 0.0;
         if cfg.l0 > 0.0
             && let L0Mode::Tanh { scale } = cfg.l0_mode
@@ -1419,19 +1434,50 @@ impl<T: Real> Autoencoder<T> {
             );
             l0 = term;
             let s = &self.layout.layers()[latent];
-            let chunk = &mut *chunks[latent];
+            let chunk = &mut *grads.chunks[latent];
             let (w, _) = chunk.split_at_mut(s.biases.start - s.weight.start);
-            let (_, g_dec) = weight_slots(w, s.weight.len(), parts[latent].as_mut());
+            let (_, g_dec) = weight_slots(w, s.weight.len(), grads.parts[latent].as_mut());
             add_norm_grad(&self.layers[latent], &by_norm, &norms, g_dec);
         }
+        Ok(LatentTerms {
+            matryoshka,
+            l1,
+            kl,
+            l0,
+        })
+    }
 
-        // Encoders, innermost first.
-        for l in (0..pairs).rev() {
+    /// The encoders' part of [`Autoencoder::backward`], innermost first,
+    /// from `∂L/∂a` of the code in `ws.da`: each pair's activation turns its
+    /// slot of `ws.da` into `∂L/∂z` in place, then the encoder weight slot
+    /// is overwritten, its bias slots added to, and `∂L/∂a` of the pair
+    /// outside it filled; a tied weight's flat slot gets the sum of its two
+    /// parts when `tied` says so. Returns the JumpReLU step penalty when it
+    /// is the L0 term (`None` otherwise).
+    fn encoders_backward(
+        &self,
+        x: &DMatrix<T>,
+        cfg: &LossConfig,
+        norm: Normalizer,
+        ws: &mut Workspace<T>,
+        grads: &mut PairGrads<'_, T>,
+        tied: TiedSlots,
+    ) -> Option<f64> {
+        let Workspace {
+            z,
+            a,
+            da,
+            patches,
+            sparse,
+            ..
+        } = ws;
+        let mut step_l0 = None;
+        for l in (0..self.layers.len()).rev() {
             let layer = &self.layers[l];
             let s = &self.layout.layers()[l];
             let (da_head, da_tail) = da.split_at_mut(l);
             let dz = &mut da_tail[0];
-            let chunk = &mut *chunks[l];
+            let chunk = &mut *grads.chunks[l];
             let (weights, biases) = chunk.split_at_mut(s.biases.start - s.weight.start);
             // A JumpReLU latent's log thresholds follow its biases (empty
             // for every other pair).
@@ -1442,14 +1488,14 @@ impl<T: Real> Autoencoder<T> {
                 let theta = jump_relu::thresholds(&self.log_threshold);
                 jump_relu::backward(&z[l], &theta, bandwidth, dz, g_log);
                 if cfg.l0 > 0.0 && cfg.l0_mode.is_step() {
-                    l0 = jump_relu::step_penalty(
+                    step_l0 = Some(jump_relu::step_penalty(
                         &z[l],
                         &theta,
                         bandwidth,
                         cfg.l0,
                         norm,
                         Some(g_log),
-                    );
+                    ));
                 }
             } else {
                 self.spec.hidden[l].scale_by_derivative(&z[l], &a[l], dz);
@@ -1461,7 +1507,7 @@ impl<T: Real> Autoencoder<T> {
             } else {
                 Some(&mut da_head[l - 1])
             };
-            let (g_enc, _) = weight_slots(weights, s.weight.len(), parts[l].as_mut());
+            let (g_enc, _) = weight_slots(weights, s.weight.len(), grads.parts[l].as_mut());
             layer.map().encode_backward(
                 layer.weights(),
                 layer.biases(),
@@ -1471,15 +1517,16 @@ impl<T: Real> Autoencoder<T> {
                 gb,
                 dx,
                 patches,
+                self.encodes_sparse(l).then_some(&mut *sparse),
             );
-            if let Some(p) = parts[l].as_ref()
+            if let Some(p) = grads.parts[l].as_ref()
                 && tied == TiedSlots::Summed
             {
                 // The tied weight's gradient is the sum of its two uses.
                 sum_slices(weights, &p.encoder, &p.decoder);
             }
         }
-        terms(recon, l1, kl, matryoshka, l0)
+        step_l0
     }
 
     /// The JumpReLU sparsity term (see [`super::jump_relu`]) of a forward
@@ -1544,7 +1591,7 @@ impl<T: Real> Autoencoder<T> {
             let biases = prefix_biases(layer.biases(), m);
             layer
                 .map()
-                .decode_into(layer.weights(), &biases, &code, &mut v, patches);
+                .decode_into(layer.weights(), &biases, &code, &mut v, patches, None);
             output.map_into(&v, &mut u);
             let dv_out = grad.is_some().then_some(&mut dv);
             total += loss::reconstruction(kind, self.spec.output, &v, &u, target, norm, dv_out);
@@ -1562,6 +1609,7 @@ impl<T: Real> Autoencoder<T> {
                 BiasGrad::split(&biases, &mut g_b),
                 Some(&mut dcode),
                 patches,
+                None,
             );
             add_slice(&mut *g.g_dec, &g_dec);
             if let Biases::Mirrored { .. } = biases {
@@ -1693,6 +1741,42 @@ fn weight_slots<'a, T>(
         Some(p) => (&mut p.encoder, &mut p.decoder),
         None => weights.split_at_mut(encoder_len),
     }
+}
+
+/// The flat gradient cut into one chunk per pair (its weights, biases and,
+/// for a JumpReLU latent, log thresholds, in the order of
+/// [`super::params`]) beside the tied parts: the slots the pieces of
+/// [`Autoencoder::backward`] write, cut once per call.
+struct PairGrads<'g, T: Real> {
+    chunks: Vec<&'g mut [T]>,
+    parts: &'g mut [Option<TiedParts<T>>],
+}
+
+impl<'g, T: Real> PairGrads<'g, T> {
+    fn new(layout: &ParamLayout, grad: &'g mut Gradient<T>) -> Self {
+        let Gradient { flat, parts, .. } = grad;
+        let mut chunks: Vec<&'g mut [T]> = Vec::with_capacity(parts.len());
+        let mut rest: &'g mut [T] = flat;
+        for s in layout.layers() {
+            let (head, tail) = rest.split_at_mut(s.range().len());
+            chunks.push(head);
+            rest = tail;
+        }
+        PairGrads {
+            chunks,
+            parts: parts.as_mut_slice(),
+        }
+    }
+}
+
+/// The latent code's own terms of one backward pass (see
+/// [`Autoencoder::backward`]); `l0` is the JumpReLU tanh penalty, 0 when
+/// that is not the L0 term.
+struct LatentTerms {
+    matryoshka: f64,
+    l1: f64,
+    kl: f64,
+    l0: f64,
 }
 
 /// Where a [`Matryoshka`] term's gradient is added: the latent pair's

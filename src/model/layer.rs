@@ -115,7 +115,7 @@ impl<T: Real> Layer<T> {
     /// for conv pairs.
     pub(crate) fn decode_into(&self, h: &DMatrix<T>, v: &mut DMatrix<T>, patches: &mut Vec<T>) {
         self.map()
-            .decode_into(self.weights(), self.biases(), h, v, patches)
+            .decode_into(self.weights(), self.biases(), h, v, patches, None)
     }
 
     /// The map the pair applies (dense or conv), which the stack's

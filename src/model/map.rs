@@ -148,7 +148,7 @@ impl PairMap {
         let e = w.encoder();
         check_input(h, self.output_dim(e), "code")?;
         let mut v = DMatrix::zeros(h.nrows(), self.input_dim(e));
-        self.decode_into(w, biases, h, &mut v, &mut Vec::new());
+        self.decode_into(w, biases, h, &mut v, &mut Vec::new(), None);
         Ok(v)
     }
 
@@ -169,7 +169,10 @@ impl PairMap {
     }
 
     /// Decoder pre-activation into `v` (sized `n x d`); `patches` is scratch
-    /// for conv maps.
+    /// for conv maps. With `sparse`, a dense map multiplies over the nonzero
+    /// entries of the code `h` only, in that scratch (see
+    /// [`super::sparse_decode`]); a conv map decodes densely either way (its
+    /// units are not rows of one matrix).
     pub fn decode_into<T: Real>(
         &self,
         w: PairWeights<'_, T>,
@@ -177,16 +180,27 @@ impl PairMap {
         h: &DMatrix<T>,
         v: &mut DMatrix<T>,
         patches: &mut Vec<T>,
+        sparse: Option<&mut SparseScratch<T>>,
     ) {
-        match self {
-            PairMap::Affine => affine::decode_into(Self::affine_decoder(w), biases, h, v),
-            PairMap::Conv(g) => conv_kernels::decode_into(g, w.decoder(), biases, h, v, patches),
+        match (self, sparse) {
+            (PairMap::Affine, None) => affine::decode_into(Self::affine_decoder(w), biases, h, v),
+            (PairMap::Affine, Some(scratch)) => {
+                sparse_decode::decode_into(Self::affine_decoder(w), biases, h, v, scratch)
+            }
+            (PairMap::Conv(g), _) => {
+                conv_kernels::decode_into(g, w.decoder(), biases, h, v, patches)
+            }
         }
     }
 
     /// Backward through `v = decode(h)`: the decoder weight's gradient into
     /// `g_dec` (row-major in the stored decoder weight's shape), bias
     /// gradients into `gb`, and `dh` when asked.
+    ///
+    /// With `sparse`, a dense map runs over the nonzero entries of `h` only
+    /// and writes `dh` there alone (0 elsewhere), which is exact for the
+    /// codes [`super::sparse_decode`] describes; a conv map runs the dense
+    /// pass either way.
     #[allow(clippy::too_many_arguments)]
     pub fn decode_backward<T: Real>(
         &self,
@@ -198,11 +212,18 @@ impl PairMap {
         gb: BiasGrad<'_, T>,
         dh: Option<&mut DMatrix<T>>,
         patches: &mut Vec<T>,
+        sparse: Option<&mut SparseScratch<T>>,
     ) {
         match self {
             PairMap::Affine => {
                 let gm = Self::affine_decoder_grad(w, g_dec);
-                affine::decode_backward(Self::affine_decoder(w), biases, h, dv, gm, gb, dh)
+                let m = Self::affine_decoder(w);
+                match sparse {
+                    None => affine::decode_backward(m, biases, h, dv, gm, gb, dh),
+                    Some(scratch) => {
+                        sparse_decode::decode_backward(m, biases, h, dv, gm, gb, dh, scratch)
+                    }
+                }
             }
             PairMap::Conv(g) => {
                 // Kernel gradients are C_out x C_in·k_h·k_w, row-major in their slots.
@@ -213,56 +234,14 @@ impl PairMap {
         }
     }
 
-    /// [`PairMap::decode_into`] over the nonzero entries of the code `h`
-    /// only (see [`super::sparse_decode`]), for a dense map; a conv map
-    /// decodes densely (its units are not rows of one matrix).
-    pub fn sparse_decode_into<T: Real>(
-        &self,
-        w: PairWeights<'_, T>,
-        biases: &Biases<T>,
-        h: &DMatrix<T>,
-        v: &mut DMatrix<T>,
-        patches: &mut Vec<T>,
-        scratch: &mut SparseScratch<T>,
-    ) {
-        match self {
-            PairMap::Affine => {
-                sparse_decode::decode_into(Self::affine_decoder(w), biases, h, v, scratch)
-            }
-            PairMap::Conv(_) => self.decode_into(w, biases, h, v, patches),
-        }
-    }
-
-    /// [`PairMap::decode_backward`] over the nonzero entries of the code
-    /// `h` only, `dh` written there alone (0 elsewhere), for a dense map;
-    /// a conv map runs the dense pass. Exact for the codes
-    /// [`super::sparse_decode`] describes.
-    #[allow(clippy::too_many_arguments)]
-    pub fn sparse_decode_backward<T: Real>(
-        &self,
-        w: PairWeights<'_, T>,
-        biases: &Biases<T>,
-        h: &DMatrix<T>,
-        dv: &DMatrix<T>,
-        g_dec: &mut [T],
-        gb: BiasGrad<'_, T>,
-        dh: Option<&mut DMatrix<T>>,
-        patches: &mut Vec<T>,
-        scratch: &mut SparseScratch<T>,
-    ) {
-        match self {
-            PairMap::Affine => {
-                let gm = Self::affine_decoder_grad(w, g_dec);
-                let m = Self::affine_decoder(w);
-                sparse_decode::decode_backward(m, biases, h, dv, gm, gb, dh, scratch)
-            }
-            PairMap::Conv(_) => self.decode_backward(w, biases, h, dv, g_dec, gb, dh, patches),
-        }
-    }
-
     /// Backward through `z = encode(x)`: the encoder weight's gradient into
     /// `g_enc` (row-major in the stored encoder weight's shape), bias
     /// gradients into `gb`, and `dx` when asked.
+    ///
+    /// With `sparse`, a dense map forms the weight gradient `dzᵀ x` and
+    /// `dx = dz E` over the nonzero entries of `dz` only (see
+    /// [`super::sparse_decode`]), exact for any `dz`; a conv map runs the
+    /// dense pass either way.
     #[allow(clippy::too_many_arguments)]
     pub fn encode_backward<T: Real>(
         &self,
@@ -274,12 +253,19 @@ impl PairMap {
         gb: BiasGrad<'_, T>,
         dx: Option<&mut DMatrix<T>>,
         patches: &mut Vec<T>,
+        sparse: Option<&mut SparseScratch<T>>,
     ) {
         let e = w.encoder();
         match self {
             PairMap::Affine => {
                 let ge = StridedMut::row_major(g_enc, e.nrows(), e.ncols());
-                affine::encode_backward(Strided::of(e), biases, x, dz, ge, gb, dx)
+                let e = Strided::of(e);
+                match sparse {
+                    None => affine::encode_backward(e, biases, x, dz, ge, gb, dx),
+                    Some(scratch) => {
+                        sparse_decode::encode_backward(e, biases, x, dz, ge, gb, dx, scratch)
+                    }
+                }
             }
             PairMap::Conv(g) => {
                 let (rows, cols) = g.kernel_shape();

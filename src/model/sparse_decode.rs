@@ -1,5 +1,7 @@
 //! Sparse decoding: the decoder product of a TopK code and its backward
-//! pass over the code's nonzero entries only.
+//! pass over the code's nonzero entries only, and the encoder's weight
+//! gradient over the nonzero entries of the gradient that reaches the
+//! code's pre-activations.
 //!
 //! A TopK code `h` (n x r) has at most `k` nonzero entries per row, so of
 //! the `n r d` terms of `v = h M` (`M` the r x d decoder matrix) only
@@ -28,34 +30,62 @@
 //! element-wise kinds through zeros too (a leaky ReLU, a tanh at 0), so
 //! they keep the dense path ([`decodes_sparse`]).
 //!
+//! The same holds one step further down. After the activation's backward
+//! pass, `dz = ∂L/∂z` (n x r, `z = x Eᵀ + ...` the pre-activations, `E`
+//! the r x d encoder matrix) is nonzero only on the code's support, so the
+//! encoder's weight gradient `dzᵀ x` has `n k d` nonzero terms of its
+//! `n r d`, as does the input gradient `dz E` a deeper stack needs:
+//!
+//! - encoder gradient: `∂L/∂E_j = Σ_{i: dz_ij ≠ 0} dz_ij x_i`, and 0 for a
+//!   unit no row's gradient reached;
+//! - input gradient: `∂L/∂x_i = Σ_{j: dz_ij ≠ 0} dz_ij E_j`.
+//!
+//! These are the dense products up to the order of the additions for any
+//! `dz`, however many nonzero entries a row holds (a BatchTopK row can
+//! keep more than `k`), so [`encode_backward`] gathers each row's nonzero
+//! entries as they are. The stack takes this path for the latent pair's
+//! encoder when that pair decodes sparsely.
+//!
 //! **Determinism.** OpenAI's transpose product adds into the decoder
 //! gradient with atomics, whose order depends on the GPU's scheduling.
 //! Here every kernel runs on the calling thread (as the dense products do,
-//! see [`super::kernels`]) and in a fixed order: output row `i` sums its
-//! terms in ascending unit order, and gradient row `j` its terms in
-//! ascending row order, with element-wise vector arithmetic (no fused
-//! multiply-adds) and dot products over fixed lanes. The batch engine runs
-//! fixed-size shards in parallel and adds their gradients in shard order,
-//! so the bits do not depend on the number of threads, nor on the vector
-//! width the CPU offers.
+//! see [`super::kernels`]) and in a fixed order: output row `i` (of `v` or
+//! of `∂L/∂x`) sums its terms in ascending unit order, and gradient row `j`
+//! (of `∂L/∂M` or of `∂L/∂E`) its terms in ascending row order, with
+//! element-wise vector arithmetic (no fused multiply-adds) and dot products
+//! over fixed lanes. The batch engine runs fixed-size shards in parallel
+//! and adds their gradients in shard order, so the bits do not depend on
+//! the number of threads, nor on the vector width the CPU offers.
 //!
 //! **Layout.** Units are visited in blocks of [`TILE`]. An untied decoder
 //! `W_dec` (d x r, column-major) stores each direction contiguously and is
-//! read in place; a tied `W` (r x d, column-major) stores them strided, and
-//! each block's directions are gathered into a small tile (the rows of a
-//! block are one cache line apart per column). `dv` is copied once per
-//! call into row-major order, and the forward output is accumulated
-//! row-major and copied into the column-major `v` at the end.
+//! read in place; a tied `W` and an encoder `W_enc` (r x d, column-major)
+//! store them strided, and each block's directions are gathered into a
+//! small tile (the rows of a block are one cache line apart per column).
+//! `dv` (or `x`, for the encoder gradient) is copied once per call into
+//! row-major order, and the forward output (or `∂L/∂x`) is accumulated
+//! row-major and copied into its column-major matrix at the end. The
+//! encoder's gradient slot, a tied `W`'s or an untied `W_enc`'s, is r x d
+//! row-major, so its rows are written as whole rows.
 
 use super::activation::Activation;
-use super::affine::{BiasGrad, add_decoder_bias, decoder_bias_backward};
+use super::affine::{BiasGrad, add_decoder_bias, decoder_bias_backward, encoder_bias_backward};
 use super::bias::Biases;
 use super::kernels::{Strided, StridedMut};
 use crate::real::Real;
 use nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
 
-/// Which kernels multiply a pair's code by its decoder weight.
+/// Which kernels multiply a pair's code by its decoder weight and, on the
+/// latent pair, the gradient at the code's pre-activations by the
+/// encoder's input.
+///
+/// The sparse path runs a pair's decoder product and its backward pass
+/// over the code's nonzero entries and, for the latent pair, the encoder's
+/// weight gradient `dzᵀ x` (and the input gradient `dz E`) over the
+/// nonzero entries of `dz = ∂L/∂z` as well: after the activation's
+/// backward pass `dz` has the code's sparsity, so each of those products
+/// costs `n k d` multiply-adds instead of `n r d`.
 ///
 /// A field of [`AutoencoderSpec`](super::AutoencoderSpec), set with
 /// [`AutoencoderSpec::decode_path()`](super::AutoencoderSpec::decode_path());
@@ -99,11 +129,12 @@ impl DecodePath {
 /// sparsely: 1/8.
 ///
 /// The dense path spends `2 n r d` FLOPs per product in a register-tiled
-/// gemm; the sparse one `2 n k d` in vector loops that stream a decoder
-/// direction (or a gradient row) from cache for every term, plus passes of
-/// `n r` over the code and `n d` over the output. The gemm's rate per FLOP
-/// is several times the loops', so the sparse path needs a density well
-/// below 1 to gain, and at 1/8 it still does the eighth of the dense work.
+/// gemm; the sparse one `2 n k d` in vector loops that stream a weight
+/// direction (or a gradient or input row) from cache for every term, plus
+/// passes of `n r` over the code (or `dz`) and `n d` over the output. The
+/// gemm's rate per FLOP is several times the loops', so the sparse path
+/// needs a density well below 1 to gain, and at 1/8 it still does the
+/// eighth of the dense work.
 /// `benches/sae_epoch.rs` measures both paths at `r = 1024` with `k = 32`
 /// and `64` (1/32 and 1/16). The built-in `sae` study's `k = r / 4` stays
 /// dense, so its results are unchanged.
@@ -146,11 +177,12 @@ const DOT_LANES: usize = 8;
 #[derive(Clone, Debug, Default)]
 pub(crate) struct SparseScratch<T: Real> {
     /// Row-major `n x d`: the forward output before it is copied into `v`,
-    /// or `dv`'s rows in the backward pass.
+    /// `dv`'s rows in the decoder's backward pass, `x`'s rows and then
+    /// `∂L/∂x` in the encoder's.
     rows: Vec<T>,
-    /// One block's decoder directions, gathered from a tied `W`.
+    /// One block's directions, gathered from a tied `W` or from `W_enc`.
     tile: Vec<T>,
-    /// One block's decoder gradient rows.
+    /// One block's decoder or encoder gradient rows.
     acc: Vec<T>,
 }
 
@@ -247,6 +279,71 @@ pub(crate) fn decode_backward<T: Real>(
         }
     }
     decoder_bias_backward(m, biases, dv, &mut gm, gb);
+}
+
+/// Backward through `z = x Eᵀ` plus the biases
+/// ([`super::affine::encode_backward`]'s function) over the nonzero entries
+/// of `dz = ∂L/∂z` (n x r): `ge = ∂L/∂E` (r x d, overwritten; 0 in the rows
+/// of units no row's `dz` reached), the bias gradients (by the dense
+/// pass's own [`encoder_bias_backward`], so both paths give the same bits
+/// there) and, when asked, `dx = dz E` (n x d, overwritten). `e` is the
+/// r x d encoder matrix.
+///
+/// Exact for every `dz`, whatever its sparsity: a zero entry adds nothing
+/// to either product, so this gathers the nonzero entries of each row as
+/// they are (a BatchTopK row may hold more than `k` of them) rather than
+/// assuming a budget.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn encode_backward<T: Real>(
+    e: Strided<'_, T>,
+    biases: &Biases<T>,
+    x: &DMatrix<T>,
+    dz: &DMatrix<T>,
+    mut ge: StridedMut<'_, T>,
+    gb: BiasGrad<'_, T>,
+    dx: Option<&mut DMatrix<T>>,
+    scratch: &mut SparseScratch<T>,
+) {
+    let (n, r) = dz.shape();
+    let d = e.cols;
+    assert_eq!(e.rows, r, "sparse encode backward: code width");
+    assert_eq!(x.shape(), (n, d), "sparse encode backward: x shape");
+    assert_eq!(
+        (ge.rows, ge.cols),
+        (r, d),
+        "sparse encode backward: ge shape"
+    );
+    let SparseScratch { rows, tile, acc } = scratch;
+    rows.clear();
+    rows.resize(n * d, T::zero());
+    columns_into_rows(x.as_slice(), n, d, rows);
+    acc.clear();
+    acc.resize(TILE * d, T::zero());
+    let zs = dz.as_slice();
+    for j0 in (0..r).step_by(TILE) {
+        let width = TILE.min(r - j0);
+        let block = &zs[j0 * n..(j0 + width) * n];
+        let grad = &mut acc[..width * d];
+        gather_rows(block, n, rows, d, grad);
+        write_rows(&mut ge, j0, width, d, grad);
+    }
+    encoder_bias_backward(e, biases, dz, &mut ge, gb);
+    let Some(dx) = dx else {
+        return;
+    };
+    assert_eq!(dx.shape(), (n, d), "sparse encode backward: dx shape");
+    // `x`'s rows are no longer needed: the buffer accumulates `dx`.
+    rows.fill(T::zero());
+    for j0 in (0..r).step_by(TILE) {
+        let width = TILE.min(r - j0);
+        let block = &zs[j0 * n..(j0 + width) * n];
+        if block.iter().all(|&v| v == T::zero()) {
+            continue;
+        }
+        let dirs = directions(e, j0, width, tile);
+        scatter_rows(block, n, dirs, d, rows);
+    }
+    rows_into_columns(rows, n, d, dx.as_mut_slice());
 }
 
 /// The decoder directions of units `j0..j0 + width` (rows of `m`), each
