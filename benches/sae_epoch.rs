@@ -1,7 +1,9 @@
 //! TopK sparse-autoencoder training speed: ms/epoch of a 784 -> 1024 TopK
 //! SAE on mnist10k (10000 x 784, f32), `k` = 32 and 64, tied and untied,
-//! through the dense decoder path and the sparse one
-//! ([`DecodePath`](tiedae::model::DecodePath)), beside PyTorch's reference
+//! through the dense path and the sparse one
+//! ([`DecodePath`](tiedae::model::DecodePath): the decoder's products and,
+//! over the nonzero entries of the gradient at the pre-activations, the
+//! encoder's weight gradient), beside PyTorch's reference
 //! (`../shared/bench/torch_topk_sae.py`) run in the same invocation on the
 //! same rows.
 //!

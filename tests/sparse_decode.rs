@@ -1,10 +1,12 @@
 //! Sparse decoding of TopK codes (`src/model/sparse_decode.rs`, chosen
-//! with [`DecodePath`]) through whole models: the sparse path's loss and
-//! every gradient entry against the dense path's, tied and untied, f32 and
-//! f64, every bias mode, with rows that keep fewer than `k` positive values;
-//! a finite-difference check of the loss through the sparse path; the
-//! `Auto` rule; thread-count independence of training; the spec's
-//! serialized form.
+//! with [`DecodePath`]), and the latent pair's sparse encoder gradient,
+//! through whole models: the sparse path's loss and every gradient entry
+//! against the dense path's, tied and untied, f32 and f64, every bias mode,
+//! with rows that keep fewer than `k` positive values, BatchTopK rows that
+//! keep more, a TopK latent below a dense pair (whose gradient comes
+//! through the sparse `dz E`) and the AuxK term on; finite-difference
+//! checks of the loss through the sparse path; the `Auto` rule;
+//! thread-count independence of training; the spec's serialized form.
 //!
 //! The kernels themselves are checked entry by entry against the dense
 //! ones, with Higham's a priori rounding bound, in the module's unit tests.
@@ -16,11 +18,11 @@ use nalgebra::DMatrix;
 use rand::RngExt;
 use tiedae::Real;
 use tiedae::model::{
-    Activation, Autoencoder, AutoencoderSpec, BiasMode, DecodePath, Init, LossConfig, Normalizer,
-    Workspace,
+    Activation, Autoencoder, AutoencoderSpec, AuxK, AuxKLoss, BiasMode, DecodePath, Init,
+    LossConfig, Normalizer, Workspace,
 };
 use tiedae::rng::seeded;
-use tiedae::train::{Optimizer, Progress, TrainConfig, Trainer};
+use tiedae::train::{DeadLatents, Optimizer, Progress, TrainConfig, Trainer};
 
 /// A model whose every parameter is random, with negative encoder biases
 /// (where the mode has one), so many pre-activations lie below 0 and some
@@ -103,10 +105,13 @@ fn max_diff<T: Real>(a: &[T], b: &[T]) -> f64 {
         .fold(0.0, f64::max)
 }
 
-/// The architectures compared: one pair with TopK and with BatchTopK, and
+/// The architectures compared: one pair with TopK and with BatchTopK;
 /// two pairs whose outer pair's codes (encoder side and decoder side) are
 /// TopK, over a ReLU latent (the inner pair decodes densely on both paths,
-/// so the outer code's selection sees the same bits on both).
+/// so the outer code's selection sees the same bits on both); and a TopK
+/// latent below a ReLU pair, whose sparse encoder gradient hands the outer
+/// pair `∂L/∂a = dz E` (the encoder runs the same on both paths, so the
+/// latent selection sees the same bits on both).
 fn architectures() -> Vec<(Vec<usize>, Vec<Activation>, usize)> {
     vec![
         (vec![20, 64], vec![Activation::TopK { k: 4 }], 4),
@@ -116,25 +121,38 @@ fn architectures() -> Vec<(Vec<usize>, Vec<Activation>, usize)> {
             vec![Activation::TopK { k: 3 }, Activation::Relu],
             3,
         ),
+        (
+            vec![20, 32, 64],
+            vec![Activation::Relu, Activation::TopK { k: 4 }],
+            4,
+        ),
     ]
 }
 
-/// One comparison: the loss and gradient of the forced sparse path against
-/// the forced dense path's. `Err` says what differs beyond the tolerance.
+/// One comparison: the loss and gradient (with the AuxK term when `aux` is
+/// given) of the forced sparse path against the forced dense path's. `Err`
+/// says what differs beyond the tolerance.
 ///
 /// Tolerance: the two paths add the same nonzero products in different
 /// orders, so each decoder output, decoder-gradient and code-gradient
-/// entry is within `2 γ_m` of its terms' magnitude sum of the other path's
-/// (`γ_m ≈ m u`, `m <= max(r, n, d)` terms; the unit tests check that
-/// bound entry by entry). Downstream (loss, encoder gradient) these meet
+/// entry, and each entry of the latent pair's encoder gradient and of its
+/// `∂L/∂x`, is within `2 γ_m` of its terms' magnitude sum of the other
+/// path's (`γ_m ≈ m u`, `m <= max(r, n, d)` terms; the unit tests check
+/// that bound entry by entry). Downstream (loss, outer gradients) these meet
 /// data and weights of unit scale in sums whose magnitude is the
 /// gradient's own at these random, uncancelled points, so the paths
 /// differ by a few `u` relative to the gradient's largest entry (a NumPy
 /// replay of the two orders gives 1-4 `u`), far inside the worst case of
-/// `2 (r + d) u` used here (about 1e-5 in f32, 2e-14 in f64). A wrong
+/// `2 (r + d) u` used here, over the widest pair (about 1e-5 in f32,
+/// 2e-14 in f64). A wrong
 /// kernel (a missed term, a gradient at an inactive unit, a bias counted
 /// twice) is off by the size of a term, orders of magnitude more.
-fn compare_paths<T: Real>(spec: &AutoencoderSpec, seed: u64, k: usize) -> Result<(), String> {
+fn compare_paths<T: Real>(
+    spec: &AutoencoderSpec,
+    seed: u64,
+    k: usize,
+    aux: Option<AuxKLoss<'_>>,
+) -> Result<(), String> {
     let sparse: Autoencoder<T> =
         with_short_rows(model(&spec.clone().decode_path(DecodePath::Sparse), seed));
     let dense: Autoencoder<T> =
@@ -142,26 +160,44 @@ fn compare_paths<T: Real>(spec: &AutoencoderSpec, seed: u64, k: usize) -> Result
     assert_eq!(sparse.params_to_vec(), dense.params_to_vec());
     let n = 24;
     let x: DMatrix<T> = data(n, spec.dims[0], pre_bias(&dense).as_deref(), seed).map(T::of);
+    let mut ws = Workspace::new();
+    dense.forward_with(&x, &mut ws).unwrap();
+    let count_positive = |code: &DMatrix<T>| -> Vec<usize> {
+        (0..n)
+            .map(|i| code.row(i).iter().filter(|&&v| v > T::zero()).count())
+            .collect()
+    };
     // Rows of the outer pair's TopK code keeping fewer than k positive
     // values (all-zero rows included) beside rows keeping k.
     if matches!(spec.hidden[0], Activation::TopK { .. }) {
-        let mut ws = Workspace::new();
-        dense.forward_with(&x, &mut ws).unwrap();
-        let code = &ws.encoder_activations()[0];
-        let positives: Vec<usize> = (0..n)
-            .map(|i| code.row(i).iter().filter(|&&v| v > T::zero()).count())
-            .collect();
+        let positives = count_positive(&ws.encoder_activations()[0]);
         assert!(
             positives.iter().any(|&c| c < k),
             "no short row: {positives:?} {spec:?}"
         );
         assert!(positives.contains(&k), "no full row: {positives:?}");
     }
+    // A BatchTopK code has rows keeping more than k, so the sparse encoder
+    // gradient sees rows of dz with more than k nonzero entries.
+    if matches!(spec.hidden.last(), Some(Activation::BatchTopK { .. })) {
+        let positives = count_positive(ws.code().unwrap());
+        assert!(
+            positives.iter().any(|&c| c > k),
+            "no row above k: {positives:?} {spec:?}"
+        );
+    }
     let loss = LossConfig::mse().with_l1(0.01);
     let norm = Normalizer::new(n).unwrap();
-    let (ts, gs) = sparse.loss_and_grad(&x, &x, &loss, norm).unwrap();
-    let (td, gd) = dense.loss_and_grad(&x, &x, &loss, norm).unwrap();
-    let tol = 2.0 * (spec.dims[0] + spec.dims[1]) as f64 * unit_roundoff::<T>();
+    let (ts, gs) = sparse.loss_and_grad_aux(&x, &x, &loss, aux, norm).unwrap();
+    let (td, gd) = dense.loss_and_grad_aux(&x, &x, &loss, aux, norm).unwrap();
+    if aux.is_some() && !(td.auxk > 0.0 && ts.auxk > 0.0) {
+        return Err(format!(
+            "no AuxK term: sparse {} dense {}",
+            ts.auxk, td.auxk
+        ));
+    }
+    let widest = spec.dims.windows(2).map(|w| w[0] + w[1]).max().unwrap();
+    let tol = 2.0 * widest as f64 * unit_roundoff::<T>();
     if (ts.total - td.total).abs() > tol * td.total.abs() {
         return Err(format!("loss: sparse {} dense {}", ts.total, td.total));
     }
@@ -196,14 +232,48 @@ fn paths_agree<T: Real>() {
                     .activations(hidden.clone())
                     .bias(bias)
                     .tied(tied);
-                if let Err(e) = compare_paths::<T>(&spec, 11, k) {
+                if let Err(e) = compare_paths::<T>(&spec, 11, k, None) {
                     failures.push(format!("{} {hidden:?} tied={tied} {bias:?}: {e}", T::NAME));
                 }
                 cases += 1;
             }
         }
     }
-    assert_eq!(cases, 24);
+    assert_eq!(cases, 32);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// [`paths_agree`] with the AuxK term on (a third of the latents dead), on
+/// the single pairs AuxK needs.
+fn paths_agree_with_auxk<T: Real>() {
+    let dead: Vec<bool> = (0..64).map(|j| j % 3 == 1).collect();
+    let aux = AuxKLoss::new(
+        AuxK {
+            k_aux: 6,
+            alpha: 0.25,
+        },
+        &dead,
+    );
+    let mut failures = Vec::new();
+    let mut cases = 0;
+    for (dims, hidden, k) in architectures() {
+        if dims.len() != 2 {
+            continue;
+        }
+        for tied in [true, false] {
+            for bias in BiasMode::ALL {
+                let spec = AutoencoderSpec::new(&dims)
+                    .activations(hidden.clone())
+                    .bias(bias)
+                    .tied(tied);
+                if let Err(e) = compare_paths::<T>(&spec, 12, k, Some(aux)) {
+                    failures.push(format!("{} {hidden:?} tied={tied} {bias:?}: {e}", T::NAME));
+                }
+                cases += 1;
+            }
+        }
+    }
+    assert_eq!(cases, 16);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -220,8 +290,22 @@ fn sparse_path_matches_dense_path_f64() {
     paths_agree::<f64>();
 }
 
+/// With the AuxK term on, the sparse path's loss and every gradient entry
+/// equal the dense path's to rounding, in f32.
+#[test]
+fn sparse_path_matches_dense_path_with_auxk_f32() {
+    paths_agree_with_auxk::<f32>();
+}
+
+/// As [`sparse_path_matches_dense_path_with_auxk_f32`], in f64.
+#[test]
+fn sparse_path_matches_dense_path_with_auxk_f64() {
+    paths_agree_with_auxk::<f64>();
+}
+
 /// Central differences of the loss (MSE + L1), evaluated through the
-/// sparse path's forward pass, against its analytic gradient, for every
+/// sparse path's forward pass, against its analytic gradient (the sparse
+/// decoder kernels and the sparse encoder weight gradient), for every
 /// parameter: tied and untied, every bias mode. Seeds are drawn until the
 /// forward pass is away from every kink and selection tie (`near_kink`)
 /// and, where the pair has an encoder bias (which `model` makes negative),
@@ -258,6 +342,47 @@ fn finite_differences_through_the_sparse_path() {
     assert_eq!(checked, 8);
 }
 
+/// As [`finite_differences_through_the_sparse_path`] for a TopK latent
+/// below a ReLU pair, so the outer pair's gradient comes through the
+/// latent's sparse `∂L/∂x = dz E` (with the sparse encoder weight gradient
+/// beside it). Inputs are uniform in [-2, 2], so the outer ReLU passes
+/// enough for the latent code to fire past `model`'s negative encoder
+/// biases; seeds are drawn until the forward pass is away from every kink
+/// and tie and the code keeps a positive value in at least three of the
+/// five rows (so `dz` reaches their `∂L/∂x`).
+#[test]
+fn finite_differences_through_a_sparse_latent_below_a_pair() {
+    let k = 3;
+    let loss = LossConfig::mse().with_l1(0.02);
+    let mut checked = 0;
+    for tied in [true, false] {
+        for bias in BiasMode::ALL {
+            let spec = AutoencoderSpec::new(&[6, 10, 16])
+                .activations(vec![Activation::Relu, Activation::TopK { k }])
+                .bias(bias)
+                .tied(tied)
+                .decode_path(DecodePath::Sparse);
+            let found = (0..500u64).find_map(|seed| {
+                let m: Autoencoder<f64> = model(&spec, seed);
+                let x = random_matrix(5, 6, -2.0, 2.0, seed + 2000);
+                let code = m.encode(&x).unwrap();
+                let firing = (0..5)
+                    .filter(|&i| code.row(i).iter().any(|&v| v > 0.0))
+                    .count();
+                (firing >= 3 && !near_kink(&m, &x, &loss)).then_some((m, x))
+            });
+            let (m, x) = found.expect("a seed away from kinks whose code fires in three rows");
+            let (_, grad) = m.objective_and_grad(&x, &x, &loss).unwrap();
+            let numeric = numeric_gradient(&m, &x, &x, &loss);
+            if let Err(e) = compare(&m, grad.as_slice(), &numeric) {
+                panic!("tied={tied} {bias:?}: {e}");
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 8);
+}
+
 /// `Auto` gives the forced sparse path's bits at density `k / r = 1/8`
 /// and the forced dense path's just above it, and both paths differ in
 /// their bits somewhere there (so the comparison can tell them apart).
@@ -279,14 +404,22 @@ fn auto_follows_the_density_rule() {
     assert_ne!(run(64, DecodePath::Sparse), run(64, DecodePath::Dense));
 }
 
-/// Training through the sparse path gives the same bits on 1 and 2
-/// threads (batches of several shards), tied and untied.
+/// Training through the sparse path (decoder and latent encoder gradient)
+/// gives the same bits on 1, 2 and 3 threads (batches of several shards),
+/// tied and untied, TopK and BatchTopK (whose rows keep more than `k`),
+/// with AuxK revival on (dead latents within the window of 50 samples).
 #[test]
 fn sparse_training_is_thread_count_independent() {
     let x = random_matrix(200, 16, 0.0, 1.0, 40).map(|v| v as f32);
-    for tied in [true, false] {
+    let cases = [true, false].into_iter().flat_map(|tied| {
+        [
+            (tied, Activation::TopK { k: 4 }),
+            (tied, Activation::BatchTopK { k: 4 }),
+        ]
+    });
+    for (tied, act) in cases {
         let spec = AutoencoderSpec::new(&[16, 128])
-            .activation(Activation::TopK { k: 4 })
+            .activation(act)
             .bias(BiasMode::PreCentering)
             .init(Init::TiedGlorotUniform)
             .tied(tied)
@@ -298,6 +431,7 @@ fn sparse_training_is_thread_count_independent() {
             .optimizer(Optimizer::adam())
             .learning_rate(5e-3)
             .unit_norm_decoder(true)
+            .dead_latents(DeadLatents::window(50).with_auxk(8, 1.0 / 32.0))
             .seed(3)
             .progress(Progress::Silent);
         let run = |threads: usize| {
@@ -312,13 +446,20 @@ fn sparse_training_is_thread_count_independent() {
                         .unwrap()
                 })
         };
-        let (a, b) = (run(1), run(2));
-        assert_eq!(
-            a.model.params_to_vec(),
-            b.model.params_to_vec(),
-            "tied={tied}"
+        let a = run(1);
+        assert!(
+            a.history.epochs.iter().any(|e| e.train.auxk > 0.0),
+            "tied={tied} {act:?}: the AuxK term never acted"
         );
-        assert_eq!(a.history.train_loss(), b.history.train_loss());
+        for threads in [2, 3] {
+            let b = run(threads);
+            assert_eq!(
+                a.model.params_to_vec(),
+                b.model.params_to_vec(),
+                "tied={tied} {act:?} threads={threads}"
+            );
+            assert_eq!(a.history.train_loss(), b.history.train_loss());
+        }
     }
 }
 

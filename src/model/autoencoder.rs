@@ -1758,7 +1758,7 @@ impl<'g, T: Real> PairGrads<'g, T> {
         let mut chunks: Vec<&'g mut [T]> = Vec::with_capacity(parts.len());
         let mut rest: &'g mut [T] = flat;
         for s in layout.layers() {
-            let (head, tail) = rest.split_at_mut(s.range().len());
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(s.range().len());
             chunks.push(head);
             rest = tail;
         }

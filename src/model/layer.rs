@@ -111,13 +111,6 @@ impl<T: Real> Layer<T> {
             .encode_into(self.weights(), self.biases(), x, z, patches)
     }
 
-    /// Decoder pre-activation into `v` (sized `n x d`); `patches` is scratch
-    /// for conv pairs.
-    pub(crate) fn decode_into(&self, h: &DMatrix<T>, v: &mut DMatrix<T>, patches: &mut Vec<T>) {
-        self.map()
-            .decode_into(self.weights(), self.biases(), h, v, patches, None)
-    }
-
     /// The map the pair applies (dense or conv), which the stack's
     /// backward pass calls directly.
     pub(crate) fn map(&self) -> &PairMap {

@@ -717,6 +717,156 @@ mod tests {
         assert_eq!(dh_again, dh_sparse, "{label}: code gradient repeated");
     }
 
+    /// A gradient at a sparse code's pre-activations, `dz` (n x r), signed:
+    /// row `i` has `[k, 0, 1, 3 k + 1, r][i % 5]` nonzero entries (at most
+    /// `r − 1`: the last unit's column is zero throughout), so rows hold
+    /// fewer, as many and more than `k`, as a BatchTopK row can.
+    fn sparse_gradient(n: usize, r: usize, k: usize, seed: u64) -> DMatrix<f64> {
+        let mut rng = seeded(seed);
+        let mut dz = DMatrix::zeros(n, r);
+        let mut units: Vec<usize> = (0..r.saturating_sub(1)).collect();
+        for i in 0..n {
+            let kept = [k, 0, 1, 3 * k + 1, r][i % 5].min(units.len());
+            for t in 0..kept {
+                let s = rng.random_range(t..units.len());
+                units.swap(t, s);
+                let size = rng.random_range(0.05..2.0);
+                dz[(i, units[t])] = if rng.random_range(0.0..1.0) < 0.5 {
+                    size
+                } else {
+                    -size
+                };
+            }
+        }
+        dz
+    }
+
+    /// The sparse encoder gradient ([`encode_backward`]) against the dense
+    /// one ([`super::affine::encode_backward`]) on one shape and bias mode.
+    /// The encoder matrix is stored r x d column-major and its gradient slot
+    /// r x d row-major whether the pair is tied or not, so one layout
+    /// covers both.
+    ///
+    /// Oracle, as in [`check`]: both paths sum the same nonzero products, so
+    /// entry by entry they differ by at most `2 γ_m Σ |terms|`, for
+    /// `∂L/∂E` over the `n` rows (plus the pre-centering term `−t_j p_c`,
+    /// `t_j = Σ_i dz_ij`, both paths share), for `∂L/∂x` over the `r`
+    /// units. The bias gradients come from the same code on the same `dz`,
+    /// so they are equal. A unit whose column of `dz` is zero has a zero
+    /// gradient row on both paths (the bound is 0 there). Output buffers
+    /// start dirty; a second call with the first call's scratch gives the
+    /// same bits.
+    fn check_encoder<T: Real>(n: usize, r: usize, d: usize, k: usize, mode: BiasMode) {
+        let u = unit_roundoff::<T>();
+        let label = format!("{} n={n} r={r} d={d} k={k} {mode:?}", T::NAME);
+        let dz: DMatrix<T> = sparse_gradient(n, r, k, 11).map(T::of);
+        let e: DMatrix<T> = random(r, d, 12);
+        let x: DMatrix<T> = random(n, d, 13);
+        let b = biases::<T>(mode, d, r, 14);
+        let mut scratch = SparseScratch::new();
+        // Bias slots start equal: the encoder pass adds to some of them.
+        let mut g_dense = vec![T::of(5.0); r * d];
+        let mut g_sparse = vec![T::of(-1.0); r * d];
+        let mut b_dense = vec![T::of(9.0); b.len()];
+        let mut b_sparse = vec![T::of(9.0); b.len()];
+        let mut dx_dense = DMatrix::from_element(n, d, T::of(4.0));
+        let mut dx_sparse = DMatrix::from_element(n, d, T::of(-6.0));
+        affine::encode_backward(
+            Strided::of(&e),
+            &b,
+            &x,
+            &dz,
+            StridedMut::row_major(&mut g_dense, r, d),
+            BiasGrad::split(&b, &mut b_dense),
+            Some(&mut dx_dense),
+        );
+        encode_backward(
+            Strided::of(&e),
+            &b,
+            &x,
+            &dz,
+            StridedMut::row_major(&mut g_sparse, r, d),
+            BiasGrad::split(&b, &mut b_sparse),
+            Some(&mut dx_sparse),
+            &mut scratch,
+        );
+        assert_eq!(b_sparse, b_dense, "{label}: bias gradients");
+        for j in 0..r {
+            let t: f64 = (0..n).map(|i| dz[(i, j)].f64().abs()).sum();
+            for c in 0..d {
+                let mut s: f64 = (0..n).map(|i| (dz[(i, j)] * x[(i, c)]).f64().abs()).sum();
+                if let Biases::PreCentering { pre } = &b {
+                    s += t * pre[c].f64().abs();
+                }
+                let at = j * d + c;
+                let diff = (g_sparse[at].f64() - g_dense[at].f64()).abs();
+                assert!(
+                    diff <= 2.0 * gamma(n + 2, u) * s,
+                    "{label}: dE[{j}, {c}] sparse {} dense {}",
+                    g_sparse[at],
+                    g_dense[at]
+                );
+            }
+        }
+        for i in 0..n {
+            for c in 0..d {
+                let s: f64 = (0..r).map(|j| (dz[(i, j)] * e[(j, c)]).f64().abs()).sum();
+                let diff = (dx_sparse[(i, c)].f64() - dx_dense[(i, c)].f64()).abs();
+                assert!(
+                    diff <= 2.0 * gamma(r + 1, u) * s,
+                    "{label}: dx[{i}, {c}] sparse {} dense {}",
+                    dx_sparse[(i, c)],
+                    dx_dense[(i, c)]
+                );
+            }
+        }
+
+        // The same bits again, through the scratch the first call left (and
+        // without `dx`, which must not change the weight gradient).
+        let mut g_again = vec![T::zero(); r * d];
+        let mut b_again = vec![T::of(9.0); b.len()];
+        let mut dx_again = DMatrix::zeros(n, d);
+        encode_backward(
+            Strided::of(&e),
+            &b,
+            &x,
+            &dz,
+            StridedMut::row_major(&mut g_again, r, d),
+            BiasGrad::split(&b, &mut b_again),
+            Some(&mut dx_again),
+            &mut scratch,
+        );
+        assert_eq!(g_again, g_sparse, "{label}: encoder gradient repeated");
+        assert_eq!(dx_again, dx_sparse, "{label}: input gradient repeated");
+        let mut g_no_dx = vec![T::of(3.0); r * d];
+        let mut b_no_dx = vec![T::of(9.0); b.len()];
+        encode_backward(
+            Strided::of(&e),
+            &b,
+            &x,
+            &dz,
+            StridedMut::row_major(&mut g_no_dx, r, d),
+            BiasGrad::split(&b, &mut b_no_dx),
+            None,
+            &mut scratch,
+        );
+        assert_eq!(g_no_dx, g_sparse, "{label}: encoder gradient without dx");
+        assert_eq!(b_no_dx, b_sparse, "{label}: bias gradients without dx");
+    }
+
+    /// The encoder gradient on the shapes of
+    /// [`sparse_kernels_match_the_dense_ones_to_rounding`], every bias mode,
+    /// f32 and f64.
+    #[test]
+    fn sparse_encoder_gradient_matches_the_dense_one_to_rounding() {
+        for (n, r, d, k) in [(13, 40, 23, 5), (6, 9, 8, 3), (1, 33, 5, 4), (0, 17, 4, 2)] {
+            for mode in BiasMode::ALL {
+                check_encoder::<f32>(n, r, d, k, mode);
+                check_encoder::<f64>(n, r, d, k, mode);
+            }
+        }
+    }
+
     /// Shapes with ragged unit blocks (`r` not a multiple of [`TILE`], and
     /// below it) and ragged dot-product lanes (`d` not a multiple of
     /// [`DOT_LANES`]), tied and untied, every bias mode, f32 and f64.

@@ -125,8 +125,9 @@ pub struct AutoencoderSpec {
     /// then not written to files, which keeps dense model files unchanged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conv: Option<ConvStack>,
-    /// Dense or sparse decoder products for TopK codes (see
-    /// [`DecodePath`]): the same function, summed in another order. Absent
+    /// Dense or sparse products for TopK codes, the decoder's and the
+    /// latent encoder's weight gradient (see [`DecodePath`]): the same
+    /// function, summed in another order. Absent
     /// from files when [`DecodePath::Auto`], which keeps existing model
     /// files and hashes unchanged.
     #[serde(default, skip_serializing_if = "DecodePath::is_auto")]
@@ -246,9 +247,10 @@ impl AutoencoderSpec {
         self
     }
 
-    /// Sets how decoders multiply TopK codes: [`DecodePath::Auto`] (the
-    /// default) chooses by density, [`DecodePath::Dense`] and
-    /// [`DecodePath::Sparse`] force a path (to compare them).
+    /// Sets how decoders multiply TopK codes (and the latent encoder forms
+    /// its weight gradient): [`DecodePath::Auto`] (the default) chooses by
+    /// density, [`DecodePath::Dense`] and [`DecodePath::Sparse`] force a
+    /// path (to compare them).
     pub fn decode_path(mut self, path: DecodePath) -> Self {
         self.decode_path = path;
         self

@@ -27,7 +27,8 @@ pub struct Workspace<T: Real> {
     pub(crate) da: Vec<DMatrix<T>>,
     /// Scratch for the patch matrices of conv pairs.
     pub(crate) patches: Vec<T>,
-    /// Scratch for the sparse decoder kernels (see [`super::DecodePath`]).
+    /// Scratch for the sparse decoder and encoder-gradient kernels (see
+    /// [`super::DecodePath`]).
     pub(crate) sparse: SparseScratch<T>,
 }
 
