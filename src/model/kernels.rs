@@ -418,7 +418,22 @@ multiversion! {
 }
 
 /// `out = a * x` (`out[i] = sum_j a[i, j] x[j]`).
+///
+/// Each `out[i]` adds its terms in the order `j = 0, 1, …`; the loops run
+/// in memory order (rows outermost when a row is contiguous, columns
+/// outermost when a column is, e.g. a transposed view), which keeps that
+/// order, so both give the same bits.
 pub(crate) fn matvec<T: Real>(a: Strided<'_, T>, x: &[T], out: &mut [T]) {
+    if a.rs == 1 && a.cs != 1 {
+        out.fill(T::zero());
+        for (j, &xj) in x.iter().enumerate() {
+            let col = &a.data[j * a.cs..];
+            for (o, &aij) in out.iter_mut().zip(col) {
+                *o += aij * xj;
+            }
+        }
+        return;
+    }
     for (i, o) in out.iter_mut().enumerate() {
         let mut s = T::zero();
         for (j, &xj) in x.iter().enumerate() {
@@ -429,7 +444,18 @@ pub(crate) fn matvec<T: Real>(a: Strided<'_, T>, x: &[T], out: &mut [T]) {
 }
 
 /// `c += alpha * x yᵀ`.
+///
+/// Every entry gets one addition, so the loop order (memory order: columns
+/// outermost when a column is contiguous) does not change the result.
 pub(crate) fn rank_one<T: Real>(c: &mut StridedMut<'_, T>, alpha: T, x: &[T], y: &[T]) {
+    if c.rs == 1 && c.cs != 1 {
+        for (j, &yj) in y.iter().enumerate() {
+            for (i, &xi) in x.iter().enumerate() {
+                *c.at_mut(i, j) += alpha * xi * yj;
+            }
+        }
+        return;
+    }
     for (i, &xi) in x.iter().enumerate() {
         let ax = alpha * xi;
         for (j, &yj) in y.iter().enumerate() {

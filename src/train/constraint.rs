@@ -38,6 +38,50 @@ pub fn constrained_directions(layout: &ParamLayout) -> Option<DirectionSlots> {
     layout.layers().last().map(|s| s.decoder_directions())
 }
 
+/// Per constrained direction `i`, `Σ_j f(i, flat index of entry j)` in
+/// f64, each sum in the order `j = 0, 1, …`. The loops run in memory
+/// order: directions outermost when a direction's entries are adjacent
+/// (a tied `W`'s rows), entries outermost when the directions are (an
+/// untied `W_dec`'s columns, one entry of every direction per row), so
+/// neither layout walks the buffer with a stride of a whole row. Both
+/// orders add the same terms in the same order per direction, so the
+/// sums are the same to the bit.
+fn direction_sums(dirs: &DirectionSlots, mut f: impl FnMut(usize) -> f64) -> Vec<f64> {
+    let mut sums = vec![0.0f64; dirs.count];
+    if dirs.stride == 1 || dirs.count <= 1 {
+        for (i, s) in sums.iter_mut().enumerate() {
+            for j in 0..dirs.len {
+                *s += f(dirs.at(i, j));
+            }
+        }
+    } else {
+        for j in 0..dirs.len {
+            for (i, s) in sums.iter_mut().enumerate() {
+                *s += f(dirs.at(i, j));
+            }
+        }
+    }
+    sums
+}
+
+/// Sets every entry of each constrained direction `i` to `f(i, flat
+/// index)`, in memory order as [`direction_sums`] walks it.
+fn direction_update(dirs: &DirectionSlots, mut f: impl FnMut(usize, usize)) {
+    if dirs.stride == 1 || dirs.count <= 1 {
+        for i in 0..dirs.count {
+            for j in 0..dirs.len {
+                f(i, dirs.at(i, j));
+            }
+        }
+    } else {
+        for j in 0..dirs.len {
+            for i in 0..dirs.count {
+                f(i, dirs.at(i, j));
+            }
+        }
+    }
+}
+
 /// Removes from `grad` the component parallel to each constrained decoder
 /// direction of `params`: `g_i ← g_i − (g_i·w_i / w_i·w_i) w_i`. A zero
 /// direction has no parallel component and is left alone. Errors when a
@@ -52,23 +96,20 @@ pub fn remove_parallel_gradient<T: Real>(
     let Some(dirs) = constrained_directions(layout) else {
         return Ok(());
     };
-    for i in 0..dirs.count {
-        let (mut gw, mut ww) = (0.0f64, 0.0f64);
-        for j in 0..dirs.len {
-            let k = dirs.at(i, j);
-            let w = params[k].f64();
-            gw += grad[k].f64() * w;
-            ww += w * w;
-        }
-        if ww == 0.0 || !ww.is_finite() {
-            continue;
-        }
-        let c = gw / ww;
-        for j in 0..dirs.len {
-            let k = dirs.at(i, j);
+    let gw = direction_sums(&dirs, |k| grad[k].f64() * params[k].f64());
+    let ww = direction_sums(&dirs, |k| params[k].f64().powi(2));
+    // A zero (or non-finite) direction keeps its gradient: c = 0 would
+    // rewrite each entry through f64 unchanged, but NaN must not spread.
+    let c: Vec<Option<f64>> = gw
+        .iter()
+        .zip(&ww)
+        .map(|(&g, &w)| (w != 0.0 && w.is_finite()).then(|| g / w))
+        .collect();
+    direction_update(&dirs, |i, k| {
+        if let Some(c) = c[i] {
             grad[k] = T::of(grad[k].f64() - c * params[k].f64());
         }
-    }
+    });
     Ok(())
 }
 
@@ -80,21 +121,18 @@ pub fn normalize_decoder<T: Real>(layout: &ParamLayout, params: &mut [T]) -> Res
     let Some(dirs) = constrained_directions(layout) else {
         return Ok(());
     };
-    for i in 0..dirs.count {
-        let mut ww = 0.0f64;
-        for j in 0..dirs.len {
-            let w = params[dirs.at(i, j)].f64();
-            ww += w * w;
-        }
-        let norm = ww.sqrt();
-        if norm == 0.0 || !norm.is_finite() {
-            continue;
-        }
-        for j in 0..dirs.len {
-            let k = dirs.at(i, j);
+    let norms: Vec<Option<f64>> = direction_sums(&dirs, |k| params[k].f64().powi(2))
+        .into_iter()
+        .map(|ww| {
+            let norm = ww.sqrt();
+            (norm != 0.0 && norm.is_finite()).then_some(norm)
+        })
+        .collect();
+    direction_update(&dirs, |i, k| {
+        if let Some(norm) = norms[i] {
             params[k] = T::of(params[k].f64() / norm);
         }
-    }
+    });
     Ok(())
 }
 
@@ -105,12 +143,8 @@ pub fn decoder_norms<T: Real>(layout: &ParamLayout, params: &[T]) -> Result<Vec<
     let Some(dirs) = constrained_directions(layout) else {
         return Ok(Vec::new());
     };
-    Ok((0..dirs.count)
-        .map(|i| {
-            (0..dirs.len)
-                .map(|j| params[dirs.at(i, j)].f64().powi(2))
-                .sum::<f64>()
-                .sqrt()
-        })
+    Ok(direction_sums(&dirs, |k| params[k].f64().powi(2))
+        .into_iter()
+        .map(f64::sqrt)
         .collect())
 }
