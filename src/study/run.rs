@@ -847,11 +847,19 @@ fn fit_pca(cell: &Cell, split: &Split, records: Option<MetricSet>) -> Result<Mea
 /// The training configuration of an autoencoder cell: its family's
 /// (see [`Study::training_for`]) with the cell's seed, penalties and rate,
 /// silent and never checkpointed, capped and stopped as the protocol says,
-/// then changed as the cell's variant asks.
+/// then changed as the cell's variant asks. The sparsity weight is the L1
+/// weight, or a variant's code penalty ([`Variant::code_penalty`]: an L0
+/// rule's weight becomes the L0 coefficient).
+///
+/// [`Variant::code_penalty`]: super::Variant::code_penalty
 fn cell_training(study: &Study, cell: &Cell, split: &Split) -> TrainConfig {
     let mut cfg = study.training_for(cell.model).clone();
     cfg.seed = derive_seed(cell.seed, 1);
-    cfg.loss = cfg.loss.with_l2(cell.l2).with_l1(cell.sparsity_weight);
+    let loss = cfg.loss.with_l2(cell.l2);
+    cfg.loss = match &cell.variant {
+        Some(v) => v.code_penalty(loss, cell.sparsity_weight, cell.latent, &split.train),
+        None => loss.with_l1(cell.sparsity_weight),
+    };
     cfg.progress = Progress::Silent;
     cfg.checkpoint = None;
     if let Some(lr) = cell.learning_rate {
