@@ -1389,3 +1389,76 @@ mod cell_tests {
         assert_eq!(wide.overcomplete(true).cells().unwrap().len(), 2);
     }
 }
+
+#[cfg(test)]
+mod training_tests {
+    //! What a cell's training config takes from its cell.
+    use super::{cell_training, prepare};
+    use crate::data::Dataset;
+    use crate::model::Activation;
+    use crate::study::spec::{ModelKind, Study};
+    use crate::study::variant::{L0Rule, Variant};
+
+    /// A variant's L0 rule reaches its cells' training configs: each
+    /// cell's L0 coefficient is its weight times the mean squared deviation
+    /// per entry of the cell's own fitting rows (computed here column by
+    /// column) over the target count, with no L1; an L1 variant's cells
+    /// keep their weight as the L1 weight and no L0.
+    #[test]
+    fn l0_variant_cells_train_with_their_resolved_coefficient() {
+        let jump = Variant::new("jump", true)
+            .activation(Activation::jump_relu())
+            .l0(L0Rule {
+                weights: vec![0.25, 1.0],
+                target_divisor: 2,
+            });
+        let l1 = Variant::new("l1", true)
+            .l1(true)
+            .activation(Activation::Relu);
+        let s = Study::new("l0")
+            .dataset(Dataset::builtin("digits").unwrap())
+            .models(&[ModelKind::Pca])
+            .variants(&[jump, l1])
+            .latents(&[2, 8])
+            .seeds(&[0, 1])
+            .n_trains(&[100, 300])
+            .sparsity_weights(&[0.0, 0.1]);
+        let cells = s.cells().unwrap();
+        let prepared = prepare(&s, &cells).unwrap();
+        let (mut jumps, mut l1s) = (0, 0);
+        for c in &cells {
+            let split = prepared.split(c);
+            let cfg = cell_training(&s, c, split);
+            match c.model_name() {
+                "jump" => {
+                    let x = &split.train;
+                    let (n, d) = x.shape();
+                    let mut total = 0.0;
+                    for j in 0..d {
+                        let col: Vec<f64> = x.column(j).iter().copied().collect();
+                        let mean = col.iter().sum::<f64>() / n as f64;
+                        total += col.iter().map(|v| (v - mean).powi(2)).sum::<f64>();
+                    }
+                    let v = total / (n * d) as f64;
+                    let m = (c.latent / 2).max(1) as f64;
+                    let want = c.sparsity_weight * v / m;
+                    assert!(want > 0.0, "{c:?}");
+                    assert!(
+                        (cfg.loss.l0 - want).abs() <= 1e-12 * want,
+                        "{} vs {want}",
+                        cfg.loss.l0
+                    );
+                    assert_eq!(cfg.loss.l1, 0.0);
+                    jumps += 1;
+                }
+                "l1" => {
+                    assert_eq!((cfg.loss.l1, cfg.loss.l0), (c.sparsity_weight, 0.0));
+                    l1s += 1;
+                }
+                _ => assert_eq!((cfg.loss.l1, cfg.loss.l0), (0.0, 0.0)),
+            }
+        }
+        // 2 latents x 2 sizes x 2 seeds x 2 weights each.
+        assert_eq!((jumps, l1s), (16, 16));
+    }
+}
