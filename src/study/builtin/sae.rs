@@ -1,5 +1,5 @@
 //! Study 10: sparse-autoencoder practice beside PCA and a truly tied model.
-//! Claim (Gao et al. 2024; issue 17): TopK codes fix L0 directly, an
+//! Claim (Gao et al. 2024): TopK codes fix L0 directly, an
 //! untied model initialised as the tied one stays close to it, and the
 //! AuxK loss leaves fewer dead latents; PCA at the same k is the linear
 //! reference; JumpReLU (Rajamanoharan et al. 2024, as SAELens trains it)
@@ -833,8 +833,8 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
             format_or_missing(b)
         ));
     }
-    let jump = |n: &str| p.iter().find(|r| r.model == n);
-    if let (Some(t), Some(u)) = (jump(JUMP_RELU_VARIANTS[0]), jump(JUMP_RELU_VARIANTS[1])) {
+    let [tied_jump, untied_jump] = JUMP_RELU_VARIANTS.map(|n| p.iter().find(|r| r.model == n));
+    if let (Some(t), Some(u)) = (tied_jump, untied_jump) {
         out.push(format!(
             "JumpReLU at its chosen L0 weights, tied against untied: median FVU {} vs {}, median test L0 {} vs {}.",
             format_or_missing(t.fvu),
