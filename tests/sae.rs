@@ -1379,9 +1379,10 @@ fn auxk_ends_with_fewer_dead_latents() {
 // ------------------------------------------------------ the study
 
 /// The `sae` study's frame: the results columns, then its nine own
-/// columns; per latent size and seed one PCA row, five variant rows and
-/// the L1 variant's row at each of the four grid weights; TopK rows at an
-/// L0 of at most their k; cosines only for untied variants; dead and dense
+/// columns; per latent size and seed one PCA row, five variant rows, the
+/// L1 variant's row at each of the four grid weights and each JumpReLU
+/// variant's at each of its three (the rows' weights, not the L1 grid);
+/// TopK rows at an L0 of at most their k; cosines only for untied variants; dead and dense
 /// latent counts only for the SAEs, within their latent size, the dead
 /// ones among the units constant on the test rows (the results column
 /// `dead_fraction`); a shrinkage, an ℓ2 ratio and a training L0 for every
@@ -1389,6 +1390,7 @@ fn auxk_ends_with_fewer_dead_latents() {
 #[test]
 fn sae_study_frame_has_the_extra_columns() {
     use tiedae::data::SpikedCovariance;
+    use tiedae::study::builtin::sae::{JUMP_RELU_VARIANTS, L0_WEIGHTS, L1_THRESHOLDS};
     use tiedae::study::builtin::{self, Preset, RunOptions};
     use tiedae::study::{COLUMNS, frame_to_rows};
     let ds = SpikedCovariance::new(300, 16, vec![9.0, 5.0, 2.5, 1.2], 0.2, 11)
@@ -1412,7 +1414,7 @@ fn sae_study_frame_has_the_extra_columns() {
     let out = builtin::sae::output(&ds, &preset, &RunOptions::default()).unwrap();
     // No image shape, no atoms; the frame is `run`'s.
     assert!(out.figures.tiles.is_empty());
-    assert_eq!(out.figures.curves.len(), 4);
+    assert_eq!(out.figures.curves.len(), 5);
     let df = out.frame;
     let names: Vec<String> = df
         .get_column_names()
@@ -1434,7 +1436,12 @@ fn sae_study_frame_has_the_extra_columns() {
         ]
     );
     let rows = frame_to_rows(&df).unwrap();
-    assert_eq!(rows.len(), 2 * (1 + 5 + 4));
+    // Per size: PCA, five unpenalised variants, the L1 variant at each
+    // weight and the two JumpReLU variants at each of theirs.
+    assert_eq!(
+        rows.len(),
+        2 * (1 + 5 + L1_THRESHOLDS.len() + 2 * L0_WEIGHTS.len())
+    );
     let l1_weights: Vec<f64> = rows
         .iter()
         .filter(|r| r.model == builtin::sae::L1_VARIANT && r.latent == 4)
@@ -1442,6 +1449,16 @@ fn sae_study_frame_has_the_extra_columns() {
         .collect();
     assert_eq!(l1_weights.len(), 4);
     assert!(l1_weights.windows(2).all(|w| w[0] < w[1]), "{l1_weights:?}");
+    // The JumpReLU variants' rows carry their own relative weights, not
+    // the study's L1 grid.
+    for name in JUMP_RELU_VARIANTS {
+        let weights: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.model == name && r.latent == 12)
+            .map(|r| r.sparsity_weight)
+            .collect();
+        assert_eq!(weights, L0_WEIGHTS, "{name}");
+    }
     let col =
         |n: &str| -> Vec<Option<f64>> { df.column(n).unwrap().f64().unwrap().iter().collect() };
     let count =
@@ -1498,8 +1515,9 @@ fn sae_study_frame_has_the_extra_columns() {
             r.model
         );
         if r.model.as_str().contains("topk") {
-            // At most k: the ReLU clamps kept values that are negative.
-            let k = (r.latent as f64 / 4.0).floor().max(1.0);
+            // At most k = max(1, latent / 16): the ReLU clamps kept values
+            // that are negative.
+            let k = (r.latent as f64 / 16.0).floor().max(1.0);
             assert!(
                 l0s[i].is_some_and(|l| l > 0.0 && l <= k),
                 "{}: L0 {:?} of k = {k}",
@@ -1515,28 +1533,80 @@ fn sae_study_frame_has_the_extra_columns() {
         );
     }
     let s = builtin::sae::summary(&df).unwrap();
-    assert!(s.len() >= 7, "{s:?}");
+    assert!(s.len() >= 9, "{s:?}");
     assert!(s.iter().any(|l| l.contains("AuxK")), "{s:?}");
+    for name in JUMP_RELU_VARIANTS {
+        assert!(
+            s.iter()
+                .any(|l| l.starts_with(&format!("{name}'s L0 weight"))),
+            "{name}: {s:?}"
+        );
+    }
+    assert!(
+        s.iter()
+            .any(|l| l.starts_with("JumpReLU at its chosen L0 weights, tied against untied")),
+        "{s:?}"
+    );
     assert!(builtin::find("sae").is_some());
 }
 
-/// The study's size and L1 rules give the values their docs state.
+/// The study's size, target, L1 and JumpReLU rules give the values their
+/// docs state: the target active count is max(1, latent / 16), TopK's k;
+/// the JumpReLU variants train SAELens 6.x's default JumpReLU
+/// (`JumpReLUTrainingSAEConfig`: bandwidth 0.05, initial threshold 0.01)
+/// with an L0 rule aimed at the same target.
 #[test]
 fn sae_rules_give_their_documented_values() {
-    use tiedae::study::builtin::sae::{L1_THRESHOLDS, default_latents, k_active, l1_grid, pick_l1};
+    use tiedae::study::L0Rule;
+    use tiedae::study::builtin::sae::{
+        JUMP_RELU_VARIANTS, L0_WEIGHTS, L1_THRESHOLDS, default_latents, k_active, l1_grid,
+        pick_weight, variants,
+    };
     assert_eq!(default_latents(784), [32, 256, 1024]);
     assert_eq!(default_latents(64), [16, 64, 256]);
     assert_eq!(default_latents(16), [4, 16, 64]);
     assert_eq!(default_latents(1), [1, 2, 4]);
-    assert_eq!((k_active(1024), k_active(3)), (256, 1));
+    assert_eq!(
+        [1024, 256, 64, 32, 31, 16, 15, 3].map(k_active),
+        [64, 16, 4, 2, 1, 1, 1, 1]
+    );
+    for v in variants() {
+        let act = v.activation_at(256, Activation::Identity);
+        if v.name.contains("topk") {
+            assert_eq!(act, Activation::TopK { k: 16 }, "{}", v.name);
+        } else if JUMP_RELU_VARIANTS.contains(&v.name.as_str()) {
+            assert_eq!(
+                act,
+                Activation::JumpRelu {
+                    bandwidth: 0.05,
+                    init_threshold: 0.01
+                },
+                "{}",
+                v.name
+            );
+            assert_eq!(
+                v.l0,
+                Some(L0Rule {
+                    weights: L0_WEIGHTS.to_vec(),
+                    target_divisor: 16
+                }),
+                "{}",
+                v.name
+            );
+            assert!(!v.l1, "{}", v.name);
+        } else {
+            assert_eq!(act, Activation::Relu, "{}", v.name);
+            assert!(v.l1 && v.l0.is_none(), "{}", v.name);
+        }
+    }
     // Nearest L0 wins; a tie (|12 − 8| = |4 − 8|) goes to the smaller weight.
     let trials = [(1e-4, 30.0), (4e-4, 12.0), (1.6e-3, 4.0), (6.4e-3, 0.0)];
-    assert_eq!(pick_l1(&trials, 8.0), Some(4e-4));
-    assert_eq!(pick_l1(&trials, 5.0), Some(1.6e-3));
-    assert_eq!(pick_l1(&trials, 100.0), Some(1e-4));
-    assert_eq!(pick_l1(&trials, -1.0), Some(6.4e-3));
-    assert_eq!(pick_l1(&[(1.0, f64::NAN)], 1.0), None);
-    assert_eq!(pick_l1(&[], 1.0), None);
+    assert_eq!(pick_weight(&trials, 8.0), Some(4e-4));
+    assert_eq!(pick_weight(&trials, 5.0), Some(1.6e-3));
+    assert_eq!(pick_weight(&trials, 100.0), Some(1e-4));
+    assert_eq!(pick_weight(&trials, -1.0), Some(6.4e-3));
+    assert_eq!(pick_weight(&[(1.0, f64::NAN)], 1.0), None);
+    assert_eq!(pick_weight(&[], 1.0), None);
     // Columns of variance 0 and 4: s = 2, d = 2, so λ = 2 f s / d = 2 f.
     let x = DMatrix::from_row_slice(4, 2, &[1.0f32, 2.0, 1.0, -2.0, 1.0, 2.0, 1.0, -2.0]);
     let grid = l1_grid(&x);
@@ -1547,14 +1617,15 @@ fn sae_rules_give_their_documented_values() {
 }
 
 /// The sae study is a grid of cells: per latent size (an over-complete
-/// one among them) PCA on every seed, then the six variants in order, the
+/// one among them) PCA on every seed, then the eight variants in order, the
 /// L1 variant at each weight of `l1_grid` of the first seed's training
-/// part, every trained cell at each rate of the preset's grid; a study file
-/// written from it reads back with the same cells, keys included.
+/// part, the JumpReLU variants at each of their own L0 weights, every
+/// trained cell at each rate of the preset's grid; a study file written
+/// from it reads back with the same cells, keys included.
 #[test]
 fn sae_study_is_a_grid_of_cells() {
     use tiedae::data::{Dataset, train_test_split};
-    use tiedae::study::builtin::sae::{self, L1_VARIANT, l1_grid};
+    use tiedae::study::builtin::sae::{self, JUMP_RELU_VARIANTS, L0_WEIGHTS, L1_VARIANT, l1_grid};
     use tiedae::study::builtin::{Preset, RunOptions, find};
     use tiedae::study::{ModelKind, StudyFile};
     let ds = Dataset::builtin("digits").unwrap();
@@ -1576,7 +1647,9 @@ fn sae_study_is_a_grid_of_cells() {
             "sae_untied_tied_init_topk",
             "sae_tied_l1",
             "sae_tied_topk_auxk",
-            "sae_untied_topk_auxk"
+            "sae_untied_topk_auxk",
+            "sae_tied_jumprelu",
+            "sae_untied_jumprelu"
         ]
     );
     let (train, _) = train_test_split(&ds, study.test_fraction, study.data_seed(0)).unwrap();
@@ -1585,7 +1658,7 @@ fn sae_study_is_a_grid_of_cells() {
     let (seeds, rates) = (2, Preset::quick().learning_rates.len());
     assert_eq!(
         cells.len(),
-        2 * (seeds + 5 * rates * seeds + 4 * rates * seeds)
+        2 * (seeds + 5 * rates * seeds + 4 * rates * seeds + 2 * 3 * rates * seeds)
     );
     for k in [16usize, 128] {
         let at: Vec<&str> = cells
@@ -1598,6 +1671,16 @@ fn sae_study_is_a_grid_of_cells() {
             at.iter().filter(|&&m| m == L1_VARIANT).count(),
             4 * rates * seeds
         );
+        for name in JUMP_RELU_VARIANTS {
+            let mut weights: Vec<f64> = cells
+                .iter()
+                .filter(|c| c.latent == k && c.model_name() == name)
+                .map(|c| c.sparsity_weight)
+                .collect();
+            assert_eq!(weights.len(), 3 * rates * seeds, "{name}");
+            weights.dedup();
+            assert_eq!(weights, L0_WEIGHTS, "{name}");
+        }
     }
     assert!(
         cells
@@ -1684,21 +1767,38 @@ fn median_of(v: &[f64]) -> f64 {
     }
 }
 
+/// The weight of `trials` (ascending in weight) whose L0 is nearest
+/// `target`, ties to the smaller weight: the study's choice, written out
+/// again.
+fn nearest_weight(trials: &[(f64, f64)], target: f64) -> f64 {
+    let mut best = trials[0];
+    for &t in &trials[1..] {
+        let (d, b) = ((t.1 - target).abs(), (best.1 - target).abs());
+        if d < b || (d == b && t.0 < best.0) {
+            best = t;
+        }
+    }
+    best.0
+}
+
 /// On digits (8 x 8 images), the study's charts are its frame's numbers:
 /// the L1 chart's points are the mean training L0 over seeds of each grid
-/// weight, and the weight kept per size is the one nearest k/4
-/// (recomputed here from the frame); one Pareto line per model with one
-/// point per latent size at the medians over seeds (the L1 model's at its
-/// kept weight); the dead-fraction curves of the first seed's TopK runs at
-/// the largest size end at the frame's value; the firing-density
-/// histogram of its runs counts every latent the frame does not call
-/// dead; the atoms are unit decoder directions of the image's size; and
-/// the report draws all five.
+/// weight, the JumpReLU chart's those of each L0 weight per variant, and
+/// the weight kept per variant and size is the one nearest the target
+/// max(1, k/16) (recomputed here from the frame); one Pareto line per
+/// model with one point per latent size at the medians over seeds (the
+/// penalised models' at their kept weights); the dead-fraction curves of
+/// the first seed's TopK runs at the largest size end at the frame's
+/// value; the firing-density histogram of its runs counts every latent the
+/// frame does not call dead; the atoms are unit decoder directions of the
+/// image's size; and the report draws all six.
 #[test]
 fn sae_study_figures_match_its_frame() {
     use tiedae::data::Dataset;
+    use tiedae::number::format_or_missing;
     use tiedae::study::builtin::sae::{
-        ATOMS_ID, DEAD_ID, DENSITY_ID, L1_ID, L1_VARIANT, PARETO_ID, k_active, pick_l1,
+        ATOMS_ID, DEAD_ID, DENSITY_ID, JUMP_RELU_VARIANTS, L0_ID, L0_WEIGHTS, L1_ID, L1_VARIANT,
+        PARETO_ID,
     };
     use tiedae::study::builtin::{self, Preset, RunOptions};
     use tiedae::study::frame_to_rows;
@@ -1732,44 +1832,56 @@ fn sae_study_figures_match_its_frame() {
     };
     let (l0s, fvus, dead) = (col("l0"), col("fvu"), col("dead_fraction_train"));
     let l0_train = col("l0_train");
-    // The L1 weight kept at each size, from the frame: the grid weight
-    // whose mean training L0 over the seeds is nearest k/4.
-    let mut kept = std::collections::BTreeMap::new();
-    for k in [8i64, 16] {
-        let mut weights: Vec<f64> = rows
-            .iter()
-            .filter(|r| r.model == L1_VARIANT && r.latent == k)
-            .map(|r| r.sparsity_weight)
-            .collect();
-        weights.sort_by(f64::total_cmp);
-        weights.dedup();
-        assert_eq!(weights.len(), 4, "k={k}");
-        let trials: Vec<(f64, f64)> = weights
-            .iter()
-            .map(|&w| {
-                let l: Vec<f64> = (0..rows.len())
-                    .filter(|&i| {
-                        rows[i].model == L1_VARIANT
-                            && rows[i].latent == k
-                            && rows[i].sparsity_weight == w
-                    })
-                    .map(|i| l0_train[i])
-                    .collect();
-                assert_eq!(l.len(), 2, "k={k} w={w}");
-                (w, l.iter().sum::<f64>() / 2.0)
-            })
-            .collect();
-        kept.insert(
-            k,
-            (
-                pick_l1(&trials, k_active(k as usize) as f64).unwrap(),
-                trials,
-            ),
-        );
+    // The weight kept per penalised variant and size, from the frame: the
+    // weight whose mean training L0 over the seeds is nearest the target
+    // max(1, k/16) (1 at both sizes here).
+    let penalised = [
+        (L1_VARIANT, 4),
+        (JUMP_RELU_VARIANTS[0], 3),
+        (JUMP_RELU_VARIANTS[1], 3),
+    ];
+    let mut kept: Vec<(&str, i64, f64, Vec<(f64, f64)>)> = Vec::new();
+    for (model, n_weights) in penalised {
+        for k in [8i64, 16] {
+            let mut weights: Vec<f64> = rows
+                .iter()
+                .filter(|r| r.model == model && r.latent == k)
+                .map(|r| r.sparsity_weight)
+                .collect();
+            weights.sort_by(f64::total_cmp);
+            weights.dedup();
+            assert_eq!(weights.len(), n_weights, "{model} k={k}");
+            let trials: Vec<(f64, f64)> = weights
+                .iter()
+                .map(|&w| {
+                    let l: Vec<f64> = (0..rows.len())
+                        .filter(|&i| {
+                            rows[i].model == model
+                                && rows[i].latent == k
+                                && rows[i].sparsity_weight == w
+                        })
+                        .map(|i| l0_train[i])
+                        .collect();
+                    assert_eq!(l.len(), 2, "{model} k={k} w={w}");
+                    (w, l.iter().sum::<f64>() / 2.0)
+                })
+                .collect();
+            let target = (k / 16).max(1) as f64;
+            kept.push((model, k, nearest_weight(&trials, target), trials));
+        }
     }
-    // The rows a chart reads: the L1 model's at its kept weight only.
+    let kept_at = |model: &str, k: i64| {
+        kept.iter()
+            .find(|e| e.0 == model && e.1 == k)
+            .unwrap_or_else(|| panic!("no choice for {model} at k = {k}"))
+    };
+    // The rows a chart reads: the penalised models' at their kept weights
+    // only.
     let compared = |i: usize| {
-        rows[i].model != L1_VARIANT || rows[i].sparsity_weight == kept[&rows[i].latent].0
+        let r = &rows[i];
+        kept.iter()
+            .find(|e| r.model == e.0 && e.1 == r.latent)
+            .is_none_or(|e| r.sparsity_weight == e.2)
     };
     let models = [
         "pca",
@@ -1779,6 +1891,8 @@ fn sae_study_figures_match_its_frame() {
         "sae_tied_l1",
         "sae_tied_topk_auxk",
         "sae_untied_topk_auxk",
+        "sae_tied_jumprelu",
+        "sae_untied_jumprelu",
     ];
     let curve = |id: &str| {
         out.figures
@@ -1922,11 +2036,49 @@ fn sae_study_figures_match_its_frame() {
         for w in line.points.windows(2) {
             assert!((w[1].0 / w[0].0 - 4.0).abs() < 1e-9, "{:?}", line.points);
         }
-        let (want, trials) = &kept[&k];
+        let (_, _, want, trials) = kept_at(L1_VARIANT, k);
         assert_eq!(&line.points, trials, "k={k}");
-        assert_eq!(
-            pick_l1(&line.points, k_active(k as usize) as f64),
-            Some(*want)
+        assert!(
+            l1.caption
+                .contains(&format!("k = {k}: λ = {}", format_or_missing(*want))),
+            "k={k} kept {want}: {}",
+            l1.caption
+        );
+    }
+
+    // The JumpReLU L0 weight: per variant (tied, then untied, dashed) and
+    // size a line over the L0 weights at the mean training L0 over the
+    // seeds; the caption names the kept ones.
+    let l0 = curve(L0_ID);
+    let names: Vec<&str> = l0.series.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "sae_tied_jumprelu, k = 8",
+            "sae_tied_jumprelu, k = 16",
+            "sae_untied_jumprelu, k = 8",
+            "sae_untied_jumprelu, k = 16"
+        ]
+    );
+    for (line, (model, k)) in l0.series.iter().zip([
+        (JUMP_RELU_VARIANTS[0], 8i64),
+        (JUMP_RELU_VARIANTS[0], 16),
+        (JUMP_RELU_VARIANTS[1], 8),
+        (JUMP_RELU_VARIANTS[1], 16),
+    ]) {
+        let xs: Vec<f64> = line.points.iter().map(|p| p.0).collect();
+        assert_eq!(xs, L0_WEIGHTS, "{}", line.name);
+        let (_, _, want, trials) = kept_at(model, k);
+        assert_eq!(&line.points, trials, "{}", line.name);
+        assert_eq!(line.dashed, model == JUMP_RELU_VARIANTS[1], "{}", line.name);
+        assert!(line.markers);
+        assert!(
+            l0.caption.contains(&format!(
+                "{model} k = {k}: w = {}",
+                format_or_missing(*want)
+            )),
+            "{model} k={k} kept {want}: {}",
+            l0.caption
         );
     }
 
@@ -1953,7 +2105,7 @@ fn sae_study_figures_match_its_frame() {
     let s = builtin::sae::summary(df).unwrap();
     assert!(
         s.iter()
-            .any(|l| l.starts_with("24 of 24 trained runs stopped at their epoch cap")),
+            .any(|l| l.starts_with("32 of 32 trained runs stopped at their epoch cap")),
         "{s:?}"
     );
     assert!(s.iter().any(|l| l.contains("L1 weight")), "{s:?}");
@@ -1974,7 +2126,10 @@ fn sae_study_figures_match_its_frame() {
         .into_iter()
         .map(|s| s.id)
         .collect();
-    assert_eq!(ids, [PARETO_ID, DEAD_ID, DENSITY_ID, L1_ID, ATOMS_ID]);
+    assert_eq!(
+        ids,
+        [PARETO_ID, DEAD_ID, DENSITY_ID, L1_ID, L0_ID, ATOMS_ID]
+    );
 }
 
 /// A run with the unit-norm constraint, dead-latent tracking and AuxK,

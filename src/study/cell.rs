@@ -43,7 +43,9 @@ pub struct Cell {
     pub seed: u64,
     /// L2 coefficient (0 for PCA).
     pub l2: f64,
-    /// L1 code penalty (0 except for sparse kinds).
+    /// The code penalty's weight (0 except for sparse kinds and penalised
+    /// variants): the L1 weight, or a variant's relative L0 weight
+    /// ([`Variant::l0`]).
     pub sparsity_weight: f64,
     /// Learning rate of a minibatch-trained cell (one cell per rate of the
     /// protocol's grid); `None` for PCA and L-BFGS.
@@ -86,7 +88,8 @@ impl Study {
     ///
     /// The study's variants follow its model kinds at each latent size,
     /// in order, crossed as a trained kind is (their own bias mode when
-    /// they set one; the sparsity weights only with an L1 penalty).
+    /// they set one; the study's sparsity weights only with an L1 penalty,
+    /// their own with an L0 penalty: [`Variant::sparsity_weights`]).
     ///
     /// With [`Study::overcomplete`](Study#structfield.overcomplete) a
     /// latent size may exceed `d` (not the fitting rows).
@@ -206,7 +209,7 @@ impl Study {
             extra,
             di,
             &self.bias_modes,
-            extra.model == ModelKind::SparseTied,
+            (extra.model == ModelKind::SparseTied).then_some(self.sparsity_weights.as_slice()),
             &refuse,
         )?;
         let activation = if extra.model.is_linear() {
@@ -236,23 +239,23 @@ impl Study {
 
     /// Checks that `extra` is a configuration of the grid (dataset `di`,
     /// whose cells are already in `cells`), with `bias_modes` the modes its
-    /// model or variant takes and `l1` whether it crosses the sparsity
-    /// weights, at a rate the grid does not try already.
+    /// model or variant takes and `weights` the sparsity weights it
+    /// crosses (`None`: weight 0 only), at a rate the grid does not try
+    /// already.
     fn check_extra_in_grid(
         &self,
         cells: &[Cell],
         extra: &ExtraRate,
         di: usize,
         bias_modes: &[BiasMode],
-        l1: bool,
+        weights: Option<&[f64]>,
         refuse: &impl Fn(&str) -> Error,
     ) -> Result<()> {
-        let sparsity_ok = if l1 {
-            self.sparsity_weights
+        let sparsity_ok = match weights {
+            Some(w) => w
                 .iter()
-                .any(|w| w.to_bits() == extra.sparsity_weight.to_bits())
-        } else {
-            extra.sparsity_weight == 0.0
+                .any(|w| w.to_bits() == extra.sparsity_weight.to_bits()),
+            None => extra.sparsity_weight == 0.0,
         };
         let in_grid = self.latents.contains(&extra.latent)
             && bias_modes.contains(&extra.bias_mode)
@@ -296,7 +299,7 @@ impl Study {
             extra,
             di,
             &v.bias_modes(&self.bias_modes),
-            v.l1,
+            v.sparsity_weights(&self.sparsity_weights),
             &refuse,
         )?;
         let variant = Arc::new(v.clone());
@@ -321,7 +324,7 @@ impl Study {
     }
 
     /// Appends the cells of variant `v` at one latent and training size:
-    /// per bias mode, L2, sparsity weight (its L1 penalty's, else 0),
+    /// per bias mode, L2, sparsity weight (its penalty's, else 0),
     /// learning rate and seed, as a trained kind's.
     fn push_variant_cells(
         &self,
@@ -334,7 +337,7 @@ impl Study {
     ) {
         let variant = Arc::new(v.clone());
         let activation = v.activation_at(latent, self.activation);
-        let sparsity: &[f64] = if v.l1 { &self.sparsity_weights } else { &[0.0] };
+        let sparsity: &[f64] = v.sparsity_weights(&self.sparsity_weights).unwrap_or(&[0.0]);
         let rates = self.learning_rates_for(base_kind(v));
         for bias_mode in v.bias_modes(&self.bias_modes) {
             for &l2 in &self.l2s {

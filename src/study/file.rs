@@ -104,9 +104,13 @@ pub struct StudyFile {
     /// Named variants crossed after the model kinds (`[[variants]]`
     /// tables, see [`Variant`]), e.g.
     /// `name = "tied_topk"`, `tied = true`, `top_k_divisor = 4`,
-    /// `unit_norm_decoder = true`, `metrics = "sae"`, or a denoising one
-    /// with `corruption = { kind = "gaussian", sigma = 0.25 }` (σ relative
-    /// to the fitting rows' entry scale) and `metrics = "denoising"`.
+    /// `unit_norm_decoder = true`, `metrics = "sae"`, a JumpReLU one with
+    /// `activation = { kind = "jump_relu" }` and `l0 = { weights = [0.25,
+    /// 1.0], target_divisor = 16 }` (one cell per weight, each relative to
+    /// the fitting rows' variance and the target active count), or a
+    /// denoising one with `corruption = { kind = "gaussian", sigma = 0.25 }`
+    /// (σ relative to the fitting rows' entry scale) and
+    /// `metrics = "denoising"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variants: Option<Vec<Variant>>,
     /// How every autoencoder trains (`[training]`). Always written, every
@@ -1424,5 +1428,72 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("variants.corruption"), "{err}");
+    }
+
+    /// A variant's L0 rule is a `[[variants]]` key: it reads, writes back
+    /// unchanged, is part of the cells' keys and crosses its own weights
+    /// (not the study's sparsity weights), one cell set per weight; a bad
+    /// rule is refused naming the field.
+    #[test]
+    fn variant_l0_rules_read_back_and_cross_their_own_weights() {
+        let with = |l0: &str| {
+            format!(
+                "{MINIMAL}\n[[variants]]\nname = \"tied_jump\"\ntied = true\nactivation = {{ kind = \"jump_relu\" }}\n{l0}"
+            )
+        };
+        let text = with("l0 = { weights = [0.25, 1.0], target_divisor = 16 }\n");
+        let file = parse(&text).unwrap();
+        let study = file
+            .to_study(&text, Path::new("s.toml"), Path::new("."))
+            .unwrap();
+        assert_eq!(
+            study.variants[0].l0,
+            Some(crate::study::L0Rule {
+                weights: vec![0.25, 1.0],
+                target_divisor: 16
+            })
+        );
+        let again = StudyFile::from_study(&study, file.datasets.clone()).unwrap();
+        let written = again.to_toml().unwrap();
+        assert!(written.contains("target_divisor"), "{written}");
+        let back = parse(&written).unwrap();
+        assert_eq!(back, again, "{written}");
+        let study2 = back
+            .to_study(&written, Path::new("s.toml"), Path::new("."))
+            .unwrap();
+        assert_eq!(study2.variants, study.variants);
+        assert_eq!(study.study_id().unwrap(), study2.study_id().unwrap());
+
+        let cells = study.cells().unwrap();
+        let weights: Vec<f64> = cells
+            .iter()
+            .filter(|c| c.model_name() == "tied_jump")
+            .map(|c| c.sparsity_weight)
+            .collect();
+        let at = |w: f64| weights.iter().filter(|&&v| v == w).count();
+        assert!(at(0.25) > 0, "{weights:?}");
+        assert_eq!(at(0.25), at(1.0), "{weights:?}");
+        assert_eq!(at(0.25) + at(1.0), weights.len(), "{weights:?}");
+
+        let other = with("l0 = { weights = [0.5, 1.0], target_divisor = 16 }\n");
+        let other_study = parse(&other)
+            .unwrap()
+            .to_study(&other, Path::new("s.toml"), Path::new("."))
+            .unwrap();
+        assert_ne!(study.study_id().unwrap(), other_study.study_id().unwrap());
+
+        for bad in [
+            "l0 = { weights = [0.25, 0.25], target_divisor = 16 }\n",
+            "l0 = { weights = [0.25], target_divisor = 0 }\n",
+            "l1 = true\nl0 = { weights = [0.25], target_divisor = 16 }\n",
+        ] {
+            let bad = with(bad);
+            let err = parse(&bad)
+                .unwrap()
+                .to_study(&bad, Path::new("s.toml"), Path::new("."))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("variants.l0"), "{err}");
+        }
     }
 }

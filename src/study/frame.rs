@@ -227,7 +227,9 @@ results_row! {
         pub seed: i64,
         /// L2 coefficient.
         pub l2: f64,
-        /// L1 code penalty.
+        /// The code penalty's weight: the L1 weight, or for a variant with
+        /// an L0 rule its relative L0 weight (see
+        /// [`L0Rule`](super::L0Rule)); 0 without a penalty.
         pub sparsity_weight: f64,
         /// Reconstruction MSE on the training rows.
         pub train_mse: f64,

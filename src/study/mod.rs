@@ -71,5 +71,5 @@ pub use shard::{ShardManifest, manifest_path, merge, read_manifest, write_manife
 pub(crate) use shard::{check_study_id, short_id};
 pub use spec::{CONV_LAYERS, ExtraRate, FamilyTraining, ModelKind, Precision, Study};
 pub use variant::{
-    AuxKRule, DeadLatentsRule, Variant, entry_scale, per_latent, resolve_corruption,
+    AuxKRule, DeadLatentsRule, L0Rule, Variant, entry_scale, per_latent, resolve_corruption,
 };

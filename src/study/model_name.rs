@@ -242,8 +242,8 @@ mod tests {
     }
 
     /// Every variant of the `sae` study keeps its name and is classified
-    /// by its own `tied` flag; none is linear (each has a TopK or ReLU
-    /// activation) or a kind.
+    /// by its own `tied` flag; none is linear (each has a TopK, ReLU or
+    /// JumpReLU activation) or a kind.
     #[test]
     fn sae_variant_names_round_trip_and_classify_by_their_flag() {
         let variants = crate::study::builtin::sae::variants();

@@ -847,11 +847,19 @@ fn fit_pca(cell: &Cell, split: &Split, records: Option<MetricSet>) -> Result<Mea
 /// The training configuration of an autoencoder cell: its family's
 /// (see [`Study::training_for`]) with the cell's seed, penalties and rate,
 /// silent and never checkpointed, capped and stopped as the protocol says,
-/// then changed as the cell's variant asks.
+/// then changed as the cell's variant asks. The sparsity weight is the L1
+/// weight, or a variant's code penalty ([`Variant::code_penalty`]: an L0
+/// rule's weight becomes the L0 coefficient).
+///
+/// [`Variant::code_penalty`]: super::Variant::code_penalty
 fn cell_training(study: &Study, cell: &Cell, split: &Split) -> TrainConfig {
     let mut cfg = study.training_for(cell.model).clone();
     cfg.seed = derive_seed(cell.seed, 1);
-    cfg.loss = cfg.loss.with_l2(cell.l2).with_l1(cell.sparsity_weight);
+    let loss = cfg.loss.with_l2(cell.l2);
+    cfg.loss = match &cell.variant {
+        Some(v) => v.code_penalty(loss, cell.sparsity_weight, cell.latent, &split.train),
+        None => loss.with_l1(cell.sparsity_weight),
+    };
     cfg.progress = Progress::Silent;
     cfg.checkpoint = None;
     if let Some(lr) = cell.learning_rate {
@@ -1379,5 +1387,78 @@ mod cell_tests {
             .latents(&[128]);
         assert!(wide.cells().is_err());
         assert_eq!(wide.overcomplete(true).cells().unwrap().len(), 2);
+    }
+}
+
+#[cfg(test)]
+mod training_tests {
+    //! What a cell's training config takes from its cell.
+    use super::{cell_training, prepare};
+    use crate::data::Dataset;
+    use crate::model::Activation;
+    use crate::study::spec::{ModelKind, Study};
+    use crate::study::variant::{L0Rule, Variant};
+
+    /// A variant's L0 rule reaches its cells' training configs: each
+    /// cell's L0 coefficient is its weight times the mean squared deviation
+    /// per entry of the cell's own fitting rows (computed here column by
+    /// column) over the target count, with no L1; an L1 variant's cells
+    /// keep their weight as the L1 weight and no L0.
+    #[test]
+    fn l0_variant_cells_train_with_their_resolved_coefficient() {
+        let jump = Variant::new("jump", true)
+            .activation(Activation::jump_relu())
+            .l0(L0Rule {
+                weights: vec![0.25, 1.0],
+                target_divisor: 2,
+            });
+        let l1 = Variant::new("l1", true)
+            .l1(true)
+            .activation(Activation::Relu);
+        let s = Study::new("l0")
+            .dataset(Dataset::builtin("digits").unwrap())
+            .models(&[ModelKind::Pca])
+            .variants(&[jump, l1])
+            .latents(&[2, 8])
+            .seeds(&[0, 1])
+            .n_trains(&[100, 300])
+            .sparsity_weights(&[0.0, 0.1]);
+        let cells = s.cells().unwrap();
+        let prepared = prepare(&s, &cells).unwrap();
+        let (mut jumps, mut l1s) = (0, 0);
+        for c in &cells {
+            let split = prepared.split(c);
+            let cfg = cell_training(&s, c, split);
+            match c.model_name() {
+                "jump" => {
+                    let x = &split.train;
+                    let (n, d) = x.shape();
+                    let mut total = 0.0;
+                    for j in 0..d {
+                        let col: Vec<f64> = x.column(j).iter().copied().collect();
+                        let mean = col.iter().sum::<f64>() / n as f64;
+                        total += col.iter().map(|v| (v - mean).powi(2)).sum::<f64>();
+                    }
+                    let v = total / (n * d) as f64;
+                    let m = (c.latent / 2).max(1) as f64;
+                    let want = c.sparsity_weight * v / m;
+                    assert!(want > 0.0, "{c:?}");
+                    assert!(
+                        (cfg.loss.l0 - want).abs() <= 1e-12 * want,
+                        "{} vs {want}",
+                        cfg.loss.l0
+                    );
+                    assert_eq!(cfg.loss.l1, 0.0);
+                    jumps += 1;
+                }
+                "l1" => {
+                    assert_eq!((cfg.loss.l1, cfg.loss.l0), (c.sparsity_weight, 0.0));
+                    l1s += 1;
+                }
+                _ => assert_eq!((cfg.loss.l1, cfg.loss.l0), (0.0, 0.0)),
+            }
+        }
+        // 2 latents x 2 sizes x 2 seeds x 2 weights each.
+        assert_eq!((jumps, l1s), (16, 16));
     }
 }

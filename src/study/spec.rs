@@ -206,8 +206,9 @@ pub struct ExtraRate {
     pub n_train: usize,
     /// One of the study's L2 coefficients.
     pub l2: f64,
-    /// One of the study's sparsity weights for [`ModelKind::SparseTied`],
-    /// else 0.
+    /// One of the study's sparsity weights for [`ModelKind::SparseTied`]
+    /// and a variant with an L1 penalty, one of its own for a variant with
+    /// an L0 penalty ([`Variant::sparsity_weights`]), else 0.
     pub sparsity_weight: f64,
     /// The rate, not one of the grid's.
     pub learning_rate: f64,
@@ -259,7 +260,8 @@ pub struct Study {
     pub bias_modes: Vec<BiasMode>,
     /// L2 weight-decay coefficients `λ₂` (see [`crate::model::LossConfig`]).
     pub l2s: Vec<f64>,
-    /// L1 weights on the latent code, used by [`ModelKind::SparseTied`] only.
+    /// L1 weights on the latent code, used by [`ModelKind::SparseTied`]
+    /// and the variants with an L1 penalty only.
     pub sparsity_weights: Vec<f64>,
     /// Hidden activation of the nonlinear kinds.
     pub activation: Activation,
@@ -699,7 +701,7 @@ impl Study {
                 return Err(Error::config(
                     "training.optimizer",
                     format!(
-                        "variant {:?} trains with an L1 penalty, a unit-norm decoder, dead-latent tracking or input corruption, which need a minibatch optimizer, not L-BFGS",
+                        "variant {:?} trains with an L1 or L0 penalty, a unit-norm decoder, dead-latent tracking or input corruption, which need a minibatch optimizer, not L-BFGS",
                         v.name
                     ),
                 ));
@@ -735,7 +737,9 @@ impl Study {
             acc.saturating_add(n)
         });
         let per_latent = self.variants.iter().fold(per_latent, |acc, v| {
-            let sparsity = if v.l1 { self.sparsity_weights.len() } else { 1 };
+            let sparsity = v
+                .sparsity_weights(&self.sparsity_weights)
+                .map_or(1, <[f64]>::len);
             let n = [
                 v.bias_modes(&self.bias_modes).len(),
                 self.l2s.len(),

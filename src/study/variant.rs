@@ -6,13 +6,14 @@
 //! weight initialisation, the training adjustments it needs (unit-norm
 //! decoder directions, the pre-encoder bias at a centre of the fitting
 //! rows, dead-latent tracking with or without AuxK, an L1 code penalty
-//! crossed with the study's sparsity weights, input corruption for a
+//! crossed with the study's sparsity weights or a JumpReLU L0 penalty
+//! crossed with weights of its own ([`L0Rule`]), input corruption for a
 //! denoising autoencoder) and the extra metrics its cells record
 //! ([`MetricSet`]). Its cells carry its name in the `model`
 //! column, and its whole spec is part of their cache keys, so two
 //! variants that differ in anything never share a cell.
 //!
-//! The `sae` study is six of them beside PCA, the `denoising` study one
+//! The `sae` study is eight of them beside PCA, the `denoising` study one
 //! per noise level; a study file lists them in `[[variants]]` tables.
 //!
 //! # Corruption levels
@@ -24,12 +25,27 @@
 //! unit follows the rows the model fits, as the pre-encoder bias does. The
 //! key holds the relative level, which is what the cell's result depends
 //! on given its data. Masking's ν is a fraction and needs no unit.
+//!
+//! # L0 weights
+//! An [`L0Rule`]'s weights are relative in the same way, for the same
+//! reasons, and per active latent: a weight `w` is resolved per cell to
+//! the L0 coefficient `λ₀ = w v / m` ([`L0Rule::coefficient`]), `v` the
+//! squared [`entry_scale`] of the cell's fitting rows and `m = max(1,
+//! latent / target_divisor)` the rule's target active count. The loss is
+//! `MSE + λ₀ L0` with the MSE averaged over the `d` inputs, and `v` is
+//! the MSE of reconstructing every fitting row by their mean (an FVU of
+//! 1), so in those units the loss is `FVU + w L0 / m`: a row with `m`
+//! active latents pays `w` of that unit, whatever the data's scale or
+//! the latent size. One grid of `w` then means about the same sparsity
+//! at every size, where a fixed `λ₀` would ask a latent of a small code
+//! (which must explain much of a row) and one of a large code (which
+//! explains a little) for the same gain before it fires.
 
 use super::extra::MetricSet;
-use super::limits::MAX_NAME_LEN;
+use super::limits::{MAX_AXIS_VALUES, MAX_NAME_LEN};
 use super::model_name::tied_in_name;
 use crate::error::{Error, Result};
-use crate::model::{Activation, BiasMode, Init, PreBiasInit};
+use crate::model::{Activation, BiasMode, Init, LossConfig, PreBiasInit};
 use crate::train::{Corruption, DeadLatents, TrainConfig};
 use crate::validate;
 use nalgebra::DMatrix;
@@ -64,7 +80,7 @@ pub struct Variant {
     pub unit_norm_decoder: bool,
     /// An L1 penalty on the code, one cell per sparsity weight of the
     /// study (as [`super::ModelKind::SparseTied`] crosses them); without it
-    /// the cells' sparsity weight is 0.
+    /// (or [`Variant::l0`]) the cells' sparsity weight is 0.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub l1: bool,
     /// The extra metrics its cells record.
@@ -86,6 +102,13 @@ pub struct Variant {
     /// Tracks dead latents, and revives them with AuxK if asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dead_latents: Option<DeadLatentsRule>,
+    /// A JumpReLU L0 penalty ([`LossConfig::l0`], in the study's
+    /// training `l0_mode`), one cell per weight of the rule (the cells'
+    /// sparsity weight), each resolved per cell as the module docs say;
+    /// the study's sparsity weights, an L1 scale, are not crossed. Needs a
+    /// JumpReLU activation and no [`Variant::l1`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub l0: Option<L0Rule>,
     /// Trains as a denoising autoencoder with this input corruption
     /// ([`TrainConfig::corruption`]); a Gaussian `sigma` is relative to the
     /// fitting rows' [`entry_scale`] (see the module docs), a masking
@@ -142,6 +165,27 @@ pub struct AuxKRule {
     pub alpha: f64,
 }
 
+/// A variant's JumpReLU L0 penalty: the weights its cells cross and the
+/// target active count they are relative to (see the module docs).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct L0Rule {
+    /// The relative weights `w`, one cell each: distinct, finite and > 0.
+    pub weights: Vec<f64>,
+    /// The target active count at latent size `latent` is `max(1, latent
+    /// / target_divisor)` (at least 1).
+    pub target_divisor: usize,
+}
+
+impl L0Rule {
+    /// The L0 coefficient `λ₀ = w s² / m` of weight `w` at latent size
+    /// `latent`, for fitting rows of [`entry_scale`] `s`, `m` the target
+    /// active count ([`per_latent`]`(latent, target_divisor)`).
+    pub fn coefficient(&self, w: f64, latent: usize, scale: f64) -> f64 {
+        w * scale * scale / per_latent(latent, self.target_divisor) as f64
+    }
+}
+
 /// `max(1, latent / divisor)`, the count a per-latent rule gives.
 pub fn per_latent(latent: usize, divisor: usize) -> usize {
     (latent / divisor.max(1)).max(1)
@@ -162,6 +206,7 @@ impl Variant {
             unit_norm_decoder: false,
             l1: false,
             dead_latents: None,
+            l0: None,
             metrics: None,
             corruption: None,
         }
@@ -209,6 +254,12 @@ impl Variant {
         self
     }
 
+    /// Crosses the weights of `rule` as a JumpReLU L0 penalty.
+    pub fn l0(mut self, rule: L0Rule) -> Variant {
+        self.l0 = Some(rule);
+        self
+    }
+
     /// Tracks dead latents.
     pub fn dead_latents(mut self, rule: DeadLatentsRule) -> Variant {
         self.dead_latents = Some(rule);
@@ -245,6 +296,37 @@ impl Variant {
         match self.bias_mode {
             Some(m) => vec![m],
             None => study.to_vec(),
+        }
+    }
+
+    /// The sparsity weights its cells cross, in a study of sparsity
+    /// weights `study`: its [`L0Rule`]'s, the study's with an L1 penalty,
+    /// `None` (one cell, weight 0) without a penalty.
+    pub fn sparsity_weights<'a>(&'a self, study: &'a [f64]) -> Option<&'a [f64]> {
+        match &self.l0 {
+            Some(rule) => Some(rule.weights.as_slice()),
+            None => self.l1.then_some(study),
+        }
+    }
+
+    /// `loss` with the code penalty of its cell of sparsity weight
+    /// `weight` at latent size `latent` fitting the rows `fit`: with an
+    /// [`L0Rule`], the L0 coefficient [`L0Rule::coefficient`] resolves
+    /// from `weight` (and no L1); otherwise `weight` as the L1 weight (0
+    /// without a penalty).
+    pub fn code_penalty(
+        &self,
+        loss: LossConfig,
+        weight: f64,
+        latent: usize,
+        fit: &DMatrix<f64>,
+    ) -> LossConfig {
+        match &self.l0 {
+            Some(rule) => LossConfig {
+                l0: rule.coefficient(weight, latent, entry_scale(fit)),
+                ..loss.with_l1(0.0)
+            },
+            None => loss.with_l1(weight),
         }
     }
 
@@ -322,6 +404,10 @@ impl Variant {
         self.activation_at(1, study_activation)
             .validate()
             .map_err(|e| fail("variants.activation", e.to_string()))?;
+        if let Some(rule) = &self.l0 {
+            self.validate_l0(rule, study_activation)
+                .map_err(|why| fail("variants.l0", why))?;
+        }
         if let Some(p) = &self.pre_bias {
             p.validate()
                 .map_err(|e| fail("variants.pre_bias", e.to_string()))?;
@@ -364,11 +450,50 @@ impl Variant {
         Ok(())
     }
 
-    /// Whether its cells need a minibatch optimizer: an L1 penalty (not
-    /// smooth), the unit-norm constraint, dead-latent tracking or input
-    /// corruption (fresh noise every epoch).
+    /// Checks an L0 rule of the variant: weights (at most
+    /// [`MAX_AXIS_VALUES`], distinct, finite and > 0), a divisor of at
+    /// least 1, a JumpReLU activation and no L1 penalty; the reason if
+    /// not.
+    fn validate_l0(
+        &self,
+        rule: &L0Rule,
+        study_activation: Activation,
+    ) -> std::result::Result<(), String> {
+        if self.l1 {
+            return Err("an L1 and an L0 penalty cross different weights; set one".into());
+        }
+        if !self.activation_at(1, study_activation).is_jump_relu() {
+            return Err(format!(
+                "the L0 penalty counts JumpReLU latents above their thresholds; the activation is {}",
+                self.activation_at(1, study_activation).name()
+            ));
+        }
+        if rule.target_divisor == 0 {
+            return Err("target_divisor must be at least 1".into());
+        }
+        if rule.weights.is_empty() || rule.weights.len() > MAX_AXIS_VALUES {
+            return Err(format!(
+                "lists {} weights; an L0 rule takes 1 to {MAX_AXIS_VALUES}",
+                rule.weights.len()
+            ));
+        }
+        for (i, &w) in rule.weights.iter().enumerate() {
+            if !(w.is_finite() && w > 0.0) {
+                return Err(format!("weights must be finite and > 0, got {w}"));
+            }
+            if rule.weights[..i].iter().any(|v| v.to_bits() == w.to_bits()) {
+                return Err(format!("weight {w} appears twice"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether its cells need a minibatch optimizer: an L1 or L0 penalty
+    /// (not smooth), the unit-norm constraint, dead-latent tracking or
+    /// input corruption (fresh noise every epoch).
     pub fn needs_minibatch(&self) -> bool {
         self.l1
+            || self.l0.is_some()
             || self.unit_norm_decoder
             || self.dead_latents.is_some()
             || self.corruption.is_some()
@@ -449,6 +574,91 @@ mod tests {
                     .validate(&[BiasMode::Separate], Activation::Relu)
                     .is_ok()
             );
+        }
+    }
+
+    /// An L0 rule crosses its own weights (an L1 penalty the study's, no
+    /// penalty one weight 0) and resolves each per cell to `w s² / m`
+    /// against the fitting rows, with no L1 left.
+    #[test]
+    fn l0_rules_cross_their_own_weights_and_resolve_per_cell() {
+        let rule = L0Rule {
+            weights: vec![0.25, 1.0],
+            target_divisor: 16,
+        };
+        let v = Variant::new("v", true)
+            .activation(Activation::jump_relu())
+            .l0(rule.clone());
+        let study = [1e-3, 1e-2, 1e-1];
+        assert_eq!(v.sparsity_weights(&study), Some(&[0.25, 1.0][..]));
+        let l1 = Variant::new("w", true).l1(true);
+        assert_eq!(l1.sparsity_weights(&study), Some(&study[..]));
+        assert_eq!(Variant::new("w", true).sparsity_weights(&study), None);
+        assert!(v.needs_minibatch());
+        // Rows (0, 0) and (2, 4): column variances 1 and 4, so the squared
+        // entry scale is their mean, 2.5.
+        let fit = DMatrix::from_row_slice(2, 2, &[0.0, 0.0, 2.0, 4.0]);
+        let s = entry_scale(&fit);
+        assert!((s * s - 2.5).abs() < 1e-12, "{s}");
+        // At latent 64 the target is 64 / 16 = 4: λ₀ = 0.25 · 2.5 / 4.
+        let loss = v.code_penalty(LossConfig::mse().with_l1(0.3), 0.25, 64, &fit);
+        assert!((loss.l0 - 0.25 * 2.5 / 4.0).abs() < 1e-12, "{}", loss.l0);
+        assert_eq!(loss.l1, 0.0);
+        // Below 16 latents the target is 1; the weight scales linearly.
+        assert_eq!(rule.coefficient(1.0, 8, 2.0), 4.0);
+        assert_eq!(rule.coefficient(0.5, 32, 2.0), 1.0);
+        let plain = l1.code_penalty(LossConfig::mse(), 0.5, 64, &fit);
+        assert_eq!((plain.l1, plain.l0), (0.5, 0.0));
+        let none = Variant::new("w", true).code_penalty(LossConfig::mse(), 0.0, 64, &fit);
+        assert_eq!((none.l1, none.l0), (0.0, 0.0));
+    }
+
+    /// A bad L0 rule is refused naming `variants.l0`: beside an L1
+    /// penalty, without a JumpReLU activation, with a divisor of 0, or
+    /// with no, repeated, zero or non-finite weights.
+    #[test]
+    fn bad_l0_rules_name_their_field() {
+        let modes = [BiasMode::Separate];
+        let field = |v: Variant| match v.validate(&modes, Activation::Relu) {
+            Err(Error::Config { field, .. }) => field,
+            other => panic!("expected a config error, got {other:?}"),
+        };
+        let rule = |weights: Vec<f64>, target_divisor: usize| L0Rule {
+            weights,
+            target_divisor,
+        };
+        let jump = |r: L0Rule| {
+            Variant::new("v", true)
+                .activation(Activation::jump_relu())
+                .l0(r)
+        };
+        assert!(
+            jump(rule(vec![0.25, 1.0], 16))
+                .validate(&modes, Activation::Relu)
+                .is_ok()
+        );
+        // The study's activation may be the JumpReLU.
+        assert!(
+            Variant::new("v", true)
+                .l0(rule(vec![0.25], 16))
+                .validate(&modes, Activation::jump_relu())
+                .is_ok()
+        );
+        for bad in [
+            jump(rule(vec![0.25], 16)).l1(true),
+            Variant::new("v", true).l0(rule(vec![0.25], 16)),
+            Variant::new("v", true)
+                .top_k_divisor(4)
+                .l0(rule(vec![0.25], 16)),
+            jump(rule(vec![0.25], 0)),
+            jump(rule(vec![], 16)),
+            jump(rule(vec![0.5, 0.5], 16)),
+            jump(rule(vec![0.0], 16)),
+            jump(rule(vec![-1.0], 16)),
+            jump(rule(vec![f64::NAN], 16)),
+            jump(rule(vec![f64::INFINITY], 16)),
+        ] {
+            assert_eq!(field(bad), "variants.l0");
         }
     }
 }

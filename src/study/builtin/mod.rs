@@ -235,7 +235,7 @@ pub const REGISTRY: &[Builtin] = &[
     Builtin {
         name: "sae",
         title: "sparse-autoencoder practice",
-        claim: "TopK vs L1, tied vs untied vs tied-initialised, AuxK vs dead latents, beside PCA (Gao et al. 2024)",
+        claim: "TopK vs L1 vs JumpReLU at one target L0, tied vs untied vs tied-initialised, AuxK vs dead latents, beside PCA (Gao et al. 2024; Rajamanoharan et al. 2024)",
         source: Source::Detailed(sae::study),
         summary: sae::summary,
         own_latents: Some(sae::default_latents),

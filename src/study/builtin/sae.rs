@@ -1,25 +1,61 @@
 //! Study 10: sparse-autoencoder practice beside PCA and a truly tied model.
-//! Claim (Gao et al. 2024; issue 17): TopK codes fix L0 directly, an
+//! Claim (Gao et al. 2024): TopK codes fix L0 directly, an
 //! untied model initialised as the tied one stays close to it, and the
 //! AuxK loss leaves fewer dead latents; PCA at the same k is the linear
-//! reference.
+//! reference; JumpReLU (Rajamanoharan et al. 2024, as SAELens trains it)
+//! learns its sparsity from an L0 penalty, tied or untied.
 //!
-//! An ordinary grid of cells ([`study`]): PCA and six named variants
+//! An ordinary grid of cells ([`study`]): PCA and eight named variants
 //! ([`variants`], each a [`Variant`]) at the preset's latent sizes, on the
 //! preset's seeds, under the standard protocol (each seed's own split and
 //! validation carve, early stopping, the preset's learning-rate grid, the
 //! protocol's step cap when one is set), cached, sharded and merged like
 //! every study. Every variant has a unit-norm decoder, the pre-encoder
 //! bias at the fitting rows' geometric median and dead latents tracked
-//! over a window of one pass over the fitting rows:
+//! over a window of one pass over the fitting rows. Each aims at the
+//! study's target active count `m = max(1, latent / 16)` ([`k_active`],
+//! [`ACTIVE_DIVISOR`]):
 //!
 //! - `sae_tied_topk`, `sae_untied_topk`, `sae_untied_tied_init_topk`: TopK
-//!   with `k_active = max(1, latent / 4)` ([`k_active`]), tied, untied
-//!   (independent decoder draw) and untied from the tied initialisation;
+//!   with `k = m`, tied, untied (independent decoder draw) and untied from
+//!   the tied initialisation;
 //! - `sae_tied_l1`: tied ReLU with an L1 code penalty, one cell per weight
 //!   of [`l1_grid`] (the study's sparsity weights);
 //! - `sae_tied_topk_auxk`, `sae_untied_topk_auxk`: the TopK models with AuxK
-//!   (`k_aux = max(1, latent / 2)`, `α = 1/32`).
+//!   (`k_aux = max(1, latent / 2)`, `α = 1/32`);
+//! - `sae_tied_jumprelu`, `sae_untied_jumprelu`: JumpReLU with SAELens's
+//!   defaults ([`Activation::jump_relu`]: bandwidth 0.05, initial threshold
+//!   0.01, `JumpReLUTrainingSAEConfig` in `sae_lens/saes/jumprelu_sae.py`)
+//!   and its `step` L0 penalty, one cell per weight of [`L0_WEIGHTS`]
+//!   (an [`L0Rule`]), tied and untied.
+//!
+//! # L1 weight
+//! The loss is `Σ(x̂ − x)² / (N d) + λ Σ|h| / N`: for a ReLU unit with a
+//! unit-norm decoder direction `w`, the L1 term pays for itself only when
+//! the unit's projection of the residual exceeds `τ = λ d / 2` (the
+//! derivative of the loss in `h`). So the weights are written as thresholds
+//! relative to the data's scale: `λ = 2 f s / d`, with `s` the root mean
+//! squared distance of the rows to their mean and `f` in
+//! [`L1_THRESHOLDS`] (1/128 to 1/2, ×4 apart) ([`l1_grid`]). The rows are
+//! the training part of the first seed's split (fitting and validation
+//! rows; the test rows play no part): one grid for the whole study, as a
+//! study's sparsity weights are. A fixed `λ` would mean different things
+//! on different data. Every weight is a cell on every seed; per latent
+//! size the findings and charts read the weight whose mean training L0
+//! (`l0_train`, over the seeds of its tuned learning rate) is nearest the
+//! target `m` ([`pick_weight`], ties to the smaller weight), so L1 and
+//! TopK are compared at about the same sparsity; the other weights stay
+//! in the frame as tried. The test rows play no part in the choice.
+//!
+//! # L0 weight
+//! The JumpReLU variants' weights are chosen the same way: every weight
+//! `w` of [`L0_WEIGHTS`] is a cell on every seed, and per latent size the
+//! one whose mean training L0 is nearest `m` is read. A weight is the
+//! penalty of a row with `m` active latents in units of the fitting rows'
+//! variance: the cell's L0 coefficient is `λ₀ = w v / m`, `v` their mean
+//! squared distance per entry to their mean (the variant docs say why;
+//! [`crate::study::L0Rule::coefficient`]). The frame's `sparsity_weight`
+//! holds `w`.
 //!
 //! # Latent sizes
 //! The study compares under- and over-complete codes, so sizes above the
@@ -33,24 +69,6 @@
 //! where PCA is a fair reference, one near the width, one over-complete
 //! size as in SAE practice.
 //!
-//! # L1 weight
-//! The loss is `Σ(x̂ − x)² / (N d) + λ Σ|h| / N`: for a ReLU unit with a
-//! unit-norm decoder direction `w`, the L1 term pays for itself only when
-//! the unit's projection of the residual exceeds `τ = λ d / 2` (the
-//! derivative of the loss in `h`). So the weights are written as thresholds
-//! relative to the data's scale: `λ = 2 f s / d`, with `s` the root mean
-//! squared distance of the rows to their mean and `f` in
-//! [`L1_THRESHOLDS`] (1/512 to 1/8, ×4 apart) ([`l1_grid`]). The rows are
-//! the training part of the first seed's split (fitting and validation
-//! rows; the test rows play no part): one grid for the whole study, as a
-//! study's sparsity weights are. A fixed `λ` would mean different things
-//! on different data. Every weight is a cell on every seed; per latent
-//! size the findings and charts read the weight whose mean training L0
-//! (`l0_train`, over the seeds of its tuned learning rate) is nearest the
-//! TopK variants' `k_active` ([`pick_l1`], ties to the smaller weight), so
-//! L1 and TopK are compared at about the same sparsity; the other weights
-//! stay in the frame as tried. The test rows play no part in the choice.
-//!
 //! # Frame
 //! The results columns, then the columns of [`SAE_COLUMNS`]: `l0` (mean
 //! active latents per test row), `fvu` (test MSE over the test rows' total
@@ -61,11 +79,11 @@
 //! diagnostics on the test rows (the definitions and their sources are in
 //! [`crate::study::metrics`]): `dead_latents`, `dense_latents`,
 //! `shrinkage` and `l2_ratio`; and `l0_train`, the L0 on the fitting rows
-//! the L1 choice reads. PCA rows have `l0 = min(k, d)`, nulls for the
-//! training-only columns and the latent counts (PCA's scores are no
-//! sparse code), and their shrinkage and ℓ2 ratio as the linear reference.
-//! Every trained cell of the learning-rate grid is a row; findings and
-//! charts read the tuned ones ([`select_tuned`]).
+//! the L1 and L0 weight choices read. PCA rows have `l0 = min(k, d)`,
+//! nulls for the training-only columns and the latent counts (PCA's scores
+//! are no sparse code), and their shrinkage and ℓ2 ratio as the linear
+//! reference. Every trained cell of the learning-rate grid is a row;
+//! findings and charts read the tuned ones ([`select_tuned`]).
 //!
 //! # Figures
 //! [`charts`] draws from a detailed run: the L0/FVU trade-off per variant
@@ -74,9 +92,10 @@
 //! seed, largest size, from the cells' histories), the histogram of the
 //! latents' firing densities on the test rows (first seed, largest size,
 //! from the cells' [`Firing`], in [`density_bin_edges`]'s bins), the L1
-//! weight choice (mean training L0 against λ per size) and, for image data,
-//! the first 16 decoder directions of every variant beside PCA's
-//! components (first seed, largest size).
+//! weight choice (mean training L0 against λ per size), the JumpReLU
+//! weight choice (mean training L0 against `w` per variant and size) and,
+//! for image data, the first 16 decoder directions of every variant beside
+//! PCA's components (first seed, largest size).
 
 use super::{Output, Preset, RunOptions, base, median, missing, sample};
 use crate::data::{Dataset, train_test_split};
@@ -88,8 +107,8 @@ use crate::study::metrics::{
     DENSE_DENSITY, dead_count, dense_count, density_bin_edges, density_histogram,
 };
 use crate::study::{
-    AuxKRule, CellArtifacts, Curves, DeadLatentsRule, DetailedResults, Figures, Firing, Line,
-    MetricSet, ModelKind, Row, SAE_COLUMNS, SaeMetrics, Study, Tiles, Variant, frame_to_rows,
+    AuxKRule, CellArtifacts, Curves, DeadLatentsRule, DetailedResults, Figures, Firing, L0Rule,
+    Line, MetricSet, ModelKind, Row, SAE_COLUMNS, SaeMetrics, Study, Tiles, Variant, frame_to_rows,
     read_sae_columns, select_tuned,
 };
 use nalgebra::DMatrix;
@@ -101,12 +120,45 @@ use std::collections::BTreeMap;
 pub const MAX_DEFAULT_LATENT: usize = 1024;
 /// Smallest default latent size at most this (under-complete end).
 pub const MIN_DEFAULT_LATENT: usize = 32;
-/// L1 thresholds `f` relative to the data's scale (see [`l1_grid`]).
-pub const L1_THRESHOLDS: [f64; 4] = [1.0 / 512.0, 1.0 / 128.0, 1.0 / 32.0, 1.0 / 8.0];
+/// L1 thresholds `f` relative to the data's scale (see [`l1_grid`]):
+/// a ReLU unit pays for its L1 term only for a residual projection above
+/// `f s`. The largest, 1/2, lets a unit fire only where it explains more
+/// than a quarter of an average row's squared distance to the mean, as a
+/// target of one active latent at the smallest sizes asks; the smallest,
+/// 1/128, leaves the over-complete sizes room to reach theirs.
+pub const L1_THRESHOLDS: [f64; 4] = [1.0 / 128.0, 1.0 / 32.0, 1.0 / 8.0, 1.0 / 2.0];
+/// The JumpReLU variants' L0 weights `w` (see the module docs): the
+/// penalty, in units of the fitting rows' variance (an FVU of 1), of a row
+/// with the target count `m` of active latents; the cell's coefficient is
+/// `λ₀ = w v / m` ([`L0Rule::coefficient`]).
+///
+/// Why these three: in those units the loss is `FVU + w L0 / m`, so a
+/// latent fires on a row only where it lowers the row's share of the
+/// FVU by more than `w / m`. If `m` active latents explain `1 − FVU`, the
+/// average one explains `(1 − FVU) / m` and the last, the one the weight
+/// decides on, less; with an FVU of 0.1 to 0.7 at these sizes the weight
+/// that leaves about `m` active is a fraction of `1 − FVU`, 0.1 to 0.5.
+/// The grid brackets that ×4 apart: 1/16 (denser than `m`), 1/4, and 1 (a
+/// row's `m` latents would have to pay for all its variance: sparser).
+/// SAELens's default `l0_coefficient` of 1 on its summed squared error is
+/// `λ₀ = 1/d` here (see [`crate::model::LossConfig::l0`]), `w = m / (d v)`:
+/// on digits (`v ≈ 0.07`, `d = 64`) about `0.2 m`, inside the grid at one
+/// active latent.
+pub const L0_WEIGHTS: [f64; 3] = [1.0 / 16.0, 1.0 / 4.0, 1.0];
 /// Decoder directions shown per variant in the atoms chart.
 pub const ATOMS: usize = 16;
-/// TopK's active latents are the latent size over this ([`k_active`]).
-pub const TOP_K_DIVISOR: usize = 4;
+/// The study's target active count is the latent size over this, at
+/// least 1 ([`k_active`]): TopK's `k`, and the training L0 the L1 and
+/// JumpReLU weights are chosen to reach. Why 16: sparse-autoencoder
+/// practice runs far sparser codes than a quarter of the latents (Gao et
+/// al. 2024 and the peers' TopK recipes keep `k` at a few dozen of
+/// thousands of latents; the TopK bench here, 32 of 1024), and a quarter
+/// made every latent dense (at `k/r = 1/4` the mean firing density is
+/// 0.25, above [`DENSE_DENSITY`]). 1/16 is nearer the peers' `k/r` while
+/// the smallest default size keeps at least one active latent, and at
+/// `k/r ≤ 1/8` TopK decodes through the sparse path
+/// ([`crate::model::SPARSE_DECODE_DENSITY`]), as at the peers' ratios.
+pub const ACTIVE_DIVISOR: usize = 16;
 /// AuxK's dead latents per sample are the latent size over this.
 pub const K_AUX_DIVISOR: usize = 2;
 /// AuxK's coefficient `α` (OpenAI's `auxk_coef`).
@@ -119,9 +171,22 @@ pub const DEAD_ID: &str = "sae-dead-latents";
 /// See [`PARETO_ID`].
 pub const L1_ID: &str = "sae-l1-weight";
 /// See [`PARETO_ID`].
+pub const L0_ID: &str = "sae-jumprelu-weight";
+/// See [`PARETO_ID`].
 pub const ATOMS_ID: &str = "sae-atoms";
 /// See [`PARETO_ID`].
 pub const DENSITY_ID: &str = "sae-firing-density";
+
+/// How a variant makes its code sparse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Code {
+    /// TopK with `k` the target count.
+    TopK,
+    /// ReLU with an L1 penalty, at the study's sparsity weights.
+    L1,
+    /// JumpReLU with an L0 penalty, at [`L0_WEIGHTS`].
+    JumpRelu,
+}
 
 /// One variant of the study, as its charts draw it.
 #[derive(Clone, Copy, Debug)]
@@ -129,19 +194,19 @@ struct Shape {
     name: &'static str,
     tied: bool,
     tied_init: bool,
-    top_k: bool,
+    code: Code,
     auxk: bool,
     /// Palette index in the charts: a model and its AuxK twin share it
     /// (the twin is dashed).
     color: usize,
 }
 
-const SHAPES: [Shape; 6] = [
+const SHAPES: [Shape; 8] = [
     Shape {
         name: "sae_tied_topk",
         tied: true,
         tied_init: false,
-        top_k: true,
+        code: Code::TopK,
         auxk: false,
         color: 1,
     },
@@ -149,7 +214,7 @@ const SHAPES: [Shape; 6] = [
         name: "sae_untied_topk",
         tied: false,
         tied_init: false,
-        top_k: true,
+        code: Code::TopK,
         auxk: false,
         color: 2,
     },
@@ -157,7 +222,7 @@ const SHAPES: [Shape; 6] = [
         name: "sae_untied_tied_init_topk",
         tied: false,
         tied_init: true,
-        top_k: true,
+        code: Code::TopK,
         auxk: false,
         color: 3,
     },
@@ -165,7 +230,7 @@ const SHAPES: [Shape; 6] = [
         name: "sae_tied_l1",
         tied: true,
         tied_init: false,
-        top_k: false,
+        code: Code::L1,
         auxk: false,
         color: 4,
     },
@@ -173,7 +238,7 @@ const SHAPES: [Shape; 6] = [
         name: "sae_tied_topk_auxk",
         tied: true,
         tied_init: false,
-        top_k: true,
+        code: Code::TopK,
         auxk: true,
         color: 1,
     },
@@ -181,14 +246,32 @@ const SHAPES: [Shape; 6] = [
         name: "sae_untied_topk_auxk",
         tied: false,
         tied_init: false,
-        top_k: true,
+        code: Code::TopK,
         auxk: true,
         color: 2,
+    },
+    Shape {
+        name: "sae_tied_jumprelu",
+        tied: true,
+        tied_init: false,
+        code: Code::JumpRelu,
+        auxk: false,
+        color: 5,
+    },
+    Shape {
+        name: "sae_untied_jumprelu",
+        tied: false,
+        tied_init: false,
+        code: Code::JumpRelu,
+        auxk: false,
+        color: 6,
     },
 ];
 
 /// The name of the L1 variant.
 pub const L1_VARIANT: &str = "sae_tied_l1";
+/// The names of the JumpReLU variants, tied then untied.
+pub const JUMP_RELU_VARIANTS: [&str; 2] = ["sae_tied_jumprelu", "sae_untied_jumprelu"];
 
 /// `(palette index, dashed)` of a model's line: PCA is 0.
 fn style(model: &str) -> (usize, bool) {
@@ -198,7 +281,7 @@ fn style(model: &str) -> (usize, bool) {
         .map_or((0, false), |v| (v.color, v.auxk))
 }
 
-/// The study's six variants (the module docs list them), in chart order.
+/// The study's eight variants (the module docs list them), in chart order.
 pub fn variants() -> Vec<Variant> {
     SHAPES
         .iter()
@@ -215,10 +298,13 @@ pub fn variants() -> Vec<Variant> {
                         alpha: AUXK_ALPHA,
                     }),
                 });
-            let v = if s.top_k {
-                v.top_k_divisor(TOP_K_DIVISOR)
-            } else {
-                v.activation(Activation::Relu).l1(true)
+            let v = match s.code {
+                Code::TopK => v.top_k_divisor(ACTIVE_DIVISOR),
+                Code::L1 => v.activation(Activation::Relu).l1(true),
+                Code::JumpRelu => v.activation(Activation::jump_relu()).l0(L0Rule {
+                    weights: L0_WEIGHTS.to_vec(),
+                    target_divisor: ACTIVE_DIVISOR,
+                }),
             };
             if s.tied_init {
                 v.init(Init::TiedGlorotUniform)
@@ -243,9 +329,10 @@ pub fn default_latents(d: usize) -> Vec<usize> {
     v
 }
 
-/// TopK's active latents at latent size `k`: `max(1, k / 4)`.
+/// The study's target active count at latent size `k`: `max(1, k / 16)`
+/// ([`ACTIVE_DIVISOR`]), TopK's `k` and the L0 the weight choices aim at.
 pub fn k_active(k: usize) -> usize {
-    crate::study::per_latent(k, TOP_K_DIVISOR)
+    crate::study::per_latent(k, ACTIVE_DIVISOR)
 }
 
 /// The L1 weights tried: `λ = 2 f s / d` for `f` in [`L1_THRESHOLDS`],
@@ -271,10 +358,11 @@ pub fn l1_grid<T: Real>(x: &DMatrix<T>) -> Vec<f64> {
         .collect()
 }
 
-/// The rule that picks the L1 weight: of `(weight, L0)` trials, the weight
-/// whose L0 is nearest `target` (TopK's `k_active`); ties go to the
-/// smaller weight. `None` if there is no trial with a finite L0.
-pub fn pick_l1(trials: &[(f64, f64)], target: f64) -> Option<f64> {
+/// The rule that picks a penalised variant's weight (the L1 weight, the
+/// JumpReLU L0 weight): of `(weight, L0)` trials, the weight whose L0 is
+/// nearest `target` (the study's [`k_active`]); ties go to the smaller
+/// weight. `None` if there is no trial with a finite L0.
+pub fn pick_weight(trials: &[(f64, f64)], target: f64) -> Option<f64> {
     trials
         .iter()
         .filter(|(w, l)| w.is_finite() && l.is_finite())
@@ -289,7 +377,8 @@ pub fn pick_l1(trials: &[(f64, f64)], target: f64) -> Option<f64> {
 
 /// The study on `ds`: PCA and [`variants`] at the preset's latent sizes
 /// (over-complete ones kept), seeds and learning-rate grid, the L1
-/// variant at every weight of [`l1_grid`].
+/// variant at every weight of [`l1_grid`], the JumpReLU variants at every
+/// weight of [`L0_WEIGHTS`].
 ///
 /// # Errors
 /// No latent size or seed; data too small to split; training rows
@@ -361,22 +450,41 @@ fn points(df: &DataFrame) -> Result<Vec<Point>> {
         .collect())
 }
 
-/// The L1 weight chosen at one latent size, from its trials.
+/// The weight chosen for one penalised variant (the L1 variant, a
+/// JumpReLU variant) at one latent size, from its trials.
 #[derive(Clone, Debug)]
-struct L1Choice {
+struct Choice {
+    /// The variant.
+    model: &'static str,
     latent: i64,
     /// `(weight, mean L0 on the fitting rows)`, ascending in weight.
     trials: Vec<(f64, f64)>,
-    /// [`pick_l1`]'s choice; `None` without a finite training L0 (a
+    /// [`pick_weight`]'s choice; `None` without a finite training L0 (a
     /// frame written before `l0_train` existed).
     weight: Option<f64>,
 }
 
-/// Per latent size (ascending), the L1 variant's weights among the tuned
-/// `points` and the one [`pick_l1`] keeps.
-fn l1_choices(points: &[Point]) -> Vec<L1Choice> {
+/// The variants whose weight is chosen per size: every one but TopK, in
+/// study order.
+fn penalised() -> impl Iterator<Item = &'static str> {
+    SHAPES
+        .iter()
+        .filter(|s| s.code != Code::TopK)
+        .map(|s| s.name)
+}
+
+/// Per penalised variant (study order) and latent size (ascending), its
+/// weights among the tuned `points` and the one [`pick_weight`] keeps.
+fn choices(points: &[Point]) -> Vec<Choice> {
+    penalised()
+        .flat_map(|model| choices_of(points, model))
+        .collect()
+}
+
+/// [`choices`] of the variant `model`.
+fn choices_of(points: &[Point], model: &'static str) -> Vec<Choice> {
     let mut by: BTreeMap<i64, BTreeMap<u64, Vec<f64>>> = BTreeMap::new();
-    for p in points.iter().filter(|p| p.row.model == L1_VARIANT) {
+    for p in points.iter().filter(|p| p.row.model == model) {
         let l0s = by
             .entry(p.row.latent)
             .or_default()
@@ -398,8 +506,9 @@ fn l1_choices(points: &[Point]) -> Vec<L1Choice> {
                 })
                 .collect();
             trials.sort_by(|a, b| a.0.total_cmp(&b.0));
-            let weight = pick_l1(&trials, k_active(latent.max(1) as usize) as f64);
-            L1Choice {
+            let weight = pick_weight(&trials, k_active(latent.max(1) as usize) as f64);
+            Choice {
+                model,
                 latent,
                 trials,
                 weight,
@@ -409,28 +518,27 @@ fn l1_choices(points: &[Point]) -> Vec<L1Choice> {
 }
 
 /// The points the findings and charts compare: the tuned ones
-/// ([`select_tuned`]), of the L1 variant only those at the weight chosen
-/// at their latent size; and the choices.
-fn compared(all: Vec<Point>) -> (Vec<Point>, Vec<L1Choice>) {
+/// ([`select_tuned`]), of each penalised variant only those at the weight
+/// chosen at their latent size; and the choices.
+fn compared(all: Vec<Point>) -> (Vec<Point>, Vec<Choice>) {
     let rows: Vec<Row> = all.iter().map(|p| p.row.clone()).collect();
     let tuned_rows = select_tuned(&rows);
     let tuned: Vec<Point> = all
         .into_iter()
         .filter(|p| tuned_rows.contains(&p.row))
         .collect();
-    let choices = l1_choices(&tuned);
+    let chosen = choices(&tuned);
     let kept = tuned
         .into_iter()
         .filter(|p| {
-            p.row.model != L1_VARIANT
-                || choices
-                    .iter()
-                    .find(|c| c.latent == p.row.latent)
-                    .and_then(|c| c.weight)
-                    .is_none_or(|w| w.to_bits() == p.row.sparsity_weight.to_bits())
+            chosen
+                .iter()
+                .find(|c| p.row.model == c.model && c.latent == p.row.latent)
+                .and_then(|c| c.weight)
+                .is_none_or(|w| w.to_bits() == p.row.sparsity_weight.to_bits())
         })
         .collect();
-    (kept, choices)
+    (kept, chosen)
 }
 
 /// The models of the study in chart order: PCA, then the variants.
@@ -455,7 +563,7 @@ pub struct VariantMedians {
 
 /// Per variant (PCA first, then study order), medians over latents and
 /// seeds of L0, FVU and the training-time dead fraction, over the compared
-/// rows (tuned, the L1 variant at its chosen weights).
+/// rows (tuned, the L1 and JumpReLU variants at their chosen weights).
 ///
 /// # Errors
 /// A frame without the results or SAE columns.
@@ -499,8 +607,8 @@ pub struct ParetoAt {
 
 /// Per model (PCA first, then study order), its medians over seeds of the
 /// test L0 and FVU at each latent size (ascending), over the compared rows
-/// (tuned, the L1 variant at its chosen weights): the points of the Pareto
-/// chart. Models without rows are left out.
+/// (tuned, the L1 and JumpReLU variants at their chosen weights): the
+/// points of the Pareto chart. Models without rows are left out.
 ///
 /// # Errors
 /// A frame without the results or SAE columns.
@@ -590,18 +698,27 @@ fn diagnostics_sentence(points: &[Point]) -> Option<String> {
     ))
 }
 
-/// The L1 variant's chosen weight per latent size and the test L0 it
-/// reached, or `None` without L1 rows.
-fn l1_sentence(points: &[Point], choices: &[L1Choice]) -> Option<String> {
-    if choices.is_empty() {
+/// A penalised variant's chosen weight per latent size and the test L0 it
+/// reached, or `None` without its rows.
+fn weight_sentence(points: &[Point], choices: &[Choice], model: &str) -> Option<String> {
+    let mine: Vec<&Choice> = choices.iter().filter(|c| c.model == model).collect();
+    if mine.is_empty() {
         return None;
     }
-    let parts: Vec<String> = choices
+    let (what, symbol) = if model == L1_VARIANT {
+        ("L1 weight", "λ")
+    } else {
+        (
+            "L0 weight w (λ₀ = w v / m, v the fitting rows' variance per entry)",
+            "w",
+        )
+    };
+    let parts: Vec<String> = mine
         .iter()
         .map(|c| {
             let l0s: Vec<f64> = points
                 .iter()
-                .filter(|p| p.row.model == L1_VARIANT && p.row.latent == c.latent)
+                .filter(|p| p.row.model == model && p.row.latent == c.latent)
                 .filter_map(|p| p.m.l0)
                 .collect();
             let weight = match c.weight {
@@ -614,7 +731,7 @@ fn l1_sentence(points: &[Point], choices: &[L1Choice]) -> Option<String> {
                     .join(" / "),
             };
             format!(
-                "k = {}: λ = {weight} of {} tried, median test L0 {} (TopK {})",
+                "k = {}: {symbol} = {weight} of {} tried, median test L0 {} (target {})",
                 c.latent,
                 c.trials.len(),
                 median(&l0s).map_or_else(|| format_or_missing(f64::NAN), format_or_missing),
@@ -623,7 +740,7 @@ fn l1_sentence(points: &[Point], choices: &[L1Choice]) -> Option<String> {
         })
         .collect();
     Some(format!(
-        "{L1_VARIANT}'s L1 weight, chosen per size as the one whose mean training L0 is nearest TopK's: {}.",
+        "{model}'s {what}, chosen per size as the one whose mean training L0 is nearest the target m = max(1, k/{ACTIVE_DIVISOR}): {}.",
         parts.join("; ")
     ))
 }
@@ -666,13 +783,13 @@ fn capped_sentence(points: &[Point]) -> String {
     }
 }
 
-/// Findings, over the compared rows (tuned; the L1 variant at the weight
-/// chosen per size): the L0/FVU/dead-fraction table in one sentence per
-/// variant, whether AuxK lowered the dead fraction of the tied TopK model,
-/// the peers' diagnostics at the largest latent size (shrinkage, ℓ2 ratio,
-/// dead and dense latents on the test rows), the L1 weight chosen per
-/// latent size, and how many runs stopped at their epoch cap (not
-/// converged).
+/// Findings, over the compared rows (tuned; the L1 and JumpReLU variants
+/// at the weights chosen per size): the L0/FVU/dead-fraction table in one
+/// sentence per variant, whether AuxK lowered the dead fraction of the
+/// tied TopK model, tied against untied JumpReLU, the peers' diagnostics
+/// at the largest latent size (shrinkage, ℓ2 ratio, dead and dense latents
+/// on the test rows), the L1 and L0 weights chosen per latent size, and
+/// how many runs stopped at their epoch cap (not converged).
 ///
 /// # Errors
 /// A frame without the results or SAE columns, or without variant rows.
@@ -716,8 +833,20 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
             format_or_missing(b)
         ));
     }
+    let [tied_jump, untied_jump] = JUMP_RELU_VARIANTS.map(|n| p.iter().find(|r| r.model == n));
+    if let (Some(t), Some(u)) = (tied_jump, untied_jump) {
+        out.push(format!(
+            "JumpReLU at its chosen L0 weights, tied against untied: median FVU {} vs {}, median test L0 {} vs {}.",
+            format_or_missing(t.fvu),
+            format_or_missing(u.fvu),
+            format_or_missing(t.l0),
+            format_or_missing(u.l0)
+        ));
+    }
     out.extend(diagnostics_sentence(&points));
-    out.extend(l1_sentence(&points, &choices));
+    for model in penalised() {
+        out.extend(weight_sentence(&points, &choices, model));
+    }
     out.push(capped_sentence(&points));
     Ok(out)
 }
@@ -746,6 +875,7 @@ pub fn charts(details: &DetailedResults) -> Result<Figures> {
     figures.curves.push(dead_chart(&shown)?);
     figures.curves.push(density_chart(&shown));
     figures.curves.push(l1_chart(&choices));
+    figures.curves.push(l0_chart(&choices));
     let image = details
         .pcas
         .first()
@@ -851,9 +981,10 @@ fn pareto_chart(points: &[Point], d: usize) -> Curves {
         caption: format!(
             "Each marker is one latent size ({}); its position is the median over {seeds} seed(s) of \
              the test L0 (mean active latents per test row) and the test FVU (MSE over the test rows' \
-             variance), at each model's tuned learning rate (the L1 model at its chosen weight). \
-             PCA's L0 is its component count, min(k, d = {d}). Lower and further left is \
-             better; AuxK twins are dashed in their base model's colour. The lowest-FVU SAE per size: {}.",
+             variance), at each model's tuned learning rate (the L1 and JumpReLU models at their \
+             chosen weights). PCA's L0 is its component count, min(k, d = {d}). Lower and further \
+             left is better; AuxK twins are dashed in their base model's colour. The lowest-FVU SAE \
+             per size: {}.",
             sizes
                 .iter()
                 .map(usize::to_string)
@@ -892,7 +1023,7 @@ fn dead_points(cell: &CellArtifacts) -> Result<Vec<(f64, f64)>> {
 fn dead_chart(shown: &Shown) -> Result<Curves> {
     let mut series = Vec::new();
     let mut ends = Vec::new();
-    for (v, cell) in shown.variants().filter(|(v, _)| v.top_k) {
+    for (v, cell) in shown.variants().filter(|(v, _)| v.code == Code::TopK) {
         let points = dead_points(cell)?;
         if let Some(&(e, f)) = points.last() {
             ends.push(format!(
@@ -1001,30 +1132,32 @@ fn density_chart(shown: &Shown) -> Curves {
     }
 }
 
-/// Mean training L0 against the L1 weight, one line per latent size.
-fn l1_chart(choices: &[L1Choice]) -> Curves {
-    let chosen: Vec<String> = choices
+/// How one choice reads in a chart's caption: the size, the weight kept
+/// (`symbol = value`), its mean training L0 and the target.
+fn chosen_text(c: &Choice, symbol: &str) -> String {
+    let l = c
+        .trials
         .iter()
-        .map(|c| {
-            let l = c
-                .trials
-                .iter()
-                .find(|p| Some(p.0) == c.weight)
-                .map_or(f64::NAN, |p| p.1);
-            format!(
-                "k = {}: λ = {} (training L0 {}, target {})",
-                c.latent,
-                format_or_missing(c.weight.unwrap_or(f64::NAN)),
-                format_or_missing(l),
-                k_active(c.latent.max(1) as usize)
-            )
-        })
-        .collect();
-    let grid: Vec<f64> = choices
+        .find(|p| Some(p.0) == c.weight)
+        .map_or(f64::NAN, |p| p.1);
+    format!(
+        "k = {}: {symbol} = {} (training L0 {}, target {})",
+        c.latent,
+        format_or_missing(c.weight.unwrap_or(f64::NAN)),
+        format_or_missing(l),
+        k_active(c.latent.max(1) as usize)
+    )
+}
+
+/// Mean training L0 against the L1 weight, one line per latent size.
+fn l1_chart(choices: &[Choice]) -> Curves {
+    let mine: Vec<&Choice> = choices.iter().filter(|c| c.model == L1_VARIANT).collect();
+    let chosen: Vec<String> = mine.iter().map(|c| chosen_text(c, "λ")).collect();
+    let grid: Vec<f64> = mine
         .first()
         .map(|c| c.trials.iter().map(|t| t.0).collect())
         .unwrap_or_default();
-    let series: Vec<Line> = choices
+    let series: Vec<Line> = mine
         .iter()
         .enumerate()
         .map(|(i, c)| Line {
@@ -1043,7 +1176,8 @@ fn l1_chart(choices: &[L1Choice]) -> Curves {
             "The L1 variant's active latents on the fitting rows, mean over seeds at its tuned \
              learning rate, for each weight tried, λ = 2 f s / d with f in {{{}}} (s the RMS distance \
              of the first seed's training rows to their mean, d the width: λ = {}). Per size the \
-             weight whose L0 is nearest TopK's k/4 is kept, ties to the smaller: {}.",
+             weight whose L0 is nearest the target max(1, k/{ACTIVE_DIVISOR}) is kept, ties to the \
+             smaller: {}.",
             L1_THRESHOLDS
                 .iter()
                 .map(|f| format!("1/{}", (1.0 / f).round()))
@@ -1056,6 +1190,59 @@ fn l1_chart(choices: &[L1Choice]) -> Curves {
             chosen.join("; ")
         ),
         x_label: "L1 weight λ".into(),
+        y_label: "L0 on the fitting rows".into(),
+        log_x,
+        log_y: false,
+        series,
+    }
+}
+
+/// Mean training L0 against the JumpReLU L0 weight `w`, one line per
+/// variant and latent size: colour by size, the untied variant dashed.
+fn l0_chart(choices: &[Choice]) -> Curves {
+    let mine: Vec<&Choice> = choices
+        .iter()
+        .filter(|c| JUMP_RELU_VARIANTS.contains(&c.model))
+        .collect();
+    let mut sizes: Vec<i64> = mine.iter().map(|c| c.latent).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    let chosen: Vec<String> = mine
+        .iter()
+        .map(|c| format!("{} {}", c.model, chosen_text(c, "w")))
+        .collect();
+    let series: Vec<Line> = mine
+        .iter()
+        .map(|c| Line {
+            name: format!("{}, k = {}", c.model, c.latent),
+            points: c.trials.clone(),
+            color: sizes.iter().position(|&k| k == c.latent).unwrap_or(0),
+            dashed: c.model != JUMP_RELU_VARIANTS[0],
+            markers: true,
+        })
+        .collect();
+    let log_x = series
+        .iter()
+        .flat_map(|l| l.points.iter())
+        .all(|&(w, _)| w > 0.0 && w.is_finite());
+    Curves {
+        id: L0_ID.into(),
+        title: "Choosing the JumpReLU L0 weight".into(),
+        caption: format!(
+            "The JumpReLU variants' active latents on the fitting rows, mean over seeds at their \
+             tuned learning rates, for each weight w in {{{}}}: the L0 coefficient is λ₀ = w v / m, \
+             v the fitting rows' mean squared distance per entry to their mean and m = max(1, \
+             k/{ACTIVE_DIVISOR}) the target, so a row with m active latents pays w of the rows' \
+             variance. Per variant and size the weight whose L0 is nearest m is kept, ties to the \
+             smaller: {}. The untied variant is dashed.",
+            L0_WEIGHTS
+                .iter()
+                .map(|w| format_or_missing(*w))
+                .collect::<Vec<_>>()
+                .join(", "),
+            chosen.join("; ")
+        ),
+        x_label: "L0 weight w".into(),
         y_label: "L0 on the fitting rows".into(),
         log_x,
         log_y: false,
