@@ -66,6 +66,57 @@ impl Cell {
     }
 }
 
+/// What the cells of one model kind or variant at one dataset, training
+/// size and latent size share, so each enumeration states only the
+/// settings its cells cross and every cell is built the same way (its
+/// fields are what a cell's [`CellConfig`] key hashes).
+struct CellGroup<'a> {
+    /// Index into [`Study::datasets`].
+    dataset: usize,
+    /// The dataset's name.
+    dataset_name: &'a str,
+    /// The kind fitted (a variant's base kind).
+    model: ModelKind,
+    /// The hidden activation at this latent size.
+    activation: Activation,
+    /// Latent size.
+    latent: usize,
+    /// Training rows.
+    n_train: usize,
+    /// The variant the cells fit, if any.
+    variant: Option<&'a Arc<Variant>>,
+}
+
+impl CellGroup<'_> {
+    /// Appends the group's cell at one setting, numbered by its position
+    /// in `cells`.
+    fn push(
+        &self,
+        cells: &mut Vec<Cell>,
+        bias_mode: BiasMode,
+        l2: f64,
+        sparsity_weight: f64,
+        learning_rate: Option<f64>,
+        seed: u64,
+    ) {
+        cells.push(Cell {
+            index: cells.len(),
+            dataset: self.dataset,
+            dataset_name: self.dataset_name.to_string(),
+            model: self.model,
+            activation: self.activation,
+            bias_mode,
+            latent: self.latent,
+            n_train: self.n_train,
+            seed,
+            l2,
+            sparsity_weight,
+            learning_rate,
+            variant: self.variant.cloned(),
+        });
+    }
+}
+
 /// Number of training rows the split leaves for `ds`.
 pub(crate) fn train_part_size(ds: &Dataset, test_fraction: f64) -> usize {
     let n = ds.n_samples();
@@ -217,24 +268,39 @@ impl Study {
         } else {
             self.activation
         };
-        for &seed in &extra.seeds {
-            cells.push(Cell {
-                index: cells.len(),
-                dataset: di,
-                dataset_name: self.datasets[di].name().to_string(),
-                model: extra.model,
-                activation,
-                bias_mode: extra.bias_mode,
-                latent: extra.latent,
-                n_train: extra.n_train,
-                seed,
-                l2: extra.l2,
-                sparsity_weight: extra.sparsity_weight,
-                learning_rate: Some(extra.learning_rate),
-                variant: None,
-            });
-        }
+        self.push_extra_seeds(cells, extra, di, activation, None);
         Ok(())
+    }
+
+    /// Appends one cell per seed `extra` lists: its configuration on
+    /// dataset `di`, with `activation` and, for a variant's, `variant`.
+    fn push_extra_seeds(
+        &self,
+        cells: &mut Vec<Cell>,
+        extra: &ExtraRate,
+        di: usize,
+        activation: Activation,
+        variant: Option<&Arc<Variant>>,
+    ) {
+        let group = CellGroup {
+            dataset: di,
+            dataset_name: self.datasets[di].name(),
+            model: extra.model,
+            activation,
+            latent: extra.latent,
+            n_train: extra.n_train,
+            variant,
+        };
+        for &seed in &extra.seeds {
+            group.push(
+                cells,
+                extra.bias_mode,
+                extra.l2,
+                extra.sparsity_weight,
+                Some(extra.learning_rate),
+                seed,
+            );
+        }
     }
 
     /// Checks that `extra` is a configuration of the grid (dataset `di`,
@@ -303,23 +369,8 @@ impl Study {
             &refuse,
         )?;
         let variant = Arc::new(v.clone());
-        for &seed in &extra.seeds {
-            cells.push(Cell {
-                index: cells.len(),
-                dataset: di,
-                dataset_name: self.datasets[di].name().to_string(),
-                model: extra.model,
-                activation: v.activation_at(extra.latent, self.activation),
-                bias_mode: extra.bias_mode,
-                latent: extra.latent,
-                n_train: extra.n_train,
-                seed,
-                l2: extra.l2,
-                sparsity_weight: extra.sparsity_weight,
-                learning_rate: Some(extra.learning_rate),
-                variant: Some(Arc::clone(&variant)),
-            });
-        }
+        let activation = v.activation_at(extra.latent, self.activation);
+        self.push_extra_seeds(cells, extra, di, activation, Some(&variant));
         Ok(())
     }
 
@@ -336,7 +387,15 @@ impl Study {
         n_train: usize,
     ) {
         let variant = Arc::new(v.clone());
-        let activation = v.activation_at(latent, self.activation);
+        let group = CellGroup {
+            dataset: di,
+            dataset_name: ds.name(),
+            model: base_kind(v),
+            activation: v.activation_at(latent, self.activation),
+            latent,
+            n_train,
+            variant: Some(&variant),
+        };
         let sparsity: &[f64] = v.sparsity_weights(&self.sparsity_weights).unwrap_or(&[0.0]);
         let rates = self.learning_rates_for(base_kind(v));
         for bias_mode in v.bias_modes(&self.bias_modes) {
@@ -344,21 +403,7 @@ impl Study {
                 for &sparsity_weight in sparsity {
                     for &learning_rate in &rates {
                         for &seed in &self.seeds {
-                            cells.push(Cell {
-                                index: cells.len(),
-                                dataset: di,
-                                dataset_name: ds.name().to_string(),
-                                model: base_kind(v),
-                                activation,
-                                bias_mode,
-                                latent,
-                                n_train,
-                                seed,
-                                l2,
-                                sparsity_weight,
-                                learning_rate,
-                                variant: Some(Arc::clone(&variant)),
-                            });
+                            group.push(cells, bias_mode, l2, sparsity_weight, learning_rate, seed);
                         }
                     }
                 }
@@ -384,42 +429,28 @@ impl Study {
         latent: usize,
         n_train: usize,
     ) {
-        let mut push = |activation, bias_mode, l2, sparsity_weight, learning_rate, seed| {
-            cells.push(Cell {
-                index: cells.len(),
-                dataset: di,
-                dataset_name: ds.name().to_string(),
-                model,
-                activation,
-                bias_mode,
-                latent,
-                n_train,
-                seed,
-                l2,
-                sparsity_weight,
-                learning_rate,
-                variant: None,
-            });
-        };
-        if model == ModelKind::Pca {
-            // Each seed has its own split, so PCA's baseline is per seed.
-            for &seed in &self.seeds {
-                push(
-                    Activation::Identity,
-                    BiasMode::PreCentering,
-                    0.0,
-                    0.0,
-                    None,
-                    seed,
-                );
-            }
-            return;
-        }
+        // PCA is one of the linear kinds: its activation is the identity.
         let activation = if model.is_linear() {
             Activation::Identity
         } else {
             self.activation
         };
+        let group = CellGroup {
+            dataset: di,
+            dataset_name: ds.name(),
+            model,
+            activation,
+            latent,
+            n_train,
+            variant: None,
+        };
+        if model == ModelKind::Pca {
+            // Each seed has its own split, so PCA's baseline is per seed.
+            for &seed in &self.seeds {
+                group.push(cells, BiasMode::PreCentering, 0.0, 0.0, None, seed);
+            }
+            return;
+        }
         let sparsity: &[f64] = if model == ModelKind::SparseTied {
             &self.sparsity_weights
         } else {
@@ -431,7 +462,7 @@ impl Study {
                 for &sw in sparsity {
                     for &lr in &rates {
                         for &seed in &self.seeds {
-                            push(activation, bias, l2, sw, lr, seed);
+                            group.push(cells, bias, l2, sw, lr, seed);
                         }
                     }
                 }
