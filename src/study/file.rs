@@ -936,6 +936,33 @@ mod tests {
         StudyFile::parse(text, Path::new("s.toml"))
     }
 
+    /// The study `text` builds as the file `s.toml`; the text must parse.
+    fn build(text: &str) -> Result<Study> {
+        parse(text)
+            .unwrap()
+            .to_study(text, Path::new("s.toml"), Path::new("."))
+    }
+
+    /// Builds the study `text` says, writes it out and reads that back:
+    /// the text written parses to the file written, and the study read
+    /// back has the same cells (study id). Returns the study, the one read
+    /// back and the text written.
+    fn round_trip(text: &str) -> (Study, Study, String) {
+        let file = parse(text).unwrap();
+        let study = file
+            .to_study(text, Path::new("s.toml"), Path::new("."))
+            .unwrap();
+        let again = StudyFile::from_study(&study, file.datasets.clone()).unwrap();
+        let written = again.to_toml().unwrap();
+        let back = parse(&written).unwrap();
+        assert_eq!(back, again, "{written}");
+        let read = back
+            .to_study(&written, Path::new("s.toml"), Path::new("."))
+            .unwrap();
+        assert_eq!(study.study_id().unwrap(), read.study_id().unwrap());
+        (study, read, written)
+    }
+
     const MINIMAL: &str = "name = \"t\"\nmodels = [\"pca\", \"linear_tied\"]\nlatents = [2]\n\n[[datasets]]\nbuiltin = \"digits\"\nmax_rows = 200\n";
 
     #[test]
@@ -955,19 +982,11 @@ mod tests {
     #[test]
     fn build_errors_are_traced_to_their_line() {
         let text = MINIMAL.replace("latents = [2]", "latents = [2, 65]");
-        let file = parse(&text).unwrap();
-        let err = file
-            .to_study(&text, Path::new("s.toml"), Path::new("."))
-            .unwrap_err()
-            .to_string();
+        let err = build(&text).unwrap_err().to_string();
         assert!(err.starts_with("s.toml: line 3, key `latents`"), "{err}");
         assert!(err.contains("latent size 65"), "{err}");
         let text = MINIMAL.replace("builtin = \"digits\"", "path = \"no/such.csv\"");
-        let file = parse(&text).unwrap();
-        let err = file
-            .to_study(&text, Path::new("s.toml"), Path::new("."))
-            .unwrap_err()
-            .to_string();
+        let err = build(&text).unwrap_err().to_string();
         assert!(err.starts_with("s.toml: line 6, key `path`"), "{err}");
         assert!(err.contains("no such data file"), "{err}");
     }
@@ -979,11 +998,7 @@ mod tests {
         let text = MINIMAL
             .replace("name = \"t\"", "name = \"../../x\"")
             .replace("builtin = \"digits\"", "path = \"no/such.csv\"");
-        let file = parse(&text).unwrap();
-        let err = file
-            .to_study(&text, Path::new("s.toml"), Path::new("."))
-            .unwrap_err()
-            .to_string();
+        let err = build(&text).unwrap_err().to_string();
         assert!(err.starts_with("s.toml: line 1, key `name`"), "{err}");
         assert!(err.contains("holds '/'"), "{err}");
     }
@@ -1001,19 +1016,8 @@ mod tests {
         let text = format!(
             "{MINIMAL}\n[training]\nepochs = 3\noptimizer = {{ kind = \"lbfgs\", max_iters = 5, memory = 3, tol_grad = 1e-10, tol_cost = 1e-16 }}\n\n[protocol]\npatience = 0\nlearning_rates = [0.003]\n"
         );
-        let file = parse(&text).unwrap();
-        let study = file
-            .to_study(&text, Path::new("s.toml"), Path::new("."))
-            .unwrap();
+        let (study, _, _) = round_trip(&text);
         assert_eq!(study.protocol.patience, None);
-        let again = StudyFile::from_study(&study, file.datasets.clone()).unwrap();
-        let written = again.to_toml().unwrap();
-        let back = parse(&written).unwrap();
-        assert_eq!(back, again, "{written}");
-        let study2 = back
-            .to_study(&written, Path::new("s.toml"), Path::new("."))
-            .unwrap();
-        assert_eq!(study.study_id().unwrap(), study2.study_id().unwrap());
     }
 
     /// A `[training.linear]` table trains the linear kinds on their own:
@@ -1025,11 +1029,6 @@ mod tests {
             format!(
                 "optimizer = {{ kind = \"lbfgs\", max_iters = {iters}, memory = 3, tol_grad = 1e-10, tol_cost = 1e-16 }}\n"
             )
-        };
-        let build = |text: &str| {
-            parse(text)
-                .unwrap()
-                .to_study(text, Path::new("s.toml"), Path::new("."))
         };
         let text = format!(
             "{MINIMAL}\n[training]\nepochs = 3\n\n[training.linear]\nprecision = \"f64\"\n{}",
@@ -1253,10 +1252,7 @@ mod tests {
             }
         }
         assert!(training.contains_key("clip_grad_norm"), "{written}");
-        let back = parse(&written)
-            .unwrap()
-            .to_study(&written, Path::new("s.toml"), Path::new("."))
-            .unwrap();
+        let back = build(&written).unwrap();
         assert_eq!(back.training, study.training);
         assert_eq!(back.linear_training, study.linear_training);
         assert_eq!(study.study_id().unwrap(), back.study_id().unwrap());
@@ -1307,10 +1303,7 @@ mod tests {
         ] {
             assert!(written.contains(key), "{key}: {written}");
         }
-        let back = parse(&written)
-            .unwrap()
-            .to_study(&written, Path::new("s.toml"), Path::new("."))
-            .unwrap();
+        let back = build(&written).unwrap();
         assert_eq!(back.training, study.training, "{written}");
         assert_eq!(study.study_id().unwrap(), back.study_id().unwrap());
 
@@ -1344,20 +1337,9 @@ mod tests {
             "overcomplete = true\n{}\n[[variants]]\nname = \"topk\"\ntied = false\ntop_k_divisor = 4\nbias_mode = \"pre_centering\"\nunit_norm_decoder = true\nmetrics = \"sae\"\ninit = {{ kind = \"tied_glorot_uniform\" }}\npre_bias = {{ kind = \"geometric_median\", max_iters = 50, tol = 1e-9 }}\ndead_latents = {{ auxk = {{ k_aux_divisor = 2, alpha = 0.03125 }} }}\n",
             MINIMAL.replace("latents = [2]", "latents = [2, 100]")
         );
-        let file = parse(&text).unwrap();
-        let study = file
-            .to_study(&text, Path::new("s.toml"), Path::new("."))
-            .unwrap();
+        let (study, study2, _) = round_trip(&text);
         assert_eq!(study.variants.len(), 1);
         assert!(study.overcomplete);
-        let again = StudyFile::from_study(&study, file.datasets.clone()).unwrap();
-        let written = again.to_toml().unwrap();
-        let back = parse(&written).unwrap();
-        assert_eq!(back, again, "{written}");
-        let study2 = back
-            .to_study(&written, Path::new("s.toml"), Path::new("."))
-            .unwrap();
-        assert_eq!(study.study_id().unwrap(), study2.study_id().unwrap());
         assert_eq!(study2.variants, study.variants);
 
         let bad = text.replace("top_k_divisor = 4", "top_k_divisor = 0");
@@ -1366,11 +1348,7 @@ mod tests {
             .position(|l| l.starts_with("top_k_divisor"))
             .unwrap()
             + 1;
-        let err = parse(&bad)
-            .unwrap()
-            .to_study(&bad, Path::new("s.toml"), Path::new("."))
-            .unwrap_err()
-            .to_string();
+        let err = build(&bad).unwrap_err().to_string();
         assert!(
             err.starts_with(&format!(
                 "s.toml: line {line}, key `variants.top_k_divisor`"
@@ -1395,38 +1373,19 @@ mod tests {
             )
         };
         let text = with("corruption = { kind = \"gaussian\", sigma = 0.25 }\n");
-        let file = parse(&text).unwrap();
-        let study = file
-            .to_study(&text, Path::new("s.toml"), Path::new("."))
-            .unwrap();
+        let (study, study2, written) = round_trip(&text);
         assert_eq!(
             study.variants[0].corruption,
             Some(crate::train::Corruption::Gaussian { sigma: 0.25 })
         );
-        let again = StudyFile::from_study(&study, file.datasets.clone()).unwrap();
-        let written = again.to_toml().unwrap();
         assert!(written.contains("corruption"), "{written}");
-        let back = parse(&written).unwrap();
-        assert_eq!(back, again, "{written}");
-        let study2 = back
-            .to_study(&written, Path::new("s.toml"), Path::new("."))
-            .unwrap();
         assert_eq!(study2.variants, study.variants);
-        assert_eq!(study.study_id().unwrap(), study2.study_id().unwrap());
 
-        let plain = with("");
-        let plain_study = parse(&plain)
-            .unwrap()
-            .to_study(&plain, Path::new("s.toml"), Path::new("."))
-            .unwrap();
+        let plain_study = build(&with("")).unwrap();
         assert_ne!(study.study_id().unwrap(), plain_study.study_id().unwrap());
 
         let bad = with("corruption = { kind = \"masking\", fraction = 1.5 }\n");
-        let err = parse(&bad)
-            .unwrap()
-            .to_study(&bad, Path::new("s.toml"), Path::new("."))
-            .unwrap_err()
-            .to_string();
+        let err = build(&bad).unwrap_err().to_string();
         assert!(err.contains("variants.corruption"), "{err}");
     }
 
@@ -1442,10 +1401,7 @@ mod tests {
             )
         };
         let text = with("l0 = { weights = [0.25, 1.0], target_divisor = 16 }\n");
-        let file = parse(&text).unwrap();
-        let study = file
-            .to_study(&text, Path::new("s.toml"), Path::new("."))
-            .unwrap();
+        let (study, study2, written) = round_trip(&text);
         assert_eq!(
             study.variants[0].l0,
             Some(crate::study::L0Rule {
@@ -1453,16 +1409,8 @@ mod tests {
                 target_divisor: 16
             })
         );
-        let again = StudyFile::from_study(&study, file.datasets.clone()).unwrap();
-        let written = again.to_toml().unwrap();
         assert!(written.contains("target_divisor"), "{written}");
-        let back = parse(&written).unwrap();
-        assert_eq!(back, again, "{written}");
-        let study2 = back
-            .to_study(&written, Path::new("s.toml"), Path::new("."))
-            .unwrap();
         assert_eq!(study2.variants, study.variants);
-        assert_eq!(study.study_id().unwrap(), study2.study_id().unwrap());
 
         let cells = study.cells().unwrap();
         let weights: Vec<f64> = cells
@@ -1475,11 +1423,10 @@ mod tests {
         assert_eq!(at(0.25), at(1.0), "{weights:?}");
         assert_eq!(at(0.25) + at(1.0), weights.len(), "{weights:?}");
 
-        let other = with("l0 = { weights = [0.5, 1.0], target_divisor = 16 }\n");
-        let other_study = parse(&other)
-            .unwrap()
-            .to_study(&other, Path::new("s.toml"), Path::new("."))
-            .unwrap();
+        let other_study = build(&with(
+            "l0 = { weights = [0.5, 1.0], target_divisor = 16 }\n",
+        ))
+        .unwrap();
         assert_ne!(study.study_id().unwrap(), other_study.study_id().unwrap());
 
         for bad in [
@@ -1487,12 +1434,7 @@ mod tests {
             "l0 = { weights = [0.25], target_divisor = 0 }\n",
             "l1 = true\nl0 = { weights = [0.25], target_divisor = 16 }\n",
         ] {
-            let bad = with(bad);
-            let err = parse(&bad)
-                .unwrap()
-                .to_study(&bad, Path::new("s.toml"), Path::new("."))
-                .unwrap_err()
-                .to_string();
+            let err = build(&with(bad)).unwrap_err().to_string();
             assert!(err.contains("variants.l0"), "{err}");
         }
     }
