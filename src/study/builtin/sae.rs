@@ -971,10 +971,7 @@ fn pareto_chart(points: &[Point], d: usize) -> Curves {
             }
         })
         .collect();
-    let log_x = series
-        .iter()
-        .flat_map(|l| l.points.iter())
-        .all(|&(x, _)| x > 0.0 && x.is_finite());
+    let log_x = log_x_fits(&series);
     Curves {
         id: PARETO_ID.into(),
         title: "Sparsity against reconstruction (L0 vs FVU)".into(),
@@ -1132,6 +1129,15 @@ fn density_chart(shown: &Shown) -> Curves {
     }
 }
 
+/// Whether a logarithmic horizontal axis can show every point of
+/// `series`: each `x` positive and finite.
+fn log_x_fits(series: &[Line]) -> bool {
+    series
+        .iter()
+        .flat_map(|l| l.points.iter())
+        .all(|&(x, _)| x > 0.0 && x.is_finite())
+}
+
 /// How one choice reads in a chart's caption: the size, the weight kept
 /// (`symbol = value`), its mean training L0 and the target.
 fn chosen_text(c: &Choice, symbol: &str) -> String {
@@ -1221,10 +1227,7 @@ fn l0_chart(choices: &[Choice]) -> Curves {
             markers: true,
         })
         .collect();
-    let log_x = series
-        .iter()
-        .flat_map(|l| l.points.iter())
-        .all(|&(w, _)| w > 0.0 && w.is_finite());
+    let log_x = log_x_fits(&series);
     Curves {
         id: L0_ID.into(),
         title: "Choosing the JumpReLU L0 weight".into(),
