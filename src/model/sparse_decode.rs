@@ -212,19 +212,7 @@ pub(crate) fn decode_into<T: Real>(
     assert_eq!(m.rows, r, "sparse decode: code width");
     assert_eq!(v.shape(), (n, d), "sparse decode: output shape");
     let SparseScratch { rows, tile, .. } = scratch;
-    rows.clear();
-    rows.resize(n * d, T::zero());
-    let hs = h.as_slice();
-    for j0 in (0..r).step_by(TILE) {
-        let width = TILE.min(r - j0);
-        let block = &hs[j0 * n..(j0 + width) * n];
-        if block.iter().all(|&e| e == T::zero()) {
-            continue;
-        }
-        let dirs = directions(m, j0, width, tile);
-        scatter_rows(block, n, dirs, d, rows);
-    }
-    rows_into_columns(rows, n, d, v.as_mut_slice());
+    sparse_product(h.as_slice(), n, m, tile, rows, v.as_mut_slice());
     add_decoder_bias(m, biases, v);
 }
 
@@ -254,8 +242,6 @@ pub(crate) fn decode_backward<T: Real>(
         "sparse decode backward: gm shape"
     );
     let SparseScratch { rows, tile, acc } = scratch;
-    rows.clear();
-    rows.resize(n * d, T::zero());
     columns_into_rows(dv.as_slice(), n, d, rows);
     if let Some(dh) = dh.as_deref_mut() {
         assert_eq!(dh.shape(), (n, r), "sparse decode backward: dh shape");
@@ -263,13 +249,8 @@ pub(crate) fn decode_backward<T: Real>(
     }
     acc.clear();
     acc.resize(TILE * d, T::zero());
-    let hs = h.as_slice();
-    for j0 in (0..r).step_by(TILE) {
-        let width = TILE.min(r - j0);
-        let block = &hs[j0 * n..(j0 + width) * n];
-        let grad = &mut acc[..width * d];
-        gather_rows(block, n, rows, d, grad);
-        write_rows(&mut gm, j0, width, d, grad);
+    for (j0, width, block) in blocks(h.as_slice(), n, r) {
+        gradient_block(block, n, j0, width, rows, acc, &mut gm);
         if let Some(dh) = dh.as_deref_mut()
             && block.iter().any(|&e| e != T::zero())
         {
@@ -314,18 +295,11 @@ pub(crate) fn encode_backward<T: Real>(
         "sparse encode backward: ge shape"
     );
     let SparseScratch { rows, tile, acc } = scratch;
-    rows.clear();
-    rows.resize(n * d, T::zero());
     columns_into_rows(x.as_slice(), n, d, rows);
     acc.clear();
     acc.resize(TILE * d, T::zero());
-    let zs = dz.as_slice();
-    for j0 in (0..r).step_by(TILE) {
-        let width = TILE.min(r - j0);
-        let block = &zs[j0 * n..(j0 + width) * n];
-        let grad = &mut acc[..width * d];
-        gather_rows(block, n, rows, d, grad);
-        write_rows(&mut ge, j0, width, d, grad);
+    for (j0, width, block) in blocks(dz.as_slice(), n, r) {
+        gradient_block(block, n, j0, width, rows, acc, &mut ge);
     }
     encoder_bias_backward(e, biases, dz, &mut ge, gb);
     let Some(dx) = dx else {
@@ -333,17 +307,64 @@ pub(crate) fn encode_backward<T: Real>(
     };
     assert_eq!(dx.shape(), (n, d), "sparse encode backward: dx shape");
     // `x`'s rows are no longer needed: the buffer accumulates `dx`.
-    rows.fill(T::zero());
-    for j0 in (0..r).step_by(TILE) {
+    sparse_product(dz.as_slice(), n, e, tile, rows, dx.as_mut_slice());
+}
+
+/// The column-major `n x r` matrix `code` in blocks of [`TILE`] units,
+/// in ascending order: each block's first unit `j0`, its width and its
+/// `n x width` entries (column-major).
+fn blocks<T>(code: &[T], n: usize, r: usize) -> impl Iterator<Item = (usize, usize, &[T])> {
+    (0..r).step_by(TILE).map(move |j0| {
         let width = TILE.min(r - j0);
-        let block = &zs[j0 * n..(j0 + width) * n];
-        if block.iter().all(|&v| v == T::zero()) {
+        (j0, width, &code[j0 * n..(j0 + width) * n])
+    })
+}
+
+/// `out = code M` (column-major `n x d`, overwritten) over the nonzero
+/// entries of the column-major `n x r` `code`, `M` the r x d matrix `m`:
+/// the forward product `h M` and the input gradient `dz E` alike. The
+/// sum is accumulated row-major in `rows` (resized and zeroed), each
+/// output row adding its terms in ascending unit order; a block of units
+/// no row uses is skipped.
+fn sparse_product<T: Real>(
+    code: &[T],
+    n: usize,
+    m: Strided<'_, T>,
+    tile: &mut Vec<T>,
+    rows: &mut Vec<T>,
+    out: &mut [T],
+) {
+    let (r, d) = (m.rows, m.cols);
+    rows.clear();
+    rows.resize(n * d, T::zero());
+    for (j0, width, block) in blocks(code, n, r) {
+        if block.iter().all(|&e| e == T::zero()) {
             continue;
         }
-        let dirs = directions(e, j0, width, tile);
+        let dirs = directions(m, j0, width, tile);
         scatter_rows(block, n, dirs, d, rows);
     }
-    rows_into_columns(rows, n, d, dx.as_mut_slice());
+    rows_into_columns(rows, n, d, out);
+}
+
+/// Rows `j0..j0 + width` of the r x d weight gradient `g` (overwritten)
+/// from one block of the code (or of `dz`): `g_{j0 + t} = Σ_i block[i, t]
+/// rows_i` over the block's nonzero entries, rows in ascending order,
+/// gathered in `acc` (at least `width * d` long) and then written. The
+/// decoder's `∂L/∂M = hᵀ dv` and the encoder's `∂L/∂E = dzᵀ x` alike.
+fn gradient_block<T: Real>(
+    block: &[T],
+    n: usize,
+    j0: usize,
+    width: usize,
+    rows: &[T],
+    acc: &mut [T],
+    g: &mut StridedMut<'_, T>,
+) {
+    let d = g.cols;
+    let grad = &mut acc[..width * d];
+    gather_rows(block, n, rows, d, grad);
+    write_rows(g, j0, width, d, grad);
 }
 
 /// The decoder directions of units `j0..j0 + width` (rows of `m`), each
@@ -387,8 +408,10 @@ fn write_rows<T: Real>(gm: &mut StridedMut<'_, T>, j0: usize, width: usize, d: u
 }
 
 /// `rows[i, c] = cols[i + c n]`: the column-major `n x d` matrix `cols`
-/// into row-major `rows`.
-fn columns_into_rows<T: Real>(cols: &[T], n: usize, d: usize, rows: &mut [T]) {
+/// into row-major `rows` (resized to `n d`).
+fn columns_into_rows<T: Real>(cols: &[T], n: usize, d: usize, rows: &mut Vec<T>) {
+    rows.clear();
+    rows.resize(n * d, T::zero());
     for c in 0..d {
         for i in 0..n {
             rows[i * d + c] = cols[c * n + i];
