@@ -222,25 +222,36 @@ fn compare_paths<T: Real>(
     Ok(())
 }
 
-fn paths_agree<T: Real>() {
+/// [`compare_paths`] on each of `archs`, tied and untied, in every bias
+/// mode, with `seed` and `aux`: fails naming every case whose paths
+/// differ. Returns the number of cases compared.
+fn compare_every_mode<T: Real>(
+    archs: Vec<(Vec<usize>, Vec<Activation>, usize)>,
+    seed: u64,
+    aux: Option<AuxKLoss<'_>>,
+) -> usize {
     let mut failures = Vec::new();
     let mut cases = 0;
-    for (dims, hidden, k) in architectures() {
+    for (dims, hidden, k) in archs {
         for tied in [true, false] {
             for bias in BiasMode::ALL {
                 let spec = AutoencoderSpec::new(&dims)
                     .activations(hidden.clone())
                     .bias(bias)
                     .tied(tied);
-                if let Err(e) = compare_paths::<T>(&spec, 11, k, None) {
+                if let Err(e) = compare_paths::<T>(&spec, seed, k, aux) {
                     failures.push(format!("{} {hidden:?} tied={tied} {bias:?}: {e}", T::NAME));
                 }
                 cases += 1;
             }
         }
     }
-    assert_eq!(cases, 32);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    cases
+}
+
+fn paths_agree<T: Real>() {
+    assert_eq!(compare_every_mode::<T>(architectures(), 11, None), 32);
 }
 
 /// [`paths_agree`] with the AuxK term on (a third of the latents dead), on
@@ -254,27 +265,11 @@ fn paths_agree_with_auxk<T: Real>() {
         },
         &dead,
     );
-    let mut failures = Vec::new();
-    let mut cases = 0;
-    for (dims, hidden, k) in architectures() {
-        if dims.len() != 2 {
-            continue;
-        }
-        for tied in [true, false] {
-            for bias in BiasMode::ALL {
-                let spec = AutoencoderSpec::new(&dims)
-                    .activations(hidden.clone())
-                    .bias(bias)
-                    .tied(tied);
-                if let Err(e) = compare_paths::<T>(&spec, 12, k, Some(aux)) {
-                    failures.push(format!("{} {hidden:?} tied={tied} {bias:?}: {e}", T::NAME));
-                }
-                cases += 1;
-            }
-        }
-    }
-    assert_eq!(cases, 16);
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let single_pairs = architectures()
+        .into_iter()
+        .filter(|(dims, _, _)| dims.len() == 2)
+        .collect();
+    assert_eq!(compare_every_mode::<T>(single_pairs, 12, Some(aux)), 16);
 }
 
 /// The sparse path's loss and every gradient entry (tied parts included)
@@ -303,6 +298,45 @@ fn sparse_path_matches_dense_path_with_auxk_f64() {
     paths_agree_with_auxk::<f64>();
 }
 
+/// For `base` tied and untied, in every bias mode, on the sparse path: the
+/// first of seeds 0..500 whose model ([`model`]) and input (`input(seed)`)
+/// `accept` takes (told the bias mode) and whose forward pass is away from
+/// every kink and selection tie ([`near_kink`]), and there the analytic
+/// gradient of `loss` against central differences. Panics with `want`
+/// where no seed fits, naming the case where the two differ. Returns the
+/// number of cases checked.
+fn finite_differences_in_every_mode(
+    base: &AutoencoderSpec,
+    loss: &LossConfig,
+    input: impl Fn(u64) -> DMatrix<f64>,
+    accept: impl Fn(&Autoencoder<f64>, &DMatrix<f64>, BiasMode) -> bool,
+    want: &str,
+) -> usize {
+    let mut checked = 0;
+    for tied in [true, false] {
+        for bias in BiasMode::ALL {
+            let spec = base
+                .clone()
+                .bias(bias)
+                .tied(tied)
+                .decode_path(DecodePath::Sparse);
+            let found = (0..500u64).find_map(|seed| {
+                let m: Autoencoder<f64> = model(&spec, seed);
+                let x = input(seed);
+                (accept(&m, &x, bias) && !near_kink(&m, &x, loss)).then_some((m, x))
+            });
+            let (m, x) = found.expect(want);
+            let (_, grad) = m.objective_and_grad(&x, &x, loss).unwrap();
+            let numeric = numeric_gradient(&m, &x, &x, loss);
+            if let Err(e) = compare(&m, grad.as_slice(), &numeric) {
+                panic!("tied={tied} {bias:?}: {e}");
+            }
+            checked += 1;
+        }
+    }
+    checked
+}
+
 /// Central differences of the loss (MSE + L1), evaluated through the
 /// sparse path's forward pass, against its analytic gradient (the sparse
 /// decoder kernels and the sparse encoder weight gradient), for every
@@ -313,32 +347,18 @@ fn sparse_path_matches_dense_path_with_auxk_f64() {
 #[test]
 fn finite_differences_through_the_sparse_path() {
     let k = 3;
-    let loss = LossConfig::mse().with_l1(0.02);
-    let mut checked = 0;
-    for tied in [true, false] {
-        for bias in BiasMode::ALL {
+    let checked = finite_differences_in_every_mode(
+        &AutoencoderSpec::new(&[6, 24]).activation(Activation::TopK { k }),
+        &LossConfig::mse().with_l1(0.02),
+        |seed| random_matrix(5, 6, -1.0, 1.0, seed + 1000),
+        |m, x, bias| {
             let want_short = matches!(bias, BiasMode::Separate | BiasMode::Mirrored);
-            let spec = AutoencoderSpec::new(&[6, 24])
-                .activation(Activation::TopK { k })
-                .bias(bias)
-                .tied(tied)
-                .decode_path(DecodePath::Sparse);
-            let found = (0..500u64).find_map(|seed| {
-                let m: Autoencoder<f64> = model(&spec, seed);
-                let x = random_matrix(5, 6, -1.0, 1.0, seed + 1000);
-                let code = m.encode(&x).unwrap();
-                let short = (0..5).any(|i| code.row(i).iter().filter(|&&v| v > 0.0).count() < k);
-                ((short || !want_short) && !near_kink(&m, &x, &loss)).then_some((m, x))
-            });
-            let (m, x) = found.expect("a seed away from kinks with a short row");
-            let (_, grad) = m.objective_and_grad(&x, &x, &loss).unwrap();
-            let numeric = numeric_gradient(&m, &x, &x, &loss);
-            if let Err(e) = compare(&m, grad.as_slice(), &numeric) {
-                panic!("tied={tied} {bias:?}: {e}");
-            }
-            checked += 1;
-        }
-    }
+            let code = m.encode(x).unwrap();
+            let short = (0..5).any(|i| code.row(i).iter().filter(|&&v| v > 0.0).count() < k);
+            short || !want_short
+        },
+        "a seed away from kinks with a short row",
+    );
     assert_eq!(checked, 8);
 }
 
@@ -352,34 +372,20 @@ fn finite_differences_through_the_sparse_path() {
 /// five rows (so `dz` reaches their `∂L/∂x`).
 #[test]
 fn finite_differences_through_a_sparse_latent_below_a_pair() {
-    let k = 3;
-    let loss = LossConfig::mse().with_l1(0.02);
-    let mut checked = 0;
-    for tied in [true, false] {
-        for bias in BiasMode::ALL {
-            let spec = AutoencoderSpec::new(&[6, 10, 16])
-                .activations(vec![Activation::Relu, Activation::TopK { k }])
-                .bias(bias)
-                .tied(tied)
-                .decode_path(DecodePath::Sparse);
-            let found = (0..500u64).find_map(|seed| {
-                let m: Autoencoder<f64> = model(&spec, seed);
-                let x = random_matrix(5, 6, -2.0, 2.0, seed + 2000);
-                let code = m.encode(&x).unwrap();
-                let firing = (0..5)
-                    .filter(|&i| code.row(i).iter().any(|&v| v > 0.0))
-                    .count();
-                (firing >= 3 && !near_kink(&m, &x, &loss)).then_some((m, x))
-            });
-            let (m, x) = found.expect("a seed away from kinks whose code fires in three rows");
-            let (_, grad) = m.objective_and_grad(&x, &x, &loss).unwrap();
-            let numeric = numeric_gradient(&m, &x, &x, &loss);
-            if let Err(e) = compare(&m, grad.as_slice(), &numeric) {
-                panic!("tied={tied} {bias:?}: {e}");
-            }
-            checked += 1;
-        }
-    }
+    let checked = finite_differences_in_every_mode(
+        &AutoencoderSpec::new(&[6, 10, 16])
+            .activations(vec![Activation::Relu, Activation::TopK { k: 3 }]),
+        &LossConfig::mse().with_l1(0.02),
+        |seed| random_matrix(5, 6, -2.0, 2.0, seed + 2000),
+        |m, x, _| {
+            let code = m.encode(x).unwrap();
+            let firing = (0..5)
+                .filter(|&i| code.row(i).iter().any(|&v| v > 0.0))
+                .count();
+            firing >= 3
+        },
+        "a seed away from kinks whose code fires in three rows",
+    );
     assert_eq!(checked, 8);
 }
 
