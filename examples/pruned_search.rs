@@ -12,7 +12,7 @@
 use std::time::Instant;
 use tiedae::app::JobProgress;
 use tiedae::app::ReportJob;
-use tiedae::app::studies::{COMPARISON, comparison_preset, run_study, tuning_of};
+use tiedae::app::studies::{COMPARISON, preset, run_study, tuning_of};
 use tiedae::study::builtin::RunOptions;
 use tiedae::study::{Row, Search, frame_to_rows, rate_brackets};
 
@@ -21,7 +21,7 @@ fn main() -> tiedae::Result<()> {
     let ds = job.load_dataset()?;
     let n_train = ds.n_samples() - (ds.n_samples() as f64 * 0.2).round() as usize;
     let (latent, _) = job.checked_latent_sizes(ds.n_features(), n_train)?;
-    let preset = comparison_preset(false, &latent, None, None, &ds);
+    let preset = preset(false, &latent, None, None, &ds);
     let mut runs = Vec::new();
     for search in [Search::Probed, Search::Exhaustive] {
         let mut tuning = tuning_of(false, &preset, &ds);

@@ -10,8 +10,8 @@
 use crate::app::job::{ReportJob, check_latent_sizes, check_output_dir};
 use crate::app::progress::JobProgress;
 use crate::app::studies::{
-    COMPARISON, DEFAULT_LATENT, StudyOutput, Tuning, check_study_name, comparison_preset,
-    distinct_cells, own_latents, preset, run_study, split_seed_of, test_fraction, tuning_of,
+    COMPARISON, DEFAULT_LATENT, StudyOutput, Tuning, check_study_name, distinct_cells, own_latents,
+    preset, run_study, split_seed_of, test_fraction, tuning_of,
 };
 use crate::atomic::remove_stale_temps;
 use crate::data::{Dataset, train_test_split};
@@ -79,11 +79,7 @@ impl ReportJob {
         let ds = self.load_dataset()?;
         let (n_train, n_test) = split_sizes(&ds, self.quick);
         let (latent, dropped) = self.checked_latent_sizes(ds.n_features(), n_train)?;
-        let preset = if self.study.is_none() {
-            comparison_preset(self.quick, &latent, self.seeds, self.epochs, &ds)
-        } else {
-            preset(self.quick, &latent, self.seeds, self.epochs, &ds)
-        };
+        let preset = preset(self.quick, &latent, self.seeds, self.epochs, &ds);
         progress.stage(&format!(
             "{}: {} samples x {} features; study {} with latent sizes {:?}, {} seed(s), {} epochs",
             ds.name(),

@@ -107,12 +107,6 @@ const SMALL_DATA_ENTRIES: usize = 500_000;
 const LARGE_DATA_SEEDS: usize = 3;
 /// Epoch cap of a full run on large data.
 const LARGE_DATA_EPOCHS: usize = 1000;
-/// Seeds of the default comparison's full run on small data. Five left
-/// most verdict intervals on digits too wide to say anything (half-widths
-/// of 5–10% where the equivalence band is ±2%); ten narrow them by about
-/// the factor `t₄ √10 / (t₉ √5)` ≈ 1.74 and let the larger effects show a
-/// direction. The time doubles with the cells.
-const SMALL_DATA_COMPARISON_SEEDS: usize = 10;
 
 /// The sizes of a run on `ds`: the preset of the built-in studies (quick
 /// or full), with the job's latent sizes, seeds and epoch cap where given.
@@ -148,23 +142,6 @@ pub fn preset(
     let rows = studied_rows(ds, &p);
     let train = rows - (rows as f64 * test_fraction()).round() as usize;
     p.n_trains = vec![train / 16, train / 4];
-    p
-}
-
-/// [`preset`] for the default comparison ([`COMPARISON`]): a full run on
-/// small data takes [`SMALL_DATA_COMPARISON_SEEDS`] seeds unless the job
-/// gives its own count, so that the verdict's intervals can say something.
-pub fn comparison_preset(
-    quick: bool,
-    latent: &[usize],
-    seeds: Option<usize>,
-    epochs: Option<usize>,
-    ds: &Dataset,
-) -> Preset {
-    let mut p = preset(quick, latent, seeds, epochs, ds);
-    if !quick && seeds.is_none() && !is_large(ds, &p) {
-        p.seeds = (0..SMALL_DATA_COMPARISON_SEEDS as u64).collect();
-    }
     p
 }
 
@@ -656,26 +633,6 @@ mod tests {
         assert_eq!(p.n_trains, [1438 / 16, 1438 / 4]);
         let p = preset(true, &[2], None, Some(7), &digits);
         assert_eq!((p.epochs, p.seeds.len()), (7, Preset::quick().seeds.len()));
-    }
-
-    /// The comparison's full run on small data takes its own seed count;
-    /// `--seeds`, `--quick` and large data keep theirs, and nothing else
-    /// of the preset changes.
-    #[test]
-    fn the_comparison_takes_more_seeds_on_small_data_only() {
-        let digits = Dataset::builtin("digits").unwrap();
-        let c = comparison_preset(false, &[2, 4], None, None, &digits);
-        let p = preset(false, &[2, 4], None, None, &digits);
-        assert_eq!(c.seeds.len(), SMALL_DATA_COMPARISON_SEEDS);
-        assert_ne!(c.seeds.len(), p.seeds.len());
-        assert_eq!((c.epochs, &c.n_trains), (p.epochs, &p.n_trains));
-        let given = comparison_preset(false, &[2, 4], Some(4), None, &digits);
-        assert_eq!(given.seeds, [0, 1, 2, 3]);
-        let quick = comparison_preset(true, &[2, 4], None, None, &digits);
-        assert_eq!(quick.seeds, Preset::quick().seeds);
-        let mnist = Dataset::builtin("mnist10k").unwrap();
-        let large = comparison_preset(false, &[2, 4], None, None, &mnist);
-        assert_eq!(large.seeds.len(), LARGE_DATA_SEEDS);
     }
 
     /// The comparison's parts share cells (the full-size tied and untied
