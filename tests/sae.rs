@@ -1840,7 +1840,9 @@ fn sae_study_figures_match_its_frame() {
         (JUMP_RELU_VARIANTS[0], 3),
         (JUMP_RELU_VARIANTS[1], 3),
     ];
-    let mut kept: Vec<(&str, i64, f64, Vec<(f64, f64)>)> = Vec::new();
+    // (variant, size, kept weight, (weight, mean training L0) per weight)
+    type Kept<'a> = (&'a str, i64, f64, Vec<(f64, f64)>);
+    let mut kept: Vec<Kept> = Vec::new();
     for (model, n_weights) in penalised {
         for k in [8i64, 16] {
             let mut weights: Vec<f64> = rows
