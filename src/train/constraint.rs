@@ -93,34 +93,21 @@ fn direction_dots<T: Real>(dirs: &DirectionSlots, a: &[T], b: &[T]) -> Vec<f64> 
     sums
 }
 
-/// Sets each entry `x` of constrained direction `i` of `out` to `f(c_i, x,
-/// p)`, `p` the same entry of `params`; directions with `c_i = None` keep
-/// their entries. Walks in memory order, as [`direction_dots`] does.
-fn direction_update<T: Real>(
-    dirs: &DirectionSlots,
-    c: &[Option<f64>],
-    params: Option<&[T]>,
-    out: &mut [T],
-    f: impl Fn(f64, T, T) -> T,
-) {
-    let p = |k: usize, out: &[T]| params.map_or(out[k], |p| p[k]);
+/// Calls `f(i, k)` for every entry `k` (a flat index) of every
+/// constrained direction `i`, in memory order as [`direction_dots`] walks
+/// the buffers. Each entry is visited once, so the order does not change
+/// what `f` writes.
+fn direction_update(dirs: &DirectionSlots, mut f: impl FnMut(usize, usize)) {
     if dirs.step == 1 && dirs.stride != 1 {
         for j in 0..dirs.len {
-            for (i, ci) in c.iter().enumerate() {
-                if let Some(ci) = *ci {
-                    let k = dirs.at(i, j);
-                    let pk = p(k, out);
-                    out[k] = f(ci, out[k], pk);
-                }
+            for i in 0..dirs.count {
+                f(i, dirs.at(i, j));
             }
         }
     } else {
-        for (i, ci) in c.iter().enumerate() {
-            let Some(ci) = *ci else { continue };
+        for i in 0..dirs.count {
             for j in 0..dirs.len {
-                let k = dirs.at(i, j);
-                let pk = p(k, out);
-                out[k] = f(ci, out[k], pk);
+                f(i, dirs.at(i, j));
             }
         }
     }
@@ -147,8 +134,10 @@ pub fn remove_parallel_gradient<T: Real>(
         .zip(&ww)
         .map(|(&g, &w)| (w != 0.0 && w.is_finite()).then(|| g / w))
         .collect();
-    direction_update(&dirs, &c, Some(params), grad, |c, g, w| {
-        T::of(g.f64() - c * w.f64())
+    direction_update(&dirs, |i, k| {
+        if let Some(c) = c[i] {
+            grad[k] = T::of(grad[k].f64() - c * params[k].f64());
+        }
     });
     Ok(())
 }
@@ -168,8 +157,10 @@ pub fn normalize_decoder<T: Real>(layout: &ParamLayout, params: &mut [T]) -> Res
             (norm != 0.0 && norm.is_finite()).then_some(norm)
         })
         .collect();
-    direction_update(&dirs, &norms, None, params, |norm, w, _| {
-        T::of(w.f64() / norm)
+    direction_update(&dirs, |i, k| {
+        if let Some(norm) = norms[i] {
+            params[k] = T::of(params[k].f64() / norm);
+        }
     });
     Ok(())
 }
