@@ -355,9 +355,9 @@ impl Study {
         let Some(v) = self.variants.iter().find(|v| v.name == name) else {
             return Err(refuse("the study has no such variant"));
         };
-        if self.training.is_lbfgs() || extra.model != base_kind(v) {
+        if self.training.is_lbfgs() || v.training.is_some() || extra.model != base_kind(v) {
             return Err(refuse(
-                "not the variant's base kind, or a study trained with L-BFGS",
+                "not the variant's base kind, a study trained with L-BFGS, or a variant with its own training",
             ));
         }
         self.check_extra_in_grid(
@@ -397,7 +397,7 @@ impl Study {
             variant: Some(&variant),
         };
         let sparsity: &[f64] = v.sparsity_weights(&self.sparsity_weights).unwrap_or(&[0.0]);
-        let rates = self.learning_rates_for(base_kind(v));
+        let rates = self.variant_rates(v);
         for bias_mode in v.bias_modes(&self.bias_modes) {
             for &l2 in &self.l2s {
                 for &sparsity_weight in sparsity {
@@ -487,6 +487,13 @@ impl Study {
                 .map(|&r| Some(r))
                 .collect()
         }
+    }
+
+    /// The learning rates variant `v`'s cells cross: its own recipe's
+    /// ([`Variant::own_rates`]), else those of its base kind.
+    pub(crate) fn variant_rates(&self, v: &Variant) -> Vec<Option<f64>> {
+        v.own_rates()
+            .unwrap_or_else(|| self.learning_rates_for(base_kind(v)))
     }
 
     /// The cells this study runs: all of [`Study::cells`], or the shard's

@@ -8,11 +8,13 @@
 //! [`super::merge`], so a merged frame has the columns of the unsharded
 //! one.
 //!
-//! Two sets: [`MetricSet::Sae`], the sparse-autoencoder peers' metrics
+//! Three sets: [`MetricSet::Sae`], the sparse-autoencoder peers' metrics
 //! ([`SaeMetrics`]; their definitions and sources are in
-//! [`super::metrics`]), and [`MetricSet::Denoising`], test MSEs of
-//! corrupted inputs ([`DenoisingMetrics`]). One study records one set:
-//! its PCA cells record the set of its variants.
+//! [`super::metrics`]), [`MetricSet::Denoising`], test MSEs of corrupted
+//! inputs ([`DenoisingMetrics`]), and [`MetricSet::Theory`], what the
+//! claims of the linear theory read from a trained linear pair
+//! ([`TheoryMetrics`]). One study records one set: its PCA cells record
+//! the set of its variants.
 
 use super::frame::ColumnType;
 use super::metrics::{dead_count, dense_count, firing_density, l2_ratio, mse, shrinkage};
@@ -33,6 +35,9 @@ pub enum MetricSet {
     /// Test MSEs of corrupted inputs, the columns of
     /// [`DENOISING_COLUMNS`].
     Denoising,
+    /// A linear pair against the closed forms and principal directions of
+    /// its fitting rows, the columns of [`THEORY_COLUMNS`].
+    Theory,
 }
 
 impl MetricSet {
@@ -41,6 +46,7 @@ impl MetricSet {
         match self {
             MetricSet::Sae => &SAE_COLUMNS,
             MetricSet::Denoising => &DENOISING_COLUMNS,
+            MetricSet::Theory => &THEORY_COLUMNS,
         }
     }
 }
@@ -103,6 +109,9 @@ pub struct SaeMetrics {
     /// The values of [`MetricSet::Denoising`], for a cell that records it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub denoising: Option<DenoisingMetrics>,
+    /// The values of [`MetricSet::Theory`], for a cell that records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub theory: Option<TheoryMetrics>,
 }
 
 /// A ratio of the metrics, or `None` where it is not defined (a
@@ -151,6 +160,7 @@ pub(crate) fn trained_sae_metrics(c: &TrainedCode) -> Result<(SaeMetrics, Vec<f6
         l2_ratio: defined(l2_ratio(c.test, c.recon))?,
         l0_train: Some(l0(c.train_code)?),
         denoising: None,
+        theory: None,
     };
     Ok((metrics, density))
 }
@@ -259,6 +269,7 @@ pub fn read_sae_columns(df: &DataFrame) -> Result<Option<Vec<SaeMetrics>>> {
                 l2_ratio: ratio[r],
                 l0_train: train[r],
                 denoising: None,
+                theory: None,
             })
             .collect(),
     ))
@@ -391,6 +402,7 @@ pub fn append_extra_columns(
     match set {
         MetricSet::Sae => append_sae_columns(df, metrics),
         MetricSet::Denoising => append_denoising_columns(df, metrics),
+        MetricSet::Theory => append_theory_columns(df, metrics),
     }
 }
 
@@ -424,13 +436,17 @@ fn append_denoising_columns(df: &mut DataFrame, metrics: &[SaeMetrics]) -> Resul
 
 /// The extra metrics in `df` and their set, row by row, or `None` when
 /// `df` has the columns of no set (read as [`read_sae_columns`] does; the
-/// denoising values land in [`SaeMetrics::denoising`]).
+/// denoising values land in [`SaeMetrics::denoising`], the theory values
+/// in [`SaeMetrics::theory`]).
 ///
 /// # Errors
 /// A column that cannot be cast to its type.
 pub fn read_extra_columns(df: &DataFrame) -> Result<Option<(MetricSet, Vec<SaeMetrics>)>> {
     if let Some(values) = read_sae_columns(df)? {
         return Ok(Some((MetricSet::Sae, values)));
+    }
+    if let Some(values) = read_theory_columns(df)? {
+        return Ok(Some((MetricSet::Theory, values)));
     }
     if DENOISING_COLUMNS.iter().all(|(n, _)| df.column(n).is_err()) {
         return Ok(None);
@@ -454,4 +470,241 @@ pub fn read_extra_columns(df: &DataFrame) -> Result<Option<(MetricSet, Vec<SaeMe
         })
         .collect();
     Ok(Some((MetricSet::Denoising, rows)))
+}
+
+/// The columns of [`MetricSet::Theory`], after the results columns: what
+/// the claims of the linear theory read from a cell's trained first pair,
+/// measured against the rows it fitted as it saw them (`c_i` the
+/// eigenvalues of their second moment, largest first; `U` the first
+/// `k` principal directions of its split's PCA, fitted on those rows).
+/// Null where the cell's variant does not say what to compare with.
+/// - `transpose_gap`: `‖W_enc − W_decᵀ‖_F / ‖W_dec‖_F` (untied pairs);
+/// - `sv_error`: `max_i |s_i − s̄_i|` between the decoder's singular values
+///   and the closed form of its variant's spectral rule: Kunin et al.'s
+///   `s̄_i² = 1 − d λ₂ / (m c_i)` (`m` 2 untied, 4 tied) for uniform L2,
+///   the denoising optimum `s̄_i² = c_i / (c_i + σ²)` for Gaussian noise;
+/// - `direction_angle`: the largest angle, in degrees, between a
+///   direction Plaut's SVD recovers from the decoder
+///   ([`crate::model::theory::principal_directions`]) and PCA's of the same
+///   rank;
+/// - `variance_error`: the largest relative error of the variances it
+///   recovers against PCA's;
+/// - `axis_alignment`, `subspace_distance`: Bao et al.'s metrics of the
+///   decoder's columns against `U`;
+/// - `steps_to_alignment`: for a variant that trains to an alignment
+///   target, the epochs (full-batch steps) it took, its cap if it did not
+///   get there;
+/// - `masked_fraction`, `masked_entries`: for a variant trained with noise,
+///   the fraction of entries that masking at [`THEORY_MASKING`] zeroes in
+///   a matrix of the fitting rows' shape (seeded by the cell's training
+///   seed), and their number.
+pub const THEORY_COLUMNS: [(&str, ColumnType); 9] = [
+    ("transpose_gap", ColumnType::F64),
+    ("sv_error", ColumnType::F64),
+    ("direction_angle", ColumnType::F64),
+    ("variance_error", ColumnType::F64),
+    ("axis_alignment", ColumnType::F64),
+    ("subspace_distance", ColumnType::F64),
+    ("steps_to_alignment", ColumnType::F64),
+    ("masked_fraction", ColumnType::F64),
+    ("masked_entries", ColumnType::I64),
+];
+
+/// The masking fraction ν whose draw [`MetricSet::Theory`] counts.
+pub const THEORY_MASKING: f64 = 0.25;
+
+/// One cell's values of [`THEORY_COLUMNS`]; `None` is a null.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TheoryMetrics {
+    /// Relative transpose gap (untied pairs).
+    pub transpose_gap: Option<f64>,
+    /// Largest singular-value error against the closed form.
+    pub sv_error: Option<f64>,
+    /// Largest angle of Plaut's recovered directions to PCA's, degrees.
+    pub direction_angle: Option<f64>,
+    /// Largest relative error of the recovered variances.
+    pub variance_error: Option<f64>,
+    /// Bao et al.'s axis alignment of the decoder's columns.
+    pub axis_alignment: Option<f64>,
+    /// Bao et al.'s subspace distance of the decoder's columns.
+    pub subspace_distance: Option<f64>,
+    /// Epochs to the alignment target (or the cap).
+    pub steps_to_alignment: Option<f64>,
+    /// Fraction of entries the masking draw zeroed.
+    pub masked_fraction: Option<f64>,
+    /// Entries of that draw.
+    pub masked_entries: Option<i64>,
+}
+
+/// Appends the columns of [`THEORY_COLUMNS`] to `df` from the
+/// [`SaeMetrics::theory`] of `metrics`.
+fn append_theory_columns(df: &mut DataFrame, metrics: &[SaeMetrics]) -> Result<()> {
+    if metrics.len() != df.height() {
+        return Err(Error::InvalidData(format!(
+            "{} rows of theory metrics for a frame of {} rows",
+            metrics.len(),
+            df.height()
+        )));
+    }
+    let values: Vec<TheoryMetrics> = metrics
+        .iter()
+        .map(|m| m.theory.clone().unwrap_or_default())
+        .collect();
+    let f = |name: &str, get: &dyn Fn(&TheoryMetrics) -> Option<f64>| {
+        Column::new(name.into(), values.iter().map(get).collect::<Vec<_>>())
+    };
+    let cols = [
+        f("transpose_gap", &|m| m.transpose_gap),
+        f("sv_error", &|m| m.sv_error),
+        f("direction_angle", &|m| m.direction_angle),
+        f("variance_error", &|m| m.variance_error),
+        f("axis_alignment", &|m| m.axis_alignment),
+        f("subspace_distance", &|m| m.subspace_distance),
+        f("steps_to_alignment", &|m| m.steps_to_alignment),
+        f("masked_fraction", &|m| m.masked_fraction),
+        Column::new(
+            "masked_entries".into(),
+            values.iter().map(|m| m.masked_entries).collect::<Vec<_>>(),
+        ),
+    ];
+    for c in cols {
+        df.with_column(c)?;
+    }
+    Ok(())
+}
+
+/// The values of [`THEORY_COLUMNS`] in `df`, row by row (in
+/// [`SaeMetrics::theory`]), or `None` when `df` has none of the columns;
+/// read as [`read_sae_columns`] reads its own.
+fn read_theory_columns(df: &DataFrame) -> Result<Option<Vec<SaeMetrics>>> {
+    if THEORY_COLUMNS.iter().all(|(n, _)| df.column(n).is_err()) {
+        return Ok(None);
+    }
+    let n = df.height();
+    let f = |name: &str| -> Result<Vec<Option<f64>>> {
+        match df.column(name) {
+            Err(_) => Ok(vec![None; n]),
+            Ok(c) => Ok(c.cast(&DataType::Float64)?.f64()?.iter().collect()),
+        }
+    };
+    let entries: Vec<Option<i64>> = match df.column("masked_entries") {
+        Err(_) => vec![None; n],
+        Ok(c) => c.cast(&DataType::Int64)?.i64()?.iter().collect(),
+    };
+    let (gap, sv, angle, var) = (
+        f("transpose_gap")?,
+        f("sv_error")?,
+        f("direction_angle")?,
+        f("variance_error")?,
+    );
+    let (align, dist, steps, masked) = (
+        f("axis_alignment")?,
+        f("subspace_distance")?,
+        f("steps_to_alignment")?,
+        f("masked_fraction")?,
+    );
+    Ok(Some(
+        (0..n)
+            .map(|r| SaeMetrics {
+                theory: Some(TheoryMetrics {
+                    transpose_gap: gap[r],
+                    sv_error: sv[r],
+                    direction_angle: angle[r],
+                    variance_error: var[r],
+                    axis_alignment: align[r],
+                    subspace_distance: dist[r],
+                    steps_to_alignment: steps[r],
+                    masked_fraction: masked[r],
+                    masked_entries: entries[r],
+                }),
+                ..SaeMetrics::default()
+            })
+            .collect(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::study::frame::{Row, rows_to_frame};
+
+    /// A row of the results columns (its values do not matter here).
+    fn row(model: &str) -> Row {
+        Row {
+            dataset: "d".into(),
+            model: model.into(),
+            activation: "identity".into(),
+            bias_mode: "none".into(),
+            latent: 2,
+            params: 8,
+            n_train: 10,
+            seed: 0,
+            l2: 0.0,
+            sparsity_weight: 0.0,
+            train_mse: 1.0,
+            test_mse: 1.0,
+            pca_test_mse: 1.0,
+            ratio_to_pca: 1.0,
+            epochs: 3,
+            seconds: 0.0,
+            max_angle_deg: None,
+            mean_angle_deg: None,
+            wwt_minus_i: None,
+            dead_fraction: 0.0,
+            sparsity: 0.0,
+            learning_rate: None,
+            best_epoch: 3,
+            val_mse: 1.0,
+            stop_reason: "converged".into(),
+            val_mse_at_budget: None,
+        }
+    }
+
+    /// A theory cell's values travel with its row: appended as the set's
+    /// columns and read back (what a merge of shard files and the cache,
+    /// which stores [`SaeMetrics`] as JSON, both do), every value and
+    /// every null comes back as it was, and the frame reads as the theory
+    /// set, not as another.
+    #[test]
+    fn theory_columns_read_back_as_written() {
+        let full = TheoryMetrics {
+            transpose_gap: Some(1.25e-4),
+            sv_error: Some(0.1 + 0.2),
+            direction_angle: Some(0.0625),
+            variance_error: Some(3e-5),
+            axis_alignment: Some(1e-9),
+            subspace_distance: Some(2e-10),
+            steps_to_alignment: Some(525.0),
+            masked_fraction: Some(0.2496),
+            masked_entries: Some(92_032),
+        };
+        let values = vec![
+            SaeMetrics {
+                theory: Some(full),
+                ..SaeMetrics::default()
+            },
+            SaeMetrics {
+                theory: Some(TheoryMetrics::default()),
+                ..SaeMetrics::default()
+            },
+        ];
+        let mut df = rows_to_frame(&[row("untied_linear_l2"), row("tied_rag")]).unwrap();
+        append_extra_columns(&mut df, MetricSet::Theory, &values).unwrap();
+        let names: Vec<String> = df
+            .get_column_names()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        for (name, _) in THEORY_COLUMNS {
+            assert!(names.iter().any(|n| n == name), "{name}");
+        }
+        let (set, back) = read_extra_columns(&df).unwrap().unwrap();
+        assert_eq!(set, MetricSet::Theory);
+        assert_eq!(back, values);
+        for v in &values {
+            let json = serde_json::to_string(v).unwrap();
+            assert_eq!(&serde_json::from_str::<SaeMetrics>(&json).unwrap(), v);
+        }
+    }
 }

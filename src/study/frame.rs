@@ -261,7 +261,8 @@ results_row! {
         /// Fraction of latent activations on the test rows that are zero.
         pub sparsity: f64,
         /// The learning rate the cell trained with; null for PCA and L-BFGS
-        /// (whose steps come from a line search). With a learning-rate grid
+        /// (whose steps come from a line search), and for a variant whose
+        /// spectral rule resolves it per cell ([`super::SpectralRule`]). With a learning-rate grid
         /// every rate has its own row; see [`super::protocol::select_tuned`].
         pub learning_rate: Option<f64>,
         /// The epoch (L-BFGS: iteration) whose weights the row measures: the

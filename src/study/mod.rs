@@ -42,6 +42,8 @@ pub mod protocol;
 mod run;
 mod shard;
 mod spec;
+mod spectral;
+mod theory_cell;
 mod variant;
 pub mod verdict;
 
@@ -52,8 +54,8 @@ pub use artifacts::{
 pub use cell::{CELL_VERSION, Cell, fingerprint as dataset_sha256};
 pub use extra::{
     DENOISING_COLUMNS, DENOISING_LEVELS, DenoisingMetrics, MetricSet, SAE_COLUMNS, SaeMetrics,
-    TEST_NOISE_STREAM, append_extra_columns, append_sae_columns, corrupted_test_rows,
-    corruption_at, read_extra_columns, read_sae_columns,
+    TEST_NOISE_STREAM, THEORY_COLUMNS, THEORY_MASKING, TheoryMetrics, append_extra_columns,
+    append_sae_columns, corrupted_test_rows, corruption_at, read_extra_columns, read_sae_columns,
 };
 pub use figures::{Curves, Figures, Line, Tiles};
 pub use file::{StudyFile, read_study_file};
@@ -70,6 +72,7 @@ pub use run::Search;
 pub use shard::{ShardManifest, manifest_path, merge, read_manifest, write_manifest};
 pub(crate) use shard::{check_study_id, short_id};
 pub use spec::{CONV_LAYERS, ExtraRate, FamilyTraining, ModelKind, Precision, Study};
+pub use spectral::{AlignmentStop, ResolvedRule, SpectralRule, VariantTraining};
 pub use variant::{
     AuxKRule, DeadLatentsRule, L0Rule, Variant, entry_scale, per_latent, resolve_corruption,
 };

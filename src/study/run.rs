@@ -15,8 +15,8 @@ use super::artifacts::{
 use super::cache::CellCache;
 use super::cell::{Cell, CellConfig, TrainingKey, fingerprint};
 use super::extra::{
-    MetricSet, SaeMetrics, TrainedCode, append_extra_columns, denoising_metrics, pca_sae_metrics,
-    trained_sae_metrics,
+    MetricSet, SaeMetrics, TheoryMetrics, TrainedCode, append_extra_columns, denoising_metrics,
+    pca_sae_metrics, trained_sae_metrics,
 };
 use super::frame::{Row, frame_to_rows, rows_to_frame};
 use super::metrics::{
@@ -25,10 +25,13 @@ use super::metrics::{
 };
 use super::protocol::{StopKind, probe_passes, rate_brackets};
 use super::spec::{ExtraRate, ModelKind, Precision, Study, base_kind, conv_spec};
+use super::spectral::AlignmentStop;
+use super::theory_cell::{TheoryView, theory_metrics};
 use super::variant::entry_scale;
 use crate::data::{StratifiedDraw, train_test_split};
 use crate::error::{Error, Result};
 use crate::linalg::{FittedPca, Pca};
+use crate::model::theory::axis_alignment;
 use crate::model::{Autoencoder, AutoencoderSpec, Layer};
 use crate::real::Real;
 use crate::rng::derive_seed;
@@ -39,6 +42,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use nalgebra::DMatrix;
 use polars::prelude::DataFrame;
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -817,6 +821,11 @@ fn fit_pca(cell: &Cell, split: &Split, records: Option<MetricSet>) -> Result<Mea
                 ..SaeMetrics::default()
             })
         }
+        // PCA is no linear pair: its theory columns are null.
+        Some(MetricSet::Theory) => Some(SaeMetrics {
+            theory: Some(TheoryMetrics::default()),
+            ..SaeMetrics::default()
+        }),
         None => None,
     };
     Ok(Measured {
@@ -847,13 +856,22 @@ fn fit_pca(cell: &Cell, split: &Split, records: Option<MetricSet>) -> Result<Mea
 /// The training configuration of an autoencoder cell: its family's
 /// (see [`Study::training_for`]) with the cell's seed, penalties and rate,
 /// silent and never checkpointed, capped and stopped as the protocol says,
-/// then changed as the cell's variant asks. The sparsity weight is the L1
-/// weight, or a variant's code penalty ([`Variant::code_penalty`]: an L0
-/// rule's weight becomes the L0 coefficient).
+/// then changed as the cell's variant asks (its own recipe, if any,
+/// replaces the family's optimizer, epochs, batch, rate and schedule
+/// first). The sparsity weight is the L1 weight, or a variant's code
+/// penalty ([`Variant::code_penalty`]: an L0 rule's weight becomes the L0
+/// coefficient).
+///
+/// # Errors
+/// A variant's spectral rule that cannot be resolved on the fitting rows.
 ///
 /// [`Variant::code_penalty`]: super::Variant::code_penalty
-fn cell_training(study: &Study, cell: &Cell, split: &Split) -> TrainConfig {
+fn cell_training(study: &Study, cell: &Cell, split: &Split) -> Result<TrainConfig> {
     let mut cfg = study.training_for(cell.model).clone();
+    let own = cell.variant.as_ref().and_then(|v| v.training);
+    if let Some(own) = own {
+        own.apply(&mut cfg, split.train.nrows());
+    }
     cfg.seed = derive_seed(cell.seed, 1);
     let loss = cfg.loss.with_l2(cell.l2);
     cfg.loss = match &cell.variant {
@@ -865,9 +883,10 @@ fn cell_training(study: &Study, cell: &Cell, split: &Split) -> TrainConfig {
     if let Some(lr) = cell.learning_rate {
         cfg.learning_rate = lr;
     }
-    if !cfg.is_lbfgs() {
+    if !cfg.is_lbfgs() && own.is_none() {
         // A step budget gives a small training set as many updates as a
-        // large one (see `Protocol::max_steps`).
+        // large one (see `Protocol::max_steps`); a variant's own recipe
+        // states its epochs itself.
         cfg.epochs = study
             .protocol
             .epoch_cap(cfg.epochs, split.train.nrows(), cfg.batch_size);
@@ -878,9 +897,9 @@ fn cell_training(study: &Study, cell: &Cell, split: &Split) -> TrainConfig {
         cfg.early_stopping = Some(EarlyStopping::patience(p));
     }
     if let Some(v) = &cell.variant {
-        v.adjust(&mut cfg, cell.latent, &split.train);
+        v.adjust(&mut cfg, cell.latent, &split.train)?;
     }
-    cfg
+    Ok(cfg)
 }
 
 /// Fits `model` on `x_train`, stopping on `x_val`: the model kept, its
@@ -1011,12 +1030,16 @@ fn widen<T: Real>(m: &DMatrix<T>) -> DMatrix<f64> {
     m.map(|v| v.f64())
 }
 
-/// What a trained cell's extra metrics read: the model, its split and
-/// training rows (in the model's precision), its test reconstructions and
-/// codes (widened), and its history.
+/// What a trained cell's extra metrics read: the model, its split, the
+/// rows it saw, its cell and training seed, its training rows (in the
+/// model's precision), its test reconstructions and codes (widened), and
+/// its history.
 struct FitView<'a, T: Real> {
     model: &'a Autoencoder<T>,
     split: &'a Split,
+    seen: &'a SeenRows<'a>,
+    cell: &'a Cell,
+    train_seed: u64,
     x_train: &'a DMatrix<T>,
     test_recon: &'a DMatrix<f64>,
     test_code: &'a DMatrix<f64>,
@@ -1025,19 +1048,18 @@ struct FitView<'a, T: Real> {
 
 /// The extra metrics a trained cell records (`records`), and for the
 /// sparse-autoencoder set its latents' firing densities on the test rows:
-/// `own_noise` is the corruption the model trained with, `seed` the
-/// cell's (it draws the test rows' noise).
+/// `own_noise` is the corruption the model trained with; the cell's seed
+/// draws the test rows' noise.
 fn extra_metrics<T: Real>(
     records: Option<MetricSet>,
     fit: &FitView<'_, T>,
     own_noise: Option<Corruption>,
-    seed: u64,
 ) -> Result<(Option<SaeMetrics>, Option<Firing>)> {
     Ok(match records {
         Some(MetricSet::Sae) => {
             let train_code = widen(&fit.model.encode(fit.x_train)?);
             let (metrics, density) = trained_sae_metrics(&TrainedCode {
-                test: &fit.split.test,
+                test: &fit.seen.test,
                 recon: fit.test_recon,
                 code: fit.test_code,
                 train_code: &train_code,
@@ -1045,7 +1067,7 @@ fn extra_metrics<T: Real>(
                 cosine: fit.model.mean_decoder_encoder_cosine(),
             })?;
             let firing = Firing {
-                rows: fit.split.test.nrows(),
+                rows: fit.seen.test.nrows(),
                 density,
             };
             (Some(metrics), Some(firing))
@@ -1055,14 +1077,34 @@ fn extra_metrics<T: Real>(
                 Ok(widen(&fit.model.reconstruct(&x.map(T::of))?))
             };
             let metrics = denoising_metrics(
-                &fit.split.test,
+                &fit.seen.test,
                 own_noise,
-                entry_scale(&fit.split.train),
-                seed,
+                entry_scale(&fit.seen.train),
+                fit.cell.seed,
                 &reconstruct,
             )?;
             let extra = SaeMetrics {
                 denoising: Some(metrics),
+                ..SaeMetrics::default()
+            };
+            (Some(extra), None)
+        }
+        Some(MetricSet::Theory) => {
+            let variant = fit.cell.variant.as_deref();
+            let metrics = theory_metrics(&TheoryView {
+                model: fit.model,
+                tied: fit.cell.model.is_tied(),
+                centre: variant.is_some_and(|v| v.centre),
+                rule: variant.and_then(|v| v.spectral).unwrap_or_default(),
+                fit: &fit.split.train,
+                seen: &fit.seen.train,
+                pca: &fit.split.pca,
+                latent: fit.cell.latent,
+                epochs: fit.history.len(),
+                train_seed: fit.train_seed,
+            })?;
+            let extra = SaeMetrics {
+                theory: Some(metrics),
                 ..SaeMetrics::default()
             };
             (Some(extra), None)
@@ -1080,37 +1122,34 @@ fn fit_autoencoder<T: Real>(
     let d = split.train.ncols();
     let spec = cell_spec(study, cell, d)?;
     let mut model = Autoencoder::<T>::new(&spec, derive_seed(cell.seed, 0))?;
-    let cfg = cell_training(study, cell, split);
+    let cfg = cell_training(study, cell, split)?;
     let has_val = split.val.nrows() > 0;
     let cfg_is_minibatch = !cfg.is_lbfgs();
     // The model's own noise, as it trained (its σ resolved to the fitting
     // rows), for the denoising metrics.
     let own_noise = cfg.corruption;
-    let mut trainer = cfg.build()?;
-    if let Some(flag) = &study.interrupt {
-        // An interrupted cell is abandoned (never cached): a batch
-        // scheduler's grace period after SIGTERM may be shorter than a cell.
-        trainer = trainer.with_interrupt_flag(flag.clone());
-    }
-    let x_train: DMatrix<T> = split.train.map(T::of);
-    let x_val: DMatrix<T> = split.val.map(T::of);
-    let x_test: DMatrix<T> = split.test.map(T::of);
+    let train_seed = cfg.seed;
+    let seen = SeenRows::of(split, cell.variant.as_ref().is_some_and(|v| v.centre));
+    let x_train: DMatrix<T> = seen.train.map(T::of);
+    let x_val: DMatrix<T> = seen.val.map(T::of);
+    let x_test: DMatrix<T> = seen.test.map(T::of);
     if let Some(how) = cell.variant.as_ref().and_then(|v| v.pre_bias) {
         // From the rows the model fits, as PCA's mean is.
         model.init_pre_bias(&x_train, how)?;
     }
     let start = Instant::now();
-    let (model, history, stop, best_epoch) = train_cell(&trainer, model, &x_train, &x_val)?;
+    let (model, history, stop, best_epoch) =
+        train_model(study, cell, split, cfg, model, &x_train, &x_val)?;
     let seconds = start.elapsed().as_secs_f64();
 
-    let train_mse = mse(&widen(&model.reconstruct(&x_train)?), &split.train)?;
+    let train_mse = mse(&widen(&model.reconstruct(&x_train)?), &seen.train)?;
     let val_mse = if has_val {
-        mse(&widen(&model.reconstruct(&x_val)?), &split.val)?
+        mse(&widen(&model.reconstruct(&x_val)?), &seen.val)?
     } else {
         train_mse
     };
     let test_recon = widen(&model.reconstruct(&x_test)?);
-    let test_mse = mse(&test_recon, &split.test)?;
+    let test_mse = mse(&test_recon, &seen.test)?;
     let test_code = widen(&model.encode(&x_test)?);
     let first = &model.layers()[0];
     let filters = decoder_filters(first);
@@ -1120,13 +1159,15 @@ fn fit_autoencoder<T: Real>(
         &FitView {
             model: &model,
             split,
+            seen: &seen,
+            cell,
+            train_seed,
             x_train: &x_train,
             test_recon: &test_recon,
             test_code: &test_code,
             history: &history,
         },
         own_noise,
-        cell.seed,
     )?;
     Ok(Measured {
         params: model.parameter_count().total,
@@ -1154,6 +1195,116 @@ fn fit_autoencoder<T: Real>(
         },
         test_code,
     })
+}
+
+/// The rows a trained cell's model sees: its split's fitting, validation
+/// and test rows, each less the fitting rows' mean when its variant
+/// centres them ([`super::Variant::centre`]), else the split's own
+/// (borrowed, not copied). Its MSEs are measured against these rows, which
+/// leaves them unchanged: a reconstruction shifted with its row is off by
+/// the same amount.
+struct SeenRows<'a> {
+    train: Cow<'a, DMatrix<f64>>,
+    val: Cow<'a, DMatrix<f64>>,
+    test: Cow<'a, DMatrix<f64>>,
+}
+
+impl<'a> SeenRows<'a> {
+    fn of(split: &'a Split, centre: bool) -> SeenRows<'a> {
+        let test: &'a DMatrix<f64> = &split.test;
+        if !centre {
+            return SeenRows {
+                train: Cow::Borrowed(&split.train),
+                val: Cow::Borrowed(&split.val),
+                test: Cow::Borrowed(test),
+            };
+        }
+        let mean = split.train.row_mean();
+        let less =
+            |x: &DMatrix<f64>| DMatrix::from_fn(x.nrows(), x.ncols(), |i, j| x[(i, j)] - mean[j]);
+        SeenRows {
+            train: Cow::Owned(less(&split.train)),
+            val: Cow::Owned(less(&split.val)),
+            test: Cow::Owned(less(test)),
+        }
+    }
+}
+
+/// Builds the cell's trainer from `cfg` (stopped by the study's interrupt
+/// flag) and trains `model` on `x_train`, stopping on `x_val`: to its
+/// variant's alignment stop when it has one ([`train_until_aligned`],
+/// against the split's leading principal directions, those of the rows
+/// the model sees), else as [`train_cell`] does.
+fn train_model<T: Real>(
+    study: &Study,
+    cell: &Cell,
+    split: &Split,
+    cfg: TrainConfig,
+    model: Autoencoder<T>,
+    x_train: &DMatrix<T>,
+    x_val: &DMatrix<T>,
+) -> Result<(Autoencoder<T>, History, StopKind, usize)> {
+    let mut trainer = cfg.build()?;
+    if let Some(flag) = &study.interrupt {
+        // An interrupted cell is abandoned (never cached): a batch
+        // scheduler's grace period after SIGTERM may be shorter than a cell.
+        trainer = trainer.with_interrupt_flag(flag.clone());
+    }
+    let stop = cell
+        .variant
+        .as_ref()
+        .and_then(|v| v.spectral)
+        .and_then(|r| r.alignment);
+    match stop {
+        Some(stop) => {
+            let u = split
+                .pca
+                .components()
+                .rows(0, pca_count(split, cell.latent))
+                .into_owned();
+            train_until_aligned(&trainer, model, x_train, x_val, &u, stop)
+        }
+        None => train_cell(&trainer, model, x_train, x_val),
+    }
+}
+
+/// Trains as [`train_cell`] does, in chunks of `stop.every` epochs up to
+/// the config's epochs, until the first pair's weight is axis-aligned with
+/// the directions `u` below `stop.target` (see [`AlignmentStop`]): one
+/// history over all chunks, a `converged` stop when aligned. Plain SGD at a
+/// constant rate keeps no state, so the chunks continue one run (what the
+/// variant's validation demands).
+fn train_until_aligned<T: Real>(
+    trainer: &Trainer,
+    mut model: Autoencoder<T>,
+    x_train: &DMatrix<T>,
+    x_val: &DMatrix<T>,
+    u: &DMatrix<f64>,
+    stop: AlignmentStop,
+) -> Result<(Autoencoder<T>, History, StopKind, usize)> {
+    let cap = trainer.config().epochs;
+    let mut history = History::new();
+    while history.len() < cap {
+        let done = history.len();
+        let part = Trainer::new(trainer.config().clone().epochs(stop.every.min(cap - done)))?
+            .with_interrupt_flag(trainer.interrupt_flag());
+        let (trained, h, kind, _) = train_cell(&part, model, x_train, x_val)?;
+        model = trained;
+        history.epochs.extend(h.epochs.into_iter().map(|mut r| {
+            r.epoch += done;
+            r
+        }));
+        let n = history.len();
+        if matches!(kind, StopKind::Diverged | StopKind::Patience) {
+            return Ok((model, history, kind, n));
+        }
+        let w = widen(model.layers()[0].encoder_weight());
+        if axis_alignment(u, &w)? < stop.target {
+            return Ok((model, history, StopKind::Converged, n));
+        }
+    }
+    let n = history.len();
+    Ok((model, history, StopKind::MaxEpochs, n))
 }
 
 #[cfg(test)]
@@ -1428,7 +1579,7 @@ mod training_tests {
         let (mut jumps, mut l1s) = (0, 0);
         for c in &cells {
             let split = prepared.split(c);
-            let cfg = cell_training(&s, c, split);
+            let cfg = cell_training(&s, c, split).unwrap();
             match c.model_name() {
                 "jump" => {
                     let x = &split.train;

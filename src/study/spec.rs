@@ -697,7 +697,7 @@ impl Study {
                     ),
                 ));
             }
-            if v.needs_minibatch() && self.training.is_lbfgs() {
+            if v.needs_minibatch() && v.trains_with_lbfgs(&self.training) {
                 return Err(Error::config(
                     "training.optimizer",
                     format!(
@@ -744,7 +744,7 @@ impl Study {
                 v.bias_modes(&self.bias_modes).len(),
                 self.l2s.len(),
                 sparsity,
-                self.learning_rates_for(base_kind(v)).len(),
+                self.variant_rates(v).len(),
                 self.seeds.len(),
             ]
             .into_iter()

@@ -14,7 +14,10 @@
 //! variants that differ in anything never share a cell.
 //!
 //! The `sae` study is eight of them beside PCA, the `denoising` study one
-//! per noise level; a study file lists them in `[[variants]]` tables.
+//! per noise level, the `theory` study one per linear model its claims
+//! read (each with its own training recipe and settings relative to the
+//! spectrum of its fitting rows, [`super::spectral`]); a study file lists
+//! them in `[[variants]]` tables.
 //!
 //! # Corruption levels
 //! A variant's Gaussian σ ([`Variant::corruption`](Variant#structfield.corruption)) is relative: in units
@@ -44,9 +47,10 @@
 use super::extra::MetricSet;
 use super::limits::{MAX_AXIS_VALUES, MAX_NAME_LEN};
 use super::model_name::tied_in_name;
+use super::spectral::{SpectralRule, VariantTraining};
 use crate::error::{Error, Result};
 use crate::model::{Activation, BiasMode, Init, LossConfig, PreBiasInit};
-use crate::train::{Corruption, DeadLatents, TrainConfig};
+use crate::train::{Corruption, DeadLatents, Schedule, TrainConfig};
 use crate::validate;
 use nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
@@ -78,6 +82,15 @@ pub struct Variant {
     /// ([`TrainConfig::unit_norm_decoder`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unit_norm_decoder: bool,
+    /// Fits its cell's rows less the fitting rows' mean (the same mean
+    /// taken from its validation and test rows), as a pre-encoder bias held
+    /// at that mean would, for models that cannot hold one: the closed
+    /// forms of the linear theory are for a pair without biases on centred
+    /// rows, and the rotation-augmented gradient is defined for no other.
+    /// Its MSEs are unchanged by the shift (the reconstruction is compared
+    /// with the shifted row).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub centre: bool,
     /// An L1 penalty on the code, one cell per sparsity weight of the
     /// study (as [`super::ModelKind::SparseTied`] crosses them); without it
     /// (or [`Variant::l0`]) the cells' sparsity weight is 0.
@@ -115,6 +128,14 @@ pub struct Variant {
     /// `fraction` is as it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub corruption: Option<Corruption>,
+    /// Its own training recipe in place of the study's config (see
+    /// [`super::spectral`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training: Option<VariantTraining>,
+    /// Settings relative to the spectrum of its cells' fitting rows (see
+    /// [`super::spectral`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spectral: Option<SpectralRule>,
 }
 
 /// The entry scale of `x`: the root mean square over all entries of their
@@ -209,6 +230,9 @@ impl Variant {
             l0: None,
             metrics: None,
             corruption: None,
+            centre: false,
+            training: None,
+            spectral: None,
         }
     }
 
@@ -271,6 +295,44 @@ impl Variant {
     pub fn corruption(mut self, c: Corruption) -> Variant {
         self.corruption = Some(c);
         self
+    }
+
+    /// Fits its cells' rows less their fitting rows' mean.
+    pub fn centre(mut self, on: bool) -> Variant {
+        self.centre = on;
+        self
+    }
+
+    /// Trains with its own recipe `t`.
+    pub fn training(mut self, t: VariantTraining) -> Variant {
+        self.training = Some(t);
+        self
+    }
+
+    /// Sets its spectral rule.
+    pub fn spectral(mut self, rule: SpectralRule) -> Variant {
+        self.spectral = Some(rule);
+        self
+    }
+
+    /// Whether its cells train with full-batch L-BFGS, in a study whose
+    /// config is `study`: its own recipe's optimizer, else the study's.
+    pub fn trains_with_lbfgs(&self, study: &TrainConfig) -> bool {
+        match &self.training {
+            Some(t) => t.is_lbfgs(),
+            None => study.is_lbfgs(),
+        }
+    }
+
+    /// The learning rate of its cells when it has its own recipe: none
+    /// under L-BFGS or when its spectral rule sets the rate per cell, else
+    /// the recipe's; `None` without a recipe (the study's grid applies).
+    pub fn own_rates(&self) -> Option<Vec<Option<f64>>> {
+        let t = self.training?;
+        let per_cell = self.spectral.is_some_and(|r| r.rate > 0.0);
+        Some(vec![
+            (!t.is_lbfgs() && !per_cell).then_some(t.learning_rate),
+        ])
     }
 
     /// Records the extra metrics `set`.
@@ -339,8 +401,12 @@ impl Variant {
 
     /// Applies its training adjustments to `cfg`, the config of a cell at
     /// latent size `latent` fitting the rows `fit` (the L1 weight is the
-    /// cell's sparsity weight, which every cell's config takes anyway).
-    pub fn adjust(&self, cfg: &mut TrainConfig, latent: usize, fit: &DMatrix<f64>) {
+    /// cell's sparsity weight, which every cell's config takes anyway),
+    /// its spectral rule resolved against `fit` (centred if it centres).
+    ///
+    /// # Errors
+    /// A spectral rule that cannot be resolved on `fit`.
+    pub fn adjust(&self, cfg: &mut TrainConfig, latent: usize, fit: &DMatrix<f64>) -> Result<()> {
         let n_fit = fit.nrows();
         if let Some(c) = self.corruption_for(fit) {
             cfg.corruption = Some(c);
@@ -355,6 +421,10 @@ impl Variant {
             }
             cfg.dead_latents = Some(dead);
         }
+        if let Some(rule) = &self.spectral {
+            rule.apply(cfg, &rule.resolve(fit, latent, self.centre)?);
+        }
+        Ok(())
     }
 
     /// Checks the spec, in a study of bias modes `study_modes` and
@@ -447,6 +517,32 @@ impl Variant {
             c.validate()
                 .map_err(|e| fail("variants.corruption", e.to_string()))?;
         }
+        self.validate_recipe()
+            .map_err(|(field, why)| fail(field, why))
+    }
+
+    /// Checks its own recipe and spectral rule: a valid recipe, a valid
+    /// rule, and an alignment stop only with a recipe of plain SGD at a
+    /// constant rate (the stop trains in chunks, which only a stateless
+    /// optimizer continues exactly). The field and the reason if not.
+    fn validate_recipe(&self) -> std::result::Result<(), (&'static str, String)> {
+        if let Some(t) = &self.training {
+            t.validate()
+                .map_err(|e| ("variants.training", e.to_string()))?;
+        }
+        let Some(rule) = &self.spectral else {
+            return Ok(());
+        };
+        rule.check().map_err(|why| ("variants.spectral", why))?;
+        let stateless = self.training.is_some_and(|t| {
+            t.optimizer == crate::train::Optimizer::sgd() && t.schedule == Schedule::Constant
+        });
+        if rule.alignment.is_some() && !stateless {
+            return Err((
+                "variants.spectral",
+                "an alignment stop trains in chunks of epochs: it needs its own training with plain SGD at a constant rate".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -489,14 +585,18 @@ impl Variant {
     }
 
     /// Whether its cells need a minibatch optimizer: an L1 or L0 penalty
-    /// (not smooth), the unit-norm constraint, dead-latent tracking or
-    /// input corruption (fresh noise every epoch).
+    /// (not smooth), the unit-norm constraint, dead-latent tracking, input
+    /// corruption or spectral noise (fresh noise every epoch), or an
+    /// alignment stop (chunks of epochs).
     pub fn needs_minibatch(&self) -> bool {
         self.l1
             || self.l0.is_some()
             || self.unit_norm_decoder
             || self.dead_latents.is_some()
             || self.corruption.is_some()
+            || self
+                .spectral
+                .is_some_and(|r| r.noise > 0.0 || r.alignment.is_some())
     }
 }
 
