@@ -1100,6 +1100,9 @@ fn the_bao_chart_has_every_method_at_every_size() {
     }
 }
 
+/// The theory page stacks claims tables: the `theory` study is a grid of
+/// cells (whose frame the page turns into its claims), the others are
+/// claims tables.
 #[test]
 fn the_theory_page_runs_claims_tables_of_the_registry() {
     use tiedae::app::studies::{THEORY_PARTS, check_study_name};
@@ -1107,6 +1110,88 @@ fn the_theory_page_runs_claims_tables_of_the_registry() {
     check_study_name("theory").unwrap();
     for name in THEORY_PARTS {
         let b = find(name).unwrap_or_else(|| panic!("{name} is not in the registry"));
-        assert!(matches!(b.source, Source::Table(_)), "{name}");
+        if name == "theory" {
+            assert!(matches!(b.source, Source::Detailed(_)), "{name}");
+        } else {
+            assert!(matches!(b.source, Source::Table(_)), "{name}");
+        }
     }
+}
+
+/// The theory study is an ordinary grid: one cell per variant, each with
+/// the theory columns; its two shards, merged, are the unsharded frame
+/// (apart from the wall-clock `seconds`), so the claims computed from the
+/// merged frame are the unsharded ones; a rerun over the cache reads every
+/// cell back (even `seconds`), its claims unchanged.
+#[test]
+fn the_theory_study_shards_merges_and_caches_like_every_grid() {
+    use tiedae::study::builtin::{Preset, RunOptions, theory};
+    use tiedae::study::{THEORY_COLUMNS, merge};
+    let ds = SpikedCovariance::new(400, 8, vec![8.0, 5.0, 3.0], 0.3, 5)
+        .generate()
+        .unwrap()
+        .dataset;
+    let mut preset = Preset::quick();
+    preset.latents = vec![3];
+    let dir = tempfile::tempdir().unwrap();
+    let opts = RunOptions {
+        cache_dir: Some(dir.path().join("cache")),
+        ..RunOptions::default()
+    };
+    let study = theory::study(&ds, &preset, &opts).unwrap();
+    let names: Vec<String> = theory::variants(&preset)
+        .iter()
+        .map(|v| v.name.clone())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "untied_linear_l2",
+            "tied_linear_l2",
+            "untied_linear",
+            "untied_bao",
+            "tied_rag",
+            "tied_bao_gd",
+            "tied_denoise"
+        ]
+    );
+    assert_eq!(study.cells().unwrap().len(), names.len());
+    let whole = theory::study(&ds, &preset, &RunOptions::default())
+        .unwrap()
+        .run()
+        .unwrap();
+    for (name, _) in THEORY_COLUMNS {
+        assert!(whole.column(name).is_ok(), "{name}");
+    }
+    let mut paths = Vec::new();
+    for i in 0..2 {
+        let stem = dir.path().join(format!("shard{i}"));
+        theory::study(&ds, &preset, &RunOptions::default())
+            .unwrap()
+            .shard(i, 2)
+            .unwrap()
+            .run_to_files(&stem)
+            .unwrap();
+        paths.push(stem.with_extension(if i == 1 { "csv" } else { "parquet" }));
+    }
+    let merged = merge(&paths).unwrap();
+    let timeless = |df: &polars::prelude::DataFrame| df.drop("seconds").unwrap();
+    assert!(timeless(&merged).equals_missing(&timeless(&whole)));
+    let claims = theory::claims_table(&whole).unwrap();
+    assert_eq!(claims.height(), 11);
+    assert!(
+        theory::claims_table(&merged)
+            .unwrap()
+            .equals_missing(&claims)
+    );
+    let cached = study.run().unwrap();
+    assert!(timeless(&cached).equals_missing(&timeless(&whole)));
+    assert!(study.run().unwrap().equals_missing(&cached));
+    assert!(
+        theory::claims_table(&cached)
+            .unwrap()
+            .equals_missing(&claims)
+    );
+    let lines = theory::summary(&whole).unwrap();
+    assert_eq!(lines.len(), 11);
 }

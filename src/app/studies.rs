@@ -34,9 +34,12 @@ pub const COMPARISON_PARTS: [&str; 3] = ["linear_pca", "equal_budget", "overfitt
 /// [`THEORY_PARTS`]' others, stacked into one claims table.
 pub const THEORY: &str = "theory";
 
-/// The registry entries `--study theory` runs, in order. All are claims
-/// tables with the same columns, so their frames stack. The `denoising`
-/// study is a grid of cells with its own page (its claims as a table:
+/// The registry entries `--study theory` runs, in order. Their frames
+/// stack as claims tables: the `theory` study is a grid of cells, whose
+/// frame the page turns into its claims
+/// ([`crate::study::builtin::theory::claims_table`]), drawing Bao et al.'s
+/// chart beside it; the others are claims tables. The `denoising` study is
+/// a grid of cells with its own page (its claims as a table:
 /// [`crate::study::builtin::denoising::claims_table`]).
 pub const THEORY_PARTS: [&str; 2] = ["theory", "refinetti_goldt"];
 
@@ -309,6 +312,18 @@ pub fn run_study(
             (Source::Detailed(_), None) => unreachable!("built above"),
         };
         findings.extend((part.summary)(&frame)?);
+        let frame = if name == THEORY && part.name == THEORY {
+            // The page stacks claims tables: the grid's frame becomes its
+            // claims, with Bao et al.'s chart (runs of its own, see
+            // `bao_figures`) beside them.
+            tabular = true;
+            figures
+                .curves
+                .extend(builtin::theory::bao_figures(ds, preset)?);
+            builtin::theory::claims_table(&frame)?
+        } else {
+            frame
+        };
         frames.push(frame);
         timings.push(StudyTime {
             study: part.name.to_string(),

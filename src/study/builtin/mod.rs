@@ -74,7 +74,7 @@ pub enum Source {
     Frame(FrameFn),
     /// A table with its own columns rather than the results columns:
     /// one that trains nothing (parameter counts) or one claim per row
-    /// (the theory study, which trains its own small models).
+    /// (the Refinetti–Goldt study, which trains its own small models).
     Table(TableFn),
 }
 
@@ -227,8 +227,8 @@ pub const REGISTRY: &[Builtin] = &[
         name: "theory",
         title: "theory of linear AEs",
         claim: "the closed forms and recoveries of Kunin et al. 2019, Plaut 2018, Bao et al. 2020 and Vincent et al. 2010, claim by claim",
-        source: Source::Table(theory::output),
-        summary: claims::summary,
+        source: Source::Detailed(theory::study),
+        summary: theory::summary,
         own_latents: None,
         charts: None,
     },

@@ -1,467 +1,478 @@
-//! Study 9: the theory of linear autoencoders, claim by claim. Each row of
-//! the frame is one sharp claim of the literature, with the formula it
-//! rests on (in this crate's normalisation, derived in
-//! [`crate::model::theory`]), the value measured on the data, the tolerance
-//! and whether the measurement is within it.
+//! Study 9: the theory of linear autoencoders, claim by claim, as an
+//! ordinary grid of cells: one linear pair per model a claim reads
+//! ([`variants`]), each recording [`MetricSet::Theory`], so the study is
+//! cached, sharded and merged like every other; the claims are computed
+//! from its frame ([`claims_table`], [`summary`]). Each claim states the
+//! formula it rests on (in this crate's normalisation, derived in
+//! [`crate::model::theory`]), the value measured, the tolerance and
+//! whether the measurement is within it.
 //!
-//! The claims, on the (sampled, centred) dataset with `k` the preset's
-//! smallest usable latent size, `d` features, `c_i` the eigenvalues of the
-//! centred second moment `XᵀX / N`:
+//! # Grid
+//! One seed (the preset's first) at `k`, the preset's smallest usable
+//! latent size, on the (sampled) dataset, with no validation rows, no early
+//! stopping and no rate grid ([`Protocol::fixed_budget`]), in f64. Every
+//! variant is a linear pair without biases that fits its cell's rows less
+//! their mean ([`Variant::centre`]): the closed forms are for such a pair
+//! on centred rows, with `c_i` the eigenvalues of the centred second
+//! moment `XᵀX / N` of the cell's fitting rows and PCA (fitted on those
+//! rows) the reference directions. Its L2 weight, noise and rate are
+//! stated relative to that spectrum ([`SpectralRule`]), so each cell
+//! resolves them on its own rows. The variants:
 //!
-//! - Kunin et al. 2019, untied: with L2 `λ₂ = c_k / d` on both weights,
-//!   L-BFGS ends with `W_enc = W_decᵀ` (transpose gap) and decoder singular
-//!   values `s_i² = 1 − d λ₂ / (2 c_i)`.
-//! - Kunin et al. 2019, tied: with `λ₂ = 2 c_k / d`, `s_i² = 1 − d λ₂ /
-//!   (4 c_i)`. (Both choices put `s_k² = 1/2`.)
-//! - Plaut 2018: from the untied pair above and from one trained without
-//!   L2 (its decoder an arbitrary basis of the subspace),
-//!   [`principal_directions`] recovers the ordered principal directions
-//!   (largest angle to PCA's), and from the latter their variances
-//!   (largest relative error).
-//! - Bao et al. 2020: untied with non-uniform L2 ([`UnitL2::BAO`], scale
-//!   `λ₂ = c_k / (0.9 d)` so the heaviest unit keeps `s_k² = 1/2`): axis
-//!   alignment and subspace distance of the decoder's columns to PCA's
-//!   directions. And the rotation-augmented gradient: full-batch gradient
-//!   descent on a tied pair from a small start, steps until the axis
-//!   alignment falls below 1e-2 with RAG (no L2) over steps with
-//!   non-uniform L2 (at the same rate `d / (16 c_1)`, a quarter of the
-//!   stable rate), which must be below 1. A run that does not reach the
-//!   target within the budget counts as the budget.
-//! - Vincent et al. 2010: masking noise of fraction ν = 0.25 zeroes that
-//!   fraction of the data's entries, within 5 binomial standard deviations;
-//!   and a linear tied autoencoder trained by Adam to denoise Gaussian
-//!   noise with `σ² = c_k` ends with singular values `s_i² = c_i / (c_i +
-//!   σ²)` (the expected objective's minimum), within 1e-2 (the noise is
-//!   redrawn every epoch, so the run only approaches the expectation).
+//! - `untied_linear_l2`: untied, L2 `λ₂ = c_k / d` on both weights;
+//! - `tied_linear_l2`: tied, `λ₂ = 2 c_k / d` (both choices put
+//!   `s_k² = 1/2`);
+//! - `untied_linear`: untied without L2 (its decoder an arbitrary basis of
+//!   the subspace);
+//! - `untied_bao`: untied with Bao et al.'s non-uniform L2
+//!   ([`UnitL2::BAO`], scale `λ₂ = c_k / (0.9 d)`, so the heaviest unit
+//!   keeps `s_k² = 1/2`);
+//!   all four by full-batch L-BFGS to at least [`MIN_LBFGS_ITERS`]
+//!   iterations with its cost tolerances off;
+//! - `tied_rag` and `tied_bao_gd`: tied pairs from a small start (normal,
+//!   σ 0.01), full-batch gradient descent at the rate `d / (16 c_1)` (a
+//!   quarter of the stable rate), with the rotation-augmented gradient
+//!   (no L2), and with non-uniform L2 at `λ₂ = 2 c_k / (0.9 d)`; each
+//!   stops once its axis alignment is below [`RAG_TARGET`] (checked every
+//!   [`RAG_EVERY`] steps) or at [`RAG_BUDGET`] steps, the count of a run
+//!   that does not get there;
+//! - `tied_denoise`: tied, trained by Adam (batch 64, rate 1e-2, cosine
+//!   decay to 1% over [`DENOISING_EPOCHS`] epochs, so the noise of the
+//!   last steps averages out) to denoise Gaussian noise of `σ² = c_k`.
 //!
-//! Chart ([`bao_figures`]): Bao et al.'s "eventually". Their claim is
-//! that non-uniform L2 recovers the ordered principal directions only
-//! slowly, the slower the larger `k` (the rotation that aligns the units
-//! is driven by the differences `d_{i+1} − d_i` of the penalty weights,
-//! which shrink like `1/k` for a fixed ramp), and that RAG, which rotates
-//! the latent space directly, removes the wait. So the table's one RAG
-//! ratio is not enough: the chart runs [`alignment_curves`] at several
-//! `k` and draws axis alignment against steps; the captions quote the
-//! steps each method took to reach 1e-2.
+//! # Claims
+//! From the frame's theory columns ([`crate::study::THEORY_COLUMNS`]) of
+//! each variant's row:
 //!
-//! Frame (its own, not the results columns), one row per claim: `paper`,
-//! `claim`, `formula` (str), `measured`, `tolerance` (f64) and `pass`
-//! (bool, `measured < tolerance`).
+//! - Kunin et al. 2019, untied: `untied_linear_l2` ends with `W_enc =
+//!   W_decᵀ` (transpose gap) and decoder singular values `s_i² = 1 − d λ₂
+//!   / (2 c_i)`; tied: `tied_linear_l2`'s follow `s_i² = 1 − d λ₂ / (4
+//!   c_i)`.
+//! - Plaut 2018: from `untied_linear_l2` and `untied_linear`,
+//!   [`principal_directions`](crate::model::theory::principal_directions)
+//!   recovers the ordered principal directions (largest angle to PCA's),
+//!   and from the latter their variances (largest relative error).
+//! - Bao et al. 2020: `untied_bao`'s decoder columns are axis-aligned with
+//!   PCA's directions and span their subspace; and `tied_rag`'s steps to
+//!   alignment over `tied_bao_gd`'s must be below 1.
+//! - Vincent et al. 2010: masking of fraction ν = 0.25 zeroes that
+//!   fraction of the entries, within 5 binomial standard deviations (the
+//!   draw `tied_denoise` records); and `tied_denoise` ends with singular
+//!   values `s_i² = c_i / (c_i + σ²)` (the expected objective's minimum),
+//!   within 1e-2 (the noise is redrawn every epoch, so the run only
+//!   approaches the expectation).
+//!
+//! # Chart
+//! [`bao_figures`]: Bao et al.'s "eventually". Their claim is that
+//! non-uniform L2 recovers the ordered principal directions only slowly,
+//! the slower the larger `k` (the rotation that aligns the units is driven
+//! by the differences `d_{i+1} − d_i` of the penalty weights, which shrink
+//! like `1/k` for a fixed ramp), and that RAG, which rotates the latent
+//! space directly, removes the wait. So the one RAG ratio is not enough:
+//! the chart runs [`alignment_curves`] at several `k` and draws axis
+//! alignment against steps; the captions quote the steps each method took
+//! to reach 1e-2. A curve needs the alignment along the run, which a
+//! cell's history does not hold, so the chart trains its own small runs
+//! beside the grid (the theory page draws it; no claim reads it).
 
 use super::claims::{Claim, claims_frame};
-use super::{Output, Preset, sample};
+use super::{Preset, RunOptions, base, missing, sample};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::linalg::{FittedPca, Pca};
-use crate::model::theory::{
-    RecoveredDirections, Tying, axis_alignment, denoising_singular_values, kunin_singular_values,
-    layer_transpose_gap, principal_directions, second_moments, singular_values_desc,
-    subspace_distance,
-};
-use crate::model::{Autoencoder, AutoencoderSpec, BiasMode, Init, LossConfig, UnitL2};
+use crate::linalg::Pca;
+use crate::model::theory::{axis_alignment, second_moments, subspace_distance};
+use crate::model::{Activation, Autoencoder, AutoencoderSpec, BiasMode, Init, LossConfig, UnitL2};
 use crate::number::format_or_missing;
-use crate::study::{Curves, Figures, Line};
-use crate::train::{Corruption, LbfgsConfig, Optimizer, Progress, Schedule, TrainConfig, Trainer};
+use crate::study::{
+    AlignmentStop, Curves, Line, MetricSet, Precision, Protocol, Row, SpectralRule, Study,
+    THEORY_MASKING, TheoryMetrics, Variant, VariantTraining, frame_to_rows, read_extra_columns,
+};
+use crate::train::{LbfgsConfig, Optimizer, Progress, Schedule, TrainConfig, Trainer};
 use nalgebra::DMatrix;
 use polars::prelude::*;
 
 /// L-BFGS iterations at least (the preset may ask for more): the
 /// closed-form checks need the optimum to 1e-3, not only near it.
-const MIN_LBFGS_ITERS: u64 = 2000;
+pub const MIN_LBFGS_ITERS: u64 = 2000;
 /// Gradient-descent step budget of each RAG comparison run.
-const RAG_BUDGET: usize = 3000;
+pub const RAG_BUDGET: usize = 3000;
 /// Steps between alignment checks of the RAG comparison.
-const RAG_EVERY: usize = 25;
+pub const RAG_EVERY: usize = 25;
 /// Axis alignment the RAG comparison runs to.
-const RAG_TARGET: f64 = 1e-2;
-/// Masking fraction of the corruption check.
-const MASKING: f64 = 0.25;
-/// Epochs of the denoising run (Adam, cosine decay to 1% of the rate, so
-/// the noise in the last steps averages out).
-const DENOISING_EPOCHS: usize = 200;
+pub const RAG_TARGET: f64 = 1e-2;
+/// Epochs of the denoising run.
+pub const DENOISING_EPOCHS: usize = 200;
 
-fn linear(d: usize, k: usize, tied: bool, seed: u64) -> Result<Autoencoder<f64>> {
-    Autoencoder::new(
-        &AutoencoderSpec::new(&[d, k])
-            .tied(tied)
-            .bias(BiasMode::None),
-        seed,
-    )
-}
+/// Untied with uniform L2 (Kunin, Plaut).
+pub const UNTIED_L2: &str = "untied_linear_l2";
+/// Tied with uniform L2 (Kunin).
+pub const TIED_L2: &str = "tied_linear_l2";
+/// Untied without L2 (Plaut).
+pub const UNTIED: &str = "untied_linear";
+/// Untied with non-uniform L2 (Bao).
+pub const UNTIED_BAO: &str = "untied_bao";
+/// Tied, gradient descent with the rotation-augmented gradient (Bao).
+pub const TIED_RAG: &str = "tied_rag";
+/// Tied, gradient descent with non-uniform L2 (Bao).
+pub const TIED_BAO_GD: &str = "tied_bao_gd";
+/// Tied, denoising Gaussian noise (Vincent).
+pub const TIED_DENOISE: &str = "tied_denoise";
 
-/// Full-batch L-BFGS on `x`. A run whose line search gives up near the
-/// optimum (objective differences below rounding) hands back its last
-/// accepted point: what the tolerances then judge.
-fn lbfgs(
-    model: Autoencoder<f64>,
-    x: &DMatrix<f64>,
-    loss: LossConfig,
-    preset: &Preset,
-) -> Result<Autoencoder<f64>> {
-    let trainer = Trainer::new(
-        TrainConfig::new()
-            .optimizer(Optimizer::Lbfgs(LbfgsConfig {
-                max_iters: preset.lbfgs_iters.max(MIN_LBFGS_ITERS),
-                memory: 20,
-                tol_grad: 1e-10,
-                tol_cost: 0.0,
-                tol_cost_rel: 0.0,
-            }))
-            .loss(loss)
-            .shard_size(256)
-            .progress(Progress::Silent),
-    )?;
-    match trainer.try_fit(model, x, |_| {}) {
-        Ok(out) => Ok(out.model),
-        Err(f) if matches!(f.error, Error::Diverged { .. }) && !f.history.is_empty() => Ok(f.model),
-        Err(f) => Err(f.error),
+/// The L-BFGS recipe of the closed-form variants: full batch, memory 20,
+/// cost tolerances off, so a run ends at the gradient tolerance or the
+/// iteration cap (epochs and rate are unused by L-BFGS).
+fn lbfgs(preset: &Preset) -> VariantTraining {
+    VariantTraining {
+        epochs: 1,
+        batch_size: None,
+        learning_rate: 1.0,
+        rotation_augmented: false,
+        optimizer: Optimizer::Lbfgs(LbfgsConfig {
+            max_iters: preset.lbfgs_iters.max(MIN_LBFGS_ITERS),
+            memory: 20,
+            tol_grad: 1e-10,
+            tol_cost: 0.0,
+            tol_cost_rel: 0.0,
+        }),
+        schedule: Schedule::Constant,
     }
 }
 
-/// Steps of full-batch gradient descent (rate `lr`) from a small start
-/// until the tied weight's rows are within `RAG_TARGET` of axis-aligned
-/// with `u`, or `RAG_BUDGET` if they are not by then.
-fn steps_to_alignment(x: &DMatrix<f64>, u: &DMatrix<f64>, cfg: TrainConfig) -> Result<usize> {
-    let spec = AutoencoderSpec::new(&[x.ncols(), u.nrows()])
-        .bias(BiasMode::None)
-        .init(Init::Normal { std: 0.01 });
-    let mut model = Autoencoder::<f64>::new(&spec, 1)?;
-    // Plain SGD keeps no state, so chunks of epochs continue one run (one
-    // full batch per epoch).
-    let trainer = Trainer::new(
-        cfg.epochs(RAG_EVERY)
-            .batch_size(x.nrows())
-            .shard_size(256)
-            .optimizer(Optimizer::sgd())
-            .progress(Progress::Silent),
-    )?;
-    for done in (RAG_EVERY..=RAG_BUDGET).step_by(RAG_EVERY) {
-        model = trainer.fit(model, x)?.model;
-        if axis_alignment(u, model.layers()[0].encoder_weight())? < RAG_TARGET {
-            return Ok(done);
-        }
-    }
-    Ok(RAG_BUDGET)
-}
-
-/// What every claim is measured against: the sampled data centred, the
-/// eigenvalues of its second moment and its first `k` principal directions.
-struct Centred {
-    /// The centred sample, `n x d`.
-    x: DMatrix<f64>,
-    n: usize,
-    d: usize,
-    /// The smallest usable latent size of the preset.
-    k: usize,
-    /// Eigenvalues `c_i` of `XᵀX / N`, largest first.
-    c: Vec<f64>,
-    /// `c_k`, the last eigenvalue the claims keep.
-    ck: f64,
-    pca: FittedPca<f64>,
-    /// PCA's `k x d` directions.
-    u: DMatrix<f64>,
-}
-
-impl Centred {
-    /// Samples and centres `ds`, refusing data whose first `k` principal
-    /// directions are not defined (the claims compare against them).
-    fn new(ds: &Dataset, preset: &Preset) -> Result<Self> {
-        let data = sample(ds, preset)?;
-        let k = *preset
-            .latents_for(&data)?
-            .iter()
-            .min()
-            .expect("latents_for returns at least one");
-        let raw = data.x();
-        let (n, d) = raw.shape();
-        let mean = raw.row_mean();
-        let x = DMatrix::from_fn(n, d, |i, j| raw[(i, j)] - mean[j]);
-        let c = second_moments(&x, false)?;
-        let ck = c[k - 1];
-        if !(ck > 0.0 && c.get(k).is_none_or(|&next| next < ck)) {
-            return Err(Error::InvalidData(format!(
-                "dataset {:?}: the theory study needs {k} non-degenerate principal directions \
-                 separated from the rest (eigenvalues {:?})",
-                data.name(),
-                &c[..(k + 1).min(c.len())]
-            )));
-        }
-        let pca = Pca::count(k).fit(&x)?;
-        let u = pca.components().clone();
-        Ok(Self {
-            x,
-            n,
-            d,
-            k,
-            c,
-            ck,
-            pca,
-            u,
-        })
-    }
-
-    /// The largest angle, in degrees, between a recovered direction and
-    /// PCA's of the same rank.
-    fn largest_angle(&self, rec: &RecoveredDirections) -> f64 {
-        (0..self.k)
-            .map(|i| {
-                let (a, b) = (rec.directions.row(i), self.u.row(i));
-                (a.dot(&b).abs() / (a.norm() * b.norm()))
-                    .min(1.0)
-                    .acos()
-                    .to_degrees()
-            })
-            .fold(0.0, f64::max)
+/// The full-batch gradient-descent recipe of the RAG comparison (its rate
+/// comes from the spectral rule).
+fn gradient_descent(rotation_augmented: bool) -> VariantTraining {
+    VariantTraining {
+        epochs: RAG_BUDGET,
+        batch_size: None,
+        learning_rate: 1.0,
+        rotation_augmented,
+        optimizer: Optimizer::sgd(),
+        schedule: Schedule::Constant,
     }
 }
 
-/// The largest absolute difference between measured and closed-form values.
-fn max_err(got: &[f64], want: &[f64]) -> f64 {
-    got.iter()
-        .zip(want)
-        .map(|(g, w)| (g - w).abs())
-        .fold(0.0, f64::max)
+/// The study's variants, in claim order (see the module docs).
+pub fn variants(preset: &Preset) -> Vec<Variant> {
+    let linear = |name: &str, tied: bool, training: VariantTraining, rule: SpectralRule| {
+        Variant::new(name, tied)
+            .activation(Activation::Identity)
+            .bias_mode(BiasMode::None)
+            .centre(true)
+            .training(training)
+            .spectral(rule)
+            .metrics(MetricSet::Theory)
+    };
+    let bao = Some(UnitL2::BAO);
+    let stop = Some(AlignmentStop {
+        every: RAG_EVERY,
+        target: RAG_TARGET,
+    });
+    let small = Init::Normal { std: 0.01 };
+    let adam = VariantTraining {
+        epochs: DENOISING_EPOCHS,
+        batch_size: Some(64),
+        learning_rate: 1e-2,
+        rotation_augmented: false,
+        optimizer: Optimizer::adam(),
+        schedule: Schedule::Cosine { min_factor: 0.01 },
+    };
+    let rule = SpectralRule::default();
+    vec![
+        linear(
+            UNTIED_L2,
+            false,
+            lbfgs(preset),
+            SpectralRule { l2: 1.0, ..rule },
+        ),
+        linear(
+            TIED_L2,
+            true,
+            lbfgs(preset),
+            SpectralRule { l2: 2.0, ..rule },
+        ),
+        linear(UNTIED, false, lbfgs(preset), rule),
+        linear(
+            UNTIED_BAO,
+            false,
+            lbfgs(preset),
+            SpectralRule {
+                l2: 1.0 / UnitL2::BAO.last,
+                unit_l2: bao,
+                ..rule
+            },
+        ),
+        linear(
+            TIED_RAG,
+            true,
+            gradient_descent(true),
+            SpectralRule {
+                rate: 1.0 / 16.0,
+                alignment: stop,
+                ..rule
+            },
+        )
+        .init(small),
+        linear(
+            TIED_BAO_GD,
+            true,
+            gradient_descent(false),
+            SpectralRule {
+                l2: 2.0 / UnitL2::BAO.last,
+                unit_l2: bao,
+                rate: 1.0 / 16.0,
+                alignment: stop,
+                ..rule
+            },
+        )
+        .init(small),
+        linear(
+            TIED_DENOISE,
+            true,
+            adam,
+            SpectralRule { noise: 1.0, ..rule },
+        ),
+    ]
 }
 
-/// Measures every claim on `ds` (see the module docs).
+/// The latent size of the claims on the sampled `data`: the preset's
+/// smallest usable one, refused unless the data's first `k` principal
+/// directions are defined (`c_k > 0` and `c_k > c_{k+1}`: the claims
+/// compare with them).
+fn claims_latent(data: &Dataset, preset: &Preset) -> Result<usize> {
+    let k = *preset
+        .latents_for(data)?
+        .iter()
+        .min()
+        .expect("latents_for returns at least one");
+    let c = second_moments(data.x(), true)?;
+    let ck = c[k - 1];
+    if !(ck > 0.0 && c.get(k).is_none_or(|&next| next < ck)) {
+        return Err(Error::InvalidData(format!(
+            "dataset {:?}: the theory study needs {k} non-degenerate principal directions \
+             separated from the rest (eigenvalues {:?})",
+            data.name(),
+            &c[..(k + 1).min(c.len())]
+        )));
+    }
+    Ok(k)
+}
+
+/// The study on `ds`: [`variants`] at the claims' latent size on the
+/// preset's first seed (see the module docs).
+///
+/// # Errors
+/// No seed; no usable latent size; data without `k` separated principal
+/// directions.
+pub fn study(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<Study> {
+    let data = sample(ds, preset)?;
+    let k = claims_latent(&data, preset)?;
+    let seed = *preset
+        .seeds
+        .first()
+        .ok_or_else(|| Error::config("seeds", "the theory study needs a seed"))?;
+    Ok(base("theory", data, preset, opts)
+        .variants(&variants(preset))
+        .latents(&[k])
+        .seeds(&[seed])
+        .protocol(Protocol::fixed_budget())
+        .training(TrainConfig::new())
+        .precision(Precision::F64))
+}
+
+/// Runs the study (uncached) to its claims table ([`claims_table`]).
+///
+/// # Errors
+/// As [`study`], and a cell's error.
 pub fn run(ds: &Dataset, preset: &Preset) -> Result<DataFrame> {
-    let s = Centred::new(ds, preset)?;
-    let mut claims = Vec::new();
-    let l2 = s.ck / s.d as f64;
-    let untied = kunin_untied(&s, l2, preset, &mut claims)?;
-    kunin_tied(&s, preset, &mut claims)?;
-    plaut(&s, &untied, l2, preset, &mut claims)?;
-    bao_non_uniform(&s, preset, &mut claims)?;
-    bao_rag(&s, &mut claims)?;
-    vincent_masking(&s, &mut claims)?;
-    vincent_gaussian(&s, &mut claims)?;
+    claims_table(&study(ds, preset, &RunOptions::default())?.run()?)
+}
+
+/// Each variant's theory values: those of its first row in the frame (the
+/// study runs one seed), with the row.
+fn values(df: &DataFrame) -> Result<Vec<(Row, TheoryMetrics)>> {
+    let rows = frame_to_rows(df)?;
+    let Some((MetricSet::Theory, values)) = read_extra_columns(df)? else {
+        return Err(missing("theory metric columns"));
+    };
+    Ok(rows
+        .into_iter()
+        .zip(values)
+        .map(|(r, v)| (r, v.theory.unwrap_or_default()))
+        .collect())
+}
+
+/// Variant `name`'s values (all nulls when the frame has no row of it, so
+/// its claims read "not measured" and fail).
+fn of(values: &[(Row, TheoryMetrics)], name: &str) -> TheoryMetrics {
+    values
+        .iter()
+        .find(|(r, _)| r.model == name)
+        .map(|(_, m)| m.clone())
+        .unwrap_or_default()
+}
+
+/// A claim measured by `value` (NaN when null).
+fn claim(
+    paper: &'static str,
+    claim: &str,
+    formula: String,
+    value: Option<f64>,
+    tolerance: f64,
+) -> Claim {
+    Claim {
+        paper,
+        claim: claim.into(),
+        formula,
+        measured: value.unwrap_or(f64::NAN),
+        tolerance,
+    }
+}
+
+/// Kunin et al.'s and Plaut's claims, from the L-BFGS variants.
+fn kunin_plaut(values: &[(Row, TheoryMetrics)]) -> Vec<Claim> {
+    let (untied, tied, plain) = (
+        of(values, UNTIED_L2),
+        of(values, TIED_L2),
+        of(values, UNTIED),
+    );
+    const KUNIN: &str = "Kunin et al. 2019";
+    const PLAUT: &str = "Plaut 2018";
+    vec![
+        claim(
+            KUNIN,
+            "untied with L2 on both weights: the encoder is the decoder's transpose",
+            "‖W_enc − W_decᵀ‖_F / ‖W_dec‖_F = 0".into(),
+            untied.transpose_gap,
+            1e-3,
+        ),
+        claim(
+            KUNIN,
+            "untied with L2: decoder singular values follow the closed form",
+            "max_i |s_i − √(1 − dλ₂/(2c_i))|, λ₂ = c_k / d".into(),
+            untied.sv_error,
+            1e-3,
+        ),
+        claim(
+            KUNIN,
+            "tied with L2: singular values follow the closed form (factor 2 on c_i)",
+            "max_i |s_i − √(1 − dλ₂/(4c_i))|, λ₂ = 2 c_k / d".into(),
+            tied.sv_error,
+            1e-3,
+        ),
+        claim(
+            PLAUT,
+            "the decoder's SVD recovers the ordered principal directions (with L2)",
+            "max_i ∠(û_i, u_i) in degrees, λ₂ = c_k / d".into(),
+            untied.direction_angle,
+            0.5,
+        ),
+        claim(
+            PLAUT,
+            "the decoder's SVD recovers the ordered principal directions (no L2)",
+            "max_i ∠(û_i, u_i) in degrees".into(),
+            plain.direction_angle,
+            0.5,
+        ),
+        claim(
+            PLAUT,
+            "... and their variances",
+            "max_i |σ̂_i² − σ_i²| / σ_i²".into(),
+            plain.variance_error,
+            1e-3,
+        ),
+    ]
+}
+
+/// Bao et al.'s claims: non-uniform L2's alignment and span, and RAG's
+/// steps to alignment over gradient descent's with non-uniform L2.
+fn bao(values: &[(Row, TheoryMetrics)]) -> Vec<Claim> {
+    const BAO: &str = "Bao et al. 2020";
+    let lbfgs = of(values, UNTIED_BAO);
+    let (rag, gd) = (
+        of(values, TIED_RAG).steps_to_alignment,
+        of(values, TIED_BAO_GD).steps_to_alignment,
+    );
+    let steps = |s: Option<f64>| s.map_or_else(|| "not measured".to_string(), format_or_missing);
+    let budget = if gd.is_some_and(|g| g >= RAG_BUDGET as f64) {
+        " (budget)"
+    } else {
+        ""
+    };
+    vec![
+        claim(
+            BAO,
+            "non-uniform L2: the decoder's columns are the principal directions",
+            "mean_i (1 − max_j cos²(u_i, w_j)), weights λ₂·linspace(0.1, 0.9, k), λ₂ = c_k / (0.9 d)"
+                .into(),
+            lbfgs.axis_alignment,
+            1e-3,
+        ),
+        claim(
+            BAO,
+            "non-uniform L2: the decoder spans the principal subspace",
+            "1 − tr(U Uᵀ Ŵ Ŵᵀ) / k".into(),
+            lbfgs.subspace_distance,
+            1e-3,
+        ),
+        claim(
+            BAO,
+            "the rotation-augmented gradient aligns in fewer steps than non-uniform L2",
+            format!(
+                "steps to alignment {RAG_TARGET}: RAG {} / GD {}{budget} (tied, rate d / (16 c_1))",
+                steps(rag),
+                steps(gd)
+            ),
+            rag.zip(gd).map(|(r, g)| r / g),
+            1.0,
+        ),
+    ]
+}
+
+/// Vincent et al.'s claims, from the denoising variant: its masking draw
+/// and its singular values.
+fn vincent(values: &[(Row, TheoryMetrics)]) -> Vec<Claim> {
+    const VINCENT: &str = "Vincent et al. 2010";
+    let m = of(values, TIED_DENOISE);
+    let nu = THEORY_MASKING;
+    let entries = m.masked_entries.map_or(f64::NAN, |e| e as f64);
+    vec![
+        claim(
+            VINCENT,
+            "masking noise zeroes a fraction ν of the inputs",
+            format!("|zeroed / entries − ν|, ν = {nu}, 5 binomial s.d."),
+            m.masked_fraction.map(|f| (f - nu).abs()),
+            5.0 * (nu * (1.0 - nu) / entries).sqrt(),
+        ),
+        claim(
+            VINCENT,
+            "Gaussian denoising shrinks a linear tied AE's singular values (Adam, fresh noise per epoch)",
+            "max_i |s_i − √(c_i / (c_i + σ²))|, σ² = c_k".into(),
+            m.sv_error,
+            1e-2,
+        ),
+    ]
+}
+
+/// The study's claims, computed from its frame (see the module docs), as
+/// the theory studies' claims table ([`super::claims`]).
+///
+/// # Errors
+/// A frame without the theory metric columns.
+pub fn claims_table(df: &DataFrame) -> Result<DataFrame> {
+    let values = values(df)?;
+    let mut claims = kunin_plaut(&values);
+    claims.extend(bao(&values));
+    claims.extend(vincent(&values));
     claims_frame(&claims)
 }
 
-/// Kunin et al., untied, with L2 `l2` on both weights: the transpose gap
-/// and the decoder's singular values. Hands back the trained pair, whose
-/// directions Plaut's claim reads.
-fn kunin_untied(
-    s: &Centred,
-    l2: f64,
-    preset: &Preset,
-    claims: &mut Vec<Claim>,
-) -> Result<Autoencoder<f64>> {
-    let untied = lbfgs(
-        linear(s.d, s.k, false, 1)?,
-        &s.x,
-        LossConfig::mse().with_l2(l2),
-        preset,
-    )?;
-    let layer = &untied.layers()[0];
-    claims.push(Claim {
-        paper: "Kunin et al. 2019",
-        claim: "untied with L2 on both weights: the encoder is the decoder's transpose".into(),
-        formula: "‖W_enc − W_decᵀ‖_F / ‖W_dec‖_F = 0".into(),
-        measured: layer_transpose_gap(layer)?,
-        tolerance: 1e-3,
-    });
-    let want = kunin_singular_values(&s.c, l2, s.d, s.k, Tying::Untied)?;
-    let got = singular_values_desc(&layer.decoder_weight());
-    claims.push(Claim {
-        paper: "Kunin et al. 2019",
-        claim: "untied with L2: decoder singular values follow the closed form".into(),
-        formula: format!(
-            "max_i |s_i − √(1 − dλ₂/(2c_i))|, λ₂ = {}",
-            format_or_missing(l2)
-        ),
-        measured: max_err(&got, &want),
-        tolerance: 1e-3,
-    });
-    Ok(untied)
-}
-
-/// Kunin et al., tied: the singular values' closed form.
-fn kunin_tied(s: &Centred, preset: &Preset, claims: &mut Vec<Claim>) -> Result<()> {
-    let l2_tied = 2.0 * s.ck / s.d as f64;
-    let tied = lbfgs(
-        linear(s.d, s.k, true, 2)?,
-        &s.x,
-        LossConfig::mse().with_l2(l2_tied),
-        preset,
-    )?;
-    let want = kunin_singular_values(&s.c, l2_tied, s.d, s.k, Tying::Tied)?;
-    let got = singular_values_desc(tied.layers()[0].encoder_weight());
-    claims.push(Claim {
-        paper: "Kunin et al. 2019",
-        claim: "tied with L2: singular values follow the closed form (factor 2 on c_i)".into(),
-        formula: format!(
-            "max_i |s_i − √(1 − dλ₂/(4c_i))|, λ₂ = {}",
-            format_or_missing(l2_tied)
-        ),
-        measured: max_err(&got, &want),
-        tolerance: 1e-3,
-    });
-    Ok(())
-}
-
-/// Plaut: the directions of an unregularised untied pair and of the L2
-/// one `untied` (trained with `l2`), and the former's variances.
-fn plaut(
-    s: &Centred,
-    untied: &Autoencoder<f64>,
-    l2: f64,
-    preset: &Preset,
-    claims: &mut Vec<Claim>,
-) -> Result<()> {
-    let with_l2 = principal_directions(untied, &s.x)?;
-    let plain = lbfgs(linear(s.d, s.k, false, 3)?, &s.x, LossConfig::mse(), preset)?;
-    let rec = principal_directions(&plain, &s.x)?;
-    let angle = s.largest_angle(&rec);
-    claims.push(Claim {
-        paper: "Plaut 2018",
-        claim: "the decoder's SVD recovers the ordered principal directions (with L2)".into(),
-        formula: format!(
-            "max_i ∠(û_i, u_i) in degrees, λ₂ = {}",
-            format_or_missing(l2)
-        ),
-        measured: s.largest_angle(&with_l2),
-        tolerance: 0.5,
-    });
-    claims.push(Claim {
-        paper: "Plaut 2018",
-        claim: "the decoder's SVD recovers the ordered principal directions (no L2)".into(),
-        formula: "max_i ∠(û_i, u_i) in degrees".into(),
-        measured: angle,
-        tolerance: 0.5,
-    });
-    let var_err = rec
-        .variances
-        .iter()
-        .zip(s.pca.explained_variance())
-        .map(|(v, w)| (v - w).abs() / w)
-        .fold(0.0, f64::max);
-    claims.push(Claim {
-        paper: "Plaut 2018",
-        claim: "... and their variances".into(),
-        formula: "max_i |σ̂_i² − σ_i²| / σ_i²".into(),
-        measured: var_err,
-        tolerance: 1e-3,
-    });
-    Ok(())
-}
-
-/// Bao et al.: non-uniform L2 aligns the decoder's columns with the
-/// principal directions and spans their subspace.
-fn bao_non_uniform(s: &Centred, preset: &Preset, claims: &mut Vec<Claim>) -> Result<()> {
-    let ramp = UnitL2::BAO;
-    let l2_bao = s.ck / (ramp.last * s.d as f64);
-    let bao = lbfgs(
-        linear(s.d, s.k, false, 4)?,
-        &s.x,
-        LossConfig::mse()
-            .with_l2(l2_bao)
-            .with_unit_l2(ramp.first, ramp.last),
-        preset,
-    )?;
-    let w = bao.layers()[0].decoder_weight().transpose();
-    claims.push(Claim {
-        paper: "Bao et al. 2020",
-        claim: "non-uniform L2: the decoder's columns are the principal directions".into(),
-        formula: format!(
-            "mean_i (1 − max_j cos²(u_i, w_j)), weights λ₂·linspace(0.1, 0.9, k), λ₂ = {}",
-            format_or_missing(l2_bao)
-        ),
-        measured: axis_alignment(&s.u, &w)?,
-        tolerance: 1e-3,
-    });
-    claims.push(Claim {
-        paper: "Bao et al. 2020",
-        claim: "non-uniform L2: the decoder spans the principal subspace".into(),
-        formula: "1 − tr(U Uᵀ Ŵ Ŵᵀ) / k".into(),
-        measured: subspace_distance(&s.u, &w)?,
-        tolerance: 1e-3,
-    });
-    Ok(())
-}
-
-/// Bao et al.: RAG against gradient descent with non-uniform L2, in steps
-/// to alignment.
-fn bao_rag(s: &Centred, claims: &mut Vec<Claim>) -> Result<()> {
-    let ramp = UnitL2::BAO;
-    let lr = s.d as f64 / (16.0 * s.c[0]);
-    let base = TrainConfig::new().learning_rate(lr);
-    let rag = steps_to_alignment(&s.x, &s.u, base.clone().rotation_augmented(true))?;
-    let l2_gd = 2.0 * s.ck / (ramp.last * s.d as f64);
-    let gd = steps_to_alignment(
-        &s.x,
-        &s.u,
-        base.loss(
-            LossConfig::mse()
-                .with_l2(l2_gd)
-                .with_unit_l2(ramp.first, ramp.last),
-        ),
-    )?;
-    claims.push(Claim {
-        paper: "Bao et al. 2020",
-        claim: "the rotation-augmented gradient aligns in fewer steps than non-uniform L2".into(),
-        formula: format!(
-            "steps to alignment {RAG_TARGET}: RAG {rag} / GD {gd}{} (tied, rate {})",
-            if gd >= RAG_BUDGET { " (budget)" } else { "" },
-            format_or_missing(lr)
-        ),
-        measured: rag as f64 / gd as f64,
-        tolerance: 1.0,
-    });
-    Ok(())
-}
-
-/// Vincent et al.: masking noise zeroes its fraction of the entries.
-fn vincent_masking(s: &Centred, claims: &mut Vec<Claim>) -> Result<()> {
-    let (n, d) = (s.n, s.d);
-    let mut ones = DMatrix::<f64>::from_element(n, d, 1.0);
-    let rows: Vec<usize> = (0..n).collect();
-    Corruption::Masking { fraction: MASKING }.apply(
-        &mut ones,
-        &rows,
-        Corruption::epoch_seed(0, 1),
-    )?;
-    let entries = (n * d) as f64;
-    let zeroed = ones.iter().filter(|&&v| v == 0.0).count() as f64 / entries;
-    claims.push(Claim {
-        paper: "Vincent et al. 2010",
-        claim: "masking noise zeroes a fraction ν of the inputs".into(),
-        formula: format!("|zeroed / entries − ν|, ν = {MASKING}, 5 binomial s.d."),
-        measured: (zeroed - MASKING).abs(),
-        tolerance: 5.0 * (MASKING * (1.0 - MASKING) / entries).sqrt(),
-    });
-    Ok(())
-}
-
-/// Vincent et al.: Gaussian denoising shrinks the singular values.
-fn vincent_gaussian(s: &Centred, claims: &mut Vec<Claim>) -> Result<()> {
-    let sigma = s.ck.sqrt();
-    let want = denoising_singular_values(&s.c, sigma, s.k)?;
-    let dae = Trainer::new(
-        TrainConfig::new()
-            .epochs(DENOISING_EPOCHS)
-            .batch_size(64)
-            .optimizer(Optimizer::adam())
-            .learning_rate(1e-2)
-            .schedule(Schedule::Cosine { min_factor: 0.01 })
-            .corruption(Corruption::Gaussian { sigma })
-            .seed(5)
-            .progress(Progress::Silent),
-    )?
-    .fit(linear(s.d, s.k, true, 5)?, &s.x)?
-    .model;
-    let got = singular_values_desc(dae.layers()[0].encoder_weight());
-    claims.push(Claim {
-        paper: "Vincent et al. 2010",
-        claim: "Gaussian denoising shrinks a linear tied AE's singular values (Adam, fresh noise per epoch)".into(),
-        formula: format!(
-            "max_i |s_i − √(c_i / (c_i + σ²))|, σ = {}",
-            format_or_missing(sigma)
-        ),
-        measured: max_err(&got, &want),
-        tolerance: 1e-2,
-    });
-    Ok(())
+/// Findings: each claim with its measurement against its tolerance, in
+/// the words of [`super::claims::summary`].
+///
+/// # Errors
+/// A frame without the theory metric columns.
+pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
+    super::claims::summary(&claims_table(df)?)
 }
 
 /// Latent sizes of Bao et al.'s chart (those that fit the data's spectrum).
@@ -482,19 +493,6 @@ const CURVE_ENTRY_BUDGET: usize = 1_600_000_000;
 const CURVE_POINTS: usize = 60;
 /// The smallest alignment drawn (a log axis cannot show 0).
 const CURVE_FLOOR: f64 = 1e-12;
-
-/// The theory table and Bao et al.'s chart: the registry's entry.
-///
-/// # Errors
-/// As [`run`] and [`bao_figures`].
-pub fn output(ds: &Dataset, preset: &Preset) -> Result<Output> {
-    let frame = run(ds, preset)?;
-    let figures = Figures {
-        curves: bao_figures(ds, preset)?,
-        tiles: Vec::new(),
-    };
-    Ok(Output { frame, figures })
-}
 
 /// Bao et al.'s "eventually" drawn: one chart per latent size of
 /// [`CURVE_KS`] that fits the data (a size needs `c_k > c_{k+1} > 0`, else
