@@ -16,7 +16,7 @@
 //! The `sae` study is eight of them beside PCA, the `denoising` study one
 //! per noise level, the `theory` study one per linear model its claims
 //! read (each with its own training recipe and settings relative to the
-//! spectrum of its fitting rows, [`super::spectral`]); a study file lists
+//! spectrum of its fitting rows: [`VariantTraining`], [`SpectralRule`]); a study file lists
 //! them in `[[variants]]` tables.
 //!
 //! # Corruption levels
@@ -128,12 +128,12 @@ pub struct Variant {
     /// `fraction` is as it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub corruption: Option<Corruption>,
-    /// Its own training recipe in place of the study's config (see
-    /// [`super::spectral`]).
+    /// Its own training recipe in place of the study's config
+    /// ([`VariantTraining`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub training: Option<VariantTraining>,
-    /// Settings relative to the spectrum of its cells' fitting rows (see
-    /// [`super::spectral`]).
+    /// Settings relative to the spectrum of its cells' fitting rows
+    /// ([`SpectralRule`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spectral: Option<SpectralRule>,
 }
