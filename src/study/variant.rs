@@ -713,6 +713,70 @@ mod tests {
         assert_eq!((none.l1, none.l0), (0.0, 0.0));
     }
 
+    /// A variant's own recipe sets its cells' learning rate (none under
+    /// L-BFGS or a per-cell spectral rate), and bad recipes and rules are
+    /// refused naming their field: a recipe its training config refuses
+    /// (the rotation under L-BFGS), a negative spectral term, an alignment
+    /// stop without plain SGD at a constant rate.
+    #[test]
+    fn own_recipes_set_rates_and_bad_ones_name_their_field() {
+        use crate::study::spectral::{AlignmentStop, SpectralRule, VariantTraining};
+        use crate::train::{LbfgsConfig, Optimizer, Schedule};
+        let sgd = VariantTraining {
+            epochs: 10,
+            batch_size: None,
+            learning_rate: 0.5,
+            rotation_augmented: false,
+            optimizer: Optimizer::sgd(),
+            schedule: Schedule::Constant,
+        };
+        let lbfgs = VariantTraining {
+            optimizer: Optimizer::Lbfgs(LbfgsConfig::default()),
+            ..sgd
+        };
+        let stop = SpectralRule {
+            rate: 0.25,
+            alignment: Some(AlignmentStop {
+                every: 5,
+                target: 0.01,
+            }),
+            ..SpectralRule::default()
+        };
+        let v = |t: VariantTraining| Variant::new("v", true).training(t);
+        assert_eq!(Variant::new("v", true).own_rates(), None);
+        assert_eq!(v(sgd).own_rates(), Some(vec![Some(0.5)]));
+        assert_eq!(v(lbfgs).own_rates(), Some(vec![None]));
+        assert_eq!(v(sgd).spectral(stop).own_rates(), Some(vec![None]));
+        assert!(v(lbfgs).trains_with_lbfgs(&TrainConfig::default()));
+        assert!(v(sgd).spectral(stop).needs_minibatch());
+        let modes = [BiasMode::None];
+        assert!(
+            v(sgd)
+                .spectral(stop)
+                .validate(&modes, Activation::Identity)
+                .is_ok()
+        );
+        let field = |v: Variant| match v.validate(&modes, Activation::Identity) {
+            Err(Error::Config { field, .. }) => field,
+            other => panic!("expected a config error, got {other:?}"),
+        };
+        let rotated = VariantTraining {
+            rotation_augmented: true,
+            ..lbfgs
+        };
+        assert_eq!(field(v(rotated)), "variants.training");
+        let adam = VariantTraining {
+            optimizer: Optimizer::adam(),
+            ..sgd
+        };
+        assert_eq!(field(v(adam).spectral(stop)), "variants.spectral");
+        let negative = SpectralRule {
+            noise: -1.0,
+            ..SpectralRule::default()
+        };
+        assert_eq!(field(v(sgd).spectral(negative)), "variants.spectral");
+    }
+
     /// A bad L0 rule is refused naming `variants.l0`: beside an L1
     /// penalty, without a JumpReLU activation, with a divisor of 0, or
     /// with no, repeated, zero or non-finite weights.
