@@ -226,8 +226,8 @@ mod tests {
 
     /// A rule resolves against the spectrum of the rows it is given:
     /// `λ₂ = l2 c_k / d`, `σ² = noise c_k`, rate `rate d / c_1`, here on
-    /// rows whose second moment is `diag(4, 1)` about the origin (and
-    /// `diag(4, 1)` less nothing once centred, the rows being centred).
+    /// centred rows whose second moment is `diag(4, 1)` (so centring
+    /// changes nothing), and writes those terms into a config.
     #[test]
     fn rules_resolve_against_the_fitting_rows() {
         let x = DMatrix::from_row_slice(4, 2, &[2.0, 1.0, -2.0, -1.0, 2.0, -1.0, -2.0, 1.0]);
