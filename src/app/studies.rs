@@ -312,19 +312,9 @@ pub fn run_study(
             (Source::Detailed(_), None) => unreachable!("built above"),
         };
         findings.extend((part.summary)(&frame)?);
-        let frame = if name == THEORY && part.name == THEORY {
-            // The page stacks claims tables: the grid's frame becomes its
-            // claims, with Bao et al.'s chart (runs of its own, see
-            // `bao_figures`) beside them.
-            tabular = true;
-            figures
-                .curves
-                .extend(builtin::theory::bao_figures(ds, preset)?);
-            builtin::theory::claims_table(&frame)?
-        } else {
-            frame
-        };
-        frames.push(frame);
+        let claims = theory_claims(name, part, &frame, ds, preset, &mut figures)?;
+        tabular |= claims.is_some();
+        frames.push(claims.unwrap_or(frame));
         timings.push(StudyTime {
             study: part.name.to_string(),
             seconds: began.elapsed().as_secs_f64(),
@@ -336,11 +326,8 @@ pub fn run_study(
     } else {
         stack(&frames, tabular)?
     };
-    let details = if all_detailed && !details.is_empty() {
-        Some(merge_details(details, results.clone()))
-    } else {
-        None
-    };
+    let details =
+        (all_detailed && !details.is_empty()).then(|| merge_details(details, results.clone()));
     Ok(StudyOutput {
         results,
         details,
@@ -349,6 +336,31 @@ pub fn run_study(
         figures,
         timings,
     })
+}
+
+/// On the theory page (`name` is [`THEORY`]), the theory grid's frame as
+/// its claims table, the page stacking claims tables, with Bao et al.'s
+/// chart (runs of its own, see
+/// [`bao_figures`](crate::study::builtin::theory::bao_figures)) added to
+/// `figures`; `None` for every other part and page.
+///
+/// # Errors
+/// A frame without the theory columns; the chart's training errors.
+fn theory_claims(
+    name: &str,
+    part: &Builtin,
+    frame: &DataFrame,
+    ds: &Dataset,
+    preset: &Preset,
+    figures: &mut Figures,
+) -> Result<Option<DataFrame>> {
+    if name != THEORY || part.name != THEORY {
+        return Ok(None);
+    }
+    figures
+        .curves
+        .extend(builtin::theory::bao_figures(ds, preset)?);
+    Ok(Some(builtin::theory::claims_table(frame)?))
 }
 
 /// The studies of the detailed parts of the study `name` (`None` for
