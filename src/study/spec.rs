@@ -701,7 +701,7 @@ impl Study {
                 return Err(Error::config(
                     "training.optimizer",
                     format!(
-                        "variant {:?} trains with an L1 or L0 penalty, a unit-norm decoder, dead-latent tracking or input corruption, which need a minibatch optimizer, not L-BFGS",
+                        "variant {:?} trains with an L1 or L0 penalty, a unit-norm decoder, frozen biases, dead-latent tracking, input corruption or an alignment stop, which need a minibatch optimizer, not L-BFGS",
                         v.name
                     ),
                 ));

@@ -91,6 +91,22 @@ pub struct Variant {
     /// with the shifted row).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub centre: bool,
+    /// With [`Variant::centre`], also divides its cell's rows by the
+    /// fitting rows' [`entry_scale`], so that the rows it fits have mean
+    /// variance per feature 1: a sigmoid is not scale invariant, so models
+    /// compared across data sets meet them at one scale. The scale comes
+    /// from the fitting rows alone (the test rows never set their own
+    /// scaling). Its MSEs are reported in the data's units (the scaled
+    /// rows' MSE times the squared scale), so they compare with PCA's; its
+    /// spectral rule, corruption and L0 weights resolve against the scaled
+    /// rows it fits.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub standardise: bool,
+    /// Holds every bias at its initial value, zero
+    /// ([`TrainConfig::freeze_biases`]): what Refinetti & Goldt compare a
+    /// trained bias against.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub freeze_biases: bool,
     /// An L1 penalty on the code, one cell per sparsity weight of the
     /// study (as [`super::ModelKind::SparseTied`] crosses them); without it
     /// (or [`Variant::l0`]) the cells' sparsity weight is 0.
@@ -231,6 +247,8 @@ impl Variant {
             metrics: None,
             corruption: None,
             centre: false,
+            standardise: false,
+            freeze_biases: false,
             training: None,
             spectral: None,
         }
@@ -301,6 +319,39 @@ impl Variant {
     pub fn centre(mut self, on: bool) -> Variant {
         self.centre = on;
         self
+    }
+
+    /// Fits its cells' rows less their fitting rows' mean and divided by
+    /// their entry scale (sets [`Variant::centre`] too).
+    pub fn standardise(mut self, on: bool) -> Variant {
+        self.standardise = on;
+        self.centre |= on;
+        self
+    }
+
+    /// Holds its cells' biases at zero.
+    pub fn freeze_biases(mut self, on: bool) -> Variant {
+        self.freeze_biases = on;
+        self
+    }
+
+    /// The scale its cells divide the rows `fit` they fit by: their
+    /// [`entry_scale`] when it standardises, else 1.
+    ///
+    /// # Errors
+    /// [`Error::InvalidData`] when standardising rows without variance.
+    pub fn row_scale(&self, fit: &DMatrix<f64>) -> Result<f64> {
+        if !self.standardise {
+            return Ok(1.0);
+        }
+        let s = entry_scale(fit);
+        if !(s.is_finite() && s > 0.0) {
+            return Err(Error::InvalidData(format!(
+                "variant {:?} standardises its rows, but its fitting rows have no variance (entry scale {s})",
+                self.name
+            )));
+        }
+        Ok(s)
     }
 
     /// Trains with its own recipe `t`.
@@ -400,9 +451,10 @@ impl Variant {
     }
 
     /// Applies its training adjustments to `cfg`, the config of a cell at
-    /// latent size `latent` fitting the rows `fit` (the L1 weight is the
-    /// cell's sparsity weight, which every cell's config takes anyway),
-    /// its spectral rule resolved against `fit` (centred if it centres).
+    /// latent size `latent` fitting the rows `fit`, scaled as its model
+    /// sees them ([`Variant::row_scale`]; the L1 weight is the cell's
+    /// sparsity weight, which every cell's config takes anyway), its
+    /// spectral rule resolved against `fit` (centred if it centres).
     ///
     /// # Errors
     /// A spectral rule that cannot be resolved on `fit`.
@@ -413,6 +465,9 @@ impl Variant {
         }
         if self.unit_norm_decoder {
             cfg.unit_norm_decoder = true;
+        }
+        if self.freeze_biases {
+            cfg.freeze_biases = true;
         }
         if let Some(rule) = self.dead_latents {
             let mut dead = DeadLatents::window(rule.window.unwrap_or(n_fit).max(1));
@@ -521,26 +576,43 @@ impl Variant {
             .map_err(|(field, why)| fail(field, why))
     }
 
-    /// Checks its own recipe and spectral rule: a valid recipe, a valid
-    /// rule, and an alignment stop only with a recipe of plain SGD at a
-    /// constant rate (the stop trains in chunks, which only a stateless
-    /// optimizer continues exactly). The field and the reason if not.
+    /// Checks its own recipe, row scaling and spectral rule: a valid
+    /// recipe, standardising only centred rows, a valid rule, and an
+    /// alignment stop or the dynamics metrics (which follow every epoch)
+    /// only with a recipe of plain SGD at a constant rate, and not both
+    /// (both train in chunks of epochs, which only a stateless optimizer
+    /// continues exactly, and the stop would end the run the metrics
+    /// follow). The field and the reason if not.
     fn validate_recipe(&self) -> std::result::Result<(), (&'static str, String)> {
         if let Some(t) = &self.training {
             t.validate()
                 .map_err(|e| ("variants.training", e.to_string()))?;
         }
+        if self.standardise && !self.centre {
+            return Err((
+                "variants.standardise",
+                "standardising divides the centred rows by their scale: set centre = true too"
+                    .into(),
+            ));
+        }
+        let stateless = self.training.is_some_and(|t| {
+            t.optimizer == crate::train::Optimizer::sgd() && t.schedule == Schedule::Constant
+        });
+        let follows = self.metrics == Some(MetricSet::Dynamics);
+        if follows && !stateless {
+            return Err((
+                "variants.metrics",
+                "the dynamics metrics follow training one epoch at a time: they need its own training with plain SGD at a constant rate".into(),
+            ));
+        }
         let Some(rule) = &self.spectral else {
             return Ok(());
         };
         rule.check().map_err(|why| ("variants.spectral", why))?;
-        let stateless = self.training.is_some_and(|t| {
-            t.optimizer == crate::train::Optimizer::sgd() && t.schedule == Schedule::Constant
-        });
-        if rule.alignment.is_some() && !stateless {
+        if rule.alignment.is_some() && (!stateless || follows) {
             return Err((
                 "variants.spectral",
-                "an alignment stop trains in chunks of epochs: it needs its own training with plain SGD at a constant rate".into(),
+                "an alignment stop trains in chunks of epochs: it needs its own training with plain SGD at a constant rate, and no dynamics metrics (which follow every epoch)".into(),
             ));
         }
         Ok(())
@@ -585,13 +657,15 @@ impl Variant {
     }
 
     /// Whether its cells need a minibatch optimizer: an L1 or L0 penalty
-    /// (not smooth), the unit-norm constraint, dead-latent tracking, input
-    /// corruption or spectral noise (fresh noise every epoch), or an
-    /// alignment stop (chunks of epochs).
+    /// (not smooth), the unit-norm constraint, frozen biases (L-BFGS moves
+    /// every parameter), dead-latent tracking, input corruption or
+    /// spectral noise (fresh noise every epoch), or an alignment stop
+    /// (chunks of epochs).
     pub fn needs_minibatch(&self) -> bool {
         self.l1
             || self.l0.is_some()
             || self.unit_norm_decoder
+            || self.freeze_biases
             || self.dead_latents.is_some()
             || self.corruption.is_some()
             || self
