@@ -51,6 +51,11 @@ pub struct CellArtifacts {
     /// record the sparse-autoencoder metrics ([`super::MetricSet::Sae`]);
     /// `None` for the others.
     pub firing: Option<Firing>,
+    /// After each epoch (rows), each followed principal direction's
+    /// alignment with the decoder's directions, kept by cells that record
+    /// the dynamics metrics ([`super::MetricSet::Dynamics`]): the curve
+    /// their columns reduce, which a chart draws; `None` for the others.
+    pub alignment: Option<Vec<Vec<f64>>>,
 }
 
 /// How often each latent of a cell fires (is nonzero) on its test rows:
@@ -180,6 +185,9 @@ pub(crate) struct CellDetail {
     /// detail files written before they were kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub firing: Option<Firing>,
+    /// Absent for cells that record no dynamics metrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alignment: Option<Vec<Vec<f64>>>,
 }
 
 impl CellDetail {
@@ -192,6 +200,7 @@ impl CellDetail {
             reconstructions: self.reconstructions.to_matrix()?,
             codes: self.codes.map(|c| c.to_matrix()).transpose()?,
             firing: self.firing,
+            alignment: self.alignment,
         })
     }
 }

@@ -8,13 +8,14 @@
 //! [`super::merge`], so a merged frame has the columns of the unsharded
 //! one.
 //!
-//! Three sets: [`MetricSet::Sae`], the sparse-autoencoder peers' metrics
+//! Four sets: [`MetricSet::Sae`], the sparse-autoencoder peers' metrics
 //! ([`SaeMetrics`]; their definitions and sources are in
 //! [`super::metrics`]), [`MetricSet::Denoising`], test MSEs of corrupted
-//! inputs ([`DenoisingMetrics`]), and [`MetricSet::Theory`], what the
+//! inputs ([`DenoisingMetrics`]), [`MetricSet::Theory`], what the
 //! claims of the linear theory read from a trained linear pair
-//! ([`TheoryMetrics`]). One study records one set: its PCA cells record
-//! the set of its variants.
+//! ([`TheoryMetrics`]), and [`MetricSet::Dynamics`], how a model found
+//! the principal directions over its epochs ([`DynamicsMetrics`]). One
+//! study records one set: its PCA cells record the set of its variants.
 
 use super::frame::ColumnType;
 use super::metrics::{dead_count, dense_count, firing_density, l2_ratio, mse, shrinkage};
@@ -38,6 +39,10 @@ pub enum MetricSet {
     /// A linear pair against the closed forms and principal directions of
     /// its fitting rows, the columns of [`THEORY_COLUMNS`].
     Theory,
+    /// The principal directions found epoch by epoch, and the share of
+    /// PCA's explained variance reached, the columns of
+    /// [`DYNAMICS_COLUMNS`].
+    Dynamics,
 }
 
 impl MetricSet {
@@ -47,6 +52,7 @@ impl MetricSet {
             MetricSet::Sae => &SAE_COLUMNS,
             MetricSet::Denoising => &DENOISING_COLUMNS,
             MetricSet::Theory => &THEORY_COLUMNS,
+            MetricSet::Dynamics => &DYNAMICS_COLUMNS,
         }
     }
 }
@@ -112,6 +118,9 @@ pub struct SaeMetrics {
     /// The values of [`MetricSet::Theory`], for a cell that records it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub theory: Option<TheoryMetrics>,
+    /// The values of [`MetricSet::Dynamics`], for a cell that records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dynamics: Option<DynamicsMetrics>,
 }
 
 /// A ratio of the metrics, or `None` where it is not defined (a
@@ -161,6 +170,7 @@ pub(crate) fn trained_sae_metrics(c: &TrainedCode) -> Result<(SaeMetrics, Vec<f6
         l0_train: Some(l0(c.train_code)?),
         denoising: None,
         theory: None,
+        dynamics: None,
     };
     Ok((metrics, density))
 }
@@ -270,6 +280,7 @@ pub fn read_sae_columns(df: &DataFrame) -> Result<Option<Vec<SaeMetrics>>> {
                 l0_train: train[r],
                 denoising: None,
                 theory: None,
+                dynamics: None,
             })
             .collect(),
     ))
@@ -403,6 +414,7 @@ pub fn append_extra_columns(
         MetricSet::Sae => append_sae_columns(df, metrics),
         MetricSet::Denoising => append_denoising_columns(df, metrics),
         MetricSet::Theory => append_theory_columns(df, metrics),
+        MetricSet::Dynamics => append_dynamics_columns(df, metrics),
     }
 }
 
@@ -437,7 +449,8 @@ fn append_denoising_columns(df: &mut DataFrame, metrics: &[SaeMetrics]) -> Resul
 /// The extra metrics in `df` and their set, row by row, or `None` when
 /// `df` has the columns of no set (read as [`read_sae_columns`] does; the
 /// denoising values land in [`SaeMetrics::denoising`], the theory values
-/// in [`SaeMetrics::theory`]).
+/// in [`SaeMetrics::theory`], the dynamics values in
+/// [`SaeMetrics::dynamics`]).
 ///
 /// # Errors
 /// A column that cannot be cast to its type.
@@ -447,6 +460,9 @@ pub fn read_extra_columns(df: &DataFrame) -> Result<Option<(MetricSet, Vec<SaeMe
     }
     if let Some(values) = read_theory_columns(df)? {
         return Ok(Some((MetricSet::Theory, values)));
+    }
+    if let Some(values) = read_dynamics_columns(df)? {
+        return Ok(Some((MetricSet::Dynamics, values)));
     }
     if DENOISING_COLUMNS.iter().all(|(n, _)| df.column(n).is_err()) {
         return Ok(None);
@@ -617,6 +633,147 @@ fn read_theory_columns(df: &DataFrame) -> Result<Option<Vec<SaeMetrics>>> {
                     steps_to_alignment: steps[r],
                     masked_fraction: masked[r],
                     masked_entries: entries[r],
+                }),
+                ..SaeMetrics::default()
+            })
+            .collect(),
+    ))
+}
+
+/// Principal directions [`MetricSet::Dynamics`] follows at most: the
+/// columns hold one value per direction, so their number is fixed.
+pub const DYNAMICS_DIRECTIONS: usize = 4;
+
+/// The alignment [`MetricSet::Dynamics`] counts as a direction found.
+pub const DYNAMICS_THRESHOLD: f64 = 0.9;
+
+/// The columns of [`MetricSet::Dynamics`], after the results columns: how
+/// a model trained one epoch at a time found the leading principal
+/// directions `u_i` of its fitting rows (the split's PCA, at most
+/// [`DYNAMICS_DIRECTIONS`] of them and at most the latent size; null
+/// beyond), measured by the alignment `max_j cos²(u_i, w_j)` of each with
+/// the decoder's directions `w_j`
+/// ([`crate::model::theory::direction_alignment`]):
+/// - `alignment_1` .. `alignment_4`: after the last epoch;
+/// - `crossing_epoch_1` .. `crossing_epoch_4`: the first epoch (from 1)
+///   after which it was at least [`DYNAMICS_THRESHOLD`], null if never
+///   (and for a cell not followed epoch by epoch);
+/// - `mean_test_mse`: `E₀`, the test MSE of predicting every test row by
+///   the fitting rows' mean, in the data's units;
+/// - `fev`: the fraction of PCA's explained variance the model explains on
+///   the test rows, `(E₀ − E) / (E₀ − E_PCA)` with `E` its test MSE and
+///   `E_PCA` PCA's at its latent size (1 as good as PCA, 0 no better than
+///   the mean; null when PCA explains nothing).
+pub const DYNAMICS_COLUMNS: [(&str, ColumnType); 10] = [
+    ("alignment_1", ColumnType::F64),
+    ("alignment_2", ColumnType::F64),
+    ("alignment_3", ColumnType::F64),
+    ("alignment_4", ColumnType::F64),
+    ("crossing_epoch_1", ColumnType::I64),
+    ("crossing_epoch_2", ColumnType::I64),
+    ("crossing_epoch_3", ColumnType::I64),
+    ("crossing_epoch_4", ColumnType::I64),
+    ("mean_test_mse", ColumnType::F64),
+    ("fev", ColumnType::F64),
+];
+
+/// One cell's values of [`DYNAMICS_COLUMNS`]; `None` is a null.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DynamicsMetrics {
+    /// Each direction's alignment after the last epoch.
+    pub alignment: [Option<f64>; DYNAMICS_DIRECTIONS],
+    /// Each direction's first epoch at [`DYNAMICS_THRESHOLD`] or above.
+    pub crossing_epoch: [Option<i64>; DYNAMICS_DIRECTIONS],
+    /// `E₀`, the test MSE of the fitting rows' mean.
+    pub mean_test_mse: Option<f64>,
+    /// The fraction of PCA's explained variance.
+    pub fev: Option<f64>,
+}
+
+/// Appends the columns of [`DYNAMICS_COLUMNS`] to `df` from the
+/// [`SaeMetrics::dynamics`] of `metrics`.
+fn append_dynamics_columns(df: &mut DataFrame, metrics: &[SaeMetrics]) -> Result<()> {
+    if metrics.len() != df.height() {
+        return Err(Error::InvalidData(format!(
+            "{} rows of dynamics metrics for a frame of {} rows",
+            metrics.len(),
+            df.height()
+        )));
+    }
+    let values: Vec<DynamicsMetrics> = metrics
+        .iter()
+        .map(|m| m.dynamics.clone().unwrap_or_default())
+        .collect();
+    for (c, (name, _)) in DYNAMICS_COLUMNS.iter().enumerate() {
+        let column = if c < DYNAMICS_DIRECTIONS {
+            Column::new(
+                (*name).into(),
+                values.iter().map(|v| v.alignment[c]).collect::<Vec<_>>(),
+            )
+        } else if c < 2 * DYNAMICS_DIRECTIONS {
+            let i = c - DYNAMICS_DIRECTIONS;
+            Column::new(
+                (*name).into(),
+                values
+                    .iter()
+                    .map(|v| v.crossing_epoch[i])
+                    .collect::<Vec<_>>(),
+            )
+        } else if *name == "mean_test_mse" {
+            Column::new(
+                (*name).into(),
+                values.iter().map(|v| v.mean_test_mse).collect::<Vec<_>>(),
+            )
+        } else {
+            Column::new(
+                (*name).into(),
+                values.iter().map(|v| v.fev).collect::<Vec<_>>(),
+            )
+        };
+        df.with_column(column)?;
+    }
+    Ok(())
+}
+
+/// The values of [`DYNAMICS_COLUMNS`] in `df`, row by row (in
+/// [`SaeMetrics::dynamics`]), or `None` when `df` has none of the
+/// columns; read as [`read_sae_columns`] reads its own.
+fn read_dynamics_columns(df: &DataFrame) -> Result<Option<Vec<SaeMetrics>>> {
+    if DYNAMICS_COLUMNS.iter().all(|(n, _)| df.column(n).is_err()) {
+        return Ok(None);
+    }
+    let n = df.height();
+    let f = |name: &str| -> Result<Vec<Option<f64>>> {
+        match df.column(name) {
+            Err(_) => Ok(vec![None; n]),
+            Ok(c) => Ok(c.cast(&DataType::Float64)?.f64()?.iter().collect()),
+        }
+    };
+    let i = |name: &str| -> Result<Vec<Option<i64>>> {
+        match df.column(name) {
+            Err(_) => Ok(vec![None; n]),
+            Ok(c) => Ok(c.cast(&DataType::Int64)?.i64()?.iter().collect()),
+        }
+    };
+    let (aligned, crossed) = DYNAMICS_COLUMNS.split_at(DYNAMICS_DIRECTIONS);
+    let alignment: Vec<Vec<Option<f64>>> = aligned
+        .iter()
+        .map(|(name, _)| f(name))
+        .collect::<Result<_>>()?;
+    let crossing: Vec<Vec<Option<i64>>> = crossed[..DYNAMICS_DIRECTIONS]
+        .iter()
+        .map(|(name, _)| i(name))
+        .collect::<Result<_>>()?;
+    let (mean, fev) = (f("mean_test_mse")?, f("fev")?);
+    Ok(Some(
+        (0..n)
+            .map(|r| SaeMetrics {
+                dynamics: Some(DynamicsMetrics {
+                    alignment: std::array::from_fn(|d| alignment[d][r]),
+                    crossing_epoch: std::array::from_fn(|d| crossing[d][r]),
+                    mean_test_mse: mean[r],
+                    fev: fev[r],
                 }),
                 ..SaeMetrics::default()
             })

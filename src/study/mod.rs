@@ -30,6 +30,7 @@ mod artifacts;
 pub mod builtin;
 mod cache;
 mod cell;
+mod dynamics_cell;
 mod extra;
 mod family;
 pub mod figures;
@@ -52,10 +53,12 @@ pub use artifacts::{
     SplitPca,
 };
 pub use cell::{CELL_VERSION, Cell, fingerprint as dataset_sha256};
+pub use dynamics_cell::crossing_epochs;
 pub use extra::{
-    DENOISING_COLUMNS, DENOISING_LEVELS, DenoisingMetrics, MetricSet, SAE_COLUMNS, SaeMetrics,
-    TEST_NOISE_STREAM, THEORY_COLUMNS, THEORY_MASKING, TheoryMetrics, append_extra_columns,
-    append_sae_columns, corrupted_test_rows, corruption_at, read_extra_columns, read_sae_columns,
+    DENOISING_COLUMNS, DENOISING_LEVELS, DYNAMICS_COLUMNS, DYNAMICS_DIRECTIONS, DYNAMICS_THRESHOLD,
+    DenoisingMetrics, DynamicsMetrics, MetricSet, SAE_COLUMNS, SaeMetrics, TEST_NOISE_STREAM,
+    THEORY_COLUMNS, THEORY_MASKING, TheoryMetrics, append_extra_columns, append_sae_columns,
+    corrupted_test_rows, corruption_at, read_extra_columns, read_sae_columns,
 };
 pub use figures::{Curves, Figures, Line, Tiles};
 pub use file::{StudyFile, read_study_file};

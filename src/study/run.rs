@@ -14,9 +14,10 @@ use super::artifacts::{
 };
 use super::cache::CellCache;
 use super::cell::{Cell, CellConfig, TrainingKey, fingerprint};
+use super::dynamics_cell::{DynamicsView, dynamics_metrics};
 use super::extra::{
-    MetricSet, SaeMetrics, TheoryMetrics, TrainedCode, append_extra_columns, denoising_metrics,
-    pca_sae_metrics, trained_sae_metrics,
+    DYNAMICS_DIRECTIONS, DynamicsMetrics, MetricSet, SaeMetrics, TheoryMetrics, TrainedCode,
+    append_extra_columns, denoising_metrics, pca_sae_metrics, trained_sae_metrics,
 };
 use super::frame::{Row, frame_to_rows, rows_to_frame};
 use super::metrics::{
@@ -27,11 +28,11 @@ use super::protocol::{StopKind, probe_passes, rate_brackets};
 use super::spec::{ExtraRate, ModelKind, Precision, Study, base_kind, conv_spec};
 use super::spectral::AlignmentStop;
 use super::theory_cell::{TheoryView, theory_metrics};
-use super::variant::entry_scale;
+use super::variant::{Variant, entry_scale};
 use crate::data::{StratifiedDraw, train_test_split};
 use crate::error::{Error, Result};
 use crate::linalg::{FittedPca, Pca};
-use crate::model::theory::axis_alignment;
+use crate::model::theory::{axis_alignment, direction_alignment};
 use crate::model::{Autoencoder, AutoencoderSpec, Layer};
 use crate::real::Real;
 use crate::rng::derive_seed;
@@ -826,6 +827,11 @@ fn fit_pca(cell: &Cell, split: &Split, records: Option<MetricSet>) -> Result<Mea
             theory: Some(TheoryMetrics::default()),
             ..SaeMetrics::default()
         }),
+        // PCA does not train: it has no epochs to follow.
+        Some(MetricSet::Dynamics) => Some(SaeMetrics {
+            dynamics: Some(DynamicsMetrics::default()),
+            ..SaeMetrics::default()
+        }),
         None => None,
     };
     Ok(Measured {
@@ -848,6 +854,7 @@ fn fit_pca(cell: &Cell, split: &Split, records: Option<MetricSet>) -> Result<Mea
             reconstructions: StoredMatrix::of(&head(&test_recon)),
             codes: scatter_codes(&test_code),
             firing: None,
+            alignment: None,
         },
         test_code,
     })
@@ -862,11 +869,16 @@ fn fit_pca(cell: &Cell, split: &Split, records: Option<MetricSet>) -> Result<Mea
 /// penalty ([`Variant::code_penalty`]: an L0 rule's weight becomes the L0
 /// coefficient).
 ///
+/// A variant's penalties, noise and spectral rule resolve against the
+/// fitting rows scaled as its model sees them ([`Variant::row_scale`]).
+///
 /// # Errors
-/// A variant's spectral rule that cannot be resolved on the fitting rows.
+/// A variant's spectral rule that cannot be resolved on the fitting rows;
+/// standardising rows without variance.
 ///
 /// [`Variant::code_penalty`]: super::Variant::code_penalty
 fn cell_training(study: &Study, cell: &Cell, split: &Split) -> Result<TrainConfig> {
+    let fit = fit_rows(split, cell.variant.as_deref())?;
     let mut cfg = study.training_for(cell.model).clone();
     let own = cell.variant.as_ref().and_then(|v| v.training);
     if let Some(own) = own {
@@ -875,7 +887,7 @@ fn cell_training(study: &Study, cell: &Cell, split: &Split) -> Result<TrainConfi
     cfg.seed = derive_seed(cell.seed, 1);
     let loss = cfg.loss.with_l2(cell.l2);
     cfg.loss = match &cell.variant {
-        Some(v) => v.code_penalty(loss, cell.sparsity_weight, cell.latent, &split.train),
+        Some(v) => v.code_penalty(loss, cell.sparsity_weight, cell.latent, &fit),
         None => loss.with_l1(cell.sparsity_weight),
     };
     cfg.progress = Progress::Silent;
@@ -897,9 +909,25 @@ fn cell_training(study: &Study, cell: &Cell, split: &Split) -> Result<TrainConfi
         cfg.early_stopping = Some(EarlyStopping::patience(p));
     }
     if let Some(v) = &cell.variant {
-        v.adjust(&mut cfg, cell.latent, &split.train)?;
+        v.adjust(&mut cfg, cell.latent, &fit)?;
     }
     Ok(cfg)
+}
+
+/// The split's fitting rows divided by the scale of `variant`
+/// ([`Variant::row_scale`]; borrowed as they are when it does not
+/// standardise), uncentred: what its penalties and rules resolve against.
+///
+/// # Errors
+/// Standardising rows without variance.
+fn fit_rows<'a>(split: &'a Split, variant: Option<&Variant>) -> Result<Cow<'a, DMatrix<f64>>> {
+    match variant {
+        Some(v) if v.standardise => {
+            let s = v.row_scale(&split.train)?;
+            Ok(Cow::Owned(split.train.map(|x| x / s)))
+        }
+        _ => Ok(Cow::Borrowed(&split.train)),
+    }
 }
 
 /// Fits `model` on `x_train`, stopping on `x_val`: the model kept, its
@@ -1032,8 +1060,8 @@ fn widen<T: Real>(m: &DMatrix<T>) -> DMatrix<f64> {
 
 /// What a trained cell's extra metrics read: the model, its split, the
 /// rows it saw, its cell and training seed, its training rows (in the
-/// model's precision), its test reconstructions and codes (widened), and
-/// its history.
+/// model's precision), its test MSE and per-epoch alignments, its test
+/// reconstructions and codes (widened), and its history.
 struct FitView<'a, T: Real> {
     model: &'a Autoencoder<T>,
     split: &'a Split,
@@ -1041,6 +1069,11 @@ struct FitView<'a, T: Real> {
     cell: &'a Cell,
     train_seed: u64,
     x_train: &'a DMatrix<T>,
+    /// Its test MSE, in the data's units.
+    test_mse: f64,
+    /// Per epoch, the followed directions' alignments (see
+    /// [`train_followed`]); `None` for a cell not followed.
+    alignment: Option<&'a [Vec<f64>]>,
     test_recon: &'a DMatrix<f64>,
     test_code: &'a DMatrix<f64>,
     history: &'a History,
@@ -1109,8 +1142,30 @@ fn extra_metrics<T: Real>(
             };
             (Some(extra), None)
         }
+        Some(MetricSet::Dynamics) => {
+            let k = pca_count(fit.split, fit.cell.latent);
+            let metrics = dynamics_metrics(&DynamicsView {
+                alignment: fit.alignment,
+                test_mse: fit.test_mse,
+                mean_test_mse: mean_mse(&fit.split.train, &fit.split.test)?,
+                pca_test_mse: pca_mse(&fit.split.pca, k, &fit.split.test)?,
+            });
+            let extra = SaeMetrics {
+                dynamics: Some(metrics),
+                ..SaeMetrics::default()
+            };
+            (Some(extra), None)
+        }
         None => (None, None),
     })
+}
+
+/// The MSE of predicting every row of `test` by the mean of the rows
+/// `fit`: the error a model that learned nothing but the mean makes.
+fn mean_mse(fit: &DMatrix<f64>, test: &DMatrix<f64>) -> Result<f64> {
+    let mean = fit.row_mean();
+    let guess = DMatrix::from_fn(test.nrows(), test.ncols(), |_, j| mean[j]);
+    mse(&guess, test)
 }
 
 fn fit_autoencoder<T: Real>(
@@ -1129,7 +1184,7 @@ fn fit_autoencoder<T: Real>(
     // rows), for the denoising metrics.
     let own_noise = cfg.corruption;
     let train_seed = cfg.seed;
-    let seen = SeenRows::of(split, cell.variant.as_ref().is_some_and(|v| v.centre));
+    let seen = SeenRows::of(split, cell.variant.as_deref())?;
     let x_train: DMatrix<T> = seen.train.map(T::of);
     let x_val: DMatrix<T> = seen.val.map(T::of);
     let x_test: DMatrix<T> = seen.test.map(T::of);
@@ -1138,18 +1193,23 @@ fn fit_autoencoder<T: Real>(
         model.init_pre_bias(&x_train, how)?;
     }
     let start = Instant::now();
-    let (model, history, stop, best_epoch) =
-        train_model(study, cell, split, cfg, model, &x_train, &x_val)?;
+    let Trained {
+        model,
+        history,
+        stop,
+        best_epoch,
+        alignment,
+    } = train_model(study, cell, split, cfg, model, &x_train, &x_val)?;
     let seconds = start.elapsed().as_secs_f64();
 
-    let train_mse = mse(&widen(&model.reconstruct(&x_train)?), &seen.train)?;
+    let train_mse = seen.unit * mse(&widen(&model.reconstruct(&x_train)?), &seen.train)?;
     let val_mse = if has_val {
-        mse(&widen(&model.reconstruct(&x_val)?), &seen.val)?
+        seen.unit * mse(&widen(&model.reconstruct(&x_val)?), &seen.val)?
     } else {
         train_mse
     };
     let test_recon = widen(&model.reconstruct(&x_test)?);
-    let test_mse = mse(&test_recon, &seen.test)?;
+    let test_mse = seen.unit * mse(&test_recon, &seen.test)?;
     let test_code = widen(&model.encode(&x_test)?);
     let first = &model.layers()[0];
     let filters = decoder_filters(first);
@@ -1163,6 +1223,8 @@ fn fit_autoencoder<T: Real>(
             cell,
             train_seed,
             x_train: &x_train,
+            test_mse,
+            alignment: alignment.as_deref(),
             test_recon: &test_recon,
             test_code: &test_code,
             history: &history,
@@ -1192,6 +1254,7 @@ fn fit_autoencoder<T: Real>(
             reconstructions: StoredMatrix::of(&head(&test_recon)),
             codes: scatter_codes(&test_code),
             firing,
+            alignment,
         },
         test_code,
     })
@@ -1199,42 +1262,83 @@ fn fit_autoencoder<T: Real>(
 
 /// The rows a trained cell's model sees: its split's fitting, validation
 /// and test rows, each less the fitting rows' mean when its variant
-/// centres them ([`super::Variant::centre`]), else the split's own
-/// (borrowed, not copied). Its MSEs are measured against these rows, which
-/// leaves them unchanged: a reconstruction shifted with its row is off by
-/// the same amount.
+/// centres them ([`super::Variant::centre`]) and divided by the fitting
+/// rows' scale when it standardises them ([`Variant::row_scale`]), else
+/// the split's own (borrowed, not copied). A shift leaves MSEs unchanged
+/// (a reconstruction shifted with its row is off by the same amount); a
+/// scale `s` divides them by `s²`, which `unit` restores, so the cell's
+/// MSEs are in the data's units.
 struct SeenRows<'a> {
     train: Cow<'a, DMatrix<f64>>,
     val: Cow<'a, DMatrix<f64>>,
     test: Cow<'a, DMatrix<f64>>,
+    /// `s²`: an MSE of these rows times this is one in the data's units.
+    unit: f64,
 }
 
 impl<'a> SeenRows<'a> {
-    fn of(split: &'a Split, centre: bool) -> SeenRows<'a> {
+    fn of(split: &'a Split, variant: Option<&Variant>) -> Result<SeenRows<'a>> {
         let test: &'a DMatrix<f64> = &split.test;
-        if !centre {
-            return SeenRows {
+        if !variant.is_some_and(|v| v.centre) {
+            return Ok(SeenRows {
                 train: Cow::Borrowed(&split.train),
                 val: Cow::Borrowed(&split.val),
                 test: Cow::Borrowed(test),
-            };
+                unit: 1.0,
+            });
         }
+        let s = match variant {
+            Some(v) => v.row_scale(&split.train)?,
+            None => 1.0,
+        };
         let mean = split.train.row_mean();
-        let less =
-            |x: &DMatrix<f64>| DMatrix::from_fn(x.nrows(), x.ncols(), |i, j| x[(i, j)] - mean[j]);
-        SeenRows {
+        // Division by 1 is exact: a variant that only centres sees the
+        // centred rows bit for bit.
+        let less = |x: &DMatrix<f64>| {
+            DMatrix::from_fn(x.nrows(), x.ncols(), |i, j| (x[(i, j)] - mean[j]) / s)
+        };
+        Ok(SeenRows {
             train: Cow::Owned(less(&split.train)),
             val: Cow::Owned(less(&split.val)),
             test: Cow::Owned(less(test)),
+            unit: s * s,
+        })
+    }
+}
+
+/// A cell's training as [`train_model`] ends it: the model kept, its
+/// history, why it stopped, its best epoch and, for a cell followed epoch
+/// by epoch ([`train_followed`]), the alignments after each epoch.
+struct Trained<T: Real> {
+    model: Autoencoder<T>,
+    history: History,
+    stop: StopKind,
+    best_epoch: usize,
+    alignment: Option<Vec<Vec<f64>>>,
+}
+
+impl<T: Real> Trained<T> {
+    /// A run not followed epoch by epoch, from [`train_cell`]'s parts.
+    fn unfollowed(
+        (model, history, stop, best_epoch): (Autoencoder<T>, History, StopKind, usize),
+    ) -> Trained<T> {
+        Trained {
+            model,
+            history,
+            stop,
+            best_epoch,
+            alignment: None,
         }
     }
 }
 
 /// Builds the cell's trainer from `cfg` (stopped by the study's interrupt
-/// flag) and trains `model` on `x_train`, stopping on `x_val`: to its
-/// variant's alignment stop when it has one ([`train_until_aligned`],
-/// against the split's leading principal directions, those of the rows
-/// the model sees), else as [`train_cell`] does.
+/// flag) and trains `model` on `x_train`, stopping on `x_val`, against the
+/// split's leading principal directions (those of the rows the model
+/// sees): one epoch at a time when its variant records the dynamics
+/// metrics ([`train_followed`], at most [`DYNAMICS_DIRECTIONS`]
+/// directions), to its variant's alignment stop when it has one
+/// ([`train_until_aligned`]), else as [`train_cell`] does.
 fn train_model<T: Real>(
     study: &Study,
     cell: &Cell,
@@ -1243,29 +1347,82 @@ fn train_model<T: Real>(
     model: Autoencoder<T>,
     x_train: &DMatrix<T>,
     x_val: &DMatrix<T>,
-) -> Result<(Autoencoder<T>, History, StopKind, usize)> {
+) -> Result<Trained<T>> {
     let mut trainer = cfg.build()?;
     if let Some(flag) = &study.interrupt {
         // An interrupted cell is abandoned (never cached): a batch
         // scheduler's grace period after SIGTERM may be shorter than a cell.
         trainer = trainer.with_interrupt_flag(flag.clone());
     }
-    let stop = cell
-        .variant
-        .as_ref()
-        .and_then(|v| v.spectral)
-        .and_then(|r| r.alignment);
+    let variant = cell.variant.as_deref();
+    let leading = |count: usize| split.pca.components().rows(0, count).into_owned();
+    if variant.and_then(|v| v.metrics) == Some(MetricSet::Dynamics) {
+        let u = leading(pca_count(split, cell.latent).min(DYNAMICS_DIRECTIONS));
+        return train_followed(&trainer, model, x_train, x_val, &u);
+    }
+    let stop = variant.and_then(|v| v.spectral).and_then(|r| r.alignment);
     match stop {
         Some(stop) => {
-            let u = split
-                .pca
-                .components()
-                .rows(0, pca_count(split, cell.latent))
-                .into_owned();
-            train_until_aligned(&trainer, model, x_train, x_val, &u, stop)
+            let u = leading(pca_count(split, cell.latent));
+            train_until_aligned(&trainer, model, x_train, x_val, &u, stop).map(Trained::unfollowed)
         }
-        None => train_cell(&trainer, model, x_train, x_val),
+        None => train_cell(&trainer, model, x_train, x_val).map(Trained::unfollowed),
     }
+}
+
+/// Trains as [`train_cell`] does, one epoch at a time up to the config's
+/// epochs, recording after each the alignment ([`direction_alignment`],
+/// `max_j cos²(u_i, w_j)`) of every direction `u_i` (row of `u`) with the
+/// first pair's decoder directions `w_j`: the curve
+/// [`MetricSet::Dynamics`] reduces to its columns and the cell's detail
+/// keeps for the charts. Epoch `e` (from 0) is a one-epoch run seeded
+/// `derive_seed(seed, e)` from the config's seed, so every epoch draws its
+/// own shuffle as the epochs of one run do; plain SGD at a constant rate
+/// keeps no other state, so the epochs continue one run (what the
+/// variant's validation demands). A diverged epoch ends it, as it ends
+/// any run.
+fn train_followed<T: Real>(
+    trainer: &Trainer,
+    mut model: Autoencoder<T>,
+    x_train: &DMatrix<T>,
+    x_val: &DMatrix<T>,
+    u: &DMatrix<f64>,
+) -> Result<Trained<T>> {
+    let cfg = trainer.config();
+    let mut history = History::new();
+    let mut alignment = Vec::with_capacity(cfg.epochs);
+    let mut stop = StopKind::MaxEpochs;
+    while history.len() < cfg.epochs {
+        let done = history.len();
+        let one = cfg
+            .clone()
+            .epochs(1)
+            .seed(derive_seed(cfg.seed, done as u64));
+        let part = Trainer::new(one)?.with_interrupt_flag(trainer.interrupt_flag());
+        let (trained, h, kind, _) = train_cell(&part, model, x_train, x_val)?;
+        model = trained;
+        let ran = h.len();
+        history.epochs.extend(h.epochs.into_iter().map(|mut r| {
+            r.epoch += done;
+            r
+        }));
+        if ran > 0 {
+            let w = widen(&model.layers()[0].decoder_weight()).transpose();
+            alignment.push(direction_alignment(u, &w)?);
+        }
+        if ran == 0 || matches!(kind, StopKind::Diverged | StopKind::Patience) {
+            stop = kind;
+            break;
+        }
+    }
+    let best_epoch = history.len();
+    Ok(Trained {
+        model,
+        history,
+        stop,
+        best_epoch,
+        alignment: Some(alignment),
+    })
 }
 
 /// Trains as [`train_cell`] does, in chunks of `stop.every` epochs up to
