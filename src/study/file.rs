@@ -40,7 +40,7 @@ use super::protocol::Protocol;
 use super::spec::{FamilyTraining, ModelKind, Precision, Study};
 use super::variant::Variant;
 use crate::data::file::read_regular;
-use crate::data::{Dataset, LoadOptions};
+use crate::data::{Dataset, LoadOptions, SpikedCovariance};
 use crate::error::{Error, Result};
 use crate::model::{Activation, BiasMode};
 use crate::train::TrainConfig;
@@ -122,11 +122,13 @@ pub struct StudyFile {
     pub protocol: ProtocolEntry,
 }
 
-/// One `[[datasets]]` table: a built-in dataset or a data file.
+/// One `[[datasets]]` table: a built-in dataset, a data file or a
+/// generated spiked-covariance sample.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetEntry {
-    /// A built-in dataset's name (`digits`, `mnist10k`); or give `path`.
+    /// A built-in dataset's name (`digits`, `mnist10k`); or give `path`
+    /// or `spiked`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub builtin: Option<String>,
     /// A `.csv`, `.parquet`, IDX, `.npy` or `.safetensors` file; relative
@@ -154,6 +156,55 @@ pub struct DatasetEntry {
     /// studies take), to bound the time of a large dataset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_rows: Option<usize>,
+    /// A spiked-covariance sample ([`SpikedCovariance`]) instead of stored
+    /// data: data whose principal directions are planted, which a study
+    /// of how models find them (the `refinetti_goldt` built-in) runs on
+    /// beside real data. It has no labels or image shape; its default name
+    /// is `spiked`. Last, since a table is written after the plain keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spiked: Option<SpikedEntry>,
+}
+
+/// The `spiked` key of a `[[datasets]]` table: the parameters of a
+/// [`SpikedCovariance`], which generates the same rows from them on every
+/// machine.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpikedEntry {
+    /// Rows (at least 2).
+    pub n_samples: usize,
+    /// Features (at least the number of spikes).
+    pub n_features: usize,
+    /// The variance added along each planted direction (each > 0).
+    pub spikes: Vec<f64>,
+    /// The isotropic noise's standard deviation (>= 0).
+    pub noise_sigma: f64,
+    /// Seed of the planted directions and the rows.
+    pub seed: u64,
+}
+
+impl SpikedEntry {
+    /// The entry of the generator `g`.
+    pub fn of(g: &SpikedCovariance) -> SpikedEntry {
+        SpikedEntry {
+            n_samples: g.n_samples,
+            n_features: g.n_features,
+            spikes: g.spikes.clone(),
+            noise_sigma: g.noise_sigma,
+            seed: g.seed,
+        }
+    }
+
+    /// The generator it describes.
+    pub fn generator(&self) -> SpikedCovariance {
+        SpikedCovariance::new(
+            self.n_samples,
+            self.n_features,
+            self.spikes.clone(),
+            self.noise_sigma,
+            self.seed,
+        )
+    }
 }
 
 /// A training-set size: a row count or the whole training part.
@@ -569,6 +620,25 @@ fn at_dataset(i: usize, key: &'static str) -> impl FnOnce(Error) -> Located {
 }
 
 impl DatasetEntry {
+    /// The sample the `spiked` key `g` generates; the keys of stored data
+    /// (labels, tensor, image shape) are refused, since it has none.
+    fn generated(&self, i: usize, g: &SpikedEntry) -> std::result::Result<Dataset, Located> {
+        let stored = [
+            ("label_column", self.label_column.is_some()),
+            ("labels_file", self.labels_file.is_some()),
+            ("tensor", self.tensor.is_some()),
+            ("image_shape", self.image_shape.is_some()),
+        ];
+        if let Some((key, _)) = stored.iter().find(|(_, set)| *set) {
+            return Err(at_dataset(i, *key)(Error::config(
+                "datasets",
+                format!("a spiked sample is generated, not stored: drop {key}"),
+            )));
+        }
+        let sample = g.generator().generate().map_err(at_dataset(i, "spiked"))?;
+        Ok(sample.dataset)
+    }
+
     /// Loads the dataset, resolving a relative `path` against `base`.
     fn load(&self, i: usize, base: &Path) -> std::result::Result<Arc<Dataset>, Located> {
         let shape = self.image_shape.map(|[h, w]| (h, w));
@@ -580,14 +650,9 @@ impl DatasetEntry {
                 format!("{h}x{w} has no pixels; both sides must be at least 1"),
             )));
         }
-        let ds = match (&self.builtin, &self.path) {
-            (Some(_), Some(_)) | (None, None) => {
-                return Err(at_dataset(i, "")(Error::config(
-                    "datasets",
-                    format!("entry {} needs exactly one of `builtin` and `path`", i + 1),
-                )));
-            }
-            (Some(name), None) => {
+        let ds = match (&self.builtin, &self.path, &self.spiked) {
+            (None, None, Some(g)) => self.generated(i, g)?,
+            (Some(name), None, None) => {
                 if self.label_column.is_some() || self.labels_file.is_some() {
                     return Err(at_dataset(i, "builtin")(Error::config(
                         "datasets",
@@ -616,7 +681,7 @@ impl DatasetEntry {
                 }
                 ds
             }
-            (None, Some(path)) => {
+            (None, Some(path), None) => {
                 let path = base.join(path);
                 if !path.is_file() {
                     return Err(at_dataset(i, "path")(Error::io(
@@ -631,6 +696,15 @@ impl DatasetEntry {
                     tensor: self.tensor.clone(),
                 };
                 Dataset::load(&path, &opts).map_err(at_dataset(i, "path"))?
+            }
+            _ => {
+                return Err(at_dataset(i, "")(Error::config(
+                    "datasets",
+                    format!(
+                        "entry {} needs exactly one of `builtin`, `path` and `spiked`",
+                        i + 1
+                    ),
+                )));
             }
         };
         let ds = match &self.name {
@@ -964,6 +1038,29 @@ mod tests {
     }
 
     const MINIMAL: &str = "name = \"t\"\nmodels = [\"pca\", \"linear_tied\"]\nlatents = [2]\n\n[[datasets]]\nbuiltin = \"digits\"\nmax_rows = 200\n";
+
+    /// A `spiked` dataset is generated from its keys: the file builds the
+    /// rows the generator draws (so a study over it runs the same cells on
+    /// any machine), reads back as written, and refuses a second source
+    /// or a key of stored data, naming it.
+    #[test]
+    fn spiked_datasets_are_generated_from_their_keys() {
+        let text = "name = \"t\"\nmodels = [\"pca\"]\nlatents = [2]\n\n[[datasets]]\nspiked = { n_samples = 50, n_features = 6, spikes = [4.0, 2.0], noise_sigma = 0.5, seed = 3 }\nname = \"planted\"\n";
+        let (study, _, written) = round_trip(text);
+        assert!(written.contains("spiked"), "{written}");
+        let want = SpikedCovariance::new(50, 6, vec![4.0, 2.0], 0.5, 3)
+            .generate()
+            .unwrap()
+            .dataset;
+        assert_eq!(study.datasets[0].name(), "planted");
+        assert_eq!(study.datasets[0].x(), want.x());
+        let both = text.replace("name = \"planted\"", "builtin = \"digits\"");
+        let err = build(&both).unwrap_err().to_string();
+        assert!(err.contains("exactly one of"), "{err}");
+        let shaped = text.replace("name = \"planted\"", "image_shape = [2, 3]");
+        let err = build(&shaped).unwrap_err().to_string();
+        assert!(err.contains("image_shape"), "{err}");
+    }
 
     #[test]
     fn unknown_keys_and_wrong_types_name_line_and_key() {
