@@ -473,6 +473,34 @@ fn the_denoising_study_shards_and_merges_into_its_unsharded_run() {
     assert!(same_results(&a, &b), "merged:\n{a}\nunsharded:\n{b}");
 }
 
+/// The Refinetti–Goldt study is a grid of cells over two data sets, its
+/// synthetic one described in its study file by the generator's
+/// parameters (the `spiked` key), so every shard regenerates the same
+/// rows: two shards merged equal the unsharded run, timing aside, its
+/// dynamics columns included, and `study list` counts its cells.
+#[test]
+fn the_refinetti_goldt_study_shards_and_merges_into_its_unsharded_run() {
+    let listing = study_ok(&["list", "--quick"]);
+    let line = listing
+        .lines()
+        .find(|l| l.starts_with("refinetti_goldt "))
+        .unwrap();
+    // 8 variants on the synthetic data and on digits, one seed.
+    assert!(line.contains(" 16 cells "), "{line}");
+    let shown = study_ok(&["show", "refinetti_goldt", "--quick"]);
+    assert!(shown.contains("spiked"), "{shown}");
+    let (a, b) = whole_and_merged("refinetti_goldt", 2);
+    assert_eq!(b.height(), 16);
+    for (name, _) in tiedae::study::DYNAMICS_COLUMNS {
+        assert!(b.column(name).is_ok(), "no column {name}");
+    }
+    let fev = b.column("fev").unwrap();
+    assert_eq!(fev.null_count(), 0, "every trained cell has an FEV");
+    assert!(same_results(&a, &b), "merged:\n{a}\nunsharded:\n{b}");
+    let claims = tiedae::study::builtin::refinetti_goldt::claims_table(&a).unwrap();
+    assert_eq!(claims.height(), 8);
+}
+
 /// The fenced ```bash blocks of the README's cluster section.
 fn cluster_blocks() -> Vec<String> {
     let readme = include_str!("../README.md");

@@ -30,16 +30,15 @@ pub const COMPARISON: &str = "comparison";
 pub const COMPARISON_PARTS: [&str; 3] = ["linear_pca", "equal_budget", "overfitting"];
 
 /// The study name whose page runs every theory study: the
-/// [theory](crate::study::builtin::theory) table's own claims, then
+/// [theory](crate::study::builtin::theory) study's claims, then
 /// [`THEORY_PARTS`]' others, stacked into one claims table.
 pub const THEORY: &str = "theory";
 
-/// The registry entries `--study theory` runs, in order. Their frames
-/// stack as claims tables: the `theory` study is a grid of cells, whose
-/// frame the page turns into its claims
-/// ([`crate::study::builtin::theory::claims_table`]), drawing Bao et al.'s
-/// chart beside it; the others are claims tables. The `denoising` study is
-/// a grid of cells with its own page (its claims as a table:
+/// The registry entries `--study theory` runs, in order. Each is a grid of
+/// cells whose frame the page turns into its claims table
+/// ([`Builtin::claims`]), and the tables stack; the theory study's Bao et
+/// al. chart is drawn beside them. The `denoising` study is a grid of
+/// cells with its own page (its claims as a table:
 /// [`crate::study::builtin::denoising::claims_table`]).
 pub const THEORY_PARTS: [&str; 2] = ["theory", "refinetti_goldt"];
 
@@ -215,7 +214,8 @@ pub struct StudyOutput {
     /// the shared results columns).
     pub results: DataFrame,
     /// Histories, filters, reconstructions and PCAs, when the study was
-    /// run in detail; `None` for frame-only and table studies.
+    /// run in detail; `None` for frame-only and table studies and for
+    /// pages of claims tables.
     pub details: Option<DetailedResults>,
     /// Findings of each part's summary, in order.
     pub findings: Vec<String>,
@@ -312,7 +312,7 @@ pub fn run_study(
             (Source::Detailed(_), None) => unreachable!("built above"),
         };
         findings.extend((part.summary)(&frame)?);
-        let claims = theory_claims(name, part, &frame, ds, preset, &mut figures)?;
+        let claims = claims_page(name, part, &frame, ds, preset, &mut figures)?;
         tabular |= claims.is_some();
         frames.push(claims.unwrap_or(frame));
         timings.push(StudyTime {
@@ -326,8 +326,9 @@ pub fn run_study(
     } else {
         stack(&frames, tabular)?
     };
-    let details =
-        (all_detailed && !details.is_empty()).then(|| merge_details(details, results.clone()));
+    // A page of claims tables draws no per-cell charts.
+    let details = (all_detailed && !tabular && !details.is_empty())
+        .then(|| merge_details(details, results.clone()));
     Ok(StudyOutput {
         results,
         details,
@@ -338,15 +339,17 @@ pub fn run_study(
     })
 }
 
-/// On the theory page (`name` is [`THEORY`]), the theory grid's frame as
-/// its claims table, the page stacking claims tables, with Bao et al.'s
-/// chart (runs of its own, see
-/// [`bao_figures`](crate::study::builtin::theory::bao_figures)) added to
-/// `figures`; `None` for every other part and page.
+/// The frame of a part whose page states its claims ([`Builtin::claims`]:
+/// the theory studies) as its claims table, which the page shows (and
+/// stacks with the others of [`THEORY_PARTS`]); on the theory page, Bao
+/// et al.'s chart (runs of its own, see
+/// [`bao_figures`](crate::study::builtin::theory::bao_figures)) is added
+/// to `figures`. `None` for the parts whose page shows their rows.
 ///
 /// # Errors
-/// A frame without the theory columns; the chart's training errors.
-fn theory_claims(
+/// A frame without the part's metric columns; the chart's training
+/// errors.
+fn claims_page(
     name: &str,
     part: &Builtin,
     frame: &DataFrame,
@@ -354,13 +357,15 @@ fn theory_claims(
     preset: &Preset,
     figures: &mut Figures,
 ) -> Result<Option<DataFrame>> {
-    if name != THEORY || part.name != THEORY {
+    let Some(table) = part.claims else {
         return Ok(None);
+    };
+    if name == THEORY && part.name == THEORY {
+        figures
+            .curves
+            .extend(builtin::theory::bao_figures(ds, preset)?);
     }
-    figures
-        .curves
-        .extend(builtin::theory::bao_figures(ds, preset)?);
-    Ok(Some(builtin::theory::claims_table(frame)?))
+    Ok(Some(table(frame)?))
 }
 
 /// The studies of the detailed parts of the study `name` (`None` for

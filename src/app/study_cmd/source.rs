@@ -11,7 +11,7 @@ use crate::app::studies;
 use crate::data::{Dataset, split_tensor_spec};
 use crate::error::{Error, Result};
 use crate::study::builtin::{self, Builtin, Preset, RunOptions, Source};
-use crate::study::file::DatasetEntry;
+use crate::study::file::{DatasetEntry, SpikedEntry};
 use crate::study::{Study, StudyFile, read_study_file};
 use std::path::{Path, PathBuf};
 
@@ -125,9 +125,9 @@ impl StudySource {
 /// Builds built-in study `b` on `opts.dataset`, as one [`Study`].
 ///
 /// # Errors
-/// [`Error::Config`] for a table (one that trains nothing, or a claims
-/// table whose models train outside the cell engine) or a study made of
-/// several studies, which a shard cannot hold: run its parts as files.
+/// [`Error::Config`] for a table (one that trains nothing) or a study
+/// made of several studies, which a shard cannot hold: run its parts as
+/// files.
 pub fn load_builtin(b: &Builtin, opts: &BuiltinOptions) -> Result<LoadedStudy> {
     let job = ReportJob {
         dataset: opts.dataset.clone(),
@@ -178,25 +178,46 @@ pub fn load_builtin(b: &Builtin, opts: &BuiltinOptions) -> Result<LoadedStudy> {
         Source::Table(_) => {
             return Err(Error::config(
                 "study",
-                if b.name == "param_counts" {
-                    format!(
-                        "{} is a table that trains nothing; there is nothing to run",
-                        b.name
-                    )
-                } else {
-                    format!(
-                        "{} is a table of claims whose small models train outside the cell engine; run it with `report --study {}`",
-                        b.name, b.name
-                    )
-                },
+                format!(
+                    "{} is a table that trains nothing; there is nothing to run",
+                    b.name
+                ),
             ));
         }
     };
     let study = make(&ds, &preset, &run)?;
     study.cells()?;
-    let entry = dataset_entry(&opts.dataset, &ds, preset.max_rows)?;
-    let file = StudyFile::from_study(&study, vec![entry])?;
+    let entries = dataset_entries(b, &study, &opts.dataset, &ds, &preset)?;
+    let file = StudyFile::from_study(&study, entries)?;
     Ok(LoadedStudy { study, file })
+}
+
+/// The `[[datasets]]` entries of built-in study `b`, built as `study` on
+/// `ds` (loaded from `spec`) with `preset`: the report's dataset, sampled
+/// as the study samples it. The Refinetti–Goldt study runs on its
+/// synthetic data first (generated from the entry's `spiked` key, so a
+/// shard regenerates the same rows) and on the report's only when the
+/// data suit it.
+fn dataset_entries(
+    b: &Builtin,
+    study: &Study,
+    spec: &str,
+    ds: &Dataset,
+    preset: &Preset,
+) -> Result<Vec<DatasetEntry>> {
+    use crate::study::builtin::refinetti_goldt;
+    if b.name != refinetti_goldt::NAME {
+        return Ok(vec![dataset_entry(spec, ds, preset.max_rows)?]);
+    }
+    let mut entries = vec![DatasetEntry {
+        spiked: Some(SpikedEntry::of(&refinetti_goldt::synthetic())),
+        name: Some(refinetti_goldt::SYNTHETIC.into()),
+        ..DatasetEntry::default()
+    }];
+    if study.datasets.len() > 1 {
+        entries.push(dataset_entry(spec, ds, refinetti_goldt::max_rows(preset))?);
+    }
+    Ok(entries)
 }
 
 /// The `[[datasets]]` entry of a built-in study's dataset `spec` (loaded

@@ -1,7 +1,7 @@
 //! The claims table the theory and Refinetti–Goldt studies share (so
 //! `--study theory` stacks theirs into one table), and its findings; the
-//! theory and denoising studies compute theirs in this table from their
-//! frames (grids of cells), the Refinetti–Goldt study measures its own.
+//! theory, Refinetti–Goldt and denoising studies compute theirs in this
+//! table from their frames (grids of cells).
 //!
 //! Frame, one row per claim: `paper`, `claim`, `formula` (str),
 //! `measured`, `tolerance` (f64) and `pass` (bool, `measured <

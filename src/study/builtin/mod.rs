@@ -48,6 +48,8 @@ pub type TableFn = fn(&Dataset, &Preset) -> Result<Output>;
 pub type SummaryFn = fn(&DataFrame) -> Result<Vec<String>>;
 /// Draws a detailed study's own charts from its detailed results.
 pub type ChartsFn = fn(&DetailedResults) -> Result<Figures>;
+/// Turns a study's frame into its claims table ([`claims`]).
+pub type ClaimsFn = fn(&DataFrame) -> Result<DataFrame>;
 
 /// A detailed study's frame with the charts `charts` draws from its
 /// detailed results (what a registry entry with [`Builtin::charts`]
@@ -72,9 +74,8 @@ pub enum Source {
     /// A study that post-processes its frame (extra columns its summary
     /// reads): only the frame is available.
     Frame(FrameFn),
-    /// A table with its own columns rather than the results columns:
-    /// one that trains nothing (parameter counts) or one claim per row
-    /// (the Refinetti–Goldt study, which trains its own small models).
+    /// A table with its own columns rather than the results columns: one
+    /// that trains nothing (parameter counts).
     Table(TableFn),
 }
 
@@ -143,6 +144,11 @@ pub struct Builtin {
     /// (its cells' histories and artifacts beside its frame); `None` for
     /// the studies whose page has the common charts only.
     pub charts: Option<ChartsFn>,
+    /// For a grid whose page states its claims (the theory studies), the
+    /// claims table its frame turns into: the page shows the table (the
+    /// theory page stacks them) instead of the results' charts. `None`
+    /// for the studies whose page shows their rows.
+    pub claims: Option<ClaimsFn>,
 }
 
 /// A study's latent-size rule: the sizes for data with `d` features.
@@ -159,6 +165,7 @@ pub const REGISTRY: &[Builtin] = &[
         summary: linear_pca::summary,
         own_latents: None,
         charts: None,
+        claims: None,
     },
     Builtin {
         name: "l2_directions",
@@ -168,6 +175,7 @@ pub const REGISTRY: &[Builtin] = &[
         summary: l2_directions::summary,
         own_latents: None,
         charts: None,
+        claims: None,
     },
     Builtin {
         name: "param_counts",
@@ -177,6 +185,7 @@ pub const REGISTRY: &[Builtin] = &[
         summary: param_counts::summary,
         own_latents: None,
         charts: None,
+        claims: None,
     },
     Builtin {
         name: "overfitting",
@@ -186,6 +195,7 @@ pub const REGISTRY: &[Builtin] = &[
         summary: overfitting::summary,
         own_latents: None,
         charts: None,
+        claims: None,
     },
     Builtin {
         name: "equal_budget",
@@ -195,6 +205,7 @@ pub const REGISTRY: &[Builtin] = &[
         summary: equal_budget::summary,
         own_latents: None,
         charts: None,
+        claims: None,
     },
     Builtin {
         name: "convergence",
@@ -204,6 +215,7 @@ pub const REGISTRY: &[Builtin] = &[
         summary: convergence::summary,
         own_latents: None,
         charts: None,
+        claims: None,
     },
     Builtin {
         name: "sparse",
@@ -213,6 +225,7 @@ pub const REGISTRY: &[Builtin] = &[
         summary: sparse::summary,
         own_latents: None,
         charts: None,
+        claims: None,
     },
     Builtin {
         name: "bias_modes",
@@ -222,6 +235,7 @@ pub const REGISTRY: &[Builtin] = &[
         summary: bias_modes::summary,
         own_latents: None,
         charts: None,
+        claims: None,
     },
     Builtin {
         name: "theory",
@@ -231,6 +245,7 @@ pub const REGISTRY: &[Builtin] = &[
         summary: theory::summary,
         own_latents: None,
         charts: None,
+        claims: Some(theory::claims_table),
     },
     Builtin {
         name: "sae",
@@ -240,15 +255,17 @@ pub const REGISTRY: &[Builtin] = &[
         summary: sae::summary,
         own_latents: Some(sae::default_latents),
         charts: Some(sae::charts),
+        claims: None,
     },
     Builtin {
         name: "refinetti_goldt",
         title: "non-linear AE dynamics",
         claim: "principal components are learned one after another, tied sigmoid AEs fail to learn, and ReLU AEs need trained biases (Refinetti & Goldt 2022)",
-        source: Source::Table(refinetti_goldt::output),
-        summary: claims::summary,
+        source: Source::Detailed(refinetti_goldt::study),
+        summary: refinetti_goldt::summary,
         own_latents: None,
-        charts: None,
+        charts: Some(refinetti_goldt::charts),
+        claims: Some(refinetti_goldt::claims_table),
     },
     Builtin {
         name: "denoising",
@@ -258,6 +275,7 @@ pub const REGISTRY: &[Builtin] = &[
         summary: denoising::summary,
         own_latents: None,
         charts: Some(denoising::charts),
+        claims: None,
     },
 ];
 
