@@ -851,6 +851,51 @@ mod tests {
         assert_eq!(field(v(sgd).spectral(negative)), "variants.spectral");
     }
 
+    /// Standardising needs centred rows, the dynamics metrics a recipe of
+    /// plain SGD at a constant rate, and frozen biases a minibatch
+    /// optimizer; a variant's row scale is its fitting rows' entry scale
+    /// (1 when it does not standardise, an error without variance), and
+    /// frozen biases reach its cells' config.
+    #[test]
+    fn standardised_and_followed_variants_are_checked() {
+        use crate::study::spectral::VariantTraining;
+        use crate::train::{Optimizer, Schedule};
+        let sgd = VariantTraining {
+            epochs: 5,
+            batch_size: Some(4),
+            learning_rate: 0.1,
+            rotation_augmented: false,
+            optimizer: Optimizer::sgd(),
+            schedule: Schedule::Constant,
+        };
+        let modes = [BiasMode::Separate];
+        let field = |v: Variant| match v.validate(&modes, Activation::Relu) {
+            Err(Error::Config { field, .. }) => field,
+            other => panic!("expected a config error, got {other:?}"),
+        };
+        let mut bare = Variant::new("v", true).standardise(true);
+        bare.centre = false;
+        assert_eq!(field(bare), "variants.standardise");
+        let followed = Variant::new("v", true).metrics(MetricSet::Dynamics);
+        assert_eq!(field(followed.clone()), "variants.metrics");
+        let adam = VariantTraining {
+            optimizer: Optimizer::adam(),
+            ..sgd
+        };
+        assert_eq!(field(followed.clone().training(adam)), "variants.metrics");
+        let good = followed.training(sgd).standardise(true).freeze_biases(true);
+        good.validate(&modes, Activation::Relu).unwrap();
+        assert!(good.centre && good.needs_minibatch());
+        // Columns (1, 3) and (2, 6): variances 1 and 4, scale √2.5.
+        let x = DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 3.0, 6.0]);
+        assert!((good.row_scale(&x).unwrap() - 2.5f64.sqrt()).abs() < 1e-15);
+        assert_eq!(Variant::new("w", true).row_scale(&x).unwrap(), 1.0);
+        assert!(good.row_scale(&DMatrix::from_element(2, 2, 3.0)).is_err());
+        let mut cfg = TrainConfig::default();
+        good.adjust(&mut cfg, 1, &x).unwrap();
+        assert!(cfg.freeze_biases);
+    }
+
     /// A bad L0 rule is refused naming `variants.l0`: beside an L1
     /// penalty, without a JumpReLU activation, with a divisor of 0, or
     /// with no, repeated, zero or non-finite weights.
