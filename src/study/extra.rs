@@ -759,11 +759,11 @@ fn read_dynamics_columns(df: &DataFrame) -> Result<Option<Vec<SaeMetrics>>> {
     let (aligned, crossed) = DYNAMICS_COLUMNS.split_at(DYNAMICS_DIRECTIONS);
     let alignment: Vec<Vec<Option<f64>>> = aligned
         .iter()
-        .map(|(name, _)| f(name))
+        .map(|(name, _)| f(*name))
         .collect::<Result<_>>()?;
     let crossing: Vec<Vec<Option<i64>>> = crossed[..DYNAMICS_DIRECTIONS]
         .iter()
-        .map(|(name, _)| i(name))
+        .map(|(name, _)| i(*name))
         .collect::<Result<_>>()?;
     let (mean, fev) = (f("mean_test_mse")?, f("fev")?);
     Ok(Some(
@@ -858,6 +858,47 @@ mod tests {
         }
         let (set, back) = read_extra_columns(&df).unwrap().unwrap();
         assert_eq!(set, MetricSet::Theory);
+        assert_eq!(back, values);
+        for v in &values {
+            let json = serde_json::to_string(v).unwrap();
+            assert_eq!(&serde_json::from_str::<SaeMetrics>(&json).unwrap(), v);
+        }
+    }
+
+    /// A dynamics cell's values travel with its row as the theory values
+    /// do: appended as the set's columns (crossing epochs as integers) and
+    /// read back, every value and null as it was, and the frame reads as
+    /// the dynamics set.
+    #[test]
+    fn dynamics_columns_read_back_as_written() {
+        let full = DynamicsMetrics {
+            alignment: [Some(0.99), Some(0.1 + 0.2), None, Some(1e-9)],
+            crossing_epoch: [Some(3), None, None, Some(100)],
+            mean_test_mse: Some(0.55),
+            fev: Some(-0.25),
+        };
+        let values = vec![
+            SaeMetrics {
+                dynamics: Some(full),
+                ..SaeMetrics::default()
+            },
+            SaeMetrics {
+                dynamics: Some(DynamicsMetrics::default()),
+                ..SaeMetrics::default()
+            },
+        ];
+        let mut df =
+            rows_to_frame(&[row("tied_relu_trained"), row("untied_sigmoid_frozen")]).unwrap();
+        append_extra_columns(&mut df, MetricSet::Dynamics, &values).unwrap();
+        for (name, kind) in DYNAMICS_COLUMNS {
+            let want = match kind {
+                ColumnType::I64 => DataType::Int64,
+                _ => DataType::Float64,
+            };
+            assert_eq!(df.column(name).unwrap().dtype(), &want, "{name}");
+        }
+        let (set, back) = read_extra_columns(&df).unwrap().unwrap();
+        assert_eq!(set, MetricSet::Dynamics);
         assert_eq!(back, values);
         for v in &values {
             let json = serde_json::to_string(v).unwrap();
