@@ -996,6 +996,7 @@ fn refinetti_goldt_cells_follow_every_epoch_and_end_at_the_models_alignment() {
     let Some((MetricSet::Dynamics, values)) = read_extra_columns(&a.results).unwrap() else {
         panic!("no dynamics columns");
     };
+    assert_eq!(values.len(), a.cells.len());
     for (i, (cell, again)) in a.cells.iter().zip(&b.cells).enumerate() {
         let curve = cell.alignment.clone().unwrap();
         assert_eq!(
@@ -1025,14 +1026,13 @@ fn refinetti_goldt_cells_follow_every_epoch_and_end_at_the_models_alignment() {
             );
         }
         let m = values[i].dynamics.clone().unwrap();
-        assert_eq!(values.len(), a.cells.len());
-        for d in 0..refinetti_goldt::WIDTH {
-            assert_eq!(m.alignment[d], Some(last[d]));
+        for (d, (&got, &crossed)) in last.iter().zip(&m.crossing_epoch).enumerate() {
+            assert_eq!(m.alignment[d], Some(got));
             let first = curve
                 .iter()
                 .position(|e| e[d] >= refinetti_goldt::THRESHOLD)
                 .map(|e| e as i64 + 1);
-            assert_eq!(m.crossing_epoch[d], first, "{}", cell.row.model);
+            assert_eq!(crossed, first, "{}", cell.row.model);
         }
         let (e0, e, epca) = (
             m.mean_test_mse.unwrap(),
