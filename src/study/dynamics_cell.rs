@@ -47,10 +47,14 @@ pub(crate) struct DynamicsView<'a> {
 /// and the fraction of PCA's explained variance (null when PCA explains
 /// nothing, `E_PCA >= E₀`, where the fraction has no meaning).
 pub(crate) fn dynamics_metrics(v: &DynamicsView<'_>) -> DynamicsMetrics {
+    let explained = v.mean_test_mse - v.pca_test_mse;
     let mut out = DynamicsMetrics {
         mean_test_mse: Some(v.mean_test_mse),
-        fev: (v.mean_test_mse > v.pca_test_mse)
-            .then(|| (v.mean_test_mse - v.test_mse) / (v.mean_test_mse - v.pca_test_mse)),
+        fev: if explained > 0.0 {
+            Some((v.mean_test_mse - v.test_mse) / explained)
+        } else {
+            None
+        },
         ..DynamicsMetrics::default()
     };
     let Some(alignment) = v.alignment else {
