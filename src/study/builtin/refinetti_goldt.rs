@@ -413,8 +413,8 @@ fn epochs_text(c: &[Option<usize>]) -> String {
 }
 
 /// The charts: per data set and per tying × activation, each direction's
-/// alignment over epochs ([`alignment_chart`]), from the curves the cells
-/// keep in their detail.
+/// alignment over epochs, trained biases solid, frozen dashed, from the
+/// curves the cells keep in their detail.
 ///
 /// # Errors
 /// A frame without the dynamics metric columns.
