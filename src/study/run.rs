@@ -867,10 +867,14 @@ fn cell_training(study: &Study, cell: &Cell, split: &Split) -> TrainConfig {
     }
     if !cfg.is_lbfgs() {
         // A step budget gives a small training set as many updates as a
-        // large one (see `Protocol::max_steps`).
-        cfg.epochs = study
-            .protocol
-            .epoch_cap(cfg.epochs, split.train.nrows(), cfg.batch_size);
+        // large one, and a low rate as much rate × steps as the grid's
+        // (see `Protocol::step_cap`).
+        cfg.epochs = study.protocol.epoch_cap(
+            cfg.epochs,
+            split.train.nrows(),
+            cfg.batch_size,
+            cfg.learning_rate,
+        );
     }
     let has_val = split.val.nrows() > 0;
     cfg.validation_fraction = study.protocol.validation_fraction;
