@@ -6,8 +6,8 @@
 use tiedae::data::{Dataset, SpikedCovariance};
 use tiedae::model::BiasMode;
 use tiedae::study::{
-    MAX_LEARNING_RATE, MIN_LEARNING_RATE, ModelKind, Protocol, Row, Study, frame_to_rows,
-    probe_passes, rate_brackets, select_tuned,
+    ExtraRate, MAX_CAP_GROWTH, MAX_LEARNING_RATE, MIN_LEARNING_RATE, ModelKind, Protocol, Row,
+    Study, frame_to_rows, probe_passes, rate_brackets, select_tuned,
 };
 use tiedae::train::TrainConfig;
 
@@ -350,9 +350,9 @@ fn the_step_cap_gives_small_training_sets_more_epochs() {
         ..Protocol::default()
     };
     // 16 rows in batches of 32: one step an epoch; 160 rows: five.
-    assert_eq!(p.epoch_cap(5, 16, 32), 60);
-    assert_eq!(p.epoch_cap(5, 160, 32), 12);
-    assert_eq!(Protocol::default().epoch_cap(5, 16, 32), 5);
+    assert_eq!(p.epoch_cap(5, 16, 32, 1e-3), 60);
+    assert_eq!(p.epoch_cap(5, 160, 32, 1e-3), 12);
+    assert_eq!(Protocol::default().epoch_cap(5, 16, 32, 1e-3), 5);
 
     let df = Study::new("steps")
         .dataset(spiked())
@@ -379,4 +379,66 @@ fn the_step_cap_gives_small_training_sets_more_epochs() {
     // to reach 40).
     assert_eq!(epochs(20), 40);
     assert_eq!(epochs(100), 14);
+}
+
+/// Below the grid's lowest rate the step budget grows as the rate falls
+/// (the same rate × steps), up to its bound; at and above it, it holds.
+#[test]
+fn the_step_cap_grows_in_rate_times_steps_below_the_grid() {
+    let p = Protocol {
+        max_steps: Some(60),
+        learning_rates: vec![3e-3, 1e-3],
+        ..Protocol::default()
+    };
+    assert_eq!(p.step_cap(1e-2), Some(60));
+    assert_eq!(p.step_cap(1e-3), Some(60));
+    assert_eq!(p.step_cap(1e-4), Some(600));
+    assert_eq!(p.step_cap(3e-5), Some(2000));
+    // Five decades below: the growth stops at its bound.
+    assert_eq!(p.step_cap(1e-8), Some((60.0 * MAX_CAP_GROWTH) as usize));
+    // No grid, no step budget: nothing grows.
+    let no_grid = Protocol {
+        learning_rates: Vec::new(),
+        ..p.clone()
+    };
+    assert_eq!(no_grid.step_cap(1e-5), Some(60));
+    assert_eq!(Protocol::default().step_cap(1e-5), None);
+
+    // A cell at a rate the search adds below the grid trains that budget.
+    let mut study = Study::new("steps-by-rate")
+        .dataset(spiked())
+        .models(&[ModelKind::LinearTied])
+        .latents(&[2])
+        .n_trains(&[20])
+        .seeds(&[0])
+        .training(TrainConfig::new().epochs(5).batch_size(32))
+        .protocol(Protocol {
+            patience: None,
+            max_steps: Some(40),
+            learning_rates: vec![1e-3],
+            ..Protocol::default()
+        });
+    study.extra_rates.push(ExtraRate {
+        dataset: "spiked".into(),
+        model: ModelKind::LinearTied,
+        bias_mode: BiasMode::Separate,
+        latent: 2,
+        n_train: 20,
+        l2: 0.0,
+        sparsity_weight: 0.0,
+        learning_rate: 1e-4,
+        variant: None,
+        seeds: vec![0],
+    });
+    let rows = frame_to_rows(&study.run().unwrap()).unwrap();
+    let epochs = |lr: f64| {
+        rows.iter()
+            .find(|r| r.learning_rate == Some(lr))
+            .unwrap()
+            .epochs
+    };
+    // 16 rows fit, one batch an epoch: 40 steps at the grid's rate, ten
+    // times as many at a tenth of it.
+    assert_eq!(epochs(1e-3), 40);
+    assert_eq!(epochs(1e-4), 400);
 }

@@ -24,7 +24,8 @@ use crate::report::sections;
 use crate::report::{ReportInput, Section, read_provenance, report_dir_name, write_report};
 use crate::study::builtin::{Preset, RunOptions};
 use crate::study::{
-    DetailedResults, Protocol, Search, dataset_sha256, frame_to_rows, read_results, select_tuned,
+    DetailedResults, MAX_CAP_GROWTH, Protocol, Search, dataset_sha256, frame_to_rows, read_results,
+    select_tuned,
 };
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -421,8 +422,8 @@ impl ReportJob {
         let n_fit = n_train - protocol.validation_rows(n_train);
         let cap = match protocol.max_steps {
             Some(steps) => format!(
-                "at most {steps} optimizer steps ({} epochs at {n_train} training rows, more at smaller training sizes)",
-                protocol.epoch_cap(preset.epochs, n_fit, preset.batch_size)
+                "at most {steps} optimizer steps ({} epochs at {n_train} training rows, more at smaller training sizes), and at a rate η below the grid's lowest η₀ as many in rate × steps (η₀/η times the steps, at most {MAX_CAP_GROWTH} times), since an Adam step moves a weight by about the rate",
+                protocol.epoch_cap(preset.epochs, n_fit, preset.batch_size, f64::INFINITY)
             ),
             None => format!("at most {} epochs", preset.epochs),
         };

@@ -68,8 +68,8 @@ pub use frame::{
 };
 pub use model_name::ModelName;
 pub use protocol::{
-    MAX_LEARNING_RATE, MIN_LEARNING_RATE, Protocol, RateBracket, StopKind, probe_passes,
-    rate_brackets, select_tuned,
+    MAX_CAP_GROWTH, MAX_LEARNING_RATE, MIN_LEARNING_RATE, Protocol, RateBracket, StopKind,
+    probe_passes, rate_brackets, select_tuned,
 };
 pub use run::Search;
 pub use shard::{ShardManifest, manifest_path, merge, read_manifest, write_manifest};

@@ -50,7 +50,10 @@ pub struct Protocol {
     /// ([`Protocol::epoch_cap`]). An epoch cap gives a small training set
     /// few updates (one batch per epoch) where a large one gets many, so a
     /// small-n cell would stop at the cap before it converged; a step cap
-    /// gives every size the same number of updates. `None` keeps the
+    /// gives every size the same number of updates. The budget holds at
+    /// the rates of [`Protocol::learning_rates`] and above; a rate below
+    /// the grid's lowest, one the learning-rate search added, gets it in
+    /// rate × steps instead ([`Protocol::step_cap`]). `None` keeps the
     /// config's epoch cap. Early stopping still ends most cells first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_steps: Option<usize>,
@@ -82,13 +85,49 @@ impl Protocol {
         }
     }
 
-    /// The epoch cap of a minibatch cell whose training config caps it at
-    /// `epochs` and which fits `n_fit` rows in batches of `batch_size`:
-    /// `epochs` without a step budget, else enough epochs for
-    /// [`Protocol::max_steps`] steps (`ceil(max_steps / batches per
-    /// epoch)`, at least one), whatever `epochs` says.
-    pub fn epoch_cap(&self, epochs: usize, n_fit: usize, batch_size: usize) -> usize {
-        match self.max_steps {
+    /// The step budget of a minibatch cell at `learning_rate`:
+    /// [`Protocol::max_steps`] at the grid's lowest rate `η₀` and above,
+    /// `max_steps · min(η₀ / η, `[`MAX_CAP_GROWTH`]`)` below it; `None`
+    /// without a step budget.
+    ///
+    /// Why the budget grows below the grid: an Adam step moves each weight
+    /// by about the rate, so a rate half a decade lower needs about √10
+    /// times the steps to reach the same point. A fixed step budget would
+    /// stop the low rates the search adds before they converge, so their
+    /// validation loss would compare an unfinished run with a finished
+    /// one; in units of rate × steps every rate gets the grid's budget.
+    /// The growth is bounded so that a user's grid far above the ladder's
+    /// floor cannot ask for an unbounded run.
+    pub fn step_cap(&self, learning_rate: f64) -> Option<usize> {
+        let steps = self.max_steps?;
+        let lowest = self
+            .learning_rates
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min);
+        let growth = if lowest.is_finite() && learning_rate > 0.0 && learning_rate < lowest {
+            (lowest / learning_rate).min(MAX_CAP_GROWTH)
+        } else {
+            1.0
+        };
+        // Rounded to the nearest step: the ratio of two decimal rates is
+        // rarely exact in binary (60 · 1e-3 / 3e-5 is 2000.0000000000002).
+        Some((steps as f64 * growth).round().min(usize::MAX as f64) as usize)
+    }
+
+    /// The epoch cap of a minibatch cell at `learning_rate` whose training
+    /// config caps it at `epochs` and which fits `n_fit` rows in batches of
+    /// `batch_size`: `epochs` without a step budget, else enough epochs for
+    /// its [`Protocol::step_cap`] (`ceil(steps / batches per epoch)`, at
+    /// least one), whatever `epochs` says.
+    pub fn epoch_cap(
+        &self,
+        epochs: usize,
+        n_fit: usize,
+        batch_size: usize,
+        learning_rate: f64,
+    ) -> usize {
+        match self.step_cap(learning_rate) {
             None => epochs,
             Some(steps) => {
                 let per_epoch = n_fit.div_ceil(batch_size.max(1)).max(1);
@@ -363,6 +402,11 @@ pub fn probe_passes(rows: &[Row], probe: &[Row]) -> bool {
     }
     probe_sum <= tuned_sum
 }
+
+/// The most a step budget grows below the grid's lowest rate
+/// ([`Protocol::step_cap`]): two decades, the span from the presets'
+/// lowest grid rate (1e-3) down to [`MIN_LEARNING_RATE`].
+pub const MAX_CAP_GROWTH: f64 = 100.0;
 
 /// The lowest learning rate the bracketing search tries: a tuned rate here
 /// with nothing lower tried is reported as at a hard bound, not extended.

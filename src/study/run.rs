@@ -897,11 +897,15 @@ fn cell_training(study: &Study, cell: &Cell, split: &Split) -> Result<TrainConfi
     }
     if !cfg.is_lbfgs() && own.is_none() {
         // A step budget gives a small training set as many updates as a
-        // large one (see `Protocol::max_steps`); a variant's own recipe
-        // states its epochs itself.
-        cfg.epochs = study
-            .protocol
-            .epoch_cap(cfg.epochs, split.train.nrows(), cfg.batch_size);
+        // large one, and a low rate as much rate × steps as the grid's
+        // (see `Protocol::step_cap`); a variant's own recipe states its
+        // epochs itself.
+        cfg.epochs = study.protocol.epoch_cap(
+            cfg.epochs,
+            split.train.nrows(),
+            cfg.batch_size,
+            cfg.learning_rate,
+        );
     }
     let has_val = split.val.nrows() > 0;
     cfg.validation_fraction = study.protocol.validation_fraction;
