@@ -32,7 +32,6 @@ use super::spec::{ModelKind, Precision, Study};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::train::{LbfgsConfig, Optimizer, TrainConfig};
-use nalgebra::DMatrix;
 use polars::prelude::DataFrame;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -507,17 +506,6 @@ pub(crate) fn base(name: &str, ds: Arc<Dataset>, preset: &Preset, opts: &RunOpti
 /// Rows of a results frame (its first [`super::COLUMNS`]).
 pub(crate) fn rows(df: &DataFrame) -> Result<Vec<Row>> {
     frame_to_rows(df)
-}
-
-/// Mean over all entries of `(x̂ − x)²`, accumulated in f64 (0 for an
-/// empty matrix): the test MSE of a reconstruction the study computed.
-pub(crate) fn mse<T: crate::real::Real>(x: &DMatrix<T>, xh: &DMatrix<T>) -> f64 {
-    let s: f64 = x
-        .iter()
-        .zip(xh.iter())
-        .map(|(a, b)| (a.f64() - b.f64()).powi(2))
-        .sum();
-    s / x.len().max(1) as f64
 }
 
 /// Median of a non-empty slice (NaN-free), or `None` if empty.
