@@ -759,11 +759,11 @@ fn read_dynamics_columns(df: &DataFrame) -> Result<Option<Vec<SaeMetrics>>> {
     let (aligned, crossed) = DYNAMICS_COLUMNS.split_at(DYNAMICS_DIRECTIONS);
     let alignment: Vec<Vec<Option<f64>>> = aligned
         .iter()
-        .map(|(name, _)| f(*name))
+        .map(|(name, _)| f(name))
         .collect::<Result<_>>()?;
     let crossing: Vec<Vec<Option<i64>>> = crossed[..DYNAMICS_DIRECTIONS]
         .iter()
-        .map(|(name, _)| i(*name))
+        .map(|(name, _)| i(name))
         .collect::<Result<_>>()?;
     let (mean, fev) = (f("mean_test_mse")?, f("fev")?);
     Ok(Some(

@@ -630,7 +630,7 @@ impl DatasetEntry {
             ("image_shape", self.image_shape.is_some()),
         ];
         if let Some((key, _)) = stored.iter().find(|(_, set)| *set) {
-            return Err(at_dataset(i, *key)(Error::config(
+            return Err(at_dataset(i, key)(Error::config(
                 "datasets",
                 format!("a spiked sample is generated, not stored: drop {key}"),
             )));
