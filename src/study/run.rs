@@ -1538,14 +1538,22 @@ mod cell_tests {
             })
     }
 
-    /// A study without variants enumerates the cells it always did, in the
-    /// documented order (written out here loop by loop), and each cell's
-    /// cache key is the SHA-256 of the configuration as it was serialized
-    /// before variants existed (version 5, no variant or metrics fields).
-    #[test]
-    fn a_study_without_variants_keeps_its_cells_and_keys() {
-        let s = digits_study();
-        let cells = s.cells().unwrap();
+    /// A cell's axes: (kind, activation, latent, n_train, seed, L2,
+    /// sparsity weight, rate).
+    type CellAxes = (
+        ModelKind,
+        Activation,
+        usize,
+        usize,
+        u64,
+        f64,
+        f64,
+        Option<f64>,
+    );
+
+    /// The cells of `digits_study` in the documented order, written out
+    /// loop by loop.
+    fn documented_order(s: &Study) -> Vec<CellAxes> {
         let mut want = Vec::new();
         for n_train in [100usize, 300] {
             for latent in [2usize, 4] {
@@ -1596,6 +1604,18 @@ mod cell_tests {
                 }
             }
         }
+        want
+    }
+
+    /// A study without variants enumerates the cells it always did, in the
+    /// documented order (written out here loop by loop), and each cell's
+    /// cache key is the SHA-256 of the configuration as it was serialized
+    /// before variants existed (version 5, no variant or metrics fields).
+    #[test]
+    fn a_study_without_variants_keeps_its_cells_and_keys() {
+        let s = digits_study();
+        let cells = s.cells().unwrap();
+        let want = documented_order(&s);
         let got: Vec<_> = cells
             .iter()
             .map(|c| {
