@@ -198,40 +198,125 @@ pub(crate) fn pca_sae_metrics(
     })
 }
 
+/// A set's values of one cell in the order of its columns, each as an
+/// `Option<f64>` (`None` a null), so that one writer and one reader serve
+/// every set: an integer column's counts are exact in an f64 far beyond
+/// any count a cell records, and a float passes through bit for bit.
+trait ColumnValues: Default {
+    /// The set's columns, in frame order.
+    const COLUMNS: &'static [(&'static str, ColumnType)];
+    /// What the set is called in errors.
+    const WHAT: &'static str;
+    /// The values, one per column.
+    fn values(&self) -> Vec<Option<f64>>;
+    /// The record of `values`, one per column.
+    fn from_values(values: &[Option<f64>]) -> Self;
+}
+
+/// An integer column's value held as a float (see [`ColumnValues`]).
+fn int(v: Option<i64>) -> Option<f64> {
+    v.map(|x| x as f64)
+}
+
+/// A float-held value of an integer column back as an integer.
+fn to_int(v: Option<f64>) -> Option<i64> {
+    v.map(|x| x as i64)
+}
+
+/// Appends the columns of `M` to `df`, one record per row.
+///
+/// # Errors
+/// [`Error::InvalidData`] for a count that does not match; polars errors.
+fn append_columns<M: ColumnValues>(df: &mut DataFrame, records: &[M]) -> Result<()> {
+    if records.len() != df.height() {
+        return Err(Error::InvalidData(format!(
+            "{} rows of {} metrics for a frame of {} rows",
+            records.len(),
+            M::WHAT,
+            df.height()
+        )));
+    }
+    let rows: Vec<Vec<Option<f64>>> = records.iter().map(M::values).collect();
+    for (c, (name, ty)) in M::COLUMNS.iter().enumerate() {
+        let values = rows.iter().map(|r| r[c]);
+        let column = match ty {
+            ColumnType::I64 => Column::new((*name).into(), values.map(to_int).collect::<Vec<_>>()),
+            _ => Column::new((*name).into(), values.collect::<Vec<_>>()),
+        };
+        df.with_column(column)?;
+    }
+    Ok(())
+}
+
+/// The records of `M` in `df`, row by row, or `None` when `df` has none of
+/// its columns. A column it lacks reads as nulls (frames written before
+/// the column existed), and each column is cast first (a CSV column of
+/// nulls reads back as text).
+///
+/// # Errors
+/// A column that cannot be cast to a number.
+fn read_columns<M: ColumnValues>(df: &DataFrame) -> Result<Option<Vec<M>>> {
+    if M::COLUMNS.iter().all(|(n, _)| df.column(n).is_err()) {
+        return Ok(None);
+    }
+    let n = df.height();
+    let columns = M::COLUMNS
+        .iter()
+        .map(|(name, _)| -> Result<Vec<Option<f64>>> {
+            match df.column(name) {
+                Err(_) => Ok(vec![None; n]),
+                Ok(c) => Ok(c.cast(&DataType::Float64)?.f64()?.iter().collect()),
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(
+        (0..n)
+            .map(|r| M::from_values(&columns.iter().map(|c| c[r]).collect::<Vec<_>>()))
+            .collect(),
+    ))
+}
+
+impl ColumnValues for SaeMetrics {
+    const COLUMNS: &'static [(&'static str, ColumnType)] = &SAE_COLUMNS;
+    const WHAT: &'static str = "SAE";
+
+    fn values(&self) -> Vec<Option<f64>> {
+        vec![
+            self.l0,
+            self.fvu,
+            self.dead_fraction_train,
+            self.decoder_encoder_cosine,
+            int(self.dead_latents),
+            int(self.dense_latents),
+            self.shrinkage,
+            self.l2_ratio,
+            self.l0_train,
+        ]
+    }
+
+    fn from_values(v: &[Option<f64>]) -> Self {
+        SaeMetrics {
+            l0: v[0],
+            fvu: v[1],
+            dead_fraction_train: v[2],
+            decoder_encoder_cosine: v[3],
+            dead_latents: to_int(v[4]),
+            dense_latents: to_int(v[5]),
+            shrinkage: v[6],
+            l2_ratio: v[7],
+            l0_train: v[8],
+            ..SaeMetrics::default()
+        }
+    }
+}
+
 /// Appends the columns of [`SAE_COLUMNS`] to `df`, one value per row from
 /// `metrics` (as many as `df` has rows).
 ///
 /// # Errors
 /// [`Error::InvalidData`] for a count that does not match; polars errors.
 pub fn append_sae_columns(df: &mut DataFrame, metrics: &[SaeMetrics]) -> Result<()> {
-    if metrics.len() != df.height() {
-        return Err(Error::InvalidData(format!(
-            "{} rows of SAE metrics for a frame of {} rows",
-            metrics.len(),
-            df.height()
-        )));
-    }
-    let f = |name: &str, get: &dyn Fn(&SaeMetrics) -> Option<f64>| {
-        Column::new(name.into(), metrics.iter().map(get).collect::<Vec<_>>())
-    };
-    let i = |name: &str, get: &dyn Fn(&SaeMetrics) -> Option<i64>| {
-        Column::new(name.into(), metrics.iter().map(get).collect::<Vec<_>>())
-    };
-    let cols = [
-        f("l0", &|m| m.l0),
-        f("fvu", &|m| m.fvu),
-        f("dead_fraction_train", &|m| m.dead_fraction_train),
-        f("decoder_encoder_cosine", &|m| m.decoder_encoder_cosine),
-        i("dead_latents", &|m| m.dead_latents),
-        i("dense_latents", &|m| m.dense_latents),
-        f("shrinkage", &|m| m.shrinkage),
-        f("l2_ratio", &|m| m.l2_ratio),
-        f("l0_train", &|m| m.l0_train),
-    ];
-    for c in cols {
-        df.with_column(c)?;
-    }
-    Ok(())
+    append_columns(df, metrics)
 }
 
 /// The values of [`SAE_COLUMNS`] in `df`, row by row, or `None` when `df`
@@ -242,48 +327,7 @@ pub fn append_sae_columns(df: &mut DataFrame, metrics: &[SaeMetrics]) -> Result<
 /// # Errors
 /// A column that cannot be cast to its type.
 pub fn read_sae_columns(df: &DataFrame) -> Result<Option<Vec<SaeMetrics>>> {
-    if SAE_COLUMNS.iter().all(|(n, _)| df.column(n).is_err()) {
-        return Ok(None);
-    }
-    let n = df.height();
-    let f = |name: &str| -> Result<Vec<Option<f64>>> {
-        match df.column(name) {
-            Err(_) => Ok(vec![None; n]),
-            Ok(c) => Ok(c.cast(&DataType::Float64)?.f64()?.iter().collect()),
-        }
-    };
-    let i = |name: &str| -> Result<Vec<Option<i64>>> {
-        match df.column(name) {
-            Err(_) => Ok(vec![None; n]),
-            Ok(c) => Ok(c.cast(&DataType::Int64)?.i64()?.iter().collect()),
-        }
-    };
-    let (l0s, fvus, dead, cos) = (
-        f("l0")?,
-        f("fvu")?,
-        f("dead_fraction_train")?,
-        f("decoder_encoder_cosine")?,
-    );
-    let (gone, busy) = (i("dead_latents")?, i("dense_latents")?);
-    let (shrunk, ratio, train) = (f("shrinkage")?, f("l2_ratio")?, f("l0_train")?);
-    Ok(Some(
-        (0..n)
-            .map(|r| SaeMetrics {
-                l0: l0s[r],
-                fvu: fvus[r],
-                dead_fraction_train: dead[r],
-                decoder_encoder_cosine: cos[r],
-                dead_latents: gone[r],
-                dense_latents: busy[r],
-                shrinkage: shrunk[r],
-                l2_ratio: ratio[r],
-                l0_train: train[r],
-                denoising: None,
-                theory: None,
-                dynamics: None,
-            })
-            .collect(),
-    ))
+    read_columns(df)
 }
 
 /// The comparison levels of [`MetricSet::Denoising`]: masking fractions
@@ -411,39 +455,54 @@ pub fn append_extra_columns(
     metrics: &[SaeMetrics],
 ) -> Result<()> {
     match set {
-        MetricSet::Sae => append_sae_columns(df, metrics),
-        MetricSet::Denoising => append_denoising_columns(df, metrics),
-        MetricSet::Theory => append_theory_columns(df, metrics),
-        MetricSet::Dynamics => append_dynamics_columns(df, metrics),
+        MetricSet::Sae => append_columns(df, metrics),
+        MetricSet::Denoising => append_part(df, metrics, |m| m.denoising.as_ref()),
+        MetricSet::Theory => append_part(df, metrics, |m| m.theory.as_ref()),
+        MetricSet::Dynamics => append_part(df, metrics, |m| m.dynamics.as_ref()),
     }
 }
 
-/// Appends the columns of [`DENOISING_COLUMNS`] to `df` from the
-/// [`SaeMetrics::denoising`] of `metrics`.
-fn append_denoising_columns(df: &mut DataFrame, metrics: &[SaeMetrics]) -> Result<()> {
-    if metrics.len() != df.height() {
-        return Err(Error::InvalidData(format!(
-            "{} rows of denoising metrics for a frame of {} rows",
-            metrics.len(),
-            df.height()
-        )));
+impl ColumnValues for DenoisingMetrics {
+    const COLUMNS: &'static [(&'static str, ColumnType)] = &DENOISING_COLUMNS;
+    const WHAT: &'static str = "denoising";
+
+    fn values(&self) -> Vec<Option<f64>> {
+        let mut v = vec![self.corrupted_test_mse];
+        v.extend(self.masked_test_mse);
+        v.extend(self.noisy_test_mse);
+        v
     }
-    let values: Vec<DenoisingMetrics> = metrics
+
+    fn from_values(v: &[Option<f64>]) -> Self {
+        DenoisingMetrics {
+            corrupted_test_mse: v[0],
+            masked_test_mse: [v[1], v[2], v[3]],
+            noisy_test_mse: [v[4], v[5], v[6]],
+        }
+    }
+}
+
+/// Appends the columns of the set `M` to `df` from the part of `metrics`
+/// that `part` picks (nulls where a row has none).
+fn append_part<M: ColumnValues + Clone>(
+    df: &mut DataFrame,
+    metrics: &[SaeMetrics],
+    part: impl Fn(&SaeMetrics) -> Option<&M>,
+) -> Result<()> {
+    let records: Vec<M> = metrics
         .iter()
-        .map(|m| m.denoising.clone().unwrap_or_default())
+        .map(|m| part(m).cloned().unwrap_or_default())
         .collect();
-    for (c, (name, _)) in DENOISING_COLUMNS.iter().enumerate() {
-        let column: Vec<Option<f64>> = values
-            .iter()
-            .map(|v| match c {
-                0 => v.corrupted_test_mse,
-                1..=3 => v.masked_test_mse[c - 1],
-                _ => v.noisy_test_mse[c - 4],
-            })
-            .collect();
-        df.with_column(Column::new((*name).into(), column))?;
-    }
-    Ok(())
+    append_columns(df, &records)
+}
+
+/// The records of the set `M` in `df`, each placed in a [`SaeMetrics`] by
+/// `place`, or `None` when `df` has none of its columns.
+fn read_part<M: ColumnValues>(
+    df: &DataFrame,
+    place: impl Fn(M) -> SaeMetrics,
+) -> Result<Option<Vec<SaeMetrics>>> {
+    Ok(read_columns::<M>(df)?.map(|records| records.into_iter().map(place).collect()))
 }
 
 /// The extra metrics in `df` and their set, row by row, or `None` when
@@ -458,34 +517,25 @@ pub fn read_extra_columns(df: &DataFrame) -> Result<Option<(MetricSet, Vec<SaeMe
     if let Some(values) = read_sae_columns(df)? {
         return Ok(Some((MetricSet::Sae, values)));
     }
-    if let Some(values) = read_theory_columns(df)? {
+    let theory = |t| SaeMetrics {
+        theory: Some(t),
+        ..SaeMetrics::default()
+    };
+    if let Some(values) = read_part(df, theory)? {
         return Ok(Some((MetricSet::Theory, values)));
     }
-    if let Some(values) = read_dynamics_columns(df)? {
+    let dynamics = |d| SaeMetrics {
+        dynamics: Some(d),
+        ..SaeMetrics::default()
+    };
+    if let Some(values) = read_part(df, dynamics)? {
         return Ok(Some((MetricSet::Dynamics, values)));
     }
-    if DENOISING_COLUMNS.iter().all(|(n, _)| df.column(n).is_err()) {
-        return Ok(None);
-    }
-    let n = df.height();
-    let mut columns: Vec<Vec<Option<f64>>> = Vec::with_capacity(DENOISING_COLUMNS.len());
-    for (name, _) in DENOISING_COLUMNS {
-        columns.push(match df.column(name) {
-            Err(_) => vec![None; n],
-            Ok(c) => c.cast(&DataType::Float64)?.f64()?.iter().collect(),
-        });
-    }
-    let rows = (0..n)
-        .map(|r| SaeMetrics {
-            denoising: Some(DenoisingMetrics {
-                corrupted_test_mse: columns[0][r],
-                masked_test_mse: [columns[1][r], columns[2][r], columns[3][r]],
-                noisy_test_mse: [columns[4][r], columns[5][r], columns[6][r]],
-            }),
-            ..SaeMetrics::default()
-        })
-        .collect();
-    Ok(Some((MetricSet::Denoising, rows)))
+    let denoising = |d| SaeMetrics {
+        denoising: Some(d),
+        ..SaeMetrics::default()
+    };
+    Ok(read_part(df, denoising)?.map(|values| (MetricSet::Denoising, values)))
 }
 
 /// The columns of [`MetricSet::Theory`], after the results columns: what
@@ -553,91 +603,37 @@ pub struct TheoryMetrics {
     pub masked_entries: Option<i64>,
 }
 
-/// Appends the columns of [`THEORY_COLUMNS`] to `df` from the
-/// [`SaeMetrics::theory`] of `metrics`.
-fn append_theory_columns(df: &mut DataFrame, metrics: &[SaeMetrics]) -> Result<()> {
-    if metrics.len() != df.height() {
-        return Err(Error::InvalidData(format!(
-            "{} rows of theory metrics for a frame of {} rows",
-            metrics.len(),
-            df.height()
-        )));
-    }
-    let values: Vec<TheoryMetrics> = metrics
-        .iter()
-        .map(|m| m.theory.clone().unwrap_or_default())
-        .collect();
-    let f = |name: &str, get: &dyn Fn(&TheoryMetrics) -> Option<f64>| {
-        Column::new(name.into(), values.iter().map(get).collect::<Vec<_>>())
-    };
-    let cols = [
-        f("transpose_gap", &|m| m.transpose_gap),
-        f("sv_error", &|m| m.sv_error),
-        f("direction_angle", &|m| m.direction_angle),
-        f("variance_error", &|m| m.variance_error),
-        f("axis_alignment", &|m| m.axis_alignment),
-        f("subspace_distance", &|m| m.subspace_distance),
-        f("steps_to_alignment", &|m| m.steps_to_alignment),
-        f("masked_fraction", &|m| m.masked_fraction),
-        Column::new(
-            "masked_entries".into(),
-            values.iter().map(|m| m.masked_entries).collect::<Vec<_>>(),
-        ),
-    ];
-    for c in cols {
-        df.with_column(c)?;
-    }
-    Ok(())
-}
+impl ColumnValues for TheoryMetrics {
+    const COLUMNS: &'static [(&'static str, ColumnType)] = &THEORY_COLUMNS;
+    const WHAT: &'static str = "theory";
 
-/// The values of [`THEORY_COLUMNS`] in `df`, row by row (in
-/// [`SaeMetrics::theory`]), or `None` when `df` has none of the columns;
-/// read as [`read_sae_columns`] reads its own.
-fn read_theory_columns(df: &DataFrame) -> Result<Option<Vec<SaeMetrics>>> {
-    if THEORY_COLUMNS.iter().all(|(n, _)| df.column(n).is_err()) {
-        return Ok(None);
+    fn values(&self) -> Vec<Option<f64>> {
+        vec![
+            self.transpose_gap,
+            self.sv_error,
+            self.direction_angle,
+            self.variance_error,
+            self.axis_alignment,
+            self.subspace_distance,
+            self.steps_to_alignment,
+            self.masked_fraction,
+            int(self.masked_entries),
+        ]
     }
-    let n = df.height();
-    let f = |name: &str| -> Result<Vec<Option<f64>>> {
-        match df.column(name) {
-            Err(_) => Ok(vec![None; n]),
-            Ok(c) => Ok(c.cast(&DataType::Float64)?.f64()?.iter().collect()),
+
+    fn from_values(v: &[Option<f64>]) -> Self {
+        TheoryMetrics {
+            transpose_gap: v[0],
+            sv_error: v[1],
+            direction_angle: v[2],
+            variance_error: v[3],
+            axis_alignment: v[4],
+            subspace_distance: v[5],
+            steps_to_alignment: v[6],
+            masked_fraction: v[7],
+            masked_entries: to_int(v[8]),
         }
-    };
-    let entries: Vec<Option<i64>> = match df.column("masked_entries") {
-        Err(_) => vec![None; n],
-        Ok(c) => c.cast(&DataType::Int64)?.i64()?.iter().collect(),
-    };
-    let (gap, sv, angle, var) = (
-        f("transpose_gap")?,
-        f("sv_error")?,
-        f("direction_angle")?,
-        f("variance_error")?,
-    );
-    let (align, dist, steps, masked) = (
-        f("axis_alignment")?,
-        f("subspace_distance")?,
-        f("steps_to_alignment")?,
-        f("masked_fraction")?,
-    );
-    Ok(Some(
-        (0..n)
-            .map(|r| SaeMetrics {
-                theory: Some(TheoryMetrics {
-                    transpose_gap: gap[r],
-                    sv_error: sv[r],
-                    direction_angle: angle[r],
-                    variance_error: var[r],
-                    axis_alignment: align[r],
-                    subspace_distance: dist[r],
-                    steps_to_alignment: steps[r],
-                    masked_fraction: masked[r],
-                    masked_entries: entries[r],
-                }),
-                ..SaeMetrics::default()
-            })
-            .collect(),
-    ))
+    }
 }
 
 /// Principal directions [`MetricSet::Dynamics`] follows at most: the
@@ -691,94 +687,26 @@ pub struct DynamicsMetrics {
     pub fev: Option<f64>,
 }
 
-/// Appends the columns of [`DYNAMICS_COLUMNS`] to `df` from the
-/// [`SaeMetrics::dynamics`] of `metrics`.
-fn append_dynamics_columns(df: &mut DataFrame, metrics: &[SaeMetrics]) -> Result<()> {
-    if metrics.len() != df.height() {
-        return Err(Error::InvalidData(format!(
-            "{} rows of dynamics metrics for a frame of {} rows",
-            metrics.len(),
-            df.height()
-        )));
-    }
-    let values: Vec<DynamicsMetrics> = metrics
-        .iter()
-        .map(|m| m.dynamics.clone().unwrap_or_default())
-        .collect();
-    for (c, (name, _)) in DYNAMICS_COLUMNS.iter().enumerate() {
-        let column = if c < DYNAMICS_DIRECTIONS {
-            Column::new(
-                (*name).into(),
-                values.iter().map(|v| v.alignment[c]).collect::<Vec<_>>(),
-            )
-        } else if c < 2 * DYNAMICS_DIRECTIONS {
-            let i = c - DYNAMICS_DIRECTIONS;
-            Column::new(
-                (*name).into(),
-                values
-                    .iter()
-                    .map(|v| v.crossing_epoch[i])
-                    .collect::<Vec<_>>(),
-            )
-        } else if *name == "mean_test_mse" {
-            Column::new(
-                (*name).into(),
-                values.iter().map(|v| v.mean_test_mse).collect::<Vec<_>>(),
-            )
-        } else {
-            Column::new(
-                (*name).into(),
-                values.iter().map(|v| v.fev).collect::<Vec<_>>(),
-            )
-        };
-        df.with_column(column)?;
-    }
-    Ok(())
-}
+impl ColumnValues for DynamicsMetrics {
+    const COLUMNS: &'static [(&'static str, ColumnType)] = &DYNAMICS_COLUMNS;
+    const WHAT: &'static str = "dynamics";
 
-/// The values of [`DYNAMICS_COLUMNS`] in `df`, row by row (in
-/// [`SaeMetrics::dynamics`]), or `None` when `df` has none of the
-/// columns; read as [`read_sae_columns`] reads its own.
-fn read_dynamics_columns(df: &DataFrame) -> Result<Option<Vec<SaeMetrics>>> {
-    if DYNAMICS_COLUMNS.iter().all(|(n, _)| df.column(n).is_err()) {
-        return Ok(None);
+    fn values(&self) -> Vec<Option<f64>> {
+        let mut v = self.alignment.to_vec();
+        v.extend(self.crossing_epoch.map(int));
+        v.extend([self.mean_test_mse, self.fev]);
+        v
     }
-    let n = df.height();
-    let f = |name: &str| -> Result<Vec<Option<f64>>> {
-        match df.column(name) {
-            Err(_) => Ok(vec![None; n]),
-            Ok(c) => Ok(c.cast(&DataType::Float64)?.f64()?.iter().collect()),
+
+    fn from_values(v: &[Option<f64>]) -> Self {
+        let d = DYNAMICS_DIRECTIONS;
+        DynamicsMetrics {
+            alignment: std::array::from_fn(|i| v[i]),
+            crossing_epoch: std::array::from_fn(|i| to_int(v[d + i])),
+            mean_test_mse: v[2 * d],
+            fev: v[2 * d + 1],
         }
-    };
-    let i = |name: &str| -> Result<Vec<Option<i64>>> {
-        match df.column(name) {
-            Err(_) => Ok(vec![None; n]),
-            Ok(c) => Ok(c.cast(&DataType::Int64)?.i64()?.iter().collect()),
-        }
-    };
-    let (aligned, crossed) = DYNAMICS_COLUMNS.split_at(DYNAMICS_DIRECTIONS);
-    let alignment: Vec<Vec<Option<f64>>> = aligned
-        .iter()
-        .map(|(name, _)| f(name))
-        .collect::<Result<_>>()?;
-    let crossing: Vec<Vec<Option<i64>>> = crossed[..DYNAMICS_DIRECTIONS]
-        .iter()
-        .map(|(name, _)| i(name))
-        .collect::<Result<_>>()?;
-    let (mean, fev) = (f("mean_test_mse")?, f("fev")?);
-    Ok(Some(
-        (0..n)
-            .map(|r| SaeMetrics {
-                dynamics: Some(DynamicsMetrics {
-                    alignment: std::array::from_fn(|d| alignment[d][r]),
-                    crossing_epoch: std::array::from_fn(|d| crossing[d][r]),
-                    mean_test_mse: mean[r],
-                    fev: fev[r],
-                }),
-                ..SaeMetrics::default()
-            })
-            .collect(),
-    ))
+    }
 }
 
 #[cfg(test)]
