@@ -501,6 +501,117 @@ fn the_refinetti_goldt_study_shards_and_merges_into_its_unsharded_run() {
     assert_eq!(claims.height(), 8);
 }
 
+/// The theory study is a grid of linear cells, one per model its claims
+/// read, each recording the theory columns, so it runs sharded from the
+/// command line like any study: two shards merged equal the unsharded run,
+/// timing aside, and the claims drawn from either frame agree, every one
+/// of them passing (the closed forms are the oracle).
+#[test]
+fn the_theory_study_shards_and_merges_into_its_unsharded_run() {
+    let listing = study_ok(&["list", "--quick"]);
+    let line = listing.lines().find(|l| l.starts_with("theory ")).unwrap();
+    assert!(!line.contains("invalid"), "{line}");
+    let (a, b) = whole_and_merged("theory", 2);
+    assert!(same_results(&a, &b), "merged:\n{a}\nunsharded:\n{b}");
+    for (name, _) in tiedae::study::THEORY_COLUMNS {
+        assert!(b.column(name).is_ok(), "no column {name}");
+    }
+    let claims = |df: &DataFrame| {
+        let t = tiedae::study::builtin::theory::claims_table(df).unwrap();
+        let pass: Vec<bool> = t
+            .column("pass")
+            .unwrap()
+            .bool()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        (t.height(), pass)
+    };
+    let (n, pass) = claims(&a);
+    assert_eq!((n, pass.clone()), claims(&b));
+    assert!(pass.iter().all(|&p| p), "{pass:?}");
+}
+
+/// SIGTERM mid-`sae` (what a batch scheduler sends at its time limit):
+/// the shard stops between cells with 130 and a line counting the cells
+/// done, every finished cell is in the cache and nothing unfinished, and
+/// the same command continues from the cache to the frame an uninterrupted
+/// run of that shard gives, timing aside.
+#[test]
+fn a_sigterm_mid_sae_keeps_finished_cells_and_the_same_command_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("stopped");
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "run",
+            "sae",
+            "--quick",
+            "--shard",
+            "0/3",
+            "--threads",
+            "1",
+            "--out",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([arg(out).to_string()])
+        .collect()
+    };
+    let mut child = study()
+        .args(args(&out))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the study binary starts");
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<_>>()
+    });
+    let cache = out.join("cache");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while cached(&cache) < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    let lines = reader.join().unwrap();
+    assert_eq!(status.code(), Some(130), "{lines:?}");
+    let last = lines
+        .iter()
+        .find(|l| l.starts_with("error: interrupted: "))
+        .unwrap_or_else(|| panic!("no interrupted line in {lines:?}"));
+    let done: usize = last
+        .strip_prefix("error: interrupted: ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no cell count in {last:?}"));
+    assert!(done >= 3, "{last}");
+    assert_eq!(
+        cached(&cache),
+        done,
+        "every finished cell, and only those, cached"
+    );
+    let shard = |out: &Path| out.join("sae-shard-0-of-3.parquet");
+    assert!(!shard(&out).exists(), "no shard result after a stop");
+
+    let rerun: Vec<String> = args(&out);
+    study_ok(&rerun.iter().map(String::as_str).collect::<Vec<_>>());
+    let fresh = dir.path().join("fresh");
+    study_ok(&args(&fresh).iter().map(String::as_str).collect::<Vec<_>>());
+    let (a, b) = (
+        read_results(&shard(&out)).unwrap(),
+        read_results(&shard(&fresh)).unwrap(),
+    );
+    assert!(same_results(&a, &b), "resumed:\n{a}\nuninterrupted:\n{b}");
+}
+
 /// The fenced ```bash blocks of the README's cluster section.
 fn cluster_blocks() -> Vec<String> {
     let readme = include_str!("../README.md");
