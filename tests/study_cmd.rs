@@ -523,7 +523,8 @@ fn the_theory_study_shards_and_merges_into_its_unsharded_run() {
             .unwrap()
             .bool()
             .unwrap()
-            .into_no_null_iter()
+            .iter()
+            .map(|p| p == Some(true))
             .collect();
         (t.height(), pass)
     };
