@@ -118,6 +118,35 @@ fn write(path: &Path, body: &str) {
     std::fs::write(path, body).unwrap();
 }
 
+/// Sends SIGTERM to `child` and waits: asserts exit 130 and returns the
+/// stderr lines `reader` collected, the interrupted line, and the count of
+/// finished cells that line states.
+fn terminate(
+    mut child: Child,
+    reader: std::thread::JoinHandle<Vec<String>>,
+) -> (Vec<String>, String, usize) {
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    let lines = reader.join().unwrap();
+    assert_eq!(status.code(), Some(130), "{lines:?}");
+    // The error line (the "stopping" notice may come before or after it).
+    let last = lines
+        .iter()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line in {lines:?}"))
+        .clone();
+    let done: usize = last
+        .strip_prefix("error: interrupted: ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no cell count in {last:?}"));
+    (lines, last, done)
+}
+
 #[test]
 fn killed_and_rerun_shards_merge_into_the_unsharded_run() {
     let dir = tempfile::tempdir().unwrap();
@@ -153,24 +182,7 @@ fn killed_and_rerun_shards_merge_into_the_unsharded_run() {
     while cached(&cache) == 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(2));
     }
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = child.wait().unwrap();
-    let lines = reader.join().unwrap();
-    assert_eq!(status.code(), Some(130), "{lines:?}");
-    // The error line (the "stopping" notice may come before or after it).
-    let last = lines
-        .iter()
-        .find(|l| l.starts_with("error: "))
-        .unwrap_or_else(|| panic!("no error line in {lines:?}"));
-    let done: usize = last
-        .strip_prefix("error: interrupted: ")
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no cell count in {last:?}"));
+    let (_, last, done) = terminate(child, reader);
     assert!(last.contains(" of 16 cells done"), "{last}");
     assert!((1..16).contains(&done), "{last}");
     assert_eq!(cached(&cache), done, "only finished cells are cached");
@@ -576,23 +588,7 @@ fn a_sigterm_mid_sae_keeps_finished_cells_and_the_same_command_continues() {
     while cached(&cache) < 3 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(2));
     }
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = child.wait().unwrap();
-    let lines = reader.join().unwrap();
-    assert_eq!(status.code(), Some(130), "{lines:?}");
-    let last = lines
-        .iter()
-        .find(|l| l.starts_with("error: interrupted: "))
-        .unwrap_or_else(|| panic!("no interrupted line in {lines:?}"));
-    let done: usize = last
-        .strip_prefix("error: interrupted: ")
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no cell count in {last:?}"));
+    let (_, last, done) = terminate(child, reader);
     assert!(done >= 3, "{last}");
     assert_eq!(
         cached(&cache),

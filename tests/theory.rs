@@ -1181,8 +1181,8 @@ fn the_theory_page_runs_claims_tables_of_the_registry() {
 /// cell back (even `seconds`), its claims unchanged.
 #[test]
 fn the_theory_study_shards_merges_and_caches_like_every_grid() {
+    use tiedae::study::THEORY_COLUMNS;
     use tiedae::study::builtin::{Preset, RunOptions, theory};
-    use tiedae::study::{THEORY_COLUMNS, merge};
     let ds = SpikedCovariance::new(400, 8, vec![8.0, 5.0, 3.0], 0.3, 5)
         .generate()
         .unwrap()
@@ -1219,18 +1219,9 @@ fn the_theory_study_shards_merges_and_caches_like_every_grid() {
     for (name, _) in THEORY_COLUMNS {
         assert!(whole.column(name).is_ok(), "{name}");
     }
-    let mut paths = Vec::new();
-    for i in 0..2 {
-        let stem = dir.path().join(format!("shard{i}"));
-        theory::study(&ds, &preset, &RunOptions::default())
-            .unwrap()
-            .shard(i, 2)
-            .unwrap()
-            .run_to_files(&stem)
-            .unwrap();
-        paths.push(stem.with_extension(if i == 1 { "csv" } else { "parquet" }));
-    }
-    let merged = merge(&paths).unwrap();
+    let merged = two_shards_merged(dir.path(), || {
+        theory::study(&ds, &preset, &RunOptions::default()).unwrap()
+    });
     let timeless = |df: &polars::prelude::DataFrame| df.drop("seconds").unwrap();
     assert!(timeless(&merged).equals_missing(&timeless(&whole)));
     let claims = theory::claims_table(&whole).unwrap();
@@ -1252,6 +1243,22 @@ fn the_theory_study_shards_merges_and_caches_like_every_grid() {
     assert_eq!(lines.len(), 11);
 }
 
+/// The study `make` builds, run as two shards into `dir` (the first
+/// written as Parquet, the second as CSV) and merged.
+fn two_shards_merged(
+    dir: &std::path::Path,
+    make: impl Fn() -> tiedae::study::Study,
+) -> polars::prelude::DataFrame {
+    let paths: Vec<_> = (0..2)
+        .map(|i| {
+            let stem = dir.join(format!("shard{i}"));
+            make().shard(i, 2).unwrap().run_to_files(&stem).unwrap();
+            stem.with_extension(if i == 1 { "csv" } else { "parquet" })
+        })
+        .collect();
+    tiedae::study::merge(&paths).unwrap()
+}
+
 /// The Refinetti–Goldt study is an ordinary grid: one cell per variant and
 /// data set, each with the dynamics columns; its two shards, merged, are
 /// the unsharded frame (apart from the wall-clock `seconds`), so the
@@ -1260,8 +1267,8 @@ fn the_theory_study_shards_merges_and_caches_like_every_grid() {
 /// unchanged. Its findings state the four claims per data set.
 #[test]
 fn the_refinetti_goldt_study_shards_merges_and_caches_like_every_grid() {
+    use tiedae::study::DYNAMICS_COLUMNS;
     use tiedae::study::builtin::{RunOptions, refinetti_goldt};
-    use tiedae::study::{DYNAMICS_COLUMNS, merge};
     let dir = tempfile::tempdir().unwrap();
     let opts = RunOptions {
         cache_dir: Some(dir.path().join("cache")),
@@ -1277,17 +1284,9 @@ fn the_refinetti_goldt_study_shards_merges_and_caches_like_every_grid() {
     for (name, _) in DYNAMICS_COLUMNS {
         assert!(whole.column(name).is_ok(), "{name}");
     }
-    let mut paths = Vec::new();
-    for i in 0..2 {
-        let stem = dir.path().join(format!("shard{i}"));
+    let merged = two_shards_merged(dir.path(), || {
         refinetti_goldt_study(epochs, &RunOptions::default())
-            .shard(i, 2)
-            .unwrap()
-            .run_to_files(&stem)
-            .unwrap();
-        paths.push(stem.with_extension(if i == 1 { "csv" } else { "parquet" }));
-    }
-    let merged = merge(&paths).unwrap();
+    });
     let timeless = |df: &polars::prelude::DataFrame| df.drop("seconds").unwrap();
     assert!(timeless(&merged).equals_missing(&timeless(&whole)));
     let claims = refinetti_goldt::claims_table(&whole).unwrap();
