@@ -657,32 +657,25 @@ impl Activation {
             Activation::Sigmoid => scale(d, a.as_slice(), |s| s * (one - s)),
             Activation::Tanh => scale(d, a.as_slice(), |t| one - t * t),
             Activation::Softplus => scale(d, z.as_slice(), sigmoid),
-            // The selection is recomputed from `z` rather than read off
-            // `a != 0`, so a signed kept unit whose value is exactly 0 still
-            // passes its gradient; a ReLU one passes it only where its value
-            // is positive (PyTorch's `relu` backward, 0 at 0 included).
-            Activation::TopK { k } => {
-                let (n, zs) = (z.nrows(), z.as_slice());
-                top_k_mask(z, k, |i, j, keep| {
-                    let at = i + j * n;
-                    if !(keep && zs[at] > zero) {
-                        d[at] = zero;
+            // A ReLU kind passes a gradient exactly where its value is
+            // positive (kept and `z > 0`, PyTorch's `relu` backward, 0 at 0
+            // included), which `a` shows without selecting again. A signed
+            // kind recomputes the selection from `z` rather than reading
+            // `a != 0`, so a kept unit whose value is exactly 0 still passes
+            // its gradient.
+            Activation::TopK { .. } | Activation::BatchTopK { .. } => {
+                // `a` holds a positive value or exactly 0, never NaN.
+                for (d, &av) in d.iter_mut().zip(a.as_slice()) {
+                    if av <= zero {
+                        *d = zero;
                     }
-                })
+                }
             }
             Activation::TopKSigned { k } => {
                 let n = z.nrows();
                 top_k_mask(z, k, |i, j, keep| {
                     if !keep {
                         d[i + j * n] = zero;
-                    }
-                })
-            }
-            Activation::BatchTopK { k } => {
-                let zs = z.as_slice();
-                batch_top_k_mask(z, k, |at, keep| {
-                    if !(keep && zs[at] > zero) {
-                        d[at] = zero;
                     }
                 })
             }

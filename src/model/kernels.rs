@@ -77,6 +77,18 @@ impl<'a, T: Real> Strided<'a, T> {
         }
     }
 
+    /// Views the front `rows * cols` entries of `data` as a row-major
+    /// `rows x cols` matrix.
+    pub fn row_major(data: &'a [T], rows: usize, cols: usize) -> Self {
+        Strided {
+            data: &data[..rows * cols],
+            rows,
+            cols,
+            rs: cols.max(1),
+            cs: 1,
+        }
+    }
+
     /// The transpose, sharing the same memory.
     pub fn t(self) -> Self {
         Strided {
@@ -422,16 +434,16 @@ multiversion! {
 /// Each `out[i]` adds its terms in the order `j = 0, 1, …`; the loops run
 /// in memory order (rows outermost when a row is contiguous, columns
 /// outermost when a column is, e.g. a transposed view), which keeps that
-/// order, so both give the same bits.
+/// order, so both give the same bits. With contiguous rows, [`MATVEC_ROWS`]
+/// rows are summed side by side: each is still one chain in `j` order, and
+/// the chains overlap instead of each waiting on its previous addition.
 pub(crate) fn matvec<T: Real>(a: Strided<'_, T>, x: &[T], out: &mut [T]) {
     if a.rs == 1 && a.cs != 1 {
-        out.fill(T::zero());
-        for (j, &xj) in x.iter().enumerate() {
-            let col = &a.data[j * a.cs..];
-            for (o, &aij) in out.iter_mut().zip(col) {
-                *o += aij * xj;
-            }
-        }
+        matvec_columns(a.data, a.cs, x, out);
+        return;
+    }
+    if a.cs == 1 {
+        matvec_rows(a.data, a.rs, x, out);
         return;
     }
     for (i, o) in out.iter_mut().enumerate() {
@@ -443,15 +455,73 @@ pub(crate) fn matvec<T: Real>(a: Strided<'_, T>, x: &[T], out: &mut [T]) {
     }
 }
 
+multiversion! {
+    /// [`matvec`] of a matrix whose column `j` starts at `data[j cs]`:
+    /// `out += a_j x_j` column after column, each `out[i]` one sum in
+    /// ascending `j`.
+    fn matvec_columns<T: Real>(data: &[T], cs: usize, x: &[T], out: &mut [T]) {
+        out.fill(T::zero());
+        for (j, &xj) in x.iter().enumerate() {
+            let col = &data[j * cs..j * cs + out.len()];
+            for (o, &aij) in out.iter_mut().zip(col) {
+                *o += aij * xj;
+            }
+        }
+    }
+}
+
+/// Rows [`matvec`] sums side by side when a row is contiguous.
+const MATVEC_ROWS: usize = 8;
+
+/// [`matvec`] of a matrix whose row `i` is `data[i rs..i rs + x.len()]`:
+/// [`MATVEC_ROWS`] independent sums at a time, each adding its row's
+/// terms in ascending `j`, as the one-row loop does.
+fn matvec_rows<T: Real>(data: &[T], rs: usize, x: &[T], out: &mut [T]) {
+    let n = x.len();
+    let row = |i: usize| &data[i * rs..i * rs + n];
+    let mut blocks = out.chunks_exact_mut(MATVEC_ROWS);
+    let mut i0 = 0;
+    for o in &mut blocks {
+        let rows: [&[T]; MATVEC_ROWS] = std::array::from_fn(|t| row(i0 + t));
+        let mut s = [T::zero(); MATVEC_ROWS];
+        for (j, &xj) in x.iter().enumerate() {
+            for t in 0..MATVEC_ROWS {
+                s[t] += rows[t][j] * xj;
+            }
+        }
+        o.copy_from_slice(&s);
+        i0 += MATVEC_ROWS;
+    }
+    for (t, o) in blocks.into_remainder().iter_mut().enumerate() {
+        let mut s = T::zero();
+        for (&aij, &xj) in row(i0 + t).iter().zip(x) {
+            s += aij * xj;
+        }
+        *o = s;
+    }
+}
+
 /// `c += alpha * x yᵀ`.
 ///
 /// Every entry gets one addition, so the loop order (memory order: columns
-/// outermost when a column is contiguous) does not change the result.
+/// outermost when a column is contiguous, rows when a row is) does not
+/// change the result.
 pub(crate) fn rank_one<T: Real>(c: &mut StridedMut<'_, T>, alpha: T, x: &[T], y: &[T]) {
     if c.rs == 1 && c.cs != 1 {
         for (j, &yj) in y.iter().enumerate() {
-            for (i, &xi) in x.iter().enumerate() {
-                *c.at_mut(i, j) += alpha * xi * yj;
+            let col = &mut c.data[j * c.cs..j * c.cs + x.len()];
+            for (cij, &xi) in col.iter_mut().zip(x) {
+                *cij += alpha * xi * yj;
+            }
+        }
+        return;
+    }
+    if c.cs == 1 {
+        for (i, &xi) in x.iter().enumerate() {
+            let ax = alpha * xi;
+            let row = &mut c.data[i * c.rs..i * c.rs + y.len()];
+            for (cij, &yj) in row.iter_mut().zip(y) {
+                *cij += ax * yj;
             }
         }
         return;
@@ -587,6 +657,64 @@ pub(crate) fn lane_sum_write<T: Real>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `matvec` of one matrix through each layout (column-major, row-major,
+    /// and both as transposed views of the other shape) gives the bits of
+    /// one plain sum per output in ascending `j`, for row counts below, at
+    /// and above the side-by-side block; `rank_one` gives the bits of
+    /// `c + (alpha x_i) y_j` in every layout.
+    #[test]
+    fn matvec_and_rank_one_keep_each_entrys_order_in_every_layout() {
+        for (m, n) in [(1, 1), (5, 3), (8, 13), (19, 7), (33, 40)] {
+            let a: Vec<f32> = (0..m * n)
+                .map(|k| ((k * 37 % 101) as f32 - 50.0) / 7.0)
+                .collect();
+            let x: Vec<f32> = (0..n).map(|j| (j as f32 - 1.5) / 3.0).collect();
+            let entry = |i: usize, j: usize| a[i * n + j];
+            let want: Vec<f32> = (0..m)
+                .map(|i| (0..n).fold(0.0f32, |s, j| s + entry(i, j) * x[j]))
+                .collect();
+            let col_major: Vec<f32> = (0..m * n).map(|k| entry(k % m, k / m)).collect();
+            let views = [
+                Strided::row_major(&a, m, n),
+                Strided {
+                    data: &col_major,
+                    rows: m,
+                    cols: n,
+                    rs: 1,
+                    cs: m,
+                },
+                Strided::row_major(&col_major, n, m).t(),
+                Strided {
+                    data: &a,
+                    rows: n,
+                    cols: m,
+                    rs: 1,
+                    cs: n,
+                }
+                .t(),
+            ];
+            for (v, view) in views.into_iter().enumerate() {
+                let mut out = vec![f32::NAN; m];
+                matvec(view, &x, &mut out);
+                assert_eq!(out, want, "{m}x{n}, view {v}");
+            }
+            let y: Vec<f32> = (0..n).map(|j| j as f32 * 0.25 - 1.0).collect();
+            let xs: Vec<f32> = (0..m).map(|i| 0.5 - i as f32 / 9.0).collect();
+            let alpha = -0.75f32;
+            let mut row = a.clone();
+            let mut col = col_major.clone();
+            rank_one(&mut StridedMut::row_major(&mut row, m, n), alpha, &xs, &y);
+            rank_one(&mut StridedMut::col_major(&mut col, m, n), alpha, &xs, &y);
+            for i in 0..m {
+                for j in 0..n {
+                    let want = entry(i, j) + alpha * xs[i] * y[j];
+                    assert_eq!(row[i * n + j], want, "row-major ({i}, {j})");
+                    assert_eq!(col[i + j * m], want, "column-major ({i}, {j})");
+                }
+            }
+        }
+    }
 
     /// The first non-finite entry is found in any of several parallel
     /// chunks, including the ragged last one; none in finite data.

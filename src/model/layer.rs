@@ -151,10 +151,14 @@ impl<T: Real> Layer<T> {
             }
         };
         let mut at = read_row_major(w, src);
+        let weight = at;
         if let Some(wd) = wd {
             at += read_row_major(wd, &src[at..]);
         }
         biases.read_flat(&src[at..]);
+        if let Layer::Tied(t) = self {
+            t.set_rows(&src[..weight]);
+        }
     }
 }
 
@@ -262,5 +266,33 @@ mod tests {
             write_row_major(&m, &mut back);
             assert_eq!(back, src);
         }
+    }
+
+    /// Loading a tied pair's flat parameters keeps `W`'s row-major copy for
+    /// the sparse kernels, equal to the weight; writing through
+    /// `parts_mut` drops it (it could go stale), and equality ignores it.
+    #[test]
+    fn a_tied_pair_keeps_its_row_major_copy_only_while_it_is_current() {
+        let (r, d) = (5, 3);
+        let w = DMatrix::<f32>::from_fn(r, d, |i, j| (i * d + j) as f32);
+        let fresh = TiedLinear::new(w, Biases::None).expect("tied pair");
+        let mut layer = Layer::Tied(fresh.clone());
+        let rows = |layer: &Layer<f32>| match layer.weights() {
+            PairWeights::Tied { rows, .. } => rows.to_vec(),
+            PairWeights::Untied { .. } => panic!("tied pair"),
+        };
+        assert!(rows(&layer).is_empty(), "no copy before any load");
+        let src: Vec<f32> = (0..r * d).map(|k| k as f32 * -0.5).collect();
+        layer.read_flat(&src);
+        assert_eq!(rows(&layer), src);
+        let w = layer.encoder_weight();
+        assert_eq!(w[(1, 2)], src[d + 2], "the copy is W row-major");
+        let Layer::Tied(t) = &mut layer else {
+            panic!("tied pair")
+        };
+        let before = t.clone();
+        t.parts_mut();
+        assert_eq!(*t, before, "equality ignores the copy");
+        assert!(rows(&layer).is_empty(), "dropped once W may change");
     }
 }

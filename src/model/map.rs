@@ -35,8 +35,13 @@ pub(crate) enum PairMap {
 /// decoder (`W` itself, r x d) from an untied one (`W_dec`, d x r).
 #[derive(Clone, Copy)]
 pub(crate) enum PairWeights<'a, T: Real> {
-    /// One weight used by both maps: `W` (r x d) or the kernel `K`.
-    Tied(&'a DMatrix<T>),
+    /// One weight used by both maps: `W` (r x d) or the kernel `K`, and
+    /// `rows`, `W` row-major (each unit's direction contiguous) when the
+    /// pair keeps that copy, else empty (see [`super::TiedLinear`]).
+    Tied {
+        weight: &'a DMatrix<T>,
+        rows: &'a [T],
+    },
     /// `W_enc` (r x d) and `W_dec` (d x r), or the kernels `K_enc` and
     /// `K_dec` (both `C_out x C_in·k_h·k_w`).
     Untied {
@@ -49,7 +54,7 @@ impl<'a, T: Real> PairWeights<'a, T> {
     /// The encoder's weight as stored.
     pub fn encoder(self) -> &'a DMatrix<T> {
         match self {
-            PairWeights::Tied(w) => w,
+            PairWeights::Tied { weight, .. } => weight,
             PairWeights::Untied { encoder, .. } => encoder,
         }
     }
@@ -57,7 +62,7 @@ impl<'a, T: Real> PairWeights<'a, T> {
     /// The decoder's weight as stored.
     pub fn decoder(self) -> &'a DMatrix<T> {
         match self {
-            PairWeights::Tied(w) => w,
+            PairWeights::Tied { weight, .. } => weight,
             PairWeights::Untied { decoder, .. } => decoder,
         }
     }
@@ -101,8 +106,22 @@ impl PairMap {
     /// as a view.
     fn affine_decoder<T: Real>(w: PairWeights<'_, T>) -> Strided<'_, T> {
         match w {
-            PairWeights::Tied(w) => Strided::of(w),
+            PairWeights::Tied { weight, .. } => Strided::of(weight),
             PairWeights::Untied { decoder, .. } => Strided::of(decoder).t(),
+        }
+    }
+
+    /// The sparse kernels' view of `M` (r x d): a tied pair's row-major
+    /// copy when it keeps one, so each direction is read in place rather
+    /// than gathered from the column-major `W` on every call (an untied
+    /// `W_decᵀ` already stores them contiguously). The values are the same
+    /// either way, and so are the results' bits.
+    fn sparse_decoder<T: Real>(w: PairWeights<'_, T>) -> Strided<'_, T> {
+        match w {
+            PairWeights::Tied { weight, rows } if rows.len() == weight.len() => {
+                Strided::row_major(rows, weight.nrows(), weight.ncols())
+            }
+            _ => Self::affine_decoder(w),
         }
     }
 
@@ -113,7 +132,9 @@ impl PairMap {
         g_dec: &'g mut [T],
     ) -> StridedMut<'g, T> {
         match w {
-            PairWeights::Tied(w) => StridedMut::row_major(g_dec, w.nrows(), w.ncols()),
+            PairWeights::Tied { weight, .. } => {
+                StridedMut::row_major(g_dec, weight.nrows(), weight.ncols())
+            }
             // ∂L/∂M for M = W_decᵀ: the row-major d x r slot read as
             // column-major r x d.
             PairWeights::Untied { decoder, .. } => {
@@ -185,7 +206,7 @@ impl PairMap {
         match (self, sparse) {
             (PairMap::Affine, None) => affine::decode_into(Self::affine_decoder(w), biases, h, v),
             (PairMap::Affine, Some(scratch)) => {
-                sparse_decode::decode_into(Self::affine_decoder(w), biases, h, v, scratch)
+                sparse_decode::decode_into(Self::sparse_decoder(w), biases, h, v, scratch)
             }
             (PairMap::Conv(g), _) => {
                 conv_kernels::decode_into(g, w.decoder(), biases, h, v, patches)
@@ -217,10 +238,12 @@ impl PairMap {
         match self {
             PairMap::Affine => {
                 let gm = Self::affine_decoder_grad(w, g_dec);
-                let m = Self::affine_decoder(w);
                 match sparse {
-                    None => affine::decode_backward(m, biases, h, dv, gm, gb, dh),
+                    None => {
+                        affine::decode_backward(Self::affine_decoder(w), biases, h, dv, gm, gb, dh)
+                    }
                     Some(scratch) => {
+                        let m = Self::sparse_decoder(w);
                         sparse_decode::decode_backward(m, biases, h, dv, gm, gb, dh, scratch)
                     }
                 }
@@ -259,10 +282,14 @@ impl PairMap {
         match self {
             PairMap::Affine => {
                 let ge = StridedMut::row_major(g_enc, e.nrows(), e.ncols());
-                let e = Strided::of(e);
                 match sparse {
-                    None => affine::encode_backward(e, biases, x, dz, ge, gb, dx),
+                    None => affine::encode_backward(Strided::of(e), biases, x, dz, ge, gb, dx),
                     Some(scratch) => {
+                        // A tied `E` is `W`, the decoder's `M`.
+                        let e = match w {
+                            PairWeights::Tied { .. } => Self::sparse_decoder(w),
+                            PairWeights::Untied { .. } => Strided::of(e),
+                        };
                         sparse_decode::encode_backward(e, biases, x, dz, ge, gb, dx, scratch)
                     }
                 }

@@ -738,6 +738,35 @@ mod tests {
         );
         assert_eq!(g_again, g_sparse, "{label}: decoder gradient repeated");
         assert_eq!(dh_again, dh_sparse, "{label}: code gradient repeated");
+
+        // A tied pair's row-major copy of `W` (what `TiedLinear` keeps for
+        // these kernels) reads the same values in place: the same bits.
+        if tied {
+            let rows: Vec<T> = (0..r * d).map(|at| w[(at / d, at % d)]).collect();
+            let m_rows = Strided::row_major(&rows, r, d);
+            let mut v_rows = DMatrix::zeros(n, d);
+            decode_into(m_rows, &b, &h, &mut v_rows, &mut scratch);
+            assert_eq!(v_rows, sparse, "{label}: forward from the row-major copy");
+            let mut g_rows = vec![T::zero(); r * d];
+            let mut b_rows = vec![T::of(9.0); b.len()];
+            let mut dh_rows = DMatrix::zeros(n, r);
+            decode_backward(
+                m_rows,
+                &b,
+                &h,
+                &dv,
+                slot_view(&mut g_rows, r, d, tied),
+                BiasGrad::split(&b, &mut b_rows),
+                Some(&mut dh_rows),
+                &mut scratch,
+            );
+            assert_eq!(
+                g_rows, g_sparse,
+                "{label}: decoder gradient, row-major copy"
+            );
+            assert_eq!(b_rows, b_sparse, "{label}: bias gradients, row-major copy");
+            assert_eq!(dh_rows, dh_sparse, "{label}: code gradient, row-major copy");
+        }
     }
 
     /// A gradient at a sparse code's pre-activations, `dz` (n x r), signed:

@@ -18,11 +18,24 @@ use nalgebra::DMatrix;
 /// linear map: `z = conv2d(x, K) + b_enc`, `v = conv_transpose2d(h, K) + b_dec`,
 /// where `weight()` is the kernel matrix `K` (`C_out x C_in·k_h·k_w`, see
 /// [`super::conv`]) and the biases are per channel.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct TiedLinear<T: Real> {
     weight: DMatrix<T>,
     biases: Biases<T>,
     map: PairMap,
+    /// `W` row-major, each unit's direction contiguous, as the trainer's
+    /// flat parameters hold it (copied in [`TiedLinear::set_rows`] when it
+    /// loads them), or empty when no such copy is current. The sparse
+    /// kernels read the directions from it in place instead of gathering
+    /// them from the column-major `W` on every call; it is a cache, so it
+    /// takes no part in equality.
+    rows: Vec<T>,
+}
+
+impl<T: Real> PartialEq for TiedLinear<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.weight == other.weight && self.biases == other.biases && self.map == other.map
+    }
 }
 
 impl<T: Real> TiedLinear<T> {
@@ -35,6 +48,7 @@ impl<T: Real> TiedLinear<T> {
             weight,
             biases,
             map: PairMap::Affine,
+            rows: Vec::new(),
         })
     }
 
@@ -52,6 +66,7 @@ impl<T: Real> TiedLinear<T> {
             weight: kernel,
             biases,
             map: PairMap::Conv(geometry),
+            rows: Vec::new(),
         })
     }
 
@@ -98,10 +113,27 @@ impl<T: Real> TiedLinear<T> {
 
     /// The one weight, as both maps' weight.
     pub(crate) fn weights(&self) -> PairWeights<'_, T> {
-        PairWeights::Tied(&self.weight)
+        PairWeights::Tied {
+            weight: &self.weight,
+            rows: &self.rows,
+        }
     }
 
+    /// The weight and biases for writing; the row-major copy of `W` is
+    /// dropped, since it may no longer match.
     pub(crate) fn parts_mut(&mut self) -> (&mut DMatrix<T>, &mut Biases<T>) {
+        self.rows.clear();
         (&mut self.weight, &mut self.biases)
+    }
+
+    /// Keeps `src`, the row-major entries of the current `W`, as its
+    /// row-major copy (a dense pair only; a conv kernel's rows are not
+    /// decoding directions). The caller has just loaded `W` from `src`.
+    pub(crate) fn set_rows(&mut self, src: &[T]) {
+        debug_assert_eq!(src.len(), self.weight.len(), "row-major copy of W");
+        if matches!(self.map, PairMap::Affine) {
+            self.rows.clear();
+            self.rows.extend_from_slice(src);
+        }
     }
 }

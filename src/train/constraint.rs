@@ -21,6 +21,7 @@
 use crate::error::{Error, Result};
 use crate::model::{DirectionSlots, ParamLayout};
 use crate::real::Real;
+use rayon::prelude::*;
 
 /// Checks that a flat buffer has the layout's length.
 fn check_len(layout: &ParamLayout, len: usize, what: &str) -> Result<()> {
@@ -62,52 +63,113 @@ fn lane_dot<T: Real>(a: &[T], b: &[T]) -> f64 {
     acc.iter().fold(0.0, |s, &v| s + v)
 }
 
+/// How a layout's directions lie in the flat buffer, for the walks below.
+#[derive(Clone, Copy)]
+enum Walk {
+    /// Each direction's entries adjacent (a tied `W`'s rows): direction
+    /// `i` is `len` entries from `start + i step`.
+    Contiguous,
+    /// The directions adjacent, entry by entry (an untied `W_dec`'s
+    /// columns): entry `j` of every direction is `count` entries from
+    /// `start + j stride`.
+    Interleaved,
+    /// Anything else, walked entry by entry.
+    Strided,
+}
+
+fn walk(dirs: &DirectionSlots) -> Walk {
+    if dirs.stride == 1 && dirs.step >= dirs.len {
+        Walk::Contiguous
+    } else if dirs.step == 1 && dirs.stride >= dirs.count {
+        Walk::Interleaved
+    } else {
+        Walk::Strided
+    }
+}
+
+/// Directions per parallel task of [`direction_dots`]: enough work to
+/// outweigh a task's cost, and a fixed grouping (each direction's sum is
+/// computed by one task in its own order, so the grouping does not change
+/// any bit either).
+const DIRECTIONS_PER_TASK: usize = 64;
+
 /// The constrained directions' dot products `Σ_j a_ij b_ij` (f64), walking
 /// the buffers in memory order: a direction at a time when its entries
-/// are adjacent (a tied `W`'s rows; lane sums, [`lane_dot`]), an entry of
-/// every direction at a time when the directions are (an untied `W_dec`'s
-/// columns, one row holding entry `j` of each; per direction the terms
-/// add in the order `j = 0, 1, …`). Neither walks with a row's stride.
+/// are adjacent (lane sums, [`lane_dot`]), an entry of every direction at
+/// a time when the directions are (per direction the terms add in the
+/// order `j = 0, 1, …`). Neither walks with a row's stride. Groups of
+/// directions run in parallel; each direction's sum is one task's, in the
+/// same order whatever the thread count.
 fn direction_dots<T: Real>(dirs: &DirectionSlots, a: &[T], b: &[T]) -> Vec<f64> {
     let mut sums = vec![0.0f64; dirs.count];
-    if dirs.stride == 1 {
-        for (i, s) in sums.iter_mut().enumerate() {
-            let r = dirs.at(i, 0)..dirs.at(i, 0) + dirs.len;
-            *s = lane_dot(&a[r.clone()], &b[r]);
-        }
-    } else if dirs.step == 1 {
-        for j in 0..dirs.len {
-            let r = dirs.at(0, j)..dirs.at(0, j) + dirs.count;
-            for ((s, x), y) in sums.iter_mut().zip(&a[r.clone()]).zip(&b[r]) {
-                *s += x.f64() * y.f64();
+    let tasks = sums.par_chunks_mut(DIRECTIONS_PER_TASK).enumerate();
+    match walk(dirs) {
+        Walk::Contiguous => tasks.for_each(|(t, group)| {
+            for (g, s) in group.iter_mut().enumerate() {
+                let at = dirs.at(t * DIRECTIONS_PER_TASK + g, 0);
+                *s = lane_dot(&a[at..at + dirs.len], &b[at..at + dirs.len]);
             }
-        }
-    } else {
-        for (i, s) in sums.iter_mut().enumerate() {
+        }),
+        Walk::Interleaved => tasks.for_each(|(t, group)| {
+            let i0 = t * DIRECTIONS_PER_TASK;
             for j in 0..dirs.len {
-                let k = dirs.at(i, j);
-                *s += a[k].f64() * b[k].f64();
+                let at = dirs.at(i0, j);
+                let (x, y) = (&a[at..at + group.len()], &b[at..at + group.len()]);
+                for ((s, x), y) in group.iter_mut().zip(x).zip(y) {
+                    *s += x.f64() * y.f64();
+                }
+            }
+        }),
+        Walk::Strided => {
+            for (i, s) in sums.iter_mut().enumerate() {
+                for j in 0..dirs.len {
+                    let k = dirs.at(i, j);
+                    *s += a[k].f64() * b[k].f64();
+                }
             }
         }
     }
     sums
 }
 
-/// Calls `f(i, k)` for every entry `k` (a flat index) of every
-/// constrained direction `i`, in memory order as [`direction_dots`] walks
-/// the buffers. Each entry is visited once, so the order does not change
-/// what `f` writes.
-fn direction_update(dirs: &DirectionSlots, mut f: impl FnMut(usize, usize)) {
-    if dirs.step == 1 && dirs.stride != 1 {
-        for j in 0..dirs.len {
-            for i in 0..dirs.count {
-                f(i, dirs.at(i, j));
-            }
+/// Sets every entry `v` of every constrained direction `i` of `data` to
+/// `f(i, v, k)`, `k` the entry's flat index, in parallel over directions
+/// (contiguous ones) or over entry rows (interleaved ones). Each entry is
+/// written once from its own value, so the order cannot change a bit.
+fn direction_update<T: Real>(
+    dirs: &DirectionSlots,
+    data: &mut [T],
+    f: impl Fn(usize, T, usize) -> T + Sync,
+) {
+    match walk(dirs) {
+        Walk::Contiguous => {
+            let span = &mut data[dirs.start..dirs.start + dirs.count * dirs.step];
+            span.par_chunks_mut(dirs.step.max(1))
+                .enumerate()
+                .for_each(|(i, dir)| {
+                    let at = dirs.at(i, 0);
+                    for (j, v) in dir[..dirs.len].iter_mut().enumerate() {
+                        *v = f(i, *v, at + j);
+                    }
+                });
         }
-    } else {
-        for i in 0..dirs.count {
-            for j in 0..dirs.len {
-                f(i, dirs.at(i, j));
+        Walk::Interleaved => {
+            let span = &mut data[dirs.start..dirs.start + dirs.len * dirs.stride];
+            span.par_chunks_mut(dirs.stride.max(1))
+                .enumerate()
+                .for_each(|(j, row)| {
+                    let at = dirs.at(0, j);
+                    for (i, v) in row[..dirs.count].iter_mut().enumerate() {
+                        *v = f(i, *v, at + i);
+                    }
+                });
+        }
+        Walk::Strided => {
+            for i in 0..dirs.count {
+                for j in 0..dirs.len {
+                    let k = dirs.at(i, j);
+                    data[k] = f(i, data[k], k);
+                }
             }
         }
     }
@@ -134,10 +196,9 @@ pub fn remove_parallel_gradient<T: Real>(
         .zip(&ww)
         .map(|(&g, &w)| (w != 0.0 && w.is_finite()).then(|| g / w))
         .collect();
-    direction_update(&dirs, |i, k| {
-        if let Some(c) = c[i] {
-            grad[k] = T::of(grad[k].f64() - c * params[k].f64());
-        }
+    direction_update(&dirs, grad, |i, g, k| match c[i] {
+        Some(c) => T::of(g.f64() - c * params[k].f64()),
+        None => g,
     });
     Ok(())
 }
@@ -157,10 +218,9 @@ pub fn normalize_decoder<T: Real>(layout: &ParamLayout, params: &mut [T]) -> Res
             (norm != 0.0 && norm.is_finite()).then_some(norm)
         })
         .collect();
-    direction_update(&dirs, |i, k| {
-        if let Some(norm) = norms[i] {
-            params[k] = T::of(params[k].f64() / norm);
-        }
+    direction_update(&dirs, params, |i, p, _| match norms[i] {
+        Some(norm) => T::of(p.f64() / norm),
+        None => p,
     });
     Ok(())
 }
