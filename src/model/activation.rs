@@ -698,7 +698,7 @@ impl Activation {
 /// "larger value first, then lower index" (values compared with
 /// `total_cmp` in f64), a strict total order, so the kept set is unique and
 /// ties go to the lower index. Selection is linear per row
-/// (`select_nth_unstable_by`); the order among the kept does not matter.
+/// ([`top_k_row`]); the order among the kept does not matter.
 pub(crate) fn top_k_mask<T: Real>(
     z: &DMatrix<T>,
     k: usize,
@@ -713,25 +713,48 @@ pub(crate) fn top_k_mask<T: Real>(
         }
         return;
     }
-    let mut idx: Vec<usize> = Vec::with_capacity(r);
     let mut keep = vec![false; r];
     let mut row = vec![0.0f64; r];
+    let mut scratch = Vec::with_capacity(r);
     for i in 0..n {
         for (j, v) in row.iter_mut().enumerate() {
             *v = z[(i, j)].f64();
         }
-        idx.clear();
-        idx.extend(0..r);
-        if k > 0 {
-            idx.select_nth_unstable_by(k - 1, |&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
-        }
-        keep.iter_mut().for_each(|x| *x = false);
-        for &j in &idx[..k] {
-            keep[j] = true;
-        }
+        top_k_row(&row, k, &mut scratch, &mut keep);
         for (j, &kept) in keep.iter().enumerate() {
             visit(i, j, kept);
         }
+    }
+}
+
+/// Sets `keep[j]` to whether `row[j]` is among the `k` largest (`k <
+/// row.len()`), in [`top_k_mask`]'s order: the `k`-th largest value `t`
+/// is selected from a copy of the values (plain comparisons, no index
+/// lookups), every value above `t` is kept, and of those equal to `t`
+/// (equal under `total_cmp`, so the same bits) the lowest indices fill the
+/// rest, exactly the set "larger first, then lower index" picks.
+fn top_k_row(row: &[f64], k: usize, scratch: &mut Vec<f64>, keep: &mut [bool]) {
+    use std::cmp::Ordering::{Equal, Greater};
+    if k == 0 {
+        keep.fill(false);
+        return;
+    }
+    scratch.clear();
+    scratch.extend_from_slice(row);
+    let t = *scratch
+        .select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a))
+        .1;
+    let above = row.iter().filter(|v| v.total_cmp(&t) == Greater).count();
+    let mut ties = k - above;
+    for (kept, v) in keep.iter_mut().zip(row) {
+        *kept = match v.total_cmp(&t) {
+            Greater => true,
+            Equal if ties > 0 => {
+                ties -= 1;
+                true
+            }
+            _ => false,
+        };
     }
 }
 
@@ -837,6 +860,26 @@ mod tests {
         );
         assert!(Activation::Elu { alpha: 0.0 }.validate().is_err());
         assert!(Activation::Elu { alpha: 1.0 }.validate().is_ok());
+    }
+
+    /// The threshold selection keeps the set a full sort by "larger value
+    /// first, then lower index" keeps, on rows full of ties (values from a
+    /// small set, signed zeros and NaN included), for every `k`.
+    #[test]
+    fn the_row_selection_matches_a_full_sort() {
+        let pool = [3.0, -1.0, 0.0, -0.0, 2.5, 3.0, f64::NAN, -7.0, 2.5];
+        for len in [1, 2, 5, 9, 31] {
+            let row: Vec<f64> = (0..len).map(|j| pool[(j * 7 + len) % pool.len()]).collect();
+            for k in 0..len {
+                let mut order: Vec<usize> = (0..len).collect();
+                order.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
+                let mut want = vec![false; len];
+                order[..k].iter().for_each(|&j| want[j] = true);
+                let mut keep = vec![true; len];
+                top_k_row(&row, k, &mut Vec::new(), &mut keep);
+                assert_eq!(keep, want, "len {len}, k {k}: {row:?}");
+            }
+        }
     }
 
     /// Signed TopK keeps the k largest per row, ties to the lower index,

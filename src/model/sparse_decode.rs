@@ -400,6 +400,17 @@ fn write_rows<T: Real>(gm: &mut StridedMut<'_, T>, j0: usize, width: usize, d: u
         gm.data[j0 * d..(j0 + width) * d].copy_from_slice(grad);
         return;
     }
+    if gm.rs == 1 {
+        // Column `c` of the block is `width` adjacent entries.
+        let cs = gm.cs;
+        for c in 0..d {
+            let out = &mut gm.data[c * cs + j0..c * cs + j0 + width];
+            for (t, o) in out.iter_mut().enumerate() {
+                *o = grad[t * d + c];
+            }
+        }
+        return;
+    }
     for c in 0..d {
         for t in 0..width {
             *gm.at_mut(j0 + t, c) = grad[t * d + c];

@@ -47,20 +47,22 @@ pub fn constrained_directions(layout: &ParamLayout) -> Option<DirectionSlots> {
 /// direction.
 const LANES: usize = 8;
 
-/// `Σ_j a_j b_j` in f64, in the lane order of [`LANES`].
-fn lane_dot<T: Real>(a: &[T], b: &[T]) -> f64 {
-    let mut acc = [0.0f64; LANES];
-    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for l in 0..LANES {
-            acc[l] += x[l].f64() * y[l].f64();
+multiversion! {
+    /// `Σ_j a_j b_j` in f64, in the lane order of [`LANES`].
+    fn lane_dot<T: Real>(a: &[T], b: &[T]) -> f64 {
+        let mut acc = [0.0f64; LANES];
+        let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+        let (ra, rb) = (ca.remainder(), cb.remainder());
+        for (x, y) in ca.zip(cb) {
+            for l in 0..LANES {
+                acc[l] += x[l].f64() * y[l].f64();
+            }
         }
+        for (l, (x, y)) in ra.iter().zip(rb).enumerate() {
+            acc[l] += x.f64() * y.f64();
+        }
+        acc.iter().fold(0.0, |s, &v| s + v)
     }
-    for (l, (x, y)) in ra.iter().zip(rb).enumerate() {
-        acc[l] += x.f64() * y.f64();
-    }
-    acc.iter().fold(0.0, |s, &v| s + v)
 }
 
 /// How a layout's directions lie in the flat buffer, for the walks below.
@@ -115,9 +117,7 @@ fn direction_dots<T: Real>(dirs: &DirectionSlots, a: &[T], b: &[T]) -> Vec<f64> 
             for j in 0..dirs.len {
                 let at = dirs.at(i0, j);
                 let (x, y) = (&a[at..at + group.len()], &b[at..at + group.len()]);
-                for ((s, x), y) in group.iter_mut().zip(x).zip(y) {
-                    *s += x.f64() * y.f64();
-                }
+                add_products(group, x, y);
             }
         }),
         Walk::Strided => {
@@ -132,43 +132,127 @@ fn direction_dots<T: Real>(dirs: &DirectionSlots, a: &[T], b: &[T]) -> Vec<f64> 
     sums
 }
 
-/// Sets every entry `v` of every constrained direction `i` of `data` to
-/// `f(i, v, k)`, `k` the entry's flat index, in parallel over directions
-/// (contiguous ones) or over entry rows (interleaved ones). Each entry is
-/// written once from its own value, so the order cannot change a bit.
+multiversion! {
+    /// `s_i += x_i y_i` in f64: one entry of each of a group of
+    /// interleaved directions.
+    fn add_products<T: Real>(s: &mut [f64], x: &[T], y: &[T]) {
+        for ((s, x), y) in s.iter_mut().zip(x).zip(y) {
+            *s += x.f64() * y.f64();
+        }
+    }
+}
+
+multiversion! {
+    /// `v_j ← v_j − c p_j` (in f64): one direction.
+    fn remove_along<T: Real>(v: &mut [T], p: &[T], c: f64) {
+        for (v, p) in v.iter_mut().zip(p) {
+            *v = T::of(v.f64() - c * p.f64());
+        }
+    }
+}
+
+multiversion! {
+    /// `v_j ← v_j / c` (in f64): one direction.
+    fn divide_by<T: Real>(v: &mut [T], c: f64) {
+        for v in v.iter_mut() {
+            *v = T::of(v.f64() / c);
+        }
+    }
+}
+
+multiversion! {
+    /// `v_i ← v_i − c_i p_i` (in f64) where `c_i` is not NaN: one entry of
+    /// each interleaved direction. Every update is computed and then kept
+    /// or not, so the loop has no branch.
+    fn remove_each<T: Real>(v: &mut [T], p: &[T], c: &[f64]) {
+        for ((v, p), &c) in v.iter_mut().zip(p).zip(c) {
+            let updated = T::of(v.f64() - c * p.f64());
+            *v = if c.is_nan() { *v } else { updated };
+        }
+    }
+}
+
+multiversion! {
+    /// `v_i ← v_i / c_i` (in f64) where `c_i` is not NaN (see
+    /// [`remove_each`]).
+    fn divide_each<T: Real>(v: &mut [T], c: &[f64]) {
+        for (v, &c) in v.iter_mut().zip(c) {
+            let updated = T::of(v.f64() / c);
+            *v = if c.is_nan() { *v } else { updated };
+        }
+    }
+}
+
+/// What [`direction_update`] does to an entry `v` (flat index `k`) of
+/// direction `i` with coefficient `c_i`.
+#[derive(Clone, Copy)]
+enum Update<'a, T> {
+    /// `v − c_i p_k`: removes the component along the directions `p`.
+    Remove(&'a [T]),
+    /// `v / c_i`: rescales.
+    Divide,
+}
+
+impl<T: Real> Update<'_, T> {
+    #[inline(always)]
+    fn apply(self, c: f64, v: T, k: usize) -> T {
+        match self {
+            Update::Remove(p) => T::of(v.f64() - c * p[k].f64()),
+            Update::Divide => T::of(v.f64() / c),
+        }
+    }
+}
+
+/// Applies `update` to every entry of every constrained direction `i` of
+/// `data` whose coefficient `coef[i]` is `Some` (the others are left as
+/// they are), in parallel over directions (contiguous ones) or over entry
+/// rows (interleaved ones). Each entry is written once from its own
+/// value, so the order cannot change a bit.
 fn direction_update<T: Real>(
     dirs: &DirectionSlots,
     data: &mut [T],
-    f: impl Fn(usize, T, usize) -> T + Sync,
+    coef: &[Option<f64>],
+    update: Update<'_, T>,
 ) {
     match walk(dirs) {
         Walk::Contiguous => {
             let span = &mut data[dirs.start..dirs.start + dirs.count * dirs.step];
             span.par_chunks_mut(dirs.step.max(1))
+                .zip(coef)
                 .enumerate()
-                .for_each(|(i, dir)| {
-                    let at = dirs.at(i, 0);
-                    for (j, v) in dir[..dirs.len].iter_mut().enumerate() {
-                        *v = f(i, *v, at + j);
+                .for_each(|(i, (dir, c))| {
+                    if let Some(c) = *c {
+                        let at = dirs.at(i, 0);
+                        let dir = &mut dir[..dirs.len];
+                        match update {
+                            Update::Remove(p) => remove_along(dir, &p[at..at + dirs.len], c),
+                            Update::Divide => divide_by(dir, c),
+                        }
                     }
                 });
         }
         Walk::Interleaved => {
+            // NaN marks a direction left alone, so the loop over a row has
+            // no branch: each entry's update is computed, then kept or not.
+            let coef: Vec<f64> = coef.iter().map(|c| c.unwrap_or(f64::NAN)).collect();
             let span = &mut data[dirs.start..dirs.start + dirs.len * dirs.stride];
             span.par_chunks_mut(dirs.stride.max(1))
                 .enumerate()
                 .for_each(|(j, row)| {
                     let at = dirs.at(0, j);
-                    for (i, v) in row[..dirs.count].iter_mut().enumerate() {
-                        *v = f(i, *v, at + i);
+                    let row = &mut row[..dirs.count];
+                    match update {
+                        Update::Remove(p) => remove_each(row, &p[at..at + dirs.count], &coef),
+                        Update::Divide => divide_each(row, &coef),
                     }
                 });
         }
         Walk::Strided => {
-            for i in 0..dirs.count {
+            for (i, c) in coef.iter().enumerate() {
+                let Some(c) = *c else { continue };
                 for j in 0..dirs.len {
                     let k = dirs.at(i, j);
-                    data[k] = f(i, data[k], k);
+                    data[k] = update.apply(c, data[k], k);
                 }
             }
         }
@@ -196,10 +280,7 @@ pub fn remove_parallel_gradient<T: Real>(
         .zip(&ww)
         .map(|(&g, &w)| (w != 0.0 && w.is_finite()).then(|| g / w))
         .collect();
-    direction_update(&dirs, grad, |i, g, k| match c[i] {
-        Some(c) => T::of(g.f64() - c * params[k].f64()),
-        None => g,
-    });
+    direction_update(&dirs, grad, &c, Update::Remove(params));
     Ok(())
 }
 
@@ -218,10 +299,7 @@ pub fn normalize_decoder<T: Real>(layout: &ParamLayout, params: &mut [T]) -> Res
             (norm != 0.0 && norm.is_finite()).then_some(norm)
         })
         .collect();
-    direction_update(&dirs, params, |i, p, _| match norms[i] {
-        Some(norm) => T::of(p.f64() / norm),
-        None => p,
-    });
+    direction_update(&dirs, params, &norms, Update::Divide);
     Ok(())
 }
 
