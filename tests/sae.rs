@@ -1447,7 +1447,9 @@ fn sae_study_frame_has_the_extra_columns() {
         .filter(|r| r.model == builtin::sae::L1_VARIANT && r.latent == 4)
         .map(|r| r.sparsity_weight)
         .collect();
-    assert_eq!(l1_weights.len(), 4);
+    assert_eq!(l1_weights.len(), L1_THRESHOLDS.len());
+    // A preset without early stopping trains exactly its epochs.
+    assert!(rows.iter().all(|r| r.model == "pca" || r.epochs == 3));
     assert!(l1_weights.windows(2).all(|w| w[0] < w[1]), "{l1_weights:?}");
     // The JumpReLU variants' rows carry their own relative weights, not
     // the study's L1 grid.
@@ -1599,13 +1601,19 @@ fn sae_rules_give_their_documented_values() {
             assert!(v.l1 && v.l0.is_none(), "{}", v.name);
         }
     }
-    // Nearest L0 wins; a tie (|12 − 8| = |4 − 8|) goes to the smaller weight.
-    let trials = [(1e-4, 30.0), (4e-4, 12.0), (1.6e-3, 4.0), (6.4e-3, 0.0)];
+    // Nearest L0 in ratio wins, not in difference (for a target of 2, 0.12
+    // is 1.9 away and 14 is 12, but 0.12 is 17 times below and 14 seven
+    // times above); a tie (16 and 4 are both twice from 8) goes to the
+    // smaller weight; a code with no active latent is never picked.
+    let trials = [(1e-4, 30.0), (4e-4, 16.0), (1.6e-3, 4.0), (6.4e-3, 0.0)];
     assert_eq!(pick_weight(&trials, 8.0), Some(4e-4));
     assert_eq!(pick_weight(&trials, 5.0), Some(1.6e-3));
     assert_eq!(pick_weight(&trials, 100.0), Some(1e-4));
-    assert_eq!(pick_weight(&trials, -1.0), Some(6.4e-3));
-    assert_eq!(pick_weight(&[(1.0, f64::NAN)], 1.0), None);
+    assert_eq!(pick_weight(&trials, 1.0), Some(1.6e-3));
+    assert_eq!(pick_weight(&[(1e-3, 14.0), (4e-3, 0.12)], 2.0), Some(1e-3));
+    assert_eq!(pick_weight(&[(1e-3, 14.0), (4e-3, 0.0)], 2.0), Some(1e-3));
+    assert_eq!(pick_weight(&trials, 0.0), None);
+    assert_eq!(pick_weight(&[(1.0, f64::NAN), (2.0, 0.0)], 1.0), None);
     assert_eq!(pick_weight(&[], 1.0), None);
     // Columns of variance 0 and 4: s = 2, d = 2, so λ = 2 f s / d = 2 f.
     let x = DMatrix::from_row_slice(4, 2, &[1.0f32, 2.0, 1.0, -2.0, 1.0, 2.0, 1.0, -2.0]);
@@ -1625,7 +1633,9 @@ fn sae_rules_give_their_documented_values() {
 #[test]
 fn sae_study_is_a_grid_of_cells() {
     use tiedae::data::{Dataset, train_test_split};
-    use tiedae::study::builtin::sae::{self, JUMP_RELU_VARIANTS, L0_WEIGHTS, L1_VARIANT, l1_grid};
+    use tiedae::study::builtin::sae::{
+        self, JUMP_RELU_VARIANTS, L0_WEIGHTS, L1_THRESHOLDS, L1_VARIANT, l1_grid,
+    };
     use tiedae::study::builtin::{Preset, RunOptions, find};
     use tiedae::study::{ModelKind, StudyFile};
     let ds = Dataset::builtin("digits").unwrap();
@@ -1637,6 +1647,10 @@ fn sae_study_is_a_grid_of_cells() {
     };
     let study = sae::study(&ds, &preset, &RunOptions::default()).unwrap();
     assert!(study.overcomplete);
+    // With early stopping the cap is raised to the study's floor.
+    assert_eq!(Preset::quick().epochs, 100);
+    assert_eq!(study.training.epochs, sae::MIN_EPOCHS);
+    assert_eq!(sae::epoch_cap(&preset), sae::MIN_EPOCHS);
     assert_eq!(study.models, [ModelKind::Pca]);
     let names: Vec<&str> = study.variants.iter().map(|v| v.name.as_str()).collect();
     assert_eq!(
@@ -1658,7 +1672,10 @@ fn sae_study_is_a_grid_of_cells() {
     let (seeds, rates) = (2, Preset::quick().learning_rates.len());
     assert_eq!(
         cells.len(),
-        2 * (seeds + 5 * rates * seeds + 4 * rates * seeds + 2 * 3 * rates * seeds)
+        2 * (seeds
+            + 5 * rates * seeds
+            + L1_THRESHOLDS.len() * rates * seeds
+            + 2 * L0_WEIGHTS.len() * rates * seeds)
     );
     for k in [16usize, 128] {
         let at: Vec<&str> = cells
@@ -1669,7 +1686,7 @@ fn sae_study_is_a_grid_of_cells() {
         assert_eq!(&at[..seeds], ["pca"; 2]);
         assert_eq!(
             at.iter().filter(|&&m| m == L1_VARIANT).count(),
-            4 * rates * seeds
+            L1_THRESHOLDS.len() * rates * seeds
         );
         for name in JUMP_RELU_VARIANTS {
             let mut weights: Vec<f64> = cells
@@ -1677,7 +1694,7 @@ fn sae_study_is_a_grid_of_cells() {
                 .filter(|c| c.latent == k && c.model_name() == name)
                 .map(|c| c.sparsity_weight)
                 .collect();
-            assert_eq!(weights.len(), 3 * rates * seeds, "{name}");
+            assert_eq!(weights.len(), L0_WEIGHTS.len() * rates * seeds, "{name}");
             weights.dedup();
             assert_eq!(weights, L0_WEIGHTS, "{name}");
         }
@@ -1797,8 +1814,8 @@ fn sae_study_figures_match_its_frame() {
     use tiedae::data::Dataset;
     use tiedae::number::format_or_missing;
     use tiedae::study::builtin::sae::{
-        ATOMS_ID, DEAD_ID, DENSITY_ID, JUMP_RELU_VARIANTS, L0_ID, L0_WEIGHTS, L1_ID, L1_VARIANT,
-        PARETO_ID,
+        ATOMS_ID, DEAD_ID, DENSITY_ID, JUMP_RELU_VARIANTS, L0_ID, L0_WEIGHTS, L1_ID, L1_THRESHOLDS,
+        L1_VARIANT, PARETO_ID,
     };
     use tiedae::study::builtin::{self, Preset, RunOptions};
     use tiedae::study::frame_to_rows;
@@ -1836,9 +1853,9 @@ fn sae_study_figures_match_its_frame() {
     // weight whose mean training L0 over the seeds is nearest the target
     // max(1, k/16) (1 at both sizes here).
     let penalised = [
-        (L1_VARIANT, 4),
-        (JUMP_RELU_VARIANTS[0], 3),
-        (JUMP_RELU_VARIANTS[1], 3),
+        (L1_VARIANT, L1_THRESHOLDS.len()),
+        (JUMP_RELU_VARIANTS[0], L0_WEIGHTS.len()),
+        (JUMP_RELU_VARIANTS[1], L0_WEIGHTS.len()),
     ];
     // (variant, size, kept weight, (weight, mean training L0) per weight)
     type Kept<'a> = (&'a str, i64, f64, Vec<(f64, f64)>);
@@ -2028,15 +2045,15 @@ fn sae_study_figures_match_its_frame() {
         assert!(!line.markers);
     }
 
-    // The L1 weight: per size the grid's weights, ×4 apart, at the mean
+    // The L1 weight: per size the grid's weights, ×2 apart, at the mean
     // training L0 over the seeds; the caption names the kept one.
     let l1 = curve(L1_ID);
     assert_eq!(l1.series.len(), 2);
     for (line, k) in l1.series.iter().zip([8i64, 16]) {
         assert_eq!(line.name, format!("k = {k}"));
-        assert_eq!(line.points.len(), 4);
+        assert_eq!(line.points.len(), L1_THRESHOLDS.len());
         for w in line.points.windows(2) {
-            assert!((w[1].0 / w[0].0 - 4.0).abs() < 1e-9, "{:?}", line.points);
+            assert!((w[1].0 / w[0].0 - 2.0).abs() < 1e-9, "{:?}", line.points);
         }
         let (_, _, want, trials) = kept_at(L1_VARIANT, k);
         assert_eq!(&line.points, trials, "k={k}");

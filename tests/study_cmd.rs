@@ -396,10 +396,10 @@ fn built_in_studies_are_listed_and_shown_as_files() {
     // The sae study is a grid of cells like the others: on digits, at
     // each of its 3 sizes (16, 64, 256), PCA on the 3 seeds, then at each
     // of the 2 rates and 3 seeds 5 unpenalised variants, the L1 variant at
-    // 4 weights and the 2 JumpReLU variants at 3 weights each:
-    // 3 * (3 + 6 * (5 + 4 + 2 * 3)) = 279.
+    // 7 weights and the 2 JumpReLU variants at 4 weights each:
+    // 3 * (3 + 6 * (5 + 7 + 2 * 4)) = 369.
     let sae = listing.lines().find(|l| l.starts_with("sae ")).unwrap();
-    assert!(sae.contains(" 279 cells "), "{sae}");
+    assert!(sae.contains(" 369 cells "), "{sae}");
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("linear_pca.toml");

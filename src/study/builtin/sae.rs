@@ -36,14 +36,14 @@
 //! derivative of the loss in `h`). So the weights are written as thresholds
 //! relative to the data's scale: `λ = 2 f s / d`, with `s` the root mean
 //! squared distance of the rows to their mean and `f` in
-//! [`L1_THRESHOLDS`] (1/128 to 1/2, ×4 apart) ([`l1_grid`]). The rows are
+//! [`L1_THRESHOLDS`] (1/128 to 1/2, ×2 apart) ([`l1_grid`]). The rows are
 //! the training part of the first seed's split (fitting and validation
 //! rows; the test rows play no part): one grid for the whole study, as a
 //! study's sparsity weights are. A fixed `λ` would mean different things
 //! on different data. Every weight is a cell on every seed; per latent
 //! size the findings and charts read the weight whose mean training L0
 //! (`l0_train`, over the seeds of its tuned learning rate) is nearest the
-//! target `m` ([`pick_weight`], ties to the smaller weight), so L1 and
+//! target `m` in ratio ([`pick_weight`], ties to the smaller weight), so L1 and
 //! TopK are compared at about the same sparsity; the other weights stay
 //! in the frame as tried. The test rows play no part in the choice.
 //!
@@ -103,6 +103,7 @@ use crate::error::{Error, Result};
 use crate::model::{Activation, BiasMode, Init, PreBiasInit};
 use crate::number::format_or_missing;
 use crate::real::Real;
+use crate::stats::{Direction, holm, paired_t};
 use crate::study::metrics::{
     DENSE_DENSITY, dead_count, dense_count, density_bin_edges, density_histogram,
 };
@@ -113,7 +114,7 @@ use crate::study::{
 };
 use nalgebra::DMatrix;
 use polars::prelude::{DataFrame, DataType};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Largest default latent size: the over-complete end of
 /// [`default_latents`].
@@ -125,8 +126,20 @@ pub const MIN_DEFAULT_LATENT: usize = 32;
 /// `f s`. The largest, 1/2, lets a unit fire only where it explains more
 /// than a quarter of an average row's squared distance to the mean, as a
 /// target of one active latent at the smallest sizes asks; the smallest,
-/// 1/128, leaves the over-complete sizes room to reach theirs.
-pub const L1_THRESHOLDS: [f64; 4] = [1.0 / 128.0, 1.0 / 32.0, 1.0 / 8.0, 1.0 / 2.0];
+/// 1/128, leaves the over-complete sizes room to reach theirs. ×2 apart:
+/// a tied ReLU code's L0 falls steeply in the weight (on mnist10k, at ×4
+/// apart, from 14 active latents to none between two neighbours at 32
+/// latents, from 33 to none at 256), so a coarser grid can leave no
+/// weight near the target.
+pub const L1_THRESHOLDS: [f64; 7] = [
+    1.0 / 128.0,
+    1.0 / 64.0,
+    1.0 / 32.0,
+    1.0 / 16.0,
+    1.0 / 8.0,
+    1.0 / 4.0,
+    1.0 / 2.0,
+];
 /// The JumpReLU variants' L0 weights `w` (see the module docs): the
 /// penalty, in units of the fitting rows' variance (an FVU of 1), of a row
 /// with the target count `m` of active latents; the cell's coefficient is
@@ -138,13 +151,38 @@ pub const L1_THRESHOLDS: [f64; 4] = [1.0 / 128.0, 1.0 / 32.0, 1.0 / 8.0, 1.0 / 2
 /// average one explains `(1 − FVU) / m` and the last, the one the weight
 /// decides on, less; with an FVU of 0.1 to 0.7 at these sizes the weight
 /// that leaves about `m` active is a fraction of `1 − FVU`, 0.1 to 0.5.
-/// The grid brackets that ×4 apart: 1/16 (denser than `m`), 1/4, and 1 (a
-/// row's `m` latents would have to pay for all its variance: sparser).
+/// The grid brackets that ×4 apart: 1/64 and 1/16 (denser than `m`), 1/4,
+/// and 1 (a row's `m` latents would have to pay for all its variance:
+/// sparser). 1/64 because a tied JumpReLU code at 1024 latents on mnist10k
+/// stayed below its target at 1/16 (41 active latents of a target of 64).
 /// SAELens's default `l0_coefficient` of 1 on its summed squared error is
 /// `λ₀ = 1/d` here (see [`crate::model::LossConfig::l0`]), `w = m / (d v)`:
 /// on digits (`v ≈ 0.07`, `d = 64`) about `0.2 m`, inside the grid at one
 /// active latent.
-pub const L0_WEIGHTS: [f64; 3] = [1.0 / 16.0, 1.0 / 4.0, 1.0];
+pub const L0_WEIGHTS: [f64; 4] = [1.0 / 64.0, 1.0 / 16.0, 1.0 / 4.0, 1.0];
+/// The study's epoch cap is at least this (the preset's when larger).
+/// Early stopping ends nearly every run long before it, but the sparse
+/// codes need more steps than the dense models the presets were sized
+/// for: a JumpReLU threshold is learned as `ln θ` under Adam, so it moves
+/// by about the learning rate per step, and a small L1 weight's code thins
+/// slowly. On mnist10k under the quick preset's cap of 100 epochs, tied
+/// JumpReLU and L1 runs at 256 and 1024 latents stopped at the cap with
+/// their validation loss still falling; raised to 1000, the slowest
+/// (tied JumpReLU, 1024 latents, the largest weight) stopped by patience
+/// at 153. A run that stops by patience before the cap is the same
+/// whatever the cap. See [`epoch_cap`].
+pub const MIN_EPOCHS: usize = 500;
+
+/// The study's epoch cap under `preset`: at least [`MIN_EPOCHS`] when the
+/// preset stops early (the floor only lets early stopping be what ends a
+/// run), the preset's own cap when it trains every epoch (a preset
+/// without patience asks for exactly that many).
+pub fn epoch_cap(preset: &Preset) -> usize {
+    match preset.patience {
+        Some(_) => preset.epochs.max(MIN_EPOCHS),
+        None => preset.epochs,
+    }
+}
 /// Decoder directions shown per variant in the atoms chart.
 pub const ATOMS: usize = 16;
 /// The study's target active count is the latent size over this, at
@@ -360,18 +398,21 @@ pub fn l1_grid<T: Real>(x: &DMatrix<T>) -> Vec<f64> {
 
 /// The rule that picks a penalised variant's weight (the L1 weight, the
 /// JumpReLU L0 weight): of `(weight, L0)` trials, the weight whose L0 is
-/// nearest `target` (the study's [`k_active`]); ties go to the smaller
-/// weight. `None` if there is no trial with a finite L0.
+/// nearest `target` (the study's [`k_active`]) in ratio, `|ln(L0 / target)|`;
+/// ties go to the smaller weight. A trial with no active latent (L0 of 0)
+/// is never picked: its code is no dictionary, however near the target a
+/// difference would put it (a target of 2 is nearer 0 than 14, but 14 is
+/// 7 times the target and 0 infinitely far below it). `None` if there is
+/// no trial with a finite, positive L0, or the target is not positive.
 pub fn pick_weight(trials: &[(f64, f64)], target: f64) -> Option<f64> {
+    if !(target > 0.0 && target.is_finite()) {
+        return None;
+    }
     trials
         .iter()
-        .filter(|(w, l)| w.is_finite() && l.is_finite())
-        .min_by(|a, b| {
-            (a.1 - target)
-                .abs()
-                .total_cmp(&(b.1 - target).abs())
-                .then(a.0.total_cmp(&b.0))
-        })
+        .filter(|(w, l)| w.is_finite() && l.is_finite() && *l > 0.0)
+        .map(|&(w, l)| (w, (l / target).ln().abs()))
+        .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.total_cmp(&b.0)))
         .map(|t| t.0)
 }
 
@@ -413,7 +454,7 @@ pub fn study(ds: &Dataset, preset: &Preset, opts: &RunOptions) -> Result<Study> 
         .seeds(&preset.seeds)
         .bias_modes(&[BiasMode::PreCentering])
         .sparsity_weights(&grid)
-        .training(preset.adam()))
+        .training(preset.adam().epochs(epoch_cap(preset))))
 }
 
 /// Runs the study to its frame.
@@ -745,6 +786,93 @@ fn weight_sentence(points: &[Point], choices: &[Choice], model: &str) -> Option<
     ))
 }
 
+/// The tied and untied variants whose codes are at exactly equal L0 (TopK
+/// keeps the same `k` in both): tied against untied, with AuxK, and
+/// against the untied model started from the tied one.
+pub const EQUAL_L0_PAIRS: [(&str, &str); 3] = [
+    ("sae_tied_topk", "sae_untied_topk"),
+    ("sae_tied_topk_auxk", "sae_untied_topk_auxk"),
+    ("sae_tied_topk", "sae_untied_tied_init_topk"),
+];
+
+/// Level of the intervals and of the Holm-corrected claims of
+/// [`equal_l0_sentence`].
+const LEVEL: f64 = 0.95;
+
+/// Tied against untied at equal L0, per latent size and pair of
+/// [`EQUAL_L0_PAIRS`]: the mean over seeds of the paired difference of
+/// test FVU (tied − untied; the same seed is the same split of the rows),
+/// its 95% t-interval, and a direction only where Holm's adjusted p-value
+/// over every comparison in the sentence is below 5% (so the chance of
+/// any wrong direction among them stays at 5%). `None` when no pair has
+/// two seeds in common at any size.
+fn equal_l0_sentence(points: &[Point]) -> Option<String> {
+    let fvu_by_seed = |model: &str, latent: i64| -> BTreeMap<i64, f64> {
+        points
+            .iter()
+            .filter(|p| p.row.model == model && p.row.latent == latent)
+            .filter_map(|p| Some((p.row.seed, p.m.fvu?)))
+            .collect()
+    };
+    let sizes: BTreeSet<i64> = points.iter().map(|p| p.row.latent).collect();
+    let mut tests = Vec::new();
+    for &latent in &sizes {
+        for (tied, untied) in EQUAL_L0_PAIRS {
+            let (a, b) = (fvu_by_seed(tied, latent), fvu_by_seed(untied, latent));
+            let (x, y): (Vec<f64>, Vec<f64>) = a
+                .iter()
+                .filter_map(|(seed, &fa)| Some((fa, *b.get(seed)?)))
+                .unzip();
+            if let Ok(test) = paired_t(&x, &y, LEVEL) {
+                tests.push((latent, tied, untied, test));
+            }
+        }
+    }
+    let p: Vec<f64> = tests.iter().map(|t| t.3.p_value).collect();
+    let adjusted = holm(&p).ok()?;
+    let parts: Vec<String> = tests
+        .iter()
+        .zip(&adjusted)
+        .map(|((latent, tied, untied, t), &q)| {
+            let claim = if q >= 1.0 - LEVEL {
+                "unclear"
+            } else {
+                match t.diff.direction() {
+                    Direction::Below => "tied lower",
+                    Direction::Above => "tied higher",
+                    Direction::Unclear => "unclear",
+                }
+            };
+            format!(
+                "k = {latent}, {tied} − {untied}: {} [{}, {}] over {} seeds, Holm p {} → {claim}",
+                signed(t.diff.estimate),
+                signed(t.diff.lo),
+                signed(t.diff.hi),
+                t.diff.n,
+                format_or_missing(q)
+            )
+        })
+        .collect();
+    if parts.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "Tied against untied at equal L0 (TopK, the same k), test FVU tied − untied paired by \
+         seed, {:.0}% t-intervals; a direction is stated where Holm's adjusted p over these {} \
+         comparisons is below {:.0}%: {}.",
+        LEVEL * 100.0,
+        parts.len(),
+        (1.0 - LEVEL) * 100.0,
+        parts.join("; ")
+    ))
+}
+
+/// `x` with its sign, to four significant digits.
+fn signed(x: f64) -> String {
+    let text = format_or_missing(x);
+    if x >= 0.0 { format!("+{text}") } else { text }
+}
+
 /// How many compared trained runs stopped at their epoch cap rather than
 /// on their validation loss, per latent size.
 fn capped_sentence(points: &[Point]) -> String {
@@ -786,7 +914,9 @@ fn capped_sentence(points: &[Point]) -> String {
 /// Findings, over the compared rows (tuned; the L1 and JumpReLU variants
 /// at the weights chosen per size): the L0/FVU/dead-fraction table in one
 /// sentence per variant, whether AuxK lowered the dead fraction of the
-/// tied TopK model, tied against untied JumpReLU, the peers' diagnostics
+/// tied TopK model, tied against untied JumpReLU, tied against untied
+/// TopK at equal L0 with paired intervals ([`equal_l0_sentence`]), the
+/// peers' diagnostics
 /// at the largest latent size (shrinkage, ℓ2 ratio, dead and dense latents
 /// on the test rows), the L1 and L0 weights chosen per latent size, and
 /// how many runs stopped at their epoch cap (not converged).
@@ -843,6 +973,7 @@ pub fn summary(df: &DataFrame) -> Result<Vec<String>> {
             format_or_missing(u.l0)
         ));
     }
+    out.extend(equal_l0_sentence(&points));
     out.extend(diagnostics_sentence(&points));
     for model in penalised() {
         out.extend(weight_sentence(&points, &choices, model));
@@ -1291,4 +1422,86 @@ fn atoms_tiles(shown: &Shown, shape: (usize, usize)) -> Tiles {
 /// The names of the study's extra columns, for callers that select them.
 pub fn extra_columns() -> Vec<&'static str> {
     SAE_COLUMNS.iter().map(|(n, _)| *n).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::study::ModelName;
+
+    fn point(model: &str, latent: i64, seed: i64, fvu: f64) -> Point {
+        Point {
+            row: Row {
+                dataset: "d".into(),
+                model: ModelName::from(model),
+                activation: "top_k(1)".into(),
+                bias_mode: "pre_centering".into(),
+                latent,
+                params: 100,
+                n_train: 50,
+                seed,
+                l2: 0.0,
+                sparsity_weight: 0.0,
+                train_mse: fvu,
+                test_mse: fvu,
+                pca_test_mse: 0.1,
+                ratio_to_pca: fvu / 0.1,
+                epochs: 1,
+                seconds: 0.0,
+                max_angle_deg: None,
+                mean_angle_deg: None,
+                wwt_minus_i: None,
+                dead_fraction: 0.0,
+                sparsity: 0.0,
+                learning_rate: Some(1e-3),
+                best_epoch: 1,
+                val_mse: fvu,
+                stop_reason: "patience".into(),
+                val_mse_at_budget: None,
+            },
+            m: SaeMetrics {
+                fvu: Some(fvu),
+                ..SaeMetrics::default()
+            },
+        }
+    }
+
+    /// The equal-L0 finding against values computed outside tiedae: at
+    /// k = 8 the paired differences −0.10, −0.11, −0.09 have mean −0.1 and
+    /// sd 0.01, so the interval is −0.1 ± t·0.01/√3 with t = 4.302652729749462
+    /// (`scipy.stats.t.ppf(0.975, 2)`), and the p-value 0.003316758722356861
+    /// (`scipy.stats.ttest_1samp`) is doubled by Holm over the two
+    /// comparisons to 0.006634: below 5%, so the direction is stated. At
+    /// k = 4 the differences 0.01, −0.01, 0 have p = 1: unclear. A pair
+    /// without rows makes no comparison.
+    #[test]
+    fn tied_against_untied_at_equal_l0_matches_scipy() {
+        let untied = [0.50, 0.52, 0.49];
+        let (gap8, gap4) = ([-0.10, -0.11, -0.09], [0.01, -0.01, 0.0]);
+        let mut points = Vec::new();
+        for seed in 0..3 {
+            let s = seed as usize;
+            points.push(point("sae_untied_topk", 8, seed, untied[s]));
+            points.push(point("sae_tied_topk", 8, seed, untied[s] + gap8[s]));
+            points.push(point("sae_untied_topk", 4, seed, untied[s]));
+            points.push(point("sae_tied_topk", 4, seed, untied[s] + gap4[s]));
+        }
+        let text = equal_l0_sentence(&points).expect("two comparisons");
+        let half = 4.302652729749462 * 0.01 / 3f64.sqrt();
+        let at8 = format!(
+            "k = 8, sae_tied_topk − sae_untied_topk: {} [{}, {}] over 3 seeds, Holm p {} → tied lower",
+            signed(-0.1),
+            signed(-0.1 - half),
+            signed(-0.1 + half),
+            format_or_missing(2.0 * 0.003316758722356861)
+        );
+        assert!(text.contains(&at8), "{text}\nwants {at8}");
+        assert!(
+            text.contains("k = 4, sae_tied_topk − sae_untied_topk:")
+                && text.contains(&format!("Holm p {} → unclear", format_or_missing(1.0))),
+            "{text}"
+        );
+        assert!(text.contains("these 2 comparisons"), "{text}");
+        assert!(equal_l0_sentence(&points[..0]).is_none());
+    }
 }
