@@ -9,6 +9,10 @@ use super::map::{PairMap, PairWeights};
 use crate::error::Result;
 use crate::real::Real;
 use nalgebra::DMatrix;
+use rayon::prelude::*;
+
+/// Entries per task of [`TiedLinear::set_rows`]'s copy (256 KiB of f32).
+const COPY_CHUNK: usize = 1 << 16;
 
 /// A tied pair: `z = x Wᵀ + b_enc`, `v = h W + b_dec` (see
 /// [`super::BiasMode`] for the other bias modes). Activations are applied by
@@ -132,8 +136,13 @@ impl<T: Real> TiedLinear<T> {
     pub(crate) fn set_rows(&mut self, src: &[T]) {
         debug_assert_eq!(src.len(), self.weight.len(), "row-major copy of W");
         if matches!(self.map, PairMap::Affine) {
-            self.rows.clear();
-            self.rows.extend_from_slice(src);
+            self.rows.resize(src.len(), T::zero());
+            // A copy per step of the whole weight: split over the pool, as
+            // the transpose into `W` is (the bits cannot depend on it).
+            self.rows
+                .par_chunks_mut(COPY_CHUNK)
+                .zip(src.par_chunks(COPY_CHUNK))
+                .for_each(|(dst, src)| dst.copy_from_slice(src));
         }
     }
 }
