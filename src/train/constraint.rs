@@ -214,9 +214,13 @@ fn direction_update<T: Real>(
     coef: &[Option<f64>],
     update: Update<'_, T>,
 ) {
+    if dirs.count == 0 || dirs.len == 0 {
+        return;
+    }
     match walk(dirs) {
         Walk::Contiguous => {
-            let span = &mut data[dirs.start..dirs.start + dirs.count * dirs.step];
+            // Up to the last direction's last entry: a chunk per direction.
+            let span = &mut data[dirs.start..dirs.at(dirs.count - 1, dirs.len - 1) + 1];
             span.par_chunks_mut(dirs.step.max(1))
                 .zip(coef)
                 .enumerate()
@@ -235,7 +239,8 @@ fn direction_update<T: Real>(
             // NaN marks a direction left alone, so the loop over a row has
             // no branch: each entry's update is computed, then kept or not.
             let coef: Vec<f64> = coef.iter().map(|c| c.unwrap_or(f64::NAN)).collect();
-            let span = &mut data[dirs.start..dirs.start + dirs.len * dirs.stride];
+            // Up to the last row's last entry: a chunk per entry row.
+            let span = &mut data[dirs.start..dirs.at(dirs.count - 1, dirs.len - 1) + 1];
             span.par_chunks_mut(dirs.stride.max(1))
                 .enumerate()
                 .for_each(|(j, row)| {
