@@ -359,32 +359,10 @@ mod tests {
 
     fn row(model: &str, activation: &str, latent: i64, seed: i64, test_mse: f64) -> Row {
         Row {
-            dataset: "d".into(),
-            model: model.into(),
             activation: activation.into(),
             bias_mode: "separate".into(),
-            latent,
-            params: 100,
-            n_train: 50,
-            seed,
-            l2: 0.0,
-            sparsity_weight: 0.0,
-            train_mse: test_mse,
-            test_mse,
-            pca_test_mse: 0.1,
-            ratio_to_pca: test_mse / 0.1,
-            epochs: 1,
-            seconds: 0.0,
-            max_angle_deg: None,
-            mean_angle_deg: None,
-            wwt_minus_i: None,
-            dead_fraction: 0.0,
-            sparsity: 0.0,
-            learning_rate: None,
-            best_epoch: 1,
             val_mse: 0.0,
-            stop_reason: "patience".into(),
-            val_mse_at_budget: None,
+            ..Row::example(model, latent, seed, test_mse)
         }
     }
 

@@ -716,34 +716,7 @@ mod tests {
 
     /// A row of the results columns (its values do not matter here).
     fn row(model: &str) -> Row {
-        Row {
-            dataset: "d".into(),
-            model: model.into(),
-            activation: "identity".into(),
-            bias_mode: "none".into(),
-            latent: 2,
-            params: 8,
-            n_train: 10,
-            seed: 0,
-            l2: 0.0,
-            sparsity_weight: 0.0,
-            train_mse: 1.0,
-            test_mse: 1.0,
-            pca_test_mse: 1.0,
-            ratio_to_pca: 1.0,
-            epochs: 3,
-            seconds: 0.0,
-            max_angle_deg: None,
-            mean_angle_deg: None,
-            wwt_minus_i: None,
-            dead_fraction: 0.0,
-            sparsity: 0.0,
-            learning_rate: None,
-            best_epoch: 3,
-            val_mse: 1.0,
-            stop_reason: "converged".into(),
-            val_mse_at_budget: None,
-        }
+        Row::example(model, 2, 0, 1.0)
     }
 
     /// A theory cell's values travel with its row: appended as the set's

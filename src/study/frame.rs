@@ -407,6 +407,44 @@ pub fn write_results(
 }
 
 #[cfg(test)]
+impl Row {
+    /// A plain row for the crate's unit tests: `model` at `latent` on
+    /// `seed` with training, test and validation MSE `mse`, PCA's test MSE
+    /// 0.1, one epoch stopped by patience, every nullable field null. A
+    /// test sets the fields it cares about with struct update syntax.
+    pub(crate) fn example(model: &str, latent: i64, seed: i64, mse: f64) -> Row {
+        Row {
+            dataset: "d".into(),
+            model: model.into(),
+            activation: "identity".into(),
+            bias_mode: "none".into(),
+            latent,
+            params: 100,
+            n_train: 50,
+            seed,
+            l2: 0.0,
+            sparsity_weight: 0.0,
+            train_mse: mse,
+            test_mse: mse,
+            pca_test_mse: 0.1,
+            ratio_to_pca: mse / 0.1,
+            epochs: 1,
+            seconds: 0.0,
+            max_angle_deg: None,
+            mean_angle_deg: None,
+            wwt_minus_i: None,
+            dead_fraction: 0.0,
+            sparsity: 0.0,
+            learning_rate: None,
+            best_epoch: 1,
+            val_mse: mse,
+            stop_reason: "patience".into(),
+            val_mse_at_budget: None,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::study::ModelKind;

@@ -179,7 +179,7 @@ fn margin_text() -> String {
 
 /// Formats `x` with [`crate::number::SIGNIFICANT_DIGITS`] significant
 /// digits and a sign.
-fn signed(x: f64) -> String {
+pub(crate) fn signed(x: f64) -> String {
     let s = format_or_missing(x);
     if x > 0.0 { format!("+{s}") } else { s }
 }

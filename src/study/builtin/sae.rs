@@ -107,6 +107,7 @@ use crate::stats::{Direction, holm, paired_t};
 use crate::study::metrics::{
     DENSE_DENSITY, dead_count, dense_count, density_bin_edges, density_histogram,
 };
+use crate::study::verdict::signed;
 use crate::study::{
     AuxKRule, CellArtifacts, Curves, DeadLatentsRule, DetailedResults, Figures, Firing, L0Rule,
     Line, MetricSet, ModelKind, Row, SAE_COLUMNS, SaeMetrics, Study, Tiles, Variant, frame_to_rows,
@@ -867,12 +868,6 @@ fn equal_l0_sentence(points: &[Point]) -> Option<String> {
     ))
 }
 
-/// `x` with its sign, to four significant digits.
-fn signed(x: f64) -> String {
-    let text = format_or_missing(x);
-    if x >= 0.0 { format!("+{text}") } else { text }
-}
-
 /// How many compared trained runs stopped at their epoch cap rather than
 /// on their validation loss, per latent size.
 fn capped_sentence(points: &[Point]) -> String {
@@ -1427,37 +1422,14 @@ pub fn extra_columns() -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::study::ModelName;
 
     fn point(model: &str, latent: i64, seed: i64, fvu: f64) -> Point {
         Point {
             row: Row {
-                dataset: "d".into(),
-                model: ModelName::from(model),
                 activation: "top_k(1)".into(),
                 bias_mode: "pre_centering".into(),
-                latent,
-                params: 100,
-                n_train: 50,
-                seed,
-                l2: 0.0,
-                sparsity_weight: 0.0,
-                train_mse: fvu,
-                test_mse: fvu,
-                pca_test_mse: 0.1,
-                ratio_to_pca: fvu / 0.1,
-                epochs: 1,
-                seconds: 0.0,
-                max_angle_deg: None,
-                mean_angle_deg: None,
-                wwt_minus_i: None,
-                dead_fraction: 0.0,
-                sparsity: 0.0,
                 learning_rate: Some(1e-3),
-                best_epoch: 1,
-                val_mse: fvu,
-                stop_reason: "patience".into(),
-                val_mse_at_budget: None,
+                ..Row::example(model, latent, seed, fvu)
             },
             m: SaeMetrics {
                 fvu: Some(fvu),
